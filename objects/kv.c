@@ -1,0 +1,649 @@
+/*
+ * kv.c — the key-value object: get, put, delete, batches, list, clear, TTL.
+ *
+ * Rows live in _duro_kv (see runtime/store.c); every write goes to SQLite and
+ * to the namespace's cache in the same step, inside the actor's transaction.
+ * Reads look in the cache first and load the row on a miss. Expired rows are
+ * invisible to every read (lazy expiry) and deleted by sweep() (active expiry).
+ * Versions come from the namespace's write counter: each write op that
+ * changes something takes the next number, so versions are unique and
+ * increasing within a namespace.
+ */
+#include "objects/kv.h"
+
+#include <msgpack.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects/object.h"
+#include "runtime/stats.h"
+#include "transport/codec.h"
+
+enum {
+    ST_GET = 0,
+    ST_UPSERT,
+    ST_DELETE,
+    ST_COUNT_LIVE,
+    ST_CLEAR,
+    ST_SWEEP,
+    ST_LIST = 16, /* 16 variants: 16..31 */
+};
+
+static const char SQL_GET[] =
+    "SELECT value, enc, metadata, version, created_at, updated_at, expires_at"
+    " FROM _duro_kv WHERE key = ?1";
+static const char SQL_UPSERT[] =
+    "INSERT INTO _duro_kv(key, value, enc, metadata, version, created_at, updated_at, expires_at)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)"
+    " ON CONFLICT(key) DO UPDATE SET value = excluded.value, enc = excluded.enc,"
+    " metadata = excluded.metadata, version = excluded.version,"
+    " updated_at = excluded.updated_at, expires_at = excluded.expires_at,"
+    " created_at = CASE WHEN _duro_kv.expires_at IS NOT NULL"
+    " AND _duro_kv.expires_at <= excluded.updated_at"
+    " THEN excluded.created_at ELSE _duro_kv.created_at END"
+    " RETURNING created_at";
+static const char SQL_DELETE[] = "DELETE FROM _duro_kv WHERE key = ?1 RETURNING expires_at";
+static const char SQL_COUNT_LIVE[] =
+    "SELECT count(*) FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1";
+static const char SQL_CLEAR[] = "DELETE FROM _duro_kv";
+static const char SQL_SWEEP[] =
+    "DELETE FROM _duro_kv WHERE key IN (SELECT key FROM _duro_kv WHERE expires_at <= ?1"
+    " ORDER BY expires_at LIMIT ?2) RETURNING key";
+
+void duro_kv_req_free(duro_kv_req *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->items[i].key);
+        free(r->items[i].val);
+        free(r->items[i].meta);
+    }
+    free(r->items);
+    duro_kv_bound *b[] = {&r->list.prefix, &r->list.start, &r->list.start_after, &r->list.end,
+                          &r->list.cursor};
+    for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
+        free(b[i]->key);
+    free(r);
+}
+
+int duro_kv_op_writes(int op)
+{
+    return op == DURO_KV_PUT || op == DURO_KV_DELETE || op == DURO_KV_BATCH_SET ||
+           op == DURO_KV_BATCH_DELETE || op == DURO_KV_CLEAR;
+}
+
+int duro_kv_cursor_encode(const char *key, size_t len, duro_buf *out)
+{
+    size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    if (duro_buf_reserve(out, n) != 0)
+        return -1;
+    sodium_bin2base64(out->data + out->len, n, (const unsigned char *)key, len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out->len += n - 1; /* without the NUL */
+    return 0;
+}
+
+char *duro_kv_cursor_decode(const char *cursor, size_t len, size_t *key_len)
+{
+    size_t cap = len * 3 / 4 + 1;
+    char *key = malloc(cap + 1);
+    if (!key)
+        return NULL;
+    const char *end;
+    if (len == 0 ||
+        sodium_base642bin((unsigned char *)key, cap, cursor, len, NULL, key_len, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        end != cursor + len || *key_len == 0) {
+        free(key);
+        return NULL;
+    }
+    key[*key_len] = '\0';
+    return key;
+}
+
+/* ---- reading rows ---- */
+
+static int live(int64_t expires_at, int64_t now) { return expires_at == 0 || expires_at > now; }
+
+/* Finds the live row of key: 1 found (*row filled; its pointers stay valid
+ * until the next statement or cache change), 0 absent, or a negative storage
+ * status. */
+static int lookup(duro_ns *ns, const char *key, size_t key_len, int64_t now, duro_crow *row)
+{
+    duro_centry *e = duro_cache_get(&ns->cache, key, key_len);
+    if (e) {
+        DURO_STAT_ADD(cache_hits, 1);
+        if (!live(e->expires_at, now))
+            return 0;
+        *row = (duro_crow){key, key_len, duro_centry_val(e), e->val_len, e->enc,
+                           duro_centry_meta(e), e->meta_len, e->version, e->created_at,
+                           e->updated_at, e->expires_at};
+        return 1;
+    }
+    DURO_STAT_ADD(cache_misses, 1);
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_GET, SQL_GET);
+    if (!st)
+        return -DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return -duro_status_from_sqlite(rc);
+    *row = (duro_crow){
+        .key = key,
+        .key_len = key_len,
+        .val = sqlite3_column_blob(st, 0),
+        .val_len = (size_t)sqlite3_column_bytes(st, 0),
+        .enc = sqlite3_column_int(st, 1),
+        .meta = (const char *)sqlite3_column_text(st, 2),
+        .meta_len = (size_t)sqlite3_column_bytes(st, 2),
+        .version = sqlite3_column_int64(st, 3),
+        .created_at = sqlite3_column_int64(st, 4),
+        .updated_at = sqlite3_column_int64(st, 5),
+        .expires_at = sqlite3_column_int64(st, 6),
+    };
+    if (!live(row->expires_at, now))
+        return 0;
+    duro_cache_put(&ns->cache, row);
+    return 1;
+}
+
+/* ---- writing the reply tape ---- */
+
+static void pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_lit(msgpack_packer *pk, const char *s) { pack_str(pk, s, strlen(s)); }
+
+static void pack_value(msgpack_packer *pk, int enc, const char *v, size_t n)
+{
+    if (enc == DURO_ENC_MSGPACK) {
+        duro_buf_append(pk->data, v, n);
+    } else {
+        msgpack_pack_ext(pk, n, DURO_TAPE_EXT_JSON);
+        msgpack_pack_ext_body(pk, v, n);
+    }
+}
+
+static void pack_opt_time(msgpack_packer *pk, int64_t t)
+{
+    if (t)
+        msgpack_pack_int64(pk, t);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void packer(msgpack_packer *pk, duro_buf *b) { msgpack_packer_init(pk, b, duro_buf_mp_write); }
+
+/* ---- ops ---- */
+
+static int storage_error(duro_msg *m, int neg)
+{
+    return duro_msg_fail(m, -neg, "storage error: %s", duro_errstr(-neg));
+}
+
+static int op_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    duro_crow row;
+    int found = lookup(ns, r->items[0].key, r->items[0].key_len, now, &row);
+    if (found < 0)
+        return storage_error(m, found);
+    if (!found)
+        return duro_msg_fail(m, DURO_NOT_FOUND, "key not found");
+    msgpack_packer pk;
+    packer(&pk, &m->body);
+    if (r->with_meta) {
+        msgpack_pack_map(&pk, 6);
+        pack_lit(&pk, "value");
+        pack_value(&pk, row.enc, row.val, row.val_len);
+        pack_lit(&pk, "metadata");
+        if (row.meta)
+            pack_value(&pk, DURO_ENC_JSON, row.meta, row.meta_len);
+        else
+            msgpack_pack_nil(&pk);
+        pack_lit(&pk, "version");
+        msgpack_pack_int64(&pk, row.version);
+        pack_lit(&pk, "createdAt");
+        msgpack_pack_int64(&pk, row.created_at);
+        pack_lit(&pk, "updatedAt");
+        msgpack_pack_int64(&pk, row.updated_at);
+        pack_lit(&pk, "expiresAt");
+        pack_opt_time(&pk, row.expires_at);
+    } else {
+        pack_value(&pk, row.enc, row.val, row.val_len);
+    }
+    m->etag = row.version;
+    return DURO_OK;
+}
+
+/* Writes one item with the given version; 0 or a negative storage status. */
+static int write_item(duro_ns *ns, const duro_kv_item *it, int64_t version, int64_t now)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_UPSERT, SQL_UPSERT);
+    if (!st)
+        return -DURO_INTERNAL;
+    int64_t expires = it->ttl_ms ? now + it->ttl_ms : 0;
+    sqlite3_bind_text(st, 1, it->key, (int)it->key_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, it->val, (int)it->val_len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, it->enc);
+    if (it->meta)
+        sqlite3_bind_text(st, 4, it->meta, (int)it->meta_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, version);
+    sqlite3_bind_int64(st, 6, now);
+    if (expires)
+        sqlite3_bind_int64(st, 7, expires);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return -duro_status_from_sqlite(rc);
+    int64_t created = sqlite3_column_int64(st, 0);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return -duro_status_from_sqlite(rc);
+    sqlite3_reset(st);
+    if (expires)
+        ns->has_ttl = 1;
+    duro_crow row = {it->key, it->key_len, it->val, it->val_len, it->enc, it->meta, it->meta_len,
+                     version, created, now, expires};
+    duro_cache_put(&ns->cache, &row);
+    return 0;
+}
+
+static int op_put(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    const duro_kv_item *it = &r->items[0];
+    if (r->if_match >= 0 || r->if_none_match) {
+        duro_crow row;
+        int found = lookup(ns, it->key, it->key_len, now, &row);
+        if (found < 0)
+            return storage_error(m, found);
+        if (r->if_none_match && found)
+            return duro_msg_fail(m, DURO_PRECONDITION_FAILED, "key exists (If-None-Match: *)");
+        if (r->if_match >= 0 && (!found || row.version != r->if_match)) {
+            if (found)
+                m->etag = row.version;
+            return duro_msg_fail(m, DURO_PRECONDITION_FAILED,
+                                 found ? "version mismatch (If-Match)"
+                                       : "key does not exist (If-Match)");
+        }
+    }
+    int64_t version = duro_ns_next_version(ns);
+    int rc = write_item(ns, it, version, now);
+    if (rc < 0)
+        return storage_error(m, rc);
+    msgpack_packer pk;
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 1);
+    pack_lit(&pk, "version");
+    msgpack_pack_int64(&pk, version);
+    m->etag = version;
+    return DURO_OK;
+}
+
+/* Deletes one key: 1 if a live row went away, 0 if none, or a negative status. */
+static int delete_key(duro_ns *ns, const char *key, size_t key_len, int64_t now)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_DELETE, SQL_DELETE);
+    if (!st)
+        return -DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int deleted = 0;
+    if (rc == SQLITE_ROW) {
+        deleted = live(sqlite3_column_int64(st, 0), now);
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE)
+        return -duro_status_from_sqlite(rc);
+    sqlite3_reset(st);
+    duro_cache_del(&ns->cache, key, key_len);
+    return deleted;
+}
+
+static int op_delete(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    const duro_kv_item *it = &r->items[0];
+    if (r->if_match >= 0) {
+        duro_crow row;
+        int found = lookup(ns, it->key, it->key_len, now, &row);
+        if (found < 0)
+            return storage_error(m, found);
+        if (!found || row.version != r->if_match)
+            return duro_msg_fail(m, DURO_PRECONDITION_FAILED, "version mismatch (If-Match)");
+    }
+    int d = delete_key(ns, it->key, it->key_len, now);
+    if (d < 0)
+        return storage_error(m, d);
+    if (d)
+        duro_ns_next_version(ns);
+    msgpack_packer pk;
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 1);
+    pack_lit(&pk, "deleted");
+    if (d)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    return DURO_OK;
+}
+
+static int seen_before(const duro_kv_req *r, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (r->items[j].key_len == r->items[i].key_len &&
+            memcmp(r->items[j].key, r->items[i].key, r->items[i].key_len) == 0)
+            return 1;
+    return 0;
+}
+
+static int op_batch_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    duro_buf tmp = {0};
+    msgpack_packer pk;
+    packer(&pk, &tmp);
+    uint32_t count = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (seen_before(r, i))
+            continue;
+        duro_crow row;
+        int found = lookup(ns, r->items[i].key, r->items[i].key_len, now, &row);
+        if (found < 0) {
+            duro_buf_free(&tmp);
+            return storage_error(m, found);
+        }
+        if (!found)
+            continue;
+        pack_str(&pk, row.key, row.key_len);
+        pack_value(&pk, row.enc, row.val, row.val_len);
+        count++;
+    }
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, count);
+    duro_buf_append(&m->body, tmp.data, tmp.len);
+    duro_buf_free(&tmp);
+    return DURO_OK;
+}
+
+static int op_batch_set(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    int64_t version = r->n ? duro_ns_next_version(ns) : ns->version;
+    for (size_t i = 0; i < r->n; i++) {
+        int rc = write_item(ns, &r->items[i], version, now);
+        if (rc < 0)
+            return storage_error(m, rc);
+    }
+    msgpack_packer pk;
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 2);
+    pack_lit(&pk, "count");
+    msgpack_pack_uint64(&pk, r->n);
+    pack_lit(&pk, "version");
+    msgpack_pack_int64(&pk, version);
+    return DURO_OK;
+}
+
+static int op_batch_delete(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        int d = delete_key(ns, r->items[i].key, r->items[i].key_len, now);
+        if (d < 0)
+            return storage_error(m, d);
+        n += (uint64_t)d;
+    }
+    if (n)
+        duro_ns_next_version(ns);
+    msgpack_packer pk;
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 1);
+    pack_lit(&pk, "deleted");
+    msgpack_pack_uint64(&pk, n);
+    return DURO_OK;
+}
+
+static int op_clear(duro_ns *ns, duro_msg *m, int64_t now)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_COUNT_LIVE, SQL_COUNT_LIVE);
+    if (!st)
+        return storage_error(m, -DURO_INTERNAL);
+    sqlite3_bind_int64(st, 1, now);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return storage_error(m, -duro_status_from_sqlite(rc));
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    st = duro_ns_stmt(ns, ST_CLEAR, SQL_CLEAR);
+    if (!st)
+        return storage_error(m, -DURO_INTERNAL);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return storage_error(m, -duro_status_from_sqlite(rc));
+    duro_ctable_clear(&ns->cache);
+    ns->has_ttl = 0;
+    if (n)
+        duro_ns_next_version(ns);
+    msgpack_packer pk;
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 1);
+    pack_lit(&pk, "deleted");
+    msgpack_pack_int64(&pk, n);
+    return DURO_OK;
+}
+
+/* ---- list ---- */
+
+static int cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an < bn ? -1 : an > bn);
+}
+
+/* The effective range [lo, hi) of a list request (lo_excl: (lo, hi)).
+ * Pointers borrow from the request; succ is scratch for the prefix's end. */
+struct range {
+    const char *lo;
+    size_t lo_len;
+    int lo_excl;
+    const char *hi;
+    size_t hi_len;
+    int has_hi;
+};
+
+static void raise_lo(struct range *g, const char *k, size_t n, int excl)
+{
+    int c = cmp(k, n, g->lo, g->lo_len);
+    if (c > 0 || (c == 0 && excl)) {
+        g->lo = k;
+        g->lo_len = n;
+        g->lo_excl = excl;
+    }
+}
+
+static void lower_hi(struct range *g, const char *k, size_t n)
+{
+    if (!g->has_hi || cmp(k, n, g->hi, g->hi_len) < 0) {
+        g->hi = k;
+        g->hi_len = n;
+        g->has_hi = 1;
+    }
+}
+
+static void make_range(const duro_kv_list *l, struct range *g, char *succ)
+{
+    *g = (struct range){"", 0, 0, NULL, 0, 0};
+    if (l->start.has)
+        raise_lo(g, l->start.key, l->start.len, 0);
+    if (l->start_after.has)
+        raise_lo(g, l->start_after.key, l->start_after.len, 1);
+    if (l->end.has)
+        lower_hi(g, l->end.key, l->end.len);
+    if (l->prefix.has && l->prefix.len) {
+        raise_lo(g, l->prefix.key, l->prefix.len, 0);
+        /* the first key after every key with this prefix: drop trailing 0xff
+         * bytes, then increment the last one; none left = no upper bound */
+        size_t n = l->prefix.len;
+        memcpy(succ, l->prefix.key, n);
+        while (n && (unsigned char)succ[n - 1] == 0xff)
+            n--;
+        if (n) {
+            succ[n - 1]++;
+            lower_hi(g, succ, n);
+        }
+    }
+    if (l->cursor.has) {
+        if (l->reverse)
+            lower_hi(g, l->cursor.key, l->cursor.len);
+        else
+            raise_lo(g, l->cursor.key, l->cursor.len, 1);
+    }
+}
+
+static sqlite3_stmt *list_stmt(duro_ns *ns, int lo_excl, int has_hi, int reverse, int values)
+{
+    int variant = lo_excl | has_hi << 1 | reverse << 2 | values << 3;
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "SELECT key, expires_at%s FROM _duro_kv WHERE key %s ?1%s"
+             " AND (expires_at IS NULL OR expires_at > ?3) ORDER BY key%s LIMIT ?4",
+             values ? ", value, enc" : "", lo_excl ? ">" : ">=", has_hi ? " AND key < ?2" : "",
+             reverse ? " DESC" : "");
+    return duro_ns_stmt(ns, ST_LIST + variant, sql);
+}
+
+static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    const duro_kv_list *l = &r->list;
+    char *succ = l->prefix.has ? malloc(l->prefix.len + 1) : NULL;
+    if (l->prefix.has && !succ)
+        return duro_msg_fail(m, DURO_NOMEM, "out of memory");
+    struct range g;
+    make_range(l, &g, succ);
+    sqlite3_stmt *st = list_stmt(ns, g.lo_excl, g.has_hi, l->reverse, l->values);
+    if (!st) {
+        free(succ);
+        return storage_error(m, -DURO_INTERNAL);
+    }
+    sqlite3_bind_text(st, 1, g.lo, (int)g.lo_len, SQLITE_STATIC);
+    if (g.has_hi)
+        sqlite3_bind_text(st, 2, g.hi, (int)g.hi_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, (int64_t)l->limit + 1);
+
+    duro_buf tmp = {0};
+    msgpack_packer pk;
+    packer(&pk, &tmp);
+    uint32_t count = 0;
+    int more = 0, rc;
+    duro_buf last = {0}; /* copy of the last key: row text dies at the next step */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == (uint32_t)l->limit) {
+            more = 1;
+            break;
+        }
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        size_t kn = (size_t)sqlite3_column_bytes(st, 0);
+        if (l->values) {
+            msgpack_pack_map(&pk, 3);
+            pack_lit(&pk, "key");
+            pack_str(&pk, k, kn);
+            pack_lit(&pk, "value");
+            pack_value(&pk, sqlite3_column_int(st, 3), sqlite3_column_blob(st, 2),
+                       (size_t)sqlite3_column_bytes(st, 2));
+            pack_lit(&pk, "expiresAt");
+            pack_opt_time(&pk, sqlite3_column_int64(st, 1));
+        } else {
+            pack_str(&pk, k, kn);
+        }
+        last.len = 0;
+        duro_buf_append(&last, k, kn);
+        count++;
+    }
+    free(succ);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        duro_buf_free(&tmp);
+        duro_buf_free(&last);
+        return storage_error(m, -duro_status_from_sqlite(rc));
+    }
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 3);
+    pack_lit(&pk, "keys");
+    msgpack_pack_array(&pk, count);
+    duro_buf_append(&m->body, tmp.data, tmp.len);
+    duro_buf_free(&tmp);
+    pack_lit(&pk, "cursor");
+    if (more) {
+        duro_buf c = {0};
+        duro_kv_cursor_encode(last.data, last.len, &c);
+        pack_str(&pk, c.data, c.len);
+        duro_buf_free(&c);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    pack_lit(&pk, "list_complete");
+    if (more)
+        msgpack_pack_false(&pk);
+    else
+        msgpack_pack_true(&pk);
+    duro_buf_free(&last);
+    sqlite3_reset(st);
+    return DURO_OK;
+}
+
+/* ---- the object ---- */
+
+static int kv_is_write(const duro_msg *m) { return duro_kv_op_writes(m->op); }
+
+static int kv_exec(duro_ns *ns, duro_msg *m, int64_t now)
+{
+    duro_kv_req *r = m->req;
+    switch (m->op) {
+    case DURO_KV_GET:
+        return op_get(ns, m, r, now);
+    case DURO_KV_PUT:
+        return op_put(ns, m, r, now);
+    case DURO_KV_DELETE:
+        return op_delete(ns, m, r, now);
+    case DURO_KV_BATCH_GET:
+        return op_batch_get(ns, m, r, now);
+    case DURO_KV_BATCH_SET:
+        return op_batch_set(ns, m, r, now);
+    case DURO_KV_BATCH_DELETE:
+        return op_batch_delete(ns, m, r, now);
+    case DURO_KV_LIST:
+        return op_list(ns, m, r, now);
+    case DURO_KV_CLEAR:
+        return op_clear(ns, m, now);
+    default:
+        return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown kv operation");
+    }
+}
+
+static int kv_sweep(duro_ns *ns, int64_t now, int max)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_SWEEP, SQL_SWEEP);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, max);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        duro_cache_del(&ns->cache, (const char *)sqlite3_column_text(st, 0),
+                       (size_t)sqlite3_column_bytes(st, 0));
+        n++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+const duro_object_ops duro_kv_object = {
+    .name = "kv",
+    .is_write = kv_is_write,
+    .exec = kv_exec,
+    .sweep = kv_sweep,
+};

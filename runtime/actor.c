@@ -1,0 +1,295 @@
+/*
+ * actor.c — the actor loop: drain, run, commit, reply.
+ *
+ * DESIGN
+ * One thread per actor. It owns the namespaces that route to it (route.h):
+ * their SQLite handles, caches and counters; nothing else touches them.
+ *
+ *   loop:
+ *     batch = take the whole mailbox (wait for the first message or the sweep)
+ *     for each message m in arrival order:
+ *       ns = open (or find) m's namespace
+ *       write op: BEGIN once per namespace per batch, run the op, hold the reply
+ *       read op:  run it; reply at once unless the namespace has writes pending
+ *                 in this batch (the read may have seen them), then hold it too
+ *     for each namespace in a transaction: COMMIT, then post its held replies
+ *     evict cache entries over budget, close namespaces over the open limit
+ *     every --ttl-sweep-ms: delete due keys in small batches, same commit path
+ *
+ * So one fsync covers every write to a namespace in a batch (group commit), a
+ * lone write commits at once (no timer), and a write is acknowledged only after
+ * its COMMIT returned. If an op hits a storage error, or COMMIT fails, the
+ * namespace's transaction is rolled back, its cache cleared, and every held
+ * reply of it becomes that error.
+ *
+ * Shutdown: the mailbox is closed to new messages; the loop runs until it is
+ * empty, commits, closes every namespace and returns.
+ */
+#include "runtime/actor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects/object.h"
+#include "runtime/log.h"
+#include "runtime/route.h"
+#include "runtime/runtime.h"
+#include "runtime/stats.h"
+
+#define SWEEP_BATCH 256
+
+/* ---- the table and LRU of open namespaces ---- */
+
+static duro_ns **slot(duro_actor *a, const char *name, size_t len)
+{
+    duro_ns **pp = &a->table[duro_route_hash(name, len) & a->table_mask];
+    while (*pp && !((*pp)->name_len == len && memcmp((*pp)->name, name, len) == 0))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void ns_lru_unlink(duro_actor *a, duro_ns *ns)
+{
+    if (ns->lprev)
+        ns->lprev->lnext = ns->lnext;
+    else
+        a->lru_head = ns->lnext;
+    if (ns->lnext)
+        ns->lnext->lprev = ns->lprev;
+    else
+        a->lru_tail = ns->lprev;
+    ns->lprev = ns->lnext = NULL;
+}
+
+static void ns_lru_touch(duro_actor *a, duro_ns *ns)
+{
+    if (a->lru_head == ns)
+        return;
+    if (ns->lprev || ns->lnext || a->lru_tail == ns)
+        ns_lru_unlink(a, ns);
+    ns->lnext = a->lru_head;
+    if (a->lru_head)
+        a->lru_head->lprev = ns;
+    else
+        a->lru_tail = ns;
+    a->lru_head = ns;
+}
+
+static void ns_drop(duro_actor *a, duro_ns *ns)
+{
+    duro_ns **pp = slot(a, ns->name, ns->name_len);
+    *pp = ns->hnext;
+    ns_lru_unlink(a, ns);
+    a->open_count--;
+    duro_ns_close(ns);
+}
+
+static duro_ns *ns_get(duro_actor *a, duro_msg *m)
+{
+    duro_ns **pp = slot(a, m->ns, m->ns_len);
+    if (*pp) {
+        ns_lru_touch(a, *pp);
+        return *pp;
+    }
+    duro_ns *ns;
+    char err[256];
+    int st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, err, sizeof err);
+    if (st != DURO_OK) {
+        duro_log_error("namespace %.*s: %s", (int)m->ns_len, m->ns, err);
+        duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
+        return NULL;
+    }
+    *pp = ns;
+    a->open_count++;
+    ns_lru_touch(a, ns);
+    return ns;
+}
+
+/* Closes least recently used namespaces over the limit (never one in a txn). */
+static void ns_trim(duro_actor *a)
+{
+    duro_ns *ns = a->lru_tail;
+    while (a->open_count > a->max_open && ns) {
+        duro_ns *prev = ns->lprev;
+        if (!ns->in_txn)
+            ns_drop(a, ns);
+        ns = prev;
+    }
+}
+
+/* ---- one batch ---- */
+
+static void reply(duro_msg *m)
+{
+    m->done(m);
+}
+
+static void hold(duro_ns *ns, duro_msg *m)
+{
+    m->next = NULL;
+    *ns->pending_tail = m;
+    ns->pending_tail = &m->next;
+}
+
+static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
+{
+    const duro_object_ops *ops = duro_object_find(m->kind);
+    m->status = DURO_OK;
+    m->etag = -1;
+    if (!ops) {
+        duro_msg_fail(m, DURO_INTERNAL, "unknown object kind");
+        reply(m);
+        return;
+    }
+    duro_ns *ns = ns_get(a, m);
+    if (!ns) {
+        reply(m);
+        return;
+    }
+    DURO_STAT_ADD(ops[m->kind], 1);
+    if (!ops->is_write(m)) {
+        ops->exec(ns, m, now);
+        if (ns->in_txn)
+            hold(ns, m);
+        else
+            reply(m);
+        return;
+    }
+    if (!ns->in_txn) {
+        int st = duro_ns_begin(ns);
+        if (st != DURO_OK) {
+            duro_msg_fail(m, st, "cannot begin transaction");
+            reply(m);
+            return;
+        }
+        ns->in_txn = 1;
+        ns->txn_failed = DURO_OK;
+        ns->txn_next = *txn_list;
+        *txn_list = ns;
+    }
+    if (ns->txn_failed == DURO_OK) {
+        int st = ops->exec(ns, m, now);
+        if (duro_status_is_storage_error(st))
+            ns->txn_failed = st;
+    }
+    hold(ns, m);
+}
+
+/* Commits (or rolls back) each namespace of the batch, then posts its replies. */
+static void finish(duro_ns *txn_list)
+{
+    while (txn_list) {
+        duro_ns *ns = txn_list;
+        txn_list = ns->txn_next;
+        int st = ns->txn_failed;
+        if (st == DURO_OK) {
+            st = duro_ns_commit(ns);
+            if (st == DURO_OK)
+                DURO_STAT_ADD(commits, 1);
+        }
+        if (st != DURO_OK) {
+            duro_log_error("namespace %s: transaction failed: %s", ns->name, duro_errstr(st));
+            DURO_STAT_ADD(commit_failures, 1);
+            duro_ns_rollback(ns);
+        }
+        ns->in_txn = 0;
+        duro_msg *m = ns->pending;
+        ns->pending = NULL;
+        ns->pending_tail = &ns->pending;
+        while (m) {
+            duro_msg *next = m->next;
+            if (st != DURO_OK) {
+                duro_buf_free(&m->body);
+                m->etag = -1;
+                duro_msg_fail(m, st, "storage error, nothing was written: %s", duro_errstr(st));
+            }
+            reply(m);
+            m = next;
+        }
+    }
+}
+
+/* Deletes due keys of every open namespace that has some, in small batches. */
+static void sweep(duro_actor *a, int64_t now)
+{
+    for (duro_ns *ns = a->lru_head; ns; ns = ns->lnext) {
+        if (!ns->has_ttl)
+            continue;
+        for (int kind = 0; kind < DURO_KIND_COUNT; kind++) {
+            const duro_object_ops *ops = duro_object_find(kind);
+            if (!ops || !ops->sweep)
+                continue;
+            if (duro_ns_begin(ns) != DURO_OK)
+                continue;
+            int n = ops->sweep(ns, now, SWEEP_BATCH);
+            if (n < 0 || duro_ns_commit(ns) != DURO_OK) {
+                duro_ns_rollback(ns);
+                continue;
+            }
+            DURO_STAT_ADD(commits, 1);
+            DURO_STAT_ADD(keys_expired, (uint64_t)n);
+        }
+    }
+}
+
+static void *actor_main(void *arg)
+{
+    duro_actor *a = arg;
+    for (;;) {
+        int64_t now = duro_now_ms();
+        int wait = (int)(a->next_sweep_ms - now);
+        if (wait < 0)
+            wait = 0;
+        size_t n;
+        duro_msg *batch = duro_mailbox_take(&a->mailbox, wait, &n);
+        now = duro_now_ms();
+        if (batch) {
+            duro_ns *txn_list = NULL;
+            while (batch) {
+                duro_msg *m = batch;
+                batch = m->next;
+                run_one(a, m, &txn_list, now);
+            }
+            finish(txn_list);
+        } else if (duro_mailbox_closed(&a->mailbox)) {
+            break;
+        }
+        if (now >= a->next_sweep_ms) {
+            sweep(a, now);
+            a->next_sweep_ms = now + a->ttl_sweep_ms;
+        }
+        duro_lru_evict(&a->lru);
+        ns_trim(a);
+    }
+    while (a->lru_head)
+        ns_drop(a, a->lru_head);
+    return NULL;
+}
+
+int duro_actor_start(duro_actor *a)
+{
+    a->table_mask = 1023;
+    a->table = calloc(a->table_mask + 1, sizeof *a->table);
+    if (!a->table)
+        return -1;
+    a->next_sweep_ms = duro_now_ms() + a->ttl_sweep_ms;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 4u << 20);
+    int rc = pthread_create(&a->thread, &attr, actor_main, a);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        free(a->table);
+        a->table = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void duro_actor_stop(duro_actor *a)
+{
+    duro_mailbox_close(&a->mailbox);
+    pthread_join(a->thread, NULL);
+    free(a->table);
+    a->table = NULL;
+}

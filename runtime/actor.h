@@ -1,0 +1,33 @@
+/*
+ * actor.h — one actor thread: its mailbox, its open namespaces, its cache.
+ * Private to runtime/.
+ */
+#ifndef DURO_ACTOR_H
+#define DURO_ACTOR_H
+
+#include <pthread.h>
+
+#include "runtime/cache.h"
+#include "runtime/mailbox.h"
+#include "runtime/ns.h"
+
+typedef struct duro_actor {
+    unsigned id;
+    pthread_t thread;
+    duro_mailbox mailbox;
+    duro_store_config store;
+    duro_lru lru;           /* value cache of all this actor's namespaces */
+    duro_ns **table;        /* open namespaces by name */
+    size_t table_mask;
+    size_t open_count;
+    size_t max_open;
+    duro_ns *lru_head, *lru_tail; /* open namespaces, most recently used first */
+    int ttl_sweep_ms;
+    int64_t next_sweep_ms;
+} duro_actor;
+
+int duro_actor_start(duro_actor *a);
+/* Closes the mailbox and joins the thread after it drained and committed. */
+void duro_actor_stop(duro_actor *a);
+
+#endif

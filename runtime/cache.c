@@ -1,0 +1,175 @@
+/* cache.c — per-namespace hash tables over one per-actor LRU (see cache.h). */
+#include "runtime/cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/route.h"
+#include "runtime/stats.h"
+
+void duro_lru_init(duro_lru *lru, size_t budget)
+{
+    lru->head = lru->tail = NULL;
+    lru->bytes = 0;
+    lru->budget = budget;
+}
+
+static void lru_unlink(duro_lru *lru, duro_centry *e)
+{
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        lru->head = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        lru->tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+}
+
+static void lru_push_head(duro_lru *lru, duro_centry *e)
+{
+    e->lprev = NULL;
+    e->lnext = lru->head;
+    if (lru->head)
+        lru->head->lprev = e;
+    else
+        lru->tail = e;
+    lru->head = e;
+}
+
+/* Removes e from its bucket chain, the LRU and the byte count, and frees it. */
+static void entry_free(duro_ctable *t, duro_centry *e)
+{
+    duro_centry **pp = &t->buckets[e->hash & t->mask];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    t->count--;
+    lru_unlink(t->lru, e);
+    size_t sz = duro_centry_size(e);
+    t->lru->bytes -= sz;
+    DURO_STAT_SUB(cache_bytes, sz);
+    free(e);
+}
+
+size_t duro_lru_evict(duro_lru *lru)
+{
+    size_t n = 0;
+    while (lru->bytes > lru->budget && lru->tail) {
+        entry_free(lru->tail->table, lru->tail);
+        n++;
+    }
+    if (n)
+        DURO_STAT_ADD(cache_evictions, n);
+    return n;
+}
+
+int duro_ctable_init(duro_ctable *t, duro_lru *lru)
+{
+    t->mask = 63;
+    t->count = 0;
+    t->lru = lru;
+    t->buckets = calloc(t->mask + 1, sizeof *t->buckets);
+    return t->buckets ? 0 : -1;
+}
+
+void duro_ctable_clear(duro_ctable *t)
+{
+    for (size_t i = 0; i <= t->mask; i++)
+        while (t->buckets[i])
+            entry_free(t, t->buckets[i]);
+}
+
+void duro_ctable_destroy(duro_ctable *t)
+{
+    if (!t->buckets)
+        return;
+    duro_ctable_clear(t);
+    free(t->buckets);
+    t->buckets = NULL;
+}
+
+static duro_centry *find(duro_ctable *t, uint64_t h, const char *key, size_t key_len)
+{
+    for (duro_centry *e = t->buckets[h & t->mask]; e; e = e->hnext)
+        if (e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0)
+            return e;
+    return NULL;
+}
+
+duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len)
+{
+    duro_centry *e = find(t, duro_route_hash(key, key_len), key, key_len);
+    if (e && e != t->lru->head) {
+        lru_unlink(t->lru, e);
+        lru_push_head(t->lru, e);
+    }
+    return e;
+}
+
+static void grow(duro_ctable *t)
+{
+    size_t nmask = t->mask * 2 + 1;
+    duro_centry **nb = calloc(nmask + 1, sizeof *nb);
+    if (!nb)
+        return; /* keep the longer chains */
+    for (size_t i = 0; i <= t->mask; i++) {
+        duro_centry *e = t->buckets[i];
+        while (e) {
+            duro_centry *next = e->hnext;
+            e->hnext = nb[e->hash & nmask];
+            nb[e->hash & nmask] = e;
+            e = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = nb;
+    t->mask = nmask;
+}
+
+duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
+{
+    uint64_t h = duro_route_hash(r->key, r->key_len);
+    duro_centry *old = find(t, h, r->key, r->key_len);
+    if (old)
+        entry_free(t, old);
+    size_t meta_len = r->meta ? r->meta_len : 0;
+    size_t sz = sizeof(duro_centry) + r->key_len + r->val_len + meta_len;
+    if (sz > t->lru->budget / 8)
+        return NULL;
+    duro_centry *e = malloc(sz);
+    if (!e)
+        return NULL;
+    e->table = t;
+    e->hash = h;
+    e->version = r->version;
+    e->created_at = r->created_at;
+    e->updated_at = r->updated_at;
+    e->expires_at = r->expires_at;
+    e->key_len = (uint32_t)r->key_len;
+    e->val_len = (uint32_t)r->val_len;
+    e->meta_len = (uint32_t)meta_len;
+    e->enc = r->enc;
+    memcpy(e->data, r->key, r->key_len);
+    if (r->val_len)
+        memcpy(e->data + r->key_len, r->val, r->val_len);
+    if (meta_len)
+        memcpy(e->data + r->key_len + r->val_len, r->meta, meta_len);
+    if (t->count >= t->mask + 1)
+        grow(t);
+    e->hnext = t->buckets[h & t->mask];
+    t->buckets[h & t->mask] = e;
+    t->count++;
+    lru_push_head(t->lru, e);
+    t->lru->bytes += sz;
+    DURO_STAT_ADD(cache_bytes, sz);
+    return e;
+}
+
+void duro_cache_del(duro_ctable *t, const char *key, size_t key_len)
+{
+    duro_centry *e = find(t, duro_route_hash(key, key_len), key, key_len);
+    if (e)
+        entry_free(t, e);
+}

@@ -1,0 +1,94 @@
+/*
+ * cache.h — the value cache of the namespaces of one actor.
+ *
+ * Each open namespace has a hash table of its cached rows (duro_ctable); all
+ * tables of one actor share one LRU list and one byte budget (duro_lru). A
+ * cached entry is a full copy of a row: presence means "the key exists with
+ * these contents", absence means "unknown, ask SQLite". Writes go through to
+ * SQLite and to the cache in the same step; if a transaction rolls back, the
+ * namespace's table is cleared. Only the owning actor thread touches these
+ * structures, so there are no locks.
+ *
+ * Eviction (duro_lru_evict) runs after commits, so every entry it drops is
+ * clean. An entry larger than budget/8 is not cached.
+ */
+#ifndef DURO_CACHE_H
+#define DURO_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct duro_centry duro_centry;
+typedef struct duro_ctable duro_ctable;
+
+typedef struct duro_lru {
+    duro_centry *head, *tail; /* head = most recently used */
+    size_t bytes;
+    size_t budget;
+} duro_lru;
+
+struct duro_centry {
+    duro_centry *hnext;
+    duro_centry *lprev, *lnext;
+    duro_ctable *table;
+    uint64_t hash;
+    int64_t version;
+    int64_t created_at, updated_at;
+    int64_t expires_at; /* 0 = never */
+    uint32_t key_len, val_len, meta_len; /* meta_len 0 = no metadata */
+    int enc;
+    char data[]; /* key, then value, then metadata */
+};
+
+struct duro_ctable {
+    duro_centry **buckets;
+    size_t mask;
+    size_t count;
+    duro_lru *lru;
+};
+
+/* A row as given to duro_cache_put (all pointers are copied). */
+typedef struct duro_crow {
+    const char *key;
+    size_t key_len;
+    const char *val;
+    size_t val_len;
+    int enc;
+    const char *meta; /* NULL = none */
+    size_t meta_len;
+    int64_t version, created_at, updated_at, expires_at;
+} duro_crow;
+
+static inline const char *duro_centry_key(const duro_centry *e) { return e->data; }
+static inline const char *duro_centry_val(const duro_centry *e) { return e->data + e->key_len; }
+static inline const char *duro_centry_meta(const duro_centry *e)
+{
+    return e->meta_len ? e->data + e->key_len + e->val_len : NULL;
+}
+static inline size_t duro_centry_size(const duro_centry *e)
+{
+    return sizeof *e + e->key_len + e->val_len + e->meta_len;
+}
+
+void duro_lru_init(duro_lru *lru, size_t budget);
+
+/* Evicts least recently used entries until the budget holds. Returns how many. */
+size_t duro_lru_evict(duro_lru *lru);
+
+int duro_ctable_init(duro_ctable *t, duro_lru *lru);
+/* Frees every entry of t (the table stays usable). */
+void duro_ctable_clear(duro_ctable *t);
+/* Clears and frees the bucket array. */
+void duro_ctable_destroy(duro_ctable *t);
+
+/* Looks a key up; a hit becomes the most recently used. NULL if absent. */
+duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len);
+
+/* Inserts or replaces the row. Returns the entry, or NULL if it was not cached
+ * (too large, or ENOMEM) — any older entry of the key is dropped either way. */
+duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *row);
+
+/* Drops a key if cached. */
+void duro_cache_del(duro_ctable *t, const char *key, size_t key_len);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * log.h — leveled logging to stderr. Never pass secrets to these functions.
+ */
+#ifndef DURO_LOG_H
+#define DURO_LOG_H
+
+enum { DURO_LOG_ERROR = 0, DURO_LOG_WARN = 1, DURO_LOG_INFO = 2, DURO_LOG_DEBUG = 3 };
+
+extern int duro_log_level;
+
+/* Parses "error|warn|info|debug"; -1 if unknown. */
+int duro_log_level_parse(const char *s);
+
+void duro_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define duro_log_error(...) duro_log(DURO_LOG_ERROR, __VA_ARGS__)
+#define duro_log_warn(...) duro_log(DURO_LOG_WARN, __VA_ARGS__)
+#define duro_log_info(...) duro_log(DURO_LOG_INFO, __VA_ARGS__)
+#define duro_log_debug(...) \
+    do { if (duro_log_level >= DURO_LOG_DEBUG) duro_log(DURO_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

@@ -1,0 +1,100 @@
+/* mailbox.c — the MPSC inbox of mailbox.h: one mutex, one condvar. */
+#include "runtime/mailbox.h"
+
+#include <errno.h>
+#include <time.h>
+
+int duro_mailbox_init(duro_mailbox *mb, size_t max_depth)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&mb->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0)
+        return -1;
+    if (pthread_mutex_init(&mb->lock, NULL) != 0) {
+        pthread_cond_destroy(&mb->wake);
+        return -1;
+    }
+    mb->head = NULL;
+    mb->tail = &mb->head;
+    mb->depth = 0;
+    mb->max_depth = max_depth;
+    mb->closed = 0;
+    return 0;
+}
+
+void duro_mailbox_destroy(duro_mailbox *mb)
+{
+    pthread_mutex_destroy(&mb->lock);
+    pthread_cond_destroy(&mb->wake);
+}
+
+int duro_mailbox_push(duro_mailbox *mb, duro_msg *m)
+{
+    m->next = NULL;
+    pthread_mutex_lock(&mb->lock);
+    if (mb->closed || mb->depth >= mb->max_depth) {
+        pthread_mutex_unlock(&mb->lock);
+        return -1;
+    }
+    int was_empty = mb->head == NULL;
+    *mb->tail = m;
+    mb->tail = &m->next;
+    mb->depth++;
+    pthread_mutex_unlock(&mb->lock);
+    if (was_empty)
+        pthread_cond_signal(&mb->wake);
+    return 0;
+}
+
+duro_msg *duro_mailbox_take(duro_mailbox *mb, int timeout_ms, size_t *n)
+{
+    struct timespec until;
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&mb->lock);
+    while (mb->head == NULL && !mb->closed) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&mb->wake, &mb->lock);
+        } else if (pthread_cond_timedwait(&mb->wake, &mb->lock, &until) == ETIMEDOUT) {
+            break;
+        }
+    }
+    duro_msg *list = mb->head;
+    *n = mb->depth;
+    mb->head = NULL;
+    mb->tail = &mb->head;
+    mb->depth = 0;
+    pthread_mutex_unlock(&mb->lock);
+    return list;
+}
+
+void duro_mailbox_close(duro_mailbox *mb)
+{
+    pthread_mutex_lock(&mb->lock);
+    __atomic_store_n(&mb->closed, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&mb->lock);
+    pthread_cond_broadcast(&mb->wake);
+}
+
+size_t duro_mailbox_depth(duro_mailbox *mb)
+{
+    pthread_mutex_lock(&mb->lock);
+    size_t d = mb->depth;
+    pthread_mutex_unlock(&mb->lock);
+    return d;
+}
+
+int duro_mailbox_closed(duro_mailbox *mb)
+{
+    return __atomic_load_n(&mb->closed, __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,44 @@
+/*
+ * mailbox.h — an actor's inbox: many producers, one consumer.
+ *
+ * Producers take the lock only to append and signal the consumer only when the
+ * queue goes from empty to non-empty (after cbus in Tarantool). The consumer
+ * takes the whole queue at once (one splice) and runs it as a batch.
+ */
+#ifndef DURO_MAILBOX_H
+#define DURO_MAILBOX_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "runtime/msg.h"
+
+typedef struct duro_mailbox {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    duro_msg *head, **tail;
+    size_t depth;
+    size_t max_depth; /* pushes beyond it are refused (back-pressure) */
+    int closed;
+} duro_mailbox;
+
+int duro_mailbox_init(duro_mailbox *mb, size_t max_depth);
+void duro_mailbox_destroy(duro_mailbox *mb);
+
+/* Appends m. Returns 0, or -1 if the mailbox is full or closed (m not taken). */
+int duro_mailbox_push(duro_mailbox *mb, duro_msg *m);
+
+/* Takes every queued message (in arrival order), waiting up to timeout_ms
+ * (< 0: forever) for one to arrive. Returns the list (NULL on timeout, or when
+ * closed and empty) and stores how many were taken in *n. */
+duro_msg *duro_mailbox_take(duro_mailbox *mb, int timeout_ms, size_t *n);
+
+/* Refuses further pushes and wakes the consumer. */
+void duro_mailbox_close(duro_mailbox *mb);
+
+size_t duro_mailbox_depth(duro_mailbox *mb);
+
+/* 1 once duro_mailbox_close() ran. */
+int duro_mailbox_closed(duro_mailbox *mb);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * msg.h — the request message that travels from a transport to the owning
+ * actor and back.
+ *
+ * The sender (an I/O thread, or the embedded client) allocates the message,
+ * fills the request half, and hands it to duro_runtime_submit(). The actor runs
+ * it, fills the reply half and calls done() on the actor thread; done() must
+ * only hand the message back to the sender's thread (e.g. append it to a
+ * completion list and wake that loop). The sender frees the message.
+ */
+#ifndef DURO_MSG_H
+#define DURO_MSG_H
+
+#include <stdint.h>
+
+#include "duro/status.h"
+#include "runtime/buf.h"
+#include "transport/names.h"
+
+enum duro_kind { DURO_KIND_KV = 0, DURO_KIND_COUNT };
+
+typedef struct duro_msg duro_msg;
+typedef void (*duro_msg_done_fn)(duro_msg *m);
+
+struct duro_msg {
+    duro_msg *next; /* mailbox or completion-list link */
+
+    /* request: set by the sender */
+    int kind;  /* enum duro_kind */
+    int op;    /* kind-specific operation */
+    void *req; /* kind-specific decoded request; owned by the sender */
+    char ns[DURO_NS_MAX + 1];
+    size_t ns_len;
+    duro_msg_done_fn done;
+    void *ctx; /* the sender's; untouched by the runtime */
+
+    /* reply: set by the actor before done() */
+    int status;        /* duro_status */
+    int64_t etag;      /* version for an ETag header, or -1 */
+    duro_buf body;     /* on DURO_OK: the data as a tape (see codec.h) */
+    char errmsg[192];  /* on error: the message of the error body */
+};
+
+/* Sets an error reply: status and a formatted message. Returns status. */
+int duro_msg_fail(duro_msg *m, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

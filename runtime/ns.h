@@ -1,0 +1,67 @@
+/*
+ * ns.h — an open namespace: its SQLite handle, prepared statements, cache and
+ * version counter. Only the owning actor thread touches a duro_ns.
+ *
+ * Objects (objects/) run over this handle: they read and write through
+ * duro_ns_stmt() statements and the cache, inside the transaction the actor
+ * opened; they never begin or commit themselves.
+ */
+#ifndef DURO_NS_H
+#define DURO_NS_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "runtime/cache.h"
+#include "runtime/msg.h"
+#include "transport/names.h"
+
+#define DURO_NS_STMTS 48
+
+typedef struct duro_ns duro_ns;
+struct duro_ns {
+    char name[DURO_NS_MAX + 1];
+    size_t name_len;
+    sqlite3 *db;
+    sqlite3_stmt *stmts[DURO_NS_STMTS];
+    duro_ctable cache;
+    int64_t version;           /* write counter, including uncommitted writes */
+    int64_t version_committed; /* as last committed */
+    int has_ttl;               /* some key may carry an expiry */
+
+    /* owned by the actor */
+    duro_ns *hnext;             /* actor's name table */
+    duro_ns *lprev, *lnext;     /* actor's LRU of open namespaces */
+    duro_ns *txn_next;          /* list of namespaces in the current batch's txn */
+    int in_txn;
+    int txn_failed;             /* an op hit a storage error: roll back */
+    duro_msg *pending, **pending_tail; /* replies held until commit */
+};
+
+typedef struct duro_store_config {
+    const char *data_dir;
+    int sync_full; /* synchronous=FULL (1) or NORMAL (0) */
+} duro_store_config;
+
+/* Opens (creating if needed) the namespace's file and migrates its schema.
+ * Returns a duro_status; on error *ns is NULL and err holds a message. */
+int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len,
+                 duro_lru *lru, duro_ns **ns, char *err, size_t errlen);
+/* Finalizes, closes and frees. duro_ns_close(NULL) is a no-op. */
+void duro_ns_close(duro_ns *ns);
+
+/* The prepared statement `id` (< DURO_NS_STMTS) of this namespace, prepared
+ * from sql on first use; reset and with bindings cleared. NULL on error. */
+sqlite3_stmt *duro_ns_stmt(duro_ns *ns, int id, const char *sql);
+
+int duro_ns_begin(duro_ns *ns);
+int duro_ns_commit(duro_ns *ns); /* stores the version counter, then COMMIT */
+void duro_ns_rollback(duro_ns *ns); /* ROLLBACK, clears the cache, resets the counter */
+
+/* Bumps and returns the namespace's write counter (inside a transaction). */
+static inline int64_t duro_ns_next_version(duro_ns *ns) { return ++ns->version; }
+
+/* Maps a SQLite result code to a duro_status. */
+int duro_status_from_sqlite(int rc);
+
+#endif

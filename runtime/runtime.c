@@ -1,0 +1,184 @@
+/*
+ * runtime.c — starting and stopping the actors over a data directory.
+ *
+ * The data directory holds LOCK (flock'ed exclusively for the life of the
+ * runtime, with the owner's pid inside) and ns/<shard>/<namespace>.db files.
+ * A second process (durod or an embedded client) on the same directory fails
+ * at open with DURO_LOCKED.
+ */
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "objects/object.h"
+#include "runtime/actor.h"
+#include "runtime/route.h"
+#include "runtime/stats.h"
+
+struct duro_stats duro_stats;
+
+struct duro_runtime {
+    unsigned n_actors;
+    duro_actor *actors;
+    int lock_fd;
+    char *data_dir;
+};
+
+int64_t duro_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int duro_msg_fail(duro_msg *m, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
+    va_end(ap);
+    m->status = status;
+    return status;
+}
+
+const duro_object_ops *duro_object_find(int kind)
+{
+    switch (kind) {
+    case DURO_KIND_KV:
+        return &duro_kv_object;
+    default:
+        return NULL;
+    }
+}
+
+static int mkdir_p(const char *dir)
+{
+    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+        return 0;
+    return -1;
+}
+
+static int take_lock(const char *dir, int *fd_out, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return DURO_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        if (n > 0)
+            pid[n] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err, errlen, "data directory %s is locked by another process%s%s%s", dir,
+                 pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+        close(fd);
+        return DURO_LOCKED;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        /* the lock holds; the pid is only a hint */
+    }
+    *fd_out = fd;
+    return DURO_OK;
+}
+
+int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *err,
+                      size_t errlen)
+{
+    *out = NULL;
+    char path[4096];
+    if (strlen(cfg->data_dir) > 3000) {
+        snprintf(err, errlen, "data directory path too long");
+        return DURO_BAD_REQUEST;
+    }
+    snprintf(path, sizeof path, "%s/ns", cfg->data_dir);
+    if (mkdir_p(cfg->data_dir) != 0 || mkdir_p(path) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return DURO_IO;
+    }
+    duro_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        snprintf(err, errlen, "out of memory");
+        return DURO_NOMEM;
+    }
+    rt->lock_fd = -1;
+    int st = take_lock(cfg->data_dir, &rt->lock_fd, err, errlen);
+    if (st != DURO_OK) {
+        free(rt);
+        return st;
+    }
+    rt->data_dir = strdup(cfg->data_dir);
+    rt->n_actors = (unsigned)cfg->actors;
+    rt->actors = calloc(rt->n_actors, sizeof *rt->actors);
+    if (!rt->data_dir || !rt->actors) {
+        snprintf(err, errlen, "out of memory");
+        st = DURO_NOMEM;
+        goto fail;
+    }
+    size_t per_open = (size_t)cfg->max_open_ns / rt->n_actors;
+    for (unsigned i = 0; i < rt->n_actors; i++) {
+        duro_actor *a = &rt->actors[i];
+        a->id = i;
+        a->store.data_dir = rt->data_dir;
+        a->store.sync_full = cfg->sync_full;
+        a->max_open = per_open ? per_open : 1;
+        a->ttl_sweep_ms = cfg->ttl_sweep_ms;
+        duro_lru_init(&a->lru, cfg->cache_bytes / rt->n_actors);
+        if (duro_mailbox_init(&a->mailbox, cfg->max_mailbox) != 0 || duro_actor_start(a) != 0) {
+            snprintf(err, errlen, "cannot start actor %u", i);
+            st = DURO_INTERNAL;
+            rt->n_actors = i; /* stop only those that started */
+            goto fail;
+        }
+    }
+    *out = rt;
+    return DURO_OK;
+fail:
+    duro_runtime_close(rt);
+    return st;
+}
+
+int duro_runtime_submit(duro_runtime *rt, duro_msg *m)
+{
+    duro_actor *a = &rt->actors[duro_route_owner(m->ns, m->ns_len, rt->n_actors)];
+    return duro_mailbox_push(&a->mailbox, m) == 0 ? DURO_OK : DURO_UNAVAILABLE;
+}
+
+size_t duro_runtime_mailbox_depth(duro_runtime *rt)
+{
+    size_t d = 0;
+    for (unsigned i = 0; i < rt->n_actors; i++)
+        d += duro_mailbox_depth(&rt->actors[i].mailbox);
+    return d;
+}
+
+void duro_runtime_close(duro_runtime *rt)
+{
+    if (!rt)
+        return;
+    for (unsigned i = 0; i < rt->n_actors; i++)
+        duro_mailbox_close(&rt->actors[i].mailbox);
+    for (unsigned i = 0; i < rt->n_actors; i++) {
+        duro_actor_stop(&rt->actors[i]);
+        duro_mailbox_destroy(&rt->actors[i].mailbox);
+    }
+    free(rt->actors);
+    free(rt->data_dir);
+    if (rt->lock_fd >= 0)
+        close(rt->lock_fd); /* releases the flock */
+    free(rt);
+}

@@ -1,0 +1,28 @@
+/*
+ * stats.h — process-wide runtime counters, read by /metrics.
+ * Relaxed atomics: each counter is exact, the set is not a snapshot.
+ */
+#ifndef DURO_STATS_H
+#define DURO_STATS_H
+
+#include <stdint.h>
+
+struct duro_stats {
+    uint64_t commits;
+    uint64_t commit_failures;
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t cache_evictions;
+    uint64_t cache_bytes;
+    uint64_t keys_expired;
+    uint64_t open_namespaces;
+    uint64_t ops[16]; /* by duro_kind */
+};
+
+extern struct duro_stats duro_stats;
+
+#define DURO_STAT_ADD(field, n) __atomic_fetch_add(&duro_stats.field, (n), __ATOMIC_RELAXED)
+#define DURO_STAT_SUB(field, n) __atomic_fetch_sub(&duro_stats.field, (n), __ATOMIC_RELAXED)
+#define DURO_STAT_GET(field) __atomic_load_n(&duro_stats.field, __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * store.c — namespace files: open, schema migrations, statements, transactions.
+ *
+ * DESIGN
+ * Each namespace is one SQLite file in WAL mode at
+ * <data>/ns/<shard>/<name>.db (see route.h). synchronous=FULL by default, so a
+ * COMMIT returns only after the WAL is on disk; `--sync normal` trades the last
+ * commits before an OS crash (not a process crash) for fewer fsyncs.
+ * Extension loading is disabled. The schema version is PRAGMA user_version; each
+ * migration runs in its own transaction. Internal tables are named _duro_* so
+ * that user SQL can be kept away from them by name.
+ */
+#include "runtime/ns.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runtime/log.h"
+#include "runtime/route.h"
+#include "runtime/stats.h"
+
+static const char *const migrations[] = {
+    /* 1: key-value rows, expiry index, namespace metadata */
+    "CREATE TABLE _duro_kv(key TEXT PRIMARY KEY, value BLOB NOT NULL, enc INTEGER NOT NULL,"
+    " metadata TEXT, version INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX _duro_kv_expiry ON _duro_kv(expires_at) WHERE expires_at IS NOT NULL;"
+    "CREATE TABLE _duro_meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "INSERT INTO _duro_meta VALUES('version', 0);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+enum { ST_SET_VERSION = DURO_NS_STMTS - 1 };
+
+int duro_status_from_sqlite(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return DURO_OK;
+    case SQLITE_FULL:
+        return DURO_INSUFFICIENT_STORAGE;
+    case SQLITE_NOMEM:
+        return DURO_NOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return DURO_UNAVAILABLE;
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+        return DURO_IO;
+    default:
+        return DURO_INTERNAL;
+    }
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        duro_log_error("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+    }
+    return rc;
+}
+
+static int user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int v = user_version(db);
+    if (v < 0 || v > SCHEMA_VERSION) {
+        snprintf(err, errlen, "unknown schema version %d (this durod knows up to %d)", v,
+                 SCHEMA_VERSION);
+        return DURO_INTERNAL;
+    }
+    for (; v < SCHEMA_VERSION; v++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+        if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+            goto fail;
+        if (exec(db, migrations[v]) != SQLITE_OK || exec(db, sql) != SQLITE_OK ||
+            exec(db, "COMMIT") != SQLITE_OK) {
+            exec(db, "ROLLBACK");
+            goto fail;
+        }
+    }
+    return DURO_OK;
+fail:
+    snprintf(err, errlen, "schema migration to version %d failed: %s", v + 1,
+             sqlite3_errmsg(db));
+    return duro_status_from_sqlite(sqlite3_errcode(db));
+}
+
+static int load_counters(duro_ns *ns)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(ns->db,
+                                "SELECT (SELECT value FROM _duro_meta WHERE name='version'),"
+                                " EXISTS(SELECT 1 FROM _duro_kv WHERE expires_at IS NOT NULL)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        ns->version = ns->version_committed = sqlite3_column_int64(st, 0);
+        ns->has_ttl = sqlite3_column_int(st, 1);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len,
+                 duro_lru *lru, duro_ns **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/ns/%02x", cfg->data_dir,
+                     duro_route_shard(name, name_len));
+    if (n < 0 || (size_t)n >= sizeof path - DURO_NS_MAX - 8) {
+        snprintf(err, errlen, "data path too long");
+        return DURO_INTERNAL;
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+        return errno == ENOSPC ? DURO_INSUFFICIENT_STORAGE : DURO_IO;
+    }
+    snprintf(path + n, sizeof path - (size_t)n, "/%.*s.db", (int)name_len, name);
+
+    duro_ns *ns = calloc(1, sizeof *ns);
+    if (!ns || duro_ctable_init(&ns->cache, lru) != 0) {
+        free(ns);
+        snprintf(err, errlen, "out of memory");
+        return DURO_NOMEM;
+    }
+    memcpy(ns->name, name, name_len);
+    ns->name[name_len] = '\0';
+    ns->name_len = name_len;
+    ns->pending_tail = &ns->pending;
+
+    int rc = sqlite3_open_v2(path, &ns->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "open %s: %s", path,
+                 ns->db ? sqlite3_errmsg(ns->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_db_config(ns->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
+    sqlite3_extended_result_codes(ns->db, 1);
+    if (exec(ns->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
+        exec(ns->db, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") !=
+            SQLITE_OK ||
+        exec(ns->db, "PRAGMA cache_size=-1024") != SQLITE_OK ||
+        exec(ns->db, "PRAGMA temp_store=MEMORY") != SQLITE_OK) {
+        rc = sqlite3_errcode(ns->db);
+        snprintf(err, errlen, "configure %s: %s", path, sqlite3_errmsg(ns->db));
+        goto fail;
+    }
+    int st = migrate(ns->db, err, errlen);
+    if (st != DURO_OK) {
+        duro_ns_close(ns);
+        return st;
+    }
+    if ((rc = load_counters(ns)) != SQLITE_OK) {
+        snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
+        goto fail;
+    }
+    DURO_STAT_ADD(open_namespaces, 1);
+    *out = ns;
+    return DURO_OK;
+fail:
+    duro_ns_close(ns);
+    return rc == SQLITE_OK ? DURO_INTERNAL : duro_status_from_sqlite(rc);
+}
+
+void duro_ns_close(duro_ns *ns)
+{
+    if (!ns)
+        return;
+    for (int i = 0; i < DURO_NS_STMTS; i++)
+        sqlite3_finalize(ns->stmts[i]);
+    if (ns->db && sqlite3_close(ns->db) != SQLITE_OK)
+        duro_log_error("close namespace %s: %s", ns->name, sqlite3_errmsg(ns->db));
+    else if (ns->db)
+        DURO_STAT_SUB(open_namespaces, 1);
+    duro_ctable_destroy(&ns->cache);
+    free(ns);
+}
+
+sqlite3_stmt *duro_ns_stmt(duro_ns *ns, int id, const char *sql)
+{
+    sqlite3_stmt *st = ns->stmts[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    if (sqlite3_prepare_v3(ns->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        duro_log_error("prepare %s: %s", sql, sqlite3_errmsg(ns->db));
+        return NULL;
+    }
+    ns->stmts[id] = st;
+    return st;
+}
+
+int duro_ns_begin(duro_ns *ns)
+{
+    int rc = exec(ns->db, "BEGIN");
+    return duro_status_from_sqlite(rc);
+}
+
+int duro_ns_commit(duro_ns *ns)
+{
+    if (ns->version != ns->version_committed) {
+        sqlite3_stmt *st =
+            duro_ns_stmt(ns, ST_SET_VERSION, "UPDATE _duro_meta SET value=? WHERE name='version'");
+        if (!st)
+            return DURO_INTERNAL;
+        sqlite3_bind_int64(st, 1, ns->version);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return duro_status_from_sqlite(rc);
+    }
+    int rc = exec(ns->db, "COMMIT");
+    if (rc != SQLITE_OK)
+        return duro_status_from_sqlite(rc);
+    ns->version_committed = ns->version;
+    return DURO_OK;
+}
+
+void duro_ns_rollback(duro_ns *ns)
+{
+    if (!sqlite3_get_autocommit(ns->db))
+        exec(ns->db, "ROLLBACK");
+    duro_ctable_clear(&ns->cache);
+    ns->version = ns->version_committed;
+}

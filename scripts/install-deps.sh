@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian packages duro needs to build, test and
+# benchmark, but only those that are missing (no network use when all are there).
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev curl
+      libevent-dev libsqlite3-dev libmsgpack-dev libjansson-dev libsodium-dev
+      python3 python3-msgpack wrk)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

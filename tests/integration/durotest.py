@@ -1,0 +1,646 @@
+"""
+durotest.py — harness for the durod integration tests.
+
+Each test module starts one or more real `durod` processes on a free loopback
+port with a temporary data directory and talks HTTP to them:
+
+    srv = Server(extra_args=["--ttl-sweep-ms", "50"])   # started at once
+    r = srv.req("PUT", kv_path("k", ns="a"), {"value": 1})
+    data = ok(r)                      # asserts the success envelope
+    assert_error(srv.req("GET", kv_path("nope")), 404, "NOT_FOUND")
+    srv.stop()                        # SIGTERM, expects exit code 0
+
+Rules kept here: only the PIDs of servers this harness started are ever
+signalled; every socket operation has a timeout; every module runs under a
+watchdog (main()) that kills its own servers and exits non-zero on a hang.
+
+Runs with /usr/bin/python3 (stdlib + Debian python3-msgpack). The binary comes
+from $DURO_BIN (default build/durod under the repository root).
+"""
+
+import ctypes
+import faulthandler
+import http.client
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+import msgpack
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REQUEST_TIMEOUT = 15.0      # seconds per HTTP request
+START_TIMEOUT = 10.0        # seconds until /healthz answers 200
+STOP_TIMEOUT = 20.0         # seconds for a SIGTERM'd server to exit
+
+_live_servers = []          # Server objects whose process may still run
+_live_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------
+# binary, ports, process plumbing
+
+def duro_bin():
+    b = os.environ.get("DURO_BIN", "build/durod")
+    if not os.path.isabs(b):
+        if os.path.exists(b):
+            b = os.path.abspath(b)
+        else:
+            b = os.path.join(REPO_ROOT, b)
+    if not (os.path.isfile(b) and os.access(b, os.X_OK)):
+        raise RuntimeError("durod binary not found at %s (set DURO_BIN)" % b)
+    return b
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def _pdeathsig():
+    # The server dies with the test process (Linux PR_SET_PDEATHSIG=1, SIGKILL).
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    except Exception:
+        pass
+
+
+def run_durod(args, env=None, timeout=10.0):
+    """Runs durod with args to completion (for --help, bad flags, ...).
+    Returns (exit code, stdout, stderr). If it is still running after
+    `timeout` seconds it is killed (its own PID only) and the exit code is
+    None."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    p = subprocess.Popen([duro_bin()] + list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=full_env,
+                         preexec_fn=_pdeathsig)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate(timeout=10)
+        return None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------
+# responses
+
+class Resp(tuple):
+    """(status, headers, body) — headers is a dict with lower-cased names,
+    body is parsed JSON, parsed msgpack, or raw bytes (other content types).
+    Also .status .headers .body .raw (the undecoded bytes)."""
+
+    def __new__(cls, status, headers, body, raw):
+        self = tuple.__new__(cls, (status, headers, body))
+        self.raw = raw
+        return self
+
+    status = property(lambda self: self[0])
+    headers = property(lambda self: self[1])
+    body = property(lambda self: self[2])
+
+    def __repr__(self):
+        raw = self.raw if len(self.raw) <= 400 else self.raw[:400] + b"..."
+        return "<Resp %s %r %r>" % (self[0], self[1].get("content-type"), raw)
+
+
+def parse_body(headers, raw):
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json" and raw:
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except Exception:
+            return raw
+    if ctype == "application/msgpack" and raw:
+        try:
+            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        except Exception:
+            return raw
+    return raw
+
+
+def _mk_resp(r, raw):
+    headers = {}
+    for k, v in r.getheaders():
+        k = k.lower()
+        headers[k] = headers[k] + ", " + v if k in headers else v
+    return Resp(r.status, headers, parse_body(headers, raw), raw)
+
+
+def assert_error(resp, status, code, msg=""):
+    """The error envelope {"success":false,"error":{"code":CODE,"message":str}}
+    with the given HTTP status."""
+    st, hdrs, body = resp
+    where = "%s%s" % (msg + ": " if msg else "", repr(resp))
+    if st != status or not isinstance(body, dict):
+        raise AssertionError("expected %d %s, got %s" % (status, code, where))
+    ctype = hdrs.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("application/json", "application/msgpack"):
+        raise AssertionError("error body is not JSON/msgpack: " + where)
+    err = body.get("error")
+    if body.get("success") is not False or not isinstance(err, dict):
+        raise AssertionError("not an error envelope: " + where)
+    if err.get("code") != code:
+        raise AssertionError("expected code %s, got %s" % (code, where))
+    if not isinstance(err.get("message"), str) or not err["message"]:
+        raise AssertionError("error.message missing or empty: " + where)
+
+
+def ok(resp, status=200, msg=""):
+    """Asserts the success envelope and returns `data`."""
+    st, hdrs, body = resp
+    where = "%s%r" % (msg + ": " if msg else "", resp)
+    if st != status:
+        raise AssertionError("expected %d, got %s" % (status, where))
+    if not isinstance(body, dict) or body.get("success") is not True or "data" not in body:
+        raise AssertionError("not a success envelope: " + where)
+    return body["data"]
+
+
+def etag_version(resp):
+    """The integer in an ETag header of the form "\"<n>\""."""
+    et = resp.headers.get("etag")
+    if et is None or not re.fullmatch(r'"\d+"', et):
+        raise AssertionError("bad or missing ETag %r in %r" % (et, resp))
+    return int(et.strip('"'))
+
+
+# --------------------------------------------------------------------------
+# paths
+
+def q(s):
+    """Percent-encodes every byte outside [A-Za-z0-9_.~-] (so '/' is %2F)."""
+    if isinstance(s, str):
+        s = s.encode("utf-8")
+    return urllib.parse.quote(s, safe="")
+
+
+def _qs(query):
+    items = [(k, v) for k, v in query.items() if v is not None]
+    if not items:
+        return ""
+    return "?" + "&".join("%s=%s" % (q(k), q(str(v))) for k, v in items)
+
+
+def kv_path(key, ns=None, **query):
+    """/storage/<key>?ns=..&... (key percent-encoded)."""
+    query = dict(query)
+    if ns is not None:
+        query = dict([("ns", ns)] + list(query.items()))
+    return "/storage/" + q(key) + _qs(query)
+
+
+def storage_path(sub, ns=None, **query):
+    """/storage/<sub> for the reserved routes (list, batch/get, clear, ...)."""
+    query = dict(query)
+    if ns is not None:
+        query = dict([("ns", ns)] + list(query.items()))
+    return "/storage/" + sub + _qs(query)
+
+
+def api_path(ns, key=None, **query):
+    """/api/storage/kv/<ns>[/<key>]?..."""
+    p = "/api/storage/kv/" + q(ns)
+    if key is not None:
+        p += "/" + q(key)
+    return p + _qs(query)
+
+
+_ns_counter = itertools.count(1)
+
+
+def unique_ns(hint="t"):
+    hint = re.sub(r"[^A-Za-z0-9]+", "-", hint).strip("-")[-40:] or "t"
+    return "%s-%d-%d" % (hint, os.getpid() % 100000, next(_ns_counter))
+
+
+# --------------------------------------------------------------------------
+# the server
+
+class ServerError(AssertionError):
+    pass
+
+
+class Server:
+    def __init__(self, extra_args=(), data_dir=None, env=None, start=True):
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="durotest-")
+        self.keep_data = False
+        self.log_dir = tempfile.mkdtemp(prefix="durotest-log-")
+        self.log_path = None
+        self.proc = None
+        self.port = None
+        self.starts = 0
+        self._local = threading.local()
+        if start:
+            self.start()
+
+    # -- lifecycle --------------------------------------------------------
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=4000):
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+            return data[-n:].decode("utf-8", "replace")
+        except Exception:
+            return ""
+
+    def start(self, timeout=START_TIMEOUT):
+        if self.alive():
+            raise ServerError("server already running")
+        self.port = free_port()
+        self.starts += 1
+        self.log_path = os.path.join(self.log_dir, "durod.%d.log" % self.starts)
+        env = dict(os.environ)
+        env.update(self.env)
+        args = [duro_bin(), "--listen", "127.0.0.1:%d" % self.port,
+                "--data", self.data_dir, "--log-level", "warn"] + self.extra_args
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         preexec_fn=_pdeathsig)
+        with _live_lock:
+            _live_servers.append(self)
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError("durod exited with %s at start: %s\n%s" % (
+                    self.proc.returncode, " ".join(args), self.log_tail()))
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1.0)
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                r.read()
+                c.close()
+                if r.status == 200:
+                    return self
+                last = "status %d" % r.status
+            except (OSError, http.client.HTTPException) as e:
+                last = repr(e)
+            time.sleep(0.02)
+        self.kill()
+        raise ServerError("durod did not answer /healthz within %.0fs (%s)\n%s" % (
+            timeout, last, self.log_tail()))
+
+    def _forget(self):
+        self._close_conns()
+        with _live_lock:
+            if self in _live_servers:
+                _live_servers.remove(self)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, wait; returns the exit code (None if not running)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                self._forget()
+                raise ServerError("durod did not exit within %.0fs of SIGTERM\n%s" % (
+                    timeout, self.log_tail()))
+        self._forget()
+        return self.proc.returncode
+
+    def stop_ok(self):
+        rc = self.stop()
+        if rc != 0:
+            raise ServerError("durod exited with %r after SIGTERM (expected 0)\n%s" % (
+                rc, self.log_tail()))
+
+    def kill(self):
+        """SIGKILL this server's own PID and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        self._forget()
+
+    def restart(self, hard=False):
+        """Stops (SIGTERM, expecting exit 0, or SIGKILL if hard) and starts
+        again on the same data directory (a new port)."""
+        if hard:
+            self.kill()
+        else:
+            self.stop_ok()
+        return self.start()
+
+    def close(self):
+        """Kills whatever still runs and removes the temp dirs (the data dir
+        only when the harness created it and keep_data is not set)."""
+        try:
+            if self.alive():
+                self.stop()
+        except ServerError:
+            pass
+        finally:
+            self.kill()
+            if self.own_dir and not self.keep_data:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+
+    # -- HTTP -----------------------------------------------------------
+
+    def _conn(self, fresh=False):
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+            with _live_lock:
+                self._all_locals = getattr(self, "_all_locals", [])
+                self._all_locals.append(conns)
+        c = conns.get(self.port)
+        if c is None or fresh:
+            if c is not None:
+                c.close()
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+            c.duro_used = 0
+            conns[self.port] = c
+        return c
+
+    def _close_conns(self):
+        for conns in getattr(self, "_all_locals", []):
+            for c in list(conns.values()):
+                try:
+                    c.close()
+                except Exception:
+                    pass
+            conns.clear()
+
+    def req(self, method, path, body=None, headers=None, msgpack=False,
+            accept_msgpack=False, retry=True, timeout=None):
+        """One HTTP request on this thread's keep-alive connection.
+        body: None (no body), bytes (sent as is), or a value serialised as
+        JSON (or msgpack with msgpack=True). Content-Type defaults to the
+        body's encoding; a header given as None is not sent.
+        Returns Resp(status, headers, body)."""
+        hdrs = {}
+        payload = None
+        if body is not None:
+            if isinstance(body, (bytes, bytearray)):
+                payload = bytes(body)
+            elif msgpack:
+                payload = _mp_pack(body)
+            else:
+                payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            hdrs["Content-Type"] = "application/msgpack" if msgpack else "application/json"
+        if accept_msgpack:
+            hdrs["Accept"] = "application/msgpack"
+        for k, v in (headers or {}).items():
+            for existing in list(hdrs):
+                if existing.lower() == k.lower():
+                    del hdrs[existing]
+            if v is not None:
+                hdrs[k] = v
+        attempts = 2 if retry else 1
+        for attempt in range(attempts):
+            c = self._conn(fresh=attempt > 0)
+            if timeout is not None:
+                c.timeout = timeout
+                if c.sock is not None:
+                    c.sock.settimeout(timeout)
+            reused = c.duro_used > 0
+            c.duro_used += 1
+            try:
+                try:
+                    c.request(method, path, body=payload, headers=hdrs)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The server may answer (413) and close before reading the
+                    # whole body: the reply can still be waiting in the socket.
+                    if c.sock is None:
+                        raise
+                r = c.getresponse()
+                raw = r.read()
+                resp = _mk_resp(r, raw)
+                if r.will_close:
+                    c.close()
+                if timeout is not None:
+                    c.timeout = REQUEST_TIMEOUT
+                    if c.sock is not None:
+                        c.sock.settimeout(REQUEST_TIMEOUT)
+                return resp
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError, http.client.BadStatusLine) as e:
+                c.close()
+                # A kept-alive connection the server closed while idle:
+                # try once more on a new one.
+                if reused and attempt + 1 < attempts:
+                    continue
+                raise
+            except Exception:
+                c.close()
+                raise
+        raise AssertionError("unreachable")
+
+    def raw(self, data, timeout=5.0, read_all=False):
+        """Sends raw bytes on a new connection and returns a Resp, or None
+        when the server closed the connection without a reply."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        try:
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                r = http.client.HTTPResponse(s, method="GET")
+                r.begin()
+                raw = r.read()
+                return _mk_resp(r, raw)
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    http.client.IncompleteRead, http.client.BadStatusLine):
+                return None
+        finally:
+            s.close()
+
+    # -- conveniences ------------------------------------------------------
+
+    def put(self, key, value, ns=None, **extra):
+        body = {"value": value}
+        body.update(extra)
+        return ok(self.req("PUT", kv_path(key, ns=ns), body))
+
+    def get(self, key, ns=None):
+        """The stored value, or KeyError-like sentinel MISSING on 404."""
+        r = self.req("GET", kv_path(key, ns=ns))
+        if r.status == 404:
+            assert_error(r, 404, "NOT_FOUND")
+            return MISSING
+        return ok(r)
+
+    def list_all(self, ns=None, values=False, limit=1000, api=False, **query):
+        """Follows cursors until list_complete; returns the list of keys (or
+        entries with values=True)."""
+        out = []
+        cursor = None
+        for _ in range(100000):
+            qq = dict(query)
+            qq["limit"] = limit
+            if values:
+                qq["values"] = 1
+            if cursor is not None:
+                qq["cursor"] = cursor
+            if api:
+                path = api_path(ns or "default", **qq)
+            else:
+                path = storage_path("list", ns=ns, **qq)
+            d = ok(self.req("GET", path))
+            out.extend(d["keys"])
+            if d["list_complete"]:
+                return out
+            if not isinstance(d.get("cursor"), str):
+                raise AssertionError("list not complete but no cursor: %r" % d)
+            cursor = d["cursor"]
+        raise AssertionError("list paging did not terminate")
+
+    def snapshot(self, ns=None):
+        """{key: (value, expiresAt)} of a namespace, via list values=1."""
+        return {e["key"]: (e["value"], e.get("expiresAt"))
+                for e in self.list_all(ns=ns, values=True)}
+
+    def metrics(self):
+        r = self.req("GET", "/metrics")
+        if r.status != 200:
+            raise AssertionError("/metrics: %r" % (r,))
+        return r.raw.decode("utf-8")
+
+
+class _Missing:
+    def __repr__(self):
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def _mp_pack(v):
+    return msgpack.packb(v, use_bin_type=True)
+
+
+def metric_sum(text, name, **labels):
+    """Sum of the samples of metric `name` (exact name) whose labels include
+    `labels`."""
+    total = 0.0
+    found = False
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([A-Za-z_:][A-Za-z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        lab = dict(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(lab.get(k) == v for k, v in labels.items()):
+            total += float(m.group(3))
+            found = True
+    return total if found else None
+
+
+# --------------------------------------------------------------------------
+# unittest glue
+
+class ServerTestCase(unittest.TestCase):
+    """One server per test class (class attribute `server_args`); tests use
+    their own namespace (self.ns) so they do not see each other's keys."""
+
+    server_args = []
+    server_env = {}
+    server = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(extra_args=cls.server_args, env=cls.server_env)
+
+    @classmethod
+    def tearDownClass(cls):
+        srv = cls.server
+        cls.server = None
+        if srv is None:
+            return
+        try:
+            was_alive = srv.alive()
+            rc = srv.stop() if was_alive else srv.proc.returncode
+            if rc != 0:
+                raise ServerError("durod exit code %r at the end of %s (alive before stop: %s)\n%s"
+                                  % (rc, cls.__name__, was_alive, srv.log_tail()))
+        finally:
+            srv.close()
+
+    def setUp(self):
+        if not self.server.alive():
+            self.fail("durod is not running (exit %r)\n%s" % (
+                self.server.proc.returncode, self.server.log_tail()))
+        self.ns = unique_ns(self.id().split(".")[-1])
+
+    def tearDown(self):
+        if not self.server.alive():
+            self.fail("durod died during the test (exit %r)\n%s" % (
+                self.server.proc.returncode, self.server.log_tail()))
+
+    # shorthands bound to the class server
+    def req(self, *a, **kw):
+        return self.server.req(*a, **kw)
+
+
+def _watchdog(seconds):
+    def run():
+        time.sleep(seconds)
+        sys.stderr.write("\n*** durotest watchdog: module exceeded %ds, killing servers\n" % seconds)
+        faulthandler.dump_traceback(all_threads=True)
+        with _live_lock:
+            servers = list(_live_servers)
+        for s in servers:
+            try:
+                if s.proc and s.proc.poll() is None:
+                    s.proc.send_signal(signal.SIGKILL)
+            except Exception:
+                pass
+        sys.stderr.flush()
+        os._exit(3)
+    t = threading.Thread(target=run, name="durotest-watchdog", daemon=True)
+    t.start()
+
+
+def _cleanup_at_exit():
+    with _live_lock:
+        servers = list(_live_servers)
+    for s in servers:
+        try:
+            s.kill()
+        except Exception:
+            pass
+
+
+def main(timeout=240):
+    """unittest.main under a watchdog; exits non-zero on failure."""
+    import atexit
+    atexit.register(_cleanup_at_exit)
+    _watchdog(timeout)
+    unittest.main(verbosity=int(os.environ.get("DURO_TEST_VERBOSITY", "2")))

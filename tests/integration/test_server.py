@@ -1,0 +1,369 @@
+#!/usr/bin/python3
+"""The server itself: /healthz, /metrics (Prometheus text), keep-alive and
+pipelining, and the command line (--help, unknown flags, bad values, DURO_*
+environment variables)."""
+
+import os
+import re
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from durotest import (Server, ServerTestCase, assert_error, free_port, kv_path,  # noqa: E402
+                      metric_sum, ok, run_durod)
+import durotest  # noqa: E402
+import tempfile  # noqa: E402
+import shutil  # noqa: E402
+
+FLAGS = ["--listen", "--data", "--actors", "--io-threads", "--max-body-bytes", "--max-value-bytes",
+         "--cache-mb", "--max-open-namespaces", "--log-level", "--sync"]
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
+                    r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*,?)?\})? '
+                    r'(-?[0-9.eE+-]+|NaN|\+Inf|-Inf)( -?[0-9]+)?$')
+
+
+class Endpoints(ServerTestCase):
+
+    def test_healthz(self):
+        r = self.req("GET", "/healthz")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.raw.strip(), b"ok")
+
+    def test_metrics_format(self):
+        self.req("GET", "/healthz")
+        r = self.req("GET", "/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.headers.get("content-type", "").startswith("text/plain"), r.headers)
+        text = r.raw.decode("utf-8")
+        self.assertTrue(text.endswith("\n"))
+        names = set()
+        for line in text.splitlines():
+            if not line:
+                continue
+            if line.startswith("#"):
+                self.assertRegex(line, r"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$|^# ")
+                continue
+            self.assertRegex(line, SAMPLE)
+            names.add(SAMPLE.match(line).group(1))
+        self.assertIn("duro_http_requests_total", names)
+        self.assertTrue(all(n.startswith("duro_") for n in names if not n.startswith(("process_", "go_"))),
+                        sorted(names))
+        self.assertRegex(text, r"(?m)^# TYPE duro_http_requests_total counter$")
+
+    def test_metrics_cover_the_issue_list(self):
+        text = self.server.metrics()
+        names = {m.group(1) for m in re.finditer(r"(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text)}
+        for part in ("commit", "cache", "expired", "mailbox"):
+            with self.subTest(part=part):
+                self.assertTrue(any(part in n for n in names), "no duro_ metric about %r in %s" % (part, sorted(names)))
+        # a latency histogram
+        self.assertRegex(text, r'(?m)^duro_[a-z0-9_]*_bucket\{[^}]*le="\+Inf"[^}]*\} \d')
+
+    def test_request_counter_grows(self):
+        before = metric_sum(self.server.metrics(), "duro_http_requests_total")
+        self.assertIsNotNone(before)
+        for i in range(10):
+            self.server.put("m%d" % i, i, ns=self.ns)
+        for i in range(5):
+            self.req("GET", kv_path("missing", ns=self.ns))
+        after = metric_sum(self.server.metrics(), "duro_http_requests_total")
+        self.assertGreaterEqual(after - before, 15)
+        # requests are counted by status too
+        text = self.server.metrics()
+        self.assertTrue(re.search(r'(?m)^duro_http_requests_total\{[^}]*"404"[^}]*\} [1-9]', text),
+                        "no 404 series in duro_http_requests_total")
+
+    def test_keep_alive(self):
+        c = self.server._conn()
+        self.req("GET", "/healthz")
+        sock = c.sock
+        self.assertIsNotNone(sock, "connection closed after a keep-alive request")
+        for i in range(20):
+            self.server.put("ka%d" % i, i, ns=self.ns)
+            self.assertEqual(self.server.get("ka%d" % i, ns=self.ns), i)
+        self.assertIs(c.sock, sock, "the connection was not kept alive")
+
+    def test_pipelining(self):
+        req = b""
+        for i in range(3):
+            body = b'{"value":%d}' % i
+            req += (b"PUT /storage/p%d?ns=%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (i, self.ns.encode(), len(body), body))
+        req += b"GET /storage/p2?ns=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % self.ns.encode()
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        try:
+            s.sendall(req)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200"), 4, data)
+        self.assertEqual([self.server.get("p%d" % i, ns=self.ns) for i in range(3)], [0, 1, 2])
+
+    def test_http10_and_connection_close(self):
+        r = self.server.raw(b"GET /healthz HTTP/1.0\r\n\r\n")
+        self.assertEqual(r.status, 200)
+        r = self.server.raw(b"GET /storage/none?ns=" + self.ns.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                            b"Connection: close\r\n\r\n")
+        assert_error(r, 404, "NOT_FOUND")
+
+    def _exchange(self, data):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        try:
+            s.sendall(data)
+            out = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
+        finally:
+            s.close()
+
+    def test_expect_100_continue(self):
+        # curl sends Expect: 100-continue for bodies over 1 KiB
+        body = b'{"value":"' + b"e" * 2000 + b'"}'
+        head = (b"PUT /storage/exp?ns=%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n" % (self.ns.encode(), len(body)))
+        out = self._exchange(head + body)
+        self.assertIn(b"HTTP/1.1 200", out)
+        self.assertEqual(self.server.get("exp", ns=self.ns), "e" * 2000)
+
+    def test_chunked_request_body(self):
+        body = b'{"value":{"chunked":true}}'
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 5]), body[i:i + 5]) for i in range(0, len(body), 5))
+        req = (b"PUT /storage/ch?ns=%s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % self.ns.encode()) + chunks + b"0\r\n\r\n"
+        out = self._exchange(req)
+        self.assertIn(b"HTTP/1.1 200", out)
+        self.assertEqual(self.server.get("ch", ns=self.ns), {"chunked": True})
+
+    def test_many_connections(self):
+        socks = []
+        try:
+            for _ in range(50):
+                socks.append(socket.create_connection(("127.0.0.1", self.server.port), timeout=10))
+            ok(self.req("PUT", kv_path("after-conns", ns=self.ns), {"value": 1}))
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual(self.server.get("after-conns", ns=self.ns), 1)
+
+
+class Options(unittest.TestCase):
+
+    def test_actor_and_thread_counts(self):
+        for args in (["--actors", "1", "--io-threads", "1"], ["--actors", "3", "--io-threads", "2"]):
+            with self.subTest(args=args):
+                srv = Server(extra_args=args + ["--cache-mb", "1", "--max-open-namespaces", "2"])
+                try:
+                    for n in range(6):
+                        srv.put("k", n, ns="ns%d" % n)
+                    for n in range(6):
+                        self.assertEqual(srv.get("k", ns="ns%d" % n), n)
+                    srv.stop_ok()
+                finally:
+                    srv.close()
+
+    def test_small_cache_and_few_open_namespaces(self):
+        # values well over the cache budget, namespaces over the open-handle cap:
+        # everything still reads back right (evictions are invisible)
+        srv = Server(extra_args=["--cache-mb", "1", "--max-open-namespaces", "2"])
+        try:
+            want = {}
+            for i in range(24):
+                ns, key = "c%d" % (i % 5), "k%d" % i
+                val = {"i": i, "blob": chr(97 + i % 26) * 150000}
+                srv.put(key, val, ns=ns)
+                want[(ns, key)] = val
+            for rnd in range(2):
+                for (ns, key), val in sorted(want.items()):
+                    self.assertEqual(srv.get(key, ns=ns), val)
+            for n in range(5):
+                self.assertEqual(len(srv.list_all(ns="c%d" % n)), len([1 for (ns, _) in want if ns == "c%d" % n]))
+            srv.stop_ok()
+        finally:
+            srv.close()
+
+    def test_sync_normal_survives_sigkill(self):
+        srv = Server(extra_args=["--sync", "normal"])
+        try:
+            for i in range(50):
+                srv.put("k%d" % i, i, ns="sn")
+            srv.kill()
+            srv.start()
+            self.assertEqual(len(srv.list_all(ns="sn")), 50)
+            self.assertEqual(srv.get("k49", ns="sn"), 49)
+            srv.stop_ok()
+        finally:
+            srv.close()
+
+    def test_sync_normal(self):
+        srv = Server(extra_args=["--sync", "normal"])
+        try:
+            srv.put("k", 1, ns="s")
+            srv.restart()
+            self.assertEqual(srv.get("k", ns="s"), 1)
+            srv.stop_ok()
+        finally:
+            srv.close()
+
+    def test_env_var_sets_option(self):
+        srv = Server(env={"DURO_MAX_BODY_BYTES": "2048"})
+        try:
+            ok(srv.req("PUT", kv_path("small", ns="e"), {"value": "x" * 100}))
+            assert_error(srv.req("PUT", kv_path("big", ns="e"), {"value": "x" * 3000}), 413, "PAYLOAD_TOO_LARGE")
+            srv.stop_ok()
+        finally:
+            srv.close()
+
+    def test_max_value_bytes_flag(self):
+        srv = Server(extra_args=["--max-value-bytes", "100"])
+        try:
+            ok(srv.req("PUT", kv_path("ok", ns="e"), {"value": "x" * 50}))
+            assert_error(srv.req("PUT", kv_path("big", ns="e"), {"value": "x" * 200}), 413, "PAYLOAD_TOO_LARGE")
+            srv.stop_ok()
+        finally:
+            srv.close()
+
+
+class ConnectionLimits(unittest.TestCase):
+    """Slow and idle clients are cut off; the connection cap recovers. Uses
+    --request-timeout-ms / --idle-timeout-ms / --max-connections."""
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            cls.srv = Server(extra_args=["--request-timeout-ms", "500", "--idle-timeout-ms", "500",
+                                         "--max-connections", "8"])
+        except durotest.ServerError as e:
+            raise unittest.SkipTest("server lacks the timeout flags: %s" % str(e)[:200])
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.stop_ok()
+        finally:
+            cls.srv.close()
+
+    def wait_closed(self, s, drip=None, limit=4.0):
+        """Seconds until the server closes s (recv → b"" / reset); drip is
+        sent every 100 ms meanwhile. Fails after `limit` seconds."""
+        t0 = time.monotonic()
+        s.settimeout(0.1)
+        while time.monotonic() - t0 < limit:
+            try:
+                if drip is not None:
+                    s.sendall(drip)
+                data = s.recv(65536)
+                if not data:
+                    return time.monotonic() - t0
+                # a 4xx reply (408/400) before closing is fine
+                self.assertRegex(data[:12], rb"^HTTP/1\.[01] 4\d\d")
+            except socket.timeout:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                return time.monotonic() - t0
+        self.fail("connection still open after %.1fs" % limit)
+
+    def test_slowloris_headers_cut_off(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            self.wait_closed(s, drip=b"X-Slow: 1\r\n")
+        finally:
+            s.close()
+        self.assertEqual(self.srv.req("GET", "/healthz").status, 200)
+
+    def test_slow_body_cut_off(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+        try:
+            s.sendall(b"PUT /storage/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100000\r\n\r\n{\"value\":\"")
+            self.wait_closed(s, drip=b"a")
+        finally:
+            s.close()
+        self.assertIs(self.srv.get("slow"), durotest.MISSING)
+
+    def test_idle_connection_closed(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+        try:
+            self.wait_closed(s)
+        finally:
+            s.close()
+
+    def test_connection_cap_recovers(self):
+        socks = [socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) for _ in range(12)]
+        for s in socks:
+            s.close()
+        end = time.monotonic() + 5
+        while True:
+            try:
+                r = self.srv.req("GET", "/healthz", timeout=2)
+                if r.status == 200:
+                    break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), end, "server does not accept connections after the cap")
+            time.sleep(0.05)
+        ok(self.srv.req("PUT", kv_path("after-cap", ns="cap"), {"value": 1}))
+
+
+class CommandLine(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="durotest-cli-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def base(self):
+        return ["--listen", "127.0.0.1:%d" % free_port(), "--data", self.dir]
+
+    def test_help(self):
+        rc, out, err = run_durod(["--help"])
+        self.assertEqual(rc, 0, err)
+        text = out + err
+        for f in FLAGS:
+            with self.subTest(flag=f):
+                self.assertRegex(text, re.escape(f) + r"\b")
+        # also documents the environment variables
+        self.assertIn("DURO_", text)
+
+    def test_unknown_flag_exits_2(self):
+        for args in (["--no-such-flag"], ["--no-such-flag", "1"], ["-Z"], ["stray-argument"]):
+            with self.subTest(args=args):
+                rc, out, err = run_durod(self.base() + args, timeout=5)
+                self.assertEqual(rc, 2, (out, err))
+                self.assertTrue(err.strip(), "no message on stderr")
+
+    def test_bad_values_exit_2(self):
+        cases = [["--actors", "abc"], ["--actors", "0"], ["--actors", "-1"], ["--actors", "12abc"],
+                 ["--io-threads", "x"], ["--max-body-bytes", "-5"], ["--max-body-bytes", "lots"],
+                 ["--max-value-bytes", "1.5"], ["--cache-mb", "many"], ["--max-open-namespaces", "x"],
+                 ["--log-level", "loud"], ["--sync", "sometimes"], ["--actors"],
+                 ["--listen", "not-an-address"], ["--actors", "99999999999999999999999"]]
+        for args in cases:
+            with self.subTest(args=args):
+                rc, out, err = run_durod(self.base() + args, timeout=5)
+                self.assertEqual(rc, 2, (out, err))
+                self.assertTrue(err.strip(), "no message on stderr")
+
+    def test_bad_env_values_exit_2(self):
+        for name, val in (("DURO_ACTORS", "abc"), ("DURO_IO_THREADS", "zero"), ("DURO_LOG_LEVEL", "loud"),
+                          ("DURO_MAX_BODY_BYTES", "-1"), ("DURO_SYNC", "maybe")):
+            with self.subTest(env=name):
+                rc, out, err = run_durod(self.base(), env={name: val}, timeout=5)
+                self.assertEqual(rc, 2, (out, err))
+                self.assertTrue(err.strip(), "no message on stderr")
+
+
+if __name__ == "__main__":
+    durotest.main()

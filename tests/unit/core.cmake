@@ -1,0 +1,11 @@
+# Unit tests of the runtime and transport code that link duro_core.
+if(TARGET duro_core)
+  duro_unit_test(test_route unit/test_route.c)
+  target_link_libraries(test_route PRIVATE duro_core)
+  duro_unit_test(test_cache unit/test_cache.c)
+  target_link_libraries(test_cache PRIVATE duro_core)
+  duro_unit_test(test_kv unit/test_kv.c)
+  target_link_libraries(test_kv PRIVATE duro_core)
+  duro_unit_test(test_config unit/test_config.c)
+  target_link_libraries(test_config PRIVATE duro_core)
+endif()

@@ -1,0 +1,387 @@
+/*
+ * test_kv.c — the KV object run by a real runtime over a temp data directory:
+ * versions, conditions, TTL (lazy and swept), lists, batches, restart, the lock,
+ * and request decoding.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "objects/kv.h"
+#include "runtime/runtime.h"
+#include "runtime/stats.h"
+#include "test.h"
+#include "transport/codec.h"
+#include "transport/kv_request.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+
+static void done(duro_msg *m)
+{
+    pthread_mutex_lock(&mu);
+    m->ctx = (void *)1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* Runs one request; returns the status and, on success, the data as JSON text
+ * in out (caller frees). Frees r. */
+static int run(duro_runtime *rt, const char *ns, int op, duro_kv_req *r, char **out)
+{
+    duro_msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = DURO_KIND_KV;
+    m.op = op;
+    m.req = r;
+    m.ns_len = strlen(ns);
+    memcpy(m.ns, ns, m.ns_len);
+    m.done = done;
+    if (duro_runtime_submit(rt, &m) != DURO_OK)
+        abort();
+    pthread_mutex_lock(&mu);
+    while (!m.ctx)
+        pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    if (out) {
+        *out = NULL;
+        if (m.status == DURO_OK) {
+            duro_buf b = {0};
+            if (duro_tape_to_json(m.body.data, m.body.len, &b) != 0)
+                abort();
+            duro_buf_append(&b, "", 1);
+            *out = b.data;
+        }
+    }
+    duro_buf_free(&m.body);
+    duro_kv_req_free(r);
+    return m.status;
+}
+
+static duro_kv_req *req_key(const char *key)
+{
+    duro_kv_req *r = duro_kv_req_new(0);
+    char err[128];
+    if (duro_kv_add_key(r, key, strlen(key), err, sizeof err) != DURO_OK)
+        abort();
+    return r;
+}
+
+static const duro_kv_limits limits = {1 << 20};
+
+static duro_kv_req *req_put(const char *key, const char *body_json)
+{
+    duro_kv_req *r = req_key(key);
+    char err[128];
+    json_error_t je;
+    json_t *body = json_loads(body_json, 0, &je);
+    if (!body || duro_kv_decode_put(r, body, DURO_ENC_JSON, &limits, err, sizeof err) != DURO_OK)
+        abort();
+    json_decref(body);
+    return r;
+}
+
+static int put(duro_runtime *rt, const char *ns, const char *key, const char *body)
+{
+    return run(rt, ns, DURO_KV_PUT, req_put(key, body), NULL);
+}
+
+static char *get(duro_runtime *rt, const char *ns, const char *key, int *status)
+{
+    char *out;
+    *status = run(rt, ns, DURO_KV_GET, req_key(key), &out);
+    return out;
+}
+
+static char *list(duro_runtime *rt, const char *ns, const char *params_json)
+{
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_LIST);
+    json_error_t je;
+    json_t *p = json_loads(params_json, 0, &je);
+    char err[128];
+    if (!p || duro_kv_decode_list(r, p, err, sizeof err) != DURO_OK)
+        abort();
+    json_decref(p);
+    char *out;
+    if (run(rt, ns, DURO_KV_LIST, r, &out) != DURO_OK)
+        abort();
+    return out;
+}
+
+static char dir[256];
+
+static duro_runtime *open_rt(int sweep_ms)
+{
+    duro_runtime_config c = {dir, 2, 1 << 20, 16, 1, sweep_ms, 1000};
+    duro_runtime *rt;
+    char err[256];
+    if (duro_runtime_open(&c, &rt, err, sizeof err) != DURO_OK) {
+        fprintf(stderr, "open: %s\n", err);
+        abort();
+    }
+    return rt;
+}
+
+/* Removes the current test's data directory (also at exit). */
+__attribute__((destructor)) static void remove_dir(void)
+{
+    if (dir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+        dir[0] = '\0';
+    }
+}
+
+static void fresh_dir(void)
+{
+    remove_dir();
+    snprintf(dir, sizeof dir, "/tmp/duro-test-kv-XXXXXX");
+    if (!mkdtemp(dir))
+        abort();
+}
+
+TEST(put_get_versions_and_conditions)
+{
+    fresh_dir();
+    duro_runtime *rt = open_rt(1000);
+    int st;
+    ASSERT_EQ(put(rt, "a", "k", "{\"value\": {\"x\": 1}}"), DURO_OK);
+    char *v = get(rt, "a", "k", &st);
+    ASSERT_EQ(st, DURO_OK);
+    ASSERT_STREQ(v, "{\"x\":1}");
+    free(v);
+    get(rt, "b", "k", &st); /* namespaces are isolated */
+    ASSERT_EQ(st, DURO_NOT_FOUND);
+
+    duro_kv_req *r = req_put("k", "{\"value\": 2}");
+    r->if_match = 7;
+    ASSERT_EQ(run(rt, "a", DURO_KV_PUT, r, NULL), DURO_PRECONDITION_FAILED);
+    r = req_put("k", "{\"value\": 2}");
+    r->if_match = 1;
+    char *out;
+    ASSERT_EQ(run(rt, "a", DURO_KV_PUT, r, &out), DURO_OK);
+    ASSERT_STREQ(out, "{\"version\":2}");
+    free(out);
+    r = req_put("k", "{\"value\": 3}");
+    r->if_none_match = 1;
+    ASSERT_EQ(run(rt, "a", DURO_KV_PUT, r, NULL), DURO_PRECONDITION_FAILED);
+    r = req_put("new", "{\"value\": 3}");
+    r->if_none_match = 1;
+    ASSERT_EQ(run(rt, "a", DURO_KV_PUT, r, NULL), DURO_OK);
+
+    ASSERT_EQ(run(rt, "a", DURO_KV_DELETE, req_key("k"), &out), DURO_OK);
+    ASSERT_STREQ(out, "{\"deleted\":true}");
+    free(out);
+    ASSERT_EQ(run(rt, "a", DURO_KV_DELETE, req_key("k"), &out), DURO_OK);
+    ASSERT_STREQ(out, "{\"deleted\":false}");
+    free(out);
+    duro_runtime_close(rt);
+}
+
+TEST(data_survives_restart_and_lock_excludes_second_opener)
+{
+    fresh_dir();
+    duro_runtime *rt = open_rt(1000);
+    ASSERT_EQ(put(rt, "p", "k", "{\"value\": \"kept\", \"metadata\": {\"m\": true}}"), DURO_OK);
+    duro_runtime_config c = {dir, 1, 1 << 20, 16, 1, 1000, 1000};
+    duro_runtime *second;
+    char err[256];
+    ASSERT_EQ(duro_runtime_open(&c, &second, err, sizeof err), DURO_LOCKED);
+    ASSERT(strstr(err, "locked") != NULL);
+    duro_runtime_close(rt);
+
+    rt = open_rt(1000);
+    int st;
+    char *v = get(rt, "p", "k", &st);
+    ASSERT_STREQ(v, "\"kept\"");
+    free(v);
+    duro_kv_req *r = req_key("k");
+    r->with_meta = 1;
+    char *out;
+    ASSERT_EQ(run(rt, "p", DURO_KV_GET, r, &out), DURO_OK);
+    ASSERT(strstr(out, "\"metadata\":{\"m\":true}") != NULL);
+    ASSERT(strstr(out, "\"version\":1") != NULL);
+    free(out);
+    /* the version counter continues after a restart */
+    ASSERT_EQ(run(rt, "p", DURO_KV_PUT, req_put("k2", "{\"value\":1}"), &out), DURO_OK);
+    ASSERT_STREQ(out, "{\"version\":2}");
+    free(out);
+    duro_runtime_close(rt);
+}
+
+TEST(ttl_expires_lazily_and_is_swept)
+{
+    fresh_dir();
+    duro_runtime *rt = open_rt(20);
+    int64_t t0 = duro_now_ms();
+    ASSERT_EQ(put(rt, "t", "short", "{\"value\": 1, \"ttlMs\": 400}"), DURO_OK);
+    ASSERT_EQ(put(rt, "t", "long", "{\"value\": 2, \"ttlMs\": 100000}"), DURO_OK);
+    int st;
+    free(get(rt, "t", "short", &st));
+    if (duro_now_ms() - t0 < 400)
+        ASSERT_EQ(st, DURO_OK);
+    uint64_t expired0 = DURO_STAT_GET(keys_expired);
+    do {
+        usleep(20 * 1000);
+        free(get(rt, "t", "short", &st));
+    } while (st == DURO_OK && duro_now_ms() - t0 < 5000);
+    ASSERT_EQ(st, DURO_NOT_FOUND);
+    ASSERT(duro_now_ms() - t0 >= 400); /* not before its time */
+    char *l = list(rt, "t", "{}");
+    ASSERT_STREQ(l, "{\"keys\":[\"long\"],\"cursor\":null,\"list_complete\":true}");
+    free(l);
+    for (int i = 0; i < 300 && DURO_STAT_GET(keys_expired) == expired0; i++)
+        usleep(10 * 1000);
+    ASSERT(DURO_STAT_GET(keys_expired) > expired0);
+    /* a key written again after expiry is a new key */
+    ASSERT_EQ(put(rt, "t", "short", "{\"value\": 3}"), DURO_OK);
+    char *v = get(rt, "t", "short", &st);
+    ASSERT_STREQ(v, "3");
+    free(v);
+    duro_runtime_close(rt);
+}
+
+TEST(list_ranges_cursors_reverse)
+{
+    fresh_dir();
+    duro_runtime *rt = open_rt(1000);
+    const char *keys[] = {"a", "b/1", "b/2", "b/3", "b\xff", "c", "\xc3\xa9"};
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_BATCH_SET);
+    char err[128];
+    json_t *body = json_pack("{s:[]}", "entries");
+    for (size_t i = 0; i < 7; i++) {
+        if (i == 4)
+            continue; /* not UTF-8; never a valid key */
+        json_array_append_new(json_object_get(body, "entries"),
+                              json_pack("{s:s,s:i}", "key", keys[i], "value", (int)i));
+    }
+    ASSERT_EQ(duro_kv_decode_entries(r, body, DURO_ENC_JSON, &limits, err, sizeof err), DURO_OK);
+    json_decref(body);
+    char *out;
+    ASSERT_EQ(run(rt, "l", DURO_KV_BATCH_SET, r, &out), DURO_OK);
+    ASSERT_STREQ(out, "{\"count\":6,\"version\":1}");
+    free(out);
+
+    char *l = list(rt, "l", "{\"prefix\": \"b/\"}");
+    ASSERT_STREQ(l, "{\"keys\":[\"b/1\",\"b/2\",\"b/3\"],\"cursor\":null,\"list_complete\":true}");
+    free(l);
+    l = list(rt, "l", "{\"start\": \"b/2\", \"end\": \"c\"}");
+    ASSERT_STREQ(l, "{\"keys\":[\"b/2\",\"b/3\"],\"cursor\":null,\"list_complete\":true}");
+    free(l);
+    l = list(rt, "l", "{\"startAfter\": \"b/2\", \"limit\": \"2\"}");
+    ASSERT(strstr(l, "\"keys\":[\"b/3\",\"c\"]") != NULL);
+    ASSERT(strstr(l, "\"list_complete\":false") != NULL);
+    free(l);
+    l = list(rt, "l", "{\"end\": \"a\"}");
+    ASSERT_STREQ(l, "{\"keys\":[],\"cursor\":null,\"list_complete\":true}");
+    free(l);
+    l = list(rt, "l", "{\"reverse\": \"1\", \"limit\": 2}");
+    ASSERT(strstr(l, "\"keys\":[\"\xc3\xa9\",\"c\"]") != NULL);
+    free(l);
+
+    /* page through everything, forward and reverse, with cursors */
+    for (int rev = 0; rev <= 1; rev++) {
+        char params[256] = "";
+        int seen = 0;
+        for (int page = 0; page < 10; page++) {
+            json_t *p = json_pack("{s:i,s:b}", "limit", 2, "reverse", rev);
+            if (params[0])
+                json_object_set_new(p, "cursor", json_string(params));
+            char *txt = json_dumps(p, 0);
+            json_decref(p);
+            l = list(rt, "l", txt);
+            free(txt);
+            json_error_t je;
+            json_t *res = json_loads(l, 0, &je);
+            free(l);
+            seen += (int)json_array_size(json_object_get(res, "keys"));
+            int done_ = json_is_true(json_object_get(res, "list_complete"));
+            if (!done_)
+                snprintf(params, sizeof params, "%s",
+                         json_string_value(json_object_get(res, "cursor")));
+            json_decref(res);
+            if (done_)
+                break;
+        }
+        ASSERT_EQ(seen, 6);
+    }
+    r = duro_kv_req_new(DURO_KV_CLEAR);
+    ASSERT_EQ(run(rt, "l", DURO_KV_CLEAR, r, &out), DURO_OK);
+    ASSERT_STREQ(out, "{\"deleted\":6}");
+    free(out);
+    duro_runtime_close(rt);
+}
+
+TEST(decode_rejects_bad_fields)
+{
+    char err[128];
+    const char *bad[] = {
+        "{}",                                   /* no value */
+        "[1]",                                  /* not an object */
+        "{\"value\":1,\"ttlMs\":0}",            /* ttl must be positive */
+        "{\"value\":1,\"ttlMs\":-5}",
+        "{\"value\":1,\"ttlMs\":1.5}",
+        "{\"value\":1,\"ttlMs\":\"10\"}",
+        "{\"value\":1,\"ttlMs\":315360000001}",
+        "{\"value\":1,\"metadata\":[1]}",
+        "{\"value\":1,\"metadata\":\"x\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        duro_kv_req *r = req_key("k");
+        json_error_t je;
+        json_t *b = json_loads(bad[i], 0, &je);
+        ASSERT(b != NULL);
+        ASSERT_EQ(duro_kv_decode_put(r, b, DURO_ENC_JSON, &limits, err, sizeof err),
+                  DURO_BAD_REQUEST);
+        json_decref(b);
+        duro_kv_req_free(r);
+    }
+    duro_kv_req *r = req_key("k");
+    duro_kv_limits tiny = {8};
+    json_t *b = json_pack("{s:s}", "value", "0123456789");
+    ASSERT_EQ(duro_kv_decode_put(r, b, DURO_ENC_JSON, &tiny, err, sizeof err),
+              DURO_PAYLOAD_TOO_LARGE);
+    json_decref(b);
+    duro_kv_req_free(r);
+
+    r = duro_kv_req_new(DURO_KV_LIST);
+    b = json_pack("{s:s,s:s}", "start", "a", "startAfter", "b");
+    ASSERT_EQ(duro_kv_decode_list(r, b, err, sizeof err), DURO_BAD_REQUEST);
+    json_decref(b);
+    duro_kv_req_free(r);
+    const char *bad_list[] = {"{\"limit\":0}", "{\"limit\":10001}", "{\"limit\":\"abc\"}",
+                              "{\"cursor\":\"!!\"}", "{\"reverse\":\"maybe\"}"};
+    for (size_t i = 0; i < sizeof bad_list / sizeof bad_list[0]; i++) {
+        r = duro_kv_req_new(DURO_KV_LIST);
+        json_error_t je;
+        b = json_loads(bad_list[i], 0, &je);
+        ASSERT_EQ(duro_kv_decode_list(r, b, err, sizeof err), DURO_BAD_REQUEST);
+        json_decref(b);
+        duro_kv_req_free(r);
+    }
+}
+
+TEST(etag_and_cursor_round_trip)
+{
+    ASSERT_EQ(duro_kv_parse_etag("\"12\""), 12);
+    ASSERT_EQ(duro_kv_parse_etag(" 7 "), 7);
+    ASSERT_EQ(duro_kv_parse_etag("W/\"1\""), -1);
+    ASSERT_EQ(duro_kv_parse_etag("\"\""), -1);
+    ASSERT_EQ(duro_kv_parse_etag("99999999999999999999"), -1);
+    duro_buf b = {0};
+    ASSERT_EQ(duro_kv_cursor_encode("b/\xc3\xa9", 4, &b), 0);
+    size_t n;
+    char *k = duro_kv_cursor_decode(b.data, b.len, &n);
+    ASSERT(k != NULL);
+    ASSERT_EQ(n, 4);
+    ASSERT_MEMEQ(k, "b/\xc3\xa9", 4);
+    free(k);
+    duro_buf_free(&b);
+    ASSERT(duro_kv_cursor_decode("a=", 2, &n) == NULL);
+}
+
+TEST_MAIN()

@@ -1,0 +1,183 @@
+/* config.c — the flag table of durod and its parser (see config.h). */
+#include "transport/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/log.h"
+
+enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC };
+
+struct flag {
+    const char *name;
+    enum kind kind;
+    size_t off;
+    long min, max;
+    const char *def; /* NULL: computed (see defaults()) */
+    const char *help;
+};
+
+#define OFF(f) offsetof(duro_config, f)
+
+static const struct flag flags[] = {
+    {"listen", K_LISTEN, 0, 0, 0, "127.0.0.1:8787", "HTTP address HOST:PORT"},
+    {"data", K_PATH, 0, 0, 0, "./data", "data directory (created if missing)"},
+    {"actors", K_LONG, OFF(actors), 1, 256, NULL, "actor threads (default: number of cores)"},
+    {"io-threads", K_LONG, OFF(io_threads), 1, 64, "1", "HTTP I/O threads"},
+    {"max-body-bytes", K_LONG, OFF(max_body_bytes), 1024, 1L << 30, "8388608",
+     "largest request body (413 above)"},
+    {"max-value-bytes", K_LONG, OFF(max_value_bytes), 16, 1L << 30, "2097152",
+     "largest encoded value (413 above)"},
+    {"max-header-bytes", K_LONG, OFF(max_header_bytes), 1024, 1L << 20, "16384",
+     "largest request line + headers"},
+    {"cache-mb", K_LONG, OFF(cache_mb), 1, 1L << 20, "256", "value cache budget in MiB"},
+    {"max-open-namespaces", K_LONG, OFF(max_open_namespaces), 1, 1L << 20, "1024",
+     "namespace files kept open (LRU)"},
+    {"max-connections", K_LONG, OFF(max_connections), 1, 1L << 20, "10000",
+     "concurrent HTTP connections"},
+    {"max-mailbox", K_LONG, OFF(max_mailbox), 1, 1L << 24, "100000",
+     "queued requests per actor before 503"},
+    {"idle-timeout-ms", K_LONG, OFF(idle_timeout_ms), 100, 3600000, "60000",
+     "close a connection idle this long"},
+    {"request-timeout-ms", K_LONG, OFF(request_timeout_ms), 100, 3600000, "30000",
+     "time allowed to send one whole request (slow clients are cut off)"},
+    {"ttl-sweep-ms", K_LONG, OFF(ttl_sweep_ms), 10, 3600000, "1000",
+     "period of the active TTL sweep"},
+    {"log-level", K_LOGLEVEL, 0, 0, 0, "info", "error|warn|info|debug"},
+    {"sync", K_SYNC, 0, 0, 0, "full",
+     "full: every commit is fsynced (default); normal: opt-in, faster, may lose the last"
+     " commits on power loss (never on a process crash)"},
+};
+#define NFLAGS (sizeof flags / sizeof flags[0])
+
+static int set(duro_config *c, const struct flag *f, const char *v, char *err, size_t errlen)
+{
+    switch (f->kind) {
+    case K_LONG: {
+        char *end;
+        errno = 0;
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end || x < f->min || x > f->max) {
+            snprintf(err, errlen, "--%s: expected an integer in %ld..%ld, got \"%s\"", f->name,
+                     f->min, f->max, v);
+            return -1;
+        }
+        *(long *)((char *)c + f->off) = x;
+        return 0;
+    }
+    case K_LISTEN: {
+        const char *colon = strrchr(v, ':');
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || colon == v || (size_t)(colon - v) >= sizeof c->listen_host ||
+            colon[1] == '\0' || *end || port < 0 || port > 65535) {
+            snprintf(err, errlen, "--listen: expected HOST:PORT, got \"%s\"", v);
+            return -1;
+        }
+        memcpy(c->listen_host, v, (size_t)(colon - v));
+        c->listen_host[colon - v] = '\0';
+        c->listen_port = (int)port;
+        return 0;
+    }
+    case K_PATH:
+        if (!*v || strlen(v) >= sizeof c->data_dir) {
+            snprintf(err, errlen, "--data: expected a directory path");
+            return -1;
+        }
+        strcpy(c->data_dir, v);
+        return 0;
+    case K_LOGLEVEL:
+        if ((c->log_level = duro_log_level_parse(v)) < 0) {
+            snprintf(err, errlen, "--log-level: expected error|warn|info|debug, got \"%s\"", v);
+            return -1;
+        }
+        return 0;
+    case K_SYNC:
+        if (strcmp(v, "full") == 0)
+            c->sync_full = 1;
+        else if (strcmp(v, "normal") == 0)
+            c->sync_full = 0;
+        else {
+            snprintf(err, errlen, "--sync: expected full|normal, got \"%s\"", v);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static void env_name(const char *flag, char *out, size_t n)
+{
+    size_t i = snprintf(out, n, "DURO_");
+    for (; *flag && i + 1 < n; flag++)
+        out[i++] = *flag == '-' ? '_' : (char)toupper((unsigned char)*flag);
+    out[i] = '\0';
+}
+
+int duro_config_load(duro_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->actors = cores > 0 ? cores : 1;
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (flags[i].def && set(c, &flags[i], flags[i].def, err, errlen) != 0)
+            return DURO_CONFIG_ERROR;
+    for (size_t i = 0; i < NFLAGS; i++) {
+        char name[64];
+        env_name(flags[i].name, name, sizeof name);
+        const char *v = getenv(name);
+        if (v && set(c, &flags[i], v, err, errlen) != 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (from %s)", name);
+            return DURO_CONFIG_ERROR;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return DURO_CONFIG_HELP;
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", a);
+            return DURO_CONFIG_ERROR;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const struct flag *f = NULL;
+        for (size_t k = 0; k < NFLAGS; k++)
+            if (strlen(flags[k].name) == len && strncmp(flags[k].name, a + 2, len) == 0)
+                f = &flags[k];
+        if (!f) {
+            snprintf(err, errlen, "unknown flag \"%.*s\" (see --help)", (int)len + 2, a);
+            return DURO_CONFIG_ERROR;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            snprintf(err, errlen, "--%s needs a value", f->name);
+            return DURO_CONFIG_ERROR;
+        }
+        if (set(c, f, v, err, errlen) != 0)
+            return DURO_CONFIG_ERROR;
+    }
+    return DURO_CONFIG_OK;
+}
+
+void duro_config_usage(FILE *out)
+{
+    fprintf(out, "usage: durod [--flag VALUE]...\n\n"
+                 "Serves durable key-value namespaces over HTTP.\n"
+                 "Every flag can also be set with the environment variable DURO_<FLAG>\n"
+                 "(upper case, '-' as '_', e.g. DURO_MAX_BODY_BYTES); flags win.\n\n");
+    for (size_t i = 0; i < NFLAGS; i++) {
+        char env[64], left[64];
+        env_name(flags[i].name, env, sizeof env);
+        snprintf(left, sizeof left, "--%s", flags[i].name);
+        fprintf(out, "  %-24s %s\n  %-24s [env %s%s%s]\n", left, flags[i].help, "", env,
+                flags[i].def ? ", default " : "", flags[i].def ? flags[i].def : "");
+    }
+    fprintf(out, "  %-24s show this help\n", "--help");
+}

@@ -1,0 +1,44 @@
+/*
+ * config.h — durod's settings: flags, the DURO_* environment, defaults.
+ *
+ * Every flag --some-name VALUE (or --some-name=VALUE) is also read from the
+ * environment variable DURO_SOME_NAME; a flag wins over the environment.
+ * Unknown flags and bad values are errors (durod exits 2).
+ */
+#ifndef DURO_CONFIG_H
+#define DURO_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct duro_config {
+    char listen_host[256];
+    int listen_port;
+    char data_dir[3000];
+    long actors;
+    long io_threads;
+    long max_body_bytes;
+    long max_value_bytes;
+    long max_header_bytes;
+    long cache_mb;
+    long max_open_namespaces;
+    long max_connections;
+    long max_mailbox;
+    long idle_timeout_ms;
+    long request_timeout_ms;
+    long ttl_sweep_ms;
+    int log_level;
+    int sync_full;
+} duro_config;
+
+enum { DURO_CONFIG_OK = 0, DURO_CONFIG_HELP = 1, DURO_CONFIG_ERROR = -1 };
+
+/* Fills c from defaults, then the environment, then argv. Returns
+ * DURO_CONFIG_OK, DURO_CONFIG_HELP (--help was given), or DURO_CONFIG_ERROR
+ * with a message in err. */
+int duro_config_load(duro_config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Prints the usage text, one line per flag with its default. */
+void duro_config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,1018 @@
+/*
+ * http.c — the HTTP transport (see http.h).
+ *
+ * DESIGN
+ * Threads: N I/O threads, each with its own event_base, evhttp and
+ * SO_REUSEPORT listener; libevent objects are touched only by their thread.
+ *
+ * A request: evhttp reads it (bounded by --max-header-bytes, a body cap and
+ * timeouts), on_request() routes it, decodes the body (JSON via jansson, or
+ * msgpack after the heap-free check of codec.h), validates it into a
+ * duro_kv_req and submits a duro_msg to the owning actor. The actor calls
+ * call_done() on its own thread, which only appends the call to this I/O
+ * thread's completion list and activates a user event; the I/O thread drains
+ * the whole list (wake-ups coalesce), encodes the reply from the actor's tape
+ * and sends it. The call (message + request) is allocated and freed here.
+ *
+ * Connections: evhttp_set_bevcb() lets us create each connection's bufferevent,
+ * so we count connections (--max-connections: the listener is paused at the
+ * cap) and keep a reference to the bufferevent. evhttp frees a connection by
+ * bufferevent_free(), which clears its callbacks; a sweep every 200 ms notices
+ * that, drops our reference and the count. The same sweep cuts off a
+ * connection that has not delivered a whole request within
+ * --request-timeout-ms of connecting or of its previous reply (slowloris):
+ * it shuts the socket down and evhttp cleans up as for any broken connection.
+ *
+ * Bodies over --max-body-bytes are refused by evhttp while reading (a
+ * Content-Length over the limit before any body byte is read), so memory per
+ * connection stays bounded, and the connection is closed after the reply.
+ * evhttp writes its own HTML
+ * page for these and for malformed requests; on_output() turns it into our
+ * JSON error envelope.
+ */
+#include "transport/http.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <time.h>
+
+#include "objects/kv.h"
+#include "runtime/log.h"
+#include "transport/codec.h"
+#include "transport/kv_request.h"
+#include "transport/metrics.h"
+#include "transport/names.h"
+
+#define CONN_BUCKETS 4096
+#define SWEEP_MS 200
+
+typedef struct conn conn;
+struct conn {
+    struct bufferevent *bev;
+    struct evbuffer_cb_entry *out_cb; /* rewrites evhttp's own error pages */
+    int rewriting;
+    int64_t t_ready; /* since when we wait for its next whole request */
+    int busy;        /* a request of it is being answered */
+    conn *hnext;
+    conn *prev, *next;
+};
+
+typedef struct io_thread io_thread;
+typedef struct call call;
+
+struct io_thread {
+    duro_http *srv;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evconnlistener *listener;
+    struct event *wake;  /* completions are ready */
+    struct event *stop;  /* duro_http_stop() asked us to finish */
+    struct event *sweep; /* connection bookkeeping */
+    pthread_mutex_t lock;
+    call *done_head, **done_tail;
+    conn *buckets[CONN_BUCKETS];
+    conn *conns;
+    long nconns;
+    long max_conns;
+    int paused;
+    long inflight;
+    int stopping;
+};
+
+struct duro_http {
+    const duro_config *cfg;
+    duro_runtime *rt;
+    duro_kv_limits limits;
+    int n;
+    io_thread *threads;
+};
+
+struct call {
+    duro_msg m; /* first: a duro_msg * is a call * */
+    call *next_done;
+    io_thread *t;
+    struct evhttp_request *req;
+    conn *c;
+    int route;
+    int accept_mp;
+    uint64_t t0_us;
+};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int64_t mono_ms(void) { return (int64_t)(now_us() / 1000u); }
+
+/* ---- connections ---- */
+
+static size_t conn_slot(const struct bufferevent *bev)
+{
+    return ((uintptr_t)bev >> 4) % CONN_BUCKETS;
+}
+
+static conn *conn_find(io_thread *t, const struct bufferevent *bev)
+{
+    for (conn *c = t->buckets[conn_slot(bev)]; c; c = c->hnext)
+        if (c->bev == bev)
+            return c;
+    return NULL;
+}
+
+static void conn_forget(io_thread *t, conn *c)
+{
+    conn **pp = &t->buckets[conn_slot(c->bev)];
+    while (*pp != c)
+        pp = &(*pp)->hnext;
+    *pp = c->hnext;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->out_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+    bufferevent_decref(c->bev);
+    free(c);
+    t->nconns--;
+    if (t->paused && t->nconns < t->max_conns && !t->stopping) {
+        evconnlistener_enable(t->listener);
+        t->paused = 0;
+    }
+}
+
+static int status_of_http(int code)
+{
+    switch (code) {
+    case 400: return DURO_BAD_REQUEST;
+    case 404: return DURO_NOT_FOUND;
+    case 405: return DURO_METHOD_NOT_ALLOWED;
+    case 413: return DURO_PAYLOAD_TOO_LARGE;
+    case 503: return DURO_UNAVAILABLE;
+    default: return code < 500 ? DURO_BAD_REQUEST : DURO_INTERNAL;
+    }
+}
+
+/*
+ * evhttp answers some requests itself, before our callback sees them: a
+ * malformed request line or headers (400), headers or a body over the limits
+ * (413). It writes a fixed HTML page. When a whole such page is the only thing
+ * in a connection's output buffer, replace it with our JSON error envelope, so
+ * every 4xx carries the same body. Our own replies are written while the
+ * connection is busy and are never touched.
+ */
+static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    conn *c = arg;
+    static const char tail[] = "</BODY></HTML>\n";
+    size_t len = evbuffer_get_length(buf);
+    if (info->n_added == 0 || c->busy || c->rewriting || len < 16 || len > 4096)
+        return;
+    const char *p = (const char *)evbuffer_pullup(buf, -1);
+    if (!p || strncmp(p, "HTTP/1.", 7) != 0 || (p[9] != '4' && p[9] != '5') ||
+        memcmp(p + len - (sizeof tail - 1), tail, sizeof tail - 1) != 0)
+        return;
+    int code = atoi(p + 9);
+    int st = status_of_http(code);
+    const char *msg = code == 413 ? "request headers or body over the server's limit"
+                                  : "malformed HTTP request";
+    duro_buf body = {0};
+    duro_buf_puts(&body, "{\"success\":false,\"error\":{\"code\":\"");
+    duro_buf_puts(&body, duro_status_code(st));
+    duro_buf_printf(&body, "\",\"message\":\"%s\"}}", msg);
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                     code, code == 413 ? "Payload Too Large" : "Bad Request", body.len);
+    c->rewriting = 1;
+    /* the front may be frozen (evhttp's failure path); we replace the page
+     * synchronously, before anything of it was written */
+    int frozen = evbuffer_drain(buf, len) != 0;
+    if (frozen) {
+        evbuffer_unfreeze(buf, 1);
+        evbuffer_drain(buf, len);
+    }
+    evbuffer_add(buf, head, (size_t)n);
+    evbuffer_add(buf, body.data, body.len);
+    if (frozen)
+        evbuffer_freeze(buf, 1);
+    c->rewriting = 0;
+    duro_buf_free(&body);
+    duro_metrics_request(DURO_ROUTE_OTHER, code, 0);
+}
+
+static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
+{
+    io_thread *t = arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    conn *c = bev ? calloc(1, sizeof *c) : NULL;
+    if (!c)
+        return bev; /* untracked, but served */
+    bufferevent_incref(bev);
+    c->bev = bev;
+    c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_output, c);
+    c->t_ready = mono_ms();
+    size_t s = conn_slot(bev);
+    c->hnext = t->buckets[s];
+    t->buckets[s] = c;
+    c->next = t->conns;
+    if (t->conns)
+        t->conns->prev = c;
+    t->conns = c;
+    if (++t->nconns >= t->max_conns && !t->paused) {
+        evconnlistener_disable(t->listener);
+        t->paused = 1;
+        duro_log_warn("connection limit reached (%ld on this I/O thread); pausing accept",
+                      t->nconns);
+    }
+    return bev;
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    io_thread *t = arg;
+    int64_t now = mono_ms();
+    long limit = t->srv->cfg->request_timeout_ms;
+    conn *c = t->conns;
+    while (c) {
+        conn *next = c->next;
+        bufferevent_event_cb eventcb = NULL;
+        bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+        if (eventcb == NULL) {
+            conn_forget(t, c); /* evhttp freed it */
+        } else if (!c->busy && now - c->t_ready > limit) {
+            evutil_socket_t s = bufferevent_getfd(c->bev);
+            if (s >= 0)
+                shutdown(s, SHUT_RDWR);
+            c->t_ready = now; /* once */
+        }
+        c = next;
+    }
+}
+
+/* ---- replies ---- */
+
+static void free_chunk(const void *data, size_t len, void *arg) { free((void *)data); }
+
+static int put_error_json(duro_buf *o, int status, const char *msg)
+{
+    int rc = duro_buf_puts(o, "{\"success\":false,\"error\":{\"code\":\"");
+    rc |= duro_buf_puts(o, duro_status_code(status));
+    rc |= duro_buf_puts(o, "\",\"message\":");
+    rc |= duro_json_put_str(o, msg, strlen(msg));
+    rc |= duro_buf_puts(o, "}}");
+    return rc;
+}
+
+static void mp_str(duro_buf *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 32) {
+        unsigned char h = (unsigned char)(0xa0 | n);
+        duro_buf_append(o, &h, 1);
+    } else {
+        unsigned char h[3] = {0xda, (unsigned char)(n >> 8), (unsigned char)n};
+        duro_buf_append(o, h, 3);
+    }
+    duro_buf_append(o, s, n);
+}
+
+static int put_error_mp(duro_buf *o, int status, const char *msg)
+{
+    o->len = 0;
+    duro_buf_append(o, "\x82", 1);
+    mp_str(o, "success");
+    duro_buf_append(o, "\xc2", 1);
+    mp_str(o, "error");
+    duro_buf_append(o, "\x82", 1);
+    mp_str(o, "code");
+    mp_str(o, duro_status_code(status));
+    mp_str(o, "message");
+    size_t n = strnlen(msg, 1024);
+    unsigned char h[3] = {0xda, (unsigned char)(n >> 8), (unsigned char)n};
+    duro_buf_append(o, h, 3);
+    return duro_buf_append(o, msg, n);
+}
+
+/* Encodes and sends one reply. tape is the success data (status DURO_OK). */
+static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route, int accept_mp,
+                    uint64_t t0, int status, const char *errmsg, const duro_buf *tape,
+                    int64_t etag)
+{
+    duro_buf out = {0};
+    if (status == DURO_OK) {
+        int rc;
+        if (accept_mp) {
+            duro_buf_append(&out, "\x82", 1);
+            mp_str(&out, "success");
+            duro_buf_append(&out, "\xc3", 1);
+            mp_str(&out, "data");
+            rc = duro_tape_to_mp(tape->data, tape->len, &out);
+        } else {
+            duro_buf_puts(&out, "{\"success\":true,\"data\":");
+            rc = duro_tape_to_json(tape->data, tape->len, &out);
+            rc |= duro_buf_puts(&out, "}");
+        }
+        if (rc != 0) {
+            out.len = 0;
+            status = DURO_INTERNAL;
+            errmsg = "reply could not be encoded";
+            duro_log_error("reply encoding failed (route %d)", route);
+        }
+    }
+    if (status != DURO_OK) {
+        if (accept_mp)
+            put_error_mp(&out, status, errmsg);
+        else
+            put_error_json(&out, status, errmsg);
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", accept_mp ? "application/msgpack" : "application/json");
+    if (etag >= 0) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "\"%lld\"", (long long)etag);
+        evhttp_add_header(h, "ETag", tag);
+    }
+    int code = duro_status_http(status);
+    if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
+        evhttp_add_header(h, "Allow", errmsg + 9);
+    struct evbuffer *eb = evbuffer_new();
+    size_t len;
+    char *data = duro_buf_take(&out, &len);
+    if (eb && data)
+        evbuffer_add_reference(eb, data, len, free_chunk, NULL);
+    else
+        free(data);
+    evhttp_send_reply(req, code, NULL, eb);
+    if (eb)
+        evbuffer_free(eb);
+    if (c) {
+        c->busy = 0;
+        c->t_ready = mono_ms();
+    }
+    duro_metrics_request(route, code, now_us() - t0);
+}
+
+static void respond_error(io_thread *t, struct evhttp_request *req, conn *c, int route,
+                          int accept_mp, uint64_t t0, int status, const char *msg)
+{
+    respond(t, req, c, route, accept_mp, t0, status, msg, NULL, -1);
+}
+
+static void maybe_exit(io_thread *t)
+{
+    if (t->stopping && t->inflight == 0)
+        event_base_loopexit(t->base, NULL);
+}
+
+static void free_call(call *k)
+{
+    duro_kv_req_free(k->m.req);
+    duro_buf_free(&k->m.body);
+    free(k);
+}
+
+/* Actor thread: hand the finished call back to its I/O thread. */
+static void call_done(duro_msg *m)
+{
+    call *k = (call *)m;
+    io_thread *t = k->t;
+    k->next_done = NULL;
+    pthread_mutex_lock(&t->lock);
+    int was_empty = t->done_head == NULL;
+    *t->done_tail = k;
+    t->done_tail = &k->next_done;
+    pthread_mutex_unlock(&t->lock);
+    if (was_empty)
+        event_active(t->wake, EV_READ, 0);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    io_thread *t = arg;
+    pthread_mutex_lock(&t->lock);
+    call *k = t->done_head;
+    t->done_head = NULL;
+    t->done_tail = &t->done_head;
+    pthread_mutex_unlock(&t->lock);
+    while (k) {
+        call *next = k->next_done;
+        respond(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, k->m.status, k->m.errmsg,
+                &k->m.body, k->m.etag);
+        free_call(k);
+        t->inflight--;
+        k = next;
+    }
+    maybe_exit(t);
+}
+
+/* ---- routing and decoding ---- */
+
+static int wants_msgpack(const char *accept)
+{
+    return accept && (strstr(accept, "application/msgpack") || strstr(accept, "application/x-msgpack"));
+}
+
+/* 0 JSON, 1 msgpack, -1 unsupported. */
+static int body_encoding(const char *ctype)
+{
+    if (!ctype)
+        return DURO_ENC_JSON;
+    while (*ctype == ' ')
+        ctype++;
+    size_t n = strcspn(ctype, ";");
+    while (n && ctype[n - 1] == ' ')
+        n--;
+    if (n == 0 || (n == 16 && strncasecmp(ctype, "application/json", 16) == 0))
+        return DURO_ENC_JSON;
+    if ((n == 19 && strncasecmp(ctype, "application/msgpack", 19) == 0) ||
+        (n == 21 && strncasecmp(ctype, "application/x-msgpack", 21) == 0))
+        return DURO_ENC_MSGPACK;
+    return -1;
+}
+
+/* Parses the body; on error returns a status with a message in err. */
+static int parse_body(struct evhttp_request *req, int enc, size_t max, json_t **out, char *err,
+                      size_t errlen)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    *out = NULL;
+    if (len == 0) {
+        snprintf(err, errlen, "a request body is required");
+        return DURO_BAD_REQUEST;
+    }
+    if (len > max) {
+        snprintf(err, errlen, "request body is larger than %zu bytes", max);
+        return DURO_PAYLOAD_TOO_LARGE;
+    }
+    const unsigned char *p = evbuffer_pullup(in, -1);
+    const char *why = "out of memory";
+    *out = enc == DURO_ENC_MSGPACK ? duro_mp_to_json(p, len, &why) : duro_json_parse(p, len, &why);
+    if (!*out) {
+        snprintf(err, errlen, "malformed %s body: %s", enc == DURO_ENC_MSGPACK ? "msgpack" : "JSON",
+                 why);
+        return DURO_BAD_REQUEST;
+    }
+    return DURO_OK;
+}
+
+static const char *const list_params[] = {"prefix", "start", "startAfter", "end",
+                                          "limit",  "cursor", "reverse",   "values"};
+
+/* The query parameters of a list as a JSON object of strings. */
+static int query_object(const char *query, json_t **out, char *err, size_t errlen)
+{
+    json_t *o = json_object();
+    if (!o)
+        return DURO_NOMEM;
+    for (size_t i = 0; i < sizeof list_params / sizeof list_params[0]; i++) {
+        char *v;
+        size_t n;
+        int rc = duro_query_get(query, list_params[i], &v, &n);
+        if (rc < 0) {
+            json_decref(o);
+            snprintf(err, errlen, "bad percent-encoding in query parameter \"%s\"", list_params[i]);
+            return DURO_BAD_REQUEST;
+        }
+        if (rc == 1) {
+            json_object_set_new(o, list_params[i], json_stringn_nocheck(v, n));
+            free(v);
+        }
+    }
+    *out = o;
+    return DURO_OK;
+}
+
+typedef struct route_info {
+    int op;       /* enum duro_kv_op, or -1 */
+    int route;    /* enum duro_route */
+    const char *key_raw; /* percent-encoded key in the path, or NULL */
+    size_t key_raw_len;
+    char ns[DURO_NS_MAX + 1];
+    size_t ns_len;
+    int ns_in_path;
+} route_info;
+
+/* Maps a method + /storage/... rest to an op; -1 unknown path, -2 wrong method. */
+static int storage_op(enum evhttp_cmd_type cmd, const char *rest, const char **allowed)
+{
+    if (strcmp(rest, "list") == 0 && cmd == EVHTTP_REQ_GET)
+        return DURO_KV_LIST;
+    if (cmd == EVHTTP_REQ_POST) {
+        if (strcmp(rest, "batch/get") == 0)
+            return DURO_KV_BATCH_GET;
+        if (strcmp(rest, "batch/set") == 0)
+            return DURO_KV_BATCH_SET;
+        if (strcmp(rest, "batch/delete") == 0)
+            return DURO_KV_BATCH_DELETE;
+        if (strcmp(rest, "clear") == 0)
+            return DURO_KV_CLEAR;
+    }
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return DURO_KV_GET;
+    case EVHTTP_REQ_PUT:
+    case EVHTTP_REQ_POST:
+        return DURO_KV_PUT;
+    case EVHTTP_REQ_DELETE:
+        return DURO_KV_DELETE;
+    default:
+        *allowed = "allowed: GET, PUT, POST, DELETE";
+        return -2;
+    }
+}
+
+static const int op_routes[DURO_KV_OP_COUNT] = {
+    [DURO_KV_GET] = DURO_ROUTE_KV_GET,
+    [DURO_KV_PUT] = DURO_ROUTE_KV_PUT,
+    [DURO_KV_DELETE] = DURO_ROUTE_KV_DELETE,
+    [DURO_KV_BATCH_GET] = DURO_ROUTE_KV_BATCH_GET,
+    [DURO_KV_BATCH_SET] = DURO_ROUTE_KV_BATCH_SET,
+    [DURO_KV_BATCH_DELETE] = DURO_ROUTE_KV_BATCH_DELETE,
+    [DURO_KV_LIST] = DURO_ROUTE_KV_LIST,
+    [DURO_KV_CLEAR] = DURO_ROUTE_KV_CLEAR,
+};
+
+/* Fills the request of a KV op from path, query, headers and body. */
+static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info *ri,
+                    const char *query, duro_kv_req *r, char *err, size_t errlen)
+{
+    struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+    int st;
+    if (ri->key_raw) {
+        char *key;
+        size_t n;
+        if (duro_pct_decode(ri->key_raw, ri->key_raw_len, &key, &n) != 0) {
+            snprintf(err, errlen, "invalid key: bad percent-encoding");
+            return DURO_BAD_REQUEST;
+        }
+        st = duro_kv_add_key(r, key, n, err, errlen);
+        free(key);
+        if (st != DURO_OK)
+            return st;
+    }
+    const char *im = evhttp_find_header(hdr, "If-Match");
+    const char *inm = evhttp_find_header(hdr, "If-None-Match");
+    if (im && (ri->op == DURO_KV_PUT || ri->op == DURO_KV_DELETE)) {
+        r->if_match = duro_kv_parse_etag(im);
+        if (r->if_match < 0) {
+            snprintf(err, errlen, "If-Match must be a version like \"12\"");
+            return DURO_BAD_REQUEST;
+        }
+    }
+    if (inm && ri->op == DURO_KV_PUT) {
+        if (strcmp(inm, "*") != 0) {
+            snprintf(err, errlen, "only If-None-Match: * is supported");
+            return DURO_BAD_REQUEST;
+        }
+        r->if_none_match = 1;
+    }
+    if (ri->op == DURO_KV_GET) {
+        char *v;
+        size_t n;
+        if (duro_query_get(query, "meta", &v, &n) == 1) {
+            r->with_meta = strcmp(v, "0") != 0 && strcmp(v, "false") != 0;
+            free(v);
+        }
+    }
+    if (ri->op == DURO_KV_LIST) {
+        json_t *params;
+        if ((st = query_object(query, &params, err, errlen)) != DURO_OK)
+            return st;
+        st = duro_kv_decode_list(r, params, err, errlen);
+        json_decref(params);
+        return st;
+    }
+    if (ri->op != DURO_KV_PUT && ri->op != DURO_KV_BATCH_GET && ri->op != DURO_KV_BATCH_SET &&
+        ri->op != DURO_KV_BATCH_DELETE)
+        return DURO_OK;
+
+    int enc = body_encoding(evhttp_find_header(hdr, "Content-Type"));
+    if (enc < 0) {
+        snprintf(err, errlen, "Content-Type must be application/json or application/msgpack");
+        return DURO_UNSUPPORTED_MEDIA_TYPE;
+    }
+    json_t *body;
+    if ((st = parse_body(req, enc, (size_t)srv->cfg->max_body_bytes, &body, err, errlen)) !=
+        DURO_OK)
+        return st;
+    switch (ri->op) {
+    case DURO_KV_PUT:
+        st = duro_kv_decode_put(r, body, enc, &srv->limits, err, errlen);
+        break;
+    case DURO_KV_BATCH_SET:
+        st = duro_kv_decode_entries(r, body, enc, &srv->limits, err, errlen);
+        break;
+    default:
+        st = duro_kv_decode_keys(r, body, err, errlen);
+        break;
+    }
+    json_decref(body);
+    return st;
+}
+
+static int namespace_of(struct evhttp_request *req, const char *query, route_info *ri, char *err,
+                        size_t errlen)
+{
+    char *v = NULL;
+    size_t n = 0;
+    int rc = ri->ns_in_path ? 1 : duro_query_get(query, "ns", &v, &n);
+    if (rc < 0) {
+        snprintf(err, errlen, "bad percent-encoding in \"ns\"");
+        return DURO_BAD_REQUEST;
+    }
+    if (ri->ns_in_path) {
+        if (duro_pct_decode(ri->ns, ri->ns_len, &v, &n) != 0) {
+            snprintf(err, errlen, "invalid namespace: bad percent-encoding");
+            return DURO_BAD_REQUEST;
+        }
+    } else if (rc == 0) {
+        const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Namespace");
+        v = strdup(h ? h : "default");
+        n = v ? strlen(v) : 0;
+    }
+    if (!v)
+        return DURO_NOMEM;
+    const char *why;
+    if (duro_ns_valid(v, n, &why) != 0) {
+        snprintf(err, errlen, "invalid namespace: %s", why);
+        free(v);
+        return DURO_BAD_REQUEST;
+    }
+    memcpy(ri->ns, v, n);
+    ri->ns[n] = '\0';
+    ri->ns_len = n;
+    free(v);
+    return DURO_OK;
+}
+
+static void serve_metrics(io_thread *t, struct evhttp_request *req, conn *c, uint64_t t0)
+{
+    duro_buf out = {0};
+    long conns = 0;
+    for (int i = 0; i < t->srv->n; i++)
+        conns += __atomic_load_n(&t->srv->threads[i].nconns, __ATOMIC_RELAXED);
+    duro_metrics_render(&out, t->srv->rt, conns);
+    struct evbuffer *eb = evbuffer_new();
+    size_t len;
+    char *data = duro_buf_take(&out, &len);
+    evbuffer_add_reference(eb, data, len, free_chunk, NULL);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", eb);
+    evbuffer_free(eb);
+    if (c) {
+        c->busy = 0;
+        c->t_ready = mono_ms();
+    }
+    duro_metrics_request(DURO_ROUTE_METRICS, 200, now_us() - t0);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    io_thread *t = arg;
+    uint64_t t0 = now_us();
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    conn *c = conn_find(t, evhttp_connection_get_bufferevent(evcon));
+    if (c)
+        c->busy = 1;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    int accept_mp =
+        wants_msgpack(evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
+    char err[256];
+    const char *allowed = NULL;
+    if (!path)
+        path = "";
+
+    if (strcmp(path, "/healthz") == 0) {
+        if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+            respond_error(t, req, c, DURO_ROUTE_HEALTHZ, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                          "allowed: GET, HEAD");
+            return;
+        }
+        struct evbuffer *eb = evbuffer_new();
+        evbuffer_add(eb, "ok\n", 3);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+        evhttp_send_reply(req, 200, "OK", eb);
+        evbuffer_free(eb);
+        if (c) {
+            c->busy = 0;
+            c->t_ready = mono_ms();
+        }
+        duro_metrics_request(DURO_ROUTE_HEALTHZ, 200, now_us() - t0);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        if (cmd != EVHTTP_REQ_GET)
+            respond_error(t, req, c, DURO_ROUTE_METRICS, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                          "allowed: GET");
+        else
+            serve_metrics(t, req, c, t0);
+        return;
+    }
+
+    route_info ri = {.op = -1, .route = DURO_ROUTE_OTHER};
+    if (strncmp(path, "/storage/", 9) == 0) {
+        const char *rest = path + 9;
+        ri.op = storage_op(cmd, rest, &allowed);
+        ri.key_raw = rest;
+        ri.key_raw_len = strlen(rest);
+        if (ri.op != DURO_KV_GET && ri.op != DURO_KV_PUT && ri.op != DURO_KV_DELETE)
+            ri.key_raw = NULL;
+    } else if (strncmp(path, "/api/storage/kv/", 16) == 0) {
+        const char *s = path + 16;
+        const char *slash = strchr(s, '/');
+        size_t nlen = slash ? (size_t)(slash - s) : strlen(s);
+        if (nlen == 0 || nlen > DURO_NS_MAX * 3) {
+            ri.op = -1;
+        } else {
+            memcpy(ri.ns, s, nlen < DURO_NS_MAX ? nlen : DURO_NS_MAX);
+            ri.ns_len = nlen < DURO_NS_MAX ? nlen : DURO_NS_MAX + 1; /* too long: fails below */
+            ri.ns_in_path = 1;
+            if (nlen > DURO_NS_MAX) {
+                respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, DURO_BAD_REQUEST,
+                              "invalid namespace: longer than 128 bytes");
+                return;
+            }
+            if (!slash || (slash[1] == '\0' && cmd == EVHTTP_REQ_GET)) {
+                if (cmd == EVHTTP_REQ_GET)
+                    ri.op = DURO_KV_LIST;
+                else {
+                    ri.op = -2;
+                    allowed = "allowed: GET";
+                }
+            } else {
+                const char *rest = slash + 1;
+                switch (cmd) {
+                case EVHTTP_REQ_GET:
+                    ri.op = DURO_KV_GET;
+                    break;
+                case EVHTTP_REQ_PUT:
+                case EVHTTP_REQ_POST:
+                    ri.op = DURO_KV_PUT;
+                    break;
+                case EVHTTP_REQ_DELETE:
+                    ri.op = DURO_KV_DELETE;
+                    break;
+                default:
+                    ri.op = -2;
+                    allowed = "allowed: GET, PUT, POST, DELETE";
+                }
+                ri.key_raw = rest;
+                ri.key_raw_len = strlen(rest);
+            }
+        }
+    }
+    if (ri.op == -1) {
+        respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, DURO_NOT_FOUND,
+                      "no such route");
+        return;
+    }
+    if (ri.op == -2) {
+        respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      allowed);
+        return;
+    }
+    ri.route = op_routes[ri.op];
+
+    call *k = calloc(1, sizeof *k);
+    duro_kv_req *r = k ? duro_kv_req_new(ri.op) : NULL;
+    if (!r) {
+        free(k);
+        respond_error(t, req, c, ri.route, accept_mp, t0, DURO_NOMEM, "out of memory");
+        return;
+    }
+    k->m.req = r;
+    int st = namespace_of(req, query, &ri, err, sizeof err);
+    if (st == DURO_OK)
+        st = build_kv(t->srv, req, &ri, query, r, err, sizeof err);
+    if (st != DURO_OK) {
+        respond_error(t, req, c, ri.route, accept_mp, t0, st, err);
+        free_call(k);
+        return;
+    }
+    k->m.kind = DURO_KIND_KV;
+    k->m.op = ri.op;
+    memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
+    k->m.ns_len = ri.ns_len;
+    k->m.done = call_done;
+    k->t = t;
+    k->req = req;
+    k->c = c;
+    k->route = ri.route;
+    k->accept_mp = accept_mp;
+    k->t0_us = t0;
+    t->inflight++;
+    if (duro_runtime_submit(t->srv->rt, &k->m) != DURO_OK) {
+        t->inflight--;
+        respond_error(t, req, c, ri.route, accept_mp, t0, DURO_UNAVAILABLE,
+                      "server is overloaded or shutting down; retry later");
+        free_call(k);
+    }
+}
+
+/* ---- threads ---- */
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    io_thread *t = arg;
+    t->stopping = 1;
+    if (t->listener)
+        evconnlistener_disable(t->listener);
+    maybe_exit(t);
+}
+
+static void *io_main(void *arg)
+{
+    io_thread *t = arg;
+    event_base_dispatch(t->base);
+    return NULL;
+}
+
+static int thread_init(duro_http *srv, io_thread *t, const struct sockaddr *sa, int salen,
+                       char *err, size_t errlen)
+{
+    const duro_config *cfg = srv->cfg;
+    t->srv = srv;
+    t->done_tail = &t->done_head;
+    pthread_mutex_init(&t->lock, NULL);
+    t->max_conns = cfg->max_connections / srv->n;
+    if (t->max_conns < 1)
+        t->max_conns = 1;
+    t->base = event_base_new();
+    t->http = t->base ? evhttp_new(t->base) : NULL;
+    if (!t->http) {
+        snprintf(err, errlen, "cannot create event loop");
+        return DURO_INTERNAL;
+    }
+    t->listener = evconnlistener_new_bind(
+        t->base, NULL, NULL,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC |
+            LEV_OPT_DISABLED,
+        1024, sa, salen);
+    if (!t->listener) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                 strerror(errno));
+        return DURO_IO;
+    }
+    if (!evhttp_bind_listener(t->http, t->listener)) {
+        snprintf(err, errlen, "cannot bind HTTP to the listener");
+        return DURO_INTERNAL;
+    }
+    evhttp_set_gencb(t->http, on_request, t);
+    evhttp_set_bevcb(t->http, on_new_conn, t);
+    evhttp_set_max_headers_size(t->http, cfg->max_header_bytes);
+    evhttp_set_max_body_size(t->http, cfg->max_body_bytes);
+    struct timeval tv = {cfg->idle_timeout_ms / 1000, (cfg->idle_timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(t->http, &tv);
+    evhttp_set_allowed_methods(t->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
+    evhttp_set_default_content_type(t->http, "application/json");
+    t->wake = event_new(t->base, -1, 0, on_wake, t);
+    t->stop = event_new(t->base, -1, 0, on_stop, t);
+    t->sweep = event_new(t->base, -1, EV_PERSIST, on_sweep, t);
+    if (!t->wake || !t->stop || !t->sweep) {
+        snprintf(err, errlen, "cannot create events");
+        return DURO_INTERNAL;
+    }
+    struct timeval sw = {0, SWEEP_MS * 1000};
+    event_add(t->sweep, &sw);
+    return DURO_OK;
+}
+
+static void thread_free(io_thread *t)
+{
+    if (t->http)
+        evhttp_free(t->http); /* frees its listeners and connections */
+    while (t->conns) {
+        conn *c = t->conns;
+        t->conns = c->next;
+        bufferevent_decref(c->bev);
+        free(c);
+    }
+    if (t->wake)
+        event_free(t->wake);
+    if (t->stop)
+        event_free(t->stop);
+    if (t->sweep)
+        event_free(t->sweep);
+    if (t->base)
+        event_base_free(t->base);
+    pthread_mutex_destroy(&t->lock);
+}
+
+int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, char *err,
+                    size_t errlen)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+    *out = NULL;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int salen;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    const char *host = cfg->listen_host;
+    char h6[256];
+    size_t hl = strlen(host);
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+        memcpy(h6, host + 1, hl - 2);
+        h6[hl - 2] = '\0';
+        host = h6;
+    }
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+                  &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)cfg->listen_port);
+        salen = sizeof *in4;
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)cfg->listen_port);
+        salen = sizeof *in6;
+    } else {
+        snprintf(err, errlen, "--listen: \"%s\" is not an IP address", cfg->listen_host);
+        return DURO_BAD_REQUEST;
+    }
+
+    duro_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return DURO_NOMEM;
+    h->cfg = cfg;
+    h->rt = rt;
+    h->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
+    h->n = (int)cfg->io_threads;
+    h->threads = calloc((size_t)h->n, sizeof *h->threads);
+    if (!h->threads) {
+        free(h);
+        return DURO_NOMEM;
+    }
+    int st = DURO_OK, started = 0;
+    for (int i = 0; i < h->n && st == DURO_OK; i++)
+        st = thread_init(h, &h->threads[i], (struct sockaddr *)&ss, salen, err, errlen);
+    for (int i = 0; i < h->n && st == DURO_OK; i++) {
+        evconnlistener_enable(h->threads[i].listener);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 8u << 20); /* jansson needs deep stacks */
+        if (pthread_create(&h->threads[i].thread, &attr, io_main, &h->threads[i]) != 0) {
+            snprintf(err, errlen, "cannot start I/O thread");
+            st = DURO_INTERNAL;
+        } else {
+            started++;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    if (st != DURO_OK) {
+        for (int i = 0; i < started; i++) {
+            event_active(h->threads[i].stop, EV_READ, 0);
+            pthread_join(h->threads[i].thread, NULL);
+        }
+        for (int i = 0; i < h->n; i++)
+            if (h->threads[i].done_tail)
+                thread_free(&h->threads[i]);
+        free(h->threads);
+        free(h);
+        return st;
+    }
+    *out = h;
+    return DURO_OK;
+}
+
+void duro_http_stop(duro_http *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < h->n; i++)
+        event_active(h->threads[i].stop, EV_READ, 0);
+    for (int i = 0; i < h->n; i++)
+        pthread_join(h->threads[i].thread, NULL);
+    for (int i = 0; i < h->n; i++)
+        thread_free(&h->threads[i]);
+    free(h->threads);
+    free(h);
+}

@@ -1,0 +1,28 @@
+/*
+ * http.h — the HTTP transport: I/O threads running libevent's evhttp.
+ *
+ * Each I/O thread has its own event_base, evhttp and SO_REUSEPORT listener on
+ * the same address; the kernel spreads connections over them. A request is
+ * parsed, validated and decoded on its I/O thread, sent to the owning actor as
+ * a duro_msg, and its reply is encoded and sent on the same thread when the
+ * actor hands it back (completion list + event_active). I/O threads never
+ * touch SQLite.
+ */
+#ifndef DURO_HTTP_H
+#define DURO_HTTP_H
+
+#include "runtime/runtime.h"
+#include "transport/config.h"
+
+typedef struct duro_http duro_http;
+
+/* Binds the listeners and starts the I/O threads. DURO_OK, or an error with a
+ * message in err. */
+int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, char *err,
+                    size_t errlen);
+
+/* Stops accepting, waits until every request in flight has been answered, and
+ * joins the threads. NULL is a no-op. */
+void duro_http_stop(duro_http *h);
+
+#endif

@@ -1,0 +1,290 @@
+/* kv_request.c — validation and decoding of KV requests (see kv_request.h). */
+#include "transport/kv_request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duro/status.h"
+#include "transport/codec.h"
+#include "transport/names.h"
+
+static int fail(char *err, size_t errlen, int st, const char *fmt, const char *arg)
+{
+    snprintf(err, errlen, fmt, arg);
+    return st;
+}
+
+duro_kv_req *duro_kv_req_new(int op)
+{
+    duro_kv_req *r = calloc(1, sizeof *r);
+    if (r) {
+        r->if_match = -1;
+        r->list.limit = DURO_KV_LIST_DEFAULT;
+        (void)op;
+    }
+    return r;
+}
+
+static duro_kv_item *add_item(duro_kv_req *r)
+{
+    duro_kv_item *items = realloc(r->items, (r->n + 1) * sizeof *items);
+    if (!items)
+        return NULL;
+    r->items = items;
+    memset(&items[r->n], 0, sizeof items[r->n]);
+    return &items[r->n++];
+}
+
+static char *dup_bytes(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+int duro_kv_add_key(duro_kv_req *r, const char *key, size_t len, char *err, size_t errlen)
+{
+    const char *why;
+    if (duro_key_valid(key, len, &why) != 0)
+        return fail(err, errlen, DURO_BAD_REQUEST, "invalid key: %s", why);
+    duro_kv_item *it = add_item(r);
+    if (!it || !(it->key = dup_bytes(key, len)))
+        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    it->key_len = len;
+    return DURO_OK;
+}
+
+static int key_from_json(duro_kv_req *r, const json_t *k, const char *where, char *err,
+                         size_t errlen)
+{
+    if (!json_is_string(k))
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s: every key must be a string", where);
+    return duro_kv_add_key(r, json_string_value(k), json_string_length(k), err, errlen);
+}
+
+/* Fills it's value, ttl and metadata from an object holding "value" etc. */
+static int decode_value(duro_kv_item *it, const json_t *obj, int enc, const duro_kv_limits *lim,
+                        char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(obj, "value");
+    if (!v)
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "missing \"value\"");
+    duro_buf b = {0};
+    int rc = enc == DURO_ENC_MSGPACK ? duro_json_to_mp(v, &b) : duro_json_to_text(v, &b);
+    if (rc != 0) {
+        duro_buf_free(&b);
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "value cannot be encoded");
+    }
+    if (b.len > lim->max_value_bytes) {
+        duro_buf_free(&b);
+        snprintf(err, errlen, "value is larger than %zu bytes", lim->max_value_bytes);
+        return DURO_PAYLOAD_TOO_LARGE;
+    }
+    it->val = duro_buf_take(&b, &it->val_len);
+    it->enc = enc;
+
+    const json_t *ttl = json_object_get(obj, "ttlMs");
+    if (ttl && !json_is_null(ttl)) {
+        if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
+            json_integer_value(ttl) > DURO_KV_TTL_MAX)
+            return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                        "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years)");
+        it->ttl_ms = json_integer_value(ttl);
+    }
+    const json_t *meta = json_object_get(obj, "metadata");
+    if (meta && !json_is_null(meta)) {
+        if (!json_is_object(meta))
+            return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"metadata\" must be an object");
+        duro_buf mb = {0};
+        if (duro_json_to_text(meta, &mb) != 0 || mb.len > DURO_KV_META_MAX) {
+            duro_buf_free(&mb);
+            return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                        "\"metadata\" must encode to at most 16384 bytes of JSON");
+        }
+        it->meta = duro_buf_take(&mb, &it->meta_len);
+    }
+    return DURO_OK;
+}
+
+int duro_kv_decode_put(duro_kv_req *r, const json_t *body, int enc, const duro_kv_limits *lim,
+                       char *err, size_t errlen)
+{
+    if (!json_is_object(body))
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                    "body must be an object like {\"value\": ...}");
+    return decode_value(&r->items[0], body, enc, lim, err, errlen);
+}
+
+static const json_t *array_field(const json_t *body, const char *name, char *err, size_t errlen,
+                                 int *st)
+{
+    *st = DURO_OK;
+    const json_t *a = json_is_object(body) ? json_object_get(body, name) : NULL;
+    if (!json_is_array(a)) {
+        *st = DURO_BAD_REQUEST;
+        snprintf(err, errlen, "body must be an object with an array \"%s\"", name);
+        return NULL;
+    }
+    if (json_array_size(a) > DURO_KV_BATCH_MAX) {
+        *st = DURO_BAD_REQUEST;
+        snprintf(err, errlen, "\"%s\" has more than %d elements", name, DURO_KV_BATCH_MAX);
+        return NULL;
+    }
+    return a;
+}
+
+int duro_kv_decode_keys(duro_kv_req *r, const json_t *body, char *err, size_t errlen)
+{
+    int st;
+    const json_t *a = array_field(body, "keys", err, errlen, &st);
+    if (!a)
+        return st;
+    size_t i;
+    const json_t *k;
+    json_array_foreach(a, i, k)
+    {
+        if ((st = key_from_json(r, k, "keys", err, errlen)) != DURO_OK)
+            return st;
+    }
+    return DURO_OK;
+}
+
+int duro_kv_decode_entries(duro_kv_req *r, const json_t *body, int enc,
+                           const duro_kv_limits *lim, char *err, size_t errlen)
+{
+    int st;
+    const json_t *a = array_field(body, "entries", err, errlen, &st);
+    if (!a)
+        return st;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(a, i, e)
+    {
+        if (!json_is_object(e))
+            return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                        "entries: every entry must be an object {\"key\", \"value\"}");
+        if ((st = key_from_json(r, json_object_get(e, "key"), "entries", err, errlen)) != DURO_OK)
+            return st;
+        if ((st = decode_value(&r->items[r->n - 1], e, enc, lim, err, errlen)) != DURO_OK)
+            return st;
+    }
+    return DURO_OK;
+}
+
+static int flag(const json_t *v, int *out)
+{
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    const char *s = json_string_value(v);
+    if (s && (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, ""))) {
+        *out = 1;
+        return 0;
+    }
+    if (s && (!strcmp(s, "0") || !strcmp(s, "false"))) {
+        *out = 0;
+        return 0;
+    }
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
+        *out = (int)json_integer_value(v);
+        return 0;
+    }
+    return -1;
+}
+
+static int bound(const json_t *params, const char *name, duro_kv_bound *b, char *err,
+                 size_t errlen)
+{
+    const json_t *v = json_object_get(params, name);
+    if (!v || json_is_null(v))
+        return DURO_OK;
+    if (!json_is_string(v))
+        return fail(err, errlen, DURO_BAD_REQUEST, "\"%s\" must be a string", name);
+    size_t n = json_string_length(v);
+    const char *why;
+    if (n > DURO_KEY_MAX || (n && duro_key_valid(json_string_value(v), n, &why) != 0))
+        return fail(err, errlen, DURO_BAD_REQUEST, "\"%s\" is not a valid key", name);
+    if (!(b->key = dup_bytes(json_string_value(v), n)))
+        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    b->len = n;
+    b->has = 1;
+    return DURO_OK;
+}
+
+int duro_kv_decode_list(duro_kv_req *r, const json_t *params, char *err, size_t errlen)
+{
+    static const char *const names[] = {"prefix", "start", "startAfter", "end"};
+    duro_kv_bound *bs[] = {&r->list.prefix, &r->list.start, &r->list.start_after, &r->list.end};
+    int st;
+    for (size_t i = 0; i < 4; i++)
+        if ((st = bound(params, names[i], bs[i], err, errlen)) != DURO_OK)
+            return st;
+    if (r->list.start.has && r->list.start_after.has)
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "use \"start\" or \"startAfter\", not both");
+
+    const json_t *lim = json_object_get(params, "limit");
+    if (lim && !json_is_null(lim)) {
+        long long x = -1;
+        if (json_is_integer(lim)) {
+            x = json_integer_value(lim);
+        } else if (json_is_string(lim)) {
+            const char *s = json_string_value(lim);
+            char *end;
+            errno = 0;
+            x = strtoll(s, &end, 10);
+            if (errno || end == s || *end || *s < '0' || *s > '9')
+                x = -1;
+        }
+        if (x < 1 || x > DURO_KV_LIST_MAX)
+            return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                        "\"limit\" must be an integer from 1 to 10000");
+        r->list.limit = (int)x;
+    }
+    if (flag(json_object_get(params, "reverse"), &r->list.reverse) != 0)
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"reverse\" must be true or false");
+    if (flag(json_object_get(params, "values"), &r->list.values) != 0)
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"values\" must be true or false");
+
+    const json_t *c = json_object_get(params, "cursor");
+    if (c && !json_is_null(c) && !(json_is_string(c) && json_string_length(c) == 0)) {
+        size_t n;
+        char *key = json_is_string(c)
+                        ? duro_kv_cursor_decode(json_string_value(c), json_string_length(c), &n)
+                        : NULL;
+        const char *why;
+        if (!key || duro_key_valid(key, n, &why) != 0) {
+            free(key);
+            return fail(err, errlen, DURO_BAD_REQUEST, "%s", "malformed \"cursor\"");
+        }
+        r->list.cursor = (duro_kv_bound){key, n, 1};
+    }
+    return DURO_OK;
+}
+
+long long duro_kv_parse_etag(const char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"')
+        s++, n -= 2;
+    if (n == 0 || n > 18)
+        return -1;
+    long long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}

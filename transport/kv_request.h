@@ -1,0 +1,49 @@
+/*
+ * kv_request.h — building a duro_kv_req from decoded wire input.
+ *
+ * Shared by every transport: the caller has parsed the body (JSON, or msgpack
+ * checked and converted) into a jansson tree and knows the op and, for
+ * single-key ops, the key. These functions validate everything the contract
+ * asks (key rules, sizes, types, limits) so the object only runs valid
+ * requests. Each returns DURO_OK or an error status with a message in err.
+ */
+#ifndef DURO_KV_REQUEST_H
+#define DURO_KV_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "objects/kv.h"
+
+typedef struct duro_kv_limits {
+    size_t max_value_bytes;
+} duro_kv_limits;
+
+/* A new empty request for op (if_match = -1), or NULL on ENOMEM. */
+duro_kv_req *duro_kv_req_new(int op);
+
+/* Appends an item with a copy of the key after validating it. */
+int duro_kv_add_key(duro_kv_req *r, const char *key, size_t len, char *err, size_t errlen);
+
+/* PUT: reads {"value", "ttlMs"?, "metadata"?} from body into r->items[0]; the
+ * value is stored in encoding enc. */
+int duro_kv_decode_put(duro_kv_req *r, const json_t *body, int enc, const duro_kv_limits *lim,
+                       char *err, size_t errlen);
+
+/* BATCH_GET / BATCH_DELETE: {"keys": [...]} (at most DURO_KV_BATCH_MAX). */
+int duro_kv_decode_keys(duro_kv_req *r, const json_t *body, char *err, size_t errlen);
+
+/* BATCH_SET: {"entries": [{"key","value","ttlMs"?,"metadata"?}, ...]}. */
+int duro_kv_decode_entries(duro_kv_req *r, const json_t *body, int enc,
+                           const duro_kv_limits *lim, char *err, size_t errlen);
+
+/* LIST: params is an object of prefix, start, startAfter, end, cursor
+ * (strings), limit (integer or decimal string), reverse and values (bool, or
+ * "1"/"true"/"0"/"false"). Unknown names are ignored. */
+int duro_kv_decode_list(duro_kv_req *r, const json_t *params, char *err, size_t errlen);
+
+/* Parses an If-Match header value ("\"12\"", "12", W/ not allowed):
+ * the version, or -1 if malformed. */
+long long duro_kv_parse_etag(const char *s);
+
+#endif

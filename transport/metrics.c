@@ -1,0 +1,121 @@
+/* metrics.c — request counters, latency histogram, runtime gauges. */
+#include "transport/metrics.h"
+
+#include "runtime/runtime.h"
+#include "runtime/stats.h"
+
+static const char *const route_names[] = {
+#define DURO__R(name, label) label,
+    DURO_ROUTES(DURO__R)
+#undef DURO__R
+};
+
+static const int statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 412,
+                               413, 415, 429, 500, 503, 507};
+#define NSTATUS (sizeof statuses / sizeof statuses[0])
+
+/* Histogram upper bounds in microseconds; the last bucket is +Inf. */
+static const uint64_t bounds_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
+                                     100000, 250000, 1000000};
+#define NBOUNDS (sizeof bounds_us / sizeof bounds_us[0])
+
+static uint64_t requests[DURO_ROUTE_COUNT][NSTATUS + 1]; /* last column: other statuses */
+static uint64_t buckets[DURO_ROUTE_COUNT][NBOUNDS + 1];
+static uint64_t sum_us[DURO_ROUTE_COUNT];
+
+#define ADD(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
+#define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+void duro_metrics_request(int route, int http_status, uint64_t micros)
+{
+    if (route < 0 || route >= DURO_ROUTE_COUNT)
+        route = DURO_ROUTE_OTHER;
+    size_t s = 0;
+    while (s < NSTATUS && statuses[s] != http_status)
+        s++;
+    ADD(requests[route][s], 1);
+    size_t b = 0;
+    while (b < NBOUNDS && micros > bounds_us[b])
+        b++;
+    ADD(buckets[route][b], 1);
+    ADD(sum_us[route], micros);
+}
+
+static int counter(duro_buf *o, const char *name, const char *help, uint64_t v)
+{
+    return duro_buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+                           name, (unsigned long long)v);
+}
+
+static int gauge(duro_buf *o, const char *name, const char *help, uint64_t v)
+{
+    return duro_buf_printf(o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
+                           (unsigned long long)v);
+}
+
+int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections)
+{
+    int rc = 0;
+    rc |= duro_buf_puts(o, "# HELP duro_http_requests_total HTTP requests by route and status.\n"
+                           "# TYPE duro_http_requests_total counter\n");
+    for (int r = 0; r < DURO_ROUTE_COUNT; r++)
+        for (size_t s = 0; s <= NSTATUS; s++) {
+            uint64_t v = GET(requests[r][s]);
+            if (!v)
+                continue;
+            if (s < NSTATUS)
+                rc |= duro_buf_printf(o, "duro_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                                      route_names[r], statuses[s], (unsigned long long)v);
+            else
+                rc |= duro_buf_printf(o, "duro_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+                                      route_names[r], (unsigned long long)v);
+        }
+    rc |= duro_buf_puts(o, "# HELP duro_http_request_duration_seconds Request latency.\n"
+                           "# TYPE duro_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < DURO_ROUTE_COUNT; r++) {
+        uint64_t cum = 0;
+        for (size_t b = 0; b <= NBOUNDS; b++)
+            cum += GET(buckets[r][b]);
+        if (!cum)
+            continue;
+        cum = 0;
+        for (size_t b = 0; b <= NBOUNDS; b++) {
+            cum += GET(buckets[r][b]);
+            if (b < NBOUNDS)
+                rc |= duro_buf_printf(o,
+                                      "duro_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                                      route_names[r], (double)bounds_us[b] / 1e6,
+                                      (unsigned long long)cum);
+            else
+                rc |= duro_buf_printf(o,
+                                      "duro_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                                      route_names[r], (unsigned long long)cum);
+        }
+        rc |= duro_buf_printf(o, "duro_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+                              route_names[r], (double)GET(sum_us[r]) / 1e6);
+        rc |= duro_buf_printf(o, "duro_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                              route_names[r], (unsigned long long)cum);
+    }
+    rc |= counter(o, "duro_kv_ops_total", "Operations run by the kv object.",
+                  DURO_STAT_GET(ops[0]));
+    rc |= counter(o, "duro_commits_total", "Committed namespace transactions.",
+                  DURO_STAT_GET(commits));
+    rc |= counter(o, "duro_commit_failures_total", "Rolled back namespace transactions.",
+                  DURO_STAT_GET(commit_failures));
+    rc |= counter(o, "duro_cache_hits_total", "Reads answered from the value cache.",
+                  DURO_STAT_GET(cache_hits));
+    rc |= counter(o, "duro_cache_misses_total", "Reads that went to SQLite.",
+                  DURO_STAT_GET(cache_misses));
+    rc |= counter(o, "duro_cache_evictions_total", "Cache entries evicted.",
+                  DURO_STAT_GET(cache_evictions));
+    rc |= gauge(o, "duro_cache_bytes", "Bytes held by the value cache.",
+                DURO_STAT_GET(cache_bytes));
+    rc |= counter(o, "duro_keys_expired_total", "Keys deleted by the TTL sweep.",
+                  DURO_STAT_GET(keys_expired));
+    rc |= gauge(o, "duro_open_namespaces", "Open namespace files.",
+                DURO_STAT_GET(open_namespaces));
+    rc |= gauge(o, "duro_mailbox_depth", "Messages queued for actors.",
+                rt ? duro_runtime_mailbox_depth(rt) : 0);
+    rc |= gauge(o, "duro_http_connections", "Open HTTP connections.", (uint64_t)connections);
+    return rc ? -1 : 0;
+}
