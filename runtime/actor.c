@@ -10,8 +10,10 @@
  *     for each message m in arrival order:
  *       ns = open (or find) m's namespace
  *       write op: BEGIN once per namespace per batch, run the op, hold the reply
- *       read op:  run it; reply at once unless the namespace has writes pending
- *                 in this batch (the read may have seen them), then hold it too
+ *       read op:  run it; its reply goes to the outbox unless the namespace has
+ *                 writes pending in this batch (the read may have seen them),
+ *                 then it is held too
+ *     post the outbox (no reply in it waits for any fsync)
  *     for each namespace in a transaction: COMMIT, then post its held replies
  *     evict cache entries over budget, close namespaces over the open limit
  *     every --ttl-sweep-ms: delete due keys in small batches, same commit path
@@ -29,6 +31,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "objects/object.h"
 #include "runtime/log.h"
@@ -124,6 +127,28 @@ static void reply(duro_msg *m)
     m->done(m);
 }
 
+/* Replies that need no commit wait in the outbox until the batch's ops have
+ * run, then go out together before any COMMIT: the sender's thread is woken
+ * once for them, and they never wait for an fsync. */
+static void outbox_add(duro_actor *a, duro_msg *m)
+{
+    m->next = NULL;
+    *a->outbox_tail = m;
+    a->outbox_tail = &m->next;
+}
+
+static void outbox_flush(duro_actor *a)
+{
+    duro_msg *m = a->outbox;
+    a->outbox = NULL;
+    a->outbox_tail = &a->outbox;
+    while (m) {
+        duro_msg *next = m->next;
+        reply(m);
+        m = next;
+    }
+}
+
 static void hold(duro_ns *ns, duro_msg *m)
 {
     m->next = NULL;
@@ -138,12 +163,12 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     m->etag = -1;
     if (!ops) {
         duro_msg_fail(m, DURO_INTERNAL, "unknown object kind");
-        reply(m);
+        outbox_add(a, m);
         return;
     }
     duro_ns *ns = ns_get(a, m);
     if (!ns) {
-        reply(m);
+        outbox_add(a, m);
         return;
     }
     DURO_STAT_ADD(ops[m->kind], 1);
@@ -152,14 +177,14 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         if (ns->in_txn)
             hold(ns, m);
         else
-            reply(m);
+            outbox_add(a, m);
         return;
     }
     if (!ns->in_txn) {
         int st = duro_ns_begin(ns);
         if (st != DURO_OK) {
             duro_msg_fail(m, st, "cannot begin transaction");
-            reply(m);
+            outbox_add(a, m);
             return;
         }
         ns->in_txn = 1;
@@ -183,9 +208,15 @@ static void finish(duro_ns *txn_list)
         txn_list = ns->txn_next;
         int st = ns->txn_failed;
         if (st == DURO_OK) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             st = duro_ns_commit(ns);
-            if (st == DURO_OK)
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (st == DURO_OK) {
                 DURO_STAT_ADD(commits, 1);
+                duro_stats_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                             (t1.tv_nsec - t0.tv_nsec) / 1000));
+            }
         }
         if (st != DURO_OK) {
             duro_log_error("namespace %s: transaction failed: %s", ns->name, duro_errstr(st));
@@ -250,6 +281,7 @@ static void *actor_main(void *arg)
                 batch = m->next;
                 run_one(a, m, &txn_list, now);
             }
+            outbox_flush(a);
             finish(txn_list);
         } else if (duro_mailbox_closed(&a->mailbox)) {
             break;
@@ -268,6 +300,8 @@ static void *actor_main(void *arg)
 
 int duro_actor_start(duro_actor *a)
 {
+    a->outbox = NULL;
+    a->outbox_tail = &a->outbox;
     a->table_mask = 1023;
     a->table = calloc(a->table_mask + 1, sizeof *a->table);
     if (!a->table)

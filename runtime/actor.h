@@ -22,6 +22,7 @@ typedef struct duro_actor {
     size_t open_count;
     size_t max_open;
     duro_ns *lru_head, *lru_tail; /* open namespaces, most recently used first */
+    duro_msg *outbox, **outbox_tail; /* replies ready before this batch's commits */
     int ttl_sweep_ms;
     int64_t next_sweep_ms;
 } duro_actor;

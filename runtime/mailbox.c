@@ -31,22 +31,27 @@ void duro_mailbox_destroy(duro_mailbox *mb)
     pthread_cond_destroy(&mb->wake);
 }
 
-int duro_mailbox_push(duro_mailbox *mb, duro_msg *m)
+int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, size_t n)
 {
-    m->next = NULL;
+    tail->next = NULL;
     pthread_mutex_lock(&mb->lock);
-    if (mb->closed || mb->depth >= mb->max_depth) {
+    if (mb->closed || mb->depth + n > mb->max_depth) {
         pthread_mutex_unlock(&mb->lock);
         return -1;
     }
     int was_empty = mb->head == NULL;
-    *mb->tail = m;
-    mb->tail = &m->next;
-    mb->depth++;
+    *mb->tail = head;
+    mb->tail = &tail->next;
+    mb->depth += n;
     pthread_mutex_unlock(&mb->lock);
     if (was_empty)
         pthread_cond_signal(&mb->wake);
     return 0;
+}
+
+int duro_mailbox_push(duro_mailbox *mb, duro_msg *m)
+{
+    return duro_mailbox_push_list(mb, m, m, 1);
 }
 
 duro_msg *duro_mailbox_take(duro_mailbox *mb, int timeout_ms, size_t *n)

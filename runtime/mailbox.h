@@ -28,6 +28,11 @@ void duro_mailbox_destroy(duro_mailbox *mb);
 /* Appends m. Returns 0, or -1 if the mailbox is full or closed (m not taken). */
 int duro_mailbox_push(duro_mailbox *mb, duro_msg *m);
 
+/* Appends a list of n messages (head..tail linked by next) in one splice.
+ * Returns 0, or -1 if the mailbox is closed or would exceed its depth (the
+ * list is not taken). */
+int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, size_t n);
+
 /* Takes every queued message (in arrival order), waiting up to timeout_ms
  * (< 0: forever) for one to arrive. Returns the list (NULL on timeout, or when
  * closed and empty) and stores how many were taken in *n. */

@@ -26,6 +26,18 @@
 
 struct duro_stats duro_stats;
 
+const uint64_t duro_commit_bounds_us[DURO_COMMIT_BUCKETS] = {100,  250,   500,   1000,  2000,
+                                                            4000, 8000, 16000, 32000, 100000};
+
+void duro_stats_commit(uint64_t us)
+{
+    size_t b = 0;
+    while (b < DURO_COMMIT_BUCKETS && us > duro_commit_bounds_us[b])
+        b++;
+    DURO_STAT_ADD(commit_us_buckets[b], 1);
+    DURO_STAT_ADD(commit_us_sum, us);
+}
+
 struct duro_runtime {
     unsigned n_actors;
     duro_actor *actors;
@@ -156,6 +168,34 @@ int duro_runtime_submit(duro_runtime *rt, duro_msg *m)
 {
     duro_actor *a = &rt->actors[duro_route_owner(m->ns, m->ns_len, rt->n_actors)];
     return duro_mailbox_push(&a->mailbox, m) == 0 ? DURO_OK : DURO_UNAVAILABLE;
+}
+
+duro_msg *duro_runtime_submit_list(duro_runtime *rt, duro_msg *list)
+{
+    enum { MAX_GROUPS = 256 };
+    duro_msg *head[MAX_GROUPS] = {0}, *tail[MAX_GROUPS];
+    size_t count[MAX_GROUPS] = {0};
+    while (list) {
+        duro_msg *m = list;
+        list = m->next;
+        m->next = NULL;
+        unsigned a = duro_route_owner(m->ns, m->ns_len, rt->n_actors);
+        if (head[a])
+            tail[a]->next = m;
+        else
+            head[a] = m;
+        tail[a] = m;
+        count[a]++;
+    }
+    duro_msg *refused = NULL;
+    for (unsigned a = 0; a < rt->n_actors; a++) {
+        if (!head[a] || duro_mailbox_push_list(&rt->actors[a].mailbox, head[a], tail[a],
+                                               count[a]) == 0)
+            continue;
+        tail[a]->next = refused;
+        refused = head[a];
+    }
+    return refused;
 }
 
 size_t duro_runtime_mailbox_depth(duro_runtime *rt)

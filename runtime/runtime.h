@@ -32,6 +32,12 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **rt, char *e
  * stopping; m was not taken. */
 int duro_runtime_submit(duro_runtime *rt, duro_msg *m);
 
+/* Sends a list of messages (linked by next), each to its owner, taking each
+ * owner's mailbox lock once (sender-side batching). Returns the messages that
+ * were refused (full mailbox or stopping) as a list, NULL if all were taken;
+ * the taken ones are answered through done() as with duro_runtime_submit(). */
+duro_msg *duro_runtime_submit_list(duro_runtime *rt, duro_msg *list);
+
 /* Refuses new messages, lets the actors finish and commit what is queued,
  * joins them, closes every file and releases the lock. NULL is a no-op. */
 void duro_runtime_close(duro_runtime *rt);

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#define DURO_COMMIT_BUCKETS 10
+
 struct duro_stats {
     uint64_t commits;
     uint64_t commit_failures;
@@ -17,7 +19,15 @@ struct duro_stats {
     uint64_t keys_expired;
     uint64_t open_namespaces;
     uint64_t ops[16]; /* by duro_kind */
+    uint64_t commit_us_buckets[DURO_COMMIT_BUCKETS + 1]; /* by duro_commit_bounds_us; last: +Inf */
+    uint64_t commit_us_sum;
 };
+
+/* Upper bounds (µs) of the commit duration histogram. */
+extern const uint64_t duro_commit_bounds_us[DURO_COMMIT_BUCKETS];
+
+/* Records one COMMIT that took `us` microseconds. */
+void duro_stats_commit(uint64_t us);
 
 extern struct duro_stats duro_stats;
 

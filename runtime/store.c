@@ -35,6 +35,16 @@ static const char *const migrations[] = {
 
 enum { ST_SET_VERSION = DURO_NS_STMTS - 1 };
 
+/* WAL pages before an automatic checkpoint (SQLite's default is 1000). A
+ * checkpoint costs about one write of every distinct page touched since the
+ * last one plus an fsync of the database file, and it runs on the owner
+ * thread, stalling that namespace's commits: fewer, larger checkpoints do less
+ * work in all. The WAL file is cut back to 8 MiB after each checkpoint
+ * (journal_size_limit), so an idle namespace does not keep a large one. */
+#ifndef DURO_WAL_CHECKPOINT_PAGES
+#define DURO_WAL_CHECKPOINT_PAGES "4096"
+#endif
+
 int duro_status_from_sqlite(int rc)
 {
     switch (rc & 0xff) {
@@ -169,7 +179,9 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         exec(ns->db, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") !=
             SQLITE_OK ||
         exec(ns->db, "PRAGMA cache_size=-1024") != SQLITE_OK ||
-        exec(ns->db, "PRAGMA temp_store=MEMORY") != SQLITE_OK) {
+        exec(ns->db, "PRAGMA temp_store=MEMORY") != SQLITE_OK ||
+        exec(ns->db, "PRAGMA wal_autocheckpoint=" DURO_WAL_CHECKPOINT_PAGES) != SQLITE_OK ||
+        exec(ns->db, "PRAGMA journal_size_limit=8388608") != SQLITE_OK) {
         rc = sqlite3_errcode(ns->db);
         snprintf(err, errlen, "configure %s: %s", path, sqlite3_errmsg(ns->db));
         goto fail;

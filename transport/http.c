@@ -82,6 +82,9 @@ struct io_thread {
     struct event *wake;  /* completions are ready */
     struct event *stop;  /* duro_http_stop() asked us to finish */
     struct event *sweep; /* connection bookkeeping */
+    struct event *flush; /* sends the requests decoded in this loop iteration */
+    duro_msg *outq, **outq_tail;
+    int flush_pending;
     pthread_mutex_t lock;
     call *done_head, **done_tail;
     conn *buckets[CONN_BUCKETS];
@@ -223,7 +226,12 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 {
     io_thread *t = arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+    /* CLOSE_ON_FREE: the socket closes only when our reference goes too.
+     * evhttp frees (but cannot finalize) the bufferevent while we hold it, and
+     * its events stay registered: had evhttp closed the fd itself, a new
+     * connection reusing the number would have its bytes read by the dead
+     * bufferevent. evhttp still shuts the socket down for writing at once. */
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     conn *c = bev ? calloc(1, sizeof *c) : NULL;
     if (!c)
         return bev; /* untracked, but served */
@@ -826,12 +834,35 @@ static void on_request(struct evhttp_request *req, void *arg)
     k->accept_mp = accept_mp;
     k->t0_us = t0;
     t->inflight++;
-    if (duro_runtime_submit(t->srv->rt, &k->m) != DURO_OK) {
+    k->m.next = NULL;
+    *t->outq_tail = &k->m;
+    t->outq_tail = &k->m.next;
+    if (!t->flush_pending) {
+        t->flush_pending = 1;
+        event_active(t->flush, EV_READ, 0);
+    }
+}
+
+/* Runs after the callbacks of every connection that was ready in this loop
+ * iteration: hands their requests to the actors in one splice per mailbox
+ * (sender-side batching: one lock and at most one wake-up per actor). */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    io_thread *t = arg;
+    duro_msg *list = t->outq;
+    t->outq = NULL;
+    t->outq_tail = &t->outq;
+    t->flush_pending = 0;
+    duro_msg *refused = duro_runtime_submit_list(t->srv->rt, list);
+    while (refused) {
+        call *k = (call *)refused;
+        refused = refused->next;
         t->inflight--;
-        respond_error(t, req, c, ri.route, accept_mp, t0, DURO_UNAVAILABLE,
+        respond_error(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, DURO_UNAVAILABLE,
                       "server is overloaded or shutting down; retry later");
         free_call(k);
     }
+    maybe_exit(t);
 }
 
 /* ---- threads ---- */
@@ -896,7 +927,9 @@ static int thread_init(duro_http *srv, io_thread *t, const struct sockaddr *sa, 
     t->wake = event_new(t->base, -1, 0, on_wake, t);
     t->stop = event_new(t->base, -1, 0, on_stop, t);
     t->sweep = event_new(t->base, -1, EV_PERSIST, on_sweep, t);
-    if (!t->wake || !t->stop || !t->sweep) {
+    t->flush = event_new(t->base, -1, 0, on_flush, t);
+    t->outq_tail = &t->outq;
+    if (!t->wake || !t->stop || !t->sweep || !t->flush) {
         snprintf(err, errlen, "cannot create events");
         return DURO_INTERNAL;
     }
@@ -921,6 +954,8 @@ static void thread_free(io_thread *t)
         event_free(t->stop);
     if (t->sweep)
         event_free(t->sweep);
+    if (t->flush)
+        event_free(t->flush);
     if (t->base)
         event_base_free(t->base);
     pthread_mutex_destroy(&t->lock);

@@ -100,6 +100,21 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections)
                   DURO_STAT_GET(ops[0]));
     rc |= counter(o, "duro_commits_total", "Committed namespace transactions.",
                   DURO_STAT_GET(commits));
+    rc |= duro_buf_puts(o, "# HELP duro_commit_duration_seconds Time of each namespace COMMIT"
+                           " (fsync included).\n# TYPE duro_commit_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= DURO_COMMIT_BUCKETS; b++) {
+        cum += DURO_STAT_GET(commit_us_buckets[b]);
+        if (b < DURO_COMMIT_BUCKETS)
+            rc |= duro_buf_printf(o, "duro_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                                  (double)duro_commit_bounds_us[b] / 1e6, (unsigned long long)cum);
+        else
+            rc |= duro_buf_printf(o, "duro_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                                  (unsigned long long)cum);
+    }
+    rc |= duro_buf_printf(o, "duro_commit_duration_seconds_sum %.6f\n",
+                          (double)DURO_STAT_GET(commit_us_sum) / 1e6);
+    rc |= duro_buf_printf(o, "duro_commit_duration_seconds_count %llu\n", (unsigned long long)cum);
     rc |= counter(o, "duro_commit_failures_total", "Rolled back namespace transactions.",
                   DURO_STAT_GET(commit_failures));
     rc |= counter(o, "duro_cache_hits_total", "Reads answered from the value cache.",

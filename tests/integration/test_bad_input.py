@@ -8,6 +8,8 @@ The server runs with --max-body-bytes 262144 (so 100k '[' is a parse error,
 not a size error) and --max-value-bytes 8192."""
 
 import os
+import http.client
+import socket
 import sys
 
 import msgpack
@@ -289,6 +291,26 @@ class BadInput(ServerTestCase):
         ok(srv.req("POST", storage_path("batch/set", ns=NS), {"entries": ents}))
         ok(srv.req("PUT", S, {"value": {"i": 1, "s": "v1"}, "metadata": {"m": 1}, "ttlMs": 3600000}))
         ok(srv.req("POST", storage_path("batch/set"), {"entries": [{"key": "dflt%d" % i, "value": i} for i in range(3)]}))
+
+    def test_closed_connections_never_steal_new_ones(self):
+        # Regression: a connection closed by the server (413 + close) must not
+        # take the bytes of a new connection that gets its socket number.
+        big = b"PUT " + S.encode() + (b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                      b"Content-Length: %d\r\n\r\n" % (MAX_BODY + 1)) \
+            + b" " * (MAX_BODY + 1)
+        for i in range(60):
+            r = self.server.raw(big, timeout=5)
+            if r is not None:
+                self.assertEqual(r.status, 413)
+            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+            try:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                resp = http.client.HTTPResponse(s, method="GET")
+                resp.begin()
+                self.assertEqual(resp.status, 200, "iteration %d" % i)
+                resp.read()
+            finally:
+                s.close()
 
     @classmethod
     def state(cls):

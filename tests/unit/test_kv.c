@@ -316,6 +316,46 @@ TEST(list_ranges_cursors_reverse)
     duro_runtime_close(rt);
 }
 
+TEST(cached_reads_skip_sqlite_and_closed_namespaces_reopen)
+{
+    fresh_dir();
+    /* 2 actors, at most 4 open namespace files in all: 2 per actor */
+    duro_runtime_config c = {dir, 2, 1 << 20, 4, 1, 1000, 1000};
+    duro_runtime *rt;
+    char err[256];
+    ASSERT_EQ(duro_runtime_open(&c, &rt, err, sizeof err), DURO_OK);
+    char ns[16], body[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(ns, sizeof ns, "ns%d", i);
+        snprintf(body, sizeof body, "{\"value\": %d}", i);
+        ASSERT_EQ(put(rt, ns, "k", body), DURO_OK);
+    }
+    /* each actor trims its open files right after replying to a batch */
+    for (int i = 0; i < 200 && DURO_STAT_GET(open_namespaces) > 4; i++)
+        usleep(5 * 1000);
+    ASSERT(DURO_STAT_GET(open_namespaces) <= 4);
+    for (int i = 0; i < 20; i++) {
+        snprintf(ns, sizeof ns, "ns%d", i);
+        int st;
+        char *v = get(rt, ns, "k", &st);
+        ASSERT_EQ(st, DURO_OK);
+        ASSERT_EQ(atoi(v), i);
+        free(v);
+    }
+    /* a written key is cached (write-through): reading it again is a hit */
+    ASSERT_EQ(put(rt, "hot", "k", "{\"value\": 1}"), DURO_OK);
+    uint64_t misses = DURO_STAT_GET(cache_misses), hits = DURO_STAT_GET(cache_hits);
+    for (int i = 0; i < 10; i++) {
+        int st;
+        free(get(rt, "hot", "k", &st));
+        ASSERT_EQ(st, DURO_OK);
+    }
+    ASSERT_EQ(DURO_STAT_GET(cache_misses), misses);
+    ASSERT_EQ(DURO_STAT_GET(cache_hits), hits + 10);
+    duro_runtime_close(rt);
+    ASSERT_EQ(DURO_STAT_GET(open_namespaces), 0);
+}
+
 TEST(decode_rejects_bad_fields)
 {
     char err[128];
