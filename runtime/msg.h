@@ -31,8 +31,9 @@ struct duro_msg {
     void *req; /* kind-specific decoded request; owned by the sender */
     char ns[DURO_NS_MAX + 1];
     size_t ns_len;
-    duro_msg_done_fn done;
-    void *ctx; /* the sender's; untouched by the runtime */
+    duro_msg_done_fn done; /* called on the actor thread */
+    void *ctx;             /* the sender's; untouched by the runtime */
+    duro_msg_done_fn reply; /* the sender's, for its own thread (transport/courier.h) */
 
     /* reply: set by the actor before done() */
     int status;        /* duro_status */

@@ -2,6 +2,7 @@
 #include "duro/status.h"
 
 #include <stddef.h>
+#include <string.h>
 
 struct row {
     const char *wire;
@@ -38,4 +39,20 @@ int duro_status_http(int rc)
 {
     const struct row *r = find(rc);
     return r ? r->http : 500;
+}
+
+int duro_status_from_code(const char *code, size_t len)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i].wire && strlen(rows[i].wire) == len && memcmp(rows[i].wire, code, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+int duro_status_from_http(int http)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i].wire && rows[i].http == http)
+            return (int)i;
+    return DURO_INTERNAL;
 }

@@ -26,6 +26,8 @@ struct flag {
 
 static const struct flag flags[] = {
     {"listen", K_LISTEN, 0, 0, 0, "127.0.0.1:8787", "HTTP address HOST:PORT"},
+    {"rpc-port", K_LONG, OFF(rpc_port), 0, 65535, "7070",
+     "binary protocol port on the --listen host (0: off)"},
     {"data", K_PATH, 0, 0, 0, "./data", "data directory (created if missing)"},
     {"actors", K_LONG, OFF(actors), 1, 256, NULL, "actor threads (default: number of cores)"},
     {"io-threads", K_LONG, OFF(io_threads), 1, 64, "1", "HTTP I/O threads"},

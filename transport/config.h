@@ -14,6 +14,7 @@
 typedef struct duro_config {
     char listen_host[256];
     int listen_port;
+    long rpc_port;
     char data_dir[3000];
     long actors;
     long io_threads;

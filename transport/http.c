@@ -8,11 +8,11 @@
  * A request: evhttp reads it (bounded by --max-header-bytes, a body cap and
  * timeouts), on_request() routes it, decodes the body (JSON via jansson, or
  * msgpack after the heap-free check of codec.h), validates it into a
- * duro_kv_req and submits a duro_msg to the owning actor. The actor calls
- * call_done() on its own thread, which only appends the call to this I/O
- * thread's completion list and activates a user event; the I/O thread drains
- * the whole list (wake-ups coalesce), encodes the reply from the actor's tape
- * and sends it. The call (message + request) is allocated and freed here.
+ * duro_kv_req and hands a duro_msg to this thread's courier (courier.h), which
+ * batches it to the owning actor and brings the answer back to this thread:
+ * call_reply() encodes the reply from the actor's tape and sends it. The call
+ * (message + request) is allocated and freed here. The binary protocol
+ * (rpc.c) runs on the same threads, loops and courier.
  *
  * Connections: evhttp_set_bevcb() lets us create each connection's bufferevent,
  * so we count connections (--max-connections: the listener is paused at the
@@ -48,13 +48,16 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "objects/kv.h"
 #include "runtime/log.h"
 #include "transport/codec.h"
+#include "transport/courier.h"
 #include "transport/kv_request.h"
 #include "transport/metrics.h"
 #include "transport/names.h"
+#include "transport/rpc.h"
 
 #define CONN_BUCKETS 4096
 #define SWEEP_MS 200
@@ -79,14 +82,10 @@ struct io_thread {
     struct event_base *base;
     struct evhttp *http;
     struct evconnlistener *listener;
-    struct event *wake;  /* completions are ready */
     struct event *stop;  /* duro_http_stop() asked us to finish */
     struct event *sweep; /* connection bookkeeping */
-    struct event *flush; /* sends the requests decoded in this loop iteration */
-    duro_msg *outq, **outq_tail;
-    int flush_pending;
-    pthread_mutex_t lock;
-    call *done_head, **done_tail;
+    duro_courier *courier;
+    duro_rpc *rpc;
     conn *buckets[CONN_BUCKETS];
     conn *conns;
     long nconns;
@@ -106,7 +105,6 @@ struct duro_http {
 
 struct call {
     duro_msg m; /* first: a duro_msg * is a call * */
-    call *next_done;
     io_thread *t;
     struct evhttp_request *req;
     conn *c;
@@ -388,9 +386,11 @@ static void respond_error(io_thread *t, struct evhttp_request *req, conn *c, int
 
 static void maybe_exit(io_thread *t)
 {
-    if (t->stopping && t->inflight == 0)
+    if (t->stopping && t->inflight == 0 && duro_rpc_inflight(t->rpc) == 0)
         event_base_loopexit(t->base, NULL);
 }
+
+static void on_rpc_idle(void *arg) { maybe_exit(arg); }
 
 static void free_call(call *k)
 {
@@ -399,37 +399,15 @@ static void free_call(call *k)
     free(k);
 }
 
-/* Actor thread: hand the finished call back to its I/O thread. */
-static void call_done(duro_msg *m)
+/* The actor answered (through the courier, on this thread). */
+static void call_reply(duro_msg *m)
 {
     call *k = (call *)m;
     io_thread *t = k->t;
-    k->next_done = NULL;
-    pthread_mutex_lock(&t->lock);
-    int was_empty = t->done_head == NULL;
-    *t->done_tail = k;
-    t->done_tail = &k->next_done;
-    pthread_mutex_unlock(&t->lock);
-    if (was_empty)
-        event_active(t->wake, EV_READ, 0);
-}
-
-static void on_wake(evutil_socket_t fd, short what, void *arg)
-{
-    io_thread *t = arg;
-    pthread_mutex_lock(&t->lock);
-    call *k = t->done_head;
-    t->done_head = NULL;
-    t->done_tail = &t->done_head;
-    pthread_mutex_unlock(&t->lock);
-    while (k) {
-        call *next = k->next_done;
-        respond(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, k->m.status, k->m.errmsg,
-                &k->m.body, k->m.etag);
-        free_call(k);
-        t->inflight--;
-        k = next;
-    }
+    respond(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, m->status, m->errmsg, &m->body,
+            m->etag);
+    free_call(k);
+    t->inflight--;
     maybe_exit(t);
 }
 
@@ -826,43 +804,15 @@ static void on_request(struct evhttp_request *req, void *arg)
     k->m.op = ri.op;
     memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
     k->m.ns_len = ri.ns_len;
-    k->m.done = call_done;
     k->t = t;
     k->req = req;
     k->c = c;
     k->route = ri.route;
     k->accept_mp = accept_mp;
     k->t0_us = t0;
+    k->m.reply = call_reply;
     t->inflight++;
-    k->m.next = NULL;
-    *t->outq_tail = &k->m;
-    t->outq_tail = &k->m.next;
-    if (!t->flush_pending) {
-        t->flush_pending = 1;
-        event_active(t->flush, EV_READ, 0);
-    }
-}
-
-/* Runs after the callbacks of every connection that was ready in this loop
- * iteration: hands their requests to the actors in one splice per mailbox
- * (sender-side batching: one lock and at most one wake-up per actor). */
-static void on_flush(evutil_socket_t fd, short what, void *arg)
-{
-    io_thread *t = arg;
-    duro_msg *list = t->outq;
-    t->outq = NULL;
-    t->outq_tail = &t->outq;
-    t->flush_pending = 0;
-    duro_msg *refused = duro_runtime_submit_list(t->srv->rt, list);
-    while (refused) {
-        call *k = (call *)refused;
-        refused = refused->next;
-        t->inflight--;
-        respond_error(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, DURO_UNAVAILABLE,
-                      "server is overloaded or shutting down; retry later");
-        free_call(k);
-    }
-    maybe_exit(t);
+    duro_courier_send(t->courier, &k->m);
 }
 
 /* ---- threads ---- */
@@ -873,6 +823,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     t->stopping = 1;
     if (t->listener)
         evconnlistener_disable(t->listener);
+    duro_rpc_stop(t->rpc);
     maybe_exit(t);
 }
 
@@ -888,8 +839,6 @@ static int thread_init(duro_http *srv, io_thread *t, const struct sockaddr *sa, 
 {
     const duro_config *cfg = srv->cfg;
     t->srv = srv;
-    t->done_tail = &t->done_head;
-    pthread_mutex_init(&t->lock, NULL);
     t->max_conns = cfg->max_connections / srv->n;
     if (t->max_conns < 1)
         t->max_conns = 1;
@@ -924,14 +873,18 @@ static int thread_init(duro_http *srv, io_thread *t, const struct sockaddr *sa, 
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
                                             EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
     evhttp_set_default_content_type(t->http, "application/json");
-    t->wake = event_new(t->base, -1, 0, on_wake, t);
     t->stop = event_new(t->base, -1, 0, on_stop, t);
     t->sweep = event_new(t->base, -1, EV_PERSIST, on_sweep, t);
-    t->flush = event_new(t->base, -1, 0, on_flush, t);
-    t->outq_tail = &t->outq;
-    if (!t->wake || !t->stop || !t->sweep || !t->flush) {
+    t->courier = duro_courier_new(t->base, srv->rt);
+    if (!t->stop || !t->sweep || !t->courier) {
         snprintf(err, errlen, "cannot create events");
         return DURO_INTERNAL;
+    }
+    if (cfg->rpc_port > 0) {
+        int st = duro_rpc_new(t->base, cfg, t->courier, sa, salen, on_rpc_idle, t, &t->rpc, err,
+                              errlen);
+        if (st != DURO_OK)
+            return st;
     }
     struct timeval sw = {0, SWEEP_MS * 1000};
     event_add(t->sweep, &sw);
@@ -948,17 +901,41 @@ static void thread_free(io_thread *t)
         bufferevent_decref(c->bev);
         free(c);
     }
-    if (t->wake)
-        event_free(t->wake);
+    duro_rpc_free(t->rpc);
+    duro_courier_free(t->courier);
     if (t->stop)
         event_free(t->stop);
     if (t->sweep)
         event_free(t->sweep);
-    if (t->flush)
-        event_free(t->flush);
     if (t->base)
         event_base_free(t->base);
-    pthread_mutex_destroy(&t->lock);
+}
+
+/* DURO_OK if host:port can be bound without SO_REUSEPORT right now. */
+static int port_in_use(const struct sockaddr *sa, int salen, int port, char *err, size_t errlen,
+                       const char *flag)
+{
+    if (port == 0)
+        return DURO_OK;
+    struct sockaddr_storage ss;
+    memcpy(&ss, sa, (size_t)salen);
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return DURO_OK;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, (struct sockaddr *)&ss, (socklen_t)salen);
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: port %d is not available: %s", flag, port, strerror(e));
+        return DURO_IO;
+    }
+    return DURO_OK;
 }
 
 int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, char *err,
@@ -994,6 +971,15 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, c
         return DURO_BAD_REQUEST;
     }
 
+    /* SO_REUSEPORT would let a second durod share our ports silently: make
+     * sure nobody holds them before our own listeners bind with it. */
+    int st = port_in_use((struct sockaddr *)&ss, salen, cfg->listen_port, err, errlen, "--listen");
+    if (st == DURO_OK && cfg->rpc_port > 0)
+        st = port_in_use((struct sockaddr *)&ss, salen, (int)cfg->rpc_port, err, errlen,
+                         "--rpc-port");
+    if (st != DURO_OK)
+        return st;
+
     duro_http *h = calloc(1, sizeof *h);
     if (!h)
         return DURO_NOMEM;
@@ -1006,7 +992,7 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, c
         free(h);
         return DURO_NOMEM;
     }
-    int st = DURO_OK, started = 0;
+    int started = 0;
     for (int i = 0; i < h->n && st == DURO_OK; i++)
         st = thread_init(h, &h->threads[i], (struct sockaddr *)&ss, salen, err, errlen);
     for (int i = 0; i < h->n && st == DURO_OK; i++) {
@@ -1028,7 +1014,7 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, c
             pthread_join(h->threads[i].thread, NULL);
         }
         for (int i = 0; i < h->n; i++)
-            if (h->threads[i].done_tail)
+            if (h->threads[i].srv)
                 thread_free(&h->threads[i]);
         free(h->threads);
         free(h);

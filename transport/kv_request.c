@@ -288,3 +288,107 @@ long long duro_kv_parse_etag(const char *s)
     }
     return v;
 }
+
+static const char *const op_names[DURO_KV_OP_COUNT] = {
+    [DURO_KV_GET] = "kv.get",
+    [DURO_KV_PUT] = "kv.put",
+    [DURO_KV_DELETE] = "kv.delete",
+    [DURO_KV_BATCH_GET] = "kv.batch_get",
+    [DURO_KV_BATCH_SET] = "kv.batch_set",
+    [DURO_KV_BATCH_DELETE] = "kv.batch_delete",
+    [DURO_KV_LIST] = "kv.list",
+    [DURO_KV_CLEAR] = "kv.clear",
+};
+
+int duro_kv_op_from_name(const char *name, size_t len)
+{
+    for (int op = 0; op < DURO_KV_OP_COUNT; op++)
+        if (strlen(op_names[op]) == len && memcmp(op_names[op], name, len) == 0)
+            return op;
+    return -1;
+}
+
+const char *duro_kv_op_name(int op)
+{
+    return op >= 0 && op < DURO_KV_OP_COUNT ? op_names[op] : NULL;
+}
+
+/* A version for ifMatch: a non-negative integer (or its decimal string). */
+static int version_arg(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        long long x = duro_kv_parse_etag(json_string_value(v));
+        if (x >= 0) {
+            *out = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv_limits *lim,
+                              duro_kv_req **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!json_is_object(args))
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "args must be a map");
+    duro_kv_req *r = duro_kv_req_new(op);
+    if (!r)
+        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    int st = DURO_OK;
+    if (op == DURO_KV_GET || op == DURO_KV_PUT || op == DURO_KV_DELETE) {
+        const json_t *k = json_object_get(args, "key");
+        st = json_is_string(k) ? duro_kv_add_key(r, json_string_value(k), json_string_length(k),
+                                                 err, errlen)
+                               : fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                                      "\"key\" must be a string");
+    }
+    const json_t *im = json_object_get(args, "ifMatch");
+    if (st == DURO_OK && im && !json_is_null(im) && (op == DURO_KV_PUT || op == DURO_KV_DELETE) &&
+        version_arg(im, &r->if_match) != 0)
+        st = fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"ifMatch\" must be a version number");
+    const json_t *inm = json_object_get(args, "ifNoneMatch");
+    if (st == DURO_OK && op == DURO_KV_PUT && inm && !json_is_null(inm)) {
+        if (!json_is_boolean(inm))
+            st = fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"ifNoneMatch\" must be a boolean");
+        else
+            r->if_none_match = json_is_true(inm);
+    }
+    if (st == DURO_OK) {
+        switch (op) {
+        case DURO_KV_GET: {
+            const json_t *m = json_object_get(args, "meta");
+            r->with_meta = json_is_true(m);
+            break;
+        }
+        case DURO_KV_PUT:
+            st = duro_kv_decode_put(r, args, enc, lim, err, errlen);
+            break;
+        case DURO_KV_BATCH_GET:
+        case DURO_KV_BATCH_DELETE:
+            st = duro_kv_decode_keys(r, args, err, errlen);
+            break;
+        case DURO_KV_BATCH_SET:
+            st = duro_kv_decode_entries(r, args, enc, lim, err, errlen);
+            break;
+        case DURO_KV_LIST:
+            st = duro_kv_decode_list(r, args, err, errlen);
+            break;
+        case DURO_KV_CLEAR:
+        case DURO_KV_DELETE:
+            break;
+        default:
+            st = fail(err, errlen, DURO_BAD_REQUEST, "%s", "unknown operation");
+        }
+    }
+    if (st != DURO_OK) {
+        duro_kv_req_free(r);
+        return st;
+    }
+    *out = r;
+    return DURO_OK;
+}

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "duro/status.h"
 #include "objects/kv.h"
 
 typedef struct duro_kv_limits {
@@ -41,6 +42,21 @@ int duro_kv_decode_entries(duro_kv_req *r, const json_t *body, int enc,
  * (strings), limit (integer or decimal string), reverse and values (bool, or
  * "1"/"true"/"0"/"false"). Unknown names are ignored. */
 int duro_kv_decode_list(duro_kv_req *r, const json_t *params, char *err, size_t errlen);
+
+/* The op of a binary-protocol / embedded op name ("kv.get", "kv.put", ...),
+ * or -1 if unknown. duro_kv_op_name() is the reverse (NULL if out of range). */
+int duro_kv_op_from_name(const char *name, size_t len);
+const char *duro_kv_op_name(int op);
+
+/* Builds the whole request of op from an args object as the binary protocol
+ * and the embedded client send it (see docs/protocol.md):
+ *   kv.get {key, meta?}            kv.put {key, value, ttlMs?, metadata?, ifMatch?, ifNoneMatch?}
+ *   kv.delete {key, ifMatch?}      kv.batch_get / kv.batch_delete {keys}
+ *   kv.batch_set {entries}         kv.list {prefix?, start?, ...}   kv.clear {}
+ * Values are stored in encoding enc. On success *out is a new request (free
+ * with duro_kv_req_free); otherwise an error status with a message in err. */
+int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv_limits *lim,
+                              duro_kv_req **out, char *err, size_t errlen);
 
 /* Parses an If-Match header value ("\"12\"", "12", W/ not allowed):
  * the version, or -1 if malformed. */

@@ -9,6 +9,8 @@
 #ifndef DURO_STATUS_H
 #define DURO_STATUS_H
 
+#include <stddef.h>
+
 /* X(NAME, number, "WIRE_CODE", http_status, "message") */
 #define DURO_STATUS_MAP(X)                                                          \
     X(OK, 0, "OK", 200, "ok")                                                       \
@@ -39,15 +41,33 @@ typedef enum duro_status {
 extern "C" {
 #endif
 
+/* Marks the functions libduro.so exports (it is built with -fvisibility=hidden). */
+#ifndef DURO_API
+#if defined(__GNUC__)
+#define DURO_API __attribute__((visibility("default")))
+#else
+#define DURO_API
+#endif
+#endif
+
 /* Returns a static, human-readable message for rc ("unknown status" for
  * numbers outside the table). Never NULL; never freed by the caller. */
-const char *duro_errstr(int rc);
+DURO_API const char *duro_errstr(int rc);
 
 /* Returns the wire code ("NOT_FOUND") for rc, "INTERNAL" if unknown. */
-const char *duro_status_code(int rc);
+DURO_API const char *duro_status_code(int rc);
 
 /* Returns the HTTP status for rc, 500 if unknown. */
-int duro_status_http(int rc);
+DURO_API int duro_status_http(int rc);
+
+/* Returns the status whose wire code is code[0..len) ("NOT_FOUND" ->
+ * DURO_NOT_FOUND), or -1 if no row has it. */
+DURO_API int duro_status_from_code(const char *code, size_t len);
+
+/* Returns the first status of the table with HTTP status http (200 -> DURO_OK,
+ * 404 -> DURO_NOT_FOUND, ...), DURO_INTERNAL if none. Several statuses share
+ * 500 and 503; prefer duro_status_from_code() when a wire code is at hand. */
+DURO_API int duro_status_from_http(int http);
 
 #ifdef __cplusplus
 }

@@ -282,6 +282,8 @@ class Server:
         env.update(self.env)
         args = [duro_bin(), "--listen", "127.0.0.1:%d" % self.port,
                 "--data", self.data_dir, "--log-level", "warn"] + self.extra_args
+        if not any(a.startswith("--rpc-port") for a in self.extra_args):
+            args += ["--rpc-port", "0"]  # no fixed port shared by parallel tests
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, env=env,

@@ -1,0 +1,109 @@
+/* courier.c — batching to the actors, completion list back (see courier.h). */
+#include "transport/courier.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct duro_courier {
+    duro_runtime *rt;
+    struct event *flush; /* the end of this loop iteration */
+    struct event *wake;  /* replies are waiting */
+    duro_msg *outq, **outq_tail;
+    int flush_pending;
+    pthread_mutex_t lock;
+    duro_msg *done_head, **done_tail;
+};
+
+static void deliver(duro_msg *m)
+{
+    m->reply(m);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    duro_courier *c = arg;
+    duro_msg *list = c->outq;
+    c->outq = NULL;
+    c->outq_tail = &c->outq;
+    c->flush_pending = 0;
+    duro_msg *refused = duro_runtime_submit_list(c->rt, list);
+    while (refused) {
+        duro_msg *m = refused;
+        refused = m->next;
+        duro_msg_fail(m, DURO_UNAVAILABLE, "server is overloaded or shutting down; retry later");
+        deliver(m);
+    }
+}
+
+/* Actor thread: hand the message back to the I/O thread. */
+static void on_done(duro_msg *m)
+{
+    duro_courier *c = m->ctx;
+    m->next = NULL;
+    pthread_mutex_lock(&c->lock);
+    int was_empty = c->done_head == NULL;
+    *c->done_tail = m;
+    c->done_tail = &m->next;
+    pthread_mutex_unlock(&c->lock);
+    if (was_empty)
+        event_active(c->wake, EV_READ, 0);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    duro_courier *c = arg;
+    pthread_mutex_lock(&c->lock);
+    duro_msg *m = c->done_head;
+    c->done_head = NULL;
+    c->done_tail = &c->done_head;
+    pthread_mutex_unlock(&c->lock);
+    while (m) {
+        duro_msg *next = m->next;
+        deliver(m);
+        m = next;
+    }
+}
+
+duro_courier *duro_courier_new(struct event_base *base, duro_runtime *rt)
+{
+    duro_courier *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->rt = rt;
+    c->outq_tail = &c->outq;
+    c->done_tail = &c->done_head;
+    pthread_mutex_init(&c->lock, NULL);
+    c->flush = event_new(base, -1, 0, on_flush, c);
+    c->wake = event_new(base, -1, 0, on_wake, c);
+    if (!c->flush || !c->wake) {
+        duro_courier_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void duro_courier_free(duro_courier *c)
+{
+    if (!c)
+        return;
+    if (c->flush)
+        event_free(c->flush);
+    if (c->wake)
+        event_free(c->wake);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void duro_courier_send(duro_courier *c, duro_msg *m)
+{
+    m->done = on_done;
+    m->ctx = c;
+    m->next = NULL;
+    *c->outq_tail = m;
+    c->outq_tail = &m->next;
+    if (!c->flush_pending) {
+        c->flush_pending = 1;
+        event_active(c->flush, EV_READ, 0);
+    }
+}

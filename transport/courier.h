@@ -1,0 +1,35 @@
+/*
+ * courier.h — carries messages between one I/O thread and the actors.
+ *
+ * Out: duro_courier_send() queues a message; after every callback of the
+ * current event-loop iteration has run, the queue goes to the actors in one
+ * splice per owning mailbox (sender-side batching: one lock and at most one
+ * wake-up per actor per iteration). Back: the actor's done() appends the
+ * message to the courier's completion list and activates an event on the I/O
+ * thread (wake-ups coalesce); the I/O thread then calls each message's
+ * reply() callback, on its own thread, in the order the replies arrived.
+ *
+ * A message refused by a full or closed mailbox gets status DURO_UNAVAILABLE
+ * and comes back through reply() in the same way. The courier owns m->done,
+ * m->ctx and m->next while a message travels; the transport sets m->reply.
+ */
+#ifndef DURO_COURIER_H
+#define DURO_COURIER_H
+
+#include <event2/event.h>
+
+#include "runtime/msg.h"
+#include "runtime/runtime.h"
+
+typedef struct duro_courier duro_courier;
+
+/* A courier for the loop of base. NULL on ENOMEM. */
+duro_courier *duro_courier_new(struct event_base *base, duro_runtime *rt);
+
+/* Frees it; every message sent must have come back first. NULL is a no-op. */
+void duro_courier_free(duro_courier *c);
+
+/* Queues m for its owning actor (m->reply must be set). */
+void duro_courier_send(duro_courier *c, duro_msg *m);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * rpc.c — the binary protocol server (docs/protocol.md).
+ *
+ * DESIGN
+ * Runs on an I/O thread next to its evhttp: a SO_REUSEPORT listener on
+ * --rpc-port and a bufferevent per connection. A frame is a 4-byte big-endian
+ * length and one msgpack object [msgid, op, ns, args]. Its length is checked
+ * before it is buffered (over --max-body-bytes: 413 and close), its bytes pass
+ * duro_mp_check() before anything decodes them, the envelope is read by hand
+ * (array of 4, uint, str, str) and only args go through duro_mp_to_json() into
+ * the same request validation as HTTP (kv_request.c). Requests go through the
+ * thread's courier; replies [msgid, status, body] are written when the actor
+ * answers, so a pipelining client gets them in completion order.
+ *
+ * A connection holds one reference while open and one per request in flight,
+ * so a reply that comes back after the client left is dropped safely.
+ */
+#include "transport/rpc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <msgpack.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "objects/kv.h"
+#include "runtime/log.h"
+#include "transport/codec.h"
+#include "transport/frame.h"
+#include "transport/kv_request.h"
+#include "transport/names.h"
+
+typedef struct rconn rconn;
+
+struct duro_rpc {
+    struct event_base *base;
+    const duro_config *cfg;
+    duro_courier *courier;
+    struct evconnlistener *listener;
+    duro_kv_limits limits;
+    rconn *conns;
+    long nconns;
+    long max_conns;
+    long inflight;
+    int stopping;
+    void (*idle)(void *);
+    void *idle_arg;
+};
+
+struct rconn {
+    duro_rpc *r;
+    struct bufferevent *bev; /* NULL once closed */
+    int refs;                /* 1 while open, + 1 per request in flight */
+    int closing;             /* close once the output is written */
+    rconn *prev, *next;
+};
+
+typedef struct rcall {
+    duro_msg m; /* first: a duro_msg * is an rcall * */
+    rconn *c;
+    uint64_t msgid;
+} rcall;
+
+/* ---- connections ---- */
+
+static void conn_unref(rconn *c)
+{
+    if (--c->refs == 0)
+        free(c);
+}
+
+static void conn_close(rconn *c)
+{
+    if (!c->bev)
+        return;
+    duro_rpc *r = c->r;
+    bufferevent_free(c->bev);
+    c->bev = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        r->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (r->nconns-- >= r->max_conns && !r->stopping)
+        evconnlistener_enable(r->listener);
+    conn_unref(c);
+}
+
+/* ---- writing frames ---- */
+
+static void put_frame(rconn *c, duro_buf *b)
+{
+    uint32_t n = htonl((uint32_t)(b->len - 4));
+    memcpy(b->data, &n, 4);
+    if (c->bev)
+        bufferevent_write(c->bev, b->data, b->len);
+}
+
+static void begin_reply(duro_buf *b, msgpack_packer *pk, uint64_t msgid, int http)
+{
+    duro_buf_append(b, "\0\0\0\0", 4);
+    msgpack_packer_init(pk, b, duro_buf_mp_write);
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint64(pk, msgid);
+    msgpack_pack_uint32(pk, (uint32_t)http);
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void send_error(rconn *c, uint64_t msgid, int status, const char *msg)
+{
+    duro_buf b = {0};
+    msgpack_packer pk;
+    begin_reply(&b, &pk, msgid, duro_status_http(status));
+    msgpack_pack_map(&pk, 2);
+    pack_cstr(&pk, "code");
+    pack_cstr(&pk, duro_status_code(status));
+    pack_cstr(&pk, "message");
+    pack_cstr(&pk, msg);
+    put_frame(c, &b);
+    duro_buf_free(&b);
+}
+
+/* Answers a frame that cannot be trusted any further, then hangs up. */
+static void fail_and_close(rconn *c, uint64_t msgid, int status, const char *msg)
+{
+    send_error(c, msgid, status, msg);
+    c->closing = 1;
+    if (c->bev) {
+        bufferevent_disable(c->bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            conn_close(c);
+    }
+}
+
+static uint64_t be32(const unsigned char *p)
+{
+    return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+}
+
+/* ---- requests ---- */
+
+static void call_reply(duro_msg *m)
+{
+    rcall *k = (rcall *)m;
+    rconn *c = k->c;
+    duro_rpc *r = c->r;
+    if (c->bev) {
+        if (m->status == DURO_OK) {
+            duro_buf b = {0};
+            msgpack_packer pk;
+            begin_reply(&b, &pk, k->msgid, 200);
+            if (duro_tape_to_mp(m->body.data, m->body.len, &b) == 0)
+                put_frame(c, &b);
+            else
+                send_error(c, k->msgid, DURO_INTERNAL, "reply could not be encoded");
+            duro_buf_free(&b);
+        } else {
+            send_error(c, k->msgid, m->status, m->errmsg);
+        }
+    }
+    duro_kv_req_free(m->req);
+    duro_buf_free(&m->body);
+    free(k);
+    conn_unref(c);
+    if (--r->inflight == 0 && r->stopping && r->idle)
+        r->idle(r->idle_arg);
+}
+
+static void handle_frame(rconn *c, const unsigned char *p, size_t n)
+{
+    duro_rpc *r = c->r;
+    duro_frame f;
+    if (duro_frame_parse(p, n, &f) != 0) {
+        fail_and_close(c, f.msgid, DURO_BAD_REQUEST,
+                       "malformed frame: expected msgpack [msgid, op, ns, args]");
+        return;
+    }
+    uint64_t msgid = f.msgid;
+    const char *op = f.op, *ns = f.ns;
+    size_t op_len = f.op_len, ns_len = f.ns_len;
+    if (r->stopping) {
+        send_error(c, msgid, DURO_UNAVAILABLE, "server is shutting down");
+        return;
+    }
+    if (op_len == 4 && memcmp(op, "ping", 4) == 0) {
+        duro_buf b = {0};
+        msgpack_packer pk;
+        begin_reply(&b, &pk, msgid, 200);
+        pack_cstr(&pk, "pong");
+        put_frame(c, &b);
+        duro_buf_free(&b);
+        return;
+    }
+    char err[256];
+    const char *why;
+    int kop = duro_kv_op_from_name(op, op_len);
+    if (kop < 0) {
+        snprintf(err, sizeof err, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len), op);
+        send_error(c, msgid, DURO_BAD_REQUEST, err);
+        return;
+    }
+    if (duro_ns_valid(ns, ns_len, &why) != 0) {
+        snprintf(err, sizeof err, "invalid namespace: %s", why);
+        send_error(c, msgid, DURO_BAD_REQUEST, err);
+        return;
+    }
+    json_t *args = duro_mp_to_json(f.args, f.args_len, &why);
+    if (!args) {
+        snprintf(err, sizeof err, "bad args: %s", why);
+        send_error(c, msgid, DURO_BAD_REQUEST, err);
+        return;
+    }
+    duro_kv_req *req;
+    int st = duro_kv_request_from_args(kop, args, DURO_ENC_MSGPACK, &r->limits, &req, err,
+                                       sizeof err);
+    json_decref(args);
+    if (st != DURO_OK) {
+        send_error(c, msgid, st, err);
+        return;
+    }
+    rcall *k = calloc(1, sizeof *k);
+    if (!k) {
+        duro_kv_req_free(req);
+        send_error(c, msgid, DURO_NOMEM, "out of memory");
+        return;
+    }
+    k->m.kind = DURO_KIND_KV;
+    k->m.op = kop;
+    k->m.req = req;
+    memcpy(k->m.ns, ns, ns_len);
+    k->m.ns[ns_len] = '\0';
+    k->m.ns_len = ns_len;
+    k->m.reply = call_reply;
+    k->c = c;
+    k->msgid = msgid;
+    c->refs++;
+    r->inflight++;
+    duro_courier_send(r->courier, &k->m);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    rconn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t max = (size_t)c->r->cfg->max_body_bytes;
+    c->refs++; /* a frame may close the connection under us */
+    while (c->bev && !c->closing) {
+        size_t avail = evbuffer_get_length(in);
+        if (avail < 4)
+            break;
+        unsigned char hdr[4];
+        evbuffer_copyout(in, hdr, 4);
+        size_t n = (size_t)be32(hdr);
+        if (n == 0 || n > max) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "frame of %zu bytes; the limit is %zu", n, max);
+            fail_and_close(c, 0, n ? DURO_PAYLOAD_TOO_LARGE : DURO_BAD_REQUEST, msg);
+            break;
+        }
+        if (avail < 4 + n)
+            break;
+        const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)(4 + n));
+        handle_frame(c, p + 4, n);
+        if (c->bev)
+            evbuffer_drain(in, 4 + n);
+    }
+    conn_unref(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    rconn *c = arg;
+    if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        conn_close(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        conn_close(arg);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    duro_rpc *r = arg;
+    rconn *c = calloc(1, sizeof *c);
+    struct bufferevent *bev =
+        c ? bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (!bev) {
+        free(c);
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->r = r;
+    c->bev = bev;
+    c->refs = 1;
+    c->next = r->conns;
+    if (r->conns)
+        r->conns->prev = c;
+    r->conns = c;
+    if (++r->nconns >= r->max_conns)
+        evconnlistener_disable(r->listener);
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
+    struct timeval idle = {r->cfg->idle_timeout_ms / 1000, (r->cfg->idle_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(bev, &idle, &idle);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+int duro_rpc_new(struct event_base *base, const duro_config *cfg, duro_courier *courier,
+                 const struct sockaddr *sa, int salen, void (*idle)(void *), void *arg,
+                 duro_rpc **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct sockaddr_storage ss;
+    memcpy(&ss, sa, (size_t)salen);
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->rpc_port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->rpc_port);
+    duro_rpc *r = calloc(1, sizeof *r);
+    if (!r)
+        return DURO_NOMEM;
+    r->base = base;
+    r->cfg = cfg;
+    r->courier = courier;
+    r->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
+    r->max_conns = cfg->max_connections / (cfg->io_threads > 0 ? cfg->io_threads : 1);
+    if (r->max_conns < 1)
+        r->max_conns = 1;
+    r->idle = idle;
+    r->idle_arg = arg;
+    r->listener = evconnlistener_new_bind(
+        base, on_accept, r,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+        1024, (struct sockaddr *)&ss, salen);
+    if (!r->listener) {
+        snprintf(err, errlen, "cannot listen on %s:%ld (--rpc-port): %s", cfg->listen_host,
+                 cfg->rpc_port, strerror(errno));
+        free(r);
+        return DURO_IO;
+    }
+    *out = r;
+    return DURO_OK;
+}
+
+void duro_rpc_stop(duro_rpc *r)
+{
+    if (!r)
+        return;
+    r->stopping = 1;
+    evconnlistener_disable(r->listener);
+}
+
+long duro_rpc_inflight(const duro_rpc *r) { return r ? r->inflight : 0; }
+
+void duro_rpc_free(duro_rpc *r)
+{
+    if (!r)
+        return;
+    while (r->conns)
+        conn_close(r->conns);
+    evconnlistener_free(r->listener);
+    free(r);
+}
