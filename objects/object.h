@@ -25,9 +25,16 @@ typedef struct duro_object_ops {
     /* Deletes up to `max` keys due at now_ms (inside a transaction); returns
      * how many, or -1 on a storage error. NULL if the kind has no expiry. */
     int (*sweep)(duro_ns *ns, int64_t now_ms, int max);
+    /* Writes the kind's dirty in-memory state (inside a transaction). 0, or
+     * -1 on a storage error. NULL if the kind keeps no such state. */
+    int (*flush)(duro_ns *ns);
+    /* Frees the kind's in-memory state of a namespace being closed (after a
+     * final flush). NULL if none. */
+    void (*ns_close)(duro_ns *ns);
 } duro_object_ops;
 
 extern const duro_object_ops duro_kv_object;
+extern const duro_object_ops duro_ratelimit_object;
 
 /* The ops of a kind (enum duro_kind), NULL if unknown. */
 const duro_object_ops *duro_object_find(int kind);

@@ -17,6 +17,8 @@
  *     for each namespace in a transaction: COMMIT, then post its held replies
  *     evict cache entries over budget, close namespaces over the open limit
  *     every --ttl-sweep-ms: delete due keys in small batches, same commit path
+ *     every 100 ms: write behind the objects' in-memory state (rate limiter);
+ *     it also rides along with any commit of its namespace
  *
  * So one fsync covers every write to a namespace in a batch (group commit), a
  * lone write commits at once (no timer), and a write is acknowledged only after
@@ -40,6 +42,7 @@
 #include "runtime/stats.h"
 
 #define SWEEP_BATCH 256
+#define DURO_FLUSH_MS 100 /* write-behind state reaches disk at least this often */
 
 /* ---- the table and LRU of open namespaces ---- */
 
@@ -78,8 +81,16 @@ static void ns_lru_touch(duro_actor *a, duro_ns *ns)
     a->lru_head = ns;
 }
 
+static void flush_alone(duro_ns *ns);
+
 static void ns_drop(duro_actor *a, duro_ns *ns)
 {
+    flush_alone(ns);
+    for (int kind = 0; kind < DURO_KIND_COUNT; kind++) {
+        const duro_object_ops *ops = duro_object_find(kind);
+        if (ops && ops->ns_close)
+            ops->ns_close(ns);
+    }
     duro_ns **pp = slot(a, ns->name, ns->name_len);
     *pp = ns->hnext;
     ns_lru_unlink(a, ns);
@@ -118,6 +129,33 @@ static void ns_trim(duro_actor *a)
             ns_drop(a, ns);
         ns = prev;
     }
+}
+
+/* ---- write-behind state of object kinds ---- */
+
+/* Writes every dirty kind's state of ns inside the current transaction.
+ * 0, or a storage status. */
+static int flush_kinds(duro_ns *ns)
+{
+    for (int kind = 0; kind < DURO_KIND_COUNT && ns->dirty_kinds; kind++) {
+        const duro_object_ops *ops = duro_object_find(kind);
+        if ((ns->dirty_kinds & (1u << kind)) && ops && ops->flush && ops->flush(ns) != 0)
+            return DURO_IO;
+    }
+    return DURO_OK;
+}
+
+/* Outside any batch: writes ns's dirty state in a transaction of its own. */
+static void flush_alone(duro_ns *ns)
+{
+    if (!ns->dirty_kinds || ns->in_txn || duro_ns_begin(ns) != DURO_OK)
+        return;
+    if (flush_kinds(ns) != DURO_OK || duro_ns_commit(ns) != DURO_OK) {
+        duro_log_error("namespace %s: write-behind flush failed", ns->name);
+        duro_ns_rollback(ns);
+        return;
+    }
+    DURO_STAT_ADD(commits, 1);
 }
 
 /* ---- one batch ---- */
@@ -207,6 +245,8 @@ static void finish(duro_ns *txn_list)
         duro_ns *ns = txn_list;
         txn_list = ns->txn_next;
         int st = ns->txn_failed;
+        if (st == DURO_OK)
+            st = flush_kinds(ns); /* write-behind state rides along */
         if (st == DURO_OK) {
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -268,7 +308,8 @@ static void *actor_main(void *arg)
     duro_actor *a = arg;
     for (;;) {
         int64_t now = duro_now_ms();
-        int wait = (int)(a->next_sweep_ms - now);
+        int64_t next = a->next_sweep_ms < a->next_flush_ms ? a->next_sweep_ms : a->next_flush_ms;
+        int wait = (int)(next - now);
         if (wait < 0)
             wait = 0;
         size_t n;
@@ -290,6 +331,11 @@ static void *actor_main(void *arg)
             sweep(a, now);
             a->next_sweep_ms = now + a->ttl_sweep_ms;
         }
+        if (now >= a->next_flush_ms) {
+            for (duro_ns *ns = a->lru_head; ns; ns = ns->lnext)
+                flush_alone(ns);
+            a->next_flush_ms = now + DURO_FLUSH_MS;
+        }
         duro_lru_evict(&a->lru);
         ns_trim(a);
     }
@@ -307,6 +353,7 @@ int duro_actor_start(duro_actor *a)
     if (!a->table)
         return -1;
     a->next_sweep_ms = duro_now_ms() + a->ttl_sweep_ms;
+    a->next_flush_ms = duro_now_ms() + DURO_FLUSH_MS;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 4u << 20);

@@ -25,6 +25,7 @@ typedef struct duro_actor {
     duro_msg *outbox, **outbox_tail; /* replies ready before this batch's commits */
     int ttl_sweep_ms;
     int64_t next_sweep_ms;
+    int64_t next_flush_ms;
 } duro_actor;
 
 int duro_actor_start(duro_actor *a);

@@ -17,7 +17,7 @@
 #include "runtime/buf.h"
 #include "transport/names.h"
 
-enum duro_kind { DURO_KIND_KV = 0, DURO_KIND_COUNT };
+enum duro_kind { DURO_KIND_KV = 0, DURO_KIND_RATELIMIT, DURO_KIND_COUNT };
 
 typedef struct duro_msg duro_msg;
 typedef void (*duro_msg_done_fn)(duro_msg *m);
@@ -40,6 +40,10 @@ struct duro_msg {
     int64_t etag;      /* version for an ETag header, or -1 */
     duro_buf body;     /* on DURO_OK: the data as a tape (see codec.h) */
     char errmsg[192];  /* on error: the message of the error body */
+    struct {           /* a rate-limit check's figures, for HTTP headers */
+        int set;
+        int64_t limit, remaining, reset_ms, retry_after_ms;
+    } rl;
 };
 
 /* Sets an error reply: status and a formatted message. Returns status. */

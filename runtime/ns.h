@@ -28,6 +28,8 @@ struct duro_ns {
     int64_t version;           /* write counter, including uncommitted writes */
     int64_t version_committed; /* as last committed */
     int has_ttl;               /* some key may carry an expiry */
+    void *kind_state[DURO_KIND_COUNT]; /* an object kind's in-memory state, if any */
+    unsigned dirty_kinds;      /* kinds with state to write behind (bit per kind) */
 
     /* owned by the actor */
     duro_ns *hnext;             /* actor's name table */

@@ -67,6 +67,8 @@ const duro_object_ops *duro_object_find(int kind)
     switch (kind) {
     case DURO_KIND_KV:
         return &duro_kv_object;
+    case DURO_KIND_RATELIMIT:
+        return &duro_ratelimit_object;
     default:
         return NULL;
     }

@@ -30,6 +30,9 @@ static const char *const migrations[] = {
     "CREATE INDEX _duro_kv_expiry ON _duro_kv(expires_at) WHERE expires_at IS NOT NULL;"
     "CREATE TABLE _duro_meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "INSERT INTO _duro_meta VALUES('version', 0);",
+    /* 2: rate limiter state (GCRA theoretical arrival time, ns) */
+    "CREATE TABLE _duro_ratelimit(key TEXT PRIMARY KEY, tat INTEGER NOT NULL,"
+    " lim INTEGER NOT NULL, window_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #include "runtime/log.h"
+#include "transport/rl_request.h"
 
-enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC };
+enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC, K_RATE };
 
 struct flag {
     const char *name;
@@ -50,6 +51,8 @@ static const struct flag flags[] = {
      "time allowed to send one whole request (slow clients are cut off)"},
     {"ttl-sweep-ms", K_LONG, OFF(ttl_sweep_ms), 10, 3600000, "1000",
      "period of the active TTL sweep"},
+    {"ratelimit-default", K_RATE, 0, 0, 0, "30/60s",
+     "limit/window of a rate-limit check that names none (window in ms, s, m or h)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "info", "error|warn|info|debug"},
     {"sync", K_SYNC, 0, 0, 0, "full",
      "full: every commit is fsynced (default); normal: opt-in, faster, may lose the last"
@@ -93,6 +96,16 @@ static int set(duro_config *c, const struct flag *f, const char *v, char *err, s
         }
         strcpy(c->data_dir, v);
         return 0;
+    case K_RATE: {
+        duro_rl_defaults d;
+        if (strlen(v) >= sizeof c->ratelimit_default || duro_rl_parse_default(v, &d) != 0) {
+            snprintf(err, errlen, "--ratelimit-default: expected LIMIT/WINDOW like 30/60s, got \"%s\"",
+                     v);
+            return -1;
+        }
+        strcpy(c->ratelimit_default, v);
+        return 0;
+    }
     case K_LOGLEVEL:
         if ((c->log_level = duro_log_level_parse(v)) < 0) {
             snprintf(err, errlen, "--log-level: expected error|warn|info|debug, got \"%s\"", v);

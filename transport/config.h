@@ -28,6 +28,7 @@ typedef struct duro_config {
     long idle_timeout_ms;
     long request_timeout_ms;
     long ttl_sweep_ms;
+    char ratelimit_default[64];
     int log_level;
     int sync_full;
 } duro_config;

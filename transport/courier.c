@@ -36,7 +36,10 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Actor thread: hand the message back to the I/O thread. */
+/* Actor thread: hand the message back to the I/O thread. The I/O thread may
+ * answer it and finish as soon as it sees it in the list, so nothing of the
+ * courier is touched after the unlock (and the courier outlives the actors:
+ * duro_http_free() runs after duro_runtime_close()). */
 static void on_done(duro_msg *m)
 {
     duro_courier *c = m->ctx;
@@ -45,9 +48,9 @@ static void on_done(duro_msg *m)
     int was_empty = c->done_head == NULL;
     *c->done_tail = m;
     c->done_tail = &m->next;
-    pthread_mutex_unlock(&c->lock);
     if (was_empty)
         event_active(c->wake, EV_READ, 0);
+    pthread_mutex_unlock(&c->lock);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)

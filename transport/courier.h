@@ -26,7 +26,8 @@ typedef struct duro_courier duro_courier;
 /* A courier for the loop of base. NULL on ENOMEM. */
 duro_courier *duro_courier_new(struct event_base *base, duro_runtime *rt);
 
-/* Frees it; every message sent must have come back first. NULL is a no-op. */
+/* Frees it; every message sent must have come back first, and the actors must
+ * have stopped (one may still be returning from done()). NULL is a no-op. */
 void duro_courier_free(duro_courier *c);
 
 /* Queues m for its owning actor (m->reply must be set). */

@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     duro_log_info("signal %d: stopping (finishing requests in flight)", sig);
     duro_http_stop(http);
     duro_runtime_close(rt);
+    duro_http_free(http);
     duro_log_info("stopped cleanly");
     return 0;
 }

@@ -57,6 +57,7 @@
 #include "transport/kv_request.h"
 #include "transport/metrics.h"
 #include "transport/names.h"
+#include "transport/rl_request.h"
 #include "transport/rpc.h"
 
 #define CONN_BUCKETS 4096
@@ -99,6 +100,7 @@ struct duro_http {
     const duro_config *cfg;
     duro_runtime *rt;
     duro_kv_limits limits;
+    duro_rl_defaults rl_defaults;
     int n;
     io_thread *threads;
 };
@@ -319,10 +321,47 @@ static int put_error_mp(duro_buf *o, int status, const char *msg)
     return duro_buf_append(o, msg, n);
 }
 
+static const char *http_reason(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
+    default: return NULL;
+    }
+}
+
+/* RateLimit-* (draft IETF fields, seconds) and, when denied, Retry-After. */
+static void add_ratelimit_headers(struct evkeyvalq *h, const duro_msg *m, int status)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)m->rl.limit);
+    evhttp_add_header(h, "RateLimit-Limit", v);
+    snprintf(v, sizeof v, "%lld", (long long)m->rl.remaining);
+    evhttp_add_header(h, "RateLimit-Remaining", v);
+    snprintf(v, sizeof v, "%lld", (long long)((m->rl.reset_ms + 999) / 1000));
+    evhttp_add_header(h, "RateLimit-Reset", v);
+    if (status == DURO_RATE_LIMITED) {
+        snprintf(v, sizeof v, "%lld", (long long)((m->rl.retry_after_ms + 999) / 1000));
+        evhttp_add_header(h, "Retry-After", v);
+    }
+}
+
 /* Encodes and sends one reply. tape is the success data (status DURO_OK). */
 static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route, int accept_mp,
                     uint64_t t0, int status, const char *errmsg, const duro_buf *tape,
-                    int64_t etag)
+                    int64_t etag, const duro_msg *m)
 {
     duro_buf out = {0};
     if (status == DURO_OK) {
@@ -358,6 +397,8 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
         snprintf(tag, sizeof tag, "\"%lld\"", (long long)etag);
         evhttp_add_header(h, "ETag", tag);
     }
+    if (m && m->rl.set)
+        add_ratelimit_headers(h, m, status);
     int code = duro_status_http(status);
     if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
         evhttp_add_header(h, "Allow", errmsg + 9);
@@ -368,7 +409,7 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
         evbuffer_add_reference(eb, data, len, free_chunk, NULL);
     else
         free(data);
-    evhttp_send_reply(req, code, NULL, eb);
+    evhttp_send_reply(req, code, http_reason(code), eb);
     if (eb)
         evbuffer_free(eb);
     if (c) {
@@ -381,7 +422,7 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
 static void respond_error(io_thread *t, struct evhttp_request *req, conn *c, int route,
                           int accept_mp, uint64_t t0, int status, const char *msg)
 {
-    respond(t, req, c, route, accept_mp, t0, status, msg, NULL, -1);
+    respond(t, req, c, route, accept_mp, t0, status, msg, NULL, -1, NULL);
 }
 
 static void maybe_exit(io_thread *t)
@@ -394,7 +435,7 @@ static void on_rpc_idle(void *arg) { maybe_exit(arg); }
 
 static void free_call(call *k)
 {
-    duro_kv_req_free(k->m.req);
+    duro_request_free(k->m.kind, k->m.req);
     duro_buf_free(&k->m.body);
     free(k);
 }
@@ -405,7 +446,7 @@ static void call_reply(duro_msg *m)
     call *k = (call *)m;
     io_thread *t = k->t;
     respond(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, m->status, m->errmsg, &m->body,
-            m->etag);
+            m->etag, m);
     free_call(k);
     t->inflight--;
     maybe_exit(t);
@@ -674,6 +715,104 @@ static void serve_metrics(io_thread *t, struct evhttp_request *req, conn *c, uin
     duro_metrics_request(DURO_ROUTE_METRICS, 200, now_us() - t0);
 }
 
+/* Allocates a call for this request, or answers 500 and returns NULL. */
+static call *new_call(io_thread *t, struct evhttp_request *req, conn *c, int route, int accept_mp,
+                      uint64_t t0)
+{
+    call *k = calloc(1, sizeof *k);
+    if (!k) {
+        respond_error(t, req, c, route, accept_mp, t0, DURO_NOMEM, "out of memory");
+        return NULL;
+    }
+    k->t = t;
+    k->req = req;
+    k->c = c;
+    k->route = route;
+    k->accept_mp = accept_mp;
+    k->t0_us = t0;
+    k->m.reply = call_reply;
+    return k;
+}
+
+static void send_call(io_thread *t, call *k)
+{
+    t->inflight++;
+    duro_courier_send(t->courier, &k->m);
+}
+
+/* POST /ratelimit/:key/check, GET|DELETE /ratelimit/:key */
+static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
+                            enum evhttp_cmd_type cmd, const char *rest, const char *query,
+                            int accept_mp, uint64_t t0)
+{
+    size_t n = strlen(rest);
+    int op = -1, route = DURO_ROUTE_OTHER;
+    if (n > 6 && strcmp(rest + n - 6, "/check") == 0 && cmd == EVHTTP_REQ_POST) {
+        op = DURO_RL_CHECK;
+        n -= 6;
+        route = DURO_ROUTE_RL_CHECK;
+    } else if (cmd == EVHTTP_REQ_GET) {
+        op = DURO_RL_GET;
+        route = DURO_ROUTE_RL_GET;
+    } else if (cmd == EVHTTP_REQ_DELETE) {
+        op = DURO_RL_RESET;
+        route = DURO_ROUTE_RL_RESET;
+    } else {
+        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      "allowed: POST .../check, GET, DELETE");
+        return;
+    }
+    char err[256];
+    route_info ri = {.op = op, .route = route};
+    int st = namespace_of(req, query, &ri, err, sizeof err);
+    char *key = NULL;
+    size_t key_len = 0;
+    if (st == DURO_OK && duro_pct_decode(rest, n, &key, &key_len) != 0) {
+        snprintf(err, sizeof err, "invalid key: bad percent-encoding");
+        st = DURO_BAD_REQUEST;
+    }
+    json_t *body = NULL;
+    struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+    if (st == DURO_OK && op == DURO_RL_CHECK &&
+        evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
+        int enc = body_encoding(evhttp_find_header(hdr, "Content-Type"));
+        if (enc < 0) {
+            snprintf(err, sizeof err, "Content-Type must be application/json or application/msgpack");
+            st = DURO_UNSUPPORTED_MEDIA_TYPE;
+        } else {
+            st = parse_body(req, enc, (size_t)t->srv->cfg->max_body_bytes, &body, err, sizeof err);
+        }
+    }
+    duro_rl_req *r = NULL;
+    if (st == DURO_OK)
+        st = duro_rl_request(op, key, key_len, body, &t->srv->rl_defaults, &r, err, sizeof err);
+    json_decref(body);
+    free(key);
+    if (st == DURO_OK) {
+        char *v;
+        size_t vn;
+        if (duro_query_get(query, "enforce", &v, &vn) == 1) {
+            r->enforce = strcmp(v, "0") != 0 && strcmp(v, "false") != 0;
+            free(v);
+        }
+    }
+    if (st != DURO_OK) {
+        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        return;
+    }
+    call *k = new_call(t, req, c, route, accept_mp, t0);
+    if (!k) {
+        duro_rl_req_free(r);
+        return;
+    }
+    k->m.kind = DURO_KIND_RATELIMIT;
+    k->m.op = op;
+    k->m.req = r;
+    memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
+    k->m.ns_len = ri.ns_len;
+    send_call(t, k);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     io_thread *t = arg;
@@ -720,6 +859,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
 
+    if (strncmp(path, "/ratelimit/", 11) == 0 && path[11]) {
+        serve_ratelimit(t, req, c, cmd, path + 11, query, accept_mp, t0);
+        return;
+    }
     route_info ri = {.op = -1, .route = DURO_ROUTE_OTHER};
     if (strncmp(path, "/storage/", 9) == 0) {
         const char *rest = path + 9;
@@ -784,35 +927,30 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     ri.route = op_routes[ri.op];
 
-    call *k = calloc(1, sizeof *k);
-    duro_kv_req *r = k ? duro_kv_req_new(ri.op) : NULL;
+    duro_kv_req *r = duro_kv_req_new(ri.op);
     if (!r) {
-        free(k);
         respond_error(t, req, c, ri.route, accept_mp, t0, DURO_NOMEM, "out of memory");
         return;
     }
-    k->m.req = r;
     int st = namespace_of(req, query, &ri, err, sizeof err);
     if (st == DURO_OK)
         st = build_kv(t->srv, req, &ri, query, r, err, sizeof err);
     if (st != DURO_OK) {
         respond_error(t, req, c, ri.route, accept_mp, t0, st, err);
-        free_call(k);
+        duro_kv_req_free(r);
+        return;
+    }
+    call *k = new_call(t, req, c, ri.route, accept_mp, t0);
+    if (!k) {
+        duro_kv_req_free(r);
         return;
     }
     k->m.kind = DURO_KIND_KV;
     k->m.op = ri.op;
+    k->m.req = r;
     memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
     k->m.ns_len = ri.ns_len;
-    k->t = t;
-    k->req = req;
-    k->c = c;
-    k->route = ri.route;
-    k->accept_mp = accept_mp;
-    k->t0_us = t0;
-    k->m.reply = call_reply;
-    t->inflight++;
-    duro_courier_send(t->courier, &k->m);
+    send_call(t, k);
 }
 
 /* ---- threads ---- */
@@ -986,6 +1124,7 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, c
     h->cfg = cfg;
     h->rt = rt;
     h->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
+    duro_rl_parse_default(cfg->ratelimit_default, &h->rl_defaults);
     h->n = (int)cfg->io_threads;
     h->threads = calloc((size_t)h->n, sizeof *h->threads);
     if (!h->threads) {
@@ -1032,6 +1171,12 @@ void duro_http_stop(duro_http *h)
         event_active(h->threads[i].stop, EV_READ, 0);
     for (int i = 0; i < h->n; i++)
         pthread_join(h->threads[i].thread, NULL);
+}
+
+void duro_http_free(duro_http *h)
+{
+    if (!h)
+        return;
     for (int i = 0; i < h->n; i++)
         thread_free(&h->threads[i]);
     free(h->threads);

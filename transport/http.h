@@ -25,4 +25,9 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, c
  * joins the threads. NULL is a no-op. */
 void duro_http_stop(duro_http *h);
 
+/* Frees the loops and couriers. Call it only after duro_runtime_close(): an
+ * actor may still be inside a courier's done() callback of a message whose
+ * reply was already sent. NULL is a no-op. */
+void duro_http_free(duro_http *h);
+
 #endif

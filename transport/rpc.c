@@ -35,6 +35,7 @@
 #include "transport/frame.h"
 #include "transport/kv_request.h"
 #include "transport/names.h"
+#include "transport/rl_request.h"
 
 typedef struct rconn rconn;
 
@@ -44,6 +45,7 @@ struct duro_rpc {
     duro_courier *courier;
     struct evconnlistener *listener;
     duro_kv_limits limits;
+    duro_rl_defaults rl_defaults;
     rconn *conns;
     long nconns;
     long max_conns;
@@ -171,7 +173,7 @@ static void call_reply(duro_msg *m)
             send_error(c, k->msgid, m->status, m->errmsg);
         }
     }
-    duro_kv_req_free(m->req);
+    duro_request_free(m->kind, m->req);
     duro_buf_free(&m->body);
     free(k);
     conn_unref(c);
@@ -206,7 +208,10 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
     }
     char err[256];
     const char *why;
+    int kind = DURO_KIND_KV;
     int kop = duro_kv_op_from_name(op, op_len);
+    if (kop < 0 && (kop = duro_rl_op_from_name(op, op_len)) >= 0)
+        kind = DURO_KIND_RATELIMIT;
     if (kop < 0) {
         snprintf(err, sizeof err, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len), op);
         send_error(c, msgid, DURO_BAD_REQUEST, err);
@@ -223,9 +228,18 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         send_error(c, msgid, DURO_BAD_REQUEST, err);
         return;
     }
-    duro_kv_req *req;
-    int st = duro_kv_request_from_args(kop, args, DURO_ENC_MSGPACK, &r->limits, &req, err,
-                                       sizeof err);
+    void *req = NULL;
+    int st;
+    if (kind == DURO_KIND_KV) {
+        st = duro_kv_request_from_args(kop, args, DURO_ENC_MSGPACK, &r->limits,
+                                       (duro_kv_req **)&req, err, sizeof err);
+    } else {
+        const json_t *key = json_object_get(args, "key");
+        st = json_is_string(key)
+                 ? duro_rl_request(kop, json_string_value(key), json_string_length(key), args,
+                                   &r->rl_defaults, (duro_rl_req **)&req, err, sizeof err)
+                 : (snprintf(err, sizeof err, "\"key\" must be a string"), DURO_BAD_REQUEST);
+    }
     json_decref(args);
     if (st != DURO_OK) {
         send_error(c, msgid, st, err);
@@ -233,11 +247,11 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
     }
     rcall *k = calloc(1, sizeof *k);
     if (!k) {
-        duro_kv_req_free(req);
+        duro_request_free(kind, req);
         send_error(c, msgid, DURO_NOMEM, "out of memory");
         return;
     }
-    k->m.kind = DURO_KIND_KV;
+    k->m.kind = kind;
     k->m.op = kop;
     k->m.req = req;
     memcpy(k->m.ns, ns, ns_len);
@@ -340,6 +354,7 @@ int duro_rpc_new(struct event_base *base, const duro_config *cfg, duro_courier *
     r->cfg = cfg;
     r->courier = courier;
     r->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
+    duro_rl_parse_default(cfg->ratelimit_default, &r->rl_defaults);
     r->max_conns = cfg->max_connections / (cfg->io_threads > 0 ? cfg->io_threads : 1);
     if (r->max_conns < 1)
         r->max_conns = 1;

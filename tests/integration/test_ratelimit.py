@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""Rate limiting (/ratelimit, GCRA): exact under concurrency, refill over the
+window, enforce mode with its headers, reset, defaults, bad parameters, the
+binary protocol ops, and state that survives a clean restart."""
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import msgpack  # noqa: E402
+from durotest import ServerTestCase, assert_error, free_port, main, ok, q  # noqa: E402
+
+RPC_PORT = free_port()
+
+
+def check_path(key, ns, **query):
+    qs = "&".join("%s=%s" % (k, v) for k, v in [("ns", ns)] + sorted(query.items()))
+    return "/ratelimit/%s/check?%s" % (q(key), qs)
+
+
+class RateLimit(ServerTestCase):
+    server_args = ["--rpc-port", str(RPC_PORT), "--ratelimit-default", "5/1h"]
+
+    def check(self, key, body=None, **query):
+        return self.req("POST", check_path(key, self.ns, **query), body)
+
+    def test_exact_under_concurrency(self):
+        limit, threads, per_thread = 50, 8, 20
+        allowed = []
+        lock = threading.Lock()
+
+        def worker():
+            n = 0
+            for _ in range(per_thread):
+                d = ok(self.check("race", {"limit": limit, "windowMs": 3600000}))
+                n += d["allowed"]
+            with lock:
+                allowed.append(n)
+
+        ts = [threading.Thread(target=worker) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        self.assertEqual(sum(allowed), limit)  # 160 attempts, exactly `limit` allowed
+
+    def test_counts_down_and_refills(self):
+        body = {"limit": 4, "windowMs": 2000}  # one token back every 500 ms
+        got = [ok(self.check("r", body)) for _ in range(5)]
+        self.assertEqual([g["allowed"] for g in got], [True] * 4 + [False])
+        self.assertEqual([g["remaining"] for g in got[:4]], [3, 2, 1, 0])
+        self.assertGreater(got[4]["retryAfterMs"], 0)
+        self.assertLessEqual(got[4]["retryAfterMs"], 500)
+        self.assertTrue(all(g["limit"] == 4 for g in got))
+        time.sleep(got[4]["retryAfterMs"] / 1000 + 0.05)
+        self.assertTrue(ok(self.check("r", body))["allowed"])  # one token back
+        time.sleep(2.1)
+        d = ok(self.check("r", body))
+        self.assertTrue(d["allowed"])
+        self.assertEqual(d["remaining"], 3)  # full again after a whole window
+
+    def test_cost_and_peek(self):
+        body = {"limit": 10, "windowMs": 3600000, "cost": 7}
+        self.assertTrue(ok(self.check("c", body))["allowed"])
+        d = ok(self.check("c", body))
+        self.assertFalse(d["allowed"])
+        self.assertEqual(d["remaining"], 3)
+        self.assertTrue(ok(self.check("c", dict(body, cost=3)))["allowed"])
+        d = ok(self.req("GET", "/ratelimit/c?ns=" + self.ns))  # state, with the key's limit
+        self.assertEqual((d["limit"], d["remaining"]), (10, 0))
+
+    def test_enforce_headers(self):
+        body = {"limit": 2, "windowMs": 60000}
+        r = self.check("e", body, enforce=1)
+        ok(r)
+        self.assertEqual(r.headers["ratelimit-limit"], "2")
+        self.assertEqual(r.headers["ratelimit-remaining"], "1")
+        self.check("e", body, enforce=1)
+        r = self.check("e", body, enforce=1)
+        assert_error(r, 429, "RATE_LIMITED")
+        self.assertEqual(r.headers["ratelimit-remaining"], "0")
+        self.assertIn(r.headers["retry-after"], ("30", "31"))
+        self.assertIn(r.headers["ratelimit-reset"], ("60", "61"))
+
+    def test_reset_and_defaults(self):
+        for _ in range(5):  # --ratelimit-default 5/1h
+            self.assertTrue(ok(self.check("d"))["allowed"])
+        self.assertFalse(ok(self.check("d"))["allowed"])
+        self.assertEqual(ok(self.req("DELETE", "/ratelimit/d?ns=" + self.ns)), {"deleted": True})
+        self.assertEqual(ok(self.req("DELETE", "/ratelimit/d?ns=" + self.ns)), {"deleted": False})
+        d = ok(self.check("d"))
+        self.assertEqual((d["allowed"], d["remaining"], d["limit"]), (True, 4, 5))
+
+    def test_bad_parameters(self):
+        cases = [{"limit": 0}, {"limit": -1}, {"limit": 1.5}, {"limit": "10"},
+                 {"windowMs": 0}, {"windowMs": 315360000001}, {"cost": -1},
+                 {"limit": 2, "cost": 3}, [1, 2], "x"]
+        for body in cases:
+            with self.subTest(body=body):
+                assert_error(self.check("bad", body), 400, "BAD_REQUEST")
+        assert_error(self.req("POST", "/ratelimit/%ff/check?ns=" + self.ns), 400, "BAD_REQUEST")
+        assert_error(self.req("PUT", "/ratelimit/x?ns=" + self.ns, {}), 405, "METHOD_NOT_ALLOWED")
+        assert_error(self.req("POST", "/ratelimit/x/check?ns=_bad"), 400, "BAD_REQUEST")
+        r = self.req("POST", check_path("bad", self.ns), b"{}", headers={"Content-Type": "text/plain"})
+        assert_error(r, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+    def test_binary_protocol_ops(self):
+        s = socket.create_connection(("127.0.0.1", RPC_PORT), timeout=5)
+
+        def call(msgid, op, args):
+            b = msgpack.packb([msgid, op, self.ns, args])
+            s.sendall(struct.pack(">I", len(b)) + b)
+            h = s.recv(4, socket.MSG_WAITALL)
+            (n,) = struct.unpack(">I", h)
+            return msgpack.unpackb(s.recv(n, socket.MSG_WAITALL), raw=False)
+
+        for i in range(3):
+            r = call(i, "ratelimit.check", {"key": "p", "limit": 3, "windowMs": 60000})
+            self.assertEqual((r[1], r[2]["allowed"]), (200, True))
+        r = call(9, "ratelimit.check", {"key": "p", "limit": 3, "windowMs": 60000, "enforce": True})
+        self.assertEqual((r[1], r[2]["code"]), (429, "RATE_LIMITED"))
+        self.assertEqual(call(10, "ratelimit.get", {"key": "p"})[2]["remaining"], 0)
+        self.assertEqual(call(11, "ratelimit.reset", {"key": "p"})[2], {"deleted": True})
+        self.assertEqual(call(12, "ratelimit.check", {"limit": 3})[1], 400)  # no key
+        s.close()
+
+
+class RateLimitRestart(ServerTestCase):
+    def test_clean_restart_forgets_nothing(self):
+        body = {"limit": 100, "windowMs": 3600000}
+        for i in range(40):
+            ok(self.req("POST", check_path("k%d" % (i % 4), self.ns), body))
+        self.assertEqual(self.server.stop(), 0)  # SIGTERM: flushes the state
+        self.server.start()
+        for i in range(4):
+            d = ok(self.req("POST", check_path("k%d" % i, self.ns), body))
+            self.assertEqual(d["remaining"], 100 - 11)
+
+    def test_state_reaches_disk_within_the_flush_period(self):
+        body = {"limit": 100, "windowMs": 3600000}
+        for _ in range(10):
+            ok(self.req("POST", check_path("w", self.ns), body))
+        time.sleep(0.5)  # > 100 ms write-behind period
+        self.server.kill()
+        self.server.start()
+        d = ok(self.req("POST", check_path("w", self.ns), body))
+        self.assertEqual(d["remaining"], 100 - 11)
+
+
+if __name__ == "__main__":
+    main()

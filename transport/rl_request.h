@@ -1,0 +1,39 @@
+/*
+ * rl_request.h — building rate-limiter requests (objects/ratelimit.h) from
+ * wire input, shared by HTTP and the binary protocol; and freeing any kind's
+ * request.
+ */
+#ifndef DURO_RL_REQUEST_H
+#define DURO_RL_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duro/status.h"
+#include "objects/ratelimit.h"
+
+typedef struct duro_rl_defaults {
+    int64_t limit;
+    int64_t window_ms;
+} duro_rl_defaults;
+
+/* Parses "LIMIT/WINDOW" with WINDOW a positive integer and a unit ms, s, m or
+ * h ("30/60s", "100/1m"). 0, or -1 if malformed. */
+int duro_rl_parse_default(const char *s, duro_rl_defaults *d);
+
+/* "ratelimit.check" | "ratelimit.get" | "ratelimit.reset" -> enum duro_rl_op,
+ * or -1. */
+int duro_rl_op_from_name(const char *name, size_t len);
+
+/* Builds a request for op on key from args (NULL or an object with limit,
+ * windowMs, cost — integers — and enforce — bool; missing ones take the
+ * defaults, cost defaults to 1). DURO_OK with *out set, or an error status
+ * with a message in err. */
+int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
+                    const duro_rl_defaults *d, duro_rl_req **out, char *err, size_t errlen);
+
+/* Frees a message's request of the given kind (enum duro_kind). */
+void duro_request_free(int kind, void *req);
+
+#endif
