@@ -209,7 +209,7 @@ if [[ $HAVE_DUROD == 1 ]]; then
     mkdir -p "$TMP/data"
     # shellcheck disable=SC2086  # DUROD_ARGS is a list of flags
     start_server durod /healthz "$DUROD_BIN" --listen 127.0.0.1:@PORT@ --data "$TMP/data" \
-        --log-level error $DUROD_ARGS
+        --log-level error --rpc-port 0 $DUROD_ARGS
     DUROD_URL="http://127.0.0.1:$PORT"
 
     # Preload k0..k9999 with 100-byte values: one curl, 16 parallel keep-alive
@@ -242,6 +242,7 @@ if [[ $HAVE_DUROD == 1 ]]; then
     for c in 16 64; do run_wrk "get$c" "$c" get "$DUROD_URL"; done
     for c in 16 64; do run_wrk "put$c" "$c" put "$DUROD_URL"; done
     for c in 16 64; do run_wrk "mixed$c" "$c" mixed "$DUROD_URL"; done
+    run_wrk rl64 64 ratelimit "$DUROD_URL"
     kill -0 "$SERVER_PID" 2>/dev/null || die "durod died during the benchmark; log: $(tail -n 20 "$TMP/durod.log")"
     stop_pid "$SERVER_PID"
 fi
@@ -306,6 +307,7 @@ report() {
         row "durod PUT" 64 put64
         row "durod mixed 90/10" 16 mixed16
         row "durod mixed 90/10" 64 mixed64
+        row "durod rate-limit check" 64 rl64
         echo
         echo "| target | measured | goal | result |"
         echo "|---|---|---|---|"
@@ -319,6 +321,9 @@ report() {
         r=$(div "${RPS[put64]}" "$SQLITE_RATE")
         target "PUT -c64 / SQLite 1-row commits" "$r" ge 5 "×" \
             "$(printf '%.1f× (%.0f / %.0f)' "$r" "${RPS[put64]}" "$SQLITE_RATE")" put64
+        r=$(div "${RPS[rl64]}" "${RPS[get64]}")
+        target "rate-limit check -c64 / cached GET -c64" "$r" ge 0.90 "" \
+            "$(printf '%.2f (%.0f / %.0f)' "$r" "${RPS[rl64]}" "${RPS[get64]}")" rl64 get64
         target "p99 GET -c16" "${P99[get16]}" le 1 " ms" "${P99[get16]} ms" get16
         target "p99 PUT -c16" "${P99[put16]}" le 3 " ms" "${P99[put16]} ms" put16
     fi

@@ -1,0 +1,696 @@
+/*
+ * client.c — libduro's public API (include/duro/duro.h) over its backends.
+ *
+ * Every call becomes one protocol op (docs/protocol.md): the arguments are
+ * packed into an msgpack args map here, the backend (remote.c over TCP,
+ * embedded.c into an in-process runtime) runs it, and the reply body is handed
+ * back in the encoding the call promises (JSON text or msgpack), or its few
+ * fields are read out. JSON values given to duro_put are checked here
+ * (duro_json_parse) before anything is sent.
+ */
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_int.h"
+#include "transport/codec.h"
+
+static _Thread_local char last_error[256];
+
+DURO_API const char *duro_last_error(void)
+{
+    return last_error;
+}
+
+DURO_API void duro_free(void *p)
+{
+    free(p);
+}
+
+int duro_reply_fail(duro_reply *r, int rc, const char *fmt, ...)
+{
+    r->rc = rc;
+    r->http = duro_status_http(rc);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static void pk_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pk_cstr(msgpack_packer *pk, const char *s)
+{
+    pk_str(pk, s, strlen(s));
+}
+
+int duro_pack_error(duro_buf *out, int rc, const char *msg)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, duro_buf_mp_write);
+    size_t before = out->len;
+    msgpack_pack_map(&pk, 2);
+    pk_cstr(&pk, "code");
+    pk_cstr(&pk, duro_status_code(rc));
+    pk_cstr(&pk, "message");
+    pk_cstr(&pk, msg ? msg : duro_errstr(rc));
+    /* the packer ignores write errors; a short buffer means ENOMEM */
+    return out->len > before ? 0 : -1;
+}
+
+void duro_reply_error_from_body(duro_reply *r, int http, const void *body, size_t len)
+{
+    r->http = http;
+    r->rc = -1;
+    r->msg[0] = '\0';
+    json_t *e = len ? duro_mp_to_json(body, len, NULL) : NULL;
+    if (json_is_object(e)) {
+        const json_t *code = json_object_get(e, "code");
+        const json_t *m = json_object_get(e, "message");
+        if (json_is_string(code))
+            r->rc = duro_status_from_code(json_string_value(code), json_string_length(code));
+        if (json_is_string(m))
+            snprintf(r->msg, sizeof r->msg, "%s", json_string_value(m));
+    }
+    json_decref(e);
+    if (r->rc <= 0) /* unknown code, or "OK" on an error status */
+        r->rc = http == 200 ? DURO_INTERNAL : duro_status_from_http(http);
+    if (r->rc == DURO_OK)
+        r->rc = DURO_INTERNAL;
+    if (!r->msg[0])
+        snprintf(r->msg, sizeof r->msg, "%s", duro_errstr(r->rc));
+}
+
+int duro_url_int(const char *query, const char *name, long long min, long long max,
+                 long long *out)
+{
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            char tmp[32];
+            size_t vl = seg - nl - 1;
+            if (vl == 0 || vl >= sizeof tmp)
+                return -1;
+            memcpy(tmp, p + nl + 1, vl);
+            tmp[vl] = '\0';
+            char *end;
+            long long v = strtoll(tmp, &end, 10);
+            if (*end || v < min || v > max)
+                return -1;
+            *out = v;
+            return 1;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Records the outcome of a call for duro_last_error() and returns its status. */
+static int finish(duro_reply *r)
+{
+    if (r->rc == DURO_OK)
+        last_error[0] = '\0';
+    else
+        snprintf(last_error, sizeof last_error, "%s", r->msg[0] ? r->msg : duro_errstr(r->rc));
+    return r->rc;
+}
+
+static int fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+DURO_API int duro_open(const char *url, duro **db)
+{
+    if (!db)
+        return fail(DURO_BAD_REQUEST, "db must not be NULL");
+    *db = NULL;
+    if (!url)
+        return fail(DURO_BAD_REQUEST, "url must not be NULL");
+    char msg[256] = "";
+    int rc;
+    if (strncmp(url, "duro://", 7) == 0)
+        rc = duro_remote_open(url, db, msg, sizeof msg);
+    else if (strncmp(url, "file://", 7) == 0)
+        rc = duro_embedded_open(url, db, msg, sizeof msg);
+    else
+        return fail(DURO_BAD_REQUEST, "unsupported URL (want duro://host:port or file:///dir)");
+    if (rc != DURO_OK) {
+        *db = NULL;
+        return fail(rc, "%s", msg[0] ? msg : duro_errstr(rc));
+    }
+    last_error[0] = '\0';
+    return DURO_OK;
+}
+
+DURO_API void duro_close(duro *db)
+{
+    if (db)
+        db->be->close(db);
+}
+
+/* ---- building args ---- */
+
+typedef struct argbuf {
+    duro_buf buf;
+    msgpack_packer pk;
+} argbuf;
+
+static void args_init(argbuf *a, size_t fields)
+{
+    memset(a, 0, sizeof *a);
+    msgpack_packer_init(&a->pk, &a->buf, duro_buf_mp_write);
+    msgpack_pack_map(&a->pk, fields);
+}
+
+/* Appends a JSON text as msgpack. DURO_OK or DURO_BAD_REQUEST/NOMEM. */
+static int pack_json(argbuf *a, const char *what, const char *json, size_t len)
+{
+    const char *why;
+    json_t *v = duro_json_parse(json, len, &why);
+    if (!v)
+        return fail(DURO_BAD_REQUEST, "%s is not valid JSON: %s", what, why);
+    int rc = duro_json_to_mp(v, &a->buf) == 0 ? DURO_OK : DURO_NOMEM;
+    json_decref(v);
+    return rc == DURO_OK ? rc : fail(rc, "cannot encode %s", what);
+}
+
+static int pack_keys(argbuf *a, const char *const *keys, size_t n)
+{
+    pk_cstr(&a->pk, "keys");
+    msgpack_pack_array(&a->pk, n);
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i])
+            return fail(DURO_BAD_REQUEST, "keys[%zu] is NULL", i);
+        pk_cstr(&a->pk, keys[i]);
+    }
+    return DURO_OK;
+}
+
+static const char *ns_or_default(const char *ns)
+{
+    return ns ? ns : "default";
+}
+
+/* Runs op with a's args (freed here); the body stays in r for the caller. */
+static int run(duro *db, const char *op, const char *ns, argbuf *a, int val_enc, int out,
+               duro_reply *r)
+{
+    memset(r, 0, sizeof *r);
+    if (a->buf.len == 0 && a->buf.cap == 0) /* the packer could not allocate */
+        duro_reply_fail(r, DURO_NOMEM, "out of memory");
+    else
+        db->be->call(db, op, ns_or_default(ns), a->buf.data, a->buf.len, val_enc, out, r);
+    duro_buf_free(&a->buf);
+    if (r->rc != DURO_OK)
+        duro_buf_free(&r->body);
+    return finish(r);
+}
+
+/* Hands a JSON body to the caller as NUL-terminated text. */
+static int take_json(duro_reply *r, char **json, size_t *len)
+{
+    if (duro_buf_append(&r->body, "", 1) != 0) {
+        duro_buf_free(&r->body);
+        return fail(DURO_NOMEM, "out of memory");
+    }
+    size_t n;
+    char *p = duro_buf_take(&r->body, &n);
+    *json = p;
+    if (len)
+        *len = n - 1;
+    return DURO_OK;
+}
+
+/* Decodes an msgpack reply body into a jansson object (consumes the body). */
+static json_t *body_object(duro_reply *r)
+{
+    json_t *o = duro_mp_to_json(r->body.data, r->body.len, NULL);
+    duro_buf_free(&r->body);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        fail(DURO_INTERNAL, "malformed reply body");
+        return NULL;
+    }
+    return o;
+}
+
+static int64_t int_field(const json_t *o, const char *name)
+{
+    const json_t *v = json_object_get(o, name);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* Reads up to two integer fields of an msgpack reply object. */
+static int reply_ints(duro_reply *r, const char *f1, int64_t *v1, const char *f2, int64_t *v2)
+{
+    json_t *o = body_object(r);
+    if (!o)
+        return DURO_INTERNAL;
+    if (v1)
+        *v1 = int_field(o, f1);
+    if (v2)
+        *v2 = int_field(o, f2);
+    json_decref(o);
+    return DURO_OK;
+}
+
+#define CHECK_DB_KEY()                                                                       \
+    do {                                                                                     \
+        if (!db)                                                                             \
+            return fail(DURO_BAD_REQUEST, "db must not be NULL");                            \
+        if (!key)                                                                            \
+            return fail(DURO_BAD_REQUEST, "key must not be NULL");                           \
+    } while (0)
+
+/* ---- key-value ---- */
+
+/* The common part of duro_put_ex and duro_put_mp: value_json (JSON text) or
+ * value_mp (one msgpack object) under key with opts. */
+static int put(duro *db, const char *ns, const char *key, const char *value_json,
+               const void *value_mp, size_t len, const duro_put_opts *opts, int64_t *version)
+{
+    CHECK_DB_KEY();
+    static const duro_put_opts none;
+    if (!opts)
+        opts = &none;
+    if (!value_json && !value_mp)
+        return fail(DURO_BAD_REQUEST, "value must not be NULL");
+    size_t used;
+    if (value_mp && (duro_mp_check(value_mp, len, DURO_MP_MAX_DEPTH, &used) != 0 || used != len))
+        return fail(DURO_BAD_REQUEST, "value is not exactly one well-formed msgpack object");
+    size_t fields = 2 + (opts->ttl_ms != 0) + (opts->metadata != NULL) + (opts->if_match > 0) +
+                    (opts->if_none_match != 0);
+    argbuf a;
+    args_init(&a, fields);
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    pk_cstr(&a.pk, "value");
+    int rc = DURO_OK;
+    if (value_json)
+        rc = pack_json(&a, "value", value_json, len);
+    else if (duro_buf_append(&a.buf, value_mp, len) != 0)
+        rc = fail(DURO_NOMEM, "out of memory");
+    if (rc == DURO_OK && opts->ttl_ms != 0) {
+        pk_cstr(&a.pk, "ttlMs");
+        msgpack_pack_int64(&a.pk, opts->ttl_ms);
+    }
+    if (rc == DURO_OK && opts->metadata) {
+        pk_cstr(&a.pk, "metadata");
+        rc = pack_json(&a, "metadata", opts->metadata, strlen(opts->metadata));
+    }
+    if (rc == DURO_OK && opts->if_match > 0) {
+        pk_cstr(&a.pk, "ifMatch");
+        msgpack_pack_int64(&a.pk, opts->if_match);
+    }
+    if (rc == DURO_OK && opts->if_none_match) {
+        pk_cstr(&a.pk, "ifNoneMatch");
+        msgpack_pack_true(&a.pk);
+    }
+    if (rc != DURO_OK) {
+        duro_buf_free(&a.buf);
+        return rc;
+    }
+    duro_reply r;
+    rc = run(db, "kv.put", ns, &a, value_json ? DURO_ENC_JSON : DURO_ENC_MSGPACK, DURO_OUT_MP,
+             &r);
+    if (rc != DURO_OK)
+        return rc;
+    return reply_ints(&r, "version", version, NULL, NULL);
+}
+
+DURO_API int duro_put(duro *db, const char *ns, const char *key, const char *json, size_t len,
+                      int64_t ttl_ms)
+{
+    duro_put_opts o = {.ttl_ms = ttl_ms};
+    return put(db, ns, key, json, NULL, len, &o, NULL);
+}
+
+DURO_API int duro_put_ex(duro *db, const char *ns, const char *key, const char *json, size_t len,
+                         const duro_put_opts *opts, int64_t *version)
+{
+    return put(db, ns, key, json, NULL, len, opts, version);
+}
+
+DURO_API int duro_put_mp(duro *db, const char *ns, const char *key, const void *mp, size_t len,
+                         const duro_put_opts *opts, int64_t *version)
+{
+    return put(db, ns, key, NULL, mp, len, opts, version);
+}
+
+static int get(duro *db, const char *ns, const char *key, int out, duro_reply *r)
+{
+    argbuf a;
+    args_init(&a, 1);
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    return run(db, "kv.get", ns, &a, DURO_ENC_JSON, out, r);
+}
+
+DURO_API int duro_get(duro *db, const char *ns, const char *key, char **json, size_t *len)
+{
+    CHECK_DB_KEY();
+    if (!json)
+        return fail(DURO_BAD_REQUEST, "json must not be NULL");
+    *json = NULL;
+    if (len)
+        *len = 0;
+    duro_reply r;
+    int rc = get(db, ns, key, DURO_OUT_JSON, &r);
+    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+}
+
+DURO_API int duro_get_mp(duro *db, const char *ns, const char *key, void **mp, size_t *len)
+{
+    CHECK_DB_KEY();
+    if (!mp)
+        return fail(DURO_BAD_REQUEST, "mp must not be NULL");
+    *mp = NULL;
+    if (len)
+        *len = 0;
+    duro_reply r;
+    int rc = get(db, ns, key, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    size_t n;
+    *mp = duro_buf_take(&r.body, &n);
+    if (len)
+        *len = n;
+    return DURO_OK;
+}
+
+/* Compact JSON text of v (malloc'd, NUL-terminated), or NULL on ENOMEM. */
+static char *to_text(const json_t *v, size_t *len)
+{
+    duro_buf b = {0};
+    if (duro_json_to_text(v, &b) != 0 || duro_buf_append(&b, "", 1) != 0) {
+        duro_buf_free(&b);
+        return NULL;
+    }
+    char *p = duro_buf_take(&b, len);
+    if (len)
+        (*len)--;
+    return p;
+}
+
+DURO_API int duro_get_meta(duro *db, const char *ns, const char *key, duro_meta *out)
+{
+    CHECK_DB_KEY();
+    if (!out)
+        return fail(DURO_BAD_REQUEST, "out must not be NULL");
+    memset(out, 0, sizeof *out);
+    argbuf a;
+    args_init(&a, 2);
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    pk_cstr(&a.pk, "meta");
+    msgpack_pack_true(&a.pk);
+    duro_reply r;
+    int rc = run(db, "kv.get", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(&r);
+    if (!o)
+        return DURO_INTERNAL;
+    out->value = to_text(json_object_get(o, "value") ? json_object_get(o, "value") : json_null(),
+                         &out->value_len);
+    const json_t *md = json_object_get(o, "metadata");
+    if (md && !json_is_null(md))
+        out->metadata = to_text(md, NULL);
+    out->version = int_field(o, "version");
+    out->created_at = int_field(o, "createdAt");
+    out->updated_at = int_field(o, "updatedAt");
+    out->expires_at = int_field(o, "expiresAt");
+    int nomem = !out->value || (md && !json_is_null(md) && !out->metadata);
+    json_decref(o);
+    if (nomem) {
+        duro_meta_free(out);
+        return fail(DURO_NOMEM, "out of memory");
+    }
+    return DURO_OK;
+}
+
+DURO_API void duro_meta_free(duro_meta *m)
+{
+    if (!m)
+        return;
+    free(m->value);
+    free(m->metadata);
+    memset(m, 0, sizeof *m);
+}
+
+DURO_API int duro_delete_ex(duro *db, const char *ns, const char *key, int64_t if_match,
+                            int *deleted)
+{
+    CHECK_DB_KEY();
+    if (deleted)
+        *deleted = 0;
+    argbuf a;
+    args_init(&a, 1 + (if_match > 0));
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    if (if_match > 0) {
+        pk_cstr(&a.pk, "ifMatch");
+        msgpack_pack_int64(&a.pk, if_match);
+    }
+    duro_reply r;
+    int rc = run(db, "kv.delete", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(&r);
+    if (!o)
+        return DURO_INTERNAL;
+    if (deleted)
+        *deleted = json_is_true(json_object_get(o, "deleted"));
+    json_decref(o);
+    return DURO_OK;
+}
+
+DURO_API int duro_delete(duro *db, const char *ns, const char *key)
+{
+    return duro_delete_ex(db, ns, key, 0, NULL);
+}
+
+DURO_API int duro_batch_get(duro *db, const char *ns, const char *const *keys, size_t n,
+                            char **json, size_t *len)
+{
+    if (!db || !json || (n && !keys))
+        return fail(DURO_BAD_REQUEST, "db, keys and json must not be NULL");
+    *json = NULL;
+    if (len)
+        *len = 0;
+    argbuf a;
+    args_init(&a, 1);
+    int rc = pack_keys(&a, keys, n);
+    if (rc != DURO_OK) {
+        duro_buf_free(&a.buf);
+        return rc;
+    }
+    duro_reply r;
+    rc = run(db, "kv.batch_get", ns, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+}
+
+DURO_API int duro_batch_set(duro *db, const char *ns, const char *entries_json, size_t len,
+                            int64_t *version)
+{
+    if (!db || !entries_json)
+        return fail(DURO_BAD_REQUEST, "db and entries_json must not be NULL");
+    argbuf a;
+    args_init(&a, 1);
+    pk_cstr(&a.pk, "entries");
+    int rc = pack_json(&a, "entries", entries_json, len);
+    if (rc != DURO_OK) {
+        duro_buf_free(&a.buf);
+        return rc;
+    }
+    duro_reply r;
+    rc = run(db, "kv.batch_set", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_ints(&r, "version", version, NULL, NULL) : rc;
+}
+
+DURO_API int duro_batch_delete(duro *db, const char *ns, const char *const *keys, size_t n,
+                               int64_t *deleted)
+{
+    if (!db || (n && !keys))
+        return fail(DURO_BAD_REQUEST, "db and keys must not be NULL");
+    argbuf a;
+    args_init(&a, 1);
+    int rc = pack_keys(&a, keys, n);
+    if (rc != DURO_OK) {
+        duro_buf_free(&a.buf);
+        return rc;
+    }
+    duro_reply r;
+    rc = run(db, "kv.batch_delete", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
+}
+
+DURO_API int duro_list(duro *db, const char *ns, const duro_list_opts *opts, char **json,
+                       size_t *len)
+{
+    if (!db || !json)
+        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+    *json = NULL;
+    if (len)
+        *len = 0;
+    static const duro_list_opts none;
+    if (!opts)
+        opts = &none;
+    const char *names[] = {"prefix", "start", "startAfter", "end", "cursor"};
+    const char *vals[] = {opts->prefix, opts->start, opts->start_after, opts->end, opts->cursor};
+    size_t fields = (opts->limit != 0) + (opts->reverse != 0) + (opts->values != 0);
+    for (size_t i = 0; i < 5; i++)
+        fields += vals[i] != NULL;
+    argbuf a;
+    args_init(&a, fields);
+    for (size_t i = 0; i < 5; i++)
+        if (vals[i]) {
+            pk_cstr(&a.pk, names[i]);
+            pk_cstr(&a.pk, vals[i]);
+        }
+    if (opts->limit != 0) {
+        pk_cstr(&a.pk, "limit");
+        msgpack_pack_int(&a.pk, opts->limit);
+    }
+    if (opts->reverse) {
+        pk_cstr(&a.pk, "reverse");
+        msgpack_pack_true(&a.pk);
+    }
+    if (opts->values) {
+        pk_cstr(&a.pk, "values");
+        msgpack_pack_true(&a.pk);
+    }
+    duro_reply r;
+    int rc = run(db, "kv.list", ns, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+}
+
+DURO_API int duro_clear(duro *db, const char *ns, int64_t *deleted)
+{
+    if (!db)
+        return fail(DURO_BAD_REQUEST, "db must not be NULL");
+    argbuf a;
+    args_init(&a, 0);
+    duro_reply r;
+    int rc = run(db, "kv.clear", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
+}
+
+/* ---- any op ---- */
+
+static const unsigned char empty_map[1] = {0x80};
+
+/* args must be one msgpack map; NULL/0 means {}. */
+static int check_args(const void **args, size_t *len)
+{
+    if (!*args || *len == 0) {
+        *args = empty_map;
+        *len = 1;
+        return DURO_OK;
+    }
+    const unsigned char *p = *args;
+    size_t used;
+    if (duro_mp_check(p, *len, DURO_MP_MAX_DEPTH, &used) != 0 || used != *len ||
+        !((p[0] & 0xf0) == 0x80 || p[0] == 0xde || p[0] == 0xdf))
+        return fail(DURO_BAD_REQUEST, "args must be exactly one msgpack map");
+    return DURO_OK;
+}
+
+DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *args,
+                       size_t args_len, int *status, void **body, size_t *body_len)
+{
+    if (status)
+        *status = 0;
+    if (body)
+        *body = NULL;
+    if (body_len)
+        *body_len = 0;
+    if (!db || !op)
+        return fail(DURO_BAD_REQUEST, "db and op must not be NULL");
+    int rc = check_args(&args, &args_len);
+    if (rc != DURO_OK) {
+        if (status)
+            *status = duro_status_http(rc);
+        return rc;
+    }
+    duro_reply r;
+    memset(&r, 0, sizeof r);
+    db->be->call(db, op, ns_or_default(ns), args, args_len, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
+    if (r.rc != DURO_OK && r.body.len == 0)
+        duro_pack_error(&r.body, r.rc, r.msg);
+    if (status)
+        *status = r.http;
+    size_t n;
+    void *p = duro_buf_take(&r.body, &n);
+    if (body) {
+        *body = p;
+        if (body_len)
+            *body_len = n;
+    } else {
+        free(p);
+    }
+    return finish(&r);
+}
+
+DURO_API int duro_send(duro *db, const char *op, const char *ns, const void *args,
+                       size_t args_len, uint64_t *id)
+{
+    if (!db || !op || !id)
+        return fail(DURO_BAD_REQUEST, "db, op and id must not be NULL");
+    *id = 0;
+    int rc = check_args(&args, &args_len);
+    if (rc != DURO_OK)
+        return rc;
+    char msg[256] = "";
+    rc = db->be->send(db, op, ns_or_default(ns), args, args_len, id, msg, sizeof msg);
+    if (rc != DURO_OK)
+        return fail(rc, "%s", msg[0] ? msg : duro_errstr(rc));
+    last_error[0] = '\0';
+    return DURO_OK;
+}
+
+DURO_API int duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t *body_len)
+{
+    if (status)
+        *status = 0;
+    if (body)
+        *body = NULL;
+    if (body_len)
+        *body_len = 0;
+    if (!db || !id)
+        return fail(DURO_BAD_REQUEST, "db and id must not be NULL");
+    *id = 0;
+    duro_reply r;
+    memset(&r, 0, sizeof r);
+    int rc = db->be->recv(db, id, &r);
+    (void)rc;
+    if (r.rc != DURO_OK && r.body.len == 0 && *id != 0)
+        duro_pack_error(&r.body, r.rc, r.msg);
+    if (status)
+        *status = r.http;
+    size_t n;
+    void *p = duro_buf_take(&r.body, &n);
+    if (body) {
+        *body = p;
+        if (body_len)
+            *body_len = n;
+    } else {
+        free(p);
+    }
+    return finish(&r);
+}

@@ -1,0 +1,75 @@
+/*
+ * client_int.h — libduro's private interface between the public API
+ * (client.c) and its two backends (remote.c, embedded.c).
+ *
+ * client.c turns every public call into one protocol op: an op name, a
+ * namespace and an args map encoded as msgpack (docs/protocol.md). A backend
+ * runs the op and hands back a duro_reply. Nothing here is API; none of these
+ * symbols leave libduro.so (-fvisibility=hidden).
+ */
+#ifndef DURO_CLIENT_INT_H
+#define DURO_CLIENT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duro/duro.h"
+#include "runtime/buf.h"
+
+#define DURO_CLIENT_MAX_INFLIGHT 4096 /* duro_send requests per handle */
+
+/* Encodings of a reply body a caller may ask for. */
+enum { DURO_OUT_MP = 0, DURO_OUT_JSON = 1 };
+
+/* The outcome of one op. */
+typedef struct duro_reply {
+    int rc;          /* duro_status */
+    int http;        /* HTTP-like status (200 on success) */
+    duro_buf body;   /* on DURO_OK: the data in the encoding asked for; on an
+                      * error answered by the server/runtime: the error map as
+                      * msgpack ({code, message}); empty for local failures */
+    char msg[256];   /* on error: the message ("" on success) */
+} duro_reply;
+
+typedef struct duro_backend {
+    /* Runs op and waits for its reply. args[0..args_len) is one msgpack map.
+     * val_enc is how an embedded runtime stores values (DURO_ENC_JSON for the
+     * JSON calls, DURO_ENC_MSGPACK otherwise; a server always stores msgpack);
+     * out is DURO_OUT_MP or DURO_OUT_JSON. Fills *r (r->body starts empty). */
+    void (*call)(duro *db, const char *op, const char *ns, const void *args, size_t args_len,
+                 int val_enc, int out, duro_reply *r);
+    /* Pipelining, see duro_send / duro_recv. recv fills *r with a msgpack body. */
+    int (*send)(duro *db, const char *op, const char *ns, const void *args, size_t args_len,
+                uint64_t *id, char *msg, size_t msglen);
+    int (*recv)(duro *db, uint64_t *id, duro_reply *r);
+    void (*close)(duro *db);
+} duro_backend;
+
+/* Every handle starts with this header. */
+struct duro {
+    const duro_backend *be;
+};
+
+/* Backend constructors: url is the whole URL. On failure return a status and
+ * write a message into msg. */
+int duro_remote_open(const char *url, duro **db, char *msg, size_t msglen);
+int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen);
+
+/* Fills r as an error (rc, its HTTP status, message; body left empty).
+ * Returns rc. */
+int duro_reply_fail(duro_reply *r, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sets r->rc, r->msg from an error body (msgpack {code, message}) and the
+ * HTTP-like status. */
+void duro_reply_error_from_body(duro_reply *r, int http, const void *body, size_t len);
+
+/* Appends a msgpack error map {code, message} for rc to out. 0 / -1. */
+int duro_pack_error(duro_buf *out, int rc, const char *msg);
+
+/* Parses a decimal option "name=value" from a URL query (after '?'). Returns
+ * 1 and *out if present, 0 if absent, -1 if malformed. */
+int duro_url_int(const char *query, const char *name, long long min, long long max,
+                 long long *out);
+
+#endif

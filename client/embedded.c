@@ -1,0 +1,330 @@
+/*
+ * embedded.c — libduro's file:///path backend: the duro runtime inside the
+ * caller's process.
+ *
+ * DESIGN
+ * duro_open starts a runtime (runtime/runtime.h) over the directory, which
+ * takes the directory's flock: a durod or another handle on it makes the open
+ * fail with DURO_LOCKED. A call does what durod's binary-protocol transport
+ * does with a frame — op name → kv op, namespace check, msgpack args → jansson
+ * (duro_mp_to_json) → a validated duro_kv_req (duro_kv_request_from_args) —
+ * and submits the message to the owning actor. The actor answers on its own
+ * thread through done(), which only marks the request finished under the
+ * handle's mutex and wakes the waiters; the calling thread turns the reply
+ * tape into JSON or msgpack (codec.h) and frees the message.
+ *
+ * Values of the JSON calls are stored as JSON (DURO_ENC_JSON), those of the
+ * msgpack calls and of duro_call/duro_send as msgpack, as the HTTP and RPC
+ * transports store them. Durability is the runtime's: a write returns after
+ * its commit (synchronous=FULL unless the URL says sync=normal).
+ *
+ * URL options: file:///dir?actors=N&cache_mb=N&ttl_sweep_ms=N&max_value_bytes=N
+ * &sync=full|normal (defaults: one actor per core, 64 MiB, 1000 ms, 2 MiB, full).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/client_int.h"
+#include "objects/kv.h"
+#include "runtime/runtime.h"
+#include "transport/codec.h"
+#include "transport/kv_request.h"
+#include "transport/names.h"
+
+typedef struct ereq ereq;
+struct ereq {
+    duro_msg m;       /* m.ctx = this; reply in m.status/body/errmsg */
+    duro_kv_req *req; /* owned; freed with the request */
+    uint64_t id;
+    int done;
+    int async;        /* from duro_send: goes to the ready list when done */
+    ereq *next;       /* ready list */
+    struct embedded *owner;
+};
+
+typedef struct embedded {
+    struct duro base;
+    duro_runtime *rt;
+    duro_kv_limits lim;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ereq *ready, *ready_tail; /* finished duro_send requests, oldest first */
+    size_t inflight;          /* duro_send requests not yet taken by duro_recv */
+    uint64_t next_id;
+} embedded;
+
+/* Actor thread: hand the message back to its sender. */
+static void on_done(duro_msg *m)
+{
+    ereq *e = m->ctx;
+    embedded *E = e->owner;
+    pthread_mutex_lock(&E->mu);
+    e->done = 1;
+    if (e->async) {
+        if (E->ready_tail)
+            E->ready_tail->next = e;
+        else
+            E->ready = e;
+        E->ready_tail = e;
+    }
+    pthread_cond_broadcast(&E->cv);
+    pthread_mutex_unlock(&E->mu);
+}
+
+static void ereq_free(ereq *e)
+{
+    if (!e)
+        return;
+    duro_kv_req_free(e->req);
+    duro_buf_free(&e->m.body);
+    free(e);
+}
+
+/* Builds the request of one op. Always returns a request (NULL only on
+ * ENOMEM); if the op cannot run, it comes back finished (done = 1) with its
+ * error, or with its answer for ping. */
+static ereq *build(embedded *E, const char *op, const char *ns, const void *args,
+                   size_t args_len, int val_enc)
+{
+    ereq *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    duro_msg *m = &e->m;
+    e->owner = E;
+    m->ctx = e;
+    m->done = on_done;
+    m->kind = DURO_KIND_KV;
+    m->etag = -1;
+    size_t op_len = strlen(op), ns_len = strlen(ns);
+    const char *why;
+    if (op_len == 4 && memcmp(op, "ping", 4) == 0) {
+        static const char pong[] = "\xa4pong";
+        e->done = 1;
+        m->status = DURO_OK;
+        if (duro_buf_append(&m->body, pong, 5) != 0)
+            duro_msg_fail(m, DURO_NOMEM, "out of memory");
+        return e;
+    }
+    m->op = duro_kv_op_from_name(op, op_len);
+    if (m->op < 0) {
+        e->done = 1;
+        duro_msg_fail(m, DURO_BAD_REQUEST, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len),
+                      op);
+        return e;
+    }
+    if (duro_ns_valid(ns, ns_len, &why) != 0) {
+        e->done = 1;
+        duro_msg_fail(m, DURO_BAD_REQUEST, "invalid namespace: %s", why);
+        return e;
+    }
+    memcpy(m->ns, ns, ns_len);
+    m->ns_len = ns_len;
+    json_t *j = duro_mp_to_json(args, args_len, &why);
+    if (!j) {
+        e->done = 1;
+        duro_msg_fail(m, DURO_BAD_REQUEST, "bad args: %s", why);
+        return e;
+    }
+    char err[192];
+    int st = duro_kv_request_from_args(m->op, j, val_enc, &E->lim, &e->req, err, sizeof err);
+    json_decref(j);
+    if (st != DURO_OK) {
+        e->done = 1;
+        duro_msg_fail(m, st, "%s", err);
+        return e;
+    }
+    m->req = e->req;
+    return e;
+}
+
+/* Sends e to its actor unless it is already finished. */
+static void submit(embedded *E, ereq *e)
+{
+    if (e->done)
+        return;
+    if (duro_runtime_submit(E->rt, &e->m) != DURO_OK) {
+        e->done = 1;
+        duro_msg_fail(&e->m, DURO_UNAVAILABLE, "the runtime's mailbox is full or it is stopping");
+    }
+}
+
+/* The reply of a finished request, in encoding out. */
+static void reply_of(ereq *e, int out, duro_reply *r)
+{
+    duro_msg *m = &e->m;
+    if (m->status != DURO_OK) {
+        duro_reply_fail(r, m->status, "%s", m->errmsg[0] ? m->errmsg : duro_errstr(m->status));
+        duro_pack_error(&r->body, m->status, r->msg);
+        return;
+    }
+    int bad = out == DURO_OUT_JSON ? duro_tape_to_json(m->body.data, m->body.len, &r->body)
+                                   : duro_tape_to_mp(m->body.data, m->body.len, &r->body);
+    if (bad) {
+        duro_buf_free(&r->body);
+        duro_reply_fail(r, DURO_INTERNAL, "cannot encode the reply");
+        return;
+    }
+    r->rc = DURO_OK;
+    r->http = 200;
+}
+
+static void e_call(duro *db, const char *op, const char *ns, const void *args, size_t args_len,
+                   int val_enc, int out, duro_reply *r)
+{
+    embedded *E = (embedded *)db;
+    ereq *e = build(E, op, ns, args, args_len, val_enc);
+    if (!e) {
+        duro_reply_fail(r, DURO_NOMEM, "out of memory");
+        return;
+    }
+    submit(E, e);
+    pthread_mutex_lock(&E->mu);
+    while (!e->done)
+        pthread_cond_wait(&E->cv, &E->mu);
+    pthread_mutex_unlock(&E->mu);
+    reply_of(e, out, r);
+    ereq_free(e);
+}
+
+static int e_send(duro *db, const char *op, const char *ns, const void *args, size_t args_len,
+                  uint64_t *id, char *msg, size_t msglen)
+{
+    embedded *E = (embedded *)db;
+    pthread_mutex_lock(&E->mu);
+    if (E->inflight >= DURO_CLIENT_MAX_INFLIGHT) {
+        pthread_mutex_unlock(&E->mu);
+        snprintf(msg, msglen, "%d requests in flight: take replies with duro_recv first",
+                 DURO_CLIENT_MAX_INFLIGHT);
+        return DURO_UNAVAILABLE;
+    }
+    E->inflight++;
+    uint64_t my = ++E->next_id;
+    pthread_mutex_unlock(&E->mu);
+    ereq *e = build(E, op, ns, args, args_len, DURO_ENC_MSGPACK);
+    if (!e) {
+        pthread_mutex_lock(&E->mu);
+        E->inflight--;
+        pthread_mutex_unlock(&E->mu);
+        snprintf(msg, msglen, "out of memory");
+        return DURO_NOMEM;
+    }
+    e->id = my;
+    e->async = 1;
+    *id = my;
+    /* once the runtime took it, e belongs to on_done and duro_recv */
+    if (!e->done && duro_runtime_submit(E->rt, &e->m) == DURO_OK)
+        return DURO_OK;
+    if (!e->done)
+        duro_msg_fail(&e->m, DURO_UNAVAILABLE, "the runtime's mailbox is full or it is stopping");
+    e->done = 1; /* answered without the runtime: queue it as is */
+    pthread_mutex_lock(&E->mu);
+    if (E->ready_tail)
+        E->ready_tail->next = e;
+    else
+        E->ready = e;
+    E->ready_tail = e;
+    pthread_cond_broadcast(&E->cv);
+    pthread_mutex_unlock(&E->mu);
+    return DURO_OK;
+}
+
+static int e_recv(duro *db, uint64_t *id, duro_reply *r)
+{
+    embedded *E = (embedded *)db;
+    pthread_mutex_lock(&E->mu);
+    if (E->inflight == 0) {
+        pthread_mutex_unlock(&E->mu);
+        return duro_reply_fail(r, DURO_BAD_REQUEST, "no request in flight");
+    }
+    while (!E->ready)
+        pthread_cond_wait(&E->cv, &E->mu);
+    ereq *e = E->ready;
+    E->ready = e->next;
+    if (!E->ready)
+        E->ready_tail = NULL;
+    E->inflight--;
+    pthread_mutex_unlock(&E->mu);
+    *id = e->id;
+    reply_of(e, DURO_OUT_MP, r);
+    ereq_free(e);
+    return r->rc;
+}
+
+static void e_close(duro *db)
+{
+    embedded *E = (embedded *)db;
+    duro_runtime_close(E->rt); /* answers everything queued, commits */
+    for (ereq *e = E->ready, *next; e; e = next) {
+        next = e->next;
+        ereq_free(e);
+    }
+    pthread_cond_destroy(&E->cv);
+    pthread_mutex_destroy(&E->mu);
+    free(E);
+}
+
+static const duro_backend embedded_backend = {e_call, e_send, e_recv, e_close};
+
+int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen)
+{
+    const char *path = url + strlen("file://");
+    const char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    if (plen == 0) {
+        snprintf(msg, msglen, "file:// URL without a directory");
+        return DURO_BAD_REQUEST;
+    }
+    char *dir = NULL;
+    size_t dlen;
+    if (duro_pct_decode(path, plen, &dir, &dlen) != 0 || strlen(dir) != dlen) {
+        free(dir);
+        snprintf(msg, msglen, "bad percent-escape in the file:// path");
+        return DURO_BAD_REQUEST;
+    }
+    const char *query = q ? q + 1 : NULL;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long long actors = ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1, cache_mb = 64,
+              sweep = 1000, max_value = 2097152;
+    int sync_full = 1;
+    if (duro_url_int(query, "actors", 1, 256, &actors) < 0 ||
+        duro_url_int(query, "cache_mb", 0, 1 << 20, &cache_mb) < 0 ||
+        duro_url_int(query, "ttl_sweep_ms", 1, 86400000, &sweep) < 0 ||
+        duro_url_int(query, "max_value_bytes", 16, 1 << 30, &max_value) < 0) {
+        free(dir);
+        snprintf(msg, msglen, "bad option in the file:// URL");
+        return DURO_BAD_REQUEST;
+    }
+    if (query && strstr(query, "sync=normal"))
+        sync_full = 0;
+    embedded *E = calloc(1, sizeof *E);
+    if (!E) {
+        free(dir);
+        snprintf(msg, msglen, "out of memory");
+        return DURO_NOMEM;
+    }
+    E->base.be = &embedded_backend;
+    E->lim.max_value_bytes = (size_t)max_value;
+    pthread_mutex_init(&E->mu, NULL);
+    pthread_cond_init(&E->cv, NULL);
+    duro_runtime_config cfg = {
+        .data_dir = dir,
+        .actors = (int)actors,
+        .cache_bytes = (size_t)cache_mb << 20,
+        .max_open_ns = 256,
+        .sync_full = sync_full,
+        .ttl_sweep_ms = (int)sweep,
+        .max_mailbox = 100000,
+    };
+    int st = duro_runtime_open(&cfg, &E->rt, msg, msglen);
+    free(dir);
+    if (st != DURO_OK) {
+        pthread_cond_destroy(&E->cv);
+        pthread_mutex_destroy(&E->mu);
+        free(E);
+        return st;
+    }
+    *db = &E->base;
+    return DURO_OK;
+}

@@ -1,0 +1,767 @@
+/*
+ * remote.c — libduro's duro://host:port backend: the binary protocol of
+ * docs/protocol.md over one TCP connection per handle.
+ *
+ * DESIGN
+ * Frames are a 4-byte big-endian length and one msgpack object: requests
+ * [msgid, op, ns, args] (packed with msgpack-c's packer), replies
+ * [msgid, status, body], which may come back in any order. Every request in
+ * flight has an entry in a table keyed by msgid.
+ *
+ * Threads: any number of threads share a handle. Two locks:
+ *   wmu  serializes writers (a frame is written whole) and reconnects;
+ *   mu   guards the table, the ready list and the connection state.
+ * Lock order wmu → mu. Nobody owns the read side: a thread that waits for a
+ * reply and finds no reader becomes the reader (reading = 1), reads without
+ * holding mu, then files every complete reply under mu — into its owner's
+ * entry, waking everyone — and gives the role up. So a reply read by one
+ * thread reaches the thread that asked for it, and exactly one thread reads
+ * at a time. A reply whose msgid is not in the table (its caller timed out)
+ * is dropped.
+ *
+ * Failures: a broken connection (EOF, reset, a malformed or oversize reply
+ * frame, a write that fails or times out half-way) is shut down at once and
+ * every request in flight on it fails with DURO_IO; the fd is closed and a new
+ * connection dialed by the next call (under wmu, once no thread reads). Before
+ * writing on a connection with nothing in flight, a call checks whether the
+ * peer already hung up (e.g. a restarted server) and then redials instead of
+ * failing. A call that gets no reply within timeout_ms returns
+ * DURO_UNAVAILABLE and leaves the connection up (its late reply is dropped).
+ * The fd is non-blocking; every wait is a poll() or a timed condvar wait
+ * against a CLOCK_MONOTONIC deadline.
+ */
+#include <errno.h>
+#include <msgpack.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/client_int.h"
+#include "transport/codec.h"
+
+#define BUCKETS 1024
+#define MAX_REPLY_BYTES (256u << 20) /* larger reply frames break the connection */
+#define READ_CHUNK 65536
+
+typedef struct pend pend;
+struct pend {
+    uint64_t id;
+    int done;
+    int async;      /* duro_send: to the ready list when done */
+    int rc;         /* -1: answered by the server (http, body); else a local failure */
+    int http;
+    duro_buf body;  /* msgpack */
+    char msg[288];  /* local failure message */
+    pend *hnext;    /* table chain */
+    pend *rnext;    /* ready list */
+};
+
+typedef struct remote {
+    struct duro base;
+    char *host, *port;
+    int timeout_ms, connect_timeout_ms;
+    pthread_mutex_t wmu;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* a reply was filed, the read role is free, the connection changed */
+    int fd;              /* -1 when not connected */
+    int broken;          /* shut down; closed and redialed by the next call */
+    int reading;         /* a thread holds the read role */
+    duro_buf rbuf;       /* bytes read and not yet filed; the reader's (or mu's when !reading) */
+    pend *table[BUCKETS];
+    size_t npend;        /* entries in table */
+    pend *ready, *ready_tail;
+    size_t inflight;     /* duro_send requests not yet taken by duro_recv */
+    uint64_t next_id;
+    char fatal[160];     /* the server's last word before it hung up (msgid 0) */
+} remote;
+
+/* ---- time ---- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining(int64_t deadline)
+{
+    int64_t r = deadline - now_ms();
+    return r < 0 ? 0 : r > 1000000000 ? 1000000000 : (int)r;
+}
+
+static int timed_wait(remote *R, int64_t deadline)
+{
+    struct timespec ts = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000};
+    return pthread_cond_timedwait(&R->cv, &R->mu, &ts);
+}
+
+/* ---- the table (mu held) ---- */
+
+static void table_add(remote *R, pend *p)
+{
+    pend **b = &R->table[p->id % BUCKETS];
+    p->hnext = *b;
+    *b = p;
+    R->npend++;
+}
+
+static pend *table_take(remote *R, uint64_t id)
+{
+    for (pend **pp = &R->table[id % BUCKETS]; *pp; pp = &(*pp)->hnext)
+        if ((*pp)->id == id) {
+            pend *p = *pp;
+            *pp = p->hnext;
+            p->hnext = NULL;
+            R->npend--;
+            return p;
+        }
+    return NULL;
+}
+
+static void ready_push(remote *R, pend *p)
+{
+    p->rnext = NULL;
+    if (R->ready_tail)
+        R->ready_tail->rnext = p;
+    else
+        R->ready = p;
+    R->ready_tail = p;
+}
+
+/* Removes p from the ready list if it is there. */
+static void ready_unlink(remote *R, pend *p)
+{
+    pend *prev = NULL;
+    for (pend *q = R->ready; q; prev = q, q = q->rnext)
+        if (q == p) {
+            if (prev)
+                prev->rnext = q->rnext;
+            else
+                R->ready = q->rnext;
+            if (R->ready_tail == q)
+                R->ready_tail = prev;
+            return;
+        }
+}
+
+static void pend_free(pend *p)
+{
+    if (p) {
+        duro_buf_free(&p->body);
+        free(p);
+    }
+}
+
+/* Marks p finished (it has left the table) and wakes its owner. */
+static void complete(remote *R, pend *p)
+{
+    p->done = 1;
+    if (p->async)
+        ready_push(R, p);
+}
+
+/* Shuts the connection down and fails everything in flight on it (mu held). */
+static void mark_broken(remote *R, const char *why)
+{
+    if (R->fd >= 0 && !R->broken) {
+        shutdown(R->fd, SHUT_RDWR);
+        R->broken = 1;
+    }
+    for (size_t b = 0; b < BUCKETS; b++)
+        while (R->table[b]) {
+            pend *p = R->table[b];
+            R->table[b] = p->hnext;
+            p->hnext = NULL;
+            R->npend--;
+            p->rc = DURO_IO;
+            snprintf(p->msg, sizeof p->msg, "connection to %.64s:%.8s lost: %.50s%s%.100s", R->host, R->port,
+                     why, R->fatal[0] ? "; server said: " : "", R->fatal);
+            complete(R, p);
+        }
+    pthread_cond_broadcast(&R->cv);
+}
+
+/* ---- the socket ---- */
+
+static int dial(remote *R, char *msg, size_t msglen)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(R->host, R->port, &hints, &res);
+    if (g != 0) {
+        snprintf(msg, msglen, "cannot resolve %s: %s", R->host, gai_strerror(g));
+        return -1;
+    }
+    int64_t deadline = now_ms() + R->connect_timeout_ms;
+    int fd = -1, err = 0;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            err = errno;
+            if (errno == EINPROGRESS) {
+                struct pollfd pfd = {fd, POLLOUT, 0};
+                int n;
+                do
+                    n = poll(&pfd, 1, remaining(deadline));
+                while (n < 0 && errno == EINTR);
+                socklen_t sl = sizeof err;
+                if (n == 0)
+                    err = ETIMEDOUT;
+                else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
+                    err = errno;
+            }
+            if (err != 0) {
+                close(fd);
+                fd = -1;
+            }
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(msg, msglen, "cannot connect to %s:%s: %s", R->host, R->port, strerror(err));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* 1 if the peer of an idle connection has hung up (EOF or error pending). */
+static int peer_gone(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) <= 0)
+        return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* With wmu held: makes sure there is a live connection. DURO_OK or
+ * DURO_UNAVAILABLE with a message. */
+static int ensure_connected(remote *R, char *msg, size_t msglen)
+{
+    pthread_mutex_lock(&R->mu);
+    if (R->fd >= 0 && !R->broken && R->npend == 0 && !R->reading && peer_gone(R->fd))
+        mark_broken(R, "closed by the server");
+    if (R->fd >= 0 && !R->broken) {
+        pthread_mutex_unlock(&R->mu);
+        return DURO_OK;
+    }
+    while (R->reading) /* the reader leaves at once: the socket is shut down */
+        pthread_cond_wait(&R->cv, &R->mu);
+    if (R->fd >= 0)
+        close(R->fd);
+    R->fd = -1;
+    R->broken = 0;
+    R->rbuf.len = 0;
+    R->fatal[0] = '\0';
+    pthread_mutex_unlock(&R->mu);
+    int fd = dial(R, msg, msglen); /* without mu: waiters keep waiting */
+    if (fd < 0)
+        return DURO_UNAVAILABLE;
+    pthread_mutex_lock(&R->mu);
+    R->fd = fd;
+    pthread_cond_broadcast(&R->cv);
+    pthread_mutex_unlock(&R->mu);
+    return DURO_OK;
+}
+
+/* With wmu held: writes the whole frame. 0, or -1 with why set. */
+static int write_all(remote *R, const char *p, size_t n, const char **why)
+{
+    int64_t deadline = now_ms() + R->timeout_ms;
+    int fd = R->fd; /* stable: only changed under wmu */
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {fd, POLLOUT, 0};
+            int k = poll(&pfd, 1, remaining(deadline));
+            if (k == 0) {
+                *why = "write timed out";
+                return -1;
+            }
+            if (k < 0 && errno != EINTR) {
+                *why = strerror(errno);
+                return -1;
+            }
+            continue;
+        }
+        *why = w < 0 ? strerror(errno) : "write failed";
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- reading and filing replies ---- */
+
+static int rd_uint(const unsigned char **q, const unsigned char *end, uint64_t *v)
+{
+    const unsigned char *p = *q;
+    if (p >= end)
+        return -1;
+    unsigned c = *p++;
+    size_t n;
+    if (c <= 0x7f) {
+        *v = c;
+        *q = p;
+        return 0;
+    }
+    switch (c) {
+    case 0xcc: n = 1; break;
+    case 0xcd: n = 2; break;
+    case 0xce: n = 4; break;
+    case 0xcf: n = 8; break;
+    default: return -1;
+    }
+    if ((size_t)(end - p) < n)
+        return -1;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = x << 8 | p[i];
+    *v = x;
+    *q = p + n;
+    return 0;
+}
+
+/* Files one reply frame (mu held). -1 if it is malformed. */
+static int file_reply(remote *R, const unsigned char *f, size_t n)
+{
+    size_t used;
+    if (duro_mp_check(f, n, DURO_MP_MAX_DEPTH, &used) != 0 || used != n)
+        return -1;
+    const unsigned char *q = f, *end = f + n;
+    if (*q == 0x93)
+        q++;
+    else if (n >= 3 && q[0] == 0xdc && q[1] == 0 && q[2] == 3)
+        q += 3;
+    else
+        return -1;
+    uint64_t id, status;
+    if (rd_uint(&q, end, &id) != 0 || rd_uint(&q, end, &status) != 0 || q >= end ||
+        status > 999)
+        return -1;
+    pend *p = table_take(R, id);
+    if (!p) {
+        if (id == 0 && status != 200) { /* the server's error before it hangs up */
+            duro_reply tmp;
+            memset(&tmp, 0, sizeof tmp);
+            duro_reply_error_from_body(&tmp, (int)status, q, (size_t)(end - q));
+            snprintf(R->fatal, sizeof R->fatal, "%.150s", tmp.msg);
+        }
+        return 0; /* its caller gave up waiting */
+    }
+    p->rc = -1;
+    p->http = (int)status;
+    if (duro_buf_append(&p->body, q, (size_t)(end - q)) != 0) {
+        p->rc = DURO_NOMEM;
+        snprintf(p->msg, sizeof p->msg, "out of memory");
+    }
+    complete(R, p);
+    return 0;
+}
+
+/* Files every complete frame in rbuf (mu held). -1 on a bad frame. */
+static int file_frames(remote *R)
+{
+    size_t off = 0;
+    int rc = 0;
+    while (R->rbuf.len - off >= 4) {
+        const unsigned char *h = (const unsigned char *)R->rbuf.data + off;
+        uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        if (n == 0 || n > MAX_REPLY_BYTES) {
+            rc = -1;
+            break;
+        }
+        if (R->rbuf.len - off - 4 < n)
+            break;
+        if (file_reply(R, h + 4, n) != 0) {
+            rc = -1;
+            break;
+        }
+        off += 4 + (size_t)n;
+    }
+    if (off > 0) {
+        memmove(R->rbuf.data, R->rbuf.data + off, R->rbuf.len - off);
+        R->rbuf.len -= off;
+    }
+    return rc;
+}
+
+/* In the read role, without mu: waits up to the deadline for bytes and reads
+ * what is there into rbuf. 1 read, 0 nothing yet, -1 EOF/error (why set). */
+static int read_some(remote *R, int fd, int64_t deadline, const char **why)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int k = poll(&pfd, 1, remaining(deadline));
+    if (k == 0 || (k < 0 && errno == EINTR))
+        return 0;
+    if (k < 0) {
+        *why = strerror(errno);
+        return -1;
+    }
+    if (duro_buf_reserve(&R->rbuf, READ_CHUNK) != 0) {
+        *why = "out of memory";
+        return -1;
+    }
+    ssize_t n = recv(fd, R->rbuf.data + R->rbuf.len, R->rbuf.cap - R->rbuf.len, MSG_DONTWAIT);
+    if (n > 0) {
+        R->rbuf.len += (size_t)n;
+        return 1;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    *why = n == 0 ? "closed by the server" : strerror(errno);
+    return -1;
+}
+
+/* With mu held: waits until *flag (p->done, or the ready list) becomes
+ * non-NULL/non-zero, taking the read role when it is free. 0, or -1 on
+ * timeout. */
+static int wait_until(remote *R, const int *done, pend *const *ready, int64_t deadline)
+{
+    while (!(done ? *done : *ready != NULL)) {
+        if (now_ms() >= deadline)
+            return -1;
+        if (R->reading || R->fd < 0 || R->broken) {
+            /* someone reads; or a reconnect is pending (then what we wait for
+             * has already failed, or will be filed after the redial) */
+            timed_wait(R, deadline);
+            continue;
+        }
+        R->reading = 1;
+        int fd = R->fd;
+        pthread_mutex_unlock(&R->mu);
+        const char *why = NULL;
+        int r = read_some(R, fd, deadline, &why);
+        pthread_mutex_lock(&R->mu);
+        R->reading = 0;
+        if (r < 0)
+            mark_broken(R, why);
+        else if (r > 0 && file_frames(R) != 0)
+            mark_broken(R, "malformed reply frame");
+        pthread_cond_broadcast(&R->cv);
+    }
+    return 0;
+}
+
+/* ---- requests ---- */
+
+/* Encodes the frame of [id, op, ns, args]. 0 / -1 (ENOMEM or too large). */
+static int encode(duro_buf *b, uint64_t id, const char *op, const char *ns, const void *args,
+                  size_t args_len)
+{
+    if (duro_buf_append(b, "\0\0\0\0", 4) != 0)
+        return -1;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, duro_buf_mp_write);
+    size_t ol = strlen(op), nl = strlen(ns);
+    if (msgpack_pack_array(&pk, 4) != 0 || msgpack_pack_uint64(&pk, id) != 0 ||
+        msgpack_pack_str(&pk, ol) != 0 || msgpack_pack_str_body(&pk, op, ol) != 0 ||
+        msgpack_pack_str(&pk, nl) != 0 || msgpack_pack_str_body(&pk, ns, nl) != 0 ||
+        duro_buf_append(b, args, args_len) != 0)
+        return -1;
+    size_t n = b->len - 4;
+    if (n > UINT32_MAX)
+        return -1;
+    unsigned char *h = (unsigned char *)b->data;
+    h[0] = (unsigned char)(n >> 24);
+    h[1] = (unsigned char)(n >> 16);
+    h[2] = (unsigned char)(n >> 8);
+    h[3] = (unsigned char)n;
+    return 0;
+}
+
+/* Registers p and writes its frame. DURO_OK, or a failure status with msg:
+ * then p is no longer in the table (it may be done with DURO_IO). */
+static int submit(remote *R, pend *p, const duro_buf *frame, char *msg, size_t msglen)
+{
+    pthread_mutex_lock(&R->wmu);
+    int rc = ensure_connected(R, msg, msglen);
+    if (rc != DURO_OK) {
+        pthread_mutex_unlock(&R->wmu);
+        return rc;
+    }
+    pthread_mutex_lock(&R->mu);
+    table_add(R, p);
+    pthread_mutex_unlock(&R->mu);
+    const char *why = NULL;
+    if (write_all(R, frame->data, frame->len, &why) != 0) {
+        pthread_mutex_lock(&R->mu);
+        mark_broken(R, why); /* fails p too */
+        pthread_mutex_unlock(&R->mu);
+        snprintf(msg, msglen, "connection to %s:%s lost: %s", R->host, R->port, why);
+        rc = DURO_IO;
+    }
+    pthread_mutex_unlock(&R->wmu);
+    return rc;
+}
+
+/* The reply of a finished entry, in encoding out. Consumes p's body. */
+static void reply_of(remote *R, pend *p, int out, duro_reply *r)
+{
+    if (p->rc >= 0) {
+        duro_reply_fail(r, p->rc, "%s", p->msg);
+        return;
+    }
+    if (p->http != 200) {
+        duro_reply_error_from_body(r, p->http, p->body.data, p->body.len);
+        r->body = p->body; /* the error map, for duro_call */
+        memset(&p->body, 0, sizeof p->body);
+        return;
+    }
+    r->rc = DURO_OK;
+    r->http = 200;
+    if (out == DURO_OUT_MP) {
+        r->body = p->body;
+        memset(&p->body, 0, sizeof p->body);
+    } else if (duro_value_to_json(DURO_ENC_MSGPACK, p->body.data, p->body.len, &r->body) != 0) {
+        duro_buf_free(&r->body);
+        duro_reply_fail(r, DURO_INTERNAL, "reply body from %s:%s is not JSON-representable",
+                        R->host, R->port);
+    }
+}
+
+static void r_call(duro *db, const char *op, const char *ns, const void *args, size_t args_len,
+                   int val_enc, int out, duro_reply *r)
+{
+    (void)val_enc; /* a server stores what comes over the protocol as msgpack */
+    remote *R = (remote *)db;
+    pend *p = calloc(1, sizeof *p);
+    if (!p) {
+        duro_reply_fail(r, DURO_NOMEM, "out of memory");
+        return;
+    }
+    pthread_mutex_lock(&R->mu);
+    p->id = ++R->next_id;
+    pthread_mutex_unlock(&R->mu);
+    duro_buf frame = {0};
+    if (encode(&frame, p->id, op, ns, args, args_len) != 0) {
+        duro_buf_free(&frame);
+        pend_free(p);
+        duro_reply_fail(r, DURO_PAYLOAD_TOO_LARGE, "request too large or out of memory");
+        return;
+    }
+    int64_t deadline = now_ms() + R->timeout_ms;
+    int rc = submit(R, p, &frame, r->msg, sizeof r->msg);
+    duro_buf_free(&frame);
+    if (rc != DURO_OK) {
+        pend_free(p); /* out of the table; a failed p is not async: not on the ready list */
+        r->rc = rc;
+        r->http = duro_status_http(rc);
+        return;
+    }
+    pthread_mutex_lock(&R->mu);
+    if (wait_until(R, &p->done, NULL, deadline) != 0) {
+        if (!p->done)
+            table_take(R, p->id);
+        pthread_mutex_unlock(&R->mu);
+        pend_free(p);
+        duro_reply_fail(r, DURO_UNAVAILABLE, "no reply from %s:%s within %d ms", R->host,
+                        R->port, R->timeout_ms);
+        return;
+    }
+    pthread_mutex_unlock(&R->mu);
+    reply_of(R, p, out, r);
+    pend_free(p);
+}
+
+static int r_send(duro *db, const char *op, const char *ns, const void *args, size_t args_len,
+                  uint64_t *id, char *msg, size_t msglen)
+{
+    remote *R = (remote *)db;
+    pend *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(msg, msglen, "out of memory");
+        return DURO_NOMEM;
+    }
+    p->async = 1;
+    pthread_mutex_lock(&R->mu);
+    if (R->inflight >= DURO_CLIENT_MAX_INFLIGHT) {
+        pthread_mutex_unlock(&R->mu);
+        free(p);
+        snprintf(msg, msglen, "%d requests in flight: take replies with duro_recv first",
+                 DURO_CLIENT_MAX_INFLIGHT);
+        return DURO_UNAVAILABLE;
+    }
+    R->inflight++;
+    p->id = ++R->next_id;
+    pthread_mutex_unlock(&R->mu);
+    duro_buf frame = {0};
+    int rc = DURO_OK;
+    if (encode(&frame, p->id, op, ns, args, args_len) != 0) {
+        snprintf(msg, msglen, "request too large or out of memory");
+        rc = DURO_PAYLOAD_TOO_LARGE;
+    } else {
+        rc = submit(R, p, &frame, msg, msglen);
+    }
+    duro_buf_free(&frame);
+    if (rc != DURO_OK) {
+        pthread_mutex_lock(&R->mu);
+        ready_unlink(R, p); /* mark_broken may have queued it */
+        R->inflight--;
+        pthread_mutex_unlock(&R->mu);
+        pend_free(p);
+        return rc;
+    }
+    *id = p->id;
+    return DURO_OK;
+}
+
+static int r_recv(duro *db, uint64_t *id, duro_reply *r)
+{
+    remote *R = (remote *)db;
+    int64_t deadline = now_ms() + R->timeout_ms;
+    pthread_mutex_lock(&R->mu);
+    if (R->inflight == 0) {
+        pthread_mutex_unlock(&R->mu);
+        return duro_reply_fail(r, DURO_BAD_REQUEST, "no request in flight");
+    }
+    if (wait_until(R, NULL, &R->ready, deadline) != 0) {
+        pthread_mutex_unlock(&R->mu);
+        return duro_reply_fail(r, DURO_UNAVAILABLE, "no reply from %s:%s within %d ms",
+                               R->host, R->port, R->timeout_ms);
+    }
+    pend *p = R->ready;
+    R->ready = p->rnext;
+    if (!R->ready)
+        R->ready_tail = NULL;
+    R->inflight--;
+    pthread_mutex_unlock(&R->mu);
+    *id = p->id;
+    reply_of(R, p, DURO_OUT_MP, r);
+    pend_free(p);
+    return r->rc;
+}
+
+static void r_free(remote *R)
+{
+    if (R->fd >= 0)
+        close(R->fd);
+    for (size_t b = 0; b < BUCKETS; b++)
+        for (pend *p = R->table[b], *next; p; p = next) {
+            next = p->hnext;
+            pend_free(p);
+        }
+    for (pend *p = R->ready, *next; p; p = next) {
+        next = p->rnext;
+        pend_free(p);
+    }
+    duro_buf_free(&R->rbuf);
+    pthread_cond_destroy(&R->cv);
+    pthread_mutex_destroy(&R->mu);
+    pthread_mutex_destroy(&R->wmu);
+    free(R->host);
+    free(R->port);
+    free(R);
+}
+
+static void r_close(duro *db)
+{
+    r_free((remote *)db);
+}
+
+static const duro_backend remote_backend = {r_call, r_send, r_recv, r_close};
+
+/* duro://host[:port][/][?timeout_ms=N&connect_timeout_ms=N]; host may be [v6]. */
+static int parse_url(remote *R, const char *url, char *msg, size_t msglen)
+{
+    const char *h = url + strlen("duro://"), *hend, *p;
+    if (*h == '[') {
+        hend = strchr(h, ']');
+        if (!hend)
+            goto bad;
+        h++;
+        p = hend + 1;
+    } else {
+        hend = h + strcspn(h, ":/?");
+        p = hend;
+    }
+    if (hend == h)
+        goto bad;
+    R->host = strndup(h, (size_t)(hend - h));
+    if (*p == ':') {
+        p++;
+        size_t n = strspn(p, "0123456789");
+        long port = n && n <= 5 ? strtol(p, NULL, 10) : 0;
+        if (port < 1 || port > 65535)
+            goto bad;
+        R->port = strndup(p, n);
+        p += n;
+    } else {
+        R->port = strdup("7070");
+    }
+    if (*p == '/')
+        p++;
+    const char *query = NULL;
+    if (*p == '?')
+        query = p + 1;
+    else if (*p)
+        goto bad;
+    long long t = 5000, ct = 2000;
+    if (duro_url_int(query, "timeout_ms", 1, 86400000, &t) < 0 ||
+        duro_url_int(query, "connect_timeout_ms", 1, 86400000, &ct) < 0)
+        goto bad;
+    R->timeout_ms = (int)t;
+    R->connect_timeout_ms = (int)ct;
+    if (!R->host || !R->port) {
+        snprintf(msg, msglen, "out of memory");
+        return DURO_NOMEM;
+    }
+    return DURO_OK;
+bad:
+    snprintf(msg, msglen, "malformed URL \"%.200s\" (want duro://host:port[?timeout_ms=N"
+                          "&connect_timeout_ms=N])", url);
+    return DURO_BAD_REQUEST;
+}
+
+int duro_remote_open(const char *url, duro **db, char *msg, size_t msglen)
+{
+    remote *R = calloc(1, sizeof *R);
+    if (!R) {
+        snprintf(msg, msglen, "out of memory");
+        return DURO_NOMEM;
+    }
+    R->base.be = &remote_backend;
+    R->fd = -1;
+    pthread_mutex_init(&R->wmu, NULL);
+    pthread_mutex_init(&R->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&R->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    int rc = parse_url(R, url, msg, msglen);
+    if (rc == DURO_OK) {
+        pthread_mutex_lock(&R->wmu);
+        rc = ensure_connected(R, msg, msglen);
+        pthread_mutex_unlock(&R->wmu);
+    }
+    if (rc != DURO_OK) {
+        r_free(R);
+        return rc;
+    }
+    *db = &R->base;
+    return DURO_OK;
+}

@@ -1,0 +1,196 @@
+/*
+ * duro.h — libduro, the C client of duro.
+ *
+ * One API, two ways in:
+ *   duro://host:port       talks to a durod over the binary protocol (docs/protocol.md)
+ *   file:///path/to/data   runs the duro runtime inside this process over that data
+ *                          directory (same semantics and durability; takes the
+ *                          directory's lock, so no durod may be serving it)
+ *
+ * Values cross this API as JSON text (duro_put/duro_get and most calls) or as one
+ * msgpack object (the *_mp calls). Every function returns a duro_status
+ * (include/duro/status.h): DURO_OK (0) on success, DURO_NOT_FOUND for a missing
+ * or expired key, DURO_BAD_REQUEST for invalid input, DURO_PRECONDITION_FAILED
+ * when a version condition fails, DURO_PAYLOAD_TOO_LARGE, DURO_UNAVAILABLE when
+ * the server is overloaded or unreachable, DURO_IO when the connection broke
+ * during the call, DURO_LOCKED when file:// finds the directory locked, ...
+ * duro_errstr() gives a message for any of them; duro_last_error() the server's
+ * message for the last failed call on this thread.
+ *
+ * Memory: inputs are copied before a call returns; outputs returned through
+ * char ** / void ** are malloc'd for the caller, who frees them with
+ * duro_free(). Nothing returned points into the handle.
+ *
+ * Threads: a duro handle may be shared by any number of threads; calls on one
+ * handle are safe to make concurrently (a remote handle serializes its socket
+ * internally and matches replies by msgid; an embedded handle runs calls on the
+ * runtime's actors). duro_close() must not race with other calls on the handle.
+ *
+ * Remote connections: a call that fails because the connection broke returns
+ * DURO_IO and is not retried (a write may or may not have been applied); the
+ * next call reconnects (a connection the server closed while idle is redialed
+ * before sending, so a server restart between calls is not seen at all). A call
+ * that gets no reply within timeout_ms returns DURO_UNAVAILABLE. URL options:
+ * duro://host:port?timeout_ms=N (per call, default 5000) &connect_timeout_ms=N
+ * (default 2000); the port defaults to 7070.
+ *
+ * Embedded options: file:///dir?actors=N (default: one per core) &cache_mb=N
+ * (64) &ttl_sweep_ms=N (1000) &max_value_bytes=N (2 MiB) &sync=full|normal
+ * (full: every write is fsynced before the call returns).
+ *
+ * Namespaces: every ns parameter may be NULL, meaning "default".
+ */
+#ifndef DURO_DURO_H
+#define DURO_DURO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "duro/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef DURO_API /* also defined by duro/status.h */
+#if defined(__GNUC__)
+#define DURO_API __attribute__((visibility("default")))
+#else
+#define DURO_API
+#endif
+#endif
+
+/* An open connection to duro (remote or embedded). Opaque. */
+typedef struct duro duro;
+
+/* Opens url (see above) into *db. Returns DURO_OK, DURO_BAD_REQUEST for a
+ * malformed URL, DURO_UNAVAILABLE if the server cannot be reached,
+ * DURO_LOCKED if a file:// directory is in use, DURO_IO/DURO_NOMEM otherwise.
+ * On error *db is NULL. */
+DURO_API int duro_open(const char *url, duro **db);
+
+/* Closes the handle (an embedded runtime commits and releases its lock).
+ * duro_close(NULL) is a no-op. */
+DURO_API void duro_close(duro *db);
+
+/* Frees memory returned by any duro_* call. NULL is a no-op. */
+DURO_API void duro_free(void *p);
+
+/* The server's (or runtime's) message for the last failed call made by this
+ * thread, or "" — valid until this thread's next call. */
+DURO_API const char *duro_last_error(void);
+
+/* ---- key-value: the minimum surface ---- */
+
+/* Stores json[0..len) (one JSON value) under ns/key; ttl_ms > 0 sets an
+ * expiry, 0 means none. */
+DURO_API int duro_put(duro *db, const char *ns, const char *key, const char *json, size_t len,
+                      int64_t ttl_ms);
+
+/* Reads ns/key: *json gets the value as compact JSON text (NUL-terminated,
+ * *len without the NUL; free with duro_free). DURO_NOT_FOUND if missing. */
+DURO_API int duro_get(duro *db, const char *ns, const char *key, char **json, size_t *len);
+
+/* Deletes ns/key. DURO_OK whether or not it existed. */
+DURO_API int duro_delete(duro *db, const char *ns, const char *key);
+
+/* ---- richer calls ---- */
+
+/* Options of a write. Zero-initialize, then set what you need. */
+typedef struct duro_put_opts {
+    int64_t ttl_ms;        /* > 0: expiry; 0: none */
+    const char *metadata;  /* JSON object text, or NULL */
+    int64_t if_match;      /* > 0: require this version (DURO_PRECONDITION_FAILED otherwise) */
+    int if_none_match;     /* 1: create only (DURO_PRECONDITION_FAILED if the key exists) */
+} duro_put_opts;
+
+/* duro_put with options; *version (if not NULL) gets the new version. */
+DURO_API int duro_put_ex(duro *db, const char *ns, const char *key, const char *json, size_t len,
+                         const duro_put_opts *opts, int64_t *version);
+
+/* A key's value and metadata. Every pointer is malloc'd (free with
+ * duro_meta_free); metadata is NULL when none; expires_at is 0 when none. */
+typedef struct duro_meta {
+    char *value;    /* JSON text, NUL-terminated */
+    size_t value_len;
+    char *metadata; /* JSON object text or NULL */
+    int64_t version, created_at, updated_at, expires_at; /* ms since the epoch */
+} duro_meta;
+
+/* Reads a key with its metadata and version into *out. */
+DURO_API int duro_get_meta(duro *db, const char *ns, const char *key, duro_meta *out);
+DURO_API void duro_meta_free(duro_meta *m);
+
+/* Deletes a key only if it is at version if_match (> 0); *deleted (if not
+ * NULL) is 1 if a live key went away. */
+DURO_API int duro_delete_ex(duro *db, const char *ns, const char *key, int64_t if_match,
+                            int *deleted);
+
+/* Batch get: keys[0..n) (n ≤ 1000). *json gets a JSON object {key: value}
+ * holding the live keys only. */
+DURO_API int duro_batch_get(duro *db, const char *ns, const char *const *keys, size_t n,
+                            char **json, size_t *len);
+
+/* Batch set, atomic: entries_json is a JSON array
+ * [{"key":..,"value":..,"ttlMs"?:..,"metadata"?:..}] (≤ 1000). *version (if not
+ * NULL) gets the batch's version. */
+DURO_API int duro_batch_set(duro *db, const char *ns, const char *entries_json, size_t len,
+                            int64_t *version);
+
+/* Batch delete of keys[0..n); *deleted (if not NULL) gets how many went away. */
+DURO_API int duro_batch_delete(duro *db, const char *ns, const char *const *keys, size_t n,
+                               int64_t *deleted);
+
+/* List options. Zero-initialize; NULL strings are unset. */
+typedef struct duro_list_opts {
+    const char *prefix, *start, *start_after, *end;
+    const char *cursor; /* from a previous page */
+    int limit;          /* 0: server default (1000); max 10000 */
+    int reverse;
+    int values;         /* 1: entries are {key, value, expiresAt} */
+} duro_list_opts;
+
+/* One page of keys in byte order: *json gets the list's data object
+ * {"keys":[...],"cursor":str|null,"list_complete":bool} as JSON text. */
+DURO_API int duro_list(duro *db, const char *ns, const duro_list_opts *opts, char **json,
+                       size_t *len);
+
+/* Deletes every key of ns; *deleted (if not NULL) gets how many. */
+DURO_API int duro_clear(duro *db, const char *ns, int64_t *deleted);
+
+/* ---- msgpack values ---- */
+
+/* As duro_put_ex / duro_get, with the value as one msgpack object. */
+DURO_API int duro_put_mp(duro *db, const char *ns, const char *key, const void *mp, size_t len,
+                         const duro_put_opts *opts, int64_t *version);
+DURO_API int duro_get_mp(duro *db, const char *ns, const char *key, void **mp, size_t *len);
+
+/* ---- any op, and many in flight ---- */
+
+/* Runs one protocol op (docs/protocol.md) with args as one msgpack map.
+ * *body gets the reply body as msgpack (the data, or the error map) and
+ * *status the HTTP-like status; the return value is the duro_status for that
+ * status (DURO_OK for 200). */
+DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *args,
+                       size_t args_len, int *status, void **body, size_t *body_len);
+
+/* Pipelining: duro_send queues a request and returns its id at once (it may
+ * block only to write to the socket); duro_recv waits for the next finished
+ * reply (any order) and returns its id. Up to 4096 requests may be in flight
+ * per handle; replies not yet taken by duro_recv are kept. Do not mix with
+ * blocking calls from other threads on the same handle while replies are
+ * outstanding. duro_send fails only locally (DURO_UNAVAILABLE when 4096 are in
+ * flight or the server cannot be reached, DURO_IO if the connection broke while
+ * writing); errors of the op itself come back through duro_recv, whose return
+ * value is the op's duro_status (with *id set), DURO_IO for requests lost with a
+ * broken connection, DURO_UNAVAILABLE (*id = 0) if nothing finished within
+ * timeout_ms, DURO_BAD_REQUEST (*id = 0) if nothing is in flight. */
+DURO_API int duro_send(duro *db, const char *op, const char *ns, const void *args,
+                       size_t args_len, uint64_t *id);
+DURO_API int duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t *body_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

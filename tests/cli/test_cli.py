@@ -1,0 +1,309 @@
+"""
+test_cli.py — every `duro` command against a real durod over the binary
+protocol, and its exit codes: 0 ok, 1 not found, 2 usage, 3 server or
+connection error, 4 precondition failed. Also the embedded (file://) mode.
+"""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+from clitest import duro  # noqa: E402
+
+SRV = None
+
+
+def setUpModule():
+    global SRV
+    SRV = clitest.Server(extra_args=["--ttl-sweep-ms", "100"])
+
+
+def tearDownModule():
+    if SRV is not None:
+        rc = SRV.stop()
+        assert rc == 0, "durod exited with %r on SIGTERM: %s" % (rc, SRV.log_text())
+
+
+class Base(unittest.TestCase):
+    ns = "cli-test"
+
+    def duro(self, *args, input=None, env=None, want=0):
+        """Runs duro -u SRV -n self.ns args; asserts the exit status; returns
+        (stdout parsed as JSON when it is JSON, else the text, stderr)."""
+        rc, out, err = duro(SRV, "-n", self.ns, *args, input=input, env=env)
+        self.assertEqual(rc, want, "duro %s: exit %d, stdout %r, stderr %r"
+                         % (" ".join(args), rc, out, err))
+        if want == 0:
+            try:
+                return json.loads(out), err
+            except ValueError:
+                return out, err
+        self.assertEqual(out, "", "a failed command printed on stdout")
+        self.assertNotEqual(err.strip(), "", "a failed command said nothing on stderr")
+        return None, err
+
+    def setUp(self):
+        self.duro("clear")
+
+
+class HelpAndUsage(unittest.TestCase):
+    def test_help(self):
+        rc, out, err = duro(None, "--help")
+        self.assertEqual(rc, 0)
+        for cmd in ("get", "put", "del", "ls", "batch-get", "batch-set", "clear", "stats",
+                    "bench"):
+            self.assertIn(cmd, out)
+        self.assertIn("duro://127.0.0.1:7070", out)
+        for args in (["get", "--help"], ["help", "put"], ["ls", "-h"], ["bench", "--help"],
+                     ["help", "bench"], ["help"]):
+            rc, out, err = duro(None, *args)
+            self.assertEqual(rc, 0, args)
+            self.assertIn("usage: duro", out, args)
+
+    def test_usage_errors_exit_2(self):
+        cases = [
+            [],                                  # no command
+            ["frobnicate"],                      # unknown command
+            ["--bogus", "get", "k"],             # unknown global option
+            ["get"],                             # missing key
+            ["get", "a", "b"],                   # too many arguments
+            ["get", "k", "--bogus"],             # unknown option of the command
+            ["put", "k"],                        # missing value
+            ["put", "k", "1", "--ttl", "soon"],  # bad number
+            ["put", "k", "1", "--ttl"],          # missing option value
+            ["put", "k", "1", "--if-match", "1", "--if-none-match"],
+            ["ls", "--limit", "0"],
+            ["ls", "--limit", "10001"],
+            ["ls", "extra"],
+            ["ls", "--all", "--cursor", "abc"],
+            ["del", "k", "--if-match", "x"],
+            ["batch-get"],
+            ["batch-set"],
+            ["batch-set", "not json"],
+            ["batch-set", '{"no":"entries"}'],
+            ["help", "nosuch"],
+            ["-u"],
+        ]
+        for args in cases:
+            rc, out, err = duro(SRV, *args)
+            self.assertEqual(rc, 2, "duro %s: exit %d (%r)" % (args, rc, err))
+            self.assertEqual(out, "", args)
+            self.assertIn("duro", err, args)
+
+    def test_server_down_exits_3(self):
+        url = "duro://127.0.0.1:%d?connect_timeout_ms=1000&timeout_ms=2000" \
+              % clitest.closed_port()
+        for args in (["get", "k"], ["put", "k", "1"], ["del", "k"], ["ls"], ["clear"],
+                     ["stats"], ["ping"], ["batch-get", "a"],
+                     ["batch-set", '[{"key":"a","value":1}]']):
+            t0 = time.monotonic()
+            rc, out, err = duro(url, *args)
+            self.assertEqual(rc, 3, "duro %s against a closed port: exit %d (%r)"
+                             % (args, rc, err))
+            self.assertEqual(out, "")
+            self.assertNotEqual(err, "")
+            self.assertLess(time.monotonic() - t0, 15)
+
+    def test_bad_url_exits_2(self):
+        rc, out, err = duro("gopher://nowhere", "get", "k")
+        self.assertEqual(rc, 2, err)
+
+
+class Commands(Base):
+    def test_put_get(self):
+        out, _ = self.duro("put", "user:1", '{"name":"Ada","n":[1,2.5,null,true]}')
+        self.assertIsInstance(out["version"], int)
+        self.assertGreater(out["version"], 0)
+        out, _ = self.duro("get", "user:1")
+        self.assertEqual(out, {"name": "Ada", "n": [1, 2.5, None, True]})
+        # scalar values, a negative number and a value from stdin
+        self.duro("put", "s", '"text"')
+        self.assertEqual(self.duro("get", "s")[0], "text")
+        self.duro("put", "neg", "-5")
+        self.assertEqual(self.duro("get", "neg")[0], -5)
+        self.duro("put", "in", "-", input='{"from":"stdin"}\n')
+        self.assertEqual(self.duro("get", "in")[0], {"from": "stdin"})
+        # keys that look like options go after --
+        self.duro("put", "--", "-dash", "1")
+        self.assertEqual(self.duro("get", "--", "-dash")[0], 1)
+
+    def test_get_missing_exits_1(self):
+        _, err = self.duro("get", "nope", want=1)
+        self.assertIn("not found", err.lower())
+
+    def test_put_invalid_json_exits_2(self):
+        self.duro("put", "k", "{bad json", want=2)
+        self.duro("put", "k", "{\"value\":", want=2)
+        self.duro("get", "k", want=1)
+
+    def test_namespaces(self):
+        self.duro("put", "k", "1")
+        rc, out, err = duro(SRV, "-n", "cli-other", "get", "k")
+        self.assertEqual(rc, 1, err)
+        # -n after the command, --ns=, and DURO_NS
+        rc, out, err = duro(SRV, "put", "k", "2", "-n", "cli-other")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = duro(SRV, "--ns=cli-other", "get", "k")
+        self.assertEqual((rc, json.loads(out)), (0, 2), err)
+        rc, out, err = duro(SRV, "get", "k", env={"DURO_NS": "cli-other"})
+        self.assertEqual((rc, json.loads(out)), (0, 2), err)
+        rc, out, err = duro(SRV, "-n", "cli-other", "clear")
+        self.assertEqual(rc, 0, err)
+        self.duro("get", "k")
+        # an invalid namespace name is the user's error
+        rc, out, err = duro(SRV, "-n", "bad/name", "get", "k")
+        self.assertEqual(rc, 2, err)
+
+    def test_url_from_environment(self):
+        rc, out, err = clitest.run([clitest.cli_bin(), "-n", self.ns, "put", "env", "7"],
+                                   env={"DURO_URL": SRV.url})
+        self.assertEqual(rc, 0, err)
+        rc, out, err = clitest.run([clitest.cli_bin(), "-n", self.ns, "get", "env"],
+                                   env={"DURO_URL": SRV.url})
+        self.assertEqual((rc, out), (0, "7\n"), err)
+
+    def test_ttl(self):
+        self.duro("put", "short", '"x"', "--ttl", "2000")
+        self.duro("put", "long", '"y"', "--ttl", "600000")
+        meta, _ = self.duro("get", "long", "--meta")
+        self.assertGreater(meta["expiresAt"], int(time.time() * 1000))
+        self.assertEqual(self.duro("get", "short")[0], "x")
+        time.sleep(2.3)
+        self.duro("get", "short", want=1)
+        self.assertEqual(self.duro("get", "long")[0], "y")
+
+    def test_metadata_and_meta(self):
+        v, _ = self.duro("put", "m", "[1,2]", "--metadata", '{"owner":"me"}')
+        meta, _ = self.duro("get", "m", "--meta")
+        self.assertEqual(meta["value"], [1, 2])
+        self.assertEqual(meta["metadata"], {"owner": "me"})
+        self.assertEqual(meta["version"], v["version"])
+        self.assertIsNone(meta["expiresAt"])
+        self.assertGreater(meta["createdAt"], 0)
+        self.assertGreaterEqual(meta["updatedAt"], meta["createdAt"])
+        self.duro("get", "nope", "--meta", want=1)
+
+    def test_cas(self):
+        v1 = self.duro("put", "c", "1")[0]["version"]
+        v2 = self.duro("put", "c", "2", "--if-match", str(v1))[0]["version"]
+        self.assertGreater(v2, v1)
+        _, err = self.duro("put", "c", "3", "--if-match", str(v1), want=4)
+        self.assertIn("precondition", err.lower())
+        self.assertEqual(self.duro("get", "c")[0], 2)
+        self.duro("put", "c", "4", "--if-none-match", want=4)
+        self.duro("put", "fresh", "5", "--if-none-match")
+        self.duro("del", "c", "--if-match", str(v1), want=4)
+        self.assertEqual(self.duro("get", "c")[0], 2)
+        self.assertEqual(self.duro("del", "c", "--if-match", str(v2))[0], {"deleted": True})
+
+    def test_del(self):
+        self.duro("put", "d", "true")
+        self.assertEqual(self.duro("del", "d")[0], {"deleted": True})
+        self.assertEqual(self.duro("del", "d")[0], {"deleted": False})
+        self.duro("get", "d", want=1)
+
+    def test_batch(self):
+        out, _ = self.duro("batch-set", '[{"key":"a","value":1},{"key":"b","value":{"x":2}},'
+                           '{"key":"t","value":3,"ttlMs":60000,"metadata":{"m":1}}]')
+        self.assertEqual(out["count"], 3)
+        self.assertGreater(out["version"], 0)
+        out, _ = self.duro("batch-get", "a", "b", "t", "missing")
+        self.assertEqual(out, {"a": 1, "b": {"x": 2}, "t": 3})
+        # stdin, and the HTTP body shape {"entries": [...]}
+        entries = [{"key": "s%d" % i, "value": i} for i in range(50)]
+        out, _ = self.duro("batch-set", "-", input=json.dumps(entries))
+        self.assertEqual(out["count"], 50)
+        out, _ = self.duro("batch-set", "-", input=json.dumps({"entries": entries[:2]}))
+        self.assertEqual(out["count"], 2)
+        out, _ = self.duro("batch-get", *["s%d" % i for i in range(50)])
+        self.assertEqual(out, {"s%d" % i: i for i in range(50)})
+        self.assertEqual(self.duro("batch-get", "none1", "none2")[0], {})
+        out, _ = self.duro("batch-del", "a", "b", "missing")
+        self.assertEqual(out, {"deleted": 2})
+        self.duro("get", "a", want=1)
+        # an entry without a key is the user's error; nothing is written
+        self.duro("batch-set", '[{"key":"ok","value":1},{"value":2}]', want=2)
+        self.duro("get", "ok", want=1)
+
+    def test_ls_paging(self):
+        keys = ["p:%02d" % i for i in range(25)]
+        self.duro("batch-set", "-", input=json.dumps([{"key": k, "value": k} for k in keys]))
+        self.duro("put", "q:other", "0")
+        seen, cursor, pages = [], None, 0
+        while True:
+            args = ["ls", "--prefix", "p:", "--limit", "10"]
+            if cursor:
+                args += ["--cursor", cursor]
+            page, _ = self.duro(*args)
+            pages += 1
+            self.assertLessEqual(len(page["keys"]), 10)
+            seen += page["keys"]
+            if page["list_complete"]:
+                self.assertIsNone(page["cursor"])
+                break
+            cursor = page["cursor"]
+            self.assertIsInstance(cursor, str)
+            self.assertLess(pages, 10)
+        self.assertEqual(seen, keys)
+        self.assertEqual(pages, 3)
+        page, _ = self.duro("ls", "--prefix", "p:", "--reverse", "--limit", "3")
+        self.assertEqual(page["keys"], ["p:24", "p:23", "p:22"])
+        page, _ = self.duro("ls", "--prefix", "p:", "--values", "--limit", "2")
+        self.assertEqual([(e["key"], e["value"]) for e in page["keys"]],
+                         [("p:00", "p:00"), ("p:01", "p:01")])
+        page, _ = self.duro("ls", "--start", "p:10", "--end", "p:13")
+        self.assertEqual(page["keys"], ["p:10", "p:11", "p:12"])
+        page, _ = self.duro("ls", "--start-after", "p:23")
+        self.assertEqual(page["keys"], ["p:24", "q:other"])
+        page, _ = self.duro("ls")
+        self.assertEqual(page["keys"], keys + ["q:other"])
+        page, _ = self.duro("ls", "--all", "--prefix", "p:", "--limit", "4")
+        self.assertEqual(page, {"keys": keys, "cursor": None, "list_complete": True})
+        self.duro("ls", "--start", "a", "--start-after", "b", want=2)
+
+    def test_clear_and_stats(self):
+        self.assertEqual(self.duro("stats")[0], {"namespace": self.ns, "keys": 0})
+        self.duro("batch-set", "-", input=json.dumps(
+            [{"key": "k%04d" % i, "value": i} for i in range(1000)]))
+        self.duro("batch-set", "-", input=json.dumps(
+            [{"key": "j%04d" % i, "value": i} for i in range(500)]))
+        self.assertEqual(self.duro("stats")[0], {"namespace": self.ns, "keys": 1500})
+        self.assertEqual(self.duro("stats", "--prefix", "j")[0],
+                         {"namespace": self.ns, "keys": 500, "prefix": "j"})
+        self.assertEqual(self.duro("clear")[0], {"deleted": 1500})
+        self.assertEqual(self.duro("clear")[0], {"deleted": 0})
+        self.assertEqual(self.duro("stats")[0]["keys"], 0)
+
+    def test_ping(self):
+        self.assertEqual(self.duro("ping")[0], "pong")
+
+    def test_large_value(self):
+        big = json.dumps({"blob": "x" * 500000})
+        self.duro("put", "big", "-", input=big)
+        self.assertEqual(len(self.duro("get", "big")[0]["blob"]), 500000)
+
+
+class Embedded(unittest.TestCase):
+    def test_file_url(self):
+        d = clitest.tempdir("duro-cli-embedded-")
+        url = "file://" + d
+        rc, out, err = duro(url, "put", "k", '{"e":1}')
+        self.assertEqual(rc, 0, err)
+        rc, out, err = duro(url, "get", "k")      # a second process: the data is on disk
+        self.assertEqual((rc, json.loads(out)), (0, {"e": 1}), err)
+        rc, out, err = duro(url, "get", "nope")
+        self.assertEqual(rc, 1, err)
+        rc, out, err = duro(url, "ls")
+        self.assertEqual(json.loads(out)["keys"], ["k"])
+        # the server's data directory is locked while it runs: exit 3
+        rc, out, err = duro("file://" + SRV.data_dir, "get", "k")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("lock", err.lower())
+
+
+if __name__ == "__main__":
+    clitest.main(watchdog_seconds=280)

@@ -1,0 +1,904 @@
+/*
+ * test_client.c — libduro's test suite, one source run twice by ctest:
+ *
+ *   DURO_TEST_MODE=embedded   file:///<temp dir>: the runtime in this process
+ *   DURO_TEST_MODE=remote     duro://127.0.0.1:<port>: a durod ($DURO_BIN) that
+ *                             this program starts on free loopback ports over a
+ *                             temp data dir and kills by PID at the end
+ *   DURO_TEST_URL=...         or any URL given (restart/lock tests are skipped)
+ *
+ * Tests run in order on one shared handle; each uses its own namespace.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "duro/duro.h"
+#include "test.h"
+
+enum { EMBEDDED, REMOTE, GIVEN };
+static int mode;
+static char url[512], data_dir[256];
+static pid_t durod_pid = -1;
+static int http_port, rpc_port;
+static duro *db;
+
+/* ---- setup: a data dir, a durod for remote mode ---- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        abort();
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts durod over dir on the given ports; returns its pid once the rpc port
+ * accepts, or -1 if it exited (*status gets its exit status). */
+static pid_t start_durod(const char *dir, int hport, int rport, int *status)
+{
+    const char *bin = getenv("DURO_BIN");
+    if (!bin)
+        return -1;
+    char listen[64], rp[16];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", hport);
+    snprintf(rp, sizeof rp, "%d", rport);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char log[300];
+        snprintf(log, sizeof log, "%s.log", dir);
+        FILE *f = fopen(log, "a");
+        if (f) {
+            dup2(fileno(f), 1);
+            dup2(fileno(f), 2);
+        }
+        execl(bin, bin, "--listen", listen, "--rpc-port", rp, "--data", dir, "--actors", "2",
+              "--ttl-sweep-ms", "100", "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            if (status)
+                *status = st;
+            return -1;
+        }
+        if (port_open(rport))
+            return pid;
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static void stop_durod(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static void cleanup(void)
+{
+    duro_close(db);
+    db = NULL;
+    stop_durod(durod_pid);
+    if (data_dir[0]) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.log' '%s-2'", data_dir, data_dir, data_dir);
+        if (system(cmd) != 0) {
+        }
+    }
+}
+
+static void on_signal(int sig)
+{
+    if (durod_pid > 0)
+        kill(durod_pid, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void setup(void)
+{
+    const char *given = getenv("DURO_TEST_URL");
+    const char *m = getenv("DURO_TEST_MODE");
+    signal(SIGPIPE, SIG_IGN);
+    if (given && *given) {
+        mode = GIVEN;
+        snprintf(url, sizeof url, "%s", given);
+        return;
+    }
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(data_dir, sizeof data_dir, "%s/duro-client-XXXXXX", tmp);
+    if (!mkdtemp(data_dir))
+        abort();
+    atexit(cleanup);
+    signal(SIGABRT, on_signal);
+    signal(SIGSEGV, on_signal);
+    if (m && strcmp(m, "remote") == 0) {
+        mode = REMOTE;
+        http_port = free_port();
+        rpc_port = free_port();
+        durod_pid = start_durod(data_dir, http_port, rpc_port, NULL);
+        if (durod_pid < 0) {
+            fprintf(stderr, "cannot start durod ($DURO_BIN=%s)\n", getenv("DURO_BIN"));
+            exit(1);
+        }
+        snprintf(url, sizeof url, "duro://127.0.0.1:%d?timeout_ms=10000", rpc_port);
+    } else {
+        mode = EMBEDDED;
+        snprintf(url, sizeof url, "file://%s?actors=2&ttl_sweep_ms=100", data_dir);
+    }
+}
+
+/* ---- helpers ---- */
+
+static json_t *parse(const char *s)
+{
+    json_error_t e;
+    json_t *j = json_loads(s, JSON_DECODE_ANY, &e);
+    if (!j)
+        fprintf(stderr, "  bad JSON from libduro: %s\n", s);
+    return j;
+}
+
+typedef struct mpbuf {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} mpbuf;
+
+static void mp_init(mpbuf *b)
+{
+    msgpack_sbuffer_init(&b->sb);
+    msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+}
+
+static void mp_str(mpbuf *b, const char *s)
+{
+    msgpack_pack_str(&b->pk, strlen(s));
+    msgpack_pack_str_body(&b->pk, s, strlen(s));
+}
+
+/* 1 if body (msgpack) is the str s. */
+static int mp_is_str(const void *body, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+    const unsigned char *p = body;
+    return n < 32 && len == n + 1 && p[0] == (0xa0 | n) && memcmp(p + 1, s, n) == 0;
+}
+
+/* The "code" of an msgpack error map, in a static buffer. */
+static const char *mp_code(const void *body, size_t len)
+{
+    static char code[64];
+    code[0] = '\0';
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, body, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+            msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+            if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 4 &&
+                memcmp(kv->key.via.str.ptr, "code", 4) == 0 && kv->val.type == MSGPACK_OBJECT_STR)
+                snprintf(code, sizeof code, "%.*s", (int)kv->val.via.str.size,
+                         kv->val.via.str.ptr);
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return code;
+}
+
+#define PUT(ns, key, json) duro_put(db, ns, key, json, strlen(json), 0)
+
+/* ---- tests ---- */
+
+TEST(open)
+{
+    setup();
+    ASSERT_EQ(duro_open(url, &db), DURO_OK);
+    ASSERT(db != NULL);
+    ASSERT_STREQ(duro_last_error(), "");
+}
+
+TEST(open_bad_urls)
+{
+    duro *x = (duro *)1;
+    ASSERT_EQ(duro_open("http://localhost:1", &x), DURO_BAD_REQUEST);
+    ASSERT(x == NULL);
+    ASSERT(duro_last_error()[0] != '\0');
+    ASSERT_EQ(duro_open("duro://", &x), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_open("duro://h:99999", &x), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_open("duro://h:1?timeout_ms=abc", &x), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_open("file://", &x), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_open("file:///tmp/x?actors=0", &x), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_open(NULL, &x), DURO_BAD_REQUEST);
+    int port = free_port(); /* nothing listens there */
+    char u[64];
+    snprintf(u, sizeof u, "duro://127.0.0.1:%d?connect_timeout_ms=500", port);
+    ASSERT_EQ(duro_open(u, &x), DURO_UNAVAILABLE);
+    ASSERT(x == NULL);
+    ASSERT(strstr(duro_last_error(), "connect") != NULL);
+    duro_close(NULL);
+    duro_free(NULL);
+}
+
+TEST(put_get_delete)
+{
+    ASSERT_EQ(PUT("basic", "user:1", "{\"name\": \"Ada\", \"n\": [1, 2.5, null, true]}"), DURO_OK);
+    char *v = NULL;
+    size_t len = 99;
+    ASSERT_EQ(duro_get(db, "basic", "user:1", &v, &len), DURO_OK);
+    ASSERT_STREQ(v, "{\"name\":\"Ada\",\"n\":[1,2.5,null,true]}");
+    ASSERT_EQ(len, strlen(v));
+    duro_free(v);
+    /* keys are any UTF-8; NULL ns is "default" */
+    ASSERT_EQ(PUT(NULL, "a/b \xc3\xa9", "\"x\""), DURO_OK);
+    ASSERT_EQ(duro_get(db, "default", "a/b \xc3\xa9", &v, NULL), DURO_OK);
+    ASSERT_STREQ(v, "\"x\"");
+    duro_free(v);
+    ASSERT_EQ(duro_delete(db, "basic", "user:1"), DURO_OK);
+    ASSERT_EQ(duro_get(db, "basic", "user:1", &v, &len), DURO_NOT_FOUND);
+    ASSERT(v == NULL);
+    ASSERT(duro_last_error()[0] != '\0');
+    ASSERT_EQ(duro_delete(db, "basic", "user:1"), DURO_OK); /* missing: still OK */
+    int deleted = 7;
+    ASSERT_EQ(duro_delete_ex(db, "basic", "user:1", 0, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 0);
+    ASSERT_EQ(PUT("basic", "n", "null"), DURO_OK); /* null is a value */
+    ASSERT_EQ(duro_get(db, "basic", "n", &v, NULL), DURO_OK);
+    ASSERT_STREQ(v, "null");
+    duro_free(v);
+}
+
+TEST(bad_requests)
+{
+    char *v = NULL;
+    ASSERT_EQ(PUT("bad", "", "1"), DURO_BAD_REQUEST);            /* empty key */
+    ASSERT_EQ(PUT("bad", "k", "{nope"), DURO_BAD_REQUEST);       /* not JSON */
+    ASSERT_EQ(PUT("bad", "k", ""), DURO_BAD_REQUEST);
+    ASSERT_EQ(PUT("_bad", "k", "1"), DURO_BAD_REQUEST);          /* bad namespace */
+    ASSERT_EQ(PUT("a b", "k", "1"), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_put(db, "bad", "k", "1", 1, -5), DURO_BAD_REQUEST); /* ttl */
+    ASSERT_EQ(duro_get(db, "bad", "\xff\xfe", &v, NULL), DURO_BAD_REQUEST); /* bad UTF-8 */
+    char big[3000];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ASSERT_EQ(duro_get(db, "bad", big, &v, NULL), DURO_BAD_REQUEST); /* key > 2048 */
+    ASSERT_EQ(duro_get(db, "bad", NULL, &v, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_get(NULL, "bad", "k", &v, NULL), DURO_BAD_REQUEST);
+    duro_put_opts o = {.metadata = "[1]"}; /* metadata must be an object */
+    ASSERT_EQ(duro_put_ex(db, "bad", "k", "1", 1, &o, NULL), DURO_BAD_REQUEST);
+    ASSERT(strlen(duro_last_error()) > 0);
+    ASSERT_EQ(duro_get(db, "bad", "k", &v, NULL), DURO_NOT_FOUND); /* nothing was written */
+}
+
+TEST(versions_and_cas)
+{
+    int64_t v1 = 0, v2 = 0, v3 = 0;
+    ASSERT_EQ(duro_put_ex(db, "cas", "c", "0", 1, NULL, &v1), DURO_OK);
+    ASSERT(v1 > 0);
+    duro_put_opts o = {.if_match = v1};
+    ASSERT_EQ(duro_put_ex(db, "cas", "c", "1", 1, &o, &v2), DURO_OK);
+    ASSERT(v2 > v1);
+    ASSERT_EQ(duro_put_ex(db, "cas", "c", "2", 1, &o, &v3), DURO_PRECONDITION_FAILED); /* stale */
+    ASSERT(duro_last_error()[0] != '\0');
+    o.if_match = 0;
+    o.if_none_match = 1;
+    ASSERT_EQ(duro_put_ex(db, "cas", "c", "3", 1, &o, NULL), DURO_PRECONDITION_FAILED);
+    ASSERT_EQ(duro_put_ex(db, "cas", "new", "3", 1, &o, &v3), DURO_OK); /* create-only */
+    ASSERT(v3 > v2);
+    o.if_none_match = 0;
+    o.if_match = 12345678;
+    ASSERT_EQ(duro_put_ex(db, "cas", "missing", "3", 1, &o, NULL), DURO_PRECONDITION_FAILED);
+    int deleted = 5;
+    ASSERT_EQ(duro_delete_ex(db, "cas", "c", v1, &deleted), DURO_PRECONDITION_FAILED);
+    ASSERT_EQ(duro_delete_ex(db, "cas", "c", v2, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 1);
+    char *v;
+    ASSERT_EQ(duro_get(db, "cas", "c", &v, NULL), DURO_NOT_FOUND);
+}
+
+TEST(meta)
+{
+    int64_t before = wall_ms(), ver = 0;
+    duro_put_opts o = {.ttl_ms = 60000, .metadata = "{\"owner\": \"me\"}"};
+    ASSERT_EQ(duro_put_ex(db, "meta", "k", "[1,\"two\"]", 9, &o, &ver), DURO_OK);
+    duro_meta m;
+    ASSERT_EQ(duro_get_meta(db, "meta", "k", &m), DURO_OK);
+    ASSERT_STREQ(m.value, "[1,\"two\"]");
+    ASSERT_EQ(m.value_len, 9);
+    ASSERT_STREQ(m.metadata, "{\"owner\":\"me\"}");
+    ASSERT_EQ(m.version, ver);
+    ASSERT(m.created_at >= before - 1000 && m.created_at <= wall_ms() + 1000);
+    ASSERT(m.updated_at >= m.created_at);
+    ASSERT(m.expires_at >= before + 60000 && m.expires_at <= wall_ms() + 61000);
+    duro_meta_free(&m);
+    ASSERT(m.value == NULL);
+    ASSERT_EQ(PUT("meta", "plain", "1"), DURO_OK);
+    ASSERT_EQ(duro_get_meta(db, "meta", "plain", &m), DURO_OK);
+    ASSERT(m.metadata == NULL);
+    ASSERT_EQ(m.expires_at, 0);
+    ASSERT_STREQ(m.value, "1");
+    duro_meta_free(&m);
+    ASSERT_EQ(duro_get_meta(db, "meta", "nope", &m), DURO_NOT_FOUND);
+    ASSERT(m.value == NULL);
+    duro_meta_free(NULL);
+}
+
+TEST(ttl)
+{
+    ASSERT_EQ(duro_put(db, "ttl", "short", "1", 1, 200), DURO_OK);
+    ASSERT_EQ(duro_put(db, "ttl", "long", "2", 1, 600000), DURO_OK);
+    char *v;
+    ASSERT_EQ(duro_get(db, "ttl", "short", &v, NULL), DURO_OK);
+    duro_free(v);
+    sleep_ms(450);
+    ASSERT_EQ(duro_get(db, "ttl", "short", &v, NULL), DURO_NOT_FOUND);
+    ASSERT_EQ(duro_get(db, "ttl", "long", &v, NULL), DURO_OK);
+    duro_free(v);
+    char *list;
+    ASSERT_EQ(duro_list(db, "ttl", NULL, &list, NULL), DURO_OK);
+    ASSERT_STREQ(list, "{\"keys\":[\"long\"],\"cursor\":null,\"list_complete\":true}");
+    duro_free(list);
+}
+
+TEST(large_value)
+{
+    size_t n = 1 << 20;
+    char *s = malloc(n + 3);
+    s[0] = '"';
+    for (size_t i = 1; i <= n; i++)
+        s[i] = (char)('a' + i % 26);
+    s[n + 1] = '"';
+    s[n + 2] = '\0';
+    ASSERT_EQ(duro_put(db, "large", "big", s, n + 2, 0), DURO_OK);
+    char *v = NULL;
+    size_t len = 0;
+    ASSERT_EQ(duro_get(db, "large", "big", &v, &len), DURO_OK);
+    ASSERT_EQ(len, n + 2);
+    ASSERT(v && memcmp(v, s, n + 2) == 0);
+    duro_free(v);
+    void *mp = NULL;
+    ASSERT_EQ(duro_get_mp(db, "large", "big", &mp, &len), DURO_OK);
+    ASSERT_EQ(len, n + 5); /* str32 header */
+    ASSERT(memcmp((char *)mp + 5, s + 1, n) == 0);
+    duro_free(mp);
+    /* over the 2 MiB value limit */
+    size_t m = 3 << 20;
+    char *t = malloc(m + 3);
+    memset(t, 'x', m + 2);
+    t[0] = t[m + 1] = '"';
+    t[m + 2] = '\0';
+    ASSERT_EQ(duro_put(db, "large", "huge", t, m + 2, 0), DURO_PAYLOAD_TOO_LARGE);
+    free(t);
+    free(s);
+    ASSERT_EQ(duro_get(db, "large", "huge", &v, NULL), DURO_NOT_FOUND);
+}
+
+TEST(msgpack_values)
+{
+    mpbuf b;
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 2);
+    mp_str(&b, "a");
+    msgpack_pack_int(&b.pk, 1);
+    mp_str(&b, "b");
+    msgpack_pack_array(&b.pk, 3);
+    msgpack_pack_true(&b.pk);
+    msgpack_pack_nil(&b.pk);
+    msgpack_pack_double(&b.pk, 2.5);
+    int64_t ver = 0;
+    ASSERT_EQ(duro_put_mp(db, "mp", "m", b.sb.data, b.sb.size, NULL, &ver), DURO_OK);
+    ASSERT(ver > 0);
+    void *mp = NULL;
+    size_t len = 0;
+    ASSERT_EQ(duro_get_mp(db, "mp", "m", &mp, &len), DURO_OK);
+    ASSERT_EQ(len, b.sb.size);
+    ASSERT_MEMEQ(mp, b.sb.data, len);
+    duro_free(mp);
+    char *v;
+    ASSERT_EQ(duro_get(db, "mp", "m", &v, NULL), DURO_OK);
+    ASSERT_STREQ(v, "{\"a\":1,\"b\":[true,null,2.5]}");
+    duro_free(v);
+    /* JSON in, msgpack out */
+    ASSERT_EQ(PUT("mp", "j", "[\"x\",-3]"), DURO_OK);
+    ASSERT_EQ(duro_get_mp(db, "mp", "j", &mp, &len), DURO_OK);
+    ASSERT_EQ(len, 4);
+    ASSERT_MEMEQ(mp, "\x92\xa1x\xfd", 4);
+    duro_free(mp);
+    /* with options */
+    duro_put_opts o = {.if_match = ver, .ttl_ms = 100000};
+    ASSERT_EQ(duro_put_mp(db, "mp", "m", "\x2a", 1, &o, NULL), DURO_OK);
+    ASSERT_EQ(duro_put_mp(db, "mp", "m", "\x2a", 1, &o, NULL), DURO_PRECONDITION_FAILED);
+    /* not msgpack, trailing bytes, not JSON-representable (bin) */
+    ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\xc1", 1, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\x01\x02", 2, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\xc4\x01x", 3, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_get_mp(db, "mp", "bad", &mp, &len), DURO_NOT_FOUND);
+    ASSERT(mp == NULL);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
+TEST(batches)
+{
+    const char *entries = "[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":{\"x\":[2]}},"
+                          "{\"key\":\"c\",\"value\":\"3\",\"ttlMs\":60000}]";
+    int64_t ver = 0;
+    ASSERT_EQ(duro_batch_set(db, "batch", entries, strlen(entries), &ver), DURO_OK);
+    ASSERT(ver > 0);
+    const char *keys[] = {"a", "b", "zz", "c"};
+    char *json = NULL;
+    size_t len;
+    ASSERT_EQ(duro_batch_get(db, "batch", keys, 4, &json, &len), DURO_OK);
+    json_t *o = parse(json);
+    ASSERT(json_is_object(o));
+    ASSERT_EQ(json_object_size(o), 3);
+    ASSERT_EQ(json_integer_value(json_object_get(o, "a")), 1);
+    ASSERT_STREQ(json_string_value(json_object_get(o, "c")), "3");
+    ASSERT(json_object_get(o, "zz") == NULL);
+    json_decref(o);
+    duro_free(json);
+    char *v;
+    ASSERT_EQ(duro_get(db, "batch", "b", &v, NULL), DURO_OK);
+    ASSERT_STREQ(v, "{\"x\":[2]}");
+    duro_free(v);
+    int64_t deleted = -1;
+    const char *dkeys[] = {"a", "b", "nope"};
+    ASSERT_EQ(duro_batch_delete(db, "batch", dkeys, 3, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 2);
+    ASSERT_EQ(duro_get(db, "batch", "a", &v, NULL), DURO_NOT_FOUND);
+    /* atomic: one bad entry, nothing written */
+    const char *bad = "[{\"key\":\"ok\",\"value\":1},{\"key\":\"\",\"value\":2}]";
+    ASSERT_EQ(duro_batch_set(db, "batch", bad, strlen(bad), NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_get(db, "batch", "ok", &v, NULL), DURO_NOT_FOUND);
+    ASSERT_EQ(duro_batch_set(db, "batch", "{", 1, NULL), DURO_BAD_REQUEST);
+    /* over 1000 keys */
+    const char **many = calloc(1001, sizeof *many);
+    for (int i = 0; i < 1001; i++)
+        many[i] = "k";
+    ASSERT_EQ(duro_batch_get(db, "batch", many, 1001, &json, NULL), DURO_BAD_REQUEST);
+    free(many);
+}
+
+TEST(list_paging)
+{
+    char key[16];
+    for (int i = 0; i < 25; i++) {
+        snprintf(key, sizeof key, "k%02d", i);
+        ASSERT_EQ(duro_put(db, "list", key, "1", 1, 0), DURO_OK);
+    }
+    ASSERT_EQ(PUT("list", "other", "2"), DURO_OK);
+    duro_list_opts o = {.prefix = "k", .limit = 10};
+    char *cursor = NULL;
+    int seen = 0, pages = 0, complete = 0;
+    while (!complete) {
+        o.cursor = cursor;
+        char *json = NULL;
+        ASSERT_EQ(duro_list(db, "list", &o, &json, NULL), DURO_OK);
+        json_t *j = parse(json);
+        duro_free(json);
+        ASSERT(j);
+        json_t *keys = json_object_get(j, "keys");
+        for (size_t i = 0; i < json_array_size(keys); i++) {
+            snprintf(key, sizeof key, "k%02d", seen++);
+            ASSERT_STREQ(json_string_value(json_array_get(keys, i)), key);
+        }
+        complete = json_is_true(json_object_get(j, "list_complete"));
+        free(cursor);
+        cursor = complete ? NULL : strdup(json_string_value(json_object_get(j, "cursor")));
+        ASSERT(complete == json_is_null(json_object_get(j, "cursor")));
+        json_decref(j);
+        pages++;
+        ASSERT(pages <= 3);
+    }
+    ASSERT_EQ(seen, 25);
+    ASSERT_EQ(pages, 3);
+    /* reverse, range, values */
+    duro_list_opts r = {.reverse = 1, .limit = 2, .values = 1, .start = "k05", .end = "k20"};
+    char *json;
+    ASSERT_EQ(duro_list(db, "list", &r, &json, NULL), DURO_OK);
+    json_t *j = parse(json);
+    duro_free(json);
+    json_t *e0 = json_array_get(json_object_get(j, "keys"), 0);
+    ASSERT_STREQ(json_string_value(json_object_get(e0, "key")), "k19");
+    ASSERT_EQ(json_integer_value(json_object_get(e0, "value")), 1);
+    ASSERT(json_is_null(json_object_get(e0, "expiresAt")));
+    ASSERT(json_is_false(json_object_get(j, "list_complete")));
+    json_decref(j);
+    duro_list_opts sa = {.start_after = "k23"};
+    ASSERT_EQ(duro_list(db, "list", &sa, &json, NULL), DURO_OK);
+    ASSERT_STREQ(json, "{\"keys\":[\"k24\",\"other\"],\"cursor\":null,\"list_complete\":true}");
+    duro_free(json);
+    duro_list_opts bad = {.limit = 10001};
+    ASSERT_EQ(duro_list(db, "list", &bad, &json, NULL), DURO_BAD_REQUEST);
+    duro_list_opts bc = {.cursor = "!!!"};
+    ASSERT_EQ(duro_list(db, "list", &bc, &json, NULL), DURO_BAD_REQUEST);
+    duro_list_opts both = {.start = "a", .start_after = "b"};
+    ASSERT_EQ(duro_list(db, "list", &both, &json, NULL), DURO_BAD_REQUEST);
+}
+
+TEST(clear)
+{
+    for (int i = 0; i < 7; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "c%d", i);
+        ASSERT_EQ(duro_put(db, "clr", key, "true", 4, 0), DURO_OK);
+    }
+    int64_t deleted = 0;
+    ASSERT_EQ(duro_clear(db, "clr", &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 7);
+    char *json;
+    ASSERT_EQ(duro_list(db, "clr", NULL, &json, NULL), DURO_OK);
+    ASSERT_STREQ(json, "{\"keys\":[],\"cursor\":null,\"list_complete\":true}");
+    duro_free(json);
+    ASSERT_EQ(duro_clear(db, "clr", NULL), DURO_OK);
+}
+
+TEST(call)
+{
+    int status = 0;
+    void *body = NULL;
+    size_t len = 0;
+    ASSERT_EQ(duro_call(db, "ping", "default", NULL, 0, &status, &body, &len), DURO_OK);
+    ASSERT_EQ(status, 200);
+    ASSERT(mp_is_str(body, len, "pong"));
+    duro_free(body);
+
+    mpbuf b;
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 2);
+    mp_str(&b, "key");
+    mp_str(&b, "viacall");
+    mp_str(&b, "value");
+    mp_str(&b, "hello");
+    ASSERT_EQ(duro_call(db, "kv.put", "call", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_OK);
+    ASSERT_EQ(status, 200);
+    duro_free(body);
+    msgpack_sbuffer_destroy(&b.sb);
+    char *v;
+    ASSERT_EQ(duro_get(db, "call", "viacall", &v, NULL), DURO_OK);
+    ASSERT_STREQ(v, "\"hello\"");
+    duro_free(v);
+
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_str(&b, "key");
+    mp_str(&b, "nothing");
+    ASSERT_EQ(duro_call(db, "kv.get", "call", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_NOT_FOUND);
+    ASSERT_EQ(status, 404);
+    ASSERT_STREQ(mp_code(body, len), "NOT_FOUND");
+    duro_free(body);
+    ASSERT_EQ(duro_call(db, "kv.nope", "call", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(status, 400);
+    ASSERT_STREQ(mp_code(body, len), "BAD_REQUEST");
+    duro_free(body);
+    ASSERT_EQ(duro_call(db, "kv.get", "_ns", b.sb.data, b.sb.size, &status, NULL, NULL),
+              DURO_BAD_REQUEST);
+    msgpack_sbuffer_destroy(&b.sb);
+    /* args that are not a map are refused before sending */
+    ASSERT_EQ(duro_call(db, "kv.get", "call", "\x91\x01", 2, &status, &body, &len),
+              DURO_BAD_REQUEST);
+    ASSERT(body == NULL);
+}
+
+/* ---- concurrency ---- */
+
+#define THREADS 8
+#define OWN_KEYS 40
+#define INCS 20
+
+static int thread_errors;
+static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void thread_fail(const char *what, int rc)
+{
+    pthread_mutex_lock(&err_mu);
+    if (thread_errors++ < 5)
+        fprintf(stderr, "  thread: %s: %s (%s)\n", what, duro_errstr(rc), duro_last_error());
+    pthread_mutex_unlock(&err_mu);
+}
+
+static void *worker(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    char key[32], val[32];
+    for (int i = 0; i < OWN_KEYS; i++) {
+        snprintf(key, sizeof key, "t%d-%03d", t, i);
+        int n = snprintf(val, sizeof val, "%d", t * 1000 + i);
+        int rc = duro_put(db, "conc", key, val, (size_t)n, 0);
+        if (rc != DURO_OK)
+            thread_fail("put", rc);
+        char *v = NULL;
+        rc = duro_get(db, i % 2 ? "conc" : "conc2", i % 2 ? key : "nothing", &v, NULL);
+        if (i % 2 ? (rc != DURO_OK || strcmp(v, val) != 0) : rc != DURO_NOT_FOUND)
+            thread_fail("get", rc);
+        duro_free(v);
+    }
+    for (int i = 0; i < INCS; i++) { /* a CAS loop on one shared counter */
+        for (int attempt = 0;; attempt++) {
+            duro_meta m;
+            int rc = duro_get_meta(db, "conc", "counter", &m);
+            if (rc != DURO_OK) {
+                thread_fail("get_meta", rc);
+                break;
+            }
+            int n = snprintf(val, sizeof val, "%d", atoi(m.value) + 1);
+            duro_put_opts o = {.if_match = m.version};
+            duro_meta_free(&m);
+            rc = duro_put_ex(db, "conc", "counter", val, (size_t)n, &o, NULL);
+            if (rc == DURO_OK)
+                break;
+            if (rc != DURO_PRECONDITION_FAILED || attempt > 10000) {
+                thread_fail("cas put", rc);
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+TEST(threads)
+{
+    ASSERT_EQ(PUT("conc", "counter", "0"), DURO_OK);
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++)
+        ASSERT_EQ(pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    ASSERT_EQ(thread_errors, 0);
+    char *v;
+    ASSERT_EQ(duro_get(db, "conc", "counter", &v, NULL), DURO_OK);
+    ASSERT_EQ(atoi(v), THREADS * INCS);
+    duro_free(v);
+    duro_list_opts o = {.prefix = "t"};
+    char *json;
+    ASSERT_EQ(duro_list(db, "conc", &o, &json, NULL), DURO_OK);
+    json_t *j = parse(json);
+    duro_free(json);
+    ASSERT_EQ(json_array_size(json_object_get(j, "keys")), THREADS * OWN_KEYS);
+    json_decref(j);
+}
+
+/* ---- pipelining ---- */
+
+TEST(pipelining)
+{
+    enum { N = 100 };
+    int seen[N + 1] = {0};
+    uint64_t ids[N];
+    uint64_t id = 0;
+    int status;
+    void *body;
+    size_t len;
+    /* nothing in flight */
+    ASSERT_EQ(duro_recv(db, &id, &status, &body, &len), DURO_BAD_REQUEST);
+    for (int i = 0; i < N; i++) {
+        mpbuf b;
+        mp_init(&b);
+        msgpack_pack_map(&b.pk, 2);
+        char key[16], ns[16];
+        snprintf(key, sizeof key, "p%03d", i);
+        snprintf(ns, sizeof ns, "pipe%d", i % 7); /* several actors: any order */
+        mp_str(&b, "key");
+        mp_str(&b, key);
+        mp_str(&b, "value");
+        msgpack_pack_int(&b.pk, i);
+        ASSERT_EQ(duro_send(db, i == 50 ? "kv.bogus" : "kv.put", ns, b.sb.data, b.sb.size,
+                            &ids[i]),
+                  DURO_OK);
+        msgpack_sbuffer_destroy(&b.sb);
+        for (int k = 0; k < i; k++)
+            ASSERT(ids[k] != ids[i]);
+    }
+    for (int r = 0; r < N; r++) {
+        int rc = duro_recv(db, &id, &status, &body, &len);
+        int i = -1;
+        for (int k = 0; k < N; k++)
+            if (ids[k] == id)
+                i = k;
+        ASSERT(i >= 0);
+        ASSERT_EQ(seen[i], 0);
+        seen[i] = 1;
+        if (i == 50) {
+            ASSERT_EQ(rc, DURO_BAD_REQUEST);
+            ASSERT_EQ(status, 400);
+            ASSERT_STREQ(mp_code(body, len), "BAD_REQUEST");
+        } else {
+            ASSERT_EQ(rc, DURO_OK);
+            ASSERT_EQ(status, 200);
+        }
+        duro_free(body);
+    }
+    ASSERT_EQ(duro_recv(db, &id, &status, &body, &len), DURO_BAD_REQUEST);
+    /* read them back pipelined */
+    for (int i = 0; i < N; i++) {
+        if (i == 50)
+            continue;
+        mpbuf b;
+        mp_init(&b);
+        msgpack_pack_map(&b.pk, 1);
+        char key[16], ns[16];
+        snprintf(key, sizeof key, "p%03d", i);
+        snprintf(ns, sizeof ns, "pipe%d", i % 7);
+        mp_str(&b, "key");
+        mp_str(&b, key);
+        ASSERT_EQ(duro_send(db, "kv.get", ns, b.sb.data, b.sb.size, &ids[i]), DURO_OK);
+        msgpack_sbuffer_destroy(&b.sb);
+    }
+    for (int r = 0; r < N - 1; r++) {
+        ASSERT_EQ(duro_recv(db, &id, &status, &body, &len), DURO_OK);
+        int i = -1;
+        for (int k = 0; k < N; k++)
+            if (k != 50 && ids[k] == id)
+                i = k;
+        ASSERT(i >= 0);
+        ASSERT_EQ(seen[i], 1);
+        seen[i] = 2;
+        /* the value i as msgpack: positive fixint or uint8 */
+        ASSERT(len >= 1 && len <= 2);
+        ASSERT_EQ(len == 1 ? ((unsigned char *)body)[0] : ((unsigned char *)body)[1], i);
+        duro_free(body);
+    }
+}
+
+/* ---- restart and locks ---- */
+
+TEST(restart)
+{
+    if (mode == GIVEN)
+        return;
+    ASSERT_EQ(PUT("restart", "before", "\"kept\""), DURO_OK);
+    char *v = NULL;
+    if (mode == EMBEDDED) {
+        duro_close(db);
+        db = NULL;
+        ASSERT_EQ(duro_open(url, &db), DURO_OK);
+    } else {
+        stop_durod(durod_pid);
+        durod_pid = -1;
+        /* server down: fails cleanly */
+        int rc = duro_get(db, "restart", "before", &v, NULL);
+        ASSERT(rc == DURO_IO || rc == DURO_UNAVAILABLE);
+        ASSERT(v == NULL);
+        rc = duro_get(db, "restart", "before", &v, NULL);
+        ASSERT(rc == DURO_IO || rc == DURO_UNAVAILABLE);
+        durod_pid = start_durod(data_dir, http_port, rpc_port, NULL);
+        ASSERT(durod_pid > 0);
+        rc = duro_get(db, "restart", "before", &v, NULL);
+        ASSERT(rc == DURO_OK || rc == DURO_IO);
+        duro_free(v);
+        /* and a restart while the connection is idle and up */
+        stop_durod(durod_pid);
+        durod_pid = start_durod(data_dir, http_port, rpc_port, NULL);
+        ASSERT(durod_pid > 0);
+        rc = duro_put(db, "restart", "after", "1", 1, 0);
+        ASSERT(rc == DURO_OK || rc == DURO_IO);
+    }
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(duro_get(db, "restart", "before", &v, NULL), DURO_OK);
+        ASSERT_STREQ(v, "\"kept\"");
+        duro_free(v);
+        ASSERT_EQ(duro_put(db, "restart", "after", "2", 1, 0), DURO_OK);
+    }
+}
+
+TEST(restart_with_pending_pipeline)
+{
+    if (mode != REMOTE)
+        return;
+    /* requests in flight when the server goes away: every one is answered
+     * (DURO_IO or a reply), none is lost, and the handle works afterwards */
+    uint64_t ids[20], id;
+    int status;
+    void *body;
+    size_t len;
+    for (int i = 0; i < 20; i++)
+        ASSERT_EQ(duro_send(db, "ping", "default", NULL, 0, &ids[i]), DURO_OK);
+    kill(durod_pid, SIGKILL);
+    waitpid(durod_pid, NULL, 0);
+    durod_pid = -1;
+    for (int i = 0; i < 20; i++) {
+        int rc = duro_recv(db, &id, &status, &body, &len);
+        ASSERT(rc == DURO_OK || rc == DURO_IO);
+        ASSERT(id != 0);
+        duro_free(body);
+    }
+    ASSERT_EQ(duro_recv(db, &id, &status, &body, &len), DURO_BAD_REQUEST);
+    durod_pid = start_durod(data_dir, http_port, rpc_port, NULL);
+    ASSERT(durod_pid > 0);
+    int rc = duro_call(db, "ping", NULL, NULL, 0, &status, NULL, NULL);
+    ASSERT(rc == DURO_OK || rc == DURO_IO);
+    ASSERT_EQ(duro_call(db, "ping", NULL, NULL, 0, &status, NULL, NULL), DURO_OK);
+}
+
+TEST(locked)
+{
+    if (mode == GIVEN)
+        return;
+    char furl[600];
+    snprintf(furl, sizeof furl, "file://%s", data_dir);
+    duro *second = (duro *)1;
+    /* embedded: our own handle holds the lock; remote: durod holds it */
+    ASSERT_EQ(duro_open(furl, &second), DURO_LOCKED);
+    ASSERT(second == NULL);
+    ASSERT(strstr(duro_last_error(), "locked") != NULL);
+    if (mode == EMBEDDED && getenv("DURO_BIN")) {
+        /* a durod on a directory held by an embedded handle refuses to start */
+        int st = 0;
+        pid_t pid = start_durod(data_dir, free_port(), free_port(), &st);
+        ASSERT_EQ(pid, -1);
+        ASSERT(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+    }
+    /* the handle still works, and another directory opens fine */
+    ASSERT_EQ(PUT("locked", "k", "1"), DURO_OK);
+    snprintf(furl, sizeof furl, "file://%s-2?actors=1", data_dir);
+    ASSERT_EQ(duro_open(furl, &second), DURO_OK);
+    ASSERT_EQ(duro_put(second, "x", "k", "1", 1, 0), DURO_OK);
+    duro_close(second);
+}
+
+TEST(close)
+{
+    duro_close(db);
+    db = NULL;
+    if (mode == EMBEDDED) { /* closing released the lock */
+        ASSERT_EQ(duro_open(url, &db), DURO_OK);
+        char *v;
+        ASSERT_EQ(duro_get(db, "restart", "before", &v, NULL), DURO_OK);
+        duro_free(v);
+        duro_close(db);
+        db = NULL;
+    }
+}
+
+TEST_MAIN()
