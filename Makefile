@@ -47,8 +47,10 @@ test: deps
 	$(MAKE) test-asan
 	$(MAKE) fuzz-short
 
-bench: deps build
+bench: build
+	scripts/install-deps.sh bench
 	bench/run.sh
+	bench/redis.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# install-deps.sh — installs the Debian packages duro needs to build, test and
-# benchmark, but only those that are missing (no network use when all are there).
+# install-deps.sh [bench] — installs the Debian packages duro needs to build and
+# test (and, with "bench", to benchmark: Redis for bench/redis.sh), but only
+# those that are missing (no network use when all are there).
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev curl
       libevent-dev libsqlite3-dev libmsgpack-dev libjansson-dev libsodium-dev
       python3 python3-msgpack wrk)
+if [ "${1:-}" = bench ]; then
+    pkgs+=(redis-server redis-tools)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
