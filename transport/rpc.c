@@ -181,6 +181,56 @@ static void call_reply(duro_msg *m)
         r->idle(r->idle_arg);
 }
 
+/* The fast path of the commonest op: kv.get args {key: str, meta?: bool}
+ * read straight from the (already checked) msgpack, without a jansson tree.
+ * Returns 0 with the fields filled, or -1 to fall back to the general path
+ * (any other shape, which then gets the general validation and errors). */
+static int get_args(const unsigned char *p, size_t n, const char **key, size_t *key_len,
+                    int *meta)
+{
+    const unsigned char *end = p + n;
+    if (n < 1 || (*p & 0xf0) != 0x80)
+        return -1;
+    unsigned count = *p++ & 0x0f;
+    *key = NULL;
+    *meta = 0;
+    for (unsigned i = 0; i < count; i++) {
+        if (p >= end || (*p & 0xe0) != 0xa0)
+            return -1;
+        size_t kl = *p & 0x1f;
+        const char *k = (const char *)p + 1;
+        p += 1 + kl;
+        if (p >= end)
+            return -1;
+        if (kl == 3 && memcmp(k, "key", 3) == 0) {
+            size_t vl;
+            int hl;
+            if ((*p & 0xe0) == 0xa0) {
+                vl = *p & 0x1f;
+                hl = 1;
+            } else if (*p == 0xd9 && end - p >= 2) {
+                vl = p[1];
+                hl = 2;
+            } else if (*p == 0xda && end - p >= 3) {
+                vl = (size_t)p[1] << 8 | p[2];
+                hl = 3;
+            } else {
+                return -1;
+            }
+            if ((size_t)(end - p) < hl + vl)
+                return -1;
+            *key = (const char *)p + hl;
+            *key_len = vl;
+            p += hl + vl;
+        } else if (kl == 4 && memcmp(k, "meta", 4) == 0 && (*p == 0xc2 || *p == 0xc3)) {
+            *meta = *p++ == 0xc3;
+        } else {
+            return -1;
+        }
+    }
+    return p == end && *key ? 0 : -1;
+}
+
 static void handle_frame(rconn *c, const unsigned char *p, size_t n)
 {
     duro_rpc *r = c->r;
@@ -222,14 +272,30 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         send_error(c, msgid, DURO_BAD_REQUEST, err);
         return;
     }
+    void *req = NULL;
+    int st;
+    const char *gk = NULL;
+    size_t gk_len = 0;
+    int gmeta = 0;
+    if (kind == DURO_KIND_KV && kop == DURO_KV_GET &&
+        get_args(f.args, f.args_len, &gk, &gk_len, &gmeta) == 0) {
+        duro_kv_req *kr = duro_kv_req_new(kop);
+        st = kr ? duro_kv_add_key(kr, gk, gk_len, err, sizeof err) : DURO_NOMEM;
+        if (st != DURO_OK) {
+            duro_kv_req_free(kr);
+            send_error(c, msgid, st, st == DURO_NOMEM ? "out of memory" : err);
+            return;
+        }
+        kr->with_meta = gmeta;
+        req = kr;
+        goto submit;
+    }
     json_t *args = duro_mp_to_json(f.args, f.args_len, &why);
     if (!args) {
         snprintf(err, sizeof err, "bad args: %s", why);
         send_error(c, msgid, DURO_BAD_REQUEST, err);
         return;
     }
-    void *req = NULL;
-    int st;
     if (kind == DURO_KIND_KV) {
         st = duro_kv_request_from_args(kop, args, DURO_ENC_MSGPACK, &r->limits,
                                        (duro_kv_req **)&req, err, sizeof err);
@@ -245,6 +311,7 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         send_error(c, msgid, st, err);
         return;
     }
+submit:;
     rcall *k = calloc(1, sizeof *k);
     if (!k) {
         duro_request_free(kind, req);

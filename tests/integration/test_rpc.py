@@ -109,6 +109,21 @@ class Rpc(ServerTestCase):
         self.assertEqual(c.call(14, "kv.clear", ns, {}), (200, {"deleted": 1}))
         self.assertEqual(c.call(15, "kv.list", ns, {})[1]["keys"], [])
 
+    def test_get_shapes(self):
+        # kv.get has a fast path for {key, meta?}; every shape must give the same answers
+        c, ns = self.c, self.ns
+        for key in ("k", "k" * 100, "k" * 300, "é" * 1000):
+            self.assertEqual(c.call(1, "kv.put", ns, {"key": key, "value": len(key)})[0], 200)
+            self.assertEqual(c.call(2, "kv.get", ns, {"key": key}), (200, len(key)))
+            self.assertEqual(c.call(3, "kv.get", ns, {"key": key, "meta": False}), (200, len(key)))
+            st, m = c.call(4, "kv.get", ns, {"meta": True, "key": key})
+            self.assertEqual((st, m["value"]), (200, len(key)))
+            self.assertEqual(c.call(5, "kv.get", ns, {"key": key, "other": [1]}), (200, len(key)))
+        self.assertEqual(c.call(6, "kv.get", ns, {"key": "x" * 2049})[1]["code"], "BAD_REQUEST")
+        self.assertEqual(c.call(7, "kv.get", ns, {"key": "a\u0000b"})[1]["code"], "BAD_REQUEST")
+        self.assertEqual(c.call(8, "kv.get", ns, {"key": 5})[1]["code"], "BAD_REQUEST")
+        self.assertEqual(c.call(9, "kv.get", ns, {"key": "k", "meta": 1})[0], 200)
+
     def test_errors_keep_the_connection(self):
         c, ns = self.c, self.ns
         cases = [
