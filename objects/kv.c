@@ -425,7 +425,6 @@ static int op_clear(duro_ns *ns, duro_msg *m, int64_t now)
     if (rc != SQLITE_DONE)
         return storage_error(m, -duro_status_from_sqlite(rc));
     duro_ctable_clear(&ns->cache);
-    ns->has_ttl = 0;
     if (n)
         duro_ns_next_version(ns);
     msgpack_packer pk;

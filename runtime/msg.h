@@ -17,7 +17,7 @@
 #include "runtime/buf.h"
 #include "transport/names.h"
 
-enum duro_kind { DURO_KIND_KV = 0, DURO_KIND_RATELIMIT, DURO_KIND_COUNT };
+enum duro_kind { DURO_KIND_KV = 0, DURO_KIND_RATELIMIT, DURO_KIND_SESSION, DURO_KIND_COUNT };
 
 typedef struct duro_msg duro_msg;
 typedef void (*duro_msg_done_fn)(duro_msg *m);

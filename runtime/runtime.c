@@ -69,6 +69,8 @@ const duro_object_ops *duro_object_find(int kind)
         return &duro_kv_object;
     case DURO_KIND_RATELIMIT:
         return &duro_ratelimit_object;
+    case DURO_KIND_SESSION:
+        return &duro_session_object;
     default:
         return NULL;
     }

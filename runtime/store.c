@@ -33,6 +33,12 @@ static const char *const migrations[] = {
     /* 2: rate limiter state (GCRA theoretical arrival time, ns) */
     "CREATE TABLE _duro_ratelimit(key TEXT PRIMARY KEY, tat INTEGER NOT NULL,"
     " lim INTEGER NOT NULL, window_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 3: sessions, by the hash of their id (objects/session.c) */
+    "CREATE TABLE _duro_sessions(id_hash BLOB PRIMARY KEY, user_id TEXT, data TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, ttl_ms INTEGER NOT NULL,"
+    " rolling INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX _duro_sessions_user ON _duro_sessions(user_id) WHERE user_id IS NOT NULL;"
+    "CREATE INDEX _duro_sessions_expiry ON _duro_sessions(expires_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -126,7 +132,8 @@ static int load_counters(duro_ns *ns)
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(ns->db,
                                 "SELECT (SELECT value FROM _duro_meta WHERE name='version'),"
-                                " EXISTS(SELECT 1 FROM _duro_kv WHERE expires_at IS NOT NULL)",
+                                " EXISTS(SELECT 1 FROM _duro_kv WHERE expires_at IS NOT NULL)"
+                                " OR EXISTS(SELECT 1 FROM _duro_sessions)",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;

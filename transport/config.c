@@ -12,7 +12,7 @@
 #include "runtime/log.h"
 #include "transport/rl_request.h"
 
-enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC, K_RATE };
+enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC, K_RATE, K_SECRET, K_BOOL };
 
 struct flag {
     const char *name;
@@ -53,6 +53,12 @@ static const struct flag flags[] = {
      "period of the active TTL sweep"},
     {"ratelimit-default", K_RATE, 0, 0, 0, "30/60s",
      "limit/window of a rate-limit check that names none (window in ms, s, m or h)"},
+    {"auth-token", K_SECRET, OFF(auth_token), 0, 0, NULL,
+     "admin bearer token: every route but /healthz needs it (or a JWT)"},
+    {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, 0, NULL,
+     "HS256 key (>= 32 bytes) of JWTs that scope namespaces (claim ns) and methods (scope)"},
+    {"insecure", K_BOOL, OFF(insecure), 0, 1, "0",
+     "allow a non-loopback --listen without --auth-token or --jwt-secret (1)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "info", "error|warn|info|debug"},
     {"sync", K_SYNC, 0, 0, 0, "full",
      "full: every commit is fsynced (default); normal: opt-in, faster, may lose the last"
@@ -106,6 +112,25 @@ static int set(duro_config *c, const struct flag *f, const char *v, char *err, s
         strcpy(c->ratelimit_default, v);
         return 0;
     }
+    case K_SECRET: {
+        char *dst = (char *)c + f->off;
+        if (strlen(v) >= 512) {
+            snprintf(err, errlen, "--%s: longer than 511 bytes", f->name);
+            return -1;
+        }
+        strcpy(dst, v);
+        return 0;
+    }
+    case K_BOOL:
+        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+            *(long *)((char *)c + f->off) = 1;
+        else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+            *(long *)((char *)c + f->off) = 0;
+        else {
+            snprintf(err, errlen, "--%s: expected 0|1|true|false, got \"%s\"", f->name, v);
+            return -1;
+        }
+        return 0;
     case K_LOGLEVEL:
         if ((c->log_level = duro_log_level_parse(v)) < 0) {
             snprintf(err, errlen, "--log-level: expected error|warn|info|debug, got \"%s\"", v);
@@ -170,7 +195,9 @@ int duro_config_load(duro_config *c, int argc, char **argv, char *err, size_t er
             snprintf(err, errlen, "unknown flag \"%.*s\" (see --help)", (int)len + 2, a);
             return DURO_CONFIG_ERROR;
         }
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        const char *v = eq ? eq + 1
+                      : f->kind == K_BOOL ? "1"
+                      : (i + 1 < argc ? argv[++i] : NULL);
         if (!v) {
             snprintf(err, errlen, "--%s needs a value", f->name);
             return DURO_CONFIG_ERROR;

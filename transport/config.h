@@ -29,6 +29,9 @@ typedef struct duro_config {
     long request_timeout_ms;
     long ttl_sweep_ms;
     char ratelimit_default[64];
+    char auth_token[512];  /* "" = none */
+    char jwt_secret[512];  /* "" = none */
+    long insecure;
     int log_level;
     int sync_full;
 } duro_config;

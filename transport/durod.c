@@ -3,15 +3,40 @@
  * SIGTERM or SIGINT, then stop accepting, answer what is in flight, commit and
  * exit 0.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/log.h"
 #include "runtime/runtime.h"
+#include "transport/access.h"
 #include "transport/config.h"
 #include "transport/http.h"
+
+/* 1 for 127.0.0.0/8, ::1 and "localhost". */
+static int is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    char h[256];
+    size_t n = strlen(host);
+    if (n >= 2 && n < sizeof h && host[0] == '[' && host[n - 1] == ']') {
+        memcpy(h, host + 1, n - 2);
+        h[n - 2] = '\0';
+        host = h;
+    }
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -28,6 +53,21 @@ int main(int argc, char **argv)
         break;
     }
     duro_log_level = cfg.log_level;
+    duro_access *access;
+    if (duro_access_new(cfg.auth_token, cfg.jwt_secret, 30, &access, err, sizeof err) != DURO_OK) {
+        fprintf(stderr, "durod: %s\n", err);
+        return 2;
+    }
+    sodium_memzero(cfg.auth_token, sizeof cfg.auth_token);
+    sodium_memzero(cfg.jwt_secret, sizeof cfg.jwt_secret);
+    if (!duro_access_enabled(access) && !cfg.insecure && !is_loopback(cfg.listen_host)) {
+        duro_access_free(access);
+        fprintf(stderr, "durod: refusing to listen on %s without --auth-token or --jwt-secret"
+                        " (anyone could read and write every namespace); pass --insecure to"
+                        " do it anyway\n",
+                cfg.listen_host);
+        return 2;
+    }
 
     /* Signals are taken by sigwait() below; every thread inherits the mask. */
     sigset_t sigs;
@@ -50,24 +90,32 @@ int main(int argc, char **argv)
     int st = duro_runtime_open(&rc, &rt, err, sizeof err);
     if (st != DURO_OK) {
         fprintf(stderr, "durod: %s\n", err);
+        duro_access_free(access);
         return 1;
     }
     duro_http *http;
-    st = duro_http_start(&cfg, rt, &http, err, sizeof err);
+    st = duro_http_start(&cfg, rt, access, &http, err, sizeof err);
     if (st != DURO_OK) {
         fprintf(stderr, "durod: %s\n", err);
         duro_runtime_close(rt);
+        duro_access_free(access);
         return 1;
     }
-    duro_log_info("durod listening on http://%s:%d, data in %s, %ld actors, %ld I/O threads%s",
-                  cfg.listen_host, cfg.listen_port, cfg.data_dir, cfg.actors, cfg.io_threads,
-                  cfg.sync_full ? "" : ", sync=normal");
+    char rpc[32] = "off";
+    if (cfg.rpc_port)
+        snprintf(rpc, sizeof rpc, "port %ld", cfg.rpc_port);
+    duro_log_info("durod listening on http://%s:%d (binary protocol: %s), data in %s, %ld"
+                  " actors, %ld I/O threads%s%s",
+                  cfg.listen_host, cfg.listen_port, rpc, cfg.data_dir, cfg.actors,
+                  cfg.io_threads, cfg.sync_full ? "" : ", sync=normal",
+                  duro_access_enabled(access) ? ", access control on" : "");
     int sig = 0;
     sigwait(&sigs, &sig);
     duro_log_info("signal %d: stopping (finishing requests in flight)", sig);
     duro_http_stop(http);
     duro_runtime_close(rt);
     duro_http_free(http);
+    duro_access_free(access);
     duro_log_info("stopped cleanly");
     return 0;
 }

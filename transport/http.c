@@ -52,6 +52,7 @@
 
 #include "objects/kv.h"
 #include "runtime/log.h"
+#include "transport/access.h"
 #include "transport/codec.h"
 #include "transport/courier.h"
 #include "transport/kv_request.h"
@@ -59,6 +60,7 @@
 #include "transport/names.h"
 #include "transport/rl_request.h"
 #include "transport/rpc.h"
+#include "transport/session_request.h"
 
 #define CONN_BUCKETS 4096
 #define SWEEP_MS 200
@@ -99,6 +101,7 @@ struct io_thread {
 struct duro_http {
     const duro_config *cfg;
     duro_runtime *rt;
+    const duro_access *access;
     duro_kv_limits limits;
     duro_rl_defaults rl_defaults;
     int n;
@@ -399,6 +402,8 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
     }
     if (m && m->rl.set)
         add_ratelimit_headers(h, m, status);
+    if (status == DURO_UNAUTHORIZED)
+        evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     int code = duro_status_http(status);
     if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
         evhttp_add_header(h, "Allow", errmsg + 9);
@@ -715,6 +720,19 @@ static void serve_metrics(io_thread *t, struct evhttp_request *req, conn *c, uin
     duro_metrics_request(DURO_ROUTE_METRICS, 200, now_us() - t0);
 }
 
+/* May this request touch namespace ns (write: it changes something)? DURO_OK,
+ * or DURO_UNAUTHORIZED / DURO_FORBIDDEN with the reason in err. */
+static int authorize(io_thread *t, struct evhttp_request *req, const char *ns, size_t ns_len,
+                     int write, char *err, size_t errlen)
+{
+    const duro_access *a = t->srv->access;
+    if (!a || !duro_access_enabled(a))
+        return DURO_OK;
+    const char *auth =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    return duro_access_check(a, auth, ns, ns_len, write, (int64_t)time(NULL), err, errlen);
+}
+
 /* Allocates a call for this request, or answers 500 and returns NULL. */
 static call *new_call(io_thread *t, struct evhttp_request *req, conn *c, int route, int accept_mp,
                       uint64_t t0)
@@ -736,6 +754,12 @@ static call *new_call(io_thread *t, struct evhttp_request *req, conn *c, int rou
 
 static void send_call(io_thread *t, call *k)
 {
+    if (t->stopping) {
+        respond_error(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, DURO_UNAVAILABLE,
+                      "server is shutting down");
+        free_call(k);
+        return;
+    }
     t->inflight++;
     duro_courier_send(t->courier, &k->m);
 }
@@ -765,6 +789,8 @@ static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
     char err[256];
     route_info ri = {.op = op, .route = route};
     int st = namespace_of(req, query, &ri, err, sizeof err);
+    if (st == DURO_OK)
+        st = authorize(t, req, ri.ns, ri.ns_len, op != DURO_RL_GET, err, sizeof err);
     char *key = NULL;
     size_t key_len = 0;
     if (st == DURO_OK && duro_pct_decode(rest, n, &key, &key_len) != 0) {
@@ -813,6 +839,94 @@ static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
     send_call(t, k);
 }
 
+/* POST /sessions, GET|PUT|DELETE /sessions/:id, GET|DELETE /users/:userId/sessions */
+static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
+                           enum evhttp_cmd_type cmd, const char *path, const char *query,
+                           int accept_mp, uint64_t t0)
+{
+    const int route = DURO_ROUTE_SESSION;
+    const char *raw = NULL;
+    size_t raw_len = 0;
+    int op = -1;
+    if (strcmp(path, "/sessions") == 0 || strcmp(path, "/sessions/") == 0) {
+        op = cmd == EVHTTP_REQ_POST ? DURO_SESSION_CREATE : -2;
+    } else if (strncmp(path, "/sessions/", 10) == 0) {
+        raw = path + 10;
+        raw_len = strlen(raw);
+        op = cmd == EVHTTP_REQ_GET      ? DURO_SESSION_GET
+             : cmd == EVHTTP_REQ_PUT    ? DURO_SESSION_PUT
+             : cmd == EVHTTP_REQ_DELETE ? DURO_SESSION_DELETE
+                                        : -2;
+    } else {
+        raw = path + 7; /* "/users/" */
+        raw_len = strlen(raw) - 9; /* "/sessions" */
+        op = cmd == EVHTTP_REQ_GET      ? DURO_SESSION_LIST_USER
+             : cmd == EVHTTP_REQ_DELETE ? DURO_SESSION_REVOKE_USER
+                                        : -2;
+    }
+    if (op == -2) {
+        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      raw ? "allowed: GET, PUT, DELETE" : "allowed: POST");
+        return;
+    }
+    char err[256];
+    route_info ri = {.op = op, .route = route};
+    int st = namespace_of(req, query, &ri, err, sizeof err);
+    if (st == DURO_OK)
+        st = authorize(t, req, ri.ns, ri.ns_len,
+                       op != DURO_SESSION_GET && op != DURO_SESSION_LIST_USER, err, sizeof err);
+    char *id = NULL;
+    size_t id_len = 0;
+    if (st == DURO_OK && raw && duro_pct_decode(raw, raw_len, &id, &id_len) != 0) {
+        snprintf(err, sizeof err, "bad percent-encoding in the path");
+        st = DURO_BAD_REQUEST;
+    }
+    json_t *body = NULL;
+    if (st == DURO_OK && (op == DURO_SESSION_CREATE || op == DURO_SESSION_PUT ||
+                          (op == DURO_SESSION_REVOKE_USER &&
+                           evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0))) {
+        int enc = body_encoding(
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"));
+        if (enc < 0) {
+            snprintf(err, sizeof err, "Content-Type must be application/json or application/msgpack");
+            st = DURO_UNSUPPORTED_MEDIA_TYPE;
+        } else {
+            st = parse_body(req, enc, (size_t)t->srv->cfg->max_body_bytes, &body, err, sizeof err);
+        }
+    }
+    if (st == DURO_OK && op == DURO_SESSION_REVOKE_USER) {
+        char *v;
+        size_t vn;
+        if (duro_query_get(query, "exceptId", &v, &vn) == 1) {
+            if (!body)
+                body = json_object();
+            if (body && json_is_object(body))
+                json_object_set_new(body, "exceptId", json_stringn_nocheck(v, vn));
+            free(v);
+        }
+    }
+    duro_session_req *r = NULL;
+    if (st == DURO_OK)
+        st = duro_session_request(op, id, id_len, body, &r, err, sizeof err);
+    json_decref(body);
+    free(id);
+    if (st != DURO_OK) {
+        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        return;
+    }
+    call *k = new_call(t, req, c, route, accept_mp, t0);
+    if (!k) {
+        duro_request_free(DURO_KIND_SESSION, r);
+        return;
+    }
+    k->m.kind = DURO_KIND_SESSION;
+    k->m.op = op;
+    k->m.req = r;
+    memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
+    k->m.ns_len = ri.ns_len;
+    send_call(t, k);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     io_thread *t = arg;
@@ -850,6 +964,26 @@ static void on_request(struct evhttp_request *req, void *arg)
         duro_metrics_request(DURO_ROUTE_HEALTHZ, 200, now_us() - t0);
         return;
     }
+    /* Every other route needs valid credentials when access control is on;
+     * which namespaces they reach is checked once the route names one. */
+    if (t->srv->access && duro_access_enabled(t->srv->access)) {
+        const char *auth =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+        int st = duro_access_check(t->srv->access, auth, NULL, 0, 0, (int64_t)time(NULL), err,
+                                   sizeof err);
+        if (st == DURO_UNAUTHORIZED) {
+            respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, st, err);
+            return;
+        }
+        /* /metrics: the admin token, or a JWT for every namespace ("*") */
+        if (strcmp(path, "/metrics") == 0 && st != DURO_OK &&
+            duro_access_check(t->srv->access, auth, "*", 1, 0, (int64_t)time(NULL), err,
+                              sizeof err) != DURO_OK) {
+            respond_error(t, req, c, DURO_ROUTE_METRICS, accept_mp, t0, DURO_FORBIDDEN,
+                          "/metrics needs the admin token or a JWT for every namespace");
+            return;
+        }
+    }
     if (strcmp(path, "/metrics") == 0) {
         if (cmd != EVHTTP_REQ_GET)
             respond_error(t, req, c, DURO_ROUTE_METRICS, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
@@ -859,6 +993,16 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
 
+    size_t plen = strlen(path);
+    if (strncmp(path, "/sessions", 9) == 0 && (path[9] == '\0' || path[9] == '/')) {
+        serve_sessions(t, req, c, cmd, path, query, accept_mp, t0);
+        return;
+    }
+    if (strncmp(path, "/users/", 7) == 0 && plen > 16 &&
+        strcmp(path + plen - 9, "/sessions") == 0) {
+        serve_sessions(t, req, c, cmd, path, query, accept_mp, t0);
+        return;
+    }
     if (strncmp(path, "/ratelimit/", 11) == 0 && path[11]) {
         serve_ratelimit(t, req, c, cmd, path + 11, query, accept_mp, t0);
         return;
@@ -934,6 +1078,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     int st = namespace_of(req, query, &ri, err, sizeof err);
     if (st == DURO_OK)
+        st = authorize(t, req, ri.ns, ri.ns_len, duro_kv_op_writes(ri.op), err, sizeof err);
+    if (st == DURO_OK)
         st = build_kv(t->srv, req, &ri, query, r, err, sizeof err);
     if (st != DURO_OK) {
         respond_error(t, req, c, ri.route, accept_mp, t0, st, err);
@@ -969,6 +1115,10 @@ static void *io_main(void *arg)
 {
     io_thread *t = arg;
     event_base_dispatch(t->base);
+    /* A request read in the same loop iteration as the stop may still be out
+     * with an actor: keep the loop turning until its reply is sent. */
+    while (t->inflight > 0 || duro_rpc_inflight(t->rpc) > 0)
+        event_base_loop(t->base, EVLOOP_ONCE);
     return NULL;
 }
 
@@ -1019,8 +1169,8 @@ static int thread_init(duro_http *srv, io_thread *t, const struct sockaddr *sa, 
         return DURO_INTERNAL;
     }
     if (cfg->rpc_port > 0) {
-        int st = duro_rpc_new(t->base, cfg, t->courier, sa, salen, on_rpc_idle, t, &t->rpc, err,
-                              errlen);
+        int st = duro_rpc_new(t->base, cfg, t->courier, srv->access, sa, salen, on_rpc_idle, t,
+                              &t->rpc, err, errlen);
         if (st != DURO_OK)
             return st;
     }
@@ -1076,8 +1226,8 @@ static int port_in_use(const struct sockaddr *sa, int salen, int port, char *err
     return DURO_OK;
 }
 
-int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, char *err,
-                    size_t errlen)
+int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access *access,
+                    duro_http **out, char *err, size_t errlen)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, (void (*)(void))evthread_use_pthreads);
@@ -1123,6 +1273,7 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, c
         return DURO_NOMEM;
     h->cfg = cfg;
     h->rt = rt;
+    h->access = access;
     h->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
     duro_rl_parse_default(cfg->ratelimit_default, &h->rl_defaults);
     h->n = (int)cfg->io_threads;

@@ -18,8 +18,11 @@ typedef struct duro_http duro_http;
 
 /* Binds the listeners and starts the I/O threads. DURO_OK, or an error with a
  * message in err. */
-int duro_http_start(const duro_config *cfg, duro_runtime *rt, duro_http **out, char *err,
-                    size_t errlen);
+struct duro_access;
+/* access decides who may do what (transport/access.h); it must outlive the
+ * server. */
+int duro_http_start(const duro_config *cfg, duro_runtime *rt, const struct duro_access *access,
+                    duro_http **out, char *err, size_t errlen);
 
 /* Stops accepting, waits until every request in flight has been answered, and
  * joins the threads. NULL is a no-op. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "objects/kv.h"
+#include "objects/session.h"
 #include "runtime/msg.h"
 #include "transport/names.h"
 
@@ -113,8 +114,14 @@ int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
 
 void duro_request_free(int kind, void *req)
 {
-    if (kind == DURO_KIND_RATELIMIT)
+    switch (kind) {
+    case DURO_KIND_RATELIMIT:
         duro_rl_req_free(req);
-    else
+        break;
+    case DURO_KIND_SESSION:
+        duro_session_req_free(req);
+        break;
+    default:
         duro_kv_req_free(req);
+    }
 }

@@ -23,19 +23,23 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <msgpack.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "objects/kv.h"
 #include "runtime/log.h"
+#include "transport/access.h"
 #include "transport/codec.h"
 #include "transport/frame.h"
 #include "transport/kv_request.h"
 #include "transport/names.h"
 #include "transport/rl_request.h"
+#include "transport/session_request.h"
 
 typedef struct rconn rconn;
 
@@ -43,6 +47,7 @@ struct duro_rpc {
     struct event_base *base;
     const duro_config *cfg;
     duro_courier *courier;
+    const duro_access *access;
     struct evconnlistener *listener;
     duro_kv_limits limits;
     duro_rl_defaults rl_defaults;
@@ -60,6 +65,7 @@ struct rconn {
     struct bufferevent *bev; /* NULL once closed */
     int refs;                /* 1 while open, + 1 per request in flight */
     int closing;             /* close once the output is written */
+    char *auth;              /* "Bearer <token>" from the auth op, or NULL */
     rconn *prev, *next;
 };
 
@@ -73,8 +79,12 @@ typedef struct rcall {
 
 static void conn_unref(rconn *c)
 {
-    if (--c->refs == 0)
+    if (--c->refs == 0) {
+        if (c->auth)
+            sodium_memzero(c->auth, strlen(c->auth));
+        free(c->auth);
         free(c);
+    }
 }
 
 static void conn_close(rconn *c)
@@ -181,6 +191,53 @@ static void call_reply(duro_msg *m)
         r->idle(r->idle_arg);
 }
 
+/* auth {token}: the credentials of this connection's later requests. The
+ * token is checked at once (401 if it is no valid admin token or JWT) and kept
+ * as "Bearer <token>" for the per-request checks. */
+static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t n)
+{
+    const char *why;
+    json_t *a = duro_mp_to_json(args, n, &why);
+    const json_t *tok = a ? json_object_get(a, "token") : NULL;
+    if (!json_is_string(tok) || json_string_length(tok) > DURO_ACCESS_MAX_AUTH - 8) {
+        json_decref(a);
+        send_error(c, msgid, DURO_BAD_REQUEST, "auth needs {\"token\": str}");
+        return;
+    }
+    size_t tn = json_string_length(tok);
+    char *bearer = malloc(tn + 8);
+    if (!bearer) {
+        json_decref(a);
+        send_error(c, msgid, DURO_NOMEM, "out of memory");
+        return;
+    }
+    memcpy(bearer, "Bearer ", 7);
+    memcpy(bearer + 7, json_string_value(tok), tn);
+    bearer[tn + 7] = '\0';
+    json_decref(a);
+    char err[256] = "";
+    int st = c->r->access ? duro_access_check(c->r->access, bearer, NULL, 0, 0,
+                                              (int64_t)time(NULL), err, sizeof err)
+                          : DURO_OK;
+    if (st == DURO_UNAUTHORIZED) {
+        sodium_memzero(bearer, tn + 7);
+        free(bearer);
+        send_error(c, msgid, st, err);
+        return;
+    }
+    if (c->auth) {
+        sodium_memzero(c->auth, strlen(c->auth));
+        free(c->auth);
+    }
+    c->auth = bearer;
+    duro_buf b = {0};
+    msgpack_packer pk;
+    begin_reply(&b, &pk, msgid, 200);
+    msgpack_pack_map(&pk, 0);
+    put_frame(c, &b);
+    duro_buf_free(&b);
+}
+
 /* The fast path of the commonest op: kv.get args {key: str, meta?: bool}
  * read straight from the (already checked) msgpack, without a jansson tree.
  * Returns 0 with the fields filled, or -1 to fall back to the general path
@@ -258,10 +315,17 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
     }
     char err[256];
     const char *why;
+    int gated = r->access && duro_access_enabled(r->access);
+    if (op_len == 4 && memcmp(op, "auth", 4) == 0) {
+        auth_op(c, msgid, f.args, f.args_len);
+        return;
+    }
     int kind = DURO_KIND_KV;
     int kop = duro_kv_op_from_name(op, op_len);
     if (kop < 0 && (kop = duro_rl_op_from_name(op, op_len)) >= 0)
         kind = DURO_KIND_RATELIMIT;
+    if (kop < 0 && (kop = duro_session_op_from_name(op, op_len)) >= 0)
+        kind = DURO_KIND_SESSION;
     if (kop < 0) {
         snprintf(err, sizeof err, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len), op);
         send_error(c, msgid, DURO_BAD_REQUEST, err);
@@ -271,6 +335,18 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         snprintf(err, sizeof err, "invalid namespace: %s", why);
         send_error(c, msgid, DURO_BAD_REQUEST, err);
         return;
+    }
+    if (gated) {
+        int write = kind == DURO_KIND_KV          ? duro_kv_op_writes(kop)
+                    : kind == DURO_KIND_RATELIMIT ? kop != DURO_RL_GET
+                                                  : kop != DURO_SESSION_GET &&
+                                                        kop != DURO_SESSION_LIST_USER;
+        int ast = duro_access_check(r->access, c->auth, ns, ns_len, write, (int64_t)time(NULL),
+                                    err, sizeof err);
+        if (ast != DURO_OK) {
+            send_error(c, msgid, ast, err);
+            return;
+        }
     }
     void *req = NULL;
     int st;
@@ -299,6 +375,8 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
     if (kind == DURO_KIND_KV) {
         st = duro_kv_request_from_args(kop, args, DURO_ENC_MSGPACK, &r->limits,
                                        (duro_kv_req **)&req, err, sizeof err);
+    } else if (kind == DURO_KIND_SESSION) {
+        st = duro_session_request(kop, NULL, 0, args, (duro_session_req **)&req, err, sizeof err);
     } else {
         const json_t *key = json_object_get(args, "key");
         st = json_is_string(key)
@@ -404,8 +482,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 }
 
 int duro_rpc_new(struct event_base *base, const duro_config *cfg, duro_courier *courier,
-                 const struct sockaddr *sa, int salen, void (*idle)(void *), void *arg,
-                 duro_rpc **out, char *err, size_t errlen)
+                 const duro_access *access, const struct sockaddr *sa, int salen,
+                 void (*idle)(void *), void *arg, duro_rpc **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct sockaddr_storage ss;
@@ -420,6 +498,7 @@ int duro_rpc_new(struct event_base *base, const duro_config *cfg, duro_courier *
     r->base = base;
     r->cfg = cfg;
     r->courier = courier;
+    r->access = access;
     r->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
     duro_rl_parse_default(cfg->ratelimit_default, &r->rl_defaults);
     r->max_conns = cfg->max_connections / (cfg->io_threads > 0 ? cfg->io_threads : 1);

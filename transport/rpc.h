@@ -16,12 +16,14 @@
 
 typedef struct duro_rpc duro_rpc;
 
-/* Listens on the address sa (its port replaced by cfg->rpc_port). idle(arg)
+/* Listens on the address sa (its port replaced by cfg->rpc_port); access
+ * (may be NULL: everything allowed) decides each request. idle(arg)
  * is called when the last request in flight was answered after
  * duro_rpc_stop(). DURO_OK, or an error with a message in err. */
+struct duro_access;
 int duro_rpc_new(struct event_base *base, const duro_config *cfg, duro_courier *courier,
-                 const struct sockaddr *sa, int salen, void (*idle)(void *), void *arg,
-                 duro_rpc **out, char *err, size_t errlen);
+                 const struct duro_access *access, const struct sockaddr *sa, int salen,
+                 void (*idle)(void *), void *arg, duro_rpc **out, char *err, size_t errlen);
 
 /* Stops accepting; requests in flight are still answered. NULL is a no-op. */
 void duro_rpc_stop(duro_rpc *r);

@@ -77,6 +77,9 @@ class Writer(threading.Thread):
                 except (OSError, Exception):
                     self.pending.append(op)
                     return              # server gone (killed): stop writing
+                if r.status == 503 and b"shutting down" in r.raw:
+                    self.pending.append(op)  # refused, not applied: the server is stopping
+                    return
                 if r.status != 200:
                     self.error = "unexpected reply to %s %s: %r" % (call[0], call[1], r)
                     return

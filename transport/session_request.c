@@ -1,0 +1,185 @@
+/* session_request.c — validation and decoding of session requests (see
+ * session_request.h). */
+#include "transport/session_request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/codec.h"
+
+static const char *const op_names[DURO_SESSION_OP_COUNT] = {
+    [DURO_SESSION_CREATE] = "session.create",
+    [DURO_SESSION_GET] = "session.get",
+    [DURO_SESSION_PUT] = "session.put",
+    [DURO_SESSION_DELETE] = "session.delete",
+    [DURO_SESSION_LIST_USER] = "session.list_user",
+    [DURO_SESSION_REVOKE_USER] = "session.revoke_user",
+};
+
+int duro_session_op_from_name(const char *name, size_t len)
+{
+    for (int op = 0; op < DURO_SESSION_OP_COUNT; op++)
+        if (strlen(op_names[op]) == len && memcmp(op_names[op], name, len) == 0)
+            return op;
+    return -1;
+}
+
+const char *duro_session_op_name(int op)
+{
+    return op >= 0 && op < DURO_SESSION_OP_COUNT ? op_names[op] : NULL;
+}
+
+static int fail(char *err, size_t errlen, int st, const char *msg)
+{
+    snprintf(err, errlen, "%s", msg);
+    return st;
+}
+
+/* args' member name, NULL if absent or null. */
+static const json_t *field(const json_t *args, const char *name)
+{
+    const json_t *v = args ? json_object_get(args, name) : NULL;
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+static int user_id(duro_session_req *r, const char *s, size_t n, char *err, size_t errlen)
+{
+    if (n < 1 || n > DURO_SESSION_USER_MAX || memchr(s, '\0', n) || !duro_utf8_valid(s, n))
+        return fail(err, errlen, DURO_BAD_REQUEST,
+                    "\"userId\" must be 1 to 256 bytes of UTF-8 without NUL");
+    if (!(r->user_id = malloc(n + 1)))
+        return fail(err, errlen, DURO_NOMEM, "out of memory");
+    memcpy(r->user_id, s, n);
+    r->user_id[n] = '\0';
+    r->user_id_len = n;
+    return DURO_OK;
+}
+
+/* The id or user id from the path, else args' member name (a string). */
+static int subject(const char *path, size_t len, const json_t *args, const char *name,
+                   const char **s, size_t *n, char *err, size_t errlen)
+{
+    if (path) {
+        *s = path;
+        *n = len;
+        return DURO_OK;
+    }
+    const json_t *v = field(args, name);
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "\"%s\" must be a string", name);
+        return DURO_BAD_REQUEST;
+    }
+    *s = json_string_value(v);
+    *n = json_string_length(v);
+    return DURO_OK;
+}
+
+static int ttl(duro_session_req *r, const json_t *args, int required, char *err, size_t errlen)
+{
+    const json_t *v = field(args, "ttlMs");
+    if (!v && !required)
+        return DURO_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+        json_integer_value(v) > DURO_SESSION_TTL_MAX)
+        return fail(err, errlen, DURO_BAD_REQUEST,
+                    "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years)");
+    r->ttl_ms = json_integer_value(v);
+    return DURO_OK;
+}
+
+static int data(duro_session_req *r, const json_t *args, char *err, size_t errlen)
+{
+    const json_t *v = field(args, "data");
+    if (!json_is_object(v))
+        return fail(err, errlen, DURO_BAD_REQUEST, "\"data\" must be an object");
+    duro_buf b = {0};
+    if (duro_json_to_text(v, &b) != 0) {
+        duro_buf_free(&b);
+        return fail(err, errlen, DURO_BAD_REQUEST, "\"data\" cannot be encoded");
+    }
+    if (b.len > DURO_SESSION_DATA_MAX) {
+        duro_buf_free(&b);
+        return fail(err, errlen, DURO_PAYLOAD_TOO_LARGE,
+                    "\"data\" is larger than 65536 bytes of JSON");
+    }
+    r->data = duro_buf_take(&b, &r->data_len);
+    if (!r->data) /* an empty object still has its two bytes; NULL is ENOMEM */
+        return fail(err, errlen, DURO_NOMEM, "out of memory");
+    return DURO_OK;
+}
+
+static int decode(duro_session_req *r, int op, const char *path, size_t len, const json_t *args,
+                  char *err, size_t errlen)
+{
+    const char *s;
+    size_t n;
+    int st;
+    switch (op) {
+    case DURO_SESSION_CREATE: {
+        if ((st = data(r, args, err, errlen)) != DURO_OK ||
+            (st = ttl(r, args, 1, err, errlen)) != DURO_OK)
+            return st;
+        const json_t *u = field(args, "userId");
+        if (u && !json_is_string(u))
+            return fail(err, errlen, DURO_BAD_REQUEST, "\"userId\" must be a string");
+        if (u && (st = user_id(r, json_string_value(u), json_string_length(u), err, errlen)) !=
+                     DURO_OK)
+            return st;
+        const json_t *roll = field(args, "rolling");
+        if (roll && !json_is_boolean(roll))
+            return fail(err, errlen, DURO_BAD_REQUEST, "\"rolling\" must be a boolean");
+        r->rolling = json_is_true(roll);
+        return DURO_OK;
+    }
+    case DURO_SESSION_PUT:
+    case DURO_SESSION_GET:
+    case DURO_SESSION_DELETE:
+        if ((st = subject(path, len, args, "id", &s, &n, err, errlen)) != DURO_OK)
+            return st;
+        r->id_ok = duro_session_id_hash(s, n, r->id_hash) == 0;
+        if (op != DURO_SESSION_PUT)
+            return DURO_OK;
+        if ((st = data(r, args, err, errlen)) != DURO_OK)
+            return st;
+        return ttl(r, args, 0, err, errlen);
+    case DURO_SESSION_LIST_USER:
+    case DURO_SESSION_REVOKE_USER: {
+        if ((st = subject(path, len, args, "userId", &s, &n, err, errlen)) != DURO_OK ||
+            (st = user_id(r, s, n, err, errlen)) != DURO_OK)
+            return st;
+        const json_t *ex = op == DURO_SESSION_REVOKE_USER ? field(args, "exceptId") : NULL;
+        if (!ex)
+            return DURO_OK;
+        if (!json_is_string(ex) || duro_session_id_hash(json_string_value(ex),
+                                                        json_string_length(ex),
+                                                        r->except_hash) != 0)
+            return fail(err, errlen, DURO_BAD_REQUEST, "\"exceptId\" is not a session id");
+        r->has_except = 1;
+        return DURO_OK;
+    }
+    default:
+        return fail(err, errlen, DURO_BAD_REQUEST, "unknown session operation");
+    }
+}
+
+int duro_session_request(int op, const char *id_or_user, size_t len, const json_t *args,
+                         duro_session_req **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (args && !json_is_object(args))
+        return fail(err, errlen, DURO_BAD_REQUEST, "body must be an object");
+    if (!args && (op == DURO_SESSION_CREATE || op == DURO_SESSION_PUT))
+        return fail(err, errlen, DURO_BAD_REQUEST,
+                    "body must be an object like {\"data\": {...}, \"ttlMs\": 3600000}");
+    duro_session_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return fail(err, errlen, DURO_NOMEM, "out of memory");
+    int st = decode(r, op, id_or_user, len, args, err, errlen);
+    if (st != DURO_OK) {
+        duro_session_req_free(r);
+        return st;
+    }
+    *out = r;
+    return DURO_OK;
+}
