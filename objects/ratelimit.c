@@ -174,21 +174,24 @@ static void pack_key(msgpack_packer *pk, const char *s)
 
 static int64_t ceil_ms(int64_t ns) { return ns <= 0 ? 0 : (ns + 999999) / 1000000; }
 
-static int check(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
+/* One GCRA step for r at now_ms: fills the figures and stores the new TAT
+ * when allowed. DURO_OK, or a storage status. */
+static int gcra(duro_ns *ns, const duro_rl_req *r, int64_t now_ms, int *allowed,
+                int64_t *remaining, int64_t *reset_ms, int64_t *retry_ms)
 {
     int64_t now = now_ms * 1000000;
     int st = DURO_OK;
     rl_entry *e = entry(ns, r, now, &st);
     if (!e)
-        return duro_msg_fail(m, st, "rate limiter state unavailable: %s", duro_errstr(st));
+        return st;
     int64_t window = r->window_ms * 1000000;
     int64_t t = window / r->limit; /* emission interval */
     if (t < 1)
         t = 1;
     int64_t tat = e->tat > now ? e->tat : now;
     int64_t new_tat = tat + r->cost * t;
-    int allowed = new_tat - now <= window;
-    if (allowed && r->cost > 0) {
+    *allowed = new_tat - now <= window;
+    if (*allowed && r->cost > 0) {
         e->tat = new_tat;
         e->limit = r->limit;
         e->window_ms = r->window_ms;
@@ -198,16 +201,33 @@ static int check(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
         }
         tat = new_tat;
     }
-    int64_t remaining = (window - (tat - now)) / t;
-    if (remaining < 0)
-        remaining = 0;
-    if (remaining > r->limit)
-        remaining = r->limit;
-    int64_t retry = allowed ? 0 : ceil_ms(new_tat - window - now);
+    int64_t rem = (window - (tat - now)) / t;
+    *remaining = rem < 0 ? 0 : rem > r->limit ? r->limit : rem;
+    *reset_ms = ceil_ms(tat - now);
+    *retry_ms = *allowed ? 0 : ceil_ms(new_tat - window - now);
+    return DURO_OK;
+}
+
+int duro_rl_charge(duro_ns *ns, const char *key, size_t key_len, int64_t limit,
+                   int64_t window_ms, int64_t cost, int64_t now_ms, int *allowed,
+                   int64_t *remaining, int64_t *retry_ms)
+{
+    duro_rl_req r = {(char *)key, key_len, limit, window_ms, cost, 0, 1};
+    int64_t reset;
+    return gcra(ns, &r, now_ms, allowed, remaining, &reset, retry_ms);
+}
+
+static int check(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
+{
+    int allowed;
+    int64_t remaining, reset, retry;
+    int st = gcra(ns, r, now_ms, &allowed, &remaining, &reset, &retry);
+    if (st != DURO_OK)
+        return duro_msg_fail(m, st, "rate limiter state unavailable: %s", duro_errstr(st));
     m->rl.set = 1;
     m->rl.limit = r->limit;
     m->rl.remaining = remaining;
-    m->rl.reset_ms = ceil_ms(tat - now);
+    m->rl.reset_ms = reset;
     m->rl.retry_after_ms = retry;
     if (!allowed && r->enforce)
         return duro_msg_fail(m, DURO_RATE_LIMITED, "rate limit exceeded; retry in %lld ms",

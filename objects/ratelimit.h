@@ -39,4 +39,13 @@ typedef struct duro_rl_req {
 
 void duro_rl_req_free(duro_rl_req *r);
 
+struct duro_ns;
+/* For other object kinds of the same namespace (login throttling): one check
+ * of cost on key, on the owner thread. DURO_OK with *allowed, *remaining
+ * (whole tokens left) and *retry_ms (when denied) set, or a storage status.
+ * cost 0 only looks; a denied check stores nothing. */
+int duro_rl_charge(struct duro_ns *ns, const char *key, size_t key_len, int64_t limit,
+                   int64_t window_ms, int64_t cost, int64_t now_ms, int *allowed,
+                   int64_t *remaining, int64_t *retry_ms);
+
 #endif

@@ -17,7 +17,13 @@
 #include "runtime/buf.h"
 #include "transport/names.h"
 
-enum duro_kind { DURO_KIND_KV = 0, DURO_KIND_RATELIMIT, DURO_KIND_SESSION, DURO_KIND_COUNT };
+enum duro_kind {
+    DURO_KIND_KV = 0,
+    DURO_KIND_RATELIMIT,
+    DURO_KIND_SESSION,
+    DURO_KIND_AUTH,
+    DURO_KIND_COUNT
+};
 
 typedef struct duro_msg duro_msg;
 typedef void (*duro_msg_done_fn)(duro_msg *m);
@@ -34,6 +40,7 @@ struct duro_msg {
     duro_msg_done_fn done; /* called on the actor thread */
     void *ctx;             /* the sender's; untouched by the runtime */
     duro_msg_done_fn reply; /* the sender's, for its own thread (transport/courier.h) */
+    void (*work)(duro_msg *m); /* a worker-pool job (runtime/workers.h) */
 
     /* reply: set by the actor before done() */
     int status;        /* duro_status */

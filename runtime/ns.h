@@ -16,7 +16,7 @@
 #include "runtime/msg.h"
 #include "transport/names.h"
 
-#define DURO_NS_STMTS 48
+#define DURO_NS_STMTS 64 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47, store 63 */
 
 typedef struct duro_ns duro_ns;
 struct duro_ns {

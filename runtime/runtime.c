@@ -71,6 +71,8 @@ const duro_object_ops *duro_object_find(int kind)
         return &duro_ratelimit_object;
     case DURO_KIND_SESSION:
         return &duro_session_object;
+    case DURO_KIND_AUTH:
+        return &duro_auth_object;
     default:
         return NULL;
     }

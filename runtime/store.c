@@ -39,6 +39,9 @@ static const char *const migrations[] = {
     " rolling INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX _duro_sessions_user ON _duro_sessions(user_id) WHERE user_id IS NOT NULL;"
     "CREATE INDEX _duro_sessions_expiry ON _duro_sessions(expires_at);",
+    /* 4: users (password login) */
+    "CREATE TABLE _duro_users(email TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE,"
+    " pwhash TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -59,6 +59,8 @@ static const struct flag flags[] = {
      "HS256 key (>= 32 bytes) of JWTs that scope namespaces (claim ns) and methods (scope)"},
     {"insecure", K_BOOL, OFF(insecure), 0, 1, "0",
      "allow a non-loopback --listen without --auth-token or --jwt-secret (1)"},
+    {"pwhash-min", K_BOOL, OFF(pwhash_min), 0, 1, "0",
+     "hash passwords with Argon2id's minimum cost (tests only; never in production)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "info", "error|warn|info|debug"},
     {"sync", K_SYNC, 0, 0, 0, "full",
      "full: every commit is fsynced (default); normal: opt-in, faster, may lose the last"

@@ -32,6 +32,7 @@ typedef struct duro_config {
     char auth_token[512];  /* "" = none */
     char jwt_secret[512];  /* "" = none */
     long insecure;
+    long pwhash_min;
     int log_level;
     int sync_full;
 } duro_config;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/workers.h"
+
 struct duro_courier {
     duro_runtime *rt;
     struct event *flush; /* the end of this loop iteration */
@@ -108,5 +110,15 @@ void duro_courier_send(duro_courier *c, duro_msg *m)
     if (!c->flush_pending) {
         c->flush_pending = 1;
         event_active(c->flush, EV_READ, 0);
+    }
+}
+
+void duro_courier_work(duro_courier *c, duro_workers *w, duro_msg *m, void (*work)(duro_msg *m))
+{
+    m->done = on_done;
+    m->ctx = c;
+    if (duro_workers_submit(w, m, work) != DURO_OK) {
+        duro_msg_fail(m, DURO_UNAVAILABLE, "server is busy; retry later");
+        deliver(m);
     }
 }

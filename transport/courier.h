@@ -33,4 +33,10 @@ void duro_courier_free(duro_courier *c);
 /* Queues m for its owning actor (m->reply must be set). */
 void duro_courier_send(duro_courier *c, duro_msg *m);
 
+struct duro_workers;
+/* Runs work(m) on the worker pool, then brings m back through m->reply() on
+ * this I/O thread. A full pool answers DURO_UNAVAILABLE through reply() too. */
+void duro_courier_work(duro_courier *c, struct duro_workers *w, duro_msg *m,
+                       void (*work)(duro_msg *m));
+
 #endif

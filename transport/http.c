@@ -40,6 +40,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@
 #include "objects/kv.h"
 #include "runtime/log.h"
 #include "transport/access.h"
+#include "runtime/workers.h"
+#include "objects/auth.h"
 #include "transport/codec.h"
 #include "transport/courier.h"
 #include "transport/kv_request.h"
@@ -102,6 +105,10 @@ struct duro_http {
     const duro_config *cfg;
     duro_runtime *rt;
     const duro_access *access;
+    duro_workers *workers;   /* Argon2id */
+    char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown emails */
+    unsigned long long pw_ops;
+    size_t pw_mem;
     duro_kv_limits limits;
     duro_rl_defaults rl_defaults;
     int n;
@@ -110,6 +117,8 @@ struct duro_http {
 
 struct call {
     duro_msg m; /* first: a duro_msg * is a call * */
+    int stage;  /* of a multi-step /auth request */
+    duro_auth_req *auth; /* its state across the trips (m.req is the current trip's) */
     io_thread *t;
     struct evhttp_request *req;
     conn *c;
@@ -328,6 +337,7 @@ static const char *http_reason(int code)
 {
     switch (code) {
     case 200: return "OK";
+    case 201: return "Created";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -405,6 +415,8 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
     if (status == DURO_UNAUTHORIZED)
         evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     int code = duro_status_http(status);
+    if (status == DURO_OK && m && m->kind == DURO_KIND_AUTH && m->op == DURO_AUTH_USER_CREATE)
+        code = 201;
     if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
         evhttp_add_header(h, "Allow", errmsg + 9);
     struct evbuffer *eb = evbuffer_new();
@@ -440,6 +452,8 @@ static void on_rpc_idle(void *arg) { maybe_exit(arg); }
 
 static void free_call(call *k)
 {
+    if (k->auth && (void *)k->auth != k->m.req)
+        duro_auth_req_free(k->auth);
     duro_request_free(k->m.kind, k->m.req);
     duro_buf_free(&k->m.body);
     free(k);
@@ -839,6 +853,379 @@ static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
     send_call(t, k);
 }
 
+/* ---- /auth: users and password login ----
+ *
+ * A login is three trips: the actor reads the user's Argon2id string (and
+ * refuses if failures were too many), a worker verifies the password (against
+ * a dummy hash for an unknown email, so both cost the same), and the actor
+ * then creates the session or charges the failure. Creating a user or changing
+ * a password hashes on a worker first. Passwords never reach an actor, are
+ * never logged, and are wiped when the request is freed. */
+
+enum { AUTH_CREATE_HASHED = 1, AUTH_CREATE_DONE, AUTH_LOGIN_BEGUN, AUTH_LOGIN_VERIFIED,
+       AUTH_LOGIN_DONE, AUTH_PW_SESSION, AUTH_PW_USER, AUTH_PW_VERIFIED, AUTH_PW_DONE,
+       AUTH_PLAIN_GET, AUTH_PLAIN_DELETE };
+
+/* Trims ASCII whitespace and lowers ASCII letters; checks the shape. 0 / -1. */
+static int normalize_email(const char *in, size_t n, char **out)
+{
+    while (n && (*in == ' ' || *in == '\t' || *in == '\r' || *in == '\n'))
+        in++, n--;
+    while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\r' || in[n - 1] == '\n'))
+        n--;
+    const char *at = memchr(in, '@', n);
+    if (n < 3 || n > 254 || !at || at == in || at == in + n - 1 || memchr(at + 1, '@', n - (size_t)(at - in) - 1) ||
+        !duro_utf8_valid(in, n))
+        return -1;
+    char *e = malloc(n + 1);
+    if (!e)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        if (ch <= ' ' || ch == 0x7f) {
+            free(e);
+            return -1;
+        }
+        e[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    e[n] = '\0';
+    *out = e;
+    return 0;
+}
+
+static int password_field(const json_t *body, const char *name, char **out, char *err,
+                          size_t errlen)
+{
+    const json_t *p = json_object_get(body, name);
+    size_t n = json_string_length(p);
+    if (!json_is_string(p) || n < 8 || n > 1024 || memchr(json_string_value(p), 0, n)) {
+        snprintf(err, errlen, "\"%s\" must be a string of 8 to 1024 bytes", name);
+        return DURO_BAD_REQUEST;
+    }
+    *out = malloc(n + 1);
+    if (!*out)
+        return DURO_NOMEM;
+    memcpy(*out, json_string_value(p), n + 1);
+    return DURO_OK;
+}
+
+static void work_hash(duro_msg *m)
+{
+    call *k = (call *)m;
+    duro_auth_req *r = k->auth;
+    duro_http *srv = k->t->srv;
+    const char *pw = k->stage == AUTH_PW_VERIFIED ? r->password2 : r->password;
+    r->pwhash = malloc(crypto_pwhash_STRBYTES);
+    if (!r->pwhash || crypto_pwhash_str(r->pwhash, pw, strlen(pw), srv->pw_ops, srv->pw_mem) != 0)
+        duro_msg_fail(m, DURO_NOMEM, "password hashing failed");
+}
+
+static void work_verify(duro_msg *m)
+{
+    call *k = (call *)m;
+    duro_auth_req *r = k->auth;
+    const char *h = r->pwhash ? r->pwhash : k->t->srv->dummy_hash;
+    r->ok = crypto_pwhash_str_verify(h, r->password, strlen(r->password)) == 0 && r->pwhash;
+    if (k->stage == AUTH_PW_VERIFIED && r->ok) { /* a password change: hash the new one */
+        sodium_memzero(r->pwhash, strlen(r->pwhash));
+        free(r->pwhash);
+        r->pwhash = NULL;
+        work_hash(m);
+    }
+}
+
+/* The fields of a reply tape as JSON (tapes may hold JSON text). */
+static json_t *tape_json(const duro_msg *m)
+{
+    duro_buf b = {0};
+    json_t *j = NULL;
+    if (duro_tape_to_json(m->body.data, m->body.len, &b) == 0) {
+        json_error_t je;
+        j = json_loadb(b.data, b.len, 0, &je);
+    }
+    duro_buf_free(&b);
+    return j;
+}
+
+static char *json_strdup(const json_t *o, const char *name)
+{
+    const char *v = json_string_value(json_object_get(o, name));
+    return v ? strdup(v) : NULL;
+}
+
+/* Sends the call to its namespace's actor again, as an auth op. */
+static void resend(call *k, int op, int stage)
+{
+    if (k->m.req != (void *)k->auth) { /* after a session trip */
+        duro_request_free(k->m.kind, k->m.req);
+        k->m.req = k->auth;
+    }
+    const int kind = DURO_KIND_AUTH;
+    duro_buf_free(&k->m.body);
+    k->m.status = DURO_OK;
+    k->m.errmsg[0] = '\0';
+    k->m.etag = -1;
+    k->m.kind = kind;
+    k->m.op = op;
+    k->stage = stage;
+    duro_courier_send(k->t->courier, &k->m);
+}
+
+static void to_worker(call *k, void (*work)(duro_msg *), int stage)
+{
+    duro_buf_free(&k->m.body);
+    k->stage = stage;
+    duro_courier_work(k->t->courier, k->t->srv->workers, &k->m, work);
+}
+
+/* The session id of a request: the duro_session cookie, or (when access
+ * control does not use the header) Authorization: Bearer. NULL if none. */
+static char *session_id_of(io_thread *t, struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *cookie = evhttp_find_header(h, "Cookie");
+    for (const char *p = cookie; p && (p = strstr(p, "duro_session=")) != NULL; p++) {
+        if (p != cookie && p[-1] != ' ' && p[-1] != ';')
+            continue;
+        p += 13;
+        size_t n = strcspn(p, "; ");
+        return n ? strndup(p, n) : NULL;
+    }
+    const char *auth = evhttp_find_header(h, "Authorization");
+    if (auth && strncmp(auth, "Bearer ", 7) == 0 &&
+        !(t->srv->access && duro_access_enabled(t->srv->access)))
+        return strdup(auth + 7);
+    return NULL;
+}
+
+static void add_cookie(struct evhttp_request *req, const char *id, int64_t max_age_s)
+{
+    char v[160];
+    snprintf(v, sizeof v, "duro_session=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%lld",
+             id ? id : "", (long long)max_age_s);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", v);
+}
+
+static void auth_reply(duro_msg *m)
+{
+    call *k = (call *)m;
+    io_thread *t = k->t;
+    duro_auth_req *r = k->auth;
+    if (m->status != DURO_OK) {
+        if (k->stage == AUTH_LOGIN_BEGUN && m->rl.set)
+            m->rl.limit = DURO_AUTH_FAIL_EMAIL_LIMIT;
+        goto answer;
+    }
+    switch (k->stage) {
+    case AUTH_CREATE_HASHED:
+        resend(k, DURO_AUTH_USER_CREATE, AUTH_CREATE_DONE);
+        return;
+    case AUTH_LOGIN_BEGUN: {
+        json_t *j = tape_json(m);
+        r->pwhash = json_strdup(j, "pwhash");
+        r->user_id = json_strdup(j, "userId");
+        json_decref(j);
+        to_worker(k, work_verify, AUTH_LOGIN_VERIFIED);
+        return;
+    }
+    case AUTH_LOGIN_VERIFIED:
+        resend(k, DURO_AUTH_LOGIN_FINISH, AUTH_LOGIN_DONE);
+        return;
+    case AUTH_PW_SESSION: {
+        json_t *j = tape_json(m);
+        r->user_id = json_strdup(j, "userId");
+        json_decref(j);
+        if (!r->user_id) {
+            duro_msg_fail(m, DURO_FORBIDDEN, "the session belongs to no user");
+            goto answer;
+        }
+        resend(k, DURO_AUTH_USER_GET, AUTH_PW_USER);
+        return;
+    }
+    case AUTH_PW_USER: {
+        json_t *j = tape_json(m);
+        r->pwhash = json_strdup(j, "pwhash");
+        json_decref(j);
+        to_worker(k, work_verify, AUTH_PW_VERIFIED);
+        return;
+    }
+    case AUTH_PW_VERIFIED:
+        if (!r->ok) {
+            duro_msg_fail(m, DURO_UNAUTHORIZED, "the current password is wrong");
+            goto answer;
+        }
+        resend(k, DURO_AUTH_SET_PASSWORD, AUTH_PW_DONE);
+        return;
+    default:
+        break;
+    }
+answer:;
+    int status = m->status;
+    if (status == DURO_NOT_FOUND && k->stage != AUTH_PLAIN_DELETE)
+        duro_msg_fail(m, status = DURO_UNAUTHORIZED, "no such session");
+    if (status == DURO_OK && k->stage == AUTH_LOGIN_DONE) {
+        json_t *j = tape_json(m);
+        const char *sid = json_string_value(json_object_get(j, "sessionId"));
+        add_cookie(k->req, sid, r->ttl_ms / 1000);
+        json_decref(j);
+    }
+    respond(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, status, m->errmsg, &m->body,
+            -1, m);
+    free_call(k);
+    t->inflight--;
+    maybe_exit(t);
+}
+
+/* POST /auth/users | /auth/login | /auth/logout | /auth/password, GET /auth/session */
+static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
+                       enum evhttp_cmd_type cmd, const char *path, const char *query,
+                       int accept_mp, uint64_t t0)
+{
+    const int route = DURO_ROUTE_AUTH;
+    const char *what = path + 6;
+    int is_get = strcmp(what, "session") == 0;
+    if (strcmp(what, "users") && strcmp(what, "login") && strcmp(what, "logout") &&
+        strcmp(what, "password") && !is_get) {
+        respond_error(t, req, c, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
+        return;
+    }
+    if (is_get ? cmd != EVHTTP_REQ_GET : cmd != EVHTTP_REQ_POST) {
+        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      is_get ? "allowed: GET" : "allowed: POST");
+        return;
+    }
+    char err[256];
+    route_info ri = {.route = route};
+    int st = namespace_of(req, query, &ri, err, sizeof err);
+    if (st == DURO_OK)
+        st = authorize(t, req, ri.ns, ri.ns_len, !is_get, err, sizeof err);
+    if (st != DURO_OK) {
+        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        return;
+    }
+    call *k = new_call(t, req, c, route, accept_mp, t0);
+    duro_auth_req *r = k ? calloc(1, sizeof *r) : NULL;
+    if (!r) {
+        free(k);
+        if (k)
+            respond_error(t, req, c, route, accept_mp, t0, DURO_NOMEM, "out of memory");
+        return;
+    }
+    k->auth = r;
+    k->m.req = r;
+    k->m.kind = DURO_KIND_AUTH;
+    k->m.reply = auth_reply;
+    memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
+    k->m.ns_len = ri.ns_len;
+
+    /* logout and session: plain session ops */
+    if (!strcmp(what, "logout") || is_get || !strcmp(what, "password")) {
+        char *sid = session_id_of(t, req);
+        if (!sid) {
+            free_call(k);
+            respond_error(t, req, c, route, accept_mp, t0, DURO_UNAUTHORIZED,
+                          "no session (cookie duro_session or Authorization: Bearer)");
+            return;
+        }
+        if (!strcmp(what, "password")) {
+            json_t *body = NULL;
+            st = parse_body(req, DURO_ENC_JSON, (size_t)t->srv->cfg->max_body_bytes, &body, err,
+                            sizeof err);
+            if (st == DURO_OK && !json_is_object(body)) {
+                snprintf(err, sizeof err, "body must be {\"currentPassword\", \"newPassword\"}");
+                st = DURO_BAD_REQUEST;
+            }
+            if (st == DURO_OK)
+                st = password_field(body, "currentPassword", &r->password, err, sizeof err);
+            if (st == DURO_OK)
+                st = password_field(body, "newPassword", &r->password2, err, sizeof err);
+            json_decref(body);
+            if (st == DURO_OK && duro_session_id_hash(sid, strlen(sid), r->keep_hash) == 0)
+                r->has_keep = 1;
+            if (st != DURO_OK || !r->has_keep) {
+                free(sid);
+                free_call(k);
+                respond_error(t, req, c, route, accept_mp, t0,
+                              st != DURO_OK ? st : DURO_UNAUTHORIZED,
+                              st != DURO_OK ? err : "no such session");
+                return;
+            }
+        }
+        /* first trip: a session op with its own request (k->auth waits) */
+        int sop = is_get || !strcmp(what, "password") ? DURO_SESSION_GET : DURO_SESSION_DELETE;
+        duro_session_req *sr = NULL;
+        st = duro_session_request(sop, sid, strlen(sid), NULL, &sr, err, sizeof err);
+        free(sid);
+        if (st != DURO_OK) {
+            free_call(k);
+            respond_error(t, req, c, route, accept_mp, t0, st, err);
+            return;
+        }
+        k->m.req = sr;
+        k->m.kind = DURO_KIND_SESSION;
+        k->m.op = sop;
+        k->stage = !strcmp(what, "password") ? AUTH_PW_SESSION
+                   : is_get                   ? AUTH_PLAIN_GET
+                                              : AUTH_PLAIN_DELETE;
+        if (!strcmp(what, "logout"))
+            add_cookie(req, NULL, 0);
+        t->inflight++;
+        duro_courier_send(t->courier, &k->m);
+        return;
+    }
+
+    json_t *body = NULL;
+    int enc = body_encoding(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"));
+    if (enc < 0) {
+        snprintf(err, sizeof err, "Content-Type must be application/json or application/msgpack");
+        st = DURO_UNSUPPORTED_MEDIA_TYPE;
+    } else {
+        st = parse_body(req, enc, (size_t)t->srv->cfg->max_body_bytes, &body, err, sizeof err);
+    }
+    if (st == DURO_OK && !json_is_object(body)) {
+        snprintf(err, sizeof err, "body must be {\"email\", \"password\"}");
+        st = DURO_BAD_REQUEST;
+    }
+    const json_t *em = json_object_get(body, "email");
+    if (st == DURO_OK && (!json_is_string(em) ||
+                          normalize_email(json_string_value(em), json_string_length(em),
+                                          &r->email) != 0)) {
+        snprintf(err, sizeof err, "\"email\" must be an address like name@example.com");
+        st = DURO_BAD_REQUEST;
+    }
+    if (st == DURO_OK)
+        st = password_field(body, "password", &r->password, err, sizeof err);
+    r->ttl_ms = 24LL * 3600 * 1000;
+    const json_t *ttl = json_object_get(body, "ttlMs");
+    if (st == DURO_OK && ttl && !json_is_null(ttl)) {
+        if (!json_is_integer(ttl) || json_integer_value(ttl) < 1000 ||
+            json_integer_value(ttl) > DURO_KV_TTL_MAX) {
+            snprintf(err, sizeof err, "\"ttlMs\" must be an integer from 1000 to 315360000000");
+            st = DURO_BAD_REQUEST;
+        } else {
+            r->ttl_ms = json_integer_value(ttl);
+        }
+    }
+    json_decref(body);
+    if (st != DURO_OK) {
+        free_call(k);
+        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        return;
+    }
+    char *addr = NULL;
+    ev_uint16_t port;
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
+    r->client = strdup(addr ? addr : "-");
+    t->inflight++;
+    if (!strcmp(what, "users")) {
+        to_worker(k, work_hash, AUTH_CREATE_HASHED);
+    } else {
+        k->m.op = DURO_AUTH_LOGIN_BEGIN;
+        k->stage = AUTH_LOGIN_BEGUN;
+        duro_courier_send(t->courier, &k->m);
+    }
+}
+
 /* POST /sessions, GET|PUT|DELETE /sessions/:id, GET|DELETE /users/:userId/sessions */
 static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
                            enum evhttp_cmd_type cmd, const char *path, const char *query,
@@ -1001,6 +1388,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (strncmp(path, "/users/", 7) == 0 && plen > 16 &&
         strcmp(path + plen - 9, "/sessions") == 0) {
         serve_sessions(t, req, c, cmd, path, query, accept_mp, t0);
+        return;
+    }
+    if (strncmp(path, "/auth/", 6) == 0) {
+        serve_auth(t, req, c, cmd, path, query, accept_mp, t0);
         return;
     }
     if (strncmp(path, "/ratelimit/", 11) == 0 && path[11]) {
@@ -1276,9 +1667,23 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
     h->access = access;
     h->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
     duro_rl_parse_default(cfg->ratelimit_default, &h->rl_defaults);
+    h->pw_ops = cfg->pwhash_min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    h->pw_mem = cfg->pwhash_min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    {
+        unsigned char junk[32];
+        randombytes_buf(junk, sizeof junk);
+        if (crypto_pwhash_str(h->dummy_hash, (const char *)junk, sizeof junk, h->pw_ops,
+                              h->pw_mem) != 0 ||
+            duro_workers_start(2, 4096, &h->workers) != DURO_OK) {
+            snprintf(err, errlen, "cannot start the password workers");
+            free(h);
+            return DURO_NOMEM;
+        }
+    }
     h->n = (int)cfg->io_threads;
     h->threads = calloc((size_t)h->n, sizeof *h->threads);
     if (!h->threads) {
+        duro_workers_stop(h->workers);
         free(h);
         return DURO_NOMEM;
     }
@@ -1303,6 +1708,7 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
             event_active(h->threads[i].stop, EV_READ, 0);
             pthread_join(h->threads[i].thread, NULL);
         }
+        duro_workers_stop(h->workers);
         for (int i = 0; i < h->n; i++)
             if (h->threads[i].srv)
                 thread_free(&h->threads[i]);
@@ -1328,6 +1734,7 @@ void duro_http_free(duro_http *h)
 {
     if (!h)
         return;
+    duro_workers_stop(h->workers); /* before the couriers their jobs report to */
     for (int i = 0; i < h->n; i++)
         thread_free(&h->threads[i]);
     free(h->threads);

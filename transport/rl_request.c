@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objects/auth.h"
 #include "objects/kv.h"
 #include "objects/session.h"
 #include "runtime/msg.h"
@@ -120,6 +121,9 @@ void duro_request_free(int kind, void *req)
         break;
     case DURO_KIND_SESSION:
         duro_session_req_free(req);
+        break;
+    case DURO_KIND_AUTH:
+        duro_auth_req_free(req);
         break;
     default:
         duro_kv_req_free(req);
