@@ -10,6 +10,10 @@
  *
  *   0 ok   1 not found   2 usage or invalid input   3 server or connection
  *   error   4 precondition failed (a stale --if-match or --if-none-match)
+ *   5 rate limited (`duro ratelimit check` was denied; the result is printed)
+ *
+ * `duro ratelimit ...` and `duro session ...` are command groups: the word
+ * after the group picks the subcommand (`duro ratelimit check KEY`).
  *
  * `duro bench` is the load generator in bench.c.
  */
@@ -30,6 +34,7 @@
 #define EXIT_USAGE 2
 #define EXIT_SERVER 3
 #define EXIT_PRECONDITION 4
+#define EXIT_DENIED 5
 #define MAX_OPTS 16
 #define LIST_PAGE 10000 /* the server's largest page */
 
@@ -39,10 +44,15 @@ int duro_cli_bench(int argc, char **argv, const char *url, const char *ns);
 
 /* ---- parsed command line ---- */
 
+struct command;
+
 typedef struct ctx {
     const char *url, *ns;
     duro *db;
-    const char *cmd; /* the command's name, for messages */
+    const char *cmd; /* the command's name, for messages ("get", "session create") */
+    const struct command *def;   /* the command (NULL before it is known) */
+    const struct command *group; /* its group (ratelimit, session), or NULL */
+    char cmdname[64];
     int npos;
     char **pos;                 /* positional arguments of the command */
     const char *opt_name[MAX_OPTS]; /* "--ttl" → value ("" for a flag) */
@@ -57,10 +67,13 @@ typedef struct command {
     const char *summary;     /* one line */
     const char *const *opts; /* allowed options; a trailing '=' takes a value */
     int min_pos, max_pos;    /* max_pos -1: no limit */
+    const struct command *subs; /* a group: its subcommands (run is NULL) */
+    size_t nsubs;
 } command;
 
 static const command *find_command(const char *name);
-static void command_usage(FILE *f, const command *cmd);
+static const command *find_sub(const command *group, const char *name);
+static void command_usage(FILE *f, const command *group, const command *cmd);
 
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errmsg(const char *fmt, ...)
@@ -95,10 +108,13 @@ static int exit_for(int rc)
 static int fail(ctx *c, const char *what, int rc)
 {
     const char *detail = duro_last_error();
+    const char *sep = what && *what ? " " : "";
+    if (!what)
+        what = "";
     if (detail && *detail && strcmp(detail, duro_errstr(rc)) != 0)
-        errmsg("%s %s: %s (%s)", c->cmd, what, duro_errstr(rc), detail);
+        errmsg("%s%s%s: %s (%s)", c->cmd, sep, what, duro_errstr(rc), detail);
     else
-        errmsg("%s %s: %s", c->cmd, what, duro_errstr(rc));
+        errmsg("%s%s%s: %s", c->cmd, sep, what, duro_errstr(rc));
     return exit_for(rc);
 }
 
@@ -113,8 +129,8 @@ static int usage_error(ctx *c, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    if (c && c->cmd)
-        command_usage(stderr, find_command(c->cmd));
+    if (c && c->def)
+        command_usage(stderr, c->group, c->def);
     else
         fputs("Try 'duro --help'.\n", stderr);
     return EXIT_USAGE;
@@ -550,6 +566,192 @@ static int cmd_ping(ctx *c)
     return EXIT_OK;
 }
 
+/* ---- rate limiting ---- */
+
+/* Prints a rate-limit result as the HTTP API's data object. */
+static void out_rl(const duro_rl_result *r)
+{
+    printf("{\"allowed\":%s,\"remaining\":%" PRId64 ",\"limit\":%" PRId64 ",\"resetMs\":%" PRId64
+           ",\"retryAfterMs\":%" PRId64 "}\n",
+           r->allowed ? "true" : "false", r->remaining, r->limit, r->reset_ms, r->retry_after_ms);
+}
+
+/* --limit and --window of ratelimit check/get; -1 on a usage error. */
+static int rl_opts(ctx *c, int64_t *limit, int64_t *window_ms)
+{
+    *limit = 0;
+    *window_ms = 0;
+    return int_opt(c, "--limit", 1, INT64_MAX, limit) || int_opt(c, "--window", 1, INT64_MAX,
+                                                                   window_ms)
+               ? -1
+               : 0;
+}
+
+static int cmd_rl_check(ctx *c)
+{
+    const char *key = c->pos[0];
+    int64_t limit, window_ms, cost = 1;
+    if (rl_opts(c, &limit, &window_ms) || int_opt(c, "--cost", 0, INT64_MAX, &cost))
+        return EXIT_USAGE;
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    duro_rl_result r;
+    rc = duro_ratelimit_check(c->db, c->ns, key, limit, window_ms, cost, &r);
+    if (rc != DURO_OK)
+        return fail(c, key, rc);
+    out_rl(&r);
+    return r.allowed ? EXIT_OK : EXIT_DENIED;
+}
+
+static int cmd_rl_get(ctx *c)
+{
+    const char *key = c->pos[0];
+    int64_t limit, window_ms;
+    if (rl_opts(c, &limit, &window_ms))
+        return EXIT_USAGE;
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    duro_rl_result r;
+    rc = duro_ratelimit_get(c->db, c->ns, key, limit, window_ms, &r);
+    if (rc != DURO_OK)
+        return fail(c, key, rc);
+    out_rl(&r);
+    return EXIT_OK;
+}
+
+static int cmd_rl_reset(ctx *c)
+{
+    const char *key = c->pos[0];
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    int deleted = 0;
+    rc = duro_ratelimit_reset(c->db, c->ns, key, &deleted);
+    if (rc != DURO_OK)
+        return fail(c, key, rc);
+    printf("{\"deleted\":%s}\n", deleted ? "true" : "false");
+    return EXIT_OK;
+}
+
+/* ---- sessions ---- */
+
+static int cmd_session_create(ctx *c)
+{
+    int64_t ttl = 0;
+    if (int_opt(c, "--ttl", 1, INT64_MAX, &ttl))
+        return EXIT_USAGE;
+    if (!ttl)
+        return usage_error(c, "--ttl MS is required");
+    size_t len;
+    char *owned;
+    const char *json = json_arg(c, c->pos[0], &len, &owned);
+    if (!json)
+        return EXIT_USAGE;
+    int rc = open_db(c);
+    char *id = NULL;
+    int64_t expires = 0;
+    if (rc == DURO_OK)
+        rc = duro_session_create(c->db, c->ns, json, len, ttl, opt(c, "--user"),
+                                 opt(c, "--rolling") != NULL, &id, &expires);
+    free(owned);
+    if (rc != DURO_OK)
+        return c->db ? fail(c, "", rc) : exit_for(rc);
+    json_t *o = json_pack("{s:s,s:I}", "id", id, "expiresAt", (json_int_t)expires);
+    duro_free(id);
+    int ex = o ? out_json(c, o) : EXIT_SERVER;
+    json_decref(o);
+    return ex;
+}
+
+static int cmd_session_get(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    char *data = NULL, *user = NULL;
+    size_t len = 0;
+    int64_t expires = 0;
+    rc = duro_session_get(c->db, c->ns, c->pos[0], &data, &len, &user, &expires);
+    if (rc != DURO_OK)
+        return fail(c, "", rc);
+    json_t *juser = user ? json_string(user) : json_null();
+    char *u = juser ? json_dumps(juser, JSON_ENCODE_ANY) : NULL;
+    json_decref(juser);
+    if (u)
+        printf("{\"data\":%.*s,\"userId\":%s,\"expiresAt\":%" PRId64 "}\n", (int)len, data, u,
+               expires);
+    else
+        errmsg("%s: out of memory", c->cmd);
+    free(u);
+    duro_free(data);
+    duro_free(user);
+    return u ? EXIT_OK : EXIT_SERVER;
+}
+
+static int cmd_session_put(ctx *c)
+{
+    int64_t ttl = 0;
+    if (int_opt(c, "--ttl", 1, INT64_MAX, &ttl))
+        return EXIT_USAGE;
+    size_t len;
+    char *owned;
+    const char *json = json_arg(c, c->pos[1], &len, &owned);
+    if (!json)
+        return EXIT_USAGE;
+    int rc = open_db(c);
+    int64_t expires = 0;
+    if (rc == DURO_OK)
+        rc = duro_session_put(c->db, c->ns, c->pos[0], json, len, ttl, &expires);
+    free(owned);
+    if (rc != DURO_OK)
+        return c->db ? fail(c, "", rc) : exit_for(rc);
+    printf("{\"expiresAt\":%" PRId64 "}\n", expires);
+    return EXIT_OK;
+}
+
+static int cmd_session_del(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    int deleted = 0;
+    rc = duro_session_delete(c->db, c->ns, c->pos[0], &deleted);
+    if (rc != DURO_OK)
+        return fail(c, "", rc);
+    printf("{\"deleted\":%s}\n", deleted ? "true" : "false");
+    return EXIT_OK;
+}
+
+static int cmd_session_list(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    char *json = NULL;
+    size_t len = 0;
+    rc = duro_session_list_user(c->db, c->ns, c->pos[0], &json, &len);
+    if (rc != DURO_OK)
+        return fail(c, c->pos[0], rc);
+    out(json, len);
+    duro_free(json);
+    return EXIT_OK;
+}
+
+static int cmd_session_revoke(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    int64_t deleted = 0;
+    rc = duro_session_revoke_user(c->db, c->ns, c->pos[0], opt(c, "--except"), &deleted);
+    if (rc != DURO_OK)
+        return fail(c, c->pos[0], rc);
+    printf("{\"deleted\":%" PRId64 "}\n", deleted);
+    return EXIT_OK;
+}
+
 static int cmd_help(ctx *c);
 
 /* ---- the command table ---- */
@@ -563,33 +765,78 @@ static const char *const ls_opts[] = {"--prefix=", "--start=",  "--start-after="
                                       "--all",     NULL};
 static const char *const stats_opts[] = {"--prefix=", NULL};
 static const char *const no_opts[] = {NULL};
+static const char *const rl_check_opts[] = {"--limit=", "--window=", "--cost=", NULL};
+static const char *const rl_get_opts[] = {"--limit=", "--window=", NULL};
+static const char *const ses_create_opts[] = {"--ttl=", "--user=", "--rolling", NULL};
+static const char *const ses_put_opts[] = {"--ttl=", NULL};
+static const char *const ses_revoke_opts[] = {"--except=", NULL};
+
+static const command ratelimit_subs[] = {
+    {"check", cmd_rl_check, "KEY [--limit N] [--window MS] [--cost N]",
+     "take --cost (1) of --limit per --window ms (default 30/60s) from KEY; exit 5 if denied",
+     rl_check_opts, 1, 1, NULL, 0},
+    {"get", cmd_rl_get, "KEY [--limit N] [--window MS]",
+     "print KEY's state as a check of cost 0 would (takes nothing)", rl_get_opts, 1, 1, NULL, 0},
+    {"reset", cmd_rl_reset, "KEY", "forget KEY's state; prints {\"deleted\":bool}", no_opts, 1,
+     1, NULL, 0},
+};
+
+static const command session_subs[] = {
+    {"create", cmd_session_create, "DATA_JSON|- --ttl MS [--user U] [--rolling]",
+     "create a session (its id is shown only here); prints {\"id\",\"expiresAt\"}",
+     ses_create_opts, 1, 1, NULL, 0},
+    {"get", cmd_session_get, "ID",
+     "print {\"data\",\"userId\",\"expiresAt\"}; exit 1 if unknown or expired", no_opts, 1,
+     1, NULL, 0},
+    {"put", cmd_session_put, "ID DATA_JSON|- [--ttl MS]",
+     "replace the session's data (--ttl: expire MS from now); prints {\"expiresAt\"}",
+     ses_put_opts, 2, 2, NULL, 0},
+    {"del", cmd_session_del, "ID", "delete the session (logout); prints {\"deleted\":bool}",
+     no_opts, 1, 1, NULL, 0},
+    {"list", cmd_session_list, "USER",
+     "list USER's live sessions: {\"sessions\":[{createdAt, expiresAt, rolling}],\"count\"}",
+     no_opts, 1, 1, NULL, 0},
+    {"revoke", cmd_session_revoke, "USER [--except ID]",
+     "delete USER's sessions but ID's; prints {\"deleted\":n}", ses_revoke_opts, 1, 1, NULL, 0},
+};
 
 static const command commands[] = {
     {"get", cmd_get, "KEY [--meta]",
-     "print the value of KEY as JSON (--meta: with metadata, version and times)", get_opts, 1, 1},
+     "print the value of KEY as JSON (--meta: with metadata, version and times)",
+     get_opts, 1, 1, NULL, 0},
     {"put", cmd_put, "KEY JSON|- [--ttl MS] [--if-match V | --if-none-match] [--metadata JSON]",
-     "store a JSON value (- reads it from stdin); prints {\"version\":n}", put_opts, 2, 2},
+     "store a JSON value (- reads it from stdin); prints {\"version\":n}", put_opts, 2, 2, NULL, 0},
     {"del", cmd_del, "KEY [--if-match V]", "delete KEY; prints {\"deleted\":bool}", del_opts, 1,
-     1},
+     1, NULL, 0},
     {"ls", cmd_ls,
      "[--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--cursor C]\n"
      "            [--reverse] [--values] [--all]",
-     "print one page {keys, cursor, list_complete} (--all: every page as one)", ls_opts, 0, 0},
+     "print one page {keys, cursor, list_complete} (--all: every page as one)",
+     ls_opts, 0, 0, NULL, 0},
     {"batch-get", cmd_batch_get, "KEY...", "print {key: value} for the keys that exist", no_opts,
-     1, -1},
+     1, -1, NULL, 0},
     {"batch-set", cmd_batch_set, "JSON|-",
      "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] atomically (- reads stdin)",
-     no_opts, 1, 1},
-    {"batch-del", cmd_batch_del, "KEY...", "delete keys; prints {\"deleted\":n}", no_opts, 1, -1},
+     no_opts, 1, 1, NULL, 0},
+    {"batch-del", cmd_batch_del, "KEY...", "delete keys; prints {\"deleted\":n}",
+     no_opts, 1, -1, NULL, 0},
     {"clear", cmd_clear, "", "delete every key of the namespace; prints {\"deleted\":n}", no_opts,
-     0, 0},
+     0, 0, NULL, 0},
     {"stats", cmd_stats, "[--prefix P]",
      "count the live keys (pages through the list); prints {\"namespace\",\"keys\"}", stats_opts,
-     0, 0},
-    {"ping", cmd_ping, "", "check that the server answers; prints \"pong\"", no_opts, 0, 0},
+     0, 0, NULL, 0},
+    {"ping", cmd_ping, "", "check that the server answers; prints \"pong\"",
+     no_opts, 0, 0, NULL, 0},
+    {"ratelimit", NULL, "check|get|reset KEY [OPTIONS]",
+     "rate limiting: check KEY [--limit N --window MS --cost N], get KEY, reset KEY", no_opts, 0,
+     -1, ratelimit_subs, sizeof ratelimit_subs / sizeof ratelimit_subs[0]},
+    {"session", NULL, "create|get|put|del|list|revoke ARGS [OPTIONS]",
+     "sessions: create DATA --ttl MS, get ID, put ID DATA, del ID, list USER, revoke USER",
+     no_opts, 0, -1, session_subs, sizeof session_subs / sizeof session_subs[0]},
     {"bench", NULL, "[OPTIONS]   (duro bench --help)",
-     "load generator over the binary protocol: ops/s and p50/p99/p999 latency", no_opts, 0, -1},
-    {"help", cmd_help, "[COMMAND]", "show help for a command", no_opts, 0, 1},
+     "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
+     no_opts, 0, -1, NULL, 0},
+    {"help", cmd_help, "[COMMAND [SUBCOMMAND]]", "show help for a command", no_opts, 0, 2, NULL, 0},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -603,11 +850,50 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
-static void command_usage(FILE *f, const command *cmd)
+static const command *find_sub(const command *group, const char *name)
+{
+    for (size_t i = 0; group && name && i < group->nsubs; i++)
+        if (strcmp(group->subs[i].name, name) == 0)
+            return &group->subs[i];
+    return NULL;
+}
+
+/* The usage of cmd (a subcommand of group when group is not NULL); for a
+ * group, the usage of each of its subcommands. */
+static void command_usage(FILE *f, const command *group, const command *cmd)
 {
     if (!cmd)
         return;
-    fprintf(f, "usage: duro [-u URL] [-n NS] %s %s\n", cmd->name, cmd->args);
+    if (group) {
+        fprintf(f, "usage: duro [-u URL] [-n NS] %s %s %s\n", group->name, cmd->name, cmd->args);
+        return;
+    }
+    if (!cmd->subs) {
+        fprintf(f, "usage: duro [-u URL] [-n NS] %s %s\n", cmd->name, cmd->args);
+        return;
+    }
+    for (size_t i = 0; i < cmd->nsubs; i++)
+        fprintf(f, "%s duro [-u URL] [-n NS] %s %s %s\n", i ? "      " : "usage:", cmd->name,
+                cmd->subs[i].name, cmd->subs[i].args);
+}
+
+/* The help of a command, a group (each subcommand with its summary) or a
+ * subcommand, on stdout. */
+static void command_help(const command *group, const command *cmd)
+{
+    command_usage(stdout, group, cmd);
+    printf("\n%s\n", cmd->summary);
+    if (!group && cmd->subs) {
+        printf("\n");
+        for (size_t i = 0; i < cmd->nsubs; i++)
+            printf("  %-8s %s\n", cmd->subs[i].name, cmd->subs[i].summary);
+        if (strcmp(cmd->name, "ratelimit") == 0)
+            printf("\nExit status of check: 0 allowed, 5 denied (the result is printed either "
+                   "way).\nLimits are per namespace (-n); rate-limit keys are not KV keys.\n");
+        else
+            printf("\nAn ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
+                   "options come before the --.\n");
+    }
 }
 
 static void usage(FILE *f)
@@ -627,13 +913,16 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "Exit status: 0 ok, 1 not found, 2 usage or invalid input, 3 server or connection\n"
-          "error, 4 precondition failed (--if-match / --if-none-match).\n"
+          "error, 4 precondition failed (--if-match / --if-none-match), 5 rate limited\n"
+          "(ratelimit check denied).\n"
           "\n"
           "Examples:\n"
           "  duro put user:1 '{\"name\":\"Ada\"}' --ttl 60000\n"
           "  duro get user:1\n"
           "  duro -n app1 ls --prefix user: --limit 100\n"
           "  echo '[{\"key\":\"a\",\"value\":1}]' | duro batch-set -\n"
+          "  duro ratelimit check login:ada --limit 5 --window 60000\n"
+          "  duro session create '{\"cart\":[]}' --ttl 3600000 --user ada --rolling\n"
           "  duro bench --clients 50 --pipeline 16 --op get --duration 5\n",
           f);
 }
@@ -647,6 +936,7 @@ static int cmd_help(ctx *c)
     const command *cmd = find_command(c->pos[0]);
     if (!cmd) {
         c->cmd = NULL;
+        c->def = NULL;
         return usage_error(c, "unknown command '%s'", c->pos[0]);
     }
     if (strcmp(cmd->name, "bench") == 0) {
@@ -654,8 +944,14 @@ static int cmd_help(ctx *c)
         char *argv[] = {help, NULL};
         return duro_cli_bench(1, argv, c->url, c->ns);
     }
-    command_usage(stdout, cmd);
-    printf("\n%s\n", cmd->summary);
+    if (c->npos == 2) {
+        const command *sub = find_sub(cmd, c->pos[1]);
+        if (!sub)
+            return usage_error(c, "'%s' has no subcommand '%s'", cmd->name, c->pos[1]);
+        command_help(cmd, sub);
+        return EXIT_OK;
+    }
+    command_help(NULL, cmd);
     return EXIT_OK;
 }
 
@@ -696,14 +992,14 @@ int main(int argc, char **argv)
 
     /* Global options come before the command; the command's own options and
      * -u/-n may follow it. "--" ends options. */
-    const command *cmd = NULL;
+    const command *cmd = NULL, *sub = NULL;
     int ex = EXIT_OK;
     int want_help = 0, no_more_opts = 0;
     int bench_argc = 0;
     char **bench_argv = NULL;
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
-        if (cmd && cmd->run == NULL) { /* bench: everything else is bench's */
+        if (cmd && cmd->run == NULL && !cmd->subs) { /* bench: everything else is bench's */
             if (!bench_argv)
                 bench_argv = &argv[i];
             bench_argc++;
@@ -748,7 +1044,7 @@ int main(int argc, char **argv)
             const char *eq = strchr(a, '=');
             size_t namelen = eq ? (size_t)(eq - a) : strlen(a);
             int takes_value = 0;
-            if (!known_opt(cmd, a, namelen, &takes_value)) {
+            if (!known_opt(c.def, a, namelen, &takes_value)) {
                 ex = usage_error(&c, "unknown option '%.*s'", (int)namelen, a);
                 goto done;
             }
@@ -788,6 +1084,19 @@ int main(int argc, char **argv)
                 goto done;
             }
             c.cmd = cmd->name;
+            c.def = cmd;
+            continue;
+        }
+        if (cmd->subs && !sub) {
+            sub = find_sub(cmd, a);
+            if (!sub) {
+                ex = usage_error(&c, "unknown subcommand '%s'", a);
+                goto done;
+            }
+            snprintf(c.cmdname, sizeof c.cmdname, "%s %s", cmd->name, sub->name);
+            c.cmd = c.cmdname;
+            c.group = cmd;
+            c.def = sub;
             continue;
         }
         c.pos[c.npos++] = a;
@@ -801,7 +1110,14 @@ int main(int argc, char **argv)
             usage(stderr);
             ex = EXIT_USAGE;
         }
-    } else if (cmd->run == NULL) {
+    } else if (cmd->subs && !sub) {
+        if (want_help) {
+            command_help(NULL, cmd);
+            ex = EXIT_OK;
+        } else {
+            ex = usage_error(&c, "missing subcommand");
+        }
+    } else if (cmd->run == NULL && !cmd->subs) {
         if (want_help) { /* "duro --help bench" */
             char help[] = "--help";
             char *hargv[] = {help, NULL};
@@ -810,13 +1126,12 @@ int main(int argc, char **argv)
             ex = duro_cli_bench(bench_argc, bench_argv, c.url, ns_given ? c.ns : NULL);
         }
     } else if (want_help) {
-        command_usage(stdout, cmd);
-        printf("\n%s\n", cmd->summary);
+        command_help(c.group, c.def);
         ex = EXIT_OK;
-    } else if (c.npos < cmd->min_pos || (cmd->max_pos >= 0 && c.npos > cmd->max_pos)) {
-        ex = usage_error(&c, c.npos < cmd->min_pos ? "missing arguments" : "too many arguments");
+    } else if (c.npos < c.def->min_pos || (c.def->max_pos >= 0 && c.npos > c.def->max_pos)) {
+        ex = usage_error(&c, c.npos < c.def->min_pos ? "missing arguments" : "too many arguments");
     } else {
-        ex = cmd->run(&c);
+        ex = c.def->run(&c);
     }
 
     if (fflush(stdout) != 0 && ex == EXIT_OK) {

@@ -591,6 +591,267 @@ DURO_API int duro_clear(duro *db, const char *ns, int64_t *deleted)
     return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
 }
 
+/* ---- rate limiting ---- */
+
+/* ratelimit.check / ratelimit.get: limit and window_ms only when non-zero (0:
+ * the defaults, or for a get the key's last parameters); cost when with_cost. */
+static int rl_call(duro *db, const char *op, const char *ns, const char *key, int64_t limit,
+                   int64_t window_ms, int with_cost, int64_t cost, duro_rl_result *out)
+{
+    CHECK_DB_KEY();
+    if (out)
+        memset(out, 0, sizeof *out);
+    argbuf a;
+    args_init(&a, 1 + (limit != 0) + (window_ms != 0) + (with_cost != 0));
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    if (limit != 0) {
+        pk_cstr(&a.pk, "limit");
+        msgpack_pack_int64(&a.pk, limit);
+    }
+    if (window_ms != 0) {
+        pk_cstr(&a.pk, "windowMs");
+        msgpack_pack_int64(&a.pk, window_ms);
+    }
+    if (with_cost) {
+        pk_cstr(&a.pk, "cost");
+        msgpack_pack_int64(&a.pk, cost);
+    }
+    duro_reply r;
+    int rc = run(db, op, ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(&r);
+    if (!o)
+        return DURO_INTERNAL;
+    if (out) {
+        out->allowed = json_is_true(json_object_get(o, "allowed"));
+        out->remaining = int_field(o, "remaining");
+        out->limit = int_field(o, "limit");
+        out->reset_ms = int_field(o, "resetMs");
+        out->retry_after_ms = int_field(o, "retryAfterMs");
+    }
+    json_decref(o);
+    return DURO_OK;
+}
+
+DURO_API int duro_ratelimit_check(duro *db, const char *ns, const char *key, int64_t limit,
+                                  int64_t window_ms, int64_t cost, duro_rl_result *out)
+{
+    return rl_call(db, "ratelimit.check", ns, key, limit, window_ms, 1, cost, out);
+}
+
+DURO_API int duro_ratelimit_get(duro *db, const char *ns, const char *key, int64_t limit,
+                                int64_t window_ms, duro_rl_result *out)
+{
+    return rl_call(db, "ratelimit.get", ns, key, limit, window_ms, 0, 0, out);
+}
+
+/* Reads the boolean "deleted" of an msgpack reply object into *deleted. */
+static int reply_deleted(duro_reply *r, int *deleted)
+{
+    json_t *o = body_object(r);
+    if (!o)
+        return DURO_INTERNAL;
+    if (deleted)
+        *deleted = json_is_true(json_object_get(o, "deleted"));
+    json_decref(o);
+    return DURO_OK;
+}
+
+DURO_API int duro_ratelimit_reset(duro *db, const char *ns, const char *key, int *deleted)
+{
+    CHECK_DB_KEY();
+    if (deleted)
+        *deleted = 0;
+    argbuf a;
+    args_init(&a, 1);
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    duro_reply r;
+    int rc = run(db, "ratelimit.reset", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_deleted(&r, deleted) : rc;
+}
+
+/* ---- sessions ---- */
+
+/* Runs a session op whose args are one string field (name: s) and, if
+ * data_json is not NULL, "data" and an optional "ttlMs". */
+static int session_call(duro *db, const char *op, const char *ns, const char *name,
+                        const char *s, const char *data_json, size_t len, int64_t ttl_ms,
+                        int out, duro_reply *r)
+{
+    argbuf a;
+    args_init(&a, 1 + (data_json != NULL) + (ttl_ms != 0));
+    pk_cstr(&a.pk, name);
+    pk_cstr(&a.pk, s);
+    if (data_json) {
+        pk_cstr(&a.pk, "data");
+        int rc = pack_json(&a, "data", data_json, len);
+        if (rc != DURO_OK) {
+            duro_buf_free(&a.buf);
+            return rc;
+        }
+    }
+    if (ttl_ms != 0) {
+        pk_cstr(&a.pk, "ttlMs");
+        msgpack_pack_int64(&a.pk, ttl_ms);
+    }
+    return run(db, op, ns, &a, DURO_ENC_JSON, out, r);
+}
+
+DURO_API int duro_session_create(duro *db, const char *ns, const char *data_json, size_t len,
+                                 int64_t ttl_ms, const char *user_id, int rolling, char **id,
+                                 int64_t *expires_at)
+{
+    if (id)
+        *id = NULL;
+    if (expires_at)
+        *expires_at = 0;
+    if (!db || !data_json || !id)
+        return fail(DURO_BAD_REQUEST, "db, data_json and id must not be NULL");
+    argbuf a;
+    args_init(&a, 2 + (user_id != NULL) + (rolling != 0));
+    pk_cstr(&a.pk, "data");
+    int rc = pack_json(&a, "data", data_json, len);
+    if (rc != DURO_OK) {
+        duro_buf_free(&a.buf);
+        return rc;
+    }
+    pk_cstr(&a.pk, "ttlMs");
+    msgpack_pack_int64(&a.pk, ttl_ms);
+    if (user_id) {
+        pk_cstr(&a.pk, "userId");
+        pk_cstr(&a.pk, user_id);
+    }
+    if (rolling) {
+        pk_cstr(&a.pk, "rolling");
+        msgpack_pack_true(&a.pk);
+    }
+    duro_reply r;
+    rc = run(db, "session.create", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(&r);
+    if (!o)
+        return DURO_INTERNAL;
+    const json_t *jid = json_object_get(o, "id");
+    if (!json_is_string(jid)) {
+        json_decref(o);
+        return fail(DURO_INTERNAL, "malformed reply body: no session id");
+    }
+    *id = strdup(json_string_value(jid));
+    if (expires_at)
+        *expires_at = int_field(o, "expiresAt");
+    json_decref(o);
+    if (!*id) {
+        if (expires_at)
+            *expires_at = 0;
+        return fail(DURO_NOMEM, "out of memory");
+    }
+    return DURO_OK;
+}
+
+DURO_API int duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
+                              size_t *len, char **user_id, int64_t *expires_at)
+{
+    if (data_json)
+        *data_json = NULL;
+    if (len)
+        *len = 0;
+    if (user_id)
+        *user_id = NULL;
+    if (expires_at)
+        *expires_at = 0;
+    if (!db || !id || !data_json)
+        return fail(DURO_BAD_REQUEST, "db, id and data_json must not be NULL");
+    duro_reply r;
+    int rc = session_call(db, "session.get", ns, "id", id, NULL, 0, 0, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(&r);
+    if (!o)
+        return DURO_INTERNAL;
+    const json_t *data = json_object_get(o, "data");
+    const json_t *uid = json_object_get(o, "userId");
+    *data_json = to_text(data ? data : json_null(), len);
+    int nomem = !*data_json;
+    if (!nomem && user_id && json_is_string(uid))
+        nomem = !(*user_id = strdup(json_string_value(uid)));
+    if (expires_at)
+        *expires_at = int_field(o, "expiresAt");
+    json_decref(o);
+    if (nomem) {
+        free(*data_json);
+        *data_json = NULL;
+        if (len)
+            *len = 0;
+        if (expires_at)
+            *expires_at = 0;
+        return fail(DURO_NOMEM, "out of memory");
+    }
+    return DURO_OK;
+}
+
+DURO_API int duro_session_put(duro *db, const char *ns, const char *id, const char *data_json,
+                              size_t len, int64_t ttl_ms, int64_t *expires_at)
+{
+    if (expires_at)
+        *expires_at = 0;
+    if (!db || !id || !data_json)
+        return fail(DURO_BAD_REQUEST, "db, id and data_json must not be NULL");
+    duro_reply r;
+    int rc = session_call(db, "session.put", ns, "id", id, data_json, len, ttl_ms, DURO_OUT_MP,
+                          &r);
+    return rc == DURO_OK ? reply_ints(&r, "expiresAt", expires_at, NULL, NULL) : rc;
+}
+
+DURO_API int duro_session_delete(duro *db, const char *ns, const char *id, int *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    if (!db || !id)
+        return fail(DURO_BAD_REQUEST, "db and id must not be NULL");
+    duro_reply r;
+    int rc = session_call(db, "session.delete", ns, "id", id, NULL, 0, 0, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_deleted(&r, deleted) : rc;
+}
+
+DURO_API int duro_session_list_user(duro *db, const char *ns, const char *user_id, char **json,
+                                    size_t *len)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (!db || !user_id || !json)
+        return fail(DURO_BAD_REQUEST, "db, user_id and json must not be NULL");
+    duro_reply r;
+    int rc = session_call(db, "session.list_user", ns, "userId", user_id, NULL, 0, 0,
+                          DURO_OUT_JSON, &r);
+    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+}
+
+DURO_API int duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
+                                      const char *except_id, int64_t *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    if (!db || !user_id)
+        return fail(DURO_BAD_REQUEST, "db and user_id must not be NULL");
+    argbuf a;
+    args_init(&a, 1 + (except_id != NULL));
+    pk_cstr(&a.pk, "userId");
+    pk_cstr(&a.pk, user_id);
+    if (except_id) {
+        pk_cstr(&a.pk, "exceptId");
+        pk_cstr(&a.pk, except_id);
+    }
+    duro_reply r;
+    int rc = run(db, "session.revoke_user", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
+}
+
 /* ---- any op ---- */
 
 static const unsigned char empty_map[1] = {0x80};

@@ -6,12 +6,14 @@
  * duro_open starts a runtime (runtime/runtime.h) over the directory, which
  * takes the directory's flock: a durod or another handle on it makes the open
  * fail with DURO_LOCKED. A call does what durod's binary-protocol transport
- * does with a frame — op name → kv op, namespace check, msgpack args → jansson
- * (duro_mp_to_json) → a validated duro_kv_req (duro_kv_request_from_args) —
- * and submits the message to the owning actor. The actor answers on its own
- * thread through done(), which only marks the request finished under the
- * handle's mutex and wakes the waiters; the calling thread turns the reply
- * tape into JSON or msgpack (codec.h) and frees the message.
+ * does with a frame — op name → kind and op (kv.*, ratelimit.*, session.*),
+ * namespace check, msgpack args → jansson (duro_mp_to_json) → a validated
+ * request (duro_kv_request_from_args, duro_rl_request with the rate limiter's
+ * defaults, duro_session_request) — and submits the message to the owning
+ * actor. The actor answers on its own thread through done(), which only marks
+ * the request finished under the handle's mutex and wakes the waiters; the
+ * calling thread turns the reply tape into JSON or msgpack (codec.h) and frees
+ * the message (duro_request_free for its kind's request).
  *
  * Values of the JSON calls are stored as JSON (DURO_ENC_JSON), those of the
  * msgpack calls and of duro_call/duro_send as msgpack, as the HTTP and RPC
@@ -19,7 +21,8 @@
  * its commit (synchronous=FULL unless the URL says sync=normal).
  *
  * URL options: file:///dir?actors=N&cache_mb=N&ttl_sweep_ms=N&max_value_bytes=N
- * &sync=full|normal (defaults: one actor per core, 64 MiB, 1000 ms, 2 MiB, full).
+ * &sync=full|normal&ratelimit_default=LIMIT/WINDOW (defaults: one actor per
+ * core, 64 MiB, 1000 ms, 2 MiB, full, 30/60s as durod's --ratelimit-default).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,11 +35,13 @@
 #include "transport/codec.h"
 #include "transport/kv_request.h"
 #include "transport/names.h"
+#include "transport/rl_request.h"
+#include "transport/session_request.h"
 
 typedef struct ereq ereq;
 struct ereq {
     duro_msg m;       /* m.ctx = this; reply in m.status/body/errmsg */
-    duro_kv_req *req; /* owned; freed with the request */
+    void *req;        /* owned (of kind m.kind); freed with the request */
     uint64_t id;
     int done;
     int async;        /* from duro_send: goes to the ready list when done */
@@ -48,6 +53,7 @@ typedef struct embedded {
     struct duro base;
     duro_runtime *rt;
     duro_kv_limits lim;
+    duro_rl_defaults rl_defaults; /* limit and window of a check that gives none */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     ereq *ready, *ready_tail; /* finished duro_send requests, oldest first */
@@ -77,7 +83,7 @@ static void ereq_free(ereq *e)
 {
     if (!e)
         return;
-    duro_kv_req_free(e->req);
+    duro_request_free(e->m.kind, e->req);
     duro_buf_free(&e->m.body);
     free(e);
 }
@@ -108,6 +114,10 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
         return e;
     }
     m->op = duro_kv_op_from_name(op, op_len);
+    if (m->op < 0 && (m->op = duro_rl_op_from_name(op, op_len)) >= 0)
+        m->kind = DURO_KIND_RATELIMIT;
+    if (m->op < 0 && (m->op = duro_session_op_from_name(op, op_len)) >= 0)
+        m->kind = DURO_KIND_SESSION;
     if (m->op < 0) {
         e->done = 1;
         duro_msg_fail(m, DURO_BAD_REQUEST, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len),
@@ -128,7 +138,23 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
         return e;
     }
     char err[192];
-    int st = duro_kv_request_from_args(m->op, j, val_enc, &E->lim, &e->req, err, sizeof err);
+    int st;
+    if (m->kind == DURO_KIND_KV) {
+        st = duro_kv_request_from_args(m->op, j, val_enc, &E->lim, (duro_kv_req **)&e->req, err,
+                                       sizeof err);
+    } else if (m->kind == DURO_KIND_SESSION) {
+        st = duro_session_request(m->op, NULL, 0, j, (duro_session_req **)&e->req, err,
+                                  sizeof err);
+    } else {
+        const json_t *key = json_object_get(j, "key");
+        if (json_is_string(key)) {
+            st = duro_rl_request(m->op, json_string_value(key), json_string_length(key), j,
+                                 &E->rl_defaults, (duro_rl_req **)&e->req, err, sizeof err);
+        } else {
+            snprintf(err, sizeof err, "\"key\" must be a string");
+            st = DURO_BAD_REQUEST;
+        }
+    }
     json_decref(j);
     if (st != DURO_OK) {
         e->done = 1;
@@ -298,6 +324,22 @@ int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen)
     }
     if (query && strstr(query, "sync=normal"))
         sync_full = 0;
+    duro_rl_defaults rl_defaults = {30, 60000}; /* durod's --ratelimit-default 30/60s */
+    const char *rd = query ? strstr(query, "ratelimit_default=") : NULL;
+    if (rd) {
+        char tmp[64] = "";
+        rd += strlen("ratelimit_default=");
+        size_t n = strcspn(rd, "&");
+        if (n < sizeof tmp) {
+            memcpy(tmp, rd, n);
+            tmp[n] = '\0';
+        }
+        if (duro_rl_parse_default(tmp, &rl_defaults) != 0) {
+            free(dir);
+            snprintf(msg, msglen, "bad ratelimit_default in the file:// URL (want e.g. 30/60s)");
+            return DURO_BAD_REQUEST;
+        }
+    }
     embedded *E = calloc(1, sizeof *E);
     if (!E) {
         free(dir);
@@ -306,6 +348,7 @@ int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen)
     }
     E->base.be = &embedded_backend;
     E->lim.max_value_bytes = (size_t)max_value;
+    E->rl_defaults = rl_defaults;
     pthread_mutex_init(&E->mu, NULL);
     pthread_cond_init(&E->cv, NULL);
     duro_runtime_config cfg = {

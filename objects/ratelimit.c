@@ -28,7 +28,7 @@ static const char SQL_LOAD[] =
     "SELECT tat, lim, window_ms FROM _duro_ratelimit WHERE key = ?1";
 static const char SQL_SAVE[] =
     "INSERT OR REPLACE INTO _duro_ratelimit(key, tat, lim, window_ms) VALUES(?1, ?2, ?3, ?4)";
-static const char SQL_DELETE[] = "DELETE FROM _duro_ratelimit WHERE key = ?1";
+static const char SQL_DELETE[] = "DELETE FROM _duro_ratelimit WHERE key = ?1 RETURNING tat";
 
 typedef struct rl_entry rl_entry;
 struct rl_entry {
@@ -270,6 +270,10 @@ static int reset(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
         return duro_msg_fail(m, DURO_INTERNAL, "storage error");
     sqlite3_bind_text(s, 1, r->key, (int)r->key_len, SQLITE_STATIC);
     int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) { /* state that was only on disk counts too */
+        live |= sqlite3_column_int64(s, 0) > now_ms * 1000000;
+        rc = sqlite3_step(s);
+    }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
         int st = duro_status_from_sqlite(rc);

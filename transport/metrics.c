@@ -102,6 +102,8 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections)
                   DURO_STAT_GET(ops[1]));
     rc |= counter(o, "duro_session_ops_total", "Operations run by the session store.",
                   DURO_STAT_GET(ops[2]));
+    rc |= counter(o, "duro_auth_ops_total", "Operations run by the user/login object.",
+                  DURO_STAT_GET(ops[3]));
     rc |= counter(o, "duro_commits_total", "Committed namespace transactions.",
                   DURO_STAT_GET(commits));
     rc |= duro_buf_puts(o, "# HELP duro_commit_duration_seconds Time of each namespace COMMIT"

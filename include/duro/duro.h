@@ -36,7 +36,9 @@
  *
  * Embedded options: file:///dir?actors=N (default: one per core) &cache_mb=N
  * (64) &ttl_sweep_ms=N (1000) &max_value_bytes=N (2 MiB) &sync=full|normal
- * (full: every write is fsynced before the call returns).
+ * (full: every write is fsynced before the call returns)
+ * &ratelimit_default=LIMIT/WINDOW (30/60s, as durod's --ratelimit-default: the
+ * limit and window of a rate-limit check that gives none).
  *
  * Namespaces: every ns parameter may be NULL, meaning "default".
  */
@@ -157,6 +159,84 @@ DURO_API int duro_list(duro *db, const char *ns, const duro_list_opts *opts, cha
 
 /* Deletes every key of ns; *deleted (if not NULL) gets how many. */
 DURO_API int duro_clear(duro *db, const char *ns, int64_t *deleted);
+
+/* ---- rate limiting (docs/ratelimit.md) ---- */
+
+/* The outcome of a rate-limit check (GCRA: a bucket of `limit` tokens that
+ * refills `limit` tokens per window). */
+typedef struct duro_rl_result {
+    int allowed;            /* 1: the check passed and took its cost; 0: denied, took nothing */
+    int64_t remaining;      /* whole tokens left after the check */
+    int64_t limit;          /* the limit the check ran with */
+    int64_t reset_ms;       /* ms until the bucket is full again */
+    int64_t retry_after_ms; /* denied only: ms until this cost would pass (else 0) */
+} duro_rl_result;
+
+/* Checks ns/key against `limit` requests per `window_ms` and, if allowed,
+ * takes `cost` tokens (1 for one request; 0 only looks). limit (1..10^9) and
+ * window_ms (1..315360000000) of 0 take the server's default
+ * (--ratelimit-default, 30/60s; embedded: the URL's ratelimit_default=, else
+ * 30/60s); cost is 0..limit. Returns DURO_OK whether the check was allowed or
+ * denied (out->allowed tells), DURO_BAD_REQUEST for a bad key or parameter,
+ * and transport errors as every call. Checks of one namespace run one at a
+ * time, so N threads or processes racing on one key get exactly `limit`
+ * allows per window. Rate-limit keys are separate from KV keys. out may be
+ * NULL. */
+DURO_API int duro_ratelimit_check(duro *db, const char *ns, const char *key, int64_t limit,
+                                  int64_t window_ms, int64_t cost, duro_rl_result *out);
+
+/* The state of ns/key as a zero-cost check (takes nothing). limit and
+ * window_ms of 0: those the key last used (the defaults for a new key). */
+DURO_API int duro_ratelimit_get(duro *db, const char *ns, const char *key, int64_t limit,
+                                int64_t window_ms, duro_rl_result *out);
+
+/* Forgets ns/key's state (its bucket is full again); *deleted (if not NULL)
+ * is 1 if the key had any. */
+DURO_API int duro_ratelimit_reset(duro *db, const char *ns, const char *key, int *deleted);
+
+/* ---- sessions (docs/sessions.md) ---- */
+
+/* Creates a session holding data_json[0..len) (a JSON object, at most 64 KiB
+ * compact) for ttl_ms (1..315360000000) ms, owned by user_id (NULL: none;
+ * 1..256 bytes of UTF-8). rolling = 1: every duro_session_get (and a
+ * duro_session_put without ttl) moves the expiry to now + ttl_ms. *id gets the
+ * new session id (43 characters of base64url, NUL-terminated; free with
+ * duro_free) — the only time it is ever returned: the server stores only its
+ * hash. *expires_at (if not NULL) gets the expiry, ms since the epoch. */
+DURO_API int duro_session_create(duro *db, const char *ns, const char *data_json, size_t len,
+                                 int64_t ttl_ms, const char *user_id, int rolling, char **id,
+                                 int64_t *expires_at);
+
+/* Reads session id: *data_json gets its data (a JSON object as compact text,
+ * NUL-terminated, *len without the NUL; free with duro_free). user_id and
+ * expires_at may be NULL; *user_id gets the owner (free with duro_free), or
+ * NULL when the session has none. A rolling session's expiry moves. An
+ * unknown, expired or malformed id is DURO_NOT_FOUND. */
+DURO_API int duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
+                              size_t *len, char **user_id, int64_t *expires_at);
+
+/* Replaces session id's data with data_json[0..len) (a JSON object; no
+ * merge). ttl_ms > 0 sets the expiry to now + ttl_ms (and makes it the
+ * session's ttl); 0 keeps it (a rolling session rolls). *expires_at (if not
+ * NULL) gets the new expiry. DURO_NOT_FOUND as duro_session_get. */
+DURO_API int duro_session_put(duro *db, const char *ns, const char *id, const char *data_json,
+                              size_t len, int64_t ttl_ms, int64_t *expires_at);
+
+/* Deletes session id (logout); *deleted (if not NULL) is 1 if a live session
+ * went away. DURO_OK for an unknown or malformed id too. */
+DURO_API int duro_session_delete(duro *db, const char *ns, const char *id, int *deleted);
+
+/* Lists user_id's live sessions: *json gets
+ * {"sessions":[{"createdAt":..,"expiresAt":..,"rolling":bool}],"count":n} as
+ * JSON text (ids are not stored, so not listed; free with duro_free). */
+DURO_API int duro_session_list_user(duro *db, const char *ns, const char *user_id, char **json,
+                                    size_t *len);
+
+/* Deletes every session of user_id except except_id's (NULL: none kept; it
+ * must be a well-formed id, else DURO_BAD_REQUEST) — e.g. after a password
+ * change. *deleted (if not NULL) counts the live sessions that went away. */
+DURO_API int duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
+                                      const char *except_id, int64_t *deleted);
 
 /* ---- msgpack values ---- */
 

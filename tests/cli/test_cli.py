@@ -1,7 +1,8 @@
 """
 test_cli.py — every `duro` command against a real durod over the binary
 protocol, and its exit codes: 0 ok, 1 not found, 2 usage, 3 server or
-connection error, 4 precondition failed. Also the embedded (file://) mode.
+connection error, 4 precondition failed, 5 rate limited (`ratelimit check`
+denied). Also the embedded (file://) mode.
 """
 
 import json
@@ -55,14 +56,27 @@ class HelpAndUsage(unittest.TestCase):
         rc, out, err = duro(None, "--help")
         self.assertEqual(rc, 0)
         for cmd in ("get", "put", "del", "ls", "batch-get", "batch-set", "clear", "stats",
-                    "bench"):
+                    "bench", "ratelimit", "session"):
             self.assertIn(cmd, out)
         self.assertIn("duro://127.0.0.1:7070", out)
+        self.assertIn("5 rate limited", out)
         for args in (["get", "--help"], ["help", "put"], ["ls", "-h"], ["bench", "--help"],
-                     ["help", "bench"], ["help"]):
+                     ["help", "bench"], ["help"], ["ratelimit", "--help"],
+                     ["ratelimit", "check", "--help"], ["help", "ratelimit", "reset"],
+                     ["session", "-h"], ["help", "session"], ["session", "create", "--help"],
+                     ["help", "session", "revoke"]):
             rc, out, err = duro(None, *args)
             self.assertEqual(rc, 0, args)
             self.assertIn("usage: duro", out, args)
+        # a group's help shows every subcommand
+        rc, out, err = duro(None, "ratelimit", "--help")
+        for sub in ("ratelimit check KEY", "ratelimit get KEY", "ratelimit reset KEY",
+                    "--limit", "--window", "--cost", "5 denied"):
+            self.assertIn(sub, out)
+        rc, out, err = duro(None, "help", "session")
+        for sub in ("session create", "session get ID", "session put ID", "session del ID",
+                    "session list USER", "session revoke USER", "--except", "--rolling"):
+            self.assertIn(sub, out)
 
     def test_usage_errors_exit_2(self):
         cases = [
@@ -87,6 +101,28 @@ class HelpAndUsage(unittest.TestCase):
             ["batch-set", '{"no":"entries"}'],
             ["help", "nosuch"],
             ["-u"],
+            ["ratelimit"],                       # a group needs a subcommand
+            ["ratelimit", "frob", "k"],
+            ["ratelimit", "check"],
+            ["ratelimit", "check", "a", "b"],
+            ["ratelimit", "check", "k", "--limit", "x"],
+            ["ratelimit", "check", "k", "--limit", "0"],
+            ["ratelimit", "check", "k", "--cost", "-1"],
+            ["ratelimit", "check", "k", "--ttl", "5"],  # another command's option
+            ["ratelimit", "get", "k", "--cost", "1"],
+            ["ratelimit", "reset"],
+            ["session"],
+            ["session", "nope"],
+            ["session", "create", "{}"],         # --ttl is required
+            ["session", "create", "--ttl", "1000"],
+            ["session", "create", "{}", "--ttl", "soon"],
+            ["session", "get"],
+            ["session", "put", "someid"],
+            ["session", "del"],
+            ["session", "list"],
+            ["session", "revoke"],
+            ["session", "revoke", "u", "--except"],
+            ["help", "session", "nosuch"],
         ]
         for args in cases:
             rc, out, err = duro(SRV, *args)
@@ -99,7 +135,9 @@ class HelpAndUsage(unittest.TestCase):
               % clitest.closed_port()
         for args in (["get", "k"], ["put", "k", "1"], ["del", "k"], ["ls"], ["clear"],
                      ["stats"], ["ping"], ["batch-get", "a"],
-                     ["batch-set", '[{"key":"a","value":1}]']):
+                     ["batch-set", '[{"key":"a","value":1}]'], ["ratelimit", "check", "k"],
+                     ["ratelimit", "reset", "k"], ["session", "get", "x"],
+                     ["session", "create", "{}", "--ttl", "1000"], ["session", "list", "u"]):
             t0 = time.monotonic()
             rc, out, err = duro(url, *args)
             self.assertEqual(rc, 3, "duro %s against a closed port: exit %d (%r)"
@@ -287,6 +325,121 @@ class Commands(Base):
         self.assertEqual(len(self.duro("get", "big")[0]["blob"]), 500000)
 
 
+class RateLimitCommands(Base):
+    def check(self, *args, want=0):
+        """duro ratelimit check ARGS: the JSON result is printed whether the
+        check was allowed (exit 0) or denied (exit 5)."""
+        rc, out, err = duro(SRV, "-n", self.ns, "ratelimit", "check", *args)
+        self.assertEqual(rc, want, "ratelimit check %s: exit %d, %r %r" % (args, rc, out, err))
+        return json.loads(out)
+
+    def test_check_get_reset(self):
+        for i in range(3):
+            r = self.check("login:ada", "--limit", "3", "--window", "60000")
+            self.assertEqual(r["allowed"], True)
+            self.assertEqual((r["remaining"], r["limit"], r["retryAfterMs"]), (2 - i, 3, 0))
+            self.assertGreater(r["resetMs"], 0)
+        r = self.check("login:ada", "--limit", "3", "--window", "60000", want=5)
+        self.assertEqual(r["allowed"], False)
+        self.assertEqual(r["remaining"], 0)
+        self.assertGreater(r["retryAfterMs"], 0)
+        self.assertLessEqual(r["retryAfterMs"], 20000)
+        # get looks with the key's last parameters and takes nothing
+        r, _ = self.duro("ratelimit", "get", "login:ada")
+        self.assertEqual((r["limit"], r["remaining"]), (3, 0))
+        self.assertEqual(self.duro("ratelimit", "reset", "login:ada")[0], {"deleted": True})
+        self.assertEqual(self.duro("ratelimit", "reset", "login:ada")[0], {"deleted": False})
+        r = self.check("login:ada", "--limit", "3", "--window", "60000")
+        self.assertEqual(r["remaining"], 2)
+        # options may come as --opt=value, and --cost takes several tokens
+        r = self.check("bulk", "--limit=10", "--window=60000", "--cost=7")
+        self.assertEqual((r["allowed"], r["remaining"]), (True, 3))
+        r = self.check("bulk", "--limit=10", "--window=60000", "--cost=4", want=5)
+        self.assertEqual(r["remaining"], 3)
+        r = self.check("bulk", "--limit=10", "--window=60000", "--cost=0")
+        self.assertEqual(r["remaining"], 3)
+
+    def test_defaults_and_namespaces(self):
+        r = self.check("fresh")                       # the server's default: 30/60s
+        self.assertEqual((r["limit"], r["remaining"]), (30, 29))
+        rc, out, err = duro(SRV, "-n", "cli-rl-other", "ratelimit", "check", "fresh")
+        self.assertEqual((rc, json.loads(out)["remaining"]), (0, 29), err)
+        # rate-limit keys are not KV keys
+        self.duro("get", "fresh", want=1)
+
+    def test_window_refill(self):
+        self.check("w", "--limit", "1", "--window", "300")
+        r = self.check("w", "--limit", "1", "--window", "300", want=5)
+        time.sleep(r["retryAfterMs"] / 1000.0 + 0.05)
+        self.check("w", "--limit", "1", "--window", "300")
+
+    def test_bad_input_exits_2(self):
+        _, err = self.duro("ratelimit", "check", "k", "--limit", "5", "--cost", "6", want=2)
+        self.assertIn("cost", err)
+        self.duro("ratelimit", "check", "k", "--limit", "2000000000", want=2)
+        self.duro("ratelimit", "get", "k", "--window", "999999999999999", want=2)
+        rc, out, err = duro(SRV, "-n", "bad/ns", "ratelimit", "check", "k")
+        self.assertEqual(rc, 2, err)
+
+
+class SessionCommands(Base):
+    def session(self, *args, want=0, input=None):
+        # ids may begin with '-': options first, then --, then the arguments
+        return self.duro("session", *args, want=want, input=input)
+
+    def test_lifecycle(self):
+        t0 = int(time.time() * 1000)
+        s1, _ = self.session("create", '{"cart":[1,2]}', "--ttl", "600000", "--user", "ada")
+        self.assertRegex(s1["id"], r"^[A-Za-z0-9_-]{43}$")
+        self.assertGreaterEqual(s1["expiresAt"], t0 + 600000 - 1000)
+        got, _ = self.session("get", "--", s1["id"])
+        self.assertEqual(got, {"data": {"cart": [1, 2]}, "userId": "ada",
+                               "expiresAt": s1["expiresAt"]})
+        put, _ = self.session("put", "--ttl", "900000", "--", s1["id"], '{"cart":[]}')
+        self.assertGreater(put["expiresAt"], s1["expiresAt"])
+        got, _ = self.session("get", "--", s1["id"])
+        self.assertEqual((got["data"], got["expiresAt"]), ({"cart": []}, put["expiresAt"]))
+        # data from stdin; a rolling session; one without a user
+        s2, _ = self.session("create", "-", "--ttl", "600000", "--user", "ada", "--rolling",
+                             input='{"n":2}')
+        anon, _ = self.session("create", "{}", "--ttl", "60000")
+        self.assertIsNone(self.session("get", "--", anon["id"])[0]["userId"])
+        time.sleep(0.02)
+        self.assertGreater(self.session("get", "--", s2["id"])[0]["expiresAt"], s2["expiresAt"])
+        listing, _ = self.session("list", "ada")
+        self.assertEqual(listing["count"], 2)
+        self.assertEqual(sorted(s["rolling"] for s in listing["sessions"]), [False, True])
+        self.assertNotIn(s1["id"], json.dumps(listing))
+        self.assertEqual(self.session("list", "nobody")[0], {"sessions": [], "count": 0})
+        # revoke all of ada's but s1 (the --except value may begin with '-')
+        self.assertEqual(self.session("revoke", "ada", "--except", s1["id"])[0], {"deleted": 1})
+        self.session("get", "--", s2["id"], want=1)
+        self.session("get", "--", s1["id"])
+        self.assertEqual(self.session("del", "--", s1["id"])[0], {"deleted": True})
+        self.assertEqual(self.session("del", "--", s1["id"])[0], {"deleted": False})
+        _, err = self.session("get", "--", s1["id"], want=1)
+        self.assertIn("not found", err)
+        self.assertNotIn(s1["id"], err)                  # ids are not echoed
+        self.session("put", "--", s1["id"], "{}", want=1)
+        self.assertEqual(self.session("revoke", "ada")[0], {"deleted": 0})
+        self.session("del", "--", anon["id"])
+
+    def test_not_found_and_bad_input(self):
+        self.session("get", "garbage", want=1)
+        self.session("get", "A" * 43, want=1)            # well-formed, never issued
+        self.assertEqual(self.session("del", "garbage")[0], {"deleted": False})
+        self.session("create", "[1]", "--ttl", "1000", want=2)      # not an object
+        self.session("create", "{bad", "--ttl", "1000", want=2)     # not JSON
+        self.session("create", "{}", "--ttl", "315360000001", want=2)
+        self.session("create", "{}", "--ttl", "1000", "--user", "", want=2)
+        self.session("create", "-", "--ttl", "1000", want=2,
+                     input=json.dumps({"big": "x" * 70000}))       # 413: the user's error
+        self.session("revoke", "u", "--except", "not-an-id", want=2)
+        s, _ = self.session("create", "{}", "--ttl", "60000")
+        self.session("put", "--", s["id"], "7", want=2)
+        self.session("put", "--ttl", "-5", "--", s["id"], "{}", want=2)
+
+
 class Embedded(unittest.TestCase):
     def test_file_url(self):
         d = clitest.tempdir("duro-cli-embedded-")
@@ -299,6 +452,19 @@ class Embedded(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         rc, out, err = duro(url, "ls")
         self.assertEqual(json.loads(out)["keys"], ["k"])
+        # rate limits and sessions live in the directory too: each process
+        # sees what the previous one left
+        rc, out, err = duro(url, "ratelimit", "check", "k", "--limit", "1", "--window", "60000")
+        self.assertEqual((rc, json.loads(out)["allowed"]), (0, True), err)
+        rc, out, err = duro(url, "ratelimit", "check", "k", "--limit", "1", "--window", "60000")
+        self.assertEqual((rc, json.loads(out)["allowed"]), (5, False), err)
+        rc, out, err = duro(url, "session", "create", '{"e":2}', "--ttl", "60000", "--user", "u")
+        self.assertEqual(rc, 0, err)
+        sid = json.loads(out)["id"]
+        rc, out, err = duro(url, "session", "get", "--", sid)
+        self.assertEqual((rc, json.loads(out)["data"]), (0, {"e": 2}), err)
+        rc, out, err = duro(url, "session", "list", "u")
+        self.assertEqual((rc, json.loads(out)["count"]), (0, 1), err)
         # the server's data directory is locked while it runs: exit 3
         rc, out, err = duro("file://" + SRV.data_dir, "get", "k")
         self.assertEqual(rc, 3, err)

@@ -791,6 +791,421 @@ TEST(pipelining)
     }
 }
 
+/* ---- rate limiting ---- */
+
+TEST(ratelimit_check_get_reset)
+{
+    duro_rl_result r;
+    for (int i = 0; i < 3; i++) {
+        memset(&r, 0x55, sizeof r);
+        ASSERT_EQ(duro_ratelimit_check(db, "rl", "login:ada", 3, 60000, 1, &r), DURO_OK);
+        ASSERT_EQ(r.allowed, 1);
+        ASSERT_EQ(r.remaining, 2 - i);
+        ASSERT_EQ(r.limit, 3);
+        ASSERT(r.reset_ms > 0 && r.reset_ms <= 60000);
+        ASSERT_EQ(r.retry_after_ms, 0);
+    }
+    /* denied: still DURO_OK, allowed = 0, nothing taken */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "login:ada", 3, 60000, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 0);
+    ASSERT_EQ(r.remaining, 0);
+    ASSERT(r.retry_after_ms > 0 && r.retry_after_ms <= 20000);
+    ASSERT_STREQ(duro_last_error(), "");
+    /* get: a zero-cost look with the key's last parameters */
+    ASSERT_EQ(duro_ratelimit_get(db, "rl", "login:ada", 0, 0, &r), DURO_OK);
+    ASSERT_EQ(r.limit, 3);
+    ASSERT_EQ(r.remaining, 0);
+    /* a cost-0 check only looks, too */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "login:ada", 3, 60000, 0, &r), DURO_OK);
+    ASSERT_EQ(r.remaining, 0);
+    /* out may be NULL */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "login:ada", 3, 60000, 1, NULL), DURO_OK);
+    /* reset: the bucket is full again */
+    int deleted = 7;
+    ASSERT_EQ(duro_ratelimit_reset(db, "rl", "login:ada", &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 1);
+    ASSERT_EQ(duro_ratelimit_reset(db, "rl", "login:ada", &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 0);
+    ASSERT_EQ(duro_ratelimit_reset(db, "rl", "never-seen", NULL), DURO_OK);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "login:ada", 3, 60000, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 1);
+    ASSERT_EQ(r.remaining, 2);
+    /* a larger cost */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "bulk", 10, 60000, 7, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 1);
+    ASSERT_EQ(r.remaining, 3);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "bulk", 10, 60000, 4, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 0);
+    ASSERT_EQ(r.remaining, 3);
+    /* 0/0: the server's default, 30 per 60 s */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "defaults", 0, 0, 1, &r), DURO_OK);
+    ASSERT_EQ(r.limit, 30);
+    ASSERT_EQ(r.remaining, 29);
+    /* keys are per namespace (NULL = default), and apart from KV keys */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl2", "login:ada", 3, 60000, 1, &r), DURO_OK);
+    ASSERT_EQ(r.remaining, 2);
+    ASSERT_EQ(duro_ratelimit_check(db, NULL, "rl-default-ns", 1, 60000, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 1);
+    ASSERT_EQ(duro_ratelimit_check(db, "default", "rl-default-ns", 1, 60000, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 0);
+    char *v = NULL;
+    ASSERT_EQ(duro_get(db, "rl", "login:ada", &v, NULL), DURO_NOT_FOUND);
+    ASSERT_EQ(PUT("rl", "login:ada", "1"), DURO_OK);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "login:ada", 3, 60000, 1, &r), DURO_OK);
+    ASSERT_EQ(r.remaining, 1);
+}
+
+TEST(ratelimit_refill)
+{
+    duro_rl_result r;
+    /* 2 per 300 ms: one token every 150 ms */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "refill", 2, 300, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 1);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "refill", 2, 300, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 1);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "refill", 2, 300, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 0);
+    ASSERT(r.retry_after_ms > 0 && r.retry_after_ms <= 150);
+    sleep_ms((int)r.retry_after_ms + 20);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "refill", 2, 300, 1, &r), DURO_OK);
+    ASSERT_EQ(r.allowed, 1);
+    sleep_ms(350); /* the bucket is full again */
+    ASSERT_EQ(duro_ratelimit_get(db, "rl", "refill", 2, 300, &r), DURO_OK);
+    ASSERT_EQ(r.remaining, 2);
+    ASSERT_EQ(r.reset_ms, 0);
+}
+
+TEST(ratelimit_bad_input)
+{
+    duro_rl_result r;
+    ASSERT_EQ(duro_ratelimit_check(NULL, "rl", "k", 1, 1000, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", NULL, 1, 1000, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "", 1, 1000, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "\xff", 1, 1000, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "_bad", "k", 1, 1000, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", -1, 1000, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 1000000001, 1000, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, -1, 1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, 1000, -1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, 1000, 6, &r), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "cost") != NULL);
+    ASSERT_EQ(r.allowed, 0);
+    ASSERT_EQ(duro_ratelimit_get(db, "rl", NULL, 0, 0, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_get(db, "rl", "k", 0, -5, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_reset(db, "rl", NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_reset(NULL, "rl", "k", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_reset(db, "rl", "", NULL), DURO_BAD_REQUEST);
+    /* nothing was taken by the failed checks */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, 1000, 1, &r), DURO_OK);
+    ASSERT_EQ(r.remaining, 4);
+}
+
+TEST(ratelimit_enforce_through_call)
+{
+    /* the raw op with enforce: a denied check is a 429 */
+    mpbuf b;
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 4);
+    mp_str(&b, "key");
+    mp_str(&b, "enforced");
+    mp_str(&b, "limit");
+    msgpack_pack_int(&b.pk, 1);
+    mp_str(&b, "windowMs");
+    msgpack_pack_int(&b.pk, 60000);
+    mp_str(&b, "enforce");
+    msgpack_pack_true(&b.pk);
+    int status = 0;
+    void *body = NULL;
+    size_t len = 0;
+    ASSERT_EQ(duro_call(db, "ratelimit.check", "rl", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_OK);
+    ASSERT_EQ(status, 200);
+    duro_free(body);
+    ASSERT_EQ(duro_call(db, "ratelimit.check", "rl", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_RATE_LIMITED);
+    ASSERT_EQ(status, 429);
+    ASSERT_STREQ(mp_code(body, len), "RATE_LIMITED");
+    duro_free(body);
+    msgpack_sbuffer_destroy(&b.sb);
+    ASSERT_EQ(duro_call(db, "ratelimit.nope", "rl", NULL, 0, &status, NULL, NULL),
+              DURO_BAD_REQUEST);
+}
+
+#define RL_THREADS 4
+#define RL_TRIES 60
+#define RL_LIMIT 100
+
+static int rl_allowed[RL_THREADS];
+
+static void *rl_worker(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    for (int i = 0; i < RL_TRIES; i++) {
+        duro_rl_result r;
+        int rc = duro_ratelimit_check(db, "rl-race", "shared", RL_LIMIT, 3600000, 1, &r);
+        if (rc != DURO_OK)
+            thread_fail("ratelimit_check", rc);
+        else if (r.allowed)
+            rl_allowed[t]++;
+    }
+    return NULL;
+}
+
+TEST(ratelimit_exact_under_threads)
+{
+    /* 4 threads x 60 checks on one key with a limit of 100 per hour: exactly
+     * 100 are allowed, whatever the interleaving */
+    pthread_t th[RL_THREADS];
+    for (int t = 0; t < RL_THREADS; t++)
+        ASSERT_EQ(pthread_create(&th[t], NULL, rl_worker, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < RL_THREADS; t++)
+        pthread_join(th[t], NULL);
+    ASSERT_EQ(thread_errors, 0);
+    int total = 0;
+    for (int t = 0; t < RL_THREADS; t++)
+        total += rl_allowed[t];
+    ASSERT_EQ(total, RL_LIMIT);
+    duro_rl_result r;
+    ASSERT_EQ(duro_ratelimit_get(db, "rl-race", "shared", 0, 0, &r), DURO_OK);
+    ASSERT_EQ(r.remaining, 0);
+    ASSERT_EQ(r.limit, RL_LIMIT);
+}
+
+/* ---- sessions ---- */
+
+static int is_session_id(const char *id)
+{
+    if (!id || strlen(id) != 43)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_'))
+            return 0;
+    return 1;
+}
+
+#define SDATA(s) s, strlen(s)
+
+TEST(session_lifecycle)
+{
+    char *id = NULL, *id2 = NULL, *data = NULL, *user = NULL;
+    int64_t exp = 0, exp2 = 0;
+    int64_t t0 = wall_ms();
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{\"cart\": [1, 2]}"), 600000, "ada", 0, &id,
+                                  &exp),
+              DURO_OK);
+    ASSERT(is_session_id(id));
+    ASSERT(exp >= t0 + 600000 - 1000 && exp <= wall_ms() + 600000 + 1000);
+    size_t len = 0;
+    int64_t got_exp = 0;
+    ASSERT_EQ(duro_session_get(db, "ses", id, &data, &len, &user, &got_exp), DURO_OK);
+    ASSERT_STREQ(data, "{\"cart\":[1,2]}");
+    ASSERT_EQ(len, strlen(data));
+    ASSERT_STREQ(user, "ada");
+    ASSERT_EQ(got_exp, exp); /* a fixed session does not move */
+    duro_free(data);
+    duro_free(user);
+    data = user = NULL;
+    /* user_id and expires_at may be NULL */
+    ASSERT_EQ(duro_session_get(db, "ses", id, &data, NULL, NULL, NULL), DURO_OK);
+    duro_free(data);
+    /* put without ttl keeps the expiry of a fixed session; with ttl sets it */
+    ASSERT_EQ(duro_session_put(db, "ses", id, SDATA("{\"cart\":[]}"), 0, &exp2), DURO_OK);
+    ASSERT_EQ(exp2, exp);
+    ASSERT_EQ(duro_session_put(db, "ses", id, SDATA("{\"cart\":[3]}"), 1000000, &exp2), DURO_OK);
+    ASSERT(exp2 > exp);
+    ASSERT_EQ(duro_session_get(db, "ses", id, &data, NULL, NULL, &got_exp), DURO_OK);
+    ASSERT_STREQ(data, "{\"cart\":[3]}"); /* replaced whole */
+    ASSERT_EQ(got_exp, exp2);
+    duro_free(data);
+    /* a second session of the same user, one of another and one without */
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 600000, "ada", 1, &id2, NULL), DURO_OK);
+    ASSERT(is_session_id(id2));
+    ASSERT(strcmp(id, id2) != 0);
+    char *id3 = NULL, *id4 = NULL;
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 600000, "bob", 0, &id3, NULL), DURO_OK);
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{\"anon\":true}"), 600000, NULL, 0, &id4,
+                                  NULL),
+              DURO_OK);
+    ASSERT_EQ(duro_session_get(db, "ses", id4, &data, NULL, &user, NULL), DURO_OK);
+    ASSERT(user == NULL); /* no owner */
+    duro_free(data);
+    /* the listing: createdAt, expiresAt, rolling, no ids */
+    char *json = NULL;
+    ASSERT_EQ(duro_session_list_user(db, "ses", "ada", &json, &len), DURO_OK);
+    json_t *j = parse(json);
+    ASSERT(j != NULL);
+    ASSERT_EQ(json_integer_value(json_object_get(j, "count")), 2);
+    json_t *arr = json_object_get(j, "sessions");
+    ASSERT_EQ(json_array_size(arr), 2);
+    ASSERT(json_is_integer(json_object_get(json_array_get(arr, 0), "expiresAt")));
+    ASSERT(strstr(json, id) == NULL && strstr(json, id2) == NULL);
+    json_decref(j);
+    duro_free(json);
+    ASSERT_EQ(duro_session_list_user(db, "ses", "nobody", &json, NULL), DURO_OK);
+    ASSERT_STREQ(json, "{\"sessions\":[],\"count\":0}");
+    duro_free(json);
+    /* sessions are per namespace */
+    ASSERT_EQ(duro_session_get(db, "ses-other", id, &data, NULL, NULL, NULL), DURO_NOT_FOUND);
+    /* revoke every session of ada but id: id2 goes */
+    int64_t n = -1;
+    ASSERT_EQ(duro_session_revoke_user(db, "ses", "ada", id, &n), DURO_OK);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(duro_session_get(db, "ses", id2, &data, NULL, NULL, NULL), DURO_NOT_FOUND);
+    ASSERT(data == NULL);
+    ASSERT_EQ(duro_session_get(db, "ses", id, &data, NULL, NULL, NULL), DURO_OK);
+    duro_free(data);
+    ASSERT_EQ(duro_session_get(db, "ses", id3, &data, NULL, NULL, NULL), DURO_OK); /* bob's */
+    duro_free(data);
+    /* revoke all (no exception) */
+    ASSERT_EQ(duro_session_revoke_user(db, "ses", "ada", NULL, &n), DURO_OK);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(duro_session_revoke_user(db, "ses", "ada", NULL, NULL), DURO_OK);
+    ASSERT_EQ(duro_session_get(db, "ses", id, &data, NULL, NULL, NULL), DURO_NOT_FOUND);
+    /* delete (logout) */
+    int deleted = -1;
+    ASSERT_EQ(duro_session_delete(db, "ses", id3, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 1);
+    ASSERT_EQ(duro_session_delete(db, "ses", id3, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 0);
+    ASSERT_EQ(duro_session_get(db, "ses", id3, &data, NULL, NULL, NULL), DURO_NOT_FOUND);
+    ASSERT(strstr(duro_last_error(), "not found") != NULL);
+    ASSERT_EQ(duro_session_put(db, "ses", id3, SDATA("{}"), 0, &exp2), DURO_NOT_FOUND);
+    ASSERT_EQ(duro_session_delete(db, "ses", id4, NULL), DURO_OK);
+    duro_free(id);
+    duro_free(id2);
+    duro_free(id3);
+    duro_free(id4);
+}
+
+TEST(session_rolling_and_expiry)
+{
+    char *id = NULL, *fixed = NULL, *data = NULL;
+    int64_t exp = 0, e1 = 0, e2 = 0;
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 60000, "roll", 1, &id, &exp), DURO_OK);
+    sleep_ms(30);
+    ASSERT_EQ(duro_session_get(db, "ses", id, &data, NULL, NULL, &e1), DURO_OK);
+    duro_free(data);
+    ASSERT(e1 > exp); /* every get moves it to now + ttl */
+    sleep_ms(30);
+    ASSERT_EQ(duro_session_put(db, "ses", id, SDATA("{\"x\":1}"), 0, &e2), DURO_OK);
+    ASSERT(e2 > e1); /* and a put without ttl too */
+    duro_free(id);
+    /* a short session expires */
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 150, "short", 0, &fixed, NULL),
+              DURO_OK);
+    ASSERT_EQ(duro_session_get(db, "ses", fixed, &data, NULL, NULL, NULL), DURO_OK);
+    duro_free(data);
+    sleep_ms(250);
+    ASSERT_EQ(duro_session_get(db, "ses", fixed, &data, NULL, NULL, NULL), DURO_NOT_FOUND);
+    int deleted = -1;
+    ASSERT_EQ(duro_session_delete(db, "ses", fixed, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 0); /* an expired session is never reported deleted */
+    char *json = NULL;
+    ASSERT_EQ(duro_session_list_user(db, "ses", "short", &json, NULL), DURO_OK);
+    ASSERT_STREQ(json, "{\"sessions\":[],\"count\":0}");
+    duro_free(json);
+    duro_free(fixed);
+}
+
+TEST(session_bad_input)
+{
+    char *id = (char *)1, *data = (char *)1, *user = (char *)1;
+    int64_t exp = 7;
+    /* data: JSON, an object, at most 64 KiB */
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{nope"), 1000, NULL, 0, &id, &exp),
+              DURO_BAD_REQUEST);
+    ASSERT(id == NULL);
+    ASSERT_EQ(exp, 0);
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("[1]"), 1000, NULL, 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "object") != NULL);
+    size_t big_len = 70000;
+    char *big = malloc(big_len + 1);
+    ASSERT(big != NULL);
+    memset(big, 'x', big_len);
+    memcpy(big, "{\"b\":\"", 6);
+    memcpy(big + big_len - 2, "\"}", 2);
+    big[big_len] = '\0';
+    ASSERT_EQ(duro_session_create(db, "ses", big, big_len, 1000, NULL, 0, &id, NULL),
+              DURO_PAYLOAD_TOO_LARGE);
+    free(big);
+    /* ttl: required, 1..ten years */
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 0, NULL, 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), -5, NULL, 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 315360000001LL, NULL, 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    /* user id: 1..256 bytes of UTF-8 */
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 1000, "", 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 1000, "\xc3", 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_create(db, "_bad", SDATA("{}"), 1000, NULL, 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    /* NULL where a pointer is needed */
+    ASSERT_EQ(duro_session_create(NULL, "ses", SDATA("{}"), 1000, NULL, 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_create(db, "ses", NULL, 0, 1000, NULL, 0, &id, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 1000, NULL, 0, NULL, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_get(db, "ses", NULL, &data, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_get(db, "ses", "x", NULL, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_put(db, "ses", "x", NULL, 0, 0, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_delete(db, "ses", NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_list_user(db, "ses", NULL, &data, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_revoke_user(db, "ses", NULL, NULL, NULL), DURO_BAD_REQUEST);
+    /* a malformed id is "not found", like an unknown one */
+    const char *bad_ids[] = {"", "short", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+                             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB", /* non-canonical */
+                             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}; /* never issued */
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        ASSERT_EQ(duro_session_get(db, "ses", bad_ids[i], &data, NULL, &user, &exp),
+                  DURO_NOT_FOUND);
+        ASSERT(data == NULL && user == NULL && exp == 0);
+        ASSERT_EQ(duro_session_put(db, "ses", bad_ids[i], SDATA("{}"), 0, &exp), DURO_NOT_FOUND);
+        int deleted = -1;
+        ASSERT_EQ(duro_session_delete(db, "ses", bad_ids[i], &deleted), DURO_OK);
+        ASSERT_EQ(deleted, 0);
+    }
+    /* put: data must be an object; ttl 1..ten years */
+    char *good = NULL;
+    ASSERT_EQ(duro_session_create(db, "ses", SDATA("{}"), 60000, "badput", 0, &good, NULL),
+              DURO_OK);
+    ASSERT_EQ(duro_session_put(db, "ses", good, SDATA("7"), 0, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_put(db, "ses", good, SDATA("{x"), 0, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_put(db, "ses", good, SDATA("{}"), -1, NULL), DURO_BAD_REQUEST);
+    /* exceptId must be a well-formed id */
+    ASSERT_EQ(duro_session_revoke_user(db, "ses", "badput", "nope", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_revoke_user(db, "ses", "", NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_session_get(db, "ses", good, &data, NULL, NULL, NULL), DURO_OK); /* untouched */
+    ASSERT_STREQ(data, "{}");
+    duro_free(data);
+    duro_free(good);
+}
+
+TEST(embedded_ratelimit_default)
+{
+    if (mode != EMBEDDED)
+        return;
+    /* file:///dir?ratelimit_default=LIMIT/WINDOW, like durod's flag */
+    char furl[600];
+    duro *other = NULL;
+    duro_rl_result r;
+    snprintf(furl, sizeof furl, "file://%s-2?actors=1&ratelimit_default=2/1m", data_dir);
+    ASSERT_EQ(duro_open(furl, &other), DURO_OK);
+    ASSERT_EQ(duro_ratelimit_check(other, "rl", "k", 0, 0, 1, &r), DURO_OK);
+    ASSERT_EQ(r.limit, 2);
+    ASSERT_EQ(r.remaining, 1);
+    ASSERT(r.reset_ms > 29000 && r.reset_ms <= 30000);
+    duro_close(other);
+    snprintf(furl, sizeof furl, "file://%s-2?ratelimit_default=2/1y", data_dir);
+    ASSERT_EQ(duro_open(furl, &other), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "ratelimit_default") != NULL);
+}
+
 /* ---- restart and locks ---- */
 
 TEST(restart)
@@ -798,6 +1213,13 @@ TEST(restart)
     if (mode == GIVEN)
         return;
     ASSERT_EQ(PUT("restart", "before", "\"kept\""), DURO_OK);
+    /* a rate-limit state and a session survive a clean restart too */
+    duro_rl_result rl;
+    ASSERT_EQ(duro_ratelimit_check(db, "restart", "rl", 1, 3600000, 1, &rl), DURO_OK);
+    ASSERT_EQ(rl.allowed, 1);
+    char *sid = NULL;
+    ASSERT_EQ(duro_session_create(db, "restart", "{\"s\":1}", 7, 3600000, "u", 0, &sid, NULL),
+              DURO_OK);
     char *v = NULL;
     if (mode == EMBEDDED) {
         duro_close(db);
@@ -824,6 +1246,12 @@ TEST(restart)
         rc = duro_put(db, "restart", "after", "1", 1, 0);
         ASSERT(rc == DURO_OK || rc == DURO_IO);
     }
+    ASSERT_EQ(duro_ratelimit_check(db, "restart", "rl", 1, 3600000, 1, &rl), DURO_OK);
+    ASSERT_EQ(rl.allowed, 0);
+    ASSERT_EQ(duro_session_get(db, "restart", sid, &v, NULL, NULL, NULL), DURO_OK);
+    ASSERT_STREQ(v, "{\"s\":1}");
+    duro_free(v);
+    duro_free(sid);
     for (int i = 0; i < 3; i++) {
         ASSERT_EQ(duro_get(db, "restart", "before", &v, NULL), DURO_OK);
         ASSERT_STREQ(v, "\"kept\"");

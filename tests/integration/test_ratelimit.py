@@ -139,6 +139,14 @@ class RateLimitRestart(ServerTestCase):
             d = ok(self.req("POST", check_path("k%d" % i, self.ns), body))
             self.assertEqual(d["remaining"], 100 - 11)
 
+    def test_reset_of_state_only_on_disk(self):
+        body = {"limit": 100, "windowMs": 3600000}
+        ok(self.req("POST", check_path("od", self.ns), body))
+        self.assertEqual(self.server.stop(), 0)
+        self.server.start()
+        self.assertEqual(ok(self.req("DELETE", "/ratelimit/od?ns=" + self.ns)), {"deleted": True})
+        self.assertEqual(ok(self.req("POST", check_path("od", self.ns), body))["remaining"], 99)
+
     def test_state_reaches_disk_within_the_flush_period(self):
         body = {"limit": 100, "windowMs": 3600000}
         for _ in range(10):
