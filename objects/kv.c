@@ -27,6 +27,8 @@ enum {
     ST_COUNT_LIVE,
     ST_CLEAR,
     ST_SWEEP,
+    ST_SNAPSHOT,
+    ST_ANY_LIVE,
     ST_LIST = 16, /* 16 variants: 16..31 */
 };
 
@@ -47,6 +49,10 @@ static const char SQL_DELETE[] = "DELETE FROM _duro_kv WHERE key = ?1 RETURNING 
 static const char SQL_COUNT_LIVE[] =
     "SELECT count(*) FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1";
 static const char SQL_CLEAR[] = "DELETE FROM _duro_kv";
+static const char SQL_SNAPSHOT[] =
+    "SELECT key, value, enc FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY key";
+static const char SQL_ANY_LIVE[] =
+    "SELECT EXISTS(SELECT 1 FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1)";
 static const char SQL_SWEEP[] =
     "DELETE FROM _duro_kv WHERE key IN (SELECT key FROM _duro_kv WHERE expires_at <= ?1"
     " ORDER BY expires_at LIMIT ?2) RETURNING key";
@@ -71,7 +77,7 @@ void duro_kv_req_free(duro_kv_req *r)
 int duro_kv_op_writes(int op)
 {
     return op == DURO_KV_PUT || op == DURO_KV_DELETE || op == DURO_KV_BATCH_SET ||
-           op == DURO_KV_BATCH_DELETE || op == DURO_KV_CLEAR;
+           op == DURO_KV_BATCH_DELETE || op == DURO_KV_CLEAR || op == DURO_KV_SNAPSHOT_PATCH;
 }
 
 int duro_kv_cursor_encode(const char *key, size_t len, duro_buf *out)
@@ -594,6 +600,96 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     return DURO_OK;
 }
 
+/* ---- the namespace snapshot ---- */
+
+/* The namespace's ETag: its write counter, or 0 while it has no live key
+ * (so "0" means "empty" however many writes came before). -1 on error. */
+static int64_t ns_etag(duro_ns *ns, int64_t now)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_ANY_LIVE, SQL_ANY_LIVE);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, now);
+    int rc = sqlite3_step(st);
+    int64_t any = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return any < 0 ? -1 : any ? ns->version : 0;
+}
+
+static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    int64_t etag = ns_etag(ns, now);
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_SNAPSHOT, SQL_SNAPSHOT);
+    if (etag < 0 || !st)
+        return storage_error(m, -DURO_INTERNAL);
+    sqlite3_bind_int64(st, 1, now);
+    duro_buf tmp = {0};
+    msgpack_packer pk;
+    packer(&pk, &tmp);
+    uint32_t count = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        pack_str(&pk, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        pack_value(&pk, sqlite3_column_int(st, 2), sqlite3_column_blob(st, 1),
+                   (size_t)sqlite3_column_bytes(st, 1));
+        count++;
+        if (tmp.len > r->max_bytes) {
+            sqlite3_reset(st);
+            duro_buf_free(&tmp);
+            return duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
+                                 "the namespace is larger than --max-snapshot-bytes (%zu);"
+                                 " read it in pages with GET /storage/list?values=1",
+                                 r->max_bytes);
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        duro_buf_free(&tmp);
+        return storage_error(m, -duro_status_from_sqlite(rc));
+    }
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, count);
+    duro_buf_append(&m->body, tmp.data, tmp.len);
+    duro_buf_free(&tmp);
+    m->etag = etag;
+    return DURO_OK;
+}
+
+static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
+{
+    int64_t etag = ns_etag(ns, now);
+    if (etag < 0)
+        return storage_error(m, -DURO_INTERNAL);
+    if (r->if_match >= 0 && r->if_match != etag) {
+        m->etag = etag;
+        return duro_msg_fail(m, DURO_PRECONDITION_FAILED,
+                             "the namespace changed (ETag \"%lld\"); read it again",
+                             (long long)etag);
+    }
+    int64_t version = duro_ns_next_version(ns);
+    for (size_t i = 0; i < r->n; i++) {
+        int rc = r->items[i].del ? delete_key(ns, r->items[i].key, r->items[i].key_len, now)
+                                 : write_item(ns, &r->items[i], version, now);
+        if (rc < 0)
+            return storage_error(m, rc);
+    }
+    int64_t after = ns_etag(ns, now);
+    if (after < 0)
+        return storage_error(m, -DURO_INTERNAL);
+    msgpack_packer pk;
+    packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 2);
+    pack_lit(&pk, "version");
+    msgpack_pack_int64(&pk, after);
+    pack_lit(&pk, "created");
+    if (etag == 0 && after != 0)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    m->etag = after;
+    return DURO_OK;
+}
+
 /* ---- the object ---- */
 
 static int kv_is_write(const duro_msg *m) { return duro_kv_op_writes(m->op); }
@@ -618,6 +714,10 @@ static int kv_exec(duro_ns *ns, duro_msg *m, int64_t now)
         return op_list(ns, m, r, now);
     case DURO_KV_CLEAR:
         return op_clear(ns, m, now);
+    case DURO_KV_SNAPSHOT_GET:
+        return op_snapshot_get(ns, m, r, now);
+    case DURO_KV_SNAPSHOT_PATCH:
+        return op_snapshot_patch(ns, m, r, now);
     default:
         return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown kv operation");
     }

@@ -17,6 +17,12 @@
  *   LIST          {keys: [key | {key, value, expiresAt}], cursor: str | nil,
  *                  list_complete: bool}
  *   CLEAR         {deleted: n}
+ *   SNAPSHOT_GET  {key: value, ...} of every live key (DURO_PAYLOAD_TOO_LARGE
+ *                 past max_bytes); etag = the namespace's ETag: its write
+ *                 counter, or 0 while it has no live key
+ *   SNAPSHOT_PATCH {version: n, created: bool}; etag = the new ETag; items
+ *                 with del set are deletes; if_match is checked against the
+ *                 namespace's ETag (412 with the current one)
  */
 #ifndef DURO_KV_H
 #define DURO_KV_H
@@ -33,6 +39,8 @@ enum duro_kv_op {
     DURO_KV_BATCH_DELETE,
     DURO_KV_LIST,
     DURO_KV_CLEAR,
+    DURO_KV_SNAPSHOT_GET,   /* the whole namespace as one object */
+    DURO_KV_SNAPSHOT_PATCH, /* [{op: set|del, ...}] atomically, under If-Match */
     DURO_KV_OP_COUNT
 };
 
@@ -51,6 +59,7 @@ typedef struct duro_kv_item {
     char *meta; /* compact JSON text of an object, or NULL */
     size_t meta_len;
     int64_t ttl_ms; /* 0 = no expiry */
+    int del;        /* SNAPSHOT_PATCH: a delete */
 } duro_kv_item;
 
 /* A bound of a list range; has = 0 means unbounded. */
@@ -73,6 +82,7 @@ typedef struct duro_kv_req {
     int64_t if_match;    /* required version, or -1 */
     int if_none_match;   /* 1: create only */
     int with_meta;       /* GET ?meta=1 */
+    size_t max_bytes;    /* SNAPSHOT_GET: largest reply */
     duro_kv_list list;
 } duro_kv_req;
 

@@ -36,6 +36,8 @@ static const struct flag flags[] = {
      "largest request body (413 above)"},
     {"max-value-bytes", K_LONG, OFF(max_value_bytes), 16, 1L << 30, "2097152",
      "largest encoded value (413 above)"},
+    {"max-snapshot-bytes", K_LONG, OFF(max_snapshot_bytes), 1024, 1L << 30, "16777216",
+     "largest GET /api/storage snapshot (413 above: use the list API)"},
     {"max-header-bytes", K_LONG, OFF(max_header_bytes), 1024, 1L << 20, "16384",
      "largest request line + headers"},
     {"cache-mb", K_LONG, OFF(cache_mb), 1, 1L << 20, "256", "value cache budget in MiB"},
@@ -53,6 +55,9 @@ static const struct flag flags[] = {
      "period of the active TTL sweep"},
     {"ratelimit-default", K_RATE, 0, 0, 0, "30/60s",
      "limit/window of a rate-limit check that names none (window in ms, s, m or h)"},
+    {"cors-origin", K_SECRET, OFF(cors_origin), 0, 0, NULL,
+     "allowed CORS origin(s), comma-separated, or * (default: * on loopback without auth,"
+     " else none)"},
     {"auth-token", K_SECRET, OFF(auth_token), 0, 0, NULL,
      "admin bearer token: every route but /healthz needs it (or a JWT)"},
     {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, 0, NULL,

@@ -20,6 +20,7 @@ typedef struct duro_config {
     long io_threads;
     long max_body_bytes;
     long max_value_bytes;
+    long max_snapshot_bytes;
     long max_header_bytes;
     long cache_mb;
     long max_open_namespaces;
@@ -29,6 +30,7 @@ typedef struct duro_config {
     long request_timeout_ms;
     long ttl_sweep_ms;
     char ratelimit_default[64];
+    char cors_origin[512]; /* "" = automatic */
     char auth_token[512];  /* "" = none */
     char jwt_secret[512];  /* "" = none */
     long insecure;

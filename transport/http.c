@@ -106,6 +106,7 @@ struct duro_http {
     duro_runtime *rt;
     const duro_access *access;
     duro_workers *workers;   /* Argon2id */
+    char cors[512];          /* allowed origins: "" none, "*" any, or a comma list */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown emails */
     unsigned long long pw_ops;
     size_t pw_mem;
@@ -333,6 +334,67 @@ static int put_error_mp(duro_buf *o, int status, const char *msg)
     return duro_buf_append(o, msg, n);
 }
 
+/* ---- CORS ---- */
+
+static const char CORS_METHODS[] = "GET, PUT, POST, PATCH, DELETE, HEAD, OPTIONS";
+static const char CORS_HEADERS[] =
+    "Authorization, If-Match, If-None-Match, Content-Type, X-Namespace, X-App-Id";
+static const char CORS_EXPOSE[] = "ETag, X-Storage-Backend";
+
+static int loopback_host(const char *h)
+{
+    return !strncmp(h, "127.", 4) || !strcmp(h, "::1") || !strcmp(h, "[::1]") ||
+           !strcmp(h, "localhost");
+}
+
+static void cors_setup(duro_http *h, const duro_config *cfg)
+{
+    if (cfg->cors_origin[0])
+        snprintf(h->cors, sizeof h->cors, "%s", cfg->cors_origin);
+    else if (loopback_host(cfg->listen_host) && !cfg->auth_token[0] && !cfg->jwt_secret[0] &&
+             !(h->access && duro_access_enabled(h->access)))
+        strcpy(h->cors, "*");
+    else
+        h->cors[0] = '\0';
+}
+
+/* The Access-Control-Allow-Origin value for this request's Origin, or NULL. */
+static const char *cors_origin(const duro_http *h, struct evhttp_request *req)
+{
+    const char *origin = evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
+    if (!origin || !h->cors[0])
+        return NULL;
+    if (!strcmp(h->cors, "*"))
+        return "*";
+    size_t n = strlen(origin);
+    for (const char *p = h->cors; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *a = p;
+        while (len && *a == ' ')
+            a++, len--;
+        while (len && a[len - 1] == ' ')
+            len--;
+        if (len == n && !strncmp(a, origin, n))
+            return origin;
+        p += strcspn(p, ",");
+        if (*p)
+            p++;
+    }
+    return NULL;
+}
+
+static void add_cors(const duro_http *h, struct evhttp_request *req)
+{
+    const char *o = cors_origin(h, req);
+    if (!o)
+        return;
+    struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
+    evhttp_add_header(hd, "Access-Control-Allow-Origin", o);
+    evhttp_add_header(hd, "Access-Control-Expose-Headers", CORS_EXPOSE);
+    if (strcmp(o, "*"))
+        evhttp_add_header(hd, "Vary", "Origin");
+}
+
 static const char *http_reason(int code)
 {
     switch (code) {
@@ -353,6 +415,14 @@ static const char *http_reason(int code)
     case 507: return "Insufficient Storage";
     default: return NULL;
     }
+}
+
+/* 1 if a PATCH reply tape says {created: true}. */
+static int created_flag(const duro_buf *tape)
+{
+    static const char needle[] = "\xa7" "created" "\xc3";
+    return tape->len >= sizeof needle - 1 &&
+           memmem(tape->data, tape->len, needle, sizeof needle - 1) != NULL;
 }
 
 /* RateLimit-* (draft IETF fields, seconds) and, when denied, Retry-After. */
@@ -377,7 +447,15 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
                     int64_t etag, const duro_msg *m)
 {
     duro_buf out = {0};
-    if (status == DURO_OK) {
+    int raw = status == DURO_OK && m && m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET;
+    if (raw) { /* the snapshot is the document itself, without the envelope */
+        if ((accept_mp ? duro_tape_to_mp(tape->data, tape->len, &out)
+                       : duro_tape_to_json(tape->data, tape->len, &out)) != 0) {
+            out.len = 0;
+            status = DURO_INTERNAL;
+            errmsg = "reply could not be encoded";
+        }
+    } else if (status == DURO_OK) {
         int rc;
         if (accept_mp) {
             duro_buf_append(&out, "\x82", 1);
@@ -417,6 +495,13 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
     int code = duro_status_http(status);
     if (status == DURO_OK && m && m->kind == DURO_KIND_AUTH && m->op == DURO_AUTH_USER_CREATE)
         code = 201;
+    if (m && m->kind == DURO_KIND_KV &&
+        (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH)) {
+        evhttp_add_header(h, "X-Storage-Backend", "sqlite");
+        if (status == DURO_OK && m->op == DURO_KV_SNAPSHOT_PATCH && created_flag(&m->body))
+            code = 201;
+    }
+    add_cors(t->srv, req);
     if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
         evhttp_add_header(h, "Allow", errmsg + 9);
     struct evbuffer *eb = evbuffer_new();
@@ -597,6 +682,8 @@ static const int op_routes[DURO_KV_OP_COUNT] = {
     [DURO_KV_BATCH_DELETE] = DURO_ROUTE_KV_BATCH_DELETE,
     [DURO_KV_LIST] = DURO_ROUTE_KV_LIST,
     [DURO_KV_CLEAR] = DURO_ROUTE_KV_CLEAR,
+    [DURO_KV_SNAPSHOT_GET] = DURO_ROUTE_SNAPSHOT,
+    [DURO_KV_SNAPSHOT_PATCH] = DURO_ROUTE_SNAPSHOT,
 };
 
 /* Fills the request of a KV op from path, query, headers and body. */
@@ -619,7 +706,8 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
     }
     const char *im = evhttp_find_header(hdr, "If-Match");
     const char *inm = evhttp_find_header(hdr, "If-None-Match");
-    if (im && (ri->op == DURO_KV_PUT || ri->op == DURO_KV_DELETE)) {
+    if (im && (ri->op == DURO_KV_PUT || ri->op == DURO_KV_DELETE ||
+               ri->op == DURO_KV_SNAPSHOT_PATCH)) {
         r->if_match = duro_kv_parse_etag(im);
         if (r->if_match < 0) {
             snprintf(err, errlen, "If-Match must be a version like \"12\"");
@@ -649,8 +737,10 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
         json_decref(params);
         return st;
     }
+    if (ri->op == DURO_KV_SNAPSHOT_GET)
+        r->max_bytes = srv->limits.max_snapshot_bytes;
     if (ri->op != DURO_KV_PUT && ri->op != DURO_KV_BATCH_GET && ri->op != DURO_KV_BATCH_SET &&
-        ri->op != DURO_KV_BATCH_DELETE)
+        ri->op != DURO_KV_BATCH_DELETE && ri->op != DURO_KV_SNAPSHOT_PATCH)
         return DURO_OK;
 
     int enc = body_encoding(evhttp_find_header(hdr, "Content-Type"));
@@ -668,6 +758,9 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
         break;
     case DURO_KV_BATCH_SET:
         st = duro_kv_decode_entries(r, body, enc, &srv->limits, err, errlen);
+        break;
+    case DURO_KV_SNAPSHOT_PATCH:
+        st = duro_kv_decode_patch(r, body, enc, &srv->limits, err, errlen);
         break;
     default:
         st = duro_kv_decode_keys(r, body, err, errlen);
@@ -1333,6 +1426,21 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (!path)
         path = "";
 
+    if (cmd == EVHTTP_REQ_OPTIONS) { /* CORS preflight, on every route */
+        struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
+        evhttp_add_header(hd, "Access-Control-Allow-Methods", CORS_METHODS);
+        evhttp_add_header(hd, "Access-Control-Allow-Headers", CORS_HEADERS);
+        evhttp_add_header(hd, "Access-Control-Max-Age", "600");
+        evhttp_add_header(hd, "Allow", CORS_METHODS);
+        add_cors(t->srv, req);
+        evhttp_send_reply(req, 204, "No Content", NULL);
+        if (c) {
+            c->busy = 0;
+            c->t_ready = mono_ms();
+        }
+        duro_metrics_request(DURO_ROUTE_OPTIONS, 204, now_us() - t0);
+        return;
+    }
     if (strcmp(path, "/healthz") == 0) {
         if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
             respond_error(t, req, c, DURO_ROUTE_HEALTHZ, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
@@ -1399,7 +1507,12 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     route_info ri = {.op = -1, .route = DURO_ROUTE_OTHER};
-    if (strncmp(path, "/storage/", 9) == 0) {
+    if (strcmp(path, "/api/storage") == 0 || strcmp(path, "/api/storage/") == 0) {
+        ri.op = cmd == EVHTTP_REQ_GET     ? DURO_KV_SNAPSHOT_GET
+                : cmd == EVHTTP_REQ_PATCH ? DURO_KV_SNAPSHOT_PATCH
+                                          : -2;
+        allowed = "allowed: GET, PATCH, OPTIONS";
+    } else if (strncmp(path, "/storage/", 9) == 0) {
         const char *rest = path + 9;
         ri.op = storage_op(cmd, rest, &allowed);
         ri.key_raw = rest;
@@ -1666,6 +1779,8 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
     h->rt = rt;
     h->access = access;
     h->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
+    h->limits.max_snapshot_bytes = (size_t)cfg->max_snapshot_bytes;
+    cors_setup(h, cfg);
     duro_rl_parse_default(cfg->ratelimit_default, &h->rl_defaults);
     h->pw_ops = cfg->pwhash_min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
     h->pw_mem = cfg->pwhash_min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;

@@ -176,6 +176,33 @@ int duro_kv_decode_entries(duro_kv_req *r, const json_t *body, int enc,
     return DURO_OK;
 }
 
+int duro_kv_decode_patch(duro_kv_req *r, const json_t *body, int enc, const duro_kv_limits *lim,
+                         char *err, size_t errlen)
+{
+    if (!json_is_array(body))
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                    "body must be an array like [{\"op\":\"set\",\"key\":..,\"value\":..}]");
+    if (json_array_size(body) > DURO_KV_BATCH_MAX)
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "more than 1000 operations");
+    size_t i;
+    const json_t *o;
+    json_array_foreach(body, i, o)
+    {
+        const char *op = json_string_value(json_object_get(o, "op"));
+        int is_set = op && !strcmp(op, "set"), is_del = op && !strcmp(op, "del");
+        if (!json_is_object(o) || (!is_set && !is_del))
+            return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                        "every operation must be {\"op\":\"set\"|\"del\", \"key\", ...}");
+        int st = key_from_json(r, json_object_get(o, "key"), "operations", err, errlen);
+        if (st != DURO_OK)
+            return st;
+        r->items[r->n - 1].del = is_del;
+        if (is_set && (st = decode_value(&r->items[r->n - 1], o, enc, lim, err, errlen)) != DURO_OK)
+            return st;
+    }
+    return DURO_OK;
+}
+
 static int flag(const json_t *v, int *out)
 {
     if (!v || json_is_null(v))
@@ -298,6 +325,8 @@ static const char *const op_names[DURO_KV_OP_COUNT] = {
     [DURO_KV_BATCH_DELETE] = "kv.batch_delete",
     [DURO_KV_LIST] = "kv.list",
     [DURO_KV_CLEAR] = "kv.clear",
+    [DURO_KV_SNAPSHOT_GET] = "snapshot.get",
+    [DURO_KV_SNAPSHOT_PATCH] = "snapshot.patch",
 };
 
 int duro_kv_op_from_name(const char *name, size_t len)
@@ -348,7 +377,8 @@ int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv
                                       "\"key\" must be a string");
     }
     const json_t *im = json_object_get(args, "ifMatch");
-    if (st == DURO_OK && im && !json_is_null(im) && (op == DURO_KV_PUT || op == DURO_KV_DELETE) &&
+    if (st == DURO_OK && im && !json_is_null(im) &&
+        (op == DURO_KV_PUT || op == DURO_KV_DELETE || op == DURO_KV_SNAPSHOT_PATCH) &&
         version_arg(im, &r->if_match) != 0)
         st = fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"ifMatch\" must be a version number");
     const json_t *inm = json_object_get(args, "ifNoneMatch");
@@ -377,6 +407,13 @@ int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv
             break;
         case DURO_KV_LIST:
             st = duro_kv_decode_list(r, args, err, errlen);
+            break;
+        case DURO_KV_SNAPSHOT_PATCH:
+            st = duro_kv_decode_patch(r, json_object_get(args, "ops"), enc, lim, err, errlen);
+            break;
+        case DURO_KV_SNAPSHOT_GET:
+            r->max_bytes = lim->max_snapshot_bytes ? lim->max_snapshot_bytes
+                                                   : DURO_KV_SNAPSHOT_DEFAULT;
             break;
         case DURO_KV_CLEAR:
         case DURO_KV_DELETE:

@@ -18,7 +18,10 @@
 
 typedef struct duro_kv_limits {
     size_t max_value_bytes;
+    size_t max_snapshot_bytes; /* 0: DURO_KV_SNAPSHOT_DEFAULT */
 } duro_kv_limits;
+
+#define DURO_KV_SNAPSHOT_DEFAULT (16u << 20)
 
 /* A new empty request for op (if_match = -1), or NULL on ENOMEM. */
 duro_kv_req *duro_kv_req_new(int op);
@@ -37,6 +40,11 @@ int duro_kv_decode_keys(duro_kv_req *r, const json_t *body, char *err, size_t er
 /* BATCH_SET: {"entries": [{"key","value","ttlMs"?,"metadata"?}, ...]}. */
 int duro_kv_decode_entries(duro_kv_req *r, const json_t *body, int enc,
                            const duro_kv_limits *lim, char *err, size_t errlen);
+
+/* SNAPSHOT_PATCH: [{"op":"set","key","value","ttlMs"?,"metadata"?} |
+ * {"op":"del","key"}] (at most DURO_KV_BATCH_MAX). */
+int duro_kv_decode_patch(duro_kv_req *r, const json_t *body, int enc, const duro_kv_limits *lim,
+                         char *err, size_t errlen);
 
 /* LIST: params is an object of prefix, start, startAfter, end, cursor
  * (strings), limit (integer or decimal string), reverse and values (bool, or

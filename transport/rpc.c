@@ -174,6 +174,13 @@ static void call_reply(duro_msg *m)
             duro_buf b = {0};
             msgpack_packer pk;
             begin_reply(&b, &pk, k->msgid, 200);
+            if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) {
+                /* no headers here: the ETag travels in the body */
+                msgpack_pack_map(&pk, 2);
+                pack_cstr(&pk, "etag");
+                msgpack_pack_int64(&pk, m->etag);
+                pack_cstr(&pk, "data");
+            }
             if (duro_tape_to_mp(m->body.data, m->body.len, &b) == 0)
                 put_frame(c, &b);
             else
@@ -500,6 +507,7 @@ int duro_rpc_new(struct event_base *base, const duro_config *cfg, duro_courier *
     r->courier = courier;
     r->access = access;
     r->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
+    r->limits.max_snapshot_bytes = (size_t)cfg->max_snapshot_bytes;
     duro_rl_parse_default(cfg->ratelimit_default, &r->rl_defaults);
     r->max_conns = cfg->max_connections / (cfg->io_threads > 0 ? cfg->io_threads : 1);
     if (r->max_conns < 1)

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!args)
         return 0;
     int op = duro_kv_op_from_name(f.op, f.op_len);
-    duro_kv_limits lim = {1 << 16};
+    duro_kv_limits lim = {1 << 16, 0};
     char err[256];
     for (int o = 0; o < DURO_KV_OP_COUNT; o++) {
         if (op >= 0 && o != op)

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const int ops[] = {DURO_KV_PUT, DURO_KV_BATCH_SET, DURO_KV_BATCH_GET, DURO_KV_LIST};
     duro_kv_req *r = duro_kv_req_new(ops[op]);
     char err[256];
-    duro_kv_limits lim = {1 << 16};
+    duro_kv_limits lim = {1 << 16, 0};
 
     if (nul) {
         char *key;

@@ -69,7 +69,7 @@ static duro_kv_req *req_key(const char *key)
     return r;
 }
 
-static const duro_kv_limits limits = {1 << 20};
+static const duro_kv_limits limits = {1 << 20, 0};
 
 static duro_kv_req *req_put(const char *key, const char *body_json)
 {
@@ -381,7 +381,7 @@ TEST(decode_rejects_bad_fields)
         duro_kv_req_free(r);
     }
     duro_kv_req *r = req_key("k");
-    duro_kv_limits tiny = {8};
+    duro_kv_limits tiny = {8, 0};
     json_t *b = json_pack("{s:s}", "value", "0123456789");
     ASSERT_EQ(duro_kv_decode_put(r, b, DURO_ENC_JSON, &tiny, err, sizeof err),
               DURO_PAYLOAD_TOO_LARGE);
