@@ -13,8 +13,11 @@
  *
  * Keys are k0..k(K-1), picked uniformly at random per request; values are
  * strings of --value-size bytes. Before a get or mixed run the keys are written
- * with kv.batch_set (unless --no-preload). Latencies go into a log-linear
- * histogram per thread (1/64 relative precision), merged at the end.
+ * with kv.batch_set (unless --no-preload). --op ratelimit sends
+ * ratelimit.check {key, limit: RL_LIMIT, windowMs: RL_WINDOW_MS} on the same
+ * key space: a limit so high that every check is allowed and writes its
+ * bucket, the rate limiter's full path per request. Latencies go into a
+ * log-linear histogram per thread (1/64 relative precision), merged at the end.
  *
  * Bounded: sending stops at --duration (or after --requests), then each client
  * waits for its in-flight replies, each bounded by the handle's call timeout
@@ -39,8 +42,10 @@
 #define HIST_SUB 64                     /* sub-buckets per power of two */
 #define HIST_BUCKETS ((64 - 5) * HIST_SUB) /* covers every uint64 ns value */
 #define PRELOAD_BATCH 1000
+#define RL_LIMIT 1000000000 /* --op ratelimit: never denied */
+#define RL_WINDOW_MS 60000
 
-enum { OP_GET, OP_SET, OP_MIXED };
+enum { OP_GET, OP_SET, OP_MIXED, OP_RATELIMIT };
 
 typedef struct bench_cfg {
     const char *url, *ns;
@@ -225,6 +230,30 @@ static size_t mp_str(char *p, const char *s, size_t n)
     return h + n;
 }
 
+/* {key: "kN", limit: RL_LIMIT, windowMs: RL_WINDOW_MS} into c->args (uint32
+ * and uint16 in msgpack); returns its length. */
+static size_t encode_rl_args(client *c, uint64_t k)
+{
+    char key[24];
+    int kl = snprintf(key, sizeof key, "k%" PRIu64, k);
+    unsigned char *p = (unsigned char *)c->args;
+    size_t n = 0;
+    p[n++] = 0x83;
+    n += mp_str((char *)p + n, "key", 3);
+    n += mp_str((char *)p + n, key, (size_t)kl);
+    n += mp_str((char *)p + n, "limit", 5);
+    p[n++] = 0xce;
+    p[n++] = (unsigned char)(RL_LIMIT >> 24);
+    p[n++] = (unsigned char)(RL_LIMIT >> 16);
+    p[n++] = (unsigned char)(RL_LIMIT >> 8);
+    p[n++] = (unsigned char)RL_LIMIT;
+    n += mp_str((char *)p + n, "windowMs", 8);
+    p[n++] = 0xcd;
+    p[n++] = (unsigned char)(RL_WINDOW_MS >> 8);
+    p[n++] = (unsigned char)RL_WINDOW_MS;
+    return n;
+}
+
 /* {key: "kN"} or {key: "kN", value: "xxx..."} into c->args; returns its length. */
 static size_t encode_args(client *c, int is_set, uint64_t k)
 {
@@ -250,9 +279,11 @@ static int client_send(client *c, uint64_t t)
     int is_set = cfg->op == OP_SET ||
                  (cfg->op == OP_MIXED && (int)(xorshift(&c->rng) % 100) >= cfg->get_pct);
     uint64_t k = xorshift(&c->rng) % (uint64_t)cfg->keys;
-    size_t len = encode_args(c, is_set, k);
+    int is_rl = cfg->op == OP_RATELIMIT;
+    size_t len = is_rl ? encode_rl_args(c, k) : encode_args(c, is_set, k);
+    const char *op = is_rl ? "ratelimit.check" : is_set ? "kv.put" : "kv.get";
     uint64_t id = 0;
-    int rc = duro_send(c->db, is_set ? "kv.put" : "kv.get", cfg->ns, c->args, len, &id);
+    int rc = duro_send(c->db, op, cfg->ns, c->args, len, &id);
     if (rc != DURO_OK) {
         c->errors++;
         return -1;
@@ -408,7 +439,8 @@ static void bench_usage(FILE *f)
           "\n"
           "  --clients N      client threads, one connection each        [50]\n"
           "  --pipeline P     requests in flight per client (1..4096)    [1]\n"
-          "  --op OP          get | set | mixed                          [get]\n"
+          "  --op OP          get | set | mixed | ratelimit              [get]\n"
+          "                   ratelimit: ratelimit.check of a key, limit 1e9 per 60 s\n"
           "  --get-pct N      share of gets in mixed, percent            [90]\n"
           "  --value-size B   bytes per value (a string)                 [100]\n"
           "  --keys K         key space k0..k(K-1), uniform random       [10000]\n"
@@ -495,8 +527,11 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, int *help)
                 cfg->op = OP_SET;
             else if (!strcmp(val, "mixed"))
                 cfg->op = OP_MIXED;
+            else if (!strcmp(val, "ratelimit"))
+                cfg->op = OP_RATELIMIT;
             else {
-                fprintf(stderr, "duro: bench: --op is get, set or mixed, not '%s'\n", val);
+                fprintf(stderr, "duro: bench: --op is get, set, mixed or ratelimit, not '%s'\n",
+                        val);
                 return -1;
             }
         } else if (!strcmp(name, "--clients")) {
@@ -538,7 +573,7 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, int *help)
 
 static const char *op_name(int op)
 {
-    return op == OP_GET ? "get" : op == OP_SET ? "set" : "mixed";
+    return op == OP_GET ? "get" : op == OP_SET ? "set" : op == OP_MIXED ? "mixed" : "ratelimit";
 }
 
 int duro_cli_bench(int argc, char **argv, const char *url, const char *ns);
@@ -616,7 +651,7 @@ int duro_cli_bench(int argc, char **argv, const char *url, const char *ns)
         }
     }
 
-    if (ex == B_OK && cfg.preload && cfg.op != OP_SET) {
+    if (ex == B_OK && cfg.preload && (cfg.op == OP_GET || cfg.op == OP_MIXED)) {
         uint64_t t = now_ns();
         int rc = preload(cl[0].db, &cfg);
         if (rc != DURO_OK) {

@@ -1,6 +1,6 @@
 """
 test_bench.py — `duro bench` against a real durod: closed loop with
-pipelining, every op, the open loop (--rate), the --requests bound, and its
+pipelining, every op (ratelimit too), the open loop (--rate), the --requests bound, and its
 exit codes (0 after a run, 2 for bad options, 3 when the server is down).
 """
 
@@ -69,6 +69,39 @@ class Bench(unittest.TestCase):
         rc, out, err = duro(SRV, "-n", "bench-json", "get", "k1")
         self.assertEqual(rc, 0, err)
         self.assertEqual(len(json.loads(out)), 64)
+
+    def test_ratelimit_op(self):
+        """--op ratelimit: ratelimit.check {key, limit 1e9, windowMs 60000},
+        pipelined like get; every check is answered and allowed."""
+        out, err, secs = self.bench("--op", "ratelimit", "--duration", "1", "--clients", "4",
+                                    "--pipeline", "16", "--keys", "100", "-n", "bench-rl")
+        self.assertIn("op ratelimit, 4 clients, pipeline 16", out)
+        self.assertNotIn("preloaded", out)        # nothing to write first
+        m = re.search(r"^ops/s: (\d+)$", out, re.M)
+        self.assertTrue(m, out)
+        self.assertGreater(int(m.group(1)), 0)
+        m = re.search(r"^requests: (\d+) in [\d.]+ s \(not found (\d+), errors (\d+)\)$",
+                      out, re.M)
+        self.assertTrue(m, out)
+        n, nf, errs = map(int, m.groups())
+        self.assertGreater(n, 0)
+        self.assertEqual((nf, errs), (0, 0), out)
+        self.assertLess(secs, 30)
+        # the checks went to the rate limiter: the buckets have their
+        # parameters (a get without --limit/--window shows the key's last ones;
+        # at 1e9 per minute they are full again at once, so no count to check)
+        for k in (0, 42, 99):
+            rc, o, e = duro(SRV, "-n", "bench-rl", "ratelimit", "get", "k%d" % k)
+            self.assertEqual(rc, 0, e)
+            st = json.loads(o)
+            self.assertEqual(st["limit"], 1000000000, st)
+            self.assertTrue(st["allowed"], st)
+        out, err, _ = self.bench("--op", "ratelimit", "--duration", "1", "--clients", "2",
+                                 "--pipeline", "4", "--json", "-n", "bench-rl")
+        r = json.loads(out)
+        self.assertEqual(r["op"], "ratelimit")
+        self.assertEqual(r["errors"], 0, out)
+        self.assertGreater(r["ops_per_sec"], 0)
 
     def test_open_loop_rate(self):
         out, err, _ = self.bench("--duration", "1.5", "--clients", "2", "--rate", "400",

@@ -6,9 +6,11 @@ test_examples.py — builds nothing, runs the examples against a real durod:
   test_examples.py http_curl            examples/http_curl.sh with DURO_HTTP
   test_examples.py rate_limit_remote    examples/rate_limit over duro://127.0.0.1:RPC
   test_examples.py rate_limit_embedded  examples/rate_limit over file://TMP
+  test_examples.py login_flow           examples/login_flow over DURO_HTTP's /auth
   test_examples.py                      all of them
 
-rate_limit's binary comes from DURO_RATE_LIMIT (default build/examples/rate_limit).
+rate_limit's binary comes from DURO_RATE_LIMIT (default build/examples/rate_limit),
+login_flow's from DURO_LOGIN_FLOW (default build/examples/login_flow).
 """
 
 import http.client
@@ -27,6 +29,10 @@ import clitest  # noqa: E402
 
 def rate_limit_bin():
     return clitest._path("DURO_RATE_LIMIT", "build/examples/rate_limit")
+
+
+def login_flow_bin():
+    return clitest._path("DURO_LOGIN_FLOW", "build/examples/login_flow")
 
 
 class RateLimitServer:
@@ -190,6 +196,47 @@ class Examples(unittest.TestCase):
             self.assertIn("every step answered as expected", out)
         finally:
             self.assertEqual(srv.stop(), 0, srv.log_text())
+
+    LOGIN_STEPS = ("1. create user: POST /auth/users -> 201 (want 201)",
+                   "2. log in: POST /auth/login -> 200 (want 200)",
+                   "3. who am I: GET /auth/session -> 200 (want 200)",
+                   "4. log out: POST /auth/logout -> 200 (want 200)",
+                   "5. after logout: GET /auth/session -> 401 (want 401)")
+
+    def test_login_flow(self):
+        srv = clitest.Server(["--pwhash-min"])
+        try:
+            for _ in range(2):              # a new random user each run
+                rc, out, err = clitest.run([login_flow_bin(), srv.http, "app"])
+                self.assertEqual(rc, 0, "login_flow: exit %d\n%s\n%s" % (rc, out, err))
+                for line in self.LOGIN_STEPS:
+                    self.assertIn(line, out)
+                self.assertIn("userId", out)
+                self.assertIn("login flow ok", out)
+            # a base URL with a trailing '/', another namespace
+            rc, out, err = clitest.run([login_flow_bin(), srv.http + "/", "app.two_2-x"])
+            self.assertEqual(rc, 0, "login_flow: exit %d\n%s\n%s" % (rc, out, err))
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.log_text())
+        # with access control on and no token, the first step is refused
+        srv = clitest.Server(["--pwhash-min", "--auth-token", "X"])
+        try:
+            rc, out, err = clitest.run([login_flow_bin(), srv.http, "app"])
+            self.assertEqual(rc, 1, "login_flow: exit %d\n%s\n%s" % (rc, out, err))
+            self.assertIn("1. create user: POST /auth/users -> 401 (want 201)", out)
+            self.assertNotIn("2. log in", out)
+            self.assertIn("login flow FAILED", out)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.log_text())
+        # nothing listening: exit 1; bad arguments: exit 2
+        url = "http://127.0.0.1:%d" % clitest.closed_port()
+        rc, out, err = clitest.run([login_flow_bin(), url, "app"])
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("no reply", out)
+        for args in ([], [srv.http], ["duro://127.0.0.1:1", "app"], [srv.http, ""]):
+            rc, out, err = clitest.run([login_flow_bin()] + args)
+            self.assertEqual(rc, 2, args)
+            self.assertIn("usage", err)
 
 
 if __name__ == "__main__":
