@@ -41,11 +41,11 @@ class Sessions(ServerTestCase):
             assert_error(self.req("GET", self.path(bad)), 404, "NOT_FOUND")
 
     def test_ttl_and_rolling(self):
-        fixed = self.create({"data": {}, "ttlMs": 400})["id"]
-        rolling = self.create({"data": {}, "ttlMs": 400, "rolling": True})["id"]
-        deadline = time.time() + 5
+        fixed = self.create({"data": {}, "ttlMs": 1000})["id"]
+        rolling = self.create({"data": {}, "ttlMs": 1000, "rolling": True})["id"]
+        deadline = time.time() + 8
         while time.time() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.2)
             ok(self.req("GET", self.path(rolling)))  # each read pushes the expiry out
             if self.req("GET", self.path(fixed)).status == 404:
                 break
