@@ -42,7 +42,8 @@ int duro_rl_op_from_name(const char *name, size_t len)
     return -1;
 }
 
-static int int_field(const json_t *args, const char *name, int64_t min, int64_t max,
+/* Reads an optional integer field in min..max into *out (*has = 1). */
+static int int_field(const json_t *args, const char *name, int64_t min, int64_t max, int *has,
                      int64_t *out, char *err, size_t errlen)
 {
     const json_t *v = args ? json_object_get(args, name) : NULL;
@@ -53,12 +54,25 @@ static int int_field(const json_t *args, const char *name, int64_t min, int64_t 
                  (long long)min, (long long)max);
         return DURO_BAD_REQUEST;
     }
+    *has = 1;
     *out = json_integer_value(v);
     return DURO_OK;
 }
 
-int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
-                    const duro_rl_defaults *d, duro_rl_req **out, char *err, size_t errlen)
+static int range(const char *name, int has, int64_t v, int64_t min, int64_t max, char *err,
+                 size_t errlen)
+{
+    if (has && (v < min || v > max)) {
+        snprintf(err, errlen, "\"%s\" must be an integer from %lld to %lld", name,
+                 (long long)min, (long long)max);
+        return DURO_BAD_REQUEST;
+    }
+    return DURO_OK;
+}
+
+int duro_rl_request_fields(int op, const char *key, size_t key_len, const duro_rl_fields *f,
+                           const duro_rl_defaults *d, duro_rl_req **out, char *err,
+                           size_t errlen)
 {
     *out = NULL;
     const char *why;
@@ -66,12 +80,22 @@ int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
         snprintf(err, errlen, "unknown ratelimit operation");
         return DURO_BAD_REQUEST;
     }
-    if (args && !json_is_object(args)) {
-        snprintf(err, errlen, "body must be an object like {\"limit\":30,\"windowMs\":60000}");
-        return DURO_BAD_REQUEST;
-    }
     if (duro_key_valid(key, key_len, &why) != 0) {
         snprintf(err, errlen, "invalid key: %s", why);
+        return DURO_BAD_REQUEST;
+    }
+    int st = range("limit", f->has_limit, f->limit, 1, DURO_RL_LIMIT_MAX, err, errlen);
+    if (st == DURO_OK)
+        st = range("windowMs", f->has_window, f->window_ms, 1, DURO_RL_WINDOW_MAX, err, errlen);
+    if (st == DURO_OK)
+        st = range("cost", f->has_cost, f->cost, 0, DURO_RL_LIMIT_MAX, err, errlen);
+    if (st != DURO_OK)
+        return st;
+    int64_t limit = f->has_limit ? f->limit : d->limit;
+    int64_t cost = f->has_cost ? f->cost : 1;
+    if (cost > limit) {
+        snprintf(err, errlen, "\"cost\" (%lld) is larger than \"limit\" (%lld): never allowed",
+                 (long long)cost, (long long)limit);
         return DURO_BAD_REQUEST;
     }
     duro_rl_req *r = calloc(1, sizeof *r);
@@ -83,34 +107,42 @@ int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
     memcpy(r->key, key, key_len);
     r->key[key_len] = '\0';
     r->key_len = key_len;
-    r->limit = d->limit;
-    r->window_ms = d->window_ms;
-    r->cost = 1;
-    int st = int_field(args, "limit", 1, DURO_RL_LIMIT_MAX, &r->limit, err, errlen);
-    if (st == DURO_OK)
-        st = int_field(args, "windowMs", 1, DURO_RL_WINDOW_MAX, &r->window_ms, err, errlen);
-    if (st == DURO_OK)
-        st = int_field(args, "cost", 0, DURO_RL_LIMIT_MAX, &r->cost, err, errlen);
-    if (st == DURO_OK && r->cost > r->limit) {
-        snprintf(err, errlen, "\"cost\" (%lld) is larger than \"limit\" (%lld): never allowed",
-                 (long long)r->cost, (long long)r->limit);
-        st = DURO_BAD_REQUEST;
+    r->limit = limit;
+    r->window_ms = f->has_window ? f->window_ms : d->window_ms;
+    r->cost = cost;
+    r->enforce = f->has_enforce && f->enforce;
+    r->explicit_params = f->has_limit || f->has_window;
+    *out = r;
+    return DURO_OK;
+}
+
+int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
+                    const duro_rl_defaults *d, duro_rl_req **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (args && !json_is_object(args)) {
+        snprintf(err, errlen, "body must be an object like {\"limit\":30,\"windowMs\":60000}");
+        return DURO_BAD_REQUEST;
     }
-    r->explicit_params = args && (json_object_get(args, "limit") || json_object_get(args, "windowMs"));
+    duro_rl_fields f = {0};
+    int st = int_field(args, "limit", 1, DURO_RL_LIMIT_MAX, &f.has_limit, &f.limit, err, errlen);
+    if (st == DURO_OK)
+        st = int_field(args, "windowMs", 1, DURO_RL_WINDOW_MAX, &f.has_window, &f.window_ms, err,
+                       errlen);
+    if (st == DURO_OK)
+        st = int_field(args, "cost", 0, DURO_RL_LIMIT_MAX, &f.has_cost, &f.cost, err, errlen);
     const json_t *en = args ? json_object_get(args, "enforce") : NULL;
     if (st == DURO_OK && en && !json_is_null(en)) {
         if (!json_is_boolean(en)) {
             snprintf(err, errlen, "\"enforce\" must be a boolean");
             st = DURO_BAD_REQUEST;
         }
-        r->enforce = json_is_true(en);
+        f.has_enforce = 1;
+        f.enforce = json_is_true(en);
     }
-    if (st != DURO_OK) {
-        duro_rl_req_free(r);
+    if (st != DURO_OK)
         return st;
-    }
-    *out = r;
-    return DURO_OK;
+    return duro_rl_request_fields(op, key, key_len, &f, d, out, err, errlen);
 }
 
 void duro_request_free(int kind, void *req)

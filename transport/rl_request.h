@@ -33,6 +33,18 @@ int duro_rl_op_from_name(const char *name, size_t len);
 int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
                     const duro_rl_defaults *d, duro_rl_req **out, char *err, size_t errlen);
 
+/* The parameters of a check, already typed (e.g. read straight from msgpack). */
+typedef struct duro_rl_fields {
+    int has_limit, has_window, has_cost, has_enforce;
+    int64_t limit, window_ms, cost;
+    int enforce;
+} duro_rl_fields;
+
+/* As duro_rl_request, from typed fields (ranges still checked). */
+int duro_rl_request_fields(int op, const char *key, size_t key_len, const duro_rl_fields *f,
+                           const duro_rl_defaults *d, duro_rl_req **out, char *err,
+                           size_t errlen);
+
 /* Frees a message's request of the given kind (enum duro_kind). */
 void duro_request_free(int kind, void *req);
 

@@ -245,54 +245,128 @@ static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t 
     duro_buf_free(&b);
 }
 
-/* The fast path of the commonest op: kv.get args {key: str, meta?: bool}
- * read straight from the (already checked) msgpack, without a jansson tree.
- * Returns 0 with the fields filled, or -1 to fall back to the general path
- * (any other shape, which then gets the general validation and errors). */
-static int get_args(const unsigned char *p, size_t n, const char **key, size_t *key_len,
-                    int *meta)
+/* Fast paths for the hot ops: their args read straight from the (already
+ * checked) msgpack instead of through a jansson tree. Only a fixmap of up to
+ * 8 fixstr keys whose values are strings, unsigned integers or booleans is
+ * read; any other shape returns -1 and takes the general path, which then
+ * gives the same answers and errors. */
+typedef struct mp_field {
+    const char *k;
+    size_t kl;
+    char type; /* 's', 'u' or 'b' */
+    const char *s;
+    size_t sl;
+    uint64_t u;
+} mp_field;
+
+static int read_fields(const unsigned char *p, size_t n, mp_field *f, int *count)
 {
     const unsigned char *end = p + n;
-    if (n < 1 || (*p & 0xf0) != 0x80)
+    if (n < 1 || (*p & 0xf0) != 0x80 || (*p & 0x0f) > 8)
         return -1;
-    unsigned count = *p++ & 0x0f;
-    *key = NULL;
-    *meta = 0;
-    for (unsigned i = 0; i < count; i++) {
+    int c = *p++ & 0x0f;
+    for (int i = 0; i < c; i++) {
         if (p >= end || (*p & 0xe0) != 0xa0)
             return -1;
-        size_t kl = *p & 0x1f;
-        const char *k = (const char *)p + 1;
-        p += 1 + kl;
+        f[i].kl = *p & 0x1f;
+        f[i].k = (const char *)p + 1;
+        p += 1 + f[i].kl;
         if (p >= end)
             return -1;
-        if (kl == 3 && memcmp(k, "key", 3) == 0) {
-            size_t vl;
-            int hl;
-            if ((*p & 0xe0) == 0xa0) {
-                vl = *p & 0x1f;
-                hl = 1;
-            } else if (*p == 0xd9 && end - p >= 2) {
-                vl = p[1];
-                hl = 2;
-            } else if (*p == 0xda && end - p >= 3) {
-                vl = (size_t)p[1] << 8 | p[2];
-                hl = 3;
-            } else {
+        unsigned char h = *p;
+        if ((h & 0xe0) == 0xa0 || h == 0xd9 || h == 0xda) {
+            size_t hl = (h & 0xe0) == 0xa0 ? 1 : h == 0xd9 ? 2 : 3;
+            if ((size_t)(end - p) < hl)
                 return -1;
-            }
-            if ((size_t)(end - p) < hl + vl)
+            size_t l = hl == 1 ? (size_t)(h & 0x1f) : hl == 2 ? p[1] : (size_t)p[1] << 8 | p[2];
+            if ((size_t)(end - p) < hl + l)
                 return -1;
-            *key = (const char *)p + hl;
-            *key_len = vl;
-            p += hl + vl;
-        } else if (kl == 4 && memcmp(k, "meta", 4) == 0 && (*p == 0xc2 || *p == 0xc3)) {
-            *meta = *p++ == 0xc3;
+            f[i].type = 's';
+            f[i].s = (const char *)p + hl;
+            f[i].sl = l;
+            p += hl + l;
+        } else if (h <= 0x7f || (h >= 0xcc && h <= 0xcf)) {
+            int nb = h <= 0x7f ? 0 : 1 << (h - 0xcc);
+            if (end - p < 1 + nb)
+                return -1;
+            uint64_t v = nb ? 0 : h;
+            for (int j = 1; j <= nb; j++)
+                v = v << 8 | p[j];
+            f[i].type = 'u';
+            f[i].u = v;
+            p += 1 + nb;
+        } else if (h == 0xc2 || h == 0xc3) {
+            f[i].type = 'b';
+            f[i].u = h == 0xc3;
+            p++;
         } else {
             return -1;
         }
     }
-    return p == end && *key ? 0 : -1;
+    *count = c;
+    return p == end ? 0 : -1;
+}
+
+static int is_key(const mp_field *f, const char *name)
+{
+    return f->kl == strlen(name) && memcmp(f->k, name, f->kl) == 0;
+}
+
+/* kv.get {key, meta?} */
+static int get_args(const unsigned char *p, size_t n, const char **key, size_t *key_len,
+                    int *meta)
+{
+    mp_field f[8];
+    int c;
+    if (read_fields(p, n, f, &c) != 0)
+        return -1;
+    *key = NULL;
+    *meta = 0;
+    for (int i = 0; i < c; i++) {
+        if (is_key(&f[i], "key") && f[i].type == 's') {
+            *key = f[i].s;
+            *key_len = f[i].sl;
+        } else if (is_key(&f[i], "meta") && f[i].type == 'b') {
+            *meta = (int)f[i].u;
+        } else {
+            return -1;
+        }
+    }
+    return *key ? 0 : -1;
+}
+
+/* ratelimit.check / ratelimit.get {key, limit?, windowMs?, cost?, enforce?} */
+static int rl_args(const unsigned char *p, size_t n, const char **key, size_t *key_len,
+                   duro_rl_fields *rf)
+{
+    mp_field f[8];
+    int c;
+    if (read_fields(p, n, f, &c) != 0)
+        return -1;
+    *key = NULL;
+    memset(rf, 0, sizeof *rf);
+    for (int i = 0; i < c; i++) {
+        int u = f[i].type == 'u' && f[i].u <= (uint64_t)INT64_MAX;
+        if (is_key(&f[i], "key") && f[i].type == 's') {
+            *key = f[i].s;
+            *key_len = f[i].sl;
+        } else if (is_key(&f[i], "limit") && u) {
+            rf->has_limit = 1;
+            rf->limit = (int64_t)f[i].u;
+        } else if (is_key(&f[i], "windowMs") && u) {
+            rf->has_window = 1;
+            rf->window_ms = (int64_t)f[i].u;
+        } else if (is_key(&f[i], "cost") && u) {
+            rf->has_cost = 1;
+            rf->cost = (int64_t)f[i].u;
+        } else if (is_key(&f[i], "enforce") && f[i].type == 'b') {
+            rf->has_enforce = 1;
+            rf->enforce = (int)f[i].u;
+        } else {
+            return -1;
+        }
+    }
+    return *key ? 0 : -1;
 }
 
 static void handle_frame(rconn *c, const unsigned char *p, size_t n)
@@ -371,6 +445,17 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         }
         kr->with_meta = gmeta;
         req = kr;
+        goto submit;
+    }
+    duro_rl_fields rlf;
+    if (kind == DURO_KIND_RATELIMIT && kop != DURO_RL_RESET &&
+        rl_args(f.args, f.args_len, &gk, &gk_len, &rlf) == 0) {
+        st = duro_rl_request_fields(kop, gk, gk_len, &rlf, &r->rl_defaults,
+                                    (duro_rl_req **)&req, err, sizeof err);
+        if (st != DURO_OK) {
+            send_error(c, msgid, st, err);
+            return;
+        }
         goto submit;
     }
     json_t *args = duro_mp_to_json(f.args, f.args_len, &why);
