@@ -18,6 +18,7 @@
 #include "objects/object.h"
 #include "objects/ratelimit.h"
 #include "objects/session.h"
+#include "objects/tape.h"
 
 enum { ST_INSERT = 44, ST_BY_EMAIL, ST_BY_ID, ST_SET };
 
@@ -42,13 +43,6 @@ void duro_auth_req_free(duro_auth_req *r)
     free(r->client);
     free(r->user_id);
     free(r);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
 }
 
 static int storage_error(duro_msg *m, int rc)
@@ -77,12 +71,12 @@ static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
     if (sqlite3_changes(ns->db) == 0)
         return duro_msg_fail(m, DURO_CONFLICT, "a user with this email exists");
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &m->body, duro_buf_mp_write);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
-    pack_str(&pk, "userId");
-    pack_str(&pk, uid);
-    pack_str(&pk, "email");
-    pack_str(&pk, r->email);
+    duro_tape_lit(&pk, "userId");
+    duro_tape_lit(&pk, uid);
+    duro_tape_lit(&pk, "email");
+    duro_tape_lit(&pk, r->email);
     return DURO_OK;
 }
 
@@ -147,16 +141,16 @@ static int login_begin(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
         return storage_error(m, rc);
     }
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &m->body, duro_buf_mp_write);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
-    pack_str(&pk, "pwhash");
+    duro_tape_lit(&pk, "pwhash");
     if (rc == SQLITE_ROW)
-        pack_str(&pk, (const char *)sqlite3_column_text(q, 1));
+        duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 1));
     else
         msgpack_pack_nil(&pk);
-    pack_str(&pk, "userId");
+    duro_tape_lit(&pk, "userId");
     if (rc == SQLITE_ROW)
-        pack_str(&pk, (const char *)sqlite3_column_text(q, 0));
+        duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 0));
     else
         msgpack_pack_nil(&pk);
     sqlite3_reset(q);
@@ -205,19 +199,19 @@ static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
         u.data.type == MSGPACK_OBJECT_MAP) {
         const msgpack_object_kv *kv = u.data.via.map.ptr;
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &m->body, duro_buf_mp_write);
+        duro_tape_packer(&pk, &m->body);
         msgpack_pack_map(&pk, 3);
         for (uint32_t i = 0; i < u.data.via.map.size; i++) {
             if (kv[i].key.type != MSGPACK_OBJECT_STR)
                 continue;
             if (kv[i].key.via.str.size == 2 && memcmp(kv[i].key.via.str.ptr, "id", 2) == 0)
-                pack_str(&pk, "sessionId");
+                duro_tape_lit(&pk, "sessionId");
             else
                 msgpack_pack_object(&pk, kv[i].key);
             msgpack_pack_object(&pk, kv[i].val);
         }
-        pack_str(&pk, "userId");
-        pack_str(&pk, r->user_id);
+        duro_tape_lit(&pk, "userId");
+        duro_tape_lit(&pk, r->user_id);
         st = DURO_OK;
     }
     msgpack_unpacked_destroy(&u);
@@ -241,12 +235,12 @@ static int user_get(duro_ns *ns, duro_msg *m, const duro_auth_req *r)
         return storage_error(m, rc);
     }
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &m->body, duro_buf_mp_write);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
-    pack_str(&pk, "pwhash");
-    pack_str(&pk, (const char *)sqlite3_column_text(q, 1));
-    pack_str(&pk, "email");
-    pack_str(&pk, (const char *)sqlite3_column_text(q, 0));
+    duro_tape_lit(&pk, "pwhash");
+    duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 1));
+    duro_tape_lit(&pk, "email");
+    duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 0));
     sqlite3_reset(q);
     return DURO_OK;
 }

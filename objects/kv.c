@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "objects/object.h"
+#include "objects/tape.h"
 #include "runtime/stats.h"
 #include "transport/codec.h"
 
@@ -159,24 +160,6 @@ static int lookup(duro_ns *ns, const char *key, size_t key_len, int64_t now, dur
 
 /* ---- writing the reply tape ---- */
 
-static void pack_str(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_lit(msgpack_packer *pk, const char *s) { pack_str(pk, s, strlen(s)); }
-
-static void pack_value(msgpack_packer *pk, int enc, const char *v, size_t n)
-{
-    if (enc == DURO_ENC_MSGPACK) {
-        duro_buf_append(pk->data, v, n);
-    } else {
-        msgpack_pack_ext(pk, n, DURO_TAPE_EXT_JSON);
-        msgpack_pack_ext_body(pk, v, n);
-    }
-}
-
 static void pack_opt_time(msgpack_packer *pk, int64_t t)
 {
     if (t)
@@ -184,8 +167,6 @@ static void pack_opt_time(msgpack_packer *pk, int64_t t)
     else
         msgpack_pack_nil(pk);
 }
-
-static void packer(msgpack_packer *pk, duro_buf *b) { msgpack_packer_init(pk, b, duro_buf_mp_write); }
 
 /* ---- ops ---- */
 
@@ -203,26 +184,26 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     if (!found)
         return duro_msg_fail(m, DURO_NOT_FOUND, "key not found");
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     if (r->with_meta) {
         msgpack_pack_map(&pk, 6);
-        pack_lit(&pk, "value");
-        pack_value(&pk, row.enc, row.val, row.val_len);
-        pack_lit(&pk, "metadata");
+        duro_tape_lit(&pk, "value");
+        duro_tape_value(&pk, row.enc, row.val, row.val_len);
+        duro_tape_lit(&pk, "metadata");
         if (row.meta)
-            pack_value(&pk, DURO_ENC_JSON, row.meta, row.meta_len);
+            duro_tape_value(&pk, DURO_ENC_JSON, row.meta, row.meta_len);
         else
             msgpack_pack_nil(&pk);
-        pack_lit(&pk, "version");
+        duro_tape_lit(&pk, "version");
         msgpack_pack_int64(&pk, row.version);
-        pack_lit(&pk, "createdAt");
+        duro_tape_lit(&pk, "createdAt");
         msgpack_pack_int64(&pk, row.created_at);
-        pack_lit(&pk, "updatedAt");
+        duro_tape_lit(&pk, "updatedAt");
         msgpack_pack_int64(&pk, row.updated_at);
-        pack_lit(&pk, "expiresAt");
+        duro_tape_lit(&pk, "expiresAt");
         pack_opt_time(&pk, row.expires_at);
     } else {
-        pack_value(&pk, row.enc, row.val, row.val_len);
+        duro_tape_value(&pk, row.enc, row.val, row.val_len);
     }
     m->etag = row.version;
     return DURO_OK;
@@ -283,9 +264,9 @@ static int op_put(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     if (rc < 0)
         return storage_error(m, rc);
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_lit(&pk, "version");
+    duro_tape_lit(&pk, "version");
     msgpack_pack_int64(&pk, version);
     m->etag = version;
     return DURO_OK;
@@ -328,9 +309,9 @@ static int op_delete(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     if (d)
         duro_ns_next_version(ns);
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_lit(&pk, "deleted");
+    duro_tape_lit(&pk, "deleted");
     if (d)
         msgpack_pack_true(&pk);
     else
@@ -351,7 +332,7 @@ static int op_batch_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 {
     duro_buf tmp = {0};
     msgpack_packer pk;
-    packer(&pk, &tmp);
+    duro_tape_packer(&pk, &tmp);
     uint32_t count = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (seen_before(r, i))
@@ -364,11 +345,11 @@ static int op_batch_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         }
         if (!found)
             continue;
-        pack_str(&pk, row.key, row.key_len);
-        pack_value(&pk, row.enc, row.val, row.val_len);
+        duro_tape_str(&pk, row.key, row.key_len);
+        duro_tape_value(&pk, row.enc, row.val, row.val_len);
         count++;
     }
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, count);
     duro_buf_append(&m->body, tmp.data, tmp.len);
     duro_buf_free(&tmp);
@@ -384,11 +365,11 @@ static int op_batch_set(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
             return storage_error(m, rc);
     }
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
-    pack_lit(&pk, "count");
+    duro_tape_lit(&pk, "count");
     msgpack_pack_uint64(&pk, r->n);
-    pack_lit(&pk, "version");
+    duro_tape_lit(&pk, "version");
     msgpack_pack_int64(&pk, version);
     return DURO_OK;
 }
@@ -405,9 +386,9 @@ static int op_batch_delete(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
     if (n)
         duro_ns_next_version(ns);
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_lit(&pk, "deleted");
+    duro_tape_lit(&pk, "deleted");
     msgpack_pack_uint64(&pk, n);
     return DURO_OK;
 }
@@ -434,9 +415,9 @@ static int op_clear(duro_ns *ns, duro_msg *m, int64_t now)
     if (n)
         duro_ns_next_version(ns);
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_lit(&pk, "deleted");
+    duro_tape_lit(&pk, "deleted");
     msgpack_pack_int64(&pk, n);
     return DURO_OK;
 }
@@ -542,7 +523,7 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 
     duro_buf tmp = {0};
     msgpack_packer pk;
-    packer(&pk, &tmp);
+    duro_tape_packer(&pk, &tmp);
     uint32_t count = 0;
     int more = 0, rc;
     duro_buf last = {0}; /* copy of the last key: row text dies at the next step */
@@ -555,15 +536,15 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         size_t kn = (size_t)sqlite3_column_bytes(st, 0);
         if (l->values) {
             msgpack_pack_map(&pk, 3);
-            pack_lit(&pk, "key");
-            pack_str(&pk, k, kn);
-            pack_lit(&pk, "value");
-            pack_value(&pk, sqlite3_column_int(st, 3), sqlite3_column_blob(st, 2),
+            duro_tape_lit(&pk, "key");
+            duro_tape_str(&pk, k, kn);
+            duro_tape_lit(&pk, "value");
+            duro_tape_value(&pk, sqlite3_column_int(st, 3), sqlite3_column_blob(st, 2),
                        (size_t)sqlite3_column_bytes(st, 2));
-            pack_lit(&pk, "expiresAt");
+            duro_tape_lit(&pk, "expiresAt");
             pack_opt_time(&pk, sqlite3_column_int64(st, 1));
         } else {
-            pack_str(&pk, k, kn);
+            duro_tape_str(&pk, k, kn);
         }
         last.len = 0;
         duro_buf_append(&last, k, kn);
@@ -575,22 +556,22 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         duro_buf_free(&last);
         return storage_error(m, -duro_status_from_sqlite(rc));
     }
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 3);
-    pack_lit(&pk, "keys");
+    duro_tape_lit(&pk, "keys");
     msgpack_pack_array(&pk, count);
     duro_buf_append(&m->body, tmp.data, tmp.len);
     duro_buf_free(&tmp);
-    pack_lit(&pk, "cursor");
+    duro_tape_lit(&pk, "cursor");
     if (more) {
         duro_buf c = {0};
         duro_kv_cursor_encode(last.data, last.len, &c);
-        pack_str(&pk, c.data, c.len);
+        duro_tape_str(&pk, c.data, c.len);
         duro_buf_free(&c);
     } else {
         msgpack_pack_nil(&pk);
     }
-    pack_lit(&pk, "list_complete");
+    duro_tape_lit(&pk, "list_complete");
     if (more)
         msgpack_pack_false(&pk);
     else
@@ -625,12 +606,12 @@ static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
     sqlite3_bind_int64(st, 1, now);
     duro_buf tmp = {0};
     msgpack_packer pk;
-    packer(&pk, &tmp);
+    duro_tape_packer(&pk, &tmp);
     uint32_t count = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        pack_str(&pk, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-        pack_value(&pk, sqlite3_column_int(st, 2), sqlite3_column_blob(st, 1),
+        duro_tape_str(&pk, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        duro_tape_value(&pk, sqlite3_column_int(st, 2), sqlite3_column_blob(st, 1),
                    (size_t)sqlite3_column_bytes(st, 1));
         count++;
         if (tmp.len > r->max_bytes) {
@@ -647,7 +628,7 @@ static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
         duro_buf_free(&tmp);
         return storage_error(m, -duro_status_from_sqlite(rc));
     }
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, count);
     duro_buf_append(&m->body, tmp.data, tmp.len);
     duro_buf_free(&tmp);
@@ -677,11 +658,11 @@ static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t n
     if (after < 0)
         return storage_error(m, -DURO_INTERNAL);
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
-    pack_lit(&pk, "version");
+    duro_tape_lit(&pk, "version");
     msgpack_pack_int64(&pk, after);
-    pack_lit(&pk, "created");
+    duro_tape_lit(&pk, "created");
     if (etag == 0 && after != 0)
         msgpack_pack_true(&pk);
     else

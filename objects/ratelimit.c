@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "objects/object.h"
+#include "objects/tape.h"
 #include "runtime/route.h"
 #include "transport/codec.h"
 
@@ -165,13 +166,6 @@ static rl_entry *entry(duro_ns *ns, const duro_rl_req *r, int64_t now_ns, int *s
     return e;
 }
 
-static void pack_key(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
 static int64_t ceil_ms(int64_t ns) { return ns <= 0 ? 0 : (ns + 999999) / 1000000; }
 
 /* One GCRA step for r at now_ms: fills the figures and stores the new TAT
@@ -233,20 +227,20 @@ static int check(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
         return duro_msg_fail(m, DURO_RATE_LIMITED, "rate limit exceeded; retry in %lld ms",
                              (long long)retry);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &m->body, duro_buf_mp_write);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 5);
-    pack_key(&pk, "allowed");
+    duro_tape_lit(&pk, "allowed");
     if (allowed)
         msgpack_pack_true(&pk);
     else
         msgpack_pack_false(&pk);
-    pack_key(&pk, "remaining");
+    duro_tape_lit(&pk, "remaining");
     msgpack_pack_int64(&pk, remaining);
-    pack_key(&pk, "limit");
+    duro_tape_lit(&pk, "limit");
     msgpack_pack_int64(&pk, r->limit);
-    pack_key(&pk, "resetMs");
+    duro_tape_lit(&pk, "resetMs");
     msgpack_pack_int64(&pk, m->rl.reset_ms);
-    pack_key(&pk, "retryAfterMs");
+    duro_tape_lit(&pk, "retryAfterMs");
     msgpack_pack_int64(&pk, retry);
     return DURO_OK;
 }
@@ -280,9 +274,9 @@ static int reset(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
         return duro_msg_fail(m, st, "storage error: %s", duro_errstr(st));
     }
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &m->body, duro_buf_mp_write);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_key(&pk, "deleted");
+    duro_tape_lit(&pk, "deleted");
     if (live)
         msgpack_pack_true(&pk);
     else

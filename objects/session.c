@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "objects/object.h"
+#include "objects/tape.h"
 #include "transport/codec.h"
 
 enum {
@@ -105,33 +106,6 @@ int duro_session_id_hash(const char *id, size_t len, unsigned char hash[DURO_SES
 
 /* ---- the reply tape ---- */
 
-static void packer(msgpack_packer *pk, duro_buf *b)
-{
-    msgpack_packer_init(pk, b, duro_buf_mp_write);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_lit(msgpack_packer *pk, const char *s) { pack_str(pk, s, strlen(s)); }
-
-static void pack_bool(msgpack_packer *pk, int b)
-{
-    if (b)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-}
-
-static void pack_json(msgpack_packer *pk, const void *text, size_t n)
-{
-    msgpack_pack_ext(pk, n, DURO_TAPE_EXT_JSON);
-    msgpack_pack_ext_body(pk, text, n);
-}
-
 /* ---- ops ---- */
 
 static int storage_error(duro_msg *m, int rc)
@@ -180,11 +154,11 @@ static int op_create(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
         return storage_error(m, rc); /* a duplicate of 256 random bits is no answer */
     ns->has_ttl = 1;
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
-    pack_lit(&pk, "id");
-    pack_str(&pk, id, DURO_SESSION_ID_LEN);
-    pack_lit(&pk, "expiresAt");
+    duro_tape_lit(&pk, "id");
+    duro_tape_str(&pk, id, DURO_SESSION_ID_LEN);
+    duro_tape_lit(&pk, "expiresAt");
     msgpack_pack_int64(&pk, expires);
     sodium_memzero(id, sizeof id);
     return DURO_OK;
@@ -217,22 +191,22 @@ static int op_get(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_t n
         expires = now + ttl;
 
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 5);
-    pack_lit(&pk, "data");
-    pack_json(&pk, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
-    pack_lit(&pk, "userId");
+    duro_tape_lit(&pk, "data");
+    duro_tape_json(&pk, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    duro_tape_lit(&pk, "userId");
     if (sqlite3_column_type(st, 0) == SQLITE_NULL)
         msgpack_pack_nil(&pk);
     else
-        pack_str(&pk, (const char *)sqlite3_column_text(st, 0),
+        duro_tape_str(&pk, (const char *)sqlite3_column_text(st, 0),
                  (size_t)sqlite3_column_bytes(st, 0));
-    pack_lit(&pk, "createdAt");
+    duro_tape_lit(&pk, "createdAt");
     msgpack_pack_int64(&pk, sqlite3_column_int64(st, 2));
-    pack_lit(&pk, "expiresAt");
+    duro_tape_lit(&pk, "expiresAt");
     msgpack_pack_int64(&pk, expires);
-    pack_lit(&pk, "rolling");
-    pack_bool(&pk, rolling);
+    duro_tape_lit(&pk, "rolling");
+    duro_tape_bool(&pk, rolling);
     sqlite3_reset(st);
 
     if (expires != old_expires) {
@@ -275,9 +249,9 @@ static int op_put(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_t n
         return storage_error(m, rc);
     ns->has_ttl = 1;
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_lit(&pk, "expiresAt");
+    duro_tape_lit(&pk, "expiresAt");
     msgpack_pack_int64(&pk, expires);
     return DURO_OK;
 }
@@ -300,10 +274,10 @@ static int op_delete(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
             return storage_error(m, rc);
     }
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_lit(&pk, "deleted");
-    pack_bool(&pk, deleted);
+    duro_tape_lit(&pk, "deleted");
+    duro_tape_bool(&pk, deleted);
     return DURO_OK;
 }
 
@@ -316,17 +290,17 @@ static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int
     sqlite3_bind_int64(st, 2, now);
     duro_buf tmp = {0};
     msgpack_packer pk;
-    packer(&pk, &tmp);
+    duro_tape_packer(&pk, &tmp);
     uint32_t count = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         msgpack_pack_map(&pk, 3);
-        pack_lit(&pk, "createdAt");
+        duro_tape_lit(&pk, "createdAt");
         msgpack_pack_int64(&pk, sqlite3_column_int64(st, 0));
-        pack_lit(&pk, "expiresAt");
+        duro_tape_lit(&pk, "expiresAt");
         msgpack_pack_int64(&pk, sqlite3_column_int64(st, 1));
-        pack_lit(&pk, "rolling");
-        pack_bool(&pk, sqlite3_column_int(st, 2) != 0);
+        duro_tape_lit(&pk, "rolling");
+        duro_tape_bool(&pk, sqlite3_column_int(st, 2) != 0);
         count++;
     }
     sqlite3_reset(st);
@@ -334,13 +308,13 @@ static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int
         duro_buf_free(&tmp);
         return storage_error(m, rc);
     }
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
-    pack_lit(&pk, "sessions");
+    duro_tape_lit(&pk, "sessions");
     msgpack_pack_array(&pk, count);
     duro_buf_append(&m->body, tmp.data, tmp.len);
     duro_buf_free(&tmp);
-    pack_lit(&pk, "count");
+    duro_tape_lit(&pk, "count");
     msgpack_pack_uint32(&pk, count);
     return DURO_OK;
 }
@@ -361,9 +335,9 @@ static int op_revoke_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, i
     if (rc != SQLITE_DONE)
         return storage_error(m, rc);
     msgpack_packer pk;
-    packer(&pk, &m->body);
+    duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
-    pack_lit(&pk, "deleted");
+    duro_tape_lit(&pk, "deleted");
     msgpack_pack_int64(&pk, n);
     return DURO_OK;
 }

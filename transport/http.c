@@ -290,6 +290,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The connection's request was answered: its next one may start. */
+static void conn_idle(conn *c)
+{
+    if (c) {
+        c->busy = 0;
+        c->t_ready = mono_ms();
+    }
+}
+
 /* ---- replies ---- */
 
 static void free_chunk(const void *data, size_t len, void *arg) { free((void *)data); }
@@ -514,10 +523,7 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
     evhttp_send_reply(req, code, http_reason(code), eb);
     if (eb)
         evbuffer_free(eb);
-    if (c) {
-        c->busy = 0;
-        c->t_ready = mono_ms();
-    }
+    conn_idle(c);
     duro_metrics_request(route, code, now_us() - t0);
 }
 
@@ -605,6 +611,22 @@ static int parse_body(struct evhttp_request *req, int enc, size_t max, json_t **
         return DURO_BAD_REQUEST;
     }
     return DURO_OK;
+}
+
+/* The request body, decoded by its Content-Type (415 for another type);
+ * *enc (if not NULL) gets the encoding. */
+static int read_body(const duro_http *srv, struct evhttp_request *req, json_t **out, int *enc,
+                     char *err, size_t errlen)
+{
+    int e = body_encoding(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"));
+    *out = NULL;
+    if (enc)
+        *enc = e;
+    if (e < 0) {
+        snprintf(err, errlen, "Content-Type must be application/json or application/msgpack");
+        return DURO_UNSUPPORTED_MEDIA_TYPE;
+    }
+    return parse_body(req, e, (size_t)srv->cfg->max_body_bytes, out, err, errlen);
 }
 
 static const char *const list_params[] = {"prefix", "start", "startAfter", "end",
@@ -743,14 +765,9 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
         ri->op != DURO_KV_BATCH_DELETE && ri->op != DURO_KV_SNAPSHOT_PATCH)
         return DURO_OK;
 
-    int enc = body_encoding(evhttp_find_header(hdr, "Content-Type"));
-    if (enc < 0) {
-        snprintf(err, errlen, "Content-Type must be application/json or application/msgpack");
-        return DURO_UNSUPPORTED_MEDIA_TYPE;
-    }
+    int enc;
     json_t *body;
-    if ((st = parse_body(req, enc, (size_t)srv->cfg->max_body_bytes, &body, err, errlen)) !=
-        DURO_OK)
+    if ((st = read_body(srv, req, &body, &enc, err, errlen)) != DURO_OK)
         return st;
     switch (ri->op) {
     case DURO_KV_PUT:
@@ -820,10 +837,7 @@ static void serve_metrics(io_thread *t, struct evhttp_request *req, conn *c, uin
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", eb);
     evbuffer_free(eb);
-    if (c) {
-        c->busy = 0;
-        c->t_ready = mono_ms();
-    }
+    conn_idle(c);
     duro_metrics_request(DURO_ROUTE_METRICS, 200, now_us() - t0);
 }
 
@@ -905,17 +919,9 @@ static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
         st = DURO_BAD_REQUEST;
     }
     json_t *body = NULL;
-    struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
     if (st == DURO_OK && op == DURO_RL_CHECK &&
-        evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
-        int enc = body_encoding(evhttp_find_header(hdr, "Content-Type"));
-        if (enc < 0) {
-            snprintf(err, sizeof err, "Content-Type must be application/json or application/msgpack");
-            st = DURO_UNSUPPORTED_MEDIA_TYPE;
-        } else {
-            st = parse_body(req, enc, (size_t)t->srv->cfg->max_body_bytes, &body, err, sizeof err);
-        }
-    }
+        evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0)
+        st = read_body(t->srv, req, &body, NULL, err, sizeof err);
     duro_rl_req *r = NULL;
     if (st == DURO_OK)
         st = duro_rl_request(op, key, key_len, body, &t->srv->rl_defaults, &r, err, sizeof err);
@@ -1268,13 +1274,7 @@ static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
     }
 
     json_t *body = NULL;
-    int enc = body_encoding(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"));
-    if (enc < 0) {
-        snprintf(err, sizeof err, "Content-Type must be application/json or application/msgpack");
-        st = DURO_UNSUPPORTED_MEDIA_TYPE;
-    } else {
-        st = parse_body(req, enc, (size_t)t->srv->cfg->max_body_bytes, &body, err, sizeof err);
-    }
+    st = read_body(t->srv, req, &body, NULL, err, sizeof err);
     if (st == DURO_OK && !json_is_object(body)) {
         snprintf(err, sizeof err, "body must be {\"email\", \"password\"}");
         st = DURO_BAD_REQUEST;
@@ -1364,16 +1364,8 @@ static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
     json_t *body = NULL;
     if (st == DURO_OK && (op == DURO_SESSION_CREATE || op == DURO_SESSION_PUT ||
                           (op == DURO_SESSION_REVOKE_USER &&
-                           evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0))) {
-        int enc = body_encoding(
-            evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"));
-        if (enc < 0) {
-            snprintf(err, sizeof err, "Content-Type must be application/json or application/msgpack");
-            st = DURO_UNSUPPORTED_MEDIA_TYPE;
-        } else {
-            st = parse_body(req, enc, (size_t)t->srv->cfg->max_body_bytes, &body, err, sizeof err);
-        }
-    }
+                           evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0)))
+        st = read_body(t->srv, req, &body, NULL, err, sizeof err);
     if (st == DURO_OK && op == DURO_SESSION_REVOKE_USER) {
         char *v;
         size_t vn;
@@ -1434,10 +1426,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         evhttp_add_header(hd, "Allow", CORS_METHODS);
         add_cors(t->srv, req);
         evhttp_send_reply(req, 204, "No Content", NULL);
-        if (c) {
-            c->busy = 0;
-            c->t_ready = mono_ms();
-        }
+        conn_idle(c);
         duro_metrics_request(DURO_ROUTE_OPTIONS, 204, now_us() - t0);
         return;
     }
@@ -1452,10 +1441,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
         evhttp_send_reply(req, 200, "OK", eb);
         evbuffer_free(eb);
-        if (c) {
-            c->busy = 0;
-            c->t_ready = mono_ms();
-        }
+        conn_idle(c);
         duro_metrics_request(DURO_ROUTE_HEALTHZ, 200, now_us() - t0);
         return;
     }
