@@ -18,6 +18,7 @@
 
 #include "objects/object.h"
 #include "objects/tape.h"
+#include "runtime/notice.h"
 #include "runtime/stats.h"
 #include "transport/codec.h"
 
@@ -108,6 +109,15 @@ char *duro_kv_cursor_decode(const char *cursor, size_t len, size_t *key_len)
     }
     key[*key_len] = '\0';
     return key;
+}
+
+/* ---- change notices for the registry (runtime/notice.h) ---- */
+
+static int note_del(duro_ns *ns, const char *key, size_t key_len)
+{
+    duro_notice n = {.op = DURO_NOTICE_DEL, .type = "kv", .type_len = 2, .key = key,
+                     .key_len = key_len};
+    return duro_notice_add(&ns->notes, &n) == 0 ? 0 : -DURO_NOMEM;
 }
 
 /* ---- reading rows ---- */
@@ -233,6 +243,12 @@ static int write_item(duro_ns *ns, const duro_kv_item *it, int64_t version, int6
     if (rc != SQLITE_DONE)
         return -duro_status_from_sqlite(rc);
     sqlite3_reset(st);
+    duro_notice n = {.op = DURO_NOTICE_PUT, .type = "kv", .type_len = 2, .key = it->key,
+                     .key_len = it->key_len, .size = (int64_t)it->val_len, .created_at = created,
+                     .updated_at = now, .expires_at = expires, .meta = it->meta,
+                     .meta_len = it->meta_len};
+    if (duro_notice_add(&ns->notes, &n) != 0)
+        return -DURO_NOMEM;
     if (expires)
         ns->has_ttl = 1;
     duro_crow row = {it->key, it->key_len, it->val, it->val_len, it->enc, it->meta, it->meta_len,
@@ -280,8 +296,9 @@ static int delete_key(duro_ns *ns, const char *key, size_t key_len, int64_t now)
         return -DURO_INTERNAL;
     sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    int deleted = 0;
+    int deleted = 0, existed = 0;
     if (rc == SQLITE_ROW) {
+        existed = 1;
         deleted = live(sqlite3_column_int64(st, 0), now);
         rc = sqlite3_step(st);
     }
@@ -289,6 +306,8 @@ static int delete_key(duro_ns *ns, const char *key, size_t key_len, int64_t now)
         return -duro_status_from_sqlite(rc);
     sqlite3_reset(st);
     duro_cache_del(&ns->cache, key, key_len);
+    if (existed && note_del(ns, key, key_len) != 0)
+        return -DURO_NOMEM;
     return deleted;
 }
 
@@ -412,6 +431,9 @@ static int op_clear(duro_ns *ns, duro_msg *m, int64_t now)
     if (rc != SQLITE_DONE)
         return storage_error(m, -duro_status_from_sqlite(rc));
     duro_ctable_clear(&ns->cache);
+    duro_notice clear = {.op = DURO_NOTICE_CLEAR, .type = "kv", .type_len = 2};
+    if (sqlite3_changes(ns->db) > 0 && duro_notice_add(&ns->notes, &clear) != 0)
+        return storage_error(m, -DURO_NOMEM);
     if (n)
         duro_ns_next_version(ns);
     msgpack_packer pk;
@@ -663,10 +685,8 @@ static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t n
     duro_tape_lit(&pk, "version");
     msgpack_pack_int64(&pk, after);
     duro_tape_lit(&pk, "created");
-    if (etag == 0 && after != 0)
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_false(&pk);
+    m->created = etag == 0 && after != 0;
+    duro_tape_bool(&pk, m->created);
     m->etag = after;
     return DURO_OK;
 }
@@ -713,8 +733,13 @@ static int kv_sweep(duro_ns *ns, int64_t now, int max)
     sqlite3_bind_int(st, 2, max);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        duro_cache_del(&ns->cache, (const char *)sqlite3_column_text(st, 0),
-                       (size_t)sqlite3_column_bytes(st, 0));
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        size_t kn = (size_t)sqlite3_column_bytes(st, 0);
+        duro_cache_del(&ns->cache, k, kn);
+        if (note_del(ns, k, kn) != 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
         n++;
     }
     sqlite3_reset(st);

@@ -37,6 +37,7 @@ extern const duro_object_ops duro_kv_object;
 extern const duro_object_ops duro_ratelimit_object;
 extern const duro_object_ops duro_session_object;
 extern const duro_object_ops duro_auth_object;
+extern const duro_object_ops duro_resource_object;
 
 /* The ops of a kind (enum duro_kind), NULL if unknown. */
 const duro_object_ops *duro_object_find(int kind);

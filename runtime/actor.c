@@ -37,6 +37,7 @@
 
 #include "objects/object.h"
 #include "runtime/log.h"
+#include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
@@ -199,6 +200,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     const duro_object_ops *ops = duro_object_find(m->kind);
     m->status = DURO_OK;
     m->etag = -1;
+    m->created = 0;
     if (!ops) {
         duro_msg_fail(m, DURO_INTERNAL, "unknown object kind");
         outbox_add(a, m);
@@ -238,8 +240,10 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     hold(ns, m);
 }
 
-/* Commits (or rolls back) each namespace of the batch, then posts its replies. */
-static void finish(duro_ns *txn_list)
+/* Commits (or rolls back) each namespace of the batch, then sends its change
+ * notices to the registry and posts its replies (in that order: see
+ * registry.h). */
+static void finish(duro_actor *a, duro_ns *txn_list)
 {
     while (txn_list) {
         duro_ns *ns = txn_list;
@@ -262,6 +266,8 @@ static void finish(duro_ns *txn_list)
             duro_log_error("namespace %s: transaction failed: %s", ns->name, duro_errstr(st));
             DURO_STAT_ADD(commit_failures, 1);
             duro_ns_rollback(ns);
+        } else {
+            duro_registry_notify(a->registry, ns);
         }
         ns->in_txn = 0;
         duro_msg *m = ns->pending;
@@ -299,6 +305,7 @@ static void sweep(duro_actor *a, int64_t now)
             }
             DURO_STAT_ADD(commits, 1);
             DURO_STAT_ADD(keys_expired, (uint64_t)n);
+            duro_registry_notify(a->registry, ns);
         }
     }
 }
@@ -323,7 +330,7 @@ static void *actor_main(void *arg)
                 run_one(a, m, &txn_list, now);
             }
             outbox_flush(a);
-            finish(txn_list);
+            finish(a, txn_list);
         } else if (duro_mailbox_closed(&a->mailbox)) {
             break;
         }

@@ -22,7 +22,10 @@ enum duro_kind {
     DURO_KIND_RATELIMIT,
     DURO_KIND_SESSION,
     DURO_KIND_AUTH,
-    DURO_KIND_COUNT
+    DURO_KIND_RESOURCE, /* resources registered by hand (objects/registry.h) */
+    DURO_KIND_COUNT,
+    /* not a namespace object: served by the registry actor, m->ns unused */
+    DURO_KIND_REGISTRY = 16
 };
 
 typedef struct duro_msg duro_msg;
@@ -45,6 +48,7 @@ struct duro_msg {
     /* reply: set by the actor before done() */
     int status;        /* duro_status */
     int64_t etag;      /* version for an ETag header, or -1 */
+    int created;       /* the write created its target (HTTP 201) */
     duro_buf body;     /* on DURO_OK: the data as a tape (see codec.h) */
     char errmsg[192];  /* on error: the message of the error body */
     struct {           /* a rate-limit check's figures, for HTTP headers */

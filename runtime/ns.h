@@ -12,11 +12,13 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "runtime/buf.h"
 #include "runtime/cache.h"
 #include "runtime/msg.h"
 #include "transport/names.h"
 
-#define DURO_NS_STMTS 64 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47, store 63 */
+#define DURO_NS_STMTS 64 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
+                            resource 48..50, store 63 */
 
 typedef struct duro_ns duro_ns;
 struct duro_ns {
@@ -30,6 +32,7 @@ struct duro_ns {
     int has_ttl;               /* some key may carry an expiry */
     void *kind_state[DURO_KIND_COUNT]; /* an object kind's in-memory state, if any */
     unsigned dirty_kinds;      /* kinds with state to write behind (bit per kind) */
+    duro_buf notes;            /* change notices of the open transaction (notice.h) */
 
     /* owned by the actor */
     duro_ns *hnext;             /* actor's name table */

@@ -21,6 +21,7 @@
 
 #include "objects/object.h"
 #include "runtime/actor.h"
+#include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
 
@@ -43,6 +44,7 @@ struct duro_runtime {
     duro_actor *actors;
     int lock_fd;
     char *data_dir;
+    duro_registry *registry;
 };
 
 int64_t duro_now_ms(void)
@@ -73,6 +75,8 @@ const duro_object_ops *duro_object_find(int kind)
         return &duro_session_object;
     case DURO_KIND_AUTH:
         return &duro_auth_object;
+    case DURO_KIND_RESOURCE:
+        return &duro_resource_object;
     default:
         return NULL;
     }
@@ -140,13 +144,18 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         return st;
     }
     rt->data_dir = strdup(cfg->data_dir);
-    rt->n_actors = (unsigned)cfg->actors;
-    rt->actors = calloc(rt->n_actors, sizeof *rt->actors);
+    rt->actors = calloc((size_t)cfg->actors, sizeof *rt->actors);
     if (!rt->data_dir || !rt->actors) {
         snprintf(err, errlen, "out of memory");
         st = DURO_NOMEM;
         goto fail;
     }
+    /* the registry reconciles before any actor runs (runtime/registry.h) */
+    duro_store_config store = {rt->data_dir, cfg->sync_full};
+    if ((st = duro_registry_open(&store, cfg->max_mailbox, &rt->registry, err, errlen)) !=
+        DURO_OK)
+        goto fail;
+    rt->n_actors = (unsigned)cfg->actors;
     size_t per_open = (size_t)cfg->max_open_ns / rt->n_actors;
     for (unsigned i = 0; i < rt->n_actors; i++) {
         duro_actor *a = &rt->actors[i];
@@ -155,6 +164,7 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         a->store.sync_full = cfg->sync_full;
         a->max_open = per_open ? per_open : 1;
         a->ttl_sweep_ms = cfg->ttl_sweep_ms;
+        a->registry = rt->registry;
         duro_lru_init(&a->lru, cfg->cache_bytes / rt->n_actors);
         if (duro_mailbox_init(&a->mailbox, cfg->max_mailbox) != 0 || duro_actor_start(a) != 0) {
             snprintf(err, errlen, "cannot start actor %u", i);
@@ -172,6 +182,8 @@ fail:
 
 int duro_runtime_submit(duro_runtime *rt, duro_msg *m)
 {
+    if (m->kind == DURO_KIND_REGISTRY)
+        return duro_registry_submit(rt->registry, m);
     duro_actor *a = &rt->actors[duro_route_owner(m->ns, m->ns_len, rt->n_actors)];
     return duro_mailbox_push(&a->mailbox, m) == 0 ? DURO_OK : DURO_UNAVAILABLE;
 }
@@ -181,10 +193,18 @@ duro_msg *duro_runtime_submit_list(duro_runtime *rt, duro_msg *list)
     enum { MAX_GROUPS = 256 };
     duro_msg *head[MAX_GROUPS] = {0}, *tail[MAX_GROUPS];
     size_t count[MAX_GROUPS] = {0};
+    duro_msg *refused = NULL;
     while (list) {
         duro_msg *m = list;
         list = m->next;
         m->next = NULL;
+        if (m->kind == DURO_KIND_REGISTRY) {
+            if (duro_registry_submit(rt->registry, m) != DURO_OK) {
+                m->next = refused;
+                refused = m;
+            }
+            continue;
+        }
         unsigned a = duro_route_owner(m->ns, m->ns_len, rt->n_actors);
         if (head[a])
             tail[a]->next = m;
@@ -193,7 +213,6 @@ duro_msg *duro_runtime_submit_list(duro_runtime *rt, duro_msg *list)
         tail[a] = m;
         count[a]++;
     }
-    duro_msg *refused = NULL;
     for (unsigned a = 0; a < rt->n_actors; a++) {
         if (!head[a] || duro_mailbox_push_list(&rt->actors[a].mailbox, head[a], tail[a],
                                                count[a]) == 0)
@@ -209,7 +228,7 @@ size_t duro_runtime_mailbox_depth(duro_runtime *rt)
     size_t d = 0;
     for (unsigned i = 0; i < rt->n_actors; i++)
         d += duro_mailbox_depth(&rt->actors[i].mailbox);
-    return d;
+    return d + (rt->registry ? duro_registry_depth(rt->registry) : 0);
 }
 
 void duro_runtime_close(duro_runtime *rt)
@@ -222,6 +241,7 @@ void duro_runtime_close(duro_runtime *rt)
         duro_actor_stop(&rt->actors[i]);
         duro_mailbox_destroy(&rt->actors[i].mailbox);
     }
+    duro_registry_close(rt->registry); /* after the actors: they send it notices */
     free(rt->actors);
     free(rt->data_dir);
     if (rt->lock_fd >= 0)

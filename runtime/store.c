@@ -42,6 +42,10 @@ static const char *const migrations[] = {
     /* 4: users (password login) */
     "CREATE TABLE _duro_users(email TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE,"
     " pwhash TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 5: resources registered by hand (objects/resource.c) */
+    "CREATE TABLE _duro_resources(type TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,"
+    " metadata TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(type, key)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -227,6 +231,7 @@ void duro_ns_close(duro_ns *ns)
     else if (ns->db)
         DURO_STAT_SUB(open_namespaces, 1);
     duro_ctable_destroy(&ns->cache);
+    duro_buf_free(&ns->notes);
     free(ns);
 }
 
@@ -278,4 +283,5 @@ void duro_ns_rollback(duro_ns *ns)
         exec(ns->db, "ROLLBACK");
     duro_ctable_clear(&ns->cache);
     ns->version = ns->version_committed;
+    ns->notes.len = 0;
 }

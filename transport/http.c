@@ -61,6 +61,7 @@
 #include "transport/kv_request.h"
 #include "transport/metrics.h"
 #include "transport/names.h"
+#include "transport/registry_request.h"
 #include "transport/rl_request.h"
 #include "transport/rpc.h"
 #include "transport/session_request.h"
@@ -426,14 +427,6 @@ static const char *http_reason(int code)
     }
 }
 
-/* 1 if a PATCH reply tape says {created: true}. */
-static int created_flag(const duro_buf *tape)
-{
-    static const char needle[] = "\xa7" "created" "\xc3";
-    return tape->len >= sizeof needle - 1 &&
-           memmem(tape->data, tape->len, needle, sizeof needle - 1) != NULL;
-}
-
 /* RateLimit-* (draft IETF fields, seconds) and, when denied, Retry-After. */
 static void add_ratelimit_headers(struct evkeyvalq *h, const duro_msg *m, int status)
 {
@@ -456,8 +449,12 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
                     int64_t etag, const duro_msg *m)
 {
     duro_buf out = {0};
-    int raw = status == DURO_OK && m && m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET;
-    if (raw) { /* the snapshot is the document itself, without the envelope */
+    /* the snapshot is the document itself, and the registry list answers as
+     * API.md shows it: both without the envelope */
+    int raw = status == DURO_OK && m &&
+              ((m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) ||
+               (m->kind == DURO_KIND_REGISTRY && m->op == DURO_REGISTRY_LIST));
+    if (raw) {
         if ((accept_mp ? duro_tape_to_mp(tape->data, tape->len, &out)
                        : duro_tape_to_json(tape->data, tape->len, &out)) != 0) {
             out.len = 0;
@@ -502,14 +499,12 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
     if (status == DURO_UNAUTHORIZED)
         evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     int code = duro_status_http(status);
-    if (status == DURO_OK && m && m->kind == DURO_KIND_AUTH && m->op == DURO_AUTH_USER_CREATE)
+    if (status == DURO_OK && m &&
+        ((m->kind == DURO_KIND_AUTH && m->op == DURO_AUTH_USER_CREATE) || m->created))
         code = 201;
     if (m && m->kind == DURO_KIND_KV &&
-        (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH)) {
+        (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH))
         evhttp_add_header(h, "X-Storage-Backend", "sqlite");
-        if (status == DURO_OK && m->op == DURO_KV_SNAPSHOT_PATCH && created_flag(&m->body))
-            code = 201;
-    }
     add_cors(t->srv, req);
     if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
         evhttp_add_header(h, "Allow", errmsg + 9);
@@ -632,23 +627,28 @@ static int read_body(const duro_http *srv, struct evhttp_request *req, json_t **
 static const char *const list_params[] = {"prefix", "start", "startAfter", "end",
                                           "limit",  "cursor", "reverse",   "values"};
 
-/* The query parameters of a list as a JSON object of strings. */
-static int query_object(const char *query, json_t **out, char *err, size_t errlen)
+static const char *const registry_params[] = {"type",  "namespace", "key_prefix",
+                                              "limit", "offset",    "consistent"};
+static const char *const resource_params[] = {"type", "namespace", "key"};
+
+/* The query parameters names[0..count) as a JSON object of strings. */
+static int query_object(const char *query, const char *const *names, size_t count, json_t **out,
+                        char *err, size_t errlen)
 {
     json_t *o = json_object();
     if (!o)
         return DURO_NOMEM;
-    for (size_t i = 0; i < sizeof list_params / sizeof list_params[0]; i++) {
+    for (size_t i = 0; i < count; i++) {
         char *v;
         size_t n;
-        int rc = duro_query_get(query, list_params[i], &v, &n);
+        int rc = duro_query_get(query, names[i], &v, &n);
         if (rc < 0) {
             json_decref(o);
-            snprintf(err, errlen, "bad percent-encoding in query parameter \"%s\"", list_params[i]);
+            snprintf(err, errlen, "bad percent-encoding in query parameter \"%s\"", names[i]);
             return DURO_BAD_REQUEST;
         }
         if (rc == 1) {
-            json_object_set_new(o, list_params[i], json_stringn_nocheck(v, n));
+            json_object_set_new(o, names[i], json_stringn_nocheck(v, n));
             free(v);
         }
     }
@@ -753,7 +753,8 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
     }
     if (ri->op == DURO_KV_LIST) {
         json_t *params;
-        if ((st = query_object(query, &params, err, errlen)) != DURO_OK)
+        if ((st = query_object(query, list_params, sizeof list_params / sizeof list_params[0],
+                               &params, err, errlen)) != DURO_OK)
             return st;
         st = duro_kv_decode_list(r, params, err, errlen);
         json_decref(params);
@@ -1399,6 +1400,87 @@ static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
     send_call(t, k);
 }
 
+/* GET /api/resources/list and /stats (the registry actor), POST
+ * /api/resources/register and DELETE /api/resources/unregister (the owner of
+ * the resource's namespace; unregister reads a body or the query). */
+static void serve_resources(io_thread *t, struct evhttp_request *req, conn *c,
+                            enum evhttp_cmd_type cmd, const char *rest, const char *query,
+                            int accept_mp, uint64_t t0)
+{
+    static const struct {
+        const char *path;
+        enum evhttp_cmd_type cmd;
+        const char *allowed;
+        int kind, op;
+    } routes[] = {
+        {"list", EVHTTP_REQ_GET, "allowed: GET", DURO_KIND_REGISTRY, DURO_REGISTRY_LIST},
+        {"stats", EVHTTP_REQ_GET, "allowed: GET", DURO_KIND_REGISTRY, DURO_REGISTRY_STATS},
+        {"register", EVHTTP_REQ_POST, "allowed: POST", DURO_KIND_RESOURCE,
+         DURO_RESOURCE_REGISTER},
+        {"unregister", EVHTTP_REQ_DELETE, "allowed: DELETE", DURO_KIND_RESOURCE,
+         DURO_RESOURCE_UNREGISTER},
+    };
+    const int route = DURO_ROUTE_RESOURCES;
+    size_t i = 0;
+    while (i < sizeof routes / sizeof routes[0] && strcmp(rest, routes[i].path) != 0)
+        i++;
+    if (i == sizeof routes / sizeof routes[0]) {
+        respond_error(t, req, c, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
+        return;
+    }
+    if (cmd != routes[i].cmd) {
+        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      routes[i].allowed);
+        return;
+    }
+    char err[256], ns[DURO_NS_MAX + 1] = "*";
+    size_t ns_len = 1;
+    void *rq = NULL;
+    json_t *args = NULL;
+    int st;
+    if (routes[i].kind == DURO_KIND_REGISTRY) {
+        st = query_object(query, registry_params, 6, &args, err, sizeof err);
+        duro_registry_query *q = NULL;
+        if (st == DURO_OK && (st = duro_registry_query_from(args, &q, err, sizeof err)) ==
+                                 DURO_OK && q->has_ns) {
+            memcpy(ns, q->ns, q->ns_len + 1); /* reading one namespace, else all ("*") */
+            ns_len = q->ns_len;
+        }
+        rq = q;
+        if (st == DURO_OK)
+            st = authorize(t, req, ns, ns_len, 0, err, sizeof err);
+    } else {
+        int body = evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0;
+        if (routes[i].op == DURO_RESOURCE_UNREGISTER && !body)
+            st = query_object(query, resource_params, 3, &args, err, sizeof err);
+        else
+            st = read_body(t->srv, req, &args, NULL, err, sizeof err);
+        duro_resource_req *r = NULL;
+        if (st == DURO_OK)
+            st = duro_resource_request(routes[i].op, args, ns, &ns_len, &r, err, sizeof err);
+        rq = r;
+        if (st == DURO_OK)
+            st = authorize(t, req, ns, ns_len, 1, err, sizeof err);
+    }
+    json_decref(args);
+    if (st != DURO_OK) {
+        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        duro_request_free(routes[i].kind, rq);
+        return;
+    }
+    call *k = new_call(t, req, c, route, accept_mp, t0);
+    if (!k) {
+        duro_request_free(routes[i].kind, rq);
+        return;
+    }
+    k->m.kind = routes[i].kind;
+    k->m.op = routes[i].op;
+    k->m.req = rq;
+    memcpy(k->m.ns, ns, ns_len + 1);
+    k->m.ns_len = ns_len;
+    send_call(t, k);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     io_thread *t = arg;
@@ -1486,6 +1568,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     if (strncmp(path, "/auth/", 6) == 0) {
         serve_auth(t, req, c, cmd, path, query, accept_mp, t0);
+        return;
+    }
+    if (strncmp(path, "/api/resources/", 15) == 0) {
+        serve_resources(t, req, c, cmd, path + 15, query, accept_mp, t0);
         return;
     }
     if (strncmp(path, "/ratelimit/", 11) == 0 && path[11]) {

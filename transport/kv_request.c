@@ -100,13 +100,9 @@ static int decode_value(duro_kv_item *it, const json_t *obj, int enc, const duro
     if (meta && !json_is_null(meta)) {
         if (!json_is_object(meta))
             return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"metadata\" must be an object");
-        duro_buf mb = {0};
-        if (duro_json_to_text(meta, &mb) != 0 || mb.len > DURO_KV_META_MAX) {
-            duro_buf_free(&mb);
+        if (duro_meta_encode(meta, &it->meta, &it->meta_len) != 0)
             return fail(err, errlen, DURO_BAD_REQUEST, "%s",
                         "\"metadata\" must encode to at most 16384 bytes of JSON");
-        }
-        it->meta = duro_buf_take(&mb, &it->meta_len);
     }
     return DURO_OK;
 }
@@ -203,7 +199,7 @@ int duro_kv_decode_patch(duro_kv_req *r, const json_t *body, int enc, const duro
     return DURO_OK;
 }
 
-static int flag(const json_t *v, int *out)
+int duro_param_flag(const json_t *v, int *out)
 {
     if (!v || json_is_null(v))
         return 0;
@@ -225,6 +221,42 @@ static int flag(const json_t *v, int *out)
         return 0;
     }
     return -1;
+}
+
+int duro_param_int(const json_t *v, long long min, long long max, long long *out)
+{
+    if (!v || json_is_null(v))
+        return 1;
+    long long x;
+    if (json_is_integer(v)) {
+        x = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        x = strtoll(s, &end, 10);
+        if (errno || end == s || *end || *s < '0' || *s > '9')
+            return -1;
+    } else {
+        return -1;
+    }
+    if (x < min || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int duro_meta_encode(const json_t *meta, char **out, size_t *len)
+{
+    if (!json_is_object(meta))
+        return -1;
+    duro_buf mb = {0};
+    if (duro_json_to_text(meta, &mb) != 0 || mb.len > DURO_KV_META_MAX) {
+        duro_buf_free(&mb);
+        return -1;
+    }
+    *out = duro_buf_take(&mb, len);
+    return *out ? 0 : -1;
 }
 
 static int bound(const json_t *params, const char *name, duro_kv_bound *b, char *err,
@@ -257,27 +289,16 @@ int duro_kv_decode_list(duro_kv_req *r, const json_t *params, char *err, size_t 
     if (r->list.start.has && r->list.start_after.has)
         return fail(err, errlen, DURO_BAD_REQUEST, "%s", "use \"start\" or \"startAfter\", not both");
 
-    const json_t *lim = json_object_get(params, "limit");
-    if (lim && !json_is_null(lim)) {
-        long long x = -1;
-        if (json_is_integer(lim)) {
-            x = json_integer_value(lim);
-        } else if (json_is_string(lim)) {
-            const char *s = json_string_value(lim);
-            char *end;
-            errno = 0;
-            x = strtoll(s, &end, 10);
-            if (errno || end == s || *end || *s < '0' || *s > '9')
-                x = -1;
-        }
-        if (x < 1 || x > DURO_KV_LIST_MAX)
-            return fail(err, errlen, DURO_BAD_REQUEST, "%s",
-                        "\"limit\" must be an integer from 1 to 10000");
+    long long x;
+    int rc = duro_param_int(json_object_get(params, "limit"), 1, DURO_KV_LIST_MAX, &x);
+    if (rc < 0)
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                    "\"limit\" must be an integer from 1 to 10000");
+    if (rc == 0)
         r->list.limit = (int)x;
-    }
-    if (flag(json_object_get(params, "reverse"), &r->list.reverse) != 0)
+    if (duro_param_flag(json_object_get(params, "reverse"), &r->list.reverse) != 0)
         return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"reverse\" must be true or false");
-    if (flag(json_object_get(params, "values"), &r->list.values) != 0)
+    if (duro_param_flag(json_object_get(params, "values"), &r->list.values) != 0)
         return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"values\" must be true or false");
 
     const json_t *c = json_object_get(params, "cursor");

@@ -51,6 +51,17 @@ int duro_kv_decode_patch(duro_kv_req *r, const json_t *body, int enc, const duro
  * "1"/"true"/"0"/"false"). Unknown names are ignored. */
 int duro_kv_decode_list(duro_kv_req *r, const json_t *params, char *err, size_t errlen);
 
+/* Parameter helpers shared by the request decoders:
+ * duro_param_int: v is an integer or a decimal string within [min, max];
+ *   0 with *out set, 1 if absent (NULL or null), -1 if malformed/out of range.
+ * duro_param_flag: v is a bool, 0/1 or "1"/"true"/""/"0"/"false"; 0 with
+ *   *out set (untouched if absent), -1 if malformed.
+ * duro_meta_encode: a metadata object as compact JSON text of at most
+ *   DURO_KV_META_MAX bytes; 0 with *out (malloc'd) set, -1 otherwise. */
+int duro_param_int(const json_t *v, long long min, long long max, long long *out);
+int duro_param_flag(const json_t *v, int *out);
+int duro_meta_encode(const json_t *meta, char **out, size_t *len);
+
 /* The op of a binary-protocol / embedded op name ("kv.get", "kv.put", ...),
  * or -1 if unknown. duro_kv_op_name() is the reverse (NULL if out of range). */
 int duro_kv_op_from_name(const char *name, size_t len);

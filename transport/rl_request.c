@@ -8,6 +8,7 @@
 
 #include "objects/auth.h"
 #include "objects/kv.h"
+#include "objects/registry.h"
 #include "objects/session.h"
 #include "runtime/msg.h"
 #include "transport/names.h"
@@ -156,6 +157,12 @@ void duro_request_free(int kind, void *req)
         break;
     case DURO_KIND_AUTH:
         duro_auth_req_free(req);
+        break;
+    case DURO_KIND_RESOURCE:
+        duro_resource_req_free(req);
+        break;
+    case DURO_KIND_REGISTRY:
+        duro_registry_query_free(req);
         break;
     default:
         duro_kv_req_free(req);

@@ -38,6 +38,7 @@
 #include "transport/frame.h"
 #include "transport/kv_request.h"
 #include "transport/names.h"
+#include "transport/registry_request.h"
 #include "transport/rl_request.h"
 #include "transport/session_request.h"
 
@@ -369,6 +370,58 @@ static int rl_args(const unsigned char *p, size_t n, const char **key, size_t *k
     return *key ? 0 : -1;
 }
 
+/* Sends a decoded request to its actor; the reply comes to call_reply(). */
+static void submit(rconn *c, uint64_t msgid, int kind, int op, void *req, const char *ns,
+                   size_t ns_len)
+{
+    rcall *k = calloc(1, sizeof *k);
+    if (!k) {
+        duro_request_free(kind, req);
+        send_error(c, msgid, DURO_NOMEM, "out of memory");
+        return;
+    }
+    k->m.kind = kind;
+    k->m.op = op;
+    k->m.req = req;
+    memcpy(k->m.ns, ns, ns_len);
+    k->m.ns[ns_len] = '\0';
+    k->m.ns_len = ns_len;
+    k->m.reply = call_reply;
+    k->c = c;
+    k->msgid = msgid;
+    c->refs++;
+    c->r->inflight++;
+    duro_courier_send(c->r->courier, &k->m);
+}
+
+/* resources.list / resources.stats {type?, namespace?, key_prefix?, limit?,
+ * offset?}: the frame's namespace is not used; with access control on, the
+ * credentials must reach the filtered namespace, or every namespace. */
+static void registry_op(rconn *c, uint64_t msgid, int op, const unsigned char *args, size_t n)
+{
+    const char *why;
+    char err[256];
+    json_t *a = duro_mp_to_json(args, n, &why);
+    if (!a) {
+        snprintf(err, sizeof err, "bad args: %s", why);
+        send_error(c, msgid, DURO_BAD_REQUEST, err);
+        return;
+    }
+    duro_registry_query *q = NULL;
+    int st = duro_registry_query_from(a, &q, err, sizeof err);
+    json_decref(a);
+    if (st == DURO_OK && c->r->access && duro_access_enabled(c->r->access))
+        st = duro_access_check(c->r->access, c->auth, q->has_ns ? q->ns : "*",
+                               q->has_ns ? q->ns_len : 1, 0, (int64_t)time(NULL), err,
+                               sizeof err);
+    if (st != DURO_OK) {
+        duro_registry_query_free(q);
+        send_error(c, msgid, st, err);
+        return;
+    }
+    submit(c, msgid, DURO_KIND_REGISTRY, op, q, "*", 1);
+}
+
 static void handle_frame(rconn *c, const unsigned char *p, size_t n)
 {
     duro_rpc *r = c->r;
@@ -407,9 +460,15 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         kind = DURO_KIND_RATELIMIT;
     if (kop < 0 && (kop = duro_session_op_from_name(op, op_len)) >= 0)
         kind = DURO_KIND_SESSION;
+    if (kop < 0 && duro_registry_op_from_name(op, op_len, &kind, &kop) != 0)
+        kop = -1;
     if (kop < 0) {
         snprintf(err, sizeof err, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len), op);
         send_error(c, msgid, DURO_BAD_REQUEST, err);
+        return;
+    }
+    if (kind == DURO_KIND_REGISTRY) {
+        registry_op(c, msgid, kop, f.args, f.args_len);
         return;
     }
     if (duro_ns_valid(ns, ns_len, &why) != 0) {
@@ -420,6 +479,7 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
     if (gated) {
         int write = kind == DURO_KIND_KV          ? duro_kv_op_writes(kop)
                     : kind == DURO_KIND_RATELIMIT ? kop != DURO_RL_GET
+                    : kind == DURO_KIND_RESOURCE  ? 1
                                                   : kop != DURO_SESSION_GET &&
                                                         kop != DURO_SESSION_LIST_USER;
         int ast = duro_access_check(r->access, c->auth, ns, ns_len, write, (int64_t)time(NULL),
@@ -469,6 +529,9 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
                                        (duro_kv_req **)&req, err, sizeof err);
     } else if (kind == DURO_KIND_SESSION) {
         st = duro_session_request(kop, NULL, 0, args, (duro_session_req **)&req, err, sizeof err);
+    } else if (kind == DURO_KIND_RESOURCE) {
+        st = duro_resource_request(kop, args, NULL, NULL, (duro_resource_req **)&req, err,
+                                   sizeof err);
     } else {
         const json_t *key = json_object_get(args, "key");
         st = json_is_string(key)
@@ -481,25 +544,8 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         send_error(c, msgid, st, err);
         return;
     }
-submit:;
-    rcall *k = calloc(1, sizeof *k);
-    if (!k) {
-        duro_request_free(kind, req);
-        send_error(c, msgid, DURO_NOMEM, "out of memory");
-        return;
-    }
-    k->m.kind = kind;
-    k->m.op = kop;
-    k->m.req = req;
-    memcpy(k->m.ns, ns, ns_len);
-    k->m.ns[ns_len] = '\0';
-    k->m.ns_len = ns_len;
-    k->m.reply = call_reply;
-    k->c = c;
-    k->msgid = msgid;
-    c->refs++;
-    r->inflight++;
-    duro_courier_send(r->courier, &k->m);
+submit:
+    submit(c, msgid, kind, kop, req, ns, ns_len);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)

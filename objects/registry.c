@@ -1,0 +1,627 @@
+/*
+ * registry.c — the StorageRegistry's database: applying change notices,
+ * listing, counting, rebuilding one namespace (see registry.h).
+ *
+ * One row per resource in `resources`, keyed (namespace, type, key), plus a
+ * secondary index (type, namespace, key); every filter of a list is a range
+ * of one of the two (a key prefix is the range [prefix, successor(prefix))),
+ * and every list is in (namespace, type, key) order, so pages are stable.
+ * `namespaces` records, per namespace, the write counter of its file that
+ * the rows reflect; reconciling compares it with the file's own.
+ *
+ * Expired KV rows stay until the KV sweep's notice deletes them, so every
+ * query filters on expires_at.
+ */
+#include "objects/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "objects/tape.h"
+#include "runtime/log.h"
+#include "runtime/ns.h"
+
+enum {
+    ST_PUT = 0,
+    ST_DEL,
+    ST_CLEAR,
+    ST_SET_VERSION,
+    ST_GET_VERSION,
+    ST_FORGET_ROWS,
+    ST_FORGET_NS,
+    ST_STATS,
+    ST_LIST = 8,   /* 16 variants: 8..23 */
+    ST_COUNT = 24, /* 16 variants: 24..39 */
+    ST_N = 40
+};
+
+struct duro_registry_db {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_N];
+};
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS resources(namespace TEXT NOT NULL, type TEXT NOT NULL,"
+    " key TEXT NOT NULL, size INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL, expires_at INTEGER, metadata TEXT,"
+    " PRIMARY KEY(namespace, type, key)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS resources_by_type ON resources(type, namespace, key);"
+    "CREATE TABLE IF NOT EXISTS namespaces(namespace TEXT PRIMARY KEY,"
+    " version INTEGER NOT NULL) WITHOUT ROWID;";
+
+static const char SQL_PUT[] =
+    "INSERT INTO resources(namespace, type, key, size, created_at, updated_at, expires_at,"
+    " metadata) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT(namespace, type, key) DO UPDATE SET size = excluded.size,"
+    " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+    " expires_at = excluded.expires_at, metadata = excluded.metadata";
+static const char SQL_DEL[] = "DELETE FROM resources WHERE namespace = ?1 AND type = ?2 AND key = ?3";
+static const char SQL_CLEAR[] = "DELETE FROM resources WHERE namespace = ?1 AND type = ?2";
+static const char SQL_SET_VERSION[] =
+    "INSERT INTO namespaces VALUES(?1, ?2) ON CONFLICT(namespace) DO UPDATE SET version = excluded.version";
+static const char SQL_GET_VERSION[] = "SELECT version FROM namespaces WHERE namespace = ?1";
+static const char SQL_FORGET_ROWS[] = "DELETE FROM resources WHERE namespace = ?1";
+static const char SQL_FORGET_NS[] = "DELETE FROM namespaces WHERE namespace = ?1";
+static const char SQL_STATS[] =
+    "SELECT namespace, type, count(*), sum(size) FROM resources"
+    " WHERE expires_at IS NULL OR expires_at > ?1 GROUP BY namespace, type";
+
+void duro_registry_query_free(duro_registry_query *q)
+{
+    if (!q)
+        return;
+    free(q->prefix);
+    free(q);
+}
+
+void duro_resource_req_free(duro_resource_req *r)
+{
+    if (!r)
+        return;
+    free(r->key);
+    free(r->meta);
+    free(r);
+}
+
+int duro_resource_type_valid(const char *s, size_t n, const char **why)
+{
+    if (n == 0 || n > DURO_RESOURCE_TYPE_MAX) {
+        *why = "a type is 1 to 64 bytes";
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            *why = "a type is made of [A-Za-z0-9._-]";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void duro_iso8601(int64_t ms, char out[32])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&s, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+void duro_registry_pack_resource(msgpack_packer *pk, const char *type, size_t type_len,
+                                 const char *ns, size_t ns_len, const char *key, size_t key_len,
+                                 int64_t created, int64_t updated, int64_t size,
+                                 const char *meta, size_t meta_len)
+{
+    char t[32];
+    msgpack_pack_map(pk, 7);
+    duro_tape_lit(pk, "type");
+    duro_tape_str(pk, type, type_len);
+    duro_tape_lit(pk, "namespace");
+    duro_tape_str(pk, ns, ns_len);
+    duro_tape_lit(pk, "key");
+    duro_tape_str(pk, key, key_len);
+    duro_tape_lit(pk, "created_at");
+    duro_iso8601(created, t);
+    duro_tape_lit(pk, t);
+    duro_tape_lit(pk, "updated_at");
+    duro_iso8601(updated, t);
+    duro_tape_lit(pk, t);
+    duro_tape_lit(pk, "size");
+    msgpack_pack_int64(pk, size);
+    duro_tape_lit(pk, "metadata");
+    if (meta)
+        duro_tape_json(pk, meta, meta_len);
+    else
+        msgpack_pack_nil(pk);
+}
+
+/* ---- the database ---- */
+
+static sqlite3_stmt *stmt(duro_registry_db *db, int id, const char *sql)
+{
+    sqlite3_stmt *st = db->st[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    if (sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        duro_log_error("registry: prepare %s: %s", sql, sqlite3_errmsg(db->db));
+        return NULL;
+    }
+    db->st[id] = st;
+    return st;
+}
+
+/* Steps a write statement to its end. DURO_OK or a status. */
+static int run(sqlite3_stmt *st)
+{
+    if (!st)
+        return DURO_INTERNAL;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? DURO_OK : duro_status_from_sqlite(rc);
+}
+
+static int exec_sql(duro_registry_db *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        duro_log_error("registry: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+    }
+    return rc == SQLITE_OK ? DURO_OK : duro_status_from_sqlite(rc);
+}
+
+int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    duro_registry_db *db = calloc(1, sizeof *db);
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return DURO_NOMEM;
+    }
+    int rc = sqlite3_open_v2(path, &db->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "open %s: %s", path,
+                 db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+        duro_registry_db_close(db);
+        return duro_status_from_sqlite(rc);
+    }
+    sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
+    int st = exec_sql(db, "PRAGMA journal_mode=WAL");
+    if (st == DURO_OK)
+        st = exec_sql(db, "PRAGMA synchronous=NORMAL");
+    if (st == DURO_OK)
+        st = exec_sql(db, "PRAGMA cache_size=-16384"); /* 16 MiB */
+    if (st == DURO_OK)
+        st = exec_sql(db, "PRAGMA temp_store=MEMORY");
+    if (st == DURO_OK)
+        st = exec_sql(db, SCHEMA);
+    if (st != DURO_OK) {
+        snprintf(err, errlen, "set up %s: %s", path, sqlite3_errmsg(db->db));
+        duro_registry_db_close(db);
+        return st;
+    }
+    *out = db;
+    return DURO_OK;
+}
+
+void duro_registry_db_close(duro_registry_db *db)
+{
+    if (!db)
+        return;
+    for (int i = 0; i < ST_N; i++)
+        sqlite3_finalize(db->st[i]);
+    if (db->db && sqlite3_close(db->db) != SQLITE_OK)
+        duro_log_error("registry: close: %s", sqlite3_errmsg(db->db));
+    free(db);
+}
+
+int duro_registry_db_begin(duro_registry_db *db) { return exec_sql(db, "BEGIN"); }
+
+int duro_registry_db_commit(duro_registry_db *db) { return exec_sql(db, "COMMIT"); }
+
+void duro_registry_db_rollback(duro_registry_db *db)
+{
+    if (!sqlite3_get_autocommit(db->db))
+        exec_sql(db, "ROLLBACK");
+}
+
+static int set_version(duro_registry_db *db, const char *ns, size_t ns_len, int64_t version)
+{
+    sqlite3_stmt *st = stmt(db, ST_SET_VERSION, SQL_SET_VERSION);
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
+    return run(st);
+}
+
+static int put_row(duro_registry_db *db, const char *ns, size_t ns_len, const duro_notice *n)
+{
+    sqlite3_stmt *st = stmt(db, ST_PUT, SQL_PUT);
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, n->type, (int)n->type_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, n->key, (int)n->key_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, n->size);
+    sqlite3_bind_int64(st, 5, n->created_at);
+    sqlite3_bind_int64(st, 6, n->updated_at);
+    if (n->expires_at)
+        sqlite3_bind_int64(st, 7, n->expires_at);
+    if (n->meta)
+        sqlite3_bind_text(st, 8, n->meta, (int)n->meta_len, SQLITE_STATIC);
+    return run(st);
+}
+
+int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, int64_t version,
+                           const char *notes, size_t len)
+{
+    const char *p = notes, *end = notes + len;
+    duro_notice n;
+    int rc, st = DURO_OK;
+    while (st == DURO_OK && (rc = duro_notice_next(&p, end, &n)) != 0) {
+        if (rc < 0)
+            return DURO_INTERNAL;
+        if (n.op == DURO_NOTICE_PUT) {
+            st = put_row(db, ns, ns_len, &n);
+            continue;
+        }
+        sqlite3_stmt *s = n.op == DURO_NOTICE_DEL ? stmt(db, ST_DEL, SQL_DEL)
+                                                  : stmt(db, ST_CLEAR, SQL_CLEAR);
+        if (!s)
+            return DURO_INTERNAL;
+        sqlite3_bind_text(s, 1, ns, (int)ns_len, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, n.type, (int)n.type_len, SQLITE_STATIC);
+        if (n.op == DURO_NOTICE_DEL)
+            sqlite3_bind_text(s, 3, n.key, (int)n.key_len, SQLITE_STATIC);
+        st = run(s);
+    }
+    return st == DURO_OK ? set_version(db, ns, ns_len, version) : st;
+}
+
+int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len,
+                             int64_t *version)
+{
+    sqlite3_stmt *st = stmt(db, ST_GET_VERSION, SQL_GET_VERSION);
+    if (!st)
+        return -DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int found = rc == SQLITE_ROW;
+    if (found)
+        *version = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return found ? 1 : rc == SQLITE_DONE ? 0 : -duro_status_from_sqlite(rc);
+}
+
+int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len)
+{
+    sqlite3_stmt *st = stmt(db, ST_FORGET_ROWS, SQL_FORGET_ROWS);
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    int rc = run(st);
+    if (rc != DURO_OK || !(st = stmt(db, ST_FORGET_NS, SQL_FORGET_NS)))
+        return rc != DURO_OK ? rc : DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    return run(st);
+}
+
+/* Copies the rows of one SELECT over a namespace file into the registry; the
+ * SELECT yields type, key, size, created, updated, expires, metadata. */
+static int copy_rows(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
+                     const char *sql, int64_t now)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(nsdb, sql, -1, &q, NULL) != SQLITE_OK) {
+        duro_log_error("registry: read namespace %.*s: %s", (int)ns_len, ns, sqlite3_errmsg(nsdb));
+        return DURO_INTERNAL;
+    }
+    sqlite3_bind_int64(q, 1, now);
+    int rc, st = DURO_OK;
+    while (st == DURO_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        duro_notice n = {
+            .op = DURO_NOTICE_PUT,
+            .type = (const char *)sqlite3_column_text(q, 0),
+            .type_len = (size_t)sqlite3_column_bytes(q, 0),
+            .key = (const char *)sqlite3_column_text(q, 1),
+            .key_len = (size_t)sqlite3_column_bytes(q, 1),
+            .size = sqlite3_column_int64(q, 2),
+            .created_at = sqlite3_column_int64(q, 3),
+            .updated_at = sqlite3_column_int64(q, 4),
+            .expires_at = sqlite3_column_int64(q, 5),
+            .meta = (const char *)sqlite3_column_text(q, 6),
+            .meta_len = (size_t)sqlite3_column_bytes(q, 6),
+        };
+        st = put_row(db, ns, ns_len, &n);
+    }
+    if (st == DURO_OK && rc != SQLITE_DONE)
+        st = duro_status_from_sqlite(rc);
+    sqlite3_finalize(q);
+    return st;
+}
+
+int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
+                             int64_t version, int64_t now)
+{
+    sqlite3_stmt *st = stmt(db, ST_FORGET_ROWS, SQL_FORGET_ROWS);
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    int rc = run(st);
+    if (rc == DURO_OK)
+        rc = copy_rows(db, ns, ns_len, nsdb,
+                       "SELECT 'kv', key, length(value), created_at, updated_at, expires_at,"
+                       " metadata FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1",
+                       now);
+    if (rc == DURO_OK)
+        rc = copy_rows(db, ns, ns_len, nsdb,
+                       "SELECT type, key, size, created_at, updated_at, NULL, metadata"
+                       " FROM _duro_resources",
+                       now);
+    return rc == DURO_OK ? set_version(db, ns, ns_len, version) : rc;
+}
+
+int duro_registry_db_each_ns(duro_registry_db *db,
+                             int (*fn)(void *arg, const char *ns, size_t ns_len), void *arg)
+{
+    /* collected first: fn may change the table */
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db->db, "SELECT namespace FROM namespaces", -1, &q, NULL) != SQLITE_OK)
+        return DURO_INTERNAL;
+    duro_buf names = {0};
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *s = (const char *)sqlite3_column_text(q, 0);
+        int n = sqlite3_column_bytes(q, 0);
+        if (n > 0 && n <= DURO_NS_MAX && duro_buf_append(&names, s, (size_t)n + 1) != 0)
+            rc = SQLITE_NOMEM;
+    }
+    sqlite3_finalize(q);
+    int st = rc == SQLITE_DONE ? DURO_OK : duro_status_from_sqlite(rc);
+    for (size_t off = 0; st == DURO_OK && off < names.len;) {
+        const char *s = names.data + off;
+        size_t n = strlen(s);
+        st = fn(arg, s, n);
+        off += n + 1;
+    }
+    duro_buf_free(&names);
+    return st;
+}
+
+/* ---- queries ---- */
+
+/* The first key after every key with q's prefix, in succ: drop trailing 0xff
+ * bytes, then increment the last one. Its length; 0 = no upper bound. */
+static size_t successor(const duro_registry_query *q, char *succ)
+{
+    size_t n = q->prefix_len;
+    memcpy(succ, q->prefix, n);
+    while (n && (unsigned char)succ[n - 1] == 0xff)
+        n--;
+    if (n)
+        succ[n - 1]++;
+    return n;
+}
+
+/* The statement for q's filters (one variant per combination). */
+static sqlite3_stmt *query_stmt(duro_registry_db *db, const duro_registry_query *q, int count,
+                                size_t succ_len)
+{
+    int v = q->has_type | q->has_ns << 1 | (q->prefix != NULL) << 2 | (succ_len > 0) << 3;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM resources WHERE (expires_at IS NULL OR expires_at > ?1)%s%s%s%s%s",
+             count ? "count(*)" : "type, namespace, key, created_at, updated_at, size, metadata",
+             v & 1 ? " AND type = ?2" : "", v & 2 ? " AND namespace = ?3" : "",
+             v & 4 ? " AND key >= ?4" : "", v & 8 ? " AND key < ?5" : "",
+             count ? "" : " ORDER BY namespace, type, key LIMIT ?6 OFFSET ?7");
+    return stmt(db, (count ? ST_COUNT : ST_LIST) + v, sql);
+}
+
+static void bind_query(sqlite3_stmt *st, const duro_registry_query *q, int64_t now,
+                       const char *succ, size_t succ_len)
+{
+    sqlite3_bind_int64(st, 1, now);
+    if (q->has_type)
+        sqlite3_bind_text(st, 2, q->type, (int)q->type_len, SQLITE_STATIC);
+    if (q->has_ns)
+        sqlite3_bind_text(st, 3, q->ns, (int)q->ns_len, SQLITE_STATIC);
+    if (q->prefix)
+        sqlite3_bind_text(st, 4, q->prefix, (int)q->prefix_len, SQLITE_STATIC);
+    if (succ_len)
+        sqlite3_bind_text(st, 5, succ, (int)succ_len, SQLITE_STATIC);
+}
+
+static int storage_error(duro_msg *m, int st)
+{
+    return duro_msg_fail(m, st, "registry storage error: %s", duro_errstr(st));
+}
+
+static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query *q, int64_t now)
+{
+    char *succ = q->prefix ? malloc(q->prefix_len + 1) : NULL;
+    if (q->prefix && !succ)
+        return duro_msg_fail(m, DURO_NOMEM, "out of memory");
+    size_t succ_len = q->prefix ? successor(q, succ) : 0;
+    sqlite3_stmt *cs = query_stmt(db, q, 1, succ_len);
+    if (!cs) {
+        free(succ);
+        return storage_error(m, DURO_INTERNAL);
+    }
+    bind_query(cs, q, now, succ, succ_len);
+    int rc = sqlite3_step(cs);
+    int64_t total = rc == SQLITE_ROW ? sqlite3_column_int64(cs, 0) : -1;
+    sqlite3_reset(cs);
+    sqlite3_stmt *ls = total >= 0 ? query_stmt(db, q, 0, succ_len) : NULL;
+    if (!ls) {
+        free(succ);
+        return storage_error(m, total < 0 ? duro_status_from_sqlite(rc) : DURO_INTERNAL);
+    }
+    duro_buf tmp = {0};
+    msgpack_packer pk;
+    duro_tape_packer(&pk, &tmp);
+    uint32_t count = 0;
+    if (q->limit > 0 && q->offset < total) {
+        bind_query(ls, q, now, succ, succ_len);
+        sqlite3_bind_int64(ls, 6, q->limit);
+        sqlite3_bind_int64(ls, 7, q->offset);
+        while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
+            duro_registry_pack_resource(
+                &pk, (const char *)sqlite3_column_text(ls, 0), (size_t)sqlite3_column_bytes(ls, 0),
+                (const char *)sqlite3_column_text(ls, 1), (size_t)sqlite3_column_bytes(ls, 1),
+                (const char *)sqlite3_column_text(ls, 2), (size_t)sqlite3_column_bytes(ls, 2),
+                sqlite3_column_int64(ls, 3), sqlite3_column_int64(ls, 4),
+                sqlite3_column_int64(ls, 5), (const char *)sqlite3_column_text(ls, 6),
+                (size_t)sqlite3_column_bytes(ls, 6));
+            count++;
+        }
+        sqlite3_reset(ls);
+        if (rc != SQLITE_DONE) {
+            free(succ);
+            duro_buf_free(&tmp);
+            return storage_error(m, duro_status_from_sqlite(rc));
+        }
+    }
+    free(succ);
+    duro_tape_packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 5);
+    duro_tape_lit(&pk, "resources");
+    msgpack_pack_array(&pk, count);
+    duro_buf_append(&m->body, tmp.data, tmp.len);
+    duro_buf_free(&tmp);
+    duro_tape_lit(&pk, "total");
+    msgpack_pack_int64(&pk, total);
+    duro_tape_lit(&pk, "offset");
+    msgpack_pack_int64(&pk, q->offset);
+    duro_tape_lit(&pk, "limit");
+    msgpack_pack_int64(&pk, q->limit);
+    duro_tape_lit(&pk, "has_more");
+    duro_tape_bool(&pk, q->offset + (int64_t)count < total);
+    return DURO_OK;
+}
+
+/* Per-name counters of STATS, in first-seen order. */
+typedef struct tally {
+    duro_buf names; /* NUL-separated */
+    size_t n;
+    int64_t *counts;
+    size_t cap;
+    size_t last; /* offset of the last name */
+} tally;
+
+/* Adds count to name's counter. sorted: names arrive grouped, so only the
+ * last counter can match. */
+static int tally_add(tally *t, const char *name, size_t len, int64_t count, int sorted)
+{
+    size_t off = 0, i = 0;
+    if (sorted && t->n) {
+        i = t->n - 1;
+        off = t->last;
+    }
+    for (; i < t->n; i++) {
+        size_t l = strlen(t->names.data + off);
+        if (l == len && memcmp(t->names.data + off, name, len) == 0) {
+            t->counts[i] += count;
+            return 0;
+        }
+        off += l + 1;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        int64_t *c = realloc(t->counts, cap * sizeof *c);
+        if (!c)
+            return -1;
+        t->counts = c;
+        t->cap = cap;
+    }
+    if (duro_buf_append(&t->names, name, len) != 0 || duro_buf_append(&t->names, "", 1) != 0)
+        return -1;
+    t->last = t->names.len - len - 1;
+    t->counts[t->n++] = count;
+    return 0;
+}
+
+static void tally_pack(msgpack_packer *pk, const tally *t)
+{
+    msgpack_pack_map(pk, (uint32_t)t->n);
+    size_t off = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const char *s = t->names.data + off;
+        size_t l = strlen(s);
+        duro_tape_str(pk, s, l);
+        msgpack_pack_int64(pk, t->counts[i]);
+        off += l + 1;
+    }
+}
+
+static void tally_free(tally *t)
+{
+    duro_buf_free(&t->names);
+    free(t->counts);
+}
+
+static int op_stats(duro_registry_db *db, duro_msg *m, int64_t now)
+{
+    sqlite3_stmt *st = stmt(db, ST_STATS, SQL_STATS);
+    if (!st)
+        return storage_error(m, DURO_INTERNAL);
+    sqlite3_bind_int64(st, 1, now);
+    tally types = {0}, spaces = {0};
+    int64_t total = 0, size = 0;
+    int fail = 0;
+    static const char *const known[] = {"kv", "d1", "r2", "do"};
+    for (size_t i = 0; i < 4; i++)
+        fail |= tally_add(&types, known[i], 2, 0, 0);
+    int rc;
+    while (!fail && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t c = sqlite3_column_int64(st, 2);
+        fail |= tally_add(&spaces, (const char *)sqlite3_column_text(st, 0),
+                          (size_t)sqlite3_column_bytes(st, 0), c, 1);
+        fail |= tally_add(&types, (const char *)sqlite3_column_text(st, 1),
+                          (size_t)sqlite3_column_bytes(st, 1), c, 0);
+        total += c;
+        size += sqlite3_column_int64(st, 3);
+    }
+    sqlite3_reset(st);
+    if (fail || rc != SQLITE_DONE) {
+        tally_free(&types);
+        tally_free(&spaces);
+        return fail ? duro_msg_fail(m, DURO_NOMEM, "out of memory")
+                    : storage_error(m, duro_status_from_sqlite(rc));
+    }
+    msgpack_packer pk;
+    duro_tape_packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 4);
+    duro_tape_lit(&pk, "total");
+    msgpack_pack_int64(&pk, total);
+    duro_tape_lit(&pk, "by_type");
+    tally_pack(&pk, &types);
+    duro_tape_lit(&pk, "by_namespace");
+    tally_pack(&pk, &spaces);
+    duro_tape_lit(&pk, "total_size");
+    msgpack_pack_int64(&pk, size);
+    tally_free(&types);
+    tally_free(&spaces);
+    return DURO_OK;
+}
+
+int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now)
+{
+    switch (m->op) {
+    case DURO_REGISTRY_LIST:
+        return op_list(db, m, m->req, now);
+    case DURO_REGISTRY_STATS:
+        return op_stats(db, m, now);
+    default:
+        return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown registry operation");
+    }
+}

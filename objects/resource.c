@@ -1,0 +1,121 @@
+/*
+ * resource.c — resources registered by hand, kept in the namespace's own
+ * file (_duro_resources) so that the registry can always be rebuilt from the
+ * namespace files (see registry.h). Each registration is a write of the
+ * namespace: it takes the next version and sends a change notice.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects/object.h"
+#include "objects/registry.h"
+#include "objects/tape.h"
+
+enum { ST_FIND = 48, ST_UPSERT, ST_DELETE };
+
+static const char SQL_FIND[] = "SELECT created_at FROM _duro_resources WHERE type = ?1 AND key = ?2";
+static const char SQL_UPSERT[] =
+    "INSERT INTO _duro_resources(type, key, size, metadata, created_at, updated_at)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(type, key) DO UPDATE SET size = excluded.size,"
+    " metadata = excluded.metadata, updated_at = excluded.updated_at";
+static const char SQL_DELETE[] = "DELETE FROM _duro_resources WHERE type = ?1 AND key = ?2";
+
+static int storage_error(duro_msg *m, int rc)
+{
+    int st = duro_status_from_sqlite(rc);
+    return duro_msg_fail(m, st == DURO_OK ? DURO_INTERNAL : st, "storage error: %s",
+                         duro_errstr(st == DURO_OK ? DURO_INTERNAL : st));
+}
+
+static void bind_id(sqlite3_stmt *st, const duro_resource_req *r)
+{
+    sqlite3_bind_text(st, 1, r->type, (int)r->type_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->key, (int)r->key_len, SQLITE_STATIC);
+}
+
+static int op_register(duro_ns *ns, duro_msg *m, const duro_resource_req *r, int64_t now)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_FIND, SQL_FIND);
+    if (!st)
+        return storage_error(m, SQLITE_INTERNAL);
+    bind_id(st, r);
+    int rc = sqlite3_step(st);
+    int64_t created = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : now;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return storage_error(m, rc);
+    m->created = rc == SQLITE_DONE;
+    if (!(st = duro_ns_stmt(ns, ST_UPSERT, SQL_UPSERT)))
+        return storage_error(m, SQLITE_INTERNAL);
+    bind_id(st, r);
+    sqlite3_bind_int64(st, 3, r->size);
+    if (r->meta)
+        sqlite3_bind_text(st, 4, r->meta, (int)r->meta_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return storage_error(m, rc);
+    duro_notice n = {.op = DURO_NOTICE_PUT, .type = r->type, .type_len = r->type_len,
+                     .key = r->key, .key_len = r->key_len, .size = r->size,
+                     .created_at = created, .updated_at = now, .meta = r->meta,
+                     .meta_len = r->meta_len};
+    if (duro_notice_add(&ns->notes, &n) != 0)
+        return duro_msg_fail(m, DURO_NOMEM, "out of memory");
+    duro_ns_next_version(ns);
+    msgpack_packer pk;
+    duro_tape_packer(&pk, &m->body);
+    duro_registry_pack_resource(&pk, r->type, r->type_len, ns->name, ns->name_len, r->key,
+                                r->key_len, created, now, r->size, r->meta, r->meta_len);
+    return DURO_OK;
+}
+
+static int op_unregister(duro_ns *ns, duro_msg *m, const duro_resource_req *r)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, ST_DELETE, SQL_DELETE);
+    if (!st)
+        return storage_error(m, SQLITE_INTERNAL);
+    bind_id(st, r);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return storage_error(m, rc);
+    int deleted = sqlite3_changes(ns->db) > 0;
+    if (deleted) {
+        duro_notice n = {.op = DURO_NOTICE_DEL, .type = r->type, .type_len = r->type_len,
+                         .key = r->key, .key_len = r->key_len};
+        if (duro_notice_add(&ns->notes, &n) != 0)
+            return duro_msg_fail(m, DURO_NOMEM, "out of memory");
+        duro_ns_next_version(ns);
+    }
+    msgpack_packer pk;
+    duro_tape_packer(&pk, &m->body);
+    msgpack_pack_map(&pk, 1);
+    duro_tape_lit(&pk, "deleted");
+    duro_tape_bool(&pk, deleted);
+    return DURO_OK;
+}
+
+static int resource_is_write(const duro_msg *m)
+{
+    (void)m;
+    return 1;
+}
+
+static int resource_exec(duro_ns *ns, duro_msg *m, int64_t now)
+{
+    switch (m->op) {
+    case DURO_RESOURCE_REGISTER:
+        return op_register(ns, m, m->req, now);
+    case DURO_RESOURCE_UNREGISTER:
+        return op_unregister(ns, m, m->req);
+    default:
+        return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown resource operation");
+    }
+}
+
+const duro_object_ops duro_resource_object = {
+    .name = "resource",
+    .is_write = resource_is_write,
+    .exec = resource_exec,
+};

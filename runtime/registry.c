@@ -1,0 +1,253 @@
+/*
+ * registry.c — the registry actor: reconcile at open, then one thread that
+ * applies change notices in group commits and answers queries (see
+ * registry.h here and objects/registry.h).
+ */
+#include "runtime/registry.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "objects/registry.h"
+#include "runtime/log.h"
+#include "runtime/mailbox.h"
+#include "runtime/route.h"
+#include "runtime/runtime.h"
+#include "runtime/stats.h"
+
+struct duro_registry {
+    pthread_t thread;
+    int started;
+    duro_mailbox mailbox;
+    size_t max_mailbox;
+    duro_registry_db *db;
+    duro_store_config cfg; /* data_dir borrowed from the runtime */
+};
+
+/* ---- reconcile ---- */
+
+static int ns_path(const duro_store_config *cfg, const char *ns, size_t n, char *path, size_t len)
+{
+    int w = snprintf(path, len, "%s/ns/%02x/%.*s.db", cfg->data_dir, duro_route_shard(ns, n),
+                     (int)n, ns);
+    return w > 0 && (size_t)w < len ? 0 : -1;
+}
+
+/* Brings the registry's rows of one namespace file up to date. */
+static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t now)
+{
+    duro_lru lru;
+    duro_lru_init(&lru, 0);
+    duro_ns *ns;
+    char err[256];
+    int st = duro_ns_open(&r->cfg, name, n, &lru, &ns, err, sizeof err);
+    if (st != DURO_OK) {
+        duro_log_error("registry: namespace %.*s: %s", (int)n, name, err);
+        return DURO_OK; /* one bad file does not stop the rest */
+    }
+    int64_t known = -1;
+    int found = duro_registry_db_version(r->db, name, n, &known);
+    if (found < 0)
+        st = -found;
+    else if (!found || known != ns->version_committed)
+        st = duro_registry_db_rebuild(r->db, name, n, ns->db, ns->version_committed, now);
+    duro_ns_close(ns);
+    return st;
+}
+
+static int forget_if_gone(void *arg, const char *ns, size_t n)
+{
+    duro_registry *r = arg;
+    char path[4096];
+    struct stat sb;
+    if (ns_path(&r->cfg, ns, n, path, sizeof path) == 0 && stat(path, &sb) == 0)
+        return DURO_OK;
+    return duro_registry_db_forget(r->db, ns, n);
+}
+
+static int reconcile(duro_registry *r)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/ns", r->cfg.data_dir);
+    DIR *top = opendir(dir);
+    if (!top)
+        return DURO_OK; /* no namespace yet */
+    int64_t now = duro_now_ms();
+    int st = DURO_OK;
+    struct dirent *d;
+    while (st == DURO_OK && (d = readdir(top))) {
+        if (strlen(d->d_name) != 2)
+            continue;
+        char sub[4096 + 8];
+        snprintf(sub, sizeof sub, "%s/%.2s", dir, d->d_name);
+        DIR *shard = opendir(sub);
+        if (!shard)
+            continue;
+        struct dirent *f;
+        while (st == DURO_OK && (f = readdir(shard))) {
+            size_t len = strlen(f->d_name);
+            const char *why;
+            if (len <= 3 || strcmp(f->d_name + len - 3, ".db") != 0 ||
+                duro_ns_valid(f->d_name, len - 3, &why) != 0)
+                continue;
+            char want[3];
+            snprintf(want, sizeof want, "%02x", duro_route_shard(f->d_name, len - 3));
+            if (strcmp(want, d->d_name) == 0)
+                st = reconcile_ns(r, f->d_name, len - 3, now);
+        }
+        closedir(shard);
+    }
+    closedir(top);
+    if (st == DURO_OK)
+        st = duro_registry_db_each_ns(r->db, forget_if_gone, r);
+    return st;
+}
+
+/* ---- the thread ---- */
+
+static void free_notice(duro_msg *m)
+{
+    duro_buf_free(&m->body);
+    free(m);
+}
+
+static void *registry_main(void *arg)
+{
+    duro_registry *r = arg;
+    for (;;) {
+        size_t n;
+        duro_msg *batch = duro_mailbox_take(&r->mailbox, -1, &n);
+        if (!batch) {
+            if (duro_mailbox_closed(&r->mailbox))
+                break;
+            continue;
+        }
+        int64_t now = duro_now_ms();
+        int in_txn = 0, failed = 0;
+        while (batch) {
+            duro_msg *m = batch;
+            batch = m->next;
+            if (m->op != DURO_REGISTRY_NOTICE) {
+                m->status = DURO_OK;
+                m->etag = -1;
+                duro_registry_db_exec(r->db, m, now);
+                m->done(m);
+                continue;
+            }
+            if (!in_txn && !failed) {
+                failed = duro_registry_db_begin(r->db) != DURO_OK;
+                in_txn = !failed;
+            }
+            if (in_txn && duro_registry_db_apply(r->db, m->ns, m->ns_len, m->etag, m->body.data,
+                                                 m->body.len) != DURO_OK)
+                failed = 1;
+            free_notice(m);
+        }
+        if (in_txn && (failed || duro_registry_db_commit(r->db) != DURO_OK)) {
+            duro_registry_db_rollback(r->db);
+            failed = 1;
+        }
+        if (failed)
+            duro_log_error("registry: could not apply change notices; the registry is behind"
+                           " until the next start reconciles it");
+    }
+    return NULL;
+}
+
+/* ---- the interface ---- */
+
+int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_registry **out,
+                       char *err, size_t errlen)
+{
+    *out = NULL;
+    duro_registry *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return DURO_NOMEM;
+    }
+    r->cfg = *cfg;
+    r->max_mailbox = max_mailbox;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/_registry.db", cfg->data_dir);
+    int st = duro_registry_db_open(path, &r->db, err, errlen);
+    if (st != DURO_OK) {
+        free(r);
+        return st;
+    }
+    if ((st = duro_registry_db_begin(r->db)) == DURO_OK && (st = reconcile(r)) == DURO_OK)
+        st = duro_registry_db_commit(r->db);
+    if (st != DURO_OK) {
+        duro_registry_db_rollback(r->db);
+        snprintf(err, errlen, "cannot reconcile the registry: %s", duro_errstr(st));
+        duro_registry_db_close(r->db);
+        free(r);
+        return st;
+    }
+    if (duro_mailbox_init(&r->mailbox, SIZE_MAX) != 0) {
+        duro_registry_db_close(r->db);
+        free(r);
+        snprintf(err, errlen, "cannot start the registry");
+        return DURO_INTERNAL;
+    }
+    if (pthread_create(&r->thread, NULL, registry_main, r) != 0) {
+        duro_mailbox_destroy(&r->mailbox);
+        duro_registry_db_close(r->db);
+        free(r);
+        snprintf(err, errlen, "cannot start the registry");
+        return DURO_INTERNAL;
+    }
+    r->started = 1;
+    *out = r;
+    return DURO_OK;
+}
+
+void duro_registry_notify(duro_registry *r, duro_ns *ns)
+{
+    if (!ns->notes.len)
+        return;
+    duro_msg *m = calloc(1, sizeof *m);
+    if (!m) {
+        ns->notes.len = 0;
+        duro_log_error("registry: out of memory; namespace %s is behind until the next start",
+                       ns->name);
+        return;
+    }
+    m->kind = DURO_KIND_REGISTRY;
+    m->op = DURO_REGISTRY_NOTICE;
+    memcpy(m->ns, ns->name, ns->name_len + 1);
+    m->ns_len = ns->name_len;
+    m->etag = ns->version_committed;
+    m->body = ns->notes;
+    ns->notes = (duro_buf){0};
+    if (duro_mailbox_push(&r->mailbox, m) != 0) {
+        duro_log_error("registry: stopped; namespace %s is behind until the next start",
+                       ns->name);
+        free_notice(m);
+    }
+}
+
+int duro_registry_submit(duro_registry *r, duro_msg *m)
+{
+    if (duro_mailbox_depth(&r->mailbox) >= r->max_mailbox)
+        return DURO_UNAVAILABLE;
+    return duro_mailbox_push(&r->mailbox, m) == 0 ? DURO_OK : DURO_UNAVAILABLE;
+}
+
+size_t duro_registry_depth(duro_registry *r) { return duro_mailbox_depth(&r->mailbox); }
+
+void duro_registry_close(duro_registry *r)
+{
+    if (!r)
+        return;
+    duro_mailbox_close(&r->mailbox);
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    duro_mailbox_destroy(&r->mailbox);
+    duro_registry_db_close(r->db);
+    free(r);
+}

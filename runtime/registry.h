@@ -1,0 +1,50 @@
+/*
+ * registry.h — the registry actor: one thread that owns <data>/_registry.db
+ * (objects/registry.h) and runs, in arrival order, the change notices the
+ * namespace owners send after their commits and the LIST/STATS queries.
+ * Private to runtime/.
+ *
+ * Ordering: an owner sends a commit's notices before it posts that commit's
+ * replies, and a query is queued behind every notice sent before it. So a
+ * query sees every write acknowledged before the query was sent: the registry
+ * never answers behind what a client has been told (reads are always
+ * "consistent"; the lag only ever shows as queueing time).
+ *
+ * Group commit: the thread applies all notices of one mailbox drain in one
+ * transaction (synchronous=NORMAL: no fsync per commit). The file may lose
+ * its last transactions in a crash; that is repaired at the next start.
+ *
+ * Reconcile (at open, before any actor runs): for each namespace file whose
+ * write counter differs from the one recorded in the registry, the
+ * namespace's rows are rebuilt from the file; namespaces whose file is gone
+ * are forgotten. A deleted _registry.db is rebuilt whole.
+ */
+#ifndef DURO_RUNTIME_REGISTRY_H
+#define DURO_RUNTIME_REGISTRY_H
+
+#include <stddef.h>
+
+#include "runtime/msg.h"
+#include "runtime/ns.h"
+
+typedef struct duro_registry duro_registry;
+
+/* Opens the registry file of cfg->data_dir, reconciles it with the
+ * namespace files and starts the thread. */
+int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_registry **out,
+                       char *err, size_t errlen);
+
+/* Owner thread, right after ns committed: hands ns->notes (if any) to the
+ * registry; ns->notes is left empty. */
+void duro_registry_notify(duro_registry *r, duro_ns *ns);
+
+/* Queues a LIST/STATS message. DURO_OK, or DURO_UNAVAILABLE (full/closed). */
+int duro_registry_submit(duro_registry *r, duro_msg *m);
+
+/* Messages waiting in the registry's mailbox (notices and queries). */
+size_t duro_registry_depth(duro_registry *r);
+
+/* After every actor stopped: drains, commits, joins and closes. NULL: no-op. */
+void duro_registry_close(duro_registry *r);
+
+#endif

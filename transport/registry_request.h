@@ -1,0 +1,33 @@
+/*
+ * registry_request.h — building registry queries and resource registrations
+ * from decoded wire input (HTTP query strings or bodies, binary-protocol
+ * args). Everything the contract bounds is checked here; each function
+ * returns DURO_OK or an error status with a message in err.
+ */
+#ifndef DURO_REGISTRY_REQUEST_H
+#define DURO_REGISTRY_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "objects/registry.h"
+
+/* LIST/STATS from an object of type, namespace, key_prefix (strings), limit
+ * (0..1000, default 100), offset (0..1e9) as integers or decimal strings, and
+ * consistent (a flag; every read is consistent, see docs/registry.md).
+ * Unknown names are ignored. */
+int duro_registry_query_from(const json_t *params, duro_registry_query **out, char *err,
+                             size_t errlen);
+
+/* REGISTER/UNREGISTER from {type, key, size?, metadata?} (size and metadata
+ * only for REGISTER). If ns is not NULL, "namespace" is required in args and
+ * copied to ns (ns_len set). Type "kv" is refused: KV keys are tracked
+ * automatically. */
+int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
+                          duro_resource_req **out, char *err, size_t errlen);
+
+/* The kind and op of a binary-protocol op name ("resources.list", ...):
+ * 0 with *kind and *op set, or -1 if it is not a registry op. */
+int duro_registry_op_from_name(const char *name, size_t len, int *kind, int *op);
+
+#endif
