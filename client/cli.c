@@ -12,8 +12,9 @@
  *   error   4 precondition failed (a stale --if-match or --if-none-match)
  *   5 rate limited (`duro ratelimit check` was denied; the result is printed)
  *
- * `duro ratelimit ...` and `duro session ...` are command groups: the word
- * after the group picks the subcommand (`duro ratelimit check KEY`).
+ * `duro ratelimit ...`, `duro session ...`, `duro snapshot ...` and `duro
+ * resources ...` are command groups: the word after the group picks the
+ * subcommand (`duro ratelimit check KEY`).
  *
  * `duro bench` is the load generator in bench.c.
  */
@@ -752,6 +753,139 @@ static int cmd_session_revoke(ctx *c)
     return EXIT_OK;
 }
 
+/* ---- the namespace snapshot ---- */
+
+static int cmd_snapshot_get(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    char *json = NULL;
+    size_t len = 0;
+    int64_t etag = 0;
+    rc = duro_snapshot_get(c->db, c->ns, &json, &len, &etag);
+    if (rc != DURO_OK)
+        return fail(c, "", rc);
+    if (opt(c, "--meta"))
+        printf("{\"etag\":%" PRId64 ",\"data\":%.*s}\n", etag, (int)len, json);
+    else
+        out(json, len);
+    duro_free(json);
+    return EXIT_OK;
+}
+
+static int cmd_snapshot_patch(ctx *c)
+{
+    int64_t if_match = -1;
+    if (int_opt(c, "--if-match", 0, INT64_MAX, &if_match))
+        return EXIT_USAGE;
+    size_t len;
+    char *owned;
+    const char *text = json_arg(c, c->pos[0], &len, &owned);
+    if (!text)
+        return EXIT_USAGE;
+    /* Accept the ops array (the HTTP PATCH body), or {"ops": [...]}. */
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, 0, &jerr);
+    free(owned);
+    if (!doc)
+        return usage_error(c, "invalid JSON (%s at line %d column %d)", jerr.text, jerr.line,
+                           jerr.column);
+    json_t *ops = json_is_object(doc) ? json_object_get(doc, "ops") : doc;
+    if (!json_is_array(ops)) {
+        json_decref(doc);
+        return usage_error(c, "expected a JSON array [{\"op\":\"set\",\"key\":..,\"value\":..} |"
+                              " {\"op\":\"del\",\"key\":..}, ...]");
+    }
+    char *body = json_dumps(ops, JSON_COMPACT);
+    json_decref(doc);
+    if (!body) {
+        errmsg("%s: out of memory", c->cmd);
+        return EXIT_SERVER;
+    }
+    int rc = open_db(c);
+    int64_t etag = 0;
+    int created = 0;
+    if (rc == DURO_OK)
+        rc = duro_snapshot_patch(c->db, c->ns, body, strlen(body), if_match, &etag, &created);
+    free(body);
+    if (rc != DURO_OK)
+        return c->db ? fail(c, "", rc) : exit_for(rc);
+    printf("{\"version\":%" PRId64 ",\"created\":%s}\n", etag, created ? "true" : "false");
+    return EXIT_OK;
+}
+
+/* ---- the resource registry ---- */
+
+static int cmd_res_list(ctx *c)
+{
+    duro_resource_list_opts lo = DURO_RESOURCE_LIST_OPTS_INIT;
+    if (int_opt(c, "--limit", 0, 1000, &lo.limit) ||
+        int_opt(c, "--offset", 0, 1000000000, &lo.offset))
+        return EXIT_USAGE;
+    lo.type = opt(c, "--type");
+    lo.ns = opt(c, "--namespace");
+    lo.key_prefix = opt(c, "--prefix");
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    char *json = NULL;
+    size_t len = 0;
+    rc = duro_resources_list(c->db, &lo, &json, &len);
+    if (rc != DURO_OK)
+        return fail(c, "", rc);
+    out(json, len);
+    duro_free(json);
+    return EXIT_OK;
+}
+
+static int cmd_res_stats(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    char *json = NULL;
+    size_t len = 0;
+    rc = duro_resources_stats(c->db, &json, &len);
+    if (rc != DURO_OK)
+        return fail(c, "", rc);
+    out(json, len);
+    duro_free(json);
+    return EXIT_OK;
+}
+
+static int cmd_res_register(ctx *c)
+{
+    int64_t size = -1;
+    if (int_opt(c, "--size", 0, INT64_MAX, &size))
+        return EXIT_USAGE;
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    char *json = NULL;
+    size_t len = 0;
+    rc = duro_resources_register(c->db, c->ns, c->pos[0], c->pos[1], size, opt(c, "--metadata"),
+                                 &json, &len, NULL);
+    if (rc != DURO_OK)
+        return fail(c, c->pos[1], rc);
+    out(json, len);
+    duro_free(json);
+    return EXIT_OK;
+}
+
+static int cmd_res_unregister(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    int deleted = 0;
+    rc = duro_resources_unregister(c->db, c->ns, c->pos[0], c->pos[1], &deleted);
+    if (rc != DURO_OK)
+        return fail(c, c->pos[1], rc);
+    printf("{\"deleted\":%s}\n", deleted ? "true" : "false");
+    return EXIT_OK;
+}
+
 static int cmd_help(ctx *c);
 
 /* ---- the command table ---- */
@@ -770,6 +904,11 @@ static const char *const rl_get_opts[] = {"--limit=", "--window=", NULL};
 static const char *const ses_create_opts[] = {"--ttl=", "--user=", "--rolling", NULL};
 static const char *const ses_put_opts[] = {"--ttl=", NULL};
 static const char *const ses_revoke_opts[] = {"--except=", NULL};
+static const char *const snap_get_opts[] = {"--meta", NULL};
+static const char *const snap_patch_opts[] = {"--if-match=", NULL};
+static const char *const res_list_opts[] = {"--type=",  "--namespace=", "--prefix=",
+                                            "--limit=", "--offset=",    NULL};
+static const char *const res_register_opts[] = {"--size=", "--metadata=", NULL};
 
 static const command ratelimit_subs[] = {
     {"check", cmd_rl_check, "KEY [--limit N] [--window MS] [--cost N]",
@@ -798,6 +937,31 @@ static const command session_subs[] = {
      no_opts, 1, 1, NULL, 0},
     {"revoke", cmd_session_revoke, "USER [--except ID]",
      "delete USER's sessions but ID's; prints {\"deleted\":n}", ses_revoke_opts, 1, 1, NULL, 0},
+};
+
+static const command snapshot_subs[] = {
+    {"get", cmd_snapshot_get, "[--meta]",
+     "print the namespace's live keys as one JSON object (--meta: {\"etag\",\"data\"})",
+     snap_get_opts, 0, 0, NULL, 0},
+    {"patch", cmd_snapshot_patch, "OPS_JSON|- [--if-match ETAG]",
+     "apply set/del ops atomically; prints {\"version\",\"created\"}; exit 4 if stale",
+     snap_patch_opts, 1, 1, NULL, 0},
+};
+
+static const command resources_subs[] = {
+    {"list", cmd_res_list,
+     "[--type T] [--namespace NS] [--prefix P] [--limit N] [--offset N]",
+     "print a page {resources, total, offset, limit, has_more} (all namespaces)",
+     res_list_opts, 0, 0, NULL, 0},
+    {"stats", cmd_res_stats, "",
+     "print {total, by_type, by_namespace, total_size} over every namespace", no_opts, 0, 0,
+     NULL, 0},
+    {"register", cmd_res_register, "TYPE KEY [--size BYTES] [--metadata JSON]",
+     "register (or update) resource TYPE/KEY in the namespace (-n); prints the record",
+     res_register_opts, 2, 2, NULL, 0},
+    {"unregister", cmd_res_unregister, "TYPE KEY",
+     "remove resource TYPE/KEY of the namespace (-n); prints {\"deleted\":bool}", no_opts, 2, 2,
+     NULL, 0},
 };
 
 static const command commands[] = {
@@ -833,6 +997,12 @@ static const command commands[] = {
     {"session", NULL, "create|get|put|del|list|revoke ARGS [OPTIONS]",
      "sessions: create DATA --ttl MS, get ID, put ID DATA, del ID, list USER, revoke USER",
      no_opts, 0, -1, session_subs, sizeof session_subs / sizeof session_subs[0]},
+    {"snapshot", NULL, "get|patch [ARGS] [OPTIONS]",
+     "the namespace as one document: get [--meta], patch OPS_JSON [--if-match ETAG]", no_opts,
+     0, -1, snapshot_subs, sizeof snapshot_subs / sizeof snapshot_subs[0]},
+    {"resources", NULL, "list|stats|register|unregister [ARGS] [OPTIONS]",
+     "the resource registry: list [filters], stats, register TYPE KEY, unregister TYPE KEY",
+     no_opts, 0, -1, resources_subs, sizeof resources_subs / sizeof resources_subs[0]},
     {"bench", NULL, "[OPTIONS]   (duro bench --help)",
      "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
      no_opts, 0, -1, NULL, 0},
@@ -886,13 +1056,25 @@ static void command_help(const command *group, const command *cmd)
     if (!group && cmd->subs) {
         printf("\n");
         for (size_t i = 0; i < cmd->nsubs; i++)
-            printf("  %-8s %s\n", cmd->subs[i].name, cmd->subs[i].summary);
+            printf("  %-10s %s\n", cmd->subs[i].name, cmd->subs[i].summary);
         if (strcmp(cmd->name, "ratelimit") == 0)
             printf("\nExit status of check: 0 allowed, 5 denied (the result is printed either "
                    "way).\nLimits are per namespace (-n); rate-limit keys are not KV keys.\n");
-        else
+        else if (strcmp(cmd->name, "session") == 0)
             printf("\nAn ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
                    "options come before the --.\n");
+        else if (strcmp(cmd->name, "snapshot") == 0)
+            printf("\nOPS_JSON (or - for stdin) is [{\"op\":\"set\",\"key\":..,\"value\":..,"
+                   "\"ttlMs\"?,\"metadata\"?} |\n{\"op\":\"del\",\"key\":..}, ...], "
+                   "at most 1000, applied all or nothing.\n"
+                   "The ETag is the namespace's write counter, 0 while it has no live key:\n"
+                   "snapshot get --meta prints it, patch --if-match ETAG requires it (exit 4\n"
+                   "if the namespace changed; --if-match 0: only if it is empty).\n");
+        else
+            printf("\nKV keys are resources of type \"kv\", tracked automatically (register\n"
+                   "refuses that type). list and stats cover every namespace; after\n"
+                   "'resources list', --namespace NS filters (-n/--ns stay the namespace of\n"
+                   "register and unregister).\n");
     }
 }
 
@@ -923,6 +1105,9 @@ static void usage(FILE *f)
           "  echo '[{\"key\":\"a\",\"value\":1}]' | duro batch-set -\n"
           "  duro ratelimit check login:ada --limit 5 --window 60000\n"
           "  duro session create '{\"cart\":[]}' --ttl 3600000 --user ada --rolling\n"
+          "  duro -n app1 snapshot patch '[{\"op\":\"set\",\"key\":\"a\",\"value\":1}]' "
+          "--if-match 0\n"
+          "  duro resources list --type do --namespace app1 --limit 50\n"
           "  duro bench --clients 50 --pipeline 16 --op get --duration 5\n",
           f);
 }
@@ -1010,8 +1195,11 @@ int main(int argc, char **argv)
                 no_more_opts = 1;
                 continue;
             }
+            int own_ns = 0, tv; /* a command's own --namespace (resources list's filter) */
+            if (c.def && strcmp(a, "--namespace") == 0)
+                own_ns = known_opt(c.def, a, strlen(a), &tv);
             if (strcmp(a, "-u") == 0 || strcmp(a, "--url") == 0 || strcmp(a, "-n") == 0 ||
-                strcmp(a, "--ns") == 0 || strcmp(a, "--namespace") == 0) {
+                strcmp(a, "--ns") == 0 || (strcmp(a, "--namespace") == 0 && !own_ns)) {
                 if (i + 1 >= argc) {
                     ex = usage_error(NULL, "%s needs a value", a);
                     goto done;

@@ -852,6 +852,208 @@ DURO_API int duro_session_revoke_user(duro *db, const char *ns, const char *user
     return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
 }
 
+/* ---- the namespace snapshot ---- */
+
+DURO_API int duro_snapshot_get(duro *db, const char *ns, char **json, size_t *len,
+                               int64_t *etag)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (etag)
+        *etag = 0;
+    if (!db || !json)
+        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+    argbuf a;
+    args_init(&a, 0);
+    duro_reply r;
+    int rc = run(db, "snapshot.get", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(&r);
+    if (!o)
+        return DURO_INTERNAL;
+    const json_t *data = json_object_get(o, "data");
+    const json_t *tag = json_object_get(o, "etag");
+    if (!json_is_object(data) || !json_is_integer(tag)) {
+        json_decref(o);
+        return fail(DURO_INTERNAL, "malformed reply body: want {etag, data}");
+    }
+    *json = to_text(data, len);
+    if (etag)
+        *etag = (int64_t)json_integer_value(tag);
+    json_decref(o);
+    if (!*json) {
+        if (len)
+            *len = 0;
+        if (etag)
+            *etag = 0;
+        return fail(DURO_NOMEM, "out of memory");
+    }
+    return DURO_OK;
+}
+
+DURO_API int duro_snapshot_patch(duro *db, const char *ns, const char *ops_json, size_t len,
+                                 int64_t if_match, int64_t *etag, int *created)
+{
+    if (etag)
+        *etag = 0;
+    if (created)
+        *created = 0;
+    if (!db || !ops_json)
+        return fail(DURO_BAD_REQUEST, "db and ops_json must not be NULL");
+    if (if_match < -1)
+        return fail(DURO_BAD_REQUEST, "if_match must be an ETag (>= 0) or -1");
+    argbuf a;
+    args_init(&a, 1 + (if_match >= 0));
+    pk_cstr(&a.pk, "ops");
+    int rc = pack_json(&a, "ops_json", ops_json, len);
+    if (rc != DURO_OK) {
+        duro_buf_free(&a.buf);
+        return rc;
+    }
+    if (if_match >= 0) {
+        pk_cstr(&a.pk, "ifMatch");
+        msgpack_pack_int64(&a.pk, if_match);
+    }
+    duro_reply r;
+    rc = run(db, "snapshot.patch", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(&r);
+    if (!o)
+        return DURO_INTERNAL;
+    if (etag)
+        *etag = int_field(o, "version");
+    if (created)
+        *created = json_is_true(json_object_get(o, "created"));
+    json_decref(o);
+    return DURO_OK;
+}
+
+/* ---- the resource registry ---- */
+
+DURO_API int duro_resources_list(duro *db, const duro_resource_list_opts *opts, char **json,
+                                 size_t *len)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (!db || !json)
+        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+    static const duro_resource_list_opts none = DURO_RESOURCE_LIST_OPTS_INIT;
+    if (!opts)
+        opts = &none;
+    const char *names[] = {"type", "namespace", "key_prefix"};
+    const char *vals[] = {opts->type, opts->ns, opts->key_prefix};
+    size_t fields = (opts->limit != -1) + (opts->offset != -1);
+    for (size_t i = 0; i < 3; i++)
+        fields += vals[i] != NULL;
+    argbuf a;
+    args_init(&a, fields);
+    for (size_t i = 0; i < 3; i++)
+        if (vals[i]) {
+            pk_cstr(&a.pk, names[i]);
+            pk_cstr(&a.pk, vals[i]);
+        }
+    if (opts->limit != -1) {
+        pk_cstr(&a.pk, "limit");
+        msgpack_pack_int64(&a.pk, opts->limit);
+    }
+    if (opts->offset != -1) {
+        pk_cstr(&a.pk, "offset");
+        msgpack_pack_int64(&a.pk, opts->offset);
+    }
+    duro_reply r;
+    int rc = run(db, "resources.list", NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+}
+
+DURO_API int duro_resources_stats(duro *db, char **json, size_t *len)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (!db || !json)
+        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+    argbuf a;
+    args_init(&a, 0);
+    duro_reply r;
+    int rc = run(db, "resources.stats", NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+}
+
+/* Packs {type, key} of a resource op; extra fields follow (counted in
+ * extra). */
+static void resource_args(argbuf *a, const char *type, const char *key, size_t extra)
+{
+    args_init(a, 2 + extra);
+    pk_cstr(&a->pk, "type");
+    pk_cstr(&a->pk, type);
+    pk_cstr(&a->pk, "key");
+    pk_cstr(&a->pk, key);
+}
+
+DURO_API int duro_resources_register(duro *db, const char *ns, const char *type, const char *key,
+                                     int64_t size, const char *metadata_json, char **json,
+                                     size_t *len, int *created)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (created)
+        *created = 0;
+    if (!db || !type || !key)
+        return fail(DURO_BAD_REQUEST, "db, type and key must not be NULL");
+    argbuf a;
+    resource_args(&a, type, key, (size != -1) + (metadata_json != NULL));
+    if (size != -1) {
+        pk_cstr(&a.pk, "size");
+        msgpack_pack_int64(&a.pk, size);
+    }
+    if (metadata_json) {
+        pk_cstr(&a.pk, "metadata");
+        int rc = pack_json(&a, "metadata_json", metadata_json, strlen(metadata_json));
+        if (rc != DURO_OK) {
+            duro_buf_free(&a.buf);
+            return rc;
+        }
+    }
+    duro_reply r;
+    int rc = run(db, "resources.register", ns, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    if (rc != DURO_OK)
+        return rc;
+    int is_new = r.created;
+    if (created)
+        *created = is_new;
+    if (!json) {
+        duro_buf_free(&r.body);
+        return DURO_OK;
+    }
+    rc = take_json(&r, json, len);
+    if (rc != DURO_OK && created)
+        *created = 0;
+    return rc;
+}
+
+DURO_API int duro_resources_unregister(duro *db, const char *ns, const char *type,
+                                       const char *key, int *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    if (!db || !type || !key)
+        return fail(DURO_BAD_REQUEST, "db, type and key must not be NULL");
+    argbuf a;
+    resource_args(&a, type, key, 0);
+    duro_reply r;
+    int rc = run(db, "resources.unregister", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_deleted(&r, deleted) : rc;
+}
+
 /* ---- any op ---- */
 
 static const unsigned char empty_map[1] = {0x80};

@@ -29,6 +29,7 @@ typedef struct duro_reply {
                       * error answered by the server/runtime: the error map as
                       * msgpack ({code, message}); empty for local failures */
     char msg[256];   /* on error: the message ("" on success) */
+    int created;     /* the write created its target (status 201) */
 } duro_reply;
 
 typedef struct duro_backend {

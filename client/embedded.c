@@ -6,14 +6,18 @@
  * duro_open starts a runtime (runtime/runtime.h) over the directory, which
  * takes the directory's flock: a durod or another handle on it makes the open
  * fail with DURO_LOCKED. A call does what durod's binary-protocol transport
- * does with a frame — op name → kind and op (kv.*, ratelimit.*, session.*),
- * namespace check, msgpack args → jansson (duro_mp_to_json) → a validated
- * request (duro_kv_request_from_args, duro_rl_request with the rate limiter's
- * defaults, duro_session_request) — and submits the message to the owning
- * actor. The actor answers on its own thread through done(), which only marks
- * the request finished under the handle's mutex and wakes the waiters; the
- * calling thread turns the reply tape into JSON or msgpack (codec.h) and frees
- * the message (duro_request_free for its kind's request).
+ * does with a frame — op name → kind and op (kv.*, snapshot.*, ratelimit.*,
+ * session.*, resources.*), namespace check, msgpack args → jansson
+ * (duro_mp_to_json) → a validated request (duro_kv_request_from_args,
+ * duro_rl_request with the rate limiter's defaults, duro_session_request,
+ * duro_registry_query_from, duro_resource_request) — and submits the message
+ * to the owning actor (resources.list/stats: to the registry actor; like the
+ * binary protocol they ignore the call's namespace). The actor answers on its
+ * own thread through done(), which only marks the request finished under the
+ * handle's mutex and wakes the waiters; the calling thread turns the reply
+ * tape into JSON or msgpack (codec.h) and frees the message
+ * (duro_request_free for its kind's request). Replies have the binary
+ * protocol's shapes: snapshot.get answers {etag, data}.
  *
  * Values of the JSON calls are stored as JSON (DURO_ENC_JSON), those of the
  * msgpack calls and of duro_call/duro_send as msgpack, as the HTTP and RPC
@@ -24,7 +28,9 @@
  * &sync=full|normal&ratelimit_default=LIMIT/WINDOW (defaults: one actor per
  * core, 64 MiB, 1000 ms, 2 MiB, full, 30/60s as durod's --ratelimit-default).
  */
+#include <msgpack.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +41,7 @@
 #include "transport/codec.h"
 #include "transport/kv_request.h"
 #include "transport/names.h"
+#include "transport/registry_request.h"
 #include "transport/rl_request.h"
 #include "transport/session_request.h"
 
@@ -118,13 +125,21 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
         m->kind = DURO_KIND_RATELIMIT;
     if (m->op < 0 && (m->op = duro_session_op_from_name(op, op_len)) >= 0)
         m->kind = DURO_KIND_SESSION;
+    int rkind, rop;
+    if (m->op < 0 && duro_registry_op_from_name(op, op_len, &rkind, &rop) == 0) {
+        m->kind = rkind;
+        m->op = rop;
+    }
     if (m->op < 0) {
         e->done = 1;
         duro_msg_fail(m, DURO_BAD_REQUEST, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len),
                       op);
         return e;
     }
-    if (duro_ns_valid(ns, ns_len, &why) != 0) {
+    if (m->kind == DURO_KIND_REGISTRY) { /* all namespaces: the call's is not used */
+        ns = "*";
+        ns_len = 1;
+    } else if (duro_ns_valid(ns, ns_len, &why) != 0) {
         e->done = 1;
         duro_msg_fail(m, DURO_BAD_REQUEST, "invalid namespace: %s", why);
         return e;
@@ -145,6 +160,11 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
     } else if (m->kind == DURO_KIND_SESSION) {
         st = duro_session_request(m->op, NULL, 0, j, (duro_session_req **)&e->req, err,
                                   sizeof err);
+    } else if (m->kind == DURO_KIND_REGISTRY) {
+        st = duro_registry_query_from(j, (duro_registry_query **)&e->req, err, sizeof err);
+    } else if (m->kind == DURO_KIND_RESOURCE) {
+        st = duro_resource_request(m->op, j, NULL, NULL, (duro_resource_req **)&e->req, err,
+                                   sizeof err);
     } else {
         const json_t *key = json_object_get(j, "key");
         if (json_is_string(key)) {
@@ -176,6 +196,26 @@ static void submit(embedded *E, ereq *e)
     }
 }
 
+/* Starts the binary protocol's snapshot.get reply {etag, data: ...} in
+ * encoding out; the data follows. 0 / -1. */
+static int snapshot_head(int64_t etag, int out, duro_buf *b)
+{
+    if (out == DURO_OUT_JSON) {
+        char head[64];
+        snprintf(head, sizeof head, "{\"etag\":%lld,\"data\":", (long long)etag);
+        return duro_buf_puts(b, head);
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, duro_buf_mp_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "etag", 4);
+    msgpack_pack_int64(&pk, etag);
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "data", 4);
+    return b->len ? 0 : -1; /* the packer ignores write errors */
+}
+
 /* The reply of a finished request, in encoding out. */
 static void reply_of(ereq *e, int out, duro_reply *r)
 {
@@ -185,15 +225,24 @@ static void reply_of(ereq *e, int out, duro_reply *r)
         duro_pack_error(&r->body, m->status, r->msg);
         return;
     }
-    int bad = out == DURO_OUT_JSON ? duro_tape_to_json(m->body.data, m->body.len, &r->body)
-                                   : duro_tape_to_mp(m->body.data, m->body.len, &r->body);
+    int bad = 0;
+    if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET)
+        bad = snapshot_head(m->etag, out, &r->body);
+    if (!bad)
+        bad = out == DURO_OUT_JSON
+                  ? duro_tape_to_json(m->body.data, m->body.len, &r->body)
+                  : duro_tape_to_mp(m->body.data, m->body.len, &r->body);
+    if (!bad && m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET &&
+        out == DURO_OUT_JSON)
+        bad = duro_buf_puts(&r->body, "}");
     if (bad) {
         duro_buf_free(&r->body);
         duro_reply_fail(r, DURO_INTERNAL, "cannot encode the reply");
         return;
     }
     r->rc = DURO_OK;
-    r->http = 200;
+    r->http = m->created ? 201 : 200;
+    r->created = m->created != 0;
 }
 
 static void e_call(duro *db, const char *op, const char *ns, const void *args, size_t args_len,

@@ -525,14 +525,15 @@ static void reply_of(remote *R, pend *p, int out, duro_reply *r)
         duro_reply_fail(r, p->rc, "%s", p->msg);
         return;
     }
-    if (p->http != 200) {
+    if (p->http != 200 && p->http != 201) {
         duro_reply_error_from_body(r, p->http, p->body.data, p->body.len);
         r->body = p->body; /* the error map, for duro_call */
         memset(&p->body, 0, sizeof p->body);
         return;
     }
     r->rc = DURO_OK;
-    r->http = 200;
+    r->http = p->http;
+    r->created = p->http == 201;
     if (out == DURO_OUT_MP) {
         r->body = p->body;
         memset(&p->body, 0, sizeof p->body);

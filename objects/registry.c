@@ -9,8 +9,10 @@
  * `namespaces` records, per namespace, the write counter of its file that
  * the rows reflect; reconciling compares it with the file's own.
  *
- * Expired KV rows stay until the KV sweep's notice deletes them, so every
- * query filters on expires_at.
+ * An expired KV key's row is deleted by the next query (through the partial
+ * index on expires_at: one probe when nothing is due), so no query needs to
+ * filter on expiry and every count and page runs on an index range alone;
+ * the KV sweep's later notice for it is then a no-op.
  */
 #include "objects/registry.h"
 
@@ -31,10 +33,11 @@ enum {
     ST_GET_VERSION,
     ST_FORGET_ROWS,
     ST_FORGET_NS,
-    ST_STATS,
-    ST_LIST = 8,   /* 16 variants: 8..23 */
-    ST_COUNT = 24, /* 16 variants: 24..39 */
-    ST_N = 40
+    ST_PURGE,
+    ST_LIST = 16,  /* 16 variants: 16..31 */
+    ST_COUNT = 32, /* 16 variants: 32..47 */
+    ST_STATS_BY = 48, /* 16 variants: 48..63 */
+    ST_N = 64
 };
 
 struct duro_registry_db {
@@ -48,6 +51,8 @@ static const char SCHEMA[] =
     " updated_at INTEGER NOT NULL, expires_at INTEGER, metadata TEXT,"
     " PRIMARY KEY(namespace, type, key)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS resources_by_type ON resources(type, namespace, key);"
+    "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(expires_at)"
+    " WHERE expires_at IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS namespaces(namespace TEXT PRIMARY KEY,"
     " version INTEGER NOT NULL) WITHOUT ROWID;";
 
@@ -64,9 +69,7 @@ static const char SQL_SET_VERSION[] =
 static const char SQL_GET_VERSION[] = "SELECT version FROM namespaces WHERE namespace = ?1";
 static const char SQL_FORGET_ROWS[] = "DELETE FROM resources WHERE namespace = ?1";
 static const char SQL_FORGET_NS[] = "DELETE FROM namespaces WHERE namespace = ?1";
-static const char SQL_STATS[] =
-    "SELECT namespace, type, count(*), sum(size) FROM resources"
-    " WHERE expires_at IS NULL OR expires_at > ?1 GROUP BY namespace, type";
+static const char SQL_PURGE[] = "DELETE FROM resources WHERE expires_at <= ?1";
 
 void duro_registry_query_free(duro_registry_query *q)
 {
@@ -142,18 +145,7 @@ void duro_registry_pack_resource(msgpack_packer *pk, const char *type, size_t ty
 
 static sqlite3_stmt *stmt(duro_registry_db *db, int id, const char *sql)
 {
-    sqlite3_stmt *st = db->st[id];
-    if (st) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return st;
-    }
-    if (sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        duro_log_error("registry: prepare %s: %s", sql, sqlite3_errmsg(db->db));
-        return NULL;
-    }
-    db->st[id] = st;
-    return st;
+    return duro_stmt_cached(db->db, &db->st[id], sql);
 }
 
 /* Steps a write statement to its end. DURO_OK or a status. */
@@ -412,25 +404,43 @@ static size_t successor(const duro_registry_query *q, char *succ)
     return n;
 }
 
-/* The statement for q's filters (one variant per combination). */
-static sqlite3_stmt *query_stmt(duro_registry_db *db, const duro_registry_query *q, int count,
+enum { Q_LIST, Q_COUNT, Q_STATS };
+
+/* The statement of one query shape (Q_*) for q's filters (one variant per
+ * combination). A page is found on the keys alone (a covering range of the
+ * primary key or of resources_by_type, so the rows an OFFSET skips are never
+ * read) and only its rows are then looked up. */
+static sqlite3_stmt *query_stmt(duro_registry_db *db, const duro_registry_query *q, int shape,
                                 size_t succ_len)
 {
     int v = q->has_type | q->has_ns << 1 | (q->prefix != NULL) << 2 | (succ_len > 0) << 3;
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT %s FROM resources WHERE (expires_at IS NULL OR expires_at > ?1)%s%s%s%s%s",
-             count ? "count(*)" : "type, namespace, key, created_at, updated_at, size, metadata",
-             v & 1 ? " AND type = ?2" : "", v & 2 ? " AND namespace = ?3" : "",
-             v & 4 ? " AND key >= ?4" : "", v & 8 ? " AND key < ?5" : "",
-             count ? "" : " ORDER BY namespace, type, key LIMIT ?6 OFFSET ?7");
-    return stmt(db, (count ? ST_COUNT : ST_LIST) + v, sql);
+    char where[160];
+    snprintf(where, sizeof where, "1%s%s%s%s", v & 1 ? " AND type = ?2" : "",
+             v & 2 ? " AND namespace = ?3" : "", v & 4 ? " AND key >= ?4" : "",
+             v & 8 ? " AND key < ?5" : "");
+    char sql[640];
+    if (shape == Q_COUNT)
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM resources WHERE %s", where);
+    else if (shape == Q_STATS)
+        snprintf(sql, sizeof sql,
+                 "SELECT namespace, type, count(*), sum(size) FROM resources WHERE %s"
+                 " GROUP BY namespace, type",
+                 where);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT r.type, r.namespace, r.key, r.created_at, r.updated_at, r.size,"
+                 " r.metadata FROM (SELECT namespace, type, key FROM resources WHERE %s"
+                 " ORDER BY namespace, type, key LIMIT ?6 OFFSET ?7) AS p"
+                 " JOIN resources AS r ON r.namespace = p.namespace AND r.type = p.type"
+                 " AND r.key = p.key ORDER BY r.namespace, r.type, r.key",
+                 where);
+    static const int base[] = {ST_LIST, ST_COUNT, ST_STATS_BY};
+    return stmt(db, base[shape] + v, sql);
 }
 
-static void bind_query(sqlite3_stmt *st, const duro_registry_query *q, int64_t now,
-                       const char *succ, size_t succ_len)
+static void bind_query(sqlite3_stmt *st, const duro_registry_query *q, const char *succ,
+                       size_t succ_len)
 {
-    sqlite3_bind_int64(st, 1, now);
     if (q->has_type)
         sqlite3_bind_text(st, 2, q->type, (int)q->type_len, SQLITE_STATIC);
     if (q->has_ns)
@@ -446,22 +456,22 @@ static int storage_error(duro_msg *m, int st)
     return duro_msg_fail(m, st, "registry storage error: %s", duro_errstr(st));
 }
 
-static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query *q, int64_t now)
+static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query *q)
 {
     char *succ = q->prefix ? malloc(q->prefix_len + 1) : NULL;
     if (q->prefix && !succ)
         return duro_msg_fail(m, DURO_NOMEM, "out of memory");
     size_t succ_len = q->prefix ? successor(q, succ) : 0;
-    sqlite3_stmt *cs = query_stmt(db, q, 1, succ_len);
+    sqlite3_stmt *cs = query_stmt(db, q, Q_COUNT, succ_len);
     if (!cs) {
         free(succ);
         return storage_error(m, DURO_INTERNAL);
     }
-    bind_query(cs, q, now, succ, succ_len);
+    bind_query(cs, q, succ, succ_len);
     int rc = sqlite3_step(cs);
     int64_t total = rc == SQLITE_ROW ? sqlite3_column_int64(cs, 0) : -1;
     sqlite3_reset(cs);
-    sqlite3_stmt *ls = total >= 0 ? query_stmt(db, q, 0, succ_len) : NULL;
+    sqlite3_stmt *ls = total >= 0 ? query_stmt(db, q, Q_LIST, succ_len) : NULL;
     if (!ls) {
         free(succ);
         return storage_error(m, total < 0 ? duro_status_from_sqlite(rc) : DURO_INTERNAL);
@@ -471,7 +481,7 @@ static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query 
     duro_tape_packer(&pk, &tmp);
     uint32_t count = 0;
     if (q->limit > 0 && q->offset < total) {
-        bind_query(ls, q, now, succ, succ_len);
+        bind_query(ls, q, succ, succ_len);
         sqlite3_bind_int64(ls, 6, q->limit);
         sqlite3_bind_int64(ls, 7, q->offset);
         while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
@@ -569,19 +579,25 @@ static void tally_free(tally *t)
     free(t->counts);
 }
 
-static int op_stats(duro_registry_db *db, duro_msg *m, int64_t now)
+static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query *q)
 {
-    sqlite3_stmt *st = stmt(db, ST_STATS, SQL_STATS);
-    if (!st)
+    char *succ = q->prefix ? malloc(q->prefix_len + 1) : NULL;
+    if (q->prefix && !succ)
+        return duro_msg_fail(m, DURO_NOMEM, "out of memory");
+    size_t succ_len = q->prefix ? successor(q, succ) : 0;
+    sqlite3_stmt *st = query_stmt(db, q, Q_STATS, succ_len);
+    if (!st) {
+        free(succ);
         return storage_error(m, DURO_INTERNAL);
-    sqlite3_bind_int64(st, 1, now);
+    }
+    bind_query(st, q, succ, succ_len);
     tally types = {0}, spaces = {0};
     int64_t total = 0, size = 0;
     int fail = 0;
     static const char *const known[] = {"kv", "d1", "r2", "do"};
     for (size_t i = 0; i < 4; i++)
         fail |= tally_add(&types, known[i], 2, 0, 0);
-    int rc;
+    int rc = SQLITE_DONE;
     while (!fail && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t c = sqlite3_column_int64(st, 2);
         fail |= tally_add(&spaces, (const char *)sqlite3_column_text(st, 0),
@@ -592,6 +608,7 @@ static int op_stats(duro_registry_db *db, duro_msg *m, int64_t now)
         size += sqlite3_column_int64(st, 3);
     }
     sqlite3_reset(st);
+    free(succ);
     if (fail || rc != SQLITE_DONE) {
         tally_free(&types);
         tally_free(&spaces);
@@ -616,11 +633,18 @@ static int op_stats(duro_registry_db *db, duro_msg *m, int64_t now)
 
 int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now)
 {
+    sqlite3_stmt *purge = stmt(db, ST_PURGE, SQL_PURGE);
+    if (!purge)
+        return storage_error(m, DURO_INTERNAL);
+    sqlite3_bind_int64(purge, 1, now);
+    int st = run(purge);
+    if (st != DURO_OK)
+        return storage_error(m, st);
     switch (m->op) {
     case DURO_REGISTRY_LIST:
-        return op_list(db, m, m->req, now);
+        return op_list(db, m, m->req);
     case DURO_REGISTRY_STATS:
-        return op_stats(db, m, now);
+        return op_stats(db, m, m->req);
     default:
         return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown registry operation");
     }

@@ -16,7 +16,8 @@
  * Replies (tape):
  *   REGISTRY LIST   {resources: [resource...], total, offset, limit, has_more}
  *   REGISTRY STATS  {total, by_type: {kv, d1, r2, do, ...}, by_namespace: {..},
- *                    total_size}
+ *                    total_size} over the resources matching the query's
+ *                    filters (all of them without filters)
  *   RESOURCE REGISTER    the resource; m->created when it is new
  *   RESOURCE UNREGISTER  {deleted: bool}
  * where a resource is {type, namespace, key, created_at, updated_at, size,
@@ -101,7 +102,8 @@ void duro_registry_db_rollback(duro_registry_db *db);
 int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, int64_t version,
                            const char *notes, size_t len);
 
-/* Runs a LIST or STATS message (m->req is a duro_registry_query). */
+/* Runs a LIST or STATS message (m->req is a duro_registry_query), after
+ * deleting the rows of keys expired at now_ms. Inside a transaction. */
 int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now_ms);
 
 /* The version recorded for ns: 1 with *version set, 0 if unknown, or a

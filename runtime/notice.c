@@ -5,7 +5,8 @@
 
 static void put(char **w, const void *v, size_t n)
 {
-    memcpy(*w, v, n);
+    if (n) /* v may be NULL when n is 0 (a CLEAR has no key) */
+        memcpy(*w, v, n);
     *w += n;
 }
 

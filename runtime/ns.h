@@ -63,6 +63,10 @@ int duro_ns_begin(duro_ns *ns);
 int duro_ns_commit(duro_ns *ns); /* stores the version counter, then COMMIT */
 void duro_ns_rollback(duro_ns *ns); /* ROLLBACK, clears the cache, resets the counter */
 
+/* A statement kept in *slot, prepared from sql on first use (persistent);
+ * reset and with bindings cleared. NULL on error (logged). */
+sqlite3_stmt *duro_stmt_cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql);
+
 /* Bumps and returns the namespace's write counter (inside a transaction). */
 static inline int64_t duro_ns_next_version(duro_ns *ns) { return ++ns->version; }
 

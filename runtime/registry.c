@@ -20,12 +20,17 @@
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
 
+/* How long applied notices may wait for their registry COMMIT. */
+#define DURO_REGISTRY_COMMIT_MS 100
+
 struct duro_registry {
     pthread_t thread;
     int started;
     duro_mailbox mailbox;
     size_t max_mailbox;
     duro_registry_db *db;
+    int in_txn, failed;  /* the open group transaction (registry thread only) */
+    int64_t commit_due;
     duro_store_config cfg; /* data_dir borrowed from the runtime */
 };
 
@@ -116,45 +121,82 @@ static void free_notice(duro_msg *m)
     free(m);
 }
 
+/* Opens the group transaction if none is open. 1 if one is open. */
+static int begin(duro_registry *r, int64_t now)
+{
+    if (!r->in_txn && !r->failed) {
+        r->commit_due = now + DURO_REGISTRY_COMMIT_MS;
+        r->failed = duro_registry_db_begin(r->db) != DURO_OK;
+        r->in_txn = !r->failed;
+    }
+    return r->in_txn;
+}
+
+/* Applies one notice inside the open transaction (begun on demand). */
+static void apply(duro_registry *r, duro_msg *m, int64_t now)
+{
+    if (begin(r, now) &&
+        duro_registry_db_apply(r->db, m->ns, m->ns_len, m->etag, m->body.data, m->body.len) !=
+            DURO_OK)
+        r->failed = 1;
+    free_notice(m);
+}
+
+static void commit(duro_registry *r)
+{
+    if (r->in_txn && (r->failed || duro_registry_db_commit(r->db) != DURO_OK)) {
+        duro_registry_db_rollback(r->db);
+        r->failed = 1;
+    }
+    if (r->failed) {
+        DURO_STAT_ADD(registry_failures, 1);
+        duro_log_error("registry: could not apply change notices; the registry is behind"
+                       " until the next start reconciles it");
+    } else {
+        DURO_STAT_ADD(registry_commits, 1);
+    }
+    r->in_txn = r->failed = 0;
+}
+
+/* Notices are applied as they come, in one transaction that is committed
+ * DURO_REGISTRY_COMMIT_MS after it began (or when the mailbox closes):
+ * queries run on the same connection and see every applied notice, committed
+ * or not, so the commit period only bounds what a crash can take from the
+ * registry file (and the next start's reconcile restores it). */
 static void *registry_main(void *arg)
 {
     duro_registry *r = arg;
     for (;;) {
-        size_t n;
-        duro_msg *batch = duro_mailbox_take(&r->mailbox, -1, &n);
-        if (!batch) {
-            if (duro_mailbox_closed(&r->mailbox))
-                break;
-            continue;
+        int wait = -1;
+        if (r->in_txn || r->failed) {
+            int64_t left = r->commit_due - duro_now_ms();
+            wait = left < 0 ? 0 : (int)left;
         }
+        size_t n;
+        duro_msg *batch = duro_mailbox_take(&r->mailbox, wait, &n);
         int64_t now = duro_now_ms();
-        int in_txn = 0, failed = 0;
         while (batch) {
             duro_msg *m = batch;
             batch = m->next;
-            if (m->op != DURO_REGISTRY_NOTICE) {
-                m->status = DURO_OK;
-                m->etag = -1;
-                duro_registry_db_exec(r->db, m, now);
-                m->done(m);
+            if (m->op == DURO_REGISTRY_NOTICE) {
+                DURO_STAT_ADD(registry_notices, 1);
+                apply(r, m, now);
                 continue;
             }
-            if (!in_txn && !failed) {
-                failed = duro_registry_db_begin(r->db) != DURO_OK;
-                in_txn = !failed;
-            }
-            if (in_txn && duro_registry_db_apply(r->db, m->ns, m->ns_len, m->etag, m->body.data,
-                                                 m->body.len) != DURO_OK)
-                failed = 1;
-            free_notice(m);
+            DURO_STAT_ADD(registry_queries, 1);
+            m->status = DURO_OK;
+            m->etag = -1;
+            if (begin(r, now))
+                duro_registry_db_exec(r->db, m, now);
+            else
+                duro_msg_fail(m, DURO_INTERNAL, "the registry cannot open a transaction");
+            m->done(m);
         }
-        if (in_txn && (failed || duro_registry_db_commit(r->db) != DURO_OK)) {
-            duro_registry_db_rollback(r->db);
-            failed = 1;
-        }
-        if (failed)
-            duro_log_error("registry: could not apply change notices; the registry is behind"
-                           " until the next start reconciles it");
+        if ((r->in_txn || r->failed) &&
+            (now >= r->commit_due || duro_mailbox_closed(&r->mailbox)))
+            commit(r);
+        if (!r->in_txn && !r->failed && duro_mailbox_closed(&r->mailbox) && duro_mailbox_depth(&r->mailbox) == 0)
+            break;
     }
     return NULL;
 }

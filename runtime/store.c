@@ -235,20 +235,25 @@ void duro_ns_close(duro_ns *ns)
     free(ns);
 }
 
-sqlite3_stmt *duro_ns_stmt(duro_ns *ns, int id, const char *sql)
+sqlite3_stmt *duro_stmt_cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql)
 {
-    sqlite3_stmt *st = ns->stmts[id];
+    sqlite3_stmt *st = *slot;
     if (st) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return st;
     }
-    if (sqlite3_prepare_v3(ns->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        duro_log_error("prepare %s: %s", sql, sqlite3_errmsg(ns->db));
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        duro_log_error("prepare %s: %s", sql, sqlite3_errmsg(db));
         return NULL;
     }
-    ns->stmts[id] = st;
+    *slot = st;
     return st;
+}
+
+sqlite3_stmt *duro_ns_stmt(duro_ns *ns, int id, const char *sql)
+{
+    return duro_stmt_cached(ns->db, &ns->stmts[id], sql);
 }
 
 int duro_ns_begin(duro_ns *ns)

@@ -104,6 +104,18 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections)
                   DURO_STAT_GET(ops[2]));
     rc |= counter(o, "duro_auth_ops_total", "Operations run by the user/login object.",
                   DURO_STAT_GET(ops[3]));
+    rc |= counter(o, "duro_resource_ops_total", "Registrations and unregistrations run.",
+                  DURO_STAT_GET(ops[4]));
+    rc |= counter(o, "duro_registry_notices_total",
+                  "Change notices (one per namespace commit) applied by the registry.",
+                  DURO_STAT_GET(registry_notices));
+    rc |= counter(o, "duro_registry_queries_total", "Registry lists and stats answered.",
+                  DURO_STAT_GET(registry_queries));
+    rc |= counter(o, "duro_registry_commits_total", "Registry group transactions committed.",
+                  DURO_STAT_GET(registry_commits));
+    rc |= counter(o, "duro_registry_failures_total",
+                  "Registry group transactions lost to a storage error (repaired at start).",
+                  DURO_STAT_GET(registry_failures));
     rc |= counter(o, "duro_commits_total", "Committed namespace transactions.",
                   DURO_STAT_GET(commits));
     rc |= duro_buf_puts(o, "# HELP duro_commit_duration_seconds Time of each namespace COMMIT"
@@ -135,7 +147,7 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections)
                   DURO_STAT_GET(keys_expired));
     rc |= gauge(o, "duro_open_namespaces", "Open namespace files.",
                 DURO_STAT_GET(open_namespaces));
-    rc |= gauge(o, "duro_mailbox_depth", "Messages queued for actors.",
+    rc |= gauge(o, "duro_mailbox_depth", "Messages queued for actors and the registry.",
                 rt ? duro_runtime_mailbox_depth(rt) : 0);
     rc |= gauge(o, "duro_http_connections", "Open HTTP connections.", (uint64_t)connections);
     return rc ? -1 : 0;

@@ -174,7 +174,7 @@ static void call_reply(duro_msg *m)
         if (m->status == DURO_OK) {
             duro_buf b = {0};
             msgpack_packer pk;
-            begin_reply(&b, &pk, k->msgid, 200);
+            begin_reply(&b, &pk, k->msgid, m->created ? 201 : 200);
             if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) {
                 /* no headers here: the ETag travels in the body */
                 msgpack_pack_map(&pk, 2);

@@ -238,6 +238,77 @@ DURO_API int duro_session_list_user(duro *db, const char *ns, const char *user_i
 DURO_API int duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
                                       const char *except_id, int64_t *deleted);
 
+/* ---- the namespace snapshot (docs/snapshot.md) ---- */
+
+/* Reads the whole namespace ns as one document: *json gets its live keys as a
+ * JSON object {key: value, ...} (compact text, NUL-terminated, *len without
+ * the NUL; free with duro_free) and *etag (if not NULL) the namespace's ETag:
+ * its write counter, or 0 while it has no live key. DURO_PAYLOAD_TOO_LARGE
+ * past the server's --max-snapshot-bytes (embedded: 16 MiB). */
+DURO_API int duro_snapshot_get(duro *db, const char *ns, char **json, size_t *len,
+                               int64_t *etag);
+
+/* Applies ops_json[0..len), a JSON array [{"op":"set","key":..,"value":..,
+ * "ttlMs"?:..,"metadata"?:..} | {"op":"del","key":..}] (≤ 1000 ops), to ns in
+ * one transaction: all or nothing. if_match ≥ 0 requires the namespace's
+ * current ETag to be if_match (0: the namespace is empty), else
+ * DURO_PRECONDITION_FAILED and nothing is applied; -1: no condition (other
+ * negative values are DURO_BAD_REQUEST). *etag (if
+ * not NULL) gets the new ETag, *created (if not NULL) 1 when the namespace was
+ * empty before and is not now. */
+DURO_API int duro_snapshot_patch(duro *db, const char *ns, const char *ops_json, size_t len,
+                                 int64_t if_match, int64_t *etag, int *created);
+
+/* ---- the resource registry ---- */
+
+/* Every resource of every namespace is indexed: KV keys (type "kv") are
+ * tracked automatically, other types ("do", "d1", "r2", ... 1..64 bytes of
+ * [A-Za-z0-9._-]) are registered by hand. A resource is reported as the JSON
+ * object {"type","namespace","key","created_at","updated_at","size",
+ * "metadata"} with times as ISO-8601 UTC strings ("2025-10-25T10:30:00Z") and
+ * metadata an object or null. A list or stats call sees every write
+ * acknowledged before it was made. */
+
+/* Filters and paging of duro_resources_list. NULL strings and -1 numbers are
+ * unset: start from DURO_RESOURCE_LIST_OPTS_INIT (a zeroed struct asks for a
+ * page of 0 resources, which still counts them in "total"). */
+typedef struct duro_resource_list_opts {
+    const char *type;       /* only this type */
+    const char *ns;         /* only this namespace (NULL: every namespace) */
+    const char *key_prefix; /* only keys that begin with it */
+    int64_t limit;          /* 0..1000 per page; -1: 100 */
+    int64_t offset;         /* 0..1000000000 resources skipped; -1: 0 */
+} duro_resource_list_opts;
+
+#define DURO_RESOURCE_LIST_OPTS_INIT {NULL, NULL, NULL, -1, -1}
+
+/* One page of resources in (namespace, type, key) order: *json gets
+ * {"resources":[resource...],"total":n,"offset":n,"limit":n,"has_more":bool}
+ * (free with duro_free); total counts every match. opts NULL: all unset. A
+ * limit or offset out of range is DURO_BAD_REQUEST. */
+DURO_API int duro_resources_list(duro *db, const duro_resource_list_opts *opts, char **json,
+                                 size_t *len);
+
+/* Counts: *json gets {"total":n,"by_type":{type: n},"by_namespace":{ns: n},
+ * "total_size":bytes} over every namespace (free with duro_free). */
+DURO_API int duro_resources_stats(duro *db, char **json, size_t *len);
+
+/* Registers (or updates: size and metadata are replaced, created_at is kept)
+ * the resource (type, key) in namespace ns. size is its size in bytes
+ * (0..2^53-1; -1: not given, stored as 0); metadata_json a JSON object text
+ * (≤ 16 KiB) or NULL. Type "kv" is DURO_BAD_REQUEST: KV keys are tracked
+ * automatically. json and created may be NULL; *json gets the resource record
+ * (free with duro_free), *created 1 when the resource was new (the server
+ * answers status 201 then). */
+DURO_API int duro_resources_register(duro *db, const char *ns, const char *type, const char *key,
+                                     int64_t size, const char *metadata_json, char **json,
+                                     size_t *len, int *created);
+
+/* Removes the registration of (type, key) in ns; *deleted (if not NULL) is 1
+ * if there was one. DURO_OK either way; type "kv" is DURO_BAD_REQUEST. */
+DURO_API int duro_resources_unregister(duro *db, const char *ns, const char *type,
+                                       const char *key, int *deleted);
+
 /* ---- msgpack values ---- */
 
 /* As duro_put_ex / duro_get, with the value as one msgpack object. */
@@ -250,7 +321,7 @@ DURO_API int duro_get_mp(duro *db, const char *ns, const char *key, void **mp, s
 /* Runs one protocol op (docs/protocol.md) with args as one msgpack map.
  * *body gets the reply body as msgpack (the data, or the error map) and
  * *status the HTTP-like status; the return value is the duro_status for that
- * status (DURO_OK for 200). */
+ * status (DURO_OK for 200, and for 201 when the op created its target). */
 DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *args,
                        size_t args_len, int *status, void **body, size_t *body_len);
 

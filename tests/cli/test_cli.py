@@ -2,7 +2,8 @@
 test_cli.py — every `duro` command against a real durod over the binary
 protocol, and its exit codes: 0 ok, 1 not found, 2 usage, 3 server or
 connection error, 4 precondition failed, 5 rate limited (`ratelimit check`
-denied). Also the embedded (file://) mode.
+denied). Also the embedded (file://) mode, the namespace snapshot (`snapshot
+get|patch`) and the resource registry (`resources list|stats|register|unregister`).
 """
 
 import json
@@ -56,7 +57,7 @@ class HelpAndUsage(unittest.TestCase):
         rc, out, err = duro(None, "--help")
         self.assertEqual(rc, 0)
         for cmd in ("get", "put", "del", "ls", "batch-get", "batch-set", "clear", "stats",
-                    "bench", "ratelimit", "session"):
+                    "bench", "ratelimit", "session", "snapshot", "resources"):
             self.assertIn(cmd, out)
         self.assertIn("duro://127.0.0.1:7070", out)
         self.assertIn("5 rate limited", out)
@@ -64,7 +65,9 @@ class HelpAndUsage(unittest.TestCase):
                      ["help", "bench"], ["help"], ["ratelimit", "--help"],
                      ["ratelimit", "check", "--help"], ["help", "ratelimit", "reset"],
                      ["session", "-h"], ["help", "session"], ["session", "create", "--help"],
-                     ["help", "session", "revoke"]):
+                     ["help", "session", "revoke"], ["snapshot", "--help"],
+                     ["help", "snapshot", "patch"], ["resources", "-h"],
+                     ["resources", "list", "--help"], ["help", "resources", "register"]):
             rc, out, err = duro(None, *args)
             self.assertEqual(rc, 0, args)
             self.assertIn("usage: duro", out, args)
@@ -76,6 +79,15 @@ class HelpAndUsage(unittest.TestCase):
         rc, out, err = duro(None, "help", "session")
         for sub in ("session create", "session get ID", "session put ID", "session del ID",
                     "session list USER", "session revoke USER", "--except", "--rolling"):
+            self.assertIn(sub, out)
+        rc, out, err = duro(None, "help", "snapshot")
+        for sub in ("snapshot get [--meta]", "snapshot patch OPS_JSON", "--if-match ETAG",
+                    "exit 4"):
+            self.assertIn(sub, out)
+        rc, out, err = duro(None, "resources", "--help")
+        for sub in ("resources list [--type T] [--namespace NS] [--prefix P] [--limit N] "
+                    "[--offset N]", "resources stats", "resources register TYPE KEY",
+                    "--size BYTES", "--metadata JSON", "resources unregister TYPE KEY"):
             self.assertIn(sub, out)
 
     def test_usage_errors_exit_2(self):
@@ -123,6 +135,30 @@ class HelpAndUsage(unittest.TestCase):
             ["session", "revoke"],
             ["session", "revoke", "u", "--except"],
             ["help", "session", "nosuch"],
+            ["snapshot"],
+            ["snapshot", "frob"],
+            ["snapshot", "get", "extra"],
+            ["snapshot", "get", "--if-match", "1"],
+            ["snapshot", "patch"],
+            ["snapshot", "patch", "not json"],
+            ["snapshot", "patch", '{"no":"ops"}'],
+            ["snapshot", "patch", "[]", "--if-match", "x"],
+            ["snapshot", "patch", "[]", "--if-match", "-1"],
+            ["resources"],
+            ["resources", "frob"],
+            ["resources", "list", "extra"],
+            ["resources", "list", "--limit", "1001"],    # bad limit: 0..1000
+            ["resources", "list", "--limit", "-1"],
+            ["resources", "list", "--limit", "many"],
+            ["resources", "list", "--offset", "1000000001"],
+            ["resources", "list", "--size", "1"],
+            ["resources", "stats", "--type", "do"],
+            ["resources", "register", "do"],
+            ["resources", "register", "do", "k", "extra"],
+            ["resources", "register", "do", "k", "--size", "big"],
+            ["resources", "register", "do", "k", "--size", "-3"],
+            ["resources", "unregister", "do"],
+            ["resources", "unregister", "do", "k", "--size", "1"],
         ]
         for args in cases:
             rc, out, err = duro(SRV, *args)
@@ -137,7 +173,10 @@ class HelpAndUsage(unittest.TestCase):
                      ["stats"], ["ping"], ["batch-get", "a"],
                      ["batch-set", '[{"key":"a","value":1}]'], ["ratelimit", "check", "k"],
                      ["ratelimit", "reset", "k"], ["session", "get", "x"],
-                     ["session", "create", "{}", "--ttl", "1000"], ["session", "list", "u"]):
+                     ["session", "create", "{}", "--ttl", "1000"], ["session", "list", "u"],
+                     ["snapshot", "get"], ["snapshot", "patch", "[]"], ["resources", "list"],
+                     ["resources", "stats"], ["resources", "register", "do", "k"],
+                     ["resources", "unregister", "do", "k"]):
             t0 = time.monotonic()
             rc, out, err = duro(url, *args)
             self.assertEqual(rc, 3, "duro %s against a closed port: exit %d (%r)"
@@ -440,6 +479,142 @@ class SessionCommands(Base):
         self.session("put", "--ttl", "-5", "--", s["id"], "{}", want=2)
 
 
+class SnapshotCommands(Base):
+    ns = "cli-snap"
+
+    def test_get_patch(self):
+        self.assertEqual(self.duro("snapshot", "get")[0], {})
+        self.assertEqual(self.duro("snapshot", "get", "--meta")[0], {"etag": 0, "data": {}})
+        # create under --if-match 0 ("empty")
+        out, _ = self.duro("snapshot", "patch",
+                           '[{"op":"set","key":"a","value":1},'
+                           '{"op":"set","key":"b","value":{"x":[2]},"ttlMs":600000,'
+                           '"metadata":{"m":1}}]', "--if-match", "0")
+        self.assertEqual(out["created"], True)
+        v1 = out["version"]
+        self.assertGreater(v1, 0)
+        self.assertEqual(self.duro("snapshot", "get")[0], {"a": 1, "b": {"x": [2]}})
+        self.assertEqual(self.duro("snapshot", "get", "--meta")[0],
+                         {"etag": v1, "data": {"a": 1, "b": {"x": [2]}}})
+        meta, _ = self.duro("get", "b", "--meta")           # ordinary KV keys
+        self.assertEqual((meta["metadata"], meta["version"]), ({"m": 1}, v1))
+        self.assertIsNotNone(meta["expiresAt"])
+        # a stale --if-match: exit 4, nothing applied
+        _, err = self.duro("snapshot", "patch", '[{"op":"del","key":"a"}]', "--if-match", "0",
+                           want=4)
+        self.assertIn("precondition", err.lower())
+        self.duro("snapshot", "patch", '[{"op":"del","key":"a"}]', "--if-match", str(v1 + 99),
+                  want=4)
+        self.assertEqual(self.duro("get", "a")[0], 1)
+        # the current one, as --opt=value; the {"ops": [...]} shape from stdin
+        out, _ = self.duro("snapshot", "patch", "--if-match=%d" % v1, "-",
+                           input=json.dumps({"ops": [{"op": "del", "key": "a"},
+                                                     {"op": "set", "key": "c", "value": "s"}]}))
+        self.assertEqual(out["created"], False)
+        self.assertGreater(out["version"], v1)
+        self.duro("get", "a", want=1)
+        # without a condition; every KV write moves the ETag
+        self.duro("snapshot", "patch", '[{"op":"set","key":"d","value":null}]')
+        put, _ = self.duro("put", "e", "5")
+        snap, _ = self.duro("snapshot", "get", "--meta")
+        self.assertEqual(snap["etag"], put["version"])
+        self.assertEqual(snap["data"], {"b": {"x": [2]}, "c": "s", "d": None, "e": 5})
+        # bad ops: exit 2, all or nothing
+        for ops in ('[{"op":"set","key":"ok","value":1},{"op":"set","key":"","value":2}]',
+                    '[{"op":"frob","key":"k"}]', '[{"op":"set","key":"k"}]', "[1]"):
+            self.duro("snapshot", "patch", ops, want=2)
+        self.duro("get", "ok", want=1)
+        self.assertEqual(self.duro("snapshot", "get", "--meta")[0]["etag"], snap["etag"])
+        # deleting every key: ETag 0 again
+        out, _ = self.duro("snapshot", "patch", json.dumps(
+            [{"op": "del", "key": k} for k in ("b", "c", "d", "e")]))
+        self.assertEqual(out, {"version": 0, "created": False})
+        rc, out, err = duro(SRV, "-n", "bad/ns", "snapshot", "get")
+        self.assertEqual(rc, 2, err)
+
+
+class ResourceCommands(Base):
+    ns = "cli-res"
+
+    def names(self, listing):
+        return ["%s/%s/%s" % (r["namespace"], r["type"], r["key"])
+                for r in listing["resources"]]
+
+    def test_register_list_stats_unregister(self):
+        before, _ = self.duro("resources", "stats")
+        for field in ("total", "by_type", "by_namespace", "total_size"):
+            self.assertIn(field, before)
+        rec, _ = self.duro("resources", "register", "do", "counter:1", "--size", "12",
+                           "--metadata", '{"class":"Counter"}')
+        self.assertEqual({k: rec[k] for k in ("type", "namespace", "key", "size", "metadata")},
+                         {"type": "do", "namespace": self.ns, "key": "counter:1", "size": 12,
+                          "metadata": {"class": "Counter"}})
+        self.assertRegex(rec["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(rec["updated_at"], rec["created_at"])
+        # again: updated (size given as --size=, no metadata: replaced by null)
+        rec2, _ = self.duro("resources", "register", "do", "counter:1", "--size=20")
+        self.assertEqual((rec2["size"], rec2["metadata"], rec2["created_at"]),
+                         (20, None, rec["created_at"]))
+        self.duro("resources", "register", "r2", "bucket", "--metadata", "{}")
+        # --namespace before the command is the global namespace (like -n)
+        rc, out, err = duro(SRV, "--namespace", "cli-res2", "resources", "register", "do", "x")
+        self.assertEqual((rc, json.loads(out)["namespace"]), (0, "cli-res2"), err)
+        self.duro("put", "kvkey", '"v"')                   # KV keys are tracked as "kv"
+        # list: (namespace, type, key) order; after the command --namespace
+        # filters, whatever -n says
+        listing, _ = self.duro("resources", "list", "--namespace", self.ns)
+        self.assertEqual(self.names(listing), ["cli-res/do/counter:1", "cli-res/kv/kvkey",
+                                               "cli-res/r2/bucket"])
+        self.assertEqual((listing["total"], listing["offset"], listing["limit"],
+                          listing["has_more"]), (3, 0, 100, False))
+        listing, _ = self.duro("resources", "list", "--namespace=cli-res2")
+        self.assertEqual(self.names(listing), ["cli-res2/do/x"])
+        listing, _ = self.duro("resources", "list", "--namespace", self.ns, "--limit", "1",
+                               "--offset", "1")
+        self.assertEqual(self.names(listing), ["cli-res/kv/kvkey"])
+        self.assertEqual((listing["total"], listing["has_more"]), (3, True))
+        listing, _ = self.duro("resources", "list", "--namespace", self.ns, "--limit", "0")
+        self.assertEqual((listing["resources"], listing["total"]), ([], 3))
+        listing, _ = self.duro("resources", "list", "--type", "do", "--prefix", "counter")
+        self.assertIn("cli-res/do/counter:1", self.names(listing))
+        self.assertNotIn("cli-res2/do/x", self.names(listing))
+        listing, _ = self.duro("resources", "list", "--type", "do", "--namespace", "cli-res2",
+                               "--prefix", "x")
+        self.assertEqual(self.names(listing), ["cli-res2/do/x"])
+        # stats: what was added
+        after, _ = self.duro("resources", "stats")
+        self.assertEqual(after["total"], before["total"] + 4)
+        self.assertEqual(after["by_type"]["do"], before["by_type"]["do"] + 2)
+        self.assertEqual(after["by_type"]["r2"], before["by_type"]["r2"] + 1)
+        self.assertEqual(after["by_namespace"][self.ns], 3)
+        self.assertEqual(after["by_namespace"]["cli-res2"], 1)
+        self.assertGreaterEqual(after["total_size"], before["total_size"] + 20)
+        # bad input: exit 2, nothing registered
+        _, err = self.duro("resources", "register", "kv", "kvkey", want=2)
+        self.assertIn("kv", err)
+        self.duro("resources", "register", "bad type", "k", want=2)
+        self.duro("resources", "register", "do", "k", "--metadata", "[1]", want=2)
+        self.duro("resources", "register", "do", "k", "--metadata", "{bad", want=2)
+        self.duro("resources", "register", "do", "k", "--size", "9007199254740992", want=2)
+        self.duro("resources", "unregister", "kv", "kvkey", want=2)
+        self.duro("resources", "list", "--namespace", "bad/ns", want=2)
+        self.duro("resources", "list", "--type", "no spaces", want=2)
+        rc, out, err = duro(SRV, "-n", "bad/ns", "resources", "register", "do", "k")
+        self.assertEqual(rc, 2, err)
+        self.assertEqual(self.duro("resources", "list", "--namespace", self.ns)[0]["total"], 3)
+        # unregister
+        self.assertEqual(self.duro("resources", "unregister", "do", "counter:1")[0],
+                         {"deleted": True})
+        self.assertEqual(self.duro("resources", "unregister", "do", "counter:1")[0],
+                         {"deleted": False})
+        self.duro("resources", "unregister", "r2", "bucket")
+        rc, out, err = duro(SRV, "-n", "cli-res2", "resources", "unregister", "do", "x")
+        self.assertEqual((rc, json.loads(out)), (0, {"deleted": True}), err)
+        self.duro("del", "kvkey")
+        listing, _ = self.duro("resources", "list", "--namespace", self.ns)
+        self.assertEqual((listing["resources"], listing["total"]), ([], 0))
+
+
 class Embedded(unittest.TestCase):
     def test_file_url(self):
         d = clitest.tempdir("duro-cli-embedded-")
@@ -465,6 +640,30 @@ class Embedded(unittest.TestCase):
         self.assertEqual((rc, json.loads(out)["data"]), (0, {"e": 2}), err)
         rc, out, err = duro(url, "session", "list", "u")
         self.assertEqual((rc, json.loads(out)["count"]), (0, 1), err)
+        # the snapshot and the registry too
+        rc, out, err = duro(url, "snapshot", "get", "--meta")
+        self.assertEqual((rc, json.loads(out)["data"]), (0, {"k": {"e": 1}}), err)
+        etag = json.loads(out)["etag"]
+        self.assertGreater(etag, 0)
+        rc, out, err = duro(url, "snapshot", "patch", '[{"op":"set","key":"p","value":2}]',
+                            "--if-match", str(etag))
+        self.assertEqual((rc, json.loads(out)["created"]), (0, False), err)
+        self.assertGreater(json.loads(out)["version"], etag)
+        rc, out, err = duro(url, "snapshot", "patch", '[{"op":"del","key":"p"}]',
+                            "--if-match", str(etag))
+        self.assertEqual(rc, 4, err)
+        rc, out, err = duro(url, "resources", "register", "do", "obj", "--size", "7")
+        self.assertEqual((rc, json.loads(out)["size"]), (0, 7), err)
+        rc, out, err = duro(url, "resources", "list", "--namespace", "default")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([(r["type"], r["key"]) for r in json.loads(out)["resources"]],
+                         [("do", "obj"), ("kv", "k"), ("kv", "p")])
+        rc, out, err = duro(url, "resources", "stats")
+        self.assertEqual((rc, json.loads(out)["total"]), (0, 3), err)
+        rc, out, err = duro(url, "resources", "register", "kv", "k")
+        self.assertEqual(rc, 2, err)
+        rc, out, err = duro(url, "resources", "list", "--limit", "5000")
+        self.assertEqual(rc, 2, err)
         # the server's data directory is locked while it runs: exit 3
         rc, out, err = duro("file://" + SRV.data_dir, "get", "k")
         self.assertEqual(rc, 3, err)

@@ -1,6 +1,8 @@
 cmake_policy(SET CMP0057 NEW)
-# cmake -DLIB=libduro.so -P check_symbols.cmake: fails unless every dynamic
-# symbol libduro.so defines starts with duro_ and duro_open/duro_errstr are there.
+# cmake -DLIB=libduro.so [-DHEADERS="a.h;b.h"] -P check_symbols.cmake: fails
+# unless every dynamic symbol libduro.so defines starts with duro_ and
+# duro_open/duro_errstr are there, and (with HEADERS) every DURO_API function
+# those headers declare is exported (client/libduro.map is in step with them).
 execute_process(COMMAND nm -D --defined-only ${LIB} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "nm failed on ${LIB}")
@@ -20,6 +22,16 @@ foreach(want duro_open duro_errstr duro_recv)
   if(NOT want IN_LIST names)
     message(FATAL_ERROR "libduro.so does not export ${want}")
   endif()
+endforeach()
+foreach(h IN LISTS HEADERS)
+  file(READ ${h} text)
+  string(REGEX MATCHALL "DURO_API[^;(]*[ *](duro_[A-Za-z0-9_]+)[ ]*\\(" decls "${text}")
+  foreach(d IN LISTS decls)
+    string(REGEX REPLACE ".*[ *](duro_[A-Za-z0-9_]+)[ ]*\\($" "\\1" fn "${d}")
+    if(NOT fn IN_LIST names)
+      message(FATAL_ERROR "libduro.so does not export ${fn}, declared in ${h} (client/libduro.map)")
+    endif()
+  endforeach()
 endforeach()
 list(LENGTH names count)
 message(STATUS "libduro.so exports ${count} symbols, all duro_*")

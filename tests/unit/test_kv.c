@@ -12,52 +12,18 @@
 #include "objects/kv.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
+#include "rt_util.h"
 #include "test.h"
 #include "transport/codec.h"
 #include "transport/kv_request.h"
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-
-static void done(duro_msg *m)
-{
-    pthread_mutex_lock(&mu);
-    m->ctx = (void *)1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
 
 /* Runs one request; returns the status and, on success, the data as JSON text
  * in out (caller frees). Frees r. */
 static int run(duro_runtime *rt, const char *ns, int op, duro_kv_req *r, char **out)
 {
-    duro_msg m;
-    memset(&m, 0, sizeof m);
-    m.kind = DURO_KIND_KV;
-    m.op = op;
-    m.req = r;
-    m.ns_len = strlen(ns);
-    memcpy(m.ns, ns, m.ns_len);
-    m.done = done;
-    if (duro_runtime_submit(rt, &m) != DURO_OK)
-        abort();
-    pthread_mutex_lock(&mu);
-    while (!m.ctx)
-        pthread_cond_wait(&cv, &mu);
-    pthread_mutex_unlock(&mu);
-    if (out) {
-        *out = NULL;
-        if (m.status == DURO_OK) {
-            duro_buf b = {0};
-            if (duro_tape_to_json(m.body.data, m.body.len, &b) != 0)
-                abort();
-            duro_buf_append(&b, "", 1);
-            *out = b.data;
-        }
-    }
-    duro_buf_free(&m.body);
+    int st = rt_run_text(rt, DURO_KIND_KV, op, ns, r, out, NULL);
     duro_kv_req_free(r);
-    return m.status;
+    return st;
 }
 
 static duro_kv_req *req_key(const char *key)
@@ -110,39 +76,9 @@ static char *list(duro_runtime *rt, const char *ns, const char *params_json)
     return out;
 }
 
-static char dir[256];
+static duro_runtime *open_rt(int sweep_ms) { return rt_open(sweep_ms); }
 
-static duro_runtime *open_rt(int sweep_ms)
-{
-    duro_runtime_config c = {dir, 2, 1 << 20, 16, 1, sweep_ms, 1000};
-    duro_runtime *rt;
-    char err[256];
-    if (duro_runtime_open(&c, &rt, err, sizeof err) != DURO_OK) {
-        fprintf(stderr, "open: %s\n", err);
-        abort();
-    }
-    return rt;
-}
-
-/* Removes the current test's data directory (also at exit). */
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-        dir[0] = '\0';
-    }
-}
-
-static void fresh_dir(void)
-{
-    remove_dir();
-    snprintf(dir, sizeof dir, "/tmp/duro-test-kv-XXXXXX");
-    if (!mkdtemp(dir))
-        abort();
-}
+static void fresh_dir(void) { rt_fresh_dir("kv"); }
 
 TEST(put_get_versions_and_conditions)
 {
@@ -187,7 +123,7 @@ TEST(data_survives_restart_and_lock_excludes_second_opener)
     fresh_dir();
     duro_runtime *rt = open_rt(1000);
     ASSERT_EQ(put(rt, "p", "k", "{\"value\": \"kept\", \"metadata\": {\"m\": true}}"), DURO_OK);
-    duro_runtime_config c = {dir, 1, 1 << 20, 16, 1, 1000, 1000};
+    duro_runtime_config c = {rt_dir, 1, 1 << 20, 16, 1, 1000, 1000};
     duro_runtime *second;
     char err[256];
     ASSERT_EQ(duro_runtime_open(&c, &second, err, sizeof err), DURO_LOCKED);
@@ -320,7 +256,7 @@ TEST(cached_reads_skip_sqlite_and_closed_namespaces_reopen)
 {
     fresh_dir();
     /* 2 actors, at most 4 open namespace files in all: 2 per actor */
-    duro_runtime_config c = {dir, 2, 1 << 20, 4, 1, 1000, 1000};
+    duro_runtime_config c = {rt_dir, 2, 1 << 20, 4, 1, 1000, 1000};
     duro_runtime *rt;
     char err[256];
     ASSERT_EQ(duro_runtime_open(&c, &rt, err, sizeof err), DURO_OK);

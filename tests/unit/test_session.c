@@ -15,55 +15,21 @@
 #include "objects/session.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
+#include "rt_util.h"
 #include "test.h"
 #include "transport/codec.h"
 #include "transport/session_request.h"
-
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-
-static void done(duro_msg *m)
-{
-    pthread_mutex_lock(&mu);
-    m->ctx = (void *)1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-}
 
 /* Runs one request; returns the status and the reply as a new jansson tree in
  * *out (NULL unless DURO_OK). Frees r. */
 static int run(duro_runtime *rt, const char *ns, int op, duro_session_req *r, json_t **out)
 {
-    duro_msg m;
-    memset(&m, 0, sizeof m);
-    m.kind = DURO_KIND_SESSION;
-    m.op = op;
-    m.req = r;
-    m.ns_len = strlen(ns);
-    memcpy(m.ns, ns, m.ns_len);
-    m.done = done;
-    if (duro_runtime_submit(rt, &m) != DURO_OK)
-        abort();
-    pthread_mutex_lock(&mu);
-    while (!m.ctx)
-        pthread_cond_wait(&cv, &mu);
-    pthread_mutex_unlock(&mu);
-    if (out) {
-        *out = NULL;
-        if (m.status == DURO_OK) {
-            duro_buf b = {0};
-            json_error_t je;
-            if (duro_tape_to_json(m.body.data, m.body.len, &b) != 0 ||
-                !(*out = json_loadb(b.data, b.len, 0, &je)))
-                abort();
-            duro_buf_free(&b);
-        }
-    }
-    if (m.status == DURO_NOT_FOUND && strcmp(m.errmsg, "session not found") != 0)
+    char errmsg[192];
+    int st = rt_run_msg(rt, DURO_KIND_SESSION, op, ns, r, out, errmsg);
+    if (st == DURO_NOT_FOUND && strcmp(errmsg, "session not found") != 0)
         abort(); /* every miss reads the same */
-    duro_buf_free(&m.body);
     duro_session_req_free(r);
-    return m.status;
+    return st;
 }
 
 /* A request that must decode; path may be NULL, args is JSON text or NULL. */
@@ -136,38 +102,9 @@ static int64_t int_of(const json_t *o, const char *name)
     return json_integer_value(json_object_get(o, name));
 }
 
-static char dir[256];
+static duro_runtime *open_rt(int sweep_ms) { return rt_open(sweep_ms); }
 
-static duro_runtime *open_rt(int sweep_ms)
-{
-    duro_runtime_config c = {dir, 2, 1 << 20, 16, 1, sweep_ms, 1000};
-    duro_runtime *rt;
-    char err[256];
-    if (duro_runtime_open(&c, &rt, err, sizeof err) != DURO_OK) {
-        fprintf(stderr, "open: %s\n", err);
-        abort();
-    }
-    return rt;
-}
-
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", dir);
-        dir[0] = '\0';
-    }
-}
-
-static void fresh_dir(void)
-{
-    remove_dir();
-    snprintf(dir, sizeof dir, "/tmp/duro-test-session-XXXXXX");
-    if (!mkdtemp(dir))
-        abort();
-}
+static void fresh_dir(void) { rt_fresh_dir("session"); }
 
 TEST(create_get_put_delete)
 {
@@ -470,7 +407,7 @@ static int on_disk(const void *bytes, size_t n)
     needle = bytes;
     needle_len = n;
     needle_found = files_seen = 0;
-    if (nftw(dir, scan_file, 16, FTW_PHYS) != 0 || files_seen == 0)
+    if (nftw(rt_dir, scan_file, 16, FTW_PHYS) != 0 || files_seen == 0)
         abort();
     return needle_found;
 }
