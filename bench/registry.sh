@@ -5,7 +5,9 @@
 #      load (bench/wrk/put.lua, 10000 keys, 100-byte values, ns=bench) against
 #      BASE (a durod without the registry, built from git $BASE_REV) and NEW
 #      (this tree's durod), alternating, ROUNDS rounds, fresh data dir each.
-#      Target: NEW >= 0.90 x BASE.
+#      The same for the binary protocol: `duro bench --op set --clients 4
+#      --pipeline 64` (this tree's client against both servers).
+#      Target: NEW >= 0.90 x BASE, summed over the rounds, for each.
 #   2. Filtered lists over 100k resources in 100 namespaces: NEW is loaded with
 #      100 x 1000 keys (batch/set), then each list shape below is requested by
 #      one connection for LIST_SECONDS (wrk -c1, bench/wrk/registry_list.lua).
@@ -60,8 +62,9 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- binaries
 log "building this tree's durod ($BUILD)"
 [[ -f $BUILD/CMakeCache.txt ]] || cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target durod >&2
+cmake --build "$BUILD" -j "$(nproc)" --target durod duro >&2
 cp "$BUILD/durod" "$TMP/durod-new"
+cp "$BUILD/duro" "$TMP/duro"
 if [[ $ROUNDS -gt 0 ]]; then             # ROUNDS=0: only the list latencies
     log "building durod at $BASE_REV (no registry) in a worktree"
     git worktree add -f --detach "$TMP/base" "$BASE_REV" >/dev/null 2>&1 || die "no revision $BASE_REV"
@@ -84,7 +87,8 @@ start() {
     local bin=$1 data=$2 port
     for _ in 1 2 3; do
         port=$(free_port) || die "no free port"
-        "$bin" --listen "127.0.0.1:$port" --data "$data" --rpc-port 0 --log-level error \
+        RPC_PORT=$(free_port) || die "no free port"
+        "$bin" --listen "127.0.0.1:$port" --data "$data" --rpc-port "$RPC_PORT" --log-level error \
             >"$TMP/durod.log" 2>&1 &
         PID=$!
         URL="http://127.0.0.1:$port"
@@ -104,7 +108,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$(grep '^WRKRESULT' "$1" | tail 
 # ---------------------------------------------------------------- 1. PUT throughput
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A RPS P99 ERR
+declare -A RPS P99 ERR SET
 for round in $(seq "$ROUNDS"); do
     for which in base new; do
         rm -rf "$TMP/data" && mkdir -p "$TMP/data"
@@ -113,12 +117,17 @@ for round in $(seq "$ROUNDS"); do
         log "round $round, $which: wrk PUT -c$CONNS -d${DURATION}s"
         timeout -k 5 $((DURATION + 30)) wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency \
             -s bench/wrk/put.lua "$URL" "$NKEYS" >"$out" 2>&1 || true
+        log "round $round, $which: duro bench --op set -c4 -p64 ${DURATION}s"
+        SET[$which$round]=$(timeout -k 5 $((DURATION + 60)) "$TMP/duro" -u "duro://127.0.0.1:$RPC_PORT" \
+            bench --op set --clients 4 --pipeline 64 --duration "$DURATION" --json 2>/dev/null |
+            sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p')
+        SET[$which$round]=${SET[$which$round]:-0}
         kill -0 "$PID" 2>/dev/null || die "durod ($which) died"
         stop
         RPS[$which$round]=$(field "$out" rps)
         P99[$which$round]=$(field "$out" p99_ms)
         ERR[$which$round]="$(field "$out" non2xx)/$(field "$out" sockerr)"
-        log "  -> ${RPS[$which$round]} req/s, p99 ${P99[$which$round]} ms, errors ${ERR[$which$round]}"
+        log "  -> HTTP ${RPS[$which$round]} req/s, p99 ${P99[$which$round]} ms, errors ${ERR[$which$round]}; binary set ${SET[$which$round]} ops/s"
     done
 done
 
@@ -186,20 +195,22 @@ echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS LIST_SECONDS=$LIST_SECONDS 
 echo "- machine: $(nproc) cores, $(uname -sr); base = git $BASE_REV (no registry), new = git $REV"
 echo "- load average $LOAD_START at start, $LOAD_END at end (client and server share the cores)"
 echo
-echo "| round | base PUT req/s | new PUT req/s | new / base | base p99 ms | new p99 ms | errors base, new |"
-echo "|---|---:|---:|---:|---:|---:|---|"
-sb=0; sn=0
+echo "| round | base PUT req/s | new PUT req/s | new / base | base p99 ms | new p99 ms | errors base, new | base set ops/s | new set ops/s | new / base |"
+echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+sb=0; sn=0; tb=0; tn=0
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}'; }
+add() { awk -v a="$1" -v b="$2" 'BEGIN{print a + b}'; }
 for round in $(seq "$ROUNDS"); do
-    b=${RPS[base$round]:-0}; n=${RPS[new$round]:-0}
-    sb=$(awk -v a="$sb" -v b="$b" 'BEGIN{print a+b}'); sn=$(awk -v a="$sn" -v b="$n" 'BEGIN{print a+b}')
-    printf '| %s | %.0f | %.0f | %s | %s | %s | %s, %s |\n' "$round" "$b" "$n" \
-        "$(awk -v a="$n" -v b="$b" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}')" "${P99[base$round]}" \
-        "${P99[new$round]}" "${ERR[base$round]}" "${ERR[new$round]}"
+    b=${RPS[base$round]:-0}; n=${RPS[new$round]:-0}; x=${SET[base$round]}; y=${SET[new$round]}
+    sb=$(add "$sb" "$b"); sn=$(add "$sn" "$n"); tb=$(add "$tb" "$x"); tn=$(add "$tn" "$y")
+    printf '| %s | %.0f | %.0f | %s | %s | %s | %s, %s | %.0f | %.0f | %s |\n' "$round" "$b" "$n" \
+        "$(ratio "$n" "$b")" "${P99[base$round]}" "${P99[new$round]}" "${ERR[base$round]}" \
+        "${ERR[new$round]}" "$x" "$y" "$(ratio "$y" "$x")"
 done
-ratio=$(awk -v a="$sn" -v b="$sb" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}')
-verdict=$(awk -v r="$ratio" 'BEGIN{print (r >= 0.90) ? "PASS" : "MISS"}')
+verdict() { awk -v r="$1" 'BEGIN{print (r >= 0.90) ? "PASS" : "MISS"}'; }
 echo
-echo "Sum over rounds: new / base = **$ratio** (target ≥ 0.90): **$verdict**"
+echo "Sum over rounds, new / base: HTTP PUT **$(ratio "$sn" "$sb")** ($(verdict "$(ratio "$sn" "$sb")")," \
+     "target ≥ 0.90); binary set **$(ratio "$tn" "$tb")** ($(verdict "$(ratio "$tn" "$tb")"))"
 echo
 echo "List latency over 100k resources in 100 namespaces ($LOAD_NOTE), one connection:"
 echo

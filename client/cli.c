@@ -220,6 +220,39 @@ static const char *json_arg(ctx *c, const char *arg, size_t *len, char **owned)
     return *owned;
 }
 
+/* The JSON array in the argument arg (or "-": stdin), given bare or as the
+ * field `field` of an object, as compact text (malloc'd) in *body and its
+ * element count in *count. EXIT_OK, or the exit code after a message
+ * (`expect` describes the array). */
+static int json_array_arg(ctx *c, const char *arg, const char *field, const char *expect,
+                          char **body, size_t *count)
+{
+    size_t len;
+    char *owned;
+    const char *text = json_arg(c, arg, &len, &owned);
+    if (!text)
+        return EXIT_USAGE;
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, 0, &jerr);
+    free(owned);
+    if (!doc)
+        return usage_error(c, "invalid JSON (%s at line %d column %d)", jerr.text, jerr.line,
+                           jerr.column);
+    json_t *arr = json_is_object(doc) ? json_object_get(doc, field) : doc;
+    if (!json_is_array(arr)) {
+        json_decref(doc);
+        return usage_error(c, "expected a JSON array %s", expect);
+    }
+    *count = json_array_size(arr);
+    *body = json_dumps(arr, JSON_COMPACT);
+    json_decref(doc);
+    if (!*body) {
+        errmsg("%s: out of memory", c->cmd);
+        return EXIT_SERVER;
+    }
+    return EXIT_OK;
+}
+
 static int open_db(ctx *c)
 {
     if (c->db)
@@ -468,30 +501,13 @@ static int cmd_batch_get(ctx *c)
 
 static int cmd_batch_set(ctx *c)
 {
-    size_t len;
-    char *owned;
-    const char *text = json_arg(c, c->pos[0], &len, &owned);
-    if (!text)
-        return EXIT_USAGE;
     /* Accept the entries array, or the HTTP body {"entries": [...]}. */
-    json_error_t jerr;
-    json_t *doc = json_loadb(text, len, 0, &jerr);
-    free(owned);
-    if (!doc)
-        return usage_error(c, "invalid JSON (%s at line %d column %d)", jerr.text, jerr.line,
-                           jerr.column);
-    json_t *entries = json_is_object(doc) ? json_object_get(doc, "entries") : doc;
-    if (!json_is_array(entries)) {
-        json_decref(doc);
-        return usage_error(c, "expected a JSON array [{\"key\":..,\"value\":..}, ...]");
-    }
-    size_t count = json_array_size(entries);
-    char *body = json_dumps(entries, JSON_COMPACT);
-    json_decref(doc);
-    if (!body) {
-        errmsg("%s: out of memory", c->cmd);
-        return EXIT_SERVER;
-    }
+    size_t count;
+    char *body;
+    int ex = json_array_arg(c, c->pos[0], "entries", "[{\"key\":..,\"value\":..}, ...]", &body,
+                            &count);
+    if (ex != EXIT_OK)
+        return ex;
     int rc = open_db(c);
     int64_t version = 0;
     if (rc == DURO_OK)
@@ -779,30 +795,14 @@ static int cmd_snapshot_patch(ctx *c)
     int64_t if_match = -1;
     if (int_opt(c, "--if-match", 0, INT64_MAX, &if_match))
         return EXIT_USAGE;
-    size_t len;
-    char *owned;
-    const char *text = json_arg(c, c->pos[0], &len, &owned);
-    if (!text)
-        return EXIT_USAGE;
     /* Accept the ops array (the HTTP PATCH body), or {"ops": [...]}. */
-    json_error_t jerr;
-    json_t *doc = json_loadb(text, len, 0, &jerr);
-    free(owned);
-    if (!doc)
-        return usage_error(c, "invalid JSON (%s at line %d column %d)", jerr.text, jerr.line,
-                           jerr.column);
-    json_t *ops = json_is_object(doc) ? json_object_get(doc, "ops") : doc;
-    if (!json_is_array(ops)) {
-        json_decref(doc);
-        return usage_error(c, "expected a JSON array [{\"op\":\"set\",\"key\":..,\"value\":..} |"
-                              " {\"op\":\"del\",\"key\":..}, ...]");
-    }
-    char *body = json_dumps(ops, JSON_COMPACT);
-    json_decref(doc);
-    if (!body) {
-        errmsg("%s: out of memory", c->cmd);
-        return EXIT_SERVER;
-    }
+    size_t count;
+    char *body;
+    int ex = json_array_arg(c, c->pos[0], "ops",
+                            "[{\"op\":\"set\",\"key\":..,\"value\":..} | {\"op\":\"del\",\"key\":..}, ...]",
+                            &body, &count);
+    if (ex != EXIT_OK)
+        return ex;
     int rc = open_db(c);
     int64_t etag = 0;
     int created = 0;

@@ -276,7 +276,7 @@ int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, 
             sqlite3_bind_text(s, 3, n.key, (int)n.key_len, SQLITE_STATIC);
         st = run(s);
     }
-    return st == DURO_OK ? set_version(db, ns, ns_len, version) : st;
+    return st == DURO_OK && version >= 0 ? set_version(db, ns, ns_len, version) : st;
 }
 
 int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len,
@@ -451,6 +451,21 @@ static void bind_query(sqlite3_stmt *st, const duro_registry_query *q, const cha
         sqlite3_bind_text(st, 5, succ, (int)succ_len, SQLITE_STATIC);
 }
 
+/* The bound statement of one query shape for q; succ is scratch of
+ * DURO_KEY_MAX bytes for the prefix's upper bound (it must outlive the
+ * statement's run). NULL on error. */
+static sqlite3_stmt *prepare(duro_registry_db *db, const duro_registry_query *q, int shape,
+                             char *succ)
+{
+    if (q->prefix && q->prefix_len > DURO_KEY_MAX)
+        return NULL;
+    size_t succ_len = q->prefix ? successor(q, succ) : 0;
+    sqlite3_stmt *st = query_stmt(db, q, shape, succ_len);
+    if (st)
+        bind_query(st, q, succ, succ_len);
+    return st;
+}
+
 static int storage_error(duro_msg *m, int st)
 {
     return duro_msg_fail(m, st, "registry storage error: %s", duro_errstr(st));
@@ -458,30 +473,25 @@ static int storage_error(duro_msg *m, int st)
 
 static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query *q)
 {
-    char *succ = q->prefix ? malloc(q->prefix_len + 1) : NULL;
-    if (q->prefix && !succ)
-        return duro_msg_fail(m, DURO_NOMEM, "out of memory");
-    size_t succ_len = q->prefix ? successor(q, succ) : 0;
-    sqlite3_stmt *cs = query_stmt(db, q, Q_COUNT, succ_len);
-    if (!cs) {
-        free(succ);
+    char succ[DURO_KEY_MAX];
+    sqlite3_stmt *cs = prepare(db, q, Q_COUNT, succ);
+    if (!cs)
         return storage_error(m, DURO_INTERNAL);
-    }
-    bind_query(cs, q, succ, succ_len);
     int rc = sqlite3_step(cs);
     int64_t total = rc == SQLITE_ROW ? sqlite3_column_int64(cs, 0) : -1;
     sqlite3_reset(cs);
-    sqlite3_stmt *ls = total >= 0 ? query_stmt(db, q, Q_LIST, succ_len) : NULL;
-    if (!ls) {
-        free(succ);
-        return storage_error(m, total < 0 ? duro_status_from_sqlite(rc) : DURO_INTERNAL);
-    }
+    if (total < 0)
+        return storage_error(m, duro_status_from_sqlite(rc));
     duro_buf tmp = {0};
     msgpack_packer pk;
     duro_tape_packer(&pk, &tmp);
     uint32_t count = 0;
     if (q->limit > 0 && q->offset < total) {
-        bind_query(ls, q, succ, succ_len);
+        sqlite3_stmt *ls = prepare(db, q, Q_LIST, succ);
+        if (!ls) {
+            duro_buf_free(&tmp);
+            return storage_error(m, DURO_INTERNAL);
+        }
         sqlite3_bind_int64(ls, 6, q->limit);
         sqlite3_bind_int64(ls, 7, q->offset);
         while ((rc = sqlite3_step(ls)) == SQLITE_ROW) {
@@ -496,12 +506,10 @@ static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query 
         }
         sqlite3_reset(ls);
         if (rc != SQLITE_DONE) {
-            free(succ);
             duro_buf_free(&tmp);
             return storage_error(m, duro_status_from_sqlite(rc));
         }
     }
-    free(succ);
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 5);
     duro_tape_lit(&pk, "resources");
@@ -581,16 +589,10 @@ static void tally_free(tally *t)
 
 static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query *q)
 {
-    char *succ = q->prefix ? malloc(q->prefix_len + 1) : NULL;
-    if (q->prefix && !succ)
-        return duro_msg_fail(m, DURO_NOMEM, "out of memory");
-    size_t succ_len = q->prefix ? successor(q, succ) : 0;
-    sqlite3_stmt *st = query_stmt(db, q, Q_STATS, succ_len);
-    if (!st) {
-        free(succ);
+    char succ[DURO_KEY_MAX];
+    sqlite3_stmt *st = prepare(db, q, Q_STATS, succ);
+    if (!st)
         return storage_error(m, DURO_INTERNAL);
-    }
-    bind_query(st, q, succ, succ_len);
     tally types = {0}, spaces = {0};
     int64_t total = 0, size = 0;
     int fail = 0;
@@ -608,7 +610,6 @@ static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query
         size += sqlite3_column_int64(st, 3);
     }
     sqlite3_reset(st);
-    free(succ);
     if (fail || rc != SQLITE_DONE) {
         tally_free(&types);
         tally_free(&spaces);

@@ -97,8 +97,9 @@ int duro_registry_db_begin(duro_registry_db *db);
 int duro_registry_db_commit(duro_registry_db *db);
 void duro_registry_db_rollback(duro_registry_db *db);
 
-/* Applies a namespace's notices and records the namespace's version they
- * bring it to. DURO_OK or a storage status. */
+/* Applies a namespace's notices and, if version >= 0, records the
+ * namespace's version they bring it to (a caller applying several commits of
+ * one namespace in a row records only the last). DURO_OK or a storage status. */
 int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, int64_t version,
                            const char *notes, size_t len);
 

@@ -31,6 +31,7 @@
  */
 #include "runtime/actor.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -313,6 +314,9 @@ static void sweep(duro_actor *a, int64_t now)
 static void *actor_main(void *arg)
 {
     duro_actor *a = arg;
+    char name[16];
+    snprintf(name, sizeof name, "duro-actor-%u", a->id % 1000);
+    pthread_setname_np(pthread_self(), name);
     for (;;) {
         int64_t now = duro_now_ms();
         int64_t next = a->next_sweep_ms < a->next_flush_ms ? a->next_sweep_ms : a->next_flush_ms;

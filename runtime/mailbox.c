@@ -22,6 +22,9 @@ int duro_mailbox_init(duro_mailbox *mb, size_t max_depth)
     mb->depth = 0;
     mb->max_depth = max_depth;
     mb->closed = 0;
+    mb->sleeping = 0;
+    mb->unsignalled = 0;
+    mb->urgent = 0;
     return 0;
 }
 
@@ -39,12 +42,37 @@ int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, siz
         pthread_mutex_unlock(&mb->lock);
         return -1;
     }
-    int was_empty = mb->head == NULL;
+    /* a queue holding only unsignalled lazy messages must still wake */
+    int wake = mb->head == NULL || mb->unsignalled;
+    mb->unsignalled = 0;
+    mb->urgent = 1;
     *mb->tail = head;
     mb->tail = &tail->next;
     mb->depth += n;
     pthread_mutex_unlock(&mb->lock);
-    if (was_empty)
+    if (wake)
+        pthread_cond_signal(&mb->wake);
+    return 0;
+}
+
+int duro_mailbox_push_lazy(duro_mailbox *mb, duro_msg *m)
+{
+    m->next = NULL;
+    pthread_mutex_lock(&mb->lock);
+    if (mb->closed || mb->depth + 1 > mb->max_depth) {
+        pthread_mutex_unlock(&mb->lock);
+        return -1;
+    }
+    int wake = mb->sleeping && !mb->urgent;
+    if (wake)
+        mb->urgent = 1;
+    else
+        mb->unsignalled = 1;
+    *mb->tail = m;
+    mb->tail = &m->next;
+    mb->depth++;
+    pthread_mutex_unlock(&mb->lock);
+    if (wake)
         pthread_cond_signal(&mb->wake);
     return 0;
 }
@@ -54,18 +82,37 @@ int duro_mailbox_push(duro_mailbox *mb, duro_msg *m)
     return duro_mailbox_push_list(mb, m, m, 1);
 }
 
+static void deadline(int timeout_ms, struct timespec *until)
+{
+    clock_gettime(CLOCK_MONOTONIC, until);
+    until->tv_sec += timeout_ms / 1000;
+    until->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Under the lock: takes the whole queue and unlocks. */
+static duro_msg *splice(duro_mailbox *mb, size_t *n)
+{
+    mb->sleeping = 0;
+    mb->unsignalled = 0;
+    mb->urgent = 0;
+    duro_msg *list = mb->head;
+    *n = mb->depth;
+    mb->head = NULL;
+    mb->tail = &mb->head;
+    mb->depth = 0;
+    pthread_mutex_unlock(&mb->lock);
+    return list;
+}
+
 duro_msg *duro_mailbox_take(duro_mailbox *mb, int timeout_ms, size_t *n)
 {
     struct timespec until;
-    if (timeout_ms >= 0) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-    }
+    if (timeout_ms >= 0)
+        deadline(timeout_ms, &until);
     pthread_mutex_lock(&mb->lock);
     while (mb->head == NULL && !mb->closed) {
         if (timeout_ms < 0) {
@@ -74,13 +121,26 @@ duro_msg *duro_mailbox_take(duro_mailbox *mb, int timeout_ms, size_t *n)
             break;
         }
     }
-    duro_msg *list = mb->head;
-    *n = mb->depth;
-    mb->head = NULL;
-    mb->tail = &mb->head;
-    mb->depth = 0;
-    pthread_mutex_unlock(&mb->lock);
-    return list;
+    return splice(mb, n);
+}
+
+duro_msg *duro_mailbox_take_lazy(duro_mailbox *mb, int timeout_ms, size_t *n)
+{
+    struct timespec until;
+    if (timeout_ms >= 0)
+        deadline(timeout_ms, &until);
+    pthread_mutex_lock(&mb->lock);
+    if (timeout_ms < 0 && mb->head)
+        mb->urgent = 1;
+    mb->sleeping = timeout_ms < 0;
+    while (!mb->urgent && !mb->closed) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&mb->wake, &mb->lock);
+        } else if (pthread_cond_timedwait(&mb->wake, &mb->lock, &until) == ETIMEDOUT) {
+            break;
+        }
+    }
+    return splice(mb, n);
 }
 
 void duro_mailbox_close(duro_mailbox *mb)

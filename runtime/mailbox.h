@@ -20,6 +20,9 @@ typedef struct duro_mailbox {
     size_t depth;
     size_t max_depth; /* pushes beyond it are refused (back-pressure) */
     int closed;
+    int sleeping;    /* the consumer waits without a timeout */
+    int unsignalled; /* a lazy push did not signal */
+    int urgent;      /* a push that must end a lazy take's wait */
 } duro_mailbox;
 
 int duro_mailbox_init(duro_mailbox *mb, size_t max_depth);
@@ -32,6 +35,16 @@ int duro_mailbox_push(duro_mailbox *mb, duro_msg *m);
  * Returns 0, or -1 if the mailbox is closed or would exceed its depth (the
  * list is not taken). */
 int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, size_t n);
+
+/* Lazy delivery, for messages that may wait a little so that a busy producer
+ * does not wake the consumer once per message:
+ * duro_mailbox_push_lazy() appends m and wakes the consumer only if it waits
+ * in duro_mailbox_take_lazy() without a timeout (0, or -1 if closed/full);
+ * duro_mailbox_take_lazy() waits until an ordinary push arrives, the mailbox
+ * closes or timeout_ms passes (< 0: no timeout, and it returns at once if
+ * anything is queued), then takes everything queued, lazy or not. */
+int duro_mailbox_push_lazy(duro_mailbox *mb, duro_msg *m);
+duro_msg *duro_mailbox_take_lazy(duro_mailbox *mb, int timeout_ms, size_t *n);
 
 /* Takes every queued message (in arrival order), waiting up to timeout_ms
  * (< 0: forever) for one to arrive. Returns the list (NULL on timeout, or when

@@ -27,7 +27,8 @@ struct duro_registry {
     pthread_t thread;
     int started;
     duro_mailbox mailbox;
-    size_t max_mailbox;
+    size_t max_mailbox; /* queued queries; notices are never refused */
+    size_t queries;     /* queued queries (atomic) */
     duro_registry_db *db;
     int in_txn, failed;  /* the open group transaction (registry thread only) */
     int64_t commit_due;
@@ -132,12 +133,15 @@ static int begin(duro_registry *r, int64_t now)
     return r->in_txn;
 }
 
-/* Applies one notice inside the open transaction (begun on demand). */
+/* Applies one notice inside the open transaction (begun on demand). The
+ * namespace's version is recorded only with its last notice in a row. */
 static void apply(duro_registry *r, duro_msg *m, int64_t now)
 {
-    if (begin(r, now) &&
-        duro_registry_db_apply(r->db, m->ns, m->ns_len, m->etag, m->body.data, m->body.len) !=
-            DURO_OK)
+    const duro_msg *n = m->next;
+    int last = !n || n->op != DURO_REGISTRY_NOTICE || n->ns_len != m->ns_len ||
+               memcmp(n->ns, m->ns, m->ns_len) != 0;
+    if (begin(r, now) && duro_registry_db_apply(r->db, m->ns, m->ns_len, last ? m->etag : -1,
+                                                m->body.data, m->body.len) != DURO_OK)
         r->failed = 1;
     free_notice(m);
 }
@@ -158,14 +162,19 @@ static void commit(duro_registry *r)
     r->in_txn = r->failed = 0;
 }
 
-/* Notices are applied as they come, in one transaction that is committed
- * DURO_REGISTRY_COMMIT_MS after it began (or when the mailbox closes):
- * queries run on the same connection and see every applied notice, committed
- * or not, so the commit period only bounds what a crash can take from the
- * registry file (and the next start's reconcile restores it). */
+/* Notices are pushed lazily (they do not wake the thread while a group
+ * transaction is open) and applied in one transaction committed
+ * DURO_REGISTRY_COMMIT_MS after it began (or when the mailbox closes). A
+ * query is an ordinary push: it wakes the thread at once, and everything
+ * queued before it — every notice sent before it — is applied first; queries
+ * run on the same connection and see every applied notice, committed or not.
+ * So the commit period only bounds what a crash can take from the registry
+ * file (the next start's reconcile restores it) and how many notices wait
+ * for a wake-up, never what a query sees. */
 static void *registry_main(void *arg)
 {
     duro_registry *r = arg;
+    pthread_setname_np(pthread_self(), "duro-registry");
     for (;;) {
         int wait = -1;
         if (r->in_txn || r->failed) {
@@ -173,7 +182,7 @@ static void *registry_main(void *arg)
             wait = left < 0 ? 0 : (int)left;
         }
         size_t n;
-        duro_msg *batch = duro_mailbox_take(&r->mailbox, wait, &n);
+        duro_msg *batch = duro_mailbox_take_lazy(&r->mailbox, wait, &n);
         int64_t now = duro_now_ms();
         while (batch) {
             duro_msg *m = batch;
@@ -184,6 +193,7 @@ static void *registry_main(void *arg)
                 continue;
             }
             DURO_STAT_ADD(registry_queries, 1);
+            __atomic_fetch_sub(&r->queries, 1, __ATOMIC_RELAXED);
             m->status = DURO_OK;
             m->etag = -1;
             if (begin(r, now))
@@ -266,7 +276,7 @@ void duro_registry_notify(duro_registry *r, duro_ns *ns)
     m->etag = ns->version_committed;
     m->body = ns->notes;
     ns->notes = (duro_buf){0};
-    if (duro_mailbox_push(&r->mailbox, m) != 0) {
+    if (duro_mailbox_push_lazy(&r->mailbox, m) != 0) {
         duro_log_error("registry: stopped; namespace %s is behind until the next start",
                        ns->name);
         free_notice(m);
@@ -275,9 +285,12 @@ void duro_registry_notify(duro_registry *r, duro_ns *ns)
 
 int duro_registry_submit(duro_registry *r, duro_msg *m)
 {
-    if (duro_mailbox_depth(&r->mailbox) >= r->max_mailbox)
+    if (__atomic_fetch_add(&r->queries, 1, __ATOMIC_RELAXED) >= r->max_mailbox ||
+        duro_mailbox_push(&r->mailbox, m) != 0) {
+        __atomic_fetch_sub(&r->queries, 1, __ATOMIC_RELAXED);
         return DURO_UNAVAILABLE;
-    return duro_mailbox_push(&r->mailbox, m) == 0 ? DURO_OK : DURO_UNAVAILABLE;
+    }
+    return DURO_OK;
 }
 
 size_t duro_registry_depth(duro_registry *r) { return duro_mailbox_depth(&r->mailbox); }

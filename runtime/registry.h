@@ -10,9 +10,11 @@
  * never answers behind what a client has been told (reads are always
  * "consistent"; the lag only ever shows as queueing time).
  *
- * Group commit: the thread applies all notices of one mailbox drain in one
- * transaction (synchronous=NORMAL: no fsync per commit). The file may lose
- * its last transactions in a crash; that is repaired at the next start.
+ * Group commit: notices are pushed lazily (duro_mailbox_push_lazy: they do not
+ * wake the thread while its group transaction is open) and applied in one
+ * transaction committed at most 100 ms after it began (synchronous=NORMAL:
+ * no fsync). A query wakes the thread at once. The file may lose its last
+ * transactions in a crash; that is repaired at the next start.
  *
  * Reconcile (at open, before any actor runs): for each namespace file whose
  * write counter differs from the one recorded in the registry, the

@@ -9,6 +9,8 @@
 #include "runtime/runtime.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +84,13 @@ const duro_object_ops *duro_object_find(int kind)
     }
 }
 
+/* SQLite's memory statistics take one process-wide mutex on every
+ * allocation, which every actor and the registry would contend on; nothing
+ * here reads them. Only possible before SQLite initializes: in a process that
+ * already used SQLite (an embedding application) the call is refused and
+ * changes nothing. */
+static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 static int mkdir_p(const char *dir)
 {
     if (mkdir(dir, 0755) == 0 || errno == EEXIST)
@@ -122,6 +131,8 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
                       size_t errlen)
 {
     *out = NULL;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     char path[4096];
     if (strlen(cfg->data_dir) > 3000) {
         snprintf(err, errlen, "data directory path too long");

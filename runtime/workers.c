@@ -17,6 +17,7 @@ struct duro_workers {
 static void *worker_main(void *arg)
 {
     duro_workers *w = arg;
+    pthread_setname_np(pthread_self(), "duro-worker");
     for (;;) {
         pthread_mutex_lock(&w->lock);
         while (!w->head && !w->stopping)

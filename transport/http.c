@@ -42,6 +42,7 @@
 #include <event2/thread.h>
 #include <sodium.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1690,6 +1691,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *io_main(void *arg)
 {
     io_thread *t = arg;
+    pthread_setname_np(pthread_self(), "duro-io");
     event_base_dispatch(t->base);
     /* A request read in the same loop iteration as the stop may still be out
      * with an actor: keep the loop turning until its reply is sent. */
@@ -1722,6 +1724,10 @@ static int thread_init(duro_http *srv, io_thread *t, const struct sockaddr *sa, 
                  strerror(errno));
         return DURO_IO;
     }
+    /* accepted sockets inherit TCP_NODELAY (Linux): a reply larger than one
+     * segment must not wait for the client's delayed ACK (Nagle) */
+    int one = 1;
+    setsockopt(evconnlistener_get_fd(t->listener), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (!evhttp_bind_listener(t->http, t->listener)) {
         snprintf(err, errlen, "cannot bind HTTP to the listener");
         return DURO_INTERNAL;

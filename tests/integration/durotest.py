@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -234,6 +235,60 @@ def unique_ns(hint="t"):
 
 # --------------------------------------------------------------------------
 # the server
+
+class RpcConn:
+    """A binary-protocol connection (docs/protocol.md): 4-byte big-endian
+    length, then msgpack [msgid, op, ns, args]; replies [msgid, status, body]."""
+
+    def __init__(self, port, timeout=10.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.next_id = 1
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def send(self, obj):
+        b = msgpack.packb(obj, use_bin_type=True)
+        self.s.sendall(struct.pack(">I", len(b)) + b)
+
+    def _read(self, n):
+        d = b""
+        while len(d) < n:
+            chunk = self.s.recv(n - len(d))
+            if not chunk:
+                return None
+            d += chunk
+        return d
+
+    def recv(self):
+        """The next reply, or None when the server closed the connection."""
+        h = self._read(4)
+        if h is None:
+            return None
+        (n,) = struct.unpack(">I", h)
+        d = self._read(n)
+        return None if d is None else msgpack.unpackb(d, raw=False, strict_map_key=False)
+
+    def call(self, op, ns, args, msgid=None):
+        """Sends one request and returns (status, body) of its reply."""
+        if msgid is None:
+            msgid = self.next_id
+            self.next_id += 1
+        self.send([msgid, op, ns, args])
+        r = self.recv()
+        assert r is not None, "rpc connection closed by the server"
+        assert r[0] == msgid, r
+        return r[1], r[2]
+
+    def closed(self):
+        try:
+            return self.s.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return True
+
+    def close(self):
+        self.s.close()
+
 
 class ServerError(AssertionError):
     pass

@@ -14,8 +14,6 @@ import hmac
 import json
 import os
 import re
-import socket
-import struct
 import sys
 import threading
 import time
@@ -24,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import msgpack  # noqa: E402
 from durotest import (Server, ServerTestCase, api_path, assert_error,  # noqa: E402
-                      free_port, kv_path, main, ok, q, storage_path)
+                      RpcConn, free_port, kv_path, main, ok, q, storage_path)
 
 RPC_PORT = free_port()
 RPC_PORT_AUTH = free_port()
@@ -92,40 +90,7 @@ def bearer(tok):
     return {"Authorization": "Bearer " + tok}
 
 
-class Rpc:
-    """A binary-protocol connection (docs/protocol.md)."""
-
-    def __init__(self, port, timeout=10.0):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.next_id = 1
-
-    def send(self, obj):
-        b = msgpack.packb(obj, use_bin_type=True)
-        self.s.sendall(struct.pack(">I", len(b)) + b)
-
-    def _read(self, n):
-        d = b""
-        while len(d) < n:
-            chunk = self.s.recv(n - len(d))
-            if not chunk:
-                raise AssertionError("rpc connection closed by the server")
-            d += chunk
-        return d
-
-    def recv(self):
-        (n,) = struct.unpack(">I", self._read(4))
-        return msgpack.unpackb(self._read(n), raw=False, strict_map_key=False)
-
-    def call(self, op, ns, args):
-        msgid = self.next_id
-        self.next_id += 1
-        self.send([msgid, op, ns, args])
-        r = self.recv()
-        assert r[0] == msgid, r
-        return r[1], r[2]
-
-    def close(self):
-        self.s.close()
+Rpc = RpcConn
 
 
 class RegistryAsserts:

@@ -4,61 +4,21 @@ pipelining with out-of-order replies, errors that keep the connection, and
 truncated / garbage / oversize frames that close it — the server stays up and
 the data is untouched throughout. Shares data with the HTTP routes."""
 import os
-import socket
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import msgpack  # noqa: E402
-from durotest import ServerTestCase, free_port, kv_path, main, ok  # noqa: E402
+from durotest import RpcConn, ServerTestCase, free_port, kv_path, main, ok  # noqa: E402
 
 RPC_PORT = free_port()
 MAX_BODY = 65536
 
 
-class Conn:
-    def __init__(self, port, timeout=5.0):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-
-    def send_raw(self, data):
-        self.s.sendall(data)
-
-    def send(self, obj):
-        b = msgpack.packb(obj, use_bin_type=True)
-        self.s.sendall(struct.pack(">I", len(b)) + b)
-
-    def _read(self, n):
-        d = b""
-        while len(d) < n:
-            chunk = self.s.recv(n - len(d))
-            if not chunk:
-                return None
-            d += chunk
-        return d
-
-    def recv(self):
-        h = self._read(4)
-        if h is None:
-            return None
-        (n,) = struct.unpack(">I", h)
-        d = self._read(n)
-        return msgpack.unpackb(d, raw=False)
-
+class Conn(RpcConn):
     def call(self, msgid, op, ns, args):
-        self.send([msgid, op, ns, args])
-        r = self.recv()
-        assert r is not None and r[0] == msgid, r
-        return r[1], r[2]
-
-    def closed(self):
-        try:
-            return self.s.recv(1) == b""
-        except (ConnectionResetError, socket.timeout):
-            return True
-
-    def close(self):
-        self.s.close()
+        return super().call(op, ns, args, msgid=msgid)
 
 
 class Rpc(ServerTestCase):
