@@ -127,6 +127,17 @@ has '"code":"NOT_FOUND"'
 call 400 PUT /storage/bad -H "$N" -H "$J" -d '{"value":'
 has '"success":false'
 
+echo "# the registry lists every resource, tracked with no extra call (docs/registry.md)"
+call 200 PUT /storage/doc:1 -H "$N" -H "$J" -d '{"value":{"title":"hi"},"metadata":{"owner":"ada"}}'
+call 200 GET "/api/resources/list?type=kv&namespace=$NS&key_prefix=doc:"
+has '"key":"doc:1"'
+has '"metadata":{"owner":"ada"}'
+call 201 POST /api/resources/register -H "$J" -d "{\"type\":\"do\",\"namespace\":\"$NS\",\"key\":\"Room:1\"}"
+call 200 GET "/api/resources/stats?namespace=$NS"
+has '"do":1'
+call 200 DELETE "/api/resources/unregister?type=do&namespace=$NS&key=Room:1"
+has '"deleted":true'
+
 echo "# clear"
 call 200 POST /storage/clear -H "$N"
 has '"deleted":'

@@ -34,8 +34,8 @@ enum {
     ST_FORGET_ROWS,
     ST_FORGET_NS,
     ST_PURGE,
-    ST_LIST = 16,  /* 16 variants: 16..31 */
-    ST_COUNT = 32, /* 16 variants: 32..47 */
+    ST_LIST = 16,     /* 16 variants: 16..31 */
+    ST_COUNT = 32,    /* 16 variants: 32..47 */
     ST_STATS_BY = 48, /* 16 variants: 48..63 */
     ST_N = 64
 };
@@ -62,10 +62,12 @@ static const char SQL_PUT[] =
     " ON CONFLICT(namespace, type, key) DO UPDATE SET size = excluded.size,"
     " created_at = excluded.created_at, updated_at = excluded.updated_at,"
     " expires_at = excluded.expires_at, metadata = excluded.metadata";
-static const char SQL_DEL[] = "DELETE FROM resources WHERE namespace = ?1 AND type = ?2 AND key = ?3";
+static const char SQL_DEL[] =
+    "DELETE FROM resources WHERE namespace = ?1 AND type = ?2 AND key = ?3";
 static const char SQL_CLEAR[] = "DELETE FROM resources WHERE namespace = ?1 AND type = ?2";
 static const char SQL_SET_VERSION[] =
-    "INSERT INTO namespaces VALUES(?1, ?2) ON CONFLICT(namespace) DO UPDATE SET version = excluded.version";
+    "INSERT INTO namespaces VALUES(?1, ?2) ON CONFLICT(namespace) DO UPDATE SET version = "
+    "excluded.version";
 static const char SQL_GET_VERSION[] = "SELECT version FROM namespaces WHERE namespace = ?1";
 static const char SQL_FORGET_ROWS[] = "DELETE FROM resources WHERE namespace = ?1";
 static const char SQL_FORGET_NS[] = "DELETE FROM namespaces WHERE namespace = ?1";
@@ -115,8 +117,8 @@ void duro_iso8601(int64_t ms, char out[32])
 
 void duro_registry_pack_resource(msgpack_packer *pk, const char *type, size_t type_len,
                                  const char *ns, size_t ns_len, const char *key, size_t key_len,
-                                 int64_t created, int64_t updated, int64_t size,
-                                 const char *meta, size_t meta_len)
+                                 int64_t created, int64_t updated, int64_t size, const char *meta,
+                                 size_t meta_len)
 {
     char t[32];
     msgpack_pack_map(pk, 7);
@@ -177,8 +179,8 @@ int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, s
         snprintf(err, errlen, "out of memory");
         return DURO_NOMEM;
     }
-    int rc = sqlite3_open_v2(path, &db->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "open %s: %s", path,
                  db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
@@ -266,8 +268,8 @@ int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, 
             st = put_row(db, ns, ns_len, &n);
             continue;
         }
-        sqlite3_stmt *s = n.op == DURO_NOTICE_DEL ? stmt(db, ST_DEL, SQL_DEL)
-                                                  : stmt(db, ST_CLEAR, SQL_CLEAR);
+        sqlite3_stmt *s =
+            n.op == DURO_NOTICE_DEL ? stmt(db, ST_DEL, SQL_DEL) : stmt(db, ST_CLEAR, SQL_CLEAR);
         if (!s)
             return DURO_INTERNAL;
         sqlite3_bind_text(s, 1, ns, (int)ns_len, SQLITE_STATIC);
@@ -279,8 +281,7 @@ int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, 
     return st == DURO_OK && version >= 0 ? set_version(db, ns, ns_len, version) : st;
 }
 
-int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len,
-                             int64_t *version)
+int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *version)
 {
     sqlite3_stmt *st = stmt(db, ST_GET_VERSION, SQL_GET_VERSION);
     if (!st)

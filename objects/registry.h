@@ -81,8 +81,8 @@ void duro_iso8601(int64_t ms, char out[32]);
 /* Packs one resource record (see above). */
 void duro_registry_pack_resource(msgpack_packer *pk, const char *type, size_t type_len,
                                  const char *ns, size_t ns_len, const char *key, size_t key_len,
-                                 int64_t created, int64_t updated, int64_t size,
-                                 const char *meta, size_t meta_len);
+                                 int64_t created, int64_t updated, int64_t size, const char *meta,
+                                 size_t meta_len);
 
 /* ---- the registry's database (used by the registry actor only) ---- */
 
@@ -109,8 +109,7 @@ int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now_ms);
 
 /* The version recorded for ns: 1 with *version set, 0 if unknown, or a
  * negative status. */
-int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len,
-                             int64_t *version);
+int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *version);
 
 /* Replaces everything known of ns by the resources in its open database
  * nsdb (live KV keys and registered resources) and records version. */

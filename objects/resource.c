@@ -13,7 +13,8 @@
 
 enum { ST_FIND = 48, ST_UPSERT, ST_DELETE };
 
-static const char SQL_FIND[] = "SELECT created_at FROM _duro_resources WHERE type = ?1 AND key = ?2";
+static const char SQL_FIND[] =
+    "SELECT created_at FROM _duro_resources WHERE type = ?1 AND key = ?2";
 static const char SQL_UPSERT[] =
     "INSERT INTO _duro_resources(type, key, size, metadata, created_at, updated_at)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(type, key) DO UPDATE SET size = excluded.size,"
@@ -56,9 +57,15 @@ static int op_register(duro_ns *ns, duro_msg *m, const duro_resource_req *r, int
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return storage_error(m, rc);
-    duro_notice n = {.op = DURO_NOTICE_PUT, .type = r->type, .type_len = r->type_len,
-                     .key = r->key, .key_len = r->key_len, .size = r->size,
-                     .created_at = created, .updated_at = now, .meta = r->meta,
+    duro_notice n = {.op = DURO_NOTICE_PUT,
+                     .type = r->type,
+                     .type_len = r->type_len,
+                     .key = r->key,
+                     .key_len = r->key_len,
+                     .size = r->size,
+                     .created_at = created,
+                     .updated_at = now,
+                     .meta = r->meta,
                      .meta_len = r->meta_len};
     if (duro_notice_add(&ns->notes, &n) != 0)
         return duro_msg_fail(m, DURO_NOMEM, "out of memory");
@@ -82,8 +89,11 @@ static int op_unregister(duro_ns *ns, duro_msg *m, const duro_resource_req *r)
         return storage_error(m, rc);
     int deleted = sqlite3_changes(ns->db) > 0;
     if (deleted) {
-        duro_notice n = {.op = DURO_NOTICE_DEL, .type = r->type, .type_len = r->type_len,
-                         .key = r->key, .key_len = r->key_len};
+        duro_notice n = {.op = DURO_NOTICE_DEL,
+                         .type = r->type,
+                         .type_len = r->type_len,
+                         .key = r->key,
+                         .key_len = r->key_len};
         if (duro_notice_add(&ns->notes, &n) != 0)
             return duro_msg_fail(m, DURO_NOMEM, "out of memory");
         duro_ns_next_version(ns);

@@ -30,7 +30,7 @@ struct duro_registry {
     size_t max_mailbox; /* queued queries; notices are never refused */
     size_t queries;     /* queued queries (atomic) */
     duro_registry_db *db;
-    int in_txn, failed;  /* the open group transaction (registry thread only) */
+    int in_txn, failed; /* the open group transaction (registry thread only) */
     int64_t commit_due;
     duro_store_config cfg; /* data_dir borrowed from the runtime */
 };
@@ -202,10 +202,10 @@ static void *registry_main(void *arg)
                 duro_msg_fail(m, DURO_INTERNAL, "the registry cannot open a transaction");
             m->done(m);
         }
-        if ((r->in_txn || r->failed) &&
-            (now >= r->commit_due || duro_mailbox_closed(&r->mailbox)))
+        if ((r->in_txn || r->failed) && (now >= r->commit_due || duro_mailbox_closed(&r->mailbox)))
             commit(r);
-        if (!r->in_txn && !r->failed && duro_mailbox_closed(&r->mailbox) && duro_mailbox_depth(&r->mailbox) == 0)
+        if (!r->in_txn && !r->failed && duro_mailbox_closed(&r->mailbox) &&
+            duro_mailbox_depth(&r->mailbox) == 0)
             break;
     }
     return NULL;
@@ -277,8 +277,7 @@ void duro_registry_notify(duro_registry *r, duro_ns *ns)
     m->body = ns->notes;
     ns->notes = (duro_buf){0};
     if (duro_mailbox_push_lazy(&r->mailbox, m) != 0) {
-        duro_log_error("registry: stopped; namespace %s is behind until the next start",
-                       ns->name);
+        duro_log_error("registry: stopped; namespace %s is behind until the next start", ns->name);
         free_notice(m);
     }
 }

@@ -8,199 +8,195 @@
 #include "transport/kv_request.h"
 #include "transport/names.h"
 
-static int fail(char *err, size_t errlen, int st, const char *msg) {
-  snprintf(err, errlen, "%s", msg);
-  return st;
+static int fail(char *err, size_t errlen, int st, const char *msg)
+{
+    snprintf(err, errlen, "%s", msg);
+    return st;
 }
 
 /* A string field: 1 present (s, n set), 0 absent/null, -1 not a string. */
-static int str_field(const json_t *o, const char *name, const char **s,
-                     size_t *n) {
-  const json_t *v = json_object_get(o, name);
-  if (!v || json_is_null(v))
-    return 0;
-  if (!json_is_string(v))
-    return -1;
-  *s = json_string_value(v);
-  *n = json_string_length(v);
-  return 1;
+static int str_field(const json_t *o, const char *name, const char **s, size_t *n)
+{
+    const json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -1;
+    *s = json_string_value(v);
+    *n = json_string_length(v);
+    return 1;
 }
 
 /* The string field name, checked by valid() and copied to out (of cap
  * bytes): DURO_OK with *has set, or DURO_BAD_REQUEST. */
 static int name_field(const json_t *o, const char *name,
-                      int (*valid)(const char *, size_t, const char **),
-                      char *out, size_t cap, size_t *len, int *has,
-                      int required, const char *what, char *err,
-                      size_t errlen) {
-  const char *s, *why;
-  size_t n;
-  int rc = str_field(o, name, &s, &n);
-  *has = rc == 1;
-  if (rc < 0 || (rc == 0 && required)) {
-    snprintf(err, errlen, "\"%s\" must be %s", name, what);
-    return DURO_BAD_REQUEST;
-  }
-  if (rc == 0)
-    return DURO_OK;
-  if (valid(s, n, &why) != 0 || n >= cap) {
-    snprintf(err, errlen, "invalid %s: %s", name, why);
-    return DURO_BAD_REQUEST;
-  }
-  memcpy(out, s, n);
-  out[n] = '\0';
-  *len = n;
-  return DURO_OK;
-}
-
-static int type_field(const json_t *o, char *type, size_t *len, int *has,
-                      int required, char *err, size_t errlen) {
-  return name_field(o, "type", duro_resource_type_valid, type,
-                    DURO_RESOURCE_TYPE_MAX + 1, len, has, required,
-                    "a string like \"kv\" or \"do\"", err, errlen);
-}
-
-static int ns_field(const json_t *o, char *ns, size_t *len, int *has,
-                    int required, char *err, size_t errlen) {
-  return name_field(o, "namespace", duro_ns_valid, ns, DURO_NS_MAX + 1, len,
-                    has, required, "a namespace name", err, errlen);
-}
-
-int duro_registry_query_from(const json_t *params, duro_registry_query **out,
-                             char *err, size_t errlen) {
-  *out = NULL;
-  duro_registry_query *q = calloc(1, sizeof *q);
-  if (!q)
-    return fail(err, errlen, DURO_NOMEM, "out of memory");
-  q->limit = DURO_REGISTRY_LIST_DEFAULT;
-  int st =
-      type_field(params, q->type, &q->type_len, &q->has_type, 0, err, errlen);
-  if (st == DURO_OK)
-    st = ns_field(params, q->ns, &q->ns_len, &q->has_ns, 0, err, errlen);
-  if (st != DURO_OK) {
-    duro_registry_query_free(q);
-    return st;
-  }
-  const char *s, *why;
-  size_t n;
-  int rc = str_field(params, "key_prefix", &s, &n);
-  if (rc < 0 || (rc == 1 && n > DURO_KEY_MAX) ||
-      (rc == 1 && n && duro_key_valid(s, n, &why) != 0)) {
-    duro_registry_query_free(q);
-    return fail(err, errlen, DURO_BAD_REQUEST,
-                "\"key_prefix\" must be a valid key prefix (at most 2048 bytes"
-                " of UTF-8, no NUL)");
-  }
-  if (rc == 1 && n) {
-    if (!(q->prefix = malloc(n + 1))) {
-      duro_registry_query_free(q);
-      return fail(err, errlen, DURO_NOMEM, "out of memory");
+                      int (*valid)(const char *, size_t, const char **), char *out, size_t cap,
+                      size_t *len, int *has, int required, const char *what, char *err,
+                      size_t errlen)
+{
+    const char *s, *why;
+    size_t n;
+    int rc = str_field(o, name, &s, &n);
+    *has = rc == 1;
+    if (rc < 0 || (rc == 0 && required)) {
+        snprintf(err, errlen, "\"%s\" must be %s", name, what);
+        return DURO_BAD_REQUEST;
     }
-    memcpy(q->prefix, s, n);
-    q->prefix[n] = '\0';
-    q->prefix_len = n;
-  }
-  long long x;
-  if ((rc = duro_param_int(json_object_get(params, "limit"), 0,
-                           DURO_REGISTRY_LIST_MAX, &x)) < 0) {
-    duro_registry_query_free(q);
-    return fail(err, errlen, DURO_BAD_REQUEST,
-                "\"limit\" must be an integer from 0 to 1000");
-  }
-  if (rc == 0)
-    q->limit = x;
-  if ((rc = duro_param_int(json_object_get(params, "offset"), 0,
-                           DURO_REGISTRY_OFFSET_MAX, &x)) < 0) {
-    duro_registry_query_free(q);
-    return fail(err, errlen, DURO_BAD_REQUEST,
-                "\"offset\" must be an integer from 0 to 1000000000");
-  }
-  if (rc == 0)
-    q->offset = x;
-  int consistent;
-  if (duro_param_flag(json_object_get(params, "consistent"), &consistent) !=
-      0) {
-    duro_registry_query_free(q);
-    return fail(err, errlen, DURO_BAD_REQUEST,
-                "\"consistent\" must be true or false");
-  }
-  *out = q;
-  return DURO_OK;
+    if (rc == 0)
+        return DURO_OK;
+    if (valid(s, n, &why) != 0 || n >= cap) {
+        snprintf(err, errlen, "invalid %s: %s", name, why);
+        return DURO_BAD_REQUEST;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+    *len = n;
+    return DURO_OK;
+}
+
+static int type_field(const json_t *o, char *type, size_t *len, int *has, int required, char *err,
+                      size_t errlen)
+{
+    return name_field(o, "type", duro_resource_type_valid, type, DURO_RESOURCE_TYPE_MAX + 1, len,
+                      has, required, "a string like \"kv\" or \"do\"", err, errlen);
+}
+
+static int ns_field(const json_t *o, char *ns, size_t *len, int *has, int required, char *err,
+                    size_t errlen)
+{
+    return name_field(o, "namespace", duro_ns_valid, ns, DURO_NS_MAX + 1, len, has, required,
+                      "a namespace name", err, errlen);
+}
+
+int duro_registry_query_from(const json_t *params, duro_registry_query **out, char *err,
+                             size_t errlen)
+{
+    *out = NULL;
+    duro_registry_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return fail(err, errlen, DURO_NOMEM, "out of memory");
+    q->limit = DURO_REGISTRY_LIST_DEFAULT;
+    int st = type_field(params, q->type, &q->type_len, &q->has_type, 0, err, errlen);
+    if (st == DURO_OK)
+        st = ns_field(params, q->ns, &q->ns_len, &q->has_ns, 0, err, errlen);
+    if (st != DURO_OK) {
+        duro_registry_query_free(q);
+        return st;
+    }
+    const char *s, *why;
+    size_t n;
+    int rc = str_field(params, "key_prefix", &s, &n);
+    if (rc < 0 || (rc == 1 && n > DURO_KEY_MAX) ||
+        (rc == 1 && n && duro_key_valid(s, n, &why) != 0)) {
+        duro_registry_query_free(q);
+        return fail(err, errlen, DURO_BAD_REQUEST,
+                    "\"key_prefix\" must be a valid key prefix (at most 2048 bytes"
+                    " of UTF-8, no NUL)");
+    }
+    if (rc == 1 && n) {
+        if (!(q->prefix = malloc(n + 1))) {
+            duro_registry_query_free(q);
+            return fail(err, errlen, DURO_NOMEM, "out of memory");
+        }
+        memcpy(q->prefix, s, n);
+        q->prefix[n] = '\0';
+        q->prefix_len = n;
+    }
+    long long x;
+    if ((rc = duro_param_int(json_object_get(params, "limit"), 0, DURO_REGISTRY_LIST_MAX, &x)) <
+        0) {
+        duro_registry_query_free(q);
+        return fail(err, errlen, DURO_BAD_REQUEST, "\"limit\" must be an integer from 0 to 1000");
+    }
+    if (rc == 0)
+        q->limit = x;
+    if ((rc = duro_param_int(json_object_get(params, "offset"), 0, DURO_REGISTRY_OFFSET_MAX, &x)) <
+        0) {
+        duro_registry_query_free(q);
+        return fail(err, errlen, DURO_BAD_REQUEST,
+                    "\"offset\" must be an integer from 0 to 1000000000");
+    }
+    if (rc == 0)
+        q->offset = x;
+    int consistent;
+    if (duro_param_flag(json_object_get(params, "consistent"), &consistent) != 0) {
+        duro_registry_query_free(q);
+        return fail(err, errlen, DURO_BAD_REQUEST, "\"consistent\" must be true or false");
+    }
+    *out = q;
+    return DURO_OK;
 }
 
 int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
-                          duro_resource_req **out, char *err, size_t errlen) {
-  *out = NULL;
-  if (!json_is_object(args))
-    return fail(
-        err, errlen, DURO_BAD_REQUEST,
-        "body must be an object like {\"type\", \"namespace\", \"key\"}");
-  duro_resource_req *r = calloc(1, sizeof *r);
-  if (!r)
-    return fail(err, errlen, DURO_NOMEM, "out of memory");
-  int has;
-  int st = type_field(args, r->type, &r->type_len, &has, 1, err, errlen);
-  if (st == DURO_OK && r->type_len == 2 && memcmp(r->type, "kv", 2) == 0)
-    st = fail(err, errlen, DURO_BAD_REQUEST,
-              "\"kv\" resources are tracked automatically: write the key"
-              " with the KV API instead");
-  if (st == DURO_OK && ns)
-    st = ns_field(args, ns, ns_len, &has, 1, err, errlen);
-  const char *s, *why;
-  size_t n;
-  if (st == DURO_OK) {
-    int rc = str_field(args, "key", &s, &n);
-    if (rc != 1 || duro_key_valid(s, n, &why) != 0)
-      st = fail(
-          err, errlen, DURO_BAD_REQUEST,
-          "\"key\" must be a string of 1 to 2048 bytes of UTF-8 without NUL");
-    else if (!(r->key = malloc(n + 1)))
-      st = fail(err, errlen, DURO_NOMEM, "out of memory");
-    else {
-      memcpy(r->key, s, n);
-      r->key[n] = '\0';
-      r->key_len = n;
+                          duro_resource_req **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!json_is_object(args))
+        return fail(err, errlen, DURO_BAD_REQUEST,
+                    "body must be an object like {\"type\", \"namespace\", \"key\"}");
+    duro_resource_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return fail(err, errlen, DURO_NOMEM, "out of memory");
+    int has;
+    int st = type_field(args, r->type, &r->type_len, &has, 1, err, errlen);
+    if (st == DURO_OK && r->type_len == 2 && memcmp(r->type, "kv", 2) == 0)
+        st = fail(err, errlen, DURO_BAD_REQUEST,
+                  "\"kv\" resources are tracked automatically: write the key"
+                  " with the KV API instead");
+    if (st == DURO_OK && ns)
+        st = ns_field(args, ns, ns_len, &has, 1, err, errlen);
+    const char *s, *why;
+    size_t n;
+    if (st == DURO_OK) {
+        int rc = str_field(args, "key", &s, &n);
+        if (rc != 1 || duro_key_valid(s, n, &why) != 0)
+            st = fail(err, errlen, DURO_BAD_REQUEST,
+                      "\"key\" must be a string of 1 to 2048 bytes of UTF-8 without NUL");
+        else if (!(r->key = malloc(n + 1)))
+            st = fail(err, errlen, DURO_NOMEM, "out of memory");
+        else {
+            memcpy(r->key, s, n);
+            r->key[n] = '\0';
+            r->key_len = n;
+        }
     }
-  }
-  if (st == DURO_OK && op == DURO_RESOURCE_REGISTER) {
-    long long size = 0;
-    if (duro_param_int(json_object_get(args, "size"), 0, DURO_RESOURCE_SIZE_MAX,
-                       &size) < 0 ||
-        json_is_string(json_object_get(args, "size")))
-      st = fail(err, errlen, DURO_BAD_REQUEST,
-                "\"size\" must be an integer from 0 to 2^53-1 (bytes)");
-    r->size = size;
-    const json_t *meta = json_object_get(args, "metadata");
-    if (st == DURO_OK && meta && !json_is_null(meta) &&
-        duro_meta_encode(meta, &r->meta, &r->meta_len) != 0)
-      st =
-          fail(err, errlen, DURO_BAD_REQUEST,
-               "\"metadata\" must be an object of at most 16384 bytes of JSON");
-  }
-  if (st != DURO_OK) {
-    duro_resource_req_free(r);
-    return st;
-  }
-  *out = r;
-  return DURO_OK;
+    if (st == DURO_OK && op == DURO_RESOURCE_REGISTER) {
+        long long size = 0;
+        if (duro_param_int(json_object_get(args, "size"), 0, DURO_RESOURCE_SIZE_MAX, &size) < 0 ||
+            json_is_string(json_object_get(args, "size")))
+            st = fail(err, errlen, DURO_BAD_REQUEST,
+                      "\"size\" must be an integer from 0 to 2^53-1 (bytes)");
+        r->size = size;
+        const json_t *meta = json_object_get(args, "metadata");
+        if (st == DURO_OK && meta && !json_is_null(meta) &&
+            duro_meta_encode(meta, &r->meta, &r->meta_len) != 0)
+            st = fail(err, errlen, DURO_BAD_REQUEST,
+                      "\"metadata\" must be an object of at most 16384 bytes of JSON");
+    }
+    if (st != DURO_OK) {
+        duro_resource_req_free(r);
+        return st;
+    }
+    *out = r;
+    return DURO_OK;
 }
 
-int duro_registry_op_from_name(const char *name, size_t len, int *kind,
-                               int *op) {
-  static const struct {
-    const char *name;
-    int kind, op;
-  } ops[] = {
-      {"resources.list", DURO_KIND_REGISTRY, DURO_REGISTRY_LIST},
-      {"resources.stats", DURO_KIND_REGISTRY, DURO_REGISTRY_STATS},
-      {"resources.register", DURO_KIND_RESOURCE, DURO_RESOURCE_REGISTER},
-      {"resources.unregister", DURO_KIND_RESOURCE, DURO_RESOURCE_UNREGISTER},
-  };
-  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-    if (strlen(ops[i].name) == len && memcmp(ops[i].name, name, len) == 0) {
-      *kind = ops[i].kind;
-      *op = ops[i].op;
-      return 0;
-    }
-  return -1;
+int duro_registry_op_from_name(const char *name, size_t len, int *kind, int *op)
+{
+    static const struct {
+        const char *name;
+        int kind, op;
+    } ops[] = {
+        {"resources.list", DURO_KIND_REGISTRY, DURO_REGISTRY_LIST},
+        {"resources.stats", DURO_KIND_REGISTRY, DURO_REGISTRY_STATS},
+        {"resources.register", DURO_KIND_RESOURCE, DURO_RESOURCE_REGISTER},
+        {"resources.unregister", DURO_KIND_RESOURCE, DURO_RESOURCE_UNREGISTER},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strlen(ops[i].name) == len && memcmp(ops[i].name, name, len) == 0) {
+            *kind = ops[i].kind;
+            *op = ops[i].op;
+            return 0;
+        }
+    return -1;
 }

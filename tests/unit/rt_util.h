@@ -32,7 +32,7 @@ static void rt_done(duro_msg *m)
  * (malloc'd, NUL-terminated; else NULL); errmsg (if not NULL, 192 bytes)
  * gets the error message. The request is not freed. */
 static inline int rt_run_text(duro_runtime *rt, int kind, int op, const char *ns, void *req,
-                       char **text, char *errmsg)
+                              char **text, char *errmsg)
 {
     duro_msg m;
     memset(&m, 0, sizeof m);
@@ -66,7 +66,7 @@ static inline int rt_run_text(duro_runtime *rt, int kind, int op, const char *ns
 
 /* The same with the reply as a new jansson tree in *out (NULL unless DURO_OK). */
 static inline int rt_run_msg(duro_runtime *rt, int kind, int op, const char *ns, void *req,
-                      json_t **out, char *errmsg)
+                             json_t **out, char *errmsg)
 {
     char *text = NULL;
     int st = rt_run_text(rt, kind, op, ns, req, out ? &text : NULL, errmsg);
@@ -80,7 +80,8 @@ static inline int rt_run_msg(duro_runtime *rt, int kind, int op, const char *ns,
     return st;
 }
 
-static inline int rt_run(duro_runtime *rt, int kind, int op, const char *ns, void *req, json_t **out)
+static inline int rt_run(duro_runtime *rt, int kind, int op, const char *ns, void *req,
+                         json_t **out)
 {
     return rt_run_msg(rt, kind, op, ns, req, out, NULL);
 }

@@ -35,8 +35,8 @@ static int kv(duro_runtime *rt, const char *ns, const char *op, const char *args
     duro_kv_req *r;
     char err[256];
     int kop = duro_kv_op_from_name(op, strlen(op));
-    if (kop < 0 || duro_kv_request_from_args(kop, a, DURO_ENC_JSON, &lim, &r, err, sizeof err) !=
-                       DURO_OK) {
+    if (kop < 0 ||
+        duro_kv_request_from_args(kop, a, DURO_ENC_JSON, &lim, &r, err, sizeof err) != DURO_OK) {
         fprintf(stderr, "bad kv request %s %s: %s\n", op, args, err);
         abort();
     }
@@ -83,11 +83,10 @@ static char *names(json_t *l)
     duro_buf b = {0};
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(l, "resources"), i, r)
-        duro_buf_printf(&b, "%s%s/%s/%s", i ? "," : "",
-                        json_string_value(json_object_get(r, "namespace")),
-                        json_string_value(json_object_get(r, "type")),
-                        json_string_value(json_object_get(r, "key")));
+    json_array_foreach(json_object_get(l, "resources"), i, r) duro_buf_printf(
+        &b, "%s%s/%s/%s", i ? "," : "", json_string_value(json_object_get(r, "namespace")),
+        json_string_value(json_object_get(r, "type")),
+        json_string_value(json_object_get(r, "key")));
     duro_buf_append(&b, "", 1);
     return b.data;
 }
@@ -110,11 +109,19 @@ static int resource(duro_runtime *rt, const char *ns, int op, const char *args, 
 TEST(notices_round_trip_and_reject_garbage)
 {
     duro_buf b = {0};
-    duro_notice put = {.op = DURO_NOTICE_PUT, .type = "kv", .type_len = 2, .key = "k1",
-                       .key_len = 2, .size = 7, .created_at = 1, .updated_at = 2,
-                       .expires_at = 3, .meta = "{\"a\":1}", .meta_len = 7};
-    duro_notice del = {.op = DURO_NOTICE_DEL, .type = "do", .type_len = 2, .key = "x",
-                       .key_len = 1};
+    duro_notice put = {.op = DURO_NOTICE_PUT,
+                       .type = "kv",
+                       .type_len = 2,
+                       .key = "k1",
+                       .key_len = 2,
+                       .size = 7,
+                       .created_at = 1,
+                       .updated_at = 2,
+                       .expires_at = 3,
+                       .meta = "{\"a\":1}",
+                       .meta_len = 7};
+    duro_notice del = {
+        .op = DURO_NOTICE_DEL, .type = "do", .type_len = 2, .key = "x", .key_len = 1};
     duro_notice clear = {.op = DURO_NOTICE_CLEAR, .type = "kv", .type_len = 2};
     ASSERT_EQ(duro_notice_add(&b, &put), 0);
     ASSERT_EQ(duro_notice_add(&b, &del), 0);
@@ -152,9 +159,10 @@ TEST(every_kv_write_path_is_tracked)
     duro_runtime *rt = rt_open(20);
     ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"u1\",\"value\":{\"x\":1},\"metadata\":{\"m\":1}}"),
               DURO_OK);
-    ASSERT_EQ(kv(rt, "a", "kv.batch_set",
-                 "{\"entries\":[{\"key\":\"u2\",\"value\":\"hello\"},{\"key\":\"v1\",\"value\":1}]}"),
-              DURO_OK);
+    ASSERT_EQ(
+        kv(rt, "a", "kv.batch_set",
+           "{\"entries\":[{\"key\":\"u2\",\"value\":\"hello\"},{\"key\":\"v1\",\"value\":1}]}"),
+        DURO_OK);
     ASSERT_EQ(kv(rt, "b", "kv.put", "{\"key\":\"u1\",\"value\":true}"), DURO_OK);
     json_t *l = list(rt, "{}");
     char *s = names(l);
@@ -181,8 +189,8 @@ TEST(every_kv_write_path_is_tracked)
     json_decref(l);
 
     /* clear removes the namespace's KV keys and nothing registered by hand */
-    ASSERT_EQ(resource(rt, "b", DURO_RESOURCE_REGISTER, "{\"type\":\"do\",\"key\":\"Obj\",\"size\":5}",
-                       NULL),
+    ASSERT_EQ(resource(rt, "b", DURO_RESOURCE_REGISTER,
+                       "{\"type\":\"do\",\"key\":\"Obj\",\"size\":5}", NULL),
               DURO_OK);
     ASSERT_EQ(kv(rt, "b", "kv.clear", "{}"), DURO_OK);
     l = list(rt, "{\"namespace\":\"b\"}");
@@ -219,9 +227,9 @@ TEST(filters_and_pages)
             snprintf(name, sizeof name, "n%d", ns);
             ASSERT_EQ(kv(rt, name, "kv.put", args), DURO_OK);
         }
-    ASSERT_EQ(resource(rt, "n1", DURO_RESOURCE_REGISTER, "{\"type\":\"do\",\"key\":\"even-obj\"}",
-                       NULL),
-              DURO_OK);
+    ASSERT_EQ(
+        resource(rt, "n1", DURO_RESOURCE_REGISTER, "{\"type\":\"do\",\"key\":\"even-obj\"}", NULL),
+        DURO_OK);
     ASSERT_EQ(total(rt, "{}"), 31);
     ASSERT_EQ(total(rt, "{\"type\":\"kv\"}"), 30);
     ASSERT_EQ(total(rt, "{\"type\":\"do\"}"), 1);
@@ -277,35 +285,40 @@ TEST(registration_by_hand)
     ASSERT_STREQ(json_string_value(json_object_get(out, "namespace")), "app");
     ASSERT_EQ(json_integer_value(json_object_get(out, "size")), 12);
     json_decref(out);
-    ASSERT_EQ(resource(rt, "app", DURO_RESOURCE_REGISTER, "{\"type\":\"do\",\"key\":\"Room\",\"size\":20}",
-                       NULL),
+    ASSERT_EQ(resource(rt, "app", DURO_RESOURCE_REGISTER,
+                       "{\"type\":\"do\",\"key\":\"Room\",\"size\":20}", NULL),
               DURO_OK);
     json_t *l = list(rt, "{\"type\":\"do\"}");
     json_t *r = json_array_get(json_object_get(l, "resources"), 0);
     ASSERT_EQ(json_integer_value(json_object_get(r, "size")), 20);
     ASSERT(json_is_null(json_object_get(r, "metadata")));
     json_decref(l);
-    ASSERT_EQ(resource(rt, "app", DURO_RESOURCE_UNREGISTER, "{\"type\":\"do\",\"key\":\"Room\"}", &out),
-              DURO_OK);
+    ASSERT_EQ(
+        resource(rt, "app", DURO_RESOURCE_UNREGISTER, "{\"type\":\"do\",\"key\":\"Room\"}", &out),
+        DURO_OK);
     ASSERT(json_is_true(json_object_get(out, "deleted")));
     json_decref(out);
-    ASSERT_EQ(resource(rt, "app", DURO_RESOURCE_UNREGISTER, "{\"type\":\"do\",\"key\":\"Room\"}", &out),
-              DURO_OK);
+    ASSERT_EQ(
+        resource(rt, "app", DURO_RESOURCE_UNREGISTER, "{\"type\":\"do\",\"key\":\"Room\"}", &out),
+        DURO_OK);
     ASSERT(json_is_false(json_object_get(out, "deleted")));
     json_decref(out);
     ASSERT_EQ(total(rt, "{}"), 0);
 
     /* requests the decoder refuses */
-    const char *bad[] = {"{\"type\":\"kv\",\"key\":\"k\"}", "{\"key\":\"k\"}",
-                         "{\"type\":\"do\"}",        "{\"type\":\"a b\",\"key\":\"k\"}",
+    const char *bad[] = {"{\"type\":\"kv\",\"key\":\"k\"}",
+                         "{\"key\":\"k\"}",
+                         "{\"type\":\"do\"}",
+                         "{\"type\":\"a b\",\"key\":\"k\"}",
                          "{\"type\":\"do\",\"key\":\"k\",\"size\":-1}",
                          "{\"type\":\"do\",\"key\":\"k\",\"metadata\":[1]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *a = parse(bad[i]);
         duro_resource_req *rr;
         char err[256];
-        ASSERT_EQ(duro_resource_request(DURO_RESOURCE_REGISTER, a, NULL, NULL, &rr, err, sizeof err),
-                  DURO_BAD_REQUEST);
+        ASSERT_EQ(
+            duro_resource_request(DURO_RESOURCE_REGISTER, a, NULL, NULL, &rr, err, sizeof err),
+            DURO_BAD_REQUEST);
         json_decref(a);
     }
     duro_runtime_close(rt);
@@ -331,11 +344,12 @@ TEST(reconcile_rebuilds_and_repairs)
 {
     rt_fresh_dir("registry");
     duro_runtime *rt = rt_open(1000);
-    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k1\",\"value\":1,\"metadata\":{\"m\":[1]}}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k1\",\"value\":1,\"metadata\":{\"m\":[1]}}"),
+              DURO_OK);
     ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k2\",\"value\":\"two\"}"), DURO_OK);
     ASSERT_EQ(kv(rt, "gone", "kv.put", "{\"key\":\"k\",\"value\":0}"), DURO_OK);
-    ASSERT_EQ(resource(rt, "b", DURO_RESOURCE_REGISTER, "{\"type\":\"do\",\"key\":\"D\",\"size\":3}",
-                       NULL),
+    ASSERT_EQ(resource(rt, "b", DURO_RESOURCE_REGISTER,
+                       "{\"type\":\"do\",\"key\":\"D\",\"size\":3}", NULL),
               DURO_OK);
     char *before = full_list(rt);
     duro_runtime_close(rt);
@@ -383,8 +397,9 @@ TEST(reconcile_rebuilds_and_repairs)
 
 TEST(query_decoding_bounds)
 {
-    const char *bad[] = {"{\"limit\":1001}",     "{\"limit\":-1}",      "{\"limit\":\"x\"}",
-                         "{\"offset\":-5}",      "{\"type\":\"k/v\"}",  "{\"namespace\":\"_x\"}",
+    const char *bad[] = {"{\"limit\":1001}",           "{\"limit\":-1}",
+                         "{\"limit\":\"x\"}",          "{\"offset\":-5}",
+                         "{\"type\":\"k/v\"}",         "{\"namespace\":\"_x\"}",
                          "{\"consistent\":\"maybe\"}", "{\"key_prefix\":5}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *p = parse(bad[i]);
@@ -393,7 +408,8 @@ TEST(query_decoding_bounds)
         ASSERT_EQ(duro_registry_query_from(p, &q, err, sizeof err), DURO_BAD_REQUEST);
         json_decref(p);
     }
-    json_t *p = parse("{\"limit\":\"1000\",\"offset\":\"3\",\"consistent\":\"1\",\"key_prefix\":\"\"}");
+    json_t *p =
+        parse("{\"limit\":\"1000\",\"offset\":\"3\",\"consistent\":\"1\",\"key_prefix\":\"\"}");
     duro_registry_query *q;
     char err[256];
     ASSERT_EQ(duro_registry_query_from(p, &q, err, sizeof err), DURO_OK);
