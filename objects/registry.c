@@ -34,10 +34,11 @@ enum {
     ST_FORGET_ROWS,
     ST_FORGET_NS,
     ST_PURGE,
-    ST_LIST = 16,     /* 16 variants: 16..31 */
-    ST_COUNT = 32,    /* 16 variants: 32..47 */
-    ST_STATS_BY = 48, /* 16 variants: 48..63 */
-    ST_N = 64
+    ST_LIST = 16,       /* 16 variants: 16..31 */
+    ST_COUNT = 32,      /* 16 variants: 32..47 */
+    ST_STATS_TYPE = 48, /* 16 variants: 48..63 */
+    ST_STATS_NS = 64,   /* 16 variants: 64..79 */
+    ST_N = 80
 };
 
 struct duro_registry_db {
@@ -160,7 +161,7 @@ static int run(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? DURO_OK : duro_status_from_sqlite(rc);
 }
 
-static int exec_sql(duro_registry_db *db, const char *sql)
+int duro_registry_db_sql(duro_registry_db *db, const char *sql)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg);
@@ -188,15 +189,15 @@ int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, s
         return duro_status_from_sqlite(rc);
     }
     sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
-    int st = exec_sql(db, "PRAGMA journal_mode=WAL");
+    int st = duro_registry_db_sql(db, "PRAGMA journal_mode=WAL");
     if (st == DURO_OK)
-        st = exec_sql(db, "PRAGMA synchronous=NORMAL");
+        st = duro_registry_db_sql(db, "PRAGMA synchronous=NORMAL");
     if (st == DURO_OK)
-        st = exec_sql(db, "PRAGMA cache_size=-16384"); /* 16 MiB */
+        st = duro_registry_db_sql(db, "PRAGMA cache_size=-16384"); /* 16 MiB */
     if (st == DURO_OK)
-        st = exec_sql(db, "PRAGMA temp_store=MEMORY");
+        st = duro_registry_db_sql(db, "PRAGMA temp_store=MEMORY");
     if (st == DURO_OK)
-        st = exec_sql(db, SCHEMA);
+        st = duro_registry_db_sql(db, SCHEMA);
     if (st != DURO_OK) {
         snprintf(err, errlen, "set up %s: %s", path, sqlite3_errmsg(db->db));
         duro_registry_db_close(db);
@@ -217,14 +218,14 @@ void duro_registry_db_close(duro_registry_db *db)
     free(db);
 }
 
-int duro_registry_db_begin(duro_registry_db *db) { return exec_sql(db, "BEGIN"); }
+int duro_registry_db_begin(duro_registry_db *db) { return duro_registry_db_sql(db, "BEGIN"); }
 
-int duro_registry_db_commit(duro_registry_db *db) { return exec_sql(db, "COMMIT"); }
+int duro_registry_db_commit(duro_registry_db *db) { return duro_registry_db_sql(db, "COMMIT"); }
 
 void duro_registry_db_rollback(duro_registry_db *db)
 {
     if (!sqlite3_get_autocommit(db->db))
-        exec_sql(db, "ROLLBACK");
+        duro_registry_db_sql(db, "ROLLBACK");
 }
 
 static int set_version(duro_registry_db *db, const char *ns, size_t ns_len, int64_t version)
@@ -375,8 +376,10 @@ int duro_registry_db_each_ns(duro_registry_db *db,
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *s = (const char *)sqlite3_column_text(q, 0);
         int n = sqlite3_column_bytes(q, 0);
-        if (n > 0 && n <= DURO_NS_MAX && duro_buf_append(&names, s, (size_t)n + 1) != 0)
+        if (n > 0 && n <= DURO_NS_MAX && duro_buf_append(&names, s, (size_t)n + 1) != 0) {
             rc = SQLITE_NOMEM;
+            break;
+        }
     }
     sqlite3_finalize(q);
     int st = rc == SQLITE_DONE ? DURO_OK : duro_status_from_sqlite(rc);
@@ -405,7 +408,7 @@ static size_t successor(const duro_registry_query *q, char *succ)
     return n;
 }
 
-enum { Q_LIST, Q_COUNT, Q_STATS };
+enum { Q_LIST, Q_COUNT, Q_STATS_TYPE, Q_STATS_NS };
 
 /* The statement of one query shape (Q_*) for q's filters (one variant per
  * combination). A page is found on the keys alone (a covering range of the
@@ -422,10 +425,13 @@ static sqlite3_stmt *query_stmt(duro_registry_db *db, const duro_registry_query 
     char sql[640];
     if (shape == Q_COUNT)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM resources WHERE %s", where);
-    else if (shape == Q_STATS)
+    else if (shape == Q_STATS_TYPE)
+        snprintf(sql, sizeof sql, "SELECT type, count(*) FROM resources WHERE %s GROUP BY type",
+                 where);
+    else if (shape == Q_STATS_NS)
         snprintf(sql, sizeof sql,
-                 "SELECT namespace, type, count(*), sum(size) FROM resources WHERE %s"
-                 " GROUP BY namespace, type",
+                 "SELECT namespace, count(*), total(size) FROM resources WHERE %s"
+                 " GROUP BY namespace",
                  where);
     else
         snprintf(sql, sizeof sql,
@@ -435,7 +441,7 @@ static sqlite3_stmt *query_stmt(duro_registry_db *db, const duro_registry_query 
                  " JOIN resources AS r ON r.namespace = p.namespace AND r.type = p.type"
                  " AND r.key = p.key ORDER BY r.namespace, r.type, r.key",
                  where);
-    static const int base[] = {ST_LIST, ST_COUNT, ST_STATS_BY};
+    static const int base[] = {ST_LIST, ST_COUNT, ST_STATS_TYPE, ST_STATS_NS};
     return stmt(db, base[shape] + v, sql);
 }
 
@@ -528,94 +534,90 @@ static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query 
     return DURO_OK;
 }
 
-/* Per-name counters of STATS, in first-seen order. */
-typedef struct tally {
-    duro_buf names; /* NUL-separated */
-    size_t n;
-    int64_t *counts;
-    size_t cap;
-    size_t last; /* offset of the last name */
-} tally;
-
-/* Adds count to name's counter. sorted: names arrive grouped, so only the
- * last counter can match. */
-static int tally_add(tally *t, const char *name, size_t len, int64_t count, int sorted)
+/* a + b, saturating at INT64_MAX (sizes are at most 2^53 - 1 each) */
+static int64_t add_sat(int64_t a, int64_t b)
 {
-    size_t off = 0, i = 0;
-    if (sorted && t->n) {
-        i = t->n - 1;
-        off = t->last;
-    }
-    for (; i < t->n; i++) {
-        size_t l = strlen(t->names.data + off);
-        if (l == len && memcmp(t->names.data + off, name, len) == 0) {
-            t->counts[i] += count;
-            return 0;
-        }
-        off += l + 1;
-    }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        int64_t *c = realloc(t->counts, cap * sizeof *c);
-        if (!c)
-            return -1;
-        t->counts = c;
-        t->cap = cap;
-    }
-    if (duro_buf_append(&t->names, name, len) != 0 || duro_buf_append(&t->names, "", 1) != 0)
+    int64_t c;
+    return __builtin_add_overflow(a, b, &c) ? INT64_MAX : c;
+}
+
+/* A group's total(size) (a double, so that it cannot overflow) as an int64,
+ * saturated. */
+static int64_t size_of(sqlite3_stmt *st, int col)
+{
+    double d = sqlite3_column_double(st, col);
+    return d >= 9.2e18 ? INT64_MAX : d <= 0 ? 0 : (int64_t)d;
+}
+
+/* Runs one GROUP BY of STATS and packs its groups as a map (name -> count)
+ * into out. known names come first, 0 when absent. With total (by
+ * namespace: the query has a total(size) column), *total and *size get the
+ * sums. Returns the number of other map entries, or -1 with a status in *st. */
+static int64_t stats_groups(duro_registry_db *db, const duro_registry_query *q, int shape,
+                            const char *const *known, size_t n_known, duro_buf *out, int64_t *total,
+                            int64_t *size, int *st)
+{
+    char succ[DURO_KEY_MAX];
+    sqlite3_stmt *s = prepare(db, q, shape, succ);
+    if (!s) {
+        *st = DURO_INTERNAL;
         return -1;
-    t->last = t->names.len - len - 1;
-    t->counts[t->n++] = count;
-    return 0;
-}
-
-static void tally_pack(msgpack_packer *pk, const tally *t)
-{
-    msgpack_pack_map(pk, (uint32_t)t->n);
-    size_t off = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        const char *s = t->names.data + off;
-        size_t l = strlen(s);
-        duro_tape_str(pk, s, l);
-        msgpack_pack_int64(pk, t->counts[i]);
-        off += l + 1;
     }
-}
-
-static void tally_free(tally *t)
-{
-    duro_buf_free(&t->names);
-    free(t->counts);
+    int64_t known_count[8] = {0};
+    duro_buf rest = {0};
+    msgpack_packer pk;
+    duro_tape_packer(&pk, &rest);
+    int64_t entries = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        size_t len = (size_t)sqlite3_column_bytes(s, 0);
+        int64_t c = sqlite3_column_int64(s, 1);
+        if (total) {
+            *total = add_sat(*total, c);
+            *size = add_sat(*size, size_of(s, 2));
+        }
+        size_t k = 0;
+        while (k < n_known && !(strlen(known[k]) == len && memcmp(known[k], name, len) == 0))
+            k++;
+        if (k < n_known) {
+            known_count[k] = c;
+            continue;
+        }
+        duro_tape_str(&pk, name, len);
+        msgpack_pack_int64(&pk, c);
+        entries++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        duro_buf_free(&rest);
+        *st = duro_status_from_sqlite(rc);
+        return -1;
+    }
+    duro_tape_packer(&pk, out);
+    msgpack_pack_map(&pk, (uint32_t)(entries + (int64_t)n_known));
+    for (size_t k = 0; k < n_known; k++) {
+        duro_tape_lit(&pk, known[k]);
+        msgpack_pack_int64(&pk, known_count[k]);
+    }
+    duro_buf_append(out, rest.data, rest.len);
+    duro_buf_free(&rest);
+    return entries;
 }
 
 static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query *q)
 {
-    char succ[DURO_KEY_MAX];
-    sqlite3_stmt *st = prepare(db, q, Q_STATS, succ);
-    if (!st)
-        return storage_error(m, DURO_INTERNAL);
-    tally types = {0}, spaces = {0};
-    int64_t total = 0, size = 0;
-    int fail = 0;
     static const char *const known[] = {"kv", "d1", "r2", "do"};
-    for (size_t i = 0; i < 4; i++)
-        fail |= tally_add(&types, known[i], 2, 0, 0);
-    int rc = SQLITE_DONE;
-    while (!fail && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t c = sqlite3_column_int64(st, 2);
-        fail |= tally_add(&spaces, (const char *)sqlite3_column_text(st, 0),
-                          (size_t)sqlite3_column_bytes(st, 0), c, 1);
-        fail |= tally_add(&types, (const char *)sqlite3_column_text(st, 1),
-                          (size_t)sqlite3_column_bytes(st, 1), c, 0);
-        total += c;
-        size += sqlite3_column_int64(st, 3);
-    }
-    sqlite3_reset(st);
-    if (fail || rc != SQLITE_DONE) {
-        tally_free(&types);
-        tally_free(&spaces);
-        return fail ? duro_msg_fail(m, DURO_NOMEM, "out of memory")
-                    : storage_error(m, duro_status_from_sqlite(rc));
+    duro_buf types = {0}, spaces = {0};
+    int64_t total = 0, size = 0;
+    int st = DURO_OK;
+    /* by type: a covering scan of resources_by_type; by namespace (with the
+     * sizes): the primary key's order */
+    if (stats_groups(db, q, Q_STATS_TYPE, known, 4, &types, NULL, NULL, &st) < 0 ||
+        stats_groups(db, q, Q_STATS_NS, NULL, 0, &spaces, &total, &size, &st) < 0) {
+        duro_buf_free(&types);
+        duro_buf_free(&spaces);
+        return storage_error(m, st);
     }
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
@@ -623,13 +625,13 @@ static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query
     duro_tape_lit(&pk, "total");
     msgpack_pack_int64(&pk, total);
     duro_tape_lit(&pk, "by_type");
-    tally_pack(&pk, &types);
+    duro_buf_append(&m->body, types.data, types.len);
     duro_tape_lit(&pk, "by_namespace");
-    tally_pack(&pk, &spaces);
+    duro_buf_append(&m->body, spaces.data, spaces.len);
     duro_tape_lit(&pk, "total_size");
     msgpack_pack_int64(&pk, size);
-    tally_free(&types);
-    tally_free(&spaces);
+    duro_buf_free(&types);
+    duro_buf_free(&spaces);
     return DURO_OK;
 }
 

@@ -93,6 +93,9 @@ typedef struct duro_registry_db duro_registry_db;
 int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, size_t errlen);
 void duro_registry_db_close(duro_registry_db *db);
 
+/* Runs SQL without results (SAVEPOINT, DELETE ...). DURO_OK or a status. */
+int duro_registry_db_sql(duro_registry_db *db, const char *sql);
+
 int duro_registry_db_begin(duro_registry_db *db);
 int duro_registry_db_commit(duro_registry_db *db);
 void duro_registry_db_rollback(duro_registry_db *db);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "objects/registry.h"
 #include "runtime/log.h"
@@ -32,6 +33,9 @@ struct duro_registry {
     duro_registry_db *db;
     int in_txn, failed; /* the open group transaction (registry thread only) */
     int64_t commit_due;
+    int tainted;           /* notices were lost: versions are no longer recorded */
+    int forgotten;         /* ...and the recorded ones were dropped (see settle()) */
+    int dropped;           /* an owner could not hand notices over (atomic) */
     duro_store_config cfg; /* data_dir borrowed from the runtime */
 };
 
@@ -56,6 +60,12 @@ static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t no
         duro_log_error("registry: namespace %.*s: %s", (int)n, name, err);
         return DURO_OK; /* one bad file does not stop the rest */
     }
+    /* a namespace that cannot be read is forgotten (so the next start tries
+     * it again) and does not stop the others */
+    if ((st = duro_registry_db_sql(r->db, "SAVEPOINT ns")) != DURO_OK) {
+        duro_ns_close(ns);
+        return st;
+    }
     int64_t known = -1;
     int found = duro_registry_db_version(r->db, name, n, &known);
     if (found < 0)
@@ -63,7 +73,14 @@ static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t no
     else if (!found || known != ns->version_committed)
         st = duro_registry_db_rebuild(r->db, name, n, ns->db, ns->version_committed, now);
     duro_ns_close(ns);
-    return st;
+    if (st != DURO_OK) {
+        duro_log_error("registry: namespace %.*s could not be indexed: %s", (int)n, name,
+                       duro_errstr(st));
+        if ((st = duro_registry_db_sql(r->db, "ROLLBACK TO ns")) == DURO_OK)
+            st = duro_registry_db_forget(r->db, name, n);
+    }
+    int rel = duro_registry_db_sql(r->db, "RELEASE ns");
+    return st != DURO_OK ? st : rel;
 }
 
 static int forget_if_gone(void *arg, const char *ns, size_t n)
@@ -133,15 +150,52 @@ static int begin(duro_registry *r, int64_t now)
     return r->in_txn;
 }
 
+/* Notices were lost (a failed group, or an owner that could not hand them
+ * over): the index is behind. From now on no namespace's version is
+ * recorded, and settle() drops the recorded ones, so the next start rebuilds
+ * every namespace instead of trusting versions recorded after the loss. */
+static void taint(duro_registry *r)
+{
+    if (!r->tainted)
+        duro_log_error("registry: change notices were lost; the registry is behind until the"
+                       " next start rebuilds it");
+    r->tainted = 1;
+}
+
+/* Removes the registry's files (the next open starts empty and rebuilds). */
+static void remove_files(const duro_registry *r)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/_registry.db%s", r->cfg.data_dir, suffix[i]);
+        unlink(path);
+    }
+}
+
+/* Outside a transaction, once after taint(): drops the recorded versions, or,
+ * if the file cannot be written, removes it (the next start rebuilds it). */
+static void settle(duro_registry *r)
+{
+    if (!r->tainted || r->forgotten || r->in_txn)
+        return;
+    r->forgotten = 1;
+    if (duro_registry_db_sql(r->db, "DELETE FROM namespaces") != DURO_OK)
+        remove_files(r);
+}
+
 /* Applies one notice inside the open transaction (begun on demand). The
  * namespace's version is recorded only with its last notice in a row. */
 static void apply(duro_registry *r, duro_msg *m, int64_t now)
 {
     const duro_msg *n = m->next;
-    int last = !n || n->op != DURO_REGISTRY_NOTICE || n->ns_len != m->ns_len ||
-               memcmp(n->ns, m->ns, m->ns_len) != 0;
-    if (begin(r, now) && duro_registry_db_apply(r->db, m->ns, m->ns_len, last ? m->etag : -1,
-                                                m->body.data, m->body.len) != DURO_OK)
+    int last = !r->tainted && (!n || n->op != DURO_REGISTRY_NOTICE || n->ns_len != m->ns_len ||
+                               memcmp(n->ns, m->ns, m->ns_len) != 0);
+    /* after a failure nothing more is applied: SQLite may have rolled the
+     * transaction back itself, and the rest would land in autocommit */
+    if (begin(r, now) && !r->failed &&
+        duro_registry_db_apply(r->db, m->ns, m->ns_len, last ? m->etag : -1, m->body.data,
+                               m->body.len) != DURO_OK)
         r->failed = 1;
     free_notice(m);
 }
@@ -154,8 +208,7 @@ static void commit(duro_registry *r)
     }
     if (r->failed) {
         DURO_STAT_ADD(registry_failures, 1);
-        duro_log_error("registry: could not apply change notices; the registry is behind"
-                       " until the next start reconciles it");
+        taint(r);
     } else {
         DURO_STAT_ADD(registry_commits, 1);
     }
@@ -204,6 +257,9 @@ static void *registry_main(void *arg)
         }
         if ((r->in_txn || r->failed) && (now >= r->commit_due || duro_mailbox_closed(&r->mailbox)))
             commit(r);
+        if (__atomic_exchange_n(&r->dropped, 0, __ATOMIC_ACQ_REL))
+            taint(r);
+        settle(r);
         if (!r->in_txn && !r->failed && duro_mailbox_closed(&r->mailbox) &&
             duro_mailbox_depth(&r->mailbox) == 0)
             break;
@@ -224,19 +280,28 @@ int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_re
     }
     r->cfg = *cfg;
     r->max_mailbox = max_mailbox;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/_registry.db", cfg->data_dir);
-    int st = duro_registry_db_open(path, &r->db, err, errlen);
-    if (st != DURO_OK) {
-        free(r);
-        return st;
+    int st = DURO_INTERNAL;
+    /* the file is only an index: one that cannot be opened or reconciled is
+     * removed and rebuilt from the namespace files */
+    for (int attempt = 0; attempt < 2 && st != DURO_OK; attempt++) {
+        if (attempt) {
+            duro_log_error("registry: %s; rebuilding it from the namespace files", err);
+            remove_files(r);
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/_registry.db", cfg->data_dir);
+        if ((st = duro_registry_db_open(path, &r->db, err, errlen)) != DURO_OK)
+            continue;
+        if ((st = duro_registry_db_begin(r->db)) == DURO_OK && (st = reconcile(r)) == DURO_OK)
+            st = duro_registry_db_commit(r->db);
+        if (st != DURO_OK) {
+            duro_registry_db_rollback(r->db);
+            snprintf(err, errlen, "cannot reconcile the registry: %s", duro_errstr(st));
+            duro_registry_db_close(r->db);
+            r->db = NULL;
+        }
     }
-    if ((st = duro_registry_db_begin(r->db)) == DURO_OK && (st = reconcile(r)) == DURO_OK)
-        st = duro_registry_db_commit(r->db);
     if (st != DURO_OK) {
-        duro_registry_db_rollback(r->db);
-        snprintf(err, errlen, "cannot reconcile the registry: %s", duro_errstr(st));
-        duro_registry_db_close(r->db);
         free(r);
         return st;
     }
@@ -265,6 +330,7 @@ void duro_registry_notify(duro_registry *r, duro_ns *ns)
     duro_msg *m = calloc(1, sizeof *m);
     if (!m) {
         ns->notes.len = 0;
+        __atomic_store_n(&r->dropped, 1, __ATOMIC_RELEASE);
         duro_log_error("registry: out of memory; namespace %s is behind until the next start",
                        ns->name);
         return;
@@ -277,6 +343,7 @@ void duro_registry_notify(duro_registry *r, duro_ns *ns)
     m->body = ns->notes;
     ns->notes = (duro_buf){0};
     if (duro_mailbox_push_lazy(&r->mailbox, m) != 0) {
+        __atomic_store_n(&r->dropped, 1, __ATOMIC_RELEASE); /* only after close: ignored */
         duro_log_error("registry: stopped; namespace %s is behind until the next start", ns->name);
         free_notice(m);
     }

@@ -27,6 +27,13 @@ static int str_field(const json_t *o, const char *name, const char **s, size_t *
     return 1;
 }
 
+/* A query parameter; an empty string counts as absent ("?limit=&offset="). */
+static const json_t *param(const json_t *params, const char *name)
+{
+    const json_t *v = json_object_get(params, name);
+    return json_is_string(v) && json_string_length(v) == 0 ? NULL : v;
+}
+
 /* The string field name, checked by valid() and copied to out (of cap
  * bytes): DURO_OK with *has set, or DURO_BAD_REQUEST. */
 static int name_field(const json_t *o, const char *name,
@@ -37,6 +44,8 @@ static int name_field(const json_t *o, const char *name,
     const char *s, *why;
     size_t n;
     int rc = str_field(o, name, &s, &n);
+    if (rc == 1 && n == 0 && !required)
+        rc = 0; /* "?type=&namespace=": an empty filter is no filter */
     *has = rc == 1;
     if (rc < 0 || (rc == 0 && required)) {
         snprintf(err, errlen, "\"%s\" must be %s", name, what);
@@ -103,15 +112,13 @@ int duro_registry_query_from(const json_t *params, duro_registry_query **out, ch
         q->prefix_len = n;
     }
     long long x;
-    if ((rc = duro_param_int(json_object_get(params, "limit"), 0, DURO_REGISTRY_LIST_MAX, &x)) <
-        0) {
+    if ((rc = duro_param_int(param(params, "limit"), 0, DURO_REGISTRY_LIST_MAX, &x)) < 0) {
         duro_registry_query_free(q);
         return fail(err, errlen, DURO_BAD_REQUEST, "\"limit\" must be an integer from 0 to 1000");
     }
     if (rc == 0)
         q->limit = x;
-    if ((rc = duro_param_int(json_object_get(params, "offset"), 0, DURO_REGISTRY_OFFSET_MAX, &x)) <
-        0) {
+    if ((rc = duro_param_int(param(params, "offset"), 0, DURO_REGISTRY_OFFSET_MAX, &x)) < 0) {
         duro_registry_query_free(q);
         return fail(err, errlen, DURO_BAD_REQUEST,
                     "\"offset\" must be an integer from 0 to 1000000000");
@@ -119,7 +126,7 @@ int duro_registry_query_from(const json_t *params, duro_registry_query **out, ch
     if (rc == 0)
         q->offset = x;
     int consistent;
-    if (duro_param_flag(json_object_get(params, "consistent"), &consistent) != 0) {
+    if (duro_param_flag(param(params, "consistent"), &consistent) != 0) {
         duro_registry_query_free(q);
         return fail(err, errlen, DURO_BAD_REQUEST, "\"consistent\" must be true or false");
     }

@@ -395,6 +395,62 @@ TEST(reconcile_rebuilds_and_repairs)
     duro_runtime_close(rt);
 }
 
+/* Runs SQL on a namespace's file while no runtime has it open. */
+static void ns_sql(const char *ns, const char *sql)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/ns/%02x/%s.db", rt_dir, duro_route_shard(ns, strlen(ns)), ns);
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        abort();
+    sqlite3_close(db);
+}
+
+TEST(damage_is_contained)
+{
+    rt_fresh_dir("registry");
+    duro_runtime *rt = rt_open(1000);
+    ASSERT_EQ(kv(rt, "good", "kv.put", "{\"key\":\"k\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "bad", "kv.put", "{\"key\":\"k\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "big", "kv.put", "{\"key\":\"k\",\"value\":1}"), DURO_OK);
+    duro_runtime_close(rt);
+
+    /* a namespace that opens but cannot be read is left out; the rest is
+     * indexed and the server starts */
+    ns_sql("bad", "DROP TABLE _duro_resources; CREATE TABLE _duro_resources(x);"
+                  "UPDATE _duro_meta SET value = 50 WHERE name = 'version';");
+    /* sizes that add up past 2^63 saturate instead of failing stats */
+    ns_sql("big", "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100)"
+                  " INSERT INTO _duro_resources SELECT 'do', 'r' || i, 9007199254740991, NULL,"
+                  " 1000, 1000 FROM n; UPDATE _duro_meta SET value = 50 WHERE name = 'version';");
+    rt = rt_open(1000);
+    ASSERT_EQ(total(rt, "{\"namespace\":\"good\"}"), 1);
+    ASSERT_EQ(total(rt, "{\"namespace\":\"bad\"}"), 0);
+    ASSERT_EQ(total(rt, "{\"namespace\":\"big\",\"type\":\"do\"}"), 1100);
+    json_t *st = query(rt, DURO_REGISTRY_STATS, "{}");
+    ASSERT_EQ(json_integer_value(json_object_get(st, "total")), 1102);
+    ASSERT_EQ(json_integer_value(json_object_get(st, "total_size")), INT64_MAX);
+    json_decref(st);
+    char *before = full_list(rt);
+    duro_runtime_close(rt);
+
+    /* a registry file that is not a database is replaced and rebuilt */
+    char path[400];
+    snprintf(path, sizeof path, "%s/_registry.db", rt_dir);
+    rm_registry();
+    FILE *f = fopen(path, "w");
+    ASSERT(f != NULL);
+    fputs("this is not an SQLite database, and it is long enough to be read as a header....", f);
+    fclose(f);
+    rt = rt_open(1000);
+    char *after = full_list(rt);
+    ASSERT_STREQ(after, before);
+    free(after);
+    free(before);
+    duro_runtime_close(rt);
+}
+
 TEST(query_decoding_bounds)
 {
     const char *bad[] = {"{\"limit\":1001}",           "{\"limit\":-1}",
@@ -416,6 +472,14 @@ TEST(query_decoding_bounds)
     ASSERT_EQ(q->limit, 1000);
     ASSERT_EQ(q->offset, 3);
     ASSERT(q->prefix == NULL);
+    duro_registry_query_free(q);
+    json_decref(p);
+
+    /* empty parameters are no filter (a template like ?type=&limit= filled
+     * in literally) */
+    p = parse("{\"type\":\"\",\"namespace\":\"\",\"limit\":\"\",\"offset\":\"\"}");
+    ASSERT_EQ(duro_registry_query_from(p, &q, err, sizeof err), DURO_OK);
+    ASSERT(!q->has_type && !q->has_ns && q->limit == 100 && q->offset == 0);
     duro_registry_query_free(q);
     json_decref(p);
 }
