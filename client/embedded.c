@@ -120,17 +120,7 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
             duro_msg_fail(m, DURO_NOMEM, "out of memory");
         return e;
     }
-    m->op = duro_kv_op_from_name(op, op_len);
-    if (m->op < 0 && (m->op = duro_rl_op_from_name(op, op_len)) >= 0)
-        m->kind = DURO_KIND_RATELIMIT;
-    if (m->op < 0 && (m->op = duro_session_op_from_name(op, op_len)) >= 0)
-        m->kind = DURO_KIND_SESSION;
-    int rkind, rop;
-    if (m->op < 0 && duro_registry_op_from_name(op, op_len, &rkind, &rop) == 0) {
-        m->kind = rkind;
-        m->op = rop;
-    }
-    if (m->op < 0) {
+    if (duro_op_from_name(op, op_len, &m->kind, &m->op) != 0) {
         e->done = 1;
         duro_msg_fail(m, DURO_BAD_REQUEST, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len),
                       op);

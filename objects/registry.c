@@ -163,13 +163,7 @@ static int run(sqlite3_stmt *st)
 
 int duro_registry_db_sql(duro_registry_db *db, const char *sql)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(db->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        duro_log_error("registry: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-    }
-    return rc == SQLITE_OK ? DURO_OK : duro_status_from_sqlite(rc);
+    return duro_sql_exec(db->db, sql);
 }
 
 int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, size_t errlen)
@@ -180,26 +174,13 @@ int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, s
         snprintf(err, errlen, "out of memory");
         return DURO_NOMEM;
     }
-    int rc = sqlite3_open_v2(
-        path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "open %s: %s", path,
-                 db->db ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
-        duro_registry_db_close(db);
-        return duro_status_from_sqlite(rc);
-    }
-    sqlite3_db_config(db->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
-    int st = duro_registry_db_sql(db, "PRAGMA journal_mode=WAL");
-    if (st == DURO_OK)
-        st = duro_registry_db_sql(db, "PRAGMA synchronous=NORMAL");
-    if (st == DURO_OK)
-        st = duro_registry_db_sql(db, "PRAGMA cache_size=-16384"); /* 16 MiB */
-    if (st == DURO_OK)
-        st = duro_registry_db_sql(db, "PRAGMA temp_store=MEMORY");
-    if (st == DURO_OK)
-        st = duro_registry_db_sql(db, SCHEMA);
-    if (st != DURO_OK) {
+    static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                                          "PRAGMA cache_size=-16384", /* 16 MiB */
+                                          "PRAGMA temp_store=MEMORY", NULL};
+    int st = duro_sql_open(path, pragmas, &db->db, err, errlen);
+    if (st == DURO_OK && (st = duro_registry_db_sql(db, SCHEMA)) != DURO_OK)
         snprintf(err, errlen, "set up %s: %s", path, sqlite3_errmsg(db->db));
+    if (st != DURO_OK) {
         duro_registry_db_close(db);
         return st;
     }
@@ -296,17 +277,21 @@ int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len
     return found ? 1 : rc == SQLITE_DONE ? 0 : -duro_status_from_sqlite(rc);
 }
 
-int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len)
+/* Runs a write statement whose one parameter is a namespace. */
+static int run_for_ns(duro_registry_db *db, int id, const char *sql, const char *ns,
+                      size_t ns_len)
 {
-    sqlite3_stmt *st = stmt(db, ST_FORGET_ROWS, SQL_FORGET_ROWS);
+    sqlite3_stmt *st = stmt(db, id, sql);
     if (!st)
         return DURO_INTERNAL;
     sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
-    int rc = run(st);
-    if (rc != DURO_OK || !(st = stmt(db, ST_FORGET_NS, SQL_FORGET_NS)))
-        return rc != DURO_OK ? rc : DURO_INTERNAL;
-    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
     return run(st);
+}
+
+int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len)
+{
+    int rc = run_for_ns(db, ST_FORGET_ROWS, SQL_FORGET_ROWS, ns, ns_len);
+    return rc == DURO_OK ? run_for_ns(db, ST_FORGET_NS, SQL_FORGET_NS, ns, ns_len) : rc;
 }
 
 /* Copies the rows of one SELECT over a namespace file into the registry; the
@@ -346,11 +331,7 @@ static int copy_rows(duro_registry_db *db, const char *ns, size_t ns_len, sqlite
 int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
                              int64_t version, int64_t now)
 {
-    sqlite3_stmt *st = stmt(db, ST_FORGET_ROWS, SQL_FORGET_ROWS);
-    if (!st)
-        return DURO_INTERNAL;
-    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
-    int rc = run(st);
+    int rc = run_for_ns(db, ST_FORGET_ROWS, SQL_FORGET_ROWS, ns, ns_len);
     if (rc == DURO_OK)
         rc = copy_rows(db, ns, ns_len, nsdb,
                        "SELECT 'kv', key, length(value), created_at, updated_at, expires_at,"

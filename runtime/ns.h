@@ -63,6 +63,21 @@ int duro_ns_begin(duro_ns *ns);
 int duro_ns_commit(duro_ns *ns); /* stores the version counter, then COMMIT */
 void duro_ns_rollback(duro_ns *ns); /* ROLLBACK, clears the cache, resets the counter */
 
+/* Opens (creating) the SQLite file at path for one owner thread (no mutex,
+ * no extension loading, extended result codes) and runs each of the
+ * NULL-terminated pragmas. DURO_OK, or a status with a message in err. */
+int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **db, char *err,
+                  size_t errlen);
+
+/* Runs SQL without results, logging a failure. DURO_OK or a status. */
+int duro_sql_exec(sqlite3 *db, const char *sql);
+
+/* The file of a namespace: <data>/ns/<hh>/<name>.db (route.h's shard). 0, or
+ * -1 if it does not fit in cap; *dir_len (if not NULL) gets the length of the
+ * shard directory's part. */
+int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *path, size_t cap,
+                 size_t *dir_len);
+
 /* A statement kept in *slot, prepared from sql on first use (persistent);
  * reset and with bindings cleared. NULL on error (logged). */
 sqlite3_stmt *duro_stmt_cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql);

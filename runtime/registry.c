@@ -41,13 +41,6 @@ struct duro_registry {
 
 /* ---- reconcile ---- */
 
-static int ns_path(const duro_store_config *cfg, const char *ns, size_t n, char *path, size_t len)
-{
-    int w = snprintf(path, len, "%s/ns/%02x/%.*s.db", cfg->data_dir, duro_route_shard(ns, n),
-                     (int)n, ns);
-    return w > 0 && (size_t)w < len ? 0 : -1;
-}
-
 /* Brings the registry's rows of one namespace file up to date. */
 static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t now)
 {
@@ -88,7 +81,8 @@ static int forget_if_gone(void *arg, const char *ns, size_t n)
     duro_registry *r = arg;
     char path[4096];
     struct stat sb;
-    if (ns_path(&r->cfg, ns, n, path, sizeof path) == 0 && stat(path, &sb) == 0)
+    if (duro_ns_path(r->cfg.data_dir, ns, n, path, sizeof path, NULL) == 0 &&
+        stat(path, &sb) == 0)
         return DURO_OK;
     return duro_registry_db_forget(r->db, ns, n);
 }

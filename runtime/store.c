@@ -96,6 +96,51 @@ static int exec(sqlite3 *db, const char *sql)
     return rc;
 }
 
+int duro_sql_exec(sqlite3 *db, const char *sql)
+{
+    return duro_status_from_sqlite(exec(db, sql));
+}
+
+int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **out, char *err,
+                  size_t errlen)
+{
+    *out = NULL;
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return duro_status_from_sqlite(rc);
+    }
+    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
+    sqlite3_extended_result_codes(db, 1);
+    for (; *pragmas; pragmas++) {
+        if ((rc = exec(db, *pragmas)) != SQLITE_OK) {
+            snprintf(err, errlen, "configure %s: %s", path, sqlite3_errmsg(db));
+            sqlite3_close(db);
+            return duro_status_from_sqlite(rc);
+        }
+    }
+    *out = db;
+    return DURO_OK;
+}
+
+int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *path, size_t cap,
+                 size_t *dir_len)
+{
+    int d = snprintf(path, cap, "%s/ns/%02x", data_dir, duro_route_shard(name, name_len));
+    if (d < 0 || (size_t)d >= cap)
+        return -1;
+    int n = snprintf(path + d, cap - (size_t)d, "/%.*s.db", (int)name_len, name);
+    if (n < 0 || (size_t)n >= cap - (size_t)d)
+        return -1;
+    if (dir_len)
+        *dir_len = (size_t)d;
+    return 0;
+}
+
 static int user_version(sqlite3 *db)
 {
     sqlite3_stmt *st;
@@ -159,17 +204,17 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
 {
     *out = NULL;
     char path[4096];
-    int n = snprintf(path, sizeof path, "%s/ns/%02x", cfg->data_dir,
-                     duro_route_shard(name, name_len));
-    if (n < 0 || (size_t)n >= sizeof path - DURO_NS_MAX - 8) {
+    size_t dir_len;
+    if (duro_ns_path(cfg->data_dir, name, name_len, path, sizeof path, &dir_len) != 0) {
         snprintf(err, errlen, "data path too long");
         return DURO_INTERNAL;
     }
+    path[dir_len] = '\0'; /* the shard directory first */
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
         return errno == ENOSPC ? DURO_INSUFFICIENT_STORAGE : DURO_IO;
     }
-    snprintf(path + n, sizeof path - (size_t)n, "/%.*s.db", (int)name_len, name);
+    path[dir_len] = '/';
 
     duro_ns *ns = calloc(1, sizeof *ns);
     if (!ns || duro_ctable_init(&ns->cache, lru) != 0) {
@@ -182,42 +227,31 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
     ns->name_len = name_len;
     ns->pending_tail = &ns->pending;
 
-    int rc = sqlite3_open_v2(path, &ns->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "open %s: %s", path,
-                 ns->db ? sqlite3_errmsg(ns->db) : sqlite3_errstr(rc));
-        goto fail;
+    const char *const pragmas[] = {
+        "PRAGMA journal_mode=WAL",
+        cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+        "PRAGMA cache_size=-1024",
+        "PRAGMA temp_store=MEMORY",
+        "PRAGMA wal_autocheckpoint=" DURO_WAL_CHECKPOINT_PAGES,
+        "PRAGMA journal_size_limit=8388608",
+        NULL,
+    };
+    int st = duro_sql_open(path, pragmas, &ns->db, err, errlen);
+    if (st == DURO_OK) {
+        DURO_STAT_ADD(open_namespaces, 1); /* duro_ns_close() counts it down */
+        st = migrate(ns->db, err, errlen);
     }
-    sqlite3_db_config(ns->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
-    sqlite3_extended_result_codes(ns->db, 1);
-    if (exec(ns->db, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
-        exec(ns->db, cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") !=
-            SQLITE_OK ||
-        exec(ns->db, "PRAGMA cache_size=-1024") != SQLITE_OK ||
-        exec(ns->db, "PRAGMA temp_store=MEMORY") != SQLITE_OK ||
-        exec(ns->db, "PRAGMA wal_autocheckpoint=" DURO_WAL_CHECKPOINT_PAGES) != SQLITE_OK ||
-        exec(ns->db, "PRAGMA journal_size_limit=8388608") != SQLITE_OK) {
-        rc = sqlite3_errcode(ns->db);
-        snprintf(err, errlen, "configure %s: %s", path, sqlite3_errmsg(ns->db));
-        goto fail;
+    int rc;
+    if (st == DURO_OK && (rc = load_counters(ns)) != SQLITE_OK) {
+        snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
+        st = duro_status_from_sqlite(rc);
     }
-    int st = migrate(ns->db, err, errlen);
     if (st != DURO_OK) {
         duro_ns_close(ns);
         return st;
     }
-    if ((rc = load_counters(ns)) != SQLITE_OK) {
-        snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
-        goto fail;
-    }
-    DURO_STAT_ADD(open_namespaces, 1);
     *out = ns;
     return DURO_OK;
-fail:
-    duro_ns_close(ns);
-    return rc == SQLITE_OK ? DURO_INTERNAL : duro_status_from_sqlite(rc);
 }
 
 void duro_ns_close(duro_ns *ns)

@@ -1440,20 +1440,23 @@ static void serve_resources(io_thread *t, struct evhttp_request *req, conn *c,
     json_t *args = NULL;
     int st;
     if (routes[i].kind == DURO_KIND_REGISTRY) {
-        st = query_object(query, registry_params, 6, &args, err, sizeof err);
+        st = query_object(query, registry_params, sizeof registry_params / sizeof *registry_params,
+                          &args, err, sizeof err);
         duro_registry_query *q = NULL;
         if (st == DURO_OK && (st = duro_registry_query_from(args, &q, err, sizeof err)) ==
-                                 DURO_OK && q->has_ns) {
-            memcpy(ns, q->ns, q->ns_len + 1); /* reading one namespace, else all ("*") */
-            ns_len = q->ns_len;
+                                 DURO_OK) {
+            const char *scope; /* the message itself goes to the registry as "*" */
+            size_t scope_len;
+            duro_registry_query_scope(q, &scope, &scope_len);
+            st = authorize(t, req, scope, scope_len, 0, err, sizeof err);
         }
         rq = q;
-        if (st == DURO_OK)
-            st = authorize(t, req, ns, ns_len, 0, err, sizeof err);
     } else {
         int body = evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0;
         if (routes[i].op == DURO_RESOURCE_UNREGISTER && !body)
-            st = query_object(query, resource_params, 3, &args, err, sizeof err);
+            st = query_object(query, resource_params,
+                              sizeof resource_params / sizeof *resource_params, &args, err,
+                              sizeof err);
         else
             st = read_body(t->srv, req, &args, NULL, err, sizeof err);
         duro_resource_req *r = NULL;

@@ -134,6 +134,12 @@ int duro_registry_query_from(const json_t *params, duro_registry_query **out, ch
     return DURO_OK;
 }
 
+void duro_registry_query_scope(const duro_registry_query *q, const char **ns, size_t *len)
+{
+    *ns = q->has_ns ? q->ns : "*";
+    *len = q->has_ns ? q->ns_len : 1;
+}
+
 int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
                           duro_resource_req **out, char *err, size_t errlen)
 {

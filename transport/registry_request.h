@@ -19,6 +19,10 @@
 int duro_registry_query_from(const json_t *params, duro_registry_query **out, char *err,
                              size_t errlen);
 
+/* The namespace a query reads, for access checks: its namespace filter, or
+ * "*" (every namespace) without one. */
+void duro_registry_query_scope(const duro_registry_query *q, const char **ns, size_t *len);
+
 /* REGISTER/UNREGISTER from {type, key, size?, metadata?} (size and metadata
  * only for REGISTER). If ns is not NULL, "namespace" is required in args and
  * copied to ns (ns_len set). Type "kv" is refused: KV keys are tracked

@@ -11,7 +11,10 @@
 #include "objects/registry.h"
 #include "objects/session.h"
 #include "runtime/msg.h"
+#include "transport/kv_request.h"
 #include "transport/names.h"
+#include "transport/registry_request.h"
+#include "transport/session_request.h"
 
 int duro_rl_parse_default(const char *s, duro_rl_defaults *d)
 {
@@ -167,4 +170,17 @@ void duro_request_free(int kind, void *req)
     default:
         duro_kv_req_free(req);
     }
+}
+
+int duro_op_from_name(const char *name, size_t len, int *kind, int *op)
+{
+    if ((*op = duro_kv_op_from_name(name, len)) >= 0)
+        *kind = DURO_KIND_KV;
+    else if ((*op = duro_rl_op_from_name(name, len)) >= 0)
+        *kind = DURO_KIND_RATELIMIT;
+    else if ((*op = duro_session_op_from_name(name, len)) >= 0)
+        *kind = DURO_KIND_SESSION;
+    else
+        return duro_registry_op_from_name(name, len, kind, op);
+    return 0;
 }

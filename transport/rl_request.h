@@ -48,4 +48,9 @@ int duro_rl_request_fields(int op, const char *key, size_t key_len, const duro_r
 /* Frees a message's request of the given kind (enum duro_kind). */
 void duro_request_free(int kind, void *req);
 
+/* The kind and op of a binary-protocol / embedded op name (kv.*, snapshot.*,
+ * ratelimit.*, session.*, resources.*): 0 with *kind and *op set, or -1 if
+ * no object has it. */
+int duro_op_from_name(const char *name, size_t len, int *kind, int *op);
+
 #endif

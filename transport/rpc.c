@@ -410,10 +410,13 @@ static void registry_op(rconn *c, uint64_t msgid, int op, const unsigned char *a
     duro_registry_query *q = NULL;
     int st = duro_registry_query_from(a, &q, err, sizeof err);
     json_decref(a);
-    if (st == DURO_OK && c->r->access && duro_access_enabled(c->r->access))
-        st = duro_access_check(c->r->access, c->auth, q->has_ns ? q->ns : "*",
-                               q->has_ns ? q->ns_len : 1, 0, (int64_t)time(NULL), err,
-                               sizeof err);
+    if (st == DURO_OK && c->r->access && duro_access_enabled(c->r->access)) {
+        const char *scope;
+        size_t scope_len;
+        duro_registry_query_scope(q, &scope, &scope_len);
+        st = duro_access_check(c->r->access, c->auth, scope, scope_len, 0, (int64_t)time(NULL),
+                               err, sizeof err);
+    }
     if (st != DURO_OK) {
         duro_registry_query_free(q);
         send_error(c, msgid, st, err);
@@ -454,15 +457,8 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         auth_op(c, msgid, f.args, f.args_len);
         return;
     }
-    int kind = DURO_KIND_KV;
-    int kop = duro_kv_op_from_name(op, op_len);
-    if (kop < 0 && (kop = duro_rl_op_from_name(op, op_len)) >= 0)
-        kind = DURO_KIND_RATELIMIT;
-    if (kop < 0 && (kop = duro_session_op_from_name(op, op_len)) >= 0)
-        kind = DURO_KIND_SESSION;
-    if (kop < 0 && duro_registry_op_from_name(op, op_len, &kind, &kop) != 0)
-        kop = -1;
-    if (kop < 0) {
+    int kind, kop;
+    if (duro_op_from_name(op, op_len, &kind, &kop) != 0) {
         snprintf(err, sizeof err, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len), op);
         send_error(c, msgid, DURO_BAD_REQUEST, err);
         return;
