@@ -18,10 +18,8 @@ int duro_log_level_parse(const char *s)
     return -1;
 }
 
-void duro_log(int level, const char *fmt, ...)
+static void vlog(int level, const char *suffix, const char *fmt, va_list ap)
 {
-    if (level > duro_log_level)
-        return;
     char line[1024];
     struct timespec ts;
     struct tm tm;
@@ -30,11 +28,47 @@ void duro_log(int level, const char *fmt, ...)
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     size_t len = strlen(line);
+    if (suffix)
+        len += (size_t)snprintf(line + len, sizeof line - len - 1, "%s", suffix);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
+}
+
+void duro_log(int level, const char *fmt, ...)
+{
+    if (level > duro_log_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void duro_log_limited(duro_log_limit *lim, int level, const char *fmt, ...)
+{
+    if (level > duro_log_level)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long last = __atomic_load_n(&lim->last_ms, __ATOMIC_RELAXED);
+    if ((last && now - last < DURO_LOG_LIMIT_MS) ||
+        !__atomic_compare_exchange_n(&lim->last_ms, &last, now, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&lim->suppressed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    unsigned long n = __atomic_exchange_n(&lim->suppressed, 0, __ATOMIC_RELAXED);
+    char suffix[80] = "";
+    if (n)
+        snprintf(suffix, sizeof suffix, " (%lu more like this in the last %d s)", n,
+                 DURO_LOG_LIMIT_MS / 1000);
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, suffix, fmt, ap);
+    va_end(ap);
 }

@@ -19,4 +19,18 @@ void duro_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
 #define duro_log_debug(...) \
     do { if (duro_log_level >= DURO_LOG_DEBUG) duro_log(DURO_LOG_DEBUG, __VA_ARGS__); } while (0)
 
+/* A message that may repeat at a high rate (accept() failing, a client over
+ * a limit): one duro_log_limit per call site, zero-initialised (static). At
+ * most one line per DURO_LOG_LIMIT_MS is written; the next one says how many
+ * were suppressed meanwhile. Safe from any thread. */
+typedef struct duro_log_limit {
+    long long last_ms;
+    unsigned long suppressed;
+} duro_log_limit;
+
+#define DURO_LOG_LIMIT_MS 10000
+
+void duro_log_limited(duro_log_limit *lim, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

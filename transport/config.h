@@ -25,6 +25,8 @@ typedef struct duro_config {
     long cache_mb;
     long max_open_namespaces;
     long max_connections;
+    long max_pending_bytes;
+    long max_pipeline;
     long max_mailbox;
     long idle_timeout_ms;
     long request_timeout_ms;

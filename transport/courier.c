@@ -4,18 +4,33 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/workers.h"
+
+/* One loop turn delivers at most this many replies, or stops after this much
+ * time, before the loop polls its sockets again. */
+#define TURN_REPLIES 64
+#define TURN_US 2000
 
 struct duro_courier {
     duro_runtime *rt;
     struct event *flush; /* the end of this loop iteration */
     struct event *wake;  /* replies are waiting */
+    struct event *more;  /* a zero timer: the rest of a long delivery, next turn */
     duro_msg *outq, **outq_tail;
     int flush_pending;
+    duro_msg *ready, **ready_tail; /* taken from the completion list, not delivered */
     pthread_mutex_t lock;
     duro_msg *done_head, **done_tail;
 };
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void deliver(duro_msg *m)
 {
@@ -55,20 +70,42 @@ static void on_done(duro_msg *m)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Delivers ready replies for one bounded slice of the loop; what is left
+ * waits for a zero timer, which fires only after the loop has polled its
+ * sockets again, so a burst of large replies cannot starve other clients. */
+static void deliver_some(duro_courier *c)
+{
+    uint64_t t0 = now_us();
+    for (int n = 0; c->ready; n++) {
+        if (n >= TURN_REPLIES || (n && now_us() - t0 > TURN_US)) {
+            event_add(c->more, &(struct timeval){0, 0});
+            return;
+        }
+        duro_msg *m = c->ready;
+        c->ready = m->next;
+        if (!c->ready)
+            c->ready_tail = &c->ready;
+        deliver(m);
+    }
+}
+
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     duro_courier *c = arg;
     pthread_mutex_lock(&c->lock);
-    duro_msg *m = c->done_head;
+    duro_msg *m = c->done_head, **tail = c->done_tail;
     c->done_head = NULL;
     c->done_tail = &c->done_head;
     pthread_mutex_unlock(&c->lock);
-    while (m) {
-        duro_msg *next = m->next;
-        deliver(m);
-        m = next;
+    if (m) {
+        *c->ready_tail = m;
+        c->ready_tail = tail;
     }
+    if (!event_pending(c->more, EV_TIMEOUT, NULL))
+        deliver_some(c);
 }
+
+static void on_more(evutil_socket_t fd, short what, void *arg) { deliver_some(arg); }
 
 duro_courier *duro_courier_new(struct event_base *base, duro_runtime *rt)
 {
@@ -78,10 +115,12 @@ duro_courier *duro_courier_new(struct event_base *base, duro_runtime *rt)
     c->rt = rt;
     c->outq_tail = &c->outq;
     c->done_tail = &c->done_head;
+    c->ready_tail = &c->ready;
     pthread_mutex_init(&c->lock, NULL);
     c->flush = event_new(base, -1, 0, on_flush, c);
     c->wake = event_new(base, -1, 0, on_wake, c);
-    if (!c->flush || !c->wake) {
+    c->more = evtimer_new(base, on_more, c);
+    if (!c->flush || !c->wake || !c->more) {
         duro_courier_free(c);
         return NULL;
     }
@@ -96,6 +135,8 @@ void duro_courier_free(duro_courier *c)
         event_free(c->flush);
     if (c->wake)
         event_free(c->wake);
+    if (c->more)
+        event_free(c->more);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -115,10 +156,16 @@ void duro_courier_send(duro_courier *c, duro_msg *m)
 
 void duro_courier_work(duro_courier *c, duro_workers *w, duro_msg *m, void (*work)(duro_msg *m))
 {
-    m->done = on_done;
-    m->ctx = c;
-    if (duro_workers_submit(w, m, work) != DURO_OK) {
+    if (duro_courier_offload(c, w, m, work) != DURO_OK) {
         duro_msg_fail(m, DURO_UNAVAILABLE, "server is busy; retry later");
         deliver(m);
     }
+}
+
+int duro_courier_offload(duro_courier *c, duro_workers *w, duro_msg *m,
+                         void (*work)(duro_msg *m))
+{
+    m->done = on_done;
+    m->ctx = c;
+    return duro_workers_submit(w, m, work);
 }

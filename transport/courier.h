@@ -7,7 +7,8 @@
  * wake-up per actor per iteration). Back: the actor's done() appends the
  * message to the courier's completion list and activates an event on the I/O
  * thread (wake-ups coalesce); the I/O thread then calls each message's
- * reply() callback, on its own thread, in the order the replies arrived.
+ * reply() callback, on its own thread, in the order the replies arrived, at
+ * most 64 (or 2 ms worth) per loop turn, so that sockets are polled between.
  *
  * A message refused by a full or closed mailbox gets status DURO_UNAVAILABLE
  * and comes back through reply() in the same way. The courier owns m->done,
@@ -38,5 +39,10 @@ struct duro_workers;
  * this I/O thread. A full pool answers DURO_UNAVAILABLE through reply() too. */
 void duro_courier_work(duro_courier *c, struct duro_workers *w, duro_msg *m,
                        void (*work)(duro_msg *m));
+
+/* As duro_courier_work(), but a full pool returns DURO_UNAVAILABLE and leaves
+ * m untouched (the caller then does the work itself). */
+int duro_courier_offload(duro_courier *c, struct duro_workers *w, duro_msg *m,
+                         void (*work)(duro_msg *m));
 
 #endif

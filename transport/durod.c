@@ -4,9 +4,12 @@
  * exit 0.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sodium.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,76 @@ static int is_loopback(const char *host)
     return 0;
 }
 
+/* File descriptors open right now. */
+static long fds_in_use(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 16;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* Raises the soft limit on file descriptors to the hard one, then fits the
+ * two things that take fds by the client's doing into what is left after a
+ * reserve (registry, lock, event loops, listeners, refused accepts, slack):
+ * open namespace files (3 fds each: the database, its WAL and its shared
+ * memory file) get at most half, connections the rest. Flags are only ever
+ * lowered. Logs what it chose. 0, or -1 if the limit is too low to run. */
+static int fit_fd_limits(duro_config *cfg, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        snprintf(err, errlen, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return -1;
+    }
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20)
+                                                                                : rl.rlim_max;
+        if (up.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    long limit = rl.rlim_cur == RLIM_INFINITY ? (1L << 20) : (long)rl.rlim_cur;
+    long reserve = fds_in_use() + 32 + 3 + 8 * cfg->io_threads + 2 * cfg->actors;
+    long avail = limit - reserve;
+    long need = 3 * cfg->actors + 2 * cfg->io_threads;
+    if (avail < need) {
+        snprintf(err, errlen,
+                 "the file descriptor limit (%ld) is too low: durod needs at least %ld with"
+                 " --actors %ld --io-threads %ld (raise ulimit -n)",
+                 limit, reserve + need, cfg->actors, cfg->io_threads);
+        return -1;
+    }
+    long ns = cfg->max_open_namespaces, conns = cfg->max_connections;
+    if (3 * ns + conns > avail) {
+        if (3 * ns > avail / 2)
+            ns = avail / 2 / 3;
+        if (ns < cfg->actors)
+            ns = cfg->actors;
+        if (conns > avail - 3 * ns)
+            conns = avail - 3 * ns;
+        if (conns < cfg->io_threads)
+            conns = cfg->io_threads;
+        duro_log_warn("file descriptor limit %ld: lowering --max-open-namespaces %ld -> %ld and"
+                      " --max-connections %ld -> %ld to fit (raise ulimit -n to keep them)",
+                      limit, cfg->max_open_namespaces, ns, cfg->max_connections, conns);
+        cfg->max_open_namespaces = ns;
+        cfg->max_connections = conns;
+    }
+    char raised[64] = "";
+    if ((long)was != limit)
+        snprintf(raised, sizeof raised, " (raised from %ld)", (long)was);
+    duro_log_info("file descriptors: limit %ld%s; up to %ld open namespace files (3 fds each),"
+                  " %ld connections, %ld reserved",
+                  limit, raised, cfg->max_open_namespaces, cfg->max_connections, reserve);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static duro_config cfg;
@@ -53,6 +126,10 @@ int main(int argc, char **argv)
         break;
     }
     duro_log_level = cfg.log_level;
+    if (fit_fd_limits(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "durod: %s\n", err);
+        return 2;
+    }
     duro_access *access;
     if (duro_access_new(cfg.auth_token, cfg.jwt_secret, 30, &access, err, sizeof err) != DURO_OK) {
         fprintf(stderr, "durod: %s\n", err);

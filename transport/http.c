@@ -1,64 +1,51 @@
 /*
- * http.c — the HTTP transport (see http.h).
+ * http.c — the HTTP API: routes, request decoding, reply envelopes (see http.h).
  *
  * DESIGN
- * Threads: N I/O threads, each with its own event_base, evhttp and
- * SO_REUSEPORT listener; libevent objects are touched only by their thread.
+ * Threads: the I/O threads of io.c; HTTP/1.1 framing is http1.c's. A request
+ * reaches on_request() whole (or with r->error set when it could not be read:
+ * it is answered with the JSON error envelope like every other error). It is
+ * routed, its namespace found and authorized (access.c), its query and body
+ * decoded and validated into the request of an object kind, and handed as a
+ * duro_msg to this thread's courier (courier.h), which batches it to the owning
+ * actor and brings the answer back to this thread: call_reply() encodes the
+ * reply from the actor's tape and sends it. The call (message + request) is
+ * allocated and freed here. The binary protocol (rpc.c) runs on the same
+ * threads, loops and couriers.
  *
- * A request: evhttp reads it (bounded by --max-header-bytes, a body cap and
- * timeouts), on_request() routes it, decodes the body (JSON via jansson, or
- * msgpack after the heap-free check of codec.h), validates it into a
- * duro_kv_req and hands a duro_msg to this thread's courier (courier.h), which
- * batches it to the owning actor and brings the answer back to this thread:
- * call_reply() encodes the reply from the actor's tape and sends it. The call
- * (message + request) is allocated and freed here. The binary protocol
- * (rpc.c) runs on the same threads, loops and courier.
+ * Encoding a reply is proportional to its size and may convert every stored
+ * value (JSON <-> msgpack): replies whose tape is over ENCODE_INLINE_MAX are
+ * encoded on a small worker pool and come back to this thread to be sent, so
+ * no single client's large reads can hold the loop that serves the others.
  *
- * Connections: evhttp_set_bevcb() lets us create each connection's bufferevent,
- * so we count connections (--max-connections: the listener is paused at the
- * cap) and keep a reference to the bufferevent. evhttp frees a connection by
- * bufferevent_free(), which clears its callbacks; a sweep every 200 ms notices
- * that, drops our reference and the count. The same sweep cuts off a
- * connection that has not delivered a whole request within
- * --request-timeout-ms of connecting or of its previous reply (slowloris):
- * it shuts the socket down and evhttp cleans up as for any broken connection.
- *
- * Bodies over --max-body-bytes are refused by evhttp while reading (a
- * Content-Length over the limit before any body byte is read), so memory per
- * connection stays bounded, and the connection is closed after the reply.
- * evhttp writes its own HTML
- * page for these and for malformed requests; on_output() turns it into our
- * JSON error envelope.
+ * Strictness: every route names its query parameters; any other, or one given
+ * twice, is 400 naming it. Flags in a query are "1"/"true"/"" or "0"/"false".
  */
 #include "transport/http.h"
 
-#include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
+#include <arpa/inet.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
-#include <sodium.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "objects/auth.h"
 #include "objects/kv.h"
 #include "runtime/log.h"
-#include "transport/access.h"
 #include "runtime/workers.h"
-#include "objects/auth.h"
+#include "transport/access.h"
 #include "transport/codec.h"
 #include "transport/courier.h"
+#include "transport/http1.h"
+#include "transport/io.h"
 #include "transport/kv_request.h"
 #include "transport/metrics.h"
 #include "transport/names.h"
@@ -67,243 +54,45 @@
 #include "transport/rpc.h"
 #include "transport/session_request.h"
 
-#define CONN_BUCKETS 4096
-#define SWEEP_MS 200
+/* Replies whose tape is larger are encoded on the encoder pool. */
+#define ENCODE_INLINE_MAX (32u << 10)
 
-typedef struct conn conn;
-struct conn {
-    struct bufferevent *bev;
-    struct evbuffer_cb_entry *out_cb; /* rewrites evhttp's own error pages */
-    int rewriting;
-    int64_t t_ready; /* since when we wait for its next whole request */
-    int busy;        /* a request of it is being answered */
-    conn *hnext;
-    conn *prev, *next;
-};
-
-typedef struct io_thread io_thread;
 typedef struct call call;
-
-struct io_thread {
-    duro_http *srv;
-    pthread_t thread;
-    struct event_base *base;
-    struct evhttp *http;
-    struct evconnlistener *listener;
-    struct event *stop;  /* duro_http_stop() asked us to finish */
-    struct event *sweep; /* connection bookkeeping */
-    duro_courier *courier;
-    duro_rpc *rpc;
-    conn *buckets[CONN_BUCKETS];
-    conn *conns;
-    long nconns;
-    long max_conns;
-    int paused;
-    long inflight;
-    int stopping;
-};
 
 struct duro_http {
     const duro_config *cfg;
     duro_runtime *rt;
     const duro_access *access;
-    duro_workers *workers;   /* Argon2id */
-    char cors[512];          /* allowed origins: "" none, "*" any, or a comma list */
+    duro_io *io;
+    duro_rpc *rpc;
+    duro_workers *workers;  /* Argon2id */
+    duro_workers *encoders; /* large replies */
+    duro_http1_config h1;
+    char cors[512];         /* allowed origins: "" none, "*" any, or a comma list */
     char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown emails */
     unsigned long long pw_ops;
     size_t pw_mem;
     duro_kv_limits limits;
     duro_rl_defaults rl_defaults;
-    int n;
-    io_thread *threads;
 };
 
 struct call {
     duro_msg m; /* first: a duro_msg * is a call * */
     int stage;  /* of a multi-step /auth request */
     duro_auth_req *auth; /* its state across the trips (m.req is the current trip's) */
-    io_thread *t;
-    struct evhttp_request *req;
-    conn *c;
+    duro_http *srv;
+    duro_hreq *req;
     int route;
     int accept_mp;
     uint64_t t0_us;
+    int raw;          /* the reply is the document itself, without the envelope */
+    int enc_status;   /* what the encoder pool produced in out */
+    duro_buf out;
 };
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+static uint64_t now_us(void) { return duro_mono_us(); }
 
-static int64_t mono_ms(void) { return (int64_t)(now_us() / 1000u); }
-
-/* ---- connections ---- */
-
-static size_t conn_slot(const struct bufferevent *bev)
-{
-    return ((uintptr_t)bev >> 4) % CONN_BUCKETS;
-}
-
-static conn *conn_find(io_thread *t, const struct bufferevent *bev)
-{
-    for (conn *c = t->buckets[conn_slot(bev)]; c; c = c->hnext)
-        if (c->bev == bev)
-            return c;
-    return NULL;
-}
-
-static void conn_forget(io_thread *t, conn *c)
-{
-    conn **pp = &t->buckets[conn_slot(c->bev)];
-    while (*pp != c)
-        pp = &(*pp)->hnext;
-    *pp = c->hnext;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        t->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    if (c->out_cb)
-        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
-    bufferevent_decref(c->bev);
-    free(c);
-    t->nconns--;
-    if (t->paused && t->nconns < t->max_conns && !t->stopping) {
-        evconnlistener_enable(t->listener);
-        t->paused = 0;
-    }
-}
-
-static int status_of_http(int code)
-{
-    switch (code) {
-    case 400: return DURO_BAD_REQUEST;
-    case 404: return DURO_NOT_FOUND;
-    case 405: return DURO_METHOD_NOT_ALLOWED;
-    case 413: return DURO_PAYLOAD_TOO_LARGE;
-    case 503: return DURO_UNAVAILABLE;
-    default: return code < 500 ? DURO_BAD_REQUEST : DURO_INTERNAL;
-    }
-}
-
-/*
- * evhttp answers some requests itself, before our callback sees them: a
- * malformed request line or headers (400), headers or a body over the limits
- * (413). It writes a fixed HTML page. When a whole such page is the only thing
- * in a connection's output buffer, replace it with our JSON error envelope, so
- * every 4xx carries the same body. Our own replies are written while the
- * connection is busy and are never touched.
- */
-static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-    conn *c = arg;
-    static const char tail[] = "</BODY></HTML>\n";
-    size_t len = evbuffer_get_length(buf);
-    if (info->n_added == 0 || c->busy || c->rewriting || len < 16 || len > 4096)
-        return;
-    const char *p = (const char *)evbuffer_pullup(buf, -1);
-    if (!p || strncmp(p, "HTTP/1.", 7) != 0 || (p[9] != '4' && p[9] != '5') ||
-        memcmp(p + len - (sizeof tail - 1), tail, sizeof tail - 1) != 0)
-        return;
-    int code = atoi(p + 9);
-    int st = status_of_http(code);
-    const char *msg = code == 413 ? "request headers or body over the server's limit"
-                                  : "malformed HTTP request";
-    duro_buf body = {0};
-    duro_buf_puts(&body, "{\"success\":false,\"error\":{\"code\":\"");
-    duro_buf_puts(&body, duro_status_code(st));
-    duro_buf_printf(&body, "\",\"message\":\"%s\"}}", msg);
-    char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     code, code == 413 ? "Payload Too Large" : "Bad Request", body.len);
-    c->rewriting = 1;
-    /* the front may be frozen (evhttp's failure path); we replace the page
-     * synchronously, before anything of it was written */
-    int frozen = evbuffer_drain(buf, len) != 0;
-    if (frozen) {
-        evbuffer_unfreeze(buf, 1);
-        evbuffer_drain(buf, len);
-    }
-    evbuffer_add(buf, head, (size_t)n);
-    evbuffer_add(buf, body.data, body.len);
-    if (frozen)
-        evbuffer_freeze(buf, 1);
-    c->rewriting = 0;
-    duro_buf_free(&body);
-    duro_metrics_request(DURO_ROUTE_OTHER, code, 0);
-}
-
-static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
-{
-    io_thread *t = arg;
-    /* CLOSE_ON_FREE: the socket closes only when our reference goes too.
-     * evhttp frees (but cannot finalize) the bufferevent while we hold it, and
-     * its events stay registered: had evhttp closed the fd itself, a new
-     * connection reusing the number would have its bytes read by the dead
-     * bufferevent. evhttp still shuts the socket down for writing at once. */
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    conn *c = bev ? calloc(1, sizeof *c) : NULL;
-    if (!c)
-        return bev; /* untracked, but served */
-    bufferevent_incref(bev);
-    c->bev = bev;
-    c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_output, c);
-    c->t_ready = mono_ms();
-    size_t s = conn_slot(bev);
-    c->hnext = t->buckets[s];
-    t->buckets[s] = c;
-    c->next = t->conns;
-    if (t->conns)
-        t->conns->prev = c;
-    t->conns = c;
-    if (++t->nconns >= t->max_conns && !t->paused) {
-        evconnlistener_disable(t->listener);
-        t->paused = 1;
-        duro_log_warn("connection limit reached (%ld on this I/O thread); pausing accept",
-                      t->nconns);
-    }
-    return bev;
-}
-
-static void on_sweep(evutil_socket_t fd, short what, void *arg)
-{
-    io_thread *t = arg;
-    int64_t now = mono_ms();
-    long limit = t->srv->cfg->request_timeout_ms;
-    conn *c = t->conns;
-    while (c) {
-        conn *next = c->next;
-        bufferevent_event_cb eventcb = NULL;
-        bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
-        if (eventcb == NULL) {
-            conn_forget(t, c); /* evhttp freed it */
-        } else if (!c->busy && now - c->t_ready > limit) {
-            evutil_socket_t s = bufferevent_getfd(c->bev);
-            if (s >= 0)
-                shutdown(s, SHUT_RDWR);
-            c->t_ready = now; /* once */
-        }
-        c = next;
-    }
-}
-
-/* The connection's request was answered: its next one may start. */
-static void conn_idle(conn *c)
-{
-    if (c) {
-        c->busy = 0;
-        c->t_ready = mono_ms();
-    }
-}
-
-/* ---- replies ---- */
-
-static void free_chunk(const void *data, size_t len, void *arg) { free((void *)data); }
+/* ---- reply bodies ---- */
 
 static int put_error_json(duro_buf *o, int status, const char *msg)
 {
@@ -345,6 +134,50 @@ static int put_error_mp(duro_buf *o, int status, const char *msg)
     return duro_buf_append(o, msg, n);
 }
 
+/* The snapshot is the document itself, and the registry list answers as
+ * API.md shows it: both without the envelope. */
+static int answers_raw(const duro_msg *m)
+{
+    return m && ((m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) ||
+                 (m->kind == DURO_KIND_REGISTRY && m->op == DURO_REGISTRY_LIST));
+}
+
+/* Encodes a reply body into out: the success envelope around the tape (or
+ * the bare document when raw), or the error envelope. Pure: runs on I/O
+ * threads and on the encoder pool. Returns the status it encoded (INTERNAL if
+ * the tape could not be converted). */
+static int encode_body(duro_buf *out, int accept_mp, int raw, int status, const char *errmsg,
+                       const duro_buf *tape)
+{
+    if (status == DURO_OK) {
+        int rc;
+        if (raw) {
+            rc = accept_mp ? duro_tape_to_mp(tape->data, tape->len, out)
+                           : duro_tape_to_json(tape->data, tape->len, out);
+        } else if (accept_mp) {
+            duro_buf_append(out, "\x82", 1);
+            mp_str(out, "success");
+            duro_buf_append(out, "\xc3", 1);
+            mp_str(out, "data");
+            rc = duro_tape_to_mp(tape->data, tape->len, out);
+        } else {
+            duro_buf_puts(out, "{\"success\":true,\"data\":");
+            rc = duro_tape_to_json(tape->data, tape->len, out);
+            rc |= duro_buf_puts(out, "}");
+        }
+        if (rc == 0)
+            return DURO_OK;
+        out->len = 0;
+        status = DURO_INTERNAL;
+        errmsg = "reply could not be encoded";
+    }
+    if (accept_mp)
+        put_error_mp(out, status, errmsg);
+    else
+        put_error_json(out, status, errmsg ? errmsg : duro_errstr(status));
+    return status;
+}
+
 /* ---- CORS ---- */
 
 static const char CORS_METHODS[] = "GET, PUT, POST, PATCH, DELETE, HEAD, OPTIONS";
@@ -370,9 +203,9 @@ static void cors_setup(duro_http *h, const duro_config *cfg)
 }
 
 /* The Access-Control-Allow-Origin value for this request's Origin, or NULL. */
-static const char *cors_origin(const duro_http *h, struct evhttp_request *req)
+static const char *cors_origin(const duro_http *h, duro_hreq *req)
 {
-    const char *origin = evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
+    const char *origin = evhttp_find_header(&req->in, "Origin");
     if (!origin || !h->cors[0])
         return NULL;
     if (!strcmp(h->cors, "*"))
@@ -394,38 +227,15 @@ static const char *cors_origin(const duro_http *h, struct evhttp_request *req)
     return NULL;
 }
 
-static void add_cors(const duro_http *h, struct evhttp_request *req)
+static void add_cors(const duro_http *h, duro_hreq *req)
 {
     const char *o = cors_origin(h, req);
     if (!o)
         return;
-    struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
-    evhttp_add_header(hd, "Access-Control-Allow-Origin", o);
-    evhttp_add_header(hd, "Access-Control-Expose-Headers", CORS_EXPOSE);
+    evhttp_add_header(&req->out, "Access-Control-Allow-Origin", o);
+    evhttp_add_header(&req->out, "Access-Control-Expose-Headers", CORS_EXPOSE);
     if (strcmp(o, "*"))
-        evhttp_add_header(hd, "Vary", "Origin");
-}
-
-static const char *http_reason(int code)
-{
-    switch (code) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 507: return "Insufficient Storage";
-    default: return NULL;
-    }
+        evhttp_add_header(&req->out, "Vary", "Origin");
 }
 
 /* RateLimit-* (draft IETF fields, seconds) and, when denied, Retry-After. */
@@ -444,51 +254,12 @@ static void add_ratelimit_headers(struct evkeyvalq *h, const duro_msg *m, int st
     }
 }
 
-/* Encodes and sends one reply. tape is the success data (status DURO_OK). */
-static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route, int accept_mp,
-                    uint64_t t0, int status, const char *errmsg, const duro_buf *tape,
-                    int64_t etag, const duro_msg *m)
+/* Adds the headers of a reply and sends it with body (taken). */
+static void send_reply(const duro_http *srv, duro_hreq *req, int route, int accept_mp,
+                       uint64_t t0, int status, const char *errmsg, duro_buf *body, int64_t etag,
+                       const duro_msg *m)
 {
-    duro_buf out = {0};
-    /* the snapshot is the document itself, and the registry list answers as
-     * API.md shows it: both without the envelope */
-    int raw = status == DURO_OK && m &&
-              ((m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) ||
-               (m->kind == DURO_KIND_REGISTRY && m->op == DURO_REGISTRY_LIST));
-    if (raw) {
-        if ((accept_mp ? duro_tape_to_mp(tape->data, tape->len, &out)
-                       : duro_tape_to_json(tape->data, tape->len, &out)) != 0) {
-            out.len = 0;
-            status = DURO_INTERNAL;
-            errmsg = "reply could not be encoded";
-        }
-    } else if (status == DURO_OK) {
-        int rc;
-        if (accept_mp) {
-            duro_buf_append(&out, "\x82", 1);
-            mp_str(&out, "success");
-            duro_buf_append(&out, "\xc3", 1);
-            mp_str(&out, "data");
-            rc = duro_tape_to_mp(tape->data, tape->len, &out);
-        } else {
-            duro_buf_puts(&out, "{\"success\":true,\"data\":");
-            rc = duro_tape_to_json(tape->data, tape->len, &out);
-            rc |= duro_buf_puts(&out, "}");
-        }
-        if (rc != 0) {
-            out.len = 0;
-            status = DURO_INTERNAL;
-            errmsg = "reply could not be encoded";
-            duro_log_error("reply encoding failed (route %d)", route);
-        }
-    }
-    if (status != DURO_OK) {
-        if (accept_mp)
-            put_error_mp(&out, status, errmsg);
-        else
-            put_error_json(&out, status, errmsg);
-    }
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evkeyvalq *h = &req->out;
     evhttp_add_header(h, "Content-Type", accept_mp ? "application/msgpack" : "application/json");
     if (etag >= 0) {
         char tag[32];
@@ -506,36 +277,34 @@ static void respond(io_thread *t, struct evhttp_request *req, conn *c, int route
     if (m && m->kind == DURO_KIND_KV &&
         (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH))
         evhttp_add_header(h, "X-Storage-Backend", "sqlite");
-    add_cors(t->srv, req);
+    add_cors(srv, req);
     if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
         evhttp_add_header(h, "Allow", errmsg + 9);
-    struct evbuffer *eb = evbuffer_new();
+    if (status == DURO_UNAVAILABLE)
+        evhttp_add_header(h, "Retry-After", "1");
     size_t len;
-    char *data = duro_buf_take(&out, &len);
-    if (eb && data)
-        evbuffer_add_reference(eb, data, len, free_chunk, NULL);
-    else
-        free(data);
-    evhttp_send_reply(req, code, http_reason(code), eb);
-    if (eb)
-        evbuffer_free(eb);
-    conn_idle(c);
+    char *data = duro_buf_take(body, &len);
+    duro_hreq_respond(req, code, NULL, data, data ? len : 0);
     duro_metrics_request(route, code, now_us() - t0);
 }
 
-static void respond_error(io_thread *t, struct evhttp_request *req, conn *c, int route,
-                          int accept_mp, uint64_t t0, int status, const char *msg)
+/* Encodes and sends one reply on this thread. tape is the success data. */
+static void respond(const duro_http *srv, duro_hreq *req, int route, int accept_mp, uint64_t t0,
+                    int status, const char *errmsg, const duro_buf *tape, int64_t etag,
+                    const duro_msg *m)
 {
-    respond(t, req, c, route, accept_mp, t0, status, msg, NULL, -1, NULL);
+    duro_buf out = {0};
+    status = encode_body(&out, accept_mp, answers_raw(m), status, errmsg, tape);
+    if (status != DURO_OK && m && m->status == DURO_OK)
+        duro_log_error("reply encoding failed (route %d)", route);
+    send_reply(srv, req, route, accept_mp, t0, status, errmsg, &out, etag, m);
 }
 
-static void maybe_exit(io_thread *t)
+static void respond_error(const duro_http *srv, duro_hreq *req, int route, int accept_mp,
+                          uint64_t t0, int status, const char *msg)
 {
-    if (t->stopping && t->inflight == 0 && duro_rpc_inflight(t->rpc) == 0)
-        event_base_loopexit(t->base, NULL);
+    respond(srv, req, route, accept_mp, t0, status, msg, NULL, -1, NULL);
 }
-
-static void on_rpc_idle(void *arg) { maybe_exit(arg); }
 
 static void free_call(call *k)
 {
@@ -543,22 +312,46 @@ static void free_call(call *k)
         duro_auth_req_free(k->auth);
     duro_request_free(k->m.kind, k->m.req);
     duro_buf_free(&k->m.body);
+    duro_buf_free(&k->out);
     free(k);
+}
+
+/* Encoder pool: the reply body of a large tape (touches only the call). */
+static void work_encode(duro_msg *m)
+{
+    call *k = (call *)m;
+    k->enc_status = encode_body(&k->out, k->accept_mp, k->raw, m->status, m->errmsg, &m->body);
+}
+
+/* Back on the I/O thread with the encoded body. */
+static void call_encoded(duro_msg *m)
+{
+    call *k = (call *)m;
+    if (k->enc_status != DURO_OK)
+        duro_log_error("reply encoding failed (route %d)", k->route);
+    send_reply(k->srv, k->req, k->route, k->accept_mp, k->t0_us, k->enc_status, m->errmsg, &k->out,
+               m->etag, m);
+    free_call(k);
 }
 
 /* The actor answered (through the courier, on this thread). */
 static void call_reply(duro_msg *m)
 {
     call *k = (call *)m;
-    io_thread *t = k->t;
-    respond(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, m->status, m->errmsg, &m->body,
+    if (m->status == DURO_OK && m->body.len > ENCODE_INLINE_MAX) {
+        k->raw = answers_raw(m);
+        m->reply = call_encoded;
+        if (duro_courier_offload(duro_conn_courier(k->req->conn), k->srv->encoders, m,
+                                 work_encode) == DURO_OK)
+            return;
+        m->reply = call_reply; /* the pool is full: encode here */
+    }
+    respond(k->srv, k->req, k->route, k->accept_mp, k->t0_us, m->status, m->errmsg, &m->body,
             m->etag, m);
     free_call(k);
-    t->inflight--;
-    maybe_exit(t);
 }
 
-/* ---- routing and decoding ---- */
+/* ---- queries and bodies ---- */
 
 static int wants_msgpack(const char *accept)
 {
@@ -584,11 +377,9 @@ static int body_encoding(const char *ctype)
 }
 
 /* Parses the body; on error returns a status with a message in err. */
-static int parse_body(struct evhttp_request *req, int enc, size_t max, json_t **out, char *err,
-                      size_t errlen)
+static int parse_body(duro_hreq *req, int enc, size_t max, json_t **out, char *err, size_t errlen)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
+    size_t len = req->body.len;
     *out = NULL;
     if (len == 0) {
         snprintf(err, errlen, "a request body is required");
@@ -598,8 +389,8 @@ static int parse_body(struct evhttp_request *req, int enc, size_t max, json_t **
         snprintf(err, errlen, "request body is larger than %zu bytes", max);
         return DURO_PAYLOAD_TOO_LARGE;
     }
-    const unsigned char *p = evbuffer_pullup(in, -1);
     const char *why = "out of memory";
+    const unsigned char *p = (const unsigned char *)req->body.data;
     *out = enc == DURO_ENC_MSGPACK ? duro_mp_to_json(p, len, &why) : duro_json_parse(p, len, &why);
     if (!*out) {
         snprintf(err, errlen, "malformed %s body: %s", enc == DURO_ENC_MSGPACK ? "msgpack" : "JSON",
@@ -611,10 +402,10 @@ static int parse_body(struct evhttp_request *req, int enc, size_t max, json_t **
 
 /* The request body, decoded by its Content-Type (415 for another type);
  * *enc (if not NULL) gets the encoding. */
-static int read_body(const duro_http *srv, struct evhttp_request *req, json_t **out, int *enc,
-                     char *err, size_t errlen)
+static int read_body(const duro_http *srv, duro_hreq *req, json_t **out, int *enc, char *err,
+                     size_t errlen)
 {
-    int e = body_encoding(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type"));
+    int e = body_encoding(evhttp_find_header(&req->in, "Content-Type"));
     *out = NULL;
     if (enc)
         *enc = e;
@@ -623,6 +414,94 @@ static int read_body(const duro_http *srv, struct evhttp_request *req, json_t **
         return DURO_UNSUPPORTED_MEDIA_TYPE;
     }
     return parse_body(req, e, (size_t)srv->cfg->max_body_bytes, out, err, errlen);
+}
+
+/* Every member of an object body must be one of names (NULL-terminated). */
+static int check_fields(const json_t *body, const char *const *names, char *err, size_t errlen)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)body, key, v)
+    {
+        const char *const *n = names;
+        while (*n && strcmp(*n, key) != 0)
+            n++;
+        if (!*n) {
+            size_t kl = strlen(key);
+            if (kl > 64 || !duro_utf8_valid(key, kl))
+                snprintf(err, errlen, "unknown field in the body");
+            else
+                snprintf(err, errlen, "unknown field \"%s\"", key);
+            return DURO_BAD_REQUEST;
+        }
+    }
+    return DURO_OK;
+}
+
+/* Every parameter of the query must be one of names (NULL-terminated), at
+ * most once. */
+static int check_query(const char *query, const char *const *names, char *err, size_t errlen)
+{
+    unsigned seen = 0;
+    for (const char *p = query; p && *p;) {
+        size_t seg = strcspn(p, "&");
+        if (seg) {
+            size_t kl = strcspn(p, "=&");
+            char *name;
+            size_t nl;
+            if (duro_pct_decode(p, kl, &name, &nl) != 0) {
+                snprintf(err, errlen, "bad percent-encoding in a query parameter name");
+                return DURO_BAD_REQUEST;
+            }
+            int i = 0;
+            while (names[i] && !(strlen(names[i]) == nl && memcmp(names[i], name, nl) == 0))
+                i++;
+            int st = DURO_OK;
+            if (!names[i]) {
+                if (nl > 64 || !duro_utf8_valid(name, nl) || memchr(name, 0, nl))
+                    snprintf(err, errlen, "unknown query parameter");
+                else
+                    snprintf(err, errlen, "unknown query parameter \"%s\"", name);
+                st = DURO_BAD_REQUEST;
+            } else if (i < 32 && (seen & (1u << i))) {
+                snprintf(err, errlen, "query parameter \"%s\" given twice", names[i]);
+                st = DURO_BAD_REQUEST;
+            }
+            free(name);
+            if (st != DURO_OK)
+                return st;
+            if (i < 32)
+                seen |= 1u << i;
+        }
+        p += seg;
+        if (*p)
+            p++;
+    }
+    return DURO_OK;
+}
+
+/* A flag in the query: "1", "true" or "" set it, "0" or "false" clear it;
+ * absent leaves *out alone. DURO_OK or DURO_BAD_REQUEST. */
+static int query_flag(const char *query, const char *name, int *out, char *err, size_t errlen)
+{
+    char *v;
+    size_t n;
+    int rc = duro_query_get(query, name, &v, &n);
+    if (rc == 0)
+        return DURO_OK;
+    int st = DURO_OK;
+    if (rc < 0)
+        st = DURO_BAD_REQUEST;
+    else if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, ""))
+        *out = 1;
+    else if (!strcmp(v, "0") || !strcmp(v, "false"))
+        *out = 0;
+    else
+        st = DURO_BAD_REQUEST;
+    free(v);
+    if (st != DURO_OK)
+        snprintf(err, errlen, "query parameter \"%s\" must be 1, true, 0 or false", name);
+    return st;
 }
 
 static const char *const list_params[] = {"prefix", "start", "startAfter", "end",
@@ -657,6 +536,21 @@ static int query_object(const char *query, const char *const *names, size_t coun
     return DURO_OK;
 }
 
+/* Allowed query parameters, by route. */
+static const char *const Q_NONE[] = {NULL};
+static const char *const Q_NS[] = {"ns", NULL};
+static const char *const Q_NS_META[] = {"ns", "meta", NULL};
+static const char *const Q_META[] = {"meta", NULL};
+static const char *const Q_NS_LIST[] = {"ns",     "prefix", "start",   "startAfter", "end",
+                                        "limit",  "cursor", "reverse", "values",     NULL};
+static const char *const Q_LIST[] = {"prefix", "start",   "startAfter", "end", "limit",
+                                     "cursor", "reverse", "values",     NULL};
+static const char *const Q_NS_ENFORCE[] = {"ns", "enforce", NULL};
+static const char *const Q_NS_EXCEPT[] = {"ns", "exceptId", NULL};
+static const char *const Q_REGISTRY[] = {"type",  "namespace", "key_prefix",
+                                         "limit", "offset",    "consistent", NULL};
+static const char *const Q_RESOURCE[] = {"type", "namespace", "key", NULL};
+
 typedef struct route_info {
     int op;       /* enum duro_kv_op, or -1 */
     int route;    /* enum duro_route */
@@ -668,11 +562,11 @@ typedef struct route_info {
 } route_info;
 
 /* Maps a method + /storage/... rest to an op; -1 unknown path, -2 wrong method. */
-static int storage_op(enum evhttp_cmd_type cmd, const char *rest, const char **allowed)
+static int storage_op(int cmd, const char *rest, const char **allowed)
 {
-    if (strcmp(rest, "list") == 0 && cmd == EVHTTP_REQ_GET)
+    if (strcmp(rest, "list") == 0 && cmd == DURO_M_GET)
         return DURO_KV_LIST;
-    if (cmd == EVHTTP_REQ_POST) {
+    if (cmd == DURO_M_POST) {
         if (strcmp(rest, "batch/get") == 0)
             return DURO_KV_BATCH_GET;
         if (strcmp(rest, "batch/set") == 0)
@@ -683,15 +577,15 @@ static int storage_op(enum evhttp_cmd_type cmd, const char *rest, const char **a
             return DURO_KV_CLEAR;
     }
     switch (cmd) {
-    case EVHTTP_REQ_GET:
+    case DURO_M_GET:
         return DURO_KV_GET;
-    case EVHTTP_REQ_PUT:
-    case EVHTTP_REQ_POST:
+    case DURO_M_PUT:
+    case DURO_M_POST:
         return DURO_KV_PUT;
-    case EVHTTP_REQ_DELETE:
+    case DURO_M_DELETE:
         return DURO_KV_DELETE;
     default:
-        *allowed = "allowed: GET, PUT, POST, DELETE";
+        *allowed = "allowed: GET, HEAD, PUT, POST, DELETE";
         return -2;
     }
 }
@@ -709,11 +603,23 @@ static const int op_routes[DURO_KV_OP_COUNT] = {
     [DURO_KV_SNAPSHOT_PATCH] = DURO_ROUTE_SNAPSHOT,
 };
 
-/* Fills the request of a KV op from path, query, headers and body. */
-static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info *ri,
-                    const char *query, duro_kv_req *r, char *err, size_t errlen)
+/* The query parameters a KV route takes. */
+static const char *const *kv_query_params(const route_info *ri)
 {
-    struct evkeyvalq *hdr = evhttp_request_get_input_headers(req);
+    switch (ri->op) {
+    case DURO_KV_GET:
+        return ri->ns_in_path ? Q_META : Q_NS_META;
+    case DURO_KV_LIST:
+        return ri->ns_in_path ? Q_LIST : Q_NS_LIST;
+    default:
+        return ri->ns_in_path ? Q_NONE : Q_NS;
+    }
+}
+
+/* Fills the request of a KV op from path, query, headers and body. */
+static int build_kv(duro_http *srv, duro_hreq *req, const route_info *ri, const char *query,
+                    duro_kv_req *r, char *err, size_t errlen)
+{
     int st;
     if (ri->key_raw) {
         char *key;
@@ -727,8 +633,8 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
         if (st != DURO_OK)
             return st;
     }
-    const char *im = evhttp_find_header(hdr, "If-Match");
-    const char *inm = evhttp_find_header(hdr, "If-None-Match");
+    const char *im = evhttp_find_header(&req->in, "If-Match");
+    const char *inm = evhttp_find_header(&req->in, "If-None-Match");
     if (im && (ri->op == DURO_KV_PUT || ri->op == DURO_KV_DELETE ||
                ri->op == DURO_KV_SNAPSHOT_PATCH)) {
         r->if_match = duro_kv_parse_etag(im);
@@ -744,14 +650,9 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
         }
         r->if_none_match = 1;
     }
-    if (ri->op == DURO_KV_GET) {
-        char *v;
-        size_t n;
-        if (duro_query_get(query, "meta", &v, &n) == 1) {
-            r->with_meta = strcmp(v, "0") != 0 && strcmp(v, "false") != 0;
-            free(v);
-        }
-    }
+    if (ri->op == DURO_KV_GET &&
+        (st = query_flag(query, "meta", &r->with_meta, err, errlen)) != DURO_OK)
+        return st;
     if (ri->op == DURO_KV_LIST) {
         json_t *params;
         if ((st = query_object(query, list_params, sizeof list_params / sizeof list_params[0],
@@ -789,7 +690,7 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
     return st;
 }
 
-static int namespace_of(struct evhttp_request *req, const char *query, route_info *ri, char *err,
+static int namespace_of(duro_hreq *req, const char *query, route_info *ri, char *err,
                         size_t errlen)
 {
     char *v = NULL;
@@ -805,7 +706,7 @@ static int namespace_of(struct evhttp_request *req, const char *query, route_inf
             return DURO_BAD_REQUEST;
         }
     } else if (rc == 0) {
-        const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Namespace");
+        const char *h = evhttp_find_header(&req->in, "X-Namespace");
         v = strdup(h ? h : "default");
         n = v ? strlen(v) : 0;
     }
@@ -824,50 +725,40 @@ static int namespace_of(struct evhttp_request *req, const char *query, route_inf
     return DURO_OK;
 }
 
-static void serve_metrics(io_thread *t, struct evhttp_request *req, conn *c, uint64_t t0)
+static void serve_metrics(duro_http *srv, duro_hreq *req, uint64_t t0)
 {
     duro_buf out = {0};
-    long conns = 0;
-    for (int i = 0; i < t->srv->n; i++)
-        conns += __atomic_load_n(&t->srv->threads[i].nconns, __ATOMIC_RELAXED);
-    duro_metrics_render(&out, t->srv->rt, conns);
-    struct evbuffer *eb = evbuffer_new();
+    duro_metrics_render(&out, srv->rt, duro_io_connections(srv->io),
+                        duro_io_pending_bytes(srv->io));
+    evhttp_add_header(&req->out, "Content-Type", "text/plain; version=0.0.4");
     size_t len;
     char *data = duro_buf_take(&out, &len);
-    evbuffer_add_reference(eb, data, len, free_chunk, NULL);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", eb);
-    evbuffer_free(eb);
-    conn_idle(c);
+    duro_hreq_respond(req, 200, NULL, data, data ? len : 0);
     duro_metrics_request(DURO_ROUTE_METRICS, 200, now_us() - t0);
 }
 
 /* May this request touch namespace ns (write: it changes something)? DURO_OK,
  * or DURO_UNAUTHORIZED / DURO_FORBIDDEN with the reason in err. */
-static int authorize(io_thread *t, struct evhttp_request *req, const char *ns, size_t ns_len,
-                     int write, char *err, size_t errlen)
+static int authorize(duro_http *srv, duro_hreq *req, const char *ns, size_t ns_len, int write,
+                     char *err, size_t errlen)
 {
-    const duro_access *a = t->srv->access;
+    const duro_access *a = srv->access;
     if (!a || !duro_access_enabled(a))
         return DURO_OK;
-    const char *auth =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *auth = evhttp_find_header(&req->in, "Authorization");
     return duro_access_check(a, auth, ns, ns_len, write, (int64_t)time(NULL), err, errlen);
 }
 
 /* Allocates a call for this request, or answers 500 and returns NULL. */
-static call *new_call(io_thread *t, struct evhttp_request *req, conn *c, int route, int accept_mp,
-                      uint64_t t0)
+static call *new_call(duro_http *srv, duro_hreq *req, int route, int accept_mp, uint64_t t0)
 {
     call *k = calloc(1, sizeof *k);
     if (!k) {
-        respond_error(t, req, c, route, accept_mp, t0, DURO_NOMEM, "out of memory");
+        respond_error(srv, req, route, accept_mp, t0, DURO_NOMEM, "out of memory");
         return NULL;
     }
-    k->t = t;
+    k->srv = srv;
     k->req = req;
-    k->c = c;
     k->route = route;
     k->accept_mp = accept_mp;
     k->t0_us = t0;
@@ -875,45 +766,45 @@ static call *new_call(io_thread *t, struct evhttp_request *req, conn *c, int rou
     return k;
 }
 
-static void send_call(io_thread *t, call *k)
+static void send_call(call *k)
 {
-    if (t->stopping) {
-        respond_error(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, DURO_UNAVAILABLE,
+    if (duro_conn_stopping(k->req->conn)) {
+        respond_error(k->srv, k->req, k->route, k->accept_mp, k->t0_us, DURO_UNAVAILABLE,
                       "server is shutting down");
         free_call(k);
         return;
     }
-    t->inflight++;
-    duro_courier_send(t->courier, &k->m);
+    duro_courier_send(duro_conn_courier(k->req->conn), &k->m);
 }
 
 /* POST /ratelimit/:key/check, GET|DELETE /ratelimit/:key */
-static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
-                            enum evhttp_cmd_type cmd, const char *rest, const char *query,
-                            int accept_mp, uint64_t t0)
+static void serve_ratelimit(duro_http *srv, duro_hreq *req, int cmd, const char *rest,
+                            const char *query, int accept_mp, uint64_t t0)
 {
     size_t n = strlen(rest);
     int op = -1, route = DURO_ROUTE_OTHER;
-    if (n > 6 && strcmp(rest + n - 6, "/check") == 0 && cmd == EVHTTP_REQ_POST) {
+    if (n > 6 && strcmp(rest + n - 6, "/check") == 0 && cmd == DURO_M_POST) {
         op = DURO_RL_CHECK;
         n -= 6;
         route = DURO_ROUTE_RL_CHECK;
-    } else if (cmd == EVHTTP_REQ_GET) {
+    } else if (cmd == DURO_M_GET) {
         op = DURO_RL_GET;
         route = DURO_ROUTE_RL_GET;
-    } else if (cmd == EVHTTP_REQ_DELETE) {
+    } else if (cmd == DURO_M_DELETE) {
         op = DURO_RL_RESET;
         route = DURO_ROUTE_RL_RESET;
     } else {
-        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
-                      "allowed: POST .../check, GET, DELETE");
+        respond_error(srv, req, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      "allowed: POST .../check, GET, HEAD, DELETE");
         return;
     }
     char err[256];
     route_info ri = {.op = op, .route = route};
-    int st = namespace_of(req, query, &ri, err, sizeof err);
+    int st = check_query(query, op == DURO_RL_CHECK ? Q_NS_ENFORCE : Q_NS, err, sizeof err);
     if (st == DURO_OK)
-        st = authorize(t, req, ri.ns, ri.ns_len, op != DURO_RL_GET, err, sizeof err);
+        st = namespace_of(req, query, &ri, err, sizeof err);
+    if (st == DURO_OK)
+        st = authorize(srv, req, ri.ns, ri.ns_len, op != DURO_RL_GET, err, sizeof err);
     char *key = NULL;
     size_t key_len = 0;
     if (st == DURO_OK && duro_pct_decode(rest, n, &key, &key_len) != 0) {
@@ -921,27 +812,24 @@ static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
         st = DURO_BAD_REQUEST;
     }
     json_t *body = NULL;
-    if (st == DURO_OK && op == DURO_RL_CHECK &&
-        evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0)
-        st = read_body(t->srv, req, &body, NULL, err, sizeof err);
+    if (st == DURO_OK && op == DURO_RL_CHECK && req->body.len > 0)
+        st = read_body(srv, req, &body, NULL, err, sizeof err);
     duro_rl_req *r = NULL;
     if (st == DURO_OK)
-        st = duro_rl_request(op, key, key_len, body, &t->srv->rl_defaults, &r, err, sizeof err);
+        st = duro_rl_request(op, key, key_len, body, &srv->rl_defaults, &r, err, sizeof err);
     json_decref(body);
     free(key);
     if (st == DURO_OK) {
-        char *v;
-        size_t vn;
-        if (duro_query_get(query, "enforce", &v, &vn) == 1) {
-            r->enforce = strcmp(v, "0") != 0 && strcmp(v, "false") != 0;
-            free(v);
-        }
+        int enforce = r->enforce;
+        st = query_flag(query, "enforce", &enforce, err, sizeof err);
+        r->enforce = enforce;
     }
     if (st != DURO_OK) {
-        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        duro_rl_req_free(r);
+        respond_error(srv, req, route, accept_mp, t0, st, err);
         return;
     }
-    call *k = new_call(t, req, c, route, accept_mp, t0);
+    call *k = new_call(srv, req, route, accept_mp, t0);
     if (!k) {
         duro_rl_req_free(r);
         return;
@@ -951,7 +839,7 @@ static void serve_ratelimit(io_thread *t, struct evhttp_request *req, conn *c,
     k->m.req = r;
     memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
     k->m.ns_len = ri.ns_len;
-    send_call(t, k);
+    send_call(k);
 }
 
 /* ---- /auth: users and password login ----
@@ -975,8 +863,8 @@ static int normalize_email(const char *in, size_t n, char **out)
     while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\r' || in[n - 1] == '\n'))
         n--;
     const char *at = memchr(in, '@', n);
-    if (n < 3 || n > 254 || !at || at == in || at == in + n - 1 || memchr(at + 1, '@', n - (size_t)(at - in) - 1) ||
-        !duro_utf8_valid(in, n))
+    if (n < 3 || n > 254 || !at || at == in || at == in + n - 1 ||
+        memchr(at + 1, '@', n - (size_t)(at - in) - 1) || !duro_utf8_valid(in, n))
         return -1;
     char *e = malloc(n + 1);
     if (!e)
@@ -1014,7 +902,7 @@ static void work_hash(duro_msg *m)
 {
     call *k = (call *)m;
     duro_auth_req *r = k->auth;
-    duro_http *srv = k->t->srv;
+    duro_http *srv = k->srv;
     const char *pw = k->stage == AUTH_PW_VERIFIED ? r->password2 : r->password;
     r->pwhash = malloc(crypto_pwhash_STRBYTES);
     if (!r->pwhash || crypto_pwhash_str(r->pwhash, pw, strlen(pw), srv->pw_ops, srv->pw_mem) != 0)
@@ -1025,7 +913,7 @@ static void work_verify(duro_msg *m)
 {
     call *k = (call *)m;
     duro_auth_req *r = k->auth;
-    const char *h = r->pwhash ? r->pwhash : k->t->srv->dummy_hash;
+    const char *h = r->pwhash ? r->pwhash : k->srv->dummy_hash;
     r->ok = crypto_pwhash_str_verify(h, r->password, strlen(r->password)) == 0 && r->pwhash;
     if (k->stage == AUTH_PW_VERIFIED && r->ok) { /* a password change: hash the new one */
         sodium_memzero(r->pwhash, strlen(r->pwhash));
@@ -1061,30 +949,28 @@ static void resend(call *k, int op, int stage)
         duro_request_free(k->m.kind, k->m.req);
         k->m.req = k->auth;
     }
-    const int kind = DURO_KIND_AUTH;
     duro_buf_free(&k->m.body);
     k->m.status = DURO_OK;
     k->m.errmsg[0] = '\0';
     k->m.etag = -1;
-    k->m.kind = kind;
+    k->m.kind = DURO_KIND_AUTH;
     k->m.op = op;
     k->stage = stage;
-    duro_courier_send(k->t->courier, &k->m);
+    duro_courier_send(duro_conn_courier(k->req->conn), &k->m);
 }
 
 static void to_worker(call *k, void (*work)(duro_msg *), int stage)
 {
     duro_buf_free(&k->m.body);
     k->stage = stage;
-    duro_courier_work(k->t->courier, k->t->srv->workers, &k->m, work);
+    duro_courier_work(duro_conn_courier(k->req->conn), k->srv->workers, &k->m, work);
 }
 
 /* The session id of a request: the duro_session cookie, or (when access
  * control does not use the header) Authorization: Bearer. NULL if none. */
-static char *session_id_of(io_thread *t, struct evhttp_request *req)
+static char *session_id_of(duro_http *srv, duro_hreq *req)
 {
-    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-    const char *cookie = evhttp_find_header(h, "Cookie");
+    const char *cookie = evhttp_find_header(&req->in, "Cookie");
     for (const char *p = cookie; p && (p = strstr(p, "duro_session=")) != NULL; p++) {
         if (p != cookie && p[-1] != ' ' && p[-1] != ';')
             continue;
@@ -1092,25 +978,24 @@ static char *session_id_of(io_thread *t, struct evhttp_request *req)
         size_t n = strcspn(p, "; ");
         return n ? strndup(p, n) : NULL;
     }
-    const char *auth = evhttp_find_header(h, "Authorization");
+    const char *auth = evhttp_find_header(&req->in, "Authorization");
     if (auth && strncmp(auth, "Bearer ", 7) == 0 &&
-        !(t->srv->access && duro_access_enabled(t->srv->access)))
+        !(srv->access && duro_access_enabled(srv->access)))
         return strdup(auth + 7);
     return NULL;
 }
 
-static void add_cookie(struct evhttp_request *req, const char *id, int64_t max_age_s)
+static void add_cookie(duro_hreq *req, const char *id, int64_t max_age_s)
 {
     char v[160];
     snprintf(v, sizeof v, "duro_session=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%lld",
              id ? id : "", (long long)max_age_s);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", v);
+    evhttp_add_header(&req->out, "Set-Cookie", v);
 }
 
 static void auth_reply(duro_msg *m)
 {
     call *k = (call *)m;
-    io_thread *t = k->t;
     duro_auth_req *r = k->auth;
     if (m->status != DURO_OK) {
         if (k->stage == AUTH_LOGIN_BEGUN && m->rl.set)
@@ -1170,46 +1055,46 @@ answer:;
         add_cookie(k->req, sid, r->ttl_ms / 1000);
         json_decref(j);
     }
-    respond(t, k->req, k->c, k->route, k->accept_mp, k->t0_us, status, m->errmsg, &m->body,
-            -1, m);
+    respond(k->srv, k->req, k->route, k->accept_mp, k->t0_us, status, m->errmsg, &m->body, -1, m);
     free_call(k);
-    t->inflight--;
-    maybe_exit(t);
 }
 
 /* POST /auth/users | /auth/login | /auth/logout | /auth/password, GET /auth/session */
-static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
-                       enum evhttp_cmd_type cmd, const char *path, const char *query,
-                       int accept_mp, uint64_t t0)
+static void serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *path,
+                       const char *query, int accept_mp, uint64_t t0)
 {
+    static const char *const credential_fields[] = {"email", "password", "ttlMs", NULL};
+    static const char *const password_fields[] = {"currentPassword", "newPassword", NULL};
     const int route = DURO_ROUTE_AUTH;
     const char *what = path + 6;
     int is_get = strcmp(what, "session") == 0;
     if (strcmp(what, "users") && strcmp(what, "login") && strcmp(what, "logout") &&
         strcmp(what, "password") && !is_get) {
-        respond_error(t, req, c, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
+        respond_error(srv, req, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
         return;
     }
-    if (is_get ? cmd != EVHTTP_REQ_GET : cmd != EVHTTP_REQ_POST) {
-        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
-                      is_get ? "allowed: GET" : "allowed: POST");
+    if (is_get ? cmd != DURO_M_GET : cmd != DURO_M_POST) {
+        respond_error(srv, req, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      is_get ? "allowed: GET, HEAD" : "allowed: POST");
         return;
     }
     char err[256];
     route_info ri = {.route = route};
-    int st = namespace_of(req, query, &ri, err, sizeof err);
+    int st = check_query(query, Q_NS, err, sizeof err);
     if (st == DURO_OK)
-        st = authorize(t, req, ri.ns, ri.ns_len, !is_get, err, sizeof err);
+        st = namespace_of(req, query, &ri, err, sizeof err);
+    if (st == DURO_OK)
+        st = authorize(srv, req, ri.ns, ri.ns_len, !is_get, err, sizeof err);
     if (st != DURO_OK) {
-        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        respond_error(srv, req, route, accept_mp, t0, st, err);
         return;
     }
-    call *k = new_call(t, req, c, route, accept_mp, t0);
+    call *k = new_call(srv, req, route, accept_mp, t0);
     duro_auth_req *r = k ? calloc(1, sizeof *r) : NULL;
     if (!r) {
         free(k);
         if (k)
-            respond_error(t, req, c, route, accept_mp, t0, DURO_NOMEM, "out of memory");
+            respond_error(srv, req, route, accept_mp, t0, DURO_NOMEM, "out of memory");
         return;
     }
     k->auth = r;
@@ -1221,21 +1106,23 @@ static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
 
     /* logout and session: plain session ops */
     if (!strcmp(what, "logout") || is_get || !strcmp(what, "password")) {
-        char *sid = session_id_of(t, req);
+        char *sid = session_id_of(srv, req);
         if (!sid) {
             free_call(k);
-            respond_error(t, req, c, route, accept_mp, t0, DURO_UNAUTHORIZED,
+            respond_error(srv, req, route, accept_mp, t0, DURO_UNAUTHORIZED,
                           "no session (cookie duro_session or Authorization: Bearer)");
             return;
         }
         if (!strcmp(what, "password")) {
             json_t *body = NULL;
-            st = parse_body(req, DURO_ENC_JSON, (size_t)t->srv->cfg->max_body_bytes, &body, err,
+            st = parse_body(req, DURO_ENC_JSON, (size_t)srv->cfg->max_body_bytes, &body, err,
                             sizeof err);
             if (st == DURO_OK && !json_is_object(body)) {
                 snprintf(err, sizeof err, "body must be {\"currentPassword\", \"newPassword\"}");
                 st = DURO_BAD_REQUEST;
             }
+            if (st == DURO_OK)
+                st = check_fields(body, password_fields, err, sizeof err);
             if (st == DURO_OK)
                 st = password_field(body, "currentPassword", &r->password, err, sizeof err);
             if (st == DURO_OK)
@@ -1246,7 +1133,7 @@ static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
             if (st != DURO_OK || !r->has_keep) {
                 free(sid);
                 free_call(k);
-                respond_error(t, req, c, route, accept_mp, t0,
+                respond_error(srv, req, route, accept_mp, t0,
                               st != DURO_OK ? st : DURO_UNAUTHORIZED,
                               st != DURO_OK ? err : "no such session");
                 return;
@@ -1259,7 +1146,7 @@ static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
         free(sid);
         if (st != DURO_OK) {
             free_call(k);
-            respond_error(t, req, c, route, accept_mp, t0, st, err);
+            respond_error(srv, req, route, accept_mp, t0, st, err);
             return;
         }
         k->m.req = sr;
@@ -1270,17 +1157,18 @@ static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
                                               : AUTH_PLAIN_DELETE;
         if (!strcmp(what, "logout"))
             add_cookie(req, NULL, 0);
-        t->inflight++;
-        duro_courier_send(t->courier, &k->m);
+        send_call(k);
         return;
     }
 
     json_t *body = NULL;
-    st = read_body(t->srv, req, &body, NULL, err, sizeof err);
+    st = read_body(srv, req, &body, NULL, err, sizeof err);
     if (st == DURO_OK && !json_is_object(body)) {
         snprintf(err, sizeof err, "body must be {\"email\", \"password\"}");
         st = DURO_BAD_REQUEST;
     }
+    if (st == DURO_OK)
+        st = check_fields(body, credential_fields, err, sizeof err);
     const json_t *em = json_object_get(body, "email");
     if (st == DURO_OK && (!json_is_string(em) ||
                           normalize_email(json_string_value(em), json_string_length(em),
@@ -1304,58 +1192,61 @@ static void serve_auth(io_thread *t, struct evhttp_request *req, conn *c,
     json_decref(body);
     if (st != DURO_OK) {
         free_call(k);
-        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        respond_error(srv, req, route, accept_mp, t0, st, err);
         return;
     }
-    char *addr = NULL;
-    ev_uint16_t port;
-    evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
-    r->client = strdup(addr ? addr : "-");
-    t->inflight++;
+    r->client = strdup(duro_conn_peer(req->conn));
+    if (duro_conn_stopping(req->conn)) {
+        free_call(k);
+        respond_error(srv, req, route, accept_mp, t0, DURO_UNAVAILABLE, "server is shutting down");
+        return;
+    }
     if (!strcmp(what, "users")) {
         to_worker(k, work_hash, AUTH_CREATE_HASHED);
     } else {
         k->m.op = DURO_AUTH_LOGIN_BEGIN;
         k->stage = AUTH_LOGIN_BEGUN;
-        duro_courier_send(t->courier, &k->m);
+        send_call(k);
     }
 }
 
 /* POST /sessions, GET|PUT|DELETE /sessions/:id, GET|DELETE /users/:userId/sessions */
-static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
-                           enum evhttp_cmd_type cmd, const char *path, const char *query,
-                           int accept_mp, uint64_t t0)
+static void serve_sessions(duro_http *srv, duro_hreq *req, int cmd, const char *path,
+                           const char *query, int accept_mp, uint64_t t0)
 {
     const int route = DURO_ROUTE_SESSION;
     const char *raw = NULL;
     size_t raw_len = 0;
     int op = -1;
     if (strcmp(path, "/sessions") == 0 || strcmp(path, "/sessions/") == 0) {
-        op = cmd == EVHTTP_REQ_POST ? DURO_SESSION_CREATE : -2;
+        op = cmd == DURO_M_POST ? DURO_SESSION_CREATE : -2;
     } else if (strncmp(path, "/sessions/", 10) == 0) {
         raw = path + 10;
         raw_len = strlen(raw);
-        op = cmd == EVHTTP_REQ_GET      ? DURO_SESSION_GET
-             : cmd == EVHTTP_REQ_PUT    ? DURO_SESSION_PUT
-             : cmd == EVHTTP_REQ_DELETE ? DURO_SESSION_DELETE
-                                        : -2;
+        op = cmd == DURO_M_GET      ? DURO_SESSION_GET
+             : cmd == DURO_M_PUT    ? DURO_SESSION_PUT
+             : cmd == DURO_M_DELETE ? DURO_SESSION_DELETE
+                                    : -2;
     } else {
         raw = path + 7; /* "/users/" */
         raw_len = strlen(raw) - 9; /* "/sessions" */
-        op = cmd == EVHTTP_REQ_GET      ? DURO_SESSION_LIST_USER
-             : cmd == EVHTTP_REQ_DELETE ? DURO_SESSION_REVOKE_USER
-                                        : -2;
+        op = cmd == DURO_M_GET      ? DURO_SESSION_LIST_USER
+             : cmd == DURO_M_DELETE ? DURO_SESSION_REVOKE_USER
+                                    : -2;
     }
     if (op == -2) {
-        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
-                      raw ? "allowed: GET, PUT, DELETE" : "allowed: POST");
+        respond_error(srv, req, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                      raw ? "allowed: GET, HEAD, PUT, DELETE" : "allowed: POST");
         return;
     }
     char err[256];
     route_info ri = {.op = op, .route = route};
-    int st = namespace_of(req, query, &ri, err, sizeof err);
+    int st = check_query(query, op == DURO_SESSION_REVOKE_USER ? Q_NS_EXCEPT : Q_NS, err,
+                         sizeof err);
     if (st == DURO_OK)
-        st = authorize(t, req, ri.ns, ri.ns_len,
+        st = namespace_of(req, query, &ri, err, sizeof err);
+    if (st == DURO_OK)
+        st = authorize(srv, req, ri.ns, ri.ns_len,
                        op != DURO_SESSION_GET && op != DURO_SESSION_LIST_USER, err, sizeof err);
     char *id = NULL;
     size_t id_len = 0;
@@ -1365,9 +1256,8 @@ static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
     }
     json_t *body = NULL;
     if (st == DURO_OK && (op == DURO_SESSION_CREATE || op == DURO_SESSION_PUT ||
-                          (op == DURO_SESSION_REVOKE_USER &&
-                           evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0)))
-        st = read_body(t->srv, req, &body, NULL, err, sizeof err);
+                          (op == DURO_SESSION_REVOKE_USER && req->body.len > 0)))
+        st = read_body(srv, req, &body, NULL, err, sizeof err);
     if (st == DURO_OK && op == DURO_SESSION_REVOKE_USER) {
         char *v;
         size_t vn;
@@ -1385,10 +1275,10 @@ static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
     json_decref(body);
     free(id);
     if (st != DURO_OK) {
-        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        respond_error(srv, req, route, accept_mp, t0, st, err);
         return;
     }
-    call *k = new_call(t, req, c, route, accept_mp, t0);
+    call *k = new_call(srv, req, route, accept_mp, t0);
     if (!k) {
         duro_request_free(DURO_KIND_SESSION, r);
         return;
@@ -1398,39 +1288,41 @@ static void serve_sessions(io_thread *t, struct evhttp_request *req, conn *c,
     k->m.req = r;
     memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
     k->m.ns_len = ri.ns_len;
-    send_call(t, k);
+    send_call(k);
 }
 
 /* GET /api/resources/list and /stats (the registry actor), POST
  * /api/resources/register and DELETE /api/resources/unregister (the owner of
  * the resource's namespace; unregister reads a body or the query). */
-static void serve_resources(io_thread *t, struct evhttp_request *req, conn *c,
-                            enum evhttp_cmd_type cmd, const char *rest, const char *query,
-                            int accept_mp, uint64_t t0)
+static void serve_resources(duro_http *srv, duro_hreq *req, int cmd, const char *rest,
+                            const char *query, int accept_mp, uint64_t t0)
 {
     static const struct {
         const char *path;
-        enum evhttp_cmd_type cmd;
+        int cmd;
         const char *allowed;
         int kind, op;
+        const char *const *params;
     } routes[] = {
-        {"list", EVHTTP_REQ_GET, "allowed: GET", DURO_KIND_REGISTRY, DURO_REGISTRY_LIST},
-        {"stats", EVHTTP_REQ_GET, "allowed: GET", DURO_KIND_REGISTRY, DURO_REGISTRY_STATS},
-        {"register", EVHTTP_REQ_POST, "allowed: POST", DURO_KIND_RESOURCE,
-         DURO_RESOURCE_REGISTER},
-        {"unregister", EVHTTP_REQ_DELETE, "allowed: DELETE", DURO_KIND_RESOURCE,
-         DURO_RESOURCE_UNREGISTER},
+        {"list", DURO_M_GET, "allowed: GET, HEAD", DURO_KIND_REGISTRY, DURO_REGISTRY_LIST,
+         Q_REGISTRY},
+        {"stats", DURO_M_GET, "allowed: GET, HEAD", DURO_KIND_REGISTRY, DURO_REGISTRY_STATS,
+         Q_REGISTRY},
+        {"register", DURO_M_POST, "allowed: POST", DURO_KIND_RESOURCE, DURO_RESOURCE_REGISTER,
+         Q_NONE},
+        {"unregister", DURO_M_DELETE, "allowed: DELETE", DURO_KIND_RESOURCE,
+         DURO_RESOURCE_UNREGISTER, Q_RESOURCE},
     };
     const int route = DURO_ROUTE_RESOURCES;
     size_t i = 0;
     while (i < sizeof routes / sizeof routes[0] && strcmp(rest, routes[i].path) != 0)
         i++;
     if (i == sizeof routes / sizeof routes[0]) {
-        respond_error(t, req, c, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
+        respond_error(srv, req, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
         return;
     }
     if (cmd != routes[i].cmd) {
-        respond_error(t, req, c, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+        respond_error(srv, req, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
                       routes[i].allowed);
         return;
     }
@@ -1438,8 +1330,10 @@ static void serve_resources(io_thread *t, struct evhttp_request *req, conn *c,
     size_t ns_len = 1;
     void *rq = NULL;
     json_t *args = NULL;
-    int st;
-    if (routes[i].kind == DURO_KIND_REGISTRY) {
+    int st = check_query(query, routes[i].params, err, sizeof err);
+    if (st != DURO_OK) {
+        /* answered below */
+    } else if (routes[i].kind == DURO_KIND_REGISTRY) {
         st = query_object(query, registry_params, sizeof registry_params / sizeof *registry_params,
                           &args, err, sizeof err);
         duro_registry_query *q = NULL;
@@ -1448,31 +1342,34 @@ static void serve_resources(io_thread *t, struct evhttp_request *req, conn *c,
             const char *scope; /* the message itself goes to the registry as "*" */
             size_t scope_len;
             duro_registry_query_scope(q, &scope, &scope_len);
-            st = authorize(t, req, scope, scope_len, 0, err, sizeof err);
+            st = authorize(srv, req, scope, scope_len, 0, err, sizeof err);
         }
         rq = q;
     } else {
-        int body = evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0;
+        int body = req->body.len > 0;
         if (routes[i].op == DURO_RESOURCE_UNREGISTER && !body)
             st = query_object(query, resource_params,
                               sizeof resource_params / sizeof *resource_params, &args, err,
                               sizeof err);
-        else
-            st = read_body(t->srv, req, &args, NULL, err, sizeof err);
+        else if (routes[i].op == DURO_RESOURCE_UNREGISTER && query && *query) {
+            snprintf(err, sizeof err, "give the resource in the body or in the query, not both");
+            st = DURO_BAD_REQUEST;
+        } else
+            st = read_body(srv, req, &args, NULL, err, sizeof err);
         duro_resource_req *r = NULL;
         if (st == DURO_OK)
             st = duro_resource_request(routes[i].op, args, ns, &ns_len, &r, err, sizeof err);
         rq = r;
         if (st == DURO_OK)
-            st = authorize(t, req, ns, ns_len, 1, err, sizeof err);
+            st = authorize(srv, req, ns, ns_len, 1, err, sizeof err);
     }
     json_decref(args);
     if (st != DURO_OK) {
-        respond_error(t, req, c, route, accept_mp, t0, st, err);
+        respond_error(srv, req, route, accept_mp, t0, st, err);
         duro_request_free(routes[i].kind, rq);
         return;
     }
-    call *k = new_call(t, req, c, route, accept_mp, t0);
+    call *k = new_call(srv, req, route, accept_mp, t0);
     if (!k) {
         duro_request_free(routes[i].kind, rq);
         return;
@@ -1482,112 +1379,21 @@ static void serve_resources(io_thread *t, struct evhttp_request *req, conn *c,
     k->m.req = rq;
     memcpy(k->m.ns, ns, ns_len + 1);
     k->m.ns_len = ns_len;
-    send_call(t, k);
+    send_call(k);
 }
 
-static void on_request(struct evhttp_request *req, void *arg)
+/* The KV routes: /storage/..., /api/storage/kv/{ns}[/{key}], /api/storage. */
+static void serve_kv(duro_http *srv, duro_hreq *req, int cmd, const char *path, const char *query,
+                     int accept_mp, uint64_t t0)
 {
-    io_thread *t = arg;
-    uint64_t t0 = now_us();
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    conn *c = conn_find(t, evhttp_connection_get_bufferevent(evcon));
-    if (c)
-        c->busy = 1;
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    int accept_mp =
-        wants_msgpack(evhttp_find_header(evhttp_request_get_input_headers(req), "Accept"));
     char err[256];
     const char *allowed = NULL;
-    if (!path)
-        path = "";
-
-    if (cmd == EVHTTP_REQ_OPTIONS) { /* CORS preflight, on every route */
-        struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
-        evhttp_add_header(hd, "Access-Control-Allow-Methods", CORS_METHODS);
-        evhttp_add_header(hd, "Access-Control-Allow-Headers", CORS_HEADERS);
-        evhttp_add_header(hd, "Access-Control-Max-Age", "600");
-        evhttp_add_header(hd, "Allow", CORS_METHODS);
-        add_cors(t->srv, req);
-        evhttp_send_reply(req, 204, "No Content", NULL);
-        conn_idle(c);
-        duro_metrics_request(DURO_ROUTE_OPTIONS, 204, now_us() - t0);
-        return;
-    }
-    if (strcmp(path, "/healthz") == 0) {
-        if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-            respond_error(t, req, c, DURO_ROUTE_HEALTHZ, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
-                          "allowed: GET, HEAD");
-            return;
-        }
-        struct evbuffer *eb = evbuffer_new();
-        evbuffer_add(eb, "ok\n", 3);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-        evhttp_send_reply(req, 200, "OK", eb);
-        evbuffer_free(eb);
-        conn_idle(c);
-        duro_metrics_request(DURO_ROUTE_HEALTHZ, 200, now_us() - t0);
-        return;
-    }
-    /* Every other route needs valid credentials when access control is on;
-     * which namespaces they reach is checked once the route names one. */
-    if (t->srv->access && duro_access_enabled(t->srv->access)) {
-        const char *auth =
-            evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-        int st = duro_access_check(t->srv->access, auth, NULL, 0, 0, (int64_t)time(NULL), err,
-                                   sizeof err);
-        if (st == DURO_UNAUTHORIZED) {
-            respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, st, err);
-            return;
-        }
-        /* /metrics: the admin token, or a JWT for every namespace ("*") */
-        if (strcmp(path, "/metrics") == 0 && st != DURO_OK &&
-            duro_access_check(t->srv->access, auth, "*", 1, 0, (int64_t)time(NULL), err,
-                              sizeof err) != DURO_OK) {
-            respond_error(t, req, c, DURO_ROUTE_METRICS, accept_mp, t0, DURO_FORBIDDEN,
-                          "/metrics needs the admin token or a JWT for every namespace");
-            return;
-        }
-    }
-    if (strcmp(path, "/metrics") == 0) {
-        if (cmd != EVHTTP_REQ_GET)
-            respond_error(t, req, c, DURO_ROUTE_METRICS, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
-                          "allowed: GET");
-        else
-            serve_metrics(t, req, c, t0);
-        return;
-    }
-
-    size_t plen = strlen(path);
-    if (strncmp(path, "/sessions", 9) == 0 && (path[9] == '\0' || path[9] == '/')) {
-        serve_sessions(t, req, c, cmd, path, query, accept_mp, t0);
-        return;
-    }
-    if (strncmp(path, "/users/", 7) == 0 && plen > 16 &&
-        strcmp(path + plen - 9, "/sessions") == 0) {
-        serve_sessions(t, req, c, cmd, path, query, accept_mp, t0);
-        return;
-    }
-    if (strncmp(path, "/auth/", 6) == 0) {
-        serve_auth(t, req, c, cmd, path, query, accept_mp, t0);
-        return;
-    }
-    if (strncmp(path, "/api/resources/", 15) == 0) {
-        serve_resources(t, req, c, cmd, path + 15, query, accept_mp, t0);
-        return;
-    }
-    if (strncmp(path, "/ratelimit/", 11) == 0 && path[11]) {
-        serve_ratelimit(t, req, c, cmd, path + 11, query, accept_mp, t0);
-        return;
-    }
     route_info ri = {.op = -1, .route = DURO_ROUTE_OTHER};
     if (strcmp(path, "/api/storage") == 0 || strcmp(path, "/api/storage/") == 0) {
-        ri.op = cmd == EVHTTP_REQ_GET     ? DURO_KV_SNAPSHOT_GET
-                : cmd == EVHTTP_REQ_PATCH ? DURO_KV_SNAPSHOT_PATCH
-                                          : -2;
-        allowed = "allowed: GET, PATCH, OPTIONS";
+        ri.op = cmd == DURO_M_GET     ? DURO_KV_SNAPSHOT_GET
+                : cmd == DURO_M_PATCH ? DURO_KV_SNAPSHOT_PATCH
+                                      : -2;
+        allowed = "allowed: GET, HEAD, PATCH, OPTIONS";
     } else if (strncmp(path, "/storage/", 9) == 0) {
         const char *rest = path + 9;
         ri.op = storage_op(cmd, rest, &allowed);
@@ -1606,33 +1412,33 @@ static void on_request(struct evhttp_request *req, void *arg)
             ri.ns_len = nlen < DURO_NS_MAX ? nlen : DURO_NS_MAX + 1; /* too long: fails below */
             ri.ns_in_path = 1;
             if (nlen > DURO_NS_MAX) {
-                respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, DURO_BAD_REQUEST,
+                respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, DURO_BAD_REQUEST,
                               "invalid namespace: longer than 128 bytes");
                 return;
             }
-            if (!slash || (slash[1] == '\0' && cmd == EVHTTP_REQ_GET)) {
-                if (cmd == EVHTTP_REQ_GET)
+            if (!slash || (slash[1] == '\0' && cmd == DURO_M_GET)) {
+                if (cmd == DURO_M_GET) {
                     ri.op = DURO_KV_LIST;
-                else {
+                } else {
                     ri.op = -2;
-                    allowed = "allowed: GET";
+                    allowed = "allowed: GET, HEAD";
                 }
             } else {
                 const char *rest = slash + 1;
                 switch (cmd) {
-                case EVHTTP_REQ_GET:
+                case DURO_M_GET:
                     ri.op = DURO_KV_GET;
                     break;
-                case EVHTTP_REQ_PUT:
-                case EVHTTP_REQ_POST:
+                case DURO_M_PUT:
+                case DURO_M_POST:
                     ri.op = DURO_KV_PUT;
                     break;
-                case EVHTTP_REQ_DELETE:
+                case DURO_M_DELETE:
                     ri.op = DURO_KV_DELETE;
                     break;
                 default:
                     ri.op = -2;
-                    allowed = "allowed: GET, PUT, POST, DELETE";
+                    allowed = "allowed: GET, HEAD, PUT, POST, DELETE";
                 }
                 ri.key_raw = rest;
                 ri.key_raw_len = strlen(rest);
@@ -1640,12 +1446,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
     }
     if (ri.op == -1) {
-        respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, DURO_NOT_FOUND,
-                      "no such route");
+        respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, DURO_NOT_FOUND, "no such route");
         return;
     }
     if (ri.op == -2) {
-        respond_error(t, req, c, DURO_ROUTE_OTHER, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+        respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
                       allowed);
         return;
     }
@@ -1653,20 +1458,22 @@ static void on_request(struct evhttp_request *req, void *arg)
 
     duro_kv_req *r = duro_kv_req_new(ri.op);
     if (!r) {
-        respond_error(t, req, c, ri.route, accept_mp, t0, DURO_NOMEM, "out of memory");
+        respond_error(srv, req, ri.route, accept_mp, t0, DURO_NOMEM, "out of memory");
         return;
     }
-    int st = namespace_of(req, query, &ri, err, sizeof err);
+    int st = check_query(query, kv_query_params(&ri), err, sizeof err);
     if (st == DURO_OK)
-        st = authorize(t, req, ri.ns, ri.ns_len, duro_kv_op_writes(ri.op), err, sizeof err);
+        st = namespace_of(req, query, &ri, err, sizeof err);
     if (st == DURO_OK)
-        st = build_kv(t->srv, req, &ri, query, r, err, sizeof err);
+        st = authorize(srv, req, ri.ns, ri.ns_len, duro_kv_op_writes(ri.op), err, sizeof err);
+    if (st == DURO_OK)
+        st = build_kv(srv, req, &ri, query, r, err, sizeof err);
     if (st != DURO_OK) {
-        respond_error(t, req, c, ri.route, accept_mp, t0, st, err);
+        respond_error(srv, req, ri.route, accept_mp, t0, st, err);
         duro_kv_req_free(r);
         return;
     }
-    call *k = new_call(t, req, c, ri.route, accept_mp, t0);
+    call *k = new_call(srv, req, ri.route, accept_mp, t0);
     if (!k) {
         duro_kv_req_free(r);
         return;
@@ -1676,113 +1483,97 @@ static void on_request(struct evhttp_request *req, void *arg)
     k->m.req = r;
     memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
     k->m.ns_len = ri.ns_len;
-    send_call(t, k);
+    send_call(k);
 }
 
-/* ---- threads ---- */
-
-static void on_stop(evutil_socket_t fd, short what, void *arg)
+static void on_request(duro_hreq *req, void *arg)
 {
-    io_thread *t = arg;
-    t->stopping = 1;
-    if (t->listener)
-        evconnlistener_disable(t->listener);
-    duro_rpc_stop(t->rpc);
-    maybe_exit(t);
-}
+    duro_http *srv = arg;
+    uint64_t t0 = now_us();
+    int accept_mp = wants_msgpack(evhttp_find_header(&req->in, "Accept"));
+    if (req->error) {
+        respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, req->error, req->error_msg);
+        return;
+    }
+    const char *path = req->path ? req->path : "";
+    const char *query = req->query;
+    char err[256];
 
-static void *io_main(void *arg)
-{
-    io_thread *t = arg;
-    pthread_setname_np(pthread_self(), "duro-io");
-    event_base_dispatch(t->base);
-    /* A request read in the same loop iteration as the stop may still be out
-     * with an actor: keep the loop turning until its reply is sent. */
-    while (t->inflight > 0 || duro_rpc_inflight(t->rpc) > 0)
-        event_base_loop(t->base, EVLOOP_ONCE);
-    return NULL;
-}
-
-static int thread_init(duro_http *srv, io_thread *t, const struct sockaddr *sa, int salen,
-                       char *err, size_t errlen)
-{
-    const duro_config *cfg = srv->cfg;
-    t->srv = srv;
-    t->max_conns = cfg->max_connections / srv->n;
-    if (t->max_conns < 1)
-        t->max_conns = 1;
-    t->base = event_base_new();
-    t->http = t->base ? evhttp_new(t->base) : NULL;
-    if (!t->http) {
-        snprintf(err, errlen, "cannot create event loop");
-        return DURO_INTERNAL;
+    if (req->method == DURO_M_OPTIONS) { /* CORS preflight, on every route */
+        struct evkeyvalq *hd = &req->out;
+        evhttp_add_header(hd, "Access-Control-Allow-Methods", CORS_METHODS);
+        evhttp_add_header(hd, "Access-Control-Allow-Headers", CORS_HEADERS);
+        evhttp_add_header(hd, "Access-Control-Max-Age", "600");
+        evhttp_add_header(hd, "Allow", CORS_METHODS);
+        add_cors(srv, req);
+        duro_hreq_respond(req, 204, NULL, NULL, 0);
+        duro_metrics_request(DURO_ROUTE_OPTIONS, 204, now_us() - t0);
+        return;
     }
-    t->listener = evconnlistener_new_bind(
-        t->base, NULL, NULL,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC |
-            LEV_OPT_DISABLED,
-        1024, sa, salen);
-    if (!t->listener) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
-                 strerror(errno));
-        return DURO_IO;
+    /* HEAD is GET without the body (http1.c drops it) */
+    int cmd = req->method == DURO_M_HEAD ? DURO_M_GET : req->method;
+    if (strcmp(path, "/healthz") == 0) {
+        int st = cmd != DURO_M_GET ? DURO_METHOD_NOT_ALLOWED
+                                   : check_query(query, Q_NONE, err, sizeof err);
+        if (st != DURO_OK) {
+            respond_error(srv, req, DURO_ROUTE_HEALTHZ, accept_mp, t0, st,
+                          st == DURO_METHOD_NOT_ALLOWED ? "allowed: GET, HEAD" : err);
+            return;
+        }
+        evhttp_add_header(&req->out, "Content-Type", "text/plain");
+        char *ok = strdup("ok\n");
+        duro_hreq_respond(req, 200, NULL, ok, ok ? 3 : 0);
+        duro_metrics_request(DURO_ROUTE_HEALTHZ, 200, now_us() - t0);
+        return;
     }
-    /* accepted sockets inherit TCP_NODELAY (Linux): a reply larger than one
-     * segment must not wait for the client's delayed ACK (Nagle) */
-    int one = 1;
-    setsockopt(evconnlistener_get_fd(t->listener), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!evhttp_bind_listener(t->http, t->listener)) {
-        snprintf(err, errlen, "cannot bind HTTP to the listener");
-        return DURO_INTERNAL;
+    /* Every other route needs valid credentials when access control is on;
+     * which namespaces they reach is checked once the route names one. */
+    if (srv->access && duro_access_enabled(srv->access)) {
+        const char *auth = evhttp_find_header(&req->in, "Authorization");
+        int st = duro_access_check(srv->access, auth, NULL, 0, 0, (int64_t)time(NULL), err,
+                                   sizeof err);
+        if (st == DURO_UNAUTHORIZED) {
+            respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, st, err);
+            return;
+        }
+        /* /metrics: the admin token, or a JWT for every namespace ("*") */
+        if (strcmp(path, "/metrics") == 0 && st != DURO_OK &&
+            duro_access_check(srv->access, auth, "*", 1, 0, (int64_t)time(NULL), err,
+                              sizeof err) != DURO_OK) {
+            respond_error(srv, req, DURO_ROUTE_METRICS, accept_mp, t0, DURO_FORBIDDEN,
+                          "/metrics needs the admin token or a JWT for every namespace");
+            return;
+        }
     }
-    evhttp_set_gencb(t->http, on_request, t);
-    evhttp_set_bevcb(t->http, on_new_conn, t);
-    evhttp_set_max_headers_size(t->http, cfg->max_header_bytes);
-    evhttp_set_max_body_size(t->http, cfg->max_body_bytes);
-    struct timeval tv = {cfg->idle_timeout_ms / 1000, (cfg->idle_timeout_ms % 1000) * 1000};
-    evhttp_set_timeout_tv(t->http, &tv);
-    evhttp_set_allowed_methods(t->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
-    evhttp_set_default_content_type(t->http, "application/json");
-    t->stop = event_new(t->base, -1, 0, on_stop, t);
-    t->sweep = event_new(t->base, -1, EV_PERSIST, on_sweep, t);
-    t->courier = duro_courier_new(t->base, srv->rt);
-    if (!t->stop || !t->sweep || !t->courier) {
-        snprintf(err, errlen, "cannot create events");
-        return DURO_INTERNAL;
-    }
-    if (cfg->rpc_port > 0) {
-        int st = duro_rpc_new(t->base, cfg, t->courier, srv->access, sa, salen, on_rpc_idle, t,
-                              &t->rpc, err, errlen);
+    if (strcmp(path, "/metrics") == 0) {
+        int st = cmd != DURO_M_GET ? DURO_METHOD_NOT_ALLOWED
+                                   : check_query(query, Q_NONE, err, sizeof err);
         if (st != DURO_OK)
-            return st;
+            respond_error(srv, req, DURO_ROUTE_METRICS, accept_mp, t0, st,
+                          st == DURO_METHOD_NOT_ALLOWED ? "allowed: GET, HEAD" : err);
+        else
+            serve_metrics(srv, req, t0);
+        return;
     }
-    struct timeval sw = {0, SWEEP_MS * 1000};
-    event_add(t->sweep, &sw);
-    return DURO_OK;
+
+    size_t plen = strlen(path);
+    if (strncmp(path, "/sessions", 9) == 0 && (path[9] == '\0' || path[9] == '/')) {
+        serve_sessions(srv, req, cmd, path, query, accept_mp, t0);
+    } else if (strncmp(path, "/users/", 7) == 0 && plen > 16 &&
+               strcmp(path + plen - 9, "/sessions") == 0) {
+        serve_sessions(srv, req, cmd, path, query, accept_mp, t0);
+    } else if (strncmp(path, "/auth/", 6) == 0) {
+        serve_auth(srv, req, cmd, path, query, accept_mp, t0);
+    } else if (strncmp(path, "/api/resources/", 15) == 0) {
+        serve_resources(srv, req, cmd, path + 15, query, accept_mp, t0);
+    } else if (strncmp(path, "/ratelimit/", 11) == 0 && path[11]) {
+        serve_ratelimit(srv, req, cmd, path + 11, query, accept_mp, t0);
+    } else {
+        serve_kv(srv, req, cmd, path, query, accept_mp, t0);
+    }
 }
 
-static void thread_free(io_thread *t)
-{
-    if (t->http)
-        evhttp_free(t->http); /* frees its listeners and connections */
-    while (t->conns) {
-        conn *c = t->conns;
-        t->conns = c->next;
-        bufferevent_decref(c->bev);
-        free(c);
-    }
-    duro_rpc_free(t->rpc);
-    duro_courier_free(t->courier);
-    if (t->stop)
-        event_free(t->stop);
-    if (t->sweep)
-        event_free(t->sweep);
-    if (t->base)
-        event_base_free(t->base);
-}
+/* ---- start and stop ---- */
 
 /* DURO_OK if host:port can be bound without SO_REUSEPORT right now. */
 static int port_in_use(const struct sockaddr *sa, int salen, int port, char *err, size_t errlen,
@@ -1811,17 +1602,13 @@ static int port_in_use(const struct sockaddr *sa, int salen, int port, char *err
     return DURO_OK;
 }
 
-int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access *access,
-                    duro_http **out, char *err, size_t errlen)
+/* The --listen address as a sockaddr. */
+static int listen_addr(const duro_config *cfg, struct sockaddr_storage *ss, int *salen, char *err,
+                       size_t errlen)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, (void (*)(void))evthread_use_pthreads);
-    *out = NULL;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    int salen;
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
     const char *host = cfg->listen_host;
     char h6[256];
     size_t hl = strlen(host);
@@ -1834,19 +1621,41 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
                   &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)cfg->listen_port);
-        salen = sizeof *in4;
+        *salen = sizeof *in4;
     } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)cfg->listen_port);
-        salen = sizeof *in6;
+        *salen = sizeof *in6;
     } else {
         snprintf(err, errlen, "--listen: \"%s\" is not an IP address", cfg->listen_host);
         return DURO_BAD_REQUEST;
     }
+    return DURO_OK;
+}
 
+static void http_free(duro_http *h)
+{
+    duro_workers_stop(h->workers);
+    duro_workers_stop(h->encoders);
+    duro_io_free(h->io);
+    duro_rpc_free(h->rpc);
+    free(h);
+}
+
+int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access *access,
+                    duro_http **out, char *err, size_t errlen)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+    *out = NULL;
+    struct sockaddr_storage ss;
+    int salen;
+    int st = listen_addr(cfg, &ss, &salen, err, errlen);
+    if (st != DURO_OK)
+        return st;
     /* SO_REUSEPORT would let a second durod share our ports silently: make
      * sure nobody holds them before our own listeners bind with it. */
-    int st = port_in_use((struct sockaddr *)&ss, salen, cfg->listen_port, err, errlen, "--listen");
+    st = port_in_use((struct sockaddr *)&ss, salen, cfg->listen_port, err, errlen, "--listen");
     if (st == DURO_OK && cfg->rpc_port > 0)
         st = port_in_use((struct sockaddr *)&ss, salen, (int)cfg->rpc_port, err, errlen,
                          "--rpc-port");
@@ -1861,55 +1670,42 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
     h->access = access;
     h->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
     h->limits.max_snapshot_bytes = (size_t)cfg->max_snapshot_bytes;
+    h->h1 = (duro_http1_config){on_request, h, (size_t)cfg->max_header_bytes,
+                                (size_t)cfg->max_body_bytes};
     cors_setup(h, cfg);
     duro_rl_parse_default(cfg->ratelimit_default, &h->rl_defaults);
     h->pw_ops = cfg->pwhash_min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
     h->pw_mem = cfg->pwhash_min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    {
-        unsigned char junk[32];
-        randombytes_buf(junk, sizeof junk);
-        if (crypto_pwhash_str(h->dummy_hash, (const char *)junk, sizeof junk, h->pw_ops,
-                              h->pw_mem) != 0 ||
-            duro_workers_start(2, 4096, &h->workers) != DURO_OK) {
-            snprintf(err, errlen, "cannot start the password workers");
-            free(h);
-            return DURO_NOMEM;
-        }
-    }
-    h->n = (int)cfg->io_threads;
-    h->threads = calloc((size_t)h->n, sizeof *h->threads);
-    if (!h->threads) {
-        duro_workers_stop(h->workers);
-        free(h);
+    unsigned char junk[32];
+    randombytes_buf(junk, sizeof junk);
+    if (crypto_pwhash_str(h->dummy_hash, (const char *)junk, sizeof junk, h->pw_ops, h->pw_mem) !=
+            0 ||
+        duro_workers_start(2, 4096, &h->workers) != DURO_OK ||
+        duro_workers_start(2, 4096, &h->encoders) != DURO_OK) {
+        snprintf(err, errlen, "cannot start the worker threads");
+        http_free(h);
         return DURO_NOMEM;
     }
-    int started = 0;
-    for (int i = 0; i < h->n && st == DURO_OK; i++)
-        st = thread_init(h, &h->threads[i], (struct sockaddr *)&ss, salen, err, errlen);
-    for (int i = 0; i < h->n && st == DURO_OK; i++) {
-        evconnlistener_enable(h->threads[i].listener);
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 8u << 20); /* jansson needs deep stacks */
-        if (pthread_create(&h->threads[i].thread, &attr, io_main, &h->threads[i]) != 0) {
-            snprintf(err, errlen, "cannot start I/O thread");
-            st = DURO_INTERNAL;
-        } else {
-            started++;
-        }
-        pthread_attr_destroy(&attr);
+    st = duro_io_new(cfg, rt, &h->io, err, errlen);
+    if (st == DURO_OK)
+        st = duro_io_listen(h->io, (struct sockaddr *)&ss, salen, &duro_http1_proto, &h->h1, err,
+                            errlen);
+    if (st == DURO_OK && cfg->rpc_port > 0) {
+        st = duro_rpc_new(cfg, access, h->encoders, &h->rpc, err, errlen);
+        struct sockaddr_storage rs = ss;
+        if (rs.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&rs)->sin6_port = htons((uint16_t)cfg->rpc_port);
+        else
+            ((struct sockaddr_in *)&rs)->sin_port = htons((uint16_t)cfg->rpc_port);
+        if (st == DURO_OK)
+            st = duro_io_listen(h->io, (struct sockaddr *)&rs, salen, duro_rpc_proto(), h->rpc,
+                                err, errlen);
     }
+    if (st == DURO_OK)
+        st = duro_io_start(h->io, err, errlen);
     if (st != DURO_OK) {
-        for (int i = 0; i < started; i++) {
-            event_active(h->threads[i].stop, EV_READ, 0);
-            pthread_join(h->threads[i].thread, NULL);
-        }
-        duro_workers_stop(h->workers);
-        for (int i = 0; i < h->n; i++)
-            if (h->threads[i].srv)
-                thread_free(&h->threads[i]);
-        free(h->threads);
-        free(h);
+        duro_io_stop(h->io);
+        http_free(h);
         return st;
     }
     *out = h;
@@ -1918,21 +1714,17 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
 
 void duro_http_stop(duro_http *h)
 {
-    if (!h)
-        return;
-    for (int i = 0; i < h->n; i++)
-        event_active(h->threads[i].stop, EV_READ, 0);
-    for (int i = 0; i < h->n; i++)
-        pthread_join(h->threads[i].thread, NULL);
+    if (h)
+        duro_io_stop(h->io);
 }
 
 void duro_http_free(duro_http *h)
 {
     if (!h)
         return;
-    duro_workers_stop(h->workers); /* before the couriers their jobs report to */
-    for (int i = 0; i < h->n; i++)
-        thread_free(&h->threads[i]);
-    free(h->threads);
-    free(h);
+    /* the worker pools first: their jobs report to the couriers */
+    duro_workers_stop(h->workers);
+    duro_workers_stop(h->encoders);
+    h->workers = h->encoders = NULL;
+    http_free(h);
 }

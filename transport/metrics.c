@@ -53,7 +53,8 @@ static int gauge(duro_buf *o, const char *name, const char *help, uint64_t v)
                            (unsigned long long)v);
 }
 
-int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections)
+int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
+                        size_t pending_bytes)
 {
     int rc = 0;
     rc |= duro_buf_puts(o, "# HELP duro_http_requests_total HTTP requests by route and status.\n"
@@ -149,6 +150,10 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections)
                 DURO_STAT_GET(open_namespaces));
     rc |= gauge(o, "duro_mailbox_depth", "Messages queued for actors and the registry.",
                 rt ? duro_runtime_mailbox_depth(rt) : 0);
-    rc |= gauge(o, "duro_http_connections", "Open HTTP connections.", (uint64_t)connections);
+    rc |= gauge(o, "duro_http_connections",
+                "Open connections (HTTP and binary protocol).", (uint64_t)connections);
+    rc |= gauge(o, "duro_pending_request_bytes",
+                "Request bytes being received or in flight (--max-pending-bytes).",
+                (uint64_t)pending_bytes);
     return rc ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 #ifndef DURO_METRICS_H
 #define DURO_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/buf.h"
@@ -31,6 +32,7 @@ void duro_metrics_request(int route, int http_status, uint64_t micros);
 
 struct duro_runtime;
 /* Appends the whole exposition text. 0 / -1. */
-int duro_metrics_render(duro_buf *out, struct duro_runtime *rt, long connections);
+int duro_metrics_render(duro_buf *out, struct duro_runtime *rt, long connections,
+                        size_t pending_bytes);
 
 #endif

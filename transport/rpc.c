@@ -2,37 +2,43 @@
  * rpc.c — the binary protocol server (docs/protocol.md).
  *
  * DESIGN
- * Runs on an I/O thread next to its evhttp: a SO_REUSEPORT listener on
- * --rpc-port and a bufferevent per connection. A frame is a 4-byte big-endian
- * length and one msgpack object [msgid, op, ns, args]. Its length is checked
- * before it is buffered (over --max-body-bytes: 413 and close), its bytes pass
- * duro_mp_check() before anything decodes them, the envelope is read by hand
- * (array of 4, uint, str, str) and only args go through duro_mp_to_json() into
- * the same request validation as HTTP (kv_request.c). Requests go through the
- * thread's courier; replies [msgid, status, body] are written when the actor
- * answers, so a pipelining client gets them in completion order.
+ * An I/O protocol (io.h) next to HTTP on every I/O thread. A frame is a 4-byte
+ * big-endian length and one msgpack object [msgid, op, ns, args]. Its length
+ * is checked before it is buffered (0: 400, over --max-body-bytes: 413; both
+ * close the connection) and reserved in the process-wide pending-request
+ * budget (503 and close when it is spent); its bytes pass duro_mp_check()
+ * before anything decodes them, the envelope is read by hand (array of 4,
+ * uint, str, str) and only args go through duro_mp_to_json() into the same
+ * request validation as HTTP (kv_request.c). Requests go through the thread's
+ * courier; replies [msgid, status, body] are written when the actor answers,
+ * so a pipelining client gets them in completion order.
  *
- * A connection holds one reference while open and one per request in flight,
- * so a reply that comes back after the client left is dropped safely.
+ * Back-pressure: a connection stops having its frames read while it has
+ * --max-pipeline requests in flight, or 2 x --max-body-bytes of frames in
+ * flight, or more than DURO_OUT_HIGH bytes of replies it has not read; it
+ * reads again when a reply comes back or its output drained. So one client's
+ * memory is bounded by (max-pipeline x the largest reply) + DURO_OUT_HIGH,
+ * however many requests it pipelines. Replies larger than ENCODE_INLINE_MAX
+ * are encoded on the encoder pool, not on the I/O thread.
+ *
+ * A request in flight holds the connection (io.h), so a reply that comes
+ * back after the client left is dropped safely.
  */
 #include "transport/rpc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/listener.h>
 #include <msgpack.h>
 #include <sodium.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "objects/kv.h"
 #include "runtime/log.h"
+#include "runtime/workers.h"
 #include "transport/access.h"
 #include "transport/codec.h"
 #include "transport/frame.h"
@@ -42,69 +48,36 @@
 #include "transport/rl_request.h"
 #include "transport/session_request.h"
 
-typedef struct rconn rconn;
+#define ENCODE_INLINE_MAX (32u << 10)
 
 struct duro_rpc {
-    struct event_base *base;
     const duro_config *cfg;
-    duro_courier *courier;
     const duro_access *access;
-    struct evconnlistener *listener;
+    duro_workers *encoders;
     duro_kv_limits limits;
     duro_rl_defaults rl_defaults;
-    rconn *conns;
-    long nconns;
-    long max_conns;
-    long inflight;
-    int stopping;
-    void (*idle)(void *);
-    void *idle_arg;
+    size_t max_inflight;
+    size_t max_inflight_bytes;
 };
 
-struct rconn {
+typedef struct rconn {
+    duro_conn *conn;
     duro_rpc *r;
-    struct bufferevent *bev; /* NULL once closed */
-    int refs;                /* 1 while open, + 1 per request in flight */
-    int closing;             /* close once the output is written */
-    char *auth;              /* "Bearer <token>" from the auth op, or NULL */
-    rconn *prev, *next;
-};
+    char *auth;           /* "Bearer <token>" from the auth op, or NULL */
+    int closing;          /* a frame could not be trusted: answer, then close */
+    int paused;           /* back-pressure: frames are not read */
+    size_t inflight;      /* requests with an actor */
+    size_t inflight_bytes; /* their frames' bytes */
+    size_t frame_bytes;   /* budget reserved for the frame being received */
+} rconn;
 
 typedef struct rcall {
     duro_msg m; /* first: a duro_msg * is an rcall * */
     rconn *c;
     uint64_t msgid;
+    size_t frame_bytes; /* its share of the budget */
+    duro_buf out;       /* the reply frame, when encoded on the pool */
 } rcall;
-
-/* ---- connections ---- */
-
-static void conn_unref(rconn *c)
-{
-    if (--c->refs == 0) {
-        if (c->auth)
-            sodium_memzero(c->auth, strlen(c->auth));
-        free(c->auth);
-        free(c);
-    }
-}
-
-static void conn_close(rconn *c)
-{
-    if (!c->bev)
-        return;
-    duro_rpc *r = c->r;
-    bufferevent_free(c->bev);
-    c->bev = NULL;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        r->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    if (r->nconns-- >= r->max_conns && !r->stopping)
-        evconnlistener_enable(r->listener);
-    conn_unref(c);
-}
 
 /* ---- writing frames ---- */
 
@@ -112,8 +85,10 @@ static void put_frame(rconn *c, duro_buf *b)
 {
     uint32_t n = htonl((uint32_t)(b->len - 4));
     memcpy(b->data, &n, 4);
-    if (c->bev)
-        bufferevent_write(c->bev, b->data, b->len);
+    size_t len;
+    char *data = duro_buf_take(b, &len);
+    if (data)
+        duro_conn_write_take(c->conn, data, len);
 }
 
 static void begin_reply(duro_buf *b, msgpack_packer *pk, uint64_t msgid, int http)
@@ -132,30 +107,33 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
-static void send_error(rconn *c, uint64_t msgid, int status, const char *msg)
+static void error_frame(duro_buf *b, uint64_t msgid, int status, const char *msg)
 {
-    duro_buf b = {0};
     msgpack_packer pk;
-    begin_reply(&b, &pk, msgid, duro_status_http(status));
+    begin_reply(b, &pk, msgid, duro_status_http(status));
     msgpack_pack_map(&pk, 2);
     pack_cstr(&pk, "code");
     pack_cstr(&pk, duro_status_code(status));
     pack_cstr(&pk, "message");
     pack_cstr(&pk, msg);
-    put_frame(c, &b);
-    duro_buf_free(&b);
+    uint32_t n = htonl((uint32_t)(b->len - 4));
+    memcpy(b->data, &n, 4);
 }
 
-/* Answers a frame that cannot be trusted any further, then hangs up. */
+static void send_error(rconn *c, uint64_t msgid, int status, const char *msg)
+{
+    duro_buf b = {0};
+    error_frame(&b, msgid, status, msg);
+    put_frame(c, &b);
+}
+
+/* Answers a frame that cannot be trusted any further, then hangs up (after
+ * the replies still in flight). */
 static void fail_and_close(rconn *c, uint64_t msgid, int status, const char *msg)
 {
     send_error(c, msgid, status, msg);
     c->closing = 1;
-    if (c->bev) {
-        bufferevent_disable(c->bev, EV_READ);
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            conn_close(c);
-    }
+    duro_conn_close_after_write(c->conn);
 }
 
 static uint64_t be32(const unsigned char *p)
@@ -163,40 +141,94 @@ static uint64_t be32(const unsigned char *p)
     return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
 }
 
+/* ---- back-pressure ---- */
+
+static int saturated(const rconn *c)
+{
+    return c->inflight >= c->r->max_inflight || c->inflight_bytes >= c->r->max_inflight_bytes ||
+           duro_conn_output_len(c->conn) > DURO_OUT_HIGH;
+}
+
+static void maybe_resume(rconn *c)
+{
+    if (c->paused && !c->closing && !saturated(c) &&
+        duro_conn_output_len(c->conn) <= DURO_OUT_LOW) {
+        c->paused = 0;
+        duro_conn_resume(c->conn);
+    }
+}
+
 /* ---- requests ---- */
+
+/* The whole reply frame of a call: [msgid, status, body]. Pure: runs on the
+ * I/O thread or on the encoder pool. */
+static void encode_reply(rcall *k, duro_buf *b)
+{
+    duro_msg *m = &k->m;
+    if (m->status != DURO_OK) {
+        error_frame(b, k->msgid, m->status, m->errmsg);
+        return;
+    }
+    msgpack_packer pk;
+    begin_reply(b, &pk, k->msgid, m->created ? 201 : 200);
+    if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) {
+        /* no headers here: the ETag travels in the body */
+        msgpack_pack_map(&pk, 2);
+        pack_cstr(&pk, "etag");
+        msgpack_pack_int64(&pk, m->etag);
+        pack_cstr(&pk, "data");
+    }
+    if (duro_tape_to_mp(m->body.data, m->body.len, b) != 0) {
+        b->len = 0;
+        error_frame(b, k->msgid, DURO_INTERNAL, "reply could not be encoded");
+        return;
+    }
+    uint32_t n = htonl((uint32_t)(b->len - 4));
+    memcpy(b->data, &n, 4);
+}
+
+static void work_encode(duro_msg *m)
+{
+    rcall *k = (rcall *)m;
+    encode_reply(k, &k->out);
+}
+
+/* Writes the call's reply (if the client is still there) and frees it. */
+static void finish(rcall *k)
+{
+    rconn *c = k->c;
+    if (duro_conn_open(c->conn) && k->out.len) {
+        size_t len;
+        char *data = duro_buf_take(&k->out, &len);
+        if (data)
+            duro_conn_write_take(c->conn, data, len);
+    }
+    duro_io_release(duro_conn_io(c->conn), k->frame_bytes);
+    c->inflight--;
+    c->inflight_bytes -= k->frame_bytes;
+    duro_request_free(k->m.kind, k->m.req);
+    duro_buf_free(&k->m.body);
+    duro_buf_free(&k->out);
+    free(k);
+    maybe_resume(c);
+    duro_conn_release(c->conn);
+}
+
+static void call_encoded(duro_msg *m) { finish((rcall *)m); }
 
 static void call_reply(duro_msg *m)
 {
     rcall *k = (rcall *)m;
-    rconn *c = k->c;
-    duro_rpc *r = c->r;
-    if (c->bev) {
-        if (m->status == DURO_OK) {
-            duro_buf b = {0};
-            msgpack_packer pk;
-            begin_reply(&b, &pk, k->msgid, m->created ? 201 : 200);
-            if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) {
-                /* no headers here: the ETag travels in the body */
-                msgpack_pack_map(&pk, 2);
-                pack_cstr(&pk, "etag");
-                msgpack_pack_int64(&pk, m->etag);
-                pack_cstr(&pk, "data");
-            }
-            if (duro_tape_to_mp(m->body.data, m->body.len, &b) == 0)
-                put_frame(c, &b);
-            else
-                send_error(c, k->msgid, DURO_INTERNAL, "reply could not be encoded");
-            duro_buf_free(&b);
-        } else {
-            send_error(c, k->msgid, m->status, m->errmsg);
+    if (duro_conn_open(k->c->conn)) {
+        if (m->status == DURO_OK && m->body.len > ENCODE_INLINE_MAX) {
+            m->reply = call_encoded;
+            if (duro_courier_offload(duro_conn_courier(k->c->conn), k->c->r->encoders, m,
+                                     work_encode) == DURO_OK)
+                return;
         }
+        encode_reply(k, &k->out);
     }
-    duro_request_free(m->kind, m->req);
-    duro_buf_free(&m->body);
-    free(k);
-    conn_unref(c);
-    if (--r->inflight == 0 && r->stopping && r->idle)
-        r->idle(r->idle_arg);
+    finish(k);
 }
 
 /* auth {token}: the credentials of this connection's later requests. The
@@ -370,7 +402,8 @@ static int rl_args(const unsigned char *p, size_t n, const char **key, size_t *k
     return *key ? 0 : -1;
 }
 
-/* Sends a decoded request to its actor; the reply comes to call_reply(). */
+/* Sends a decoded request to its actor; the reply comes to call_reply(). The
+ * call takes the frame's share of the pending-request budget. */
 static void submit(rconn *c, uint64_t msgid, int kind, int op, void *req, const char *ns,
                    size_t ns_len)
 {
@@ -389,9 +422,12 @@ static void submit(rconn *c, uint64_t msgid, int kind, int op, void *req, const 
     k->m.reply = call_reply;
     k->c = c;
     k->msgid = msgid;
-    c->refs++;
-    c->r->inflight++;
-    duro_courier_send(c->r->courier, &k->m);
+    k->frame_bytes = c->frame_bytes;
+    c->frame_bytes = 0;
+    c->inflight++;
+    c->inflight_bytes += k->frame_bytes;
+    duro_conn_hold(c->conn);
+    duro_courier_send(duro_conn_courier(c->conn), &k->m);
 }
 
 /* resources.list / resources.stats {type?, namespace?, key_prefix?, limit?,
@@ -437,7 +473,7 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
     uint64_t msgid = f.msgid;
     const char *op = f.op, *ns = f.ns;
     size_t op_len = f.op_len, ns_len = f.ns_len;
-    if (r->stopping) {
+    if (duro_conn_stopping(c->conn)) {
         send_error(c, msgid, DURO_UNAVAILABLE, "server is shutting down");
         return;
     }
@@ -544,133 +580,130 @@ submit:
     submit(c, msgid, kind, kop, req, ns, ns_len);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void on_read(duro_conn *conn)
 {
-    rconn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    size_t max = (size_t)c->r->cfg->max_body_bytes;
-    c->refs++; /* a frame may close the connection under us */
-    while (c->bev && !c->closing) {
+    rconn *c = duro_conn_state(conn);
+    duro_rpc *r = c->r;
+    struct evbuffer *in = duro_conn_input(conn);
+    size_t max = (size_t)r->cfg->max_body_bytes;
+    while (duro_conn_open(conn) && !c->closing) {
         size_t avail = evbuffer_get_length(in);
+        if (avail == 0)
+            return;
+        if (c->frame_bytes == 0 && saturated(c)) {
+            /* the frame waits; its deadline starts when we read it */
+            c->paused = 1;
+            duro_conn_request_end(conn);
+            duro_conn_pause(conn);
+            return;
+        }
+        duro_conn_request_begin(conn);
         if (avail < 4)
-            break;
+            return;
         unsigned char hdr[4];
         evbuffer_copyout(in, hdr, 4);
         size_t n = (size_t)be32(hdr);
         if (n == 0 || n > max) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "frame of %zu bytes; the limit is %zu", n, max);
+            char msg[128];
+            if (n == 0)
+                snprintf(msg, sizeof msg, "frame of 0 bytes: a frame holds one msgpack object");
+            else
+                snprintf(msg, sizeof msg, "frame of %zu bytes; the limit is %zu (--max-body-bytes)",
+                         n, max);
             fail_and_close(c, 0, n ? DURO_PAYLOAD_TOO_LARGE : DURO_BAD_REQUEST, msg);
-            break;
+            return;
+        }
+        if (c->frame_bytes == 0) {
+            if (duro_io_reserve(duro_conn_io(conn), n) != 0) {
+                fail_and_close(c, 0, DURO_UNAVAILABLE,
+                               "the server holds too many requests (--max-pending-bytes);"
+                               " retry later");
+                return;
+            }
+            c->frame_bytes = n;
         }
         if (avail < 4 + n)
-            break;
+            return;
+        duro_conn_request_end(conn);
         const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)(4 + n));
         handle_frame(c, p + 4, n);
-        if (c->bev)
+        if (c->frame_bytes) { /* answered at once: the frame's bytes are free again */
+            duro_io_release(duro_conn_io(conn), c->frame_bytes);
+            c->frame_bytes = 0;
+        }
+        if (duro_conn_input(conn))
             evbuffer_drain(in, 4 + n);
     }
-    conn_unref(c);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static void on_open(duro_conn *conn)
 {
-    rconn *c = arg;
-    if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        conn_close(c);
+    rconn *c = duro_conn_state(conn);
+    c->conn = conn;
+    c->r = duro_conn_arg(conn);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_drained(duro_conn *conn) { maybe_resume(duro_conn_state(conn)); }
+
+static void on_closed(duro_conn *conn)
 {
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        conn_close(arg);
+    rconn *c = duro_conn_state(conn);
+    duro_io_release(duro_conn_io(conn), c->frame_bytes);
+    c->frame_bytes = 0;
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void on_free(duro_conn *conn)
 {
-    duro_rpc *r = arg;
-    rconn *c = calloc(1, sizeof *c);
-    struct bufferevent *bev =
-        c ? bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
-    if (!bev) {
-        free(c);
-        close(fd);
-        return;
+    rconn *c = duro_conn_state(conn);
+    if (c->auth) {
+        sodium_memzero(c->auth, strlen(c->auth));
+        free(c->auth);
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->r = r;
-    c->bev = bev;
-    c->refs = 1;
-    c->next = r->conns;
-    if (r->conns)
-        r->conns->prev = c;
-    r->conns = c;
-    if (++r->nconns >= r->max_conns)
-        evconnlistener_disable(r->listener);
-    bufferevent_setcb(bev, on_read, on_write, on_event, c);
-    struct timeval idle = {r->cfg->idle_timeout_ms / 1000, (r->cfg->idle_timeout_ms % 1000) * 1000};
-    bufferevent_set_timeouts(bev, &idle, &idle);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-int duro_rpc_new(struct event_base *base, const duro_config *cfg, duro_courier *courier,
-                 const duro_access *access, const struct sockaddr *sa, int salen,
-                 void (*idle)(void *), void *arg, duro_rpc **out, char *err, size_t errlen)
+static void on_refuse(evutil_socket_t fd)
+{
+    duro_buf b = {0};
+    error_frame(&b, 0, DURO_UNAVAILABLE, "too many connections (--max-connections); retry later");
+    if (b.data) {
+        ssize_t w = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
+    duro_buf_free(&b);
+}
+
+static const duro_proto rpc_proto = {
+    .name = "binary protocol",
+    .state_size = sizeof(rconn),
+    .open = on_open,
+    .read = on_read,
+    .drained = on_drained,
+    .closed = on_closed,
+    .free = on_free,
+    .refuse = on_refuse,
+};
+
+const duro_proto *duro_rpc_proto(void) { return &rpc_proto; }
+
+int duro_rpc_new(const duro_config *cfg, const duro_access *access, duro_workers *encoders,
+                 duro_rpc **out, char *err, size_t errlen)
 {
     *out = NULL;
-    struct sockaddr_storage ss;
-    memcpy(&ss, sa, (size_t)salen);
-    if (ss.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->rpc_port);
-    else
-        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->rpc_port);
     duro_rpc *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
         return DURO_NOMEM;
-    r->base = base;
+    }
     r->cfg = cfg;
-    r->courier = courier;
     r->access = access;
+    r->encoders = encoders;
     r->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
     r->limits.max_snapshot_bytes = (size_t)cfg->max_snapshot_bytes;
     duro_rl_parse_default(cfg->ratelimit_default, &r->rl_defaults);
-    r->max_conns = cfg->max_connections / (cfg->io_threads > 0 ? cfg->io_threads : 1);
-    if (r->max_conns < 1)
-        r->max_conns = 1;
-    r->idle = idle;
-    r->idle_arg = arg;
-    r->listener = evconnlistener_new_bind(
-        base, on_accept, r,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
-        1024, (struct sockaddr *)&ss, salen);
-    if (!r->listener) {
-        snprintf(err, errlen, "cannot listen on %s:%ld (--rpc-port): %s", cfg->listen_host,
-                 cfg->rpc_port, strerror(errno));
-        free(r);
-        return DURO_IO;
-    }
+    r->max_inflight = (size_t)cfg->max_pipeline;
+    r->max_inflight_bytes = 2 * (size_t)cfg->max_body_bytes;
     *out = r;
     return DURO_OK;
 }
 
-void duro_rpc_stop(duro_rpc *r)
-{
-    if (!r)
-        return;
-    r->stopping = 1;
-    evconnlistener_disable(r->listener);
-}
-
-long duro_rpc_inflight(const duro_rpc *r) { return r ? r->inflight : 0; }
-
-void duro_rpc_free(duro_rpc *r)
-{
-    if (!r)
-        return;
-    while (r->conns)
-        conn_close(r->conns);
-    evconnlistener_free(r->listener);
-    free(r);
-}
+void duro_rpc_free(duro_rpc *r) { free(r); }

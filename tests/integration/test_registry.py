@@ -499,9 +499,11 @@ class Registry(RegistryAsserts, ServerTestCase):
         self.assertEqual(keys(namespace=a, key_prefix=p + "nope"), [])
         self.assertEqual(keys(namespace=self.ns + "-none"), [])
         self.assertEqual(keys(namespace=a, type="no-such-type"), [])
-        # an empty prefix filters nothing; unknown parameters are ignored
+        # an empty prefix filters nothing; an unknown parameter is a 400 naming it
         self.assertEqual(self.rlist(namespace=a, key_prefix="")["total"], 5)
-        self.assertEqual(self.rlist(namespace=a, foo="bar")["total"], 5)
+        r = self.server.req("GET", list_path(namespace=a, foo="bar"))
+        assert_error(r, 400, "BAD_REQUEST")
+        self.assertIn('"foo"', r.body["error"]["message"])
 
     def test_prefix_is_a_byte_prefix(self):
         # no LIKE wildcards, no case folding, multi-byte and max code points
