@@ -15,8 +15,9 @@
  *
  * Encoding a reply is proportional to its size and may convert every stored
  * value (JSON <-> msgpack): replies whose tape is over ENCODE_INLINE_MAX are
- * encoded on a small worker pool and come back to this thread to be sent, so
- * no single client's large reads can hold the loop that serves the others.
+ * encoded on a small worker pool and come back to this thread to be sent, and
+ * bodies over DECODE_INLINE_MAX are parsed there before the request is routed,
+ * so no single client's large requests can hold the loop that serves others.
  *
  * Strictness: every route names its query parameters; any other, or one given
  * twice, is 400 naming it. Flags in a query are "1"/"true"/"" or "0"/"false".
@@ -24,6 +25,7 @@
 #include "transport/http.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
@@ -54,8 +56,10 @@
 #include "transport/rpc.h"
 #include "transport/session_request.h"
 
-/* Replies whose tape is larger are encoded on the encoder pool. */
+/* Replies whose tape is larger are encoded on the encoder pool, and bodies
+ * larger than this are parsed there. */
 #define ENCODE_INLINE_MAX (32u << 10)
+#define DECODE_INLINE_MAX (64u << 10)
 
 typedef struct call call;
 
@@ -376,11 +380,77 @@ static int body_encoding(const char *ctype)
     return -1;
 }
 
+/* A body parsed on the encoder pool before the request was routed (bodies
+ * over DECODE_INLINE_MAX): req->user. */
+typedef struct parsed_body {
+    duro_msg m; /* the job; first */
+    duro_http *srv;
+    duro_hreq *req;
+    uint64_t t0;
+    int enc;    /* of the Content-Type; -1 unsupported */
+    int status; /* of the parse */
+    json_t *json;
+    char err[256];
+} parsed_body;
+
+static void route_request(duro_http *srv, duro_hreq *req, uint64_t t0);
+
+static int parse_bytes(const duro_buf *body, int enc, json_t **out, char *err, size_t errlen)
+{
+    const char *why = "out of memory";
+    const unsigned char *p = (const unsigned char *)body->data;
+    *out = enc == DURO_ENC_MSGPACK ? duro_mp_to_json(p, body->len, &why)
+                                   : duro_json_parse(p, body->len, &why);
+    if (!*out) {
+        snprintf(err, errlen, "malformed %s body: %s", enc == DURO_ENC_MSGPACK ? "msgpack" : "JSON",
+                 why);
+        return DURO_BAD_REQUEST;
+    }
+    return DURO_OK;
+}
+
+static void free_parsed(void *p)
+{
+    parsed_body *b = p;
+    json_decref(b->json);
+    free(b);
+}
+
+/* Encoder pool: parse the body (reads only the request's body). */
+static void work_parse(duro_msg *m)
+{
+    parsed_body *b = (parsed_body *)m;
+    if (b->enc >= 0)
+        b->status = parse_bytes(&b->req->body, b->enc, &b->json, b->err, sizeof b->err);
+}
+
+/* Back on the I/O thread: route the request, its body parsed. */
+static void parsed_reply(duro_msg *m)
+{
+    parsed_body *b = (parsed_body *)m;
+    b->req->user = b;
+    b->req->user_free = free_parsed;
+    route_request(b->srv, b->req, b->t0);
+}
+
 /* Parses the body; on error returns a status with a message in err. */
 static int parse_body(duro_hreq *req, int enc, size_t max, json_t **out, char *err, size_t errlen)
 {
     size_t len = req->body.len;
     *out = NULL;
+    parsed_body *pre = req->user_free == free_parsed ? req->user : NULL;
+    if (pre && pre->enc == enc && len > 0) {
+        if (pre->status != DURO_OK) {
+            snprintf(err, errlen, "%s", pre->err);
+            return pre->status;
+        }
+        *out = pre->json;
+        pre->json = NULL;
+        if (*out)
+            return DURO_OK;
+        snprintf(err, errlen, "the request body was already read");
+        return DURO_INTERNAL;
+    }
     if (len == 0) {
         snprintf(err, errlen, "a request body is required");
         return DURO_BAD_REQUEST;
@@ -389,15 +459,7 @@ static int parse_body(duro_hreq *req, int enc, size_t max, json_t **out, char *e
         snprintf(err, errlen, "request body is larger than %zu bytes", max);
         return DURO_PAYLOAD_TOO_LARGE;
     }
-    const char *why = "out of memory";
-    const unsigned char *p = (const unsigned char *)req->body.data;
-    *out = enc == DURO_ENC_MSGPACK ? duro_mp_to_json(p, len, &why) : duro_json_parse(p, len, &why);
-    if (!*out) {
-        snprintf(err, errlen, "malformed %s body: %s", enc == DURO_ENC_MSGPACK ? "msgpack" : "JSON",
-                 why);
-        return DURO_BAD_REQUEST;
-    }
-    return DURO_OK;
+    return parse_bytes(&req->body, enc, out, err, errlen);
 }
 
 /* The request body, decoded by its Content-Type (415 for another type);
@@ -1555,7 +1617,33 @@ static void on_request(duro_hreq *req, void *arg)
             serve_metrics(srv, req, t0);
         return;
     }
+    /* a large body is parsed on the encoder pool, so that it does not hold
+     * this loop; the request is routed when it comes back */
+    if (req->body.len > DECODE_INLINE_MAX) {
+        parsed_body *b = calloc(1, sizeof *b);
+        if (b) {
+            b->srv = srv;
+            b->req = req;
+            b->t0 = t0;
+            b->enc = body_encoding(evhttp_find_header(&req->in, "Content-Type"));
+            b->m.reply = parsed_reply;
+            if (duro_courier_offload(duro_conn_courier(req->conn), srv->encoders, &b->m,
+                                     work_parse) == DURO_OK)
+                return;
+            free(b);
+        }
+    }
+    route_request(srv, req, t0);
+}
 
+/* Routes a request that passed the checks every route shares. */
+static void route_request(duro_http *srv, duro_hreq *req, uint64_t t0)
+{
+    int accept_mp = wants_msgpack(evhttp_find_header(&req->in, "Accept"));
+    const char *path = req->path; /* set for every request that was read */
+    const char *query = req->query;
+    int cmd = req->method == DURO_M_HEAD ? DURO_M_GET : req->method;
+    assert(path);
     size_t plen = strlen(path);
     if (strncmp(path, "/sessions", 9) == 0 && (path[9] == '\0' || path[9] == '/')) {
         serve_sessions(srv, req, cmd, path, query, accept_mp, t0);

@@ -260,6 +260,8 @@ void duro_hreq_free(duro_hreq *r)
 {
     if (!r)
         return;
+    if (r->user && r->user_free)
+        r->user_free(r->user);
     evhttp_clear_headers(&r->in);
     evhttp_clear_headers(&r->out);
     duro_buf_free(&r->body);

@@ -62,6 +62,8 @@ typedef struct duro_hreq {
     int error;           /* a duro_status if the request could not be read */
     char error_msg[160];
     size_t reserved;     /* pending-request budget held for the body */
+    void *user;          /* the handler's, freed with user_free() with the request */
+    void (*user_free)(void *);
 } duro_hreq;
 
 typedef struct duro_http1_config {
