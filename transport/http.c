@@ -757,7 +757,7 @@ static int build_kv(duro_http *srv, struct evhttp_request *req, const route_info
         if ((st = query_object(query, list_params, sizeof list_params / sizeof list_params[0],
                                &params, err, errlen)) != DURO_OK)
             return st;
-        st = duro_kv_decode_list(r, params, err, errlen);
+        st = duro_kv_decode_list(r, params, DURO_PARAMS_QUERY, err, errlen);
         json_decref(params);
         return st;
     }
@@ -1443,8 +1443,8 @@ static void serve_resources(io_thread *t, struct evhttp_request *req, conn *c,
         st = query_object(query, registry_params, sizeof registry_params / sizeof *registry_params,
                           &args, err, sizeof err);
         duro_registry_query *q = NULL;
-        if (st == DURO_OK && (st = duro_registry_query_from(args, &q, err, sizeof err)) ==
-                                 DURO_OK) {
+        if (st == DURO_OK && (st = duro_registry_query_from(args, DURO_PARAMS_QUERY, &q, err,
+                                                            sizeof err)) == DURO_OK) {
             const char *scope; /* the message itself goes to the registry as "*" */
             size_t scope_len;
             duro_registry_query_scope(q, &scope, &scope_len);
