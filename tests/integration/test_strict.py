@@ -221,6 +221,10 @@ class Strict(ServerTestCase):
             self.assertEqual((st, d["keys"], d["list_complete"]), (200, want, True), params)
         d = ok(self.req("GET", storage_path("list", ns=ns, end="a/b\0", reverse="true")))
         self.assertEqual(d["keys"], ["a/b", "a"])
+        # an empty end is a bound (nothing sorts before ""); an empty start is none
+        self.assertEqual(ok(self.req("GET", storage_path("list", ns=ns, end="")))["keys"], [])
+        self.assertEqual(ok(self.req("GET", storage_path("list", ns=ns, start="")))["keys"],
+                         ["a", "a/b", "ab", "b"])
         # bounds must still be UTF-8
         bad(self, self.req("GET", storage_path("list", ns=ns) + "&start=%FF"),
             contains="not valid UTF-8")
@@ -245,7 +249,8 @@ class Strict(ServerTestCase):
         ns = self.ns
         hdr = {"Content-Type": "application/json"}
         for raw in (b'{"value":"\\ud800"}', b'{"value":"x\\udc00"}', b'{"value":{"\\udfff":1}}'):
-            bad(self, self.req("PUT", kv_path("s", ns=ns), raw, headers=hdr))
+            bad(self, self.req("PUT", kv_path("s", ns=ns), raw, headers=hdr),
+                contains="malformed JSON body: invalid JSON")
         bad(self, self.req("POST", storage_path("batch/set", ns=ns),
                            b'{"entries":[{"key":"\\ud83d","value":1}]}', headers=hdr))
         self.assertEqual(self.server.list_all(ns=ns), [])
