@@ -151,14 +151,15 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
         st = duro_session_request(m->op, NULL, 0, j, (duro_session_req **)&e->req, err,
                                   sizeof err);
     } else if (m->kind == DURO_KIND_REGISTRY) {
-        st = duro_registry_query_from(j, (duro_registry_query **)&e->req, err, sizeof err);
+        st = duro_registry_query_from(j, DURO_PARAMS_TYPED, (duro_registry_query **)&e->req, err,
+                                      sizeof err);
     } else if (m->kind == DURO_KIND_RESOURCE) {
         st = duro_resource_request(m->op, j, NULL, NULL, (duro_resource_req **)&e->req, err,
                                    sizeof err);
     } else {
         const json_t *key = json_object_get(j, "key");
         if (json_is_string(key)) {
-            st = duro_rl_request(m->op, json_string_value(key), json_string_length(key), j,
+            st = duro_rl_request(m->op, NULL, 0, j,
                                  &E->rl_defaults, (duro_rl_req **)&e->req, err, sizeof err);
         } else {
             snprintf(err, sizeof err, "\"key\" must be a string");

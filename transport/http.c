@@ -478,28 +478,6 @@ static int read_body(const duro_http *srv, duro_hreq *req, json_t **out, int *en
     return parse_body(req, e, (size_t)srv->cfg->max_body_bytes, out, err, errlen);
 }
 
-/* Every member of an object body must be one of names (NULL-terminated). */
-static int check_fields(const json_t *body, const char *const *names, char *err, size_t errlen)
-{
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)body, key, v)
-    {
-        const char *const *n = names;
-        while (*n && strcmp(*n, key) != 0)
-            n++;
-        if (!*n) {
-            size_t kl = strlen(key);
-            if (kl > 64 || !duro_utf8_valid(key, kl))
-                snprintf(err, errlen, "unknown field in the body");
-            else
-                snprintf(err, errlen, "unknown field \"%s\"", key);
-            return DURO_BAD_REQUEST;
-        }
-    }
-    return DURO_OK;
-}
-
 /* Every parameter of the query must be one of names (NULL-terminated), at
  * most once. */
 static int check_query(const char *query, const char *const *names, char *err, size_t errlen)
@@ -551,15 +529,7 @@ static int query_flag(const char *query, const char *name, int *out, char *err, 
     int rc = duro_query_get(query, name, &v, &n);
     if (rc == 0)
         return DURO_OK;
-    int st = DURO_OK;
-    if (rc < 0)
-        st = DURO_BAD_REQUEST;
-    else if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, ""))
-        *out = 1;
-    else if (!strcmp(v, "0") || !strcmp(v, "false"))
-        *out = 0;
-    else
-        st = DURO_BAD_REQUEST;
+    int st = rc > 0 && duro_query_flag(v, n, out) == 0 ? DURO_OK : DURO_BAD_REQUEST;
     free(v);
     if (st != DURO_OK)
         snprintf(err, errlen, "query parameter \"%s\" must be 1, true, 0 or false", name);
@@ -720,7 +690,7 @@ static int build_kv(duro_http *srv, duro_hreq *req, const route_info *ri, const 
         if ((st = query_object(query, list_params, sizeof list_params / sizeof list_params[0],
                                &params, err, errlen)) != DURO_OK)
             return st;
-        st = duro_kv_decode_list(r, params, err, errlen);
+        st = duro_kv_decode_list(r, params, DURO_PARAMS_QUERY, err, errlen);
         json_decref(params);
         return st;
     }
@@ -1125,8 +1095,8 @@ answer:;
 static void serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *path,
                        const char *query, int accept_mp, uint64_t t0)
 {
-    static const char *const credential_fields[] = {"email", "password", "ttlMs", NULL};
-    static const char *const password_fields[] = {"currentPassword", "newPassword", NULL};
+    static const char *const credential_fields[] = {"email", "password", "ttlMs"};
+    static const char *const password_fields[] = {"currentPassword", "newPassword"};
     const int route = DURO_ROUTE_AUTH;
     const char *what = path + 6;
     int is_get = strcmp(what, "session") == 0;
@@ -1184,7 +1154,7 @@ static void serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *path
                 st = DURO_BAD_REQUEST;
             }
             if (st == DURO_OK)
-                st = check_fields(body, password_fields, err, sizeof err);
+                st = duro_fields_check(body, password_fields, 2, NULL, err, sizeof err);
             if (st == DURO_OK)
                 st = password_field(body, "currentPassword", &r->password, err, sizeof err);
             if (st == DURO_OK)
@@ -1230,7 +1200,7 @@ static void serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *path
         st = DURO_BAD_REQUEST;
     }
     if (st == DURO_OK)
-        st = check_fields(body, credential_fields, err, sizeof err);
+        st = duro_fields_check(body, credential_fields, 3, NULL, err, sizeof err);
     const json_t *em = json_object_get(body, "email");
     if (st == DURO_OK && (!json_is_string(em) ||
                           normalize_email(json_string_value(em), json_string_length(em),
@@ -1399,8 +1369,8 @@ static void serve_resources(duro_http *srv, duro_hreq *req, int cmd, const char 
         st = query_object(query, registry_params, sizeof registry_params / sizeof *registry_params,
                           &args, err, sizeof err);
         duro_registry_query *q = NULL;
-        if (st == DURO_OK && (st = duro_registry_query_from(args, &q, err, sizeof err)) ==
-                                 DURO_OK) {
+        if (st == DURO_OK && (st = duro_registry_query_from(args, DURO_PARAMS_QUERY, &q, err,
+                                                            sizeof err)) == DURO_OK) {
             const char *scope; /* the message itself goes to the registry as "*" */
             size_t scope_len;
             duro_registry_query_scope(q, &scope, &scope_len);

@@ -1,7 +1,17 @@
-/* kv_request.c — validation and decoding of KV requests (see kv_request.h). */
+/*
+ * kv_request.c — validation and decoding of KV requests (see kv_request.h),
+ * and the parameter helpers every request decoder shares.
+ *
+ * Inputs are strict: each decoder names the members it reads and refuses any
+ * other (a misspelt "expirationTtl" must not silently store a value without
+ * its TTL); bools must be bools and integers integers, except where the
+ * input is an HTTP query string (DURO_PARAMS_QUERY), whose values are all
+ * strings. docs/protocol.md ("Strict inputs") has the rules per op.
+ */
 #include "transport/kv_request.h"
 
-#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +25,69 @@ static int fail(char *err, size_t errlen, int st, const char *fmt, const char *a
     snprintf(err, errlen, fmt, arg);
     return st;
 }
+
+/* The longest prefix of s[0..n) of at most max bytes that ends on a UTF-8
+ * character boundary (names in messages stay valid UTF-8). */
+static int clip(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return (int)n;
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    return (int)max;
+}
+
+int duro_fields_check(const json_t *obj, const char *const *names, size_t n, const char *where,
+                      char *err, size_t errlen)
+{
+    json_t *o = (json_t *)obj;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+        const char *k = json_object_iter_key(it);
+        size_t kl = json_object_iter_key_len(it), i = 0;
+        while (i < n && !(strlen(names[i]) == kl && memcmp(names[i], k, kl) == 0))
+            i++;
+        if (i == n) {
+            snprintf(err, errlen, "%s%sunknown field \"%.*s\"", where ? where : "",
+                     where ? ": " : "", clip(k, kl, 64), k);
+            return DURO_BAD_REQUEST;
+        }
+    }
+    return DURO_OK;
+}
+
+static const char *kind_of(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: return "a string";
+    case JSON_REAL: return "a float";
+    case JSON_INTEGER: return "an integer";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_ARRAY: return "an array";
+    case JSON_OBJECT: return "an object";
+    default: return "null";
+    }
+}
+
+int duro_param_error(char *err, size_t errlen, const char *name, const char *what,
+                     const json_t *v, json_type want, duro_params_mode mode)
+{
+    int right = !v || (want == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == want);
+    if (mode == DURO_PARAMS_TYPED && !right)
+        snprintf(err, errlen, "\"%s\" must be %s, not %s", name, what, kind_of(v));
+    else
+        snprintf(err, errlen, "\"%s\" must be %s", name, what);
+    return DURO_BAD_REQUEST;
+}
+
+#define NAMES(a) a, (sizeof a / sizeof a[0])
+
+static const char *const put_body[] = {"value", "ttlMs", "metadata"};
+static const char *const entry_fields[] = {"key", "value", "ttlMs", "metadata"};
+static const char *const set_op_fields[] = {"op", "key", "value", "ttlMs", "metadata"};
+static const char *const del_op_fields[] = {"op", "key"};
+static const char *const list_fields[] = {"prefix", "start",  "startAfter", "end",
+                                          "limit",  "cursor", "reverse",    "values"};
 
 duro_kv_req *duro_kv_req_new(int op)
 {
@@ -67,7 +140,7 @@ static int key_from_json(duro_kv_req *r, const json_t *k, const char *where, cha
     return duro_kv_add_key(r, json_string_value(k), json_string_length(k), err, errlen);
 }
 
-/* Fills it's value, ttl and metadata from an object holding "value" etc. */
+/* Fills its value, ttl and metadata from an object holding "value" etc. */
 static int decode_value(duro_kv_item *it, const json_t *obj, int enc, const duro_kv_limits *lim,
                         char *err, size_t errlen)
 {
@@ -89,17 +162,19 @@ static int decode_value(duro_kv_item *it, const json_t *obj, int enc, const duro
     it->enc = enc;
 
     const json_t *ttl = json_object_get(obj, "ttlMs");
-    if (ttl && !json_is_null(ttl)) {
-        if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
-            json_integer_value(ttl) > DURO_KV_TTL_MAX)
-            return fail(err, errlen, DURO_BAD_REQUEST, "%s",
-                        "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years)");
-        it->ttl_ms = json_integer_value(ttl);
-    }
+    long long x;
+    int trc = duro_param_int(ttl, DURO_PARAMS_TYPED, 1, DURO_KV_TTL_MAX, &x);
+    if (trc < 0)
+        return duro_param_error(err, errlen, "ttlMs",
+                                "an integer from 1 to 315360000000 (ten years)", ttl,
+                                JSON_INTEGER, DURO_PARAMS_TYPED);
+    if (trc == 0)
+        it->ttl_ms = x;
     const json_t *meta = json_object_get(obj, "metadata");
     if (meta && !json_is_null(meta)) {
         if (!json_is_object(meta))
-            return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"metadata\" must be an object");
+            return fail(err, errlen, DURO_BAD_REQUEST, "\"metadata\" must be an object, not %s",
+                        kind_of(meta));
         if (duro_meta_encode(meta, &it->meta, &it->meta_len) != 0)
             return fail(err, errlen, DURO_BAD_REQUEST, "%s",
                         "\"metadata\" must encode to at most 16384 bytes of JSON");
@@ -113,13 +188,18 @@ int duro_kv_decode_put(duro_kv_req *r, const json_t *body, int enc, const duro_k
     if (!json_is_object(body))
         return fail(err, errlen, DURO_BAD_REQUEST, "%s",
                     "body must be an object like {\"value\": ...}");
-    return decode_value(&r->items[0], body, enc, lim, err, errlen);
+    int st = duro_fields_check(body, NAMES(put_body), NULL, err, errlen);
+    return st != DURO_OK ? st : decode_value(&r->items[0], body, enc, lim, err, errlen);
 }
 
 static const json_t *array_field(const json_t *body, const char *name, char *err, size_t errlen,
                                  int *st)
 {
     *st = DURO_OK;
+    const char *const names[] = {name};
+    if (json_is_object(body) &&
+        (*st = duro_fields_check(body, names, 1, NULL, err, errlen)) != DURO_OK)
+        return NULL;
     const json_t *a = json_is_object(body) ? json_object_get(body, name) : NULL;
     if (!json_is_array(a)) {
         *st = DURO_BAD_REQUEST;
@@ -164,6 +244,10 @@ int duro_kv_decode_entries(duro_kv_req *r, const json_t *body, int enc,
         if (!json_is_object(e))
             return fail(err, errlen, DURO_BAD_REQUEST, "%s",
                         "entries: every entry must be an object {\"key\", \"value\"}");
+        char where[32];
+        snprintf(where, sizeof where, "entries[%zu]", i);
+        if ((st = duro_fields_check(e, NAMES(entry_fields), where, err, errlen)) != DURO_OK)
+            return st;
         if ((st = key_from_json(r, json_object_get(e, "key"), "entries", err, errlen)) != DURO_OK)
             return st;
         if ((st = decode_value(&r->items[r->n - 1], e, enc, lim, err, errlen)) != DURO_OK)
@@ -184,12 +268,21 @@ int duro_kv_decode_patch(duro_kv_req *r, const json_t *body, int enc, const duro
     const json_t *o;
     json_array_foreach(body, i, o)
     {
-        const char *op = json_string_value(json_object_get(o, "op"));
-        int is_set = op && !strcmp(op, "set"), is_del = op && !strcmp(op, "del");
+        const json_t *jop = json_object_get(o, "op");
+        const char *op = json_string_value(jop);
+        size_t op_len = json_string_length(jop);
+        int is_set = op && op_len == 3 && !memcmp(op, "set", 3);
+        int is_del = op && op_len == 3 && !memcmp(op, "del", 3);
         if (!json_is_object(o) || (!is_set && !is_del))
             return fail(err, errlen, DURO_BAD_REQUEST, "%s",
                         "every operation must be {\"op\":\"set\"|\"del\", \"key\", ...}");
-        int st = key_from_json(r, json_object_get(o, "key"), "operations", err, errlen);
+        char where[32];
+        snprintf(where, sizeof where, "ops[%zu]", i);
+        int st = is_set ? duro_fields_check(o, NAMES(set_op_fields), where, err, errlen)
+                        : duro_fields_check(o, NAMES(del_op_fields), where, err, errlen);
+        if (st != DURO_OK)
+            return st;
+        st = key_from_json(r, json_object_get(o, "key"), "operations", err, errlen);
         if (st != DURO_OK)
             return st;
         r->items[r->n - 1].del = is_del;
@@ -199,46 +292,56 @@ int duro_kv_decode_patch(duro_kv_req *r, const json_t *body, int enc, const duro
     return DURO_OK;
 }
 
-int duro_param_flag(const json_t *v, int *out)
+int duro_query_flag(const char *s, size_t n, int *out)
 {
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_boolean(v)) {
-        *out = json_is_true(v);
-        return 0;
-    }
-    const char *s = json_string_value(v);
-    if (s && (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, ""))) {
+    if (n == 0 || (n == 1 && s[0] == '1') || (n == 4 && memcmp(s, "true", 4) == 0)) {
         *out = 1;
         return 0;
     }
-    if (s && (!strcmp(s, "0") || !strcmp(s, "false"))) {
+    if ((n == 1 && s[0] == '0') || (n == 5 && memcmp(s, "false", 5) == 0)) {
         *out = 0;
-        return 0;
-    }
-    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
-        *out = (int)json_integer_value(v);
         return 0;
     }
     return -1;
 }
 
-int duro_param_int(const json_t *v, long long min, long long max, long long *out)
+int duro_param_flag(const json_t *v, duro_params_mode mode, int *out)
+{
+    if (!v || json_is_null(v))
+        return 0;
+    if (mode == DURO_PARAMS_TYPED) {
+        if (!json_is_boolean(v))
+            return -1;
+        *out = json_is_true(v);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return -1;
+    return duro_query_flag(json_string_value(v), json_string_length(v), out);
+}
+
+int duro_param_int(const json_t *v, duro_params_mode mode, long long min, long long max,
+                   long long *out)
 {
     if (!v || json_is_null(v))
         return 1;
-    long long x;
-    if (json_is_integer(v)) {
-        x = json_integer_value(v);
-    } else if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        char *end;
-        errno = 0;
-        x = strtoll(s, &end, 10);
-        if (errno || end == s || *end || *s < '0' || *s > '9')
+    long long x = 0;
+    if (mode == DURO_PARAMS_TYPED) {
+        if (!json_is_integer(v))
             return -1;
+        x = json_integer_value(v);
     } else {
-        return -1;
+        if (!json_is_string(v))
+            return -1;
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (n == 0)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9' || x > (LLONG_MAX - (s[i] - '0')) / 10)
+                return -1;
+            x = x * 10 + (s[i] - '0');
+        }
     }
     if (x < min || x > max)
         return -1;
@@ -259,6 +362,9 @@ int duro_meta_encode(const json_t *meta, char **out, size_t *len)
     return *out ? 0 : -1;
 }
 
+/* A list bound: any valid UTF-8 byte string, NUL and any length allowed
+ * (bounds are compared with keys, never stored; "key\0" is the usual
+ * inclusive end). Only the request's size limits its length. */
 static int bound(const json_t *params, const char *name, duro_kv_bound *b, char *err,
                  size_t errlen)
 {
@@ -268,9 +374,8 @@ static int bound(const json_t *params, const char *name, duro_kv_bound *b, char 
     if (!json_is_string(v))
         return fail(err, errlen, DURO_BAD_REQUEST, "\"%s\" must be a string", name);
     size_t n = json_string_length(v);
-    const char *why;
-    if (n > DURO_KEY_MAX || (n && duro_key_valid(json_string_value(v), n, &why) != 0))
-        return fail(err, errlen, DURO_BAD_REQUEST, "\"%s\" is not a valid key", name);
+    if (!duro_utf8_valid(json_string_value(v), n))
+        return fail(err, errlen, DURO_BAD_REQUEST, "\"%s\" is not valid UTF-8", name);
     if (!(b->key = dup_bytes(json_string_value(v), n)))
         return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
     b->len = n;
@@ -278,28 +383,39 @@ static int bound(const json_t *params, const char *name, duro_kv_bound *b, char 
     return DURO_OK;
 }
 
-int duro_kv_decode_list(duro_kv_req *r, const json_t *params, char *err, size_t errlen)
+int duro_kv_decode_list(duro_kv_req *r, const json_t *params, duro_params_mode mode, char *err,
+                        size_t errlen)
 {
     static const char *const names[] = {"prefix", "start", "startAfter", "end"};
     duro_kv_bound *bs[] = {&r->list.prefix, &r->list.start, &r->list.start_after, &r->list.end};
-    int st;
+    if (!json_is_object(params))
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "list parameters must be a map");
+    int st = duro_fields_check(params, NAMES(list_fields), NULL, err, errlen);
+    if (st != DURO_OK)
+        return st;
     for (size_t i = 0; i < 4; i++)
         if ((st = bound(params, names[i], bs[i], err, errlen)) != DURO_OK)
             return st;
     if (r->list.start.has && r->list.start_after.has)
-        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "use \"start\" or \"startAfter\", not both");
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                    "use \"start\" or \"startAfter\", not both");
 
     long long x;
-    int rc = duro_param_int(json_object_get(params, "limit"), 1, DURO_KV_LIST_MAX, &x);
+    const json_t *v = json_object_get(params, "limit");
+    int rc = duro_param_int(v, mode, 1, DURO_KV_LIST_MAX, &x);
     if (rc < 0)
-        return fail(err, errlen, DURO_BAD_REQUEST, "%s",
-                    "\"limit\" must be an integer from 1 to 10000");
+        return duro_param_error(err, errlen, "limit", "an integer from 1 to 10000", v,
+                                JSON_INTEGER, mode);
     if (rc == 0)
         r->list.limit = (int)x;
-    if (duro_param_flag(json_object_get(params, "reverse"), &r->list.reverse) != 0)
-        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"reverse\" must be true or false");
-    if (duro_param_flag(json_object_get(params, "values"), &r->list.values) != 0)
-        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"values\" must be true or false");
+    const char *bool_what = mode == DURO_PARAMS_TYPED ? "true or false"
+                                                      : "1, true, 0 or false";
+    v = json_object_get(params, "reverse");
+    if (duro_param_flag(v, mode, &r->list.reverse) != 0)
+        return duro_param_error(err, errlen, "reverse", bool_what, v, JSON_TRUE, mode);
+    v = json_object_get(params, "values");
+    if (duro_param_flag(v, mode, &r->list.values) != 0)
+        return duro_param_error(err, errlen, "values", bool_what, v, JSON_TRUE, mode);
 
     const json_t *c = json_object_get(params, "cursor");
     if (c && !json_is_null(c) && !(json_is_string(c) && json_string_length(c) == 0)) {
@@ -363,33 +479,45 @@ const char *duro_kv_op_name(int op)
     return op >= 0 && op < DURO_KV_OP_COUNT ? op_names[op] : NULL;
 }
 
-/* A version for ifMatch: a non-negative integer (or its decimal string). */
-static int version_arg(const json_t *v, int64_t *out)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        long long x = duro_kv_parse_etag(json_string_value(v));
-        if (x >= 0) {
-            *out = x;
-            return 0;
-        }
-    }
-    return -1;
-}
+/* The members each op's args may have (duro_kv_request_from_args). */
+static const char *const get_args[] = {"key", "meta"};
+static const char *const put_args[] = {"key",     "value",      "ttlMs", "metadata",
+                                       "ifMatch", "ifNoneMatch"};
+static const char *const delete_args[] = {"key", "ifMatch"};
+static const char *const keys_args[] = {"keys"};
+static const char *const entries_args[] = {"entries"};
+static const char *const patch_args[] = {"ops", "ifMatch"};
+
+static const struct {
+    const char *const *names;
+    size_t n;
+} op_args[DURO_KV_OP_COUNT] = {
+    [DURO_KV_GET] = {NAMES(get_args)},
+    [DURO_KV_PUT] = {NAMES(put_args)},
+    [DURO_KV_DELETE] = {NAMES(delete_args)},
+    [DURO_KV_BATCH_GET] = {NAMES(keys_args)},
+    [DURO_KV_BATCH_SET] = {NAMES(entries_args)},
+    [DURO_KV_BATCH_DELETE] = {NAMES(keys_args)},
+    [DURO_KV_LIST] = {NAMES(list_fields)},
+    [DURO_KV_CLEAR] = {NULL, 0},
+    [DURO_KV_SNAPSHOT_GET] = {NULL, 0},
+    [DURO_KV_SNAPSHOT_PATCH] = {NAMES(patch_args)},
+};
 
 int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv_limits *lim,
                               duro_kv_req **out, char *err, size_t errlen)
 {
     *out = NULL;
+    if (op < 0 || op >= DURO_KV_OP_COUNT)
+        return fail(err, errlen, DURO_BAD_REQUEST, "%s", "unknown operation");
     if (!json_is_object(args))
         return fail(err, errlen, DURO_BAD_REQUEST, "%s", "args must be a map");
+    int st = duro_fields_check(args, op_args[op].names, op_args[op].n, NULL, err, errlen);
+    if (st != DURO_OK)
+        return st;
     duro_kv_req *r = duro_kv_req_new(op);
     if (!r)
         return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
-    int st = DURO_OK;
     if (op == DURO_KV_GET || op == DURO_KV_PUT || op == DURO_KV_DELETE) {
         const json_t *k = json_object_get(args, "key");
         st = json_is_string(k) ? duro_kv_add_key(r, json_string_value(k), json_string_length(k),
@@ -397,27 +525,27 @@ int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv
                                : fail(err, errlen, DURO_BAD_REQUEST, "%s",
                                       "\"key\" must be a string");
     }
-    const json_t *im = json_object_get(args, "ifMatch");
-    if (st == DURO_OK && im && !json_is_null(im) &&
-        (op == DURO_KV_PUT || op == DURO_KV_DELETE || op == DURO_KV_SNAPSHOT_PATCH) &&
-        version_arg(im, &r->if_match) != 0)
-        st = fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"ifMatch\" must be a version number");
-    const json_t *inm = json_object_get(args, "ifNoneMatch");
-    if (st == DURO_OK && op == DURO_KV_PUT && inm && !json_is_null(inm)) {
-        if (!json_is_boolean(inm))
-            st = fail(err, errlen, DURO_BAD_REQUEST, "%s", "\"ifNoneMatch\" must be a boolean");
-        else
-            r->if_none_match = json_is_true(inm);
+    /* only the ops that list ifMatch / ifNoneMatch / meta got past the check */
+    const json_t *v = json_object_get(args, "ifMatch");
+    long long x = -1;
+    if (st == DURO_OK) {
+        if (duro_param_int(v, DURO_PARAMS_TYPED, 0, INT64_MAX, &x) < 0)
+            st = duro_param_error(err, errlen, "ifMatch", "a version number (an integer >= 0)",
+                                  v, JSON_INTEGER, DURO_PARAMS_TYPED);
+        r->if_match = x;
     }
+    v = json_object_get(args, "ifNoneMatch");
+    if (st == DURO_OK && duro_param_flag(v, DURO_PARAMS_TYPED, &r->if_none_match) != 0)
+        st = duro_param_error(err, errlen, "ifNoneMatch", "true or false", v, JSON_TRUE,
+                              DURO_PARAMS_TYPED);
+    v = json_object_get(args, "meta");
+    if (st == DURO_OK && duro_param_flag(v, DURO_PARAMS_TYPED, &r->with_meta) != 0)
+        st = duro_param_error(err, errlen, "meta", "true or false", v, JSON_TRUE,
+                              DURO_PARAMS_TYPED);
     if (st == DURO_OK) {
         switch (op) {
-        case DURO_KV_GET: {
-            const json_t *m = json_object_get(args, "meta");
-            r->with_meta = json_is_true(m);
-            break;
-        }
         case DURO_KV_PUT:
-            st = duro_kv_decode_put(r, args, enc, lim, err, errlen);
+            st = decode_value(&r->items[0], args, enc, lim, err, errlen);
             break;
         case DURO_KV_BATCH_GET:
         case DURO_KV_BATCH_DELETE:
@@ -427,20 +555,21 @@ int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv
             st = duro_kv_decode_entries(r, args, enc, lim, err, errlen);
             break;
         case DURO_KV_LIST:
-            st = duro_kv_decode_list(r, args, err, errlen);
+            st = duro_kv_decode_list(r, args, DURO_PARAMS_TYPED, err, errlen);
             break;
         case DURO_KV_SNAPSHOT_PATCH:
-            st = duro_kv_decode_patch(r, json_object_get(args, "ops"), enc, lim, err, errlen);
+            v = json_object_get(args, "ops");
+            st = json_is_array(v) ? duro_kv_decode_patch(r, v, enc, lim, err, errlen)
+                                  : fail(err, errlen, DURO_BAD_REQUEST, "%s",
+                                         "\"ops\" must be an array like"
+                                         " [{\"op\":\"set\",\"key\":..,\"value\":..}]");
             break;
         case DURO_KV_SNAPSHOT_GET:
             r->max_bytes = lim->max_snapshot_bytes ? lim->max_snapshot_bytes
                                                    : DURO_KV_SNAPSHOT_DEFAULT;
             break;
-        case DURO_KV_CLEAR:
-        case DURO_KV_DELETE:
+        default: /* GET, DELETE, CLEAR: nothing more */
             break;
-        default:
-            st = fail(err, errlen, DURO_BAD_REQUEST, "%s", "unknown operation");
         }
     }
     if (st != DURO_OK) {

@@ -27,12 +27,19 @@ static int str_field(const json_t *o, const char *name, const char **s, size_t *
     return 1;
 }
 
-/* A query parameter; an empty string counts as absent ("?limit=&offset="). */
-static const json_t *param(const json_t *params, const char *name)
+/* A query parameter; from a query string, an empty string counts as absent
+ * ("?limit=&offset="). */
+static const json_t *param(const json_t *params, const char *name, duro_params_mode mode)
 {
     const json_t *v = json_object_get(params, name);
-    return json_is_string(v) && json_string_length(v) == 0 ? NULL : v;
+    return mode == DURO_PARAMS_QUERY && json_is_string(v) && json_string_length(v) == 0 ? NULL
+                                                                                         : v;
 }
+
+static const char *const query_fields[] = {"type",  "namespace", "key_prefix",
+                                           "limit", "offset",    "consistent"};
+/* REGISTER / UNREGISTER; "namespace" (second) only when it is read from args */
+static const char *const register_fields[] = {"type", "namespace", "key", "size", "metadata"};
 
 /* The string field name, checked by valid() and copied to out (of cap
  * bytes): DURO_OK with *has set, or DURO_BAD_REQUEST. */
@@ -77,15 +84,21 @@ static int ns_field(const json_t *o, char *ns, size_t *len, int *has, int requir
                       "a namespace name", err, errlen);
 }
 
-int duro_registry_query_from(const json_t *params, duro_registry_query **out, char *err,
-                             size_t errlen)
+int duro_registry_query_from(const json_t *params, duro_params_mode mode,
+                             duro_registry_query **out, char *err, size_t errlen)
 {
     *out = NULL;
+    if (!json_is_object(params))
+        return fail(err, errlen, DURO_BAD_REQUEST, "query parameters must be a map");
+    int st = duro_fields_check(params, query_fields, sizeof query_fields / sizeof *query_fields,
+                               NULL, err, errlen);
+    if (st != DURO_OK)
+        return st;
     duro_registry_query *q = calloc(1, sizeof *q);
     if (!q)
         return fail(err, errlen, DURO_NOMEM, "out of memory");
     q->limit = DURO_REGISTRY_LIST_DEFAULT;
-    int st = type_field(params, q->type, &q->type_len, &q->has_type, 0, err, errlen);
+    st = type_field(params, q->type, &q->type_len, &q->has_type, 0, err, errlen);
     if (st == DURO_OK)
         st = ns_field(params, q->ns, &q->ns_len, &q->has_ns, 0, err, errlen);
     if (st != DURO_OK) {
@@ -112,23 +125,30 @@ int duro_registry_query_from(const json_t *params, duro_registry_query **out, ch
         q->prefix_len = n;
     }
     long long x;
-    if ((rc = duro_param_int(param(params, "limit"), 0, DURO_REGISTRY_LIST_MAX, &x)) < 0) {
+    const json_t *v = param(params, "limit", mode);
+    if ((rc = duro_param_int(v, mode, 0, DURO_REGISTRY_LIST_MAX, &x)) < 0) {
         duro_registry_query_free(q);
-        return fail(err, errlen, DURO_BAD_REQUEST, "\"limit\" must be an integer from 0 to 1000");
+        return duro_param_error(err, errlen, "limit", "an integer from 0 to 1000", v,
+                                JSON_INTEGER, mode);
     }
     if (rc == 0)
         q->limit = x;
-    if ((rc = duro_param_int(param(params, "offset"), 0, DURO_REGISTRY_OFFSET_MAX, &x)) < 0) {
+    v = param(params, "offset", mode);
+    if ((rc = duro_param_int(v, mode, 0, DURO_REGISTRY_OFFSET_MAX, &x)) < 0) {
         duro_registry_query_free(q);
-        return fail(err, errlen, DURO_BAD_REQUEST,
-                    "\"offset\" must be an integer from 0 to 1000000000");
+        return duro_param_error(err, errlen, "offset", "an integer from 0 to 1000000000", v,
+                                JSON_INTEGER, mode);
     }
     if (rc == 0)
         q->offset = x;
     int consistent;
-    if (duro_param_flag(param(params, "consistent"), &consistent) != 0) {
+    v = param(params, "consistent", mode);
+    if (duro_param_flag(v, mode, &consistent) != 0) {
         duro_registry_query_free(q);
-        return fail(err, errlen, DURO_BAD_REQUEST, "\"consistent\" must be true or false");
+        return duro_param_error(err, errlen, "consistent",
+                                mode == DURO_PARAMS_TYPED ? "true or false"
+                                                          : "1, true, 0 or false",
+                                v, JSON_TRUE, mode);
     }
     *out = q;
     return DURO_OK;
@@ -147,11 +167,21 @@ int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
     if (!json_is_object(args))
         return fail(err, errlen, DURO_BAD_REQUEST,
                     "body must be an object like {\"type\", \"namespace\", \"key\"}");
+    /* UNREGISTER takes type, namespace, key; without ns, namespace is not
+     * read (the binary protocol's frame names it) and so not allowed */
+    const char *names[5];
+    size_t n_names = 0;
+    for (size_t i = 0; i < (op == DURO_RESOURCE_REGISTER ? 5u : 3u); i++)
+        if (i != 1 || ns)
+            names[n_names++] = register_fields[i];
+    int st = duro_fields_check(args, names, n_names, NULL, err, errlen);
+    if (st != DURO_OK)
+        return st;
     duro_resource_req *r = calloc(1, sizeof *r);
     if (!r)
         return fail(err, errlen, DURO_NOMEM, "out of memory");
     int has;
-    int st = type_field(args, r->type, &r->type_len, &has, 1, err, errlen);
+    st = type_field(args, r->type, &r->type_len, &has, 1, err, errlen);
     if (st == DURO_OK && r->type_len == 2 && memcmp(r->type, "kv", 2) == 0)
         st = fail(err, errlen, DURO_BAD_REQUEST,
                   "\"kv\" resources are tracked automatically: write the key"
@@ -175,10 +205,10 @@ int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
     }
     if (st == DURO_OK && op == DURO_RESOURCE_REGISTER) {
         long long size = 0;
-        if (duro_param_int(json_object_get(args, "size"), 0, DURO_RESOURCE_SIZE_MAX, &size) < 0 ||
-            json_is_string(json_object_get(args, "size")))
-            st = fail(err, errlen, DURO_BAD_REQUEST,
-                      "\"size\" must be an integer from 0 to 2^53-1 (bytes)");
+        const json_t *v = json_object_get(args, "size");
+        if (duro_param_int(v, DURO_PARAMS_TYPED, 0, DURO_RESOURCE_SIZE_MAX, &size) < 0)
+            st = duro_param_error(err, errlen, "size", "an integer from 0 to 2^53-1 (bytes)", v,
+                                  JSON_INTEGER, DURO_PARAMS_TYPED);
         r->size = size;
         const json_t *meta = json_object_get(args, "metadata");
         if (st == DURO_OK && meta && !json_is_null(meta) &&

@@ -11,22 +11,29 @@
 #include <stddef.h>
 
 #include "objects/registry.h"
+#include "transport/kv_request.h"
 
 /* LIST/STATS from an object of type, namespace, key_prefix (strings), limit
- * (0..1000, default 100), offset (0..1e9) as integers or decimal strings, and
- * consistent (a flag; every read is consistent, see docs/registry.md).
- * Unknown names are ignored. */
-int duro_registry_query_from(const json_t *params, duro_registry_query **out, char *err,
-                             size_t errlen);
+ * (0..1000, default 100), offset (0..1e9) and consistent (a flag; every
+ * read is consistent, see docs/registry.md), read as mode says: JSON
+ * integers and a JSON bool from binary-protocol / embedded args
+ * (DURO_PARAMS_TYPED), decimal strings and "1"/"true"/""/"0"/"false" from a
+ * query string (DURO_PARAMS_QUERY, where an empty value counts as absent).
+ * An empty type or namespace is no filter. Any other name is
+ * DURO_BAD_REQUEST (`unknown field "<name>"`). */
+int duro_registry_query_from(const json_t *params, duro_params_mode mode,
+                             duro_registry_query **out, char *err, size_t errlen);
 
 /* The namespace a query reads, for access checks: its namespace filter, or
  * "*" (every namespace) without one. */
 void duro_registry_query_scope(const duro_registry_query *q, const char **ns, size_t *len);
 
-/* REGISTER/UNREGISTER from {type, key, size?, metadata?} (size and metadata
- * only for REGISTER). If ns is not NULL, "namespace" is required in args and
- * copied to ns (ns_len set). Type "kv" is refused: KV keys are tracked
- * automatically. */
+/* REGISTER/UNREGISTER from {type, key, size?, metadata?} (size, a JSON
+ * integer, and metadata only for REGISTER). If ns is not NULL (HTTP),
+ * "namespace" is required in args and copied to ns (ns_len set); if ns is
+ * NULL (binary protocol: the frame's namespace) it is not allowed. Any other
+ * member is DURO_BAD_REQUEST (`unknown field "<name>"`). Type "kv" is
+ * refused: KV keys are tracked automatically. */
 int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
                           duro_resource_req **out, char *err, size_t errlen);
 

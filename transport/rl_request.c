@@ -1,4 +1,5 @@
-/* rl_request.c — rate-limiter request decoding (see rl_request.h). */
+/* rl_request.c — rate-limiter request decoding (see rl_request.h); the
+ * request freeing and op-name lookup of every kind. */
 #include "transport/rl_request.h"
 
 #include <errno.h>
@@ -46,20 +47,38 @@ int duro_rl_op_from_name(const char *name, size_t len)
     return -1;
 }
 
+/* The members each op may have; "key" (first) only when the key is not
+ * given from a path. */
+static const char *const check_fields[] = {"key", "limit", "windowMs", "cost", "enforce"};
+static const char *const get_fields[] = {"key", "limit", "windowMs"};
+static const char *const reset_fields[] = {"key"};
+
+static const struct {
+    const char *const *names;
+    size_t n;
+} op_fields[DURO_RL_OP_COUNT] = {
+    [DURO_RL_CHECK] = {check_fields, sizeof check_fields / sizeof *check_fields},
+    [DURO_RL_GET] = {get_fields, sizeof get_fields / sizeof *get_fields},
+    [DURO_RL_RESET] = {reset_fields, sizeof reset_fields / sizeof *reset_fields},
+};
+
 /* Reads an optional integer field in min..max into *out (*has = 1). */
 static int int_field(const json_t *args, const char *name, int64_t min, int64_t max, int *has,
                      int64_t *out, char *err, size_t errlen)
 {
     const json_t *v = args ? json_object_get(args, name) : NULL;
-    if (!v || json_is_null(v))
-        return DURO_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        snprintf(err, errlen, "\"%s\" must be an integer from %lld to %lld", name,
-                 (long long)min, (long long)max);
-        return DURO_BAD_REQUEST;
+    long long x;
+    int rc = duro_param_int(v, DURO_PARAMS_TYPED, min, max, &x);
+    if (rc < 0) {
+        char what[80];
+        snprintf(what, sizeof what, "an integer from %lld to %lld", (long long)min,
+                 (long long)max);
+        return duro_param_error(err, errlen, name, what, v, JSON_INTEGER, DURO_PARAMS_TYPED);
     }
-    *has = 1;
-    *out = json_integer_value(v);
+    if (rc == 0) {
+        *has = 1;
+        *out = x;
+    }
     return DURO_OK;
 }
 
@@ -82,6 +101,19 @@ int duro_rl_request_fields(int op, const char *key, size_t key_len, const duro_r
     const char *why;
     if (op < 0 || op >= DURO_RL_OP_COUNT) {
         snprintf(err, errlen, "unknown ratelimit operation");
+        return DURO_BAD_REQUEST;
+    }
+    /* the fast path of the binary protocol reads typed fields itself: the
+     * same members as op_fields, so a get or reset takes no cost etc. */
+    const char *extra = op == DURO_RL_CHECK ? NULL
+                        : f->has_cost       ? "cost"
+                        : f->has_enforce    ? "enforce"
+                        : op == DURO_RL_GET ? NULL
+                        : f->has_limit      ? "limit"
+                        : f->has_window     ? "windowMs"
+                                            : NULL;
+    if (extra) {
+        snprintf(err, errlen, "unknown field \"%s\"", extra);
         return DURO_BAD_REQUEST;
     }
     if (duro_key_valid(key, key_len, &why) != 0) {
@@ -124,12 +156,31 @@ int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
                     const duro_rl_defaults *d, duro_rl_req **out, char *err, size_t errlen)
 {
     *out = NULL;
+    if (op < 0 || op >= DURO_RL_OP_COUNT) {
+        snprintf(err, errlen, "unknown ratelimit operation");
+        return DURO_BAD_REQUEST;
+    }
     if (args && !json_is_object(args)) {
         snprintf(err, errlen, "body must be an object like {\"limit\":30,\"windowMs\":60000}");
         return DURO_BAD_REQUEST;
     }
+    int from_path = key != NULL;
+    int st = args ? duro_fields_check(args, op_fields[op].names + from_path,
+                                      op_fields[op].n - (size_t)from_path, NULL, err, errlen)
+                  : DURO_OK;
+    if (st != DURO_OK)
+        return st;
+    if (!from_path) {
+        const json_t *k = args ? json_object_get(args, "key") : NULL;
+        if (!json_is_string(k)) {
+            snprintf(err, errlen, "\"key\" must be a string");
+            return DURO_BAD_REQUEST;
+        }
+        key = json_string_value(k);
+        key_len = json_string_length(k);
+    }
     duro_rl_fields f = {0};
-    int st = int_field(args, "limit", 1, DURO_RL_LIMIT_MAX, &f.has_limit, &f.limit, err, errlen);
+    st = int_field(args, "limit", 1, DURO_RL_LIMIT_MAX, &f.has_limit, &f.limit, err, errlen);
     if (st == DURO_OK)
         st = int_field(args, "windowMs", 1, DURO_RL_WINDOW_MAX, &f.has_window, &f.window_ms, err,
                        errlen);
@@ -137,12 +188,10 @@ int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
         st = int_field(args, "cost", 0, DURO_RL_LIMIT_MAX, &f.has_cost, &f.cost, err, errlen);
     const json_t *en = args ? json_object_get(args, "enforce") : NULL;
     if (st == DURO_OK && en && !json_is_null(en)) {
-        if (!json_is_boolean(en)) {
-            snprintf(err, errlen, "\"enforce\" must be a boolean");
-            st = DURO_BAD_REQUEST;
-        }
+        if (duro_param_flag(en, DURO_PARAMS_TYPED, &f.enforce) != 0)
+            st = duro_param_error(err, errlen, "enforce", "true or false", en, JSON_TRUE,
+                                  DURO_PARAMS_TYPED);
         f.has_enforce = 1;
-        f.enforce = json_is_true(en);
     }
     if (st != DURO_OK)
         return st;

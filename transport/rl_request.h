@@ -26,10 +26,17 @@ int duro_rl_parse_default(const char *s, duro_rl_defaults *d);
  * or -1. */
 int duro_rl_op_from_name(const char *name, size_t len);
 
-/* Builds a request for op on key from args (NULL or an object with limit,
- * windowMs, cost — integers — and enforce — bool; missing ones take the
- * defaults, cost defaults to 1). DURO_OK with *out set, or an error status
- * with a message in err. */
+/* Builds a request for op from args (NULL, or an object). key[0..key_len)
+ * is the key taken from an HTTP path; if key is NULL it is args' "key" (a
+ * string, required) — the binary protocol's and embedded client's way. args
+ * may hold, per op (and "key" only when key is NULL):
+ *   CHECK  {key, limit, windowMs, cost, enforce}
+ *   GET    {key, limit, windowMs}
+ *   RESET  {key}
+ * limit, windowMs and cost are JSON integers, enforce a JSON bool; missing
+ * or null ones take the defaults (cost 1). Any other member is
+ * DURO_BAD_REQUEST (`unknown field "<name>"`). DURO_OK with *out set, or an
+ * error status with a message in err. */
 int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
                     const duro_rl_defaults *d, duro_rl_req **out, char *err, size_t errlen);
 
@@ -40,7 +47,8 @@ typedef struct duro_rl_fields {
     int enforce;
 } duro_rl_fields;
 
-/* As duro_rl_request, from typed fields (ranges still checked). */
+/* As duro_rl_request, from typed fields (ranges still checked; a GET with
+ * cost or enforce, or a RESET with any field, is `unknown field`). */
 int duro_rl_request_fields(int op, const char *key, size_t key_len, const duro_rl_fields *f,
                            const duro_rl_defaults *d, duro_rl_req **out, char *err,
                            size_t errlen);

@@ -444,7 +444,7 @@ static void registry_op(rconn *c, uint64_t msgid, int op, const unsigned char *a
         return;
     }
     duro_registry_query *q = NULL;
-    int st = duro_registry_query_from(a, &q, err, sizeof err);
+    int st = duro_registry_query_from(a, DURO_PARAMS_TYPED, &q, err, sizeof err);
     json_decref(a);
     if (st == DURO_OK && c->r->access && duro_access_enabled(c->r->access)) {
         const char *scope;
@@ -567,8 +567,8 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
     } else {
         const json_t *key = json_object_get(args, "key");
         st = json_is_string(key)
-                 ? duro_rl_request(kop, json_string_value(key), json_string_length(key), args,
-                                   &r->rl_defaults, (duro_rl_req **)&req, err, sizeof err)
+                 ? duro_rl_request(kop, NULL, 0, args, &r->rl_defaults, (duro_rl_req **)&req,
+                                   err, sizeof err)
                  : (snprintf(err, sizeof err, "\"key\" must be a string"), DURO_BAD_REQUEST);
     }
     json_decref(args);

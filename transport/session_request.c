@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "transport/codec.h"
+#include "transport/kv_request.h"
 
 static const char *const op_names[DURO_SESSION_OP_COUNT] = {
     [DURO_SESSION_CREATE] = "session.create",
@@ -42,6 +43,28 @@ static const json_t *field(const json_t *args, const char *name)
     const json_t *v = args ? json_object_get(args, name) : NULL;
     return v && !json_is_null(v) ? v : NULL;
 }
+
+/* The members each op's args may have. The first is the op's subject (the
+ * session id or user id), allowed only when it does not come from a path;
+ * CREATE has none. */
+static const char *const create_fields[] = {"data", "ttlMs", "userId", "rolling"};
+static const char *const id_fields[] = {"id"};
+static const char *const put_fields[] = {"id", "data", "ttlMs"};
+static const char *const user_fields[] = {"userId"};
+static const char *const revoke_fields[] = {"userId", "exceptId"};
+
+static const struct {
+    const char *const *names;
+    size_t n;
+    int subject;
+} op_fields[DURO_SESSION_OP_COUNT] = {
+    [DURO_SESSION_CREATE] = {create_fields, 4, 0},
+    [DURO_SESSION_GET] = {id_fields, 1, 1},
+    [DURO_SESSION_PUT] = {put_fields, 3, 1},
+    [DURO_SESSION_DELETE] = {id_fields, 1, 1},
+    [DURO_SESSION_LIST_USER] = {user_fields, 1, 1},
+    [DURO_SESSION_REVOKE_USER] = {revoke_fields, 2, 1},
+};
 
 static int user_id(duro_session_req *r, const char *s, size_t n, char *err, size_t errlen)
 {
@@ -80,11 +103,12 @@ static int ttl(duro_session_req *r, const json_t *args, int required, char *err,
     const json_t *v = field(args, "ttlMs");
     if (!v && !required)
         return DURO_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-        json_integer_value(v) > DURO_SESSION_TTL_MAX)
-        return fail(err, errlen, DURO_BAD_REQUEST,
-                    "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years)");
-    r->ttl_ms = json_integer_value(v);
+    long long x;
+    if (duro_param_int(v, DURO_PARAMS_TYPED, 1, DURO_SESSION_TTL_MAX, &x) != 0)
+        return duro_param_error(err, errlen, "ttlMs",
+                                "an integer from 1 to 315360000000 (ten years)", v, JSON_INTEGER,
+                                DURO_PARAMS_TYPED);
+    r->ttl_ms = x;
     return DURO_OK;
 }
 
@@ -127,9 +151,9 @@ static int decode(duro_session_req *r, int op, const char *path, size_t len, con
                      DURO_OK)
             return st;
         const json_t *roll = field(args, "rolling");
-        if (roll && !json_is_boolean(roll))
-            return fail(err, errlen, DURO_BAD_REQUEST, "\"rolling\" must be a boolean");
-        r->rolling = json_is_true(roll);
+        if (duro_param_flag(roll, DURO_PARAMS_TYPED, &r->rolling) != 0)
+            return duro_param_error(err, errlen, "rolling", "true or false", roll, JSON_TRUE,
+                                    DURO_PARAMS_TYPED);
         return DURO_OK;
     }
     case DURO_SESSION_PUT:
@@ -172,10 +196,18 @@ int duro_session_request(int op, const char *id_or_user, size_t len, const json_
     if (!args && (op == DURO_SESSION_CREATE || op == DURO_SESSION_PUT))
         return fail(err, errlen, DURO_BAD_REQUEST,
                     "body must be an object like {\"data\": {...}, \"ttlMs\": 3600000}");
+    if (op < 0 || op >= DURO_SESSION_OP_COUNT)
+        return fail(err, errlen, DURO_BAD_REQUEST, "unknown session operation");
+    int skip = op_fields[op].subject && id_or_user; /* the subject came from the path */
+    int st = args ? duro_fields_check(args, op_fields[op].names + skip,
+                                      op_fields[op].n - (size_t)skip, NULL, err, errlen)
+                  : DURO_OK;
+    if (st != DURO_OK)
+        return st;
     duro_session_req *r = calloc(1, sizeof *r);
     if (!r)
         return fail(err, errlen, DURO_NOMEM, "out of memory");
-    int st = decode(r, op, id_or_user, len, args, err, errlen);
+    st = decode(r, op, id_or_user, len, args, err, errlen);
     if (st != DURO_OK) {
         duro_session_req_free(r);
         return st;

@@ -25,11 +25,15 @@ const char *duro_session_op_name(int op);
  * DELETE) or the user id (LIST_USER, REVOKE_USER) taken from an HTTP path; if
  * id_or_user is NULL it is read from args instead ("id" or "userId", a
  * string). It is ignored for CREATE. args (NULL, or an object; required for
- * CREATE and PUT):
+ * CREATE and PUT) may hold exactly these members (the id / userId only when
+ * it does not come from the path):
  *   CREATE       {data: object, ttlMs: int, userId?: string, rolling?: bool}
- *   PUT          {data: object, ttlMs?: int}
- *   REVOKE_USER  {exceptId?: session id}
- *   others       nothing read (unknown names are ignored everywhere)
+ *   GET, DELETE  {id}
+ *   PUT          {id, data: object, ttlMs?: int}
+ *   LIST_USER    {userId}
+ *   REVOKE_USER  {userId, exceptId?: session id}
+ * Any other member is DURO_BAD_REQUEST (`unknown field "<name>"`); ttlMs
+ * must be a JSON integer and rolling a JSON bool.
  * ttlMs is an integer 1..DURO_SESSION_TTL_MAX; data's compact JSON text is at
  * most DURO_SESSION_DATA_MAX bytes (else DURO_PAYLOAD_TOO_LARGE); a user id is
  * 1..DURO_SESSION_USER_MAX bytes of UTF-8 without NUL. A null field counts as

@@ -1714,7 +1714,7 @@ TEST(resources_through_call)
     mp_str(&b, "namespace");
     mp_str(&b, "rescall");
     mp_str(&b, "limit");
-    mp_str(&b, "5"); /* a decimal string, as in a query string */
+    msgpack_pack_int(&b.pk, 5); /* args are typed: a decimal string would be 400 */
     ASSERT_EQ(duro_call(db, "resources.list", "default", b.sb.data, b.sb.size, &status, &body,
                         &len),
               DURO_OK);

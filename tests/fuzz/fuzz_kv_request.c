@@ -3,8 +3,9 @@
  * binary transports run it: bytes → (JSON or checked msgpack) → validated
  * duro_kv_req, for every body-carrying op, plus the path key and list query.
  *
- * Input layout: byte 0 selects op and encoding, the rest is the body (and,
- * split at the first NUL, a percent-encoded key / query string).
+ * Input layout: byte 0 selects op and encoding (bit 0), and for lists the
+ * parameter mode (bit 3: typed args or query strings); the rest is the body
+ * (and, split at the first NUL, a percent-encoded key / query string).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         default:
             if (json_is_object(j))
-                duro_kv_decode_list(r, j, err, sizeof err);
+                duro_kv_decode_list(r, j, sel & 8 ? DURO_PARAMS_QUERY : DURO_PARAMS_TYPED, err,
+                                    sizeof err);
             break;
         }
         json_decref(j);
@@ -81,6 +83,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     if (r->list.limit < 1 || r->list.limit > DURO_KV_LIST_MAX)
+        abort();
+    /* list bounds are any UTF-8 (NUL allowed); the cursor is a key */
+    const duro_kv_bound *bs[] = {&r->list.prefix, &r->list.start, &r->list.start_after,
+                                 &r->list.end};
+    for (size_t i = 0; i < 4; i++)
+        if (bs[i]->has && !duro_utf8_valid(bs[i]->key, bs[i]->len))
+            abort();
+    if (r->list.cursor.has && duro_key_valid(r->list.cursor.key, r->list.cursor.len, &why) != 0)
         abort();
     duro_kv_req_free(r);
     return 0;

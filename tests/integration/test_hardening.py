@@ -554,6 +554,13 @@ class HttpFraming(ServerTestCase):
         r = self.server.req("GET", "/storage/list?ns=%s&prefx=a" % self.ns)
         self.assertIn('"prefx"', r.body["error"]["message"])
 
+    def test_auth_bodies_are_strict(self):
+        for path, body in (("/auth/users", {"email": "a@b.c", "password": "12345678", "admin": 1}),
+                           ("/auth/login", {"email": "a@b.c", "password": "12345678", "ttl": 5})):
+            r = self.server.req("POST", path + "?ns=" + self.ns, body)
+            assert_error(r, 400, "BAD_REQUEST", path)
+            self.assertIn("unknown field", r.body["error"]["message"])
+
     def test_bool_query_values_are_strict(self):
         self.server.put("b", 1, ns=self.ns)
         assert_error(self.server.req("GET", kv_path("b", ns=self.ns, meta="yes")), 400, "BAD_REQUEST")

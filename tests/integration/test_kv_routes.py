@@ -58,9 +58,12 @@ class GetPut(ServerTestCase):
         assert_error(self.req("GET", kv_path("missing", ns=self.ns)), 404, "NOT_FOUND")
         assert_error(self.req("GET", kv_path("missing", ns=self.ns, meta=1)), 404, "NOT_FOUND")
 
-    def test_unknown_fields_ignored(self):
-        ok(self.req("PUT", kv_path("u", ns=self.ns), {"value": 5, "extra": [1, 2], "foo": None}))
-        self.assertEqual(self.server.get("u", ns=self.ns), 5)
+    def test_unknown_fields_refused(self):
+        # strict inputs (docs/protocol.md): a misspelt field is an error, not ignored
+        r = self.req("PUT", kv_path("u", ns=self.ns), {"value": 5, "extra": [1, 2], "foo": None})
+        assert_error(r, 400, "BAD_REQUEST")
+        self.assertIn('unknown field "extra"', r.body["error"]["message"])
+        assert_error(self.req("GET", kv_path("u", ns=self.ns)), 404, "NOT_FOUND")
 
     def test_put_returns_version_and_etag(self):
         r = self.req("PUT", kv_path("e", ns=self.ns), {"value": 1})

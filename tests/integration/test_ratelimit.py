@@ -130,7 +130,8 @@ class RateLimit(ServerTestCase):
         self.assertEqual(call(14, "ratelimit.check", {"key": "q", "limit": -1})[1], 400)
         self.assertEqual(call(15, "ratelimit.check", {"key": "q", "limit": 2, "cost": 3})[1], 400)
         self.assertEqual(call(16, "ratelimit.check", {"key": "", "limit": 2})[1], 400)
-        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2, "x": [1]})[1], 200)
+        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2, "x": [1]})[1], 400)
+        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2})[1], 200)
         r = call(18, "ratelimit.check", {"key": "q", "limit": 2, "windowMs": 60000, "cost": 2})
         self.assertEqual((r[1], r[2]["allowed"]), (200, False))  # 1 of 2 used just above
         s.close()

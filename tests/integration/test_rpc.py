@@ -78,11 +78,12 @@ class Rpc(ServerTestCase):
             self.assertEqual(c.call(3, "kv.get", ns, {"key": key, "meta": False}), (200, len(key)))
             st, m = c.call(4, "kv.get", ns, {"meta": True, "key": key})
             self.assertEqual((st, m["value"]), (200, len(key)))
-            self.assertEqual(c.call(5, "kv.get", ns, {"key": key, "other": [1]}), (200, len(key)))
+            st, e = c.call(5, "kv.get", ns, {"key": key, "other": [1]})
+            self.assertEqual((st, e["message"]), (400, 'unknown field "other"'))
         self.assertEqual(c.call(6, "kv.get", ns, {"key": "x" * 2049})[1]["code"], "BAD_REQUEST")
         self.assertEqual(c.call(7, "kv.get", ns, {"key": "a\u0000b"})[1]["code"], "BAD_REQUEST")
         self.assertEqual(c.call(8, "kv.get", ns, {"key": 5})[1]["code"], "BAD_REQUEST")
-        self.assertEqual(c.call(9, "kv.get", ns, {"key": "k", "meta": 1})[0], 200)
+        self.assertEqual(c.call(9, "kv.get", ns, {"key": "k", "meta": 1})[0], 400)  # bools are bools
 
     def test_errors_keep_the_connection(self):
         c, ns = self.c, self.ns

@@ -67,7 +67,7 @@ static char *list(duro_runtime *rt, const char *ns, const char *params_json)
     json_error_t je;
     json_t *p = json_loads(params_json, 0, &je);
     char err[128];
-    if (!p || duro_kv_decode_list(r, p, err, sizeof err) != DURO_OK)
+    if (!p || duro_kv_decode_list(r, p, DURO_PARAMS_TYPED, err, sizeof err) != DURO_OK)
         abort();
     json_decref(p);
     char *out;
@@ -208,14 +208,14 @@ TEST(list_ranges_cursors_reverse)
     l = list(rt, "l", "{\"start\": \"b/2\", \"end\": \"c\"}");
     ASSERT_STREQ(l, "{\"keys\":[\"b/2\",\"b/3\"],\"cursor\":null,\"list_complete\":true}");
     free(l);
-    l = list(rt, "l", "{\"startAfter\": \"b/2\", \"limit\": \"2\"}");
+    l = list(rt, "l", "{\"startAfter\": \"b/2\", \"limit\": 2}");
     ASSERT(strstr(l, "\"keys\":[\"b/3\",\"c\"]") != NULL);
     ASSERT(strstr(l, "\"list_complete\":false") != NULL);
     free(l);
     l = list(rt, "l", "{\"end\": \"a\"}");
     ASSERT_STREQ(l, "{\"keys\":[],\"cursor\":null,\"list_complete\":true}");
     free(l);
-    l = list(rt, "l", "{\"reverse\": \"1\", \"limit\": 2}");
+    l = list(rt, "l", "{\"reverse\": true, \"limit\": 2}");
     ASSERT(strstr(l, "\"keys\":[\"\xc3\xa9\",\"c\"]") != NULL);
     free(l);
 
@@ -326,7 +326,7 @@ TEST(decode_rejects_bad_fields)
 
     r = duro_kv_req_new(DURO_KV_LIST);
     b = json_pack("{s:s,s:s}", "start", "a", "startAfter", "b");
-    ASSERT_EQ(duro_kv_decode_list(r, b, err, sizeof err), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_kv_decode_list(r, b, DURO_PARAMS_TYPED, err, sizeof err), DURO_BAD_REQUEST);
     json_decref(b);
     duro_kv_req_free(r);
     const char *bad_list[] = {"{\"limit\":0}", "{\"limit\":10001}", "{\"limit\":\"abc\"}",
@@ -335,7 +335,8 @@ TEST(decode_rejects_bad_fields)
         r = duro_kv_req_new(DURO_KV_LIST);
         json_error_t je;
         b = json_loads(bad_list[i], 0, &je);
-        ASSERT_EQ(duro_kv_decode_list(r, b, err, sizeof err), DURO_BAD_REQUEST);
+        ASSERT_EQ(duro_kv_decode_list(r, b, DURO_PARAMS_TYPED, err, sizeof err),
+                  DURO_BAD_REQUEST);
         json_decref(b);
         duro_kv_req_free(r);
     }

@@ -52,7 +52,7 @@ static json_t *query(duro_runtime *rt, int op, const char *params)
     json_t *p = parse(params);
     duro_registry_query *q;
     char err[256];
-    if (duro_registry_query_from(p, &q, err, sizeof err) != DURO_OK) {
+    if (duro_registry_query_from(p, DURO_PARAMS_TYPED, &q, err, sizeof err) != DURO_OK) {
         fprintf(stderr, "bad query %s: %s\n", params, err);
         abort();
     }
@@ -461,14 +461,15 @@ TEST(query_decoding_bounds)
         json_t *p = parse(bad[i]);
         duro_registry_query *q;
         char err[256];
-        ASSERT_EQ(duro_registry_query_from(p, &q, err, sizeof err), DURO_BAD_REQUEST);
+        ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_TYPED, &q, err, sizeof err),
+                  DURO_BAD_REQUEST);
         json_decref(p);
     }
     json_t *p =
         parse("{\"limit\":\"1000\",\"offset\":\"3\",\"consistent\":\"1\",\"key_prefix\":\"\"}");
     duro_registry_query *q;
     char err[256];
-    ASSERT_EQ(duro_registry_query_from(p, &q, err, sizeof err), DURO_OK);
+    ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_QUERY, &q, err, sizeof err), DURO_OK);
     ASSERT_EQ(q->limit, 1000);
     ASSERT_EQ(q->offset, 3);
     ASSERT(q->prefix == NULL);
@@ -478,7 +479,7 @@ TEST(query_decoding_bounds)
     /* empty parameters are no filter (a template like ?type=&limit= filled
      * in literally) */
     p = parse("{\"type\":\"\",\"namespace\":\"\",\"limit\":\"\",\"offset\":\"\"}");
-    ASSERT_EQ(duro_registry_query_from(p, &q, err, sizeof err), DURO_OK);
+    ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_QUERY, &q, err, sizeof err), DURO_OK);
     ASSERT(!q->has_type && !q->has_ns && q->limit == 100 && q->offset == 0);
     duro_registry_query_free(q);
     json_decref(p);

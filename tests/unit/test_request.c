@@ -1,0 +1,801 @@
+/*
+ * test_request.c — the request decoders (transport/kv_request.c,
+ * rl_request.c, session_request.c, registry_request.c) hold every way in to
+ * the same strict rules: an unknown field is 400 naming it, bools are bools
+ * and integers integers (typed args) or their exact query-string spellings
+ * (DURO_PARAMS_QUERY), list bounds are any UTF-8 byte string; plus the JSON
+ * parser's refusal of lone surrogates and the 1000-element batch cap. One
+ * test runs list bounds with NUL through a real runtime.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objects/kv.h"
+#include "objects/ratelimit.h"
+#include "objects/registry.h"
+#include "objects/session.h"
+#include "rt_util.h"
+#include "test.h"
+#include "transport/codec.h"
+#include "transport/kv_request.h"
+#include "transport/names.h"
+#include "transport/registry_request.h"
+#include "transport/rl_request.h"
+#include "transport/session_request.h"
+
+static const duro_kv_limits lim = {1 << 20, 0};
+static char err[256];
+
+static json_t *js(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!j) {
+        fprintf(stderr, "bad test JSON %s: %s\n", text, je.text);
+        abort();
+    }
+    return j;
+}
+
+/* kv args of op name `op` from JSON text: the status (err has the message). */
+static int kv_args(const char *op, const char *args, duro_kv_req **out)
+{
+    json_t *a = js(args);
+    duro_kv_req *r = NULL;
+    int st = duro_kv_request_from_args(duro_kv_op_from_name(op, strlen(op)), a, DURO_ENC_JSON,
+                                       &lim, &r, err, sizeof err);
+    json_decref(a);
+    if (out)
+        *out = r;
+    else
+        duro_kv_req_free(r);
+    return st;
+}
+
+/* 1 if err is exactly `[where: ]unknown field "name"`. */
+static int names_unknown(const char *where, const char *name)
+{
+    char want[256];
+    snprintf(want, sizeof want, "%s%sunknown field \"%s\"", where ? where : "", where ? ": " : "",
+             name);
+    if (strcmp(err, want) != 0) {
+        fprintf(stderr, "  got \"%s\", want \"%s\"\n", err, want);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- item 1: unknown fields ---------------------------------------------- */
+
+TEST(kv_args_unknown_fields_every_op)
+{
+    static const struct {
+        const char *op, *args, *field;
+    } cases[] = {
+        {"kv.get", "{\"key\":\"k\",\"metadata\":true}", "metadata"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"expirationTtl\":60}", "expirationTtl"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ttl\":null}", "ttl"}, /* null: still a name */
+        {"kv.delete", "{\"key\":\"k\",\"ifNoneMatch\":true}", "ifNoneMatch"},
+        {"kv.delete", "{\"key\":\"k\",\"value\":1}", "value"},
+        {"kv.batch_get", "{\"keys\":[\"a\"],\"meta\":true}", "meta"},
+        {"kv.batch_set", "{\"entries\":[],\"ttlMs\":5}", "ttlMs"},
+        {"kv.batch_delete", "{\"keys\":[\"a\"],\"ifMatch\":1}", "ifMatch"},
+        {"kv.list", "{\"prefix\":\"a\",\"startAt\":\"b\"}", "startAt"},
+        {"kv.list", "{\"key\":\"a\"}", "key"},
+        {"kv.clear", "{\"prefix\":\"a\"}", "prefix"},
+        {"snapshot.get", "{\"key\":\"a\"}", "key"},
+        {"snapshot.patch", "{\"ops\":[],\"etag\":3}", "etag"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ASSERT_EQ(kv_args(cases[i].op, cases[i].args, NULL), DURO_BAD_REQUEST);
+        ASSERT(names_unknown(NULL, cases[i].field));
+    }
+    /* and the accepted shapes of each op */
+    static const char *const good[][2] = {
+        {"kv.get", "{\"key\":\"k\",\"meta\":true}"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ttlMs\":5,\"metadata\":{},\"ifMatch\":3,"
+                   "\"ifNoneMatch\":false}"},
+        {"kv.delete", "{\"key\":\"k\",\"ifMatch\":0}"},
+        {"kv.batch_get", "{\"keys\":[\"a\"]}"},
+        {"kv.batch_set", "{\"entries\":[{\"key\":\"a\",\"value\":1,\"ttlMs\":1,\"metadata\":{}}]}"},
+        {"kv.batch_delete", "{\"keys\":[]}"},
+        {"kv.list", "{\"prefix\":\"a\",\"start\":\"a\",\"end\":\"b\",\"limit\":5,\"cursor\":null,"
+                    "\"reverse\":true,\"values\":false}"},
+        {"kv.list", "{\"startAfter\":\"a\"}"},
+        {"kv.clear", "{}"},
+        {"snapshot.get", "{}"},
+        {"snapshot.patch", "{\"ops\":[{\"op\":\"del\",\"key\":\"a\"}],\"ifMatch\":0}"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (kv_args(good[i][0], good[i][1], NULL) != DURO_OK)
+            TEST_FAIL_("%s %s: %s", good[i][0], good[i][1], err);
+    }
+}
+
+TEST(kv_bodies_unknown_fields)
+{
+    /* PUT body (HTTP): key, ifMatch etc. come from the path and headers */
+    const char *put_bad[][2] = {{"{\"value\":1,\"expirationTtl\":60}", "expirationTtl"},
+                                {"{\"key\":\"k\",\"value\":1}", "key"},
+                                {"{\"value\":1,\"ifMatch\":1}", "ifMatch"},
+                                {"{\"expiration\":1}", "expiration"}}; /* before "missing value" */
+    for (size_t i = 0; i < 4; i++) {
+        duro_kv_req *r = duro_kv_req_new(DURO_KV_PUT);
+        ASSERT_EQ(duro_kv_add_key(r, "k", 1, err, sizeof err), DURO_OK);
+        json_t *b = js(put_bad[i][0]);
+        ASSERT_EQ(duro_kv_decode_put(r, b, DURO_ENC_JSON, &lim, err, sizeof err),
+                  DURO_BAD_REQUEST);
+        ASSERT(names_unknown(NULL, put_bad[i][1]));
+        ASSERT(r->items[0].val == NULL);
+        json_decref(b);
+        duro_kv_req_free(r);
+    }
+    /* batch bodies, and fields inside entries */
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_BATCH_GET);
+    json_t *b = js("{\"keys\":[\"a\"],\"values\":true}");
+    ASSERT_EQ(duro_kv_decode_keys(r, b, err, sizeof err), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "values"));
+    json_decref(b);
+    duro_kv_req_free(r);
+
+    r = duro_kv_req_new(DURO_KV_BATCH_SET);
+    b = js("{\"entries\":[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2,"
+           "\"expirationTtl\":60}]}");
+    ASSERT_EQ(duro_kv_decode_entries(r, b, DURO_ENC_JSON, &lim, err, sizeof err),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown("entries[1]", "expirationTtl"));
+    json_decref(b);
+    duro_kv_req_free(r);
+
+    /* the same through binary-protocol args */
+    ASSERT_EQ(kv_args("kv.batch_set", "{\"entries\":[{\"key\":\"a\",\"value\":1,\"ifMatch\":2}]}",
+                      NULL),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown("entries[0]", "ifMatch"));
+}
+
+TEST(patch_ops_unknown_fields)
+{
+    static const struct {
+        const char *body, *where, *field;
+    } cases[] = {
+        {"[{\"op\":\"set\",\"key\":\"a\",\"value\":1,\"expirationTtl\":5}]", "ops[0]",
+         "expirationTtl"},
+        {"[{\"op\":\"del\",\"key\":\"a\"},{\"op\":\"del\",\"key\":\"b\",\"value\":1}]", "ops[1]",
+         "value"},
+        {"[{\"op\":\"del\",\"key\":\"a\",\"ttlMs\":1}]", "ops[0]", "ttlMs"},
+        {"[{\"op\":\"set\",\"key\":\"a\",\"value\":1,\"ifMatch\":1}]", "ops[0]", "ifMatch"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        duro_kv_req *r = duro_kv_req_new(DURO_KV_SNAPSHOT_PATCH);
+        json_t *b = js(cases[i].body);
+        ASSERT_EQ(duro_kv_decode_patch(r, b, DURO_ENC_JSON, &lim, err, sizeof err),
+                  DURO_BAD_REQUEST);
+        ASSERT(names_unknown(cases[i].where, cases[i].field));
+        json_decref(b);
+        duro_kv_req_free(r);
+    }
+    /* args: {ops, ifMatch}, ops checked the same way */
+    ASSERT_EQ(kv_args("snapshot.patch", "{\"ops\":[{\"op\":\"set\",\"key\":\"a\",\"value\":1,"
+                                        "\"x\":1}]}",
+                      NULL),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown("ops[0]", "x"));
+    ASSERT_EQ(kv_args("snapshot.patch", "{\"ifMatch\":1}", NULL), DURO_BAD_REQUEST);
+    ASSERT(strstr(err, "\"ops\" must be an array") != NULL);
+    /* an op with a NUL after "set" is no op */
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_SNAPSHOT_PATCH);
+    json_t *b = js("[{\"op\":\"set\\u0000x\",\"key\":\"a\",\"value\":1}]");
+    ASSERT_EQ(duro_kv_decode_patch(r, b, DURO_ENC_JSON, &lim, err, sizeof err), DURO_BAD_REQUEST);
+    json_decref(b);
+    duro_kv_req_free(r);
+}
+
+TEST(null_is_absent_for_optional_fields)
+{
+    duro_kv_req *r;
+    ASSERT_EQ(kv_args("kv.put", "{\"key\":\"k\",\"value\":null,\"ttlMs\":null,\"metadata\":null,"
+                                "\"ifMatch\":null,\"ifNoneMatch\":null}",
+                      &r),
+              DURO_OK);
+    ASSERT_EQ(r->items[0].ttl_ms, 0);
+    ASSERT(r->items[0].meta == NULL);
+    ASSERT_EQ(r->if_match, -1);
+    ASSERT_EQ(r->if_none_match, 0);
+    ASSERT(r->items[0].val_len == 4 && memcmp(r->items[0].val, "null", 4) == 0); /* a value */
+    duro_kv_req_free(r);
+    ASSERT_EQ(kv_args("kv.get", "{\"key\":\"k\",\"meta\":null}", &r), DURO_OK);
+    ASSERT_EQ(r->with_meta, 0);
+    duro_kv_req_free(r);
+    ASSERT_EQ(kv_args("kv.list", "{\"prefix\":null,\"start\":null,\"startAfter\":null,"
+                                 "\"end\":null,\"limit\":null,\"cursor\":null,\"reverse\":null,"
+                                 "\"values\":null}",
+                      &r),
+              DURO_OK);
+    ASSERT(!r->list.prefix.has && !r->list.start.has && !r->list.end.has);
+    ASSERT_EQ(r->list.limit, DURO_KV_LIST_DEFAULT);
+    duro_kv_req_free(r);
+    /* a required field is never satisfied by null */
+    ASSERT_EQ(kv_args("kv.get", "{\"key\":null}", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(kv_args("kv.batch_get", "{\"keys\":null}", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(kv_args("kv.put", "{\"key\":\"k\"}", NULL), DURO_BAD_REQUEST);
+}
+
+TEST(unknown_field_message_is_clipped_utf8)
+{
+    /* 100 two-byte characters: the name is cut to at most 64 bytes, on a
+     * character boundary, so the message stays valid UTF-8 */
+    char args[512] = "{\"key\":\"k\",\"";
+    for (int i = 0; i < 100; i++)
+        strcat(args, "\xc3\xa9");
+    strcat(args, "\":1}");
+    ASSERT_EQ(kv_args("kv.get", args, NULL), DURO_BAD_REQUEST);
+    ASSERT(strncmp(err, "unknown field \"", 15) == 0);
+    ASSERT(strlen(err) <= 15 + 64 + 1);
+    ASSERT(duro_utf8_valid(err, strlen(err)));
+}
+
+/* ---- item 2: bools are bools, integers integers --------------------------- */
+
+TEST(typed_bools_refuse_everything_else)
+{
+    static const char *const bad[][2] = {
+        {"kv.get", "{\"key\":\"k\",\"meta\":\"yes\"}"},
+        {"kv.get", "{\"key\":\"k\",\"meta\":\"true\"}"},
+        {"kv.get", "{\"key\":\"k\",\"meta\":1}"},
+        {"kv.get", "{\"key\":\"k\",\"meta\":0}"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ifNoneMatch\":\"true\"}"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ifNoneMatch\":1}"},
+        {"kv.list", "{\"values\":\"true\"}"},
+        {"kv.list", "{\"values\":\"\"}"},
+        {"kv.list", "{\"reverse\":1}"},
+        {"kv.list", "{\"reverse\":[true]}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (kv_args(bad[i][0], bad[i][1], NULL) != DURO_BAD_REQUEST)
+            TEST_FAIL_("%s %s accepted", bad[i][0], bad[i][1]);
+        ASSERT(strstr(err, "must be true or false, not ") != NULL);
+    }
+    ASSERT_EQ(kv_args("kv.get", "{\"key\":\"k\",\"meta\":\"yes\"}", NULL), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"meta\" must be true or false, not a string");
+    duro_kv_req *r;
+    ASSERT_EQ(kv_args("kv.list", "{\"reverse\":true,\"values\":false}", &r), DURO_OK);
+    ASSERT_EQ(r->list.reverse, 1);
+    ASSERT_EQ(r->list.values, 0);
+    duro_kv_req_free(r);
+}
+
+TEST(typed_ints_refuse_floats_and_strings)
+{
+    static const struct {
+        const char *op, *args, *msg;
+    } bad[] = {
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ttlMs\":60.0}",
+         "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years), not a float"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ttlMs\":\"60\"}",
+         "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years), not a string"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ttlMs\":true}",
+         "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years), not a boolean"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ttlMs\":0}",
+         "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years)"},
+        {"kv.put", "{\"key\":\"k\",\"value\":1,\"ifMatch\":\"3\"}",
+         "\"ifMatch\" must be a version number (an integer >= 0), not a string"},
+        {"kv.delete", "{\"key\":\"k\",\"ifMatch\":-1}",
+         "\"ifMatch\" must be a version number (an integer >= 0)"},
+        {"snapshot.patch", "{\"ops\":[],\"ifMatch\":\"\\\"3\\\"\"}",
+         "\"ifMatch\" must be a version number (an integer >= 0), not a string"},
+        {"kv.list", "{\"limit\":\"10\"}",
+         "\"limit\" must be an integer from 1 to 10000, not a string"},
+        {"kv.list", "{\"limit\":10.0}",
+         "\"limit\" must be an integer from 1 to 10000, not a float"},
+        {"kv.batch_set", "{\"entries\":[{\"key\":\"a\",\"value\":1,\"ttlMs\":1.5}]}",
+         "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years), not a float"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ASSERT_EQ(kv_args(bad[i].op, bad[i].args, NULL), DURO_BAD_REQUEST);
+        ASSERT_STREQ(err, bad[i].msg);
+    }
+    duro_kv_req *r;
+    ASSERT_EQ(kv_args("kv.put", "{\"key\":\"k\",\"value\":1,\"ttlMs\":60,\"ifMatch\":7}", &r),
+              DURO_OK);
+    ASSERT_EQ(r->items[0].ttl_ms, 60);
+    ASSERT_EQ(r->if_match, 7);
+    duro_kv_req_free(r);
+}
+
+TEST(query_mode_spellings)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+        int rc, v;
+    } flags[] = {
+        {"1", 1, 0, 1},     {"true", 4, 0, 1},  {"", 0, 0, 1},      {"0", 1, 0, 0},
+        {"false", 5, 0, 0}, {"yes", 3, -1, 0},  {"TRUE", 4, -1, 0}, {"2", 1, -1, 0},
+        {" 1", 2, -1, 0},   {"1\0", 2, -1, 0},  {"on", 2, -1, 0},   {"False", 5, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        int v = -7;
+        json_t *s = json_stringn_nocheck(flags[i].s, flags[i].n);
+        ASSERT_EQ(duro_param_flag(s, DURO_PARAMS_QUERY, &v), flags[i].rc);
+        if (flags[i].rc == 0)
+            ASSERT_EQ(v, flags[i].v);
+        /* typed mode refuses every string */
+        ASSERT_EQ(duro_param_flag(s, DURO_PARAMS_TYPED, &v), -1);
+        json_decref(s);
+    }
+    int v = 0;
+    ASSERT_EQ(duro_param_flag(json_true(), DURO_PARAMS_QUERY, &v), -1); /* only strings */
+
+    static const struct {
+        const char *s;
+        int rc;
+        long long v;
+    } ints[] = {
+        {"10", 0, 10},  {"010", 0, 10},    {"0", 0, 0},       {"+1", -1, 0},
+        {"-1", -1, 0},  {"1e3", -1, 0},    {"", -1, 0},       {" 1", -1, 0},
+        {"1 ", -1, 0},  {"0x10", -1, 0},   {"10.0", -1, 0},   {"99999999999999999999", -1, 0},
+        {"10001", -1, 0}, /* out of range */
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        long long x = -7;
+        json_t *s = json_string(ints[i].s);
+        ASSERT_EQ(duro_param_int(s, DURO_PARAMS_QUERY, 0, 10000, &x), ints[i].rc);
+        if (ints[i].rc == 0)
+            ASSERT_EQ(x, ints[i].v);
+        ASSERT_EQ(duro_param_int(s, DURO_PARAMS_TYPED, 0, 10000, &x), -1);
+        json_decref(s);
+    }
+    long long x;
+    json_t *i10 = json_integer(10);
+    ASSERT_EQ(duro_param_int(i10, DURO_PARAMS_QUERY, 0, 100, &x), -1); /* only strings */
+    ASSERT_EQ(duro_param_int(i10, DURO_PARAMS_TYPED, 0, 100, &x), 0);
+    json_decref(i10);
+    ASSERT_EQ(duro_param_int(json_null(), DURO_PARAMS_TYPED, 0, 100, &x), 1);
+    ASSERT_EQ(duro_param_int(NULL, DURO_PARAMS_QUERY, 0, 100, &x), 1);
+}
+
+TEST(list_query_mode_vs_typed)
+{
+    /* what an HTTP query string gives the decoder: every value a string */
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_LIST);
+    json_t *q = js("{\"values\":\"1\",\"limit\":\"10\",\"reverse\":\"true\"}");
+    ASSERT_EQ(duro_kv_decode_list(r, q, DURO_PARAMS_QUERY, err, sizeof err), DURO_OK);
+    ASSERT_EQ(r->list.values, 1);
+    ASSERT_EQ(r->list.reverse, 1);
+    ASSERT_EQ(r->list.limit, 10);
+    duro_kv_req_free(r);
+    /* the same object as typed args is refused */
+    r = duro_kv_req_new(DURO_KV_LIST);
+    ASSERT_EQ(duro_kv_decode_list(r, q, DURO_PARAMS_TYPED, err, sizeof err), DURO_BAD_REQUEST);
+    duro_kv_req_free(r);
+    json_decref(q);
+    /* "?values" (empty) means true; "?values=yes" is refused */
+    r = duro_kv_req_new(DURO_KV_LIST);
+    q = js("{\"values\":\"\",\"reverse\":\"0\"}");
+    ASSERT_EQ(duro_kv_decode_list(r, q, DURO_PARAMS_QUERY, err, sizeof err), DURO_OK);
+    ASSERT_EQ(r->list.values, 1);
+    ASSERT_EQ(r->list.reverse, 0);
+    duro_kv_req_free(r);
+    json_decref(q);
+    const char *bad[] = {"{\"values\":\"yes\"}", "{\"reverse\":\"2\"}", "{\"limit\":\"1.5\"}",
+                         "{\"limit\":\"\"}", "{\"limit\":10}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = duro_kv_req_new(DURO_KV_LIST);
+        q = js(bad[i]);
+        ASSERT_EQ(duro_kv_decode_list(r, q, DURO_PARAMS_QUERY, err, sizeof err), DURO_BAD_REQUEST);
+        json_decref(q);
+        duro_kv_req_free(r);
+    }
+    r = duro_kv_req_new(DURO_KV_LIST);
+    q = js("{\"values\":\"yes\"}");
+    ASSERT_EQ(duro_kv_decode_list(r, q, DURO_PARAMS_QUERY, err, sizeof err), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"values\" must be 1, true, 0 or false");
+    json_decref(q);
+    duro_kv_req_free(r);
+}
+
+/* ---- item 3: list bounds are not keys ------------------------------------ */
+
+TEST(list_bounds_any_utf8)
+{
+    /* NUL inside, and far longer than a key */
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_LIST);
+    json_t *p = json_object();
+    json_object_set_new(p, "end", json_stringn("a\0", 2));
+    json_object_set_new(p, "startAfter", json_stringn("\0\0x", 3));
+    char *big = malloc(5001);
+    memset(big, 'p', 5000);
+    big[5000] = '\0';
+    json_object_set_new(p, "prefix", json_string(big));
+    ASSERT_EQ(duro_kv_decode_list(r, p, DURO_PARAMS_TYPED, err, sizeof err), DURO_OK);
+    ASSERT(r->list.end.has && r->list.end.len == 2 && memcmp(r->list.end.key, "a\0", 2) == 0);
+    ASSERT(r->list.start_after.has && r->list.start_after.len == 3);
+    ASSERT(r->list.prefix.has && r->list.prefix.len == 5000);
+    duro_kv_req_free(r);
+    json_decref(p);
+    /* the same from a query string */
+    r = duro_kv_req_new(DURO_KV_LIST);
+    p = json_object();
+    json_object_set_new(p, "start", json_stringn_nocheck(big, 5000));
+    json_object_set_new(p, "end", json_stringn_nocheck("b\0", 2));
+    ASSERT_EQ(duro_kv_decode_list(r, p, DURO_PARAMS_QUERY, err, sizeof err), DURO_OK);
+    ASSERT(r->list.start.len == 5000 && r->list.end.len == 2);
+    duro_kv_req_free(r);
+    json_decref(p);
+    free(big);
+    /* not UTF-8 (a query string can carry any bytes): refused */
+    const char *bad[] = {"\xff", "a\xc3", "\xed\xa0\x80" /* a surrogate */, "\xc0\xaf"};
+    const char *names[] = {"prefix", "start", "startAfter", "end"};
+    for (size_t i = 0; i < 4; i++) {
+        r = duro_kv_req_new(DURO_KV_LIST);
+        p = json_object();
+        json_object_set_new(p, names[i], json_stringn_nocheck(bad[i], strlen(bad[i])));
+        ASSERT_EQ(duro_kv_decode_list(r, p, DURO_PARAMS_QUERY, err, sizeof err),
+                  DURO_BAD_REQUEST);
+        ASSERT(strstr(err, "is not valid UTF-8") != NULL);
+        json_decref(p);
+        duro_kv_req_free(r);
+    }
+    /* the cursor stays an encoded key: one that decodes to "a\0" is refused */
+    duro_buf c = {0};
+    ASSERT_EQ(duro_kv_cursor_encode("a\0", 2, &c), 0);
+    r = duro_kv_req_new(DURO_KV_LIST);
+    p = json_object();
+    json_object_set_new(p, "cursor", json_stringn(c.data, c.len));
+    ASSERT_EQ(duro_kv_decode_list(r, p, DURO_PARAMS_TYPED, err, sizeof err), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "malformed \"cursor\"");
+    json_decref(p);
+    duro_kv_req_free(r);
+    duro_buf_free(&c);
+}
+
+/* Lists ns with params (typed JSON args built by the caller); the keys as
+ * "k1,k2,...". */
+static char *keys_of(duro_runtime *rt, json_t *params)
+{
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_LIST);
+    if (duro_kv_decode_list(r, params, DURO_PARAMS_TYPED, err, sizeof err) != DURO_OK) {
+        fprintf(stderr, "list: %s\n", err);
+        abort();
+    }
+    json_decref(params);
+    json_t *out;
+    if (rt_run(rt, DURO_KIND_KV, DURO_KV_LIST, "b", r, &out) != DURO_OK)
+        abort();
+    duro_kv_req_free(r);
+    duro_buf b = {0};
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(out, "keys"), i, k)
+        duro_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(k));
+    duro_buf_append(&b, "", 1);
+    json_decref(out);
+    return b.data;
+}
+
+static json_t *bound1(const char *name, const char *s, size_t n)
+{
+    json_t *p = json_object();
+    json_object_set_new(p, name, json_stringn(s, n));
+    return p;
+}
+
+TEST(list_bounds_with_nul_through_the_store)
+{
+    rt_fresh_dir("request");
+    duro_runtime *rt = rt_open(1000);
+    duro_kv_req *w;
+    ASSERT_EQ(kv_args("kv.batch_set", "{\"entries\":[{\"key\":\"a\",\"value\":1},"
+                                      "{\"key\":\"a/b\",\"value\":2},{\"key\":\"ab\",\"value\":3},"
+                                      "{\"key\":\"b\",\"value\":4}]}",
+                      &w),
+              DURO_OK);
+    ASSERT_EQ(rt_run(rt, DURO_KIND_KV, DURO_KV_BATCH_SET, "b", w, NULL), DURO_OK);
+    duro_kv_req_free(w);
+
+    struct {
+        json_t *p;
+        const char *want;
+    } cases[] = {
+        {bound1("end", "a\0", 2), "a"},               /* "a" + NUL: the inclusive end */
+        {bound1("start", "a\0", 2), "a/b,ab,b"},      /* everything after "a" */
+        {bound1("startAfter", "a\0", 2), "a/b,ab,b"}, /* no key is "a\0" */
+        {bound1("prefix", "a\0", 2), ""},             /* no key holds a NUL */
+        {bound1("end", "ab\0", 3), "a,a/b,ab"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = keys_of(rt, cases[i].p);
+        ASSERT_STREQ(got, cases[i].want);
+        free(got);
+    }
+    /* reverse with a NUL end; a prefix longer than any key: an empty page */
+    json_t *p = bound1("end", "a/b\0", 4);
+    json_object_set_new(p, "reverse", json_true());
+    char *got = keys_of(rt, p);
+    ASSERT_STREQ(got, "a/b,a");
+    free(got);
+    char big[3001];
+    memset(big, 'a', 3000);
+    big[3000] = '\0';
+    got = keys_of(rt, bound1("prefix", big, 3000));
+    ASSERT_STREQ(got, "");
+    free(got);
+    got = keys_of(rt, bound1("start", big, 3000)); /* "aaa…" sorts between "a/b" and "ab" */
+    ASSERT_STREQ(got, "ab,b");
+    free(got);
+    duro_runtime_close(rt);
+}
+
+/* ---- item 4: batch cap, lone surrogates ---------------------------------- */
+
+TEST(batch_cap_is_1000)
+{
+    for (int n = 1000; n <= 1001; n++) {
+        json_t *keys = json_array(), *entries = json_array(), *ops = json_array();
+        for (int i = 0; i < n; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "k%d", i);
+            json_array_append_new(keys, json_string(k));
+            json_array_append_new(entries, json_pack("{s:s,s:i}", "key", k, "value", i));
+            json_array_append_new(ops, json_pack("{s:s,s:s}", "op", "del", "key", k));
+        }
+        int want = n == 1000 ? DURO_OK : DURO_BAD_REQUEST;
+        json_t *b = json_pack("{s:o}", "keys", keys);
+        duro_kv_req *r = duro_kv_req_new(DURO_KV_BATCH_DELETE);
+        ASSERT_EQ(duro_kv_decode_keys(r, b, err, sizeof err), want);
+        if (want)
+            ASSERT_STREQ(err, "\"keys\" has more than 1000 elements");
+        duro_kv_req_free(r);
+        json_decref(b);
+        b = json_pack("{s:o}", "entries", entries);
+        r = duro_kv_req_new(DURO_KV_BATCH_SET);
+        ASSERT_EQ(duro_kv_decode_entries(r, b, DURO_ENC_JSON, &lim, err, sizeof err), want);
+        if (want)
+            ASSERT_STREQ(err, "\"entries\" has more than 1000 elements");
+        duro_kv_req_free(r);
+        json_decref(b);
+        r = duro_kv_req_new(DURO_KV_SNAPSHOT_PATCH);
+        ASSERT_EQ(duro_kv_decode_patch(r, ops, DURO_ENC_JSON, &lim, err, sizeof err), want);
+        if (want)
+            ASSERT_STREQ(err, "more than 1000 operations");
+        duro_kv_req_free(r);
+        json_decref(ops);
+    }
+}
+
+TEST(lone_surrogates_are_refused)
+{
+    const char *bad[] = {"\"\\ud800\"", "\"\\udc00\"", "\"x\\ud800y\"", "\"\\ud800\\u0041\"",
+                         "\"\\udfff\\ud800\"", "{\"value\":\"\\ud83d\"}",
+                         "{\"\\ud800\":1}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *why = NULL;
+        json_t *j = duro_json_parse(bad[i], strlen(bad[i]), &why);
+        if (j)
+            TEST_FAIL_("%s parsed", bad[i]);
+        ASSERT(why != NULL);
+    }
+    /* a pair is one character */
+    const char *why;
+    json_t *j = duro_json_parse("\"\\ud83d\\ude00\"", 14, &why);
+    ASSERT(j != NULL);
+    ASSERT_STREQ(json_string_value(j), "\xf0\x9f\x98\x80");
+    json_decref(j);
+    /* the same code point as raw (CESU) bytes in JSON or in a msgpack str */
+    ASSERT(duro_json_parse("\"\xed\xa0\x80\"", 5, &why) == NULL);
+    const unsigned char mp[] = {0xa3, 0xed, 0xa0, 0x80};
+    ASSERT(duro_mp_to_json(mp, sizeof mp, &why) == NULL);
+}
+
+/* ---- rate limiter --------------------------------------------------------- */
+
+static const duro_rl_defaults rl_d = {30, 60000};
+
+static int rl(int op, const char *key, const char *args)
+{
+    json_t *a = args ? js(args) : NULL;
+    duro_rl_req *r = NULL;
+    int st = duro_rl_request(op, key, key ? strlen(key) : 0, a, &rl_d, &r, err, sizeof err);
+    json_decref(a);
+    duro_rl_req_free(r);
+    return st;
+}
+
+TEST(ratelimit_fields)
+{
+    /* HTTP: key from the path; the body has no "key" */
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":5,\"windowMs\":1000,\"cost\":1,\"enforce\":true}"),
+              DURO_OK);
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"key\":\"k\",\"limit\":5}"), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "key"));
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":5,\"window\":1000}"), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "window"));
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", NULL), DURO_OK);
+    /* binary protocol: key from args */
+    ASSERT_EQ(rl(DURO_RL_CHECK, NULL, "{\"key\":\"k\",\"limit\":5}"), DURO_OK);
+    ASSERT_EQ(rl(DURO_RL_CHECK, NULL, "{\"limit\":5}"), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"key\" must be a string");
+    ASSERT_EQ(rl(DURO_RL_CHECK, NULL, "{\"key\":\"k\",\"limit\":5,\"x\":[1]}"), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "x"));
+    ASSERT_EQ(rl(DURO_RL_GET, NULL, "{\"key\":\"k\",\"limit\":5,\"windowMs\":10}"), DURO_OK);
+    ASSERT_EQ(rl(DURO_RL_GET, NULL, "{\"key\":\"k\",\"cost\":1}"), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "cost"));
+    ASSERT_EQ(rl(DURO_RL_GET, NULL, "{\"key\":\"k\",\"enforce\":true}"), DURO_BAD_REQUEST);
+    ASSERT_EQ(rl(DURO_RL_RESET, NULL, "{\"key\":\"k\"}"), DURO_OK);
+    ASSERT_EQ(rl(DURO_RL_RESET, NULL, "{\"key\":\"k\",\"limit\":5}"), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "limit"));
+    /* types */
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":\"30\"}"), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"limit\" must be an integer from 1 to 1000000000, not a string");
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"windowMs\":1000.0}"), DURO_BAD_REQUEST);
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"cost\":true}"), DURO_BAD_REQUEST);
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"enforce\":1}"), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"enforce\" must be true or false, not an integer");
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"enforce\":\"true\"}"), DURO_BAD_REQUEST);
+    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":null,\"enforce\":null}"), DURO_OK);
+
+    /* the typed fast path (rpc.c reads the fields itself) keeps the same sets */
+    duro_rl_fields f = {.has_cost = 1, .cost = 1};
+    duro_rl_req *r = NULL;
+    ASSERT_EQ(duro_rl_request_fields(DURO_RL_GET, "k", 1, &f, &rl_d, &r, err, sizeof err),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "cost"));
+    ASSERT_EQ(duro_rl_request_fields(DURO_RL_CHECK, "k", 1, &f, &rl_d, &r, err, sizeof err),
+              DURO_OK);
+    duro_rl_req_free(r);
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+static int sess(int op, const char *path, const char *args)
+{
+    json_t *a = args ? js(args) : NULL;
+    duro_session_req *r = NULL;
+    int st = duro_session_request(op, path, path ? strlen(path) : 0, a, &r, err, sizeof err);
+    json_decref(a);
+    duro_session_req_free(r);
+    return st;
+}
+
+TEST(session_fields)
+{
+    char id[44], a[256]; /* a well-formed (canonical) session id: 43 base64url zeros */
+    memset(id, 'A', 43);
+    id[43] = '\0';
+    /* create: the same fields on both ways in */
+    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL,
+                   "{\"data\":{},\"ttlMs\":1000,\"userId\":\"u\",\"rolling\":true}"),
+              DURO_OK);
+    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000,\"ttl\":5}"),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "ttl"));
+    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000,\"rolling\":\"yes\"}"),
+              DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"rolling\" must be true or false, not a string");
+    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000.0}"), DURO_BAD_REQUEST);
+    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":\"1000\"}"),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000,\"id\":\"x\"}"),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "id"));
+    /* get / delete: {id} over args, nothing with the id in the path */
+    snprintf(a, sizeof a, "{\"id\":\"%s\"}", id);
+    ASSERT_EQ(sess(DURO_SESSION_GET, NULL, a), DURO_OK);
+    ASSERT_EQ(sess(DURO_SESSION_DELETE, NULL, a), DURO_OK);
+    ASSERT_EQ(sess(DURO_SESSION_GET, id, a), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "id"));
+    snprintf(a, sizeof a, "{\"id\":\"%s\",\"rolling\":true}", id);
+    ASSERT_EQ(sess(DURO_SESSION_GET, NULL, a), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "rolling"));
+    /* put */
+    snprintf(a, sizeof a, "{\"id\":\"%s\",\"data\":{},\"ttlMs\":5}", id);
+    ASSERT_EQ(sess(DURO_SESSION_PUT, NULL, a), DURO_OK);
+    ASSERT_EQ(sess(DURO_SESSION_PUT, id, "{\"data\":{},\"ttlMs\":5}"), DURO_OK);
+    ASSERT_EQ(sess(DURO_SESSION_PUT, id, a), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "id"));
+    ASSERT_EQ(sess(DURO_SESSION_PUT, id, "{\"data\":{},\"userId\":\"u\"}"), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "userId"));
+    /* users */
+    ASSERT_EQ(sess(DURO_SESSION_LIST_USER, NULL, "{\"userId\":\"u\"}"), DURO_OK);
+    ASSERT_EQ(sess(DURO_SESSION_LIST_USER, NULL, "{\"userId\":\"u\",\"limit\":5}"),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "limit"));
+    ASSERT_EQ(sess(DURO_SESSION_LIST_USER, "u", NULL), DURO_OK);
+    snprintf(a, sizeof a, "{\"userId\":\"u\",\"exceptId\":\"%s\"}", id);
+    ASSERT_EQ(sess(DURO_SESSION_REVOKE_USER, NULL, a), DURO_OK);
+    snprintf(a, sizeof a, "{\"exceptId\":\"%s\"}", id);
+    ASSERT_EQ(sess(DURO_SESSION_REVOKE_USER, "u", a), DURO_OK);
+    ASSERT_EQ(sess(DURO_SESSION_REVOKE_USER, "u", "{\"except\":\"x\"}"), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "except"));
+}
+
+/* ---- resources and the registry ------------------------------------------- */
+
+static int res(int op, int http, const char *args)
+{
+    json_t *a = js(args);
+    char ns[DURO_NS_MAX + 1];
+    size_t ns_len;
+    duro_resource_req *r = NULL;
+    int st = duro_resource_request(op, a, http ? ns : NULL, http ? &ns_len : NULL, &r, err,
+                                   sizeof err);
+    json_decref(a);
+    duro_resource_req_free(r);
+    return st;
+}
+
+TEST(resource_fields)
+{
+    const char *reg = "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\",\"size\":1,"
+                      "\"metadata\":{}}";
+    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 1, reg), DURO_OK);
+    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, reg), DURO_BAD_REQUEST); /* frame's namespace */
+    ASSERT(names_unknown(NULL, "namespace"));
+    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"size\":1}"),
+              DURO_OK);
+    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 1,
+                  "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\",\"sizeBytes\":1}"),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "sizeBytes"));
+    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"size\":\"1\"}"),
+              DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"size\" must be an integer from 0 to 2^53-1 (bytes), not a string");
+    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"size\":1.0}"),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(res(DURO_RESOURCE_UNREGISTER, 1,
+                  "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\"}"),
+              DURO_OK);
+    ASSERT_EQ(res(DURO_RESOURCE_UNREGISTER, 1,
+                  "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\",\"size\":1}"),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "size"));
+    ASSERT_EQ(res(DURO_RESOURCE_UNREGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"metadata\":{}}"),
+              DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "metadata"));
+}
+
+static int query(duro_params_mode mode, const char *params, duro_registry_query **out)
+{
+    json_t *p = js(params);
+    duro_registry_query *q = NULL;
+    int st = duro_registry_query_from(p, mode, &q, err, sizeof err);
+    json_decref(p);
+    if (out)
+        *out = q;
+    else
+        duro_registry_query_free(q);
+    return st;
+}
+
+TEST(registry_query_modes)
+{
+    duro_registry_query *q;
+    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"limit\":5,\"offset\":2,\"consistent\":true}", &q),
+              DURO_OK);
+    ASSERT(q->limit == 5 && q->offset == 2);
+    duro_registry_query_free(q);
+    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"limit\":\"5\",\"offset\":\"2\",\"consistent\":\"1\"}",
+                    &q),
+              DURO_OK);
+    ASSERT(q->limit == 5 && q->offset == 2);
+    duro_registry_query_free(q);
+    /* strings in typed args, typed values from a query: refused */
+    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"limit\":\"5\"}", NULL), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"limit\" must be an integer from 0 to 1000, not a string");
+    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"limit\":\"\"}", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"consistent\":\"1\"}", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"consistent\":1}", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"offset\":2.0}", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"limit\":5}", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"consistent\":\"yes\"}", NULL), DURO_BAD_REQUEST);
+    ASSERT_STREQ(err, "\"consistent\" must be 1, true, 0 or false");
+    /* unknown names, both modes */
+    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"prefix\":\"a\"}", NULL), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "prefix"));
+    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"ns\":\"a\"}", NULL), DURO_BAD_REQUEST);
+    ASSERT(names_unknown(NULL, "ns"));
+}
+
+TEST_MAIN()
