@@ -55,15 +55,30 @@ def healthz_seconds(srv, timeout=30):
     return time.monotonic() - t0
 
 
+def _complete(out):
+    """True once out holds a whole response (head and Content-Length body)."""
+    head, sep, body = out.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":", 1)[1])
+    return False
+
+
 def raw_exchange(port, data, timeout=5.0):
-    """Sends data on a new HTTP connection; returns every byte the server sent
-    until it closed (or the timeout)."""
+    """Sends data on a new HTTP connection; returns the bytes of the first
+    response (all the server sent until it closed, or until that response
+    was complete, or the timeout)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     out = b""
     try:
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        while time.monotonic() < end and not _complete(out):
             try:
                 d = s.recv(65536)
             except (socket.timeout, ConnectionResetError):
