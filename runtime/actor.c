@@ -8,7 +8,8 @@
  *   loop:
  *     batch = take the whole mailbox (wait for the first message or the sweep)
  *     for each message m in arrival order:
- *       ns = open (or find) m's namespace
+ *       ns = find m's namespace; if it is not open and has no file, run m on
+ *            the ghost first (below), else open it
  *       write op: BEGIN once per namespace per batch, run the op, hold the reply
  *       read op:  run it; its reply goes to the outbox unless the namespace has
  *                 writes pending in this batch (the read may have seen them),
@@ -25,6 +26,17 @@
  * its COMMIT returned. If an op hits a storage error, or COMMIT fails, the
  * namespace's transaction is rolled back, its cache cleared, and every held
  * reply of it becomes that error.
+ *
+ * Namespaces without a file: reads never create one. An op on a namespace
+ * that is not open and has no file runs first on the actor's ghost, an
+ * in-memory namespace with the schema and no rows, renamed for the op, in a
+ * transaction that is always rolled back (and whose cache, counters, notices
+ * and kinds' in-memory state are dropped with it). If the op changed nothing
+ * there (no version taken, no notice, no write-behind state, no row changed)
+ * its answer is the empty namespace's answer and it is sent; that covers the
+ * reads and the "writes" that change nothing in an empty namespace (a
+ * session GET, deleting a missing key, clear). Otherwise the op runs again on
+ * the real file, which it creates.
  *
  * Shutdown: the mailbox is closed to new messages; the loop runs until it is
  * empty, commits, closes every namespace and returns.
@@ -100,13 +112,18 @@ static void ns_drop(duro_actor *a, duro_ns *ns)
     duro_ns_close(ns);
 }
 
-static duro_ns *ns_get(duro_actor *a, duro_msg *m)
+/* m's namespace if it is open (now the most recently used), else NULL. */
+static duro_ns *ns_find(duro_actor *a, const duro_msg *m)
 {
-    duro_ns **pp = slot(a, m->ns, m->ns_len);
-    if (*pp) {
-        ns_lru_touch(a, *pp);
-        return *pp;
-    }
+    duro_ns *ns = *slot(a, m->ns, m->ns_len);
+    if (ns)
+        ns_lru_touch(a, ns);
+    return ns;
+}
+
+/* Opens (creating) m's namespace file. NULL with m failed on error. */
+static duro_ns *ns_open(duro_actor *a, duro_msg *m)
+{
     duro_ns *ns;
     char err[256];
     int st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, err, sizeof err);
@@ -115,7 +132,7 @@ static duro_ns *ns_get(duro_actor *a, duro_msg *m)
         duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
         return NULL;
     }
-    *pp = ns;
+    *slot(a, m->ns, m->ns_len) = ns;
     a->open_count++;
     ns_lru_touch(a, ns);
     return ns;
@@ -196,6 +213,83 @@ static void hold(duro_ns *ns, duro_msg *m)
     ns->pending_tail = &m->next;
 }
 
+/* ---- ghost namespaces: ops on namespaces that have no file ---- */
+
+/* The actor's ghost (store.h: duro_ns_open_ghost), opened on first use and
+ * named after m's namespace. NULL if it cannot be opened (the op then runs on
+ * the real file, as if the ghost did not exist). */
+static duro_ns *ghost_get(duro_actor *a, const duro_msg *m)
+{
+    if (!a->ghost && !a->ghost_failed) {
+        char err[256];
+        if (duro_ns_open_ghost(&a->lru, &a->ghost, err, sizeof err) != DURO_OK) {
+            duro_log_error("actor %u: no in-memory namespace (%s); reads of new namespaces"
+                           " create their files",
+                           a->id, err);
+            a->ghost_failed = 1;
+            return NULL;
+        }
+    }
+    if (a->ghost) {
+        memcpy(a->ghost->name, m->ns, m->ns_len);
+        a->ghost->name[m->ns_len] = '\0';
+        a->ghost->name_len = m->ns_len;
+    }
+    return a->ghost;
+}
+
+/* Forgets everything an op did to the ghost: its transaction, cache,
+ * counters, notices and every kind's in-memory state, so nothing of one
+ * namespace is seen by the next. */
+static void ghost_reset(duro_ns *g)
+{
+    duro_ns_rollback(g);
+    for (int kind = 0; kind < DURO_KIND_COUNT; kind++) {
+        const duro_object_ops *ops = duro_object_find(kind);
+        if (ops && ops->ns_close)
+            ops->ns_close(g);
+        g->kind_state[kind] = NULL;
+    }
+    g->dirty_kinds = 0;
+    g->has_ttl = 0;
+    g->version = g->version_committed = 0;
+}
+
+/* Clears the reply an op wrote into m, so that m can be run again. */
+static void reply_reset(duro_msg *m)
+{
+    duro_buf_free(&m->body);
+    m->status = DURO_OK;
+    m->etag = -1;
+    m->created = 0;
+    memset(&m->rl, 0, sizeof m->rl);
+    m->errmsg[0] = '\0';
+}
+
+/* Runs m against the ghost named after its namespace (which has no file), in
+ * a transaction that is always rolled back. If the op changed nothing — no
+ * version taken, no change notice, no write-behind state, no row changed —
+ * its answer is the answer of the empty namespace: m is answered and 1
+ * returned. Otherwise (or on any storage error) m's reply is cleared and 0
+ * returned: the op must run on the real file, which it creates. */
+static int run_ghost(duro_actor *a, duro_msg *m, const duro_object_ops *ops, int64_t now)
+{
+    duro_ns *g = ghost_get(a, m);
+    if (!g || duro_ns_begin(g) != DURO_OK)
+        return 0;
+    sqlite3_int64 changes = sqlite3_total_changes64(g->db);
+    int st = ops->exec(g, m, now);
+    int changed = duro_status_is_storage_error(st) || g->version != g->version_committed ||
+                  g->notes.len || g->dirty_kinds || sqlite3_total_changes64(g->db) != changes;
+    ghost_reset(g);
+    if (changed) {
+        reply_reset(m);
+        return 0;
+    }
+    outbox_add(a, m);
+    return 1;
+}
+
 static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
 {
     const duro_object_ops *ops = duro_object_find(m->kind);
@@ -207,12 +301,14 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         outbox_add(a, m);
         return;
     }
-    duro_ns *ns = ns_get(a, m);
-    if (!ns) {
+    DURO_STAT_ADD(ops[m->kind], 1);
+    duro_ns *ns = ns_find(a, m);
+    if (!ns && !duro_ns_exists(&a->store, m->ns, m->ns_len) && run_ghost(a, m, ops, now))
+        return;
+    if (!ns && !(ns = ns_open(a, m))) {
         outbox_add(a, m);
         return;
     }
-    DURO_STAT_ADD(ops[m->kind], 1);
     if (!ops->is_write(m)) {
         ops->exec(ns, m, now);
         if (ns->in_txn)
@@ -352,6 +448,8 @@ static void *actor_main(void *arg)
     }
     while (a->lru_head)
         ns_drop(a, a->lru_head);
+    duro_ns_close(a->ghost);
+    a->ghost = NULL;
     return NULL;
 }
 

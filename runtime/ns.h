@@ -33,6 +33,7 @@ struct duro_ns {
     void *kind_state[DURO_KIND_COUNT]; /* an object kind's in-memory state, if any */
     unsigned dirty_kinds;      /* kinds with state to write behind (bit per kind) */
     duro_buf notes;            /* change notices of the open transaction (notice.h) */
+    int ghost;                 /* an in-memory stand-in for a namespace without a file */
 
     /* owned by the actor */
     duro_ns *hnext;             /* actor's name table */
@@ -52,6 +53,18 @@ typedef struct duro_store_config {
  * Returns a duro_status; on error *ns is NULL and err holds a message. */
 int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len,
                  duro_lru *lru, duro_ns **ns, char *err, size_t errlen);
+/* 1 if the namespace's file exists (or its state cannot be told: the open
+ * will say why), 0 if there is none. Creates nothing. */
+int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_len);
+
+/* Opens a ghost: a namespace in an in-memory SQLite database with the full
+ * schema and nothing in it, named "" (the caller names it for each use). An
+ * actor runs an op there first when the op's namespace has no file, and keeps
+ * the answer only if the op changed nothing (see actor.c): a read of a
+ * namespace that does not exist answers "empty" and writes no file.
+ * DURO_OK, or a status with a message in err. */
+int duro_ns_open_ghost(duro_lru *lru, duro_ns **ns, char *err, size_t errlen);
+
 /* Finalizes, closes and frees. duro_ns_close(NULL) is a no-op. */
 void duro_ns_close(duro_ns *ns);
 

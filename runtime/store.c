@@ -199,6 +199,63 @@ static int load_counters(duro_ns *ns)
     return rc;
 }
 
+/* A new, unopened duro_ns named name (NULL on ENOMEM). */
+static duro_ns *ns_new(const char *name, size_t name_len, duro_lru *lru)
+{
+    duro_ns *ns = calloc(1, sizeof *ns);
+    if (!ns || duro_ctable_init(&ns->cache, lru) != 0) {
+        free(ns);
+        return NULL;
+    }
+    memcpy(ns->name, name, name_len);
+    ns->name[name_len] = '\0';
+    ns->name_len = name_len;
+    ns->pending_tail = &ns->pending;
+    return ns;
+}
+
+/* Migrates ns->db and loads its counters. DURO_OK or a status (message in err). */
+static int ns_prepare(duro_ns *ns, const char *path, char *err, size_t errlen)
+{
+    int st = migrate(ns->db, err, errlen);
+    int rc;
+    if (st == DURO_OK && (rc = load_counters(ns)) != SQLITE_OK) {
+        snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
+        st = duro_status_from_sqlite(rc);
+    }
+    return st;
+}
+
+int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_len)
+{
+    char path[4096];
+    struct stat sb;
+    if (duro_ns_path(cfg->data_dir, name, name_len, path, sizeof path, NULL) != 0)
+        return 1; /* let duro_ns_open() report it */
+    return stat(path, &sb) == 0 || errno != ENOENT;
+}
+
+int duro_ns_open_ghost(duro_lru *lru, duro_ns **out, char *err, size_t errlen)
+{
+    static const char *const pragmas[] = {"PRAGMA temp_store=MEMORY", NULL};
+    *out = NULL;
+    duro_ns *ns = ns_new("", 0, lru);
+    if (!ns) {
+        snprintf(err, errlen, "out of memory");
+        return DURO_NOMEM;
+    }
+    ns->ghost = 1;
+    int st = duro_sql_open(":memory:", pragmas, &ns->db, err, errlen);
+    if (st == DURO_OK)
+        st = ns_prepare(ns, ":memory:", err, errlen);
+    if (st != DURO_OK) {
+        duro_ns_close(ns);
+        return st;
+    }
+    *out = ns;
+    return DURO_OK;
+}
+
 int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len,
                  duro_lru *lru, duro_ns **out, char *err, size_t errlen)
 {
@@ -216,16 +273,11 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
     }
     path[dir_len] = '/';
 
-    duro_ns *ns = calloc(1, sizeof *ns);
-    if (!ns || duro_ctable_init(&ns->cache, lru) != 0) {
-        free(ns);
+    duro_ns *ns = ns_new(name, name_len, lru);
+    if (!ns) {
         snprintf(err, errlen, "out of memory");
         return DURO_NOMEM;
     }
-    memcpy(ns->name, name, name_len);
-    ns->name[name_len] = '\0';
-    ns->name_len = name_len;
-    ns->pending_tail = &ns->pending;
 
     const char *const pragmas[] = {
         "PRAGMA journal_mode=WAL",
@@ -239,12 +291,7 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
     int st = duro_sql_open(path, pragmas, &ns->db, err, errlen);
     if (st == DURO_OK) {
         DURO_STAT_ADD(open_namespaces, 1); /* duro_ns_close() counts it down */
-        st = migrate(ns->db, err, errlen);
-    }
-    int rc;
-    if (st == DURO_OK && (rc = load_counters(ns)) != SQLITE_OK) {
-        snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
-        st = duro_status_from_sqlite(rc);
+        st = ns_prepare(ns, path, err, errlen);
     }
     if (st != DURO_OK) {
         duro_ns_close(ns);
@@ -262,7 +309,7 @@ void duro_ns_close(duro_ns *ns)
         sqlite3_finalize(ns->stmts[i]);
     if (ns->db && sqlite3_close(ns->db) != SQLITE_OK)
         duro_log_error("close namespace %s: %s", ns->name, sqlite3_errmsg(ns->db));
-    else if (ns->db)
+    else if (ns->db && !ns->ghost)
         DURO_STAT_SUB(open_namespaces, 1);
     duro_ctable_destroy(&ns->cache);
     duro_buf_free(&ns->notes);

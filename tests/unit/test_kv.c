@@ -292,6 +292,60 @@ TEST(cached_reads_skip_sqlite_and_closed_namespaces_reopen)
     ASSERT_EQ(DURO_STAT_GET(open_namespaces), 0);
 }
 
+/* Entries of dir other than . and .. (0 if it does not exist). */
+static int dir_entries(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' 2>/dev/null | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    if (!p || fscanf(p, "%d", &n) != 1)
+        abort();
+    pclose(p);
+    return n;
+}
+
+TEST(namespaces_without_a_file_answer_empty_and_write_nothing)
+{
+    fresh_dir();
+    duro_runtime *rt = open_rt(1000);
+    char ns_dir[300], ns[32], *out;
+    snprintf(ns_dir, sizeof ns_dir, "%s/ns", rt_dir);
+    for (int i = 0; i < 50; i++) {
+        snprintf(ns, sizeof ns, "ghost%d", i);
+        int st;
+        free(get(rt, ns, "k", &st));
+        ASSERT_EQ(st, DURO_NOT_FOUND);
+        char *l = list(rt, ns, "{\"values\": true}");
+        ASSERT_STREQ(l, "{\"keys\":[],\"cursor\":null,\"list_complete\":true}");
+        free(l);
+        ASSERT_EQ(run(rt, ns, DURO_KV_DELETE, req_key("k"), &out), DURO_OK);
+        ASSERT_STREQ(out, "{\"deleted\":false}");
+        free(out);
+        ASSERT_EQ(run(rt, ns, DURO_KV_CLEAR, duro_kv_req_new(DURO_KV_CLEAR), &out), DURO_OK);
+        ASSERT_STREQ(out, "{\"deleted\":0}");
+        free(out);
+        duro_kv_req *r = duro_kv_req_new(DURO_KV_SNAPSHOT_GET);
+        r->max_bytes = 1 << 20;
+        ASSERT_EQ(run(rt, ns, DURO_KV_SNAPSHOT_GET, r, &out), DURO_OK);
+        ASSERT_STREQ(out, "{}");
+        free(out);
+    }
+    ASSERT_EQ(dir_entries(ns_dir), 0);
+    ASSERT_EQ(DURO_STAT_GET(open_namespaces), 0);
+    /* a write that changes something creates the file; what it wrote is
+     * never seen by the ghost of another namespace */
+    ASSERT_EQ(put(rt, "real", "k", "{\"value\": 7}"), DURO_OK);
+    int st;
+    free(get(rt, "ghost-after", "k", &st));
+    ASSERT_EQ(st, DURO_NOT_FOUND);
+    char *v = get(rt, "real", "k", &st);
+    ASSERT_STREQ(v, "7");
+    free(v);
+    ASSERT_EQ(dir_entries(ns_dir), 1); /* one shard directory: real's */
+    duro_runtime_close(rt);
+}
+
 TEST(decode_rejects_bad_fields)
 {
     char err[128];
