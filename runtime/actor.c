@@ -132,6 +132,7 @@ static duro_ns *ns_open(duro_actor *a, duro_msg *m)
         duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
         return NULL;
     }
+    ns->max_reply = a->max_reply;
     *slot(a, m->ns, m->ns_len) = ns;
     a->open_count++;
     ns_lru_touch(a, ns);
@@ -213,6 +214,25 @@ static void hold(duro_ns *ns, duro_msg *m)
     ns->pending_tail = &m->next;
 }
 
+/* ---- the reply cap ---- */
+
+/* The backstop of --max-reply-bytes for reads: a reply tape over the cap
+ * becomes DURO_PAYLOAD_TOO_LARGE (the objects that build long replies keep
+ * under it themselves; this catches the rest, e.g. a GET of a value larger
+ * than the cap). Never used for writes: a committed write is never answered
+ * with an error. */
+static void cap_read_reply(const duro_actor *a, duro_msg *m)
+{
+    if (m->status != DURO_OK || m->body.len <= a->max_reply)
+        return;
+    size_t n = m->body.len;
+    duro_buf_free(&m->body);
+    m->etag = -1;
+    duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
+                  "the reply (%zu bytes) would be larger than --max-reply-bytes (%zu)", n,
+                  a->max_reply);
+}
+
 /* ---- ghost namespaces: ops on namespaces that have no file ---- */
 
 /* The actor's ghost (store.h: duro_ns_open_ghost), opened on first use and
@@ -229,6 +249,7 @@ static duro_ns *ghost_get(duro_actor *a, const duro_msg *m)
             a->ghost_failed = 1;
             return NULL;
         }
+        a->ghost->max_reply = a->max_reply;
     }
     if (a->ghost) {
         memcpy(a->ghost->name, m->ns, m->ns_len);
@@ -286,6 +307,8 @@ static int run_ghost(duro_actor *a, duro_msg *m, const duro_object_ops *ops, int
         reply_reset(m);
         return 0;
     }
+    if (!ops->is_write(m))
+        cap_read_reply(a, m);
     outbox_add(a, m);
     return 1;
 }
@@ -311,6 +334,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     }
     if (!ops->is_write(m)) {
         ops->exec(ns, m, now);
+        cap_read_reply(a, m);
         if (ns->in_txn)
             hold(ns, m);
         else

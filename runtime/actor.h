@@ -21,6 +21,7 @@ typedef struct duro_actor {
     size_t table_mask;
     size_t open_count;
     size_t max_open;
+    size_t max_reply;       /* largest reply tape of one op (--max-reply-bytes) */
     duro_ns *lru_head, *lru_tail; /* open namespaces, most recently used first */
     duro_msg *outbox, **outbox_tail; /* replies ready before this batch's commits */
     duro_ns *ghost;         /* in-memory stand-in for namespaces without a file */

@@ -34,6 +34,7 @@ struct duro_ns {
     unsigned dirty_kinds;      /* kinds with state to write behind (bit per kind) */
     duro_buf notes;            /* change notices of the open transaction (notice.h) */
     int ghost;                 /* an in-memory stand-in for a namespace without a file */
+    size_t max_reply;          /* largest reply tape an op may build (0: the default) */
 
     /* owned by the actor */
     duro_ns *hnext;             /* actor's name table */
@@ -94,6 +95,14 @@ int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *
 /* A statement kept in *slot, prepared from sql on first use (persistent);
  * reset and with bindings cleared. NULL on error (logged). */
 sqlite3_stmt *duro_stmt_cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql);
+
+/* The largest reply tape an op on ns may build (--max-reply-bytes). Objects
+ * that build long replies (lists, batches, snapshots) keep under it; the
+ * actor turns any other read's reply over it into DURO_PAYLOAD_TOO_LARGE. */
+static inline size_t duro_ns_reply_cap(const duro_ns *ns)
+{
+    return ns->max_reply ? ns->max_reply : DURO_MAX_REPLY_DEFAULT;
+}
 
 /* Bumps and returns the namespace's write counter (inside a transaction). */
 static inline int64_t duro_ns_next_version(duro_ns *ns) { return ++ns->version; }

@@ -29,6 +29,7 @@ struct duro_registry {
     int started;
     duro_mailbox mailbox;
     size_t max_mailbox; /* queued queries; notices are never refused */
+    size_t max_reply;   /* largest reply tape of a query */
     size_t queries;     /* queued queries (atomic) */
     duro_registry_db *db;
     int in_txn, failed; /* the open group transaction (registry thread only) */
@@ -244,7 +245,7 @@ static void *registry_main(void *arg)
             m->status = DURO_OK;
             m->etag = -1;
             if (begin(r, now))
-                duro_registry_db_exec(r->db, m, now);
+                duro_registry_db_exec(r->db, m, now, r->max_reply);
             else
                 duro_msg_fail(m, DURO_INTERNAL, "the registry cannot open a transaction");
             m->done(m);
@@ -263,8 +264,8 @@ static void *registry_main(void *arg)
 
 /* ---- the interface ---- */
 
-int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_registry **out,
-                       char *err, size_t errlen)
+int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t max_reply,
+                       duro_registry **out, char *err, size_t errlen)
 {
     *out = NULL;
     duro_registry *r = calloc(1, sizeof *r);
@@ -274,6 +275,7 @@ int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_re
     }
     r->cfg = *cfg;
     r->max_mailbox = max_mailbox;
+    r->max_reply = max_reply;
     int st = DURO_INTERNAL;
     /* the file is only an index: one that cannot be opened or reconciled is
      * removed and rebuilt from the namespace files */

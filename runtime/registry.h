@@ -32,9 +32,10 @@
 typedef struct duro_registry duro_registry;
 
 /* Opens the registry file of cfg->data_dir, reconciles it with the
- * namespace files and starts the thread. */
-int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_registry **out,
-                       char *err, size_t errlen);
+ * namespace files and starts the thread. max_reply: the largest reply tape of
+ * a query (a larger one is DURO_PAYLOAD_TOO_LARGE). */
+int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t max_reply,
+                       duro_registry **out, char *err, size_t errlen);
 
 /* Owner thread, right after ns committed: hands ns->notes (if any) to the
  * registry; ns->notes is left empty. */

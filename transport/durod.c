@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         .sync_full = cfg.sync_full,
         .ttl_sweep_ms = (int)cfg.ttl_sweep_ms,
         .max_mailbox = (size_t)cfg.max_mailbox,
+        .max_reply_bytes = (size_t)cfg.max_reply_bytes,
     };
     duro_runtime *rt;
     int st = duro_runtime_open(&rc, &rt, err, sizeof err);

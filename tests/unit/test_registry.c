@@ -451,6 +451,49 @@ TEST(damage_is_contained)
     duro_runtime_close(rt);
 }
 
+/* Runs a registry query with JSON params; its status (message in msg). */
+static int query_status(duro_runtime *rt, int op, const char *params, char msg[192])
+{
+    json_t *p = parse(params);
+    duro_registry_query *q;
+    char err[256];
+    if (duro_registry_query_from(p, &q, err, sizeof err) != DURO_OK)
+        abort();
+    json_decref(p);
+    int st = rt_run_msg(rt, DURO_KIND_REGISTRY, op, "*", q, NULL, msg);
+    duro_registry_query_free(q);
+    return st;
+}
+
+TEST(pages_over_the_reply_cap_are_refused)
+{
+    rt_fresh_dir("registry");
+    duro_runtime_config c = rt_config(2, 16, 1000);
+    c.max_reply_bytes = 65536;
+    duro_runtime *rt;
+    char err[256], msg[192];
+    ASSERT_EQ(duro_runtime_open(&c, &rt, err, sizeof err), DURO_OK);
+    /* 12 keys with ~10 kB of metadata each: 120 kB of resources */
+    char *meta = malloc(10100);
+    snprintf(meta, 10100, "{\"key\":\"k%02d\",\"value\":1,\"metadata\":{\"pad\":\"%0*d\"}}", 0,
+             10000, 0);
+    for (int i = 0; i < 12; i++) {
+        meta[9] = (char)('0' + i / 10);
+        meta[10] = (char)('0' + i % 10);
+        ASSERT_EQ(kv(rt, "fat", "kv.put", meta), DURO_OK);
+    }
+    free(meta);
+    ASSERT_EQ(query_status(rt, DURO_REGISTRY_LIST, "{\"limit\":100}", msg),
+              DURO_PAYLOAD_TOO_LARGE);
+    ASSERT(strstr(msg, "smaller limit") != NULL);
+    json_t *l = list(rt, "{\"limit\":4}");
+    ASSERT_EQ(json_array_size(json_object_get(l, "resources")), 4);
+    ASSERT_EQ(json_integer_value(json_object_get(l, "total")), 12);
+    json_decref(l);
+    ASSERT_EQ(query_status(rt, DURO_REGISTRY_STATS, "{}", msg), DURO_OK);
+    duro_runtime_close(rt);
+}
+
 TEST(query_decoding_bounds)
 {
     const char *bad[] = {"{\"limit\":1001}",           "{\"limit\":-1}",
