@@ -57,6 +57,7 @@
 
 #define SWEEP_BATCH 256
 #define DURO_FLUSH_MS 100 /* write-behind state reaches disk at least this often */
+#define DURO_FD_RELIEF 8  /* namespaces closed at least when out of file descriptors */
 
 /* ---- the table and LRU of open namespaces ---- */
 
@@ -121,15 +122,45 @@ static duro_ns *ns_find(duro_actor *a, const duro_msg *m)
     return ns;
 }
 
-/* Opens (creating) m's namespace file. NULL with m failed on error. */
+/* Closes up to a quarter (at least DURO_FD_RELIEF) of the open namespaces,
+ * least recently used first, skipping those in a transaction. How many. */
+static size_t ns_close_idle(duro_actor *a)
+{
+    size_t want = a->open_count / 4 > DURO_FD_RELIEF ? a->open_count / 4 : DURO_FD_RELIEF;
+    size_t closed = 0;
+    for (duro_ns *ns = a->lru_tail, *prev; ns && closed < want; ns = prev) {
+        prev = ns->lprev;
+        if (!ns->in_txn) {
+            ns_drop(a, ns);
+            closed++;
+        }
+    }
+    return closed;
+}
+
+/* Opens (creating) m's namespace file. Out of file descriptors (3 per open
+ * namespace: the file, -wal, -shm), it closes some of its least recently
+ * used namespaces and tries once more; if that fails too the reply is 503
+ * "too many open files; retry later" and the server goes on. NULL with m
+ * failed on error. */
 static duro_ns *ns_open(duro_actor *a, duro_msg *m)
 {
     duro_ns *ns;
     char err[256];
-    int st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, err, sizeof err);
+    const char *why;
+    int st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, &why, err, sizeof err);
+    if (st == DURO_UNAVAILABLE) {
+        size_t closed = ns_close_idle(a);
+        duro_log_warn("namespace %.*s: %s; closed %zu idle namespace files and retrying",
+                      (int)m->ns_len, m->ns, err, closed);
+        st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, &why, err, sizeof err);
+    }
     if (st != DURO_OK) {
         duro_log_error("namespace %.*s: %s", (int)m->ns_len, m->ns, err);
-        duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
+        if (why)
+            duro_msg_fail(m, st, "%s", why);
+        else
+            duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
         return NULL;
     }
     ns->max_reply = a->max_reply;
@@ -165,16 +196,24 @@ static int flush_kinds(duro_ns *ns)
     return DURO_OK;
 }
 
-/* Outside any batch: writes ns's dirty state in a transaction of its own. */
+/* Outside any batch: writes ns's dirty state in a transaction of its own.
+ * A failure is logged once until a flush succeeds again (a read-only data
+ * directory fails every 100 ms). */
 static void flush_alone(duro_ns *ns)
 {
     if (!ns->dirty_kinds || ns->in_txn || duro_ns_begin(ns) != DURO_OK)
         return;
     if (flush_kinds(ns) != DURO_OK || duro_ns_commit(ns) != DURO_OK) {
-        duro_log_error("namespace %s: write-behind flush failed", ns->name);
+        const char *why;
+        duro_status_from_db(ns->db, sqlite3_extended_errcode(ns->db), &why);
+        if (!ns->flush_failing)
+            duro_log_error("namespace %s: write-behind flush failed: %s (retried every %d ms)",
+                           ns->name, why ? why : sqlite3_errmsg(ns->db), DURO_FLUSH_MS);
+        ns->flush_failing = 1;
         duro_ns_rollback(ns);
         return;
     }
+    ns->flush_failing = 0;
     DURO_STAT_ADD(commits, 1);
 }
 
@@ -313,6 +352,15 @@ static int run_ghost(duro_actor *a, duro_msg *m, const duro_object_ops *ops, int
     return 1;
 }
 
+/* The status of a storage failure st on ns, refined by the cause SQLite
+ * reports for its last call (read-only file system, full disk, no file
+ * descriptor); *why gets the cause's message for the client, or NULL. */
+static int failure(duro_ns *ns, int st, const char **why)
+{
+    int refined = duro_status_from_db(ns->db, sqlite3_extended_errcode(ns->db), why);
+    return *why ? refined : st;
+}
+
 static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
 {
     const duro_object_ops *ops = duro_object_find(m->kind);
@@ -326,6 +374,11 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     }
     DURO_STAT_ADD(ops[m->kind], 1);
     duro_ns *ns = ns_find(a, m);
+    if (ns && ns->readonly && !ns->in_txn && ops->is_write(m) &&
+        duro_ns_writable(&a->store, ns)) {
+        ns_drop(a, ns); /* opened on a read-only file system that is writable again */
+        ns = NULL;
+    }
     if (!ns && !duro_ns_exists(&a->store, m->ns, m->ns_len) && run_ghost(a, m, ops, now))
         return;
     if (!ns && !(ns = ns_open(a, m))) {
@@ -350,13 +403,14 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         }
         ns->in_txn = 1;
         ns->txn_failed = DURO_OK;
+        ns->txn_why = NULL;
         ns->txn_next = *txn_list;
         *txn_list = ns;
     }
     if (ns->txn_failed == DURO_OK) {
         int st = ops->exec(ns, m, now);
         if (duro_status_is_storage_error(st))
-            ns->txn_failed = st;
+            ns->txn_failed = failure(ns, st, &ns->txn_why);
     }
     hold(ns, m);
 }
@@ -370,8 +424,9 @@ static void finish(duro_actor *a, duro_ns *txn_list)
         duro_ns *ns = txn_list;
         txn_list = ns->txn_next;
         int st = ns->txn_failed;
-        if (st == DURO_OK)
-            st = flush_kinds(ns); /* write-behind state rides along */
+        const char *why = ns->txn_why;
+        if (st == DURO_OK && (st = flush_kinds(ns)) != DURO_OK) /* write-behind state rides along */
+            st = failure(ns, st, &why);
         if (st == DURO_OK) {
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -381,6 +436,8 @@ static void finish(duro_actor *a, duro_ns *txn_list)
                 DURO_STAT_ADD(commits, 1);
                 duro_stats_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
                                              (t1.tv_nsec - t0.tv_nsec) / 1000));
+            } else {
+                st = failure(ns, st, &why);
             }
         }
         if (st != DURO_OK) {
@@ -399,7 +456,11 @@ static void finish(duro_actor *a, duro_ns *txn_list)
             if (st != DURO_OK) {
                 duro_buf_free(&m->body);
                 m->etag = -1;
-                duro_msg_fail(m, st, "storage error, nothing was written: %s", duro_errstr(st));
+                if (why)
+                    duro_msg_fail(m, st, "%s; nothing was written", why);
+                else
+                    duro_msg_fail(m, st, "storage error, nothing was written: %s",
+                                  duro_errstr(st));
             }
             reply(m);
             m = next;

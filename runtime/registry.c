@@ -49,7 +49,7 @@ static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t no
     duro_lru_init(&lru, 0);
     duro_ns *ns;
     char err[256];
-    int st = duro_ns_open(&r->cfg, name, n, &lru, &ns, err, sizeof err);
+    int st = duro_ns_open(&r->cfg, name, n, &lru, &ns, NULL, err, sizeof err);
     if (st != DURO_OK) {
         duro_log_error("registry: namespace %.*s: %s", (int)n, name, err);
         return DURO_OK; /* one bad file does not stop the rest */
