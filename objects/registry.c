@@ -295,17 +295,21 @@ int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len)
 }
 
 /* Copies the rows of one SELECT over a namespace file into the registry; the
- * SELECT yields type, key, size, created, updated, expires, metadata. */
+ * SELECT yields type, key, size, created, updated, expires, metadata. On
+ * failure *ns_failed says whether reading nsdb failed. */
 static int copy_rows(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
-                     const char *sql, int64_t now)
+                     const char *sql, int64_t now, int *ns_failed)
 {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(nsdb, sql, -1, &q, NULL) != SQLITE_OK) {
+    int rc = sqlite3_prepare_v2(nsdb, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK) {
         duro_log_error("registry: read namespace %.*s: %s", (int)ns_len, ns, sqlite3_errmsg(nsdb));
-        return DURO_INTERNAL;
+        *ns_failed = 1;
+        int st = duro_status_from_db(nsdb, rc, NULL);
+        return st == DURO_UNAVAILABLE ? st : DURO_INTERNAL;
     }
     sqlite3_bind_int64(q, 1, now);
-    int rc, st = DURO_OK;
+    int st = DURO_OK;
     while (st == DURO_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         duro_notice n = {
             .op = DURO_NOTICE_PUT,
@@ -322,27 +326,34 @@ static int copy_rows(duro_registry_db *db, const char *ns, size_t ns_len, sqlite
         };
         st = put_row(db, ns, ns_len, &n);
     }
-    if (st == DURO_OK && rc != SQLITE_DONE)
-        st = duro_status_from_sqlite(rc);
+    if (st == DURO_OK && rc != SQLITE_DONE) {
+        *ns_failed = 1;
+        st = duro_status_from_db(nsdb, rc, NULL);
+    }
     sqlite3_finalize(q);
     return st;
 }
 
 int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
-                             int64_t version, int64_t now)
+                             int64_t version, int64_t now, int *ns_failed)
 {
+    int failed = 0;
     int rc = run_for_ns(db, ST_FORGET_ROWS, SQL_FORGET_ROWS, ns, ns_len);
     if (rc == DURO_OK)
         rc = copy_rows(db, ns, ns_len, nsdb,
                        "SELECT 'kv', key, length(value), created_at, updated_at, expires_at,"
                        " metadata FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1",
-                       now);
+                       now, &failed);
     if (rc == DURO_OK)
         rc = copy_rows(db, ns, ns_len, nsdb,
                        "SELECT type, key, size, created_at, updated_at, NULL, metadata"
                        " FROM _duro_resources",
-                       now);
-    return rc == DURO_OK ? set_version(db, ns, ns_len, version) : rc;
+                       now, &failed);
+    if (rc == DURO_OK)
+        rc = set_version(db, ns, ns_len, version);
+    if (ns_failed)
+        *ns_failed = rc != DURO_OK && failed;
+    return rc;
 }
 
 int duro_registry_db_each_ns(duro_registry_db *db,

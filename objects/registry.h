@@ -117,9 +117,11 @@ int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now_ms, siz
 int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *version);
 
 /* Replaces everything known of ns by the resources in its open database
- * nsdb (live KV keys and registered resources) and records version. */
+ * nsdb (live KV keys and registered resources) and records version. On
+ * failure, *ns_failed (if not NULL) is 1 when reading nsdb failed, 0 when
+ * writing the registry did. */
 int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
-                             int64_t version, int64_t now_ms);
+                             int64_t version, int64_t now_ms, int *ns_failed);
 
 /* Forgets ns entirely (its file is gone). */
 int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len);

@@ -20,6 +20,14 @@
  * write counter differs from the one recorded in the registry, the
  * namespace's rows are rebuilt from the file; namespaces whose file is gone
  * are forgotten. A deleted _registry.db is rebuilt whole.
+ *
+ * Repair (while running): when notices are lost (a group transaction fails,
+ * e.g. on a full disk, or an owner cannot hand notices over), the namespaces
+ * they named are rebuilt from their files, by this thread, through separate
+ * read-only SQLite connections, in small steps between mailbox batches and
+ * again (with backoff) until the rebuilds commit; owners are neither asked
+ * nor blocked. Until the repair ends no version is recorded, so a restart in
+ * between still rebuilds what was lost. Details in registry.c.
  */
 #ifndef DURO_RUNTIME_REGISTRY_H
 #define DURO_RUNTIME_REGISTRY_H

@@ -11,6 +11,8 @@
 #include "objects/kv.h"
 #include "objects/registry.h"
 #include "rt_util.h"
+#include "runtime/errinj.h"
+#include "runtime/stats.h"
 #include "runtime/route.h"
 #include "test.h"
 #include "transport/kv_request.h"
@@ -443,6 +445,62 @@ TEST(damage_is_contained)
     ASSERT(f != NULL);
     fputs("this is not an SQLite database, and it is long enough to be read as a header....", f);
     fclose(f);
+    rt = rt_open(1000);
+    char *after = full_list(rt);
+    ASSERT_STREQ(after, before);
+    free(after);
+    free(before);
+    duro_runtime_close(rt);
+}
+
+/* Waits (bounded: 15 s) until the registry completed a repair after count. */
+static int wait_repairs(uint64_t count)
+{
+    for (int i = 0; i < 1500 && DURO_STAT_GET(registry_repairs) <= count; i++)
+        usleep(10 * 1000);
+    return DURO_STAT_GET(registry_repairs) > count;
+}
+
+TEST(lost_notices_are_repaired_while_running)
+{
+    rt_fresh_dir("registry");
+    duro_runtime *rt = rt_open(1000);
+    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k1\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "b", "kv.put", "{\"key\":\"k1\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "b", "kv.put", "{\"key\":\"k2\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(total(rt, "{}"), 3); /* every notice so far was applied */
+    uint64_t failures = DURO_STAT_GET(registry_failures);
+    uint64_t repairs = DURO_STAT_GET(registry_repairs);
+
+    /* the next notice fails its group (as a full disk would): that group's
+     * notices are lost, and the repair's first try fails as well */
+    duro_errinj[DURO_ERRINJ_REGISTRY_APPLY] = 1;
+    duro_errinj[DURO_ERRINJ_REGISTRY_REBUILD] = 1;
+    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k2\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "c", "kv.put", "{\"key\":\"k1\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "b", "kv.delete", "{\"key\":\"k1\"}"), DURO_OK);
+    ASSERT_EQ(resource(rt, "d", DURO_RESOURCE_REGISTER, "{\"type\":\"do\",\"key\":\"D\"}", NULL),
+              DURO_OK);
+    ASSERT(wait_repairs(repairs));
+    ASSERT(DURO_STAT_GET(registry_failures) >= failures + 2); /* the loss, the failed try */
+    ASSERT_EQ(duro_errinj[DURO_ERRINJ_REGISTRY_APPLY], 0);
+    ASSERT_EQ(duro_errinj[DURO_ERRINJ_REGISTRY_REBUILD], 0);
+    json_t *l = list(rt, "{}");
+    char *s = names(l);
+    ASSERT_STREQ(s, "a/kv/k1,a/kv/k2,b/kv/k2,c/kv/k1,d/do/D");
+    free(s);
+    json_decref(l);
+
+    /* after the repair, writes are tracked and their versions recorded again */
+    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k3\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "c", "kv.delete", "{\"key\":\"k1\"}"), DURO_OK);
+    l = list(rt, "{}");
+    s = names(l);
+    ASSERT_STREQ(s, "a/kv/k1,a/kv/k2,a/kv/k3,b/kv/k2,d/do/D");
+    free(s);
+    json_decref(l);
+    char *before = full_list(rt);
+    duro_runtime_close(rt);
     rt = rt_open(1000);
     char *after = full_list(rt);
     ASSERT_STREQ(after, before);
