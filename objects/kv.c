@@ -347,8 +347,12 @@ static int seen_before(const duro_kv_req *r, size_t i)
     return 0;
 }
 
+/* The most a msgpack map or array header takes. */
+#define MAP_HEADER 5
+
 static int op_batch_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 {
+    size_t cap = duro_ns_reply_cap(ns);
     duro_buf tmp = {0};
     msgpack_packer pk;
     duro_tape_packer(&pk, &tmp);
@@ -367,6 +371,13 @@ static int op_batch_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         duro_tape_str(&pk, row.key, row.key_len);
         duro_tape_value(&pk, row.enc, row.val, row.val_len);
         count++;
+        if (tmp.len + MAP_HEADER > cap) {
+            duro_buf_free(&tmp);
+            return duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
+                                 "the values of these keys come to more than --max-reply-bytes"
+                                 " (%zu bytes); ask for fewer keys per request",
+                                 cap);
+        }
     }
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, count);
@@ -524,8 +535,41 @@ static sqlite3_stmt *list_stmt(duro_ns *ns, int lo_excl, int has_hi, int reverse
     return duro_ns_stmt(ns, ST_LIST + variant, sql);
 }
 
+/* The bytes of a list reply besides its entries when its cursor is a key of
+ * kn bytes: the map, "keys" and the array header, "cursor" and the cursor,
+ * "list_complete" and its value. */
+static size_t list_overhead(size_t kn)
+{
+    return 1 + 5 + MAP_HEADER + 7 + MAP_HEADER +
+           sodium_base64_ENCODED_LEN(kn, sodium_base64_VARIANT_URLSAFE_NO_PADDING) + 14 + 1;
+}
+
+/* Appends one list entry (a key, or {key, value, expiresAt}) of row st. */
+static void pack_list_entry(msgpack_packer *pk, sqlite3_stmt *st, int values)
+{
+    const char *k = (const char *)sqlite3_column_text(st, 0);
+    size_t kn = (size_t)sqlite3_column_bytes(st, 0);
+    if (!values) {
+        duro_tape_str(pk, k, kn);
+        return;
+    }
+    msgpack_pack_map(pk, 3);
+    duro_tape_lit(pk, "key");
+    duro_tape_str(pk, k, kn);
+    duro_tape_lit(pk, "value");
+    duro_tape_value(pk, sqlite3_column_int(st, 3), sqlite3_column_blob(st, 2),
+                    (size_t)sqlite3_column_bytes(st, 2));
+    duro_tape_lit(pk, "expiresAt");
+    pack_opt_time(pk, sqlite3_column_int64(st, 1));
+}
+
+/* A page holds at most l->limit entries and ends before the entry that would
+ * take the reply tape past the reply cap (list_complete false, the cursor of
+ * the last entry returned), but always holds at least one: paging makes
+ * progress. An entry that alone passes the cap is DURO_PAYLOAD_TOO_LARGE. */
 static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 {
+    size_t cap = duro_ns_reply_cap(ns);
     const duro_kv_list *l = &r->list;
     char *succ = l->prefix.has ? malloc(l->prefix.len + 1) : NULL;
     if (l->prefix.has && !succ)
@@ -554,22 +598,16 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
             more = 1;
             break;
         }
-        const char *k = (const char *)sqlite3_column_text(st, 0);
+        size_t before = tmp.len;
         size_t kn = (size_t)sqlite3_column_bytes(st, 0);
-        if (l->values) {
-            msgpack_pack_map(&pk, 3);
-            duro_tape_lit(&pk, "key");
-            duro_tape_str(&pk, k, kn);
-            duro_tape_lit(&pk, "value");
-            duro_tape_value(&pk, sqlite3_column_int(st, 3), sqlite3_column_blob(st, 2),
-                       (size_t)sqlite3_column_bytes(st, 2));
-            duro_tape_lit(&pk, "expiresAt");
-            pack_opt_time(&pk, sqlite3_column_int64(st, 1));
-        } else {
-            duro_tape_str(&pk, k, kn);
+        pack_list_entry(&pk, st, l->values);
+        if (tmp.len + list_overhead(kn) > cap) {
+            tmp.len = before; /* this entry starts the next page */
+            more = 1;
+            break;
         }
         last.len = 0;
-        duro_buf_append(&last, k, kn);
+        duro_buf_append(&last, sqlite3_column_text(st, 0), kn);
         count++;
     }
     free(succ);
@@ -577,6 +615,16 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         duro_buf_free(&tmp);
         duro_buf_free(&last);
         return storage_error(m, -duro_status_from_sqlite(rc));
+    }
+    if (more && count == 0) {
+        sqlite3_reset(st);
+        duro_buf_free(&tmp);
+        duro_buf_free(&last);
+        return duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
+                             "the next entry alone is larger than --max-reply-bytes (%zu bytes):"
+                             " list without values=1, or raise --max-reply-bytes above"
+                             " --max-value-bytes",
+                             cap);
     }
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 3);
@@ -619,8 +667,16 @@ static int64_t ns_etag(duro_ns *ns, int64_t now)
     return any < 0 ? -1 : any ? ns->version : 0;
 }
 
+/* The whole namespace as one object, refused (413) past the smaller of the
+ * request's max_bytes (--max-snapshot-bytes) and the reply cap. */
 static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 {
+    size_t cap = duro_ns_reply_cap(ns);
+    const char *flag = "--max-reply-bytes";
+    if (r->max_bytes && r->max_bytes <= cap) {
+        cap = r->max_bytes;
+        flag = "--max-snapshot-bytes";
+    }
     int64_t etag = ns_etag(ns, now);
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_SNAPSHOT, SQL_SNAPSHOT);
     if (etag < 0 || !st)
@@ -636,13 +692,13 @@ static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
         duro_tape_value(&pk, sqlite3_column_int(st, 2), sqlite3_column_blob(st, 1),
                    (size_t)sqlite3_column_bytes(st, 1));
         count++;
-        if (tmp.len > r->max_bytes) {
+        if (tmp.len + MAP_HEADER > cap) {
             sqlite3_reset(st);
             duro_buf_free(&tmp);
             return duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
-                                 "the namespace is larger than --max-snapshot-bytes (%zu);"
+                                 "the namespace is larger than %s (%zu);"
                                  " read it in pages with GET /storage/list?values=1",
-                                 r->max_bytes);
+                                 flag, cap);
         }
     }
     sqlite3_reset(st);

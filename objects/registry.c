@@ -177,7 +177,7 @@ int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, s
     static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                                           "PRAGMA cache_size=-16384", /* 16 MiB */
                                           "PRAGMA temp_store=MEMORY", NULL};
-    int st = duro_sql_open(path, pragmas, &db->db, err, errlen);
+    int st = duro_sql_open(path, pragmas, &db->db, NULL, err, errlen);
     if (st == DURO_OK && (st = duro_registry_db_sql(db, SCHEMA)) != DURO_OK)
         snprintf(err, errlen, "set up %s: %s", path, sqlite3_errmsg(db->db));
     if (st != DURO_OK) {
@@ -295,17 +295,21 @@ int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len)
 }
 
 /* Copies the rows of one SELECT over a namespace file into the registry; the
- * SELECT yields type, key, size, created, updated, expires, metadata. */
+ * SELECT yields type, key, size, created, updated, expires, metadata. On
+ * failure *ns_failed says whether reading nsdb failed. */
 static int copy_rows(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
-                     const char *sql, int64_t now)
+                     const char *sql, int64_t now, int *ns_failed)
 {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(nsdb, sql, -1, &q, NULL) != SQLITE_OK) {
+    int rc = sqlite3_prepare_v2(nsdb, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK) {
         duro_log_error("registry: read namespace %.*s: %s", (int)ns_len, ns, sqlite3_errmsg(nsdb));
-        return DURO_INTERNAL;
+        *ns_failed = 1;
+        int st = duro_status_from_db(nsdb, rc, NULL);
+        return st == DURO_UNAVAILABLE ? st : DURO_INTERNAL;
     }
     sqlite3_bind_int64(q, 1, now);
-    int rc, st = DURO_OK;
+    int st = DURO_OK;
     while (st == DURO_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         duro_notice n = {
             .op = DURO_NOTICE_PUT,
@@ -322,27 +326,34 @@ static int copy_rows(duro_registry_db *db, const char *ns, size_t ns_len, sqlite
         };
         st = put_row(db, ns, ns_len, &n);
     }
-    if (st == DURO_OK && rc != SQLITE_DONE)
-        st = duro_status_from_sqlite(rc);
+    if (st == DURO_OK && rc != SQLITE_DONE) {
+        *ns_failed = 1;
+        st = duro_status_from_db(nsdb, rc, NULL);
+    }
     sqlite3_finalize(q);
     return st;
 }
 
 int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
-                             int64_t version, int64_t now)
+                             int64_t version, int64_t now, int *ns_failed)
 {
+    int failed = 0;
     int rc = run_for_ns(db, ST_FORGET_ROWS, SQL_FORGET_ROWS, ns, ns_len);
     if (rc == DURO_OK)
         rc = copy_rows(db, ns, ns_len, nsdb,
                        "SELECT 'kv', key, length(value), created_at, updated_at, expires_at,"
                        " metadata FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1",
-                       now);
+                       now, &failed);
     if (rc == DURO_OK)
         rc = copy_rows(db, ns, ns_len, nsdb,
                        "SELECT type, key, size, created_at, updated_at, NULL, metadata"
                        " FROM _duro_resources",
-                       now);
-    return rc == DURO_OK ? set_version(db, ns, ns_len, version) : rc;
+                       now, &failed);
+    if (rc == DURO_OK)
+        rc = set_version(db, ns, ns_len, version);
+    if (ns_failed)
+        *ns_failed = rc != DURO_OK && failed;
+    return rc;
 }
 
 int duro_registry_db_each_ns(duro_registry_db *db,
@@ -459,7 +470,18 @@ static int storage_error(duro_msg *m, int st)
     return duro_msg_fail(m, st, "registry storage error: %s", duro_errstr(st));
 }
 
-static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query *q)
+/* What a reply holds besides its rows (map, names, counts): a reply tape
+ * passes the cap if its rows pass the cap less this. */
+#define REPLY_FIXED 128
+
+static int too_large(duro_msg *m, size_t cap, const char *hint)
+{
+    return duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
+                         "the reply would be larger than --max-reply-bytes (%zu bytes); %s", cap,
+                         hint);
+}
+
+static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query *q, size_t cap)
 {
     char succ[DURO_KEY_MAX];
     sqlite3_stmt *cs = prepare(db, q, Q_COUNT, succ);
@@ -491,8 +513,14 @@ static int op_list(duro_registry_db *db, duro_msg *m, const duro_registry_query 
                 sqlite3_column_int64(ls, 5), (const char *)sqlite3_column_text(ls, 6),
                 (size_t)sqlite3_column_bytes(ls, 6));
             count++;
+            if (tmp.len + REPLY_FIXED > cap)
+                break;
         }
         sqlite3_reset(ls);
+        if (tmp.len + REPLY_FIXED > cap) {
+            duro_buf_free(&tmp);
+            return too_large(m, cap, "use a smaller limit");
+        }
         if (rc != SQLITE_DONE) {
             duro_buf_free(&tmp);
             return storage_error(m, duro_status_from_sqlite(rc));
@@ -536,7 +564,7 @@ static int64_t size_of(sqlite3_stmt *st, int col)
  * sums. Returns the number of other map entries, or -1 with a status in *st. */
 static int64_t stats_groups(duro_registry_db *db, const duro_registry_query *q, int shape,
                             const char *const *known, size_t n_known, duro_buf *out, int64_t *total,
-                            int64_t *size, int *st)
+                            int64_t *size, size_t cap, int *st)
 {
     char succ[DURO_KEY_MAX];
     sqlite3_stmt *s = prepare(db, q, shape, succ);
@@ -568,6 +596,12 @@ static int64_t stats_groups(duro_registry_db *db, const duro_registry_query *q, 
         duro_tape_str(&pk, name, len);
         msgpack_pack_int64(&pk, c);
         entries++;
+        if (rest.len + REPLY_FIXED > cap) {
+            sqlite3_reset(s);
+            duro_buf_free(&rest);
+            *st = DURO_PAYLOAD_TOO_LARGE;
+            return -1;
+        }
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -586,7 +620,7 @@ static int64_t stats_groups(duro_registry_db *db, const duro_registry_query *q, 
     return entries;
 }
 
-static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query *q)
+static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query *q, size_t cap)
 {
     static const char *const known[] = {"kv", "d1", "r2", "do"};
     duro_buf types = {0}, spaces = {0};
@@ -594,10 +628,13 @@ static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query
     int st = DURO_OK;
     /* by type: a covering scan of resources_by_type; by namespace (with the
      * sizes): the primary key's order */
-    if (stats_groups(db, q, Q_STATS_TYPE, known, 4, &types, NULL, NULL, &st) < 0 ||
-        stats_groups(db, q, Q_STATS_NS, NULL, 0, &spaces, &total, &size, &st) < 0) {
+    if (stats_groups(db, q, Q_STATS_TYPE, known, 4, &types, NULL, NULL, cap, &st) < 0 ||
+        stats_groups(db, q, Q_STATS_NS, NULL, 0, &spaces, &total, &size,
+                     cap > types.len ? cap - types.len : 0, &st) < 0) {
         duro_buf_free(&types);
         duro_buf_free(&spaces);
+        if (st == DURO_PAYLOAD_TOO_LARGE)
+            return too_large(m, cap, "filter the stats by type=, namespace= or key_prefix=");
         return storage_error(m, st);
     }
     msgpack_packer pk;
@@ -616,7 +653,7 @@ static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query
     return DURO_OK;
 }
 
-int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now)
+int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now, size_t max_reply)
 {
     sqlite3_stmt *purge = stmt(db, ST_PURGE, SQL_PURGE);
     if (!purge)
@@ -627,9 +664,9 @@ int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now)
         return storage_error(m, st);
     switch (m->op) {
     case DURO_REGISTRY_LIST:
-        return op_list(db, m, m->req);
+        return op_list(db, m, m->req, max_reply);
     case DURO_REGISTRY_STATS:
-        return op_stats(db, m, m->req);
+        return op_stats(db, m, m->req, max_reply);
     default:
         return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown registry operation");
     }

@@ -107,17 +107,21 @@ int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, 
                            const char *notes, size_t len);
 
 /* Runs a LIST or STATS message (m->req is a duro_registry_query), after
- * deleting the rows of keys expired at now_ms. Inside a transaction. */
-int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now_ms);
+ * deleting the rows of keys expired at now_ms. Inside a transaction. A reply
+ * tape that would pass max_reply bytes is DURO_PAYLOAD_TOO_LARGE instead (a
+ * list: "use a smaller limit"; stats: "filter it"). */
+int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now_ms, size_t max_reply);
 
 /* The version recorded for ns: 1 with *version set, 0 if unknown, or a
  * negative status. */
 int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *version);
 
 /* Replaces everything known of ns by the resources in its open database
- * nsdb (live KV keys and registered resources) and records version. */
+ * nsdb (live KV keys and registered resources) and records version. On
+ * failure, *ns_failed (if not NULL) is 1 when reading nsdb failed, 0 when
+ * writing the registry did. */
 int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
-                             int64_t version, int64_t now_ms);
+                             int64_t version, int64_t now_ms, int *ns_failed);
 
 /* Forgets ns entirely (its file is gone). */
 int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len);

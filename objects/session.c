@@ -281,8 +281,15 @@ static int op_delete(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
     return DURO_OK;
 }
 
+/* The bytes of a LIST_USER reply besides its entries. */
+#define LIST_USER_FIXED 64
+
+/* The user's live sessions, oldest first, as many as fit in the reply cap;
+ * count is every live session of the user (more than the list holds when the
+ * list was cut). */
 static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_t now)
 {
+    size_t cap = duro_ns_reply_cap(ns);
     sqlite3_stmt *st = stmt(ns, ST_LIST_USER, SQL_LIST_USER);
     if (!st)
         return storage_error(m, SQLITE_ERROR);
@@ -291,9 +298,13 @@ static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int
     duro_buf tmp = {0};
     msgpack_packer pk;
     duro_tape_packer(&pk, &tmp);
-    uint32_t count = 0;
+    uint32_t count = 0, listed = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        count++;
+        if (listed < count - 1)
+            continue; /* the list is full: only counting */
+        size_t before = tmp.len;
         msgpack_pack_map(&pk, 3);
         duro_tape_lit(&pk, "createdAt");
         msgpack_pack_int64(&pk, sqlite3_column_int64(st, 0));
@@ -301,7 +312,10 @@ static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int
         msgpack_pack_int64(&pk, sqlite3_column_int64(st, 1));
         duro_tape_lit(&pk, "rolling");
         duro_tape_bool(&pk, sqlite3_column_int(st, 2) != 0);
-        count++;
+        if (tmp.len + LIST_USER_FIXED > cap)
+            tmp.len = before;
+        else
+            listed++;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -311,7 +325,7 @@ static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
     duro_tape_lit(&pk, "sessions");
-    msgpack_pack_array(&pk, count);
+    msgpack_pack_array(&pk, listed);
     duro_buf_append(&m->body, tmp.data, tmp.len);
     duro_buf_free(&tmp);
     duro_tape_lit(&pk, "count");

@@ -20,7 +20,9 @@
  *   PUT          {expiresAt}
  *   DELETE       {deleted: bool}
  *   LIST_USER    {sessions: [{createdAt, expiresAt, rolling}], count}
- *                (live sessions of the user, oldest first; never ids)
+ *                (live sessions of the user, oldest first; never ids; count is
+ *                all of them, the list as many as fit in the reply cap: fewer
+ *                than count when it was cut)
  *   REVOKE_USER  {deleted: n}
  * GET and PUT of an unknown, expired or malformed id fail with DURO_NOT_FOUND
  * ("session not found"); DELETE of one replies {deleted: false}: a malformed

@@ -8,7 +8,8 @@
  *   loop:
  *     batch = take the whole mailbox (wait for the first message or the sweep)
  *     for each message m in arrival order:
- *       ns = open (or find) m's namespace
+ *       ns = find m's namespace; if it is not open and has no file, run m on
+ *            the ghost first (below), else open it
  *       write op: BEGIN once per namespace per batch, run the op, hold the reply
  *       read op:  run it; its reply goes to the outbox unless the namespace has
  *                 writes pending in this batch (the read may have seen them),
@@ -25,6 +26,17 @@
  * its COMMIT returned. If an op hits a storage error, or COMMIT fails, the
  * namespace's transaction is rolled back, its cache cleared, and every held
  * reply of it becomes that error.
+ *
+ * Namespaces without a file: reads never create one. An op on a namespace
+ * that is not open and has no file runs first on the actor's ghost, an
+ * in-memory namespace with the schema and no rows, renamed for the op, in a
+ * transaction that is always rolled back (and whose cache, counters, notices
+ * and kinds' in-memory state are dropped with it). If the op changed nothing
+ * there (no version taken, no notice, no write-behind state, no row changed)
+ * its answer is the empty namespace's answer and it is sent; that covers the
+ * reads and the "writes" that change nothing in an empty namespace (a
+ * session GET, deleting a missing key, clear). Otherwise the op runs again on
+ * the real file, which it creates.
  *
  * Shutdown: the mailbox is closed to new messages; the loop runs until it is
  * empty, commits, closes every namespace and returns.
@@ -45,6 +57,7 @@
 
 #define SWEEP_BATCH 256
 #define DURO_FLUSH_MS 100 /* write-behind state reaches disk at least this often */
+#define DURO_FD_RELIEF 8  /* namespaces closed at least when out of file descriptors */
 
 /* ---- the table and LRU of open namespaces ---- */
 
@@ -100,22 +113,58 @@ static void ns_drop(duro_actor *a, duro_ns *ns)
     duro_ns_close(ns);
 }
 
-static duro_ns *ns_get(duro_actor *a, duro_msg *m)
+/* m's namespace if it is open (now the most recently used), else NULL. */
+static duro_ns *ns_find(duro_actor *a, const duro_msg *m)
 {
-    duro_ns **pp = slot(a, m->ns, m->ns_len);
-    if (*pp) {
-        ns_lru_touch(a, *pp);
-        return *pp;
+    duro_ns *ns = *slot(a, m->ns, m->ns_len);
+    if (ns)
+        ns_lru_touch(a, ns);
+    return ns;
+}
+
+/* Closes up to a quarter (at least DURO_FD_RELIEF) of the open namespaces,
+ * least recently used first, skipping those in a transaction. How many. */
+static size_t ns_close_idle(duro_actor *a)
+{
+    size_t want = a->open_count / 4 > DURO_FD_RELIEF ? a->open_count / 4 : DURO_FD_RELIEF;
+    size_t closed = 0;
+    for (duro_ns *ns = a->lru_tail, *prev; ns && closed < want; ns = prev) {
+        prev = ns->lprev;
+        if (!ns->in_txn) {
+            ns_drop(a, ns);
+            closed++;
+        }
     }
+    return closed;
+}
+
+/* Opens (creating) m's namespace file. Out of file descriptors (3 per open
+ * namespace: the file, -wal, -shm), it closes some of its least recently
+ * used namespaces and tries once more; if that fails too the reply is 503
+ * "too many open files; retry later" and the server goes on. NULL with m
+ * failed on error. */
+static duro_ns *ns_open(duro_actor *a, duro_msg *m)
+{
     duro_ns *ns;
     char err[256];
-    int st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, err, sizeof err);
+    const char *why;
+    int st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, &why, err, sizeof err);
+    if (st == DURO_UNAVAILABLE) {
+        size_t closed = ns_close_idle(a);
+        duro_log_warn("namespace %.*s: %s; closed %zu idle namespace files and retrying",
+                      (int)m->ns_len, m->ns, err, closed);
+        st = duro_ns_open(&a->store, m->ns, m->ns_len, &a->lru, &ns, &why, err, sizeof err);
+    }
     if (st != DURO_OK) {
         duro_log_error("namespace %.*s: %s", (int)m->ns_len, m->ns, err);
-        duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
+        if (why)
+            duro_msg_fail(m, st, "%s", why);
+        else
+            duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
         return NULL;
     }
-    *pp = ns;
+    ns->max_reply = a->max_reply;
+    *slot(a, m->ns, m->ns_len) = ns;
     a->open_count++;
     ns_lru_touch(a, ns);
     return ns;
@@ -147,16 +196,24 @@ static int flush_kinds(duro_ns *ns)
     return DURO_OK;
 }
 
-/* Outside any batch: writes ns's dirty state in a transaction of its own. */
+/* Outside any batch: writes ns's dirty state in a transaction of its own.
+ * A failure is logged once until a flush succeeds again (a read-only data
+ * directory fails every 100 ms). */
 static void flush_alone(duro_ns *ns)
 {
     if (!ns->dirty_kinds || ns->in_txn || duro_ns_begin(ns) != DURO_OK)
         return;
     if (flush_kinds(ns) != DURO_OK || duro_ns_commit(ns) != DURO_OK) {
-        duro_log_error("namespace %s: write-behind flush failed", ns->name);
+        const char *why;
+        duro_status_from_db(ns->db, sqlite3_extended_errcode(ns->db), &why);
+        if (!ns->flush_failing)
+            duro_log_error("namespace %s: write-behind flush failed: %s (retried every %d ms)",
+                           ns->name, why ? why : sqlite3_errmsg(ns->db), DURO_FLUSH_MS);
+        ns->flush_failing = 1;
         duro_ns_rollback(ns);
         return;
     }
+    ns->flush_failing = 0;
     DURO_STAT_ADD(commits, 1);
 }
 
@@ -196,6 +253,114 @@ static void hold(duro_ns *ns, duro_msg *m)
     ns->pending_tail = &m->next;
 }
 
+/* ---- the reply cap ---- */
+
+/* The backstop of --max-reply-bytes for reads: a reply tape over the cap
+ * becomes DURO_PAYLOAD_TOO_LARGE (the objects that build long replies keep
+ * under it themselves; this catches the rest, e.g. a GET of a value larger
+ * than the cap). Never used for writes: a committed write is never answered
+ * with an error. */
+static void cap_read_reply(const duro_actor *a, duro_msg *m)
+{
+    if (m->status != DURO_OK || m->body.len <= a->max_reply)
+        return;
+    size_t n = m->body.len;
+    duro_buf_free(&m->body);
+    m->etag = -1;
+    duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
+                  "the reply (%zu bytes) would be larger than --max-reply-bytes (%zu)", n,
+                  a->max_reply);
+}
+
+/* ---- ghost namespaces: ops on namespaces that have no file ---- */
+
+/* The actor's ghost (store.h: duro_ns_open_ghost), opened on first use and
+ * named after m's namespace. NULL if it cannot be opened (the op then runs on
+ * the real file, as if the ghost did not exist). */
+static duro_ns *ghost_get(duro_actor *a, const duro_msg *m)
+{
+    if (!a->ghost && !a->ghost_failed) {
+        char err[256];
+        if (duro_ns_open_ghost(&a->lru, &a->ghost, err, sizeof err) != DURO_OK) {
+            duro_log_error("actor %u: no in-memory namespace (%s); reads of new namespaces"
+                           " create their files",
+                           a->id, err);
+            a->ghost_failed = 1;
+            return NULL;
+        }
+        a->ghost->max_reply = a->max_reply;
+    }
+    if (a->ghost) {
+        memcpy(a->ghost->name, m->ns, m->ns_len);
+        a->ghost->name[m->ns_len] = '\0';
+        a->ghost->name_len = m->ns_len;
+    }
+    return a->ghost;
+}
+
+/* Forgets everything an op did to the ghost: its transaction, cache,
+ * counters, notices and every kind's in-memory state, so nothing of one
+ * namespace is seen by the next. */
+static void ghost_reset(duro_ns *g)
+{
+    duro_ns_rollback(g);
+    for (int kind = 0; kind < DURO_KIND_COUNT; kind++) {
+        const duro_object_ops *ops = duro_object_find(kind);
+        if (ops && ops->ns_close)
+            ops->ns_close(g);
+        g->kind_state[kind] = NULL;
+    }
+    g->dirty_kinds = 0;
+    g->has_ttl = 0;
+    g->version = g->version_committed = 0;
+}
+
+/* Clears the reply an op wrote into m, so that m can be run again. */
+static void reply_reset(duro_msg *m)
+{
+    duro_buf_free(&m->body);
+    m->status = DURO_OK;
+    m->etag = -1;
+    m->created = 0;
+    memset(&m->rl, 0, sizeof m->rl);
+    m->errmsg[0] = '\0';
+}
+
+/* Runs m against the ghost named after its namespace (which has no file), in
+ * a transaction that is always rolled back. If the op changed nothing — no
+ * version taken, no change notice, no write-behind state, no row changed —
+ * its answer is the answer of the empty namespace: m is answered and 1
+ * returned. Otherwise (or on any storage error) m's reply is cleared and 0
+ * returned: the op must run on the real file, which it creates. */
+static int run_ghost(duro_actor *a, duro_msg *m, const duro_object_ops *ops, int64_t now)
+{
+    duro_ns *g = ghost_get(a, m);
+    if (!g || duro_ns_begin(g) != DURO_OK)
+        return 0;
+    sqlite3_int64 changes = sqlite3_total_changes64(g->db);
+    int st = ops->exec(g, m, now);
+    int changed = duro_status_is_storage_error(st) || g->version != g->version_committed ||
+                  g->notes.len || g->dirty_kinds || sqlite3_total_changes64(g->db) != changes;
+    ghost_reset(g);
+    if (changed) {
+        reply_reset(m);
+        return 0;
+    }
+    if (!ops->is_write(m))
+        cap_read_reply(a, m);
+    outbox_add(a, m);
+    return 1;
+}
+
+/* The status of a storage failure st on ns, refined by the cause SQLite
+ * reports for its last call (read-only file system, full disk, no file
+ * descriptor); *why gets the cause's message for the client, or NULL. */
+static int failure(duro_ns *ns, int st, const char **why)
+{
+    int refined = duro_status_from_db(ns->db, sqlite3_extended_errcode(ns->db), why);
+    return *why ? refined : st;
+}
+
 static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
 {
     const duro_object_ops *ops = duro_object_find(m->kind);
@@ -207,14 +372,22 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         outbox_add(a, m);
         return;
     }
-    duro_ns *ns = ns_get(a, m);
-    if (!ns) {
+    DURO_STAT_ADD(ops[m->kind], 1);
+    duro_ns *ns = ns_find(a, m);
+    if (ns && ns->readonly && !ns->in_txn && ops->is_write(m) &&
+        duro_ns_writable(&a->store, ns)) {
+        ns_drop(a, ns); /* opened on a read-only file system that is writable again */
+        ns = NULL;
+    }
+    if (!ns && !duro_ns_exists(&a->store, m->ns, m->ns_len) && run_ghost(a, m, ops, now))
+        return;
+    if (!ns && !(ns = ns_open(a, m))) {
         outbox_add(a, m);
         return;
     }
-    DURO_STAT_ADD(ops[m->kind], 1);
     if (!ops->is_write(m)) {
         ops->exec(ns, m, now);
+        cap_read_reply(a, m);
         if (ns->in_txn)
             hold(ns, m);
         else
@@ -230,13 +403,14 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         }
         ns->in_txn = 1;
         ns->txn_failed = DURO_OK;
+        ns->txn_why = NULL;
         ns->txn_next = *txn_list;
         *txn_list = ns;
     }
     if (ns->txn_failed == DURO_OK) {
         int st = ops->exec(ns, m, now);
         if (duro_status_is_storage_error(st))
-            ns->txn_failed = st;
+            ns->txn_failed = failure(ns, st, &ns->txn_why);
     }
     hold(ns, m);
 }
@@ -250,8 +424,9 @@ static void finish(duro_actor *a, duro_ns *txn_list)
         duro_ns *ns = txn_list;
         txn_list = ns->txn_next;
         int st = ns->txn_failed;
-        if (st == DURO_OK)
-            st = flush_kinds(ns); /* write-behind state rides along */
+        const char *why = ns->txn_why;
+        if (st == DURO_OK && (st = flush_kinds(ns)) != DURO_OK) /* write-behind state rides along */
+            st = failure(ns, st, &why);
         if (st == DURO_OK) {
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -261,6 +436,8 @@ static void finish(duro_actor *a, duro_ns *txn_list)
                 DURO_STAT_ADD(commits, 1);
                 duro_stats_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
                                              (t1.tv_nsec - t0.tv_nsec) / 1000));
+            } else {
+                st = failure(ns, st, &why);
             }
         }
         if (st != DURO_OK) {
@@ -279,7 +456,11 @@ static void finish(duro_actor *a, duro_ns *txn_list)
             if (st != DURO_OK) {
                 duro_buf_free(&m->body);
                 m->etag = -1;
-                duro_msg_fail(m, st, "storage error, nothing was written: %s", duro_errstr(st));
+                if (why)
+                    duro_msg_fail(m, st, "%s; nothing was written", why);
+                else
+                    duro_msg_fail(m, st, "storage error, nothing was written: %s",
+                                  duro_errstr(st));
             }
             reply(m);
             m = next;
@@ -352,6 +533,8 @@ static void *actor_main(void *arg)
     }
     while (a->lru_head)
         ns_drop(a, a->lru_head);
+    duro_ns_close(a->ghost);
+    a->ghost = NULL;
     return NULL;
 }
 

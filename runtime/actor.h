@@ -21,8 +21,11 @@ typedef struct duro_actor {
     size_t table_mask;
     size_t open_count;
     size_t max_open;
+    size_t max_reply;       /* largest reply tape of one op (--max-reply-bytes) */
     duro_ns *lru_head, *lru_tail; /* open namespaces, most recently used first */
     duro_msg *outbox, **outbox_tail; /* replies ready before this batch's commits */
+    duro_ns *ghost;         /* in-memory stand-in for namespaces without a file */
+    int ghost_failed;       /* the ghost could not be opened: ops use real files */
     struct duro_registry *registry; /* gets each commit's change notices */
     int ttl_sweep_ms;
     int64_t next_sweep_ms;

@@ -28,6 +28,9 @@ enum duro_kind {
     DURO_KIND_REGISTRY = 16
 };
 
+/* The default largest reply body (tape) of one op: --max-reply-bytes. */
+#define DURO_MAX_REPLY_DEFAULT ((size_t)16 << 20)
+
 typedef struct duro_msg duro_msg;
 typedef void (*duro_msg_done_fn)(duro_msg *m);
 

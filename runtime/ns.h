@@ -33,6 +33,9 @@ struct duro_ns {
     void *kind_state[DURO_KIND_COUNT]; /* an object kind's in-memory state, if any */
     unsigned dirty_kinds;      /* kinds with state to write behind (bit per kind) */
     duro_buf notes;            /* change notices of the open transaction (notice.h) */
+    int ghost;                 /* an in-memory stand-in for a namespace without a file */
+    size_t max_reply;          /* largest reply tape an op may build (0: the default) */
+    int readonly;              /* the file was opened read-only (read-only file system) */
 
     /* owned by the actor */
     duro_ns *hnext;             /* actor's name table */
@@ -40,6 +43,8 @@ struct duro_ns {
     duro_ns *txn_next;          /* list of namespaces in the current batch's txn */
     int in_txn;
     int txn_failed;             /* an op hit a storage error: roll back */
+    const char *txn_why;        /* its cause for the client (duro_why_*), or NULL */
+    int flush_failing;          /* write-behind flushes fail (logged once) */
     duro_msg *pending, **pending_tail; /* replies held until commit */
 };
 
@@ -49,9 +54,34 @@ typedef struct duro_store_config {
 } duro_store_config;
 
 /* Opens (creating if needed) the namespace's file and migrates its schema.
- * Returns a duro_status; on error *ns is NULL and err holds a message. */
+ * Returns a duro_status; on error *ns is NULL and err holds a message for the
+ * log. Errors of the process's environment come as their own statuses, with
+ * a short message for the client in *why (if why is not NULL; else NULL):
+ *   DURO_UNAVAILABLE            no file descriptor left (EMFILE, ENFILE):
+ *                               close some files and retry (duro_why_no_fds)
+ *   DURO_INSUFFICIENT_STORAGE   a read-only file system (duro_why_readonly) or
+ *                               a full disk (duro_why_full)
+ * A file on a read-only file system opens read-only: reads work, writes fail
+ * with SQLITE_READONLY (DURO_INSUFFICIENT_STORAGE). */
 int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len,
-                 duro_lru *lru, duro_ns **ns, char *err, size_t errlen);
+                 duro_lru *lru, duro_ns **ns, const char **why, char *err, size_t errlen);
+/* 1 if the namespace's file exists (or its state cannot be told: the open
+ * will say why), 0 if there is none. Creates nothing. */
+int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_len);
+
+/* Opens a ghost: a namespace in an in-memory SQLite database with the full
+ * schema and nothing in it, named "" (the caller names it for each use). An
+ * actor runs an op there first when the op's namespace has no file, and keeps
+ * the answer only if the op changed nothing (see actor.c): a read of a
+ * namespace that does not exist answers "empty" and writes no file.
+ * DURO_OK, or a status with a message in err. */
+int duro_ns_open_ghost(duro_lru *lru, duro_ns **ns, char *err, size_t errlen);
+
+/* 1 if ns's file can be written now (it was opened read-only because its
+ * file system was read-only: the owner closes and opens it again before a
+ * write). One access(2). */
+int duro_ns_writable(const duro_store_config *cfg, const duro_ns *ns);
+
 /* Finalizes, closes and frees. duro_ns_close(NULL) is a no-op. */
 void duro_ns_close(duro_ns *ns);
 
@@ -65,9 +95,10 @@ void duro_ns_rollback(duro_ns *ns); /* ROLLBACK, clears the cache, resets the co
 
 /* Opens (creating) the SQLite file at path for one owner thread (no mutex,
  * no extension loading, extended result codes) and runs each of the
- * NULL-terminated pragmas. DURO_OK, or a status with a message in err. */
-int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **db, char *err,
-                  size_t errlen);
+ * NULL-terminated pragmas. DURO_OK, or a status with a message in err (and
+ * *why, if why is not NULL, as for duro_ns_open()). */
+int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **db,
+                  const char **why, char *err, size_t errlen);
 
 /* Runs SQL without results, logging a failure. DURO_OK or a status. */
 int duro_sql_exec(sqlite3 *db, const char *sql);
@@ -82,10 +113,32 @@ int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *
  * reset and with bindings cleared. NULL on error (logged). */
 sqlite3_stmt *duro_stmt_cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql);
 
+/* The largest reply tape an op on ns may build (--max-reply-bytes). Objects
+ * that build long replies (lists, batches, snapshots) keep under it; the
+ * actor turns any other read's reply over it into DURO_PAYLOAD_TOO_LARGE. */
+static inline size_t duro_ns_reply_cap(const duro_ns *ns)
+{
+    return ns->max_reply ? ns->max_reply : DURO_MAX_REPLY_DEFAULT;
+}
+
 /* Bumps and returns the namespace's write counter (inside a transaction). */
 static inline int64_t duro_ns_next_version(duro_ns *ns) { return ++ns->version; }
 
-/* Maps a SQLite result code to a duro_status. */
+/* Maps a SQLite result code to a duro_status (SQLITE_FULL and SQLITE_READONLY
+ * are DURO_INSUFFICIENT_STORAGE). */
 int duro_status_from_sqlite(int rc);
+
+/* Maps the result code rc of a failed call on db, looking at the OS error
+ * behind it (sqlite3_system_errno) where SQLite records one: out of file
+ * descriptors (EMFILE, ENFILE) is DURO_UNAVAILABLE, a read-only file system
+ * (SQLITE_READONLY, EROFS) and a full disk (SQLITE_FULL, ENOSPC, EDQUOT) are
+ * DURO_INSUFFICIENT_STORAGE; otherwise as duro_status_from_sqlite(rc). For
+ * those causes *why (if why is not NULL) gets a message for the client, one
+ * of the three below; else NULL. */
+int duro_status_from_db(sqlite3 *db, int rc, const char **why);
+
+extern const char *const duro_why_no_fds;   /* "too many open files; retry later" */
+extern const char *const duro_why_readonly; /* "the data directory is read-only" */
+extern const char *const duro_why_full;     /* "the data directory's disk is full" */
 
 #endif

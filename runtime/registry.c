@@ -1,11 +1,13 @@
 /*
  * registry.c — the registry actor: reconcile at open, then one thread that
- * applies change notices in group commits and answers queries (see
- * registry.h here and objects/registry.h).
+ * applies change notices in group commits, answers queries, and repairs the
+ * index while running when notices were lost (see registry.h here and
+ * objects/registry.h).
  */
 #include "runtime/registry.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "objects/registry.h"
+#include "runtime/errinj.h"
 #include "runtime/log.h"
 #include "runtime/mailbox.h"
 #include "runtime/route.h"
@@ -23,20 +26,42 @@
 
 /* How long applied notices may wait for their registry COMMIT. */
 #define DURO_REGISTRY_COMMIT_MS 100
+/* The repair after lost notices: its first try this long after the loss,
+ * doubling after each failed try up to the maximum; at most STEP namespaces
+ * between two looks at the mailbox; a set of namespaces to rebuild larger
+ * than SET_MAX bytes of names is dropped for a walk over every file. */
+#define DURO_REPAIR_FIRST_MS 250
+#define DURO_REPAIR_MAX_MS 30000
+#define DURO_REPAIR_STEP 32
+#define DURO_REPAIR_SET_MAX (1u << 20)
 
 struct duro_registry {
     pthread_t thread;
     int started;
     duro_mailbox mailbox;
     size_t max_mailbox; /* queued queries; notices are never refused */
+    size_t max_reply;   /* largest reply tape of a query */
     size_t queries;     /* queued queries (atomic) */
     duro_registry_db *db;
     int in_txn, failed; /* the open group transaction (registry thread only) */
     int64_t commit_due;
-    int tainted;           /* notices were lost: versions are no longer recorded */
-    int forgotten;         /* ...and the recorded ones were dropped (see settle()) */
     int dropped;           /* an owner could not hand notices over (atomic) */
     duro_store_config cfg; /* data_dir borrowed from the runtime */
+
+    /* repair (registry thread only; see "repair while running" below) */
+    duro_buf group_ns;    /* namespaces of the open group, NUL-terminated names */
+    size_t group_last;    /* offset of the last name in group_ns */
+    int tainted;          /* notices were lost: versions are not recorded */
+    duro_buf repair;      /* namespaces to rebuild, NUL-terminated names */
+    int repair_all;       /* walk every namespace file, rebuilding changed ones */
+    int forget_versions;  /* drop every recorded version first (see settle()) */
+    int walk_shard;       /* the walk's next shard directory, 0..256 */
+    DIR *walk_dir;        /* ...and the one being read */
+    int64_t repair_due;   /* when the next repair step may run; 0: none pending */
+    int repair_delay;     /* ms until a failed try is tried again */
+    int repair_finishing; /* nothing left: the open group ends the repair */
+    int repair_partial;   /* a namespace could not be read: the next start finishes */
+    int guard;            /* a rebuild ran: skip notices the index already holds */
 };
 
 /* ---- reconcile ---- */
@@ -48,7 +73,7 @@ static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t no
     duro_lru_init(&lru, 0);
     duro_ns *ns;
     char err[256];
-    int st = duro_ns_open(&r->cfg, name, n, &lru, &ns, err, sizeof err);
+    int st = duro_ns_open(&r->cfg, name, n, &lru, &ns, NULL, err, sizeof err);
     if (st != DURO_OK) {
         duro_log_error("registry: namespace %.*s: %s", (int)n, name, err);
         return DURO_OK; /* one bad file does not stop the rest */
@@ -64,7 +89,7 @@ static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t no
     if (found < 0)
         st = -found;
     else if (!found || known != ns->version_committed)
-        st = duro_registry_db_rebuild(r->db, name, n, ns->db, ns->version_committed, now);
+        st = duro_registry_db_rebuild(r->db, name, n, ns->db, ns->version_committed, now, NULL);
     duro_ns_close(ns);
     if (st != DURO_OK) {
         duro_log_error("registry: namespace %.*s could not be indexed: %s", (int)n, name,
@@ -144,18 +169,6 @@ static int begin(duro_registry *r, int64_t now)
     return r->in_txn;
 }
 
-/* Notices were lost (a failed group, or an owner that could not hand them
- * over): the index is behind. From now on no namespace's version is
- * recorded, and settle() drops the recorded ones, so the next start rebuilds
- * every namespace instead of trusting versions recorded after the loss. */
-static void taint(duro_registry *r)
-{
-    if (!r->tainted)
-        duro_log_error("registry: change notices were lost; the registry is behind until the"
-                       " next start rebuilds it");
-    r->tainted = 1;
-}
-
 /* Removes the registry's files (the next open starts empty and rebuilds). */
 static void remove_files(const duro_registry *r)
 {
@@ -167,15 +180,318 @@ static void remove_files(const duro_registry *r)
     }
 }
 
-/* Outside a transaction, once after taint(): drops the recorded versions, or,
- * if the file cannot be written, removes it (the next start rebuilds it). */
+/* ---- repair while running ----
+ *
+ * Notices are lost when a group transaction fails (disk full, I/O error: the
+ * rollback takes every notice of the group, and those that arrive before it
+ * ends) or when an owner cannot hand them over (out of memory). The index is
+ * then behind, and it repairs itself while running:
+ *
+ * - A failed group's namespaces (group_ns, every namespace a notice of the
+ *   group named) join the repair set. The rows and recorded versions of the
+ *   index are those of its last good commit, so they stay trustworthy.
+ *   Notices lost by an owner name no namespace: the recorded versions are
+ *   dropped (settle()) and every file is walked.
+ * - From the loss until the repair ends the index is "tainted": no version
+ *   is recorded, so a start in between rebuilds every namespace whose file
+ *   moved on since the last good commit (reconcile()).
+ * - DURO_REPAIR_FIRST_MS after the loss, and then in steps of at most
+ *   DURO_REPAIR_STEP namespaces between mailbox batches (queries and notices
+ *   go on meanwhile), each namespace of the set is rebuilt from its file, as
+ *   at start, but through a separate read-only SQLite connection opened by
+ *   this thread (WAL: a reader takes no lock an owner waits for, and sees
+ *   the last commit; the owner actor is never asked or blocked; the file must
+ *   exist, it is never created, but SQLite may leave an empty -wal and the
+ *   -shm beside a file its owner has closed, until the owner opens and closes
+ *   it again). The rebuild records the version read in the same read
+ *   transaction. A walk does the same for every file whose version differs
+ *   from the recorded one, then forgets namespaces whose file is gone.
+ * - The rebuilds run inside the group transaction: if it fails again (the
+ *   disk is still full) they are lost with it, their namespaces return to
+ *   the set and the next try waits twice as long (up to DURO_REPAIR_MAX_MS).
+ *   When the set is empty and the group holding the last rebuild commits,
+ *   the repair ends: versions are recorded again.
+ * - Ordering: an owner sends a commit's notice after the commit, so a
+ *   rebuild may read a commit whose notice arrives later. From the first
+ *   rebuild on (guard), a notice whose version is not above the one recorded
+ *   for its namespace is skipped: the index already holds it. (The only
+ *   notices that take no version, the TTL sweep's, delete expired keys that
+ *   every query already drops.)
+ * - A namespace that cannot be read (not locked or short of descriptors:
+ *   those are tried again) is logged and left behind, and the index stays
+ *   tainted until the next start, which rebuilds it.
+ */
+
+/* Adds ns to the namespaces of the open group (once in a row). */
+static void note_group_ns(duro_registry *r, const char *ns, size_t n)
+{
+    if (r->group_ns.len && strlen(r->group_ns.data + r->group_last) == n &&
+        memcmp(r->group_ns.data + r->group_last, ns, n) == 0)
+        return;
+    size_t at = r->group_ns.len;
+    if (duro_buf_append(&r->group_ns, ns, n) != 0 || duro_buf_append(&r->group_ns, "", 1) != 0) {
+        r->group_ns.len = at;
+        r->repair_all = 1; /* cannot say which: walk them all if this group fails */
+        return;
+    }
+    r->group_last = at;
+}
+
+static void schedule_repair(duro_registry *r, int64_t now)
+{
+    if (!r->repair_delay)
+        r->repair_delay = DURO_REPAIR_FIRST_MS;
+    r->repair_due = now + r->repair_delay;
+}
+
+/* Notices were lost: the index is behind until the repair ends. */
+static void taint(duro_registry *r, int64_t now)
+{
+    if (!r->tainted)
+        duro_log_error("registry: change notices were lost; repairing the index from the"
+                       " namespace files");
+    r->tainted = 1;
+    r->repair_finishing = 0;
+    schedule_repair(r, now);
+}
+
+/* Moves names (NUL-terminated, len bytes) into the repair set. */
+static void repair_add(duro_registry *r, const char *names, size_t len)
+{
+    if (r->repair_all)
+        return;
+    if (r->repair.len + len > DURO_REPAIR_SET_MAX || duro_buf_append(&r->repair, names, len) != 0) {
+        r->repair.len = 0;
+        r->repair_all = 1;
+    }
+}
+
+/* The group failed: its namespaces join the repair set, and a repair that
+ * had reached its end tries again later. */
+static void lose_group(duro_registry *r, int64_t now)
+{
+    repair_add(r, r->group_ns.data, r->group_ns.len);
+    r->group_ns.len = 0;
+    if (r->repair_due)
+        r->repair_delay = r->repair_delay * 2 > DURO_REPAIR_MAX_MS ? DURO_REPAIR_MAX_MS
+                                                                   : r->repair_delay * 2;
+    taint(r, now);
+}
+
+/* Outside a transaction, once after an owner lost notices: drops the
+ * recorded versions (so the walk, and a start before it ends, rebuild every
+ * namespace), or, if the file cannot be written, removes it (the next start
+ * rebuilds it). */
 static void settle(duro_registry *r)
 {
-    if (!r->tainted || r->forgotten || r->in_txn)
+    if (!r->forget_versions || r->in_txn)
         return;
-    r->forgotten = 1;
+    r->forget_versions = 0;
     if (duro_registry_db_sql(r->db, "DELETE FROM namespaces") != DURO_OK)
         remove_files(r);
+}
+
+enum { REPAIRED, RETRY, UNREADABLE };
+
+/* Reads the namespace's version in the open read transaction of nsdb. */
+static int ns_version(sqlite3 *nsdb, int64_t *v)
+{
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(nsdb, "SELECT value FROM _duro_meta WHERE name = 'version'", -1,
+                                &q, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(q, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_CORRUPT;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Rebuilds ns's rows from nsdb (a read transaction is open on it) at the
+ * version read there, unless !force and the recorded version is that one.
+ * REPAIRED, RETRY or UNREADABLE; a failure to write the index fails the
+ * group (r->failed) and counts as REPAIRED: the group's loss brings ns back. */
+static int rebuild_from(duro_registry *r, const char *ns, size_t n, sqlite3 *nsdb, int force,
+                        int64_t now)
+{
+    int64_t v = 0, known = -1;
+    int rc = ns_version(nsdb, &v);
+    if (rc != SQLITE_OK)
+        return duro_status_from_db(nsdb, rc, NULL) == DURO_UNAVAILABLE ? RETRY : UNREADABLE;
+    if (!force && duro_registry_db_version(r->db, ns, n, &known) == 1 && known == v)
+        return REPAIRED;
+    note_group_ns(r, ns, n);
+    r->guard = 1;
+    if (duro_registry_db_sql(r->db, "SAVEPOINT repair") != DURO_OK) {
+        r->failed = 1;
+        return REPAIRED;
+    }
+    int ns_failed = 0;
+    int st = duro_errinj_hit(DURO_ERRINJ_REGISTRY_REBUILD)
+                 ? DURO_INSUFFICIENT_STORAGE
+                 : duro_registry_db_rebuild(r->db, ns, n, nsdb, v, now, &ns_failed);
+    if (st != DURO_OK && duro_registry_db_sql(r->db, "ROLLBACK TO repair") != DURO_OK)
+        r->failed = 1;
+    if (duro_registry_db_sql(r->db, "RELEASE repair") != DURO_OK)
+        r->failed = 1;
+    if (st == DURO_OK || !ns_failed) {
+        if (st != DURO_OK)
+            r->failed = 1;
+        return REPAIRED;
+    }
+    return st == DURO_UNAVAILABLE ? RETRY : UNREADABLE;
+}
+
+/* Brings the index's rows of one namespace up to date from its file (see
+ * above). Inside the group transaction. */
+static int repair_ns(duro_registry *r, const char *ns, size_t n, int force, int64_t now)
+{
+    char path[4096];
+    struct stat sb;
+    if (duro_ns_path(r->cfg.data_dir, ns, n, path, sizeof path, NULL) != 0)
+        return UNREADABLE;
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT)
+            return RETRY;
+        note_group_ns(r, ns, n);
+        if (duro_registry_db_forget(r->db, ns, n) != DURO_OK)
+            r->failed = 1;
+        return REPAIRED;
+    }
+    sqlite3 *nsdb = NULL;
+    int rc = sqlite3_open_v2(path, &nsdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    int out = UNREADABLE;
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(nsdb, 1);
+        sqlite3_busy_timeout(nsdb, 100);
+        rc = sqlite3_exec(nsdb, "BEGIN", NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        out = rebuild_from(r, ns, n, nsdb, force, now);
+        sqlite3_exec(nsdb, "COMMIT", NULL, NULL, NULL);
+    } else if (duro_status_from_db(nsdb, rc, NULL) == DURO_UNAVAILABLE) {
+        out = RETRY;
+    }
+    if (out == UNREADABLE)
+        duro_log_error("registry: namespace %.*s cannot be read to repair the index (%s); the"
+                       " next start rebuilds it",
+                       (int)n, ns, nsdb ? sqlite3_errmsg(nsdb) : sqlite3_errstr(rc));
+    sqlite3_close(nsdb);
+    return out;
+}
+
+/* The walk's next namespace file name (without ".db") in name, 1; or 0 when
+ * every shard directory was read. */
+static int walk_next(duro_registry *r, char *name, size_t cap)
+{
+    for (;;) {
+        if (!r->walk_dir) {
+            if (r->walk_shard >= 256)
+                return 0;
+            char dir[4200];
+            snprintf(dir, sizeof dir, "%s/ns/%02x", r->cfg.data_dir, r->walk_shard++);
+            if (!(r->walk_dir = opendir(dir)))
+                continue;
+        }
+        struct dirent *f;
+        while ((f = readdir(r->walk_dir))) {
+            size_t len = strlen(f->d_name);
+            const char *why;
+            if (len > 3 && len - 3 < cap && strcmp(f->d_name + len - 3, ".db") == 0 &&
+                duro_ns_valid(f->d_name, len - 3, &why) == 0 &&
+                duro_route_shard(f->d_name, len - 3) == (unsigned)r->walk_shard - 1) {
+                memcpy(name, f->d_name, len - 3);
+                name[len - 3] = '\0';
+                return 1;
+            }
+        }
+        closedir(r->walk_dir);
+        r->walk_dir = NULL;
+    }
+}
+
+/* Takes the last name of the repair set into name. 0 if the set is empty. */
+static int repair_pop(duro_registry *r, char *name, size_t cap)
+{
+    if (!r->repair.len)
+        return 0;
+    size_t end = r->repair.len - 1, start = end; /* repair.data[end] is its NUL */
+    while (start > 0 && r->repair.data[start - 1] != '\0')
+        start--;
+    size_t n = end - start < cap ? end - start : cap - 1;
+    memcpy(name, r->repair.data + start, n);
+    name[n] = '\0';
+    r->repair.len = start;
+    return 1;
+}
+
+static int repair_pending(const duro_registry *r)
+{
+    return r->tainted && r->repair_due && !r->repair_finishing;
+}
+
+/* One step of the repair: up to DURO_REPAIR_STEP namespaces, inside the
+ * group transaction. */
+static void repair_step(duro_registry *r, int64_t now)
+{
+    if (!begin(r, now))
+        return; /* the group failed: commit() schedules the next try */
+    duro_buf retry = {0};
+    char name[DURO_NS_MAX + 1];
+    for (int done = 0; done < DURO_REPAIR_STEP && !r->failed; done++) {
+        int from_set = repair_pop(r, name, sizeof name);
+        if (!from_set && !(r->repair_all && walk_next(r, name, sizeof name)))
+            break;
+        int out = repair_ns(r, name, strlen(name), from_set, now);
+        if (out == RETRY)
+            duro_buf_append(&retry, name, strlen(name) + 1);
+        else if (out == UNREADABLE)
+            r->repair_partial = 1;
+    }
+    if (!r->failed && !r->repair.len && r->repair_all && !r->walk_dir && r->walk_shard >= 256) {
+        if (duro_registry_db_each_ns(r->db, forget_if_gone, r) != DURO_OK)
+            r->failed = 1;
+        r->repair_all = 0;
+        r->walk_shard = 0;
+    }
+    if (retry.len) {
+        repair_add(r, retry.data, retry.len);
+        r->repair_delay = r->repair_delay * 2 > DURO_REPAIR_MAX_MS ? DURO_REPAIR_MAX_MS
+                                                                   : r->repair_delay * 2;
+        schedule_repair(r, now);
+    } else if (!r->failed && !r->repair.len && !r->repair_all) {
+        r->repair_finishing = 1; /* ends when this group commits */
+    }
+    duro_buf_free(&retry);
+}
+
+/* The group that held the repair's last rebuilds committed. */
+static void end_repair(duro_registry *r)
+{
+    r->repair_finishing = 0;
+    r->repair_due = 0;
+    r->repair_delay = 0;
+    DURO_STAT_ADD(registry_repairs, 1);
+    if (r->repair_partial) {
+        duro_log_error("registry: repaired but for namespaces that could not be read; the next"
+                       " start rebuilds them");
+        return; /* stays tainted: versions are not recorded */
+    }
+    r->tainted = 0;
+    duro_log_info("registry: the index is repaired");
+}
+
+/* 1 if the index already holds m's commit: a rebuild read it (see above). */
+static int already_indexed(duro_registry *r, const duro_msg *m)
+{
+    int64_t known;
+    return r->guard && duro_registry_db_version(r->db, m->ns, m->ns_len, &known) == 1 &&
+           m->etag <= known;
 }
 
 /* Applies one notice inside the open transaction (begun on demand). The
@@ -185,16 +501,18 @@ static void apply(duro_registry *r, duro_msg *m, int64_t now)
     const duro_msg *n = m->next;
     int last = !r->tainted && (!n || n->op != DURO_REGISTRY_NOTICE || n->ns_len != m->ns_len ||
                                memcmp(n->ns, m->ns, m->ns_len) != 0);
+    note_group_ns(r, m->ns, m->ns_len);
     /* after a failure nothing more is applied: SQLite may have rolled the
      * transaction back itself, and the rest would land in autocommit */
-    if (begin(r, now) && !r->failed &&
-        duro_registry_db_apply(r->db, m->ns, m->ns_len, last ? m->etag : -1, m->body.data,
-                               m->body.len) != DURO_OK)
+    if (begin(r, now) && !r->failed && !already_indexed(r, m) &&
+        (duro_errinj_hit(DURO_ERRINJ_REGISTRY_APPLY) ||
+         duro_registry_db_apply(r->db, m->ns, m->ns_len, last ? m->etag : -1, m->body.data,
+                                m->body.len) != DURO_OK))
         r->failed = 1;
     free_notice(m);
 }
 
-static void commit(duro_registry *r)
+static void commit(duro_registry *r, int64_t now)
 {
     if (r->in_txn && (r->failed || duro_registry_db_commit(r->db) != DURO_OK)) {
         duro_registry_db_rollback(r->db);
@@ -202,9 +520,12 @@ static void commit(duro_registry *r)
     }
     if (r->failed) {
         DURO_STAT_ADD(registry_failures, 1);
-        taint(r);
+        lose_group(r, now);
     } else {
         DURO_STAT_ADD(registry_commits, 1);
+        r->group_ns.len = 0;
+        if (r->repair_finishing)
+            end_repair(r);
     }
     r->in_txn = r->failed = 0;
 }
@@ -217,20 +538,23 @@ static void commit(duro_registry *r)
  * run on the same connection and see every applied notice, committed or not.
  * So the commit period only bounds what a crash can take from the registry
  * file (the next start's reconcile restores it) and how many notices wait
- * for a wake-up, never what a query sees. */
+ * for a wake-up, never what a query sees. A repair (above) runs in steps
+ * between batches. */
 static void *registry_main(void *arg)
 {
     duro_registry *r = arg;
     pthread_setname_np(pthread_self(), "duro-registry");
     for (;;) {
-        int wait = -1;
-        if (r->in_txn || r->failed) {
-            int64_t left = r->commit_due - duro_now_ms();
-            wait = left < 0 ? 0 : (int)left;
-        }
+        int64_t now = duro_now_ms();
+        int64_t due = INT64_MAX;
+        if (r->in_txn || r->failed)
+            due = r->commit_due;
+        if (repair_pending(r) && r->repair_due < due)
+            due = r->repair_due;
+        int wait = due == INT64_MAX ? -1 : due <= now ? 0 : (int)(due - now);
         size_t n;
         duro_msg *batch = duro_mailbox_take_lazy(&r->mailbox, wait, &n);
-        int64_t now = duro_now_ms();
+        now = duro_now_ms();
         while (batch) {
             duro_msg *m = batch;
             batch = m->next;
@@ -244,27 +568,37 @@ static void *registry_main(void *arg)
             m->status = DURO_OK;
             m->etag = -1;
             if (begin(r, now))
-                duro_registry_db_exec(r->db, m, now);
+                duro_registry_db_exec(r->db, m, now, r->max_reply);
             else
                 duro_msg_fail(m, DURO_INTERNAL, "the registry cannot open a transaction");
             m->done(m);
         }
+        if (__atomic_exchange_n(&r->dropped, 0, __ATOMIC_ACQ_REL)) {
+            r->forget_versions = 1;
+            r->repair_all = 1;
+            taint(r, now);
+        }
+        if (!duro_mailbox_closed(&r->mailbox) && repair_pending(r) && now >= r->repair_due &&
+            !r->forget_versions)
+            repair_step(r, now);
         if ((r->in_txn || r->failed) && (now >= r->commit_due || duro_mailbox_closed(&r->mailbox)))
-            commit(r);
-        if (__atomic_exchange_n(&r->dropped, 0, __ATOMIC_ACQ_REL))
-            taint(r);
+            commit(r, now);
         settle(r);
         if (!r->in_txn && !r->failed && duro_mailbox_closed(&r->mailbox) &&
             duro_mailbox_depth(&r->mailbox) == 0)
             break;
     }
+    if (r->walk_dir)
+        closedir(r->walk_dir);
+    duro_buf_free(&r->group_ns);
+    duro_buf_free(&r->repair);
     return NULL;
 }
 
 /* ---- the interface ---- */
 
-int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_registry **out,
-                       char *err, size_t errlen)
+int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t max_reply,
+                       duro_registry **out, char *err, size_t errlen)
 {
     *out = NULL;
     duro_registry *r = calloc(1, sizeof *r);
@@ -274,6 +608,7 @@ int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_re
     }
     r->cfg = *cfg;
     r->max_mailbox = max_mailbox;
+    r->max_reply = max_reply;
     int st = DURO_INTERNAL;
     /* the file is only an index: one that cannot be opened or reconciled is
      * removed and rebuilt from the namespace files */

@@ -20,6 +20,14 @@
  * write counter differs from the one recorded in the registry, the
  * namespace's rows are rebuilt from the file; namespaces whose file is gone
  * are forgotten. A deleted _registry.db is rebuilt whole.
+ *
+ * Repair (while running): when notices are lost (a group transaction fails,
+ * e.g. on a full disk, or an owner cannot hand notices over), the namespaces
+ * they named are rebuilt from their files, by this thread, through separate
+ * read-only SQLite connections, in small steps between mailbox batches and
+ * again (with backoff) until the rebuilds commit; owners are neither asked
+ * nor blocked. Until the repair ends no version is recorded, so a restart in
+ * between still rebuilds what was lost. Details in registry.c.
  */
 #ifndef DURO_RUNTIME_REGISTRY_H
 #define DURO_RUNTIME_REGISTRY_H
@@ -32,9 +40,10 @@
 typedef struct duro_registry duro_registry;
 
 /* Opens the registry file of cfg->data_dir, reconciles it with the
- * namespace files and starts the thread. */
-int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, duro_registry **out,
-                       char *err, size_t errlen);
+ * namespace files and starts the thread. max_reply: the largest reply tape of
+ * a query (a larger one is DURO_PAYLOAD_TOO_LARGE). */
+int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t max_reply,
+                       duro_registry **out, char *err, size_t errlen);
 
 /* Owner thread, right after ns committed: hands ns->notes (if any) to the
  * registry; ns->notes is left empty. */

@@ -23,11 +23,13 @@
 
 #include "objects/object.h"
 #include "runtime/actor.h"
+#include "runtime/errinj.h"
 #include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
 
 struct duro_stats duro_stats;
+int duro_errinj[DURO_ERRINJ_COUNT];
 
 const uint64_t duro_commit_bounds_us[DURO_COMMIT_BUCKETS] = {100,  250,   500,   1000,  2000,
                                                             4000, 8000, 16000, 32000, 100000};
@@ -163,8 +165,9 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
     }
     /* the registry reconciles before any actor runs (runtime/registry.h) */
     duro_store_config store = {rt->data_dir, cfg->sync_full};
-    if ((st = duro_registry_open(&store, cfg->max_mailbox, &rt->registry, err, errlen)) !=
-        DURO_OK)
+    size_t max_reply = cfg->max_reply_bytes ? cfg->max_reply_bytes : DURO_MAX_REPLY_DEFAULT;
+    if ((st = duro_registry_open(&store, cfg->max_mailbox, max_reply, &rt->registry, err,
+                                 errlen)) != DURO_OK)
         goto fail;
     rt->n_actors = (unsigned)cfg->actors;
     size_t per_open = (size_t)cfg->max_open_ns / rt->n_actors;
@@ -174,6 +177,7 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         a->store.data_dir = rt->data_dir;
         a->store.sync_full = cfg->sync_full;
         a->max_open = per_open ? per_open : 1;
+        a->max_reply = max_reply;
         a->ttl_sweep_ms = cfg->ttl_sweep_ms;
         a->registry = rt->registry;
         duro_lru_init(&a->lru, cfg->cache_bytes / rt->n_actors);

@@ -25,6 +25,7 @@ struct duro_stats {
     uint64_t registry_queries;
     uint64_t registry_commits;
     uint64_t registry_failures; /* group transactions that could not be applied */
+    uint64_t registry_repairs;  /* repairs after lost notices completed while running */
 };
 
 /* Upper bounds (µs) of the commit duration histogram. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runtime/log.h"
 #include "runtime/route.h"
@@ -69,6 +70,7 @@ int duro_status_from_sqlite(int rc)
     case SQLITE_DONE:
         return DURO_OK;
     case SQLITE_FULL:
+    case SQLITE_READONLY:
         return DURO_INSUFFICIENT_STORAGE;
     case SQLITE_NOMEM:
         return DURO_NOMEM;
@@ -83,6 +85,60 @@ int duro_status_from_sqlite(int rc)
     default:
         return DURO_INTERNAL;
     }
+}
+
+const char *const duro_why_no_fds = "too many open files; retry later";
+const char *const duro_why_readonly = "the data directory is read-only";
+const char *const duro_why_full = "the data directory's disk is full";
+
+/* The status and client message of an OS error number behind a failed
+ * storage call; DURO_OK if it is none of the classified causes. */
+static int status_from_errno(int e, const char **why)
+{
+    const char *w = e == EMFILE || e == ENFILE ? duro_why_no_fds
+                  : e == EROFS                 ? duro_why_readonly
+                  : e == ENOSPC || e == EDQUOT ? duro_why_full
+                                               : NULL;
+    if (why)
+        *why = w;
+    return !w ? DURO_OK : w == duro_why_no_fds ? DURO_UNAVAILABLE : DURO_INSUFFICIENT_STORAGE;
+}
+
+int duro_status_from_db(sqlite3 *db, int rc, const char **why)
+{
+    if (why)
+        *why = NULL;
+    int p = rc & 0xff;
+    if (p == SQLITE_READONLY) {
+        if (why)
+            *why = duro_why_readonly;
+        return DURO_INSUFFICIENT_STORAGE;
+    }
+    if (p == SQLITE_FULL) {
+        if (why)
+            *why = duro_why_full;
+        return DURO_INSUFFICIENT_STORAGE;
+    }
+    /* SQLite records the OS error only for these two (and keeps it after) */
+    if (db && (p == SQLITE_CANTOPEN || p == SQLITE_IOERR)) {
+        int st = status_from_errno(sqlite3_system_errno(db), why);
+        if (st != DURO_OK)
+            return st;
+    }
+    return duro_status_from_sqlite(rc);
+}
+
+/* 1 if the directory of the file at path is on a read-only file system. */
+static int dir_readonly(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n == 0 || n >= sizeof dir)
+        return 0;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return access(dir, W_OK) != 0 && errno == EROFS;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -101,30 +157,83 @@ int duro_sql_exec(sqlite3 *db, const char *sql)
     return duro_status_from_sqlite(exec(db, sql));
 }
 
-int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **out, char *err,
-                  size_t errlen)
+/* The status of a failed open or configuration of db (path): as
+ * duro_status_from_db(), and a file that cannot be created because its
+ * directory is read-only counts as read-only (SQLite then reports the failed
+ * read-only retry: ENOENT). */
+static int open_status(sqlite3 *db, const char *path, int rc, const char **why)
+{
+    int st = duro_status_from_db(db, rc, why);
+    if (st == DURO_IO && (rc & 0xff) == SQLITE_CANTOPEN && dir_readonly(path)) {
+        if (why)
+            *why = duro_why_readonly;
+        st = DURO_INSUFFICIENT_STORAGE;
+    }
+    return st;
+}
+
+/* duro_sql_open() with the open flags given (path may be a URI). */
+static int sql_open(const char *path, int flags, const char *const *pragmas, sqlite3 **out,
+                    const char **why, char *err, size_t errlen)
 {
     *out = NULL;
+    if (why)
+        *why = NULL;
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        int st = open_status(db, path, rc, why);
         sqlite3_close(db);
-        return duro_status_from_sqlite(rc);
+        return st;
     }
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
     sqlite3_extended_result_codes(db, 1);
     for (; *pragmas; pragmas++) {
         if ((rc = exec(db, *pragmas)) != SQLITE_OK) {
             snprintf(err, errlen, "configure %s: %s", path, sqlite3_errmsg(db));
+            int st = open_status(db, path, rc, why);
             sqlite3_close(db);
-            return duro_status_from_sqlite(rc);
+            return st;
         }
     }
     *out = db;
     return DURO_OK;
+}
+
+int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **out,
+                  const char **why, char *err, size_t errlen)
+{
+    return sql_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas, out, why, err,
+                    errlen);
+}
+
+/* Opens an existing namespace file on a read-only file system. SQLite reads
+ * a WAL-mode file there only if its -wal and -shm files exist (it cannot
+ * create the -shm), but a file closed cleanly has neither: then it is opened
+ * "immutable" (read-only, no locks, no WAL), which is exact as long as no
+ * -wal holds commits the file lacks, and nothing can write the file while its
+ * file system is read-only. DURO_OK, or a status as duro_sql_open(). */
+static int open_immutable(const char *path, sqlite3 **db, const char **why, char *err,
+                          size_t errlen)
+{
+    static const char *const pragmas[] = {"PRAGMA cache_size=-1024", "PRAGMA temp_store=MEMORY",
+                                          NULL};
+    char wal[4200], uri[3 * 4096 + 32];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (stat(path, &sb) != 0 || stat(wal, &sb) == 0 || errno != ENOENT)
+        return DURO_INSUFFICIENT_STORAGE; /* nothing to read, or a WAL it would miss */
+    size_t n = (size_t)snprintf(uri, sizeof uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 4 < sizeof uri; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._-~", *p))
+            uri[n++] = (char)*p;
+        else
+            n += (size_t)snprintf(uri + n, sizeof uri - n, "%%%02X", *p);
+    }
+    snprintf(uri + n, sizeof uri - n, "?immutable=1");
+    return sql_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, pragmas, db, why, err, errlen);
 }
 
 int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *path, size_t cap,
@@ -141,21 +250,30 @@ int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *
     return 0;
 }
 
-static int user_version(sqlite3 *db)
+/* Reads PRAGMA user_version into *v (the file's first read: it opens the
+ * -wal and -shm files). SQLITE_OK or the failing result code. */
+static int user_version(sqlite3 *db, int *v)
 {
     sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
     sqlite3_finalize(st);
-    return v;
+    return rc;
 }
 
-static int migrate(sqlite3 *db, char *err, size_t errlen)
+static int migrate(sqlite3 *db, const char **why, char *err, size_t errlen)
 {
-    int v = user_version(db);
+    int v = -1, rc = user_version(db, &v);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "read the schema version: %s", sqlite3_errmsg(db));
+        return duro_status_from_db(db, rc, why);
+    }
     if (v < 0 || v > SCHEMA_VERSION) {
         snprintf(err, errlen, "unknown schema version %d (this durod knows up to %d)", v,
                  SCHEMA_VERSION);
@@ -176,7 +294,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 fail:
     snprintf(err, errlen, "schema migration to version %d failed: %s", v + 1,
              sqlite3_errmsg(db));
-    return duro_status_from_sqlite(sqlite3_errcode(db));
+    return duro_status_from_db(db, sqlite3_extended_errcode(db), why);
 }
 
 static int load_counters(duro_ns *ns)
@@ -199,10 +317,95 @@ static int load_counters(duro_ns *ns)
     return rc;
 }
 
+/* A new, unopened duro_ns named name (NULL on ENOMEM). */
+static duro_ns *ns_new(const char *name, size_t name_len, duro_lru *lru)
+{
+    duro_ns *ns = calloc(1, sizeof *ns);
+    if (!ns || duro_ctable_init(&ns->cache, lru) != 0) {
+        free(ns);
+        return NULL;
+    }
+    memcpy(ns->name, name, name_len);
+    ns->name[name_len] = '\0';
+    ns->name_len = name_len;
+    ns->pending_tail = &ns->pending;
+    return ns;
+}
+
+/* Migrates ns->db and loads its counters. DURO_OK or a status (message in err). */
+static int ns_prepare(duro_ns *ns, const char *path, const char **why, char *err, size_t errlen)
+{
+    int st = migrate(ns->db, why, err, errlen);
+    int rc;
+    if (st == DURO_OK && (rc = load_counters(ns)) != SQLITE_OK) {
+        snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
+        st = open_status(ns->db, path, rc, why);
+    }
+    return st;
+}
+
+/* DURO_OK, or DURO_UNAVAILABLE if the file at path was opened read-only
+ * although it is writable: SQLite falls back to a read-only open when the
+ * read-write one fails, e.g. for want of a file descriptor at that moment;
+ * such a handle would refuse every write. */
+static int check_writable(duro_ns *ns, const char *path, const char **why, char *err,
+                          size_t errlen)
+{
+    if (sqlite3_db_readonly(ns->db, "main") != 1)
+        return DURO_OK;
+    if (access(path, W_OK) != 0) {
+        ns->readonly = 1; /* really read-only: reads work, writes are 507 */
+        return DURO_OK;
+    }
+    snprintf(err, errlen, "%s was opened read-only although it is writable", path);
+    if (why)
+        *why = duro_why_no_fds;
+    return DURO_UNAVAILABLE;
+}
+
+int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_len)
+{
+    char path[4096];
+    struct stat sb;
+    if (duro_ns_path(cfg->data_dir, name, name_len, path, sizeof path, NULL) != 0)
+        return 1; /* let duro_ns_open() report it */
+    return stat(path, &sb) == 0 || errno != ENOENT;
+}
+
+int duro_ns_writable(const duro_store_config *cfg, const duro_ns *ns)
+{
+    char path[4096];
+    return duro_ns_path(cfg->data_dir, ns->name, ns->name_len, path, sizeof path, NULL) == 0 &&
+           access(path, W_OK) == 0;
+}
+
+int duro_ns_open_ghost(duro_lru *lru, duro_ns **out, char *err, size_t errlen)
+{
+    static const char *const pragmas[] = {"PRAGMA temp_store=MEMORY", NULL};
+    *out = NULL;
+    duro_ns *ns = ns_new("", 0, lru);
+    if (!ns) {
+        snprintf(err, errlen, "out of memory");
+        return DURO_NOMEM;
+    }
+    ns->ghost = 1;
+    int st = duro_sql_open(":memory:", pragmas, &ns->db, NULL, err, errlen);
+    if (st == DURO_OK)
+        st = ns_prepare(ns, ":memory:", NULL, err, errlen);
+    if (st != DURO_OK) {
+        duro_ns_close(ns);
+        return st;
+    }
+    *out = ns;
+    return DURO_OK;
+}
+
 int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len,
-                 duro_lru *lru, duro_ns **out, char *err, size_t errlen)
+                 duro_lru *lru, duro_ns **out, const char **why, char *err, size_t errlen)
 {
     *out = NULL;
+    if (why)
+        *why = NULL;
     char path[4096];
     size_t dir_len;
     if (duro_ns_path(cfg->data_dir, name, name_len, path, sizeof path, &dir_len) != 0) {
@@ -211,21 +414,18 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
     }
     path[dir_len] = '\0'; /* the shard directory first */
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
-        return errno == ENOSPC ? DURO_INSUFFICIENT_STORAGE : DURO_IO;
+        int e = errno;
+        snprintf(err, errlen, "mkdir %s: %s", path, strerror(e));
+        int st = status_from_errno(e, why);
+        return st != DURO_OK ? st : DURO_IO;
     }
     path[dir_len] = '/';
 
-    duro_ns *ns = calloc(1, sizeof *ns);
-    if (!ns || duro_ctable_init(&ns->cache, lru) != 0) {
-        free(ns);
+    duro_ns *ns = ns_new(name, name_len, lru);
+    if (!ns) {
         snprintf(err, errlen, "out of memory");
         return DURO_NOMEM;
     }
-    memcpy(ns->name, name, name_len);
-    ns->name[name_len] = '\0';
-    ns->name_len = name_len;
-    ns->pending_tail = &ns->pending;
 
     const char *const pragmas[] = {
         "PRAGMA journal_mode=WAL",
@@ -236,16 +436,19 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         "PRAGMA journal_size_limit=8388608",
         NULL,
     };
-    int st = duro_sql_open(path, pragmas, &ns->db, err, errlen);
+    const char *cause;
+    int st = duro_sql_open(path, pragmas, &ns->db, &cause, err, errlen);
+    if (st != DURO_OK && cause == duro_why_readonly &&
+        open_immutable(path, &ns->db, NULL, err, errlen) == DURO_OK)
+        st = DURO_OK;
+    if (why)
+        *why = st == DURO_OK ? NULL : cause;
     if (st == DURO_OK) {
         DURO_STAT_ADD(open_namespaces, 1); /* duro_ns_close() counts it down */
-        st = migrate(ns->db, err, errlen);
+        st = check_writable(ns, path, why, err, errlen);
     }
-    int rc;
-    if (st == DURO_OK && (rc = load_counters(ns)) != SQLITE_OK) {
-        snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
-        st = duro_status_from_sqlite(rc);
-    }
+    if (st == DURO_OK)
+        st = ns_prepare(ns, path, why, err, errlen);
     if (st != DURO_OK) {
         duro_ns_close(ns);
         return st;
@@ -262,7 +465,7 @@ void duro_ns_close(duro_ns *ns)
         sqlite3_finalize(ns->stmts[i]);
     if (ns->db && sqlite3_close(ns->db) != SQLITE_OK)
         duro_log_error("close namespace %s: %s", ns->name, sqlite3_errmsg(ns->db));
-    else if (ns->db)
+    else if (ns->db && !ns->ghost)
         DURO_STAT_SUB(open_namespaces, 1);
     duro_ctable_destroy(&ns->cache);
     duro_buf_free(&ns->notes);
@@ -307,11 +510,11 @@ int duro_ns_commit(duro_ns *ns)
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
-            return duro_status_from_sqlite(rc);
+            return duro_status_from_db(ns->db, rc, NULL);
     }
     int rc = exec(ns->db, "COMMIT");
     if (rc != SQLITE_OK)
-        return duro_status_from_sqlite(rc);
+        return duro_status_from_db(ns->db, rc, NULL);
     ns->version_committed = ns->version;
     return DURO_OK;
 }

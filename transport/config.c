@@ -38,6 +38,9 @@ static const struct flag flags[] = {
      "largest encoded value (413 above)"},
     {"max-snapshot-bytes", K_LONG, OFF(max_snapshot_bytes), 1024, 1L << 30, "16777216",
      "largest GET /api/storage snapshot (413 above: use the list API)"},
+    {"max-reply-bytes", K_LONG, OFF(max_reply_bytes), 65536, 1L << 30, "16777216",
+     "largest reply body (list pages end early; larger batch gets, snapshots, registry pages:"
+     " 413)"},
     {"max-header-bytes", K_LONG, OFF(max_header_bytes), 1024, 1L << 20, "16384",
      "largest request line + headers"},
     {"cache-mb", K_LONG, OFF(cache_mb), 1, 1L << 20, "256", "value cache budget in MiB"},

@@ -21,6 +21,7 @@ typedef struct duro_config {
     long max_body_bytes;
     long max_value_bytes;
     long max_snapshot_bytes;
+    long max_reply_bytes;
     long max_header_bytes;
     long cache_mb;
     long max_open_namespaces;

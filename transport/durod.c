@@ -126,6 +126,10 @@ int main(int argc, char **argv)
         break;
     }
     duro_log_level = cfg.log_level;
+    if (cfg.max_reply_bytes < cfg.max_value_bytes + 1024)
+        duro_log_warn("--max-reply-bytes %ld is not above --max-value-bytes %ld: a value near the"
+                      " size limit can be written but not read back (413)",
+                      cfg.max_reply_bytes, cfg.max_value_bytes);
     if (fit_fd_limits(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "durod: %s\n", err);
         return 2;
@@ -162,6 +166,7 @@ int main(int argc, char **argv)
         .sync_full = cfg.sync_full,
         .ttl_sweep_ms = (int)cfg.ttl_sweep_ms,
         .max_mailbox = (size_t)cfg.max_mailbox,
+        .max_reply_bytes = (size_t)cfg.max_reply_bytes,
     };
     duro_runtime *rt;
     int st = duro_runtime_open(&rc, &rt, err, sizeof err);

@@ -115,8 +115,11 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
     rc |= counter(o, "duro_registry_commits_total", "Registry group transactions committed.",
                   DURO_STAT_GET(registry_commits));
     rc |= counter(o, "duro_registry_failures_total",
-                  "Registry group transactions lost to a storage error (repaired at start).",
+                  "Registry group transactions lost to a storage error (then repaired).",
                   DURO_STAT_GET(registry_failures));
+    rc |= counter(o, "duro_registry_repairs_total",
+                  "Registry repairs after lost change notices, completed while running.",
+                  DURO_STAT_GET(registry_repairs));
     rc |= counter(o, "duro_commits_total", "Committed namespace transactions.",
                   DURO_STAT_GET(commits));
     rc |= duro_buf_puts(o, "# HELP duro_commit_duration_seconds Time of each namespace COMMIT"

@@ -86,9 +86,23 @@ static inline int rt_run(duro_runtime *rt, int kind, int op, const char *ns, voi
     return rt_run_msg(rt, kind, op, ns, req, out, NULL);
 }
 
+/* The test runtime's config: 1 MiB of cache, FULL sync, 1000 queued messages
+ * per actor, the default reply cap. */
+static inline duro_runtime_config rt_config(int actors, int max_open_ns, int sweep_ms)
+{
+    duro_runtime_config c = {.data_dir = rt_dir,
+                             .actors = actors,
+                             .cache_bytes = 1 << 20,
+                             .max_open_ns = max_open_ns,
+                             .sync_full = 1,
+                             .ttl_sweep_ms = sweep_ms,
+                             .max_mailbox = 1000};
+    return c;
+}
+
 static inline duro_runtime *rt_open(int sweep_ms)
 {
-    duro_runtime_config c = {rt_dir, 2, 1 << 20, 16, 1, sweep_ms, 1000};
+    duro_runtime_config c = rt_config(2, 16, sweep_ms);
     duro_runtime *rt;
     char err[256];
     if (duro_runtime_open(&c, &rt, err, sizeof err) != DURO_OK) {

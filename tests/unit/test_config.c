@@ -22,6 +22,7 @@ TEST(defaults)
     ASSERT_STREQ(c.data_dir, "./data");
     ASSERT(c.actors >= 1);
     ASSERT_EQ(c.max_value_bytes, 2097152);
+    ASSERT_EQ(c.max_reply_bytes, 16777216);
     ASSERT_EQ(c.sync_full, 1);
 }
 
@@ -62,6 +63,8 @@ TEST(errors)
     ASSERT_EQ(duro_config_load(&c, 1, a7, err, sizeof err), DURO_CONFIG_ERROR);
     ASSERT(strstr(err, "DURO_MAX_BODY_BYTES") != NULL);
     unsetenv("DURO_MAX_BODY_BYTES");
+    char *a9[] = {"durod", "--max-reply-bytes", "65535"}; /* below the minimum */
+    ASSERT_EQ(load(&c, 3, a9), DURO_CONFIG_ERROR);
     char *a8[] = {"durod", "--help"};
     ASSERT_EQ(load(&c, 2, a8), DURO_CONFIG_HELP);
 }

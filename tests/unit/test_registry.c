@@ -11,6 +11,8 @@
 #include "objects/kv.h"
 #include "objects/registry.h"
 #include "rt_util.h"
+#include "runtime/errinj.h"
+#include "runtime/stats.h"
 #include "runtime/route.h"
 #include "test.h"
 #include "transport/kv_request.h"
@@ -200,9 +202,12 @@ TEST(every_kv_write_path_is_tracked)
     json_decref(l);
 
     /* expiry: hidden at once, then swept (and the sweep's notice applied) */
-    ASSERT_EQ(kv(rt, "c", "kv.put", "{\"key\":\"t\",\"value\":1,\"ttlMs\":40}"), DURO_OK);
+    /* a TTL long enough to be seen under a loaded, sanitized run; then poll
+     * (bounded) until the sweep removed it */
+    ASSERT_EQ(kv(rt, "c", "kv.put", "{\"key\":\"t\",\"value\":1,\"ttlMs\":1000}"), DURO_OK);
     ASSERT_EQ(total(rt, "{\"namespace\":\"c\"}"), 1);
-    usleep(150 * 1000);
+    for (int i = 0; i < 100 && total(rt, "{\"namespace\":\"c\"}") != 0; i++)
+        usleep(50 * 1000);
     ASSERT_EQ(total(rt, "{\"namespace\":\"c\"}"), 0);
     json_t *st = query(rt, DURO_REGISTRY_STATS, "{}");
     ASSERT_EQ(json_integer_value(json_object_get(st, "total")), 2);
@@ -448,6 +453,105 @@ TEST(damage_is_contained)
     ASSERT_STREQ(after, before);
     free(after);
     free(before);
+    duro_runtime_close(rt);
+}
+
+/* Waits (bounded: 15 s) until the registry completed a repair after count. */
+static int wait_repairs(uint64_t count)
+{
+    for (int i = 0; i < 1500 && DURO_STAT_GET(registry_repairs) <= count; i++)
+        usleep(10 * 1000);
+    return DURO_STAT_GET(registry_repairs) > count;
+}
+
+TEST(lost_notices_are_repaired_while_running)
+{
+    rt_fresh_dir("registry");
+    duro_runtime *rt = rt_open(1000);
+    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k1\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "b", "kv.put", "{\"key\":\"k1\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "b", "kv.put", "{\"key\":\"k2\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(total(rt, "{}"), 3); /* every notice so far was applied */
+    uint64_t failures = DURO_STAT_GET(registry_failures);
+    uint64_t repairs = DURO_STAT_GET(registry_repairs);
+
+    /* the next notice fails its group (as a full disk would): that group's
+     * notices are lost, and the repair's first try fails as well */
+    duro_errinj[DURO_ERRINJ_REGISTRY_APPLY] = 1;
+    duro_errinj[DURO_ERRINJ_REGISTRY_REBUILD] = 1;
+    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k2\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "c", "kv.put", "{\"key\":\"k1\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "b", "kv.delete", "{\"key\":\"k1\"}"), DURO_OK);
+    ASSERT_EQ(resource(rt, "d", DURO_RESOURCE_REGISTER, "{\"type\":\"do\",\"key\":\"D\"}", NULL),
+              DURO_OK);
+    ASSERT(wait_repairs(repairs));
+    ASSERT(DURO_STAT_GET(registry_failures) >= failures + 2); /* the loss, the failed try */
+    ASSERT_EQ(duro_errinj[DURO_ERRINJ_REGISTRY_APPLY], 0);
+    ASSERT_EQ(duro_errinj[DURO_ERRINJ_REGISTRY_REBUILD], 0);
+    json_t *l = list(rt, "{}");
+    char *s = names(l);
+    ASSERT_STREQ(s, "a/kv/k1,a/kv/k2,b/kv/k2,c/kv/k1,d/do/D");
+    free(s);
+    json_decref(l);
+
+    /* after the repair, writes are tracked and their versions recorded again */
+    ASSERT_EQ(kv(rt, "a", "kv.put", "{\"key\":\"k3\",\"value\":1}"), DURO_OK);
+    ASSERT_EQ(kv(rt, "c", "kv.delete", "{\"key\":\"k1\"}"), DURO_OK);
+    l = list(rt, "{}");
+    s = names(l);
+    ASSERT_STREQ(s, "a/kv/k1,a/kv/k2,a/kv/k3,b/kv/k2,d/do/D");
+    free(s);
+    json_decref(l);
+    char *before = full_list(rt);
+    duro_runtime_close(rt);
+    rt = rt_open(1000);
+    char *after = full_list(rt);
+    ASSERT_STREQ(after, before);
+    free(after);
+    free(before);
+    duro_runtime_close(rt);
+}
+
+/* Runs a registry query with JSON params; its status (message in msg). */
+static int query_status(duro_runtime *rt, int op, const char *params, char msg[192])
+{
+    json_t *p = parse(params);
+    duro_registry_query *q;
+    char err[256];
+    if (duro_registry_query_from(p, DURO_PARAMS_TYPED, &q, err, sizeof err) != DURO_OK)
+        abort();
+    json_decref(p);
+    int st = rt_run_msg(rt, DURO_KIND_REGISTRY, op, "*", q, NULL, msg);
+    duro_registry_query_free(q);
+    return st;
+}
+
+TEST(pages_over_the_reply_cap_are_refused)
+{
+    rt_fresh_dir("registry");
+    duro_runtime_config c = rt_config(2, 16, 1000);
+    c.max_reply_bytes = 65536;
+    duro_runtime *rt;
+    char err[256], msg[192];
+    ASSERT_EQ(duro_runtime_open(&c, &rt, err, sizeof err), DURO_OK);
+    /* 12 keys with ~10 kB of metadata each: 120 kB of resources */
+    char *meta = malloc(10100);
+    snprintf(meta, 10100, "{\"key\":\"k%02d\",\"value\":1,\"metadata\":{\"pad\":\"%0*d\"}}", 0,
+             10000, 0);
+    for (int i = 0; i < 12; i++) {
+        meta[9] = (char)('0' + i / 10);
+        meta[10] = (char)('0' + i % 10);
+        ASSERT_EQ(kv(rt, "fat", "kv.put", meta), DURO_OK);
+    }
+    free(meta);
+    ASSERT_EQ(query_status(rt, DURO_REGISTRY_LIST, "{\"limit\":100}", msg),
+              DURO_PAYLOAD_TOO_LARGE);
+    ASSERT(strstr(msg, "smaller limit") != NULL);
+    json_t *l = list(rt, "{\"limit\":4}");
+    ASSERT_EQ(json_array_size(json_object_get(l, "resources")), 4);
+    ASSERT_EQ(json_integer_value(json_object_get(l, "total")), 12);
+    json_decref(l);
+    ASSERT_EQ(query_status(rt, DURO_REGISTRY_STATS, "{}", msg), DURO_OK);
     duro_runtime_close(rt);
 }
 

@@ -336,6 +336,28 @@ TEST(list_and_revoke_by_user)
     duro_runtime_close(rt);
 }
 
+TEST(a_users_list_is_cut_at_the_reply_cap_and_counts_all)
+{
+    fresh_dir();
+    duro_runtime_config c = rt_config(1, 16, 1000);
+    c.max_reply_bytes = 65536; /* about 1360 entries of 48 bytes */
+    c.sync_full = 0;
+    duro_runtime *rt;
+    char err[256], id[44];
+    ASSERT_EQ(duro_runtime_open(&c, &rt, err, sizeof err), DURO_OK);
+    for (int i = 0; i < 1500; i++)
+        ASSERT_EQ(create(rt, "many", "{\"data\":{},\"ttlMs\":600000,\"userId\":\"u\"}", id,
+                         NULL),
+                  DURO_OK);
+    json_t *out;
+    ASSERT_EQ(call(rt, "many", DURO_SESSION_LIST_USER, "u", NULL, &out), DURO_OK);
+    ASSERT_EQ(int_of(out, "count"), 1500);
+    size_t listed = json_array_size(json_object_get(out, "sessions"));
+    ASSERT(listed > 1000 && listed < 1500);
+    json_decref(out);
+    duro_runtime_close(rt);
+}
+
 TEST(namespaces_are_isolated_and_sessions_survive_restart)
 {
     fresh_dir();
