@@ -51,8 +51,9 @@ static const struct flag flags[] = {
      " limit; over it new connections get 503)"},
     {"max-pending-bytes", K_LONG, OFF(max_pending_bytes), 1L << 20, 1L << 40, "268435456",
      "request bytes being received or in flight, all connections together (503 above)"},
-    {"max-pipeline", K_LONG, OFF(max_pipeline), 1, 4096, "32",
-     "requests in flight per binary-protocol connection (more wait unread)"},
+    {"max-pipeline", K_LONG, OFF(max_pipeline), 1, 4096, "128",
+     "requests in flight per binary-protocol connection (more wait unread); reads also"
+     " reserve their largest reply from 4 x --max-reply-bytes per connection"},
     {"max-mailbox", K_LONG, OFF(max_mailbox), 1, 1L << 24, "100000",
      "queued requests per actor before 503"},
     {"idle-timeout-ms", K_LONG, OFF(idle_timeout_ms), 100, 3600000, "60000",

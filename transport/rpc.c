@@ -15,10 +15,12 @@
  *
  * Back-pressure: a connection stops having its frames read while it has
  * --max-pipeline requests in flight, or 2 x --max-body-bytes of frames in
- * flight, or more than DURO_OUT_HIGH bytes of replies it has not read; it
- * reads again when a reply comes back or its output drained. So one client's
- * memory is bounded by (max-pipeline x the largest reply) + DURO_OUT_HIGH,
- * however many requests it pipelines. Replies larger than ENCODE_INLINE_MAX
+ * flight, or 4 x --max-reply-bytes of possible replies in flight (each read
+ * reserves the largest reply it could have, reply_weight(); writes nothing),
+ * or more than DURO_OUT_HIGH bytes of replies it has not read; it reads again
+ * when a reply comes back or its output drained. So one client's memory is
+ * bounded by about 4 x max-reply + 2 x max-body + DURO_OUT_HIGH, however many
+ * requests it pipelines. Replies larger than ENCODE_INLINE_MAX
  * are encoded on the encoder pool, not on the I/O thread.
  *
  * A request in flight holds the connection (io.h), so a reply that comes
@@ -37,6 +39,7 @@
 #include <time.h>
 
 #include "objects/kv.h"
+#include "objects/session.h"
 #include "runtime/log.h"
 #include "runtime/workers.h"
 #include "transport/access.h"
@@ -58,6 +61,9 @@ struct duro_rpc {
     duro_rl_defaults rl_defaults;
     size_t max_inflight;
     size_t max_inflight_bytes;
+    size_t max_inflight_reply; /* worst-case reply bytes in flight per connection */
+    size_t get_reply;          /* the largest reply of a kv.get */
+    size_t max_reply;          /* the largest reply of anything */
 };
 
 typedef struct rconn {
@@ -68,6 +74,8 @@ typedef struct rconn {
     int paused;           /* back-pressure: frames are not read */
     size_t inflight;      /* requests with an actor */
     size_t inflight_bytes; /* their frames' bytes */
+    size_t inflight_reply; /* the worst-case size of their replies */
+    size_t next_weight;   /* of the frame being submitted */
     size_t frame_bytes;   /* budget reserved for the frame being received */
 } rconn;
 
@@ -76,6 +84,7 @@ typedef struct rcall {
     rconn *c;
     uint64_t msgid;
     size_t frame_bytes; /* its share of the budget */
+    size_t weight;      /* the worst-case size of its reply */
     duro_buf out;       /* the reply frame, when encoded on the pool */
 } rcall;
 
@@ -146,7 +155,44 @@ static uint64_t be32(const unsigned char *p)
 static int saturated(const rconn *c)
 {
     return c->inflight >= c->r->max_inflight || c->inflight_bytes >= c->r->max_inflight_bytes ||
+           c->inflight_reply >= c->r->max_inflight_reply ||
            duro_conn_output_len(c->conn) > DURO_OUT_HIGH;
+}
+
+/* The largest reply an op can have: what it reserves of the connection's
+ * reply budget while in flight. Writes answer a few bytes (0 here: their
+ * count is bounded by --max-pipeline); reads up to a value, or a page. */
+static size_t reply_weight(const duro_rpc *r, int kind, int op)
+{
+    switch (kind) {
+    case DURO_KIND_KV:
+        if (op == DURO_KV_GET)
+            return r->get_reply;
+        return op == DURO_KV_BATCH_GET || op == DURO_KV_LIST || op == DURO_KV_SNAPSHOT_GET
+                   ? r->max_reply
+                   : 0;
+    case DURO_KIND_REGISTRY:
+        return r->max_reply;
+    case DURO_KIND_SESSION:
+        return op == DURO_SESSION_LIST_USER                      ? r->max_reply
+               : op == DURO_SESSION_GET || op == DURO_SESSION_PUT ? DURO_SESSION_DATA_MAX + 1024
+                                                                  : 0;
+    case DURO_KIND_RESOURCE:
+        return DURO_KV_META_MAX + 4096;
+    default:
+        return 0;
+    }
+}
+
+/* The reply weight of a whole frame (its envelope read again: cheap); 0 for
+ * a frame that will be answered at once. */
+static size_t frame_weight(const duro_rpc *r, const unsigned char *p, size_t n)
+{
+    duro_frame f;
+    int kind, op;
+    if (duro_frame_parse(p, n, &f) != 0 || duro_op_from_name(f.op, f.op_len, &kind, &op) != 0)
+        return 0;
+    return reply_weight(r, kind, op);
 }
 
 static void maybe_resume(rconn *c)
@@ -206,6 +252,7 @@ static void finish(rcall *k)
     duro_io_release(duro_conn_io(c->conn), k->frame_bytes);
     c->inflight--;
     c->inflight_bytes -= k->frame_bytes;
+    c->inflight_reply -= k->weight;
     duro_request_free(k->m.kind, k->m.req);
     duro_buf_free(&k->m.body);
     duro_buf_free(&k->out);
@@ -424,8 +471,10 @@ static void submit(rconn *c, uint64_t msgid, int kind, int op, void *req, const 
     k->msgid = msgid;
     k->frame_bytes = c->frame_bytes;
     c->frame_bytes = 0;
+    k->weight = c->next_weight;
     c->inflight++;
     c->inflight_bytes += k->frame_bytes;
+    c->inflight_reply += k->weight;
     duro_conn_hold(c->conn);
     duro_courier_send(duro_conn_courier(c->conn), &k->m);
 }
@@ -626,6 +675,13 @@ static void on_read(duro_conn *conn)
             return;
         duro_conn_request_end(conn);
         const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)(4 + n));
+        c->next_weight = frame_weight(r, p + 4, n);
+        if (c->inflight_reply && c->inflight_reply + c->next_weight > r->max_inflight_reply) {
+            /* its reply might not fit: it waits (whole, reserved) for replies */
+            c->paused = 1;
+            duro_conn_pause(conn);
+            return;
+        }
         handle_frame(c, p + 4, n);
         if (c->frame_bytes) { /* answered at once: the frame's bytes are free again */
             duro_io_release(duro_conn_io(conn), c->frame_bytes);
@@ -702,6 +758,9 @@ int duro_rpc_new(const duro_config *cfg, const duro_access *access, duro_workers
     duro_rl_parse_default(cfg->ratelimit_default, &r->rl_defaults);
     r->max_inflight = (size_t)cfg->max_pipeline;
     r->max_inflight_bytes = 2 * (size_t)cfg->max_body_bytes;
+    r->max_reply = (size_t)cfg->max_reply_bytes;
+    r->max_inflight_reply = 4 * r->max_reply;
+    r->get_reply = (size_t)cfg->max_value_bytes + DURO_KV_META_MAX + 1024;
     *out = r;
     return DURO_OK;
 }

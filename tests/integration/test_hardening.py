@@ -249,6 +249,44 @@ class RpcBackPressure(unittest.TestCase):
         self.assertLess(worst, 0.5 * SLOW, "/healthz took %.3f s" % worst)
 
 
+class RpcPagesInFlight(unittest.TestCase):
+    """Pipelined list pages (each up to --max-reply-bytes) whose replies are
+    never read: a connection may have only 4 x max-reply of them in flight."""
+
+    def test_pipelined_pages_are_bounded(self):
+        rpc_port = free_port()
+        srv = Server(extra_args=["--rpc-port", str(rpc_port), "--max-reply-bytes", str(MiB),
+                                 "--max-value-bytes", str(256 << 10)])
+        try:
+            c = RpcConn(rpc_port)
+            for i in range(8):
+                st, _ = c.call("kv.batch_set", "pg", {"entries": [
+                    {"key": "k%d-%d" % (i, j), "value": "v" * (200 << 10)} for j in range(5)]})
+                self.assertEqual(st, 200)
+            c.close()
+            healthz_seconds(srv)
+            base = rss(srv.pid)
+            data = b"".join(frame([i + 1, "kv.list", "pg", {"values": True, "limit": 10000}])
+                            for i in range(300))
+            socks = []
+            for _ in range(3):
+                s = socket.create_connection(("127.0.0.1", rpc_port), timeout=10)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+                s.sendall(data)
+                socks.append(s)
+            time.sleep(2.0 * SLOW)
+            grown = rss(srv.pid) - base
+            # 3 x (4 pages of 1 MiB + 1 MiB unsent); with 128 pages in flight
+            # per connection it would be ~400 MiB
+            self.assertLess(grown, 60 * MiB * MEM, "RSS grew by %d MiB" % (grown // MiB))
+            self.assertLess(healthz_seconds(srv), 1.0 * SLOW)
+            for s in socks:
+                s.close()
+            srv.stop_ok()
+        finally:
+            srv.close()
+
+
 class SlowClients(unittest.TestCase):
     """Item 3: frames and bodies get deadlines, and the bytes of partially
     received frames and bodies are bounded across all connections."""
