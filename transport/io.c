@@ -375,11 +375,20 @@ void duro_conn_write(duro_conn *c, const void *p, size_t n)
 
 static void free_chunk(const void *data, size_t len, void *arg) { free((void *)data); }
 
+/* Small buffers are copied: a chain per reply would make the next write a
+ * writev() of many tiny pieces. */
+#define COPY_BELOW 4096
+
 void duro_conn_write_take(duro_conn *c, void *p, size_t n)
 {
-    if (!c->bev || n == 0 ||
-        evbuffer_add_reference(bufferevent_get_output(c->bev), p, n, free_chunk, NULL) != 0)
+    if (c->bev && n && n < COPY_BELOW) {
+        bufferevent_write(c->bev, p, n);
         free(p);
+    } else if (!c->bev || n == 0 ||
+               evbuffer_add_reference(bufferevent_get_output(c->bev), p, n, free_chunk, NULL) !=
+                   0) {
+        free(p);
+    }
 }
 
 /* ---- accepting ---- */
