@@ -621,6 +621,36 @@ def metric_sum(text, name, **labels):
 
 
 # --------------------------------------------------------------------------
+# real file systems for storage-failure tests (root only)
+
+def _run(*cmd):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+
+
+def mount_tmpfs(test, path, size):
+    """Mounts a tmpfs of `size` (e.g. "16m") at path, or skips `test` with a
+    printed reason when not root or the mount fails."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root to mount a tmpfs (running as uid %d)" % os.geteuid())
+        test.skipTest("needs root")
+    r = _run("mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path)
+    if r.returncode != 0:
+        print("SKIP: cannot mount a tmpfs: %s" % r.stdout.decode(errors="replace"))
+        test.skipTest("mount failed")
+
+
+def remount(path, mode):
+    """mount -o remount,<mode> path ("ro" or "rw"); the CompletedProcess."""
+    return _run("mount", "-o", "remount," + mode, path)
+
+
+def unmount(path):
+    """Unmounts path (lazily if it is busy): never leaves a mount behind."""
+    if _run("umount", path).returncode != 0:
+        _run("umount", "-l", path)
+
+
+# --------------------------------------------------------------------------
 # unittest glue
 
 class ServerTestCase(unittest.TestCase):

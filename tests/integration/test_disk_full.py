@@ -9,33 +9,23 @@ Needs root (mount); skipped with the reason printed otherwise. The mount is
 always removed in teardown."""
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import Server, kv_path, main, metric_sum, ok  # noqa: E402
+from durotest import (Server, kv_path, main, metric_sum, mount_tmpfs, ok,  # noqa: E402
+                      unmount)
 
 VALUE = "x" * 2000
 
 
-def run(*cmd):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
-
-
 class DiskFull(unittest.TestCase):
     def setUp(self):
-        if os.geteuid() != 0:
-            print("SKIP: needs root to mount a tmpfs (running as uid %d)" % os.geteuid())
-            self.skipTest("needs root")
         self.mnt = tempfile.mkdtemp(prefix="durotest-full-")
-        r = run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", self.mnt)
-        if r.returncode != 0:
-            os.rmdir(self.mnt)
-            print("SKIP: cannot mount a tmpfs: %s" % r.stdout.decode(errors="replace"))
-            self.skipTest("mount failed")
+        self.addCleanup(shutil.rmtree, self.mnt, True)
+        mount_tmpfs(self, self.mnt, "16m")
         self.data = os.path.join(self.mnt, "data")
         self.filler = os.path.join(self.mnt, "filler")
         self.srv = None
@@ -45,9 +35,7 @@ class DiskFull(unittest.TestCase):
             if self.srv is not None:
                 self.srv.close()
         finally:
-            if run("umount", self.mnt).returncode != 0:
-                run("umount", "-l", self.mnt)
-            shutil.rmtree(self.mnt, ignore_errors=True)
+            unmount(self.mnt)
 
     def fill(self, leave):
         """Grows the filler file until about `leave` bytes are free."""

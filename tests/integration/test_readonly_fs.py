@@ -10,14 +10,14 @@ the remount is not refused as busy). It is always unmounted in teardown.
 Without root the test is skipped with the reason printed."""
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import Server, assert_error, kv_path, main, ok, storage_path  # noqa: E402
+from durotest import (Server, assert_error, kv_path, main, mount_tmpfs, ok,  # noqa: E402
+                      remount, storage_path, unmount)
 
 
 def shard(ns):
@@ -38,24 +38,14 @@ def names_in_shard(prefix, want, count):
     return out
 
 
-def run(*cmd):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
-
-
 class ReadOnlyFs(unittest.TestCase):
     def setUp(self):
-        if os.geteuid() != 0:
-            print("SKIP: needs root to mount a tmpfs (running as uid %d)" % os.geteuid())
-            self.skipTest("needs root")
         self.data = tempfile.mkdtemp(prefix="durotest-rofs-")
+        self.addCleanup(shutil.rmtree, self.data, True)
         self.ro_ns = names_in_shard("ro", 0x5a, 2)  # both on the mount
         self.mnt = os.path.join(self.data, "ns", "%02x" % 0x5a)
         os.makedirs(self.mnt)
-        r = run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", self.mnt)
-        if r.returncode != 0:
-            shutil.rmtree(self.data, ignore_errors=True)
-            print("SKIP: cannot mount a tmpfs: %s" % r.stdout.decode(errors="replace"))
-            self.skipTest("mount failed")
+        mount_tmpfs(self, self.mnt, "8m")
         self.srv = None
 
     def tearDown(self):
@@ -63,9 +53,7 @@ class ReadOnlyFs(unittest.TestCase):
             if self.srv is not None:
                 self.srv.close()
         finally:
-            if run("umount", self.mnt).returncode != 0:
-                run("umount", "-l", self.mnt)  # never leave the mount behind
-            shutil.rmtree(self.data, ignore_errors=True)
+            unmount(self.mnt)
 
     def files_open_on_mount(self):
         fd_dir = "/proc/%d/fd" % self.srv.pid
@@ -80,7 +68,7 @@ class ReadOnlyFs(unittest.TestCase):
     def remount(self, mode):
         deadline = time.monotonic() + 10
         while True:
-            r = run("mount", "-o", "remount," + mode, self.mnt)
+            r = remount(self.mnt, mode)
             if r.returncode == 0:
                 return
             self.assertLess(time.monotonic(), deadline, r.stdout)
