@@ -1,12 +1,13 @@
 /*
- * http.h — the HTTP transport: I/O threads running libevent's evhttp.
+ * http.h — the server's ways in: the HTTP API (and, with --rpc-port, the
+ * binary protocol) on the I/O threads of io.h.
  *
- * Each I/O thread has its own event_base, evhttp and SO_REUSEPORT listener on
- * the same address; the kernel spreads connections over them. A request is
- * parsed, validated and decoded on its I/O thread, sent to the owning actor as
- * a duro_msg, and its reply is encoded and sent on the same thread when the
- * actor hands it back (completion list + event_active). I/O threads never
- * touch SQLite.
+ * Each I/O thread has its own event_base and one SO_REUSEPORT listener per
+ * protocol on the same address; the kernel spreads connections over them. A
+ * request is framed (http1.c), validated and decoded on its I/O thread (large
+ * bodies on the encoder pool), sent to the owning actor as a duro_msg, and its
+ * reply is encoded and sent on the same thread when the actor hands it back
+ * (completion list + event_active). I/O threads never touch SQLite.
  */
 #ifndef DURO_HTTP_H
 #define DURO_HTTP_H

@@ -24,6 +24,7 @@
 #include "transport/io.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -59,6 +60,8 @@ struct io_thread {
     duro_io *io;
     int index;
     pthread_t thread;
+    pthread_t self;   /* the loop's thread, while `running` */
+    int running;
     int started;
     struct event_base *base;
     duro_courier *courier;
@@ -85,6 +88,10 @@ struct duro_io {
     size_t pending_max;
     size_t pending; /* atomic */
 };
+
+/* libevent objects are touched only on their loop's thread (before the loop
+ * runs and after it stopped, the thread that owns the io does it). */
+#define ON_LOOP(t) assert(!(t)->running || pthread_equal(pthread_self(), (t)->self))
 
 struct duro_conn {
     io_thread *t;
@@ -174,6 +181,7 @@ static void conn_unref(duro_conn *c)
 
 void duro_conn_close(duro_conn *c)
 {
+    ON_LOOP(c->t);
     if (!c->bev)
         return;
     io_thread *t = c->t;
@@ -211,6 +219,7 @@ static void start_linger(duro_conn *c)
 
 void duro_conn_close_after_write(duro_conn *c)
 {
+    ON_LOOP(c->t);
     if (!c->bev || c->closing)
         return;
     c->closing = 1;
@@ -279,6 +288,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg);
 
 void duro_conn_pause(duro_conn *c)
 {
+    ON_LOOP(c->t);
     if (!c->bev || c->paused)
         return;
     c->paused = 1;
@@ -287,6 +297,7 @@ void duro_conn_pause(duro_conn *c)
 
 void duro_conn_resume(duro_conn *c)
 {
+    ON_LOOP(c->t);
     if (!c->bev || c->closing)
         return;
     if (c->paused) {
@@ -328,6 +339,7 @@ void duro_conn_request_end(duro_conn *c) { c->receiving = 0; }
 
 void duro_conn_hold(duro_conn *c)
 {
+    ON_LOOP(c->t);
     c->refs++;
     c->holds++;
     c->t->holds++;
@@ -335,6 +347,7 @@ void duro_conn_hold(duro_conn *c)
 
 void duro_conn_release(duro_conn *c)
 {
+    ON_LOOP(c->t);
     io_thread *t = c->t;
     c->holds--;
     t->holds--;
@@ -369,6 +382,7 @@ size_t duro_conn_output_len(duro_conn *c)
 
 void duro_conn_write(duro_conn *c, const void *p, size_t n)
 {
+    ON_LOOP(c->t);
     if (c->bev && n)
         bufferevent_write(c->bev, p, n);
 }
@@ -381,6 +395,7 @@ static void free_chunk(const void *data, size_t len, void *arg) { free((void *)d
 
 void duro_conn_write_take(duro_conn *c, void *p, size_t n)
 {
+    ON_LOOP(c->t);
     if (c->bev && n && n < COPY_BELOW) {
         bufferevent_write(c->bev, p, n);
         free(p);
@@ -542,11 +557,14 @@ static void *io_main(void *arg)
 {
     io_thread *t = arg;
     pthread_setname_np(pthread_self(), "duro-io");
+    t->self = pthread_self();
+    t->running = 1;
     event_base_dispatch(t->base);
     /* a request read in the same loop turn as the stop may still be out with
      * an actor: keep the loop turning until its reply is sent */
     while (t->holds > 0)
         event_base_loop(t->base, EVLOOP_ONCE);
+    t->running = 0;
     return NULL;
 }
 
