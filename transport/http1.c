@@ -533,6 +533,10 @@ static void on_read(duro_conn *c)
     for (;;) {
         if (!duro_conn_open(c) || h->state == S_SERVING)
             return;
+        if (h->state == S_HEAD && duro_conn_output_len(c) > DURO_OUT_HIGH) {
+            duro_conn_pause(c); /* on_drained() reads on */
+            return;
+        }
         int before = h->state;
         size_t had = evbuffer_get_length(duro_conn_input(c));
         switch (h->state) {
