@@ -591,6 +591,8 @@ typedef struct route_info {
     char ns[DURO_NS_MAX + 1];
     size_t ns_len;
     int ns_in_path;
+    const char *ns_raw; /* percent-encoded namespace in the path (ns_in_path) */
+    size_t ns_raw_len;
 } route_info;
 
 /* Maps a method + /storage/... rest to an op; -1 unknown path, -2 wrong method. */
@@ -733,7 +735,7 @@ static int namespace_of(duro_hreq *req, const char *query, route_info *ri, char 
         return DURO_BAD_REQUEST;
     }
     if (ri->ns_in_path) {
-        if (duro_pct_decode(ri->ns, ri->ns_len, &v, &n) != 0) {
+        if (duro_pct_decode(ri->ns_raw, ri->ns_raw_len, &v, &n) != 0) {
             snprintf(err, errlen, "invalid namespace: bad percent-encoding");
             return DURO_BAD_REQUEST;
         }
@@ -1437,13 +1439,14 @@ static void serve_kv(duro_http *srv, duro_hreq *req, int cmd, const char *path, 
         const char *s = path + 16;
         const char *slash = strchr(s, '/');
         size_t nlen = slash ? (size_t)(slash - s) : strlen(s);
-        if (nlen == 0 || nlen > DURO_NS_MAX * 3) {
+        if (nlen == 0) {
             ri.op = -1;
         } else {
-            memcpy(ri.ns, s, nlen < DURO_NS_MAX ? nlen : DURO_NS_MAX);
-            ri.ns_len = nlen < DURO_NS_MAX ? nlen : DURO_NS_MAX + 1; /* too long: fails below */
+            /* decoded and checked by namespace_of(); 3 encoded bytes a byte at most */
+            ri.ns_raw = s;
+            ri.ns_raw_len = nlen;
             ri.ns_in_path = 1;
-            if (nlen > DURO_NS_MAX) {
+            if (nlen > DURO_NS_MAX * 3) {
                 respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, DURO_BAD_REQUEST,
                               "invalid namespace: longer than 128 bytes");
                 return;

@@ -16,10 +16,11 @@
  * r->error set, so every error the client sees is the handler's JSON
  * envelope; the connection then closes after the response.
  *
- * Bodies are reserved in the process-wide pending-request budget (io.h) before
- * a byte of them is buffered: the whole Content-Length up front, each chunk as
- * its size line arrives. The reservation is released when the request is
- * freed (after its response, or when the connection dies while reading it).
+ * Body bytes are reserved in the process-wide pending-request budget (io.h)
+ * as they arrive, before they are kept (so an announced length costs nothing
+ * until it is sent, and a client cannot hold the budget with headers alone).
+ * The reservation is released when the request is freed (after its response,
+ * or when the connection dies while reading it).
  */
 #include "transport/http1.h"
 
@@ -40,6 +41,7 @@
 enum { S_HEAD, S_BODY, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_END, S_TRAILER, S_SERVING };
 
 #define CHUNK_LINE_MAX 4096
+#define BODY_PREALLOC (64u << 10) /* a body's buffer grows from this as bytes arrive */
 
 typedef struct hconn {
     int state;
@@ -136,6 +138,8 @@ int duro_http1_parse_head(duro_hreq *r, size_t n, char *err, size_t errlen)
     char *p = r->head;
     size_t pos = 0;
     int bad = 0;
+    if (memchr(p, '\0', n))
+        return fail(err, errlen, "NUL byte in the request head");
     char *line = next_line(p, n, &pos, &bad);
     if (!line || bad)
         return fail(err, errlen, "malformed request line");
@@ -251,6 +255,7 @@ static duro_hreq *req_new(duro_conn *c)
     if (!r)
         return NULL;
     r->conn = c;
+    r->minor = 1; /* until the request line says otherwise (errors before it) */
     TAILQ_INIT(&r->in);
     TAILQ_INIT(&r->out);
     return r;
@@ -375,13 +380,8 @@ static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
         fail_req(c, h, DURO_PAYLOAD_TOO_LARGE, err);
         return;
     }
-    if (len && duro_io_reserve(duro_conn_io(c), (size_t)len) != 0) {
-        fail_req(c, h, DURO_UNAVAILABLE,
-                 "the server holds too many request bodies (--max-pending-bytes); retry later");
-        return;
-    }
-    r->reserved = (size_t)len;
-    if (len && duro_buf_reserve(&r->body, (size_t)len) != 0) {
+    if (len && duro_buf_reserve(&r->body, len < BODY_PREALLOC ? (size_t)len : BODY_PREALLOC) !=
+                   0) {
         fail_req(c, h, DURO_NOMEM, "out of memory");
         return;
     }
@@ -406,7 +406,9 @@ static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
     }
 }
 
-/* Moves up to h->left body bytes from the input. 1 when they are all there. */
+/* Moves up to h->left body bytes from the input, each reserved in the
+ * pending-request budget as it arrives (what a client announces costs
+ * nothing until it sends it). 1 when they are all there. */
 static int read_bytes(duro_conn *c, hconn *h)
 {
     struct evbuffer *in = duro_conn_input(c);
@@ -414,6 +416,12 @@ static int read_bytes(duro_conn *c, hconn *h)
     size_t take = avail < h->left ? avail : (size_t)h->left;
     duro_buf *b = &h->req->body;
     if (take) {
+        if (duro_io_reserve(duro_conn_io(c), take) != 0) {
+            fail_req(c, h, DURO_UNAVAILABLE,
+                     "the server holds too many request bodies (--max-pending-bytes); retry later");
+            return -1;
+        }
+        h->req->reserved += take;
         if (duro_buf_reserve(b, take) != 0) {
             fail_req(c, h, DURO_NOMEM, "out of memory");
             return -1;
@@ -426,7 +434,7 @@ static int read_bytes(duro_conn *c, hconn *h)
 }
 
 /* Reads one line (LF or CRLF) of at most max bytes into out (NUL-terminated).
- * 1 got it, 0 not yet, -1 too long. */
+ * 1 got it, 0 not yet, -1 too long, -2 it holds a NUL. */
 static int read_line(struct evbuffer *in, char *out, size_t max)
 {
     size_t avail = evbuffer_get_length(in);
@@ -439,6 +447,8 @@ static int read_line(struct evbuffer *in, char *out, size_t max)
     size_t n = (size_t)lf.pos;
     if (n && out[n - 1] == '\r')
         n--;
+    if (memchr(out, '\0', n))
+        return -2;
     out[n] = '\0';
     return 1;
 }
@@ -450,7 +460,9 @@ static void read_chunk_size(duro_conn *c, hconn *h, const duro_http1_config *cfg
     if (rc == 0)
         return;
     if (rc < 0) {
-        fail_req(c, h, DURO_BAD_REQUEST, "malformed chunked body: chunk-size line too long");
+        fail_req(c, h, DURO_BAD_REQUEST,
+                 rc == -1 ? "malformed chunked body: chunk-size line too long"
+                          : "malformed chunked body: NUL in a chunk-size line");
         return;
     }
     size_t hex = strspn(line, "0123456789abcdefABCDEF");
@@ -475,12 +487,6 @@ static void read_chunk_size(duro_conn *c, hconn *h, const duro_http1_config *cfg
         fail_req(c, h, DURO_PAYLOAD_TOO_LARGE, err);
         return;
     }
-    if (duro_io_reserve(duro_conn_io(c), (size_t)size) != 0) {
-        fail_req(c, h, DURO_UNAVAILABLE,
-                 "the server holds too many request bodies (--max-pending-bytes); retry later");
-        return;
-    }
-    r->reserved += (size_t)size;
     h->left = size;
     h->state = S_CHUNK_DATA;
 }
@@ -513,6 +519,10 @@ static void read_trailer(duro_conn *c, hconn *h, const duro_http1_config *cfg)
         int rc = read_line(duro_conn_input(c), line, CHUNK_LINE_MAX);
         if (rc == 0)
             return;
+        if (rc == -2) {
+            fail_req(c, h, DURO_BAD_REQUEST, "malformed chunked trailer: NUL in a line");
+            return;
+        }
         if (rc > 0)
             h->trailer_bytes += strlen(line) + 2;
         if (rc < 0 || h->trailer_bytes > cfg->max_header_bytes) {
@@ -561,8 +571,9 @@ static void on_read(duro_conn *c)
             read_trailer(c, h, cfg);
             break;
         }
-        if (h->state == before && evbuffer_get_length(duro_conn_input(c)) == had)
-            return; /* needs more bytes */
+        if (!duro_conn_input(c) ||
+            (h->state == before && evbuffer_get_length(duro_conn_input(c)) == had))
+            return; /* closed, or needs more bytes */
     }
 }
 
@@ -634,10 +645,12 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
         duro_buf_puts(&head, "\r\n");
         size_t hl;
         char *hd = duro_buf_take(&head, &hl);
-        if (hd)
+        if (hd) {
             duro_conn_write_take(c, hd, hl);
-        else
+        } else { /* no status line: nothing of this response may be sent */
             r->keep_alive = 0;
+            bodyless = 1;
+        }
         if (!bodyless && r->method != DURO_M_HEAD && body) {
             duro_conn_write_take(c, body, len);
             body = NULL;

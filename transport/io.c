@@ -103,7 +103,7 @@ struct duro_conn {
     int lingering;           /* output written, SHUT_WR sent, draining input */
     int eof;
     int paused;
-    int resume_pending;
+    struct event *resume_ev; /* reads what is buffered, a loop turn later */
     int receiving;           /* a request has begun and not arrived whole */
     int64_t t_request;       /* when it began */
     int64_t t_idle;          /* since when nothing happens on it */
@@ -176,6 +176,8 @@ static void conn_unref(duro_conn *c)
         return;
     if (c->lst->proto->free)
         c->lst->proto->free(c);
+    if (c->resume_ev)
+        event_free(c->resume_ev);
     free(c);
 }
 
@@ -187,6 +189,8 @@ void duro_conn_close(duro_conn *c)
     io_thread *t = c->t;
     bufferevent_free(c->bev); /* closes the socket */
     c->bev = NULL;
+    if (c->resume_ev)
+        event_del(c->resume_ev);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -307,24 +311,20 @@ void duro_conn_resume(duro_conn *c)
     }
     /* bytes already buffered would wait for the next packet: read them in
      * a later callback of this loop turn (never from inside a caller) */
-    if (!c->resume_pending && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-        c->resume_pending = 1;
-        c->refs++;
-        if (event_base_once(c->t->base, -1, EV_TIMEOUT, on_resume, c, &(struct timeval){0, 0}) !=
-            0) {
-            c->resume_pending = 0;
-            conn_unref(c);
-        }
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+        if (!c->resume_ev)
+            c->resume_ev = evtimer_new(c->t->base, on_resume, c);
+        static const struct timeval now = {0, 0};
+        if (c->resume_ev && !evtimer_pending(c->resume_ev, NULL))
+            evtimer_add(c->resume_ev, &now);
     }
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     duro_conn *c = arg;
-    c->resume_pending = 0;
     if (c->bev && !c->paused && !c->closing)
         on_read(c->bev, c);
-    conn_unref(c);
 }
 
 void duro_conn_request_begin(duro_conn *c)
@@ -410,18 +410,19 @@ void duro_conn_write_take(duro_conn *c, void *p, size_t n)
 
 static duro_log_limit cap_log, fd_log, accept_log;
 
+/* accept() failed for want of descriptors: stop accepting on this thread
+ * for retry_ms, which doubles (to ACCEPT_RETRY_MAX_MS) with every failure
+ * until an accept succeeds again. */
 static void pause_accept(io_thread *t)
 {
-    if (!t->accept_paused) {
-        for (int i = 0; i < t->nlisteners; i++)
-            evconnlistener_disable(t->listeners[i].l);
-        t->accept_paused = 1;
-        t->retry_ms = t->retry_ms ? t->retry_ms : ACCEPT_RETRY_MIN_MS;
-    } else if (t->retry_ms < ACCEPT_RETRY_MAX_MS) {
-        t->retry_ms *= 2;
-        if (t->retry_ms > ACCEPT_RETRY_MAX_MS)
-            t->retry_ms = ACCEPT_RETRY_MAX_MS;
-    }
+    if (t->accept_paused)
+        return; /* the other listener failed in the same turn */
+    for (int i = 0; i < t->nlisteners; i++)
+        evconnlistener_disable(t->listeners[i].l);
+    t->accept_paused = 1;
+    t->retry_ms = !t->retry_ms ? ACCEPT_RETRY_MIN_MS
+                  : t->retry_ms * 2 > ACCEPT_RETRY_MAX_MS ? ACCEPT_RETRY_MAX_MS
+                                                          : t->retry_ms * 2;
     struct timeval tv = {t->retry_ms / 1000, (t->retry_ms % 1000) * 1000};
     event_add(t->retry_ev, &tv);
 }
@@ -431,7 +432,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     io_thread *t = arg;
     if (t->stopping)
         return;
-    t->accept_paused = 0; /* stays doubled until an accept succeeds */
+    t->accept_paused = 0; /* retry_ms stays until an accept succeeds */
     for (int i = 0; i < t->nlisteners; i++)
         evconnlistener_enable(t->listeners[i].l);
 }
@@ -441,10 +442,11 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     listener *ls = arg;
     int e = EVUTIL_SOCKET_ERROR();
     if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-        duro_log_limited(&fd_log, DURO_LOG_WARN,
-                         "accept (%s): %s; pausing accept for %d ms", ls->proto->name,
-                         strerror(e), ls->t->retry_ms ? ls->t->retry_ms : ACCEPT_RETRY_MIN_MS);
+        int was_paused = ls->t->accept_paused;
         pause_accept(ls->t);
+        if (!was_paused)
+            duro_log_limited(&fd_log, DURO_LOG_WARN, "accept (%s): %s; pausing accept for %d ms",
+                             ls->proto->name, strerror(e), ls->t->retry_ms);
     } else {
         duro_log_limited(&accept_log, DURO_LOG_WARN, "accept (%s): %s", ls->proto->name,
                          strerror(e));
@@ -503,7 +505,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 /* ---- the sweep ---- */
 
-static duro_log_limit slow_log;
+static duro_log_limit slow_request_log, unread_log;
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
@@ -521,12 +523,12 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
             if (now - c->t_linger > LINGER_MS)
                 duro_conn_close(c);
         } else if (c->receiving && now - c->t_request > cfg->request_timeout_ms) {
-            duro_log_limited(&slow_log, DURO_LOG_INFO,
+            duro_log_limited(&slow_request_log, DURO_LOG_INFO,
                              "%s connection from %s: request not complete within %ld ms; closed",
                              c->lst->proto->name, c->peer, cfg->request_timeout_ms);
             duro_conn_close(c);
         } else if (out > 0 && now - c->t_out > cfg->idle_timeout_ms) {
-            duro_log_limited(&slow_log, DURO_LOG_INFO,
+            duro_log_limited(&unread_log, DURO_LOG_INFO,
                              "%s connection from %s: %zu reply bytes unread for %ld ms; closed",
                              c->lst->proto->name, c->peer, out, cfg->idle_timeout_ms);
             duro_conn_close(c);

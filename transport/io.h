@@ -20,8 +20,9 @@
  *     start a request, whose deadline is fixed); a client that reads none of
  *     its pending replies for --idle-timeout-ms is cut off;
  *   - a process-wide budget of request bytes held (--max-pending-bytes):
- *     protocols reserve a body or frame before they buffer it and release it
- *     once answered, and refuse with 503 when it is spent;
+ *     protocols reserve the bytes of a body or frame as they arrive (before
+ *     they keep them) and release them once answered, and refuse with 503
+ *     when it is spent;
  *   - a graceful close: after the last reply is written the socket is shut
  *     down for writing and what the client still sends is read and dropped for
  *     a while (bounded), so it sees our answer rather than a reset.

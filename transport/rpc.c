@@ -5,8 +5,9 @@
  * An I/O protocol (io.h) next to HTTP on every I/O thread. A frame is a 4-byte
  * big-endian length and one msgpack object [msgid, op, ns, args]. Its length
  * is checked before it is buffered (0: 400, over --max-body-bytes: 413; both
- * close the connection) and reserved in the process-wide pending-request
- * budget (503 and close when it is spent); its bytes pass duro_mp_check()
+ * close the connection), its bytes are reserved in the process-wide
+ * pending-request budget as they arrive (503 and close when it is spent),
+ * and they pass duro_mp_check()
  * before anything decodes them, the envelope is read by hand (array of 4,
  * uint, str, str) and only args go through duro_mp_to_json() into the same
  * request validation as HTTP (kv_request.c). Requests go through the thread's
@@ -76,7 +77,8 @@ typedef struct rconn {
     size_t inflight_bytes; /* their frames' bytes */
     size_t inflight_reply; /* the worst-case size of their replies */
     size_t next_weight;   /* of the frame being submitted */
-    size_t frame_bytes;   /* budget reserved for the frame being received */
+    int in_frame;         /* a frame's length was read; its bytes are arriving */
+    size_t frame_bytes;   /* budget reserved for its bytes received so far */
 } rconn;
 
 typedef struct rcall {
@@ -392,13 +394,24 @@ static int is_key(const mp_field *f, const char *name)
     return f->kl == strlen(name) && memcmp(f->k, name, f->kl) == 0;
 }
 
+/* 1 if two of the c fields have the same key (the general path then answers
+ * 400, as for any duplicate key). */
+static int has_duplicate(const mp_field *f, int c)
+{
+    for (int i = 1; i < c; i++)
+        for (int j = 0; j < i; j++)
+            if (f[i].kl == f[j].kl && memcmp(f[i].k, f[j].k, f[i].kl) == 0)
+                return 1;
+    return 0;
+}
+
 /* kv.get {key, meta?} */
 static int get_args(const unsigned char *p, size_t n, const char **key, size_t *key_len,
                     int *meta)
 {
     mp_field f[8];
     int c;
-    if (read_fields(p, n, f, &c) != 0)
+    if (read_fields(p, n, f, &c) != 0 || has_duplicate(f, c))
         return -1;
     *key = NULL;
     *meta = 0;
@@ -421,7 +434,7 @@ static int rl_args(const unsigned char *p, size_t n, const char **key, size_t *k
 {
     mp_field f[8];
     int c;
-    if (read_fields(p, n, f, &c) != 0)
+    if (read_fields(p, n, f, &c) != 0 || has_duplicate(f, c))
         return -1;
     *key = NULL;
     memset(rf, 0, sizeof *rf);
@@ -639,7 +652,7 @@ static void on_read(duro_conn *conn)
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
             return;
-        if (c->frame_bytes == 0 && saturated(c)) {
+        if (!c->in_frame && saturated(c)) {
             /* the frame waits; its deadline starts when we read it */
             c->paused = 1;
             duro_conn_request_end(conn);
@@ -662,14 +675,17 @@ static void on_read(duro_conn *conn)
             fail_and_close(c, 0, n ? DURO_PAYLOAD_TOO_LARGE : DURO_BAD_REQUEST, msg);
             return;
         }
-        if (c->frame_bytes == 0) {
-            if (duro_io_reserve(duro_conn_io(conn), n) != 0) {
+        /* the budget counts the bytes that arrived, not the length announced */
+        c->in_frame = 1;
+        size_t have = avail - 4 < n ? avail - 4 : n;
+        if (have > c->frame_bytes) {
+            if (duro_io_reserve(duro_conn_io(conn), have - c->frame_bytes) != 0) {
                 fail_and_close(c, 0, DURO_UNAVAILABLE,
                                "the server holds too many requests (--max-pending-bytes);"
                                " retry later");
                 return;
             }
-            c->frame_bytes = n;
+            c->frame_bytes = have;
         }
         if (avail < 4 + n)
             return;
@@ -682,6 +698,7 @@ static void on_read(duro_conn *conn)
             duro_conn_pause(conn);
             return;
         }
+        c->in_frame = 0;
         handle_frame(c, p + 4, n);
         if (c->frame_bytes) { /* answered at once: the frame's bytes are free again */
             duro_io_release(duro_conn_io(conn), c->frame_bytes);

@@ -353,7 +353,8 @@ class SlowClients(unittest.TestCase):
             grown = rss(pid) - base
             self.assertLess(grown, 64 * MiB * MEM, "RSS grew by %d MiB" % (grown // MiB))
             # HTTP bodies share the budget: 503 with the JSON envelope
-            big = b"PUT /storage/x?ns=slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+            big = (b"PUT /storage/x?ns=slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                   + b" " * 100000)
             out = raw_exchange(self.srv.port, big, timeout=0.5)
             self.assertEqual(status_of(out), 503, out[:200])
             self.assertEqual(json.loads(body_of(out)[1])["error"]["code"], "UNAVAILABLE")
@@ -378,6 +379,30 @@ class SlowClients(unittest.TestCase):
         ok(self.srv.req("PUT", kv_path("after", ns="slow"), {"value": "y" * 100000}))
         m = self.srv.metrics()
         self.assertEqual(durotest.metric_sum(m, "duro_pending_request_bytes"), 0.0)
+
+    def test_announced_lengths_do_not_hold_the_budget(self):
+        # headers alone (a large Content-Length or frame length, no bytes)
+        # cost nothing: only bytes that arrived count against the budget
+        socks = []
+        try:
+            for _ in range(12):
+                s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+                s.sendall(b"PUT /storage/k?ns=slow HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Length: 1000000\r\n\r\n")
+                socks.append(s)
+                s = socket.create_connection(("127.0.0.1", self.rpc_port), timeout=5)
+                s.sendall(struct.pack(">I", MiB - 1))
+                socks.append(s)
+            time.sleep(0.2)
+            ok(self.srv.req("PUT", kv_path("small", ns="slow"), {"value": 1}))
+            c = RpcConn(self.rpc_port)
+            self.assertEqual(c.call("kv.put", "slow", {"key": "small2", "value": 2})[0], 200)
+            c.close()
+            m = self.srv.metrics()
+            self.assertLess(durotest.metric_sum(m, "duro_pending_request_bytes"), 64 * 1024)
+        finally:
+            for s in socks:
+                s.close()
 
     def test_slow_http_body_is_cut(self):
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
@@ -594,6 +619,23 @@ class HttpFraming(ServerTestCase):
         r = self.server.req("GET", "/storage/list?ns=%s&prefx=a" % self.ns)
         self.assertIn('"prefx"', r.body["error"]["message"])
 
+    def test_early_errors_answer_http_1_1(self):
+        out = self.raw(b"GET /healthz HTTP/1.1\r\nBad Header: x\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:100])
+        out = self.raw(b"GET /healthz HTTP/1.1\0\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400"), out[:100])
+
+    def test_namespace_of_128_bytes_in_the_path(self):
+        ns = "n" * 128
+        self.assertEqual(ok(self.server.req("PUT", "/api/storage/kv/%s/k" % ns, {"value": 7})),
+                         {"version": 1})
+        self.assertEqual(ok(self.server.req("GET", "/api/storage/kv/%s/k" % ns)), 7)
+        self.assertEqual(self.server.get("k", ns=ns), 7)
+        enc = "".join("%%%02X" % ord(ch) for ch in "n" * 100)   # 300 bytes, 100 decoded
+        self.assertEqual(self.server.req("GET", "/api/storage/kv/%s/k" % enc).status, 404)
+        assert_error(self.server.req("GET", "/api/storage/kv/%s/k" % ("n" * 129)), 400,
+                     "BAD_REQUEST")
+
     def test_auth_bodies_are_strict(self):
         for path, body in (("/auth/users", {"email": "a@b.c", "password": "12345678", "admin": 1}),
                            ("/auth/login", {"email": "a@b.c", "password": "12345678", "ttl": 5})):
@@ -652,6 +694,25 @@ class ConnectionCap(unittest.TestCase):
 
 
 class ZeroFrame(unittest.TestCase):
+    def test_duplicate_args_are_400_on_the_fast_paths_too(self):
+        rpc_port = free_port()
+        srv = Server(extra_args=["--rpc-port", str(rpc_port)])
+        try:
+            c = RpcConn(rpc_port)
+            self.assertEqual(c.call("kv.put", "d", {"key": "a", "value": 1})[0], 200)
+            for op, args in (("kv.get", b"\x82\xa3key\xa1a\xa3key\xa1b"),
+                             ("ratelimit.get", b"\x82\xa3key\xa1a\xa3key\xa1b")):
+                body = msgpack.packb([9, op, "d"], use_bin_type=True)[:-0 or None]
+                raw = b"\x94" + body[1:] + args   # [9, op, "d", <args as sent>]
+                c.send_raw(struct.pack(">I", len(raw)) + raw)
+                r = c.recv()
+                self.assertEqual(r[0], 9)
+                self.assertEqual(r[1], 400, (op, r))
+            c.close()
+            srv.stop_ok()
+        finally:
+            srv.close()
+
     def test_zero_length_frame_is_400_and_closes(self):
         rpc_port = free_port()
         srv = Server(extra_args=["--rpc-port", str(rpc_port)])

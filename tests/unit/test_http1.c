@@ -128,6 +128,21 @@ TEST(header_shapes_that_parsers_disagree_on)
     ASSERT_EQ(status_of("GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n"), DURO_OK);
 }
 
+TEST(nul_bytes_are_refused)
+{
+    char err[160];
+    int st;
+    const char text[] = "PUT / HTTP/1.1\r\nContent-Length: 11\0 junk\r\n";
+    duro_hreq *r = calloc(1, sizeof *r);
+    TAILQ_INIT(&r->in);
+    TAILQ_INIT(&r->out);
+    r->head = malloc(sizeof text);
+    memcpy(r->head, text, sizeof text);
+    st = duro_http1_parse_head(r, sizeof text - 1, err, sizeof err);
+    ASSERT_EQ(st, DURO_BAD_REQUEST);
+    duro_hreq_free(r);
+}
+
 TEST(framing)
 {
     ASSERT_EQ(status_of("PUT / HTTP/1.1\r\nContent-Length: 11\r\nContent-Length: 0\r\n"),
