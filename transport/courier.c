@@ -4,9 +4,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "runtime/workers.h"
+#include "transport/io.h"
 
 /* One loop turn delivers at most this many replies, or stops after this much
  * time, before the loop polls its sockets again. */
@@ -25,12 +25,6 @@ struct duro_courier {
     duro_msg *done_head, **done_tail;
 };
 
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void deliver(duro_msg *m)
 {
@@ -75,9 +69,9 @@ static void on_done(duro_msg *m)
  * sockets again, so a burst of large replies cannot starve other clients. */
 static void deliver_some(duro_courier *c)
 {
-    uint64_t t0 = now_us();
+    uint64_t t0 = duro_mono_us();
     for (int n = 0; c->ready; n++) {
-        if (n >= TURN_REPLIES || (n && now_us() - t0 > TURN_US)) {
+        if (n >= TURN_REPLIES || (n && duro_mono_us() - t0 > TURN_US)) {
             event_add(c->more, &(struct timeval){0, 0});
             return;
         }

@@ -94,8 +94,6 @@ struct call {
     duro_buf out;
 };
 
-static uint64_t now_us(void) { return duro_mono_us(); }
-
 /* ---- reply bodies ---- */
 
 static int put_error_json(duro_buf *o, int status, const char *msg)
@@ -289,7 +287,7 @@ static void send_reply(const duro_http *srv, duro_hreq *req, int route, int acce
     size_t len;
     char *data = duro_buf_take(body, &len);
     duro_hreq_respond(req, code, NULL, data, data ? len : 0);
-    duro_metrics_request(route, code, now_us() - t0);
+    duro_metrics_request(route, code, duro_mono_us() - t0);
 }
 
 /* Encodes and sends one reply on this thread. tape is the success data. */
@@ -487,21 +485,25 @@ static int check_query(const char *query, const char *const *names, char *err, s
         size_t seg = strcspn(p, "&");
         if (seg) {
             size_t kl = strcspn(p, "=&");
-            char *name;
-            size_t nl;
-            if (duro_pct_decode(p, kl, &name, &nl) != 0) {
-                snprintf(err, errlen, "bad percent-encoding in a query parameter name");
-                return DURO_BAD_REQUEST;
+            char *name = NULL;
+            const char *nm = p; /* the name as sent, unless it needs decoding */
+            size_t nl = kl;
+            if (memchr(p, '%', kl) || memchr(p, '+', kl)) {
+                if (duro_pct_decode(p, kl, &name, &nl) != 0) {
+                    snprintf(err, errlen, "bad percent-encoding in a query parameter name");
+                    return DURO_BAD_REQUEST;
+                }
+                nm = name;
             }
             int i = 0;
-            while (names[i] && !(strlen(names[i]) == nl && memcmp(names[i], name, nl) == 0))
+            while (names[i] && !(strlen(names[i]) == nl && memcmp(names[i], nm, nl) == 0))
                 i++;
             int st = DURO_OK;
             if (!names[i]) {
-                if (nl > 64 || !duro_utf8_valid(name, nl) || memchr(name, 0, nl))
+                if (nl > 64 || !duro_utf8_valid(nm, nl) || memchr(nm, 0, nl))
                     snprintf(err, errlen, "unknown query parameter");
                 else
-                    snprintf(err, errlen, "unknown query parameter \"%s\"", name);
+                    snprintf(err, errlen, "unknown query parameter \"%.*s\"", (int)nl, nm);
                 st = DURO_BAD_REQUEST;
             } else if (i < 32 && (seen & (1u << i))) {
                 snprintf(err, errlen, "query parameter \"%s\" given twice", names[i]);
@@ -768,7 +770,7 @@ static void serve_metrics(duro_http *srv, duro_hreq *req, uint64_t t0)
     size_t len;
     char *data = duro_buf_take(&out, &len);
     duro_hreq_respond(req, 200, NULL, data, data ? len : 0);
-    duro_metrics_request(DURO_ROUTE_METRICS, 200, now_us() - t0);
+    duro_metrics_request(DURO_ROUTE_METRICS, 200, duro_mono_us() - t0);
 }
 
 /* May this request touch namespace ns (write: it changes something)? DURO_OK,
@@ -1524,7 +1526,7 @@ static void serve_kv(duro_http *srv, duro_hreq *req, int cmd, const char *path, 
 static void on_request(duro_hreq *req, void *arg)
 {
     duro_http *srv = arg;
-    uint64_t t0 = now_us();
+    uint64_t t0 = duro_mono_us();
     int accept_mp = wants_msgpack(evhttp_find_header(&req->in, "Accept"));
     if (req->error) {
         respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, req->error, req->error_msg);
@@ -1542,7 +1544,7 @@ static void on_request(duro_hreq *req, void *arg)
         evhttp_add_header(hd, "Allow", CORS_METHODS);
         add_cors(srv, req);
         duro_hreq_respond(req, 204, NULL, NULL, 0);
-        duro_metrics_request(DURO_ROUTE_OPTIONS, 204, now_us() - t0);
+        duro_metrics_request(DURO_ROUTE_OPTIONS, 204, duro_mono_us() - t0);
         return;
     }
     /* HEAD is GET without the body (http1.c drops it) */
@@ -1558,7 +1560,7 @@ static void on_request(duro_hreq *req, void *arg)
         evhttp_add_header(&req->out, "Content-Type", "text/plain");
         char *ok = strdup("ok\n");
         duro_hreq_respond(req, 200, NULL, ok, ok ? 3 : 0);
-        duro_metrics_request(DURO_ROUTE_HEALTHZ, 200, now_us() - t0);
+        duro_metrics_request(DURO_ROUTE_HEALTHZ, 200, duro_mono_us() - t0);
         return;
     }
     /* Every other route needs valid credentials when access control is on;

@@ -322,25 +322,38 @@ static size_t head_end(const unsigned char *p, size_t n, size_t from)
     return 0;
 }
 
+/* Consumes a line end (LF or CRLF) at the front of the input: 1 done, 0 not
+ * all there yet, -1 the input does not start with one. */
+static int eat_eol(struct evbuffer *in)
+{
+    size_t avail = evbuffer_get_length(in);
+    unsigned char b[2];
+    if (avail == 0)
+        return 0;
+    evbuffer_copyout(in, b, avail < 2 ? 1 : 2);
+    if (b[0] == '\n') {
+        evbuffer_drain(in, 1);
+        return 1;
+    }
+    if (b[0] != '\r')
+        return -1;
+    if (avail < 2)
+        return 0;
+    if (b[1] != '\n')
+        return -1;
+    evbuffer_drain(in, 2);
+    return 1;
+}
+
 static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
 {
     struct evbuffer *in = duro_conn_input(c);
     /* blank lines before a request are ignored (RFC 9112 2.2) */
-    for (;;) {
-        size_t avail = evbuffer_get_length(in);
-        if (avail == 0)
-            return;
-        unsigned char b[2];
-        evbuffer_copyout(in, b, avail < 2 ? 1 : 2);
-        if (b[0] == '\n')
-            evbuffer_drain(in, 1);
-        else if (b[0] == '\r' && avail >= 2 && b[1] == '\n')
-            evbuffer_drain(in, 2);
-        else if (b[0] == '\r' && avail < 2)
-            return;
-        else
-            break;
+    int rc;
+    while ((rc = eat_eol(in)) == 1) {
     }
+    if (rc == 0)
+        return;
     duro_conn_request_begin(c);
     size_t avail = evbuffer_get_length(in);
     size_t lim = avail < cfg->max_header_bytes + 4 ? avail : cfg->max_header_bytes + 4;
@@ -493,23 +506,11 @@ static void read_chunk_size(duro_conn *c, hconn *h, const duro_http1_config *cfg
 
 static void read_chunk_end(duro_conn *c, hconn *h)
 {
-    struct evbuffer *in = duro_conn_input(c);
-    size_t avail = evbuffer_get_length(in);
-    unsigned char b[2];
-    if (avail == 0)
-        return;
-    evbuffer_copyout(in, b, avail < 2 ? 1 : 2);
-    if (b[0] == '\n') {
-        evbuffer_drain(in, 1);
-    } else if (b[0] == '\r' && avail >= 2 && b[1] == '\n') {
-        evbuffer_drain(in, 2);
-    } else if (b[0] == '\r' && avail < 2) {
-        return;
-    } else {
+    int rc = eat_eol(duro_conn_input(c));
+    if (rc < 0)
         fail_req(c, h, DURO_BAD_REQUEST, "malformed chunked body: chunk data not followed by CRLF");
-        return;
-    }
-    h->state = S_CHUNK_SIZE;
+    else if (rc > 0)
+        h->state = S_CHUNK_SIZE;
 }
 
 static void read_trailer(duro_conn *c, hconn *h, const duro_http1_config *cfg)

@@ -102,7 +102,21 @@ def body_of(raw):
     return head, body
 
 
-class RpcBackPressure(unittest.TestCase):
+class ClassServer(unittest.TestCase):
+    """A server per test class, started by setUpClass as cls.srv, stopped
+    (expecting exit 0) when the class is done."""
+
+    srv = None
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.stop_ok()
+        finally:
+            cls.srv.close()
+
+
+class RpcBackPressure(ClassServer):
     """Items 1 and 2: pipelined reads of large values whose replies are never
     read; reads that need a JSON -> msgpack conversion of a 1 MiB value."""
 
@@ -117,13 +131,6 @@ class RpcBackPressure(unittest.TestCase):
         assert st == 200, st
         c.close()
         ok(cls.srv.req("PUT", kv_path("js", ns="bp"), {"value": big}))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop_ok()
-        finally:
-            cls.srv.close()
 
     def pipeline_unread(self, key, n, conns):
         socks = []
@@ -274,7 +281,7 @@ class RpcPagesInFlight(unittest.TestCase):
             srv.close()
 
 
-class SlowClients(unittest.TestCase):
+class SlowClients(ClassServer):
     """Item 3: frames and bodies get deadlines, and the bytes of partially
     received frames and bodies are bounded across all connections."""
 
@@ -285,13 +292,6 @@ class SlowClients(unittest.TestCase):
                                      "--request-timeout-ms", "1000", "--idle-timeout-ms", "1500",
                                      "--max-body-bytes", str(MiB),
                                      "--max-pending-bytes", str(8 * MiB)])
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop_ok()
-        finally:
-            cls.srv.close()
 
     def closed_within(self, s, seconds, drip=None):
         s.settimeout(0.1)
