@@ -5,15 +5,21 @@
 #
 # Per round and binary: a fresh data dir, 6 s of wrk PUT (bench/wrk/put.lua,
 # -t2 -c64; it writes every key k0..k9999), 6 s of wrk GET (get.lua) of those
-# keys, and 6 s each of `duro bench --op set` and `--op get` (--clients 4
-# --pipeline 64) over the binary protocol (this tree's build/duro). Prints one
-# line per run and the sums. Only 127.0.0.1; only the servers started here are
+# keys, 6 s each of `duro bench --op set` and `--op get` (--clients 4
+# --pipeline 64) over the binary protocol (this tree's build/duro), and 6 s
+# each of kv.get and kv.put from bench_rpc_mini (4 connections, 64 in flight
+# each: the minimal client, the check that duro bench is not the bottleneck).
+# Each run also compares the binary ops the clients counted with the server's
+# duro_kv_ops_total and prints both. Prints one line per run and the sums. Only 127.0.0.1; only the servers started here are
 # stopped, by PID.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ $# -eq 3 && $1 =~ ^[0-9]+$ ]] || { echo "usage: bench/ab.sh ROUNDS BIN_A BIN_B" >&2; exit 2; }
 rounds=$1; shift
-[[ -x build/duro ]] || { echo "build/duro missing (cmake --build build)" >&2; exit 2; }
+[[ -x build/duro && -x build/bench/bench_rpc_mini ]] ||
+    { echo "build/duro or build/bench/bench_rpc_mini missing (cmake --build build)" >&2; exit 2; }
+kvops() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^duro_kv_ops_total/ {print $2}'; }
+mini() { timeout 60 build/bench/bench_rpc_mini "$rpc" 4 64 "$1" 6 | sed -n 's/.* = \([0-9]*\) ops\/s/\1/p'; }
 out=$(mktemp)
 pid=""
 cleanup() { [[ -z $pid ]] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }; rm -f "$out"; }
@@ -37,15 +43,26 @@ for r in $(seq "$rounds"); do
             sed -n 's/^WRKRESULT rps=\([0-9.]*\).*/\1/p')
         g=$(timeout 60 wrk -t2 -c64 -d6s -s bench/wrk/get.lua "http://127.0.0.1:$port" 10000 |
             sed -n 's/^WRKRESULT rps=\([0-9.]*\).*/\1/p')
-        b=$(timeout 60 build/duro -u "duro://127.0.0.1:$rpc" bench --op set --clients 4 \
-            --pipeline 64 --duration 6 --json | sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p')
-        bg=$(timeout 60 build/duro -u "duro://127.0.0.1:$rpc" bench --op get --clients 4 \
-            --pipeline 64 --duration 6 --json | sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p')
+        k0=$(kvops)
+        bj=$(timeout 60 build/duro -u "duro://127.0.0.1:$rpc" bench --op set --clients 4 \
+            --pipeline 64 --duration 6 --json)
+        bgj=$(timeout 60 build/duro -u "duro://127.0.0.1:$rpc" bench --op get --clients 4 \
+            --pipeline 64 --duration 6 --json)
+        k1=$(kvops)
+        b=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$bj")
+        bg=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$bgj")
+        counted=$(( $(sed -n 's/.*"ops":\([0-9]*\).*/\1/p' <<<"$bj") + \
+                    $(sed -n 's/.*"ops":\([0-9]*\).*/\1/p' <<<"$bgj") ))
+        echo "  duro bench counted $counted ops; the server counted $((k1 - k0)) kv ops" >&2
+        mg=$(mini get)
+        mp=$(mini put)
         kill "$pid"; wait "$pid" || true; pid=""
         rm -rf "$d"
-        echo "$r $bin ${h:-0} ${g:-0} ${b:-0} ${bg:-0}" | tee -a "$out"
+        echo "$r $bin ${h:-0} ${g:-0} ${b:-0} ${bg:-0} ${mg:-0} ${mp:-0}" | tee -a "$out"
     done
 done
-echo "sums (binary, HTTP PUT req/s, HTTP GET req/s, binary set ops/s, binary get ops/s):"
-awk '{h[$2] += $3; g[$2] += $4; b[$2] += $5; bg[$2] += $6}
-     END {for (k in h) printf "%s %.0f %.0f %.0f %.0f\n", k, h[k], g[k], b[k], bg[k]}' "$out"
+echo "sums (binary, HTTP PUT req/s, HTTP GET req/s, duro bench set, duro bench get,"
+echo "      rpc_mini get, rpc_mini put ops/s):"
+awk '{h[$2] += $3; g[$2] += $4; b[$2] += $5; bg[$2] += $6; mg[$2] += $7; mp[$2] += $8}
+     END {for (k in h) printf "%s %.0f %.0f %.0f %.0f %.0f %.0f\n", k, h[k], g[k], b[k], bg[k],
+                               mg[k], mp[k]}' "$out"

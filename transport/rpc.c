@@ -186,21 +186,38 @@ static size_t reply_weight(const duro_rpc *r, int kind, int op)
     }
 }
 
-/* The reply weight of a whole frame (its envelope read again: cheap); 0 for
- * a frame that will be answered at once. */
-static size_t frame_weight(const duro_rpc *r, const unsigned char *p, size_t n)
-{
+/* A frame's envelope, read once: what back-pressure weighs and
+ * handle_frame() serves. */
+typedef struct rframe {
     duro_frame f;
+    int parsed; /* the envelope is [uint, str, str, map] */
+    int known;  /* f.op names a kind's op (kind, op) */
     int kind, op;
-    if (duro_frame_parse(p, n, &f) != 0 || duro_op_from_name(f.op, f.op_len, &kind, &op) != 0)
-        return 0;
-    return reply_weight(r, kind, op);
+} rframe;
+
+static void read_frame(const unsigned char *p, size_t n, rframe *rf)
+{
+    rf->parsed = duro_frame_parse(p, n, &rf->f) == 0;
+    rf->known =
+        rf->parsed && duro_op_from_name(rf->f.op, rf->f.op_len, &rf->kind, &rf->op) == 0;
 }
 
+/* The reply weight of a frame; 0 for one that will be answered at once. */
+static size_t frame_weight(const duro_rpc *r, const rframe *rf)
+{
+    return rf->known ? reply_weight(r, rf->kind, rf->op) : 0;
+}
+
+/* A paused connection reads again once what it has in flight fell to half
+ * of each limit (or to nothing) and its output drained: resuming at every
+ * reply would cost a pause, a resume and a loop turn per request. */
 static void maybe_resume(rconn *c)
 {
-    if (c->paused && !c->closing && !saturated(c) &&
-        duro_conn_output_len(c->conn) <= DURO_OUT_LOW) {
+    const duro_rpc *r = c->r;
+    int low = c->inflight == 0 ||
+              (c->inflight <= r->max_inflight / 2 && c->inflight_bytes <= r->max_inflight_bytes / 2 &&
+               c->inflight_reply <= r->max_inflight_reply / 2);
+    if (c->paused && !c->closing && low && duro_conn_output_len(c->conn) <= DURO_OUT_LOW) {
         c->paused = 0;
         duro_conn_resume(c->conn);
     }
@@ -523,11 +540,11 @@ static void registry_op(rconn *c, uint64_t msgid, int op, const unsigned char *a
     submit(c, msgid, DURO_KIND_REGISTRY, op, q, "*", 1);
 }
 
-static void handle_frame(rconn *c, const unsigned char *p, size_t n)
+static void handle_frame(rconn *c, const rframe *rf)
 {
     duro_rpc *r = c->r;
-    duro_frame f;
-    if (duro_frame_parse(p, n, &f) != 0) {
+    const duro_frame f = rf->f;
+    if (!rf->parsed) {
         fail_and_close(c, f.msgid, DURO_BAD_REQUEST,
                        "malformed frame: expected msgpack [msgid, op, ns, args]");
         return;
@@ -555,8 +572,8 @@ static void handle_frame(rconn *c, const unsigned char *p, size_t n)
         auth_op(c, msgid, f.args, f.args_len);
         return;
     }
-    int kind, kop;
-    if (duro_op_from_name(op, op_len, &kind, &kop) != 0) {
+    int kind = rf->kind, kop = rf->op;
+    if (!rf->known) {
         snprintf(err, sizeof err, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len), op);
         send_error(c, msgid, DURO_BAD_REQUEST, err);
         return;
@@ -691,7 +708,9 @@ static void on_read(duro_conn *conn)
             return;
         duro_conn_request_end(conn);
         const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)(4 + n));
-        c->next_weight = frame_weight(r, p + 4, n);
+        rframe rf;
+        read_frame(p + 4, n, &rf);
+        c->next_weight = frame_weight(r, &rf);
         if (c->inflight_reply && c->inflight_reply + c->next_weight > r->max_inflight_reply) {
             /* its reply might not fit: it waits (whole, reserved) for replies */
             c->paused = 1;
@@ -699,7 +718,7 @@ static void on_read(duro_conn *conn)
             return;
         }
         c->in_frame = 0;
-        handle_frame(c, p + 4, n);
+        handle_frame(c, &rf);
         if (c->frame_bytes) { /* answered at once: the frame's bytes are free again */
             duro_io_release(duro_conn_io(conn), c->frame_bytes);
             c->frame_bytes = 0;
