@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "client/client_int.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 
 static _Thread_local char last_error[256];
 

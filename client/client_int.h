@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "duro/duro.h"
-#include "runtime/buf.h"
+#include "common/buf.h"
 
 #define DURO_CLIENT_MAX_INFLIGHT 4096 /* duro_send requests per handle */
 

@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #include "client/client_int.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 
 #define BUCKETS 1024
 #define MAX_REPLY_BYTES (256u << 20) /* larger reply frames break the connection */

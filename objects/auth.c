@@ -18,7 +18,7 @@
 #include "objects/object.h"
 #include "objects/ratelimit.h"
 #include "objects/session.h"
-#include "objects/tape.h"
+#include "common/tape.h"
 
 enum { ST_INSERT = 44, ST_BY_EMAIL, ST_BY_ID, ST_SET };
 

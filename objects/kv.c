@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include "objects/object.h"
-#include "objects/tape.h"
+#include "common/tape.h"
 #include "runtime/notice.h"
 #include "runtime/stats.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 
 enum {
     ST_GET = 0,

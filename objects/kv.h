@@ -6,7 +6,7 @@
  * stored encoding — and sends it as msg->req with msg->kind = DURO_KIND_KV and
  * msg->op = enum duro_kv_op. The object never sees wire formats.
  *
- * Replies (msg->body, a tape — see transport/codec.h) by op:
+ * Replies (msg->body, a tape — see common/codec.h) by op:
  *   GET           the value; with with_meta: {value, metadata, version,
  *                 createdAt, updatedAt, expiresAt}; etag = version
  *   PUT           {version}; etag = version

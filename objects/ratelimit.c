@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "objects/object.h"
-#include "objects/tape.h"
+#include "common/tape.h"
 #include "runtime/route.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 
 enum { ST_LOAD = 32, ST_SAVE, ST_DELETE };
 

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "objects/tape.h"
-#include "runtime/log.h"
+#include "common/tape.h"
+#include "common/log.h"
 #include "runtime/ns.h"
 
 enum {

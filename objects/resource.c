@@ -9,7 +9,7 @@
 
 #include "objects/object.h"
 #include "objects/registry.h"
-#include "objects/tape.h"
+#include "common/tape.h"
 
 enum { ST_FIND = 48, ST_UPSERT, ST_DELETE };
 

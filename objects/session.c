@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "objects/object.h"
-#include "objects/tape.h"
-#include "transport/codec.h"
+#include "common/tape.h"
+#include "common/codec.h"
 
 enum {
     ST_INSERT = 36,

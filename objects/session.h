@@ -13,7 +13,7 @@
  * the id into its hash and sends a duro_session_req as msg->req with
  * msg->kind = DURO_KIND_SESSION and msg->op = enum duro_session_op.
  *
- * Replies (msg->body, a tape — see transport/codec.h) by op:
+ * Replies (msg->body, a tape — see common/codec.h) by op:
  *   CREATE       {id, expiresAt}
  *   GET          {data, userId | nil, createdAt, expiresAt, rolling}
  *                (a rolling session's expiry is first moved to now + its ttl)

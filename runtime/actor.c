@@ -49,7 +49,7 @@
 #include <time.h>
 
 #include "objects/object.h"
-#include "runtime/log.h"
+#include "common/log.h"
 #include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/runtime.h"

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "duro/status.h"
-#include "runtime/buf.h"
-#include "transport/names.h"
+#include "common/buf.h"
+#include "common/names.h"
 
 enum duro_kind {
     DURO_KIND_KV = 0,

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/buf.h"
+#include "common/buf.h"
 
 enum { DURO_NOTICE_PUT = 1, DURO_NOTICE_DEL, DURO_NOTICE_CLEAR };
 

@@ -12,10 +12,10 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#include "runtime/buf.h"
+#include "common/buf.h"
 #include "runtime/cache.h"
 #include "runtime/msg.h"
-#include "transport/names.h"
+#include "common/names.h"
 
 #define DURO_NS_STMTS 64 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
                             resource 48..50, store 63 */

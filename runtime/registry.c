@@ -18,7 +18,7 @@
 
 #include "objects/registry.h"
 #include "runtime/errinj.h"
-#include "runtime/log.h"
+#include "common/log.h"
 #include "runtime/mailbox.h"
 #include "runtime/route.h"
 #include "runtime/runtime.h"

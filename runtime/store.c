@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/log.h"
+#include "common/log.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/log.h"
+#include "common/log.h"
 #include "transport/rl_request.h"
 
 enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC, K_RATE, K_SECRET, K_BOOL };

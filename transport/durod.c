@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/log.h"
+#include "common/log.h"
 #include "runtime/runtime.h"
 #include "transport/access.h"
 #include "transport/config.h"

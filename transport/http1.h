@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/buf.h"
+#include "common/buf.h"
 #include "transport/io.h"
 
 enum duro_method {

@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/log.h"
+#include "common/log.h"
 
 #define MAX_LISTENERS 4
 #define SWEEP_MS 200

@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "duro/status.h"
-#include "transport/codec.h"
-#include "transport/names.h"
+#include "common/codec.h"
+#include "common/names.h"
 
 static int fail(char *err, size_t errlen, int st, const char *fmt, const char *arg)
 {

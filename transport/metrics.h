@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/buf.h"
+#include "common/buf.h"
 
 /* Routes as they appear in the `route` label. */
 #define DURO_ROUTES(X)                                                                      \

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "transport/kv_request.h"
-#include "transport/names.h"
+#include "common/names.h"
 
 static int fail(char *err, size_t errlen, int st, const char *msg)
 {

@@ -13,7 +13,7 @@
 #include "objects/session.h"
 #include "runtime/msg.h"
 #include "transport/kv_request.h"
-#include "transport/names.h"
+#include "common/names.h"
 #include "transport/registry_request.h"
 #include "transport/session_request.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/codec.h"
+#include "common/codec.h"
 #include "transport/kv_request.h"
 
 static const char *const op_names[DURO_SESSION_OP_COUNT] = {

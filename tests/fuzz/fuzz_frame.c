@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "objects/kv.h"
-#include "transport/codec.h"
-#include "transport/frame.h"
+#include "common/codec.h"
+#include "common/frame.h"
 #include "transport/kv_request.h"
-#include "transport/names.h"
+#include "common/names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

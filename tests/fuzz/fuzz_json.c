@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/codec.h"
+#include "common/codec.h"
 
 #define CHECK(cond)                                                                 \
     do {                                                                            \

@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "objects/kv.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 #include "transport/kv_request.h"
-#include "transport/names.h"
+#include "common/names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

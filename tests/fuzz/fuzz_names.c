@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/codec.h"
-#include "transport/names.h"
+#include "common/codec.h"
+#include "common/names.h"
 
 #define CHECK(cond)                                                                 \
     do {                                                                            \

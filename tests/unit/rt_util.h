@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 
 static pthread_mutex_t rt_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rt_cv = PTHREAD_COND_INITIALIZER;

@@ -1,5 +1,5 @@
 /*
- * test_codec.c — unit tests for transport/codec.c: the msgpack structural
+ * test_codec.c — unit tests for common/ (codec): the msgpack structural
  * check, JSON and msgpack conversions, stored values, the reply tape, string
  * escaping and UTF-8 validation.
  */
@@ -7,7 +7,7 @@
 #include <msgpack.h>
 
 #include "tests/test.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 
 /* Decodes hex digits (spaces ignored) into out; returns the byte count. */
 static size_t unhex(const char *hex, uint8_t *out)

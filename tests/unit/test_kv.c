@@ -14,7 +14,7 @@
 #include "runtime/stats.h"
 #include "rt_util.h"
 #include "test.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 #include "transport/kv_request.h"
 
 /* Runs one request; returns the status and, on success, the data as JSON text

@@ -1,9 +1,9 @@
 /*
- * test_names.c — unit tests for transport/names.c: namespace and key rules,
+ * test_names.c — unit tests for common/names.c: namespace and key rules,
  * strict percent-decoding and query-string lookup.
  */
 #include "tests/test.h"
-#include "transport/names.h"
+#include "common/names.h"
 
 static int ns_ok(const char *s)
 {

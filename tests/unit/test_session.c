@@ -17,7 +17,7 @@
 #include "runtime/stats.h"
 #include "rt_util.h"
 #include "test.h"
-#include "transport/codec.h"
+#include "common/codec.h"
 #include "transport/session_request.h"
 
 /* Runs one request; returns the status and the reply as a new jansson tree in

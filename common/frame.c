@@ -1,7 +1,7 @@
 /* frame.c — reading the request envelope of the binary protocol (frame.h). */
-#include "transport/frame.h"
+#include "common/frame.h"
 
-#include "transport/codec.h"
+#include "common/codec.h"
 
 static uint64_t be(const unsigned char *p, int n)
 {

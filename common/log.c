@@ -1,5 +1,5 @@
 /* log.c — one line per message on stderr: time, level, text. */
-#include "runtime/log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

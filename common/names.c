@@ -2,12 +2,12 @@
  * names.c — namespace and key rules, strict percent-decoding of paths and
  * query strings (see names.h).
  */
-#include "transport/names.h"
+#include "common/names.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/codec.h"
+#include "common/codec.h"
 
 int duro_ns_valid(const char *s, size_t n, const char **why)
 {

@@ -1,5 +1,5 @@
 /*
- * tape.h — writing reply tapes (see transport/codec.h): the small msgpack
+ * tape.h — writing reply tapes (see common/codec.h): the small msgpack
  * helpers every object kind uses to build m->body.
  */
 #ifndef DURO_TAPE_H
@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "runtime/buf.h"
-#include "transport/codec.h"
+#include "common/buf.h"
+#include "common/codec.h"
 
 static inline void duro_tape_packer(msgpack_packer *pk, duro_buf *b)
 {

@@ -1,5 +1,5 @@
 /* buf.c — the growable byte buffer of buf.h. */
-#include "runtime/buf.h"
+#include "common/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

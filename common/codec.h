@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "runtime/buf.h"
+#include "common/buf.h"
 
 enum { DURO_ENC_JSON = 0, DURO_ENC_MSGPACK = 1 };
 
