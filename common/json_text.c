@@ -2,6 +2,12 @@
  * json_text.c — UTF-8 checks, JSON string escaping and number text, JSON text
  * in (depth-checked before jansson parses it) and jansson trees out as text.
  * See codec.h.
+ *
+ * DESIGN
+ * JSON text is parsed by jansson only after a pre-scan proved that nesting is
+ * within DURO_JSON_MAX_DEPTH, so deep inputs never reach jansson's recursive
+ * parser. Trees are written back by our own depth-capped emitter, which
+ * formats numbers exactly as the msgpack→JSON path does.
  */
 #include "common/codec_int.h"
 

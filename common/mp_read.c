@@ -12,11 +12,6 @@
  * copied, only ext-JSON items are converted) or a jansson tree (requests).
  * msgpack-c is never used for decoding here. Every appending function rolls
  * the output buffer back to its original length on failure.
- *
- * JSON text is parsed by jansson only after a pre-scan proved that nesting is
- * within DURO_JSON_MAX_DEPTH, so deep inputs never reach jansson's recursive
- * parser. Trees are written back by our own depth-capped emitter, which
- * formats numbers exactly as the msgpack→JSON path does.
  */
 
 #include "common/codec_int.h"
