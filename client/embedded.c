@@ -5,18 +5,16 @@
  * DESIGN
  * duro_open starts a runtime (runtime/runtime.h) over the directory, which
  * takes the directory's flock: a durod or another handle on it makes the open
- * fail with DURO_LOCKED. A call does what durod's binary-protocol transport
- * does with a frame — op name → kind and op (kv.*, snapshot.*, ratelimit.*,
- * session.*, resources.*), namespace check, msgpack args → jansson
- * (duro_mp_to_json) → a validated request (duro_kv_request_from_args,
- * duro_rl_request with the rate limiter's defaults, duro_session_request,
- * duro_registry_query_from, duro_resource_request) — and submits the message
- * to the owning actor (resources.list/stats: to the registry actor; like the
- * binary protocol they ignore the call's namespace). The actor answers on its
+ * fail with DURO_LOCKED. A call is built as durod's binary protocol builds a
+ * frame, by the same duro_op_build() over the same kind table
+ * (objects/object.h: op name → kind and op, namespace check, the kind's
+ * decode of the msgpack args into a validated request), and submitted to the
+ * owning actor (resources.list/stats: to the registry actor; like the binary
+ * protocol they ignore the call's namespace). The actor answers on its
  * own thread through done(), which only marks the request finished under the
  * handle's mutex and wakes the waiters; the calling thread turns the reply
  * tape into JSON or msgpack (codec.h) and frees the message
- * (duro_request_free for its kind's request). Replies have the binary
+ * (duro_op_free for its kind's request). Replies have the binary
  * protocol's shapes: snapshot.get answers {etag, data}.
  *
  * Values of the JSON calls are stored as JSON (DURO_ENC_JSON), those of the
@@ -37,18 +35,14 @@
 
 #include "client/client_int.h"
 #include "objects/kv.h"
+#include "objects/object.h"
 #include "runtime/runtime.h"
 #include "common/codec.h"
-#include "transport/kv_request.h"
-#include "common/names.h"
-#include "transport/registry_request.h"
-#include "transport/rl_request.h"
-#include "transport/session_request.h"
+#include "objects/ratelimit_req.h"
 
 typedef struct ereq ereq;
 struct ereq {
     duro_msg m;       /* m.ctx = this; reply in m.status/body/errmsg */
-    void *req;        /* owned (of kind m.kind); freed with the request */
     uint64_t id;
     int done;
     int async;        /* from duro_send: goes to the ready list when done */
@@ -59,8 +53,7 @@ struct ereq {
 typedef struct embedded {
     struct duro base;
     duro_runtime *rt;
-    duro_kv_limits lim;
-    duro_rl_defaults rl_defaults; /* limit and window of a check that gives none */
+    duro_limits lim; /* what the decoders apply (runtime/kind.h) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     ereq *ready, *ready_tail; /* finished duro_send requests, oldest first */
@@ -90,14 +83,15 @@ static void ereq_free(ereq *e)
 {
     if (!e)
         return;
-    duro_request_free(e->m.kind, e->req);
+    duro_op_free(&duro_object_kinds, &e->m);
     duro_buf_free(&e->m.body);
     free(e);
 }
 
-/* Builds the request of one op. Always returns a request (NULL only on
- * ENOMEM); if the op cannot run, it comes back finished (done = 1) with its
- * error, or with its answer for ping. */
+/* Builds the request of one op (runtime/kind.h: duro_op_build, as the
+ * binary protocol does). Always returns a request (NULL only on ENOMEM); if
+ * the op cannot run, it comes back finished (done = 1) with its error, or
+ * with its answer for ping. */
 static ereq *build(embedded *E, const char *op, const char *ns, const void *args,
                    size_t args_len, int val_enc)
 {
@@ -108,10 +102,8 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
     e->owner = E;
     m->ctx = e;
     m->done = on_done;
-    m->kind = DURO_KIND_KV;
     m->etag = -1;
-    size_t op_len = strlen(op), ns_len = strlen(ns);
-    const char *why;
+    size_t op_len = strlen(op);
     if (op_len == 4 && memcmp(op, "ping", 4) == 0) {
         static const char pong[] = "\xa4pong";
         e->done = 1;
@@ -120,59 +112,15 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
             duro_msg_fail(m, DURO_NOMEM, "out of memory");
         return e;
     }
-    if (duro_op_from_name(op, op_len, &m->kind, &m->op) != 0) {
+    duro_op_call call = {
+        .op = op,
+        .op_len = op_len,
+        .ns = ns,
+        .ns_len = strlen(ns),
+        .args = {args, args_len, val_enc, &E->lim},
+    };
+    if (duro_op_build(&duro_object_kinds, &call, m) != DURO_OK)
         e->done = 1;
-        duro_msg_fail(m, DURO_BAD_REQUEST, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len),
-                      op);
-        return e;
-    }
-    if (m->kind == DURO_KIND_REGISTRY) { /* all namespaces: the call's is not used */
-        ns = "*";
-        ns_len = 1;
-    } else if (duro_ns_valid(ns, ns_len, &why) != 0) {
-        e->done = 1;
-        duro_msg_fail(m, DURO_BAD_REQUEST, "invalid namespace: %s", why);
-        return e;
-    }
-    memcpy(m->ns, ns, ns_len);
-    m->ns_len = ns_len;
-    json_t *j = duro_mp_to_json(args, args_len, &why);
-    if (!j) {
-        e->done = 1;
-        duro_msg_fail(m, DURO_BAD_REQUEST, "bad args: %s", why);
-        return e;
-    }
-    char err[192];
-    int st;
-    if (m->kind == DURO_KIND_KV) {
-        st = duro_kv_request_from_args(m->op, j, val_enc, &E->lim, (duro_kv_req **)&e->req, err,
-                                       sizeof err);
-    } else if (m->kind == DURO_KIND_SESSION) {
-        st = duro_session_request(m->op, NULL, 0, j, (duro_session_req **)&e->req, err,
-                                  sizeof err);
-    } else if (m->kind == DURO_KIND_REGISTRY) {
-        st = duro_registry_query_from(j, DURO_PARAMS_TYPED, (duro_registry_query **)&e->req, err,
-                                      sizeof err);
-    } else if (m->kind == DURO_KIND_RESOURCE) {
-        st = duro_resource_request(m->op, j, NULL, NULL, (duro_resource_req **)&e->req, err,
-                                   sizeof err);
-    } else {
-        const json_t *key = json_object_get(j, "key");
-        if (json_is_string(key)) {
-            st = duro_rl_request(m->op, NULL, 0, j,
-                                 &E->rl_defaults, (duro_rl_req **)&e->req, err, sizeof err);
-        } else {
-            snprintf(err, sizeof err, "\"key\" must be a string");
-            st = DURO_BAD_REQUEST;
-        }
-    }
-    json_decref(j);
-    if (st != DURO_OK) {
-        e->done = 1;
-        duro_msg_fail(m, st, "%s", err);
-        return e;
-    }
-    m->req = e->req;
     return e;
 }
 
@@ -387,12 +335,15 @@ int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen)
         return DURO_NOMEM;
     }
     E->base.be = &embedded_backend;
-    E->lim.max_value_bytes = (size_t)max_value;
-    E->rl_defaults = rl_defaults;
+    E->lim = (duro_limits){.max_value_bytes = (size_t)max_value,
+                           .max_reply_bytes = DURO_MAX_REPLY_DEFAULT,
+                           .rl_limit = rl_defaults.limit,
+                           .rl_window_ms = rl_defaults.window_ms};
     pthread_mutex_init(&E->mu, NULL);
     pthread_cond_init(&E->cv, NULL);
     duro_runtime_config cfg = {
         .data_dir = dir,
+        .kinds = &duro_object_kinds,
         .actors = (int)actors,
         .cache_bytes = (size_t)cache_mb << 20,
         .max_open_ns = 256,

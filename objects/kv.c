@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objects/kv_req.h"
 #include "objects/object.h"
 #include "common/tape.h"
 #include "runtime/notice.h"
@@ -749,8 +750,6 @@ static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t n
 
 /* ---- the object ---- */
 
-static int kv_is_write(const duro_msg *m) { return duro_kv_op_writes(m->op); }
-
 static int kv_exec(duro_ns *ns, duro_msg *m, int64_t now)
 {
     duro_kv_req *r = m->req;
@@ -802,9 +801,41 @@ static int kv_sweep(duro_ns *ns, int64_t now, int max)
     return rc == SQLITE_DONE ? n : -1;
 }
 
-const duro_object_ops duro_kv_object = {
+/* The reply bound of a read: a value, or a page (runtime/kind.h). */
+static size_t kv_reply_bound(int op, const duro_limits *lim)
+{
+    if (op == DURO_KV_GET)
+        return lim->max_value_bytes + DURO_KV_META_MAX + 1024;
+    return op == DURO_KV_BATCH_GET || op == DURO_KV_LIST || op == DURO_KV_SNAPSHOT_GET
+               ? lim->max_reply_bytes
+               : 0;
+}
+
+static void kv_free(void *req) { duro_kv_req_free(req); }
+
+static const duro_migration kv_migrations[] = {
+    /* key-value rows, expiry index, and the namespace's own metadata (its
+     * write counter, which every kind's writes advance) */
+    {1, "CREATE TABLE _duro_kv(key TEXT PRIMARY KEY, value BLOB NOT NULL, enc INTEGER NOT NULL,"
+        " metadata TEXT, version INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+        " updated_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;"
+        "CREATE INDEX _duro_kv_expiry ON _duro_kv(expires_at) WHERE expires_at IS NOT NULL;"
+        "CREATE TABLE _duro_meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "INSERT INTO _duro_meta VALUES('version', 0);"},
+};
+
+const duro_kind duro_kv_kind = {
     .name = "kv",
-    .is_write = kv_is_write,
+    .metric = "duro_kv_ops_total",
+    .metric_help = "Operations run by the kv object.",
+    .ops = duro_kv_op_names,
+    .n_ops = DURO_KV_OP_COUNT,
+    .writes = duro_kv_op_writes,
+    .decode = duro_kv_decode_args,
+    .free = kv_free,
+    .reply_bound = kv_reply_bound,
     .exec = kv_exec,
     .sweep = kv_sweep,
+    .migrations = kv_migrations,
+    .n_migrations = sizeof kv_migrations / sizeof kv_migrations[0],
 };

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "objects/object.h"
+#include "objects/ratelimit_req.h"
 #include "common/tape.h"
 #include "runtime/route.h"
 #include "common/codec.h"
@@ -284,8 +285,6 @@ static int reset(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
     return DURO_OK;
 }
 
-static int rl_is_write(const duro_msg *m) { return m->op == DURO_RL_RESET; }
-
 static int rl_exec(duro_ns *ns, duro_msg *m, int64_t now)
 {
     duro_rl_req *r = m->req;
@@ -359,10 +358,31 @@ static void rl_ns_close(duro_ns *ns)
     ns->kind_state[DURO_KIND_RATELIMIT] = NULL;
 }
 
-const duro_object_ops duro_ratelimit_object = {
+/* A check consumes (write access) but changes only the in-memory state,
+ * flushed later (rl_flush): only a reset runs in the transaction. */
+static int rl_writes(int op) { return op != DURO_RL_GET; }
+static int rl_txn(int op) { return op == DURO_RL_RESET; }
+static void rl_free(void *req) { duro_rl_req_free(req); }
+
+static const duro_migration rl_migrations[] = {
+    /* rate limiter state (GCRA theoretical arrival time, ns) */
+    {2, "CREATE TABLE _duro_ratelimit(key TEXT PRIMARY KEY, tat INTEGER NOT NULL,"
+        " lim INTEGER NOT NULL, window_ms INTEGER NOT NULL) WITHOUT ROWID;"},
+};
+
+const duro_kind duro_ratelimit_kind = {
     .name = "ratelimit",
-    .is_write = rl_is_write,
+    .metric = "duro_ratelimit_ops_total",
+    .metric_help = "Operations run by the rate limiter.",
+    .ops = duro_rl_op_names,
+    .n_ops = DURO_RL_OP_COUNT,
+    .writes = rl_writes,
+    .txn = rl_txn,
+    .decode = duro_rl_decode_args,
+    .free = rl_free,
     .exec = rl_exec,
     .flush = rl_flush,
     .ns_close = rl_ns_close,
+    .migrations = rl_migrations,
+    .n_migrations = sizeof rl_migrations / sizeof rl_migrations[0],
 };

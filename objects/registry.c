@@ -23,6 +23,8 @@
 
 #include "common/tape.h"
 #include "common/log.h"
+#include "objects/object.h"
+#include "objects/registry_req.h"
 #include "runtime/ns.h"
 
 enum {
@@ -671,3 +673,58 @@ int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now, size_t
         return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown registry operation");
     }
 }
+
+const duro_registry_store duro_registry_sqlite = {
+    .open = duro_registry_db_open,
+    .close = duro_registry_db_close,
+    .sql = duro_registry_db_sql,
+    .begin = duro_registry_db_begin,
+    .commit = duro_registry_db_commit,
+    .rollback = duro_registry_db_rollback,
+    .apply = duro_registry_db_apply,
+    .exec = duro_registry_db_exec,
+    .version = duro_registry_db_version,
+    .rebuild = duro_registry_db_rebuild,
+    .forget = duro_registry_db_forget,
+    .each_ns = duro_registry_db_each_ns,
+};
+
+/* ---- the kind of the registry's queries ---- */
+
+static int query_writes(int op)
+{
+    (void)op;
+    return 0;
+}
+
+static void query_free(void *req) { duro_registry_query_free(req); }
+
+static size_t query_reply_bound(int op, const duro_limits *lim)
+{
+    (void)op;
+    return lim->max_reply_bytes;
+}
+
+static void query_scope(const void *req, const char **ns, size_t *len)
+{
+    duro_registry_query_scope(req, ns, len);
+}
+
+static const char *const query_ops[] = {
+    [DURO_REGISTRY_LIST] = "resources.list",
+    [DURO_REGISTRY_STATS] = "resources.stats",
+};
+
+/* Run by the registry actor (duro_registry_sqlite.exec), not a namespace's
+ * owner: no exec here. */
+const duro_kind duro_registry_kind = {
+    .name = "registry",
+    .ops = query_ops,
+    .n_ops = sizeof query_ops / sizeof query_ops[0],
+    .global = 1,
+    .writes = query_writes,
+    .decode = duro_registry_decode_args,
+    .free = query_free,
+    .reply_bound = query_reply_bound,
+    .scope = query_scope,
+};

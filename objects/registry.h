@@ -34,8 +34,8 @@
 
 #include "runtime/msg.h"
 #include "runtime/notice.h"
+#include "runtime/registry_store.h"
 
-enum duro_registry_op { DURO_REGISTRY_NOTICE = 0, DURO_REGISTRY_LIST, DURO_REGISTRY_STATS };
 enum duro_resource_op { DURO_RESOURCE_REGISTER = 0, DURO_RESOURCE_UNREGISTER };
 
 #define DURO_REGISTRY_LIST_DEFAULT 100
@@ -86,7 +86,8 @@ void duro_registry_pack_resource(msgpack_packer *pk, const char *type, size_t ty
 
 /* ---- the registry's database (used by the registry actor only) ---- */
 
-typedef struct duro_registry_db duro_registry_db;
+/* duro_registry_sqlite: these, as the runtime's registry store. */
+extern const duro_registry_store duro_registry_sqlite;
 
 /* Opens (creating) the registry file at path: WAL, synchronous=NORMAL (it
  * can be rebuilt, see runtime/registry.h). */

@@ -9,6 +9,7 @@
 
 #include "objects/object.h"
 #include "objects/registry.h"
+#include "objects/registry_req.h"
 #include "common/tape.h"
 
 enum { ST_FIND = 48, ST_UPSERT, ST_DELETE };
@@ -106,12 +107,6 @@ static int op_unregister(duro_ns *ns, duro_msg *m, const duro_resource_req *r)
     return DURO_OK;
 }
 
-static int resource_is_write(const duro_msg *m)
-{
-    (void)m;
-    return 1;
-}
-
 static int resource_exec(duro_ns *ns, duro_msg *m, int64_t now)
 {
     switch (m->op) {
@@ -124,8 +119,44 @@ static int resource_exec(duro_ns *ns, duro_msg *m, int64_t now)
     }
 }
 
-const duro_object_ops duro_resource_object = {
+static int resource_writes(int op)
+{
+    (void)op;
+    return 1;
+}
+
+static void resource_free(void *req) { duro_resource_req_free(req); }
+
+static size_t resource_reply_bound(int op, const duro_limits *lim)
+{
+    (void)op;
+    (void)lim;
+    return DURO_KV_META_MAX + 4096;
+}
+
+static const char *const resource_ops[] = {
+    [DURO_RESOURCE_REGISTER] = "resources.register",
+    [DURO_RESOURCE_UNREGISTER] = "resources.unregister",
+};
+
+static const duro_migration resource_migrations[] = {
+    /* resources registered by hand */
+    {5, "CREATE TABLE _duro_resources(type TEXT NOT NULL, key TEXT NOT NULL,"
+        " size INTEGER NOT NULL, metadata TEXT, created_at INTEGER NOT NULL,"
+        " updated_at INTEGER NOT NULL, PRIMARY KEY(type, key)) WITHOUT ROWID;"},
+};
+
+const duro_kind duro_resource_kind = {
     .name = "resource",
-    .is_write = resource_is_write,
+    .metric = "duro_resource_ops_total",
+    .metric_help = "Registrations and unregistrations run.",
+    .ops = resource_ops,
+    .n_ops = sizeof resource_ops / sizeof resource_ops[0],
+    .writes = resource_writes,
+    .decode = duro_resource_decode_args,
+    .free = resource_free,
+    .reply_bound = resource_reply_bound,
     .exec = resource_exec,
+    .migrations = resource_migrations,
+    .n_migrations = sizeof resource_migrations / sizeof resource_migrations[0],
 };

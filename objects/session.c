@@ -12,7 +12,7 @@
  * is gone) and deleted by sweep() (active expiry, the actor's TTL sweep; the
  * namespace's has_ttl is set by every session write so the sweep visits it).
  *
- * Every op but LIST_USER runs inside the namespace's transaction (is_write),
+ * Every op but LIST_USER runs inside the namespace's transaction (the kind's txn),
  * GET included: a rolling session's GET moves its expiry to now + ttl, and the
  * actor must know before running an op whether it writes. The cost for a
  * non-rolling GET is a BEGIN/COMMIT that writes nothing (no WAL frame, no
@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "objects/object.h"
+#include "objects/session_req.h"
 #include "common/tape.h"
 #include "common/codec.h"
 
@@ -358,8 +359,6 @@ static int op_revoke_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, i
 
 /* ---- the object ---- */
 
-static int session_is_write(const duro_msg *m) { return duro_session_op_writes(m->op); }
-
 static int session_exec(duro_ns *ns, duro_msg *m, int64_t now)
 {
     const duro_session_req *r = m->req;
@@ -394,9 +393,40 @@ static int session_sweep(duro_ns *ns, int64_t now, int max)
     return rc == SQLITE_DONE ? sqlite3_changes(ns->db) : -1;
 }
 
-const duro_object_ops duro_session_object = {
+/* A get renews a rolling session's expiry: it runs in the transaction,
+ * though it needs only read access. */
+static int session_writes(int op) { return op != DURO_SESSION_GET && op != DURO_SESSION_LIST_USER; }
+static void session_free(void *req) { duro_session_req_free(req); }
+
+static size_t session_reply_bound(int op, const duro_limits *lim)
+{
+    return op == DURO_SESSION_LIST_USER                      ? lim->max_reply_bytes
+           : op == DURO_SESSION_GET || op == DURO_SESSION_PUT ? DURO_SESSION_DATA_MAX + 1024
+                                                              : 0;
+}
+
+static const duro_migration session_migrations[] = {
+    /* sessions, by the hash of their id */
+    {3, "CREATE TABLE _duro_sessions(id_hash BLOB PRIMARY KEY, user_id TEXT, data TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, ttl_ms INTEGER NOT NULL,"
+        " rolling INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE INDEX _duro_sessions_user ON _duro_sessions(user_id) WHERE user_id IS NOT NULL;"
+        "CREATE INDEX _duro_sessions_expiry ON _duro_sessions(expires_at);"},
+};
+
+const duro_kind duro_session_kind = {
     .name = "session",
-    .is_write = session_is_write,
+    .metric = "duro_session_ops_total",
+    .metric_help = "Operations run by the session store.",
+    .ops = duro_session_op_names,
+    .n_ops = DURO_SESSION_OP_COUNT,
+    .writes = session_writes,
+    .txn = duro_session_op_writes,
+    .decode = duro_session_decode_args,
+    .free = session_free,
+    .reply_bound = session_reply_bound,
     .exec = session_exec,
     .sweep = session_sweep,
+    .migrations = session_migrations,
+    .n_migrations = sizeof session_migrations / sizeof session_migrations[0],
 };

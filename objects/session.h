@@ -9,7 +9,7 @@
  * 256 random bits needs no salt or slow hash: nothing can be guessed from the
  * digest.
  *
- * A transport validates the wire request (transport/session_request.h), turns
+ * A transport validates the wire request (objects/session_req.h), turns
  * the id into its hash and sends a duro_session_req as msg->req with
  * msg->kind = DURO_KIND_SESSION and msg->op = enum duro_session_op.
  *

@@ -48,7 +48,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "objects/object.h"
+#include "runtime/kind.h"
 #include "common/log.h"
 #include "runtime/registry.h"
 #include "runtime/route.h"
@@ -96,13 +96,13 @@ static void ns_lru_touch(duro_actor *a, duro_ns *ns)
     a->lru_head = ns;
 }
 
-static void flush_alone(duro_ns *ns);
+static void flush_alone(duro_actor *a, duro_ns *ns);
 
 static void ns_drop(duro_actor *a, duro_ns *ns)
 {
-    flush_alone(ns);
-    for (int kind = 0; kind < DURO_KIND_COUNT; kind++) {
-        const duro_object_ops *ops = duro_object_find(kind);
+    flush_alone(a, ns);
+    for (int kind = 0; kind < DURO_KIND_MAX; kind++) {
+        const duro_kind *ops = duro_kind_get(a->kinds, kind);
         if (ops && ops->ns_close)
             ops->ns_close(ns);
     }
@@ -186,10 +186,10 @@ static void ns_trim(duro_actor *a)
 
 /* Writes every dirty kind's state of ns inside the current transaction.
  * 0, or a storage status. */
-static int flush_kinds(duro_ns *ns)
+static int flush_kinds(duro_actor *a, duro_ns *ns)
 {
-    for (int kind = 0; kind < DURO_KIND_COUNT && ns->dirty_kinds; kind++) {
-        const duro_object_ops *ops = duro_object_find(kind);
+    for (int kind = 0; kind < DURO_KIND_MAX && ns->dirty_kinds; kind++) {
+        const duro_kind *ops = duro_kind_get(a->kinds, kind);
         if ((ns->dirty_kinds & (1u << kind)) && ops && ops->flush && ops->flush(ns) != 0)
             return DURO_IO;
     }
@@ -199,11 +199,11 @@ static int flush_kinds(duro_ns *ns)
 /* Outside any batch: writes ns's dirty state in a transaction of its own.
  * A failure is logged once until a flush succeeds again (a read-only data
  * directory fails every 100 ms). */
-static void flush_alone(duro_ns *ns)
+static void flush_alone(duro_actor *a, duro_ns *ns)
 {
     if (!ns->dirty_kinds || ns->in_txn || duro_ns_begin(ns) != DURO_OK)
         return;
-    if (flush_kinds(ns) != DURO_OK || duro_ns_commit(ns) != DURO_OK) {
+    if (flush_kinds(a, ns) != DURO_OK || duro_ns_commit(ns) != DURO_OK) {
         const char *why;
         duro_status_from_db(ns->db, sqlite3_extended_errcode(ns->db), &why);
         if (!ns->flush_failing)
@@ -281,7 +281,7 @@ static duro_ns *ghost_get(duro_actor *a, const duro_msg *m)
 {
     if (!a->ghost && !a->ghost_failed) {
         char err[256];
-        if (duro_ns_open_ghost(&a->lru, &a->ghost, err, sizeof err) != DURO_OK) {
+        if (duro_ns_open_ghost(&a->store, &a->lru, &a->ghost, err, sizeof err) != DURO_OK) {
             duro_log_error("actor %u: no in-memory namespace (%s); reads of new namespaces"
                            " create their files",
                            a->id, err);
@@ -301,11 +301,11 @@ static duro_ns *ghost_get(duro_actor *a, const duro_msg *m)
 /* Forgets everything an op did to the ghost: its transaction, cache,
  * counters, notices and every kind's in-memory state, so nothing of one
  * namespace is seen by the next. */
-static void ghost_reset(duro_ns *g)
+static void ghost_reset(duro_actor *a, duro_ns *g)
 {
     duro_ns_rollback(g);
-    for (int kind = 0; kind < DURO_KIND_COUNT; kind++) {
-        const duro_object_ops *ops = duro_object_find(kind);
+    for (int kind = 0; kind < DURO_KIND_MAX; kind++) {
+        const duro_kind *ops = duro_kind_get(a->kinds, kind);
         if (ops && ops->ns_close)
             ops->ns_close(g);
         g->kind_state[kind] = NULL;
@@ -332,7 +332,7 @@ static void reply_reset(duro_msg *m)
  * its answer is the answer of the empty namespace: m is answered and 1
  * returned. Otherwise (or on any storage error) m's reply is cleared and 0
  * returned: the op must run on the real file, which it creates. */
-static int run_ghost(duro_actor *a, duro_msg *m, const duro_object_ops *ops, int64_t now)
+static int run_ghost(duro_actor *a, duro_msg *m, const duro_kind *ops, int64_t now)
 {
     duro_ns *g = ghost_get(a, m);
     if (!g || duro_ns_begin(g) != DURO_OK)
@@ -341,12 +341,12 @@ static int run_ghost(duro_actor *a, duro_msg *m, const duro_object_ops *ops, int
     int st = ops->exec(g, m, now);
     int changed = duro_status_is_storage_error(st) || g->version != g->version_committed ||
                   g->notes.len || g->dirty_kinds || sqlite3_total_changes64(g->db) != changes;
-    ghost_reset(g);
+    ghost_reset(a, g);
     if (changed) {
         reply_reset(m);
         return 0;
     }
-    if (!ops->is_write(m))
+    if (!duro_kind_txn(ops, m->op))
         cap_read_reply(a, m);
     outbox_add(a, m);
     return 1;
@@ -363,7 +363,7 @@ static int failure(duro_ns *ns, int st, const char **why)
 
 static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
 {
-    const duro_object_ops *ops = duro_object_find(m->kind);
+    const duro_kind *ops = duro_kind_get(a->kinds, m->kind);
     m->status = DURO_OK;
     m->etag = -1;
     m->created = 0;
@@ -374,7 +374,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     }
     DURO_STAT_ADD(ops[m->kind], 1);
     duro_ns *ns = ns_find(a, m);
-    if (ns && ns->readonly && !ns->in_txn && ops->is_write(m) &&
+    if (ns && ns->readonly && !ns->in_txn && duro_kind_txn(ops, m->op) &&
         duro_ns_writable(&a->store, ns)) {
         ns_drop(a, ns); /* opened on a read-only file system that is writable again */
         ns = NULL;
@@ -385,7 +385,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         outbox_add(a, m);
         return;
     }
-    if (!ops->is_write(m)) {
+    if (!duro_kind_txn(ops, m->op)) {
         ops->exec(ns, m, now);
         cap_read_reply(a, m);
         if (ns->in_txn)
@@ -425,7 +425,8 @@ static void finish(duro_actor *a, duro_ns *txn_list)
         txn_list = ns->txn_next;
         int st = ns->txn_failed;
         const char *why = ns->txn_why;
-        if (st == DURO_OK && (st = flush_kinds(ns)) != DURO_OK) /* write-behind state rides along */
+        /* write-behind state rides along */
+        if (st == DURO_OK && (st = flush_kinds(a, ns)) != DURO_OK)
             st = failure(ns, st, &why);
         if (st == DURO_OK) {
             struct timespec t0, t1;
@@ -474,8 +475,8 @@ static void sweep(duro_actor *a, int64_t now)
     for (duro_ns *ns = a->lru_head; ns; ns = ns->lnext) {
         if (!ns->has_ttl)
             continue;
-        for (int kind = 0; kind < DURO_KIND_COUNT; kind++) {
-            const duro_object_ops *ops = duro_object_find(kind);
+        for (int kind = 0; kind < DURO_KIND_MAX; kind++) {
+            const duro_kind *ops = duro_kind_get(a->kinds, kind);
             if (!ops || !ops->sweep)
                 continue;
             if (duro_ns_begin(ns) != DURO_OK)
@@ -525,7 +526,7 @@ static void *actor_main(void *arg)
         }
         if (now >= a->next_flush_ms) {
             for (duro_ns *ns = a->lru_head; ns; ns = ns->lnext)
-                flush_alone(ns);
+                flush_alone(a, ns);
             a->next_flush_ms = now + DURO_FLUSH_MS;
         }
         duro_lru_evict(&a->lru);

@@ -17,16 +17,11 @@
 #include "common/buf.h"
 #include "common/names.h"
 
-enum duro_kind {
-    DURO_KIND_KV = 0,
-    DURO_KIND_RATELIMIT,
-    DURO_KIND_SESSION,
-    DURO_KIND_AUTH,
-    DURO_KIND_RESOURCE, /* resources registered by hand (objects/registry.h) */
-    DURO_KIND_COUNT,
-    /* not a namespace object: served by the registry actor, m->ns unused */
-    DURO_KIND_REGISTRY = 16
-};
+/* m->kind: an object kind's id (enum duro_kind_id, objects/object.h), below
+ * DURO_KIND_MAX, or DURO_KIND_REGISTRY: the registry's own messages (change
+ * notices, queries), served by the registry actor with m->ns unused. */
+#define DURO_KIND_MAX 16
+#define DURO_KIND_REGISTRY DURO_KIND_MAX
 
 /* The default largest reply body (tape) of one op: --max-reply-bytes. */
 #define DURO_MAX_REPLY_DEFAULT ((size_t)16 << 20)
@@ -38,7 +33,7 @@ struct duro_msg {
     duro_msg *next; /* mailbox or completion-list link */
 
     /* request: set by the sender */
-    int kind;  /* enum duro_kind */
+    int kind;  /* a kind id (see above) */
     int op;    /* kind-specific operation */
     void *req; /* kind-specific decoded request; owned by the sender */
     char ns[DURO_NS_MAX + 1];

@@ -30,7 +30,7 @@ struct duro_ns {
     int64_t version;           /* write counter, including uncommitted writes */
     int64_t version_committed; /* as last committed */
     int has_ttl;               /* some key may carry an expiry */
-    void *kind_state[DURO_KIND_COUNT]; /* an object kind's in-memory state, if any */
+    void *kind_state[DURO_KIND_MAX]; /* an object kind's in-memory state, if any */
     unsigned dirty_kinds;      /* kinds with state to write behind (bit per kind) */
     duro_buf notes;            /* change notices of the open transaction (notice.h) */
     int ghost;                 /* an in-memory stand-in for a namespace without a file */
@@ -48,9 +48,17 @@ struct duro_ns {
     duro_msg *pending, **pending_tail; /* replies held until commit */
 };
 
+/* The namespace schema: steps[v] takes PRAGMA user_version from v to v + 1;
+ * version is the last one (the object kinds' migrations, runtime/kind.h). */
+typedef struct duro_schema {
+    const char *const *steps;
+    int version;
+} duro_schema;
+
 typedef struct duro_store_config {
     const char *data_dir;
     int sync_full; /* synchronous=FULL (1) or NORMAL (0) */
+    const duro_schema *schema;
 } duro_store_config;
 
 /* Opens (creating if needed) the namespace's file and migrates its schema.
@@ -75,7 +83,8 @@ int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_l
  * the answer only if the op changed nothing (see actor.c): a read of a
  * namespace that does not exist answers "empty" and writes no file.
  * DURO_OK, or a status with a message in err. */
-int duro_ns_open_ghost(duro_lru *lru, duro_ns **ns, char *err, size_t errlen);
+int duro_ns_open_ghost(const duro_store_config *cfg, duro_lru *lru, duro_ns **ns, char *err,
+                       size_t errlen);
 
 /* 1 if ns's file can be written now (it was opened read-only because its
  * file system was read-only: the owner closes and opens it again before a

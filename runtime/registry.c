@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "objects/registry.h"
 #include "runtime/errinj.h"
 #include "common/log.h"
 #include "runtime/mailbox.h"
@@ -42,6 +41,7 @@ struct duro_registry {
     size_t max_mailbox; /* queued queries; notices are never refused */
     size_t max_reply;   /* largest reply tape of a query */
     size_t queries;     /* queued queries (atomic) */
+    const duro_registry_store *store;
     duro_registry_db *db;
     int in_txn, failed; /* the open group transaction (registry thread only) */
     int64_t commit_due;
@@ -80,24 +80,24 @@ static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t no
     }
     /* a namespace that cannot be read is forgotten (so the next start tries
      * it again) and does not stop the others */
-    if ((st = duro_registry_db_sql(r->db, "SAVEPOINT ns")) != DURO_OK) {
+    if ((st = r->store->sql(r->db, "SAVEPOINT ns")) != DURO_OK) {
         duro_ns_close(ns);
         return st;
     }
     int64_t known = -1;
-    int found = duro_registry_db_version(r->db, name, n, &known);
+    int found = r->store->version(r->db, name, n, &known);
     if (found < 0)
         st = -found;
     else if (!found || known != ns->version_committed)
-        st = duro_registry_db_rebuild(r->db, name, n, ns->db, ns->version_committed, now, NULL);
+        st = r->store->rebuild(r->db, name, n, ns->db, ns->version_committed, now, NULL);
     duro_ns_close(ns);
     if (st != DURO_OK) {
         duro_log_error("registry: namespace %.*s could not be indexed: %s", (int)n, name,
                        duro_errstr(st));
-        if ((st = duro_registry_db_sql(r->db, "ROLLBACK TO ns")) == DURO_OK)
-            st = duro_registry_db_forget(r->db, name, n);
+        if ((st = r->store->sql(r->db, "ROLLBACK TO ns")) == DURO_OK)
+            st = r->store->forget(r->db, name, n);
     }
-    int rel = duro_registry_db_sql(r->db, "RELEASE ns");
+    int rel = r->store->sql(r->db, "RELEASE ns");
     return st != DURO_OK ? st : rel;
 }
 
@@ -109,7 +109,7 @@ static int forget_if_gone(void *arg, const char *ns, size_t n)
     if (duro_ns_path(r->cfg.data_dir, ns, n, path, sizeof path, NULL) == 0 &&
         stat(path, &sb) == 0)
         return DURO_OK;
-    return duro_registry_db_forget(r->db, ns, n);
+    return r->store->forget(r->db, ns, n);
 }
 
 static int reconcile(duro_registry *r)
@@ -146,7 +146,7 @@ static int reconcile(duro_registry *r)
     }
     closedir(top);
     if (st == DURO_OK)
-        st = duro_registry_db_each_ns(r->db, forget_if_gone, r);
+        st = r->store->each_ns(r->db, forget_if_gone, r);
     return st;
 }
 
@@ -163,7 +163,7 @@ static int begin(duro_registry *r, int64_t now)
 {
     if (!r->in_txn && !r->failed) {
         r->commit_due = now + DURO_REGISTRY_COMMIT_MS;
-        r->failed = duro_registry_db_begin(r->db) != DURO_OK;
+        r->failed = r->store->begin(r->db) != DURO_OK;
         r->in_txn = !r->failed;
     }
     return r->in_txn;
@@ -287,7 +287,7 @@ static void settle(duro_registry *r)
     if (!r->forget_versions || r->in_txn)
         return;
     r->forget_versions = 0;
-    if (duro_registry_db_sql(r->db, "DELETE FROM namespaces") != DURO_OK)
+    if (r->store->sql(r->db, "DELETE FROM namespaces") != DURO_OK)
         remove_files(r);
 }
 
@@ -323,21 +323,21 @@ static int rebuild_from(duro_registry *r, const char *ns, size_t n, sqlite3 *nsd
     int rc = ns_version(nsdb, &v);
     if (rc != SQLITE_OK)
         return duro_status_from_db(nsdb, rc, NULL) == DURO_UNAVAILABLE ? RETRY : UNREADABLE;
-    if (!force && duro_registry_db_version(r->db, ns, n, &known) == 1 && known == v)
+    if (!force && r->store->version(r->db, ns, n, &known) == 1 && known == v)
         return REPAIRED;
     note_group_ns(r, ns, n);
     r->guard = 1;
-    if (duro_registry_db_sql(r->db, "SAVEPOINT repair") != DURO_OK) {
+    if (r->store->sql(r->db, "SAVEPOINT repair") != DURO_OK) {
         r->failed = 1;
         return REPAIRED;
     }
     int ns_failed = 0;
     int st = duro_errinj_hit(DURO_ERRINJ_REGISTRY_REBUILD)
                  ? DURO_INSUFFICIENT_STORAGE
-                 : duro_registry_db_rebuild(r->db, ns, n, nsdb, v, now, &ns_failed);
-    if (st != DURO_OK && duro_registry_db_sql(r->db, "ROLLBACK TO repair") != DURO_OK)
+                 : r->store->rebuild(r->db, ns, n, nsdb, v, now, &ns_failed);
+    if (st != DURO_OK && r->store->sql(r->db, "ROLLBACK TO repair") != DURO_OK)
         r->failed = 1;
-    if (duro_registry_db_sql(r->db, "RELEASE repair") != DURO_OK)
+    if (r->store->sql(r->db, "RELEASE repair") != DURO_OK)
         r->failed = 1;
     if (st == DURO_OK || !ns_failed) {
         if (st != DURO_OK)
@@ -359,7 +359,7 @@ static int repair_ns(duro_registry *r, const char *ns, size_t n, int force, int6
         if (errno != ENOENT)
             return RETRY;
         note_group_ns(r, ns, n);
-        if (duro_registry_db_forget(r->db, ns, n) != DURO_OK)
+        if (r->store->forget(r->db, ns, n) != DURO_OK)
             r->failed = 1;
         return REPAIRED;
     }
@@ -454,7 +454,7 @@ static void repair_step(duro_registry *r, int64_t now)
             r->repair_partial = 1;
     }
     if (!r->failed && !r->repair.len && r->repair_all && !r->walk_dir && r->walk_shard >= 256) {
-        if (duro_registry_db_each_ns(r->db, forget_if_gone, r) != DURO_OK)
+        if (r->store->each_ns(r->db, forget_if_gone, r) != DURO_OK)
             r->failed = 1;
         r->repair_all = 0;
         r->walk_shard = 0;
@@ -490,7 +490,7 @@ static void end_repair(duro_registry *r)
 static int already_indexed(duro_registry *r, const duro_msg *m)
 {
     int64_t known;
-    return r->guard && duro_registry_db_version(r->db, m->ns, m->ns_len, &known) == 1 &&
+    return r->guard && r->store->version(r->db, m->ns, m->ns_len, &known) == 1 &&
            m->etag <= known;
 }
 
@@ -506,7 +506,7 @@ static void apply(duro_registry *r, duro_msg *m, int64_t now)
      * transaction back itself, and the rest would land in autocommit */
     if (begin(r, now) && !r->failed && !already_indexed(r, m) &&
         (duro_errinj_hit(DURO_ERRINJ_REGISTRY_APPLY) ||
-         duro_registry_db_apply(r->db, m->ns, m->ns_len, last ? m->etag : -1, m->body.data,
+         r->store->apply(r->db, m->ns, m->ns_len, last ? m->etag : -1, m->body.data,
                                 m->body.len) != DURO_OK))
         r->failed = 1;
     free_notice(m);
@@ -514,8 +514,8 @@ static void apply(duro_registry *r, duro_msg *m, int64_t now)
 
 static void commit(duro_registry *r, int64_t now)
 {
-    if (r->in_txn && (r->failed || duro_registry_db_commit(r->db) != DURO_OK)) {
-        duro_registry_db_rollback(r->db);
+    if (r->in_txn && (r->failed || r->store->commit(r->db) != DURO_OK)) {
+        r->store->rollback(r->db);
         r->failed = 1;
     }
     if (r->failed) {
@@ -568,7 +568,7 @@ static void *registry_main(void *arg)
             m->status = DURO_OK;
             m->etag = -1;
             if (begin(r, now))
-                duro_registry_db_exec(r->db, m, now, r->max_reply);
+                r->store->exec(r->db, m, now, r->max_reply);
             else
                 duro_msg_fail(m, DURO_INTERNAL, "the registry cannot open a transaction");
             m->done(m);
@@ -597,8 +597,9 @@ static void *registry_main(void *arg)
 
 /* ---- the interface ---- */
 
-int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t max_reply,
-                       duro_registry **out, char *err, size_t errlen)
+int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *store,
+                       size_t max_mailbox, size_t max_reply, duro_registry **out, char *err,
+                       size_t errlen)
 {
     *out = NULL;
     duro_registry *r = calloc(1, sizeof *r);
@@ -607,6 +608,7 @@ int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t 
         return DURO_NOMEM;
     }
     r->cfg = *cfg;
+    r->store = store;
     r->max_mailbox = max_mailbox;
     r->max_reply = max_reply;
     int st = DURO_INTERNAL;
@@ -619,14 +621,14 @@ int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t 
         }
         char path[4096];
         snprintf(path, sizeof path, "%s/_registry.db", cfg->data_dir);
-        if ((st = duro_registry_db_open(path, &r->db, err, errlen)) != DURO_OK)
+        if ((st = r->store->open(path, &r->db, err, errlen)) != DURO_OK)
             continue;
-        if ((st = duro_registry_db_begin(r->db)) == DURO_OK && (st = reconcile(r)) == DURO_OK)
-            st = duro_registry_db_commit(r->db);
+        if ((st = r->store->begin(r->db)) == DURO_OK && (st = reconcile(r)) == DURO_OK)
+            st = r->store->commit(r->db);
         if (st != DURO_OK) {
-            duro_registry_db_rollback(r->db);
+            r->store->rollback(r->db);
             snprintf(err, errlen, "cannot reconcile the registry: %s", duro_errstr(st));
-            duro_registry_db_close(r->db);
+            r->store->close(r->db);
             r->db = NULL;
         }
     }
@@ -635,14 +637,14 @@ int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t 
         return st;
     }
     if (duro_mailbox_init(&r->mailbox, SIZE_MAX) != 0) {
-        duro_registry_db_close(r->db);
+        r->store->close(r->db);
         free(r);
         snprintf(err, errlen, "cannot start the registry");
         return DURO_INTERNAL;
     }
     if (pthread_create(&r->thread, NULL, registry_main, r) != 0) {
         duro_mailbox_destroy(&r->mailbox);
-        duro_registry_db_close(r->db);
+        r->store->close(r->db);
         free(r);
         snprintf(err, errlen, "cannot start the registry");
         return DURO_INTERNAL;
@@ -698,6 +700,6 @@ void duro_registry_close(duro_registry *r)
     if (r->started)
         pthread_join(r->thread, NULL);
     duro_mailbox_destroy(&r->mailbox);
-    duro_registry_db_close(r->db);
+    r->store->close(r->db);
     free(r);
 }

@@ -1,6 +1,6 @@
 /*
  * registry.h — the registry actor: one thread that owns <data>/_registry.db
- * (objects/registry.h) and runs, in arrival order, the change notices the
+ * (its storage: runtime/registry_store.h) and runs, in arrival order, the change notices the
  * namespace owners send after their commits and the LIST/STATS queries.
  * Private to runtime/.
  *
@@ -36,14 +36,16 @@
 
 #include "runtime/msg.h"
 #include "runtime/ns.h"
+#include "runtime/registry_store.h"
 
 typedef struct duro_registry duro_registry;
 
 /* Opens the registry file of cfg->data_dir, reconciles it with the
  * namespace files and starts the thread. max_reply: the largest reply tape of
  * a query (a larger one is DURO_PAYLOAD_TOO_LARGE). */
-int duro_registry_open(const duro_store_config *cfg, size_t max_mailbox, size_t max_reply,
-                       duro_registry **out, char *err, size_t errlen);
+int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *store,
+                       size_t max_mailbox, size_t max_reply, duro_registry **out, char *err,
+                       size_t errlen);
 
 /* Owner thread, right after ns committed: hands ns->notes (if any) to the
  * registry; ns->notes is left empty. */

@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "objects/object.h"
 #include "runtime/actor.h"
 #include "runtime/errinj.h"
 #include "runtime/registry.h"
@@ -43,7 +42,12 @@ void duro_stats_commit(uint64_t us)
     DURO_STAT_ADD(commit_us_sum, us);
 }
 
+enum { DURO_SCHEMA_MAX = 64 };
+
 struct duro_runtime {
+    const duro_kinds *kinds;
+    const char *schema_steps[DURO_SCHEMA_MAX];
+    duro_schema schema;
     unsigned n_actors;
     duro_actor *actors;
     int lock_fd;
@@ -68,22 +72,32 @@ int duro_msg_fail(duro_msg *m, int status, const char *fmt, ...)
     return status;
 }
 
-const duro_object_ops *duro_object_find(int kind)
+/* Collects the kinds' migrations into one schema: steps[v] is the step to
+ * version v + 1. Every version from 1 to the last must be given exactly once. */
+static int schema_build(duro_runtime *rt, const duro_kinds *t, char *err, size_t errlen)
 {
-    switch (kind) {
-    case DURO_KIND_KV:
-        return &duro_kv_object;
-    case DURO_KIND_RATELIMIT:
-        return &duro_ratelimit_object;
-    case DURO_KIND_SESSION:
-        return &duro_session_object;
-    case DURO_KIND_AUTH:
-        return &duro_auth_object;
-    case DURO_KIND_RESOURCE:
-        return &duro_resource_object;
-    default:
-        return NULL;
+    int last = 0;
+    for (int id = 0; id <= DURO_KIND_MAX; id++) {
+        const duro_kind *k = t->kinds[id];
+        for (size_t i = 0; k && i < k->n_migrations; i++) {
+            int v = k->migrations[i].version;
+            if (v < 1 || v > DURO_SCHEMA_MAX || rt->schema_steps[v - 1]) {
+                snprintf(err, errlen, "kind %s: migration %d is out of range or taken", k->name,
+                         v);
+                return DURO_INTERNAL;
+            }
+            rt->schema_steps[v - 1] = k->migrations[i].sql;
+            last = v > last ? v : last;
+        }
     }
+    for (int v = 0; v < last; v++)
+        if (!rt->schema_steps[v]) {
+            snprintf(err, errlen, "no kind has migration %d", v + 1);
+            return DURO_INTERNAL;
+        }
+    rt->schema.steps = rt->schema_steps;
+    rt->schema.version = last;
+    return DURO_OK;
 }
 
 /* SQLite's memory statistics take one process-wide mutex on every
@@ -156,6 +170,9 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         free(rt);
         return st;
     }
+    rt->kinds = cfg->kinds;
+    if ((st = schema_build(rt, cfg->kinds, err, errlen)) != DURO_OK)
+        goto fail;
     rt->data_dir = strdup(cfg->data_dir);
     rt->actors = calloc((size_t)cfg->actors, sizeof *rt->actors);
     if (!rt->data_dir || !rt->actors) {
@@ -164,10 +181,10 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         goto fail;
     }
     /* the registry reconciles before any actor runs (runtime/registry.h) */
-    duro_store_config store = {rt->data_dir, cfg->sync_full};
+    duro_store_config store = {rt->data_dir, cfg->sync_full, &rt->schema};
     size_t max_reply = cfg->max_reply_bytes ? cfg->max_reply_bytes : DURO_MAX_REPLY_DEFAULT;
-    if ((st = duro_registry_open(&store, cfg->max_mailbox, max_reply, &rt->registry, err,
-                                 errlen)) != DURO_OK)
+    if ((st = duro_registry_open(&store, cfg->kinds->registry, cfg->max_mailbox, max_reply,
+                                 &rt->registry, err, errlen)) != DURO_OK)
         goto fail;
     rt->n_actors = (unsigned)cfg->actors;
     size_t per_open = (size_t)cfg->max_open_ns / rt->n_actors;
@@ -176,6 +193,8 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         a->id = i;
         a->store.data_dir = rt->data_dir;
         a->store.sync_full = cfg->sync_full;
+        a->store.schema = &rt->schema;
+        a->kinds = rt->kinds;
         a->max_open = per_open ? per_open : 1;
         a->max_reply = max_reply;
         a->ttl_sweep_ms = cfg->ttl_sweep_ms;

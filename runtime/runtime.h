@@ -7,12 +7,14 @@
 
 #include <stddef.h>
 
+#include "runtime/kind.h"
 #include "runtime/msg.h"
 
 typedef struct duro_runtime duro_runtime;
 
 typedef struct duro_runtime_config {
     const char *data_dir;
+    const duro_kinds *kinds; /* the object kinds (objects/object.h: &duro_object_kinds) */
     int actors;             /* > 0 */
     size_t cache_bytes;     /* value cache budget, split evenly over actors */
     int max_open_ns;        /* open namespace files, split evenly over actors */

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "runtime/msg.h"
+
 #define DURO_COMMIT_BUCKETS 10
 
 struct duro_stats {
@@ -18,7 +20,7 @@ struct duro_stats {
     uint64_t cache_bytes;
     uint64_t keys_expired;
     uint64_t open_namespaces;
-    uint64_t ops[16]; /* by duro_kind */
+    uint64_t ops[DURO_KIND_MAX]; /* by kind id (runtime/kind.h) */
     uint64_t commit_us_buckets[DURO_COMMIT_BUCKETS + 1]; /* by duro_commit_bounds_us; last: +Inf */
     uint64_t commit_us_sum;
     uint64_t registry_notices; /* change notice messages applied */

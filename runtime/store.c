@@ -7,8 +7,10 @@
  * COMMIT returns only after the WAL is on disk; `--sync normal` trades the last
  * commits before an OS crash (not a process crash) for fewer fsyncs.
  * Extension loading is disabled. The schema version is PRAGMA user_version; each
- * migration runs in its own transaction. Internal tables are named _duro_* so
- * that user SQL can be kept away from them by name.
+ * migration runs in its own transaction. The steps are the object kinds'
+ * (runtime/kind.h), collected into one duro_schema by the runtime. Internal
+ * tables are named _duro_* so that user SQL can be kept away from them by
+ * name.
  */
 #include "runtime/ns.h"
 
@@ -23,32 +25,6 @@
 #include "runtime/route.h"
 #include "runtime/stats.h"
 
-static const char *const migrations[] = {
-    /* 1: key-value rows, expiry index, namespace metadata */
-    "CREATE TABLE _duro_kv(key TEXT PRIMARY KEY, value BLOB NOT NULL, enc INTEGER NOT NULL,"
-    " metadata TEXT, version INTEGER NOT NULL, created_at INTEGER NOT NULL,"
-    " updated_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;"
-    "CREATE INDEX _duro_kv_expiry ON _duro_kv(expires_at) WHERE expires_at IS NOT NULL;"
-    "CREATE TABLE _duro_meta(name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    "INSERT INTO _duro_meta VALUES('version', 0);",
-    /* 2: rate limiter state (GCRA theoretical arrival time, ns) */
-    "CREATE TABLE _duro_ratelimit(key TEXT PRIMARY KEY, tat INTEGER NOT NULL,"
-    " lim INTEGER NOT NULL, window_ms INTEGER NOT NULL) WITHOUT ROWID;",
-    /* 3: sessions, by the hash of their id (objects/session.c) */
-    "CREATE TABLE _duro_sessions(id_hash BLOB PRIMARY KEY, user_id TEXT, data TEXT NOT NULL,"
-    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, ttl_ms INTEGER NOT NULL,"
-    " rolling INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX _duro_sessions_user ON _duro_sessions(user_id) WHERE user_id IS NOT NULL;"
-    "CREATE INDEX _duro_sessions_expiry ON _duro_sessions(expires_at);",
-    /* 4: users (password login) */
-    "CREATE TABLE _duro_users(email TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE,"
-    " pwhash TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;",
-    /* 5: resources registered by hand (objects/resource.c) */
-    "CREATE TABLE _duro_resources(type TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,"
-    " metadata TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-    " PRIMARY KEY(type, key)) WITHOUT ROWID;",
-};
-#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 enum { ST_SET_VERSION = DURO_NS_STMTS - 1 };
 
@@ -267,24 +243,25 @@ static int user_version(sqlite3 *db, int *v)
     return rc;
 }
 
-static int migrate(sqlite3 *db, const char **why, char *err, size_t errlen)
+static int migrate(sqlite3 *db, const duro_schema *schema, const char **why, char *err,
+                   size_t errlen)
 {
     int v = -1, rc = user_version(db, &v);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "read the schema version: %s", sqlite3_errmsg(db));
         return duro_status_from_db(db, rc, why);
     }
-    if (v < 0 || v > SCHEMA_VERSION) {
+    if (v < 0 || v > schema->version) {
         snprintf(err, errlen, "unknown schema version %d (this durod knows up to %d)", v,
-                 SCHEMA_VERSION);
+                 schema->version);
         return DURO_INTERNAL;
     }
-    for (; v < SCHEMA_VERSION; v++) {
+    for (; v < schema->version; v++) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
         if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
             goto fail;
-        if (exec(db, migrations[v]) != SQLITE_OK || exec(db, sql) != SQLITE_OK ||
+        if (exec(db, schema->steps[v]) != SQLITE_OK || exec(db, sql) != SQLITE_OK ||
             exec(db, "COMMIT") != SQLITE_OK) {
             exec(db, "ROLLBACK");
             goto fail;
@@ -333,9 +310,10 @@ static duro_ns *ns_new(const char *name, size_t name_len, duro_lru *lru)
 }
 
 /* Migrates ns->db and loads its counters. DURO_OK or a status (message in err). */
-static int ns_prepare(duro_ns *ns, const char *path, const char **why, char *err, size_t errlen)
+static int ns_prepare(duro_ns *ns, const duro_schema *schema, const char *path, const char **why,
+                      char *err, size_t errlen)
 {
-    int st = migrate(ns->db, why, err, errlen);
+    int st = migrate(ns->db, schema, why, err, errlen);
     int rc;
     if (st == DURO_OK && (rc = load_counters(ns)) != SQLITE_OK) {
         snprintf(err, errlen, "read %s: %s", path, sqlite3_errmsg(ns->db));
@@ -379,7 +357,8 @@ int duro_ns_writable(const duro_store_config *cfg, const duro_ns *ns)
            access(path, W_OK) == 0;
 }
 
-int duro_ns_open_ghost(duro_lru *lru, duro_ns **out, char *err, size_t errlen)
+int duro_ns_open_ghost(const duro_store_config *cfg, duro_lru *lru, duro_ns **out, char *err,
+                       size_t errlen)
 {
     static const char *const pragmas[] = {"PRAGMA temp_store=MEMORY", NULL};
     *out = NULL;
@@ -391,7 +370,7 @@ int duro_ns_open_ghost(duro_lru *lru, duro_ns **out, char *err, size_t errlen)
     ns->ghost = 1;
     int st = duro_sql_open(":memory:", pragmas, &ns->db, NULL, err, errlen);
     if (st == DURO_OK)
-        st = ns_prepare(ns, ":memory:", NULL, err, errlen);
+        st = ns_prepare(ns, cfg->schema, ":memory:", NULL, err, errlen);
     if (st != DURO_OK) {
         duro_ns_close(ns);
         return st;
@@ -448,7 +427,7 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         st = check_writable(ns, path, why, err, errlen);
     }
     if (st == DURO_OK)
-        st = ns_prepare(ns, path, why, err, errlen);
+        st = ns_prepare(ns, cfg->schema, path, why, err, errlen);
     if (st != DURO_OK) {
         duro_ns_close(ns);
         return st;

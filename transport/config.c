@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "transport/rl_request.h"
+#include "objects/ratelimit_req.h"
 
 enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC, K_RATE, K_SECRET, K_BOOL };
 
@@ -238,4 +238,17 @@ void duro_config_usage(FILE *out)
                 flags[i].def ? ", default " : "", flags[i].def ? flags[i].def : "");
     }
     fprintf(out, "  %-24s show this help\n", "--help");
+}
+
+void duro_config_limits(const duro_config *c, duro_limits *lim)
+{
+    duro_rl_defaults d = {30, 60000};
+    duro_rl_parse_default(c->ratelimit_default, &d); /* checked at load */
+    *lim = (duro_limits){
+        .max_value_bytes = (size_t)c->max_value_bytes,
+        .max_snapshot_bytes = (size_t)c->max_snapshot_bytes,
+        .max_reply_bytes = (size_t)c->max_reply_bytes,
+        .rl_limit = d.limit,
+        .rl_window_ms = d.window_ms,
+    };
 }

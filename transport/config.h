@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "runtime/kind.h"
+
 typedef struct duro_config {
     char listen_host[256];
     int listen_port;
@@ -51,5 +53,10 @@ int duro_config_load(duro_config *c, int argc, char **argv, char *err, size_t er
 
 /* Prints the usage text, one line per flag with its default. */
 void duro_config_usage(FILE *out);
+
+/* The limits and defaults the request decoders apply (runtime/kind.h), from
+ * --max-value-bytes, --max-snapshot-bytes, --max-reply-bytes and
+ * --ratelimit-default. */
+void duro_config_limits(const duro_config *c, duro_limits *lim);
 
 #endif

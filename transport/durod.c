@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "objects/object.h"
 #include "runtime/runtime.h"
 #include "transport/access.h"
 #include "transport/config.h"
@@ -160,6 +161,7 @@ int main(int argc, char **argv)
 
     duro_runtime_config rc = {
         .data_dir = cfg.data_dir,
+        .kinds = &duro_object_kinds,
         .actors = (int)cfg.actors,
         .cache_bytes = (size_t)cfg.cache_mb << 20,
         .max_open_ns = (int)cfg.max_open_namespaces,

@@ -41,6 +41,7 @@
 
 #include "objects/auth.h"
 #include "objects/kv.h"
+#include "objects/object.h"
 #include "common/log.h"
 #include "runtime/workers.h"
 #include "transport/access.h"
@@ -48,13 +49,13 @@
 #include "transport/courier.h"
 #include "transport/http1.h"
 #include "transport/io.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 #include "transport/metrics.h"
 #include "common/names.h"
-#include "transport/registry_request.h"
-#include "transport/rl_request.h"
+#include "objects/registry_req.h"
+#include "objects/ratelimit_req.h"
 #include "transport/rpc.h"
-#include "transport/session_request.h"
+#include "objects/session_req.h"
 
 /* Replies whose tape is larger are encoded on the encoder pool, and bodies
  * larger than this are parsed there. */
@@ -312,7 +313,7 @@ static void free_call(call *k)
 {
     if (k->auth && (void *)k->auth != k->m.req)
         duro_auth_req_free(k->auth);
-    duro_request_free(k->m.kind, k->m.req);
+    duro_op_free(&duro_object_kinds, &k->m);
     duro_buf_free(&k->m.body);
     duro_buf_free(&k->out);
     free(k);
@@ -982,7 +983,7 @@ static char *json_strdup(const json_t *o, const char *name)
 static void resend(call *k, int op, int stage)
 {
     if (k->m.req != (void *)k->auth) { /* after a session trip */
-        duro_request_free(k->m.kind, k->m.req);
+        duro_op_free(&duro_object_kinds, &k->m);
         k->m.req = k->auth;
     }
     duro_buf_free(&k->m.body);
@@ -1316,7 +1317,7 @@ static void serve_sessions(duro_http *srv, duro_hreq *req, int cmd, const char *
     }
     call *k = new_call(srv, req, route, accept_mp, t0);
     if (!k) {
-        duro_request_free(DURO_KIND_SESSION, r);
+        duro_session_req_free(r);
         return;
     }
     k->m.kind = DURO_KIND_SESSION;
@@ -1402,12 +1403,12 @@ static void serve_resources(duro_http *srv, duro_hreq *req, int cmd, const char 
     json_decref(args);
     if (st != DURO_OK) {
         respond_error(srv, req, route, accept_mp, t0, st, err);
-        duro_request_free(routes[i].kind, rq);
+        duro_kind_get(&duro_object_kinds, routes[i].kind)->free(rq);
         return;
     }
     call *k = new_call(srv, req, route, accept_mp, t0);
     if (!k) {
-        duro_request_free(routes[i].kind, rq);
+        duro_kind_get(&duro_object_kinds, routes[i].kind)->free(rq);
         return;
     }
     k->m.kind = routes[i].kind;

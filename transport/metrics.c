@@ -1,6 +1,7 @@
 /* metrics.c — request counters, latency histogram, runtime gauges. */
 #include "transport/metrics.h"
 
+#include "objects/object.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
 
@@ -97,16 +98,11 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
         rc |= duro_buf_printf(o, "duro_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                               route_names[r], (unsigned long long)cum);
     }
-    rc |= counter(o, "duro_kv_ops_total", "Operations run by the kv object.",
-                  DURO_STAT_GET(ops[0]));
-    rc |= counter(o, "duro_ratelimit_ops_total", "Operations run by the rate limiter.",
-                  DURO_STAT_GET(ops[1]));
-    rc |= counter(o, "duro_session_ops_total", "Operations run by the session store.",
-                  DURO_STAT_GET(ops[2]));
-    rc |= counter(o, "duro_auth_ops_total", "Operations run by the user/login object.",
-                  DURO_STAT_GET(ops[3]));
-    rc |= counter(o, "duro_resource_ops_total", "Registrations and unregistrations run.",
-                  DURO_STAT_GET(ops[4]));
+    for (int id = 0; id < DURO_KIND_MAX; id++) {
+        const duro_kind *k = duro_object_kinds.kinds[id];
+        if (k && k->metric)
+            rc |= counter(o, k->metric, k->metric_help, DURO_STAT_GET(ops[id]));
+    }
     rc |= counter(o, "duro_registry_notices_total",
                   "Change notices (one per namespace commit) applied by the registry.",
                   DURO_STAT_GET(registry_notices));

@@ -10,7 +10,7 @@
  * and they pass duro_mp_check()
  * before anything decodes them, the envelope is read by hand (array of 4,
  * uint, str, str) and only args go through duro_mp_to_json() into the same
- * request validation as HTTP (kv_request.c). Requests go through the thread's
+ * request validation as HTTP (kv_req.c). Requests go through the thread's
  * courier; replies [msgid, status, body] are written when the actor answers,
  * so a pipelining client gets them in completion order.
  *
@@ -39,18 +39,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "objects/kv.h"
-#include "objects/session.h"
 #include "common/log.h"
+#include "objects/kv.h"
+#include "objects/object.h"
 #include "runtime/workers.h"
 #include "transport/access.h"
 #include "common/codec.h"
 #include "common/frame.h"
-#include "transport/kv_request.h"
-#include "common/names.h"
-#include "transport/registry_request.h"
-#include "transport/rl_request.h"
-#include "transport/session_request.h"
 
 #define ENCODE_INLINE_MAX (32u << 10)
 
@@ -58,12 +53,10 @@ struct duro_rpc {
     const duro_config *cfg;
     const duro_access *access;
     duro_workers *encoders;
-    duro_kv_limits limits;
-    duro_rl_defaults rl_defaults;
+    duro_limits lim; /* what the decoders apply (runtime/kind.h) */
     size_t max_inflight;
     size_t max_inflight_bytes;
     size_t max_inflight_reply; /* worst-case reply bytes in flight per connection */
-    size_t get_reply;          /* the largest reply of a kv.get */
     size_t max_reply;          /* the largest reply of anything */
 };
 
@@ -161,51 +154,36 @@ static int saturated(const rconn *c)
            duro_conn_output_len(c->conn) > DURO_OUT_HIGH;
 }
 
-/* The largest reply an op can have: what it reserves of the connection's
- * reply budget while in flight. Writes answer a few bytes (0 here: their
- * count is bounded by --max-pipeline); reads up to a value, or a page. */
-static size_t reply_weight(const duro_rpc *r, int kind, int op)
+/* The largest reply an op can have (its kind's reply_bound): what it
+ * reserves of the connection's reply budget while in flight. Writes answer a
+ * few bytes (0 here: their count is bounded by --max-pipeline); reads up to a
+ * value, or a page. */
+static size_t reply_weight(const duro_rpc *r, const duro_kind *k, int op)
 {
-    switch (kind) {
-    case DURO_KIND_KV:
-        if (op == DURO_KV_GET)
-            return r->get_reply;
-        return op == DURO_KV_BATCH_GET || op == DURO_KV_LIST || op == DURO_KV_SNAPSHOT_GET
-                   ? r->max_reply
-                   : 0;
-    case DURO_KIND_REGISTRY:
-        return r->max_reply;
-    case DURO_KIND_SESSION:
-        return op == DURO_SESSION_LIST_USER                      ? r->max_reply
-               : op == DURO_SESSION_GET || op == DURO_SESSION_PUT ? DURO_SESSION_DATA_MAX + 1024
-                                                                  : 0;
-    case DURO_KIND_RESOURCE:
-        return DURO_KV_META_MAX + 4096;
-    default:
-        return 0;
-    }
+    return k->reply_bound ? k->reply_bound(op, &r->lim) : 0;
 }
 
 /* A frame's envelope, read once: what back-pressure weighs and
  * handle_frame() serves. */
 typedef struct rframe {
     duro_frame f;
-    int parsed; /* the envelope is [uint, str, str, map] */
-    int known;  /* f.op names a kind's op (kind, op) */
+    int parsed;         /* the envelope is [uint, str, str, map] */
+    const duro_kind *k; /* the kind of f.op, or NULL (ping, auth, unknown) */
     int kind, op;
 } rframe;
 
 static void read_frame(const unsigned char *p, size_t n, rframe *rf)
 {
     rf->parsed = duro_frame_parse(p, n, &rf->f) == 0;
-    rf->known =
-        rf->parsed && duro_op_from_name(rf->f.op, rf->f.op_len, &rf->kind, &rf->op) == 0;
+    rf->k = rf->parsed ? duro_op_find(&duro_object_kinds, rf->f.op, rf->f.op_len, &rf->kind,
+                                      &rf->op)
+                       : NULL;
 }
 
 /* The reply weight of a frame; 0 for one that will be answered at once. */
 static size_t frame_weight(const duro_rpc *r, const rframe *rf)
 {
-    return rf->known ? reply_weight(r, rf->kind, rf->op) : 0;
+    return rf->k ? reply_weight(r, rf->k, rf->op) : 0;
 }
 
 /* A paused connection reads again once what it has in flight fell to half
@@ -272,7 +250,7 @@ static void finish(rcall *k)
     c->inflight--;
     c->inflight_bytes -= k->frame_bytes;
     c->inflight_reply -= k->weight;
-    duro_request_free(k->m.kind, k->m.req);
+    duro_op_free(&duro_object_kinds, &k->m);
     duro_buf_free(&k->m.body);
     duro_buf_free(&k->out);
     free(k);
@@ -344,161 +322,43 @@ static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t 
     duro_buf_free(&b);
 }
 
-/* Fast paths for the hot ops: their args read straight from the (already
- * checked) msgpack instead of through a jansson tree. Only a fixmap of up to
- * 8 fixstr keys whose values are strings, unsigned integers or booleans is
- * read; any other shape returns -1 and takes the general path, which then
- * gives the same answers and errors. */
-typedef struct mp_field {
-    const char *k;
-    size_t kl;
-    char type; /* 's', 'u' or 'b' */
-    const char *s;
-    size_t sl;
-    uint64_t u;
-} mp_field;
-
-static int read_fields(const unsigned char *p, size_t n, mp_field *f, int *count)
+/* The access check of a call (duro_op_call.allow): the connection's
+ * credentials must reach the namespace. */
+static int allow(void *arg, const char *ns, size_t ns_len, int write, char *err, size_t errlen)
 {
-    const unsigned char *end = p + n;
-    if (n < 1 || (*p & 0xf0) != 0x80 || (*p & 0x0f) > 8)
-        return -1;
-    int c = *p++ & 0x0f;
-    for (int i = 0; i < c; i++) {
-        if (p >= end || (*p & 0xe0) != 0xa0)
-            return -1;
-        f[i].kl = *p & 0x1f;
-        f[i].k = (const char *)p + 1;
-        p += 1 + f[i].kl;
-        if (p >= end)
-            return -1;
-        unsigned char h = *p;
-        if ((h & 0xe0) == 0xa0 || h == 0xd9 || h == 0xda) {
-            size_t hl = (h & 0xe0) == 0xa0 ? 1 : h == 0xd9 ? 2 : 3;
-            if ((size_t)(end - p) < hl)
-                return -1;
-            size_t l = hl == 1 ? (size_t)(h & 0x1f) : hl == 2 ? p[1] : (size_t)p[1] << 8 | p[2];
-            if ((size_t)(end - p) < hl + l)
-                return -1;
-            f[i].type = 's';
-            f[i].s = (const char *)p + hl;
-            f[i].sl = l;
-            p += hl + l;
-        } else if (h <= 0x7f || (h >= 0xcc && h <= 0xcf)) {
-            int nb = h <= 0x7f ? 0 : 1 << (h - 0xcc);
-            if (end - p < 1 + nb)
-                return -1;
-            uint64_t v = nb ? 0 : h;
-            for (int j = 1; j <= nb; j++)
-                v = v << 8 | p[j];
-            f[i].type = 'u';
-            f[i].u = v;
-            p += 1 + nb;
-        } else if (h == 0xc2 || h == 0xc3) {
-            f[i].type = 'b';
-            f[i].u = h == 0xc3;
-            p++;
-        } else {
-            return -1;
-        }
-    }
-    *count = c;
-    return p == end ? 0 : -1;
+    rconn *c = arg;
+    return duro_access_check(c->r->access, c->auth, ns, ns_len, write, (int64_t)time(NULL), err,
+                             errlen);
 }
 
-static int is_key(const mp_field *f, const char *name)
+/* Builds the call's request (runtime/kind.h: duro_op_build) and sends it to
+ * its actor; the reply comes to call_reply(). The call takes the frame's
+ * share of the pending-request budget. */
+static void submit(rconn *c, const rframe *rf)
 {
-    return f->kl == strlen(name) && memcmp(f->k, name, f->kl) == 0;
-}
-
-/* 1 if two of the c fields have the same key (the general path then answers
- * 400, as for any duplicate key). */
-static int has_duplicate(const mp_field *f, int c)
-{
-    for (int i = 1; i < c; i++)
-        for (int j = 0; j < i; j++)
-            if (f[i].kl == f[j].kl && memcmp(f[i].k, f[j].k, f[i].kl) == 0)
-                return 1;
-    return 0;
-}
-
-/* kv.get {key, meta?} */
-static int get_args(const unsigned char *p, size_t n, const char **key, size_t *key_len,
-                    int *meta)
-{
-    mp_field f[8];
-    int c;
-    if (read_fields(p, n, f, &c) != 0 || has_duplicate(f, c))
-        return -1;
-    *key = NULL;
-    *meta = 0;
-    for (int i = 0; i < c; i++) {
-        if (is_key(&f[i], "key") && f[i].type == 's') {
-            *key = f[i].s;
-            *key_len = f[i].sl;
-        } else if (is_key(&f[i], "meta") && f[i].type == 'b') {
-            *meta = (int)f[i].u;
-        } else {
-            return -1;
-        }
-    }
-    return *key ? 0 : -1;
-}
-
-/* ratelimit.check / ratelimit.get {key, limit?, windowMs?, cost?, enforce?} */
-static int rl_args(const unsigned char *p, size_t n, const char **key, size_t *key_len,
-                   duro_rl_fields *rf)
-{
-    mp_field f[8];
-    int c;
-    if (read_fields(p, n, f, &c) != 0 || has_duplicate(f, c))
-        return -1;
-    *key = NULL;
-    memset(rf, 0, sizeof *rf);
-    for (int i = 0; i < c; i++) {
-        int u = f[i].type == 'u' && f[i].u <= (uint64_t)INT64_MAX;
-        if (is_key(&f[i], "key") && f[i].type == 's') {
-            *key = f[i].s;
-            *key_len = f[i].sl;
-        } else if (is_key(&f[i], "limit") && u) {
-            rf->has_limit = 1;
-            rf->limit = (int64_t)f[i].u;
-        } else if (is_key(&f[i], "windowMs") && u) {
-            rf->has_window = 1;
-            rf->window_ms = (int64_t)f[i].u;
-        } else if (is_key(&f[i], "cost") && u) {
-            rf->has_cost = 1;
-            rf->cost = (int64_t)f[i].u;
-        } else if (is_key(&f[i], "enforce") && f[i].type == 'b') {
-            rf->has_enforce = 1;
-            rf->enforce = (int)f[i].u;
-        } else {
-            return -1;
-        }
-    }
-    return *key ? 0 : -1;
-}
-
-/* Sends a decoded request to its actor; the reply comes to call_reply(). The
- * call takes the frame's share of the pending-request budget. */
-static void submit(rconn *c, uint64_t msgid, int kind, int op, void *req, const char *ns,
-                   size_t ns_len)
-{
+    duro_rpc *r = c->r;
     rcall *k = calloc(1, sizeof *k);
     if (!k) {
-        duro_request_free(kind, req);
-        send_error(c, msgid, DURO_NOMEM, "out of memory");
+        send_error(c, rf->f.msgid, DURO_NOMEM, "out of memory");
         return;
     }
-    k->m.kind = kind;
-    k->m.op = op;
-    k->m.req = req;
-    memcpy(k->m.ns, ns, ns_len);
-    k->m.ns[ns_len] = '\0';
-    k->m.ns_len = ns_len;
+    duro_op_call call = {
+        .op = rf->f.op,
+        .op_len = rf->f.op_len,
+        .ns = rf->f.ns,
+        .ns_len = rf->f.ns_len,
+        .args = {rf->f.args, rf->f.args_len, DURO_ENC_MSGPACK, &r->lim},
+        .allow = r->access && duro_access_enabled(r->access) ? allow : NULL,
+        .allow_arg = c,
+    };
+    if (duro_op_build(&duro_object_kinds, &call, &k->m) != DURO_OK) {
+        send_error(c, rf->f.msgid, k->m.status, k->m.errmsg);
+        free(k);
+        return;
+    }
     k->m.reply = call_reply;
     k->c = c;
-    k->msgid = msgid;
+    k->msgid = rf->f.msgid;
     k->frame_bytes = c->frame_bytes;
     c->frame_bytes = 0;
     k->weight = c->next_weight;
@@ -509,40 +369,8 @@ static void submit(rconn *c, uint64_t msgid, int kind, int op, void *req, const 
     duro_courier_send(duro_conn_courier(c->conn), &k->m);
 }
 
-/* resources.list / resources.stats {type?, namespace?, key_prefix?, limit?,
- * offset?}: the frame's namespace is not used; with access control on, the
- * credentials must reach the filtered namespace, or every namespace. */
-static void registry_op(rconn *c, uint64_t msgid, int op, const unsigned char *args, size_t n)
-{
-    const char *why;
-    char err[256];
-    json_t *a = duro_mp_to_json(args, n, &why);
-    if (!a) {
-        snprintf(err, sizeof err, "bad args: %s", why);
-        send_error(c, msgid, DURO_BAD_REQUEST, err);
-        return;
-    }
-    duro_registry_query *q = NULL;
-    int st = duro_registry_query_from(a, DURO_PARAMS_TYPED, &q, err, sizeof err);
-    json_decref(a);
-    if (st == DURO_OK && c->r->access && duro_access_enabled(c->r->access)) {
-        const char *scope;
-        size_t scope_len;
-        duro_registry_query_scope(q, &scope, &scope_len);
-        st = duro_access_check(c->r->access, c->auth, scope, scope_len, 0, (int64_t)time(NULL),
-                               err, sizeof err);
-    }
-    if (st != DURO_OK) {
-        duro_registry_query_free(q);
-        send_error(c, msgid, st, err);
-        return;
-    }
-    submit(c, msgid, DURO_KIND_REGISTRY, op, q, "*", 1);
-}
-
 static void handle_frame(rconn *c, const rframe *rf)
 {
-    duro_rpc *r = c->r;
     const duro_frame f = rf->f;
     if (!rf->parsed) {
         fail_and_close(c, f.msgid, DURO_BAD_REQUEST,
@@ -550,13 +378,11 @@ static void handle_frame(rconn *c, const rframe *rf)
         return;
     }
     uint64_t msgid = f.msgid;
-    const char *op = f.op, *ns = f.ns;
-    size_t op_len = f.op_len, ns_len = f.ns_len;
     if (duro_conn_stopping(c->conn)) {
         send_error(c, msgid, DURO_UNAVAILABLE, "server is shutting down");
         return;
     }
-    if (op_len == 4 && memcmp(op, "ping", 4) == 0) {
+    if (f.op_len == 4 && memcmp(f.op, "ping", 4) == 0) {
         duro_buf b = {0};
         msgpack_packer pk;
         begin_reply(&b, &pk, msgid, 200);
@@ -565,98 +391,11 @@ static void handle_frame(rconn *c, const rframe *rf)
         duro_buf_free(&b);
         return;
     }
-    char err[256];
-    const char *why;
-    int gated = r->access && duro_access_enabled(r->access);
-    if (op_len == 4 && memcmp(op, "auth", 4) == 0) {
+    if (f.op_len == 4 && memcmp(f.op, "auth", 4) == 0) {
         auth_op(c, msgid, f.args, f.args_len);
         return;
     }
-    int kind = rf->kind, kop = rf->op;
-    if (!rf->known) {
-        snprintf(err, sizeof err, "unknown op \"%.*s\"", (int)(op_len > 64 ? 64 : op_len), op);
-        send_error(c, msgid, DURO_BAD_REQUEST, err);
-        return;
-    }
-    if (kind == DURO_KIND_REGISTRY) {
-        registry_op(c, msgid, kop, f.args, f.args_len);
-        return;
-    }
-    if (duro_ns_valid(ns, ns_len, &why) != 0) {
-        snprintf(err, sizeof err, "invalid namespace: %s", why);
-        send_error(c, msgid, DURO_BAD_REQUEST, err);
-        return;
-    }
-    if (gated) {
-        int write = kind == DURO_KIND_KV          ? duro_kv_op_writes(kop)
-                    : kind == DURO_KIND_RATELIMIT ? kop != DURO_RL_GET
-                    : kind == DURO_KIND_RESOURCE  ? 1
-                                                  : kop != DURO_SESSION_GET &&
-                                                        kop != DURO_SESSION_LIST_USER;
-        int ast = duro_access_check(r->access, c->auth, ns, ns_len, write, (int64_t)time(NULL),
-                                    err, sizeof err);
-        if (ast != DURO_OK) {
-            send_error(c, msgid, ast, err);
-            return;
-        }
-    }
-    void *req = NULL;
-    int st;
-    const char *gk = NULL;
-    size_t gk_len = 0;
-    int gmeta = 0;
-    if (kind == DURO_KIND_KV && kop == DURO_KV_GET &&
-        get_args(f.args, f.args_len, &gk, &gk_len, &gmeta) == 0) {
-        duro_kv_req *kr = duro_kv_req_new(kop);
-        st = kr ? duro_kv_add_key(kr, gk, gk_len, err, sizeof err) : DURO_NOMEM;
-        if (st != DURO_OK) {
-            duro_kv_req_free(kr);
-            send_error(c, msgid, st, st == DURO_NOMEM ? "out of memory" : err);
-            return;
-        }
-        kr->with_meta = gmeta;
-        req = kr;
-        goto submit;
-    }
-    duro_rl_fields rlf;
-    if (kind == DURO_KIND_RATELIMIT && kop != DURO_RL_RESET &&
-        rl_args(f.args, f.args_len, &gk, &gk_len, &rlf) == 0) {
-        st = duro_rl_request_fields(kop, gk, gk_len, &rlf, &r->rl_defaults,
-                                    (duro_rl_req **)&req, err, sizeof err);
-        if (st != DURO_OK) {
-            send_error(c, msgid, st, err);
-            return;
-        }
-        goto submit;
-    }
-    json_t *args = duro_mp_to_json(f.args, f.args_len, &why);
-    if (!args) {
-        snprintf(err, sizeof err, "bad args: %s", why);
-        send_error(c, msgid, DURO_BAD_REQUEST, err);
-        return;
-    }
-    if (kind == DURO_KIND_KV) {
-        st = duro_kv_request_from_args(kop, args, DURO_ENC_MSGPACK, &r->limits,
-                                       (duro_kv_req **)&req, err, sizeof err);
-    } else if (kind == DURO_KIND_SESSION) {
-        st = duro_session_request(kop, NULL, 0, args, (duro_session_req **)&req, err, sizeof err);
-    } else if (kind == DURO_KIND_RESOURCE) {
-        st = duro_resource_request(kop, args, NULL, NULL, (duro_resource_req **)&req, err,
-                                   sizeof err);
-    } else {
-        const json_t *key = json_object_get(args, "key");
-        st = json_is_string(key)
-                 ? duro_rl_request(kop, NULL, 0, args, &r->rl_defaults, (duro_rl_req **)&req,
-                                   err, sizeof err)
-                 : (snprintf(err, sizeof err, "\"key\" must be a string"), DURO_BAD_REQUEST);
-    }
-    json_decref(args);
-    if (st != DURO_OK) {
-        send_error(c, msgid, st, err);
-        return;
-    }
-submit:
-    submit(c, msgid, kind, kop, req, ns, ns_len);
+    submit(c, rf);
 }
 
 static void on_read(duro_conn *conn)
@@ -789,14 +528,11 @@ int duro_rpc_new(const duro_config *cfg, const duro_access *access, duro_workers
     r->cfg = cfg;
     r->access = access;
     r->encoders = encoders;
-    r->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
-    r->limits.max_snapshot_bytes = (size_t)cfg->max_snapshot_bytes;
-    duro_rl_parse_default(cfg->ratelimit_default, &r->rl_defaults);
+    duro_config_limits(cfg, &r->lim);
     r->max_inflight = (size_t)cfg->max_pipeline;
     r->max_inflight_bytes = 2 * (size_t)cfg->max_body_bytes;
     r->max_reply = (size_t)cfg->max_reply_bytes;
     r->max_inflight_reply = 4 * r->max_reply;
-    r->get_reply = (size_t)cfg->max_value_bytes + DURO_KV_META_MAX + 1024;
     *out = r;
     return DURO_OK;
 }

@@ -13,7 +13,7 @@
 
 #include "objects/kv.h"
 #include "common/codec.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 #include "common/names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

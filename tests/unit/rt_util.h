@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objects/object.h"
 #include "runtime/runtime.h"
 #include "common/codec.h"
 
@@ -91,6 +92,7 @@ static inline int rt_run(duro_runtime *rt, int kind, int op, const char *ns, voi
 static inline duro_runtime_config rt_config(int actors, int max_open_ns, int sweep_ms)
 {
     duro_runtime_config c = {.data_dir = rt_dir,
+                             .kinds = &duro_object_kinds,
                              .actors = actors,
                              .cache_bytes = 1 << 20,
                              .max_open_ns = max_open_ns,

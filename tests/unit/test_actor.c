@@ -12,7 +12,7 @@
 #include "objects/kv.h"
 #include "rt_util.h"
 #include "test.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 
 static const duro_kv_limits limits = {1 << 20, 0};
 

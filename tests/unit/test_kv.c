@@ -15,7 +15,7 @@
 #include "rt_util.h"
 #include "test.h"
 #include "common/codec.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 
 /* Runs one request; returns the status and, on success, the data as JSON text
  * in out (caller frees). Frees r. */

@@ -15,8 +15,8 @@
 #include "runtime/stats.h"
 #include "runtime/route.h"
 #include "test.h"
-#include "transport/kv_request.h"
-#include "transport/registry_request.h"
+#include "objects/kv_req.h"
+#include "objects/registry_req.h"
 
 static json_t *parse(const char *text)
 {

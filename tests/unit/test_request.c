@@ -1,6 +1,6 @@
 /*
- * test_request.c — the request decoders (transport/kv_request.c,
- * rl_request.c, session_request.c, registry_request.c) hold every way in to
+ * test_request.c — the request decoders (objects/kv_req.c,
+ * ratelimit_req.c, session_req.c, registry_req.c) hold every way in to
  * the same strict rules: an unknown field is 400 naming it, bools are bools
  * and integers integers (typed args) or their exact query-string spellings
  * (DURO_PARAMS_QUERY), list bounds are any UTF-8 byte string; plus the JSON
@@ -18,11 +18,11 @@
 #include "rt_util.h"
 #include "test.h"
 #include "common/codec.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 #include "common/names.h"
-#include "transport/registry_request.h"
-#include "transport/rl_request.h"
-#include "transport/session_request.h"
+#include "objects/registry_req.h"
+#include "objects/ratelimit_req.h"
+#include "objects/session_req.h"
 
 static const duro_kv_limits lim = {1 << 20, 0};
 static char err[256];

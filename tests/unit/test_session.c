@@ -18,7 +18,7 @@
 #include "rt_util.h"
 #include "test.h"
 #include "common/codec.h"
-#include "transport/session_request.h"
+#include "objects/session_req.h"
 
 /* Runs one request; returns the status and the reply as a new jansson tree in
  * *out (NULL unless DURO_OK). Frees r. */

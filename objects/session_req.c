@@ -1,15 +1,15 @@
-/* session_request.c — validation and decoding of session requests (see
- * session_request.h). */
-#include "transport/session_request.h"
+/* session_req.c — validation and decoding of session requests (see
+ * session_req.h). */
+#include "objects/session_req.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/codec.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 
-static const char *const op_names[DURO_SESSION_OP_COUNT] = {
+const char *const duro_session_op_names[DURO_SESSION_OP_COUNT] = {
     [DURO_SESSION_CREATE] = "session.create",
     [DURO_SESSION_GET] = "session.get",
     [DURO_SESSION_PUT] = "session.put",
@@ -21,14 +21,15 @@ static const char *const op_names[DURO_SESSION_OP_COUNT] = {
 int duro_session_op_from_name(const char *name, size_t len)
 {
     for (int op = 0; op < DURO_SESSION_OP_COUNT; op++)
-        if (strlen(op_names[op]) == len && memcmp(op_names[op], name, len) == 0)
+        if (strlen(duro_session_op_names[op]) == len &&
+            memcmp(duro_session_op_names[op], name, len) == 0)
             return op;
     return -1;
 }
 
 const char *duro_session_op_name(int op)
 {
-    return op >= 0 && op < DURO_SESSION_OP_COUNT ? op_names[op] : NULL;
+    return op >= 0 && op < DURO_SESSION_OP_COUNT ? duro_session_op_names[op] : NULL;
 }
 
 static int fail(char *err, size_t errlen, int st, const char *msg)
@@ -214,4 +215,15 @@ int duro_session_request(int op, const char *id_or_user, size_t len, const json_
     }
     *out = r;
     return DURO_OK;
+}
+
+int duro_session_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
+{
+    json_t *j;
+    int st = duro_args_tree(a, &j, err, errlen);
+    if (st != DURO_OK)
+        return st;
+    st = duro_session_request(op, NULL, 0, j, (duro_session_req **)req, err, errlen);
+    json_decref(j);
+    return st;
 }

@@ -1,5 +1,5 @@
 /*
- * kv_request.h — building a duro_kv_req from decoded wire input.
+ * kv_req.h — building a duro_kv_req from decoded wire input.
  *
  * Shared by every transport: the caller has parsed the body (JSON, or msgpack
  * checked and converted) into a jansson tree and knows the op and, for
@@ -15,6 +15,7 @@
 
 #include "duro/status.h"
 #include "objects/kv.h"
+#include "runtime/kind.h"
 
 typedef struct duro_kv_limits {
     size_t max_value_bytes;
@@ -102,6 +103,7 @@ int duro_meta_encode(const json_t *meta, char **out, size_t *len);
 
 /* The op of a binary-protocol / embedded op name ("kv.get", "kv.put", ...),
  * or -1 if unknown. duro_kv_op_name() is the reverse (NULL if out of range). */
+extern const char *const duro_kv_op_names[DURO_KV_OP_COUNT];
 int duro_kv_op_from_name(const char *name, size_t len);
 const char *duro_kv_op_name(int op);
 
@@ -118,6 +120,10 @@ const char *duro_kv_op_name(int op);
  * duro_kv_req_free); otherwise an error status with a message in err. */
 int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv_limits *lim,
                               duro_kv_req **out, char *err, size_t errlen);
+
+/* The kind's decode (runtime/kind.h): duro_kv_request_from_args on the
+ * call's args, with kv.get read straight from msgpack when it can be. */
+int duro_kv_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
 
 /* Parses an If-Match header value ("\"12\"", "12", W/ not allowed):
  * the version, or -1 if malformed. */

@@ -1,5 +1,5 @@
 /*
- * session_request.h — building session requests (objects/session.h) from wire
+ * session_req.h — building session requests (objects/session.h) from wire
  * input, shared by HTTP and the binary protocol.
  *
  * The caller has parsed the body (JSON, or msgpack checked and converted) into
@@ -14,10 +14,12 @@
 
 #include "duro/status.h"
 #include "objects/session.h"
+#include "runtime/kind.h"
 
 /* "session.create" | "session.get" | "session.put" | "session.delete" |
  * "session.list_user" | "session.revoke_user" -> enum duro_session_op, or -1.
  * duro_session_op_name() is the reverse (NULL if out of range). */
+extern const char *const duro_session_op_names[DURO_SESSION_OP_COUNT];
 int duro_session_op_from_name(const char *name, size_t len);
 const char *duro_session_op_name(int op);
 
@@ -43,5 +45,9 @@ const char *duro_session_op_name(int op);
  * duro_session_req_free), or an error status with a message in err. */
 int duro_session_request(int op, const char *id_or_user, size_t len, const json_t *args,
                          duro_session_req **out, char *err, size_t errlen);
+
+/* The kind's decode (runtime/kind.h): duro_session_request on the call's
+ * args (the id or user id in them). */
+int duro_session_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
 
 #endif

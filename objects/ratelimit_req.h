@@ -1,7 +1,6 @@
 /*
- * rl_request.h — building rate-limiter requests (objects/ratelimit.h) from
- * wire input, shared by HTTP and the binary protocol; and freeing any kind's
- * request.
+ * ratelimit_req.h — building rate-limiter requests (objects/ratelimit.h) from
+ * wire input, shared by HTTP and the binary protocol.
  */
 #ifndef DURO_RL_REQUEST_H
 #define DURO_RL_REQUEST_H
@@ -12,6 +11,7 @@
 
 #include "duro/status.h"
 #include "objects/ratelimit.h"
+#include "runtime/kind.h"
 
 typedef struct duro_rl_defaults {
     int64_t limit;
@@ -24,6 +24,7 @@ int duro_rl_parse_default(const char *s, duro_rl_defaults *d);
 
 /* "ratelimit.check" | "ratelimit.get" | "ratelimit.reset" -> enum duro_rl_op,
  * or -1. */
+extern const char *const duro_rl_op_names[DURO_RL_OP_COUNT];
 int duro_rl_op_from_name(const char *name, size_t len);
 
 /* Builds a request for op from args (NULL, or an object). key[0..key_len)
@@ -53,12 +54,8 @@ int duro_rl_request_fields(int op, const char *key, size_t key_len, const duro_r
                            const duro_rl_defaults *d, duro_rl_req **out, char *err,
                            size_t errlen);
 
-/* Frees a message's request of the given kind (enum duro_kind). */
-void duro_request_free(int kind, void *req);
-
-/* The kind and op of a binary-protocol / embedded op name (kv.*, snapshot.*,
- * ratelimit.*, session.*, resources.*): 0 with *kind and *op set, or -1 if
- * no object has it. */
-int duro_op_from_name(const char *name, size_t len, int *kind, int *op);
+/* The kind's decode (runtime/kind.h): duro_rl_request on the call's args
+ * ("key" required), checks read straight from msgpack when they can be. */
+int duro_rl_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * registry_request.h — building registry queries and resource registrations
+ * registry_req.h — building registry queries and resource registrations
  * from decoded wire input (HTTP query strings or bodies, binary-protocol
  * args). Everything the contract bounds is checked here; each function
  * returns DURO_OK or an error status with a message in err.
@@ -11,7 +11,8 @@
 #include <stddef.h>
 
 #include "objects/registry.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
+#include "runtime/kind.h"
 
 /* LIST/STATS from an object of type, namespace, key_prefix (strings), limit
  * (0..1000, default 100), offset (0..1e9) and consistent (a flag; every
@@ -37,8 +38,10 @@ void duro_registry_query_scope(const duro_registry_query *q, const char **ns, si
 int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
                           duro_resource_req **out, char *err, size_t errlen);
 
-/* The kind and op of a binary-protocol op name ("resources.list", ...):
- * 0 with *kind and *op set, or -1 if it is not a registry op. */
-int duro_registry_op_from_name(const char *name, size_t len, int *kind, int *op);
+/* The kinds' decodes (runtime/kind.h): resources.list / resources.stats
+ * (duro_registry_query_from, typed) and resources.register / unregister
+ * (duro_resource_request, in the call's namespace). */
+int duro_registry_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
+int duro_resource_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
 
 #endif

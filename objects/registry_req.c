@@ -1,11 +1,11 @@
-/* registry_request.c — decoding registry requests (see registry_request.h). */
-#include "transport/registry_request.h"
+/* registry_req.c — decoding registry requests (see registry_req.h). */
+#include "objects/registry_req.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 #include "common/names.h"
 
 static int fail(char *err, size_t errlen, int st, const char *msg)
@@ -224,22 +224,27 @@ int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
     return DURO_OK;
 }
 
-int duro_registry_op_from_name(const char *name, size_t len, int *kind, int *op)
+int duro_registry_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
 {
-    static const struct {
-        const char *name;
-        int kind, op;
-    } ops[] = {
-        {"resources.list", DURO_KIND_REGISTRY, DURO_REGISTRY_LIST},
-        {"resources.stats", DURO_KIND_REGISTRY, DURO_REGISTRY_STATS},
-        {"resources.register", DURO_KIND_RESOURCE, DURO_RESOURCE_REGISTER},
-        {"resources.unregister", DURO_KIND_RESOURCE, DURO_RESOURCE_UNREGISTER},
-    };
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strlen(ops[i].name) == len && memcmp(ops[i].name, name, len) == 0) {
-            *kind = ops[i].kind;
-            *op = ops[i].op;
-            return 0;
-        }
-    return -1;
+    json_t *j;
+    int st = duro_args_tree(a, &j, err, errlen);
+    if (st != DURO_OK)
+        return st;
+    st = op == DURO_REGISTRY_LIST || op == DURO_REGISTRY_STATS
+             ? duro_registry_query_from(j, DURO_PARAMS_TYPED, (duro_registry_query **)req, err,
+                                        errlen)
+             : (snprintf(err, errlen, "unknown operation"), DURO_BAD_REQUEST);
+    json_decref(j);
+    return st;
+}
+
+int duro_resource_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
+{
+    json_t *j;
+    int st = duro_args_tree(a, &j, err, errlen);
+    if (st != DURO_OK)
+        return st;
+    st = duro_resource_request(op, j, NULL, NULL, (duro_resource_req **)req, err, errlen);
+    json_decref(j);
+    return st;
 }

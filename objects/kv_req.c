@@ -1,5 +1,5 @@
 /*
- * kv_request.c — validation and decoding of KV requests (see kv_request.h),
+ * kv_req.c — validation and decoding of KV requests (see kv_req.h),
  * and the parameter helpers every request decoder shares.
  *
  * Inputs are strict: each decoder names the members it reads and refuses any
@@ -8,7 +8,7 @@
  * input is an HTTP query string (DURO_PARAMS_QUERY), whose values are all
  * strings. docs/protocol.md ("Strict inputs") has the rules per op.
  */
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -18,6 +18,7 @@
 
 #include "duro/status.h"
 #include "common/codec.h"
+#include "common/mp_fields.h"
 #include "common/names.h"
 
 static int fail(char *err, size_t errlen, int st, const char *fmt, const char *arg)
@@ -453,7 +454,7 @@ long long duro_kv_parse_etag(const char *s)
     return v;
 }
 
-static const char *const op_names[DURO_KV_OP_COUNT] = {
+const char *const duro_kv_op_names[DURO_KV_OP_COUNT] = {
     [DURO_KV_GET] = "kv.get",
     [DURO_KV_PUT] = "kv.put",
     [DURO_KV_DELETE] = "kv.delete",
@@ -469,14 +470,14 @@ static const char *const op_names[DURO_KV_OP_COUNT] = {
 int duro_kv_op_from_name(const char *name, size_t len)
 {
     for (int op = 0; op < DURO_KV_OP_COUNT; op++)
-        if (strlen(op_names[op]) == len && memcmp(op_names[op], name, len) == 0)
+        if (strlen(duro_kv_op_names[op]) == len && memcmp(duro_kv_op_names[op], name, len) == 0)
             return op;
     return -1;
 }
 
 const char *duro_kv_op_name(int op)
 {
-    return op >= 0 && op < DURO_KV_OP_COUNT ? op_names[op] : NULL;
+    return op >= 0 && op < DURO_KV_OP_COUNT ? duro_kv_op_names[op] : NULL;
 }
 
 /* The members each op's args may have (duro_kv_request_from_args). */
@@ -578,4 +579,56 @@ int duro_kv_request_from_args(int op, const json_t *args, int enc, const duro_kv
     }
     *out = r;
     return DURO_OK;
+}
+
+/* kv.get {key, meta?} read straight from msgpack (common/mp_fields.h): 1 if
+ * the args have another shape (the general path answers them), else the
+ * status with *out set on DURO_OK. */
+static int get_fast(const duro_args *a, duro_kv_req **out, char *err, size_t errlen)
+{
+    duro_mp_field f[DURO_MP_FIELDS_MAX];
+    int c;
+    if (duro_mp_fields(a->mp, a->len, f, &c) != 0)
+        return 1;
+    const char *key = NULL;
+    size_t key_len = 0;
+    int meta = 0;
+    for (int i = 0; i < c; i++) {
+        if (duro_mp_field_is(&f[i], "key") && f[i].type == 's') {
+            key = f[i].s;
+            key_len = f[i].sl;
+        } else if (duro_mp_field_is(&f[i], "meta") && f[i].type == 'b') {
+            meta = (int)f[i].u;
+        } else {
+            return 1;
+        }
+    }
+    if (!key)
+        return 1;
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_GET);
+    if (!r)
+        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    int st = duro_kv_add_key(r, key, key_len, err, errlen);
+    if (st != DURO_OK) {
+        duro_kv_req_free(r);
+        return st;
+    }
+    r->with_meta = meta;
+    *out = r;
+    return DURO_OK;
+}
+
+int duro_kv_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
+{
+    duro_kv_req **out = (duro_kv_req **)req;
+    int st;
+    if (op == DURO_KV_GET && (st = get_fast(a, out, err, errlen)) != 1)
+        return st;
+    json_t *j;
+    if ((st = duro_args_tree(a, &j, err, errlen)) != DURO_OK)
+        return st;
+    duro_kv_limits lim = {a->lim->max_value_bytes, a->lim->max_snapshot_bytes};
+    st = duro_kv_request_from_args(op, j, a->val_enc, &lim, out, err, errlen);
+    json_decref(j);
+    return st;
 }

@@ -1,21 +1,14 @@
-/* rl_request.c — rate-limiter request decoding (see rl_request.h); the
- * request freeing and op-name lookup of every kind. */
-#include "transport/rl_request.h"
+/* ratelimit_req.c — rate-limiter request decoding (see ratelimit_req.h). */
+#include "objects/ratelimit_req.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "objects/auth.h"
-#include "objects/kv.h"
-#include "objects/registry.h"
-#include "objects/session.h"
-#include "runtime/msg.h"
-#include "transport/kv_request.h"
+#include "objects/kv_req.h"
+#include "common/mp_fields.h"
 #include "common/names.h"
-#include "transport/registry_request.h"
-#include "transport/session_request.h"
 
 int duro_rl_parse_default(const char *s, duro_rl_defaults *d)
 {
@@ -37,12 +30,16 @@ int duro_rl_parse_default(const char *s, duro_rl_defaults *d)
     return 0;
 }
 
+const char *const duro_rl_op_names[DURO_RL_OP_COUNT] = {
+    [DURO_RL_CHECK] = "ratelimit.check",
+    [DURO_RL_GET] = "ratelimit.get",
+    [DURO_RL_RESET] = "ratelimit.reset",
+};
+
 int duro_rl_op_from_name(const char *name, size_t len)
 {
-    static const char *const names[DURO_RL_OP_COUNT] = {"ratelimit.check", "ratelimit.get",
-                                                        "ratelimit.reset"};
     for (int op = 0; op < DURO_RL_OP_COUNT; op++)
-        if (strlen(names[op]) == len && memcmp(names[op], name, len) == 0)
+        if (strlen(duro_rl_op_names[op]) == len && memcmp(duro_rl_op_names[op], name, len) == 0)
             return op;
     return -1;
 }
@@ -198,38 +195,61 @@ int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
     return duro_rl_request_fields(op, key, key_len, &f, d, out, err, errlen);
 }
 
-void duro_request_free(int kind, void *req)
+/* ratelimit.check / ratelimit.get {key, limit?, windowMs?, cost?, enforce?}
+ * read straight from msgpack (common/mp_fields.h): 1 if the args have
+ * another shape (the general path answers them), else 0 with key and *rf
+ * set. */
+static int fields_fast(const duro_args *a, const char **key, size_t *key_len, duro_rl_fields *rf)
 {
-    switch (kind) {
-    case DURO_KIND_RATELIMIT:
-        duro_rl_req_free(req);
-        break;
-    case DURO_KIND_SESSION:
-        duro_session_req_free(req);
-        break;
-    case DURO_KIND_AUTH:
-        duro_auth_req_free(req);
-        break;
-    case DURO_KIND_RESOURCE:
-        duro_resource_req_free(req);
-        break;
-    case DURO_KIND_REGISTRY:
-        duro_registry_query_free(req);
-        break;
-    default:
-        duro_kv_req_free(req);
+    duro_mp_field f[DURO_MP_FIELDS_MAX];
+    int c;
+    if (duro_mp_fields(a->mp, a->len, f, &c) != 0)
+        return 1;
+    *key = NULL;
+    memset(rf, 0, sizeof *rf);
+    for (int i = 0; i < c; i++) {
+        int u = f[i].type == 'u' && f[i].u <= (uint64_t)INT64_MAX;
+        if (duro_mp_field_is(&f[i], "key") && f[i].type == 's') {
+            *key = f[i].s;
+            *key_len = f[i].sl;
+        } else if (duro_mp_field_is(&f[i], "limit") && u) {
+            rf->has_limit = 1;
+            rf->limit = (int64_t)f[i].u;
+        } else if (duro_mp_field_is(&f[i], "windowMs") && u) {
+            rf->has_window = 1;
+            rf->window_ms = (int64_t)f[i].u;
+        } else if (duro_mp_field_is(&f[i], "cost") && u) {
+            rf->has_cost = 1;
+            rf->cost = (int64_t)f[i].u;
+        } else if (duro_mp_field_is(&f[i], "enforce") && f[i].type == 'b') {
+            rf->has_enforce = 1;
+            rf->enforce = (int)f[i].u;
+        } else {
+            return 1;
+        }
     }
+    return *key ? 0 : 1;
 }
 
-int duro_op_from_name(const char *name, size_t len, int *kind, int *op)
+int duro_rl_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
 {
-    if ((*op = duro_kv_op_from_name(name, len)) >= 0)
-        *kind = DURO_KIND_KV;
-    else if ((*op = duro_rl_op_from_name(name, len)) >= 0)
-        *kind = DURO_KIND_RATELIMIT;
-    else if ((*op = duro_session_op_from_name(name, len)) >= 0)
-        *kind = DURO_KIND_SESSION;
-    else
-        return duro_registry_op_from_name(name, len, kind, op);
-    return 0;
+    duro_rl_req **out = (duro_rl_req **)req;
+    duro_rl_defaults d = {a->lim->rl_limit, a->lim->rl_window_ms};
+    const char *key;
+    size_t key_len = 0;
+    duro_rl_fields f;
+    if (op != DURO_RL_RESET && fields_fast(a, &key, &key_len, &f) == 0)
+        return duro_rl_request_fields(op, key, key_len, &f, &d, out, err, errlen);
+    json_t *j;
+    int st = duro_args_tree(a, &j, err, errlen);
+    if (st != DURO_OK)
+        return st;
+    if (json_is_string(json_object_get(j, "key"))) {
+        st = duro_rl_request(op, NULL, 0, j, &d, out, err, errlen);
+    } else {
+        snprintf(err, errlen, "\"key\" must be a string");
+        st = DURO_BAD_REQUEST;
+    }
+    json_decref(j);
+    return st;
 }

@@ -1,0 +1,88 @@
+/* kind.c — finding, building and freeing a kind's ops (see kind.h). */
+#include "runtime/kind.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/codec.h"
+#include "common/names.h"
+
+const duro_kind *duro_op_find(const duro_kinds *t, const char *name, size_t len, int *kind,
+                              int *op)
+{
+    for (int id = 0; id <= DURO_KIND_MAX; id++) {
+        const duro_kind *k = t->kinds[id];
+        for (int i = 0; k && k->ops && i < k->n_ops; i++)
+            if (k->ops[i] && strlen(k->ops[i]) == len && memcmp(k->ops[i], name, len) == 0) {
+                *kind = id;
+                *op = i;
+                return k;
+            }
+    }
+    return NULL;
+}
+
+int duro_op_writes(const duro_kinds *t, const duro_msg *m)
+{
+    const duro_kind *k = duro_kind_get(t, m->kind);
+    return k && k->writes && k->writes(m->op);
+}
+
+void duro_op_free(const duro_kinds *t, duro_msg *m)
+{
+    const duro_kind *k = duro_kind_get(t, m->kind);
+    if (m->req && k && k->free)
+        k->free(m->req);
+    m->req = NULL;
+}
+
+int duro_args_tree(const duro_args *a, json_t **out, char *err, size_t errlen)
+{
+    const char *why;
+    if (!(*out = duro_mp_to_json(a->mp, a->len, &why))) {
+        snprintf(err, errlen, "bad args: %s", why);
+        return DURO_BAD_REQUEST;
+    }
+    return DURO_OK;
+}
+
+int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m)
+{
+    const char *why;
+    char err[sizeof m->errmsg] = "";
+    m->req = NULL;
+    const duro_kind *k = duro_op_find(t, c->op, c->op_len, &m->kind, &m->op);
+    if (!k || !k->decode)
+        return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown op \"%.*s\"",
+                             (int)(c->op_len > 64 ? 64 : c->op_len), c->op);
+    const char *ns = c->ns;
+    size_t ns_len = c->ns_len;
+    if (k->global) { /* every namespace: the call's is not used */
+        ns = "*";
+        ns_len = 1;
+    } else if (duro_ns_valid(ns, ns_len, &why) != 0) {
+        return duro_msg_fail(m, DURO_BAD_REQUEST, "invalid namespace: %s", why);
+    }
+    int st;
+    if (!k->global && c->allow &&
+        (st = c->allow(c->allow_arg, ns, ns_len, duro_op_writes(t, m), err, sizeof err)) != DURO_OK)
+        return duro_msg_fail(m, st, "%s", err);
+    if ((st = k->decode(m->op, &c->args, &m->req, err, sizeof err)) != DURO_OK) {
+        m->req = NULL;
+        return duro_msg_fail(m, st, "%s", st == DURO_NOMEM && !err[0] ? "out of memory" : err);
+    }
+    if (k->global && c->allow) {
+        const char *scope = "*";
+        size_t scope_len = 1;
+        if (k->scope)
+            k->scope(m->req, &scope, &scope_len);
+        if ((st = c->allow(c->allow_arg, scope, scope_len, 0, err, sizeof err)) != DURO_OK) {
+            duro_op_free(t, m);
+            return duro_msg_fail(m, st, "%s", err);
+        }
+    }
+    memcpy(m->ns, ns, ns_len);
+    m->ns[ns_len] = '\0';
+    m->ns_len = ns_len;
+    return DURO_OK;
+}

@@ -1,0 +1,169 @@
+/*
+ * kind.h — what an object kind is to the runtime: one table row per kind.
+ *
+ * DESIGN
+ * An object kind (KV, rate limiter, sessions, ...) is plain code over a
+ * duro_ns: it does no I/O of its own, starts no threads and knows nothing of
+ * HTTP. Everything the rest of the system needs to know about it is in its
+ * row (duro_kind): the op names callers use, which ops write, how a call's
+ * msgpack args become a validated request, how that request is freed, how the
+ * owner runs it, and the kind's part of the namespace schema. The rows live
+ * in objects/object.c; durod and the embedded client hand that table
+ * (duro_kinds) to the runtime (duro_runtime_config.kinds), so the runtime
+ * never includes an object header and a new kind is a row plus its files.
+ *
+ * One builder, duro_op_build(), turns a call (op name, namespace, msgpack
+ * args) into a message for the binary protocol and the embedded client
+ * alike, so both answer every call the same way.
+ *
+ * exec() runs on the namespace's owner, inside the namespace's open
+ * transaction when txn(op) says so; it returns a duro_status
+ * and fills m's reply. A return of DURO_INTERNAL, DURO_IO, DURO_NOMEM or
+ * DURO_INSUFFICIENT_STORAGE means storage failed: the actor rolls the
+ * namespace's transaction back and fails every write of that batch. Other
+ * statuses are ordinary answers (404, 412, ...) that leave the transaction
+ * alone.
+ */
+#ifndef DURO_KIND_H
+#define DURO_KIND_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "runtime/msg.h"
+#include "runtime/ns.h"
+
+/* Limits and defaults a decoder applies: durod's flags, or the embedded
+ * client's URL options. */
+typedef struct duro_limits {
+    size_t max_value_bytes;
+    size_t max_snapshot_bytes; /* 0: the KV default */
+    size_t max_reply_bytes;    /* 0: DURO_MAX_REPLY_DEFAULT */
+    int64_t rl_limit;          /* a rate-limit check that gives no limit */
+    int64_t rl_window_ms;      /* ... and no window */
+} duro_limits;
+
+/* A call's arguments as a decoder gets them. */
+typedef struct duro_args {
+    const unsigned char *mp; /* a msgpack map that passed duro_mp_check() */
+    size_t len;
+    int val_enc;             /* DURO_ENC_*: how this call's values are stored */
+    const duro_limits *lim;
+} duro_args;
+
+/* One step of the namespace schema: PRAGMA user_version goes from
+ * version - 1 to version by running sql, in one transaction. Versions are
+ * numbered across all kinds (1, 2, 3, ...); a new step takes the next one. */
+typedef struct duro_migration {
+    int version;
+    const char *sql;
+} duro_migration;
+
+typedef struct duro_kind {
+    const char *name;        /* "kv" */
+    const char *metric;      /* its ops counter in /metrics, and the help text */
+    const char *metric_help;
+    const char *const *ops;  /* op names by op ("kv.get"); NULL: not callable */
+    int n_ops;
+    /* 1: served by the registry actor over every namespace (the call's
+     * namespace is not used; the message's is "*"). */
+    int global;
+    /* 1 if op changes the namespace (a check of the rate limiter's counts):
+     * it needs write access. */
+    int (*writes)(int op);
+    /* 1 if op runs inside the namespace's write transaction (and answers
+     * after its commit). NULL: the same as writes. A kind whose writes only
+     * touch in-memory state it flushes later (flush) says 0 for them; one
+     * whose reads update something (a rolling session's expiry) says 1. */
+    int (*txn)(int op);
+    /* Builds the request of op from a call's args: DURO_OK with *req set,
+     * or an error status with a message in err. NULL: not callable. */
+    int (*decode)(int op, const duro_args *a, void **req, char *err, size_t errlen);
+    void (*free)(void *req);
+    /* The largest reply (tape bytes) op can have, for a transport's reply
+     * budget: a value, a page, or a few bytes (0) for a write. NULL: 0. */
+    size_t (*reply_bound)(int op, const duro_limits *lim);
+    /* Global kinds: the namespace a request reads, for access checks. */
+    void (*scope)(const void *req, const char **ns, size_t *len);
+    int (*exec)(duro_ns *ns, duro_msg *m, int64_t now_ms);
+    /* Deletes up to `max` keys due at now_ms (inside a transaction); returns
+     * how many, or -1 on a storage error. NULL if the kind has no expiry. */
+    int (*sweep)(duro_ns *ns, int64_t now_ms, int max);
+    /* Writes the kind's dirty in-memory state (inside a transaction). 0, or
+     * -1 on a storage error. NULL if the kind keeps no such state. */
+    int (*flush)(duro_ns *ns);
+    /* Frees the kind's in-memory state of a namespace being closed (after a
+     * final flush). NULL if none. */
+    void (*ns_close)(duro_ns *ns);
+    const duro_migration *migrations;
+    size_t n_migrations;
+} duro_kind;
+
+struct duro_registry_store;
+
+/* The table the runtime runs: kinds[id] for each kind id (enum duro_kind_id in
+ * objects/object.h, DURO_KIND_REGISTRY for the registry's queries), NULL
+ * where no kind has that id; and the registry's storage. */
+typedef struct duro_kinds {
+    const duro_kind *kinds[DURO_KIND_MAX + 1];
+    const struct duro_registry_store *registry;
+} duro_kinds;
+
+/* The row of kind id, or NULL. */
+static inline const duro_kind *duro_kind_get(const duro_kinds *t, int id)
+{
+    return id >= 0 && id <= DURO_KIND_MAX ? t->kinds[id] : NULL;
+}
+
+/* The kind and op of an op name: the row with *kind and *op set, or NULL if
+ * no kind has it. */
+const duro_kind *duro_op_find(const duro_kinds *t, const char *name, size_t len, int *kind,
+                              int *op);
+
+/* 1 if m's op writes (needs write access), else 0. */
+int duro_op_writes(const duro_kinds *t, const duro_msg *m);
+
+/* 1 if op of kind k runs inside the namespace's transaction. */
+static inline int duro_kind_txn(const duro_kind *k, int op)
+{
+    return k->txn ? k->txn(op) : k->writes(op);
+}
+
+/* Frees m's request (m->req, of kind m->kind) and sets it to NULL. */
+void duro_op_free(const duro_kinds *t, duro_msg *m);
+
+/* A call, as a transport or the embedded client received it. */
+typedef struct duro_op_call {
+    const char *op;
+    size_t op_len;
+    const char *ns;
+    size_t ns_len;
+    duro_args args;
+    /* Optional access check, run after the namespace check and before the
+     * args are decoded (for a global kind: after, on its scope): DURO_OK,
+     * or a status with a message in err. */
+    int (*allow)(void *arg, const char *ns, size_t ns_len, int write, char *err,
+                 size_t errlen);
+    void *allow_arg;
+} duro_op_call;
+
+/* Builds m's request from c: op name → kind and op ("unknown op"), the
+ * namespace check ("invalid namespace"), the access check, the kind's
+ * decode. DURO_OK with m->kind, op, req and ns set (free m->req with
+ * duro_op_free), or an error status with m->status and m->errmsg set and
+ * nothing to free. */
+int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m);
+
+/* For decoders: a call's args as a jansson tree (*out, to json_decref), or
+ * DURO_BAD_REQUEST with "bad args: <why>" in err. */
+int duro_args_tree(const duro_args *a, json_t **out, char *err, size_t errlen);
+
+/* 1 if status means storage failed (roll back), else 0. */
+static inline int duro_status_is_storage_error(int st)
+{
+    return st == DURO_INTERNAL || st == DURO_IO || st == DURO_NOMEM ||
+           st == DURO_INSUFFICIENT_STORAGE;
+}
+
+#endif
