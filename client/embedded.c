@@ -23,8 +23,10 @@
  * its commit (synchronous=FULL unless the URL says sync=normal).
  *
  * URL options: file:///dir?actors=N&cache_mb=N&ttl_sweep_ms=N&max_value_bytes=N
- * &sync=full|normal&ratelimit_default=LIMIT/WINDOW (defaults: one actor per
- * core, 64 MiB, 1000 ms, 2 MiB, full, 30/60s as durod's --ratelimit-default).
+ * &sync=full|normal&ratelimit_default=LIMIT/WINDOW&pwhash=min (defaults: one
+ * actor per core, 64 MiB, 1000 ms, 2 MiB, full, 30/60s as durod's
+ * --ratelimit-default; pwhash=min is Argon2id at its minimum cost, for tests
+ * only, as --pwhash-min).
  */
 #include <msgpack.h>
 #include <pthread.h>
@@ -312,6 +314,7 @@ int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen)
     }
     if (query && strstr(query, "sync=normal"))
         sync_full = 0;
+    int pwhash_min = query && strstr(query, "pwhash=min"); /* tests only */
     duro_rl_defaults rl_defaults = {30, 60000}; /* durod's --ratelimit-default 30/60s */
     const char *rd = query ? strstr(query, "ratelimit_default=") : NULL;
     if (rd) {
@@ -338,7 +341,8 @@ int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen)
     E->lim = (duro_limits){.max_value_bytes = (size_t)max_value,
                            .max_reply_bytes = DURO_MAX_REPLY_DEFAULT,
                            .rl_limit = rl_defaults.limit,
-                           .rl_window_ms = rl_defaults.window_ms};
+                           .rl_window_ms = rl_defaults.window_ms,
+                           .pwhash_min = pwhash_min};
     pthread_mutex_init(&E->mu, NULL);
     pthread_cond_init(&E->cv, NULL);
     duro_runtime_config cfg = {

@@ -1,5 +1,6 @@
 /*
- * auth.c — users and the storage half of password login (see auth.h).
+ * auth.c — users and password login (see auth.h): the owner's steps, the
+ * worker steps, and the kind's row.
  *
  * Users live in _duro_users of the namespace (email -> user id, Argon2id
  * string). Failed logins are throttled with the namespace's rate limiter on
@@ -13,6 +14,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "objects/object.h"
@@ -39,10 +41,19 @@ void duro_auth_req_free(duro_auth_req *r)
             sodium_memzero(secret[i], strlen(secret[i]));
             free(secret[i]);
         }
+    duro_session_req_free(r->session);
     free(r->email);
     free(r->client);
     free(r->user_id);
     free(r);
+}
+
+/* Replaces *dst by a copy of src (NULL: by NULL). 0, or -1 on ENOMEM. */
+static int set_str(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src ? strdup(src) : NULL;
+    return src && !*dst ? -1 : 0;
 }
 
 static int storage_error(duro_msg *m, int rc)
@@ -51,6 +62,42 @@ static int storage_error(duro_msg *m, int rc)
     return duro_msg_fail(m, st == DURO_OK ? DURO_INTERNAL : st, "storage error");
 }
 
+/* Runs a session op on m's namespace with request s (the session object's
+ * exec, in the same transaction); its reply is m's. */
+static int session_op(duro_ns *ns, duro_msg *m, int op, duro_session_req *s, int64_t now)
+{
+    int op0 = m->op;
+    void *req0 = m->req;
+    m->op = op;
+    m->req = s;
+    int st = duro_session_kind.exec(ns, m, now);
+    m->op = op0;
+    m->req = req0;
+    return st;
+}
+
+/* A copy of the string field name of the map in a reply tape, or NULL. */
+static char *tape_str(const duro_buf *tape, const char *name)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    char *out = NULL;
+    if (msgpack_unpack_next(&u, tape->data, tape->len, &off) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_MAP)
+        for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+            const msgpack_object *k = &u.data.via.map.ptr[i].key;
+            const msgpack_object *v = &u.data.via.map.ptr[i].val;
+            if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(name) &&
+                memcmp(k->via.str.ptr, name, k->via.str.size) == 0 &&
+                v->type == MSGPACK_OBJECT_STR)
+                out = strndup(v->via.str.ptr, v->via.str.size);
+        }
+    msgpack_unpacked_destroy(&u);
+    return out;
+}
+
+/* Register, owner step: inserts the user with the hash the worker made. */
 static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
 {
     unsigned char raw[16];
@@ -70,6 +117,7 @@ static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
         return storage_error(m, rc);
     if (sqlite3_changes(ns->db) == 0)
         return duro_msg_fail(m, DURO_CONFLICT, "a user with this email exists");
+    m->created = 1;
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
@@ -118,7 +166,9 @@ static int throttle(duro_ns *ns, const duro_auth_req *r, int64_t now, int cost, 
     return DURO_OK;
 }
 
-static int login_begin(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
+/* Login, owner step 1: refuses if failures are exhausted, else reads the
+ * user's id and hash into r (none for an unknown email). */
+static int login_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
 {
     int blocked;
     int64_t retry;
@@ -127,6 +177,7 @@ static int login_begin(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
         return duro_msg_fail(m, st, "storage error");
     if (blocked) {
         m->rl.set = 1;
+        m->rl.limit = DURO_AUTH_FAIL_EMAIL_LIMIT;
         m->rl.retry_after_ms = retry;
         return duro_msg_fail(m, DURO_RATE_LIMITED,
                              "too many failed logins; retry in %lld ms", (long long)retry);
@@ -140,23 +191,18 @@ static int login_begin(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
         sqlite3_reset(q);
         return storage_error(m, rc);
     }
-    msgpack_packer pk;
-    duro_tape_packer(&pk, &m->body);
-    msgpack_pack_map(&pk, 2);
-    duro_tape_lit(&pk, "pwhash");
-    if (rc == SQLITE_ROW)
-        duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 1));
-    else
-        msgpack_pack_nil(&pk);
-    duro_tape_lit(&pk, "userId");
-    if (rc == SQLITE_ROW)
-        duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 0));
-    else
-        msgpack_pack_nil(&pk);
+    int row = rc == SQLITE_ROW;
+    if (set_str(&r->user_id, row ? (const char *)sqlite3_column_text(q, 0) : NULL) != 0 ||
+        set_str(&r->pwhash, row ? (const char *)sqlite3_column_text(q, 1) : NULL) != 0) {
+        sqlite3_reset(q);
+        return duro_msg_fail(m, DURO_NOMEM, "out of memory");
+    }
     sqlite3_reset(q);
     return DURO_OK;
 }
 
+/* Login, owner step 2: a session for the user, or one failure charged to
+ * the email and the client address. */
 static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
 {
     if (!r->ok || !r->user_id) {
@@ -174,23 +220,12 @@ static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
     s.data_len = 2;
     s.ttl_ms = r->ttl_ms;
     s.rolling = 1;
-    int op = m->op;
-    void *req = m->req;
-    m->op = DURO_SESSION_CREATE;
-    m->req = &s;
-    duro_buf created = {0};
-    duro_buf saved = m->body;
-    m->body = created;
-    int st = duro_session_kind.exec(ns, m, now);
-    created = m->body;
-    m->body = saved;
-    m->op = op;
-    m->req = req;
-    if (st != DURO_OK) {
-        duro_buf_free(&created);
+    int st = session_op(ns, m, DURO_SESSION_CREATE, &s, now);
+    if (st != DURO_OK)
         return st;
-    }
     /* {id, expiresAt} -> {sessionId, expiresAt, userId}: re-read the tape */
+    duro_buf created = m->body;
+    m->body = (duro_buf){0};
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
@@ -219,7 +254,8 @@ static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
     return st;
 }
 
-static int user_get(duro_ns *ns, duro_msg *m, const duro_auth_req *r)
+/* Reads the hash of r->user_id into r->pwhash. */
+static int user_get(duro_ns *ns, duro_msg *m, duro_auth_req *r)
 {
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_BY_ID, SQL_BY_ID);
     if (!q)
@@ -234,17 +270,13 @@ static int user_get(duro_ns *ns, duro_msg *m, const duro_auth_req *r)
         sqlite3_reset(q);
         return storage_error(m, rc);
     }
-    msgpack_packer pk;
-    duro_tape_packer(&pk, &m->body);
-    msgpack_pack_map(&pk, 2);
-    duro_tape_lit(&pk, "pwhash");
-    duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 1));
-    duro_tape_lit(&pk, "email");
-    duro_tape_lit(&pk, (const char *)sqlite3_column_text(q, 0));
+    rc = set_str(&r->pwhash, (const char *)sqlite3_column_text(q, 1));
     sqlite3_reset(q);
-    return DURO_OK;
+    return rc == 0 ? DURO_OK : duro_msg_fail(m, DURO_NOMEM, "out of memory");
 }
 
+/* Password change, owner step 2: stores the new hash and revokes the user's
+ * other sessions. */
 static int set_password(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
 {
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_SET, SQL_SET);
@@ -261,43 +293,151 @@ static int set_password(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
     duro_session_req s = {0};
     s.user_id = r->user_id;
     s.user_id_len = strlen(r->user_id);
-    if (r->has_keep) {
-        memcpy(s.except_hash, r->keep_hash, sizeof s.except_hash);
-        s.has_except = 1;
-    }
-    int op = m->op;
-    void *req = m->req;
-    m->op = DURO_SESSION_REVOKE_USER;
-    m->req = &s;
-    int st = duro_session_kind.exec(ns, m, now); /* replies {deleted: n} */
-    m->op = op;
-    m->req = req;
+    memcpy(s.except_hash, r->session->id_hash, sizeof s.except_hash);
+    s.has_except = 1;
+    return session_op(ns, m, DURO_SESSION_REVOKE_USER, &s, now); /* {deleted: n} */
+}
+
+/* The caller's session (SESSION, LOGOUT, PASSWORD): an unknown one is
+ * UNAUTHORIZED, except for a logout, which answers {deleted: false}. */
+static int caller_session(duro_ns *ns, duro_msg *m, duro_auth_req *r, int op, int64_t now)
+{
+    int st = session_op(ns, m, op, r->session, now);
+    if (st == DURO_NOT_FOUND)
+        return duro_msg_fail(m, DURO_UNAUTHORIZED, "no such session");
     return st;
+}
+
+/* Password change, owner step 1: the session's user and that user's hash
+ * into r (the worker then verifies the current password). */
+static int password_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
+{
+    int st = caller_session(ns, m, r, DURO_SESSION_GET, now);
+    if (st != DURO_OK)
+        return st;
+    char *user = tape_str(&m->body, "userId");
+    duro_buf_free(&m->body);
+    free(r->user_id);
+    r->user_id = user;
+    if (!user)
+        return duro_msg_fail(m, DURO_FORBIDDEN, "the session belongs to no user");
+    return user_get(ns, m, r);
+}
+
+/* ---- the worker steps (never on an actor) ---- */
+
+static unsigned long long pw_ops(const duro_auth_req *r)
+{
+    return r->pwhash_min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+}
+
+static size_t pw_mem(const duro_auth_req *r)
+{
+    return r->pwhash_min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+}
+
+/* What an unknown email is verified against, so that it costs what a known
+ * one does: one per cost setting, made on first use. NULL if it cannot be. */
+static const char *dummy_hash(const duro_auth_req *r)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char hash[2][crypto_pwhash_STRBYTES];
+    static int made[2];
+    int i = r->pwhash_min != 0;
+    pthread_mutex_lock(&lock);
+    if (!made[i]) {
+        unsigned char junk[32];
+        randombytes_buf(junk, sizeof junk);
+        made[i] = crypto_pwhash_str(hash[i], (const char *)junk, sizeof junk, pw_ops(r),
+                                    pw_mem(r)) == 0;
+    }
+    pthread_mutex_unlock(&lock);
+    return made[i] ? hash[i] : NULL;
+}
+
+/* r->pwhash = the hash of pw. */
+static void hash_into(duro_msg *m, duro_auth_req *r, const char *pw)
+{
+    (void)m;
+    r->pwhash = malloc(crypto_pwhash_STRBYTES);
+    if (!r->pwhash || crypto_pwhash_str(r->pwhash, pw, strlen(pw), pw_ops(r), pw_mem(r)) != 0)
+        r->work_failed = 1;
+}
+
+/* register: hash the password */
+static void work_hash(duro_msg *m)
+{
+    duro_auth_req *r = m->req;
+    hash_into(m, r, r->password);
+}
+
+/* login, password change: verify (an unknown user against the dummy); for a
+ * change that verified, hash the new password */
+static void work_verify(duro_msg *m)
+{
+    duro_auth_req *r = m->req;
+    const char *h = r->pwhash ? r->pwhash : dummy_hash(r);
+    r->ok = h && crypto_pwhash_str_verify(h, r->password, strlen(r->password)) == 0 &&
+            r->pwhash;
+    if (m->op == DURO_AUTH_PASSWORD && r->ok) {
+        sodium_memzero(r->pwhash, strlen(r->pwhash));
+        free(r->pwhash);
+        r->pwhash = NULL;
+        hash_into(m, r, r->password2);
+    }
+}
+
+/* Goes on with work on the worker pool (kind.h: DURO_CONTINUE). */
+static int then(duro_msg *m, void (*work)(duro_msg *m))
+{
+    m->work = work;
+    return DURO_CONTINUE;
 }
 
 static int auth_exec(duro_ns *ns, duro_msg *m, int64_t now)
 {
     duro_auth_req *r = m->req;
+    if (r->work_failed)
+        return duro_msg_fail(m, DURO_UNAVAILABLE, "password hashing failed; retry later");
+    int st;
     switch (m->op) {
-    case DURO_AUTH_USER_CREATE:
-        return user_create(ns, m, r, now);
-    case DURO_AUTH_LOGIN_BEGIN:
-        return login_begin(ns, m, r, now);
-    case DURO_AUTH_LOGIN_FINISH:
-        return login_finish(ns, m, r, now);
-    case DURO_AUTH_USER_GET:
-        return user_get(ns, m, r);
-    case DURO_AUTH_SET_PASSWORD:
-        return set_password(ns, m, r, now);
+    case DURO_AUTH_REGISTER:
+        return m->stage == 0 ? then(m, work_hash) : user_create(ns, m, r, now);
+    case DURO_AUTH_LOGIN:
+        if (m->stage == 1)
+            return login_finish(ns, m, r, now);
+        st = login_begin(ns, m, r, now);
+        return st == DURO_OK ? then(m, work_verify) : st;
+    case DURO_AUTH_SESSION:
+        return caller_session(ns, m, r, DURO_SESSION_GET, now);
+    case DURO_AUTH_LOGOUT:
+        return session_op(ns, m, DURO_SESSION_DELETE, r->session, now);
+    case DURO_AUTH_PASSWORD:
+        if (m->stage == 1)
+            return r->ok ? set_password(ns, m, r, now)
+                         : duro_msg_fail(m, DURO_UNAUTHORIZED, "the current password is wrong");
+        st = password_begin(ns, m, r, now);
+        return st == DURO_OK ? then(m, work_verify) : st;
     default:
         return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown auth operation");
     }
 }
 
-/* A login's first step only reads the user's hash (the worker pool checks
- * the password); the second writes the session. */
-static int auth_writes(int op) { return op != DURO_AUTH_USER_GET && op != DURO_AUTH_LOGIN_BEGIN; }
+/* Every op runs in the transaction: the steps that read (a login's first,
+ * a session's renewal) commit nothing the reply waits for. */
+static int auth_writes(int op) { return op != DURO_AUTH_SESSION; }
+static int auth_txn(int op)
+{
+    (void)op;
+    return 1;
+}
 static void auth_free(void *req) { duro_auth_req_free(req); }
+
+static size_t auth_reply_bound(int op, const duro_limits *lim)
+{
+    (void)lim;
+    return op == DURO_AUTH_SESSION ? DURO_SESSION_DATA_MAX + 1024 : 1024;
+}
 
 static const duro_migration auth_migrations[] = {
     /* users (password login) */
@@ -305,13 +445,17 @@ static const duro_migration auth_migrations[] = {
         " pwhash TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;"},
 };
 
-/* Not callable by name yet: HTTP builds its requests (transport/http.c). */
 const duro_kind duro_auth_kind = {
     .name = "auth",
     .metric = "duro_auth_ops_total",
     .metric_help = "Operations run by the user/login object.",
+    .ops = duro_auth_op_names,
+    .n_ops = DURO_AUTH_OP_COUNT,
     .writes = auth_writes,
+    .txn = auth_txn,
+    .decode = duro_auth_decode_args,
     .free = auth_free,
+    .reply_bound = auth_reply_bound,
     .exec = auth_exec,
     .migrations = auth_migrations,
     .n_migrations = sizeof auth_migrations / sizeof auth_migrations[0],

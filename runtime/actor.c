@@ -54,6 +54,7 @@
 #include "runtime/route.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
+#include "runtime/workers.h"
 
 #define SWEEP_BATCH 256
 #define DURO_FLUSH_MS 100 /* write-behind state reaches disk at least this often */
@@ -326,6 +327,31 @@ static void reply_reset(duro_msg *m)
     m->errmsg[0] = '\0';
 }
 
+/* Worker thread: an op's worker step is done; back to its owner. */
+static void resume(duro_msg *m)
+{
+    duro_actor *a = m->rt_ctx;
+    m->resume = NULL;
+    if (duro_mailbox_push_back(&a->mailbox, m) != 0) {
+        duro_msg_fail(m, DURO_UNAVAILABLE, "the runtime is stopping");
+        m->done(m);
+    }
+}
+
+/* exec answered DURO_CONTINUE (kind.h): m->work runs on the worker pool,
+ * then m comes back to this actor. */
+static void to_workers(duro_actor *a, duro_msg *m)
+{
+    m->stage++;
+    m->rt_ctx = a;
+    m->resume = resume;
+    if (duro_workers_submit(a->workers, m, m->work) != DURO_OK) {
+        m->resume = NULL;
+        duro_msg_fail(m, DURO_UNAVAILABLE, "the worker pool is full; retry later");
+        outbox_add(a, m);
+    }
+}
+
 /* Runs m against the ghost named after its namespace (which has no file), in
  * a transaction that is always rolled back. If the op changed nothing — no
  * version taken, no change notice, no write-behind state, no row changed —
@@ -345,6 +371,10 @@ static int run_ghost(duro_actor *a, duro_msg *m, const duro_kind *ops, int64_t n
     if (changed) {
         reply_reset(m);
         return 0;
+    }
+    if (st == DURO_CONTINUE) { /* a step that read nothing there: go on */
+        to_workers(a, m);
+        return 1;
     }
     if (!duro_kind_txn(ops, m->op))
         cap_read_reply(a, m);
@@ -386,7 +416,10 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         return;
     }
     if (!duro_kind_txn(ops, m->op)) {
-        ops->exec(ns, m, now);
+        if (ops->exec(ns, m, now) == DURO_CONTINUE) {
+            to_workers(a, m);
+            return;
+        }
         cap_read_reply(a, m);
         if (ns->in_txn)
             hold(ns, m);
@@ -409,6 +442,10 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     }
     if (ns->txn_failed == DURO_OK) {
         int st = ops->exec(ns, m, now);
+        if (st == DURO_CONTINUE) { /* what it wrote commits with the batch */
+            to_workers(a, m);
+            return;
+        }
         if (duro_status_is_storage_error(st))
             ns->txn_failed = failure(ns, st, &ns->txn_why);
     }

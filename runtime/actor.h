@@ -28,6 +28,7 @@ typedef struct duro_actor {
     int ghost_failed;       /* the ghost could not be opened: ops use real files */
     struct duro_registry *registry; /* gets each commit's change notices */
     const struct duro_kinds *kinds; /* the object kinds it runs (runtime/kind.h) */
+    struct duro_workers *workers;   /* the runtime's pool, for ops that continue */
     int ttl_sweep_ms;
     int64_t next_sweep_ms;
     int64_t next_flush_ms;

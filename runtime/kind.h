@@ -42,6 +42,7 @@ typedef struct duro_limits {
     size_t max_reply_bytes;    /* 0: DURO_MAX_REPLY_DEFAULT */
     int64_t rl_limit;          /* a rate-limit check that gives no limit */
     int64_t rl_window_ms;      /* ... and no window */
+    int pwhash_min;            /* Argon2id at its minimum cost (--pwhash-min, tests) */
 } duro_limits;
 
 /* A call's arguments as a decoder gets them. */
@@ -50,6 +51,7 @@ typedef struct duro_args {
     size_t len;
     int val_enc;             /* DURO_ENC_*: how this call's values are stored */
     const duro_limits *lim;
+    const char *peer;        /* the caller's address (login throttling), or NULL */
 } duro_args;
 
 /* One step of the namespace schema: PRAGMA user_version goes from
@@ -158,6 +160,17 @@ int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m);
 /* For decoders: a call's args as a jansson tree (*out, to json_decref), or
  * DURO_BAD_REQUEST with "bad args: <why>" in err. */
 int duro_args_tree(const duro_args *a, json_t **out, char *err, size_t errlen);
+
+/* exec()'s answer for "not done yet": the runtime runs m->work (set by
+ * exec) on its worker pool, off every actor, then hands m back to the
+ * namespace's owner, which runs exec again with m->stage one higher (it starts
+ * at 0; exec itself never changes it, so a step the actor runs twice, on the
+ * ghost and then on the file, starts over cleanly). The message is not
+ * answered in between. A step that continues
+ * must not have written anything the reply depends on: what it wrote commits
+ * with its batch, before the message comes back. If the pool is full, the
+ * runtime answers DURO_UNAVAILABLE. */
+#define DURO_CONTINUE (-1)
 
 /* 1 if status means storage failed (roll back), else 0. */
 static inline int duro_status_is_storage_error(int st)

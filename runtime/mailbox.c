@@ -34,11 +34,12 @@ void duro_mailbox_destroy(duro_mailbox *mb)
     pthread_cond_destroy(&mb->wake);
 }
 
-int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, size_t n)
+/* Appends head..tail (n messages); bounded: refused beyond max_depth. */
+static int push(duro_mailbox *mb, duro_msg *head, duro_msg *tail, size_t n, int bounded)
 {
     tail->next = NULL;
     pthread_mutex_lock(&mb->lock);
-    if (mb->closed || mb->depth + n > mb->max_depth) {
+    if (mb->closed || (bounded && mb->depth + n > mb->max_depth)) {
         pthread_mutex_unlock(&mb->lock);
         return -1;
     }
@@ -54,6 +55,13 @@ int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, siz
         pthread_cond_signal(&mb->wake);
     return 0;
 }
+
+int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, size_t n)
+{
+    return push(mb, head, tail, n, 1);
+}
+
+int duro_mailbox_push_back(duro_mailbox *mb, duro_msg *m) { return push(mb, m, m, 1, 0); }
 
 int duro_mailbox_push_lazy(duro_mailbox *mb, duro_msg *m)
 {

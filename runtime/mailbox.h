@@ -36,6 +36,12 @@ int duro_mailbox_push(duro_mailbox *mb, duro_msg *m);
  * list is not taken). */
 int duro_mailbox_push_list(duro_mailbox *mb, duro_msg *head, duro_msg *tail, size_t n);
 
+/* Appends a message the mailbox already took once and that comes back (an
+ * op that continued on the worker pool, runtime/kind.h): past max_depth too,
+ * so it is never lost to back-pressure (their number is bounded by the
+ * pool's queue). 0, or -1 if the mailbox is closed. */
+int duro_mailbox_push_back(duro_mailbox *mb, duro_msg *m);
+
 /* Lazy delivery, for messages that may wait a little so that a busy producer
  * does not wake the consumer once per message:
  * duro_mailbox_push_lazy() appends m and wakes the consumer only if it waits

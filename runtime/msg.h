@@ -42,6 +42,9 @@ struct duro_msg {
     void *ctx;             /* the sender's; untouched by the runtime */
     duro_msg_done_fn reply; /* the sender's, for its own thread (transport/courier.h) */
     void (*work)(duro_msg *m); /* a worker-pool job (runtime/workers.h) */
+    int stage;             /* a kind's own step of an op that continues (kind.h) */
+    duro_msg_done_fn resume; /* the runtime's: a worker-pool job goes back (actor.c) */
+    void *rt_ctx;            /* the runtime's, with resume */
 
     /* reply: set by the actor before done() */
     int status;        /* duro_status */

@@ -26,6 +26,7 @@
 #include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
+#include "runtime/workers.h"
 
 struct duro_stats duro_stats;
 int duro_errinj[DURO_ERRINJ_COUNT];
@@ -53,6 +54,7 @@ struct duro_runtime {
     int lock_fd;
     char *data_dir;
     duro_registry *registry;
+    duro_workers *workers; /* CPU-heavy steps of ops (kind.h: DURO_CONTINUE) */
 };
 
 int64_t duro_now_ms(void)
@@ -186,6 +188,11 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
     if ((st = duro_registry_open(&store, cfg->kinds->registry, cfg->max_mailbox, max_reply,
                                  &rt->registry, err, errlen)) != DURO_OK)
         goto fail;
+    if (duro_workers_start(cfg->workers > 0 ? cfg->workers : 2, 4096, &rt->workers) != DURO_OK) {
+        snprintf(err, errlen, "cannot start the worker pool");
+        st = DURO_INTERNAL;
+        goto fail;
+    }
     rt->n_actors = (unsigned)cfg->actors;
     size_t per_open = (size_t)cfg->max_open_ns / rt->n_actors;
     for (unsigned i = 0; i < rt->n_actors; i++) {
@@ -195,6 +202,7 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         a->store.sync_full = cfg->sync_full;
         a->store.schema = &rt->schema;
         a->kinds = rt->kinds;
+        a->workers = rt->workers;
         a->max_open = per_open ? per_open : 1;
         a->max_reply = max_reply;
         a->ttl_sweep_ms = cfg->ttl_sweep_ms;
@@ -271,10 +279,13 @@ void duro_runtime_close(duro_runtime *rt)
         return;
     for (unsigned i = 0; i < rt->n_actors; i++)
         duro_mailbox_close(&rt->actors[i].mailbox);
-    for (unsigned i = 0; i < rt->n_actors; i++) {
+    for (unsigned i = 0; i < rt->n_actors; i++)
         duro_actor_stop(&rt->actors[i]);
+    /* after the actors, before their mailboxes go: a step still on the pool
+     * finds its owner's mailbox closed and is answered 503 */
+    duro_workers_stop(rt->workers);
+    for (unsigned i = 0; i < rt->n_actors; i++)
         duro_mailbox_destroy(&rt->actors[i].mailbox);
-    }
     duro_registry_close(rt->registry); /* after the actors: they send it notices */
     free(rt->actors);
     free(rt->data_dir);

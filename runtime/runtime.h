@@ -21,6 +21,7 @@ typedef struct duro_runtime_config {
     int sync_full;          /* 1: synchronous=FULL; 0: NORMAL (opt-in) */
     int ttl_sweep_ms;       /* period of the active TTL sweep */
     size_t max_mailbox;     /* queued messages per actor before 503 */
+    int workers;            /* threads for CPU-heavy steps (Argon2id); 0: 2 */
     size_t max_reply_bytes; /* largest reply tape of one op; 0: DURO_MAX_REPLY_DEFAULT.
                                Lists end their page before it, larger batch gets,
                                snapshots, registry pages and other reads are 413 */

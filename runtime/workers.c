@@ -33,7 +33,10 @@ static void *worker_main(void *arg)
         if (!m)
             return NULL; /* stopping and drained */
         m->work(m);
-        m->done(m);
+        if (m->resume) /* a step of an actor's op: back to its owner */
+            m->resume(m);
+        else
+            m->done(m);
     }
 }
 

@@ -1,8 +1,10 @@
 /*
  * workers.h — a small pool of threads for CPU-heavy steps (Argon2id password
  * hashing and verification), so that neither I/O threads nor actors ever run
- * them. A job is a duro_msg: the worker runs work(m), then m->done(m) on the
- * worker thread (a courier then brings it back to its I/O thread).
+ * them. A job is a duro_msg: the worker runs work(m), then m->resume(m) if
+ * set (the runtime's: an op that continues goes back to its owner actor,
+ * runtime/kind.h), else m->done(m), on the worker thread (a courier then
+ * brings it back to its I/O thread).
  */
 #ifndef DURO_WORKERS_H
 #define DURO_WORKERS_H

@@ -250,5 +250,6 @@ void duro_config_limits(const duro_config *c, duro_limits *lim)
         .max_reply_bytes = (size_t)c->max_reply_bytes,
         .rl_limit = d.limit,
         .rl_window_ms = d.window_ms,
+        .pwhash_min = c->pwhash_min,
     };
 }

@@ -70,21 +70,16 @@ struct duro_http {
     const duro_access *access;
     duro_io *io;
     duro_rpc *rpc;
-    duro_workers *workers;  /* Argon2id */
     duro_workers *encoders; /* large replies */
     duro_http1_config h1;
     char cors[512];         /* allowed origins: "" none, "*" any, or a comma list */
-    char dummy_hash[crypto_pwhash_STRBYTES]; /* verified for unknown emails */
-    unsigned long long pw_ops;
-    size_t pw_mem;
     duro_kv_limits limits;
     duro_rl_defaults rl_defaults;
+    duro_limits lim; /* what the kinds' decoders apply (runtime/kind.h) */
 };
 
 struct call {
     duro_msg m; /* first: a duro_msg * is a call * */
-    int stage;  /* of a multi-step /auth request */
-    duro_auth_req *auth; /* its state across the trips (m.req is the current trip's) */
     duro_http *srv;
     duro_hreq *req;
     int route;
@@ -274,8 +269,7 @@ static void send_reply(const duro_http *srv, duro_hreq *req, int route, int acce
     if (status == DURO_UNAUTHORIZED)
         evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     int code = duro_status_http(status);
-    if (status == DURO_OK && m &&
-        ((m->kind == DURO_KIND_AUTH && m->op == DURO_AUTH_USER_CREATE) || m->created))
+    if (status == DURO_OK && m && m->created)
         code = 201;
     if (m && m->kind == DURO_KIND_KV &&
         (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH))
@@ -311,8 +305,6 @@ static void respond_error(const duro_http *srv, duro_hreq *req, int route, int a
 
 static void free_call(call *k)
 {
-    if (k->auth && (void *)k->auth != k->m.req)
-        duro_auth_req_free(k->auth);
     duro_op_free(&duro_object_kinds, &k->m);
     duro_buf_free(&k->m.body);
     duro_buf_free(&k->out);
@@ -881,127 +873,9 @@ static void serve_ratelimit(duro_http *srv, duro_hreq *req, int cmd, const char 
 
 /* ---- /auth: users and password login ----
  *
- * A login is three trips: the actor reads the user's Argon2id string (and
- * refuses if failures were too many), a worker verifies the password (against
- * a dummy hash for an unknown email, so both cost the same), and the actor
- * then creates the session or charges the failure. Creating a user or changing
- * a password hashes on a worker first. Passwords never reach an actor, are
- * never logged, and are wiped when the request is freed. */
-
-enum { AUTH_CREATE_HASHED = 1, AUTH_CREATE_DONE, AUTH_LOGIN_BEGUN, AUTH_LOGIN_VERIFIED,
-       AUTH_LOGIN_DONE, AUTH_PW_SESSION, AUTH_PW_USER, AUTH_PW_VERIFIED, AUTH_PW_DONE,
-       AUTH_PLAIN_GET, AUTH_PLAIN_DELETE };
-
-/* Trims ASCII whitespace and lowers ASCII letters; checks the shape. 0 / -1. */
-static int normalize_email(const char *in, size_t n, char **out)
-{
-    while (n && (*in == ' ' || *in == '\t' || *in == '\r' || *in == '\n'))
-        in++, n--;
-    while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\r' || in[n - 1] == '\n'))
-        n--;
-    const char *at = memchr(in, '@', n);
-    if (n < 3 || n > 254 || !at || at == in || at == in + n - 1 ||
-        memchr(at + 1, '@', n - (size_t)(at - in) - 1) || !duro_utf8_valid(in, n))
-        return -1;
-    char *e = malloc(n + 1);
-    if (!e)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)in[i];
-        if (ch <= ' ' || ch == 0x7f) {
-            free(e);
-            return -1;
-        }
-        e[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-    }
-    e[n] = '\0';
-    *out = e;
-    return 0;
-}
-
-static int password_field(const json_t *body, const char *name, char **out, char *err,
-                          size_t errlen)
-{
-    const json_t *p = json_object_get(body, name);
-    size_t n = json_string_length(p);
-    if (!json_is_string(p) || n < 8 || n > 1024 || memchr(json_string_value(p), 0, n)) {
-        snprintf(err, errlen, "\"%s\" must be a string of 8 to 1024 bytes", name);
-        return DURO_BAD_REQUEST;
-    }
-    *out = malloc(n + 1);
-    if (!*out)
-        return DURO_NOMEM;
-    memcpy(*out, json_string_value(p), n + 1);
-    return DURO_OK;
-}
-
-static void work_hash(duro_msg *m)
-{
-    call *k = (call *)m;
-    duro_auth_req *r = k->auth;
-    duro_http *srv = k->srv;
-    const char *pw = k->stage == AUTH_PW_VERIFIED ? r->password2 : r->password;
-    r->pwhash = malloc(crypto_pwhash_STRBYTES);
-    if (!r->pwhash || crypto_pwhash_str(r->pwhash, pw, strlen(pw), srv->pw_ops, srv->pw_mem) != 0)
-        duro_msg_fail(m, DURO_NOMEM, "password hashing failed");
-}
-
-static void work_verify(duro_msg *m)
-{
-    call *k = (call *)m;
-    duro_auth_req *r = k->auth;
-    const char *h = r->pwhash ? r->pwhash : k->srv->dummy_hash;
-    r->ok = crypto_pwhash_str_verify(h, r->password, strlen(r->password)) == 0 && r->pwhash;
-    if (k->stage == AUTH_PW_VERIFIED && r->ok) { /* a password change: hash the new one */
-        sodium_memzero(r->pwhash, strlen(r->pwhash));
-        free(r->pwhash);
-        r->pwhash = NULL;
-        work_hash(m);
-    }
-}
-
-/* The fields of a reply tape as JSON (tapes may hold JSON text). */
-static json_t *tape_json(const duro_msg *m)
-{
-    duro_buf b = {0};
-    json_t *j = NULL;
-    if (duro_tape_to_json(m->body.data, m->body.len, &b) == 0) {
-        json_error_t je;
-        j = json_loadb(b.data, b.len, 0, &je);
-    }
-    duro_buf_free(&b);
-    return j;
-}
-
-static char *json_strdup(const json_t *o, const char *name)
-{
-    const char *v = json_string_value(json_object_get(o, name));
-    return v ? strdup(v) : NULL;
-}
-
-/* Sends the call to its namespace's actor again, as an auth op. */
-static void resend(call *k, int op, int stage)
-{
-    if (k->m.req != (void *)k->auth) { /* after a session trip */
-        duro_op_free(&duro_object_kinds, &k->m);
-        k->m.req = k->auth;
-    }
-    duro_buf_free(&k->m.body);
-    k->m.status = DURO_OK;
-    k->m.errmsg[0] = '\0';
-    k->m.etag = -1;
-    k->m.kind = DURO_KIND_AUTH;
-    k->m.op = op;
-    k->stage = stage;
-    duro_courier_send(duro_conn_courier(k->req->conn), &k->m);
-}
-
-static void to_worker(call *k, void (*work)(duro_msg *), int stage)
-{
-    duro_buf_free(&k->m.body);
-    k->stage = stage;
-    duro_courier_work(duro_conn_courier(k->req->conn), k->srv->workers, &k->m, work);
-}
+ * The auth ops of the runtime (objects/auth.h: a login runs owner → worker
+ * pool → owner there); HTTP only turns the body, the path and the session
+ * cookie into their args, and sets or clears the cookie. */
 
 /* The session id of a request: the duro_session cookie, or (when access
  * control does not use the header) Authorization: Bearer. NULL if none. */
@@ -1030,69 +904,33 @@ static void add_cookie(duro_hreq *req, const char *id, int64_t max_age_s)
     evhttp_add_header(&req->out, "Set-Cookie", v);
 }
 
+/* The string field name of a reply tape's map, as a copy (NULL if none). */
+static char *tape_field(const duro_msg *m, const char *name)
+{
+    duro_buf b = {0};
+    char *out = NULL;
+    if (duro_tape_to_json(m->body.data, m->body.len, &b) == 0) {
+        json_error_t je;
+        json_t *j = json_loadb(b.data, b.len, 0, &je);
+        const char *v = json_string_value(json_object_get(j, name));
+        out = v ? strdup(v) : NULL;
+        json_decref(j);
+    }
+    duro_buf_free(&b);
+    return out;
+}
+
 static void auth_reply(duro_msg *m)
 {
     call *k = (call *)m;
-    duro_auth_req *r = k->auth;
-    if (m->status != DURO_OK) {
-        if (k->stage == AUTH_LOGIN_BEGUN && m->rl.set)
-            m->rl.limit = DURO_AUTH_FAIL_EMAIL_LIMIT;
-        goto answer;
-    }
-    switch (k->stage) {
-    case AUTH_CREATE_HASHED:
-        resend(k, DURO_AUTH_USER_CREATE, AUTH_CREATE_DONE);
-        return;
-    case AUTH_LOGIN_BEGUN: {
-        json_t *j = tape_json(m);
-        r->pwhash = json_strdup(j, "pwhash");
-        r->user_id = json_strdup(j, "userId");
-        json_decref(j);
-        to_worker(k, work_verify, AUTH_LOGIN_VERIFIED);
-        return;
-    }
-    case AUTH_LOGIN_VERIFIED:
-        resend(k, DURO_AUTH_LOGIN_FINISH, AUTH_LOGIN_DONE);
-        return;
-    case AUTH_PW_SESSION: {
-        json_t *j = tape_json(m);
-        r->user_id = json_strdup(j, "userId");
-        json_decref(j);
-        if (!r->user_id) {
-            duro_msg_fail(m, DURO_FORBIDDEN, "the session belongs to no user");
-            goto answer;
-        }
-        resend(k, DURO_AUTH_USER_GET, AUTH_PW_USER);
-        return;
-    }
-    case AUTH_PW_USER: {
-        json_t *j = tape_json(m);
-        r->pwhash = json_strdup(j, "pwhash");
-        json_decref(j);
-        to_worker(k, work_verify, AUTH_PW_VERIFIED);
-        return;
-    }
-    case AUTH_PW_VERIFIED:
-        if (!r->ok) {
-            duro_msg_fail(m, DURO_UNAUTHORIZED, "the current password is wrong");
-            goto answer;
-        }
-        resend(k, DURO_AUTH_SET_PASSWORD, AUTH_PW_DONE);
-        return;
-    default:
-        break;
-    }
-answer:;
-    int status = m->status;
-    if (status == DURO_NOT_FOUND && k->stage != AUTH_PLAIN_DELETE)
-        duro_msg_fail(m, status = DURO_UNAUTHORIZED, "no such session");
-    if (status == DURO_OK && k->stage == AUTH_LOGIN_DONE) {
-        json_t *j = tape_json(m);
-        const char *sid = json_string_value(json_object_get(j, "sessionId"));
+    if (m->status == DURO_OK && m->op == DURO_AUTH_LOGIN) {
+        char *sid = tape_field(m, "sessionId");
+        const duro_auth_req *r = m->req;
         add_cookie(k->req, sid, r->ttl_ms / 1000);
-        json_decref(j);
+        free(sid);
     }
-    respond(k->srv, k->req, k->route, k->accept_mp, k->t0_us, status, m->errmsg, &m->body, -1, m);
+    respond(k->srv, k->req, k->route, k->accept_mp, k->t0_us, m->status, m->errmsg, &m->body, -1,
+            m);
     free_call(k);
 }
 
@@ -1102,17 +940,25 @@ static void serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *path
 {
     static const char *const credential_fields[] = {"email", "password", "ttlMs"};
     static const char *const password_fields[] = {"currentPassword", "newPassword"};
+    static const struct {
+        const char *path, *op;
+        int get, with_session, body;
+    } routes[] = {
+        {"users", "auth.register", 0, 0, 1}, {"login", "auth.login", 0, 0, 1},
+        {"logout", "auth.logout", 0, 1, 0},  {"session", "auth.session", 1, 1, 0},
+        {"password", "auth.password", 0, 1, 1},
+    };
     const int route = DURO_ROUTE_AUTH;
-    const char *what = path + 6;
-    int is_get = strcmp(what, "session") == 0;
-    if (strcmp(what, "users") && strcmp(what, "login") && strcmp(what, "logout") &&
-        strcmp(what, "password") && !is_get) {
+    size_t i = 0;
+    while (i < sizeof routes / sizeof routes[0] && strcmp(path + 6, routes[i].path))
+        i++;
+    if (i == sizeof routes / sizeof routes[0]) {
         respond_error(srv, req, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
         return;
     }
-    if (is_get ? cmd != DURO_M_GET : cmd != DURO_M_POST) {
+    if (routes[i].get ? cmd != DURO_M_GET : cmd != DURO_M_POST) {
         respond_error(srv, req, route, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
-                      is_get ? "allowed: GET, HEAD" : "allowed: POST");
+                      routes[i].get ? "allowed: GET, HEAD" : "allowed: POST");
         return;
     }
     char err[256];
@@ -1121,130 +967,66 @@ static void serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *path
     if (st == DURO_OK)
         st = namespace_of(req, query, &ri, err, sizeof err);
     if (st == DURO_OK)
-        st = authorize(srv, req, ri.ns, ri.ns_len, !is_get, err, sizeof err);
-    if (st != DURO_OK) {
-        respond_error(srv, req, route, accept_mp, t0, st, err);
+        st = authorize(srv, req, ri.ns, ri.ns_len, !routes[i].get, err, sizeof err);
+    char *sid = NULL;
+    if (st == DURO_OK && routes[i].with_session && !(sid = session_id_of(srv, req))) {
+        snprintf(err, sizeof err, "no session (cookie duro_session or Authorization: Bearer)");
+        st = DURO_UNAUTHORIZED;
+    }
+    json_t *args = NULL;
+    int is_password = !strcmp(routes[i].path, "password");
+    if (st == DURO_OK && routes[i].body) /* the password route reads JSON only */
+        st = is_password ? parse_body(req, DURO_ENC_JSON, (size_t)srv->cfg->max_body_bytes,
+                                      &args, err, sizeof err)
+                         : read_body(srv, req, &args, NULL, err, sizeof err);
+    if (st == DURO_OK && routes[i].body && !json_is_object(args)) {
+        snprintf(err, sizeof err, is_password ? "body must be {\"currentPassword\", \"newPassword\"}"
+                                              : "body must be {\"email\", \"password\"}");
+        st = DURO_BAD_REQUEST;
+    }
+    if (st == DURO_OK && routes[i].body)
+        st = is_password ? duro_fields_check(args, password_fields, 2, NULL, err, sizeof err)
+                         : duro_fields_check(args, credential_fields, 3, NULL, err, sizeof err);
+    if (st == DURO_OK && !args && !(args = json_object()))
+        st = DURO_NOMEM;
+    if (st == DURO_OK && sid && json_object_set_new(args, "sessionId", json_string(sid)) != 0)
+        st = DURO_NOMEM;
+    free(sid);
+    if (st == DURO_OK && !strcmp(routes[i].path, "users"))
+        json_object_del(args, "ttlMs"); /* HTTP has always taken and ignored it */
+    duro_buf mp = {0};
+    if (st == DURO_OK && duro_json_to_mp(args, &mp) != 0)
+        st = DURO_NOMEM;
+    json_decref(args);
+    call *k = st == DURO_OK ? new_call(srv, req, route, accept_mp, t0) : NULL;
+    if (st == DURO_OK && !k) {
+        duro_buf_free(&mp);
         return;
     }
-    call *k = new_call(srv, req, route, accept_mp, t0);
-    duro_auth_req *r = k ? calloc(1, sizeof *r) : NULL;
-    if (!r) {
-        free(k);
+    if (st == DURO_OK) {
+        duro_op_call c = {
+            .op = routes[i].op,
+            .op_len = strlen(routes[i].op),
+            .ns = ri.ns,
+            .ns_len = ri.ns_len,
+            .args = {(const unsigned char *)mp.data, mp.len, DURO_ENC_JSON, &srv->lim,
+                     duro_conn_peer(req->conn)},
+        };
+        if ((st = duro_op_build(&duro_object_kinds, &c, &k->m)) != DURO_OK)
+            snprintf(err, sizeof err, "%s", k->m.errmsg);
+    }
+    duro_buf_free(&mp);
+    if (st != DURO_OK) {
         if (k)
-            respond_error(srv, req, route, accept_mp, t0, DURO_NOMEM, "out of memory");
+            free_call(k);
+        respond_error(srv, req, route, accept_mp, t0, st,
+                      st == DURO_NOMEM && !err[0] ? "out of memory" : err);
         return;
     }
-    k->auth = r;
-    k->m.req = r;
-    k->m.kind = DURO_KIND_AUTH;
     k->m.reply = auth_reply;
-    memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
-    k->m.ns_len = ri.ns_len;
-
-    /* logout and session: plain session ops */
-    if (!strcmp(what, "logout") || is_get || !strcmp(what, "password")) {
-        char *sid = session_id_of(srv, req);
-        if (!sid) {
-            free_call(k);
-            respond_error(srv, req, route, accept_mp, t0, DURO_UNAUTHORIZED,
-                          "no session (cookie duro_session or Authorization: Bearer)");
-            return;
-        }
-        if (!strcmp(what, "password")) {
-            json_t *body = NULL;
-            st = parse_body(req, DURO_ENC_JSON, (size_t)srv->cfg->max_body_bytes, &body, err,
-                            sizeof err);
-            if (st == DURO_OK && !json_is_object(body)) {
-                snprintf(err, sizeof err, "body must be {\"currentPassword\", \"newPassword\"}");
-                st = DURO_BAD_REQUEST;
-            }
-            if (st == DURO_OK)
-                st = duro_fields_check(body, password_fields, 2, NULL, err, sizeof err);
-            if (st == DURO_OK)
-                st = password_field(body, "currentPassword", &r->password, err, sizeof err);
-            if (st == DURO_OK)
-                st = password_field(body, "newPassword", &r->password2, err, sizeof err);
-            json_decref(body);
-            if (st == DURO_OK && duro_session_id_hash(sid, strlen(sid), r->keep_hash) == 0)
-                r->has_keep = 1;
-            if (st != DURO_OK || !r->has_keep) {
-                free(sid);
-                free_call(k);
-                respond_error(srv, req, route, accept_mp, t0,
-                              st != DURO_OK ? st : DURO_UNAUTHORIZED,
-                              st != DURO_OK ? err : "no such session");
-                return;
-            }
-        }
-        /* first trip: a session op with its own request (k->auth waits) */
-        int sop = is_get || !strcmp(what, "password") ? DURO_SESSION_GET : DURO_SESSION_DELETE;
-        duro_session_req *sr = NULL;
-        st = duro_session_request(sop, sid, strlen(sid), NULL, &sr, err, sizeof err);
-        free(sid);
-        if (st != DURO_OK) {
-            free_call(k);
-            respond_error(srv, req, route, accept_mp, t0, st, err);
-            return;
-        }
-        k->m.req = sr;
-        k->m.kind = DURO_KIND_SESSION;
-        k->m.op = sop;
-        k->stage = !strcmp(what, "password") ? AUTH_PW_SESSION
-                   : is_get                   ? AUTH_PLAIN_GET
-                                              : AUTH_PLAIN_DELETE;
-        if (!strcmp(what, "logout"))
-            add_cookie(req, NULL, 0);
-        send_call(k);
-        return;
-    }
-
-    json_t *body = NULL;
-    st = read_body(srv, req, &body, NULL, err, sizeof err);
-    if (st == DURO_OK && !json_is_object(body)) {
-        snprintf(err, sizeof err, "body must be {\"email\", \"password\"}");
-        st = DURO_BAD_REQUEST;
-    }
-    if (st == DURO_OK)
-        st = duro_fields_check(body, credential_fields, 3, NULL, err, sizeof err);
-    const json_t *em = json_object_get(body, "email");
-    if (st == DURO_OK && (!json_is_string(em) ||
-                          normalize_email(json_string_value(em), json_string_length(em),
-                                          &r->email) != 0)) {
-        snprintf(err, sizeof err, "\"email\" must be an address like name@example.com");
-        st = DURO_BAD_REQUEST;
-    }
-    if (st == DURO_OK)
-        st = password_field(body, "password", &r->password, err, sizeof err);
-    r->ttl_ms = 24LL * 3600 * 1000;
-    const json_t *ttl = json_object_get(body, "ttlMs");
-    if (st == DURO_OK && ttl && !json_is_null(ttl)) {
-        if (!json_is_integer(ttl) || json_integer_value(ttl) < 1000 ||
-            json_integer_value(ttl) > DURO_KV_TTL_MAX) {
-            snprintf(err, sizeof err, "\"ttlMs\" must be an integer from 1000 to 315360000000");
-            st = DURO_BAD_REQUEST;
-        } else {
-            r->ttl_ms = json_integer_value(ttl);
-        }
-    }
-    json_decref(body);
-    if (st != DURO_OK) {
-        free_call(k);
-        respond_error(srv, req, route, accept_mp, t0, st, err);
-        return;
-    }
-    r->client = strdup(duro_conn_peer(req->conn));
-    if (duro_conn_stopping(req->conn)) {
-        free_call(k);
-        respond_error(srv, req, route, accept_mp, t0, DURO_UNAVAILABLE, "server is shutting down");
-        return;
-    }
-    if (!strcmp(what, "users")) {
-        to_worker(k, work_hash, AUTH_CREATE_HASHED);
-    } else {
-        k->m.op = DURO_AUTH_LOGIN_BEGIN;
-        k->stage = AUTH_LOGIN_BEGUN;
-        send_call(k);
-    }
+    if (!strcmp(routes[i].path, "logout"))
+        add_cookie(req, NULL, 0);
+    send_call(k);
 }
 
 /* POST /sessions, GET|PUT|DELETE /sessions/:id, GET|DELETE /users/:userId/sessions */
@@ -1699,7 +1481,6 @@ static int listen_addr(const duro_config *cfg, struct sockaddr_storage *ss, int 
 
 static void http_free(duro_http *h)
 {
-    duro_workers_stop(h->workers);
     duro_workers_stop(h->encoders);
     duro_io_free(h->io);
     duro_rpc_free(h->rpc);
@@ -1738,14 +1519,8 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
                                 (size_t)cfg->max_body_bytes};
     cors_setup(h, cfg);
     duro_rl_parse_default(cfg->ratelimit_default, &h->rl_defaults);
-    h->pw_ops = cfg->pwhash_min ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
-    h->pw_mem = cfg->pwhash_min ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    unsigned char junk[32];
-    randombytes_buf(junk, sizeof junk);
-    if (crypto_pwhash_str(h->dummy_hash, (const char *)junk, sizeof junk, h->pw_ops, h->pw_mem) !=
-            0 ||
-        duro_workers_start(2, 4096, &h->workers) != DURO_OK ||
-        duro_workers_start(2, 4096, &h->encoders) != DURO_OK) {
+    duro_config_limits(cfg, &h->lim);
+    if (duro_workers_start(2, 4096, &h->encoders) != DURO_OK) {
         snprintf(err, errlen, "cannot start the worker threads");
         http_free(h);
         return DURO_NOMEM;
@@ -1786,9 +1561,8 @@ void duro_http_free(duro_http *h)
 {
     if (!h)
         return;
-    /* the worker pools first: their jobs report to the couriers */
-    duro_workers_stop(h->workers);
+    /* the encoder pool first: its jobs report to the couriers */
     duro_workers_stop(h->encoders);
-    h->workers = h->encoders = NULL;
+    h->encoders = NULL;
     http_free(h);
 }

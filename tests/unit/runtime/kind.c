@@ -34,7 +34,7 @@ TEST(every_op_name_finds_its_row)
             names++;
         }
     }
-    ASSERT_EQ(names, 10 + 3 + 6 + 2 + 2); /* kv+snapshot, ratelimit, session, resources */
+    ASSERT_EQ(names, 10 + 3 + 6 + 5 + 2 + 2); /* kv+snapshot, ratelimit, session, auth, resources */
     int kind, op;
     ASSERT(duro_op_find(T, "kv.gets", 7, &kind, &op) == NULL);
     ASSERT(duro_op_find(T, "kv.ge", 5, &kind, &op) == NULL);
@@ -127,6 +127,8 @@ TEST(the_access_check_sees_what_each_op_does)
         {"session.list_user", "{\"userId\":\"u\"}", 0},
         {"session.delete", "{\"id\":\"x\"}", 1},
         {"resources.register", "{\"type\":\"do\",\"key\":\"a\"}", 1},
+        {"auth.login", "{\"email\":\"a@b.c\",\"password\":\"12345678\"}", 1},
+        {"auth.session", "{\"sessionId\":\"x\"}", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         seen s = {0};

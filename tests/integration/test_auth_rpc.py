@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Users and password login as runtime ops (auth.register, auth.login,
+auth.session, auth.password, auth.logout) over the binary protocol: the same
+users and sessions as /auth over HTTP, the same answers (a wrong password and
+an unknown email alike, throttling after 5 failures), and a restart keeps
+them. Argon2id runs on the runtime's worker pool between two visits to the
+namespace's owner, so many logins in flight on one connection must all come
+back."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from durotest import RpcConn, ServerTestCase, free_port, main, ok  # noqa: E402
+
+RPC_PORT = free_port()
+
+
+class AuthRpc(ServerTestCase):
+    server_args = ["--pwhash-min", "--rpc-port", str(RPC_PORT)]
+
+    def setUp(self):
+        super().setUp()
+        self.c = RpcConn(RPC_PORT)
+
+    def tearDown(self):
+        self.c.close()
+        super().tearDown()
+
+    def call(self, op, args):
+        return self.c.call(op, self.ns, args)
+
+    def test_register_login_session_password_logout(self):
+        st, user = self.call("auth.register", {"email": " Ada@Example.com", "password": "correct horse"})
+        self.assertEqual((st, user["email"]), (201, "ada@example.com"))
+        st, err = self.call("auth.register", {"email": "ada@example.com", "password": "12345678"})
+        self.assertEqual((st, err["code"]), (409, "CONFLICT"))
+        st, s1 = self.call("auth.login", {"email": "ada@example.com", "password": "correct horse",
+                                          "ttlMs": 60000})
+        self.assertEqual((st, s1["userId"]), (200, user["userId"]))
+        # the session works over HTTP too, and HTTP's login over the binary protocol
+        r = self.req("GET", "/auth/session?ns=" + self.ns,
+                     headers={"Cookie": "duro_session=" + s1["sessionId"]})
+        self.assertEqual(ok(r)["userId"], user["userId"])
+        s2 = ok(self.req("POST", "/auth/login?ns=" + self.ns,
+                         {"email": "ada@example.com", "password": "correct horse"}))
+        st, sess = self.call("auth.session", {"sessionId": s2["sessionId"]})
+        self.assertEqual((st, sess["userId"]), (200, user["userId"]))
+        # a password change keeps the caller's session and ends the others
+        st, err = self.call("auth.password", {"sessionId": s1["sessionId"],
+                                              "currentPassword": "wrong password",
+                                              "newPassword": "battery staple"})
+        self.assertEqual((st, err["code"]), (401, "UNAUTHORIZED"))
+        st, rev = self.call("auth.password", {"sessionId": s1["sessionId"],
+                                              "currentPassword": "correct horse",
+                                              "newPassword": "battery staple"})
+        self.assertEqual((st, rev), (200, {"deleted": 1}))
+        self.assertEqual(self.call("auth.session", {"sessionId": s2["sessionId"]})[0], 401)
+        self.assertEqual(self.call("auth.session", {"sessionId": s1["sessionId"]})[0], 200)
+        self.assertEqual(self.call("auth.login", {"email": "ada@example.com",
+                                                  "password": "correct horse"})[0], 401)
+        self.assertEqual(self.call("auth.login", {"email": "ada@example.com",
+                                                  "password": "battery staple"})[0], 200)
+        # logout, twice
+        self.assertEqual(self.call("auth.logout", {"sessionId": s1["sessionId"]}),
+                         (200, {"deleted": True}))
+        self.assertEqual(self.call("auth.logout", {"sessionId": s1["sessionId"]}),
+                         (200, {"deleted": False}))
+        st, err = self.call("auth.session", {"sessionId": s1["sessionId"]})
+        self.assertEqual((st, err["code"], err["message"]), (401, "UNAUTHORIZED", "no such session"))
+        # the users survive a restart
+        self.c.close()
+        self.server.restart()
+        self.c = RpcConn(RPC_PORT)
+        self.assertEqual(self.call("auth.login", {"email": "ada@example.com",
+                                                  "password": "battery staple"})[0], 200)
+
+    def test_wrong_password_and_unknown_email_answer_alike_then_throttle(self):
+        self.assertEqual(self.call("auth.register", {"email": "bob@example.com",
+                                                     "password": "correct horse"})[0], 201)
+        wrong = self.call("auth.login", {"email": "bob@example.com", "password": "wrong pass"})
+        unknown = self.call("auth.login", {"email": "nobody@example.com", "password": "wrong pass"})
+        self.assertEqual(wrong, unknown)
+        self.assertEqual((wrong[0], wrong[1]["message"]), (401, "invalid email or password"))
+        for _ in range(4):  # 5 failures in all for bob
+            self.call("auth.login", {"email": "bob@example.com", "password": "wrong pass"})
+        st, err = self.call("auth.login", {"email": "bob@example.com", "password": "correct horse"})
+        self.assertEqual((st, err["code"]), (429, "RATE_LIMITED"))
+        # throttled per email: another user still logs in
+        self.assertEqual(self.call("auth.register", {"email": "eve@example.com",
+                                                     "password": "correct horse"})[0], 201)
+        self.assertEqual(self.call("auth.login", {"email": "eve@example.com",
+                                                  "password": "correct horse"})[0], 200)
+
+    def test_bad_args(self):
+        cases = [
+            ("auth.register", {"email": "not-an-email", "password": "12345678"}, "\"email\""),
+            ("auth.register", {"email": "a@b.c", "password": "short"}, "\"password\""),
+            ("auth.register", {"email": "a@b.c", "password": "12345678", "ttlMs": 5000},
+             "unknown field \"ttlMs\""),
+            ("auth.login", {"email": "a@b.c", "password": "12345678", "ttlMs": 10}, "\"ttlMs\""),
+            ("auth.login", {"email": "a@b.c", "password": "12345678", "x": 1}, "unknown field \"x\""),
+            ("auth.session", {}, "\"sessionId\" must be a string"),
+            ("auth.password", {"sessionId": "s", "currentPassword": "12345678"}, "\"newPassword\""),
+        ]
+        for op, args, msg in cases:
+            st, err = self.call(op, args)
+            self.assertEqual((st, err["code"]), (400, "BAD_REQUEST"), (op, args, err))
+            self.assertIn(msg, err["message"])
+        # a malformed session id is an unknown session, not a bad request
+        self.assertEqual(self.call("auth.session", {"sessionId": "!"})[0], 401)
+
+    def test_many_logins_in_flight_all_come_back(self):
+        self.assertEqual(self.call("auth.register", {"email": "pip@example.com",
+                                                     "password": "correct horse"})[0], 201)
+        n = 40
+        for i in range(n):
+            self.c.send([1000 + i, "auth.login", self.ns,
+                         {"email": "pip@example.com", "password": "correct horse"}])
+        got = {}
+        for _ in range(n):
+            r = self.c.recv()
+            self.assertIsNotNone(r)
+            got[r[0]] = r
+        self.assertEqual(sorted(got), list(range(1000, 1000 + n)))
+        ids = {r[2]["sessionId"] for r in got.values() if r[1] == 200}
+        self.assertEqual(len(ids), n)  # every one a new session
+
+
+if __name__ == "__main__":
+    main()
