@@ -9,6 +9,10 @@
  * Extension loading is disabled. The schema version is PRAGMA user_version; each
  * migration runs in its own transaction. Internal tables are named _duro_* so
  * that user SQL can be kept away from them by name.
+ *
+ * Ownership: a duro_ns belongs to the thread that opened it (ns->owner, set
+ * by ns_new()); the functions below that touch its handle, statements,
+ * transaction or cache assert it (runtime/owner.h).
  */
 #include "runtime/ns.h"
 
@@ -329,6 +333,7 @@ static duro_ns *ns_new(const char *name, size_t name_len, duro_lru *lru)
     ns->name[name_len] = '\0';
     ns->name_len = name_len;
     ns->pending_tail = &ns->pending;
+    duro_owner_set(&ns->owner);
     return ns;
 }
 
@@ -461,6 +466,7 @@ void duro_ns_close(duro_ns *ns)
 {
     if (!ns)
         return;
+    DURO_ASSERT_OWNER(ns->owner);
     for (int i = 0; i < DURO_NS_STMTS; i++)
         sqlite3_finalize(ns->stmts[i]);
     if (ns->db && sqlite3_close(ns->db) != SQLITE_OK)
@@ -490,17 +496,20 @@ sqlite3_stmt *duro_stmt_cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql
 
 sqlite3_stmt *duro_ns_stmt(duro_ns *ns, int id, const char *sql)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     return duro_stmt_cached(ns->db, &ns->stmts[id], sql);
 }
 
 int duro_ns_begin(duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     int rc = exec(ns->db, "BEGIN");
     return duro_status_from_sqlite(rc);
 }
 
 int duro_ns_commit(duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     if (ns->version != ns->version_committed) {
         sqlite3_stmt *st =
             duro_ns_stmt(ns, ST_SET_VERSION, "UPDATE _duro_meta SET value=? WHERE name='version'");
@@ -521,6 +530,7 @@ int duro_ns_commit(duro_ns *ns)
 
 void duro_ns_rollback(duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     if (!sqlite3_get_autocommit(ns->db))
         exec(ns->db, "ROLLBACK");
     duro_ctable_clear(&ns->cache);
