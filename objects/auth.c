@@ -45,12 +45,6 @@ void duro_auth_req_free(duro_auth_req *r)
     free(r);
 }
 
-static int storage_error(duro_msg *m, int rc)
-{
-    int st = duro_status_from_sqlite(rc);
-    return duro_msg_fail(m, st == DURO_OK ? DURO_INTERNAL : st, "storage error");
-}
-
 static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
 {
     unsigned char raw[16];
@@ -59,7 +53,7 @@ static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
     sodium_bin2hex(uid, sizeof uid, raw, sizeof raw);
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_INSERT, SQL_INSERT);
     if (!st)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(st, 1, r->email, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, uid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->pwhash, -1, SQLITE_STATIC);
@@ -67,7 +61,7 @@ static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     if (sqlite3_changes(ns->db) == 0)
         return duro_msg_fail(m, DURO_CONFLICT, "a user with this email exists");
     msgpack_packer pk;
@@ -124,7 +118,7 @@ static int login_begin(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
     int64_t retry;
     int st = throttle(ns, r, now, 0, &blocked, &retry);
     if (st != DURO_OK)
-        return duro_msg_fail(m, st, "storage error");
+        return duro_ns_fail(ns, m, -st);
     if (blocked) {
         m->rl.set = 1;
         m->rl.retry_after_ms = retry;
@@ -133,12 +127,12 @@ static int login_begin(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
     }
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_BY_EMAIL, SQL_BY_EMAIL);
     if (!q)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(q, 1, r->email, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         sqlite3_reset(q);
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     }
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
@@ -164,7 +158,7 @@ static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
         int64_t retry;
         int st = throttle(ns, r, now, 1, &blocked, &retry);
         if (st != DURO_OK)
-            return duro_msg_fail(m, st, "storage error");
+            return duro_ns_fail(ns, m, -st);
         return duro_msg_fail(m, DURO_UNAUTHORIZED, "invalid email or password");
     }
     duro_session_req s = {0};
@@ -223,7 +217,7 @@ static int user_get(duro_ns *ns, duro_msg *m, const duro_auth_req *r)
 {
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_BY_ID, SQL_BY_ID);
     if (!q)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(q, 1, r->user_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_DONE) {
@@ -232,7 +226,7 @@ static int user_get(duro_ns *ns, duro_msg *m, const duro_auth_req *r)
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(q);
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     }
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
@@ -249,13 +243,13 @@ static int set_password(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
 {
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_SET, SQL_SET);
     if (!q)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(q, 1, r->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, r->pwhash, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     if (sqlite3_changes(ns->db) == 0)
         return duro_msg_fail(m, DURO_NOT_FOUND, "no such user");
     duro_session_req s = {0};

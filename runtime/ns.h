@@ -145,6 +145,21 @@ int duro_status_from_sqlite(int rc);
  * of the three below; else NULL. */
 int duro_status_from_db(sqlite3 *db, int rc, const char **why);
 
+/* Fails m with a storage error met on ns; returns the status. code is either
+ *   > 0  the SQLite result code of the failed call on ns->db, mapped by
+ *        duro_status_from_db() (full disk and read-only file system:
+ *        DURO_INSUFFICIENT_STORAGE; out of file descriptors: DURO_UNAVAILABLE;
+ *        other I/O errors: DURO_IO; ...), or
+ *   < 0  a negated duro_status an object's helper returned (-DURO_NOMEM: a
+ *        change notice could not be allocated; -DURO_INTERNAL: a statement
+ *        could not be prepared, ...).
+ * A code that maps to DURO_OK (SQLITE_ROW or SQLITE_DONE where the other was
+ * due) is DURO_INTERNAL. Drops what m->body holds and sets the message
+ * "storage error: <cause>", the cause being duro_status_from_db()'s message
+ * for the client if there is one, else duro_errstr(status). (A write's
+ * message is replaced by the actor when its transaction rolls back.) */
+int duro_ns_fail(duro_ns *ns, duro_msg *m, int code);
+
 extern const char *const duro_why_no_fds;   /* "too many open files; retry later" */
 extern const char *const duro_why_readonly; /* "the data directory is read-only" */
 extern const char *const duro_why_full;     /* "the data directory's disk is full" */

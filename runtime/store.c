@@ -132,6 +132,17 @@ int duro_status_from_db(sqlite3 *db, int rc, const char **why)
     return duro_status_from_sqlite(rc);
 }
 
+int duro_ns_fail(duro_ns *ns, duro_msg *m, int code)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    const char *why = NULL;
+    int st = code < 0 ? -code : duro_status_from_db(ns->db, code, &why);
+    if (st == DURO_OK)
+        st = DURO_INTERNAL;
+    m->body.len = 0;
+    return duro_msg_fail(m, st, "storage error: %s", why ? why : duro_errstr(st));
+}
+
 /* 1 if the directory of the file at path is on a read-only file system. */
 static int dir_readonly(const char *path)
 {
