@@ -23,13 +23,11 @@
 
 #include "objects/object.h"
 #include "runtime/actor.h"
-#include "runtime/errinj.h"
 #include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
 
 struct duro_stats duro_stats;
-int duro_errinj[DURO_ERRINJ_COUNT];
 
 const uint64_t duro_commit_bounds_us[DURO_COMMIT_BUCKETS] = {100,  250,   500,   1000,  2000,
                                                             4000, 8000, 16000, 32000, 100000};

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "runtime/errinj.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
 
@@ -187,15 +188,16 @@ static int open_status(sqlite3 *db, const char *path, int rc, const char **why)
     return st;
 }
 
-/* duro_sql_open() with the open flags given (path may be a URI). */
-static int sql_open(const char *path, int flags, const char *const *pragmas, sqlite3 **out,
-                    const char **why, char *err, size_t errlen)
+/* duro_sql_open() with the open flags and VFS (NULL: the default) given
+ * (path may be a URI). */
+static int sql_open(const char *path, int flags, const char *vfs, const char *const *pragmas,
+                    sqlite3 **out, const char **why, char *err, size_t errlen)
 {
     *out = NULL;
     if (why)
         *why = NULL;
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         int st = open_status(db, path, rc, why);
@@ -219,8 +221,8 @@ static int sql_open(const char *path, int flags, const char *const *pragmas, sql
 int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **out,
                   const char **why, char *err, size_t errlen)
 {
-    return sql_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas, out, why, err,
-                    errlen);
+    return sql_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL, pragmas, out, why,
+                    err, errlen);
 }
 
 /* Opens an existing namespace file on a read-only file system. SQLite reads
@@ -248,7 +250,8 @@ static int open_immutable(const char *path, sqlite3 **db, const char **why, char
             n += (size_t)snprintf(uri + n, sizeof uri - n, "%%%02X", *p);
     }
     snprintf(uri + n, sizeof uri - n, "?immutable=1");
-    return sql_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, pragmas, db, why, err, errlen);
+    return sql_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL, pragmas, db, why, err,
+                    errlen);
 }
 
 int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *path, size_t cap,
@@ -453,7 +456,9 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         NULL,
     };
     const char *cause;
-    int st = duro_sql_open(path, pragmas, &ns->db, &cause, err, errlen);
+    /* through the fault injection VFS (errinj.h): its points fire in tests only */
+    int st = sql_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, duro_errinj_vfs(), pragmas,
+                      &ns->db, &cause, err, errlen);
     if (st != DURO_OK && cause == duro_why_readonly &&
         open_immutable(path, &ns->db, NULL, err, errlen) == DURO_OK)
         st = DURO_OK;
