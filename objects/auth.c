@@ -56,12 +56,6 @@ static int set_str(char **dst, const char *src)
     return src && !*dst ? -1 : 0;
 }
 
-static int storage_error(duro_msg *m, int rc)
-{
-    int st = duro_status_from_sqlite(rc);
-    return duro_msg_fail(m, st == DURO_OK ? DURO_INTERNAL : st, "storage error");
-}
-
 /* Runs a session op on m's namespace with request s (the session object's
  * exec, in the same transaction); its reply is m's. */
 static int session_op(duro_ns *ns, duro_msg *m, int op, duro_session_req *s, int64_t now)
@@ -106,7 +100,7 @@ static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
     sodium_bin2hex(uid, sizeof uid, raw, sizeof raw);
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_INSERT, SQL_INSERT);
     if (!st)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(st, 1, r->email, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, uid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->pwhash, -1, SQLITE_STATIC);
@@ -114,7 +108,7 @@ static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     if (sqlite3_changes(ns->db) == 0)
         return duro_msg_fail(m, DURO_CONFLICT, "a user with this email exists");
     m->created = 1;
@@ -174,7 +168,7 @@ static int login_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
     int64_t retry;
     int st = throttle(ns, r, now, 0, &blocked, &retry);
     if (st != DURO_OK)
-        return duro_msg_fail(m, st, "storage error");
+        return duro_ns_fail(ns, m, -st);
     if (blocked) {
         m->rl.set = 1;
         m->rl.limit = DURO_AUTH_FAIL_EMAIL_LIMIT;
@@ -184,12 +178,12 @@ static int login_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
     }
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_BY_EMAIL, SQL_BY_EMAIL);
     if (!q)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(q, 1, r->email, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         sqlite3_reset(q);
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     }
     int row = rc == SQLITE_ROW;
     if (set_str(&r->user_id, row ? (const char *)sqlite3_column_text(q, 0) : NULL) != 0 ||
@@ -210,7 +204,7 @@ static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
         int64_t retry;
         int st = throttle(ns, r, now, 1, &blocked, &retry);
         if (st != DURO_OK)
-            return duro_msg_fail(m, st, "storage error");
+            return duro_ns_fail(ns, m, -st);
         return duro_msg_fail(m, DURO_UNAUTHORIZED, "invalid email or password");
     }
     duro_session_req s = {0};
@@ -259,7 +253,7 @@ static int user_get(duro_ns *ns, duro_msg *m, duro_auth_req *r)
 {
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_BY_ID, SQL_BY_ID);
     if (!q)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(q, 1, r->user_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_DONE) {
@@ -268,7 +262,7 @@ static int user_get(duro_ns *ns, duro_msg *m, duro_auth_req *r)
     }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(q);
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     }
     rc = set_str(&r->pwhash, (const char *)sqlite3_column_text(q, 1));
     sqlite3_reset(q);
@@ -281,13 +275,13 @@ static int set_password(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
 {
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_SET, SQL_SET);
     if (!q)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(q, 1, r->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, r->pwhash, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     if (sqlite3_changes(ns->db) == 0)
         return duro_msg_fail(m, DURO_NOT_FOUND, "no such user");
     duro_session_req s = {0};

@@ -181,17 +181,12 @@ static void pack_opt_time(msgpack_packer *pk, int64_t t)
 
 /* ---- ops ---- */
 
-static int storage_error(duro_msg *m, int neg)
-{
-    return duro_msg_fail(m, -neg, "storage error: %s", duro_errstr(-neg));
-}
-
 static int op_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 {
     duro_crow row;
     int found = lookup(ns, r->items[0].key, r->items[0].key_len, now, &row);
     if (found < 0)
-        return storage_error(m, found);
+        return duro_ns_fail(ns, m, found);
     if (!found)
         return duro_msg_fail(m, DURO_NOT_FOUND, "key not found");
     msgpack_packer pk;
@@ -265,7 +260,7 @@ static int op_put(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         duro_crow row;
         int found = lookup(ns, it->key, it->key_len, now, &row);
         if (found < 0)
-            return storage_error(m, found);
+            return duro_ns_fail(ns, m, found);
         if (r->if_none_match && found)
             return duro_msg_fail(m, DURO_PRECONDITION_FAILED, "key exists (If-None-Match: *)");
         if (r->if_match >= 0 && (!found || row.version != r->if_match)) {
@@ -279,7 +274,7 @@ static int op_put(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     int64_t version = duro_ns_next_version(ns);
     int rc = write_item(ns, it, version, now);
     if (rc < 0)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
@@ -319,13 +314,13 @@ static int op_delete(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         duro_crow row;
         int found = lookup(ns, it->key, it->key_len, now, &row);
         if (found < 0)
-            return storage_error(m, found);
+            return duro_ns_fail(ns, m, found);
         if (!found || row.version != r->if_match)
             return duro_msg_fail(m, DURO_PRECONDITION_FAILED, "version mismatch (If-Match)");
     }
     int d = delete_key(ns, it->key, it->key_len, now);
     if (d < 0)
-        return storage_error(m, d);
+        return duro_ns_fail(ns, m, d);
     if (d)
         duro_ns_next_version(ns);
     msgpack_packer pk;
@@ -365,7 +360,7 @@ static int op_batch_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         int found = lookup(ns, r->items[i].key, r->items[i].key_len, now, &row);
         if (found < 0) {
             duro_buf_free(&tmp);
-            return storage_error(m, found);
+            return duro_ns_fail(ns, m, found);
         }
         if (!found)
             continue;
@@ -393,7 +388,7 @@ static int op_batch_set(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     for (size_t i = 0; i < r->n; i++) {
         int rc = write_item(ns, &r->items[i], version, now);
         if (rc < 0)
-            return storage_error(m, rc);
+            return duro_ns_fail(ns, m, rc);
     }
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
@@ -411,7 +406,7 @@ static int op_batch_delete(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
     for (size_t i = 0; i < r->n; i++) {
         int d = delete_key(ns, r->items[i].key, r->items[i].key_len, now);
         if (d < 0)
-            return storage_error(m, d);
+            return duro_ns_fail(ns, m, d);
         n += (uint64_t)d;
     }
     if (n)
@@ -428,24 +423,24 @@ static int op_clear(duro_ns *ns, duro_msg *m, int64_t now)
 {
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_COUNT_LIVE, SQL_COUNT_LIVE);
     if (!st)
-        return storage_error(m, -DURO_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_int64(st, 1, now);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW)
-        return storage_error(m, -duro_status_from_sqlite(rc));
+        return duro_ns_fail(ns, m, rc);
     int64_t n = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     st = duro_ns_stmt(ns, ST_CLEAR, SQL_CLEAR);
     if (!st)
-        return storage_error(m, -DURO_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, -duro_status_from_sqlite(rc));
+        return duro_ns_fail(ns, m, rc);
     duro_ctable_clear(&ns->cache);
     duro_notice clear = {.op = DURO_NOTICE_CLEAR, .type = "kv", .type_len = 2};
     if (sqlite3_changes(ns->db) > 0 && duro_notice_add(&ns->notes, &clear) != 0)
-        return storage_error(m, -DURO_NOMEM);
+        return duro_ns_fail(ns, m, -DURO_NOMEM);
     if (n)
         duro_ns_next_version(ns);
     msgpack_packer pk;
@@ -580,7 +575,7 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     sqlite3_stmt *st = list_stmt(ns, g.lo_excl, g.has_hi, l->reverse, l->values);
     if (!st) {
         free(succ);
-        return storage_error(m, -DURO_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     }
     sqlite3_bind_text(st, 1, g.lo, (int)g.lo_len, SQLITE_STATIC);
     if (g.has_hi)
@@ -615,7 +610,7 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         duro_buf_free(&tmp);
         duro_buf_free(&last);
-        return storage_error(m, -duro_status_from_sqlite(rc));
+        return duro_ns_fail(ns, m, rc);
     }
     if (more && count == 0) {
         sqlite3_reset(st);
@@ -681,7 +676,7 @@ static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
     int64_t etag = ns_etag(ns, now);
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_SNAPSHOT, SQL_SNAPSHOT);
     if (etag < 0 || !st)
-        return storage_error(m, -DURO_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_int64(st, 1, now);
     duro_buf tmp = {0};
     msgpack_packer pk;
@@ -705,7 +700,7 @@ static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         duro_buf_free(&tmp);
-        return storage_error(m, -duro_status_from_sqlite(rc));
+        return duro_ns_fail(ns, m, rc);
     }
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, count);
@@ -719,7 +714,7 @@ static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t n
 {
     int64_t etag = ns_etag(ns, now);
     if (etag < 0)
-        return storage_error(m, -DURO_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     if (r->if_match >= 0 && r->if_match != etag) {
         m->etag = etag;
         return duro_msg_fail(m, DURO_PRECONDITION_FAILED,
@@ -731,11 +726,11 @@ static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t n
         int rc = r->items[i].del ? delete_key(ns, r->items[i].key, r->items[i].key_len, now)
                                  : write_item(ns, &r->items[i], version, now);
         if (rc < 0)
-            return storage_error(m, rc);
+            return duro_ns_fail(ns, m, rc);
     }
     int64_t after = ns_etag(ns, now);
     if (after < 0)
-        return storage_error(m, -DURO_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);

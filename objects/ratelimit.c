@@ -218,7 +218,7 @@ static int check(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
     int64_t remaining, reset, retry;
     int st = gcra(ns, r, now_ms, &allowed, &remaining, &reset, &retry);
     if (st != DURO_OK)
-        return duro_msg_fail(m, st, "rate limiter state unavailable: %s", duro_errstr(st));
+        return duro_ns_fail(ns, m, -st);
     m->rl.set = 1;
     m->rl.limit = r->limit;
     m->rl.remaining = remaining;
@@ -262,7 +262,7 @@ static int reset(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
     }
     sqlite3_stmt *s = duro_ns_stmt(ns, ST_DELETE, SQL_DELETE);
     if (!s)
-        return duro_msg_fail(m, DURO_INTERNAL, "storage error");
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(s, 1, r->key, (int)r->key_len, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) { /* state that was only on disk counts too */
@@ -270,10 +270,8 @@ static int reset(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
         rc = sqlite3_step(s);
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        int st = duro_status_from_sqlite(rc);
-        return duro_msg_fail(m, st, "storage error: %s", duro_errstr(st));
-    }
+    if (rc != SQLITE_DONE)
+        return duro_ns_fail(ns, m, rc);
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);
@@ -299,7 +297,7 @@ static int rl_exec(duro_ns *ns, duro_msg *m, int64_t now)
             int st = DURO_OK;
             rl_entry *e = entry(ns, r, now * 1000000, &st);
             if (!e)
-                return duro_msg_fail(m, st, "rate limiter state unavailable");
+                return duro_ns_fail(ns, m, -st);
             if (e->limit > 0) {
                 peek.limit = e->limit;
                 peek.window_ms = e->window_ms;

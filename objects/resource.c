@@ -22,13 +22,6 @@ static const char SQL_UPSERT[] =
     " metadata = excluded.metadata, updated_at = excluded.updated_at";
 static const char SQL_DELETE[] = "DELETE FROM _duro_resources WHERE type = ?1 AND key = ?2";
 
-static int storage_error(duro_msg *m, int rc)
-{
-    int st = duro_status_from_sqlite(rc);
-    return duro_msg_fail(m, st == DURO_OK ? DURO_INTERNAL : st, "storage error: %s",
-                         duro_errstr(st == DURO_OK ? DURO_INTERNAL : st));
-}
-
 static void bind_id(sqlite3_stmt *st, const duro_resource_req *r)
 {
     sqlite3_bind_text(st, 1, r->type, (int)r->type_len, SQLITE_STATIC);
@@ -39,16 +32,16 @@ static int op_register(duro_ns *ns, duro_msg *m, const duro_resource_req *r, int
 {
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_FIND, SQL_FIND);
     if (!st)
-        return storage_error(m, SQLITE_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     bind_id(st, r);
     int rc = sqlite3_step(st);
     int64_t created = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : now;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     m->created = rc == SQLITE_DONE;
     if (!(st = duro_ns_stmt(ns, ST_UPSERT, SQL_UPSERT)))
-        return storage_error(m, SQLITE_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     bind_id(st, r);
     sqlite3_bind_int64(st, 3, r->size);
     if (r->meta)
@@ -57,7 +50,7 @@ static int op_register(duro_ns *ns, duro_msg *m, const duro_resource_req *r, int
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     duro_notice n = {.op = DURO_NOTICE_PUT,
                      .type = r->type,
                      .type_len = r->type_len,
@@ -82,12 +75,12 @@ static int op_unregister(duro_ns *ns, duro_msg *m, const duro_resource_req *r)
 {
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_DELETE, SQL_DELETE);
     if (!st)
-        return storage_error(m, SQLITE_INTERNAL);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     bind_id(st, r);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     int deleted = sqlite3_changes(ns->db) > 0;
     if (deleted) {
         duro_notice n = {.op = DURO_NOTICE_DEL,

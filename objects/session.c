@@ -109,15 +109,6 @@ int duro_session_id_hash(const char *id, size_t len, unsigned char hash[DURO_SES
 
 /* ---- ops ---- */
 
-static int storage_error(duro_msg *m, int rc)
-{
-    int st = duro_status_from_sqlite(rc);
-    if (st == DURO_OK)
-        st = DURO_INTERNAL;
-    m->body.len = 0;
-    return duro_msg_fail(m, st, "storage error: %s", duro_errstr(st));
-}
-
 static int not_found(duro_msg *m)
 {
     return duro_msg_fail(m, DURO_NOT_FOUND, "session not found");
@@ -139,7 +130,7 @@ static int op_create(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
 
     sqlite3_stmt *st = stmt(ns, ST_INSERT, SQL_INSERT);
     if (!st)
-        return storage_error(m, SQLITE_ERROR);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     int64_t expires = now + r->ttl_ms;
     sqlite3_bind_blob(st, 1, hash, sizeof hash, SQLITE_STATIC);
     if (r->user_id)
@@ -152,7 +143,7 @@ static int op_create(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc); /* a duplicate of 256 random bits is no answer */
+        return duro_ns_fail(ns, m, rc); /* a duplicate of 256 random bits is no answer */
     ns->has_ttl = 1;
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
@@ -171,14 +162,14 @@ static int op_get(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_t n
         return not_found(m);
     sqlite3_stmt *st = stmt(ns, ST_GET, SQL_GET);
     if (!st)
-        return storage_error(m, SQLITE_ERROR);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_blob(st, 1, r->id_hash, sizeof r->id_hash, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         return not_found(m);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     }
     int64_t expires = sqlite3_column_int64(st, 3);
     if (expires <= now) {
@@ -213,13 +204,13 @@ static int op_get(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_t n
     if (expires != old_expires) {
         st = stmt(ns, ST_EXTEND, SQL_EXTEND);
         if (!st)
-            return storage_error(m, SQLITE_ERROR);
+            return duro_ns_fail(ns, m, -DURO_INTERNAL);
         sqlite3_bind_blob(st, 1, r->id_hash, sizeof r->id_hash, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, expires);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
-            return storage_error(m, rc);
+            return duro_ns_fail(ns, m, rc);
         ns->has_ttl = 1;
     }
     return DURO_OK;
@@ -231,7 +222,7 @@ static int op_put(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_t n
         return not_found(m);
     sqlite3_stmt *st = stmt(ns, ST_PUT, SQL_PUT);
     if (!st)
-        return storage_error(m, SQLITE_ERROR);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_blob(st, 1, r->id_hash, sizeof r->id_hash, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->data, (int)r->data_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, r->ttl_ms);
@@ -241,13 +232,13 @@ static int op_put(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_t n
         return not_found(m); /* absent or expired: nothing was changed */
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     }
     int64_t expires = sqlite3_column_int64(st, 0);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     ns->has_ttl = 1;
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
@@ -263,7 +254,7 @@ static int op_delete(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
     if (r->id_ok) {
         sqlite3_stmt *st = stmt(ns, ST_DELETE, SQL_DELETE);
         if (!st)
-            return storage_error(m, SQLITE_ERROR);
+            return duro_ns_fail(ns, m, -DURO_INTERNAL);
         sqlite3_bind_blob(st, 1, r->id_hash, sizeof r->id_hash, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
@@ -272,7 +263,7 @@ static int op_delete(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
         }
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
-            return storage_error(m, rc);
+            return duro_ns_fail(ns, m, rc);
     }
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
@@ -293,7 +284,7 @@ static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int
     size_t cap = duro_ns_reply_cap(ns);
     sqlite3_stmt *st = stmt(ns, ST_LIST_USER, SQL_LIST_USER);
     if (!st)
-        return storage_error(m, SQLITE_ERROR);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(st, 1, r->user_id, (int)r->user_id_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
     duro_buf tmp = {0};
@@ -321,7 +312,7 @@ static int op_list_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, int
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         duro_buf_free(&tmp);
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     }
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 2);
@@ -338,7 +329,7 @@ static int op_revoke_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, i
 {
     sqlite3_stmt *st = stmt(ns, ST_REVOKE_USER, SQL_REVOKE_USER);
     if (!st)
-        return storage_error(m, SQLITE_ERROR);
+        return duro_ns_fail(ns, m, -DURO_INTERNAL);
     sqlite3_bind_text(st, 1, r->user_id, (int)r->user_id_len, SQLITE_STATIC);
     if (r->has_except)
         sqlite3_bind_blob(st, 2, r->except_hash, sizeof r->except_hash, SQLITE_STATIC);
@@ -348,7 +339,7 @@ static int op_revoke_user(duro_ns *ns, duro_msg *m, const duro_session_req *r, i
         n += sqlite3_column_int64(st, 0) > now; /* expired ones go too, uncounted */
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return storage_error(m, rc);
+        return duro_ns_fail(ns, m, rc);
     msgpack_packer pk;
     duro_tape_packer(&pk, &m->body);
     msgpack_pack_map(&pk, 1);

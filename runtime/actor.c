@@ -3,7 +3,10 @@
  *
  * DESIGN
  * One thread per actor. It owns the namespaces that route to it (route.h):
- * their SQLite handles, caches and counters; nothing else touches them.
+ * their SQLite handles, caches and counters; nothing else touches them. The
+ * thread records itself as the owner of the actor and its LRU when it starts
+ * (runtime/owner.h); each namespace it opens is owned by it, and the
+ * functions here and in store.c / cache.c assert it.
  *
  *   loop:
  *     batch = take the whole mailbox (wait for the first message or the sweep)
@@ -101,6 +104,7 @@ static void flush_alone(duro_actor *a, duro_ns *ns);
 
 static void ns_drop(duro_actor *a, duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(a->owner);
     flush_alone(a, ns);
     for (int kind = 0; kind < DURO_KIND_MAX; kind++) {
         const duro_kind *ops = duro_kind_get(a->kinds, kind);
@@ -117,6 +121,7 @@ static void ns_drop(duro_actor *a, duro_ns *ns)
 /* m's namespace if it is open (now the most recently used), else NULL. */
 static duro_ns *ns_find(duro_actor *a, const duro_msg *m)
 {
+    DURO_ASSERT_OWNER(a->owner);
     duro_ns *ns = *slot(a, m->ns, m->ns_len);
     if (ns)
         ns_lru_touch(a, ns);
@@ -146,6 +151,7 @@ static size_t ns_close_idle(duro_actor *a)
  * failed on error. */
 static duro_ns *ns_open(duro_actor *a, duro_msg *m)
 {
+    DURO_ASSERT_OWNER(a->owner);
     duro_ns *ns;
     char err[256];
     const char *why;
@@ -202,6 +208,7 @@ static int flush_kinds(duro_actor *a, duro_ns *ns)
  * directory fails every 100 ms). */
 static void flush_alone(duro_actor *a, duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     if (!ns->dirty_kinds || ns->in_txn || duro_ns_begin(ns) != DURO_OK)
         return;
     if (flush_kinds(a, ns) != DURO_OK || duro_ns_commit(ns) != DURO_OK) {
@@ -280,6 +287,7 @@ static void cap_read_reply(const duro_actor *a, duro_msg *m)
  * the real file, as if the ghost did not exist). */
 static duro_ns *ghost_get(duro_actor *a, const duro_msg *m)
 {
+    DURO_ASSERT_OWNER(a->owner);
     if (!a->ghost && !a->ghost_failed) {
         char err[256];
         if (duro_ns_open_ghost(&a->store, &a->lru, &a->ghost, err, sizeof err) != DURO_OK) {
@@ -393,6 +401,7 @@ static int failure(duro_ns *ns, int st, const char **why)
 
 static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
 {
+    DURO_ASSERT_OWNER(a->owner);
     const duro_kind *ops = duro_kind_get(a->kinds, m->kind);
     m->status = DURO_OK;
     m->etag = -1;
@@ -457,6 +466,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
  * registry.h). */
 static void finish(duro_actor *a, duro_ns *txn_list)
 {
+    DURO_ASSERT_OWNER(a->owner);
     while (txn_list) {
         duro_ns *ns = txn_list;
         txn_list = ns->txn_next;
@@ -509,6 +519,7 @@ static void finish(duro_actor *a, duro_ns *txn_list)
 /* Deletes due keys of every open namespace that has some, in small batches. */
 static void sweep(duro_actor *a, int64_t now)
 {
+    DURO_ASSERT_OWNER(a->owner);
     for (duro_ns *ns = a->lru_head; ns; ns = ns->lnext) {
         if (!ns->has_ttl)
             continue;
@@ -536,6 +547,9 @@ static void *actor_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "duro-actor-%u", a->id % 1000);
     pthread_setname_np(pthread_self(), name);
+    /* from here on only this thread touches the actor, its cache and namespaces */
+    duro_owner_set(&a->owner);
+    duro_owner_set(&a->lru.owner);
     for (;;) {
         int64_t now = duro_now_ms();
         int64_t next = a->next_sweep_ms < a->next_flush_ms ? a->next_sweep_ms : a->next_flush_ms;

@@ -10,10 +10,12 @@
 #include "runtime/cache.h"
 #include "runtime/mailbox.h"
 #include "runtime/ns.h"
+#include "runtime/owner.h"
 
 typedef struct duro_actor {
     unsigned id;
     pthread_t thread;
+    duro_owner owner;       /* the actor's thread, from its start: owns all below */
     duro_mailbox mailbox;
     duro_store_config store;
     duro_lru lru;           /* value cache of all this actor's namespaces */

@@ -12,6 +12,7 @@ void duro_lru_init(duro_lru *lru, size_t budget)
     lru->head = lru->tail = NULL;
     lru->bytes = 0;
     lru->budget = budget;
+    duro_owner_set(&lru->owner);
 }
 
 static void lru_unlink(duro_lru *lru, duro_centry *e)
@@ -55,6 +56,7 @@ static void entry_free(duro_ctable *t, duro_centry *e)
 
 size_t duro_lru_evict(duro_lru *lru)
 {
+    DURO_ASSERT_OWNER(lru->owner);
     size_t n = 0;
     while (lru->bytes > lru->budget && lru->tail) {
         entry_free(lru->tail->table, lru->tail);
@@ -67,6 +69,7 @@ size_t duro_lru_evict(duro_lru *lru)
 
 int duro_ctable_init(duro_ctable *t, duro_lru *lru)
 {
+    DURO_ASSERT_OWNER(lru->owner);
     t->mask = 63;
     t->count = 0;
     t->lru = lru;
@@ -76,6 +79,7 @@ int duro_ctable_init(duro_ctable *t, duro_lru *lru)
 
 void duro_ctable_clear(duro_ctable *t)
 {
+    DURO_ASSERT_OWNER(t->lru->owner);
     for (size_t i = 0; i <= t->mask; i++)
         while (t->buckets[i])
             entry_free(t, t->buckets[i]);
@@ -100,6 +104,7 @@ static duro_centry *find(duro_ctable *t, uint64_t h, const char *key, size_t key
 
 duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len)
 {
+    DURO_ASSERT_OWNER(t->lru->owner);
     duro_centry *e = find(t, duro_route_hash(key, key_len), key, key_len);
     if (e && e != t->lru->head) {
         lru_unlink(t->lru, e);
@@ -130,6 +135,7 @@ static void grow(duro_ctable *t)
 
 duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
 {
+    DURO_ASSERT_OWNER(t->lru->owner);
     uint64_t h = duro_route_hash(r->key, r->key_len);
     duro_centry *old = find(t, h, r->key, r->key_len);
     if (old)
@@ -169,6 +175,7 @@ duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
 
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len)
 {
+    DURO_ASSERT_OWNER(t->lru->owner);
     duro_centry *e = find(t, duro_route_hash(key, key_len), key, key_len);
     if (e)
         entry_free(t, e);

@@ -7,7 +7,10 @@
  * these contents", absence means "unknown, ask SQLite". Writes go through to
  * SQLite and to the cache in the same step; if a transaction rolls back, the
  * namespace's table is cleared. Only the owning actor thread touches these
- * structures, so there are no locks.
+ * structures, so there are no locks: the LRU records its owner (the thread
+ * that initialized it, or an actor thread that took it over with
+ * duro_owner_set(&lru->owner) before its first use) and every function here
+ * asserts it.
  *
  * Eviction (duro_lru_evict) runs after commits, so every entry it drops is
  * clean. An entry larger than budget/8 is not cached.
@@ -18,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/owner.h"
+
 typedef struct duro_centry duro_centry;
 typedef struct duro_ctable duro_ctable;
 
@@ -25,6 +30,7 @@ typedef struct duro_lru {
     duro_centry *head, *tail; /* head = most recently used */
     size_t bytes;
     size_t budget;
+    duro_owner owner; /* the only thread that touches the LRU and its tables */
 } duro_lru;
 
 struct duro_centry {
@@ -70,6 +76,7 @@ static inline size_t duro_centry_size(const duro_centry *e)
     return sizeof *e + e->key_len + e->val_len + e->meta_len;
 }
 
+/* Initializes lru, owned by the calling thread. */
 void duro_lru_init(duro_lru *lru, size_t budget);
 
 /* Evicts least recently used entries until the budget holds. Returns how many. */

@@ -86,3 +86,31 @@ int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m)
     m->ns_len = ns_len;
     return DURO_OK;
 }
+
+int duro_kinds_schema(const duro_kinds *t, const char **steps, size_t max, duro_schema *out,
+                      char *err, size_t errlen)
+{
+    int last = 0;
+    memset(steps, 0, max * sizeof *steps);
+    for (int id = 0; id <= DURO_KIND_MAX; id++) {
+        const duro_kind *k = t->kinds[id];
+        for (size_t i = 0; k && i < k->n_migrations; i++) {
+            int v = k->migrations[i].version;
+            if (v < 1 || (size_t)v > max || steps[v - 1]) {
+                snprintf(err, errlen, "kind %s: migration %d is out of range or taken", k->name,
+                         v);
+                return DURO_INTERNAL;
+            }
+            steps[v - 1] = k->migrations[i].sql;
+            last = v > last ? v : last;
+        }
+    }
+    for (int v = 0; v < last; v++)
+        if (!steps[v]) {
+            snprintf(err, errlen, "no kind has migration %d", v + 1);
+            return DURO_INTERNAL;
+        }
+    out->steps = steps;
+    out->version = last;
+    return DURO_OK;
+}

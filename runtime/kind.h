@@ -157,6 +157,15 @@ typedef struct duro_op_call {
  * nothing to free. */
 int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m);
 
+/* The largest schema version a table may reach. */
+#define DURO_SCHEMA_MAX 64
+
+/* Collects the kinds' migrations into one schema (steps[v]: the step to
+ * version v + 1; steps has room for max). Every version from 1 to the last
+ * must be given exactly once: else DURO_INTERNAL with a message in err. */
+int duro_kinds_schema(const duro_kinds *t, const char **steps, size_t max, duro_schema *out,
+                      char *err, size_t errlen);
+
 /* For decoders: a call's args as a jansson tree (*out, to json_decref), or
  * DURO_BAD_REQUEST with "bad args: <why>" in err. */
 int duro_args_tree(const duro_args *a, json_t **out, char *err, size_t errlen);

@@ -1,4 +1,49 @@
-/* mailbox.c — the MPSC inbox of mailbox.h: one mutex, one condvar. */
+/*
+ * mailbox.c — the MPSC inbox of mailbox.h: one mutex, one condvar.
+ *
+ * DESIGN
+ * After Tarantool's cbus (cbus.h/cbus.c), where it does the same:
+ * - One consumer per mailbox (an actor, or the registry thread), many
+ *   producers. The consumer owns what it takes; producers only append.
+ * - Batching on the consumer side: duro_mailbox_take() takes the whole queue
+ *   in one splice under the lock (cbus_endpoint_fetch, a stailq_concat) and
+ *   runs it as a batch without the lock; the actor's group commit rides on
+ *   that.
+ * - Batching on the producer side: duro_mailbox_push_list() splices a list
+ *   built without any lock in one lock/unlock, as a cpipe flushes its input
+ *   at the end of a loop iteration. The list is built by the sender's
+ *   courier (transport/courier.c, duro_runtime_submit_list()), not here.
+ * - Wake-ups coalesce: a push signals only when the queue goes from empty to
+ *   non-empty, or held only lazy messages that did not signal (cbus wakes
+ *   the endpoint only when its output was empty).
+ * - A message makes a round trip and is freed by its sender (runtime/msg.h).
+ *
+ * Where it does not:
+ * - No event loop on the consumer side: the consumer is a plain thread
+ *   blocked on a condition variable (with a timeout for its sweep and
+ *   flush timers), not an endpoint woken through ev_async.
+ * - No named endpoints, pipes or routes: a sender finds the mailbox by
+ *   index (route.h: the namespace's hash picks the actor), and a message has
+ *   one hop. There is no return pipe: the reply goes back through m->done(),
+ *   which the sender supplies (transport/courier.c appends it to its own
+ *   locked completion list and activates an event on its loop; the embedded
+ *   client signals a condvar its caller waits on).
+ * - Bounded: a mailbox holds at most max_depth messages; a push beyond is
+ *   refused (-1) and the sender answers 503 UNAVAILABLE (--max-mailbox). A
+ *   cpipe's queue has no bound.
+ * - Lazy delivery (duro_mailbox_push_lazy/take_lazy, used for the
+ *   registry's change notices): a lazy message is queued at once but does
+ *   not wake a consumer that waits with a timeout (its open group commit
+ *   will take it by then); it wakes one that sleeps without a timeout, once.
+ *   An ordinary push is "urgent" and ends take_lazy's wait, taking the lazy
+ *   messages queued before it along, in order. cbus has no such second class.
+ * - No producer-side input queue: a single push takes the lock at once.
+ *   What a cpipe's input does (collect without a lock, splice at the end of
+ *   the loop iteration) is the courier's job, which then calls push_list.
+ * - close() refuses further pushes and wakes the consumer, which takes what
+ *   is left (take returns NULL only once the mailbox is closed and empty, or
+ *   on a timeout).
+ */
 #include "runtime/mailbox.h"
 
 #include <errno.h>

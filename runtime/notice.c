@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "runtime/errinj.h"
+
 static void put(char **w, const void *v, size_t n)
 {
     if (n) /* v may be NULL when n is 0 (a CLEAR has no key) */
@@ -18,7 +20,7 @@ int duro_notice_add(duro_buf *b, const duro_notice *n)
     size_t need = 2 + n->type_len + 4 + n->key_len;
     if (n->op == DURO_NOTICE_PUT)
         need += 4 * 8 + 4 + (n->meta ? n->meta_len : 0);
-    if (duro_buf_reserve(b, need) != 0)
+    if (duro_errinj_hit(DURO_ERRINJ_ALLOC) || duro_buf_reserve(b, need) != 0)
         return -1;
     char *w = b->data + b->len;
     uint8_t op = (uint8_t)n->op, tl = (uint8_t)n->type_len;

@@ -1,6 +1,8 @@
 /*
  * ns.h — an open namespace: its SQLite handle, prepared statements, cache and
- * version counter. Only the owning actor thread touches a duro_ns.
+ * version counter. Only the owning actor thread touches a duro_ns: the thread
+ * that opened it (ns->owner), asserted by every function here that touches
+ * its handle, statements, cache or counters.
  *
  * Objects (objects/) run over this handle: they read and write through
  * duro_ns_stmt() statements and the cache, inside the transaction the actor
@@ -15,6 +17,7 @@
 #include "common/buf.h"
 #include "runtime/cache.h"
 #include "runtime/msg.h"
+#include "runtime/owner.h"
 #include "common/names.h"
 
 #define DURO_NS_STMTS 64 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
@@ -36,6 +39,7 @@ struct duro_ns {
     int ghost;                 /* an in-memory stand-in for a namespace without a file */
     size_t max_reply;          /* largest reply tape an op may build (0: the default) */
     int readonly;              /* the file was opened read-only (read-only file system) */
+    duro_owner owner;          /* the thread that opened it: the only one to touch it */
 
     /* owned by the actor */
     duro_ns *hnext;             /* actor's name table */
@@ -131,7 +135,11 @@ static inline size_t duro_ns_reply_cap(const duro_ns *ns)
 }
 
 /* Bumps and returns the namespace's write counter (inside a transaction). */
-static inline int64_t duro_ns_next_version(duro_ns *ns) { return ++ns->version; }
+static inline int64_t duro_ns_next_version(duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    return ++ns->version;
+}
 
 /* Maps a SQLite result code to a duro_status (SQLITE_FULL and SQLITE_READONLY
  * are DURO_INSUFFICIENT_STORAGE). */
@@ -145,6 +153,21 @@ int duro_status_from_sqlite(int rc);
  * those causes *why (if why is not NULL) gets a message for the client, one
  * of the three below; else NULL. */
 int duro_status_from_db(sqlite3 *db, int rc, const char **why);
+
+/* Fails m with a storage error met on ns; returns the status. code is either
+ *   > 0  the SQLite result code of the failed call on ns->db, mapped by
+ *        duro_status_from_db() (full disk and read-only file system:
+ *        DURO_INSUFFICIENT_STORAGE; out of file descriptors: DURO_UNAVAILABLE;
+ *        other I/O errors: DURO_IO; ...), or
+ *   < 0  a negated duro_status an object's helper returned (-DURO_NOMEM: a
+ *        change notice could not be allocated; -DURO_INTERNAL: a statement
+ *        could not be prepared, ...).
+ * A code that maps to DURO_OK (SQLITE_ROW or SQLITE_DONE where the other was
+ * due) is DURO_INTERNAL. Drops what m->body holds and sets the message
+ * "storage error: <cause>", the cause being duro_status_from_db()'s message
+ * for the client if there is one, else duro_errstr(status). (A write's
+ * message is replaced by the actor when its transaction rolls back.) */
+int duro_ns_fail(duro_ns *ns, duro_msg *m, int code);
 
 extern const char *const duro_why_no_fds;   /* "too many open files; retry later" */
 extern const char *const duro_why_readonly; /* "the data directory is read-only" */

@@ -3,6 +3,11 @@
  * applies change notices in group commits, answers queries, and repairs the
  * index while running when notices were lost (see registry.h here and
  * objects/registry.h).
+ *
+ * Ownership: _registry.db (r->db) belongs to one thread at a time (r->owner,
+ * runtime/owner.h): the opener while it reconciles, then the registry thread
+ * from its start (duro_registry_close() touches it only after the join). The
+ * functions that touch r->db assert it.
  */
 #include "runtime/registry.h"
 
@@ -19,6 +24,7 @@
 #include "runtime/errinj.h"
 #include "common/log.h"
 #include "runtime/mailbox.h"
+#include "runtime/owner.h"
 #include "runtime/route.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
@@ -47,6 +53,7 @@ struct duro_registry {
     int64_t commit_due;
     int dropped;           /* an owner could not hand notices over (atomic) */
     duro_store_config cfg; /* data_dir borrowed from the runtime */
+    duro_owner owner;      /* the one thread that touches db (see above) */
 
     /* repair (registry thread only; see "repair while running" below) */
     duro_buf group_ns;    /* namespaces of the open group, NUL-terminated names */
@@ -69,6 +76,7 @@ struct duro_registry {
 /* Brings the registry's rows of one namespace file up to date. */
 static int reconcile_ns(duro_registry *r, const char *name, size_t n, int64_t now)
 {
+    DURO_ASSERT_OWNER(r->owner);
     duro_lru lru;
     duro_lru_init(&lru, 0);
     duro_ns *ns;
@@ -161,6 +169,7 @@ static void free_notice(duro_msg *m)
 /* Opens the group transaction if none is open. 1 if one is open. */
 static int begin(duro_registry *r, int64_t now)
 {
+    DURO_ASSERT_OWNER(r->owner);
     if (!r->in_txn && !r->failed) {
         r->commit_due = now + DURO_REGISTRY_COMMIT_MS;
         r->failed = r->store->begin(r->db) != DURO_OK;
@@ -284,6 +293,7 @@ static void lose_group(duro_registry *r, int64_t now)
  * rebuilds it). */
 static void settle(duro_registry *r)
 {
+    DURO_ASSERT_OWNER(r->owner);
     if (!r->forget_versions || r->in_txn)
         return;
     r->forget_versions = 0;
@@ -351,6 +361,7 @@ static int rebuild_from(duro_registry *r, const char *ns, size_t n, sqlite3 *nsd
  * above). Inside the group transaction. */
 static int repair_ns(duro_registry *r, const char *ns, size_t n, int force, int64_t now)
 {
+    DURO_ASSERT_OWNER(r->owner);
     char path[4096];
     struct stat sb;
     if (duro_ns_path(r->cfg.data_dir, ns, n, path, sizeof path, NULL) != 0)
@@ -498,6 +509,7 @@ static int already_indexed(duro_registry *r, const duro_msg *m)
  * namespace's version is recorded only with its last notice in a row. */
 static void apply(duro_registry *r, duro_msg *m, int64_t now)
 {
+    DURO_ASSERT_OWNER(r->owner);
     const duro_msg *n = m->next;
     int last = !r->tainted && (!n || n->op != DURO_REGISTRY_NOTICE || n->ns_len != m->ns_len ||
                                memcmp(n->ns, m->ns, m->ns_len) != 0);
@@ -514,6 +526,7 @@ static void apply(duro_registry *r, duro_msg *m, int64_t now)
 
 static void commit(duro_registry *r, int64_t now)
 {
+    DURO_ASSERT_OWNER(r->owner);
     if (r->in_txn && (r->failed || r->store->commit(r->db) != DURO_OK)) {
         r->store->rollback(r->db);
         r->failed = 1;
@@ -544,6 +557,7 @@ static void *registry_main(void *arg)
 {
     duro_registry *r = arg;
     pthread_setname_np(pthread_self(), "duro-registry");
+    duro_owner_set(&r->owner); /* handed over by duro_registry_open() */
     for (;;) {
         int64_t now = duro_now_ms();
         int64_t due = INT64_MAX;
@@ -611,6 +625,7 @@ int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *
     r->store = store;
     r->max_mailbox = max_mailbox;
     r->max_reply = max_reply;
+    duro_owner_set(&r->owner); /* until the thread starts */
     int st = DURO_INTERNAL;
     /* the file is only an index: one that cannot be opened or reconciled is
      * removed and rebuilt from the namespace files */
@@ -656,6 +671,7 @@ int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *
 
 void duro_registry_notify(duro_registry *r, duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     if (!ns->notes.len)
         return;
     duro_msg *m = calloc(1, sizeof *m);

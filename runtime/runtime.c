@@ -22,14 +22,12 @@
 #include <unistd.h>
 
 #include "runtime/actor.h"
-#include "runtime/errinj.h"
 #include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
 #include "runtime/workers.h"
 
 struct duro_stats duro_stats;
-int duro_errinj[DURO_ERRINJ_COUNT];
 
 const uint64_t duro_commit_bounds_us[DURO_COMMIT_BUCKETS] = {100,  250,   500,   1000,  2000,
                                                             4000, 8000, 16000, 32000, 100000};
@@ -42,8 +40,6 @@ void duro_stats_commit(uint64_t us)
     DURO_STAT_ADD(commit_us_buckets[b], 1);
     DURO_STAT_ADD(commit_us_sum, us);
 }
-
-enum { DURO_SCHEMA_MAX = 64 };
 
 struct duro_runtime {
     const duro_kinds *kinds;
@@ -72,34 +68,6 @@ int duro_msg_fail(duro_msg *m, int status, const char *fmt, ...)
     va_end(ap);
     m->status = status;
     return status;
-}
-
-/* Collects the kinds' migrations into one schema: steps[v] is the step to
- * version v + 1. Every version from 1 to the last must be given exactly once. */
-static int schema_build(duro_runtime *rt, const duro_kinds *t, char *err, size_t errlen)
-{
-    int last = 0;
-    for (int id = 0; id <= DURO_KIND_MAX; id++) {
-        const duro_kind *k = t->kinds[id];
-        for (size_t i = 0; k && i < k->n_migrations; i++) {
-            int v = k->migrations[i].version;
-            if (v < 1 || v > DURO_SCHEMA_MAX || rt->schema_steps[v - 1]) {
-                snprintf(err, errlen, "kind %s: migration %d is out of range or taken", k->name,
-                         v);
-                return DURO_INTERNAL;
-            }
-            rt->schema_steps[v - 1] = k->migrations[i].sql;
-            last = v > last ? v : last;
-        }
-    }
-    for (int v = 0; v < last; v++)
-        if (!rt->schema_steps[v]) {
-            snprintf(err, errlen, "no kind has migration %d", v + 1);
-            return DURO_INTERNAL;
-        }
-    rt->schema.steps = rt->schema_steps;
-    rt->schema.version = last;
-    return DURO_OK;
 }
 
 /* SQLite's memory statistics take one process-wide mutex on every
@@ -173,7 +141,8 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         return st;
     }
     rt->kinds = cfg->kinds;
-    if ((st = schema_build(rt, cfg->kinds, err, errlen)) != DURO_OK)
+    if ((st = duro_kinds_schema(cfg->kinds, rt->schema_steps, DURO_SCHEMA_MAX, &rt->schema, err,
+                                errlen)) != DURO_OK)
         goto fail;
     rt->data_dir = strdup(cfg->data_dir);
     rt->actors = calloc((size_t)cfg->actors, sizeof *rt->actors);

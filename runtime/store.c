@@ -11,6 +11,10 @@
  * (runtime/kind.h), collected into one duro_schema by the runtime. Internal
  * tables are named _duro_* so that user SQL can be kept away from them by
  * name.
+ *
+ * Ownership: a duro_ns belongs to the thread that opened it (ns->owner, set
+ * by ns_new()); the functions below that touch its handle, statements,
+ * transaction or cache assert it (runtime/owner.h).
  */
 #include "runtime/ns.h"
 
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "runtime/errinj.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
 
@@ -104,6 +109,17 @@ int duro_status_from_db(sqlite3 *db, int rc, const char **why)
     return duro_status_from_sqlite(rc);
 }
 
+int duro_ns_fail(duro_ns *ns, duro_msg *m, int code)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    const char *why = NULL;
+    int st = code < 0 ? -code : duro_status_from_db(ns->db, code, &why);
+    if (st == DURO_OK)
+        st = DURO_INTERNAL;
+    m->body.len = 0;
+    return duro_msg_fail(m, st, "storage error: %s", why ? why : duro_errstr(st));
+}
+
 /* 1 if the directory of the file at path is on a read-only file system. */
 static int dir_readonly(const char *path)
 {
@@ -148,15 +164,16 @@ static int open_status(sqlite3 *db, const char *path, int rc, const char **why)
     return st;
 }
 
-/* duro_sql_open() with the open flags given (path may be a URI). */
-static int sql_open(const char *path, int flags, const char *const *pragmas, sqlite3 **out,
-                    const char **why, char *err, size_t errlen)
+/* duro_sql_open() with the open flags and VFS (NULL: the default) given
+ * (path may be a URI). */
+static int sql_open(const char *path, int flags, const char *vfs, const char *const *pragmas,
+                    sqlite3 **out, const char **why, char *err, size_t errlen)
 {
     *out = NULL;
     if (why)
         *why = NULL;
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         int st = open_status(db, path, rc, why);
@@ -180,8 +197,8 @@ static int sql_open(const char *path, int flags, const char *const *pragmas, sql
 int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **out,
                   const char **why, char *err, size_t errlen)
 {
-    return sql_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pragmas, out, why, err,
-                    errlen);
+    return sql_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL, pragmas, out, why,
+                    err, errlen);
 }
 
 /* Opens an existing namespace file on a read-only file system. SQLite reads
@@ -209,7 +226,8 @@ static int open_immutable(const char *path, sqlite3 **db, const char **why, char
             n += (size_t)snprintf(uri + n, sizeof uri - n, "%%%02X", *p);
     }
     snprintf(uri + n, sizeof uri - n, "?immutable=1");
-    return sql_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, pragmas, db, why, err, errlen);
+    return sql_open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL, pragmas, db, why, err,
+                    errlen);
 }
 
 int duro_ns_path(const char *data_dir, const char *name, size_t name_len, char *path, size_t cap,
@@ -306,6 +324,7 @@ static duro_ns *ns_new(const char *name, size_t name_len, duro_lru *lru)
     ns->name[name_len] = '\0';
     ns->name_len = name_len;
     ns->pending_tail = &ns->pending;
+    duro_owner_set(&ns->owner);
     return ns;
 }
 
@@ -416,7 +435,9 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         NULL,
     };
     const char *cause;
-    int st = duro_sql_open(path, pragmas, &ns->db, &cause, err, errlen);
+    /* through the fault injection VFS (errinj.h): its points fire in tests only */
+    int st = sql_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, duro_errinj_vfs(), pragmas,
+                      &ns->db, &cause, err, errlen);
     if (st != DURO_OK && cause == duro_why_readonly &&
         open_immutable(path, &ns->db, NULL, err, errlen) == DURO_OK)
         st = DURO_OK;
@@ -440,6 +461,7 @@ void duro_ns_close(duro_ns *ns)
 {
     if (!ns)
         return;
+    DURO_ASSERT_OWNER(ns->owner);
     for (int i = 0; i < DURO_NS_STMTS; i++)
         sqlite3_finalize(ns->stmts[i]);
     if (ns->db && sqlite3_close(ns->db) != SQLITE_OK)
@@ -469,17 +491,20 @@ sqlite3_stmt *duro_stmt_cached(sqlite3 *db, sqlite3_stmt **slot, const char *sql
 
 sqlite3_stmt *duro_ns_stmt(duro_ns *ns, int id, const char *sql)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     return duro_stmt_cached(ns->db, &ns->stmts[id], sql);
 }
 
 int duro_ns_begin(duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     int rc = exec(ns->db, "BEGIN");
     return duro_status_from_sqlite(rc);
 }
 
 int duro_ns_commit(duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     if (ns->version != ns->version_committed) {
         sqlite3_stmt *st =
             duro_ns_stmt(ns, ST_SET_VERSION, "UPDATE _duro_meta SET value=? WHERE name='version'");
@@ -500,6 +525,7 @@ int duro_ns_commit(duro_ns *ns)
 
 void duro_ns_rollback(duro_ns *ns)
 {
+    DURO_ASSERT_OWNER(ns->owner);
     if (!sqlite3_get_autocommit(ns->db))
         exec(ns->db, "ROLLBACK");
     duro_ctable_clear(&ns->cache);

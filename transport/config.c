@@ -75,6 +75,9 @@ static const struct flag flags[] = {
      "allow a non-loopback --listen without --auth-token or --jwt-secret (1)"},
     {"pwhash-min", K_BOOL, OFF(pwhash_min), 0, 1, "0",
      "hash passwords with Argon2id's minimum cost (tests only; never in production)"},
+    {"errinj", K_BOOL, OFF(errinj), 0, 1, "0",
+     "serve GET/POST /_errinj, which makes storage calls fail on purpose (tests only; never in"
+     " production; docs/testing.md)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "info", "error|warn|info|debug"},
     {"sync", K_SYNC, 0, 0, 0, "full",
      "full: every commit is fsynced (default); normal: opt-in, faster, may lose the last"

@@ -40,6 +40,7 @@ typedef struct duro_config {
     char jwt_secret[512];  /* "" = none */
     long insecure;
     long pwhash_min;
+    long errinj; /* serve the fault injection route /_errinj (tests only) */
     int log_level;
     int sync_full;
 } duro_config;

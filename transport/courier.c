@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/owner.h"
 #include "runtime/workers.h"
 #include "transport/io.h"
 
@@ -23,6 +24,7 @@ struct duro_courier {
     duro_msg *ready, **ready_tail; /* taken from the completion list, not delivered */
     pthread_mutex_t lock;
     duro_msg *done_head, **done_tail;
+    duro_owner owner; /* the loop's thread (duro_courier_own) */
 };
 
 
@@ -34,6 +36,7 @@ static void deliver(duro_msg *m)
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
     duro_courier *c = arg;
+    DURO_ASSERT_OWNER(c->owner);
     duro_msg *list = c->outq;
     c->outq = NULL;
     c->outq_tail = &c->outq;
@@ -69,6 +72,7 @@ static void on_done(duro_msg *m)
  * sockets again, so a burst of large replies cannot starve other clients. */
 static void deliver_some(duro_courier *c)
 {
+    DURO_ASSERT_OWNER(c->owner);
     uint64_t t0 = duro_mono_us();
     for (int n = 0; c->ready; n++) {
         if (n >= TURN_REPLIES || (n && duro_mono_us() - t0 > TURN_US)) {
@@ -86,6 +90,7 @@ static void deliver_some(duro_courier *c)
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     duro_courier *c = arg;
+    DURO_ASSERT_OWNER(c->owner);
     pthread_mutex_lock(&c->lock);
     duro_msg *m = c->done_head, **tail = c->done_tail;
     c->done_head = NULL;
@@ -121,6 +126,8 @@ duro_courier *duro_courier_new(struct event_base *base, duro_runtime *rt)
     return c;
 }
 
+void duro_courier_own(duro_courier *c) { duro_owner_set(&c->owner); }
+
 void duro_courier_free(duro_courier *c)
 {
     if (!c)
@@ -137,6 +144,7 @@ void duro_courier_free(duro_courier *c)
 
 void duro_courier_send(duro_courier *c, duro_msg *m)
 {
+    DURO_ASSERT_OWNER(c->owner);
     m->done = on_done;
     m->ctx = c;
     m->next = NULL;
@@ -159,6 +167,7 @@ void duro_courier_work(duro_courier *c, duro_workers *w, duro_msg *m, void (*wor
 int duro_courier_offload(duro_courier *c, duro_workers *w, duro_msg *m,
                          void (*work)(duro_msg *m))
 {
+    DURO_ASSERT_OWNER(c->owner);
     m->done = on_done;
     m->ctx = c;
     return duro_workers_submit(w, m, work);

@@ -13,6 +13,10 @@
  * A message refused by a full or closed mailbox gets status DURO_UNAVAILABLE
  * and comes back through reply() in the same way. The courier owns m->done,
  * m->ctx and m->next while a message travels; the transport sets m->reply.
+ *
+ * Threads: everything but the actors' done() runs on the loop's thread, which
+ * takes the courier over with duro_courier_own() before it runs the loop;
+ * the functions here assert it (runtime/owner.h).
  */
 #ifndef DURO_COURIER_H
 #define DURO_COURIER_H
@@ -26,6 +30,10 @@ typedef struct duro_courier duro_courier;
 
 /* A courier for the loop of base. NULL on ENOMEM. */
 duro_courier *duro_courier_new(struct event_base *base, duro_runtime *rt);
+
+/* On the loop's thread, before it runs the loop: from now on only this thread
+ * sends and delivers through c. */
+void duro_courier_own(duro_courier *c);
 
 /* Frees it; every message sent must have come back first, and the actors must
  * have stopped (one may still be returning from done()). NULL is a no-op. */

@@ -131,6 +131,8 @@ int main(int argc, char **argv)
         duro_log_warn("--max-reply-bytes %ld is not above --max-value-bytes %ld: a value near the"
                       " size limit can be written but not read back (413)",
                       cfg.max_reply_bytes, cfg.max_value_bytes);
+    if (cfg.errinj)
+        duro_log_warn("--errinj: fault injection is on (/_errinj); for tests only");
     if (fit_fd_limits(&cfg, err, sizeof err) != 0) {
         fprintf(stderr, "durod: %s\n", err);
         return 2;

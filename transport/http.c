@@ -43,6 +43,8 @@
 #include "objects/kv.h"
 #include "objects/object.h"
 #include "common/log.h"
+#include "common/tape.h"
+#include "runtime/errinj.h"
 #include "runtime/workers.h"
 #include "transport/access.h"
 #include "common/codec.h"
@@ -766,6 +768,80 @@ static void serve_metrics(duro_http *srv, duro_hreq *req, uint64_t t0)
     duro_metrics_request(DURO_ROUTE_METRICS, 200, duro_mono_us() - t0);
 }
 
+/* ---- fault injection: a test-only route (docs/testing.md) ---- */
+
+#define ERRINJ_BODY_MAX 1024
+
+/* Sets the counter a POST /_errinj body {"point": name, "count": n} names.
+ * DURO_OK, or a status with a message in err. */
+static int errinj_set(duro_hreq *req, char *err, size_t errlen)
+{
+    int enc = body_encoding(evhttp_find_header(&req->in, "Content-Type"));
+    if (enc < 0) {
+        snprintf(err, errlen, "Content-Type must be application/json or application/msgpack");
+        return DURO_UNSUPPORTED_MEDIA_TYPE;
+    }
+    json_t *body;
+    int st = parse_body(req, enc, ERRINJ_BODY_MAX, &body, err, errlen);
+    if (st != DURO_OK)
+        return st;
+    json_t *point = json_object_get(body, "point"), *count = json_object_get(body, "count");
+    int p = json_is_string(point)
+                ? duro_errinj_find(json_string_value(point), json_string_length(point))
+                : -1;
+    st = DURO_BAD_REQUEST;
+    if (!json_is_object(body) || json_object_size(body) != 2 || !point || !count)
+        snprintf(err, errlen, "expected {\"point\": name, \"count\": n}");
+    else if (p < 0)
+        snprintf(err, errlen, "point: not a fault injection point (GET /_errinj lists them)");
+    else if (!json_is_integer(count) || json_integer_value(count) < 0 ||
+             json_integer_value(count) > DURO_ERRINJ_MAX)
+        snprintf(err, errlen, "count: expected an integer in 0..%d", DURO_ERRINJ_MAX);
+    else {
+        duro_errinj_set(p, (long)json_integer_value(count));
+        duro_log_warn("fault injection: %s = %d", duro_errinj_name(p), duro_errinj_get(p));
+        st = DURO_OK;
+    }
+    json_decref(body);
+    return st;
+}
+
+/* GET /_errinj: {point: counter, ...} of every point (runtime/errinj.h);
+ * POST: sets one counter (errinj_set), then answers the same. Routed only in
+ * a durod started with --errinj; with access control on it needs the admin
+ * token or a JWT for every namespace. */
+static void serve_errinj(duro_http *srv, duro_hreq *req, int cmd, int accept_mp, uint64_t t0)
+{
+    char err[256];
+    int st = check_query(req->query, Q_NONE, err, sizeof err);
+    if (cmd != DURO_M_GET && cmd != DURO_M_POST) {
+        st = DURO_METHOD_NOT_ALLOWED;
+        snprintf(err, sizeof err, "allowed: GET, HEAD, POST");
+    }
+    if (st == DURO_OK && srv->access && duro_access_enabled(srv->access) &&
+        duro_access_check(srv->access, evhttp_find_header(&req->in, "Authorization"), "*", 1, 1,
+                          (int64_t)time(NULL), err, sizeof err) != DURO_OK) {
+        st = DURO_FORBIDDEN;
+        snprintf(err, sizeof err, "/_errinj needs the admin token or a JWT for every namespace");
+    }
+    if (st == DURO_OK && cmd == DURO_M_POST)
+        st = errinj_set(req, err, sizeof err);
+    if (st != DURO_OK) {
+        respond_error(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, st, err);
+        return;
+    }
+    duro_buf tape = {0};
+    msgpack_packer pk;
+    duro_tape_packer(&pk, &tape);
+    msgpack_pack_map(&pk, DURO_ERRINJ_COUNT);
+    for (int p = 0; p < DURO_ERRINJ_COUNT; p++) {
+        duro_tape_lit(&pk, duro_errinj_name(p));
+        msgpack_pack_int(&pk, duro_errinj_get(p));
+    }
+    respond(srv, req, DURO_ROUTE_OTHER, accept_mp, t0, DURO_OK, NULL, &tape, -1, NULL);
+    duro_buf_free(&tape);
+}
+
 /* May this request touch namespace ns (write: it changes something)? DURO_OK,
  * or DURO_UNAUTHORIZED / DURO_FORBIDDEN with the reason in err. */
 static int authorize(duro_http *srv, duro_hreq *req, const char *ns, size_t ns_len, int write,
@@ -1364,6 +1440,10 @@ static void on_request(duro_hreq *req, void *arg)
                           "/metrics needs the admin token or a JWT for every namespace");
             return;
         }
+    }
+    if (srv->cfg->errinj && strcmp(path, "/_errinj") == 0) { /* test only: --errinj */
+        serve_errinj(srv, req, cmd, accept_mp, t0);
+        return;
     }
     if (strcmp(path, "/metrics") == 0) {
         int st = cmd != DURO_M_GET ? DURO_METHOD_NOT_ALLOWED

@@ -372,11 +372,13 @@ int duro_conn_eof(const duro_conn *c) { return c->eof; }
 
 struct evbuffer *duro_conn_input(duro_conn *c)
 {
+    ON_LOOP(c->t);
     return c->bev ? bufferevent_get_input(c->bev) : NULL;
 }
 
 size_t duro_conn_output_len(duro_conn *c)
 {
+    ON_LOOP(c->t);
     return c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
 }
 
@@ -561,6 +563,7 @@ static void *io_main(void *arg)
     pthread_setname_np(pthread_self(), "duro-io");
     t->self = pthread_self();
     t->running = 1;
+    duro_courier_own(t->courier);
     event_base_dispatch(t->base);
     /* a request read in the same loop turn as the stop may still be out with
      * an actor: keep the loop turning until its reply is sent */
