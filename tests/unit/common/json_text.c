@@ -1,5 +1,5 @@
 /*
- * test_codec.c — unit tests for common/ (codec): the msgpack structural
+ * tests/unit/common/json_text.c — unit tests for common/ (codec): the msgpack structural
  * check, JSON and msgpack conversions, stored values, the reply tape, string
  * escaping and UTF-8 validation.
  */

@@ -1,5 +1,5 @@
 /*
- * test_registry.c — the StorageRegistry under a real runtime: change notices,
+ * tests/unit/runtime/registry.c — the StorageRegistry under a real runtime: change notices,
  * tracking of every KV write path and of expiry, list filters and pages,
  * stats, registration by hand, and reconciling with the namespace files at
  * start (a deleted registry file, a namespace changed behind its back, a
@@ -10,7 +10,7 @@
 
 #include "objects/kv.h"
 #include "objects/registry.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 #include "runtime/errinj.h"
 #include "runtime/stats.h"
 #include "runtime/route.h"

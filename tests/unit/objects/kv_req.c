@@ -1,5 +1,5 @@
 /*
- * test_request.c — the request decoders (transport/kv_request.c,
+ * tests/unit/objects/kv_req.c — the request decoders (transport/kv_request.c,
  * rl_request.c, session_request.c, registry_request.c) hold every way in to
  * the same strict rules: an unknown field is 400 naming it, bools are bools
  * and integers integers (typed args) or their exact query-string spellings
@@ -15,7 +15,7 @@
 #include "objects/ratelimit.h"
 #include "objects/registry.h"
 #include "objects/session.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 #include "test.h"
 #include "common/codec.h"
 #include "transport/kv_request.h"
