@@ -555,38 +555,4 @@ TEST(pages_over_the_reply_cap_are_refused)
     duro_runtime_close(rt);
 }
 
-TEST(query_decoding_bounds)
-{
-    const char *bad[] = {"{\"limit\":1001}",           "{\"limit\":-1}",
-                         "{\"limit\":\"x\"}",          "{\"offset\":-5}",
-                         "{\"type\":\"k/v\"}",         "{\"namespace\":\"_x\"}",
-                         "{\"consistent\":\"maybe\"}", "{\"key_prefix\":5}"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *p = parse(bad[i]);
-        duro_registry_query *q;
-        char err[256];
-        ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_TYPED, &q, err, sizeof err),
-                  DURO_BAD_REQUEST);
-        json_decref(p);
-    }
-    json_t *p =
-        parse("{\"limit\":\"1000\",\"offset\":\"3\",\"consistent\":\"1\",\"key_prefix\":\"\"}");
-    duro_registry_query *q;
-    char err[256];
-    ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_QUERY, &q, err, sizeof err), DURO_OK);
-    ASSERT_EQ(q->limit, 1000);
-    ASSERT_EQ(q->offset, 3);
-    ASSERT(q->prefix == NULL);
-    duro_registry_query_free(q);
-    json_decref(p);
-
-    /* empty parameters are no filter (a template like ?type=&limit= filled
-     * in literally) */
-    p = parse("{\"type\":\"\",\"namespace\":\"\",\"limit\":\"\",\"offset\":\"\"}");
-    ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_QUERY, &q, err, sizeof err), DURO_OK);
-    ASSERT(!q->has_type && !q->has_ns && q->limit == 100 && q->offset == 0);
-    duro_registry_query_free(q);
-    json_decref(p);
-}
-
 TEST_MAIN()
