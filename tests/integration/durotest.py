@@ -2,13 +2,21 @@
 durotest.py — harness for the durod integration tests.
 
 Each test module starts one or more real `durod` processes on a free loopback
-port with a temporary data directory and talks HTTP to them:
+port with a temporary data directory and talks HTTP or the binary protocol to
+them:
 
     srv = Server(extra_args=["--ttl-sweep-ms", "50"])   # started at once
     r = srv.req("PUT", kv_path("k", ns="a"), {"value": 1})
     data = ok(r)                      # asserts the success envelope
     assert_error(srv.req("GET", kv_path("nope")), 404, "NOT_FOUND")
     srv.stop()                        # SIGTERM, expects exit code 0
+
+    c = Rpc(rpc_port)                 # [msgid, op, ns, args] frames
+    status, body = c.call("kv.get", "a", {"key": "k"})
+    srv.req("GET", "/metrics", headers=bearer(jwt(SECRET, {"ns": "*"})))
+
+This is the one implementation of the binary protocol's framing (frame(),
+split_frames(), Rpc) and of HS256 JWT minting (jwt()) for every test module.
 
 Rules kept here: only the PIDs of servers this harness started are ever
 signalled; every socket operation has a timeout; every module runs under a
@@ -18,8 +26,11 @@ Runs with /usr/bin/python3 (stdlib + Debian python3-msgpack). The binary comes
 from $DURO_BIN (default build/durod under the repository root).
 """
 
+import base64
 import ctypes
 import faulthandler
+import hashlib
+import hmac
 import http.client
 import itertools
 import json
@@ -132,7 +143,7 @@ def parse_body(headers, raw):
             return raw
     if ctype == "application/msgpack" and raw:
         try:
-            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+            return mp_unpack(raw)
         except Exception:
             return raw
     return raw
@@ -194,7 +205,9 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-def _qs(query):
+def query_string(query):
+    """?k=v&... of the items whose value is not None (both percent-encoded),
+    or "" when there are none."""
     items = [(k, v) for k, v in query.items() if v is not None]
     if not items:
         return ""
@@ -206,7 +219,7 @@ def kv_path(key, ns=None, **query):
     query = dict(query)
     if ns is not None:
         query = dict([("ns", ns)] + list(query.items()))
-    return "/storage/" + q(key) + _qs(query)
+    return "/storage/" + q(key) + query_string(query)
 
 
 def storage_path(sub, ns=None, **query):
@@ -214,7 +227,7 @@ def storage_path(sub, ns=None, **query):
     query = dict(query)
     if ns is not None:
         query = dict([("ns", ns)] + list(query.items()))
-    return "/storage/" + sub + _qs(query)
+    return "/storage/" + sub + query_string(query)
 
 
 def api_path(ns, key=None, **query):
@@ -222,7 +235,7 @@ def api_path(ns, key=None, **query):
     p = "/api/storage/kv/" + q(ns)
     if key is not None:
         p += "/" + q(key)
-    return p + _qs(query)
+    return p + query_string(query)
 
 
 _ns_counter = itertools.count(1)
@@ -234,22 +247,72 @@ def unique_ns(hint="t"):
 
 
 # --------------------------------------------------------------------------
-# the server
+# msgpack and the binary protocol (docs/protocol.md): a frame is a 4-byte
+# big-endian length, then that many bytes of msgpack; requests are
+# [msgid, op, ns, args], replies [msgid, status, body].
 
-class RpcConn:
-    """A binary-protocol connection (docs/protocol.md): 4-byte big-endian
-    length, then msgpack [msgid, op, ns, args]; replies [msgid, status, body]."""
+def mp_pack(v):
+    """v as msgpack (str as str, bytes as bin)."""
+    return msgpack.packb(v, use_bin_type=True)
+
+
+def mp_unpack(b):
+    """The one msgpack object in b (str as str, map keys of any type)."""
+    return msgpack.unpackb(b, raw=False, strict_map_key=False)
+
+
+def frame_header(n):
+    """The length that starts a frame of n bytes (n need not be the truth)."""
+    return struct.pack(">I", n)
+
+
+def frame_payload(payload):
+    """The bytes payload, well-formed msgpack or not, as one frame."""
+    return frame_header(len(payload)) + payload
+
+
+def frame(obj):
+    """obj (a request [msgid, op, ns, args], or anything else) as one frame."""
+    return frame_payload(mp_pack(obj))
+
+
+def split_frames(buf):
+    """(the messages of the whole frames at the start of buf, the bytes left
+    after them: the start of a frame not complete yet)."""
+    msgs = []
+    while len(buf) >= 4:
+        (n,) = struct.unpack(">I", buf[:4])
+        if len(buf) < 4 + n:
+            break
+        msgs.append(mp_unpack(buf[4:4 + n]))
+        buf = buf[4 + n:]
+    return msgs, buf
+
+
+class Rpc:
+    """A binary-protocol connection to 127.0.0.1:port."""
 
     def __init__(self, port, timeout=10.0):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.next_id = 1
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def send_raw(self, data):
+        """Sends bytes as they are (frames, parts of frames, garbage)."""
         self.s.sendall(data)
 
+    def send_frame(self, payload):
+        """Sends the bytes payload as one frame (see frame_payload())."""
+        self.s.sendall(frame_payload(payload))
+
     def send(self, obj):
-        b = msgpack.packb(obj, use_bin_type=True)
-        self.s.sendall(struct.pack(">I", len(b)) + b)
+        """Sends obj, e.g. [msgid, op, ns, args], as one frame."""
+        self.s.sendall(frame(obj))
 
     def _read(self, n):
         d = b""
@@ -261,16 +324,18 @@ class RpcConn:
         return d
 
     def recv(self):
-        """The next reply, or None when the server closed the connection."""
+        """The next reply [msgid, status, body], or None when the server
+        closed the connection."""
         h = self._read(4)
         if h is None:
             return None
         (n,) = struct.unpack(">I", h)
         d = self._read(n)
-        return None if d is None else msgpack.unpackb(d, raw=False, strict_map_key=False)
+        return None if d is None else mp_unpack(d)
 
     def call(self, op, ns, args, msgid=None):
-        """Sends one request and returns (status, body) of its reply."""
+        """Sends one request and returns (status, body) of its reply; msgid
+        defaults to the connection's next one (1, 2, ...)."""
         if msgid is None:
             msgid = self.next_id
             self.next_id += 1
@@ -289,6 +354,32 @@ class RpcConn:
     def close(self):
         self.s.close()
 
+
+# --------------------------------------------------------------------------
+# access: HS256 JWTs as --jwt-secret checks them (transport/access.c)
+
+def b64url(b):
+    """base64url without padding, as str."""
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt(secret, claims, alg="HS256", header=None):
+    """A JWT of claims signed with HMAC-SHA256 under secret. header defaults
+    to {"alg": alg, "typ": "JWT"}; the signature is HS256 whatever alg or
+    header say (to test that the server refuses other algorithms)."""
+    h = header or {"alg": alg, "typ": "JWT"}
+    signing = b64url(json.dumps(h).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest()
+    return signing + "." + b64url(sig)
+
+
+def bearer(token):
+    """The Authorization header of token (an admin token or a JWT)."""
+    return {"Authorization": "Bearer " + token}
+
+
+# --------------------------------------------------------------------------
+# the server
 
 class ServerError(AssertionError):
     pass
@@ -466,7 +557,7 @@ class Server:
             if isinstance(body, (bytes, bytearray)):
                 payload = bytes(body)
             elif msgpack:
-                payload = _mp_pack(body)
+                payload = mp_pack(body)
             else:
                 payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             hdrs["Content-Type"] = "application/msgpack" if msgpack else "application/json"
@@ -596,10 +687,6 @@ class _Missing:
 
 
 MISSING = _Missing()
-
-
-def _mp_pack(v):
-    return msgpack.packb(v, use_bin_type=True)
 
 
 def metric_sum(text, name, **labels):
