@@ -11,12 +11,14 @@ them:
     assert_error(srv.req("GET", kv_path("nope")), 404, "NOT_FOUND")
     srv.stop()                        # SIGTERM, expects exit code 0
 
-    c = Rpc(rpc_port)                 # [msgid, op, ns, args] frames
+    srv = Server(rpc=True)            # also the binary protocol, on srv.rpc_port
+    c = Rpc(srv.rpc_port)             # [msgid, op, ns, args] frames
     status, body = c.call("kv.get", "a", {"key": "k"})
     srv.req("GET", "/metrics", headers=bearer(jwt(SECRET, {"ns": "*"})))
 
 This is the one implementation of the binary protocol's framing (frame(),
-split_frames(), Rpc) and of HS256 JWT minting (jwt()) for every test module.
+split_frames(), Rpc) and of HS256 JWT minting (jwt()) for every test module,
+the CLI's tests (tests/cli/clitest.py) included.
 
 Rules kept here: only the PIDs of servers this harness started are ever
 signalled; every socket operation has a timeout; every module runs under a
@@ -62,13 +64,20 @@ _live_lock = threading.Lock()
 # --------------------------------------------------------------------------
 # binary, ports, process plumbing
 
-def duro_bin():
-    b = os.environ.get("DURO_BIN", "build/durod")
+def build_path(env, default):
+    """$env, else default; a relative path is taken from the current directory
+    when it exists there, else from the repository root."""
+    b = os.environ.get(env) or default
     if not os.path.isabs(b):
         if os.path.exists(b):
             b = os.path.abspath(b)
         else:
             b = os.path.join(REPO_ROOT, b)
+    return b
+
+
+def duro_bin():
+    b = build_path("DURO_BIN", "build/durod")
     if not (os.path.isfile(b) and os.access(b, os.X_OK)):
         raise RuntimeError("durod binary not found at %s (set DURO_BIN)" % b)
     return b
@@ -92,24 +101,32 @@ def _pdeathsig():
         pass
 
 
-def run_durod(args, env=None, timeout=10.0):
-    """Runs durod with args to completion (for --help, bad flags, ...).
-    Returns (exit code, stdout, stderr). If it is still running after
-    `timeout` seconds it is killed (its own PID only) and the exit code is
-    None."""
+def run_to_end(argv, input=None, env=None, timeout=10.0):
+    """Runs argv to completion with input (str or bytes) on its stdin and env
+    added to the environment. Returns (exit code, stdout, stderr) as str. If
+    it is still running after `timeout` seconds it is killed (its own PID
+    only) and the exit code is None."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    p = subprocess.Popen([duro_bin()] + list(args), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=full_env,
-                         preexec_fn=_pdeathsig)
+    p = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=full_env, preexec_fn=_pdeathsig)
+    if isinstance(input, str):
+        input = input.encode()
     try:
-        out, err = p.communicate(timeout=timeout)
-        return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        out, err = p.communicate(input=input, timeout=timeout)
+        rc = p.returncode
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate(timeout=10)
-        return None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        rc = None
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def run_durod(args, env=None, timeout=10.0):
+    """Runs durod with args to completion (for --help, bad flags, ...); see
+    run_to_end()."""
+    return run_to_end([duro_bin()] + list(args), env=env, timeout=timeout)
 
 
 # --------------------------------------------------------------------------
@@ -386,9 +403,16 @@ class ServerError(AssertionError):
 
 
 class Server:
-    def __init__(self, extra_args=(), data_dir=None, env=None, start=True):
+    """One durod on a free loopback port (self.port) with a temporary data
+    directory (or data_dir). With rpc=True it also serves the binary protocol
+    on a free port of its own (self.rpc_port), chosen at every start; else
+    the binary protocol is off unless extra_args has --rpc-port."""
+
+    def __init__(self, extra_args=(), data_dir=None, env=None, start=True, rpc=False):
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
+        self.rpc = rpc
+        self.rpc_port = None
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="durotest-")
         self.keep_data = False
@@ -419,6 +443,17 @@ class Server:
             return ""
 
     def start(self, timeout=START_TIMEOUT):
+        """Starts durod on new free ports and waits until /healthz answers 200
+        (and, with rpc=True, the binary-protocol port accepts). A start that
+        fails because a port was taken meanwhile is tried again (3 times)."""
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except ServerError as e:
+                if attempt == 2 or "cannot listen" not in str(e):
+                    raise
+
+    def _start_once(self, timeout):
         if self.alive():
             raise ServerError("server already running")
         self.port = free_port()
@@ -428,7 +463,12 @@ class Server:
         env.update(self.env)
         args = [duro_bin(), "--listen", "127.0.0.1:%d" % self.port,
                 "--data", self.data_dir, "--log-level", "warn"] + self.extra_args
-        if not any(a.startswith("--rpc-port") for a in self.extra_args):
+        if self.rpc:
+            self.rpc_port = free_port()
+            while self.rpc_port == self.port:
+                self.rpc_port = free_port()
+            args += ["--rpc-port", str(self.rpc_port)]
+        elif not any(a.startswith("--rpc-port") for a in self.extra_args):
             args += ["--rpc-port", "0"]  # no fixed port shared by parallel tests
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
@@ -440,6 +480,7 @@ class Server:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._forget()
                 raise ServerError("durod exited with %s at start: %s\n%s" % (
                     self.proc.returncode, " ".join(args), self.log_tail()))
             try:
@@ -448,7 +489,7 @@ class Server:
                 r = c.getresponse()
                 r.read()
                 c.close()
-                if r.status == 200:
+                if r.status == 200 and self._rpc_ready():
                     return self
                 last = "status %d" % r.status
             except (OSError, http.client.HTTPException) as e:
@@ -457,6 +498,15 @@ class Server:
         self.kill()
         raise ServerError("durod did not answer /healthz within %.0fs (%s)\n%s" % (
             timeout, last, self.log_tail()))
+
+    def _rpc_ready(self):
+        if not self.rpc:
+            return True
+        try:
+            with socket.create_connection(("127.0.0.1", self.rpc_port), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def _forget(self):
         self._close_conns()
@@ -812,9 +862,12 @@ def _cleanup_at_exit():
             pass
 
 
-def main(timeout=240):
-    """unittest.main under a watchdog; exits non-zero on failure."""
+def main(timeout=240, tests=None):
+    """unittest.main under a watchdog; exits non-zero on failure. tests
+    names the cases to run (default: those named on the command line, or
+    all)."""
     import atexit
     atexit.register(_cleanup_at_exit)
     _watchdog(timeout)
-    unittest.main(verbosity=int(os.environ.get("DURO_TEST_VERBOSITY", "2")))
+    argv = None if tests is None else [sys.argv[0]] + list(tests)
+    unittest.main(argv=argv, verbosity=int(os.environ.get("DURO_TEST_VERBOSITY", "2")))
