@@ -17,6 +17,18 @@
  * subcommand (`duro ratelimit check KEY`).
  *
  * `duro bench` is the load generator in bench.c.
+ *
+ * DESIGN
+ * Every command is a row of the command table (`commands`, groups with their
+ * own `subs`): its name, usage, summary, options (flags, strings, integers
+ * with their range), how many arguments it takes, which argument is a JSON
+ * input (text, or "-" for stdin), which one its error messages name, and a
+ * handler. One frame, run_command(), does for each of them what is common:
+ * it counts the arguments, checks the options' values, reads the JSON input,
+ * connects, calls the handler and reports a failure or prints the reply. A
+ * handler only makes its libduro call and sets the reply (reply_text(),
+ * reply_fmt(), reply_json(), ...); it runs only once everything the command
+ * line can get wrong was checked, so a usage error never costs a connection.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "duro/duro.h"
 
 #define DEFAULT_URL "duro://127.0.0.1:7070"
@@ -39,16 +52,26 @@
 #define MAX_OPTS 16
 #define LIST_PAGE 10000 /* the server's largest page */
 
-/* bench.c: runs `duro bench`; args are what follows "bench" (global options
- * already removed); ns is NULL when -n was not given. Returns an exit code. */
-int duro_cli_bench(int argc, char **argv, const char *url, const char *ns);
+/* ---- the command table's types ---- */
 
-/* ---- parsed command line ---- */
+/* An option of a command: a flag, a string, or an integer in [lo, hi]. */
+typedef struct optdef {
+    const char *name; /* "--ttl" */
+    char kind;        /* 'f' flag, 's' string, 'i' integer */
+    int64_t lo, hi;   /* 'i': the range */
+    const char *required; /* not NULL: the option must be given (its metavar, "MS") */
+} optdef;
+
+#define OPT_FLAG(n) {n, 'f', 0, 0, NULL}
+#define OPT_STR(n) {n, 's', 0, 0, NULL}
+#define OPT_INT(n, lo, hi) {n, 'i', lo, hi, NULL}
+#define OPT_END {NULL, 0, 0, 0, NULL}
 
 struct command;
 
 typedef struct ctx {
     const char *url, *ns;
+    int ns_given; /* -n / --ns / DURO_NS was given (bench has its own default) */
     duro *db;
     const char *cmd; /* the command's name, for messages ("get", "session create") */
     const struct command *def;   /* the command (NULL before it is known) */
@@ -59,15 +82,36 @@ typedef struct ctx {
     const char *opt_name[MAX_OPTS]; /* "--ttl" → value ("" for a flag) */
     const char *opt_val[MAX_OPTS];
     int nopt;
+    /* the JSON input (command->input): the text, its length, the element
+     * count of an array input; in_owned is freed at the end */
+    const char *in;
+    size_t in_len, in_count;
+    char *in_owned;
+    /* the reply a handler sets, printed with a newline on success */
+    char *reply;
+    size_t reply_len;
+    void (*reply_free)(void *);
+    int exit_ok; /* the exit code of a success: EXIT_OK, or EXIT_DENIED */
 } ctx;
 
 typedef struct command {
     const char *name;
+    /* With c->db open and the command line checked: makes the call, sets the
+     * reply, returns a libduro status (DURO_OK or the failure to report). */
     int (*run)(ctx *c);
-    const char *args;        /* usage after the name */
-    const char *summary;     /* one line */
-    const char *const *opts; /* allowed options; a trailing '=' takes a value */
-    int min_pos, max_pos;    /* max_pos -1: no limit */
+    /* Or, without a connection (help, bench): returns the exit code. */
+    int (*local)(ctx *c);
+    const char *args;    /* usage after the name */
+    const char *summary; /* one line */
+    const char *notes;   /* a group's help: a paragraph after its subcommands */
+    const optdef *opts;  /* allowed options, OPT_END-terminated */
+    int min_pos, max_pos; /* max_pos -1: no limit */
+    int subject;         /* 1-based: the argument that error messages name (0: none) */
+    int input;           /* 1-based: the JSON|- argument (0: none) */
+    const char *input_array;  /* the input is an array, bare or as this field of an object */
+    const char *input_expect; /* the array's shape, for messages */
+    const char *excl[2]; /* two options that exclude each other */
+    int raw_args;        /* everything after the name is the command's own (bench) */
     const struct command *subs; /* a group: its subcommands (run is NULL) */
     size_t nsubs;
 } command;
@@ -75,6 +119,8 @@ typedef struct command {
 static const command *find_command(const char *name);
 static const command *find_sub(const command *group, const char *name);
 static void command_usage(FILE *f, const command *group, const command *cmd);
+
+/* ---- messages and exit codes ---- */
 
 static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errmsg(const char *fmt, ...)
@@ -137,6 +183,8 @@ static int usage_error(ctx *c, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* ---- options and inputs ---- */
+
 /* The value of option name ("--ttl"), "" for a flag that was given, NULL if absent. */
 static const char *opt(const ctx *c, const char *name)
 {
@@ -160,17 +208,35 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
-static int int_opt(ctx *c, const char *name, int64_t lo, int64_t hi, int64_t *out)
+/* The value of the integer option name (checked by check_opts), or dflt if absent. */
+static int64_t int_opt(const ctx *c, const char *name, int64_t dflt)
 {
     const char *v = opt(c, name);
-    if (!v)
-        return 0;
-    if (parse_i64(v, lo, hi, out) != 0) {
-        usage_error(c, "%s wants an integer in %" PRId64 "..%" PRId64 ", not '%s'", name, lo, hi,
-                    v);
-        return -1;
+    int64_t n = dflt;
+    if (v)
+        parse_i64(v, INT64_MIN, INT64_MAX, &n);
+    return n;
+}
+
+/* Checks the options given against the command's: integers in their range,
+ * required ones present, no two that exclude each other. EXIT_OK or
+ * EXIT_USAGE after a message. */
+static int check_opts(ctx *c)
+{
+    const command *d = c->def;
+    for (const optdef *o = d->opts; o->name; o++) {
+        const char *v = opt(c, o->name);
+        int64_t n;
+        if (o->kind == 'i' && v && parse_i64(v, o->lo, o->hi, &n) != 0)
+            return usage_error(c, "%s wants an integer in %" PRId64 "..%" PRId64 ", not '%s'",
+                               o->name, o->lo, o->hi, v);
     }
-    return 0;
+    if (d->excl[0] && opt(c, d->excl[0]) && opt(c, d->excl[1]))
+        return usage_error(c, "%s and %s exclude each other", d->excl[0], d->excl[1]);
+    for (const optdef *o = d->opts; o->name; o++)
+        if (o->required && !opt(c, o->name))
+            return usage_error(c, "%s %s is required", o->name, o->required);
+    return EXIT_OK;
 }
 
 /* Reads all of stdin into a malloc'd NUL-terminated buffer; NULL on error. */
@@ -205,51 +271,42 @@ static char *read_stdin(size_t *len)
     return buf;
 }
 
-/* The JSON text of an argument: the argument itself, or stdin for "-".
- * *owned is set when the caller must free the result. */
-static const char *json_arg(ctx *c, const char *arg, size_t *len, char **owned)
+/* The command's JSON input into c->in: the argument itself, or stdin for
+ * "-"; an array input (input_array) is checked and made compact text, its
+ * element count in c->in_count. EXIT_OK, or the exit code after a message. */
+static int read_input(ctx *c)
 {
-    *owned = NULL;
+    const command *d = c->def;
+    const char *arg = c->pos[d->input - 1];
     if (strcmp(arg, "-") != 0) {
-        *len = strlen(arg);
-        return arg;
-    }
-    *owned = read_stdin(len);
-    if (!*owned)
+        c->in = arg;
+        c->in_len = strlen(arg);
+    } else if (!(c->in = c->in_owned = read_stdin(&c->in_len))) {
         errmsg("%s: cannot read stdin: %s", c->cmd, strerror(errno ? errno : EIO));
-    return *owned;
-}
-
-/* The JSON array in the argument arg (or "-": stdin), given bare or as the
- * field `field` of an object, as compact text (malloc'd) in *body and its
- * element count in *count. EXIT_OK, or the exit code after a message
- * (`expect` describes the array). */
-static int json_array_arg(ctx *c, const char *arg, const char *field, const char *expect,
-                          char **body, size_t *count)
-{
-    size_t len;
-    char *owned;
-    const char *text = json_arg(c, arg, &len, &owned);
-    if (!text)
         return EXIT_USAGE;
+    }
+    if (!d->input_array)
+        return EXIT_OK;
     json_error_t jerr;
-    json_t *doc = json_loadb(text, len, 0, &jerr);
-    free(owned);
+    json_t *doc = json_loadb(c->in, c->in_len, 0, &jerr);
+    free(c->in_owned);
+    c->in = c->in_owned = NULL;
     if (!doc)
         return usage_error(c, "invalid JSON (%s at line %d column %d)", jerr.text, jerr.line,
                            jerr.column);
-    json_t *arr = json_is_object(doc) ? json_object_get(doc, field) : doc;
+    json_t *arr = json_is_object(doc) ? json_object_get(doc, d->input_array) : doc;
     if (!json_is_array(arr)) {
         json_decref(doc);
-        return usage_error(c, "expected a JSON array %s", expect);
+        return usage_error(c, "expected a JSON array %s", d->input_expect);
     }
-    *count = json_array_size(arr);
-    *body = json_dumps(arr, JSON_COMPACT);
+    c->in_count = json_array_size(arr);
+    c->in = c->in_owned = json_dumps(arr, JSON_COMPACT);
     json_decref(doc);
-    if (!*body) {
+    if (!c->in) {
         errmsg("%s: out of memory", c->cmd);
         return EXIT_SERVER;
     }
+    c->in_len = strlen(c->in);
     return EXIT_OK;
 }
 
@@ -266,107 +323,112 @@ static int open_db(ctx *c)
     return rc;
 }
 
-/* Prints text[0..len) and a newline on stdout. */
-static void out(const char *text, size_t len)
+/* ---- the reply: what a command prints on success ---- */
+
+/* The reply is text[0..len) from libduro (freed with duro_free). DURO_OK. */
+static int reply_text(ctx *c, char *text, size_t len)
 {
-    fwrite(text, 1, len, stdout);
-    fputc('\n', stdout);
+    c->reply = text;
+    c->reply_len = len;
+    c->reply_free = duro_free;
+    return DURO_OK;
 }
 
-/* Prints a jansson value compactly on stdout. */
-static int out_json(ctx *c, json_t *v)
+/* The reply is printf(fmt, ...). DURO_OK, or DURO_NOMEM. */
+static int reply_fmt(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int reply_fmt(ctx *c, const char *fmt, ...)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
-        errmsg("%s: out of memory", c->cmd);
-        return EXIT_SERVER;
-    }
-    out(s, strlen(s));
-    free(s);
-    return EXIT_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s)
+        return DURO_NOMEM;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    c->reply = s;
+    c->reply_len = (size_t)n;
+    c->reply_free = free;
+    return DURO_OK;
 }
 
-/* ---- commands ---- */
+/* The reply is v as compact JSON; takes v's reference (NULL: out of memory). */
+static int reply_json(ctx *c, json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    if (!s)
+        return DURO_NOMEM;
+    c->reply = s;
+    c->reply_len = strlen(s);
+    c->reply_free = free;
+    return DURO_OK;
+}
+
+/* {"deleted":true|false} */
+static int reply_deleted(ctx *c, int deleted)
+{
+    return reply_fmt(c, "{\"deleted\":%s}", deleted ? "true" : "false");
+}
+
+/* {"<name>":n} */
+static int reply_int(ctx *c, const char *name, int64_t n)
+{
+    return reply_fmt(c, "{\"%s\":%" PRId64 "}", name, n);
+}
+
+/* ---- commands: key-value ---- */
 
 static int cmd_get(ctx *c)
 {
     const char *key = c->pos[0];
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
-    if (opt(c, "--meta")) {
-        duro_meta m;
-        memset(&m, 0, sizeof m);
-        rc = duro_get_meta(c->db, c->ns, key, &m);
-        if (rc != DURO_OK)
-            return fail(c, key, rc);
-        char expires[32] = "null";
-        if (m.expires_at > 0)
-            snprintf(expires, sizeof expires, "%" PRId64, m.expires_at);
-        printf("{\"value\":%.*s,\"metadata\":%s,\"version\":%" PRId64 ",\"createdAt\":%" PRId64
-               ",\"updatedAt\":%" PRId64 ",\"expiresAt\":%s}\n",
-               (int)m.value_len, m.value ? m.value : "null", m.metadata ? m.metadata : "null",
-               m.version, m.created_at, m.updated_at, expires);
-        duro_meta_free(&m);
-        return EXIT_OK;
+    if (!opt(c, "--meta")) {
+        char *json = NULL;
+        size_t len = 0;
+        int rc = duro_get(c->db, c->ns, key, &json, &len);
+        return rc == DURO_OK ? reply_text(c, json, len) : rc;
     }
-    char *json = NULL;
-    size_t len = 0;
-    rc = duro_get(c->db, c->ns, key, &json, &len);
+    duro_meta m;
+    memset(&m, 0, sizeof m);
+    int rc = duro_get_meta(c->db, c->ns, key, &m);
     if (rc != DURO_OK)
-        return fail(c, key, rc);
-    out(json, len);
-    duro_free(json);
-    return EXIT_OK;
+        return rc;
+    char expires[32] = "null";
+    if (m.expires_at > 0)
+        snprintf(expires, sizeof expires, "%" PRId64, m.expires_at);
+    rc = reply_fmt(c,
+                   "{\"value\":%.*s,\"metadata\":%s,\"version\":%" PRId64 ",\"createdAt\":%" PRId64
+                   ",\"updatedAt\":%" PRId64 ",\"expiresAt\":%s}",
+                   (int)m.value_len, m.value ? m.value : "null", m.metadata ? m.metadata : "null",
+                   m.version, m.created_at, m.updated_at, expires);
+    duro_meta_free(&m);
+    return rc;
 }
 
 static int cmd_put(ctx *c)
 {
-    const char *key = c->pos[0];
     duro_put_opts po;
     memset(&po, 0, sizeof po);
-    if (int_opt(c, "--ttl", 1, INT64_MAX, &po.ttl_ms) || int_opt(c, "--if-match", 1, INT64_MAX,
-                                                                   &po.if_match))
-        return EXIT_USAGE;
+    po.ttl_ms = int_opt(c, "--ttl", 0);
+    po.if_match = int_opt(c, "--if-match", 0);
     po.if_none_match = opt(c, "--if-none-match") != NULL;
     po.metadata = opt(c, "--metadata");
-    if (po.if_match && po.if_none_match)
-        return usage_error(c, "--if-match and --if-none-match exclude each other");
-    size_t len;
-    char *owned;
-    const char *json = json_arg(c, c->pos[1], &len, &owned);
-    if (!json)
-        return EXIT_USAGE;
-    int rc = open_db(c);
     int64_t version = 0;
-    if (rc == DURO_OK)
-        rc = duro_put_ex(c->db, c->ns, key, json, len, &po, &version);
-    free(owned);
-    if (rc != DURO_OK)
-        return c->db ? fail(c, key, rc) : exit_for(rc);
-    printf("{\"version\":%" PRId64 "}\n", version);
-    return EXIT_OK;
+    int rc = duro_put_ex(c->db, c->ns, c->pos[0], c->in, c->in_len, &po, &version);
+    return rc == DURO_OK ? reply_int(c, "version", version) : rc;
 }
 
 static int cmd_del(ctx *c)
 {
-    const char *key = c->pos[0];
-    int64_t if_match = 0;
-    if (int_opt(c, "--if-match", 1, INT64_MAX, &if_match))
-        return EXIT_USAGE;
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int deleted = 0;
-    rc = duro_delete_ex(c->db, c->ns, key, if_match, &deleted);
-    if (rc != DURO_OK)
-        return fail(c, key, rc);
-    printf("{\"deleted\":%s}\n", deleted ? "true" : "false");
-    return EXIT_OK;
+    int rc = duro_delete_ex(c->db, c->ns, c->pos[0], int_opt(c, "--if-match", 0), &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
 }
 
-/* Fills list options from the command line; -1 on a usage error. */
-static int list_opts(ctx *c, duro_list_opts *lo)
+/* The list options of the command line. */
+static void list_opts(ctx *c, duro_list_opts *lo)
 {
     memset(lo, 0, sizeof *lo);
     lo->prefix = opt(c, "--prefix");
@@ -376,11 +438,7 @@ static int list_opts(ctx *c, duro_list_opts *lo)
     lo->cursor = opt(c, "--cursor");
     lo->reverse = opt(c, "--reverse") != NULL;
     lo->values = opt(c, "--values") != NULL;
-    int64_t limit = 0;
-    if (int_opt(c, "--limit", 1, 10000, &limit))
-        return -1;
-    lo->limit = (int)limit;
-    return 0;
+    lo->limit = (int)int_opt(c, "--limit", 0);
 }
 
 /* Fetches one page and parses it; returns a libduro status. */
@@ -452,97 +510,55 @@ static int count_keys(json_t *page, void *arg)
 static int cmd_ls(ctx *c)
 {
     duro_list_opts lo;
-    if (list_opts(c, &lo))
-        return EXIT_USAGE;
-    int all = opt(c, "--all") != NULL;
-    if (all && lo.cursor)
-        return usage_error(c, "--all and --cursor exclude each other");
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
-    if (!all) {
+    list_opts(c, &lo);
+    if (!opt(c, "--all")) {
         char *json = NULL;
         size_t len = 0;
-        rc = duro_list(c->db, c->ns, &lo, &json, &len);
-        if (rc != DURO_OK)
-            return fail(c, "", rc);
-        out(json, len);
-        duro_free(json);
-        return EXIT_OK;
+        int rc = duro_list(c->db, c->ns, &lo, &json, &len);
+        return rc == DURO_OK ? reply_text(c, json, len) : rc;
     }
     json_t *keys = json_array();
     if (!lo.limit)
         lo.limit = LIST_PAGE;
-    rc = keys ? list_all(c, &lo, append_keys, keys) : DURO_NOMEM;
+    int rc = keys ? list_all(c, &lo, append_keys, keys) : DURO_NOMEM;
     if (rc != DURO_OK) {
         json_decref(keys);
-        return fail(c, "", rc);
+        return rc;
     }
-    json_t *res = json_pack("{s:o,s:n,s:b}", "keys", keys, "cursor", "list_complete", 1);
-    int ex = res ? out_json(c, res) : EXIT_SERVER;
-    json_decref(res);
-    return ex;
+    return reply_json(c, json_pack("{s:o,s:n,s:b}", "keys", keys, "cursor", "list_complete", 1));
 }
 
 static int cmd_batch_get(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     char *json = NULL;
     size_t len = 0;
-    rc = duro_batch_get(c->db, c->ns, (const char *const *)c->pos, (size_t)c->npos, &json, &len);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    out(json, len);
-    duro_free(json);
-    return EXIT_OK;
+    int rc = duro_batch_get(c->db, c->ns, (const char *const *)c->pos, (size_t)c->npos, &json,
+                            &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
 
 static int cmd_batch_set(ctx *c)
 {
-    /* Accept the entries array, or the HTTP body {"entries": [...]}. */
-    size_t count;
-    char *body;
-    int ex = json_array_arg(c, c->pos[0], "entries", "[{\"key\":..,\"value\":..}, ...]", &body,
-                            &count);
-    if (ex != EXIT_OK)
-        return ex;
-    int rc = open_db(c);
     int64_t version = 0;
-    if (rc == DURO_OK)
-        rc = duro_batch_set(c->db, c->ns, body, strlen(body), &version);
-    free(body);
+    int rc = duro_batch_set(c->db, c->ns, c->in, c->in_len, &version);
     if (rc != DURO_OK)
-        return c->db ? fail(c, "", rc) : exit_for(rc);
-    printf("{\"count\":%zu,\"version\":%" PRId64 "}\n", count, version);
-    return EXIT_OK;
+        return rc;
+    return reply_fmt(c, "{\"count\":%zu,\"version\":%" PRId64 "}", c->in_count, version);
 }
 
 static int cmd_batch_del(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int64_t deleted = 0;
-    rc = duro_batch_delete(c->db, c->ns, (const char *const *)c->pos, (size_t)c->npos, &deleted);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    printf("{\"deleted\":%" PRId64 "}\n", deleted);
-    return EXIT_OK;
+    int rc = duro_batch_delete(c->db, c->ns, (const char *const *)c->pos, (size_t)c->npos,
+                               &deleted);
+    return rc == DURO_OK ? reply_int(c, "deleted", deleted) : rc;
 }
 
 static int cmd_clear(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int64_t deleted = 0;
-    rc = duro_clear(c->db, c->ns, &deleted);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    printf("{\"deleted\":%" PRId64 "}\n", deleted);
-    return EXIT_OK;
+    int rc = duro_clear(c->db, c->ns, &deleted);
+    return rc == DURO_OK ? reply_int(c, "deleted", deleted) : rc;
 }
 
 static int cmd_stats(ctx *c)
@@ -551,462 +567,375 @@ static int cmd_stats(ctx *c)
     memset(&lo, 0, sizeof lo);
     lo.prefix = opt(c, "--prefix");
     lo.limit = LIST_PAGE;
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int64_t n = 0;
-    rc = list_all(c, &lo, count_keys, &n);
+    int rc = list_all(c, &lo, count_keys, &n);
     if (rc != DURO_OK)
-        return fail(c, "", rc);
+        return rc;
     json_t *res = json_pack("{s:s,s:I}", "namespace", c->ns, "keys", (json_int_t)n);
     if (res && lo.prefix)
         json_object_set_new(res, "prefix", json_string(lo.prefix));
-    int ex = res ? out_json(c, res) : EXIT_SERVER;
-    json_decref(res);
-    return ex;
+    return reply_json(c, res);
 }
 
 static int cmd_ping(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     static const unsigned char empty_map[] = {0x80};
     int status = 0;
     void *body = NULL;
     size_t len = 0;
-    rc = duro_call(c->db, "ping", c->ns, empty_map, sizeof empty_map, &status, &body, &len);
+    int rc = duro_call(c->db, "ping", c->ns, empty_map, sizeof empty_map, &status, &body, &len);
     duro_free(body);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    puts("\"pong\"");
-    return EXIT_OK;
+    return rc == DURO_OK ? reply_fmt(c, "\"pong\"") : rc;
 }
 
-/* ---- rate limiting ---- */
+/* ---- commands: rate limiting ---- */
 
-/* Prints a rate-limit result as the HTTP API's data object. */
-static void out_rl(const duro_rl_result *r)
+/* The reply is the rate-limit result as the HTTP API's data object. */
+static int reply_rl(ctx *c, const duro_rl_result *r)
 {
-    printf("{\"allowed\":%s,\"remaining\":%" PRId64 ",\"limit\":%" PRId64 ",\"resetMs\":%" PRId64
-           ",\"retryAfterMs\":%" PRId64 "}\n",
-           r->allowed ? "true" : "false", r->remaining, r->limit, r->reset_ms, r->retry_after_ms);
-}
-
-/* --limit and --window of ratelimit check/get; -1 on a usage error. */
-static int rl_opts(ctx *c, int64_t *limit, int64_t *window_ms)
-{
-    *limit = 0;
-    *window_ms = 0;
-    return int_opt(c, "--limit", 1, INT64_MAX, limit) || int_opt(c, "--window", 1, INT64_MAX,
-                                                                   window_ms)
-               ? -1
-               : 0;
+    return reply_fmt(c,
+                     "{\"allowed\":%s,\"remaining\":%" PRId64 ",\"limit\":%" PRId64
+                     ",\"resetMs\":%" PRId64 ",\"retryAfterMs\":%" PRId64 "}",
+                     r->allowed ? "true" : "false", r->remaining, r->limit, r->reset_ms,
+                     r->retry_after_ms);
 }
 
 static int cmd_rl_check(ctx *c)
 {
-    const char *key = c->pos[0];
-    int64_t limit, window_ms, cost = 1;
-    if (rl_opts(c, &limit, &window_ms) || int_opt(c, "--cost", 0, INT64_MAX, &cost))
-        return EXIT_USAGE;
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     duro_rl_result r;
-    rc = duro_ratelimit_check(c->db, c->ns, key, limit, window_ms, cost, &r);
+    int rc = duro_ratelimit_check(c->db, c->ns, c->pos[0], int_opt(c, "--limit", 0),
+                                  int_opt(c, "--window", 0), int_opt(c, "--cost", 1), &r);
     if (rc != DURO_OK)
-        return fail(c, key, rc);
-    out_rl(&r);
-    return r.allowed ? EXIT_OK : EXIT_DENIED;
+        return rc;
+    c->exit_ok = r.allowed ? EXIT_OK : EXIT_DENIED;
+    return reply_rl(c, &r);
 }
 
 static int cmd_rl_get(ctx *c)
 {
-    const char *key = c->pos[0];
-    int64_t limit, window_ms;
-    if (rl_opts(c, &limit, &window_ms))
-        return EXIT_USAGE;
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     duro_rl_result r;
-    rc = duro_ratelimit_get(c->db, c->ns, key, limit, window_ms, &r);
-    if (rc != DURO_OK)
-        return fail(c, key, rc);
-    out_rl(&r);
-    return EXIT_OK;
+    int rc = duro_ratelimit_get(c->db, c->ns, c->pos[0], int_opt(c, "--limit", 0),
+                                int_opt(c, "--window", 0), &r);
+    return rc == DURO_OK ? reply_rl(c, &r) : rc;
 }
 
 static int cmd_rl_reset(ctx *c)
 {
-    const char *key = c->pos[0];
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int deleted = 0;
-    rc = duro_ratelimit_reset(c->db, c->ns, key, &deleted);
-    if (rc != DURO_OK)
-        return fail(c, key, rc);
-    printf("{\"deleted\":%s}\n", deleted ? "true" : "false");
-    return EXIT_OK;
+    int rc = duro_ratelimit_reset(c->db, c->ns, c->pos[0], &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
 }
 
-/* ---- sessions ---- */
+/* ---- commands: sessions ---- */
 
 static int cmd_session_create(ctx *c)
 {
-    int64_t ttl = 0;
-    if (int_opt(c, "--ttl", 1, INT64_MAX, &ttl))
-        return EXIT_USAGE;
-    if (!ttl)
-        return usage_error(c, "--ttl MS is required");
-    size_t len;
-    char *owned;
-    const char *json = json_arg(c, c->pos[0], &len, &owned);
-    if (!json)
-        return EXIT_USAGE;
-    int rc = open_db(c);
     char *id = NULL;
     int64_t expires = 0;
-    if (rc == DURO_OK)
-        rc = duro_session_create(c->db, c->ns, json, len, ttl, opt(c, "--user"),
-                                 opt(c, "--rolling") != NULL, &id, &expires);
-    free(owned);
+    int rc = duro_session_create(c->db, c->ns, c->in, c->in_len, int_opt(c, "--ttl", 0),
+                                 opt(c, "--user"), opt(c, "--rolling") != NULL, &id, &expires);
     if (rc != DURO_OK)
-        return c->db ? fail(c, "", rc) : exit_for(rc);
-    json_t *o = json_pack("{s:s,s:I}", "id", id, "expiresAt", (json_int_t)expires);
+        return rc;
+    rc = reply_json(c, json_pack("{s:s,s:I}", "id", id, "expiresAt", (json_int_t)expires));
     duro_free(id);
-    int ex = o ? out_json(c, o) : EXIT_SERVER;
-    json_decref(o);
-    return ex;
+    return rc;
 }
 
 static int cmd_session_get(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     char *data = NULL, *user = NULL;
     size_t len = 0;
     int64_t expires = 0;
-    rc = duro_session_get(c->db, c->ns, c->pos[0], &data, &len, &user, &expires);
+    int rc = duro_session_get(c->db, c->ns, c->pos[0], &data, &len, &user, &expires);
     if (rc != DURO_OK)
-        return fail(c, "", rc);
+        return rc;
     json_t *juser = user ? json_string(user) : json_null();
     char *u = juser ? json_dumps(juser, JSON_ENCODE_ANY) : NULL;
     json_decref(juser);
-    if (u)
-        printf("{\"data\":%.*s,\"userId\":%s,\"expiresAt\":%" PRId64 "}\n", (int)len, data, u,
-               expires);
-    else
-        errmsg("%s: out of memory", c->cmd);
+    rc = u ? reply_fmt(c, "{\"data\":%.*s,\"userId\":%s,\"expiresAt\":%" PRId64 "}", (int)len,
+                       data, u, expires)
+           : DURO_NOMEM;
     free(u);
     duro_free(data);
     duro_free(user);
-    return u ? EXIT_OK : EXIT_SERVER;
+    return rc;
 }
 
 static int cmd_session_put(ctx *c)
 {
-    int64_t ttl = 0;
-    if (int_opt(c, "--ttl", 1, INT64_MAX, &ttl))
-        return EXIT_USAGE;
-    size_t len;
-    char *owned;
-    const char *json = json_arg(c, c->pos[1], &len, &owned);
-    if (!json)
-        return EXIT_USAGE;
-    int rc = open_db(c);
     int64_t expires = 0;
-    if (rc == DURO_OK)
-        rc = duro_session_put(c->db, c->ns, c->pos[0], json, len, ttl, &expires);
-    free(owned);
-    if (rc != DURO_OK)
-        return c->db ? fail(c, "", rc) : exit_for(rc);
-    printf("{\"expiresAt\":%" PRId64 "}\n", expires);
-    return EXIT_OK;
+    int rc = duro_session_put(c->db, c->ns, c->pos[0], c->in, c->in_len, int_opt(c, "--ttl", 0),
+                              &expires);
+    return rc == DURO_OK ? reply_int(c, "expiresAt", expires) : rc;
 }
 
 static int cmd_session_del(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int deleted = 0;
-    rc = duro_session_delete(c->db, c->ns, c->pos[0], &deleted);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    printf("{\"deleted\":%s}\n", deleted ? "true" : "false");
-    return EXIT_OK;
+    int rc = duro_session_delete(c->db, c->ns, c->pos[0], &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
 }
 
 static int cmd_session_list(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     char *json = NULL;
     size_t len = 0;
-    rc = duro_session_list_user(c->db, c->ns, c->pos[0], &json, &len);
-    if (rc != DURO_OK)
-        return fail(c, c->pos[0], rc);
-    out(json, len);
-    duro_free(json);
-    return EXIT_OK;
+    int rc = duro_session_list_user(c->db, c->ns, c->pos[0], &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
 
 static int cmd_session_revoke(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int64_t deleted = 0;
-    rc = duro_session_revoke_user(c->db, c->ns, c->pos[0], opt(c, "--except"), &deleted);
-    if (rc != DURO_OK)
-        return fail(c, c->pos[0], rc);
-    printf("{\"deleted\":%" PRId64 "}\n", deleted);
-    return EXIT_OK;
+    int rc = duro_session_revoke_user(c->db, c->ns, c->pos[0], opt(c, "--except"), &deleted);
+    return rc == DURO_OK ? reply_int(c, "deleted", deleted) : rc;
 }
 
-/* ---- the namespace snapshot ---- */
+/* ---- commands: the namespace snapshot ---- */
 
 static int cmd_snapshot_get(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     char *json = NULL;
     size_t len = 0;
     int64_t etag = 0;
-    rc = duro_snapshot_get(c->db, c->ns, &json, &len, &etag);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    if (opt(c, "--meta"))
-        printf("{\"etag\":%" PRId64 ",\"data\":%.*s}\n", etag, (int)len, json);
-    else
-        out(json, len);
+    int rc = duro_snapshot_get(c->db, c->ns, &json, &len, &etag);
+    if (rc != DURO_OK || !opt(c, "--meta"))
+        return rc == DURO_OK ? reply_text(c, json, len) : rc;
+    rc = reply_fmt(c, "{\"etag\":%" PRId64 ",\"data\":%.*s}", etag, (int)len, json);
     duro_free(json);
-    return EXIT_OK;
+    return rc;
 }
 
 static int cmd_snapshot_patch(ctx *c)
 {
-    int64_t if_match = -1;
-    if (int_opt(c, "--if-match", 0, INT64_MAX, &if_match))
-        return EXIT_USAGE;
-    /* Accept the ops array (the HTTP PATCH body), or {"ops": [...]}. */
-    size_t count;
-    char *body;
-    int ex = json_array_arg(c, c->pos[0], "ops",
-                            "[{\"op\":\"set\",\"key\":..,\"value\":..} | {\"op\":\"del\",\"key\":..}, ...]",
-                            &body, &count);
-    if (ex != EXIT_OK)
-        return ex;
-    int rc = open_db(c);
     int64_t etag = 0;
     int created = 0;
-    if (rc == DURO_OK)
-        rc = duro_snapshot_patch(c->db, c->ns, body, strlen(body), if_match, &etag, &created);
-    free(body);
+    int rc = duro_snapshot_patch(c->db, c->ns, c->in, c->in_len, int_opt(c, "--if-match", -1),
+                                 &etag, &created);
     if (rc != DURO_OK)
-        return c->db ? fail(c, "", rc) : exit_for(rc);
-    printf("{\"version\":%" PRId64 ",\"created\":%s}\n", etag, created ? "true" : "false");
-    return EXIT_OK;
+        return rc;
+    return reply_fmt(c, "{\"version\":%" PRId64 ",\"created\":%s}", etag,
+                     created ? "true" : "false");
 }
 
-/* ---- the resource registry ---- */
+/* ---- commands: the resource registry ---- */
 
 static int cmd_res_list(ctx *c)
 {
     duro_resource_list_opts lo = DURO_RESOURCE_LIST_OPTS_INIT;
-    if (int_opt(c, "--limit", 0, 1000, &lo.limit) ||
-        int_opt(c, "--offset", 0, 1000000000, &lo.offset))
-        return EXIT_USAGE;
+    lo.limit = int_opt(c, "--limit", lo.limit);
+    lo.offset = int_opt(c, "--offset", lo.offset);
     lo.type = opt(c, "--type");
     lo.ns = opt(c, "--namespace");
     lo.key_prefix = opt(c, "--prefix");
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     char *json = NULL;
     size_t len = 0;
-    rc = duro_resources_list(c->db, &lo, &json, &len);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    out(json, len);
-    duro_free(json);
-    return EXIT_OK;
+    int rc = duro_resources_list(c->db, &lo, &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
 
 static int cmd_res_stats(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     char *json = NULL;
     size_t len = 0;
-    rc = duro_resources_stats(c->db, &json, &len);
-    if (rc != DURO_OK)
-        return fail(c, "", rc);
-    out(json, len);
-    duro_free(json);
-    return EXIT_OK;
+    int rc = duro_resources_stats(c->db, &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
 
 static int cmd_res_register(ctx *c)
 {
-    int64_t size = -1;
-    if (int_opt(c, "--size", 0, INT64_MAX, &size))
-        return EXIT_USAGE;
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     char *json = NULL;
     size_t len = 0;
-    rc = duro_resources_register(c->db, c->ns, c->pos[0], c->pos[1], size, opt(c, "--metadata"),
-                                 &json, &len, NULL);
-    if (rc != DURO_OK)
-        return fail(c, c->pos[1], rc);
-    out(json, len);
-    duro_free(json);
-    return EXIT_OK;
+    int rc = duro_resources_register(c->db, c->ns, c->pos[0], c->pos[1],
+                                     int_opt(c, "--size", -1), opt(c, "--metadata"), &json, &len,
+                                     NULL);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
 
 static int cmd_res_unregister(ctx *c)
 {
-    int rc = open_db(c);
-    if (rc != DURO_OK)
-        return exit_for(rc);
     int deleted = 0;
-    rc = duro_resources_unregister(c->db, c->ns, c->pos[0], c->pos[1], &deleted);
-    if (rc != DURO_OK)
-        return fail(c, c->pos[1], rc);
-    printf("{\"deleted\":%s}\n", deleted ? "true" : "false");
-    return EXIT_OK;
+    int rc = duro_resources_unregister(c->db, c->ns, c->pos[0], c->pos[1], &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
 }
+
+/* ---- commands without a connection ---- */
 
 static int cmd_help(ctx *c);
 
+static int cmd_bench(ctx *c)
+{
+    return duro_cli_bench(c->npos, c->pos, c->url, c->ns_given ? c->ns : NULL);
+}
+
 /* ---- the command table ---- */
 
-static const char *const get_opts[] = {"--meta", NULL};
-static const char *const put_opts[] = {"--ttl=", "--if-match=", "--if-none-match", "--metadata=",
-                                       NULL};
-static const char *const del_opts[] = {"--if-match=", NULL};
-static const char *const ls_opts[] = {"--prefix=", "--start=",  "--start-after=", "--end=",
-                                      "--limit=",  "--cursor=", "--reverse",      "--values",
-                                      "--all",     NULL};
-static const char *const stats_opts[] = {"--prefix=", NULL};
-static const char *const no_opts[] = {NULL};
-static const char *const rl_check_opts[] = {"--limit=", "--window=", "--cost=", NULL};
-static const char *const rl_get_opts[] = {"--limit=", "--window=", NULL};
-static const char *const ses_create_opts[] = {"--ttl=", "--user=", "--rolling", NULL};
-static const char *const ses_put_opts[] = {"--ttl=", NULL};
-static const char *const ses_revoke_opts[] = {"--except=", NULL};
-static const char *const snap_get_opts[] = {"--meta", NULL};
-static const char *const snap_patch_opts[] = {"--if-match=", NULL};
-static const char *const res_list_opts[] = {"--type=",  "--namespace=", "--prefix=",
-                                            "--limit=", "--offset=",    NULL};
-static const char *const res_register_opts[] = {"--size=", "--metadata=", NULL};
+static const optdef get_opts[] = {OPT_FLAG("--meta"), OPT_END};
+static const optdef put_opts[] = {OPT_INT("--ttl", 1, INT64_MAX),
+                                  OPT_INT("--if-match", 1, INT64_MAX),
+                                  OPT_FLAG("--if-none-match"), OPT_STR("--metadata"), OPT_END};
+static const optdef del_opts[] = {OPT_INT("--if-match", 1, INT64_MAX), OPT_END};
+static const optdef ls_opts[] = {OPT_STR("--prefix"),         OPT_STR("--start"),
+                                 OPT_STR("--start-after"),    OPT_STR("--end"),
+                                 OPT_INT("--limit", 1, 10000), OPT_STR("--cursor"),
+                                 OPT_FLAG("--reverse"),       OPT_FLAG("--values"),
+                                 OPT_FLAG("--all"),           OPT_END};
+static const optdef stats_opts[] = {OPT_STR("--prefix"), OPT_END};
+static const optdef no_opts[] = {OPT_END};
+static const optdef rl_check_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
+                                       OPT_INT("--window", 1, INT64_MAX),
+                                       OPT_INT("--cost", 0, INT64_MAX), OPT_END};
+static const optdef rl_get_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
+                                     OPT_INT("--window", 1, INT64_MAX), OPT_END};
+static const optdef ses_create_opts[] = {{"--ttl", 'i', 1, INT64_MAX, "MS"}, OPT_STR("--user"),
+                                         OPT_FLAG("--rolling"), OPT_END};
+static const optdef ses_put_opts[] = {OPT_INT("--ttl", 1, INT64_MAX), OPT_END};
+static const optdef ses_revoke_opts[] = {OPT_STR("--except"), OPT_END};
+static const optdef snap_get_opts[] = {OPT_FLAG("--meta"), OPT_END};
+static const optdef snap_patch_opts[] = {OPT_INT("--if-match", 0, INT64_MAX), OPT_END};
+static const optdef res_list_opts[] = {OPT_STR("--type"), OPT_STR("--namespace"),
+                                       OPT_STR("--prefix"), OPT_INT("--limit", 0, 1000),
+                                       OPT_INT("--offset", 0, 1000000000), OPT_END};
+static const optdef res_register_opts[] = {OPT_INT("--size", 0, INT64_MAX),
+                                           OPT_STR("--metadata"), OPT_END};
+
+#define NSUBS(subs) (sizeof subs / sizeof subs[0])
 
 static const command ratelimit_subs[] = {
-    {"check", cmd_rl_check, "KEY [--limit N] [--window MS] [--cost N]",
-     "take --cost (1) of --limit per --window ms (default 30/60s) from KEY; exit 5 if denied",
-     rl_check_opts, 1, 1, NULL, 0},
-    {"get", cmd_rl_get, "KEY [--limit N] [--window MS]",
-     "print KEY's state as a check of cost 0 would (takes nothing)", rl_get_opts, 1, 1, NULL, 0},
-    {"reset", cmd_rl_reset, "KEY", "forget KEY's state; prints {\"deleted\":bool}", no_opts, 1,
-     1, NULL, 0},
+    {.name = "check", .run = cmd_rl_check, .args = "KEY [--limit N] [--window MS] [--cost N]",
+     .summary = "take --cost (1) of --limit per --window ms (default 30/60s) from KEY; exit 5 if "
+                "denied",
+     .opts = rl_check_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "get", .run = cmd_rl_get, .args = "KEY [--limit N] [--window MS]",
+     .summary = "print KEY's state as a check of cost 0 would (takes nothing)",
+     .opts = rl_get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "reset", .run = cmd_rl_reset, .args = "KEY",
+     .summary = "forget KEY's state; prints {\"deleted\":bool}", .opts = no_opts, .min_pos = 1,
+     .max_pos = 1, .subject = 1},
 };
 
 static const command session_subs[] = {
-    {"create", cmd_session_create, "DATA_JSON|- --ttl MS [--user U] [--rolling]",
-     "create a session (its id is shown only here); prints {\"id\",\"expiresAt\"}",
-     ses_create_opts, 1, 1, NULL, 0},
-    {"get", cmd_session_get, "ID",
-     "print {\"data\",\"userId\",\"expiresAt\"}; exit 1 if unknown or expired", no_opts, 1,
-     1, NULL, 0},
-    {"put", cmd_session_put, "ID DATA_JSON|- [--ttl MS]",
-     "replace the session's data (--ttl: expire MS from now); prints {\"expiresAt\"}",
-     ses_put_opts, 2, 2, NULL, 0},
-    {"del", cmd_session_del, "ID", "delete the session (logout); prints {\"deleted\":bool}",
-     no_opts, 1, 1, NULL, 0},
-    {"list", cmd_session_list, "USER",
-     "list USER's live sessions: {\"sessions\":[{createdAt, expiresAt, rolling}],\"count\"}",
-     no_opts, 1, 1, NULL, 0},
-    {"revoke", cmd_session_revoke, "USER [--except ID]",
-     "delete USER's sessions but ID's; prints {\"deleted\":n}", ses_revoke_opts, 1, 1, NULL, 0},
+    {.name = "create", .run = cmd_session_create,
+     .args = "DATA_JSON|- --ttl MS [--user U] [--rolling]",
+     .summary = "create a session (its id is shown only here); prints {\"id\",\"expiresAt\"}",
+     .opts = ses_create_opts, .min_pos = 1, .max_pos = 1, .input = 1},
+    {.name = "get", .run = cmd_session_get, .args = "ID",
+     .summary = "print {\"data\",\"userId\",\"expiresAt\"}; exit 1 if unknown or expired",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1},
+    {.name = "put", .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl MS]",
+     .summary = "replace the session's data (--ttl: expire MS from now); prints {\"expiresAt\"}",
+     .opts = ses_put_opts, .min_pos = 2, .max_pos = 2, .input = 2},
+    {.name = "del", .run = cmd_session_del, .args = "ID",
+     .summary = "delete the session (logout); prints {\"deleted\":bool}", .opts = no_opts,
+     .min_pos = 1, .max_pos = 1},
+    {.name = "list", .run = cmd_session_list, .args = "USER",
+     .summary = "list USER's live sessions: {\"sessions\":[{createdAt, expiresAt, rolling}],"
+                "\"count\"}",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "revoke", .run = cmd_session_revoke, .args = "USER [--except ID]",
+     .summary = "delete USER's sessions but ID's; prints {\"deleted\":n}",
+     .opts = ses_revoke_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
 };
 
 static const command snapshot_subs[] = {
-    {"get", cmd_snapshot_get, "[--meta]",
-     "print the namespace's live keys as one JSON object (--meta: {\"etag\",\"data\"})",
-     snap_get_opts, 0, 0, NULL, 0},
-    {"patch", cmd_snapshot_patch, "OPS_JSON|- [--if-match ETAG]",
-     "apply set/del ops atomically; prints {\"version\",\"created\"}; exit 4 if stale",
-     snap_patch_opts, 1, 1, NULL, 0},
+    {.name = "get", .run = cmd_snapshot_get, .args = "[--meta]",
+     .summary = "print the namespace's live keys as one JSON object (--meta: {\"etag\",\"data\"})",
+     .opts = snap_get_opts},
+    {.name = "patch", .run = cmd_snapshot_patch, .args = "OPS_JSON|- [--if-match ETAG]",
+     .summary = "apply set/del ops atomically; prints {\"version\",\"created\"}; exit 4 if stale",
+     .opts = snap_patch_opts, .min_pos = 1, .max_pos = 1, .input = 1,
+     /* the ops array (the HTTP PATCH body), or {"ops": [...]} */
+     .input_array = "ops",
+     .input_expect = "[{\"op\":\"set\",\"key\":..,\"value\":..} | "
+                     "{\"op\":\"del\",\"key\":..}, ...]"},
 };
 
 static const command resources_subs[] = {
-    {"list", cmd_res_list,
-     "[--type T] [--namespace NS] [--prefix P] [--limit N] [--offset N]",
-     "print a page {resources, total, offset, limit, has_more} (all namespaces)",
-     res_list_opts, 0, 0, NULL, 0},
-    {"stats", cmd_res_stats, "",
-     "print {total, by_type, by_namespace, total_size} over every namespace", no_opts, 0, 0,
-     NULL, 0},
-    {"register", cmd_res_register, "TYPE KEY [--size BYTES] [--metadata JSON]",
-     "register (or update) resource TYPE/KEY in the namespace (-n); prints the record",
-     res_register_opts, 2, 2, NULL, 0},
-    {"unregister", cmd_res_unregister, "TYPE KEY",
-     "remove resource TYPE/KEY of the namespace (-n); prints {\"deleted\":bool}", no_opts, 2, 2,
-     NULL, 0},
+    {.name = "list", .run = cmd_res_list,
+     .args = "[--type T] [--namespace NS] [--prefix P] [--limit N] [--offset N]",
+     .summary = "print a page {resources, total, offset, limit, has_more} (all namespaces)",
+     .opts = res_list_opts},
+    {.name = "stats", .run = cmd_res_stats, .args = "",
+     .summary = "print {total, by_type, by_namespace, total_size} over every namespace",
+     .opts = no_opts},
+    {.name = "register", .run = cmd_res_register,
+     .args = "TYPE KEY [--size BYTES] [--metadata JSON]",
+     .summary = "register (or update) resource TYPE/KEY in the namespace (-n); prints the record",
+     .opts = res_register_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
+    {.name = "unregister", .run = cmd_res_unregister, .args = "TYPE KEY",
+     .summary = "remove resource TYPE/KEY of the namespace (-n); prints {\"deleted\":bool}",
+     .opts = no_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
 };
 
 static const command commands[] = {
-    {"get", cmd_get, "KEY [--meta]",
-     "print the value of KEY as JSON (--meta: with metadata, version and times)",
-     get_opts, 1, 1, NULL, 0},
-    {"put", cmd_put, "KEY JSON|- [--ttl MS] [--if-match V | --if-none-match] [--metadata JSON]",
-     "store a JSON value (- reads it from stdin); prints {\"version\":n}", put_opts, 2, 2, NULL, 0},
-    {"del", cmd_del, "KEY [--if-match V]", "delete KEY; prints {\"deleted\":bool}", del_opts, 1,
-     1, NULL, 0},
-    {"ls", cmd_ls,
-     "[--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--cursor C]\n"
-     "            [--reverse] [--values] [--all]",
-     "print one page {keys, cursor, list_complete} (--all: every page as one)",
-     ls_opts, 0, 0, NULL, 0},
-    {"batch-get", cmd_batch_get, "KEY...", "print {key: value} for the keys that exist", no_opts,
-     1, -1, NULL, 0},
-    {"batch-set", cmd_batch_set, "JSON|-",
-     "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] atomically (- reads stdin)",
-     no_opts, 1, 1, NULL, 0},
-    {"batch-del", cmd_batch_del, "KEY...", "delete keys; prints {\"deleted\":n}",
-     no_opts, 1, -1, NULL, 0},
-    {"clear", cmd_clear, "", "delete every key of the namespace; prints {\"deleted\":n}", no_opts,
-     0, 0, NULL, 0},
-    {"stats", cmd_stats, "[--prefix P]",
-     "count the live keys (pages through the list); prints {\"namespace\",\"keys\"}", stats_opts,
-     0, 0, NULL, 0},
-    {"ping", cmd_ping, "", "check that the server answers; prints \"pong\"",
-     no_opts, 0, 0, NULL, 0},
-    {"ratelimit", NULL, "check|get|reset KEY [OPTIONS]",
-     "rate limiting: check KEY [--limit N --window MS --cost N], get KEY, reset KEY", no_opts, 0,
-     -1, ratelimit_subs, sizeof ratelimit_subs / sizeof ratelimit_subs[0]},
-    {"session", NULL, "create|get|put|del|list|revoke ARGS [OPTIONS]",
-     "sessions: create DATA --ttl MS, get ID, put ID DATA, del ID, list USER, revoke USER",
-     no_opts, 0, -1, session_subs, sizeof session_subs / sizeof session_subs[0]},
-    {"snapshot", NULL, "get|patch [ARGS] [OPTIONS]",
-     "the namespace as one document: get [--meta], patch OPS_JSON [--if-match ETAG]", no_opts,
-     0, -1, snapshot_subs, sizeof snapshot_subs / sizeof snapshot_subs[0]},
-    {"resources", NULL, "list|stats|register|unregister [ARGS] [OPTIONS]",
-     "the resource registry: list [filters], stats, register TYPE KEY, unregister TYPE KEY",
-     no_opts, 0, -1, resources_subs, sizeof resources_subs / sizeof resources_subs[0]},
-    {"bench", NULL, "[OPTIONS]   (duro bench --help)",
-     "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
-     no_opts, 0, -1, NULL, 0},
-    {"help", cmd_help, "[COMMAND [SUBCOMMAND]]", "show help for a command", no_opts, 0, 2, NULL, 0},
+    {.name = "get", .run = cmd_get, .args = "KEY [--meta]",
+     .summary = "print the value of KEY as JSON (--meta: with metadata, version and times)",
+     .opts = get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "put", .run = cmd_put,
+     .args = "KEY JSON|- [--ttl MS] [--if-match V | --if-none-match] [--metadata JSON]",
+     .summary = "store a JSON value (- reads it from stdin); prints {\"version\":n}",
+     .opts = put_opts, .min_pos = 2, .max_pos = 2, .subject = 1, .input = 2,
+     .excl = {"--if-match", "--if-none-match"}},
+    {.name = "del", .run = cmd_del, .args = "KEY [--if-match V]",
+     .summary = "delete KEY; prints {\"deleted\":bool}", .opts = del_opts, .min_pos = 1,
+     .max_pos = 1, .subject = 1},
+    {.name = "ls", .run = cmd_ls,
+     .args = "[--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--cursor C]\n"
+             "            [--reverse] [--values] [--all]",
+     .summary = "print one page {keys, cursor, list_complete} (--all: every page as one)",
+     .opts = ls_opts, .excl = {"--all", "--cursor"}},
+    {.name = "batch-get", .run = cmd_batch_get, .args = "KEY...",
+     .summary = "print {key: value} for the keys that exist", .opts = no_opts, .min_pos = 1,
+     .max_pos = -1},
+    {.name = "batch-set", .run = cmd_batch_set, .args = "JSON|-",
+     .summary = "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] atomically (- "
+                "reads stdin)",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .input = 1,
+     /* the entries array, or the HTTP body {"entries": [...]} */
+     .input_array = "entries", .input_expect = "[{\"key\":..,\"value\":..}, ...]"},
+    {.name = "batch-del", .run = cmd_batch_del, .args = "KEY...",
+     .summary = "delete keys; prints {\"deleted\":n}", .opts = no_opts, .min_pos = 1,
+     .max_pos = -1},
+    {.name = "clear", .run = cmd_clear, .args = "",
+     .summary = "delete every key of the namespace; prints {\"deleted\":n}", .opts = no_opts},
+    {.name = "stats", .run = cmd_stats, .args = "[--prefix P]",
+     .summary = "count the live keys (pages through the list); prints {\"namespace\",\"keys\"}",
+     .opts = stats_opts},
+    {.name = "ping", .run = cmd_ping, .args = "",
+     .summary = "check that the server answers; prints \"pong\"", .opts = no_opts},
+    {.name = "ratelimit", .args = "check|get|reset KEY [OPTIONS]",
+     .summary = "rate limiting: check KEY [--limit N --window MS --cost N], get KEY, reset KEY",
+     .notes = "Exit status of check: 0 allowed, 5 denied (the result is printed either way).\n"
+              "Limits are per namespace (-n); rate-limit keys are not KV keys.\n",
+     .opts = no_opts, .max_pos = -1, .subs = ratelimit_subs, .nsubs = NSUBS(ratelimit_subs)},
+    {.name = "session", .args = "create|get|put|del|list|revoke ARGS [OPTIONS]",
+     .summary = "sessions: create DATA --ttl MS, get ID, put ID DATA, del ID, list USER, revoke "
+                "USER",
+     .notes = "An ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
+              "options come before the --.\n",
+     .opts = no_opts, .max_pos = -1, .subs = session_subs, .nsubs = NSUBS(session_subs)},
+    {.name = "snapshot", .args = "get|patch [ARGS] [OPTIONS]",
+     .summary = "the namespace as one document: get [--meta], patch OPS_JSON [--if-match ETAG]",
+     .notes = "OPS_JSON (or - for stdin) is [{\"op\":\"set\",\"key\":..,\"value\":..,"
+              "\"ttlMs\"?,\"metadata\"?} |\n{\"op\":\"del\",\"key\":..}, ...], "
+              "at most 1000, applied all or nothing.\n"
+              "The ETag is the namespace's write counter, 0 while it has no live key:\n"
+              "snapshot get --meta prints it, patch --if-match ETAG requires it (exit 4\n"
+              "if the namespace changed; --if-match 0: only if it is empty).\n",
+     .opts = no_opts, .max_pos = -1, .subs = snapshot_subs, .nsubs = NSUBS(snapshot_subs)},
+    {.name = "resources", .args = "list|stats|register|unregister [ARGS] [OPTIONS]",
+     .summary = "the resource registry: list [filters], stats, register TYPE KEY, unregister "
+                "TYPE KEY",
+     .notes = "KV keys are resources of type \"kv\", tracked automatically (register\n"
+              "refuses that type). list and stats cover every namespace; after\n"
+              "'resources list', --namespace NS filters (-n/--ns stay the namespace of\n"
+              "register and unregister).\n",
+     .opts = no_opts, .max_pos = -1, .subs = resources_subs, .nsubs = NSUBS(resources_subs)},
+    {.name = "bench", .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
+     .summary = "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
+     .opts = no_opts, .max_pos = -1, .raw_args = 1},
+    {.name = "help", .local = cmd_help, .args = "[COMMAND [SUBCOMMAND]]",
+     .summary = "show help for a command", .opts = no_opts, .max_pos = 2},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -1028,6 +957,8 @@ static const command *find_sub(const command *group, const char *name)
     return NULL;
 }
 
+/* ---- help ---- */
+
 /* The usage of cmd (a subcommand of group when group is not NULL); for a
  * group, the usage of each of its subcommands. */
 static void command_usage(FILE *f, const command *group, const command *cmd)
@@ -1048,34 +979,24 @@ static void command_usage(FILE *f, const command *group, const command *cmd)
 }
 
 /* The help of a command, a group (each subcommand with its summary) or a
- * subcommand, on stdout. */
-static void command_help(const command *group, const command *cmd)
+ * subcommand, on stdout; bench prints its own. Returns the exit code. */
+static int command_help(ctx *c, const command *group, const command *cmd)
 {
+    if (cmd->raw_args) {
+        char help[] = "--help";
+        char *argv[] = {help, NULL};
+        return duro_cli_bench(1, argv, c->url, c->ns_given ? c->ns : NULL);
+    }
     command_usage(stdout, group, cmd);
     printf("\n%s\n", cmd->summary);
     if (!group && cmd->subs) {
         printf("\n");
         for (size_t i = 0; i < cmd->nsubs; i++)
             printf("  %-10s %s\n", cmd->subs[i].name, cmd->subs[i].summary);
-        if (strcmp(cmd->name, "ratelimit") == 0)
-            printf("\nExit status of check: 0 allowed, 5 denied (the result is printed either "
-                   "way).\nLimits are per namespace (-n); rate-limit keys are not KV keys.\n");
-        else if (strcmp(cmd->name, "session") == 0)
-            printf("\nAn ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
-                   "options come before the --.\n");
-        else if (strcmp(cmd->name, "snapshot") == 0)
-            printf("\nOPS_JSON (or - for stdin) is [{\"op\":\"set\",\"key\":..,\"value\":..,"
-                   "\"ttlMs\"?,\"metadata\"?} |\n{\"op\":\"del\",\"key\":..}, ...], "
-                   "at most 1000, applied all or nothing.\n"
-                   "The ETag is the namespace's write counter, 0 while it has no live key:\n"
-                   "snapshot get --meta prints it, patch --if-match ETAG requires it (exit 4\n"
-                   "if the namespace changed; --if-match 0: only if it is empty).\n");
-        else
-            printf("\nKV keys are resources of type \"kv\", tracked automatically (register\n"
-                   "refuses that type). list and stats cover every namespace; after\n"
-                   "'resources list', --namespace NS filters (-n/--ns stay the namespace of\n"
-                   "register and unregister).\n");
+        if (cmd->notes)
+            printf("\n%s", cmd->notes);
     }
+    return EXIT_OK;
 }
 
 static void usage(FILE *f)
@@ -1124,32 +1045,51 @@ static int cmd_help(ctx *c)
         c->def = NULL;
         return usage_error(c, "unknown command '%s'", c->pos[0]);
     }
-    if (strcmp(cmd->name, "bench") == 0) {
-        char help[] = "--help";
-        char *argv[] = {help, NULL};
-        return duro_cli_bench(1, argv, c->url, c->ns);
-    }
-    if (c->npos == 2) {
+    if (c->npos == 2 && !cmd->raw_args) {
         const command *sub = find_sub(cmd, c->pos[1]);
         if (!sub)
             return usage_error(c, "'%s' has no subcommand '%s'", cmd->name, c->pos[1]);
-        command_help(cmd, sub);
-        return EXIT_OK;
+        return command_help(c, cmd, sub);
     }
-    command_help(NULL, cmd);
-    return EXIT_OK;
+    return command_help(c, NULL, cmd);
+}
+
+/* ---- the frame every command runs in ---- */
+
+/* Runs the command c->def with the arguments and options of the command
+ * line: counts the arguments, checks the options, reads the JSON input,
+ * connects and calls the handler; on success prints the reply. Returns the
+ * exit code. */
+static int run_command(ctx *c)
+{
+    const command *d = c->def;
+    if (c->npos < d->min_pos || (d->max_pos >= 0 && c->npos > d->max_pos))
+        return usage_error(c, c->npos < d->min_pos ? "missing arguments" : "too many arguments");
+    if (d->local)
+        return d->local(c);
+    int ex = check_opts(c);
+    if (ex == EXIT_OK && d->input)
+        ex = read_input(c);
+    if (ex != EXIT_OK)
+        return ex;
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    c->exit_ok = EXIT_OK;
+    rc = d->run(c);
+    if (rc != DURO_OK)
+        return fail(c, d->subject ? c->pos[d->subject - 1] : "", rc);
+    fwrite(c->reply, 1, c->reply_len, stdout);
+    fputc('\n', stdout);
+    return c->exit_ok;
 }
 
 /* Is name (which may be "--opt=value") one of cmd's options? Sets *takes_value. */
 static int known_opt(const command *cmd, const char *name, size_t namelen, int *takes_value)
 {
-    for (const char *const *o = cmd->opts; *o; o++) {
-        size_t ol = strlen(*o);
-        int tv = ol > 0 && (*o)[ol - 1] == '=';
-        if (tv)
-            ol--;
-        if (ol == namelen && strncmp(*o, name, namelen) == 0) {
-            *takes_value = tv;
+    for (const optdef *o = cmd->opts; o->name; o++) {
+        if (strlen(o->name) == namelen && strncmp(o->name, name, namelen) == 0) {
+            *takes_value = o->kind != 'f';
             return 1;
         }
     }
@@ -1164,8 +1104,8 @@ int main(int argc, char **argv)
     if (!c.url || !*c.url)
         c.url = DEFAULT_URL;
     c.ns = getenv("DURO_NS");
-    int ns_given = c.ns && *c.ns;
-    if (!ns_given)
+    c.ns_given = c.ns && *c.ns;
+    if (!c.ns_given)
         c.ns = "default";
 
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -1180,14 +1120,10 @@ int main(int argc, char **argv)
     const command *cmd = NULL, *sub = NULL;
     int ex = EXIT_OK;
     int want_help = 0, no_more_opts = 0;
-    int bench_argc = 0;
-    char **bench_argv = NULL;
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
-        if (cmd && cmd->run == NULL && !cmd->subs) { /* bench: everything else is bench's */
-            if (!bench_argv)
-                bench_argv = &argv[i];
-            bench_argc++;
+        if (cmd && cmd->raw_args) { /* bench: everything else is bench's */
+            c.pos[c.npos++] = a;
             continue;
         }
         if (!no_more_opts && a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9')) {
@@ -1208,7 +1144,7 @@ int main(int argc, char **argv)
                     c.url = argv[++i];
                 else {
                     c.ns = argv[++i];
-                    ns_given = 1;
+                    c.ns_given = 1;
                 }
                 continue;
             }
@@ -1218,7 +1154,7 @@ int main(int argc, char **argv)
             }
             if (strncmp(a, "--ns=", 5) == 0) {
                 c.ns = a + 5;
-                ns_given = 1;
+                c.ns_given = 1;
                 continue;
             }
             if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -1291,35 +1227,14 @@ int main(int argc, char **argv)
     }
 
     if (!cmd) {
-        if (want_help) {
-            usage(stdout);
-            ex = EXIT_OK;
-        } else {
-            usage(stderr);
-            ex = EXIT_USAGE;
-        }
+        usage(want_help ? stdout : stderr);
+        ex = want_help ? EXIT_OK : EXIT_USAGE;
     } else if (cmd->subs && !sub) {
-        if (want_help) {
-            command_help(NULL, cmd);
-            ex = EXIT_OK;
-        } else {
-            ex = usage_error(&c, "missing subcommand");
-        }
-    } else if (cmd->run == NULL && !cmd->subs) {
-        if (want_help) { /* "duro --help bench" */
-            char help[] = "--help";
-            char *hargv[] = {help, NULL};
-            ex = duro_cli_bench(1, hargv, c.url, ns_given ? c.ns : NULL);
-        } else {
-            ex = duro_cli_bench(bench_argc, bench_argv, c.url, ns_given ? c.ns : NULL);
-        }
-    } else if (want_help) {
-        command_help(c.group, c.def);
-        ex = EXIT_OK;
-    } else if (c.npos < c.def->min_pos || (c.def->max_pos >= 0 && c.npos > c.def->max_pos)) {
-        ex = usage_error(&c, c.npos < c.def->min_pos ? "missing arguments" : "too many arguments");
+        ex = want_help ? command_help(&c, NULL, cmd) : usage_error(&c, "missing subcommand");
+    } else if (want_help) { /* "duro get --help", "duro --help bench" */
+        ex = command_help(&c, c.group, c.def);
     } else {
-        ex = c.def->run(&c);
+        ex = run_command(&c);
     }
 
     if (fflush(stdout) != 0 && ex == EXIT_OK) {
@@ -1327,6 +1242,9 @@ int main(int argc, char **argv)
         ex = EXIT_SERVER;
     }
 done:
+    if (c.reply_free)
+        c.reply_free(c.reply);
+    free(c.in_owned);
     duro_close(c.db);
     for (int i = 0; i < c.nopt; i++)
         free((char *)c.opt_name[i]);
