@@ -2,13 +2,23 @@
 durotest.py — harness for the durod integration tests.
 
 Each test module starts one or more real `durod` processes on a free loopback
-port with a temporary data directory and talks HTTP to them:
+port with a temporary data directory and talks HTTP or the binary protocol to
+them:
 
     srv = Server(extra_args=["--ttl-sweep-ms", "50"])   # started at once
     r = srv.req("PUT", kv_path("k", ns="a"), {"value": 1})
     data = ok(r)                      # asserts the success envelope
     assert_error(srv.req("GET", kv_path("nope")), 404, "NOT_FOUND")
     srv.stop()                        # SIGTERM, expects exit code 0
+
+    srv = Server(rpc=True)            # also the binary protocol, on srv.rpc_port
+    c = Rpc(srv.rpc_port)             # [msgid, op, ns, args] frames
+    status, body = c.call("kv.get", "a", {"key": "k"})
+    srv.req("GET", "/metrics", headers=bearer(jwt(SECRET, {"ns": "*"})))
+
+This is the one implementation of the binary protocol's framing (frame(),
+split_frames(), Rpc) and of HS256 JWT minting (jwt()) for every test module,
+the CLI's tests (tests/cli/clitest.py) included.
 
 Rules kept here: only the PIDs of servers this harness started are ever
 signalled; every socket operation has a timeout; every module runs under a
@@ -18,8 +28,11 @@ Runs with /usr/bin/python3 (stdlib + Debian python3-msgpack). The binary comes
 from $DURO_BIN (default build/durod under the repository root).
 """
 
+import base64
 import ctypes
 import faulthandler
+import hashlib
+import hmac
 import http.client
 import itertools
 import json
@@ -51,13 +64,20 @@ _live_lock = threading.Lock()
 # --------------------------------------------------------------------------
 # binary, ports, process plumbing
 
-def duro_bin():
-    b = os.environ.get("DURO_BIN", "build/durod")
+def build_path(env, default):
+    """$env, else default; a relative path is taken from the current directory
+    when it exists there, else from the repository root."""
+    b = os.environ.get(env) or default
     if not os.path.isabs(b):
         if os.path.exists(b):
             b = os.path.abspath(b)
         else:
             b = os.path.join(REPO_ROOT, b)
+    return b
+
+
+def duro_bin():
+    b = build_path("DURO_BIN", "build/durod")
     if not (os.path.isfile(b) and os.access(b, os.X_OK)):
         raise RuntimeError("durod binary not found at %s (set DURO_BIN)" % b)
     return b
@@ -81,24 +101,32 @@ def _pdeathsig():
         pass
 
 
-def run_durod(args, env=None, timeout=10.0):
-    """Runs durod with args to completion (for --help, bad flags, ...).
-    Returns (exit code, stdout, stderr). If it is still running after
-    `timeout` seconds it is killed (its own PID only) and the exit code is
-    None."""
+def run_to_end(argv, input=None, env=None, timeout=10.0):
+    """Runs argv to completion with input (str or bytes) on its stdin and env
+    added to the environment. Returns (exit code, stdout, stderr) as str. If
+    it is still running after `timeout` seconds it is killed (its own PID
+    only) and the exit code is None."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
-    p = subprocess.Popen([duro_bin()] + list(args), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=full_env,
-                         preexec_fn=_pdeathsig)
+    p = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=full_env, preexec_fn=_pdeathsig)
+    if isinstance(input, str):
+        input = input.encode()
     try:
-        out, err = p.communicate(timeout=timeout)
-        return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        out, err = p.communicate(input=input, timeout=timeout)
+        rc = p.returncode
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate(timeout=10)
-        return None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        rc = None
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def run_durod(args, env=None, timeout=10.0):
+    """Runs durod with args to completion (for --help, bad flags, ...); see
+    run_to_end()."""
+    return run_to_end([duro_bin()] + list(args), env=env, timeout=timeout)
 
 
 # --------------------------------------------------------------------------
@@ -132,7 +160,7 @@ def parse_body(headers, raw):
             return raw
     if ctype == "application/msgpack" and raw:
         try:
-            return msgpack.unpackb(raw, raw=False, strict_map_key=False)
+            return mp_unpack(raw)
         except Exception:
             return raw
     return raw
@@ -194,7 +222,9 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-def _qs(query):
+def query_string(query):
+    """?k=v&... of the items whose value is not None (both percent-encoded),
+    or "" when there are none."""
     items = [(k, v) for k, v in query.items() if v is not None]
     if not items:
         return ""
@@ -206,7 +236,7 @@ def kv_path(key, ns=None, **query):
     query = dict(query)
     if ns is not None:
         query = dict([("ns", ns)] + list(query.items()))
-    return "/storage/" + q(key) + _qs(query)
+    return "/storage/" + q(key) + query_string(query)
 
 
 def storage_path(sub, ns=None, **query):
@@ -214,7 +244,7 @@ def storage_path(sub, ns=None, **query):
     query = dict(query)
     if ns is not None:
         query = dict([("ns", ns)] + list(query.items()))
-    return "/storage/" + sub + _qs(query)
+    return "/storage/" + sub + query_string(query)
 
 
 def api_path(ns, key=None, **query):
@@ -222,7 +252,7 @@ def api_path(ns, key=None, **query):
     p = "/api/storage/kv/" + q(ns)
     if key is not None:
         p += "/" + q(key)
-    return p + _qs(query)
+    return p + query_string(query)
 
 
 _ns_counter = itertools.count(1)
@@ -234,22 +264,72 @@ def unique_ns(hint="t"):
 
 
 # --------------------------------------------------------------------------
-# the server
+# msgpack and the binary protocol (docs/protocol.md): a frame is a 4-byte
+# big-endian length, then that many bytes of msgpack; requests are
+# [msgid, op, ns, args], replies [msgid, status, body].
 
-class RpcConn:
-    """A binary-protocol connection (docs/protocol.md): 4-byte big-endian
-    length, then msgpack [msgid, op, ns, args]; replies [msgid, status, body]."""
+def mp_pack(v):
+    """v as msgpack (str as str, bytes as bin)."""
+    return msgpack.packb(v, use_bin_type=True)
+
+
+def mp_unpack(b):
+    """The one msgpack object in b (str as str, map keys of any type)."""
+    return msgpack.unpackb(b, raw=False, strict_map_key=False)
+
+
+def frame_header(n):
+    """The length that starts a frame of n bytes (n need not be the truth)."""
+    return struct.pack(">I", n)
+
+
+def frame_payload(payload):
+    """The bytes payload, well-formed msgpack or not, as one frame."""
+    return frame_header(len(payload)) + payload
+
+
+def frame(obj):
+    """obj (a request [msgid, op, ns, args], or anything else) as one frame."""
+    return frame_payload(mp_pack(obj))
+
+
+def split_frames(buf):
+    """(the messages of the whole frames at the start of buf, the bytes left
+    after them: the start of a frame not complete yet)."""
+    msgs = []
+    while len(buf) >= 4:
+        (n,) = struct.unpack(">I", buf[:4])
+        if len(buf) < 4 + n:
+            break
+        msgs.append(mp_unpack(buf[4:4 + n]))
+        buf = buf[4 + n:]
+    return msgs, buf
+
+
+class Rpc:
+    """A binary-protocol connection to 127.0.0.1:port."""
 
     def __init__(self, port, timeout=10.0):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.next_id = 1
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def send_raw(self, data):
+        """Sends bytes as they are (frames, parts of frames, garbage)."""
         self.s.sendall(data)
 
+    def send_frame(self, payload):
+        """Sends the bytes payload as one frame (see frame_payload())."""
+        self.s.sendall(frame_payload(payload))
+
     def send(self, obj):
-        b = msgpack.packb(obj, use_bin_type=True)
-        self.s.sendall(struct.pack(">I", len(b)) + b)
+        """Sends obj, e.g. [msgid, op, ns, args], as one frame."""
+        self.s.sendall(frame(obj))
 
     def _read(self, n):
         d = b""
@@ -261,16 +341,18 @@ class RpcConn:
         return d
 
     def recv(self):
-        """The next reply, or None when the server closed the connection."""
+        """The next reply [msgid, status, body], or None when the server
+        closed the connection."""
         h = self._read(4)
         if h is None:
             return None
         (n,) = struct.unpack(">I", h)
         d = self._read(n)
-        return None if d is None else msgpack.unpackb(d, raw=False, strict_map_key=False)
+        return None if d is None else mp_unpack(d)
 
     def call(self, op, ns, args, msgid=None):
-        """Sends one request and returns (status, body) of its reply."""
+        """Sends one request and returns (status, body) of its reply; msgid
+        defaults to the connection's next one (1, 2, ...)."""
         if msgid is None:
             msgid = self.next_id
             self.next_id += 1
@@ -290,14 +372,47 @@ class RpcConn:
         self.s.close()
 
 
+# --------------------------------------------------------------------------
+# access: HS256 JWTs as --jwt-secret checks them (transport/access.c)
+
+def b64url(b):
+    """base64url without padding, as str."""
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jwt(secret, claims, alg="HS256", header=None):
+    """A JWT of claims signed with HMAC-SHA256 under secret. header defaults
+    to {"alg": alg, "typ": "JWT"}; the signature is HS256 whatever alg or
+    header say (to test that the server refuses other algorithms)."""
+    h = header or {"alg": alg, "typ": "JWT"}
+    signing = b64url(json.dumps(h).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest()
+    return signing + "." + b64url(sig)
+
+
+def bearer(token):
+    """The Authorization header of token (an admin token or a JWT)."""
+    return {"Authorization": "Bearer " + token}
+
+
+# --------------------------------------------------------------------------
+# the server
+
 class ServerError(AssertionError):
     pass
 
 
 class Server:
-    def __init__(self, extra_args=(), data_dir=None, env=None, start=True):
+    """One durod on a free loopback port (self.port) with a temporary data
+    directory (or data_dir). With rpc=True it also serves the binary protocol
+    on a free port of its own (self.rpc_port), chosen at every start; else
+    the binary protocol is off unless extra_args has --rpc-port."""
+
+    def __init__(self, extra_args=(), data_dir=None, env=None, start=True, rpc=False):
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
+        self.rpc = rpc
+        self.rpc_port = None
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="durotest-")
         self.keep_data = False
@@ -328,6 +443,17 @@ class Server:
             return ""
 
     def start(self, timeout=START_TIMEOUT):
+        """Starts durod on new free ports and waits until /healthz answers 200
+        (and, with rpc=True, the binary-protocol port accepts). A start that
+        fails because a port was taken meanwhile is tried again (3 times)."""
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except ServerError as e:
+                if attempt == 2 or "cannot listen" not in str(e):
+                    raise
+
+    def _start_once(self, timeout):
         if self.alive():
             raise ServerError("server already running")
         self.port = free_port()
@@ -337,7 +463,12 @@ class Server:
         env.update(self.env)
         args = [duro_bin(), "--listen", "127.0.0.1:%d" % self.port,
                 "--data", self.data_dir, "--log-level", "warn"] + self.extra_args
-        if not any(a.startswith("--rpc-port") for a in self.extra_args):
+        if self.rpc:
+            self.rpc_port = free_port()
+            while self.rpc_port == self.port:
+                self.rpc_port = free_port()
+            args += ["--rpc-port", str(self.rpc_port)]
+        elif not any(a.startswith("--rpc-port") for a in self.extra_args):
             args += ["--rpc-port", "0"]  # no fixed port shared by parallel tests
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
@@ -349,6 +480,7 @@ class Server:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._forget()
                 raise ServerError("durod exited with %s at start: %s\n%s" % (
                     self.proc.returncode, " ".join(args), self.log_tail()))
             try:
@@ -357,7 +489,7 @@ class Server:
                 r = c.getresponse()
                 r.read()
                 c.close()
-                if r.status == 200:
+                if r.status == 200 and self._rpc_ready():
                     return self
                 last = "status %d" % r.status
             except (OSError, http.client.HTTPException) as e:
@@ -366,6 +498,15 @@ class Server:
         self.kill()
         raise ServerError("durod did not answer /healthz within %.0fs (%s)\n%s" % (
             timeout, last, self.log_tail()))
+
+    def _rpc_ready(self):
+        if not self.rpc:
+            return True
+        try:
+            with socket.create_connection(("127.0.0.1", self.rpc_port), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def _forget(self):
         self._close_conns()
@@ -466,7 +607,7 @@ class Server:
             if isinstance(body, (bytes, bytearray)):
                 payload = bytes(body)
             elif msgpack:
-                payload = _mp_pack(body)
+                payload = mp_pack(body)
             else:
                 payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             hdrs["Content-Type"] = "application/msgpack" if msgpack else "application/json"
@@ -598,10 +739,6 @@ class _Missing:
 MISSING = _Missing()
 
 
-def _mp_pack(v):
-    return msgpack.packb(v, use_bin_type=True)
-
-
 def metric_sum(text, name, **labels):
     """Sum of the samples of metric `name` (exact name) whose labels include
     `labels`."""
@@ -725,9 +862,12 @@ def _cleanup_at_exit():
             pass
 
 
-def main(timeout=240):
-    """unittest.main under a watchdog; exits non-zero on failure."""
+def main(timeout=240, tests=None):
+    """unittest.main under a watchdog; exits non-zero on failure. tests
+    names the cases to run (default: those named on the command line, or
+    all)."""
     import atexit
     atexit.register(_cleanup_at_exit)
     _watchdog(timeout)
-    unittest.main(verbosity=int(os.environ.get("DURO_TEST_VERBOSITY", "2")))
+    argv = None if tests is None else [sys.argv[0]] + list(tests)
+    unittest.main(argv=argv, verbosity=int(os.environ.get("DURO_TEST_VERBOSITY", "2")))

@@ -2,40 +2,20 @@
 """Server access control: --auth-token (admin) and --jwt-secret (HS256 JWTs
 scoped by namespace and read/write), on HTTP and the binary protocol; every
 401/403 path; /healthz open, /metrics guarded; the loopback rule."""
-import base64
-import hashlib
-import hmac
 import json
 import os
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import msgpack  # noqa: E402
-from durotest import ServerTestCase, assert_error, duro_bin, free_port, kv_path, main, ok  # noqa: E402
+from durotest import (Rpc, ServerTestCase, assert_error, b64url, bearer, duro_bin,  # noqa: E402
+                      free_port, jwt, kv_path, main, ok)
 
 ADMIN = "admin-" + "x" * 40
 SECRET = "s" * 40
 RPC_PORT = free_port()
-
-
-def b64(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def jwt(claims, key=SECRET, alg="HS256", header=None):
-    h = header or {"alg": alg, "typ": "JWT"}
-    signing = b64(json.dumps(h).encode()) + "." + b64(json.dumps(claims).encode())
-    sig = hmac.new(key.encode(), signing.encode(), hashlib.sha256).digest()
-    return signing + "." + b64(sig)
-
-
-def bearer(tok):
-    return {"Authorization": "Bearer " + tok}
 
 
 class Access(ServerTestCase):
@@ -68,17 +48,17 @@ class Access(ServerTestCase):
         now = int(time.time())
         ok(self.put("k", "app1", bearer(ADMIN), "v1"))
         ok(self.put("k", "app2", bearer(ADMIN), "v2"))
-        one = jwt({"ns": "app1", "exp": now + 600})
+        one = jwt(SECRET, {"ns": "app1", "exp": now + 600})
         self.assertEqual(ok(self.get("k", "app1", bearer(one))), "v1")
         ok(self.put("k2", "app1", bearer(one)))
         assert_error(self.get("k", "app2", bearer(one)), 403, "FORBIDDEN")
-        several = jwt({"ns": ["app1", "app2"]})
+        several = jwt(SECRET, {"ns": ["app1", "app2"]})
         self.assertEqual(ok(self.get("k", "app2", bearer(several))), "v2")
-        star = jwt({"ns": "*"})
+        star = jwt(SECRET, {"ns": "*"})
         self.assertEqual(ok(self.get("k", "app2", bearer(star))), "v2")
         self.assertEqual(self.req("GET", "/metrics", headers=bearer(star)).status, 200)
         assert_error(self.req("GET", "/metrics", headers=bearer(one)), 403, "FORBIDDEN")
-        ro = jwt({"ns": "app1", "scope": "read"})
+        ro = jwt(SECRET, {"ns": "app1", "scope": "read"})
         self.assertEqual(ok(self.get("k", "app1", bearer(ro))), "v1")
         self.assertEqual(ok(self.req("GET", "/storage/list?ns=app1", headers=bearer(ro)))["keys"],
                          ["k", "k2"])
@@ -95,16 +75,16 @@ class Access(ServerTestCase):
 
     def test_bad_jwts(self):
         now = int(time.time())
-        good = jwt({"ns": "app1"})
+        good = jwt(SECRET, {"ns": "app1"})
         h, p, s = good.split(".")
-        tampered = h + "." + b64(json.dumps({"ns": "*"}).encode()) + "." + s
-        none = b64(json.dumps({"alg": "none", "typ": "JWT"}).encode()) + "." + p + "."
+        tampered = h + "." + b64url(json.dumps({"ns": "*"}).encode()) + "." + s
+        none = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode()) + "." + p + "."
         cases = {
-            "wrong key": jwt({"ns": "app1"}, key="k" * 40),
+            "wrong key": jwt("k" * 40, {"ns": "app1"}),
             "alg none": none,
-            "alg HS512": jwt({"ns": "app1"}, alg="HS512"),
-            "expired": jwt({"ns": "app1", "exp": now - 120}),
-            "not yet valid": jwt({"ns": "app1", "nbf": now + 120}),
+            "alg HS512": jwt(SECRET, {"ns": "app1"}, alg="HS512"),
+            "expired": jwt(SECRET, {"ns": "app1", "exp": now - 120}),
+            "not yet valid": jwt(SECRET, {"ns": "app1", "nbf": now + 120}),
             "tampered": tampered,
             "two parts": h + "." + p,
             "padded": good + "=",
@@ -115,28 +95,22 @@ class Access(ServerTestCase):
             with self.subTest(case=name):
                 assert_error(self.get("k", "app1", bearer(tok)), 401, "UNAUTHORIZED")
         # within the clock-skew leeway still counts as valid
-        ok_tok = jwt({"ns": "app1", "exp": now - 5})
+        ok_tok = jwt(SECRET, {"ns": "app1", "exp": now - 5})
         self.assertIn(self.get("k", "app1", bearer(ok_tok)).status, (200, 404))
 
     def test_binary_protocol(self):
-        s = socket.create_connection(("127.0.0.1", RPC_PORT), timeout=5)
-
-        def call(msgid, op, ns, args):
-            b = msgpack.packb([msgid, op, ns, args])
-            s.sendall(struct.pack(">I", len(b)) + b)
-            (n,) = struct.unpack(">I", s.recv(4, socket.MSG_WAITALL))
-            return msgpack.unpackb(s.recv(n, socket.MSG_WAITALL), raw=False)
-
-        self.assertEqual(call(1, "ping", "", {})[1], 200)
-        self.assertEqual(call(2, "kv.get", "app1", {"key": "k"})[2]["code"], "UNAUTHORIZED")
-        self.assertEqual(call(3, "auth", "", {"token": "wrong"})[1], 401)
-        self.assertEqual(call(4, "auth", "", {"token": jwt({"ns": "app1", "scope": "read"})})[1], 200)
-        self.assertIn(call(5, "kv.get", "app1", {"key": "k"})[1], (200, 404))
-        self.assertEqual(call(6, "kv.put", "app1", {"key": "k", "value": 1})[2]["code"], "FORBIDDEN")
-        self.assertEqual(call(7, "kv.get", "app2", {"key": "k"})[2]["code"], "FORBIDDEN")
-        self.assertEqual(call(8, "auth", "", {"token": ADMIN})[1], 200)
-        self.assertEqual(call(9, "kv.put", "app2", {"key": "rpc", "value": 2})[1], 200)
-        s.close()
+        c = Rpc(RPC_PORT, timeout=5)
+        self.assertEqual(c.call("ping", "", {})[0], 200)
+        self.assertEqual(c.call("kv.get", "app1", {"key": "k"})[1]["code"], "UNAUTHORIZED")
+        self.assertEqual(c.call("auth", "", {"token": "wrong"})[0], 401)
+        ro = jwt(SECRET, {"ns": "app1", "scope": "read"})
+        self.assertEqual(c.call("auth", "", {"token": ro})[0], 200)
+        self.assertIn(c.call("kv.get", "app1", {"key": "k"})[0], (200, 404))
+        self.assertEqual(c.call("kv.put", "app1", {"key": "k", "value": 1})[1]["code"], "FORBIDDEN")
+        self.assertEqual(c.call("kv.get", "app2", {"key": "k"})[1]["code"], "FORBIDDEN")
+        self.assertEqual(c.call("auth", "", {"token": ADMIN})[0], 200)
+        self.assertEqual(c.call("kv.put", "app2", {"key": "rpc", "value": 2})[0], 200)
+        c.close()
 
 
 class LoopbackRule(ServerTestCase):

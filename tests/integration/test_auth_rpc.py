@@ -10,7 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import RpcConn, ServerTestCase, free_port, main, ok  # noqa: E402
+from durotest import Rpc, ServerTestCase, free_port, main, ok  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -20,7 +20,7 @@ class AuthRpc(ServerTestCase):
 
     def setUp(self):
         super().setUp()
-        self.c = RpcConn(RPC_PORT)
+        self.c = Rpc(RPC_PORT)
 
     def tearDown(self):
         self.c.close()
@@ -70,7 +70,7 @@ class AuthRpc(ServerTestCase):
         # the users survive a restart
         self.c.close()
         self.server.restart()
-        self.c = RpcConn(RPC_PORT)
+        self.c = Rpc(RPC_PORT)
         self.assertEqual(self.call("auth.login", {"email": "ada@example.com",
                                                   "password": "battery staple"})[0], 200)
 

@@ -12,11 +12,12 @@ import http.client
 import socket
 import sys
 
-import msgpack
+import msgpack  # only for msgpack.ExtType
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from durotest import (ServerTestCase, assert_error, kv_path, main, ok,  # noqa: E402
                       storage_path)
+from durotest import mp_pack as mp  # noqa: E402
 
 NS = "bad"
 MAX_BODY = 262144
@@ -28,10 +29,6 @@ BGET = "/storage/batch/get?ns=" + NS
 BSET = "/storage/batch/set?ns=" + NS
 BDEL = "/storage/batch/delete?ns=" + NS
 MP = {"Content-Type": "application/msgpack"}
-
-
-def mp(v):
-    return msgpack.packb(v, use_bin_type=True)
 
 
 def C(name, method, path, body=None, headers=None, status=400, code="BAD_REQUEST", raw=None):

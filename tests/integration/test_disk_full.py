@@ -77,7 +77,7 @@ class DiskFull(unittest.TestCase):
         self.assertGreater(refused, 0, "the disk never filled up")
         # the registry's group commit usually fails too, losing the notices of
         # the last acknowledged writes (not asserted: it depends on who needs
-        # the last free page; tests/unit/test_registry.c injects it instead)
+        # the last free page; tests/unit/runtime/registry.c injects it instead)
         time.sleep(0.3)  # the registry commits its group within 100 ms
         lost = metric_sum(srv.metrics(), "duro_registry_failures_total")
         print("\n  %d writes acknowledged, %d refused, %s registry groups failed"

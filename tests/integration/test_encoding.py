@@ -7,11 +7,9 @@ import os
 import sys
 import unicodedata
 
-import msgpack
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from durotest import (MISSING, ServerTestCase, api_path, assert_error, etag_version,  # noqa: E402
-                      kv_path, main, ok, q, storage_path)
+                      kv_path, main, mp_pack, mp_unpack, ok, q, storage_path)
 
 VALUES = [0, 1, -1, 127, 128, 255, 256, 65535, 65536, 2 ** 32, -2 ** 31 - 1,
           9223372036854775807, -9223372036854775808, 1.5, -2.75, 1e300,
@@ -22,7 +20,7 @@ VALUES = [0, 1, -1, 127, 128, 255, 256, 65535, 65536, 2 ** 32, -2 ** 31 - 1,
 def mp_envelope(test, resp, status=200):
     test.assertEqual(resp.status, status, resp)
     test.assertTrue(resp.headers.get("content-type", "").startswith("application/msgpack"), resp)
-    body = msgpack.unpackb(resp.raw, raw=False, strict_map_key=False)
+    body = mp_unpack(resp.raw)
     test.assertIsInstance(body, dict)
     test.assertIs(body.get("success"), True, body)
     return body["data"]
@@ -104,7 +102,7 @@ class Msgpack(ServerTestCase):
         assert_error(r, 400, "BAD_REQUEST")
 
     def test_content_type_params(self):
-        ok(self.req("PUT", kv_path("cp", ns=self.ns), msgpack.packb({"value": 5}),
+        ok(self.req("PUT", kv_path("cp", ns=self.ns), mp_pack({"value": 5}),
                     headers={"Content-Type": "application/msgpack; charset=binary"}))
         self.assertEqual(self.server.get("cp", ns=self.ns), 5)
 

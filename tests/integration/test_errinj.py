@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (RpcConn, Server, assert_error, free_port, kv_path, main, ok,  # noqa: E402
+from durotest import (Rpc, Server, assert_error, free_port, kv_path, main, ok,  # noqa: E402
                       storage_path)
 
 # point -> (HTTP status, wire code, message of a refused write)
@@ -72,7 +72,7 @@ class FaultInjection(unittest.TestCase):
         self.assertTrue(all(v == 0 for v in ok(self.srv.req("GET", "/_errinj")).values()))
 
     def test_1_each_fault_refuses_writes_and_keeps_the_data(self):
-        rpc = RpcConn(self.rpc_port)
+        rpc = Rpc(self.rpc_port)
         self.addCleanup(rpc.close)
         acked = {}  # (ns, key) -> value
         for n, point in enumerate(FAULTS):

@@ -12,18 +12,15 @@ import json
 import os
 import resource
 import socket
-import struct
 import sys
 import threading
 import time
 import unittest
 
-import msgpack
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import durotest  # noqa: E402
-from durotest import (RpcConn, Server, ServerTestCase, assert_error, free_port,  # noqa: E402
-                      kv_path, main, ok)
+from durotest import (Rpc, Server, ServerTestCase, assert_error, frame, frame_header,  # noqa: E402
+                      free_port, kv_path, main, mp_pack, ok, split_frames)
 
 MiB = 1 << 20
 ASAN = "ASAN_OPTIONS" in os.environ
@@ -41,11 +38,6 @@ def rss(pid):
 
 def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def frame(obj):
-    b = msgpack.packb(obj, use_bin_type=True)
-    return struct.pack(">I", len(b)) + b
 
 
 def healthz_seconds(srv, timeout=30):
@@ -126,7 +118,7 @@ class RpcBackPressure(ClassServer):
         cls.srv = Server(extra_args=["--rpc-port", str(cls.rpc_port)])
         big = {"blob": "x" * (MiB - 64)}
         # stored as msgpack (binary protocol) and as JSON (HTTP)
-        c = RpcConn(cls.rpc_port)
+        c = Rpc(cls.rpc_port)
         st, _ = c.call("kv.put", "bp", {"key": "mp", "value": big})
         assert st == 200, st
         c.close()
@@ -158,7 +150,7 @@ class RpcBackPressure(ClassServer):
             for s in socks:
                 s.close()
         # the server still answers everything afterwards
-        c = RpcConn(self.rpc_port)
+        c = Rpc(self.rpc_port)
         st, body = c.call("kv.get", "bp", {"key": "mp"})
         self.assertEqual(st, 200)
         self.assertEqual(len(body["blob"]), MiB - 64)
@@ -175,12 +167,8 @@ class RpcBackPressure(ClassServer):
             d = s.recv(1 << 20)
             self.assertTrue(d, "closed after %d replies" % len(got))
             buf += d
-            while len(buf) >= 4:
-                (ln,) = struct.unpack(">I", buf[:4])
-                if len(buf) < 4 + ln:
-                    break
-                r = msgpack.unpackb(buf[4:4 + ln], raw=False)
-                buf = buf[4 + ln:]
+            replies, buf = split_frames(buf)
+            for r in replies:
                 self.assertEqual(r[1], 200)
                 got.add(r[0])
         s.close()
@@ -252,7 +240,7 @@ class RpcPagesInFlight(unittest.TestCase):
         srv = Server(extra_args=["--rpc-port", str(rpc_port), "--max-reply-bytes", str(MiB),
                                  "--max-value-bytes", str(256 << 10)])
         try:
-            c = RpcConn(rpc_port)
+            c = Rpc(rpc_port)
             for i in range(8):
                 st, _ = c.call("kv.batch_set", "pg", {"entries": [
                     {"key": "k%d-%d" % (i, j), "value": "v" * (200 << 10)} for j in range(5)]})
@@ -313,7 +301,7 @@ class SlowClients(ClassServer):
         socks = []
         for _ in range(20):
             s = socket.create_connection(("127.0.0.1", self.rpc_port), timeout=5)
-            s.sendall(struct.pack(">I", 100))
+            s.sendall(frame_header(100))
             socks.append(s)
         try:
             # one byte every 100 ms never completes the 100-byte frame in 1 s
@@ -341,7 +329,7 @@ class SlowClients(ClassServer):
         for i in range(20):
             s = socket.create_connection(("127.0.0.1", self.rpc_port), timeout=5)
             socks.append(s)
-            s.sendall(struct.pack(">I", n))
+            s.sendall(frame_header(n))
             try:
                 s.sendall(b"\x94" + b"\xc0" * (n - 2))  # one byte short of the frame
             except (BrokenPipeError, ConnectionResetError):
@@ -365,7 +353,7 @@ class SlowClients(ClassServer):
                 except (socket.timeout, ConnectionResetError):
                     continue
                 if d and len(d) >= 4:
-                    r = msgpack.unpackb(d[4:4 + struct.unpack(">I", d[:4])[0]], raw=False)
+                    r = split_frames(d)[0][0]
                     self.assertEqual(r[1], 503, r)
                     self.assertEqual(r[2]["code"], "UNAVAILABLE")
                     refused += 1
@@ -391,11 +379,11 @@ class SlowClients(ClassServer):
                           b"Content-Length: 1000000\r\n\r\n")
                 socks.append(s)
                 s = socket.create_connection(("127.0.0.1", self.rpc_port), timeout=5)
-                s.sendall(struct.pack(">I", MiB - 1))
+                s.sendall(frame_header(MiB - 1))
                 socks.append(s)
             time.sleep(0.2)
             ok(self.srv.req("PUT", kv_path("small", ns="slow"), {"value": 1}))
-            c = RpcConn(self.rpc_port)
+            c = Rpc(self.rpc_port)
             self.assertEqual(c.call("kv.put", "slow", {"key": "small2", "value": 2})[0], 200)
             c.close()
             m = self.srv.metrics()
@@ -675,7 +663,7 @@ class ConnectionCap(unittest.TestCase):
             except (socket.timeout, ConnectionResetError):
                 pass
             s.close()
-            r = msgpack.unpackb(d[4:], raw=False)
+            r = split_frames(d)[0][0]
             self.assertEqual(r[1], 503)
             for h in held:
                 h.close()
@@ -698,13 +686,13 @@ class ZeroFrame(unittest.TestCase):
         rpc_port = free_port()
         srv = Server(extra_args=["--rpc-port", str(rpc_port)])
         try:
-            c = RpcConn(rpc_port)
+            c = Rpc(rpc_port)
             self.assertEqual(c.call("kv.put", "d", {"key": "a", "value": 1})[0], 200)
             for op, args in (("kv.get", b"\x82\xa3key\xa1a\xa3key\xa1b"),
                              ("ratelimit.get", b"\x82\xa3key\xa1a\xa3key\xa1b")):
-                body = msgpack.packb([9, op, "d"], use_bin_type=True)[:-0 or None]
+                body = mp_pack([9, op, "d"])
                 raw = b"\x94" + body[1:] + args   # [9, op, "d", <args as sent>]
-                c.send_raw(struct.pack(">I", len(raw)) + raw)
+                c.send_frame(raw)
                 r = c.recv()
                 self.assertEqual(r[0], 9)
                 self.assertEqual(r[1], 400, (op, r))
@@ -717,8 +705,8 @@ class ZeroFrame(unittest.TestCase):
         rpc_port = free_port()
         srv = Server(extra_args=["--rpc-port", str(rpc_port)])
         try:
-            c = RpcConn(rpc_port)
-            c.send_raw(struct.pack(">I", 0))
+            c = Rpc(rpc_port)
+            c.send_raw(frame_header(0))
             r = c.recv()
             self.assertEqual(r[0], 0)
             self.assertEqual(r[1], 400)

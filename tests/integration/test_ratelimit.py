@@ -3,15 +3,12 @@
 window, enforce mode with its headers, reset, defaults, bad parameters, the
 binary protocol ops, and state that survives a clean restart."""
 import os
-import socket
-import struct
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import msgpack  # noqa: E402
-from durotest import ServerTestCase, assert_error, free_port, main, ok, q  # noqa: E402
+from durotest import Rpc, ServerTestCase, assert_error, free_port, main, ok, q  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -108,33 +105,25 @@ class RateLimit(ServerTestCase):
         assert_error(r, 415, "UNSUPPORTED_MEDIA_TYPE")
 
     def test_binary_protocol_ops(self):
-        s = socket.create_connection(("127.0.0.1", RPC_PORT), timeout=5)
-
-        def call(msgid, op, args):
-            b = msgpack.packb([msgid, op, self.ns, args])
-            s.sendall(struct.pack(">I", len(b)) + b)
-            h = s.recv(4, socket.MSG_WAITALL)
-            (n,) = struct.unpack(">I", h)
-            return msgpack.unpackb(s.recv(n, socket.MSG_WAITALL), raw=False)
-
+        c = Rpc(RPC_PORT, timeout=5)
         for i in range(3):
-            r = call(i, "ratelimit.check", {"key": "p", "limit": 3, "windowMs": 60000})
-            self.assertEqual((r[1], r[2]["allowed"]), (200, True))
-        r = call(9, "ratelimit.check", {"key": "p", "limit": 3, "windowMs": 60000, "enforce": True})
-        self.assertEqual((r[1], r[2]["code"]), (429, "RATE_LIMITED"))
-        self.assertEqual(call(10, "ratelimit.get", {"key": "p"})[2]["remaining"], 0)
-        self.assertEqual(call(11, "ratelimit.reset", {"key": "p"})[2], {"deleted": True})
-        self.assertEqual(call(12, "ratelimit.check", {"limit": 3})[1], 400)  # no key
+            r = c.call("ratelimit.check", self.ns, {"key": "p", "limit": 3, "windowMs": 60000})
+            self.assertEqual((r[0], r[1]["allowed"]), (200, True))
+        r = c.call("ratelimit.check", self.ns, {"key": "p", "limit": 3, "windowMs": 60000, "enforce": True})
+        self.assertEqual((r[0], r[1]["code"]), (429, "RATE_LIMITED"))
+        self.assertEqual(c.call("ratelimit.get", self.ns, {"key": "p"})[1]["remaining"], 0)
+        self.assertEqual(c.call("ratelimit.reset", self.ns, {"key": "p"})[1], {"deleted": True})
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"limit": 3})[0], 400)  # no key
         # shapes of the fast path and of the general one give the same answers
-        self.assertEqual(call(13, "ratelimit.check", {"key": "q", "limit": 0})[1], 400)
-        self.assertEqual(call(14, "ratelimit.check", {"key": "q", "limit": -1})[1], 400)
-        self.assertEqual(call(15, "ratelimit.check", {"key": "q", "limit": 2, "cost": 3})[1], 400)
-        self.assertEqual(call(16, "ratelimit.check", {"key": "", "limit": 2})[1], 400)
-        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2, "x": [1]})[1], 400)
-        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2})[1], 200)
-        r = call(18, "ratelimit.check", {"key": "q", "limit": 2, "windowMs": 60000, "cost": 2})
-        self.assertEqual((r[1], r[2]["allowed"]), (200, False))  # 1 of 2 used just above
-        s.close()
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 0})[0], 400)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": -1})[0], 400)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "cost": 3})[0], 400)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "", "limit": 2})[0], 400)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "x": [1]})[0], 400)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2})[0], 200)
+        r = c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "windowMs": 60000, "cost": 2})
+        self.assertEqual((r[0], r[1]["allowed"]), (200, False))  # 1 of 2 used just above
+        c.close()
 
 
 class RateLimitRestart(ServerTestCase):

@@ -6,11 +6,8 @@ through every write path (visible as soon as the write is acknowledged, gone
 when deleted, cleared or expired, swept or not), resources registered by hand,
 rebuilding _registry.db from the namespace files at start, access control,
 and exact totals under concurrent writers."""
-import base64
 import calendar
 import glob
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -20,9 +17,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import msgpack  # noqa: E402
-from durotest import (Server, ServerTestCase, api_path, assert_error,  # noqa: E402
-                      RpcConn, free_port, kv_path, main, ok, q, storage_path)
+from durotest import (Rpc, Server, ServerTestCase, api_path, assert_error, bearer,  # noqa: E402
+                      free_port, jwt, kv_path, main, mp_pack, ok, storage_path)
+from durotest import query_string as qs  # noqa: E402
 
 RPC_PORT = free_port()
 RPC_PORT_AUTH = free_port()
@@ -49,13 +46,6 @@ def iso_epoch(s):
     return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
 
 
-def qs(params):
-    items = [(k, v) for k, v in params.items() if v is not None]
-    if not items:
-        return ""
-    return "?" + "&".join("%s=%s" % (q(k), q(str(v))) for k, v in items)
-
-
 def list_path(**params):
     return "/api/resources/list" + qs(params)
 
@@ -74,23 +64,6 @@ def wait_next_second(margin=0.05):
 def ident(r):
     return (r["namespace"], r["type"], r["key"])
 
-
-def b64(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def jwt(claims, key=SECRET):
-    h = {"alg": "HS256", "typ": "JWT"}
-    signing = b64(json.dumps(h).encode()) + "." + b64(json.dumps(claims).encode())
-    sig = hmac.new(key.encode(), signing.encode(), hashlib.sha256).digest()
-    return signing + "." + b64(sig)
-
-
-def bearer(tok):
-    return {"Authorization": "Bearer " + tok}
-
-
-Rpc = RpcConn
 
 
 class RegistryAsserts:
@@ -617,7 +590,7 @@ class Registry(RegistryAsserts, ServerTestCase):
             r = m()[("kv", "r1")]
             self.assertEqual(r["metadata"], {"r": 1})
             # written as msgpack: the size of the stored msgpack (docs/registry.md)
-            self.assertEqual(r["size"], len(msgpack.packb({"a": 1})))
+            self.assertEqual(r["size"], len(mp_pack({"a": 1})))
             self.assertEqual(c.call("kv.batch_set", ns, {"entries": [{"key": "r2", "value": 2},
                                                                      {"key": "r3", "value": 3}]})[0], 200)
             self.assertTrue({("kv", "r2"), ("kv", "r3")} <= set(m()))
@@ -1239,11 +1212,11 @@ class Access(RegistryAsserts, ServerTestCase):
         self.assertEqual({(r["type"], r["key"]) for r in b["resources"]}, {("kv", "k"), ("do", "secret")})
         self.assertGreaterEqual(self.rlist(headers=adm)["total"], 3)
         self.assertGreaterEqual(self.rstats(headers=adm)["by_namespace"][self.a2], 2)
-        self.assertEqual(self.rlist(headers=bearer(jwt({"ns": "*"})), namespace=self.a1)["total"], 1)
-        self.assertGreaterEqual(self.rstats(headers=bearer(jwt({"ns": "*"})))["total"], 3)
+        self.assertEqual(self.rlist(headers=bearer(jwt(SECRET, {"ns": "*"})), namespace=self.a1)["total"], 1)
+        self.assertGreaterEqual(self.rstats(headers=bearer(jwt(SECRET, {"ns": "*"})))["total"], 3)
 
     def test_jwt_scoped_to_one_namespace(self):
-        one = bearer(jwt({"ns": [self.a1], "exp": int(time.time()) + 600}))
+        one = bearer(jwt(SECRET, {"ns": [self.a1], "exp": int(time.time()) + 600}))
         b = self.rlist(headers=one, namespace=self.a1)
         self.assertEqual([(r["namespace"], r["key"]) for r in b["resources"]], [(self.a1, "k")])
         for path in (list_path(), list_path(namespace=self.a2), list_path(type="kv"),
@@ -1255,7 +1228,7 @@ class Access(RegistryAsserts, ServerTestCase):
         assert_error(self.req("DELETE", "/api/resources/unregister" +
                               qs({"type": "do", "namespace": self.a2, "key": "secret"}), headers=one),
                      403, "FORBIDDEN")
-        ro = bearer(jwt({"ns": [self.a1], "scope": "read"}))
+        ro = bearer(jwt(SECRET, {"ns": [self.a1], "scope": "read"}))
         self.assertEqual(self.rlist(headers=ro, namespace=self.a1)["total"], 1)
         assert_error(self.reg(self.a1, ro), 403, "FORBIDDEN")
         d = ok(self.reg(self.a1, one), 201)
@@ -1269,7 +1242,7 @@ class Access(RegistryAsserts, ServerTestCase):
     def test_stats_reveal_no_other_namespace(self):
         # stats?namespace=a1 with a token for a1 only: either refused, or an
         # answer about a1 alone (never the names and counts of a2)
-        one = bearer(jwt({"ns": [self.a1]}))
+        one = bearer(jwt(SECRET, {"ns": [self.a1]}))
         r = self.req("GET", stats_path(namespace=self.a1), headers=one)
         if r.status == 403:
             assert_error(r, 403, "FORBIDDEN")
@@ -1283,7 +1256,7 @@ class Access(RegistryAsserts, ServerTestCase):
     def test_binary_stats_reveal_no_other_namespace(self):
         c = Rpc(RPC_PORT_AUTH)
         try:
-            self.assertEqual(c.call("auth", "", {"token": jwt({"ns": [self.a1]})})[0], 200)
+            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1]})})[0], 200)
             st, body = c.call("resources.stats", self.a1, {"namespace": self.a1})
             if st == 403:
                 self.assertEqual(body["code"], "FORBIDDEN")
@@ -1304,7 +1277,7 @@ class Access(RegistryAsserts, ServerTestCase):
                 self.assertEqual((st, body["code"]), (401, "UNAUTHORIZED"))
             st, body = c.call("resources.register", self.a1, {"type": "do", "key": "o"})
             self.assertEqual((st, body["code"]), (401, "UNAUTHORIZED"))
-            self.assertEqual(c.call("auth", "", {"token": jwt({"ns": [self.a1]})})[0], 200)
+            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1]})})[0], 200)
             st, body = c.call("resources.list", "", {"namespace": self.a1})
             self.assertEqual(st, 200)
             self.assertEqual([(r["namespace"], r["key"]) for r in body["resources"]], [(self.a1, "k")])
@@ -1317,7 +1290,7 @@ class Access(RegistryAsserts, ServerTestCase):
             st, body = c.call("resources.unregister", self.a2, {"type": "do", "key": "secret"})
             self.assertEqual((st, body["code"]), (403, "FORBIDDEN"))
             self.assertIn(c.call("resources.register", self.a1, {"type": "do", "key": "o"})[0], (200, 201))
-            self.assertEqual(c.call("auth", "", {"token": jwt({"ns": [self.a1], "scope": "read"})})[0], 200)
+            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1], "scope": "read"})})[0], 200)
             st, body = c.call("resources.register", self.a1, {"type": "do", "key": "o2"})
             self.assertEqual((st, body["code"]), (403, "FORBIDDEN"))
             st, body = c.call("resources.unregister", self.a1, {"type": "do", "key": "o"})

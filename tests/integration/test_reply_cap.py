@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (RpcConn, ServerTestCase, assert_error, free_port, main, ok,  # noqa: E402
+from durotest import (Rpc, ServerTestCase, assert_error, free_port, main, ok,  # noqa: E402
                       run_durod, storage_path)
 
 CAP = 1048576
@@ -60,7 +60,7 @@ class ReplyCap(ServerTestCase):
         self.assertEqual((len(d["keys"]), d["list_complete"]), (N, True))
 
     def test_binary_protocol_list_pages(self):
-        c = RpcConn(RPC_PORT)
+        c = Rpc(RPC_PORT)
         try:
             seen, cursor = [], None
             for _ in range(N + 1):

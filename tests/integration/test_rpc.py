@@ -4,19 +4,18 @@ pipelining with out-of-order replies, errors that keep the connection, and
 truncated / garbage / oversize frames that close it — the server stays up and
 the data is untouched throughout. Shares data with the HTTP routes."""
 import os
-import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import msgpack  # noqa: E402
-from durotest import RpcConn, ServerTestCase, free_port, kv_path, main, ok  # noqa: E402
+import durotest  # noqa: E402
+from durotest import ServerTestCase, frame_header, free_port, kv_path, main, mp_pack, ok  # noqa: E402
 
 RPC_PORT = free_port()
 MAX_BODY = 65536
 
 
-class Conn(RpcConn):
+class Conn(durotest.Rpc):
     def call(self, msgid, op, ns, args):
         return super().call(op, ns, args, msgid=msgid)
 
@@ -153,30 +152,30 @@ class Rpc(ServerTestCase):
         bad = [
             b"\xc1\xc1\xc1",                          # never-used byte
             b"\xdd\xff\xff\xff\xff",                  # array of 4G elements in 5 bytes
-            msgpack.packb([1, "kv.get"]),             # wrong arity
-            msgpack.packb(["x", "kv.get", "a", {}]),  # msgid not a uint
-            msgpack.packb([1, 2, "a", {}]),           # op not a str
-            msgpack.packb([1, "kv.get", "a", [1]]),   # args not a map
-            msgpack.packb([1, "kv.get", "a", {}]) + b"\x00",  # trailing byte
+            mp_pack([1, "kv.get"]),                   # wrong arity
+            mp_pack(["x", "kv.get", "a", {}]),        # msgid not a uint
+            mp_pack([1, 2, "a", {}]),                 # op not a str
+            mp_pack([1, "kv.get", "a", [1]]),         # args not a map
+            mp_pack([1, "kv.get", "a", {}]) + b"\x00",  # trailing byte
             b"[" * 1000,                              # not msgpack at all (fixints)
-            msgpack.packb([[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
+            mp_pack([[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
         ]
         for data in bad:
             with self.subTest(data=data[:20]):
                 conn = Conn(RPC_PORT)
-                conn.send_raw(struct.pack(">I", len(data)) + data)
+                conn.send_frame(data)
                 self.assert_closed_after_error(conn, 400, "BAD_REQUEST")
                 conn.close()
         # oversize and zero-length frames: refused from the length alone
         for n, status, code in ((MAX_BODY + 1, 413, "PAYLOAD_TOO_LARGE"),
                                 (0xFFFFFFFF, 413, "PAYLOAD_TOO_LARGE"), (0, 400, "BAD_REQUEST")):
             conn = Conn(RPC_PORT)
-            conn.send_raw(struct.pack(">I", n) + b"\x90" * 16)
+            conn.send_raw(frame_header(n) + b"\x90" * 16)
             self.assert_closed_after_error(conn, status, code)
             conn.close()
         # a truncated frame, then the client leaves: nothing to answer, server fine
         conn = Conn(RPC_PORT)
-        conn.send_raw(struct.pack(">I", 100) + b"\x94\x01")
+        conn.send_raw(frame_header(100) + b"\x94\x01")
         conn.close()
         time.sleep(0.05)
         self.assertEqual(self.c.call(1, "ping", self.ns, {}), (200, "pong"))

@@ -3,14 +3,11 @@
 rolling expiry, per-user list and revoke-all, errors, and ids never stored in
 the clear (the data directory is searched for a live id)."""
 import os
-import socket
-import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import msgpack  # noqa: E402
-from durotest import ServerTestCase, assert_error, free_port, main, ok  # noqa: E402
+from durotest import Rpc, ServerTestCase, assert_error, free_port, main, ok  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -92,22 +89,15 @@ class Sessions(ServerTestCase):
         self.assertEqual(ok(self.req("GET", self.path(sid)))["data"], {"marker": "m"})
 
     def test_binary_protocol(self):
-        s = socket.create_connection(("127.0.0.1", RPC_PORT), timeout=5)
-
-        def call(msgid, op, args):
-            b = msgpack.packb([msgid, op, self.ns, args])
-            s.sendall(struct.pack(">I", len(b)) + b)
-            (n,) = struct.unpack(">I", s.recv(4, socket.MSG_WAITALL))
-            return msgpack.unpackb(s.recv(n, socket.MSG_WAITALL), raw=False)
-
-        r = call(1, "session.create", {"data": {"a": 1}, "ttlMs": 60000, "userId": "z"})
-        self.assertEqual(r[1], 200)
-        sid = r[2]["id"]
-        self.assertEqual(call(2, "session.get", {"id": sid})[2]["data"], {"a": 1})
-        self.assertEqual(call(3, "session.list_user", {"userId": "z"})[2]["count"], 1)
-        self.assertEqual(call(4, "session.revoke_user", {"userId": "z"})[2], {"deleted": 1})
-        self.assertEqual(call(5, "session.get", {"id": sid})[1], 404)
-        s.close()
+        c = Rpc(RPC_PORT, timeout=5)
+        r = c.call("session.create", self.ns, {"data": {"a": 1}, "ttlMs": 60000, "userId": "z"})
+        self.assertEqual(r[0], 200)
+        sid = r[1]["id"]
+        self.assertEqual(c.call("session.get", self.ns, {"id": sid})[1]["data"], {"a": 1})
+        self.assertEqual(c.call("session.list_user", self.ns, {"userId": "z"})[1]["count"], 1)
+        self.assertEqual(c.call("session.revoke_user", self.ns, {"userId": "z"})[1], {"deleted": 1})
+        self.assertEqual(c.call("session.get", self.ns, {"id": sid})[0], 404)
+        c.close()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (MISSING, RpcConn, ServerTestCase, assert_error, free_port,  # noqa: E402
+from durotest import (MISSING, Rpc, ServerTestCase, assert_error, free_port,  # noqa: E402
                       kv_path, main, ok, storage_path)
 
 RPC_PORT = free_port()
@@ -39,7 +39,7 @@ class Strict(ServerTestCase):
 
     def setUp(self):
         super().setUp()
-        self.c = RpcConn(RPC_PORT)
+        self.c = Rpc(RPC_PORT)
 
     def tearDown(self):
         self.c.close()

@@ -106,9 +106,9 @@ static inline duro_runtime *rt_open(int sweep_ms)
 {
     duro_runtime_config c = rt_config(2, 16, sweep_ms);
     duro_runtime *rt;
-    char err[256];
-    if (duro_runtime_open(&c, &rt, err, sizeof err) != DURO_OK) {
-        fprintf(stderr, "open: %s\n", err);
+    char why[256]; /* not "err": tests may have a global of that name */
+    if (duro_runtime_open(&c, &rt, why, sizeof why) != DURO_OK) {
+        fprintf(stderr, "open: %s\n", why);
         abort();
     }
     return rt;

@@ -1,4 +1,6 @@
-/* test_route.c — the namespace → owner hash is fixed and spreads names. */
+/*
+ * tests/unit/runtime/route.c — the namespace → owner hash is fixed and spreads names.
+ */
 #include "runtime/route.h"
 
 #include <stdio.h>

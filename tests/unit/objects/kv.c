@@ -1,5 +1,5 @@
 /*
- * test_kv.c — the KV object run by a real runtime over a temp data directory:
+ * tests/unit/objects/kv.c — the KV object run by a real runtime over a temp data directory:
  * versions, conditions, TTL (lazy and swept), lists, batches, restart, the lock,
  * and request decoding.
  */
@@ -12,7 +12,7 @@
 #include "objects/kv.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 #include "test.h"
 #include "common/codec.h"
 #include "objects/kv_req.h"

@@ -17,7 +17,7 @@
 #include "runtime/owner.h"
 #include "test.h"
 #include "transport/courier.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 
 #ifdef NDEBUG
 #error "asserts are off: the owner-thread checks would not run (see the top CMakeLists.txt)"

@@ -1,6 +1,8 @@
-/* test_http1.c — the HTTP/1.1 request-head parser and body framing
- * (transport/http1.c): what is accepted, and every shape two parsers could
- * read differently is refused. */
+/*
+ * tests/unit/transport/http1.c — the HTTP/1.1 request-head parser and body framing
+ * (transport/http1.c): what is accepted, and every shape two parsers could read differently is
+ * refused.
+ */
 #include <event2/http.h>
 #include <sys/queue.h>
 

@@ -1,4 +1,6 @@
-/* test_cache.c — the value cache: lookups, replacement, LRU eviction by bytes. */
+/*
+ * tests/unit/runtime/cache.c — the value cache: lookups, replacement, LRU eviction by bytes.
+ */
 #include "runtime/cache.h"
 
 #include <stdio.h>

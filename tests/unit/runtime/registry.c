@@ -1,5 +1,5 @@
 /*
- * test_registry.c — the StorageRegistry under a real runtime: change notices,
+ * tests/unit/runtime/registry.c — the StorageRegistry under a real runtime: change notices,
  * tracking of every KV write path and of expiry, list filters and pages,
  * stats, registration by hand, and reconciling with the namespace files at
  * start (a deleted registry file, a namespace changed behind its back, a
@@ -10,7 +10,7 @@
 
 #include "objects/kv.h"
 #include "objects/registry.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 #include "runtime/errinj.h"
 #include "runtime/stats.h"
 #include "runtime/route.h"
@@ -553,40 +553,6 @@ TEST(pages_over_the_reply_cap_are_refused)
     json_decref(l);
     ASSERT_EQ(query_status(rt, DURO_REGISTRY_STATS, "{}", msg), DURO_OK);
     duro_runtime_close(rt);
-}
-
-TEST(query_decoding_bounds)
-{
-    const char *bad[] = {"{\"limit\":1001}",           "{\"limit\":-1}",
-                         "{\"limit\":\"x\"}",          "{\"offset\":-5}",
-                         "{\"type\":\"k/v\"}",         "{\"namespace\":\"_x\"}",
-                         "{\"consistent\":\"maybe\"}", "{\"key_prefix\":5}"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *p = parse(bad[i]);
-        duro_registry_query *q;
-        char err[256];
-        ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_TYPED, &q, err, sizeof err),
-                  DURO_BAD_REQUEST);
-        json_decref(p);
-    }
-    json_t *p =
-        parse("{\"limit\":\"1000\",\"offset\":\"3\",\"consistent\":\"1\",\"key_prefix\":\"\"}");
-    duro_registry_query *q;
-    char err[256];
-    ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_QUERY, &q, err, sizeof err), DURO_OK);
-    ASSERT_EQ(q->limit, 1000);
-    ASSERT_EQ(q->offset, 3);
-    ASSERT(q->prefix == NULL);
-    duro_registry_query_free(q);
-    json_decref(p);
-
-    /* empty parameters are no filter (a template like ?type=&limit= filled
-     * in literally) */
-    p = parse("{\"type\":\"\",\"namespace\":\"\",\"limit\":\"\",\"offset\":\"\"}");
-    ASSERT_EQ(duro_registry_query_from(p, DURO_PARAMS_QUERY, &q, err, sizeof err), DURO_OK);
-    ASSERT(!q->has_type && !q->has_ns && q->limit == 100 && q->offset == 0);
-    duro_registry_query_free(q);
-    json_decref(p);
 }
 
 TEST_MAIN()

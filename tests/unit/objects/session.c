@@ -1,5 +1,5 @@
 /*
- * test_session.c — the session object run by a real runtime over a temp data
+ * tests/unit/objects/session.c — the session object run by a real runtime over a temp data
  * directory: create/get/put/delete, TTL (lazy and swept), rolling sessions,
  * a user's sessions listed and revoked, namespaces, restart, ids hashed at
  * rest, and request decoding.
@@ -15,7 +15,7 @@
 #include "objects/session.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 #include "test.h"
 #include "common/codec.h"
 #include "objects/session_req.h"

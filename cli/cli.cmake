@@ -1,8 +1,9 @@
-# client/cli.cmake — the `duro` command-line client (cli.c) and its load
+# cli/cli.cmake — the `duro` command-line client (cli.c) and its load
 # generator (`duro bench`, bench.c), built as one executable `duro` next to
 # durod in the build directory. Included from examples/CMakeLists.txt (the
 # library's client/CMakeLists.txt does not include it). Links libduro's static
-# library, whichever name client/CMakeLists.txt gives it.
+# library, whichever name client/CMakeLists.txt gives it; cli/ uses only the
+# public API (include/duro/).
 set(DURO_CLI_LIB "")
 foreach(candidate duro_static duro-static libduro_static duro_client duro)
   if(TARGET ${candidate})
@@ -15,7 +16,7 @@ foreach(candidate duro_static duro-static libduro_static duro_client duro)
 endforeach()
 
 if(DURO_CLI_LIB)
-  add_executable(duro_cli ${CMAKE_SOURCE_DIR}/client/cli.c ${CMAKE_SOURCE_DIR}/client/bench.c)
+  add_executable(duro_cli ${CMAKE_SOURCE_DIR}/cli/cli.c ${CMAKE_SOURCE_DIR}/cli/bench.c)
   set_target_properties(duro_cli PROPERTIES
     OUTPUT_NAME duro
     RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

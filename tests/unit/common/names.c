@@ -1,5 +1,5 @@
 /*
- * test_names.c — unit tests for common/names.c: namespace and key rules,
+ * tests/unit/common/names.c — unit tests for common/names.c: namespace and key rules,
  * strict percent-decoding and query-string lookup.
  */
 #include "tests/test.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "objects/kv.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 #include "runtime/errinj.h"
 #include "test.h"
 

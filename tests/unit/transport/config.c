@@ -1,4 +1,6 @@
-/* test_config.c — flags, environment, defaults and errors of durod's config. */
+/*
+ * tests/unit/transport/config.c — flags, environment, defaults and errors of durod's config.
+ */
 #include "transport/config.h"
 
 #include <stdlib.h>

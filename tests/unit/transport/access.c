@@ -1,6 +1,8 @@
-/* test_access.c — unit tests of transport/access.c: the admin token and HS256 JWTs.
- * The JWTs are minted here with libsodium's HMAC-SHA256, independently of the
- * code under test. */
+/*
+ * tests/unit/transport/access.c — unit tests of transport/access.c: the admin token and HS256
+ * JWTs. The JWTs are minted here with libsodium's HMAC-SHA256, independently of the code under
+ * test.
+ */
 #include <sodium.h>
 
 #include "test.h"

@@ -1,5 +1,5 @@
 /*
- * test_mailbox.c — the actor inbox: order, back-pressure, close, and lazy
+ * tests/unit/runtime/mailbox.c — the actor inbox: order, back-pressure, close, and lazy
  * delivery (a lazy push does not end a timed wait; an ordinary push does; an
  * untimed wait is woken by either).
  */

@@ -1,5 +1,5 @@
 /*
- * test_actor.c — the actor under a shortage of file descriptors: with a low
+ * tests/unit/runtime/actor.c — the actor under a shortage of file descriptors: with a low
  * RLIMIT_NOFILE it closes idle namespace files to open new ones, answers 503
  * "too many open files" (never 500) when nothing can be freed, and works
  * again once descriptors are back; reads of namespaces without a file need
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "objects/kv.h"
-#include "rt_util.h"
+#include "unit/rt_util.h"
 #include "test.h"
 #include "objects/kv_req.h"
 

@@ -1,42 +1,25 @@
 /*
- * test_request.c — the request decoders (objects/kv_req.c,
- * ratelimit_req.c, session_req.c, registry_req.c) hold every way in to
- * the same strict rules: an unknown field is 400 naming it, bools are bools
- * and integers integers (typed args) or their exact query-string spellings
- * (DURO_PARAMS_QUERY), list bounds are any UTF-8 byte string; plus the JSON
- * parser's refusal of lone surrogates and the 1000-element batch cap. One
- * test runs list bounds with NUL through a real runtime.
+ * tests/unit/objects/kv_req.c — the KV request decoder (objects/kv_req.c)
+ * holds every way in to the same strict rules: an unknown field is 400 naming
+ * it, bools are bools and integers integers (typed args) or their exact
+ * query-string spellings (DURO_PARAMS_QUERY), list bounds are any UTF-8 byte
+ * string; plus the JSON parser's refusal of lone surrogates and the
+ * 1000-element batch cap. One test runs list bounds with NUL through a real
+ * runtime. The other kinds' decoders: ratelimit_req.c, session_req.c,
+ * registry_req.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "objects/kv.h"
-#include "objects/ratelimit.h"
-#include "objects/registry.h"
-#include "objects/session.h"
-#include "rt_util.h"
-#include "test.h"
 #include "common/codec.h"
+#include "objects/kv.h"
+#include "test.h"
 #include "objects/kv_req.h"
-#include "common/names.h"
-#include "objects/registry_req.h"
-#include "objects/ratelimit_req.h"
-#include "objects/session_req.h"
+#include "unit/objects/req_util.h"
+#include "unit/rt_util.h"
 
 static const duro_kv_limits lim = {1 << 20, 0};
-static char err[256];
-
-static json_t *js(const char *text)
-{
-    json_error_t je;
-    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!j) {
-        fprintf(stderr, "bad test JSON %s: %s\n", text, je.text);
-        abort();
-    }
-    return j;
-}
 
 /* kv args of op name `op` from JSON text: the status (err has the message). */
 static int kv_args(const char *op, const char *args, duro_kv_req **out)
@@ -51,19 +34,6 @@ static int kv_args(const char *op, const char *args, duro_kv_req **out)
     else
         duro_kv_req_free(r);
     return st;
-}
-
-/* 1 if err is exactly `[where: ]unknown field "name"`. */
-static int names_unknown(const char *where, const char *name)
-{
-    char want[256];
-    snprintf(want, sizeof want, "%s%sunknown field \"%s\"", where ? where : "", where ? ": " : "",
-             name);
-    if (strcmp(err, want) != 0) {
-        fprintf(stderr, "  got \"%s\", want \"%s\"\n", err, want);
-        return 0;
-    }
-    return 1;
 }
 
 /* ---- item 1: unknown fields ---------------------------------------------- */
@@ -587,215 +557,6 @@ TEST(lone_surrogates_are_refused)
     ASSERT(duro_json_parse("\"\xed\xa0\x80\"", 5, &why) == NULL);
     const unsigned char mp[] = {0xa3, 0xed, 0xa0, 0x80};
     ASSERT(duro_mp_to_json(mp, sizeof mp, &why) == NULL);
-}
-
-/* ---- rate limiter --------------------------------------------------------- */
-
-static const duro_rl_defaults rl_d = {30, 60000};
-
-static int rl(int op, const char *key, const char *args)
-{
-    json_t *a = args ? js(args) : NULL;
-    duro_rl_req *r = NULL;
-    int st = duro_rl_request(op, key, key ? strlen(key) : 0, a, &rl_d, &r, err, sizeof err);
-    json_decref(a);
-    duro_rl_req_free(r);
-    return st;
-}
-
-TEST(ratelimit_fields)
-{
-    /* HTTP: key from the path; the body has no "key" */
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":5,\"windowMs\":1000,\"cost\":1,\"enforce\":true}"),
-              DURO_OK);
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"key\":\"k\",\"limit\":5}"), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "key"));
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":5,\"window\":1000}"), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "window"));
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", NULL), DURO_OK);
-    /* binary protocol: key from args */
-    ASSERT_EQ(rl(DURO_RL_CHECK, NULL, "{\"key\":\"k\",\"limit\":5}"), DURO_OK);
-    ASSERT_EQ(rl(DURO_RL_CHECK, NULL, "{\"limit\":5}"), DURO_BAD_REQUEST);
-    ASSERT_STREQ(err, "\"key\" must be a string");
-    ASSERT_EQ(rl(DURO_RL_CHECK, NULL, "{\"key\":\"k\",\"limit\":5,\"x\":[1]}"), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "x"));
-    ASSERT_EQ(rl(DURO_RL_GET, NULL, "{\"key\":\"k\",\"limit\":5,\"windowMs\":10}"), DURO_OK);
-    ASSERT_EQ(rl(DURO_RL_GET, NULL, "{\"key\":\"k\",\"cost\":1}"), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "cost"));
-    ASSERT_EQ(rl(DURO_RL_GET, NULL, "{\"key\":\"k\",\"enforce\":true}"), DURO_BAD_REQUEST);
-    ASSERT_EQ(rl(DURO_RL_RESET, NULL, "{\"key\":\"k\"}"), DURO_OK);
-    ASSERT_EQ(rl(DURO_RL_RESET, NULL, "{\"key\":\"k\",\"limit\":5}"), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "limit"));
-    /* types */
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":\"30\"}"), DURO_BAD_REQUEST);
-    ASSERT_STREQ(err, "\"limit\" must be an integer from 1 to 1000000000, not a string");
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"windowMs\":1000.0}"), DURO_BAD_REQUEST);
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"cost\":true}"), DURO_BAD_REQUEST);
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"enforce\":1}"), DURO_BAD_REQUEST);
-    ASSERT_STREQ(err, "\"enforce\" must be true or false, not an integer");
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"enforce\":\"true\"}"), DURO_BAD_REQUEST);
-    ASSERT_EQ(rl(DURO_RL_CHECK, "k", "{\"limit\":null,\"enforce\":null}"), DURO_OK);
-
-    /* the typed fast path (rpc.c reads the fields itself) keeps the same sets */
-    duro_rl_fields f = {.has_cost = 1, .cost = 1};
-    duro_rl_req *r = NULL;
-    ASSERT_EQ(duro_rl_request_fields(DURO_RL_GET, "k", 1, &f, &rl_d, &r, err, sizeof err),
-              DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "cost"));
-    ASSERT_EQ(duro_rl_request_fields(DURO_RL_CHECK, "k", 1, &f, &rl_d, &r, err, sizeof err),
-              DURO_OK);
-    duro_rl_req_free(r);
-}
-
-/* ---- sessions ------------------------------------------------------------- */
-
-static int sess(int op, const char *path, const char *args)
-{
-    json_t *a = args ? js(args) : NULL;
-    duro_session_req *r = NULL;
-    int st = duro_session_request(op, path, path ? strlen(path) : 0, a, &r, err, sizeof err);
-    json_decref(a);
-    duro_session_req_free(r);
-    return st;
-}
-
-TEST(session_fields)
-{
-    char id[44], a[256]; /* a well-formed (canonical) session id: 43 base64url zeros */
-    memset(id, 'A', 43);
-    id[43] = '\0';
-    /* create: the same fields on both ways in */
-    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL,
-                   "{\"data\":{},\"ttlMs\":1000,\"userId\":\"u\",\"rolling\":true}"),
-              DURO_OK);
-    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000,\"ttl\":5}"),
-              DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "ttl"));
-    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000,\"rolling\":\"yes\"}"),
-              DURO_BAD_REQUEST);
-    ASSERT_STREQ(err, "\"rolling\" must be true or false, not a string");
-    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000.0}"), DURO_BAD_REQUEST);
-    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":\"1000\"}"),
-              DURO_BAD_REQUEST);
-    ASSERT_EQ(sess(DURO_SESSION_CREATE, NULL, "{\"data\":{},\"ttlMs\":1000,\"id\":\"x\"}"),
-              DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "id"));
-    /* get / delete: {id} over args, nothing with the id in the path */
-    snprintf(a, sizeof a, "{\"id\":\"%s\"}", id);
-    ASSERT_EQ(sess(DURO_SESSION_GET, NULL, a), DURO_OK);
-    ASSERT_EQ(sess(DURO_SESSION_DELETE, NULL, a), DURO_OK);
-    ASSERT_EQ(sess(DURO_SESSION_GET, id, a), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "id"));
-    snprintf(a, sizeof a, "{\"id\":\"%s\",\"rolling\":true}", id);
-    ASSERT_EQ(sess(DURO_SESSION_GET, NULL, a), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "rolling"));
-    /* put */
-    snprintf(a, sizeof a, "{\"id\":\"%s\",\"data\":{},\"ttlMs\":5}", id);
-    ASSERT_EQ(sess(DURO_SESSION_PUT, NULL, a), DURO_OK);
-    ASSERT_EQ(sess(DURO_SESSION_PUT, id, "{\"data\":{},\"ttlMs\":5}"), DURO_OK);
-    ASSERT_EQ(sess(DURO_SESSION_PUT, id, a), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "id"));
-    ASSERT_EQ(sess(DURO_SESSION_PUT, id, "{\"data\":{},\"userId\":\"u\"}"), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "userId"));
-    /* users */
-    ASSERT_EQ(sess(DURO_SESSION_LIST_USER, NULL, "{\"userId\":\"u\"}"), DURO_OK);
-    ASSERT_EQ(sess(DURO_SESSION_LIST_USER, NULL, "{\"userId\":\"u\",\"limit\":5}"),
-              DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "limit"));
-    ASSERT_EQ(sess(DURO_SESSION_LIST_USER, "u", NULL), DURO_OK);
-    snprintf(a, sizeof a, "{\"userId\":\"u\",\"exceptId\":\"%s\"}", id);
-    ASSERT_EQ(sess(DURO_SESSION_REVOKE_USER, NULL, a), DURO_OK);
-    snprintf(a, sizeof a, "{\"exceptId\":\"%s\"}", id);
-    ASSERT_EQ(sess(DURO_SESSION_REVOKE_USER, "u", a), DURO_OK);
-    ASSERT_EQ(sess(DURO_SESSION_REVOKE_USER, "u", "{\"except\":\"x\"}"), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "except"));
-}
-
-/* ---- resources and the registry ------------------------------------------- */
-
-static int res(int op, int http, const char *args)
-{
-    json_t *a = js(args);
-    char ns[DURO_NS_MAX + 1];
-    size_t ns_len;
-    duro_resource_req *r = NULL;
-    int st = duro_resource_request(op, a, http ? ns : NULL, http ? &ns_len : NULL, &r, err,
-                                   sizeof err);
-    json_decref(a);
-    duro_resource_req_free(r);
-    return st;
-}
-
-TEST(resource_fields)
-{
-    const char *reg = "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\",\"size\":1,"
-                      "\"metadata\":{}}";
-    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 1, reg), DURO_OK);
-    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, reg), DURO_BAD_REQUEST); /* frame's namespace */
-    ASSERT(names_unknown(NULL, "namespace"));
-    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"size\":1}"),
-              DURO_OK);
-    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 1,
-                  "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\",\"sizeBytes\":1}"),
-              DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "sizeBytes"));
-    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"size\":\"1\"}"),
-              DURO_BAD_REQUEST);
-    ASSERT_STREQ(err, "\"size\" must be an integer from 0 to 2^53-1 (bytes), not a string");
-    ASSERT_EQ(res(DURO_RESOURCE_REGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"size\":1.0}"),
-              DURO_BAD_REQUEST);
-    ASSERT_EQ(res(DURO_RESOURCE_UNREGISTER, 1,
-                  "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\"}"),
-              DURO_OK);
-    ASSERT_EQ(res(DURO_RESOURCE_UNREGISTER, 1,
-                  "{\"type\":\"do\",\"namespace\":\"n\",\"key\":\"k\",\"size\":1}"),
-              DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "size"));
-    ASSERT_EQ(res(DURO_RESOURCE_UNREGISTER, 0, "{\"type\":\"do\",\"key\":\"k\",\"metadata\":{}}"),
-              DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "metadata"));
-}
-
-static int query(duro_params_mode mode, const char *params, duro_registry_query **out)
-{
-    json_t *p = js(params);
-    duro_registry_query *q = NULL;
-    int st = duro_registry_query_from(p, mode, &q, err, sizeof err);
-    json_decref(p);
-    if (out)
-        *out = q;
-    else
-        duro_registry_query_free(q);
-    return st;
-}
-
-TEST(registry_query_modes)
-{
-    duro_registry_query *q;
-    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"limit\":5,\"offset\":2,\"consistent\":true}", &q),
-              DURO_OK);
-    ASSERT(q->limit == 5 && q->offset == 2);
-    duro_registry_query_free(q);
-    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"limit\":\"5\",\"offset\":\"2\",\"consistent\":\"1\"}",
-                    &q),
-              DURO_OK);
-    ASSERT(q->limit == 5 && q->offset == 2);
-    duro_registry_query_free(q);
-    /* strings in typed args, typed values from a query: refused */
-    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"limit\":\"5\"}", NULL), DURO_BAD_REQUEST);
-    ASSERT_STREQ(err, "\"limit\" must be an integer from 0 to 1000, not a string");
-    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"limit\":\"\"}", NULL), DURO_BAD_REQUEST);
-    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"consistent\":\"1\"}", NULL), DURO_BAD_REQUEST);
-    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"consistent\":1}", NULL), DURO_BAD_REQUEST);
-    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"offset\":2.0}", NULL), DURO_BAD_REQUEST);
-    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"limit\":5}", NULL), DURO_BAD_REQUEST);
-    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"consistent\":\"yes\"}", NULL), DURO_BAD_REQUEST);
-    ASSERT_STREQ(err, "\"consistent\" must be 1, true, 0 or false");
-    /* unknown names, both modes */
-    ASSERT_EQ(query(DURO_PARAMS_TYPED, "{\"prefix\":\"a\"}", NULL), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "prefix"));
-    ASSERT_EQ(query(DURO_PARAMS_QUERY, "{\"ns\":\"a\"}", NULL), DURO_BAD_REQUEST);
-    ASSERT(names_unknown(NULL, "ns"));
 }
 
 TEST_MAIN()

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "duro/duro.h"
 
 #define B_OK 0
@@ -575,8 +576,6 @@ static const char *op_name(int op)
 {
     return op == OP_GET ? "get" : op == OP_SET ? "set" : op == OP_MIXED ? "mixed" : "ratelimit";
 }
-
-int duro_cli_bench(int argc, char **argv, const char *url, const char *ns);
 
 int duro_cli_bench(int argc, char **argv, const char *url, const char *ns)
 {

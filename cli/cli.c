@@ -1,0 +1,1253 @@
+/*
+ * cli.c — `duro`, the command-line client (like redis-cli / etcdctl).
+ *
+ *   duro [-u URL] [-n NS] COMMAND [ARGS] [OPTIONS]
+ *
+ * Talks to duro through libduro only (include/duro/duro.h), so the same
+ * commands work against a server (duro://host:port) and embedded over a data
+ * directory (file:///path). Results are JSON on stdout, one document per
+ * command; diagnostics go to stderr. Exit codes are for scripts:
+ *
+ *   0 ok   1 not found   2 usage or invalid input   3 server or connection
+ *   error   4 precondition failed (a stale --if-match or --if-none-match)
+ *   5 rate limited (`duro ratelimit check` was denied; the result is printed)
+ *
+ * `duro ratelimit ...`, `duro session ...`, `duro snapshot ...` and `duro
+ * resources ...` are command groups: the word after the group picks the
+ * subcommand (`duro ratelimit check KEY`).
+ *
+ * `duro bench` is the load generator in bench.c.
+ *
+ * DESIGN
+ * Every command is a row of the command table (`commands`, groups with their
+ * own `subs`): its name, usage, summary, options (flags, strings, integers
+ * with their range), how many arguments it takes, which argument is a JSON
+ * input (text, or "-" for stdin), which one its error messages name, and a
+ * handler. One frame, run_command(), does for each of them what is common:
+ * it counts the arguments, checks the options' values, reads the JSON input,
+ * connects, calls the handler and reports a failure or prints the reply. A
+ * handler only makes its libduro call and sets the reply (reply_text(),
+ * reply_fmt(), reply_json(), ...); it runs only once everything the command
+ * line can get wrong was checked, so a usage error never costs a connection.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "duro/duro.h"
+
+#define DEFAULT_URL "duro://127.0.0.1:7070"
+#define EXIT_OK 0
+#define EXIT_NOT_FOUND 1
+#define EXIT_USAGE 2
+#define EXIT_SERVER 3
+#define EXIT_PRECONDITION 4
+#define EXIT_DENIED 5
+#define MAX_OPTS 16
+#define LIST_PAGE 10000 /* the server's largest page */
+
+/* ---- the command table's types ---- */
+
+/* An option of a command: a flag, a string, or an integer in [lo, hi]. */
+typedef struct optdef {
+    const char *name; /* "--ttl" */
+    char kind;        /* 'f' flag, 's' string, 'i' integer */
+    int64_t lo, hi;   /* 'i': the range */
+    const char *required; /* not NULL: the option must be given (its metavar, "MS") */
+} optdef;
+
+#define OPT_FLAG(n) {n, 'f', 0, 0, NULL}
+#define OPT_STR(n) {n, 's', 0, 0, NULL}
+#define OPT_INT(n, lo, hi) {n, 'i', lo, hi, NULL}
+#define OPT_END {NULL, 0, 0, 0, NULL}
+
+struct command;
+
+typedef struct ctx {
+    const char *url, *ns;
+    int ns_given; /* -n / --ns / DURO_NS was given (bench has its own default) */
+    duro *db;
+    const char *cmd; /* the command's name, for messages ("get", "session create") */
+    const struct command *def;   /* the command (NULL before it is known) */
+    const struct command *group; /* its group (ratelimit, session), or NULL */
+    char cmdname[64];
+    int npos;
+    char **pos;                 /* positional arguments of the command */
+    const char *opt_name[MAX_OPTS]; /* "--ttl" → value ("" for a flag) */
+    const char *opt_val[MAX_OPTS];
+    int nopt;
+    /* the JSON input (command->input): the text, its length, the element
+     * count of an array input; in_owned is freed at the end */
+    const char *in;
+    size_t in_len, in_count;
+    char *in_owned;
+    /* the reply a handler sets, printed with a newline on success */
+    char *reply;
+    size_t reply_len;
+    void (*reply_free)(void *);
+    int exit_ok; /* the exit code of a success: EXIT_OK, or EXIT_DENIED */
+} ctx;
+
+typedef struct command {
+    const char *name;
+    /* With c->db open and the command line checked: makes the call, sets the
+     * reply, returns a libduro status (DURO_OK or the failure to report). */
+    int (*run)(ctx *c);
+    /* Or, without a connection (help, bench): returns the exit code. */
+    int (*local)(ctx *c);
+    const char *args;    /* usage after the name */
+    const char *summary; /* one line */
+    const char *notes;   /* a group's help: a paragraph after its subcommands */
+    const optdef *opts;  /* allowed options, OPT_END-terminated */
+    int min_pos, max_pos; /* max_pos -1: no limit */
+    int subject;         /* 1-based: the argument that error messages name (0: none) */
+    int input;           /* 1-based: the JSON|- argument (0: none) */
+    const char *input_array;  /* the input is an array, bare or as this field of an object */
+    const char *input_expect; /* the array's shape, for messages */
+    const char *excl[2]; /* two options that exclude each other */
+    int raw_args;        /* everything after the name is the command's own (bench) */
+    const struct command *subs; /* a group: its subcommands (run is NULL) */
+    size_t nsubs;
+} command;
+
+static const command *find_command(const char *name);
+static const command *find_sub(const command *group, const char *name);
+static void command_usage(FILE *f, const command *group, const command *cmd);
+
+/* ---- messages and exit codes ---- */
+
+static void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void errmsg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("duro: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Maps a libduro status to the exit code of the command. */
+static int exit_for(int rc)
+{
+    switch (rc) {
+    case DURO_OK:
+        return EXIT_OK;
+    case DURO_NOT_FOUND:
+        return EXIT_NOT_FOUND;
+    case DURO_BAD_REQUEST:
+    case DURO_PAYLOAD_TOO_LARGE:
+        return EXIT_USAGE;
+    case DURO_PRECONDITION_FAILED:
+        return EXIT_PRECONDITION;
+    default:
+        return EXIT_SERVER;
+    }
+}
+
+/* Reports a failed libduro call on stderr and returns its exit code. */
+static int fail(ctx *c, const char *what, int rc)
+{
+    const char *detail = duro_last_error();
+    const char *sep = what && *what ? " " : "";
+    if (!what)
+        what = "";
+    if (detail && *detail && strcmp(detail, duro_errstr(rc)) != 0)
+        errmsg("%s%s%s: %s (%s)", c->cmd, sep, what, duro_errstr(rc), detail);
+    else
+        errmsg("%s%s%s: %s", c->cmd, sep, what, duro_errstr(rc));
+    return exit_for(rc);
+}
+
+static int usage_error(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("duro: ", stderr);
+    if (c && c->cmd)
+        fprintf(stderr, "%s: ", c->cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (c && c->def)
+        command_usage(stderr, c->group, c->def);
+    else
+        fputs("Try 'duro --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* ---- options and inputs ---- */
+
+/* The value of option name ("--ttl"), "" for a flag that was given, NULL if absent. */
+static const char *opt(const ctx *c, const char *name)
+{
+    for (int i = c->nopt - 1; i >= 0; i--)
+        if (strcmp(c->opt_name[i], name) == 0)
+            return c->opt_val[i];
+    return NULL;
+}
+
+/* Parses a decimal integer in [lo, hi] into *out; 0 on success. */
+static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The value of the integer option name (checked by check_opts), or dflt if absent. */
+static int64_t int_opt(const ctx *c, const char *name, int64_t dflt)
+{
+    const char *v = opt(c, name);
+    int64_t n = dflt;
+    if (v)
+        parse_i64(v, INT64_MIN, INT64_MAX, &n);
+    return n;
+}
+
+/* Checks the options given against the command's: integers in their range,
+ * required ones present, no two that exclude each other. EXIT_OK or
+ * EXIT_USAGE after a message. */
+static int check_opts(ctx *c)
+{
+    const command *d = c->def;
+    for (const optdef *o = d->opts; o->name; o++) {
+        const char *v = opt(c, o->name);
+        int64_t n;
+        if (o->kind == 'i' && v && parse_i64(v, o->lo, o->hi, &n) != 0)
+            return usage_error(c, "%s wants an integer in %" PRId64 "..%" PRId64 ", not '%s'",
+                               o->name, o->lo, o->hi, v);
+    }
+    if (d->excl[0] && opt(c, d->excl[0]) && opt(c, d->excl[1]))
+        return usage_error(c, "%s and %s exclude each other", d->excl[0], d->excl[1]);
+    for (const optdef *o = d->opts; o->name; o++)
+        if (o->required && !opt(c, o->name))
+            return usage_error(c, "%s %s is required", o->name, o->required);
+    return EXIT_OK;
+}
+
+/* Reads all of stdin into a malloc'd NUL-terminated buffer; NULL on error. */
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    for (;;) {
+        if (cap - n < 2) {
+            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, stdin);
+        n += got;
+        if (got == 0) {
+            if (ferror(stdin)) {
+                free(buf);
+                return NULL;
+            }
+            break;
+        }
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* The command's JSON input into c->in: the argument itself, or stdin for
+ * "-"; an array input (input_array) is checked and made compact text, its
+ * element count in c->in_count. EXIT_OK, or the exit code after a message. */
+static int read_input(ctx *c)
+{
+    const command *d = c->def;
+    const char *arg = c->pos[d->input - 1];
+    if (strcmp(arg, "-") != 0) {
+        c->in = arg;
+        c->in_len = strlen(arg);
+    } else if (!(c->in = c->in_owned = read_stdin(&c->in_len))) {
+        errmsg("%s: cannot read stdin: %s", c->cmd, strerror(errno ? errno : EIO));
+        return EXIT_USAGE;
+    }
+    if (!d->input_array)
+        return EXIT_OK;
+    json_error_t jerr;
+    json_t *doc = json_loadb(c->in, c->in_len, 0, &jerr);
+    free(c->in_owned);
+    c->in = c->in_owned = NULL;
+    if (!doc)
+        return usage_error(c, "invalid JSON (%s at line %d column %d)", jerr.text, jerr.line,
+                           jerr.column);
+    json_t *arr = json_is_object(doc) ? json_object_get(doc, d->input_array) : doc;
+    if (!json_is_array(arr)) {
+        json_decref(doc);
+        return usage_error(c, "expected a JSON array %s", d->input_expect);
+    }
+    c->in_count = json_array_size(arr);
+    c->in = c->in_owned = json_dumps(arr, JSON_COMPACT);
+    json_decref(doc);
+    if (!c->in) {
+        errmsg("%s: out of memory", c->cmd);
+        return EXIT_SERVER;
+    }
+    c->in_len = strlen(c->in);
+    return EXIT_OK;
+}
+
+static int open_db(ctx *c)
+{
+    if (c->db)
+        return DURO_OK;
+    int rc = duro_open(c->url, &c->db);
+    if (rc != DURO_OK) {
+        const char *detail = duro_last_error();
+        errmsg("cannot open %s: %s%s%s%s", c->url, duro_errstr(rc), detail && *detail ? " (" : "",
+               detail && *detail ? detail : "", detail && *detail ? ")" : "");
+    }
+    return rc;
+}
+
+/* ---- the reply: what a command prints on success ---- */
+
+/* The reply is text[0..len) from libduro (freed with duro_free). DURO_OK. */
+static int reply_text(ctx *c, char *text, size_t len)
+{
+    c->reply = text;
+    c->reply_len = len;
+    c->reply_free = duro_free;
+    return DURO_OK;
+}
+
+/* The reply is printf(fmt, ...). DURO_OK, or DURO_NOMEM. */
+static int reply_fmt(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int reply_fmt(ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s)
+        return DURO_NOMEM;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    c->reply = s;
+    c->reply_len = (size_t)n;
+    c->reply_free = free;
+    return DURO_OK;
+}
+
+/* The reply is v as compact JSON; takes v's reference (NULL: out of memory). */
+static int reply_json(ctx *c, json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    if (!s)
+        return DURO_NOMEM;
+    c->reply = s;
+    c->reply_len = strlen(s);
+    c->reply_free = free;
+    return DURO_OK;
+}
+
+/* {"deleted":true|false} */
+static int reply_deleted(ctx *c, int deleted)
+{
+    return reply_fmt(c, "{\"deleted\":%s}", deleted ? "true" : "false");
+}
+
+/* {"<name>":n} */
+static int reply_int(ctx *c, const char *name, int64_t n)
+{
+    return reply_fmt(c, "{\"%s\":%" PRId64 "}", name, n);
+}
+
+/* ---- commands: key-value ---- */
+
+static int cmd_get(ctx *c)
+{
+    const char *key = c->pos[0];
+    if (!opt(c, "--meta")) {
+        char *json = NULL;
+        size_t len = 0;
+        int rc = duro_get(c->db, c->ns, key, &json, &len);
+        return rc == DURO_OK ? reply_text(c, json, len) : rc;
+    }
+    duro_meta m;
+    memset(&m, 0, sizeof m);
+    int rc = duro_get_meta(c->db, c->ns, key, &m);
+    if (rc != DURO_OK)
+        return rc;
+    char expires[32] = "null";
+    if (m.expires_at > 0)
+        snprintf(expires, sizeof expires, "%" PRId64, m.expires_at);
+    rc = reply_fmt(c,
+                   "{\"value\":%.*s,\"metadata\":%s,\"version\":%" PRId64 ",\"createdAt\":%" PRId64
+                   ",\"updatedAt\":%" PRId64 ",\"expiresAt\":%s}",
+                   (int)m.value_len, m.value ? m.value : "null", m.metadata ? m.metadata : "null",
+                   m.version, m.created_at, m.updated_at, expires);
+    duro_meta_free(&m);
+    return rc;
+}
+
+static int cmd_put(ctx *c)
+{
+    duro_put_opts po;
+    memset(&po, 0, sizeof po);
+    po.ttl_ms = int_opt(c, "--ttl", 0);
+    po.if_match = int_opt(c, "--if-match", 0);
+    po.if_none_match = opt(c, "--if-none-match") != NULL;
+    po.metadata = opt(c, "--metadata");
+    int64_t version = 0;
+    int rc = duro_put_ex(c->db, c->ns, c->pos[0], c->in, c->in_len, &po, &version);
+    return rc == DURO_OK ? reply_int(c, "version", version) : rc;
+}
+
+static int cmd_del(ctx *c)
+{
+    int deleted = 0;
+    int rc = duro_delete_ex(c->db, c->ns, c->pos[0], int_opt(c, "--if-match", 0), &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
+}
+
+/* The list options of the command line. */
+static void list_opts(ctx *c, duro_list_opts *lo)
+{
+    memset(lo, 0, sizeof *lo);
+    lo->prefix = opt(c, "--prefix");
+    lo->start = opt(c, "--start");
+    lo->start_after = opt(c, "--start-after");
+    lo->end = opt(c, "--end");
+    lo->cursor = opt(c, "--cursor");
+    lo->reverse = opt(c, "--reverse") != NULL;
+    lo->values = opt(c, "--values") != NULL;
+    lo->limit = (int)int_opt(c, "--limit", 0);
+}
+
+/* Fetches one page and parses it; returns a libduro status. */
+static int list_page(ctx *c, const duro_list_opts *lo, json_t **page)
+{
+    char *json = NULL;
+    size_t len = 0;
+    *page = NULL;
+    int rc = duro_list(c->db, c->ns, lo, &json, &len);
+    if (rc != DURO_OK)
+        return rc;
+    json_error_t jerr;
+    *page = json_loadb(json, len, 0, &jerr);
+    duro_free(json);
+    if (!*page || !json_is_array(json_object_get(*page, "keys"))) {
+        errmsg("%s: the list reply is not a {keys, cursor, list_complete} object", c->cmd);
+        json_decref(*page);
+        *page = NULL;
+        return DURO_INTERNAL;
+    }
+    return DURO_OK;
+}
+
+/* Walks every page from lo; calls each(page, arg) per page. Returns a status. */
+static int list_all(ctx *c, duro_list_opts *lo, int (*each)(json_t *page, void *arg), void *arg)
+{
+    char *cursor = NULL;
+    int rc;
+    for (;;) {
+        json_t *page;
+        lo->cursor = cursor;
+        rc = list_page(c, lo, &page);
+        if (rc != DURO_OK)
+            break;
+        rc = each(page, arg);
+        json_t *jc = json_object_get(page, "cursor");
+        int complete = json_is_true(json_object_get(page, "list_complete"));
+        free(cursor);
+        cursor = NULL;
+        if (rc == DURO_OK && !complete) {
+            if (!json_is_string(jc)) {
+                errmsg("%s: page is not complete but has no cursor", c->cmd);
+                rc = DURO_INTERNAL;
+            } else if (!(cursor = strdup(json_string_value(jc)))) {
+                rc = DURO_NOMEM;
+            }
+        }
+        json_decref(page);
+        if (rc != DURO_OK || complete)
+            break;
+    }
+    free(cursor);
+    lo->cursor = NULL;
+    return rc;
+}
+
+static int append_keys(json_t *page, void *arg)
+{
+    return json_array_extend((json_t *)arg, json_object_get(page, "keys")) == 0 ? DURO_OK
+                                                                                : DURO_NOMEM;
+}
+
+static int count_keys(json_t *page, void *arg)
+{
+    *(int64_t *)arg += (int64_t)json_array_size(json_object_get(page, "keys"));
+    return DURO_OK;
+}
+
+static int cmd_ls(ctx *c)
+{
+    duro_list_opts lo;
+    list_opts(c, &lo);
+    if (!opt(c, "--all")) {
+        char *json = NULL;
+        size_t len = 0;
+        int rc = duro_list(c->db, c->ns, &lo, &json, &len);
+        return rc == DURO_OK ? reply_text(c, json, len) : rc;
+    }
+    json_t *keys = json_array();
+    if (!lo.limit)
+        lo.limit = LIST_PAGE;
+    int rc = keys ? list_all(c, &lo, append_keys, keys) : DURO_NOMEM;
+    if (rc != DURO_OK) {
+        json_decref(keys);
+        return rc;
+    }
+    return reply_json(c, json_pack("{s:o,s:n,s:b}", "keys", keys, "cursor", "list_complete", 1));
+}
+
+static int cmd_batch_get(ctx *c)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = duro_batch_get(c->db, c->ns, (const char *const *)c->pos, (size_t)c->npos, &json,
+                            &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
+}
+
+static int cmd_batch_set(ctx *c)
+{
+    int64_t version = 0;
+    int rc = duro_batch_set(c->db, c->ns, c->in, c->in_len, &version);
+    if (rc != DURO_OK)
+        return rc;
+    return reply_fmt(c, "{\"count\":%zu,\"version\":%" PRId64 "}", c->in_count, version);
+}
+
+static int cmd_batch_del(ctx *c)
+{
+    int64_t deleted = 0;
+    int rc = duro_batch_delete(c->db, c->ns, (const char *const *)c->pos, (size_t)c->npos,
+                               &deleted);
+    return rc == DURO_OK ? reply_int(c, "deleted", deleted) : rc;
+}
+
+static int cmd_clear(ctx *c)
+{
+    int64_t deleted = 0;
+    int rc = duro_clear(c->db, c->ns, &deleted);
+    return rc == DURO_OK ? reply_int(c, "deleted", deleted) : rc;
+}
+
+static int cmd_stats(ctx *c)
+{
+    duro_list_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.prefix = opt(c, "--prefix");
+    lo.limit = LIST_PAGE;
+    int64_t n = 0;
+    int rc = list_all(c, &lo, count_keys, &n);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *res = json_pack("{s:s,s:I}", "namespace", c->ns, "keys", (json_int_t)n);
+    if (res && lo.prefix)
+        json_object_set_new(res, "prefix", json_string(lo.prefix));
+    return reply_json(c, res);
+}
+
+static int cmd_ping(ctx *c)
+{
+    static const unsigned char empty_map[] = {0x80};
+    int status = 0;
+    void *body = NULL;
+    size_t len = 0;
+    int rc = duro_call(c->db, "ping", c->ns, empty_map, sizeof empty_map, &status, &body, &len);
+    duro_free(body);
+    return rc == DURO_OK ? reply_fmt(c, "\"pong\"") : rc;
+}
+
+/* ---- commands: rate limiting ---- */
+
+/* The reply is the rate-limit result as the HTTP API's data object. */
+static int reply_rl(ctx *c, const duro_rl_result *r)
+{
+    return reply_fmt(c,
+                     "{\"allowed\":%s,\"remaining\":%" PRId64 ",\"limit\":%" PRId64
+                     ",\"resetMs\":%" PRId64 ",\"retryAfterMs\":%" PRId64 "}",
+                     r->allowed ? "true" : "false", r->remaining, r->limit, r->reset_ms,
+                     r->retry_after_ms);
+}
+
+static int cmd_rl_check(ctx *c)
+{
+    duro_rl_result r;
+    int rc = duro_ratelimit_check(c->db, c->ns, c->pos[0], int_opt(c, "--limit", 0),
+                                  int_opt(c, "--window", 0), int_opt(c, "--cost", 1), &r);
+    if (rc != DURO_OK)
+        return rc;
+    c->exit_ok = r.allowed ? EXIT_OK : EXIT_DENIED;
+    return reply_rl(c, &r);
+}
+
+static int cmd_rl_get(ctx *c)
+{
+    duro_rl_result r;
+    int rc = duro_ratelimit_get(c->db, c->ns, c->pos[0], int_opt(c, "--limit", 0),
+                                int_opt(c, "--window", 0), &r);
+    return rc == DURO_OK ? reply_rl(c, &r) : rc;
+}
+
+static int cmd_rl_reset(ctx *c)
+{
+    int deleted = 0;
+    int rc = duro_ratelimit_reset(c->db, c->ns, c->pos[0], &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
+}
+
+/* ---- commands: sessions ---- */
+
+static int cmd_session_create(ctx *c)
+{
+    char *id = NULL;
+    int64_t expires = 0;
+    int rc = duro_session_create(c->db, c->ns, c->in, c->in_len, int_opt(c, "--ttl", 0),
+                                 opt(c, "--user"), opt(c, "--rolling") != NULL, &id, &expires);
+    if (rc != DURO_OK)
+        return rc;
+    rc = reply_json(c, json_pack("{s:s,s:I}", "id", id, "expiresAt", (json_int_t)expires));
+    duro_free(id);
+    return rc;
+}
+
+static int cmd_session_get(ctx *c)
+{
+    char *data = NULL, *user = NULL;
+    size_t len = 0;
+    int64_t expires = 0;
+    int rc = duro_session_get(c->db, c->ns, c->pos[0], &data, &len, &user, &expires);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *juser = user ? json_string(user) : json_null();
+    char *u = juser ? json_dumps(juser, JSON_ENCODE_ANY) : NULL;
+    json_decref(juser);
+    rc = u ? reply_fmt(c, "{\"data\":%.*s,\"userId\":%s,\"expiresAt\":%" PRId64 "}", (int)len,
+                       data, u, expires)
+           : DURO_NOMEM;
+    free(u);
+    duro_free(data);
+    duro_free(user);
+    return rc;
+}
+
+static int cmd_session_put(ctx *c)
+{
+    int64_t expires = 0;
+    int rc = duro_session_put(c->db, c->ns, c->pos[0], c->in, c->in_len, int_opt(c, "--ttl", 0),
+                              &expires);
+    return rc == DURO_OK ? reply_int(c, "expiresAt", expires) : rc;
+}
+
+static int cmd_session_del(ctx *c)
+{
+    int deleted = 0;
+    int rc = duro_session_delete(c->db, c->ns, c->pos[0], &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
+}
+
+static int cmd_session_list(ctx *c)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = duro_session_list_user(c->db, c->ns, c->pos[0], &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
+}
+
+static int cmd_session_revoke(ctx *c)
+{
+    int64_t deleted = 0;
+    int rc = duro_session_revoke_user(c->db, c->ns, c->pos[0], opt(c, "--except"), &deleted);
+    return rc == DURO_OK ? reply_int(c, "deleted", deleted) : rc;
+}
+
+/* ---- commands: the namespace snapshot ---- */
+
+static int cmd_snapshot_get(ctx *c)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int64_t etag = 0;
+    int rc = duro_snapshot_get(c->db, c->ns, &json, &len, &etag);
+    if (rc != DURO_OK || !opt(c, "--meta"))
+        return rc == DURO_OK ? reply_text(c, json, len) : rc;
+    rc = reply_fmt(c, "{\"etag\":%" PRId64 ",\"data\":%.*s}", etag, (int)len, json);
+    duro_free(json);
+    return rc;
+}
+
+static int cmd_snapshot_patch(ctx *c)
+{
+    int64_t etag = 0;
+    int created = 0;
+    int rc = duro_snapshot_patch(c->db, c->ns, c->in, c->in_len, int_opt(c, "--if-match", -1),
+                                 &etag, &created);
+    if (rc != DURO_OK)
+        return rc;
+    return reply_fmt(c, "{\"version\":%" PRId64 ",\"created\":%s}", etag,
+                     created ? "true" : "false");
+}
+
+/* ---- commands: the resource registry ---- */
+
+static int cmd_res_list(ctx *c)
+{
+    duro_resource_list_opts lo = DURO_RESOURCE_LIST_OPTS_INIT;
+    lo.limit = int_opt(c, "--limit", lo.limit);
+    lo.offset = int_opt(c, "--offset", lo.offset);
+    lo.type = opt(c, "--type");
+    lo.ns = opt(c, "--namespace");
+    lo.key_prefix = opt(c, "--prefix");
+    char *json = NULL;
+    size_t len = 0;
+    int rc = duro_resources_list(c->db, &lo, &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
+}
+
+static int cmd_res_stats(ctx *c)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = duro_resources_stats(c->db, &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
+}
+
+static int cmd_res_register(ctx *c)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = duro_resources_register(c->db, c->ns, c->pos[0], c->pos[1],
+                                     int_opt(c, "--size", -1), opt(c, "--metadata"), &json, &len,
+                                     NULL);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
+}
+
+static int cmd_res_unregister(ctx *c)
+{
+    int deleted = 0;
+    int rc = duro_resources_unregister(c->db, c->ns, c->pos[0], c->pos[1], &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
+}
+
+/* ---- commands without a connection ---- */
+
+static int cmd_help(ctx *c);
+
+static int cmd_bench(ctx *c)
+{
+    return duro_cli_bench(c->npos, c->pos, c->url, c->ns_given ? c->ns : NULL);
+}
+
+/* ---- the command table ---- */
+
+static const optdef get_opts[] = {OPT_FLAG("--meta"), OPT_END};
+static const optdef put_opts[] = {OPT_INT("--ttl", 1, INT64_MAX),
+                                  OPT_INT("--if-match", 1, INT64_MAX),
+                                  OPT_FLAG("--if-none-match"), OPT_STR("--metadata"), OPT_END};
+static const optdef del_opts[] = {OPT_INT("--if-match", 1, INT64_MAX), OPT_END};
+static const optdef ls_opts[] = {OPT_STR("--prefix"),         OPT_STR("--start"),
+                                 OPT_STR("--start-after"),    OPT_STR("--end"),
+                                 OPT_INT("--limit", 1, 10000), OPT_STR("--cursor"),
+                                 OPT_FLAG("--reverse"),       OPT_FLAG("--values"),
+                                 OPT_FLAG("--all"),           OPT_END};
+static const optdef stats_opts[] = {OPT_STR("--prefix"), OPT_END};
+static const optdef no_opts[] = {OPT_END};
+static const optdef rl_check_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
+                                       OPT_INT("--window", 1, INT64_MAX),
+                                       OPT_INT("--cost", 0, INT64_MAX), OPT_END};
+static const optdef rl_get_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
+                                     OPT_INT("--window", 1, INT64_MAX), OPT_END};
+static const optdef ses_create_opts[] = {{"--ttl", 'i', 1, INT64_MAX, "MS"}, OPT_STR("--user"),
+                                         OPT_FLAG("--rolling"), OPT_END};
+static const optdef ses_put_opts[] = {OPT_INT("--ttl", 1, INT64_MAX), OPT_END};
+static const optdef ses_revoke_opts[] = {OPT_STR("--except"), OPT_END};
+static const optdef snap_get_opts[] = {OPT_FLAG("--meta"), OPT_END};
+static const optdef snap_patch_opts[] = {OPT_INT("--if-match", 0, INT64_MAX), OPT_END};
+static const optdef res_list_opts[] = {OPT_STR("--type"), OPT_STR("--namespace"),
+                                       OPT_STR("--prefix"), OPT_INT("--limit", 0, 1000),
+                                       OPT_INT("--offset", 0, 1000000000), OPT_END};
+static const optdef res_register_opts[] = {OPT_INT("--size", 0, INT64_MAX),
+                                           OPT_STR("--metadata"), OPT_END};
+
+#define NSUBS(subs) (sizeof subs / sizeof subs[0])
+
+static const command ratelimit_subs[] = {
+    {.name = "check", .run = cmd_rl_check, .args = "KEY [--limit N] [--window MS] [--cost N]",
+     .summary = "take --cost (1) of --limit per --window ms (default 30/60s) from KEY; exit 5 if "
+                "denied",
+     .opts = rl_check_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "get", .run = cmd_rl_get, .args = "KEY [--limit N] [--window MS]",
+     .summary = "print KEY's state as a check of cost 0 would (takes nothing)",
+     .opts = rl_get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "reset", .run = cmd_rl_reset, .args = "KEY",
+     .summary = "forget KEY's state; prints {\"deleted\":bool}", .opts = no_opts, .min_pos = 1,
+     .max_pos = 1, .subject = 1},
+};
+
+static const command session_subs[] = {
+    {.name = "create", .run = cmd_session_create,
+     .args = "DATA_JSON|- --ttl MS [--user U] [--rolling]",
+     .summary = "create a session (its id is shown only here); prints {\"id\",\"expiresAt\"}",
+     .opts = ses_create_opts, .min_pos = 1, .max_pos = 1, .input = 1},
+    {.name = "get", .run = cmd_session_get, .args = "ID",
+     .summary = "print {\"data\",\"userId\",\"expiresAt\"}; exit 1 if unknown or expired",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1},
+    {.name = "put", .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl MS]",
+     .summary = "replace the session's data (--ttl: expire MS from now); prints {\"expiresAt\"}",
+     .opts = ses_put_opts, .min_pos = 2, .max_pos = 2, .input = 2},
+    {.name = "del", .run = cmd_session_del, .args = "ID",
+     .summary = "delete the session (logout); prints {\"deleted\":bool}", .opts = no_opts,
+     .min_pos = 1, .max_pos = 1},
+    {.name = "list", .run = cmd_session_list, .args = "USER",
+     .summary = "list USER's live sessions: {\"sessions\":[{createdAt, expiresAt, rolling}],"
+                "\"count\"}",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "revoke", .run = cmd_session_revoke, .args = "USER [--except ID]",
+     .summary = "delete USER's sessions but ID's; prints {\"deleted\":n}",
+     .opts = ses_revoke_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+};
+
+static const command snapshot_subs[] = {
+    {.name = "get", .run = cmd_snapshot_get, .args = "[--meta]",
+     .summary = "print the namespace's live keys as one JSON object (--meta: {\"etag\",\"data\"})",
+     .opts = snap_get_opts},
+    {.name = "patch", .run = cmd_snapshot_patch, .args = "OPS_JSON|- [--if-match ETAG]",
+     .summary = "apply set/del ops atomically; prints {\"version\",\"created\"}; exit 4 if stale",
+     .opts = snap_patch_opts, .min_pos = 1, .max_pos = 1, .input = 1,
+     /* the ops array (the HTTP PATCH body), or {"ops": [...]} */
+     .input_array = "ops",
+     .input_expect = "[{\"op\":\"set\",\"key\":..,\"value\":..} | "
+                     "{\"op\":\"del\",\"key\":..}, ...]"},
+};
+
+static const command resources_subs[] = {
+    {.name = "list", .run = cmd_res_list,
+     .args = "[--type T] [--namespace NS] [--prefix P] [--limit N] [--offset N]",
+     .summary = "print a page {resources, total, offset, limit, has_more} (all namespaces)",
+     .opts = res_list_opts},
+    {.name = "stats", .run = cmd_res_stats, .args = "",
+     .summary = "print {total, by_type, by_namespace, total_size} over every namespace",
+     .opts = no_opts},
+    {.name = "register", .run = cmd_res_register,
+     .args = "TYPE KEY [--size BYTES] [--metadata JSON]",
+     .summary = "register (or update) resource TYPE/KEY in the namespace (-n); prints the record",
+     .opts = res_register_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
+    {.name = "unregister", .run = cmd_res_unregister, .args = "TYPE KEY",
+     .summary = "remove resource TYPE/KEY of the namespace (-n); prints {\"deleted\":bool}",
+     .opts = no_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
+};
+
+static const command commands[] = {
+    {.name = "get", .run = cmd_get, .args = "KEY [--meta]",
+     .summary = "print the value of KEY as JSON (--meta: with metadata, version and times)",
+     .opts = get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "put", .run = cmd_put,
+     .args = "KEY JSON|- [--ttl MS] [--if-match V | --if-none-match] [--metadata JSON]",
+     .summary = "store a JSON value (- reads it from stdin); prints {\"version\":n}",
+     .opts = put_opts, .min_pos = 2, .max_pos = 2, .subject = 1, .input = 2,
+     .excl = {"--if-match", "--if-none-match"}},
+    {.name = "del", .run = cmd_del, .args = "KEY [--if-match V]",
+     .summary = "delete KEY; prints {\"deleted\":bool}", .opts = del_opts, .min_pos = 1,
+     .max_pos = 1, .subject = 1},
+    {.name = "ls", .run = cmd_ls,
+     .args = "[--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--cursor C]\n"
+             "            [--reverse] [--values] [--all]",
+     .summary = "print one page {keys, cursor, list_complete} (--all: every page as one)",
+     .opts = ls_opts, .excl = {"--all", "--cursor"}},
+    {.name = "batch-get", .run = cmd_batch_get, .args = "KEY...",
+     .summary = "print {key: value} for the keys that exist", .opts = no_opts, .min_pos = 1,
+     .max_pos = -1},
+    {.name = "batch-set", .run = cmd_batch_set, .args = "JSON|-",
+     .summary = "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] atomically (- "
+                "reads stdin)",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .input = 1,
+     /* the entries array, or the HTTP body {"entries": [...]} */
+     .input_array = "entries", .input_expect = "[{\"key\":..,\"value\":..}, ...]"},
+    {.name = "batch-del", .run = cmd_batch_del, .args = "KEY...",
+     .summary = "delete keys; prints {\"deleted\":n}", .opts = no_opts, .min_pos = 1,
+     .max_pos = -1},
+    {.name = "clear", .run = cmd_clear, .args = "",
+     .summary = "delete every key of the namespace; prints {\"deleted\":n}", .opts = no_opts},
+    {.name = "stats", .run = cmd_stats, .args = "[--prefix P]",
+     .summary = "count the live keys (pages through the list); prints {\"namespace\",\"keys\"}",
+     .opts = stats_opts},
+    {.name = "ping", .run = cmd_ping, .args = "",
+     .summary = "check that the server answers; prints \"pong\"", .opts = no_opts},
+    {.name = "ratelimit", .args = "check|get|reset KEY [OPTIONS]",
+     .summary = "rate limiting: check KEY [--limit N --window MS --cost N], get KEY, reset KEY",
+     .notes = "Exit status of check: 0 allowed, 5 denied (the result is printed either way).\n"
+              "Limits are per namespace (-n); rate-limit keys are not KV keys.\n",
+     .opts = no_opts, .max_pos = -1, .subs = ratelimit_subs, .nsubs = NSUBS(ratelimit_subs)},
+    {.name = "session", .args = "create|get|put|del|list|revoke ARGS [OPTIONS]",
+     .summary = "sessions: create DATA --ttl MS, get ID, put ID DATA, del ID, list USER, revoke "
+                "USER",
+     .notes = "An ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
+              "options come before the --.\n",
+     .opts = no_opts, .max_pos = -1, .subs = session_subs, .nsubs = NSUBS(session_subs)},
+    {.name = "snapshot", .args = "get|patch [ARGS] [OPTIONS]",
+     .summary = "the namespace as one document: get [--meta], patch OPS_JSON [--if-match ETAG]",
+     .notes = "OPS_JSON (or - for stdin) is [{\"op\":\"set\",\"key\":..,\"value\":..,"
+              "\"ttlMs\"?,\"metadata\"?} |\n{\"op\":\"del\",\"key\":..}, ...], "
+              "at most 1000, applied all or nothing.\n"
+              "The ETag is the namespace's write counter, 0 while it has no live key:\n"
+              "snapshot get --meta prints it, patch --if-match ETAG requires it (exit 4\n"
+              "if the namespace changed; --if-match 0: only if it is empty).\n",
+     .opts = no_opts, .max_pos = -1, .subs = snapshot_subs, .nsubs = NSUBS(snapshot_subs)},
+    {.name = "resources", .args = "list|stats|register|unregister [ARGS] [OPTIONS]",
+     .summary = "the resource registry: list [filters], stats, register TYPE KEY, unregister "
+                "TYPE KEY",
+     .notes = "KV keys are resources of type \"kv\", tracked automatically (register\n"
+              "refuses that type). list and stats cover every namespace; after\n"
+              "'resources list', --namespace NS filters (-n/--ns stay the namespace of\n"
+              "register and unregister).\n",
+     .opts = no_opts, .max_pos = -1, .subs = resources_subs, .nsubs = NSUBS(resources_subs)},
+    {.name = "bench", .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
+     .summary = "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
+     .opts = no_opts, .max_pos = -1, .raw_args = 1},
+    {.name = "help", .local = cmd_help, .args = "[COMMAND [SUBCOMMAND]]",
+     .summary = "show help for a command", .opts = no_opts, .max_pos = 2},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static const command *find_sub(const command *group, const char *name)
+{
+    for (size_t i = 0; group && name && i < group->nsubs; i++)
+        if (strcmp(group->subs[i].name, name) == 0)
+            return &group->subs[i];
+    return NULL;
+}
+
+/* ---- help ---- */
+
+/* The usage of cmd (a subcommand of group when group is not NULL); for a
+ * group, the usage of each of its subcommands. */
+static void command_usage(FILE *f, const command *group, const command *cmd)
+{
+    if (!cmd)
+        return;
+    if (group) {
+        fprintf(f, "usage: duro [-u URL] [-n NS] %s %s %s\n", group->name, cmd->name, cmd->args);
+        return;
+    }
+    if (!cmd->subs) {
+        fprintf(f, "usage: duro [-u URL] [-n NS] %s %s\n", cmd->name, cmd->args);
+        return;
+    }
+    for (size_t i = 0; i < cmd->nsubs; i++)
+        fprintf(f, "%s duro [-u URL] [-n NS] %s %s %s\n", i ? "      " : "usage:", cmd->name,
+                cmd->subs[i].name, cmd->subs[i].args);
+}
+
+/* The help of a command, a group (each subcommand with its summary) or a
+ * subcommand, on stdout; bench prints its own. Returns the exit code. */
+static int command_help(ctx *c, const command *group, const command *cmd)
+{
+    if (cmd->raw_args) {
+        char help[] = "--help";
+        char *argv[] = {help, NULL};
+        return duro_cli_bench(1, argv, c->url, c->ns_given ? c->ns : NULL);
+    }
+    command_usage(stdout, group, cmd);
+    printf("\n%s\n", cmd->summary);
+    if (!group && cmd->subs) {
+        printf("\n");
+        for (size_t i = 0; i < cmd->nsubs; i++)
+            printf("  %-10s %s\n", cmd->subs[i].name, cmd->subs[i].summary);
+        if (cmd->notes)
+            printf("\n%s", cmd->notes);
+    }
+    return EXIT_OK;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: duro [-u URL] [-n NS] COMMAND [ARGS]\n"
+          "\n"
+          "Command-line client of duro. Prints JSON on stdout, errors on stderr.\n"
+          "\n"
+          "  -u, --url URL   duro://host:port (binary protocol) or file:///path/to/data\n"
+          "                  (embedded) [env DURO_URL, default " DEFAULT_URL "]\n"
+          "  -n, --ns NS     namespace [env DURO_NS, default \"default\"]\n"
+          "  -h, --help      this help;  duro help COMMAND  or  duro COMMAND --help\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n"
+          "Exit status: 0 ok, 1 not found, 2 usage or invalid input, 3 server or connection\n"
+          "error, 4 precondition failed (--if-match / --if-none-match), 5 rate limited\n"
+          "(ratelimit check denied).\n"
+          "\n"
+          "Examples:\n"
+          "  duro put user:1 '{\"name\":\"Ada\"}' --ttl 60000\n"
+          "  duro get user:1\n"
+          "  duro -n app1 ls --prefix user: --limit 100\n"
+          "  echo '[{\"key\":\"a\",\"value\":1}]' | duro batch-set -\n"
+          "  duro ratelimit check login:ada --limit 5 --window 60000\n"
+          "  duro session create '{\"cart\":[]}' --ttl 3600000 --user ada --rolling\n"
+          "  duro -n app1 snapshot patch '[{\"op\":\"set\",\"key\":\"a\",\"value\":1}]' "
+          "--if-match 0\n"
+          "  duro resources list --type do --namespace app1 --limit 50\n"
+          "  duro bench --clients 50 --pipeline 16 --op get --duration 5\n",
+          f);
+}
+
+static int cmd_help(ctx *c)
+{
+    if (c->npos == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const command *cmd = find_command(c->pos[0]);
+    if (!cmd) {
+        c->cmd = NULL;
+        c->def = NULL;
+        return usage_error(c, "unknown command '%s'", c->pos[0]);
+    }
+    if (c->npos == 2 && !cmd->raw_args) {
+        const command *sub = find_sub(cmd, c->pos[1]);
+        if (!sub)
+            return usage_error(c, "'%s' has no subcommand '%s'", cmd->name, c->pos[1]);
+        return command_help(c, cmd, sub);
+    }
+    return command_help(c, NULL, cmd);
+}
+
+/* ---- the frame every command runs in ---- */
+
+/* Runs the command c->def with the arguments and options of the command
+ * line: counts the arguments, checks the options, reads the JSON input,
+ * connects and calls the handler; on success prints the reply. Returns the
+ * exit code. */
+static int run_command(ctx *c)
+{
+    const command *d = c->def;
+    if (c->npos < d->min_pos || (d->max_pos >= 0 && c->npos > d->max_pos))
+        return usage_error(c, c->npos < d->min_pos ? "missing arguments" : "too many arguments");
+    if (d->local)
+        return d->local(c);
+    int ex = check_opts(c);
+    if (ex == EXIT_OK && d->input)
+        ex = read_input(c);
+    if (ex != EXIT_OK)
+        return ex;
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    c->exit_ok = EXIT_OK;
+    rc = d->run(c);
+    if (rc != DURO_OK)
+        return fail(c, d->subject ? c->pos[d->subject - 1] : "", rc);
+    fwrite(c->reply, 1, c->reply_len, stdout);
+    fputc('\n', stdout);
+    return c->exit_ok;
+}
+
+/* Is name (which may be "--opt=value") one of cmd's options? Sets *takes_value. */
+static int known_opt(const command *cmd, const char *name, size_t namelen, int *takes_value)
+{
+    for (const optdef *o = cmd->opts; o->name; o++) {
+        if (strlen(o->name) == namelen && strncmp(o->name, name, namelen) == 0) {
+            *takes_value = o->kind != 'f';
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.url = getenv("DURO_URL");
+    if (!c.url || !*c.url)
+        c.url = DEFAULT_URL;
+    c.ns = getenv("DURO_NS");
+    c.ns_given = c.ns && *c.ns;
+    if (!c.ns_given)
+        c.ns = "default";
+
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) {
+        errmsg("out of memory");
+        return EXIT_SERVER;
+    }
+    c.pos = pos;
+
+    /* Global options come before the command; the command's own options and
+     * -u/-n may follow it. "--" ends options. */
+    const command *cmd = NULL, *sub = NULL;
+    int ex = EXIT_OK;
+    int want_help = 0, no_more_opts = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (cmd && cmd->raw_args) { /* bench: everything else is bench's */
+            c.pos[c.npos++] = a;
+            continue;
+        }
+        if (!no_more_opts && a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9')) {
+            if (strcmp(a, "--") == 0) {
+                no_more_opts = 1;
+                continue;
+            }
+            int own_ns = 0, tv; /* a command's own --namespace (resources list's filter) */
+            if (c.def && strcmp(a, "--namespace") == 0)
+                own_ns = known_opt(c.def, a, strlen(a), &tv);
+            if (strcmp(a, "-u") == 0 || strcmp(a, "--url") == 0 || strcmp(a, "-n") == 0 ||
+                strcmp(a, "--ns") == 0 || (strcmp(a, "--namespace") == 0 && !own_ns)) {
+                if (i + 1 >= argc) {
+                    ex = usage_error(NULL, "%s needs a value", a);
+                    goto done;
+                }
+                if (a[1] == 'u' || a[2] == 'u')
+                    c.url = argv[++i];
+                else {
+                    c.ns = argv[++i];
+                    c.ns_given = 1;
+                }
+                continue;
+            }
+            if (strncmp(a, "--url=", 6) == 0) {
+                c.url = a + 6;
+                continue;
+            }
+            if (strncmp(a, "--ns=", 5) == 0) {
+                c.ns = a + 5;
+                c.ns_given = 1;
+                continue;
+            }
+            if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                want_help = 1;
+                continue;
+            }
+            if (!cmd) {
+                ex = usage_error(NULL, "unknown option '%s'", a);
+                goto done;
+            }
+            const char *eq = strchr(a, '=');
+            size_t namelen = eq ? (size_t)(eq - a) : strlen(a);
+            int takes_value = 0;
+            if (!known_opt(c.def, a, namelen, &takes_value)) {
+                ex = usage_error(&c, "unknown option '%.*s'", (int)namelen, a);
+                goto done;
+            }
+            if (c.nopt == MAX_OPTS) {
+                ex = usage_error(&c, "too many options");
+                goto done;
+            }
+            char *name = strndup(a, namelen);
+            if (!name) {
+                errmsg("out of memory");
+                ex = EXIT_SERVER;
+                goto done;
+            }
+            const char *val = "";
+            c.opt_name[c.nopt] = name; /* owned by c from here on */
+            c.opt_val[c.nopt++] = val;
+            if (takes_value) {
+                if (eq)
+                    val = eq + 1;
+                else if (i + 1 < argc)
+                    val = argv[++i];
+                else {
+                    ex = usage_error(&c, "%s needs a value", name);
+                    goto done;
+                }
+            } else if (eq) {
+                ex = usage_error(&c, "%s takes no value", name);
+                goto done;
+            }
+            c.opt_val[c.nopt - 1] = val;
+            continue;
+        }
+        if (!cmd) {
+            cmd = find_command(a);
+            if (!cmd) {
+                ex = usage_error(NULL, "unknown command '%s'", a);
+                goto done;
+            }
+            c.cmd = cmd->name;
+            c.def = cmd;
+            continue;
+        }
+        if (cmd->subs && !sub) {
+            sub = find_sub(cmd, a);
+            if (!sub) {
+                ex = usage_error(&c, "unknown subcommand '%s'", a);
+                goto done;
+            }
+            snprintf(c.cmdname, sizeof c.cmdname, "%s %s", cmd->name, sub->name);
+            c.cmd = c.cmdname;
+            c.group = cmd;
+            c.def = sub;
+            continue;
+        }
+        c.pos[c.npos++] = a;
+    }
+
+    if (!cmd) {
+        usage(want_help ? stdout : stderr);
+        ex = want_help ? EXIT_OK : EXIT_USAGE;
+    } else if (cmd->subs && !sub) {
+        ex = want_help ? command_help(&c, NULL, cmd) : usage_error(&c, "missing subcommand");
+    } else if (want_help) { /* "duro get --help", "duro --help bench" */
+        ex = command_help(&c, c.group, c.def);
+    } else {
+        ex = run_command(&c);
+    }
+
+    if (fflush(stdout) != 0 && ex == EXIT_OK) {
+        errmsg("cannot write the output: %s", strerror(errno));
+        ex = EXIT_SERVER;
+    }
+done:
+    if (c.reply_free)
+        c.reply_free(c.reply);
+    free(c.in_owned);
+    duro_close(c.db);
+    for (int i = 0; i < c.nopt; i++)
+        free((char *)c.opt_name[i]);
+    free(pos);
+    return ex;
+}
