@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "duro/status.h"
+#include "common/status_int.h"
 
 enum { S_HEAD, S_BODY, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_END, S_TRAILER, S_SERVING };
 
@@ -580,30 +581,6 @@ static void on_read(duro_conn *c)
 
 /* ---- responses ---- */
 
-static const char *reason_of(int code)
-{
-    switch (code) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 507: return "Insufficient Storage";
-    default: return "Unknown";
-    }
-}
-
 /* "Date: Sun, 06 Nov 1994 08:49:37 GMT", formatted once a second. */
 static const char *http_date(void)
 {
@@ -626,7 +603,7 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
     if (duro_conn_open(c)) {
         duro_buf head = {0};
         duro_buf_printf(&head, "HTTP/1.%d %d %s\r\n", r->minor, code,
-                        reason ? reason : reason_of(code));
+                        reason ? reason : duro_http_reason(code));
         struct evkeyval *kv;
         TAILQ_FOREACH(kv, &r->out, next)
         {
