@@ -51,20 +51,6 @@ static void pk_cstr(msgpack_packer *pk, const char *s)
     pk_str(pk, s, strlen(s));
 }
 
-int duro_pack_error(duro_buf *out, int rc, const char *msg)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, duro_buf_mp_write);
-    size_t before = out->len;
-    msgpack_pack_map(&pk, 2);
-    pk_cstr(&pk, "code");
-    pk_cstr(&pk, duro_status_code(rc));
-    pk_cstr(&pk, "message");
-    pk_cstr(&pk, msg ? msg : duro_errstr(rc));
-    /* the packer ignores write errors; a short buffer means ENOMEM */
-    return out->len > before ? 0 : -1;
-}
-
 void duro_reply_error_from_body(duro_reply *r, int http, const void *body, size_t len)
 {
     r->http = http;
@@ -1095,7 +1081,7 @@ DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *arg
     memset(&r, 0, sizeof r);
     db->be->call(db, op, ns_or_default(ns), args, args_len, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
     if (r.rc != DURO_OK && r.body.len == 0)
-        duro_pack_error(&r.body, r.rc, r.msg);
+        duro_errbody_mp(&r.body, DURO_ERRBODY_BARE, r.rc, r.msg);
     if (status)
         *status = r.http;
     size_t n;
@@ -1143,7 +1129,7 @@ DURO_API int duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t 
     int rc = db->be->recv(db, id, &r);
     (void)rc;
     if (r.rc != DURO_OK && r.body.len == 0 && *id != 0)
-        duro_pack_error(&r.body, r.rc, r.msg);
+        duro_errbody_mp(&r.body, DURO_ERRBODY_BARE, r.rc, r.msg);
     if (status)
         *status = r.http;
     size_t n;

@@ -15,6 +15,7 @@
 
 #include "duro/duro.h"
 #include "common/buf.h"
+#include "common/errbody.h" /* the error map of a reply body */
 
 #define DURO_CLIENT_MAX_INFLIGHT 4096 /* duro_send requests per handle */
 
@@ -64,9 +65,6 @@ int duro_reply_fail(duro_reply *r, int rc, const char *fmt, ...)
 /* Sets r->rc, r->msg from an error body (msgpack {code, message}) and the
  * HTTP-like status. */
 void duro_reply_error_from_body(duro_reply *r, int http, const void *body, size_t len);
-
-/* Appends a msgpack error map {code, message} for rc to out. 0 / -1. */
-int duro_pack_error(duro_buf *out, int rc, const char *msg);
 
 /* Parses a decimal option "name=value" from a URL query (after '?'). Returns
  * 1 and *out if present, 0 if absent, -1 if malformed. */

@@ -213,7 +213,7 @@ static void reply_of(ereq *e, int out, duro_reply *r)
     duro_msg *m = &e->m;
     if (m->status != DURO_OK) {
         duro_reply_fail(r, m->status, "%s", m->errmsg[0] ? m->errmsg : duro_errstr(m->status));
-        duro_pack_error(&r->body, m->status, r->msg);
+        duro_errbody_mp(&r->body, DURO_ERRBODY_BARE, m->status, r->msg);
         return;
     }
     int bad = 0;

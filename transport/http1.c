@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "duro/status.h"
+#include "common/errbody.h"
 #include "common/status_int.h"
 
 enum { S_HEAD, S_BODY, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_END, S_TRAILER, S_SERVING };
@@ -670,16 +671,21 @@ static void on_closed(duro_conn *c)
 
 static void on_refuse(evutil_socket_t fd)
 {
-    static const char body[] =
-        "{\"success\":false,\"error\":{\"code\":\"UNAVAILABLE\",\"message\":"
-        "\"too many connections (--max-connections); retry later\"}}";
-    char msg[512];
-    int n = snprintf(msg, sizeof msg,
-                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s",
-                     sizeof body - 1, body);
-    ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
+    duro_buf body = {0}, msg = {0};
+    int st = DURO_UNAVAILABLE;
+    int rc = duro_errbody_json(&body, DURO_ERRBODY_ENVELOPE, st,
+                               "too many connections (--max-connections); retry later");
+    rc |= duro_buf_printf(&msg,
+                          "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
+                          duro_status_http(st), duro_http_reason(duro_status_http(st)), body.len);
+    rc |= duro_buf_append(&msg, body.data, body.len);
+    if (rc == 0) {
+        ssize_t w = send(fd, msg.data, msg.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
+    duro_buf_free(&body);
+    duro_buf_free(&msg);
 }
 
 const duro_proto duro_http1_proto = {

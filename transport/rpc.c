@@ -45,6 +45,7 @@
 #include "runtime/workers.h"
 #include "transport/access.h"
 #include "common/codec.h"
+#include "common/errbody.h"
 #include "common/frame.h"
 #include "transport/kv_request.h"
 #include "common/names.h"
@@ -122,11 +123,7 @@ static void error_frame(duro_buf *b, uint64_t msgid, int status, const char *msg
 {
     msgpack_packer pk;
     begin_reply(b, &pk, msgid, duro_status_http(status));
-    msgpack_pack_map(&pk, 2);
-    pack_cstr(&pk, "code");
-    pack_cstr(&pk, duro_status_code(status));
-    pack_cstr(&pk, "message");
-    pack_cstr(&pk, msg);
+    duro_errbody_mp(b, DURO_ERRBODY_BARE, status, msg);
     uint32_t n = htonl((uint32_t)(b->len - 4));
     memcpy(b->data, &n, 4);
 }
