@@ -16,6 +16,7 @@
 
 #include "client/client_int.h"
 #include "common/codec.h"
+#include "common/status_int.h"
 
 static _Thread_local char last_error[256];
 
@@ -51,25 +52,24 @@ static void pk_cstr(msgpack_packer *pk, const char *s)
     pk_str(pk, s, strlen(s));
 }
 
-void duro_reply_error_from_body(duro_reply *r, int http, const void *body, size_t len)
+void duro_reply_error_from_body(duro_reply *r, int status, const void *body, size_t len)
 {
-    r->http = http;
-    r->rc = -1;
+    int known = duro_status_known(status) && status != DURO_OK && status != DURO_CREATED;
+    r->rc = known ? status : -1;
     r->msg[0] = '\0';
     json_t *e = len ? duro_mp_to_json(body, len, NULL) : NULL;
     if (json_is_object(e)) {
         const json_t *code = json_object_get(e, "code");
         const json_t *m = json_object_get(e, "message");
-        if (json_is_string(code))
+        if (!known && json_is_string(code))
             r->rc = duro_status_from_code(json_string_value(code), json_string_length(code));
         if (json_is_string(m))
             snprintf(r->msg, sizeof r->msg, "%s", json_string_value(m));
     }
     json_decref(e);
-    if (r->rc <= 0) /* unknown code, or "OK" on an error status */
-        r->rc = http == 200 ? DURO_INTERNAL : duro_status_from_http(http);
-    if (r->rc == DURO_OK)
+    if (r->rc <= 0 || r->rc == DURO_CREATED) /* unknown, or a success code on an error */
         r->rc = DURO_INTERNAL;
+    r->http = duro_status_http(r->rc);
     if (!r->msg[0])
         snprintf(r->msg, sizeof r->msg, "%s", duro_errstr(r->rc));
 }

@@ -113,10 +113,9 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
     size_t op_len = strlen(op), ns_len = strlen(ns);
     const char *why;
     if (op_len == 4 && memcmp(op, "ping", 4) == 0) {
-        static const char pong[] = "\xa4pong";
         e->done = 1;
         m->status = DURO_OK;
-        if (duro_buf_append(&m->body, pong, 5) != 0)
+        if (duro_buf_append(&m->body, duro_frame_pong, DURO_FRAME_PONG_LEN) != 0)
             duro_msg_fail(m, DURO_NOMEM, "out of memory");
         return e;
     }
@@ -232,7 +231,7 @@ static void reply_of(ereq *e, int out, duro_reply *r)
         return;
     }
     r->rc = DURO_OK;
-    r->http = m->created ? 201 : 200;
+    r->http = duro_status_http(m->created ? DURO_CREATED : DURO_OK);
     r->created = m->created != 0;
 }
 

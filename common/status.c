@@ -44,6 +44,11 @@ int duro_status_http(int rc)
     return r ? r->http : 500;
 }
 
+int duro_status_known(int rc)
+{
+    return find(rc) != NULL;
+}
+
 int duro_status_from_code(const char *code, size_t len)
 {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
@@ -75,7 +80,6 @@ const char *duro_http_reason(int http)
     /* the numbers the HTTP server sends that are no status of the table */
     switch (http) {
     case 100: return "Continue";
-    case 201: return "Created";
     case 204: return "No Content";
     case 304: return "Not Modified";
     default: return "Unknown";

@@ -234,7 +234,7 @@ static void send_reply(const duro_http *srv, duro_hreq *req, int route, int acce
     int code = duro_status_http(status);
     if (status == DURO_OK && m &&
         ((m->kind == DURO_KIND_AUTH && m->op == DURO_AUTH_USER_CREATE) || m->created))
-        code = 201;
+        code = duro_status_http(DURO_CREATED);
     if (m && m->kind == DURO_KIND_KV &&
         (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH))
         evhttp_add_header(h, "X-Storage-Backend", "sqlite");

@@ -7,6 +7,12 @@
  * and a default message. The enum, duro_errstr(), the HTTP mapping, the
  * status lines and the JSON error codes are all generated from these rows, so
  * they cannot disagree. Rows that share an HTTP status share its phrase.
+ *
+ * Numbers are stable: the binary protocol sends them (docs/protocol.md), so a
+ * row keeps its number forever and new rows go at the end. DURO_CREATED is no
+ * error and no function returns it: it is the binary protocol's status of a
+ * write that created its target (HTTP 201); libduro reports that as DURO_OK
+ * and a *created flag.
  */
 #ifndef DURO_STATUS_H
 #define DURO_STATUS_H
@@ -36,7 +42,8 @@
     X(LOCKED, 14, "LOCKED", 503, "Service Unavailable",                                            \
       "data directory is locked by another process")                                               \
     X(IO, 15, "IO", 500, "Internal Server Error", "I/O error")                                     \
-    X(NOMEM, 16, "NOMEM", 500, "Internal Server Error", "out of memory")
+    X(NOMEM, 16, "NOMEM", 500, "Internal Server Error", "out of memory")                           \
+    X(CREATED, 17, "CREATED", 201, "Created", "created")
 
 typedef enum duro_status {
 #define DURO__ENUM(name, num, wire, http, reason, msg) DURO_##name = num,

@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import msgpack  # noqa: E402
-from durotest import ServerTestCase, assert_error, free_port, main, ok, q  # noqa: E402
+from durotest import ServerTestCase, St, assert_error, free_port, main, ok, q  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -119,21 +119,21 @@ class RateLimit(ServerTestCase):
 
         for i in range(3):
             r = call(i, "ratelimit.check", {"key": "p", "limit": 3, "windowMs": 60000})
-            self.assertEqual((r[1], r[2]["allowed"]), (200, True))
+            self.assertEqual((r[1], r[2]["allowed"]), (St.OK, True))
         r = call(9, "ratelimit.check", {"key": "p", "limit": 3, "windowMs": 60000, "enforce": True})
-        self.assertEqual((r[1], r[2]["code"]), (429, "RATE_LIMITED"))
+        self.assertEqual((r[1], r[2]["code"]), (St.RATE_LIMITED, "RATE_LIMITED"))
         self.assertEqual(call(10, "ratelimit.get", {"key": "p"})[2]["remaining"], 0)
         self.assertEqual(call(11, "ratelimit.reset", {"key": "p"})[2], {"deleted": True})
-        self.assertEqual(call(12, "ratelimit.check", {"limit": 3})[1], 400)  # no key
+        self.assertEqual(call(12, "ratelimit.check", {"limit": 3})[1], St.BAD_REQUEST)  # no key
         # shapes of the fast path and of the general one give the same answers
-        self.assertEqual(call(13, "ratelimit.check", {"key": "q", "limit": 0})[1], 400)
-        self.assertEqual(call(14, "ratelimit.check", {"key": "q", "limit": -1})[1], 400)
-        self.assertEqual(call(15, "ratelimit.check", {"key": "q", "limit": 2, "cost": 3})[1], 400)
-        self.assertEqual(call(16, "ratelimit.check", {"key": "", "limit": 2})[1], 400)
-        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2, "x": [1]})[1], 400)
-        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2})[1], 200)
+        self.assertEqual(call(13, "ratelimit.check", {"key": "q", "limit": 0})[1], St.BAD_REQUEST)
+        self.assertEqual(call(14, "ratelimit.check", {"key": "q", "limit": -1})[1], St.BAD_REQUEST)
+        self.assertEqual(call(15, "ratelimit.check", {"key": "q", "limit": 2, "cost": 3})[1], St.BAD_REQUEST)
+        self.assertEqual(call(16, "ratelimit.check", {"key": "", "limit": 2})[1], St.BAD_REQUEST)
+        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2, "x": [1]})[1], St.BAD_REQUEST)
+        self.assertEqual(call(17, "ratelimit.check", {"key": "q", "limit": 2})[1], St.OK)
         r = call(18, "ratelimit.check", {"key": "q", "limit": 2, "windowMs": 60000, "cost": 2})
-        self.assertEqual((r[1], r[2]["allowed"]), (200, False))  # 1 of 2 used just above
+        self.assertEqual((r[1], r[2]["allowed"]), (St.OK, False))  # 1 of 2 used just above
         s.close()
 
 

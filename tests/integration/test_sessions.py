@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import msgpack  # noqa: E402
-from durotest import ServerTestCase, assert_error, free_port, main, ok  # noqa: E402
+from durotest import ServerTestCase, St, assert_error, free_port, main, ok  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -101,12 +101,12 @@ class Sessions(ServerTestCase):
             return msgpack.unpackb(s.recv(n, socket.MSG_WAITALL), raw=False)
 
         r = call(1, "session.create", {"data": {"a": 1}, "ttlMs": 60000, "userId": "z"})
-        self.assertEqual(r[1], 200)
+        self.assertEqual(r[1], St.OK)
         sid = r[2]["id"]
         self.assertEqual(call(2, "session.get", {"id": sid})[2]["data"], {"a": 1})
         self.assertEqual(call(3, "session.list_user", {"userId": "z"})[2]["count"], 1)
         self.assertEqual(call(4, "session.revoke_user", {"userId": "z"})[2], {"deleted": 1})
-        self.assertEqual(call(5, "session.get", {"id": sid})[1], 404)
+        self.assertEqual(call(5, "session.get", {"id": sid})[1], St.NOT_FOUND)
         s.close()
 
 

@@ -59,6 +59,12 @@ TEST(accessors)
     ASSERT_EQ(duro_status_from_code("NOPE", 4), -1);
     ASSERT_EQ(duro_status_from_http(503), DURO_UNAVAILABLE);
     ASSERT_EQ(duro_status_from_http(418), DURO_INTERNAL);
+    /* the success a write that created its target answers on the binary protocol */
+    ASSERT_EQ(DURO_CREATED, 17);
+    ASSERT_EQ(duro_status_http(DURO_CREATED), 201);
+    ASSERT_EQ(duro_status_from_http(201), DURO_CREATED);
+    ASSERT(duro_status_known(DURO_OK) && duro_status_known(DURO_CREATED));
+    ASSERT(!duro_status_known(18) && !duro_status_known(-1) && !duro_status_known(200));
     /* outside the table */
     ASSERT_STREQ(duro_errstr(-1), "unknown status");
     ASSERT_STREQ(duro_status_code(1000), "INTERNAL");
