@@ -10,6 +10,7 @@
 #ifndef DURO_CLIENT_INT_H
 #define DURO_CLIENT_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,9 +49,12 @@ typedef struct duro_backend {
     void (*close)(duro *db);
 } duro_backend;
 
-/* Every handle starts with this header. */
+/* Every handle starts with this header (zeroed by the backend's constructor;
+ * the rest is client.c's). */
 struct duro {
     const duro_backend *be;
+    pthread_mutex_t err_mu; /* guards errmsg */
+    char errmsg[256];       /* the message of the last call on this handle, "" if it succeeded */
 };
 
 /* Backend constructors: url is the whole URL. On failure return a status and

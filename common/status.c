@@ -66,10 +66,10 @@ static int first_with_http(int http)
     return -1;
 }
 
-int duro_status_from_http(int http)
+duro_status duro_status_from_http(int http)
 {
     int rc = first_with_http(http);
-    return rc >= 0 ? rc : DURO_INTERNAL;
+    return rc >= 0 ? (duro_status)rc : DURO_INTERNAL;
 }
 
 const char *duro_http_reason(int http)

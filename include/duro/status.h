@@ -81,7 +81,7 @@ DURO_API int duro_status_from_code(const char *code, size_t len);
 /* Returns the first status of the table with HTTP status http (200 -> DURO_OK,
  * 404 -> DURO_NOT_FOUND, ...), DURO_INTERNAL if none. Several statuses share
  * 500 and 503; prefer duro_status_from_code() when a wire code is at hand. */
-DURO_API int duro_status_from_http(int http);
+DURO_API duro_status duro_status_from_http(int http);
 
 #ifdef __cplusplus
 }

@@ -311,6 +311,58 @@ TEST(bad_requests)
     ASSERT_EQ(duro_get(db, "bad", "k", &v, NULL), DURO_NOT_FOUND); /* nothing was written */
 }
 
+static void *errmsg_worker(void *arg)
+{
+    char *v = NULL;
+    *(int *)arg = duro_get(db, "errmsg", "missing-in-thread", &v, NULL);
+    return NULL;
+}
+
+TEST(errmsg)
+{
+    ASSERT_STREQ(duro_errmsg(NULL), "db is NULL");
+    ASSERT_EQ(PUT("errmsg", "k", "1"), DURO_OK);
+    ASSERT_STREQ(duro_errmsg(db), ""); /* the last call on db succeeded */
+    /* the server's / runtime's message, the same as this thread's */
+    char *v = NULL;
+    ASSERT_EQ(duro_get(db, "errmsg", "missing", &v, NULL), DURO_NOT_FOUND);
+    ASSERT(strlen(duro_errmsg(db)) > 0);
+    ASSERT_STREQ(duro_errmsg(db), duro_last_error());
+    /* a local failure: libduro's own message */
+    ASSERT_EQ(PUT("errmsg", "k", "{nope"), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_errmsg(db), "not valid JSON") != NULL);
+    ASSERT_EQ(duro_call(db, "kv.get", "errmsg", "\x91\x01", 2, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_errmsg(db), "msgpack map") != NULL);
+    /* the handle's message is the last call on it from any thread; this
+     * thread's duro_last_error() stays its own */
+    ASSERT_EQ(PUT("errmsg", "k", "2"), DURO_OK);
+    int rc = -1;
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, errmsg_worker, &rc), 0);
+    pthread_join(th, NULL);
+    ASSERT_EQ(rc, DURO_NOT_FOUND);
+    ASSERT(strlen(duro_errmsg(db)) > 0);
+    ASSERT_STREQ(duro_last_error(), "");
+    /* the copy returned stays put while later calls change the handle's */
+    const char *m = duro_errmsg(db);
+    char seen[256];
+    snprintf(seen, sizeof seen, "%s", m);
+    ASSERT_EQ(PUT("errmsg", "k", "3"), DURO_OK);
+    ASSERT_STREQ(m, seen);
+    ASSERT_STREQ(duro_errmsg(db), "");
+}
+
+TEST(version)
+{
+    ASSERT_STREQ(duro_version(), DURO_VERSION_STRING);
+    int major = -1, minor = -1, patch = -1;
+    ASSERT_EQ(sscanf(duro_version(), "%d.%d.%d", &major, &minor, &patch), 3);
+    ASSERT_EQ(major, DURO_VERSION_MAJOR);
+    ASSERT_EQ(minor, DURO_VERSION_MINOR);
+    ASSERT_EQ(patch, DURO_VERSION_PATCH);
+    ASSERT_EQ(DURO_VERSION_NUMBER, major * 10000 + minor * 100 + patch);
+}
+
 TEST(versions_and_cas)
 {
     int64_t v1 = 0, v2 = 0, v3 = 0;
