@@ -102,6 +102,11 @@ DURO_API void duro_free(void *p);
  * thread, or "" — valid until this thread's next call. */
 DURO_API const char *duro_last_error(void);
 
+/* Returns the version of the running libduro as "MAJOR.MINOR.PATCH" (static;
+ * never NULL, never freed; DURO_VERSION_STRING of duro/version.h is the
+ * headers'). Thread-safe. */
+DURO_API const char *duro_version(void);
+
 /* The message of the last call on db that returned: its error message, or ""
  * if it succeeded ("db is NULL" for NULL). The string is this thread's copy,
  * valid until its next duro_errmsg() call. Thread-safe: when several threads

@@ -2,9 +2,9 @@
  * duro/version.h — the version of duro.
  *
  * The macros give the version of the headers a program was compiled against;
- * duro_version() that of the libduro it runs with (compare them to catch a
- * mismatched shared library). The build fails unless the macros equal the
- * project version of CMakeLists.txt.
+ * duro_version() (duro.h) that of the libduro it runs with (compare them to
+ * catch a mismatched shared library). The build fails unless the macros equal
+ * the project version of CMakeLists.txt.
  */
 #ifndef DURO_VERSION_H
 #define DURO_VERSION_H
@@ -23,25 +23,5 @@
 /* One number that grows with every release: 10000 * major + 100 * minor + patch. */
 #define DURO_VERSION_NUMBER                                                                        \
     (DURO_VERSION_MAJOR * 10000 + DURO_VERSION_MINOR * 100 + DURO_VERSION_PATCH)
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-#ifndef DURO_API /* also defined by duro/status.h */
-#if defined(__GNUC__)
-#define DURO_API __attribute__((visibility("default")))
-#else
-#define DURO_API
-#endif
-#endif
-
-/* Returns the version of the running libduro as "MAJOR.MINOR.PATCH" (static;
- * never NULL, never freed). Thread-safe. */
-DURO_API const char *duro_version(void);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif
