@@ -109,7 +109,7 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
     m->ctx = e;
     m->done = on_done;
     m->kind = DURO_KIND_KV;
-    m->etag = -1;
+    m->version = -1;
     size_t op_len = strlen(op), ns_len = strlen(ns);
     const char *why;
     if (op_len == 4 && memcmp(op, "ping", 4) == 0) {
@@ -217,7 +217,7 @@ static void reply_of(ereq *e, int out, duro_reply *r)
     }
     int bad = 0;
     if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET)
-        bad = snapshot_head(m->etag, out, &r->body);
+        bad = snapshot_head(m->version, out, &r->body);
     if (!bad)
         bad = out == DURO_OUT_JSON
                   ? duro_tape_to_json(m->body.data, m->body.len, &r->body)

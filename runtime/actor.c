@@ -266,7 +266,7 @@ static void cap_read_reply(const duro_actor *a, duro_msg *m)
         return;
     size_t n = m->body.len;
     duro_buf_free(&m->body);
-    m->etag = -1;
+    m->version = -1;
     duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
                   "the reply (%zu bytes) would be larger than --max-reply-bytes (%zu)", n,
                   a->max_reply);
@@ -320,7 +320,7 @@ static void reply_reset(duro_msg *m)
 {
     duro_buf_free(&m->body);
     m->status = DURO_OK;
-    m->etag = -1;
+    m->version = -1;
     m->created = 0;
     memset(&m->rl, 0, sizeof m->rl);
     m->errmsg[0] = '\0';
@@ -365,7 +365,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
 {
     const duro_object_ops *ops = duro_object_find(m->kind);
     m->status = DURO_OK;
-    m->etag = -1;
+    m->version = -1;
     m->created = 0;
     if (!ops) {
         duro_msg_fail(m, DURO_INTERNAL, "unknown object kind");
@@ -455,7 +455,7 @@ static void finish(duro_actor *a, duro_ns *txn_list)
             duro_msg *next = m->next;
             if (st != DURO_OK) {
                 duro_buf_free(&m->body);
-                m->etag = -1;
+                m->version = -1;
                 if (why)
                     duro_msg_fail(m, st, "%s; nothing was written", why);
                 else

@@ -291,7 +291,7 @@ static void call_encoded(duro_msg *m)
     if (k->enc_status != DURO_OK)
         duro_log_error("reply encoding failed (route %d)", k->route);
     send_reply(k->srv, k->req, k->route, k->accept_mp, k->t0_us, k->enc_status, m->errmsg, &k->out,
-               m->etag, m);
+               m->version, m);
     free_call(k);
 }
 
@@ -308,7 +308,7 @@ static void call_reply(duro_msg *m)
         m->reply = call_reply; /* the pool is full: encode here */
     }
     respond(k->srv, k->req, k->route, k->accept_mp, k->t0_us, m->status, m->errmsg, &m->body,
-            m->etag, m);
+            m->version, m);
     free_call(k);
 }
 
@@ -947,7 +947,7 @@ static void resend(call *k, int op, int stage)
     duro_buf_free(&k->m.body);
     k->m.status = DURO_OK;
     k->m.errmsg[0] = '\0';
-    k->m.etag = -1;
+    k->m.version = -1;
     k->m.kind = DURO_KIND_AUTH;
     k->m.op = op;
     k->stage = stage;

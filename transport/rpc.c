@@ -240,7 +240,7 @@ static void encode_reply(rcall *k, duro_buf *b)
         /* no headers here: the ETag travels in the body */
         msgpack_pack_map(&pk, 2);
         pack_cstr(&pk, "etag");
-        msgpack_pack_int64(&pk, m->etag);
+        msgpack_pack_int64(&pk, m->version);
         pack_cstr(&pk, "data");
     }
     if (duro_tape_to_mp(m->body.data, m->body.len, b) != 0) {
