@@ -9,13 +9,16 @@
  * (duro_json_parse) before anything is sent.
  */
 #include <msgpack.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client/client_int.h"
+#include "duro/version.h"
 #include "common/codec.h"
+#include "common/status_int.h"
 
 static _Thread_local char last_error[256];
 
@@ -51,39 +54,24 @@ static void pk_cstr(msgpack_packer *pk, const char *s)
     pk_str(pk, s, strlen(s));
 }
 
-int duro_pack_error(duro_buf *out, int rc, const char *msg)
+void duro_reply_error_from_body(duro_reply *r, int status, const void *body, size_t len)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, duro_buf_mp_write);
-    size_t before = out->len;
-    msgpack_pack_map(&pk, 2);
-    pk_cstr(&pk, "code");
-    pk_cstr(&pk, duro_status_code(rc));
-    pk_cstr(&pk, "message");
-    pk_cstr(&pk, msg ? msg : duro_errstr(rc));
-    /* the packer ignores write errors; a short buffer means ENOMEM */
-    return out->len > before ? 0 : -1;
-}
-
-void duro_reply_error_from_body(duro_reply *r, int http, const void *body, size_t len)
-{
-    r->http = http;
-    r->rc = -1;
+    int known = duro_status_known(status) && status != DURO_OK && status != DURO_CREATED;
+    r->rc = known ? status : -1;
     r->msg[0] = '\0';
     json_t *e = len ? duro_mp_to_json(body, len, NULL) : NULL;
     if (json_is_object(e)) {
         const json_t *code = json_object_get(e, "code");
         const json_t *m = json_object_get(e, "message");
-        if (json_is_string(code))
+        if (!known && json_is_string(code))
             r->rc = duro_status_from_code(json_string_value(code), json_string_length(code));
         if (json_is_string(m))
             snprintf(r->msg, sizeof r->msg, "%s", json_string_value(m));
     }
     json_decref(e);
-    if (r->rc <= 0) /* unknown code, or "OK" on an error status */
-        r->rc = http == 200 ? DURO_INTERNAL : duro_status_from_http(http);
-    if (r->rc == DURO_OK)
+    if (r->rc <= 0 || r->rc == DURO_CREATED) /* unknown, or a success code on an error */
         r->rc = DURO_INTERNAL;
+    r->http = duro_status_http(r->rc);
     if (!r->msg[0])
         snprintf(r->msg, sizeof r->msg, "%s", duro_errstr(r->rc));
 }
@@ -114,33 +102,55 @@ int duro_url_int(const char *query, const char *name, long long min, long long m
     return 0;
 }
 
-/* Records the outcome of a call for duro_last_error() and returns its status. */
-static int finish(duro_reply *r)
+/* Copies this thread's last_error into db's message (duro_errmsg). */
+static void note(duro *db)
+{
+    if (!db)
+        return;
+    pthread_mutex_lock(&db->err_mu);
+    memcpy(db->errmsg, last_error, sizeof db->errmsg);
+    pthread_mutex_unlock(&db->err_mu);
+}
+
+/* Records the outcome of a call on db (NULL: none) for duro_last_error() and
+ * duro_errmsg() and returns its status. */
+static int finish(duro *db, duro_reply *r)
 {
     if (r->rc == DURO_OK)
         last_error[0] = '\0';
     else
         snprintf(last_error, sizeof last_error, "%s", r->msg[0] ? r->msg : duro_errstr(r->rc));
+    note(db);
     return r->rc;
 }
 
-static int fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int rc, const char *fmt, ...)
+/* Records a failure of a call on db (NULL: none) with a formatted message. */
+static int fail(duro *db, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(duro *db, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    note(db);
     return rc;
 }
 
-DURO_API int duro_open(const char *url, duro **db)
+/* Records a call on db that succeeded without a reply to finish(db, ). */
+static int succeed(duro *db)
+{
+    last_error[0] = '\0';
+    note(db);
+    return DURO_OK;
+}
+
+DURO_API duro_status duro_open(const char *url, duro **db)
 {
     if (!db)
-        return fail(DURO_BAD_REQUEST, "db must not be NULL");
+        return fail(NULL, DURO_BAD_REQUEST, "db must not be NULL");
     *db = NULL;
     if (!url)
-        return fail(DURO_BAD_REQUEST, "url must not be NULL");
+        return fail(NULL, DURO_BAD_REQUEST, "url must not be NULL");
     char msg[256] = "";
     int rc;
     if (strncmp(url, "duro://", 7) == 0)
@@ -148,19 +158,38 @@ DURO_API int duro_open(const char *url, duro **db)
     else if (strncmp(url, "file://", 7) == 0)
         rc = duro_embedded_open(url, db, msg, sizeof msg);
     else
-        return fail(DURO_BAD_REQUEST, "unsupported URL (want duro://host:port or file:///dir)");
+        return fail(NULL, DURO_BAD_REQUEST,
+                    "unsupported URL (want duro://host:port or file:///dir)");
     if (rc != DURO_OK) {
         *db = NULL;
-        return fail(rc, "%s", msg[0] ? msg : duro_errstr(rc));
+        return fail(NULL, rc, "%s", msg[0] ? msg : duro_errstr(rc));
     }
-    last_error[0] = '\0';
-    return DURO_OK;
+    pthread_mutex_init(&(*db)->err_mu, NULL);
+    return succeed(*db);
 }
 
 DURO_API void duro_close(duro *db)
 {
-    if (db)
+    if (db) {
+        pthread_mutex_destroy(&db->err_mu);
         db->be->close(db);
+    }
+}
+
+DURO_API const char *duro_errmsg(duro *db)
+{
+    static _Thread_local char copy[sizeof db->errmsg];
+    if (!db)
+        return "db is NULL";
+    pthread_mutex_lock(&db->err_mu);
+    memcpy(copy, db->errmsg, sizeof copy);
+    pthread_mutex_unlock(&db->err_mu);
+    return copy;
+}
+
+DURO_API const char *duro_version(void)
+{
+    return DURO_VERSION_STRING;
 }
 
 /* ---- building args ---- */
@@ -178,24 +207,24 @@ static void args_init(argbuf *a, size_t fields)
 }
 
 /* Appends a JSON text as msgpack. DURO_OK or DURO_BAD_REQUEST/NOMEM. */
-static int pack_json(argbuf *a, const char *what, const char *json, size_t len)
+static int pack_json(duro *db, argbuf *a, const char *what, const char *json, size_t len)
 {
     const char *why;
     json_t *v = duro_json_parse(json, len, &why);
     if (!v)
-        return fail(DURO_BAD_REQUEST, "%s is not valid JSON: %s", what, why);
+        return fail(db, DURO_BAD_REQUEST, "%s is not valid JSON: %s", what, why);
     int rc = duro_json_to_mp(v, &a->buf) == 0 ? DURO_OK : DURO_NOMEM;
     json_decref(v);
-    return rc == DURO_OK ? rc : fail(rc, "cannot encode %s", what);
+    return rc == DURO_OK ? rc : fail(db, rc, "cannot encode %s", what);
 }
 
-static int pack_keys(argbuf *a, const char *const *keys, size_t n)
+static int pack_keys(duro *db, argbuf *a, const char *const *keys, size_t n)
 {
     pk_cstr(&a->pk, "keys");
     msgpack_pack_array(&a->pk, n);
     for (size_t i = 0; i < n; i++) {
         if (!keys[i])
-            return fail(DURO_BAD_REQUEST, "keys[%zu] is NULL", i);
+            return fail(db, DURO_BAD_REQUEST, "keys[%zu] is NULL", i);
         pk_cstr(&a->pk, keys[i]);
     }
     return DURO_OK;
@@ -218,15 +247,15 @@ static int run(duro *db, const char *op, const char *ns, argbuf *a, int val_enc,
     duro_buf_free(&a->buf);
     if (r->rc != DURO_OK)
         duro_buf_free(&r->body);
-    return finish(r);
+    return finish(db, r);
 }
 
 /* Hands a JSON body to the caller as NUL-terminated text. */
-static int take_json(duro_reply *r, char **json, size_t *len)
+static int take_json(duro *db, duro_reply *r, char **json, size_t *len)
 {
     if (duro_buf_append(&r->body, "", 1) != 0) {
         duro_buf_free(&r->body);
-        return fail(DURO_NOMEM, "out of memory");
+        return fail(db, DURO_NOMEM, "out of memory");
     }
     size_t n;
     char *p = duro_buf_take(&r->body, &n);
@@ -237,13 +266,13 @@ static int take_json(duro_reply *r, char **json, size_t *len)
 }
 
 /* Decodes an msgpack reply body into a jansson object (consumes the body). */
-static json_t *body_object(duro_reply *r)
+static json_t *body_object(duro *db, duro_reply *r)
 {
     json_t *o = duro_mp_to_json(r->body.data, r->body.len, NULL);
     duro_buf_free(&r->body);
     if (!json_is_object(o)) {
         json_decref(o);
-        fail(DURO_INTERNAL, "malformed reply body");
+        fail(db, DURO_INTERNAL, "malformed reply body");
         return NULL;
     }
     return o;
@@ -256,9 +285,10 @@ static int64_t int_field(const json_t *o, const char *name)
 }
 
 /* Reads up to two integer fields of an msgpack reply object. */
-static int reply_ints(duro_reply *r, const char *f1, int64_t *v1, const char *f2, int64_t *v2)
+static int reply_ints(duro *db, duro_reply *r, const char *f1, int64_t *v1, const char *f2,
+                      int64_t *v2)
 {
-    json_t *o = body_object(r);
+    json_t *o = body_object(db, r);
     if (!o)
         return DURO_INTERNAL;
     if (v1)
@@ -272,9 +302,9 @@ static int reply_ints(duro_reply *r, const char *f1, int64_t *v1, const char *f2
 #define CHECK_DB_KEY()                                                                       \
     do {                                                                                     \
         if (!db)                                                                             \
-            return fail(DURO_BAD_REQUEST, "db must not be NULL");                            \
+            return fail(db, DURO_BAD_REQUEST, "db must not be NULL");                            \
         if (!key)                                                                            \
-            return fail(DURO_BAD_REQUEST, "key must not be NULL");                           \
+            return fail(db, DURO_BAD_REQUEST, "key must not be NULL");                           \
     } while (0)
 
 /* ---- key-value ---- */
@@ -289,10 +319,10 @@ static int put(duro *db, const char *ns, const char *key, const char *value_json
     if (!opts)
         opts = &none;
     if (!value_json && !value_mp)
-        return fail(DURO_BAD_REQUEST, "value must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "value must not be NULL");
     size_t used;
     if (value_mp && (duro_mp_check(value_mp, len, DURO_MP_MAX_DEPTH, &used) != 0 || used != len))
-        return fail(DURO_BAD_REQUEST, "value is not exactly one well-formed msgpack object");
+        return fail(db, DURO_BAD_REQUEST, "value is not exactly one well-formed msgpack object");
     size_t fields = 2 + (opts->ttl_ms != 0) + (opts->metadata != NULL) + (opts->if_match > 0) +
                     (opts->if_none_match != 0);
     argbuf a;
@@ -302,16 +332,16 @@ static int put(duro *db, const char *ns, const char *key, const char *value_json
     pk_cstr(&a.pk, "value");
     int rc = DURO_OK;
     if (value_json)
-        rc = pack_json(&a, "value", value_json, len);
+        rc = pack_json(db, &a, "value", value_json, len);
     else if (duro_buf_append(&a.buf, value_mp, len) != 0)
-        rc = fail(DURO_NOMEM, "out of memory");
+        rc = fail(db, DURO_NOMEM, "out of memory");
     if (rc == DURO_OK && opts->ttl_ms != 0) {
         pk_cstr(&a.pk, "ttlMs");
         msgpack_pack_int64(&a.pk, opts->ttl_ms);
     }
     if (rc == DURO_OK && opts->metadata) {
         pk_cstr(&a.pk, "metadata");
-        rc = pack_json(&a, "metadata", opts->metadata, strlen(opts->metadata));
+        rc = pack_json(db, &a, "metadata", opts->metadata, strlen(opts->metadata));
     }
     if (rc == DURO_OK && opts->if_match > 0) {
         pk_cstr(&a.pk, "ifMatch");
@@ -330,24 +360,24 @@ static int put(duro *db, const char *ns, const char *key, const char *value_json
              &r);
     if (rc != DURO_OK)
         return rc;
-    return reply_ints(&r, "version", version, NULL, NULL);
+    return reply_ints(db, &r, "version", version, NULL, NULL);
 }
 
-DURO_API int duro_put(duro *db, const char *ns, const char *key, const char *json, size_t len,
-                      int64_t ttl_ms)
+DURO_API duro_status duro_put(duro *db, const char *ns, const char *key, const char *json,
+                              size_t len, int64_t ttl_ms)
 {
     duro_put_opts o = {.ttl_ms = ttl_ms};
     return put(db, ns, key, json, NULL, len, &o, NULL);
 }
 
-DURO_API int duro_put_ex(duro *db, const char *ns, const char *key, const char *json, size_t len,
-                         const duro_put_opts *opts, int64_t *version)
+DURO_API duro_status duro_put_ex(duro *db, const char *ns, const char *key, const char *json,
+                                 size_t len, const duro_put_opts *opts, int64_t *version)
 {
     return put(db, ns, key, json, NULL, len, opts, version);
 }
 
-DURO_API int duro_put_mp(duro *db, const char *ns, const char *key, const void *mp, size_t len,
-                         const duro_put_opts *opts, int64_t *version)
+DURO_API duro_status duro_put_mp(duro *db, const char *ns, const char *key, const void *mp,
+                                 size_t len, const duro_put_opts *opts, int64_t *version)
 {
     return put(db, ns, key, NULL, mp, len, opts, version);
 }
@@ -361,24 +391,24 @@ static int get(duro *db, const char *ns, const char *key, int out, duro_reply *r
     return run(db, "kv.get", ns, &a, DURO_ENC_JSON, out, r);
 }
 
-DURO_API int duro_get(duro *db, const char *ns, const char *key, char **json, size_t *len)
+DURO_API duro_status duro_get(duro *db, const char *ns, const char *key, char **json, size_t *len)
 {
     CHECK_DB_KEY();
     if (!json)
-        return fail(DURO_BAD_REQUEST, "json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "json must not be NULL");
     *json = NULL;
     if (len)
         *len = 0;
     duro_reply r;
     int rc = get(db, ns, key, DURO_OUT_JSON, &r);
-    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+    return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
-DURO_API int duro_get_mp(duro *db, const char *ns, const char *key, void **mp, size_t *len)
+DURO_API duro_status duro_get_mp(duro *db, const char *ns, const char *key, void **mp, size_t *len)
 {
     CHECK_DB_KEY();
     if (!mp)
-        return fail(DURO_BAD_REQUEST, "mp must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "mp must not be NULL");
     *mp = NULL;
     if (len)
         *len = 0;
@@ -407,11 +437,11 @@ static char *to_text(const json_t *v, size_t *len)
     return p;
 }
 
-DURO_API int duro_get_meta(duro *db, const char *ns, const char *key, duro_meta *out)
+DURO_API duro_status duro_get_meta(duro *db, const char *ns, const char *key, duro_meta *out)
 {
     CHECK_DB_KEY();
     if (!out)
-        return fail(DURO_BAD_REQUEST, "out must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "out must not be NULL");
     memset(out, 0, sizeof *out);
     argbuf a;
     args_init(&a, 2);
@@ -423,7 +453,7 @@ DURO_API int duro_get_meta(duro *db, const char *ns, const char *key, duro_meta 
     int rc = run(db, "kv.get", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     if (rc != DURO_OK)
         return rc;
-    json_t *o = body_object(&r);
+    json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
     out->value = to_text(json_object_get(o, "value") ? json_object_get(o, "value") : json_null(),
@@ -439,7 +469,7 @@ DURO_API int duro_get_meta(duro *db, const char *ns, const char *key, duro_meta 
     json_decref(o);
     if (nomem) {
         duro_meta_free(out);
-        return fail(DURO_NOMEM, "out of memory");
+        return fail(db, DURO_NOMEM, "out of memory");
     }
     return DURO_OK;
 }
@@ -453,8 +483,8 @@ DURO_API void duro_meta_free(duro_meta *m)
     memset(m, 0, sizeof *m);
 }
 
-DURO_API int duro_delete_ex(duro *db, const char *ns, const char *key, int64_t if_match,
-                            int *deleted)
+DURO_API duro_status duro_delete_ex(duro *db, const char *ns, const char *key, int64_t if_match,
+                                    int *deleted)
 {
     CHECK_DB_KEY();
     if (deleted)
@@ -471,7 +501,7 @@ DURO_API int duro_delete_ex(duro *db, const char *ns, const char *key, int64_t i
     int rc = run(db, "kv.delete", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     if (rc != DURO_OK)
         return rc;
-    json_t *o = body_object(&r);
+    json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
     if (deleted)
@@ -480,71 +510,71 @@ DURO_API int duro_delete_ex(duro *db, const char *ns, const char *key, int64_t i
     return DURO_OK;
 }
 
-DURO_API int duro_delete(duro *db, const char *ns, const char *key)
+DURO_API duro_status duro_delete(duro *db, const char *ns, const char *key)
 {
     return duro_delete_ex(db, ns, key, 0, NULL);
 }
 
-DURO_API int duro_batch_get(duro *db, const char *ns, const char *const *keys, size_t n,
-                            char **json, size_t *len)
+DURO_API duro_status duro_batch_get(duro *db, const char *ns, const char *const *keys, size_t n,
+                                    char **json, size_t *len)
 {
     if (!db || !json || (n && !keys))
-        return fail(DURO_BAD_REQUEST, "db, keys and json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, keys and json must not be NULL");
     *json = NULL;
     if (len)
         *len = 0;
     argbuf a;
     args_init(&a, 1);
-    int rc = pack_keys(&a, keys, n);
+    int rc = pack_keys(db, &a, keys, n);
     if (rc != DURO_OK) {
         duro_buf_free(&a.buf);
         return rc;
     }
     duro_reply r;
     rc = run(db, "kv.batch_get", ns, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
-    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+    return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
-DURO_API int duro_batch_set(duro *db, const char *ns, const char *entries_json, size_t len,
-                            int64_t *version)
+DURO_API duro_status duro_batch_set(duro *db, const char *ns, const char *entries_json, size_t len,
+                                    int64_t *version)
 {
     if (!db || !entries_json)
-        return fail(DURO_BAD_REQUEST, "db and entries_json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and entries_json must not be NULL");
     argbuf a;
     args_init(&a, 1);
     pk_cstr(&a.pk, "entries");
-    int rc = pack_json(&a, "entries", entries_json, len);
+    int rc = pack_json(db, &a, "entries", entries_json, len);
     if (rc != DURO_OK) {
         duro_buf_free(&a.buf);
         return rc;
     }
     duro_reply r;
     rc = run(db, "kv.batch_set", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    return rc == DURO_OK ? reply_ints(&r, "version", version, NULL, NULL) : rc;
+    return rc == DURO_OK ? reply_ints(db, &r, "version", version, NULL, NULL) : rc;
 }
 
-DURO_API int duro_batch_delete(duro *db, const char *ns, const char *const *keys, size_t n,
-                               int64_t *deleted)
+DURO_API duro_status duro_batch_delete(duro *db, const char *ns, const char *const *keys, size_t n,
+                                       int64_t *deleted)
 {
     if (!db || (n && !keys))
-        return fail(DURO_BAD_REQUEST, "db and keys must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and keys must not be NULL");
     argbuf a;
     args_init(&a, 1);
-    int rc = pack_keys(&a, keys, n);
+    int rc = pack_keys(db, &a, keys, n);
     if (rc != DURO_OK) {
         duro_buf_free(&a.buf);
         return rc;
     }
     duro_reply r;
     rc = run(db, "kv.batch_delete", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
+    return rc == DURO_OK ? reply_ints(db, &r, "deleted", deleted, NULL, NULL) : rc;
 }
 
-DURO_API int duro_list(duro *db, const char *ns, const duro_list_opts *opts, char **json,
-                       size_t *len)
+DURO_API duro_status duro_list(duro *db, const char *ns, const duro_list_opts *opts, char **json,
+                               size_t *len)
 {
     if (!db || !json)
-        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and json must not be NULL");
     *json = NULL;
     if (len)
         *len = 0;
@@ -577,18 +607,18 @@ DURO_API int duro_list(duro *db, const char *ns, const duro_list_opts *opts, cha
     }
     duro_reply r;
     int rc = run(db, "kv.list", ns, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
-    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+    return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
-DURO_API int duro_clear(duro *db, const char *ns, int64_t *deleted)
+DURO_API duro_status duro_clear(duro *db, const char *ns, int64_t *deleted)
 {
     if (!db)
-        return fail(DURO_BAD_REQUEST, "db must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db must not be NULL");
     argbuf a;
     args_init(&a, 0);
     duro_reply r;
     int rc = run(db, "kv.clear", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
+    return rc == DURO_OK ? reply_ints(db, &r, "deleted", deleted, NULL, NULL) : rc;
 }
 
 /* ---- rate limiting ---- */
@@ -621,7 +651,7 @@ static int rl_call(duro *db, const char *op, const char *ns, const char *key, in
     int rc = run(db, op, ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     if (rc != DURO_OK)
         return rc;
-    json_t *o = body_object(&r);
+    json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
     if (out) {
@@ -635,22 +665,22 @@ static int rl_call(duro *db, const char *op, const char *ns, const char *key, in
     return DURO_OK;
 }
 
-DURO_API int duro_ratelimit_check(duro *db, const char *ns, const char *key, int64_t limit,
-                                  int64_t window_ms, int64_t cost, duro_rl_result *out)
+DURO_API duro_status duro_ratelimit_check(duro *db, const char *ns, const char *key, int64_t limit,
+                                          int64_t window_ms, int64_t cost, duro_rl_result *out)
 {
     return rl_call(db, "ratelimit.check", ns, key, limit, window_ms, 1, cost, out);
 }
 
-DURO_API int duro_ratelimit_get(duro *db, const char *ns, const char *key, int64_t limit,
-                                int64_t window_ms, duro_rl_result *out)
+DURO_API duro_status duro_ratelimit_get(duro *db, const char *ns, const char *key, int64_t limit,
+                                        int64_t window_ms, duro_rl_result *out)
 {
     return rl_call(db, "ratelimit.get", ns, key, limit, window_ms, 0, 0, out);
 }
 
 /* Reads the boolean "deleted" of an msgpack reply object into *deleted. */
-static int reply_deleted(duro_reply *r, int *deleted)
+static int reply_deleted(duro *db, duro_reply *r, int *deleted)
 {
-    json_t *o = body_object(r);
+    json_t *o = body_object(db, r);
     if (!o)
         return DURO_INTERNAL;
     if (deleted)
@@ -659,7 +689,7 @@ static int reply_deleted(duro_reply *r, int *deleted)
     return DURO_OK;
 }
 
-DURO_API int duro_ratelimit_reset(duro *db, const char *ns, const char *key, int *deleted)
+DURO_API duro_status duro_ratelimit_reset(duro *db, const char *ns, const char *key, int *deleted)
 {
     CHECK_DB_KEY();
     if (deleted)
@@ -670,7 +700,7 @@ DURO_API int duro_ratelimit_reset(duro *db, const char *ns, const char *key, int
     pk_cstr(&a.pk, key);
     duro_reply r;
     int rc = run(db, "ratelimit.reset", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    return rc == DURO_OK ? reply_deleted(&r, deleted) : rc;
+    return rc == DURO_OK ? reply_deleted(db, &r, deleted) : rc;
 }
 
 /* ---- sessions ---- */
@@ -687,7 +717,7 @@ static int session_call(duro *db, const char *op, const char *ns, const char *na
     pk_cstr(&a.pk, s);
     if (data_json) {
         pk_cstr(&a.pk, "data");
-        int rc = pack_json(&a, "data", data_json, len);
+        int rc = pack_json(db, &a, "data", data_json, len);
         if (rc != DURO_OK) {
             duro_buf_free(&a.buf);
             return rc;
@@ -700,20 +730,20 @@ static int session_call(duro *db, const char *op, const char *ns, const char *na
     return run(db, op, ns, &a, DURO_ENC_JSON, out, r);
 }
 
-DURO_API int duro_session_create(duro *db, const char *ns, const char *data_json, size_t len,
-                                 int64_t ttl_ms, const char *user_id, int rolling, char **id,
-                                 int64_t *expires_at)
+DURO_API duro_status duro_session_create(duro *db, const char *ns, const char *data_json,
+                                         size_t len, int64_t ttl_ms, const char *user_id,
+                                         int rolling, char **id, int64_t *expires_at)
 {
     if (id)
         *id = NULL;
     if (expires_at)
         *expires_at = 0;
     if (!db || !data_json || !id)
-        return fail(DURO_BAD_REQUEST, "db, data_json and id must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, data_json and id must not be NULL");
     argbuf a;
     args_init(&a, 2 + (user_id != NULL) + (rolling != 0));
     pk_cstr(&a.pk, "data");
-    int rc = pack_json(&a, "data", data_json, len);
+    int rc = pack_json(db, &a, "data", data_json, len);
     if (rc != DURO_OK) {
         duro_buf_free(&a.buf);
         return rc;
@@ -732,13 +762,13 @@ DURO_API int duro_session_create(duro *db, const char *ns, const char *data_json
     rc = run(db, "session.create", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     if (rc != DURO_OK)
         return rc;
-    json_t *o = body_object(&r);
+    json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
     const json_t *jid = json_object_get(o, "id");
     if (!json_is_string(jid)) {
         json_decref(o);
-        return fail(DURO_INTERNAL, "malformed reply body: no session id");
+        return fail(db, DURO_INTERNAL, "malformed reply body: no session id");
     }
     *id = strdup(json_string_value(jid));
     if (expires_at)
@@ -747,13 +777,13 @@ DURO_API int duro_session_create(duro *db, const char *ns, const char *data_json
     if (!*id) {
         if (expires_at)
             *expires_at = 0;
-        return fail(DURO_NOMEM, "out of memory");
+        return fail(db, DURO_NOMEM, "out of memory");
     }
     return DURO_OK;
 }
 
-DURO_API int duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
-                              size_t *len, char **user_id, int64_t *expires_at)
+DURO_API duro_status duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
+                                      size_t *len, char **user_id, int64_t *expires_at)
 {
     if (data_json)
         *data_json = NULL;
@@ -764,12 +794,12 @@ DURO_API int duro_session_get(duro *db, const char *ns, const char *id, char **d
     if (expires_at)
         *expires_at = 0;
     if (!db || !id || !data_json)
-        return fail(DURO_BAD_REQUEST, "db, id and data_json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, id and data_json must not be NULL");
     duro_reply r;
     int rc = session_call(db, "session.get", ns, "id", id, NULL, 0, 0, DURO_OUT_MP, &r);
     if (rc != DURO_OK)
         return rc;
-    json_t *o = body_object(&r);
+    json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
     const json_t *data = json_object_get(o, "data");
@@ -788,57 +818,58 @@ DURO_API int duro_session_get(duro *db, const char *ns, const char *id, char **d
             *len = 0;
         if (expires_at)
             *expires_at = 0;
-        return fail(DURO_NOMEM, "out of memory");
+        return fail(db, DURO_NOMEM, "out of memory");
     }
     return DURO_OK;
 }
 
-DURO_API int duro_session_put(duro *db, const char *ns, const char *id, const char *data_json,
-                              size_t len, int64_t ttl_ms, int64_t *expires_at)
+DURO_API duro_status duro_session_put(duro *db, const char *ns, const char *id,
+                                      const char *data_json, size_t len, int64_t ttl_ms,
+                                      int64_t *expires_at)
 {
     if (expires_at)
         *expires_at = 0;
     if (!db || !id || !data_json)
-        return fail(DURO_BAD_REQUEST, "db, id and data_json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, id and data_json must not be NULL");
     duro_reply r;
     int rc = session_call(db, "session.put", ns, "id", id, data_json, len, ttl_ms, DURO_OUT_MP,
                           &r);
-    return rc == DURO_OK ? reply_ints(&r, "expiresAt", expires_at, NULL, NULL) : rc;
+    return rc == DURO_OK ? reply_ints(db, &r, "expiresAt", expires_at, NULL, NULL) : rc;
 }
 
-DURO_API int duro_session_delete(duro *db, const char *ns, const char *id, int *deleted)
+DURO_API duro_status duro_session_delete(duro *db, const char *ns, const char *id, int *deleted)
 {
     if (deleted)
         *deleted = 0;
     if (!db || !id)
-        return fail(DURO_BAD_REQUEST, "db and id must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and id must not be NULL");
     duro_reply r;
     int rc = session_call(db, "session.delete", ns, "id", id, NULL, 0, 0, DURO_OUT_MP, &r);
-    return rc == DURO_OK ? reply_deleted(&r, deleted) : rc;
+    return rc == DURO_OK ? reply_deleted(db, &r, deleted) : rc;
 }
 
-DURO_API int duro_session_list_user(duro *db, const char *ns, const char *user_id, char **json,
-                                    size_t *len)
+DURO_API duro_status duro_session_list_user(duro *db, const char *ns, const char *user_id,
+                                            char **json, size_t *len)
 {
     if (json)
         *json = NULL;
     if (len)
         *len = 0;
     if (!db || !user_id || !json)
-        return fail(DURO_BAD_REQUEST, "db, user_id and json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, user_id and json must not be NULL");
     duro_reply r;
     int rc = session_call(db, "session.list_user", ns, "userId", user_id, NULL, 0, 0,
                           DURO_OUT_JSON, &r);
-    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+    return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
-DURO_API int duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
-                                      const char *except_id, int64_t *deleted)
+DURO_API duro_status duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
+                                              const char *except_id, int64_t *deleted)
 {
     if (deleted)
         *deleted = 0;
     if (!db || !user_id)
-        return fail(DURO_BAD_REQUEST, "db and user_id must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and user_id must not be NULL");
     argbuf a;
     args_init(&a, 1 + (except_id != NULL));
     pk_cstr(&a.pk, "userId");
@@ -849,13 +880,13 @@ DURO_API int duro_session_revoke_user(duro *db, const char *ns, const char *user
     }
     duro_reply r;
     int rc = run(db, "session.revoke_user", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    return rc == DURO_OK ? reply_ints(&r, "deleted", deleted, NULL, NULL) : rc;
+    return rc == DURO_OK ? reply_ints(db, &r, "deleted", deleted, NULL, NULL) : rc;
 }
 
 /* ---- the namespace snapshot ---- */
 
-DURO_API int duro_snapshot_get(duro *db, const char *ns, char **json, size_t *len,
-                               int64_t *etag)
+DURO_API duro_status duro_snapshot_get(duro *db, const char *ns, char **json, size_t *len,
+                                       int64_t *etag)
 {
     if (json)
         *json = NULL;
@@ -864,21 +895,21 @@ DURO_API int duro_snapshot_get(duro *db, const char *ns, char **json, size_t *le
     if (etag)
         *etag = 0;
     if (!db || !json)
-        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and json must not be NULL");
     argbuf a;
     args_init(&a, 0);
     duro_reply r;
     int rc = run(db, "snapshot.get", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     if (rc != DURO_OK)
         return rc;
-    json_t *o = body_object(&r);
+    json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
     const json_t *data = json_object_get(o, "data");
     const json_t *tag = json_object_get(o, "etag");
     if (!json_is_object(data) || !json_is_integer(tag)) {
         json_decref(o);
-        return fail(DURO_INTERNAL, "malformed reply body: want {etag, data}");
+        return fail(db, DURO_INTERNAL, "malformed reply body: want {etag, data}");
     }
     *json = to_text(data, len);
     if (etag)
@@ -889,26 +920,26 @@ DURO_API int duro_snapshot_get(duro *db, const char *ns, char **json, size_t *le
             *len = 0;
         if (etag)
             *etag = 0;
-        return fail(DURO_NOMEM, "out of memory");
+        return fail(db, DURO_NOMEM, "out of memory");
     }
     return DURO_OK;
 }
 
-DURO_API int duro_snapshot_patch(duro *db, const char *ns, const char *ops_json, size_t len,
-                                 int64_t if_match, int64_t *etag, int *created)
+DURO_API duro_status duro_snapshot_patch(duro *db, const char *ns, const char *ops_json, size_t len,
+                                         int64_t if_match, int64_t *etag, int *created)
 {
     if (etag)
         *etag = 0;
     if (created)
         *created = 0;
     if (!db || !ops_json)
-        return fail(DURO_BAD_REQUEST, "db and ops_json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and ops_json must not be NULL");
     if (if_match < -1)
-        return fail(DURO_BAD_REQUEST, "if_match must be an ETag (>= 0) or -1");
+        return fail(db, DURO_BAD_REQUEST, "if_match must be an ETag (>= 0) or -1");
     argbuf a;
     args_init(&a, 1 + (if_match >= 0));
     pk_cstr(&a.pk, "ops");
-    int rc = pack_json(&a, "ops_json", ops_json, len);
+    int rc = pack_json(db, &a, "ops_json", ops_json, len);
     if (rc != DURO_OK) {
         duro_buf_free(&a.buf);
         return rc;
@@ -921,7 +952,7 @@ DURO_API int duro_snapshot_patch(duro *db, const char *ns, const char *ops_json,
     rc = run(db, "snapshot.patch", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     if (rc != DURO_OK)
         return rc;
-    json_t *o = body_object(&r);
+    json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
     if (etag)
@@ -934,15 +965,15 @@ DURO_API int duro_snapshot_patch(duro *db, const char *ns, const char *ops_json,
 
 /* ---- the resource registry ---- */
 
-DURO_API int duro_resources_list(duro *db, const duro_resource_list_opts *opts, char **json,
-                                 size_t *len)
+DURO_API duro_status duro_resources_list(duro *db, const duro_resource_list_opts *opts, char **json,
+                                         size_t *len)
 {
     if (json)
         *json = NULL;
     if (len)
         *len = 0;
     if (!db || !json)
-        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and json must not be NULL");
     static const duro_resource_list_opts none = DURO_RESOURCE_LIST_OPTS_INIT;
     if (!opts)
         opts = &none;
@@ -968,22 +999,22 @@ DURO_API int duro_resources_list(duro *db, const duro_resource_list_opts *opts, 
     }
     duro_reply r;
     int rc = run(db, "resources.list", NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
-    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+    return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
-DURO_API int duro_resources_stats(duro *db, char **json, size_t *len)
+DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len)
 {
     if (json)
         *json = NULL;
     if (len)
         *len = 0;
     if (!db || !json)
-        return fail(DURO_BAD_REQUEST, "db and json must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and json must not be NULL");
     argbuf a;
     args_init(&a, 0);
     duro_reply r;
     int rc = run(db, "resources.stats", NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
-    return rc == DURO_OK ? take_json(&r, json, len) : rc;
+    return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
 /* Packs {type, key} of a resource op; extra fields follow (counted in
@@ -997,9 +1028,10 @@ static void resource_args(argbuf *a, const char *type, const char *key, size_t e
     pk_cstr(&a->pk, key);
 }
 
-DURO_API int duro_resources_register(duro *db, const char *ns, const char *type, const char *key,
-                                     int64_t size, const char *metadata_json, char **json,
-                                     size_t *len, int *created)
+DURO_API duro_status duro_resources_register(duro *db, const char *ns, const char *type,
+                                             const char *key, int64_t size,
+                                             const char *metadata_json, char **json, size_t *len,
+                                             int *created)
 {
     if (json)
         *json = NULL;
@@ -1008,7 +1040,7 @@ DURO_API int duro_resources_register(duro *db, const char *ns, const char *type,
     if (created)
         *created = 0;
     if (!db || !type || !key)
-        return fail(DURO_BAD_REQUEST, "db, type and key must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, type and key must not be NULL");
     argbuf a;
     resource_args(&a, type, key, (size != -1) + (metadata_json != NULL));
     if (size != -1) {
@@ -1017,7 +1049,7 @@ DURO_API int duro_resources_register(duro *db, const char *ns, const char *type,
     }
     if (metadata_json) {
         pk_cstr(&a.pk, "metadata");
-        int rc = pack_json(&a, "metadata_json", metadata_json, strlen(metadata_json));
+        int rc = pack_json(db, &a, "metadata_json", metadata_json, strlen(metadata_json));
         if (rc != DURO_OK) {
             duro_buf_free(&a.buf);
             return rc;
@@ -1034,24 +1066,24 @@ DURO_API int duro_resources_register(duro *db, const char *ns, const char *type,
         duro_buf_free(&r.body);
         return DURO_OK;
     }
-    rc = take_json(&r, json, len);
+    rc = take_json(db, &r, json, len);
     if (rc != DURO_OK && created)
         *created = 0;
     return rc;
 }
 
-DURO_API int duro_resources_unregister(duro *db, const char *ns, const char *type,
-                                       const char *key, int *deleted)
+DURO_API duro_status duro_resources_unregister(duro *db, const char *ns, const char *type,
+                                               const char *key, int *deleted)
 {
     if (deleted)
         *deleted = 0;
     if (!db || !type || !key)
-        return fail(DURO_BAD_REQUEST, "db, type and key must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, type and key must not be NULL");
     argbuf a;
     resource_args(&a, type, key, 0);
     duro_reply r;
     int rc = run(db, "resources.unregister", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    return rc == DURO_OK ? reply_deleted(&r, deleted) : rc;
+    return rc == DURO_OK ? reply_deleted(db, &r, deleted) : rc;
 }
 
 /* ---- any op ---- */
@@ -1059,7 +1091,7 @@ DURO_API int duro_resources_unregister(duro *db, const char *ns, const char *typ
 static const unsigned char empty_map[1] = {0x80};
 
 /* args must be one msgpack map; NULL/0 means {}. */
-static int check_args(const void **args, size_t *len)
+static int check_args(duro *db, const void **args, size_t *len)
 {
     if (!*args || *len == 0) {
         *args = empty_map;
@@ -1070,12 +1102,12 @@ static int check_args(const void **args, size_t *len)
     size_t used;
     if (duro_mp_check(p, *len, DURO_MP_MAX_DEPTH, &used) != 0 || used != *len ||
         !((p[0] & 0xf0) == 0x80 || p[0] == 0xde || p[0] == 0xdf))
-        return fail(DURO_BAD_REQUEST, "args must be exactly one msgpack map");
+        return fail(db, DURO_BAD_REQUEST, "args must be exactly one msgpack map");
     return DURO_OK;
 }
 
-DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *args,
-                       size_t args_len, int *status, void **body, size_t *body_len)
+DURO_API duro_status duro_call(duro *db, const char *op, const char *ns, const void *args,
+                               size_t args_len, int *status, void **body, size_t *body_len)
 {
     if (status)
         *status = 0;
@@ -1084,8 +1116,8 @@ DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *arg
     if (body_len)
         *body_len = 0;
     if (!db || !op)
-        return fail(DURO_BAD_REQUEST, "db and op must not be NULL");
-    int rc = check_args(&args, &args_len);
+        return fail(db, DURO_BAD_REQUEST, "db and op must not be NULL");
+    int rc = check_args(db, &args, &args_len);
     if (rc != DURO_OK) {
         if (status)
             *status = duro_status_http(rc);
@@ -1095,7 +1127,7 @@ DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *arg
     memset(&r, 0, sizeof r);
     db->be->call(db, op, ns_or_default(ns), args, args_len, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
     if (r.rc != DURO_OK && r.body.len == 0)
-        duro_pack_error(&r.body, r.rc, r.msg);
+        duro_errbody_mp(&r.body, DURO_ERRBODY_BARE, r.rc, r.msg);
     if (status)
         *status = r.http;
     size_t n;
@@ -1107,27 +1139,26 @@ DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *arg
     } else {
         free(p);
     }
-    return finish(&r);
+    return finish(db, &r);
 }
 
-DURO_API int duro_send(duro *db, const char *op, const char *ns, const void *args,
-                       size_t args_len, uint64_t *id)
+DURO_API duro_status duro_send(duro *db, const char *op, const char *ns, const void *args,
+                               size_t args_len, uint64_t *id)
 {
     if (!db || !op || !id)
-        return fail(DURO_BAD_REQUEST, "db, op and id must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db, op and id must not be NULL");
     *id = 0;
-    int rc = check_args(&args, &args_len);
+    int rc = check_args(db, &args, &args_len);
     if (rc != DURO_OK)
         return rc;
     char msg[256] = "";
     rc = db->be->send(db, op, ns_or_default(ns), args, args_len, id, msg, sizeof msg);
     if (rc != DURO_OK)
-        return fail(rc, "%s", msg[0] ? msg : duro_errstr(rc));
-    last_error[0] = '\0';
-    return DURO_OK;
+        return fail(db, rc, "%s", msg[0] ? msg : duro_errstr(rc));
+    return succeed(db);
 }
 
-DURO_API int duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t *body_len)
+DURO_API duro_status duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t *body_len)
 {
     if (status)
         *status = 0;
@@ -1136,14 +1167,14 @@ DURO_API int duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t 
     if (body_len)
         *body_len = 0;
     if (!db || !id)
-        return fail(DURO_BAD_REQUEST, "db and id must not be NULL");
+        return fail(db, DURO_BAD_REQUEST, "db and id must not be NULL");
     *id = 0;
     duro_reply r;
     memset(&r, 0, sizeof r);
     int rc = db->be->recv(db, id, &r);
     (void)rc;
     if (r.rc != DURO_OK && r.body.len == 0 && *id != 0)
-        duro_pack_error(&r.body, r.rc, r.msg);
+        duro_errbody_mp(&r.body, DURO_ERRBODY_BARE, r.rc, r.msg);
     if (status)
         *status = r.http;
     size_t n;
@@ -1155,5 +1186,5 @@ DURO_API int duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t 
     } else {
         free(p);
     }
-    return finish(&r);
+    return finish(db, &r);
 }

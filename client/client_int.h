@@ -10,11 +10,14 @@
 #ifndef DURO_CLIENT_INT_H
 #define DURO_CLIENT_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "duro/duro.h"
 #include "common/buf.h"
+#include "common/errbody.h" /* the error map of a reply body */
+#include "common/frame.h"   /* the protocol version, ping's answer */
 
 #define DURO_CLIENT_MAX_INFLIGHT 4096 /* duro_send requests per handle */
 
@@ -24,12 +27,12 @@ enum { DURO_OUT_MP = 0, DURO_OUT_JSON = 1 };
 /* The outcome of one op. */
 typedef struct duro_reply {
     int rc;          /* duro_status */
-    int http;        /* HTTP-like status (200 on success) */
+    int http;        /* HTTP-like status of rc (201 when created): duro_call's *status */
     duro_buf body;   /* on DURO_OK: the data in the encoding asked for; on an
                       * error answered by the server/runtime: the error map as
                       * msgpack ({code, message}); empty for local failures */
     char msg[256];   /* on error: the message ("" on success) */
-    int created;     /* the write created its target (status 201) */
+    int created;     /* the write created its target (DURO_CREATED on the wire) */
 } duro_reply;
 
 typedef struct duro_backend {
@@ -46,9 +49,12 @@ typedef struct duro_backend {
     void (*close)(duro *db);
 } duro_backend;
 
-/* Every handle starts with this header. */
+/* Every handle starts with this header (zeroed by the backend's constructor;
+ * the rest is client.c's). */
 struct duro {
     const duro_backend *be;
+    pthread_mutex_t err_mu; /* guards errmsg */
+    char errmsg[256];       /* the message of the last call on this handle, "" if it succeeded */
 };
 
 /* Backend constructors: url is the whole URL. On failure return a status and
@@ -61,12 +67,11 @@ int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen);
 int duro_reply_fail(duro_reply *r, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Sets r->rc, r->msg from an error body (msgpack {code, message}) and the
- * HTTP-like status. */
-void duro_reply_error_from_body(duro_reply *r, int http, const void *body, size_t len);
-
-/* Appends a msgpack error map {code, message} for rc to out. 0 / -1. */
-int duro_pack_error(duro_buf *out, int rc, const char *msg);
+/* Sets r->rc, r->http and r->msg from an error reply: status is its number
+ * (the wire's, protocol 2), body its msgpack {code, message}. A number that is
+ * no error status of the table falls back to the body's code, else
+ * DURO_INTERNAL. */
+void duro_reply_error_from_body(duro_reply *r, int status, const void *body, size_t len);
 
 /* Parses a decimal option "name=value" from a URL query (after '?'). Returns
  * 1 and *out if present, 0 if absent, -1 if malformed. */

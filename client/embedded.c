@@ -104,13 +104,12 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
     e->owner = E;
     m->ctx = e;
     m->done = on_done;
-    m->etag = -1;
+    m->version = -1;
     size_t op_len = strlen(op);
     if (op_len == 4 && memcmp(op, "ping", 4) == 0) {
-        static const char pong[] = "\xa4pong";
         e->done = 1;
         m->status = DURO_OK;
-        if (duro_buf_append(&m->body, pong, 5) != 0)
+        if (duro_buf_append(&m->body, duro_frame_pong, DURO_FRAME_PONG_LEN) != 0)
             duro_msg_fail(m, DURO_NOMEM, "out of memory");
         return e;
     }
@@ -163,12 +162,12 @@ static void reply_of(ereq *e, int out, duro_reply *r)
     duro_msg *m = &e->m;
     if (m->status != DURO_OK) {
         duro_reply_fail(r, m->status, "%s", m->errmsg[0] ? m->errmsg : duro_errstr(m->status));
-        duro_pack_error(&r->body, m->status, r->msg);
+        duro_errbody_mp(&r->body, DURO_ERRBODY_BARE, m->status, r->msg);
         return;
     }
     int bad = 0;
     if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET)
-        bad = snapshot_head(m->etag, out, &r->body);
+        bad = snapshot_head(m->version, out, &r->body);
     if (!bad)
         bad = out == DURO_OUT_JSON
                   ? duro_tape_to_json(m->body.data, m->body.len, &r->body)
@@ -182,7 +181,7 @@ static void reply_of(ereq *e, int out, duro_reply *r)
         return;
     }
     r->rc = DURO_OK;
-    r->http = m->created ? 201 : 200;
+    r->http = duro_status_http(m->created ? DURO_CREATED : DURO_OK);
     r->created = m->created != 0;
 }
 

@@ -29,6 +29,13 @@
  * DURO_UNAVAILABLE and leaves the connection up (its late reply is dropped).
  * The fd is non-blocking; every wait is a poll() or a timed condvar wait
  * against a CLOCK_MONOTONIC deadline.
+ *
+ * Versions: this is protocol 2 (DURO_PROTOCOL_VERSION): a reply's status is a
+ * stable number of the status table. A protocol-1 durod answers HTTP-like
+ * numbers (100..599), which no table row has: the first such reply breaks the
+ * connection with "the server speaks binary protocol 1, not 2" (DURO_IO). The
+ * handle does not ping on connect (it would cost a round trip per dial); ping
+ * answers {pong, protocol} for a caller that wants to check up front.
  */
 #include <errno.h>
 #include <msgpack.h>
@@ -56,8 +63,8 @@ struct pend {
     uint64_t id;
     int done;
     int async;      /* duro_send: to the ready list when done */
-    int rc;         /* -1: answered by the server (http, body); else a local failure */
-    int http;
+    int rc;         /* -1: answered by the server (status, body); else a local failure */
+    int status;     /* the reply's: a stable number of the status table */
     duro_buf body;  /* msgpack */
     char msg[288];  /* local failure message */
     pend *hnext;    /* table chain */
@@ -345,68 +352,71 @@ static int rd_uint(const unsigned char **q, const unsigned char *end, uint64_t *
     return 0;
 }
 
-/* Files one reply frame (mu held). -1 if it is malformed. */
-static int file_reply(remote *R, const unsigned char *f, size_t n)
+/* Files one reply frame (mu held). NULL, or why the frame breaks the
+ * connection. */
+static const char *file_reply(remote *R, const unsigned char *f, size_t n)
 {
     size_t used;
     if (duro_mp_check(f, n, DURO_MP_MAX_DEPTH, &used) != 0 || used != n)
-        return -1;
+        return "malformed reply frame";
     const unsigned char *q = f, *end = f + n;
     if (*q == 0x93)
         q++;
     else if (n >= 3 && q[0] == 0xdc && q[1] == 0 && q[2] == 3)
         q += 3;
     else
-        return -1;
+        return "malformed reply frame";
     uint64_t id, status;
-    if (rd_uint(&q, end, &id) != 0 || rd_uint(&q, end, &status) != 0 || q >= end ||
-        status > 999)
-        return -1;
+    if (rd_uint(&q, end, &id) != 0 || rd_uint(&q, end, &status) != 0 || q >= end)
+        return "malformed reply frame";
+    if (status >= 100 && status <= 599) /* HTTP-like: a durod older than this libduro */
+        return "the server speaks binary protocol 1, not 2";
+    if (status >= 600)
+        return "malformed reply frame";
     pend *p = table_take(R, id);
     if (!p) {
-        if (id == 0 && status != 200) { /* the server's error before it hangs up */
+        if (id == 0 && status != DURO_OK) { /* the server's error before it hangs up */
             duro_reply tmp;
             memset(&tmp, 0, sizeof tmp);
             duro_reply_error_from_body(&tmp, (int)status, q, (size_t)(end - q));
             snprintf(R->fatal, sizeof R->fatal, "%.150s", tmp.msg);
         }
-        return 0; /* its caller gave up waiting */
+        return NULL; /* its caller gave up waiting */
     }
     p->rc = -1;
-    p->http = (int)status;
+    p->status = (int)status;
     if (duro_buf_append(&p->body, q, (size_t)(end - q)) != 0) {
         p->rc = DURO_NOMEM;
         snprintf(p->msg, sizeof p->msg, "out of memory");
     }
     complete(R, p);
-    return 0;
+    return NULL;
 }
 
-/* Files every complete frame in rbuf (mu held). -1 on a bad frame. */
-static int file_frames(remote *R)
+/* Files every complete frame in rbuf (mu held). NULL, or why a bad frame
+ * breaks the connection. */
+static const char *file_frames(remote *R)
 {
     size_t off = 0;
-    int rc = 0;
+    const char *bad = NULL;
     while (R->rbuf.len - off >= 4) {
         const unsigned char *h = (const unsigned char *)R->rbuf.data + off;
         uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
         if (n == 0 || n > MAX_REPLY_BYTES) {
-            rc = -1;
+            bad = "malformed reply frame";
             break;
         }
         if (R->rbuf.len - off - 4 < n)
             break;
-        if (file_reply(R, h + 4, n) != 0) {
-            rc = -1;
+        if ((bad = file_reply(R, h + 4, n)) != NULL)
             break;
-        }
         off += 4 + (size_t)n;
     }
     if (off > 0) {
         memmove(R->rbuf.data, R->rbuf.data + off, R->rbuf.len - off);
         R->rbuf.len -= off;
     }
-    return rc;
+    return bad;
 }
 
 /* In the read role, without mu: waits up to the deadline for bytes and reads
@@ -459,8 +469,8 @@ static int wait_until(remote *R, const int *done, pend *const *ready, int64_t de
         R->reading = 0;
         if (r < 0)
             mark_broken(R, why);
-        else if (r > 0 && file_frames(R) != 0)
-            mark_broken(R, "malformed reply frame");
+        else if (r > 0 && (why = file_frames(R)) != NULL)
+            mark_broken(R, why);
         pthread_cond_broadcast(&R->cv);
     }
     return 0;
@@ -525,15 +535,15 @@ static void reply_of(remote *R, pend *p, int out, duro_reply *r)
         duro_reply_fail(r, p->rc, "%s", p->msg);
         return;
     }
-    if (p->http != 200 && p->http != 201) {
-        duro_reply_error_from_body(r, p->http, p->body.data, p->body.len);
+    if (p->status != DURO_OK && p->status != DURO_CREATED) {
+        duro_reply_error_from_body(r, p->status, p->body.data, p->body.len);
         r->body = p->body; /* the error map, for duro_call */
         memset(&p->body, 0, sizeof p->body);
         return;
     }
     r->rc = DURO_OK;
-    r->http = p->http;
-    r->created = p->http == 201;
+    r->http = duro_status_http(p->status);
+    r->created = p->status == DURO_CREATED;
     if (out == DURO_OUT_MP) {
         r->body = p->body;
         memset(&p->body, 0, sizeof p->body);

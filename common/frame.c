@@ -3,6 +3,15 @@
 
 #include "common/codec.h"
 
+_Static_assert(DURO_PROTOCOL_VERSION < 128, "the version is a positive fixint");
+
+const unsigned char duro_frame_pong[DURO_FRAME_PONG_LEN] = {
+    0x82,                                             /* map of 2 */
+    0xa4, 'p', 'o', 'n', 'g', 0xc3,                   /* "pong": true */
+    0xa8, 'p', 'r', 'o', 't', 'o', 'c', 'o', 'l',     /* "protocol": */
+    DURO_PROTOCOL_VERSION,
+};
+
 static uint64_t be(const unsigned char *p, int n)
 {
     uint64_t v = 0;

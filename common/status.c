@@ -4,14 +4,17 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/status_int.h"
+
 struct row {
     const char *wire;
     int http;
+    const char *reason;
     const char *msg;
 };
 
 static const struct row rows[] = {
-#define DURO__ROW(name, num, wire, http, msg) [num] = {wire, http, msg},
+#define DURO__ROW(name, num, wire, http, reason, msg) [num] = {wire, http, reason, msg},
     DURO_STATUS_MAP(DURO__ROW)
 #undef DURO__ROW
 };
@@ -41,6 +44,11 @@ int duro_status_http(int rc)
     return r ? r->http : 500;
 }
 
+int duro_status_known(int rc)
+{
+    return find(rc) != NULL;
+}
+
 int duro_status_from_code(const char *code, size_t len)
 {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
@@ -49,10 +57,31 @@ int duro_status_from_code(const char *code, size_t len)
     return -1;
 }
 
-int duro_status_from_http(int http)
+/* The first status of the table with HTTP status http, or -1. */
+static int first_with_http(int http)
 {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if (rows[i].wire && rows[i].http == http)
             return (int)i;
-    return DURO_INTERNAL;
+    return -1;
+}
+
+duro_status duro_status_from_http(int http)
+{
+    int rc = first_with_http(http);
+    return rc >= 0 ? (duro_status)rc : DURO_INTERNAL;
+}
+
+const char *duro_http_reason(int http)
+{
+    int rc = first_with_http(http);
+    if (rc >= 0)
+        return rows[rc].reason;
+    /* the numbers the HTTP server sends that are no status of the table */
+    switch (http) {
+    case 100: return "Continue";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    default: return "Unknown";
+    }
 }

@@ -211,7 +211,7 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     } else {
         duro_tape_value(&pk, row.enc, row.val, row.val_len);
     }
-    m->etag = row.version;
+    m->version = row.version;
     return DURO_OK;
 }
 
@@ -265,7 +265,7 @@ static int op_put(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
             return duro_msg_fail(m, DURO_PRECONDITION_FAILED, "key exists (If-None-Match: *)");
         if (r->if_match >= 0 && (!found || row.version != r->if_match)) {
             if (found)
-                m->etag = row.version;
+                m->version = row.version;
             return duro_msg_fail(m, DURO_PRECONDITION_FAILED,
                                  found ? "version mismatch (If-Match)"
                                        : "key does not exist (If-Match)");
@@ -280,7 +280,7 @@ static int op_put(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     msgpack_pack_map(&pk, 1);
     duro_tape_lit(&pk, "version");
     msgpack_pack_int64(&pk, version);
-    m->etag = version;
+    m->version = version;
     return DURO_OK;
 }
 
@@ -706,7 +706,7 @@ static int op_snapshot_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now
     msgpack_pack_map(&pk, count);
     duro_buf_append(&m->body, tmp.data, tmp.len);
     duro_buf_free(&tmp);
-    m->etag = etag;
+    m->version = etag;
     return DURO_OK;
 }
 
@@ -716,7 +716,7 @@ static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t n
     if (etag < 0)
         return duro_ns_fail(ns, m, -DURO_INTERNAL);
     if (r->if_match >= 0 && r->if_match != etag) {
-        m->etag = etag;
+        m->version = etag;
         return duro_msg_fail(m, DURO_PRECONDITION_FAILED,
                              "the namespace changed (ETag \"%lld\"); read it again",
                              (long long)etag);
@@ -739,7 +739,7 @@ static int op_snapshot_patch(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t n
     duro_tape_lit(&pk, "created");
     m->created = etag == 0 && after != 0;
     duro_tape_bool(&pk, m->created);
-    m->etag = after;
+    m->version = after;
     return DURO_OK;
 }
 

@@ -8,8 +8,8 @@
  *
  * Replies (msg->body, a tape — see common/codec.h) by op:
  *   GET           the value; with with_meta: {value, metadata, version,
- *                 createdAt, updatedAt, expiresAt}; etag = version
- *   PUT           {version}; etag = version
+ *                 createdAt, updatedAt, expiresAt}; msg->version = the key's
+ *   PUT           {version}; msg->version = the key's new version
  *   DELETE        {deleted: bool}
  *   BATCH_GET     {key: value, ...} for the live keys only
  *   BATCH_SET     {count, version}
@@ -18,9 +18,9 @@
  *                  list_complete: bool}
  *   CLEAR         {deleted: n}
  *   SNAPSHOT_GET  {key: value, ...} of every live key (DURO_PAYLOAD_TOO_LARGE
- *                 past max_bytes); etag = the namespace's ETag: its write
- *                 counter, or 0 while it has no live key
- *   SNAPSHOT_PATCH {version: n, created: bool}; etag = the new ETag; items
+ *                 past max_bytes); msg->version = the namespace's version
+ *                 (its ETag): its write counter, or 0 while it has no live key
+ *   SNAPSHOT_PATCH {version: n, created: bool}; msg->version = the new one; items
  *                 with del set are deletes; if_match is checked against the
  *                 namespace's ETag (412 with the current one)
  */

@@ -274,7 +274,7 @@ static void cap_read_reply(const duro_actor *a, duro_msg *m)
         return;
     size_t n = m->body.len;
     duro_buf_free(&m->body);
-    m->etag = -1;
+    m->version = -1;
     duro_msg_fail(m, DURO_PAYLOAD_TOO_LARGE,
                   "the reply (%zu bytes) would be larger than --max-reply-bytes (%zu)", n,
                   a->max_reply);
@@ -329,7 +329,7 @@ static void reply_reset(duro_msg *m)
 {
     duro_buf_free(&m->body);
     m->status = DURO_OK;
-    m->etag = -1;
+    m->version = -1;
     m->created = 0;
     memset(&m->rl, 0, sizeof m->rl);
     m->errmsg[0] = '\0';
@@ -404,7 +404,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     DURO_ASSERT_OWNER(a->owner);
     const duro_kind *ops = duro_kind_get(a->kinds, m->kind);
     m->status = DURO_OK;
-    m->etag = -1;
+    m->version = -1;
     m->created = 0;
     if (!ops) {
         duro_msg_fail(m, DURO_INTERNAL, "unknown object kind");
@@ -503,7 +503,7 @@ static void finish(duro_actor *a, duro_ns *txn_list)
             duro_msg *next = m->next;
             if (st != DURO_OK) {
                 duro_buf_free(&m->body);
-                m->etag = -1;
+                m->version = -1;
                 if (why)
                     duro_msg_fail(m, st, "%s; nothing was written", why);
                 else

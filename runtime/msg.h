@@ -48,11 +48,11 @@ struct duro_msg {
 
     /* reply: set by the actor before done() */
     int status;        /* duro_status */
-    int64_t etag;      /* version for an ETag header, or -1 */
-    int created;       /* the write created its target (HTTP 201) */
+    int64_t version;   /* the version the reply is at (a key's, or the namespace's), or -1 */
+    int created;       /* the write created its target */
     duro_buf body;     /* on DURO_OK: the data as a tape (see codec.h) */
     char errmsg[192];  /* on error: the message of the error body */
-    struct {           /* a rate-limit check's figures, for HTTP headers */
+    struct {           /* a rate-limit check's figures, besides the body */
         int set;
         int64_t limit, remaining, reset_ms, retry_after_ms;
     } rl;

@@ -502,7 +502,7 @@ static int already_indexed(duro_registry *r, const duro_msg *m)
 {
     int64_t known;
     return r->guard && r->store->version(r->db, m->ns, m->ns_len, &known) == 1 &&
-           m->etag <= known;
+           m->version <= known;
 }
 
 /* Applies one notice inside the open transaction (begun on demand). The
@@ -518,7 +518,7 @@ static void apply(duro_registry *r, duro_msg *m, int64_t now)
      * transaction back itself, and the rest would land in autocommit */
     if (begin(r, now) && !r->failed && !already_indexed(r, m) &&
         (duro_errinj_hit(DURO_ERRINJ_REGISTRY_APPLY) ||
-         r->store->apply(r->db, m->ns, m->ns_len, last ? m->etag : -1, m->body.data,
+         r->store->apply(r->db, m->ns, m->ns_len, last ? m->version : -1, m->body.data,
                                 m->body.len) != DURO_OK))
         r->failed = 1;
     free_notice(m);
@@ -580,7 +580,7 @@ static void *registry_main(void *arg)
             DURO_STAT_ADD(registry_queries, 1);
             __atomic_fetch_sub(&r->queries, 1, __ATOMIC_RELAXED);
             m->status = DURO_OK;
-            m->etag = -1;
+            m->version = -1;
             if (begin(r, now))
                 r->store->exec(r->db, m, now, r->max_reply);
             else
@@ -686,7 +686,7 @@ void duro_registry_notify(duro_registry *r, duro_ns *ns)
     m->op = DURO_REGISTRY_NOTICE;
     memcpy(m->ns, ns->name, ns->name_len + 1);
     m->ns_len = ns->name_len;
-    m->etag = ns->version_committed;
+    m->version = ns->version_committed;
     m->body = ns->notes;
     ns->notes = (duro_buf){0};
     if (duro_mailbox_push_lazy(&r->mailbox, m) != 0) {

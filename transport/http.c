@@ -48,6 +48,7 @@
 #include "runtime/workers.h"
 #include "transport/access.h"
 #include "common/codec.h"
+#include "common/errbody.h"
 #include "transport/courier.h"
 #include "transport/http1.h"
 #include "transport/io.h"
@@ -94,46 +95,6 @@ struct call {
 
 /* ---- reply bodies ---- */
 
-static int put_error_json(duro_buf *o, int status, const char *msg)
-{
-    int rc = duro_buf_puts(o, "{\"success\":false,\"error\":{\"code\":\"");
-    rc |= duro_buf_puts(o, duro_status_code(status));
-    rc |= duro_buf_puts(o, "\",\"message\":");
-    rc |= duro_json_put_str(o, msg, strlen(msg));
-    rc |= duro_buf_puts(o, "}}");
-    return rc;
-}
-
-static void mp_str(duro_buf *o, const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 32) {
-        unsigned char h = (unsigned char)(0xa0 | n);
-        duro_buf_append(o, &h, 1);
-    } else {
-        unsigned char h[3] = {0xda, (unsigned char)(n >> 8), (unsigned char)n};
-        duro_buf_append(o, h, 3);
-    }
-    duro_buf_append(o, s, n);
-}
-
-static int put_error_mp(duro_buf *o, int status, const char *msg)
-{
-    o->len = 0;
-    duro_buf_append(o, "\x82", 1);
-    mp_str(o, "success");
-    duro_buf_append(o, "\xc2", 1);
-    mp_str(o, "error");
-    duro_buf_append(o, "\x82", 1);
-    mp_str(o, "code");
-    mp_str(o, duro_status_code(status));
-    mp_str(o, "message");
-    size_t n = strnlen(msg, 1024);
-    unsigned char h[3] = {0xda, (unsigned char)(n >> 8), (unsigned char)n};
-    duro_buf_append(o, h, 3);
-    return duro_buf_append(o, msg, n);
-}
-
 /* The snapshot is the document itself, and the registry list answers as
  * API.md shows it: both without the envelope. */
 static int answers_raw(const duro_msg *m)
@@ -155,10 +116,8 @@ static int encode_body(duro_buf *out, int accept_mp, int raw, int status, const 
             rc = accept_mp ? duro_tape_to_mp(tape->data, tape->len, out)
                            : duro_tape_to_json(tape->data, tape->len, out);
         } else if (accept_mp) {
-            duro_buf_append(out, "\x82", 1);
-            mp_str(out, "success");
-            duro_buf_append(out, "\xc3", 1);
-            mp_str(out, "data");
+            static const char head[] = "\x82\xa7success\xc3\xa4" "data"; /* {success: true, data: */
+            duro_buf_append(out, head, sizeof head - 1);
             rc = duro_tape_to_mp(tape->data, tape->len, out);
         } else {
             duro_buf_puts(out, "{\"success\":true,\"data\":");
@@ -172,9 +131,9 @@ static int encode_body(duro_buf *out, int accept_mp, int raw, int status, const 
         errmsg = "reply could not be encoded";
     }
     if (accept_mp)
-        put_error_mp(out, status, errmsg);
+        duro_errbody_mp(out, DURO_ERRBODY_ENVELOPE, status, errmsg);
     else
-        put_error_json(out, status, errmsg ? errmsg : duro_errstr(status));
+        duro_errbody_json(out, DURO_ERRBODY_ENVELOPE, status, errmsg);
     return status;
 }
 
@@ -272,7 +231,7 @@ static void send_reply(const duro_http *srv, duro_hreq *req, int route, int acce
         evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     int code = duro_status_http(status);
     if (status == DURO_OK && m && m->created)
-        code = 201;
+        code = duro_status_http(DURO_CREATED);
     if (m && m->kind == DURO_KIND_KV &&
         (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH))
         evhttp_add_header(h, "X-Storage-Backend", "sqlite");
@@ -327,7 +286,7 @@ static void call_encoded(duro_msg *m)
     if (k->enc_status != DURO_OK)
         duro_log_error("reply encoding failed (route %d)", k->route);
     send_reply(k->srv, k->req, k->route, k->accept_mp, k->t0_us, k->enc_status, m->errmsg, &k->out,
-               m->etag, m);
+               m->version, m);
     free_call(k);
 }
 
@@ -344,7 +303,7 @@ static void call_reply(duro_msg *m)
         m->reply = call_reply; /* the pool is full: encode here */
     }
     respond(k->srv, k->req, k->route, k->accept_mp, k->t0_us, m->status, m->errmsg, &m->body,
-            m->etag, m);
+            m->version, m);
     free_call(k);
 }
 

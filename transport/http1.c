@@ -37,6 +37,8 @@
 #include <time.h>
 
 #include "duro/status.h"
+#include "common/errbody.h"
+#include "common/status_int.h"
 
 enum { S_HEAD, S_BODY, S_CHUNK_SIZE, S_CHUNK_DATA, S_CHUNK_END, S_TRAILER, S_SERVING };
 
@@ -580,30 +582,6 @@ static void on_read(duro_conn *c)
 
 /* ---- responses ---- */
 
-static const char *reason_of(int code)
-{
-    switch (code) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 507: return "Insufficient Storage";
-    default: return "Unknown";
-    }
-}
-
 /* "Date: Sun, 06 Nov 1994 08:49:37 GMT", formatted once a second. */
 static const char *http_date(void)
 {
@@ -626,7 +604,7 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
     if (duro_conn_open(c)) {
         duro_buf head = {0};
         duro_buf_printf(&head, "HTTP/1.%d %d %s\r\n", r->minor, code,
-                        reason ? reason : reason_of(code));
+                        reason ? reason : duro_http_reason(code));
         struct evkeyval *kv;
         TAILQ_FOREACH(kv, &r->out, next)
         {
@@ -693,16 +671,21 @@ static void on_closed(duro_conn *c)
 
 static void on_refuse(evutil_socket_t fd)
 {
-    static const char body[] =
-        "{\"success\":false,\"error\":{\"code\":\"UNAVAILABLE\",\"message\":"
-        "\"too many connections (--max-connections); retry later\"}}";
-    char msg[512];
-    int n = snprintf(msg, sizeof msg,
-                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\nRetry-After: 1\r\n\r\n%s",
-                     sizeof body - 1, body);
-    ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
+    duro_buf body = {0}, msg = {0};
+    int st = DURO_UNAVAILABLE;
+    int rc = duro_errbody_json(&body, DURO_ERRBODY_ENVELOPE, st,
+                               "too many connections (--max-connections); retry later");
+    rc |= duro_buf_printf(&msg,
+                          "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
+                          duro_status_http(st), duro_http_reason(duro_status_http(st)), body.len);
+    rc |= duro_buf_append(&msg, body.data, body.len);
+    if (rc == 0) {
+        ssize_t w = send(fd, msg.data, msg.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
+    duro_buf_free(&body);
+    duro_buf_free(&msg);
 }
 
 const duro_proto duro_http1_proto = {

@@ -77,7 +77,8 @@ typedef struct duro_http1_config {
 extern const duro_proto duro_http1_proto;
 
 /* Sends the response (status line, r->out, Content-Length, body) and frees r.
- * body (malloc'd, may be NULL) is taken. reason may be NULL ("Unknown").
+ * body (malloc'd, may be NULL) is taken. reason may be NULL: the phrase of the
+ * status table (duro_http_reason(), "Unknown" for a number it lacks).
  * Once the connection is gone the response is dropped. I/O thread of r. */
 void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, size_t len);
 

@@ -45,6 +45,7 @@
 #include "runtime/workers.h"
 #include "transport/access.h"
 #include "common/codec.h"
+#include "common/errbody.h"
 #include "common/frame.h"
 
 #define ENCODE_INLINE_MAX (32u << 10)
@@ -95,13 +96,16 @@ static void put_frame(rconn *c, duro_buf *b)
         duro_conn_write_take(c->conn, data, len);
 }
 
-static void begin_reply(duro_buf *b, msgpack_packer *pk, uint64_t msgid, int http)
+/* Starts the frame of the reply [msgid, status, body] in b (its length is
+ * filled in when it is complete); status is the stable number of the status
+ * table (protocol 2), the body follows. */
+static void begin_reply(duro_buf *b, msgpack_packer *pk, uint64_t msgid, int status)
 {
     duro_buf_append(b, "\0\0\0\0", 4);
     msgpack_packer_init(pk, b, duro_buf_mp_write);
     msgpack_pack_array(pk, 3);
     msgpack_pack_uint64(pk, msgid);
-    msgpack_pack_uint32(pk, (uint32_t)http);
+    msgpack_pack_uint32(pk, (uint32_t)status);
 }
 
 static void pack_cstr(msgpack_packer *pk, const char *s)
@@ -114,12 +118,8 @@ static void pack_cstr(msgpack_packer *pk, const char *s)
 static void error_frame(duro_buf *b, uint64_t msgid, int status, const char *msg)
 {
     msgpack_packer pk;
-    begin_reply(b, &pk, msgid, duro_status_http(status));
-    msgpack_pack_map(&pk, 2);
-    pack_cstr(&pk, "code");
-    pack_cstr(&pk, duro_status_code(status));
-    pack_cstr(&pk, "message");
-    pack_cstr(&pk, msg);
+    begin_reply(b, &pk, msgid, status);
+    duro_errbody_mp(b, DURO_ERRBODY_BARE, status, msg);
     uint32_t n = htonl((uint32_t)(b->len - 4));
     memcpy(b->data, &n, 4);
 }
@@ -213,12 +213,12 @@ static void encode_reply(rcall *k, duro_buf *b)
         return;
     }
     msgpack_packer pk;
-    begin_reply(b, &pk, k->msgid, m->created ? 201 : 200);
+    begin_reply(b, &pk, k->msgid, m->created ? DURO_CREATED : DURO_OK);
     if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) {
         /* no headers here: the ETag travels in the body */
         msgpack_pack_map(&pk, 2);
         pack_cstr(&pk, "etag");
-        msgpack_pack_int64(&pk, m->etag);
+        msgpack_pack_int64(&pk, m->version);
         pack_cstr(&pk, "data");
     }
     if (duro_tape_to_mp(m->body.data, m->body.len, b) != 0) {
@@ -316,7 +316,7 @@ static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t 
     c->auth = bearer;
     duro_buf b = {0};
     msgpack_packer pk;
-    begin_reply(&b, &pk, msgid, 200);
+    begin_reply(&b, &pk, msgid, DURO_OK);
     msgpack_pack_map(&pk, 0);
     put_frame(c, &b);
     duro_buf_free(&b);
@@ -386,8 +386,8 @@ static void handle_frame(rconn *c, const rframe *rf)
     if (f.op_len == 4 && memcmp(f.op, "ping", 4) == 0) {
         duro_buf b = {0};
         msgpack_packer pk;
-        begin_reply(&b, &pk, msgid, 200);
-        pack_cstr(&pk, "pong");
+        begin_reply(&b, &pk, msgid, DURO_OK);
+        duro_buf_append(&b, duro_frame_pong, DURO_FRAME_PONG_LEN);
         put_frame(c, &b);
         duro_buf_free(&b);
         return;

@@ -8,14 +8,31 @@
  *                          directory's lock, so no durod may be serving it)
  *
  * Values cross this API as JSON text (duro_put/duro_get and most calls) or as one
- * msgpack object (the *_mp calls). Every function returns a duro_status
- * (include/duro/status.h): DURO_OK (0) on success, DURO_NOT_FOUND for a missing
- * or expired key, DURO_BAD_REQUEST for invalid input, DURO_PRECONDITION_FAILED
- * when a version condition fails, DURO_PAYLOAD_TOO_LARGE, DURO_UNAVAILABLE when
- * the server is overloaded or unreachable, DURO_IO when the connection broke
- * during the call, DURO_LOCKED when file:// finds the directory locked, ...
- * duro_errstr() gives a message for any of them; duro_last_error() the server's
- * message for the last failed call on this thread.
+ * msgpack object (the *_mp calls).
+ *
+ * Errors: every call returns a duro_status (include/duro/status.h), DURO_OK (0)
+ * on success. Each function below lists the errors that belong to it; besides
+ * those, any call on a handle may return
+ *   DURO_BAD_REQUEST        a required pointer is NULL, or an argument is invalid
+ *                           (the message says which: a bad key, namespace, JSON text...)
+ *   DURO_PAYLOAD_TOO_LARGE  the request, or the reply it would get, is over a server
+ *                           limit (--max-body-bytes, --max-value-bytes, --max-reply-bytes)
+ *   DURO_NOMEM              out of memory (here or in the runtime)
+ *   DURO_INTERNAL           the server failed, or sent a reply libduro cannot read
+ *   DURO_UNAVAILABLE        remote: the server cannot be reached, is overloaded or
+ *                           shutting down, or sent no reply within timeout_ms;
+ *                           embedded: the runtime is overloaded or stopping
+ *   DURO_IO                 remote: the connection broke during the call (a write may
+ *                           or may not have been applied), or the server speaks another
+ *                           protocol version; embedded: a storage error
+ *   DURO_UNAUTHORIZED, DURO_FORBIDDEN
+ *                           remote: the server has access control on (docs/access.md)
+ *                           and the connection sent no valid "auth" (duro_call), or its
+ *                           token does not cover the namespace or the write
+ *   DURO_INSUFFICIENT_STORAGE  a write found the disk full or read-only.
+ * duro_errstr() gives a static message for any status; duro_errmsg(db) the
+ * message of the last call on a handle, duro_last_error() that of this thread's
+ * last call (the server's or runtime's message, naming the cause).
  *
  * Memory: inputs are copied before a call returns; outputs returned through
  * char ** / void ** are malloc'd for the caller, who frees them with
@@ -49,6 +66,7 @@
 #include <stdint.h>
 
 #include "duro/status.h"
+#include "duro/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,11 +83,13 @@ extern "C" {
 /* An open connection to duro (remote or embedded). Opaque. */
 typedef struct duro duro;
 
-/* Opens url (see above) into *db. Returns DURO_OK, DURO_BAD_REQUEST for a
- * malformed URL, DURO_UNAVAILABLE if the server cannot be reached,
- * DURO_LOCKED if a file:// directory is in use, DURO_IO/DURO_NOMEM otherwise.
- * On error *db is NULL. */
-DURO_API int duro_open(const char *url, duro **db);
+/* Opens url (see above) into *db. Returns DURO_OK, or DURO_BAD_REQUEST for a
+ * malformed URL or option, DURO_UNAVAILABLE if the server cannot be reached
+ * within connect_timeout_ms, DURO_LOCKED if a file:// directory is in use by
+ * another process, DURO_IO if a file:// directory cannot be opened or read,
+ * DURO_INSUFFICIENT_STORAGE if it cannot be written, DURO_NOMEM. On error
+ * *db is NULL (the message is in duro_last_error()). */
+DURO_API duro_status duro_open(const char *url, duro **db);
 
 /* Closes the handle (an embedded runtime commits and releases its lock).
  * duro_close(NULL) is a no-op. */
@@ -82,19 +102,35 @@ DURO_API void duro_free(void *p);
  * thread, or "" — valid until this thread's next call. */
 DURO_API const char *duro_last_error(void);
 
+/* Returns the version of the running libduro as "MAJOR.MINOR.PATCH" (static;
+ * never NULL, never freed; DURO_VERSION_STRING of duro/version.h is the
+ * headers'). Thread-safe. */
+DURO_API const char *duro_version(void);
+
+/* The message of the last call on db that returned: its error message, or ""
+ * if it succeeded ("db is NULL" for NULL). The string is this thread's copy,
+ * valid until its next duro_errmsg() call. Thread-safe: when several threads
+ * use db at once, "last" is whichever call finished last — use
+ * duro_last_error() for the message of this thread's own call. */
+DURO_API const char *duro_errmsg(duro *db);
+
 /* ---- key-value: the minimum surface ---- */
 
 /* Stores json[0..len) (one JSON value) under ns/key; ttl_ms > 0 sets an
- * expiry, 0 means none. */
-DURO_API int duro_put(duro *db, const char *ns, const char *key, const char *json, size_t len,
-                      int64_t ttl_ms);
+ * expiry, 0 means none. Returns DURO_OK, or DURO_BAD_REQUEST if json is not
+ * one JSON value or key or ttl_ms is invalid, DURO_PAYLOAD_TOO_LARGE if the
+ * value is over --max-value-bytes. */
+DURO_API duro_status duro_put(duro *db, const char *ns, const char *key, const char *json,
+                              size_t len, int64_t ttl_ms);
 
 /* Reads ns/key: *json gets the value as compact JSON text (NUL-terminated,
- * *len without the NUL; free with duro_free). DURO_NOT_FOUND if missing. */
-DURO_API int duro_get(duro *db, const char *ns, const char *key, char **json, size_t *len);
+ * *len without the NUL; free with duro_free). Returns DURO_OK, or
+ * DURO_NOT_FOUND if the key is missing or expired (*json is NULL). */
+DURO_API duro_status duro_get(duro *db, const char *ns, const char *key, char **json,
+                              size_t *len);
 
-/* Deletes ns/key. DURO_OK whether or not it existed. */
-DURO_API int duro_delete(duro *db, const char *ns, const char *key);
+/* Deletes ns/key. Returns DURO_OK whether or not it existed. */
+DURO_API duro_status duro_delete(duro *db, const char *ns, const char *key);
 
 /* ---- richer calls ---- */
 
@@ -106,9 +142,14 @@ typedef struct duro_put_opts {
     int if_none_match;     /* 1: create only (DURO_PRECONDITION_FAILED if the key exists) */
 } duro_put_opts;
 
-/* duro_put with options; *version (if not NULL) gets the new version. */
-DURO_API int duro_put_ex(duro *db, const char *ns, const char *key, const char *json, size_t len,
-                         const duro_put_opts *opts, int64_t *version);
+/* duro_put with options (NULL: none); *version (if not NULL) gets the new
+ * version. Returns DURO_OK, or DURO_PRECONDITION_FAILED if opts->if_match is
+ * not the key's version (or the key is missing) or opts->if_none_match finds
+ * the key, DURO_BAD_REQUEST and DURO_PAYLOAD_TOO_LARGE as duro_put
+ * (DURO_BAD_REQUEST also for metadata that is no JSON object or is over
+ * 16 KiB). */
+DURO_API duro_status duro_put_ex(duro *db, const char *ns, const char *key, const char *json,
+                                 size_t len, const duro_put_opts *opts, int64_t *version);
 
 /* A key's value and metadata. Every pointer is malloc'd (free with
  * duro_meta_free); metadata is NULL when none; expires_at is 0 when none. */
@@ -119,29 +160,40 @@ typedef struct duro_meta {
     int64_t version, created_at, updated_at, expires_at; /* ms since the epoch */
 } duro_meta;
 
-/* Reads a key with its metadata and version into *out. */
-DURO_API int duro_get_meta(duro *db, const char *ns, const char *key, duro_meta *out);
+/* Reads a key with its metadata and version into *out (zeroed on error).
+ * Returns DURO_OK, or DURO_NOT_FOUND if the key is missing or expired. */
+DURO_API duro_status duro_get_meta(duro *db, const char *ns, const char *key, duro_meta *out);
 DURO_API void duro_meta_free(duro_meta *m);
 
-/* Deletes a key only if it is at version if_match (> 0); *deleted (if not
- * NULL) is 1 if a live key went away. */
-DURO_API int duro_delete_ex(duro *db, const char *ns, const char *key, int64_t if_match,
-                            int *deleted);
+/* Deletes a key only if it is at version if_match (> 0; 0: any version);
+ * *deleted (if not NULL) is 1 if a live key went away. Returns DURO_OK, or
+ * DURO_PRECONDITION_FAILED if if_match > 0 and the key is missing or at
+ * another version (nothing is deleted). */
+DURO_API duro_status duro_delete_ex(duro *db, const char *ns, const char *key, int64_t if_match,
+                                    int *deleted);
 
 /* Batch get: keys[0..n) (n ≤ 1000). *json gets a JSON object {key: value}
- * holding the live keys only. */
-DURO_API int duro_batch_get(duro *db, const char *ns, const char *const *keys, size_t n,
-                            char **json, size_t *len);
+ * holding the live keys only (free with duro_free). Returns DURO_OK (missing
+ * keys are simply absent), or DURO_BAD_REQUEST for more than 1000 keys, a NULL
+ * or invalid key, DURO_PAYLOAD_TOO_LARGE if the values are over
+ * --max-reply-bytes together. */
+DURO_API duro_status duro_batch_get(duro *db, const char *ns, const char *const *keys, size_t n,
+                                    char **json, size_t *len);
 
 /* Batch set, atomic: entries_json is a JSON array
  * [{"key":..,"value":..,"ttlMs"?:..,"metadata"?:..}] (≤ 1000). *version (if not
- * NULL) gets the batch's version. */
-DURO_API int duro_batch_set(duro *db, const char *ns, const char *entries_json, size_t len,
-                            int64_t *version);
+ * NULL) gets the batch's version. Returns DURO_OK, or DURO_BAD_REQUEST if
+ * entries_json is no such array (an unknown field, more than 1000 entries, an
+ * invalid entry: nothing is written), DURO_PAYLOAD_TOO_LARGE for a value over
+ * --max-value-bytes. */
+DURO_API duro_status duro_batch_set(duro *db, const char *ns, const char *entries_json,
+                                    size_t len, int64_t *version);
 
-/* Batch delete of keys[0..n); *deleted (if not NULL) gets how many went away. */
-DURO_API int duro_batch_delete(duro *db, const char *ns, const char *const *keys, size_t n,
-                               int64_t *deleted);
+/* Batch delete of keys[0..n) (n ≤ 1000); *deleted (if not NULL) gets how many
+ * went away. Returns DURO_OK, or DURO_BAD_REQUEST for more than 1000 keys or a
+ * NULL or invalid key (nothing is deleted). */
+DURO_API duro_status duro_batch_delete(duro *db, const char *ns, const char *const *keys,
+                                       size_t n, int64_t *deleted);
 
 /* List options. Zero-initialize; NULL strings are unset. */
 typedef struct duro_list_opts {
@@ -153,12 +205,17 @@ typedef struct duro_list_opts {
 } duro_list_opts;
 
 /* One page of keys in byte order: *json gets the list's data object
- * {"keys":[...],"cursor":str|null,"list_complete":bool} as JSON text. */
-DURO_API int duro_list(duro *db, const char *ns, const duro_list_opts *opts, char **json,
-                       size_t *len);
+ * {"keys":[...],"cursor":str|null,"list_complete":bool} as JSON text (free
+ * with duro_free). opts NULL: all unset. Returns DURO_OK (an empty page is no
+ * error), or DURO_BAD_REQUEST for a limit over 10000 or below 0, start with
+ * start_after, a malformed cursor, DURO_PAYLOAD_TOO_LARGE if values = 1 and one
+ * entry alone is over --max-reply-bytes. */
+DURO_API duro_status duro_list(duro *db, const char *ns, const duro_list_opts *opts, char **json,
+                               size_t *len);
 
-/* Deletes every key of ns; *deleted (if not NULL) gets how many. */
-DURO_API int duro_clear(duro *db, const char *ns, int64_t *deleted);
+/* Deletes every key of ns; *deleted (if not NULL) gets how many. Returns
+ * DURO_OK. */
+DURO_API duro_status duro_clear(duro *db, const char *ns, int64_t *deleted);
 
 /* ---- rate limiting (docs/ratelimit.md) ---- */
 
@@ -182,17 +239,21 @@ typedef struct duro_rl_result {
  * time, so N threads or processes racing on one key get exactly `limit`
  * allows per window. Rate-limit keys are separate from KV keys. out may be
  * NULL. */
-DURO_API int duro_ratelimit_check(duro *db, const char *ns, const char *key, int64_t limit,
-                                  int64_t window_ms, int64_t cost, duro_rl_result *out);
+DURO_API duro_status duro_ratelimit_check(duro *db, const char *ns, const char *key,
+                                          int64_t limit, int64_t window_ms, int64_t cost,
+                                          duro_rl_result *out);
 
 /* The state of ns/key as a zero-cost check (takes nothing). limit and
- * window_ms of 0: those the key last used (the defaults for a new key). */
-DURO_API int duro_ratelimit_get(duro *db, const char *ns, const char *key, int64_t limit,
-                                int64_t window_ms, duro_rl_result *out);
+ * window_ms of 0: those the key last used (the defaults for a new key).
+ * Returns DURO_OK, or DURO_BAD_REQUEST for a bad key, limit or window_ms. */
+DURO_API duro_status duro_ratelimit_get(duro *db, const char *ns, const char *key, int64_t limit,
+                                        int64_t window_ms, duro_rl_result *out);
 
 /* Forgets ns/key's state (its bucket is full again); *deleted (if not NULL)
- * is 1 if the key had any. */
-DURO_API int duro_ratelimit_reset(duro *db, const char *ns, const char *key, int *deleted);
+ * is 1 if the key had any. Returns DURO_OK, or DURO_BAD_REQUEST for a bad
+ * key. */
+DURO_API duro_status duro_ratelimit_reset(duro *db, const char *ns, const char *key,
+                                          int *deleted);
 
 /* ---- sessions (docs/sessions.md) ---- */
 
@@ -202,62 +263,74 @@ DURO_API int duro_ratelimit_reset(duro *db, const char *ns, const char *key, int
  * duro_session_put without ttl) moves the expiry to now + ttl_ms. *id gets the
  * new session id (43 characters of base64url, NUL-terminated; free with
  * duro_free) — the only time it is ever returned: the server stores only its
- * hash. *expires_at (if not NULL) gets the expiry, ms since the epoch. */
-DURO_API int duro_session_create(duro *db, const char *ns, const char *data_json, size_t len,
-                                 int64_t ttl_ms, const char *user_id, int rolling, char **id,
-                                 int64_t *expires_at);
+ * hash. *expires_at (if not NULL) gets the expiry, ms since the epoch.
+ * Returns DURO_OK, or DURO_BAD_REQUEST if data_json is no JSON object or
+ * ttl_ms or user_id is out of range, DURO_PAYLOAD_TOO_LARGE if the data is
+ * over 64 KiB. */
+DURO_API duro_status duro_session_create(duro *db, const char *ns, const char *data_json,
+                                         size_t len, int64_t ttl_ms, const char *user_id,
+                                         int rolling, char **id, int64_t *expires_at);
 
 /* Reads session id: *data_json gets its data (a JSON object as compact text,
  * NUL-terminated, *len without the NUL; free with duro_free). user_id and
  * expires_at may be NULL; *user_id gets the owner (free with duro_free), or
- * NULL when the session has none. A rolling session's expiry moves. An
- * unknown, expired or malformed id is DURO_NOT_FOUND. */
-DURO_API int duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
-                              size_t *len, char **user_id, int64_t *expires_at);
+ * NULL when the session has none. A rolling session's expiry moves. Returns
+ * DURO_OK, or DURO_NOT_FOUND for an unknown, expired or malformed id. */
+DURO_API duro_status duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
+                                      size_t *len, char **user_id, int64_t *expires_at);
 
 /* Replaces session id's data with data_json[0..len) (a JSON object; no
  * merge). ttl_ms > 0 sets the expiry to now + ttl_ms (and makes it the
  * session's ttl); 0 keeps it (a rolling session rolls). *expires_at (if not
- * NULL) gets the new expiry. DURO_NOT_FOUND as duro_session_get. */
-DURO_API int duro_session_put(duro *db, const char *ns, const char *id, const char *data_json,
-                              size_t len, int64_t ttl_ms, int64_t *expires_at);
+ * NULL) gets the new expiry. Returns DURO_OK, or DURO_NOT_FOUND as
+ * duro_session_get, DURO_BAD_REQUEST and DURO_PAYLOAD_TOO_LARGE as
+ * duro_session_create. */
+DURO_API duro_status duro_session_put(duro *db, const char *ns, const char *id,
+                                      const char *data_json, size_t len, int64_t ttl_ms,
+                                      int64_t *expires_at);
 
 /* Deletes session id (logout); *deleted (if not NULL) is 1 if a live session
- * went away. DURO_OK for an unknown or malformed id too. */
-DURO_API int duro_session_delete(duro *db, const char *ns, const char *id, int *deleted);
+ * went away. Returns DURO_OK, for an unknown or malformed id too. */
+DURO_API duro_status duro_session_delete(duro *db, const char *ns, const char *id, int *deleted);
 
 /* Lists user_id's live sessions: *json gets
  * {"sessions":[{"createdAt":..,"expiresAt":..,"rolling":bool}],"count":n} as
- * JSON text (ids are not stored, so not listed; free with duro_free). */
-DURO_API int duro_session_list_user(duro *db, const char *ns, const char *user_id, char **json,
-                                    size_t *len);
+ * JSON text (ids are not stored, so not listed; free with duro_free). Returns
+ * DURO_OK (count 0 for an unknown user), or DURO_BAD_REQUEST for an invalid
+ * user_id. */
+DURO_API duro_status duro_session_list_user(duro *db, const char *ns, const char *user_id,
+                                            char **json, size_t *len);
 
-/* Deletes every session of user_id except except_id's (NULL: none kept; it
- * must be a well-formed id, else DURO_BAD_REQUEST) — e.g. after a password
- * change. *deleted (if not NULL) counts the live sessions that went away. */
-DURO_API int duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
-                                      const char *except_id, int64_t *deleted);
+/* Deletes every session of user_id except except_id's (NULL: none kept) —
+ * e.g. after a password change. *deleted (if not NULL) counts the live
+ * sessions that went away. Returns DURO_OK, or DURO_BAD_REQUEST for an invalid
+ * user_id or an except_id that is no well-formed id. */
+DURO_API duro_status duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
+                                              const char *except_id, int64_t *deleted);
 
 /* ---- the namespace snapshot (docs/snapshot.md) ---- */
 
 /* Reads the whole namespace ns as one document: *json gets its live keys as a
  * JSON object {key: value, ...} (compact text, NUL-terminated, *len without
  * the NUL; free with duro_free) and *etag (if not NULL) the namespace's ETag:
- * its write counter, or 0 while it has no live key. DURO_PAYLOAD_TOO_LARGE
- * past the server's --max-snapshot-bytes (embedded: 16 MiB). */
-DURO_API int duro_snapshot_get(duro *db, const char *ns, char **json, size_t *len,
-                               int64_t *etag);
+ * its write counter, or 0 while it has no live key. Returns DURO_OK, or
+ * DURO_PAYLOAD_TOO_LARGE past the server's --max-snapshot-bytes (embedded:
+ * 16 MiB). */
+DURO_API duro_status duro_snapshot_get(duro *db, const char *ns, char **json, size_t *len,
+                                       int64_t *etag);
 
 /* Applies ops_json[0..len), a JSON array [{"op":"set","key":..,"value":..,
  * "ttlMs"?:..,"metadata"?:..} | {"op":"del","key":..}] (≤ 1000 ops), to ns in
  * one transaction: all or nothing. if_match ≥ 0 requires the namespace's
- * current ETag to be if_match (0: the namespace is empty), else
- * DURO_PRECONDITION_FAILED and nothing is applied; -1: no condition (other
- * negative values are DURO_BAD_REQUEST). *etag (if
- * not NULL) gets the new ETag, *created (if not NULL) 1 when the namespace was
- * empty before and is not now. */
-DURO_API int duro_snapshot_patch(duro *db, const char *ns, const char *ops_json, size_t len,
-                                 int64_t if_match, int64_t *etag, int *created);
+ * current ETag to be if_match (0: the namespace is empty); -1: no condition.
+ * *etag (if not NULL) gets the new ETag, *created (if not NULL) 1 when the
+ * namespace was empty before and is not now. Returns DURO_OK, or
+ * DURO_PRECONDITION_FAILED if the ETag is not if_match (nothing is applied),
+ * DURO_BAD_REQUEST for a malformed op, more than 1000 ops or if_match below
+ * -1, DURO_PAYLOAD_TOO_LARGE for a value over --max-value-bytes. */
+DURO_API duro_status duro_snapshot_patch(duro *db, const char *ns, const char *ops_json,
+                                         size_t len, int64_t if_match, int64_t *etag,
+                                         int *created);
 
 /* ---- the resource registry ---- */
 
@@ -284,46 +357,58 @@ typedef struct duro_resource_list_opts {
 
 /* One page of resources in (namespace, type, key) order: *json gets
  * {"resources":[resource...],"total":n,"offset":n,"limit":n,"has_more":bool}
- * (free with duro_free); total counts every match. opts NULL: all unset. A
- * limit or offset out of range is DURO_BAD_REQUEST. */
-DURO_API int duro_resources_list(duro *db, const duro_resource_list_opts *opts, char **json,
-                                 size_t *len);
+ * (free with duro_free); total counts every match. opts NULL: all unset.
+ * Returns DURO_OK, or DURO_BAD_REQUEST for a limit or offset out of range or
+ * an invalid type or namespace filter. */
+DURO_API duro_status duro_resources_list(duro *db, const duro_resource_list_opts *opts,
+                                         char **json, size_t *len);
 
 /* Counts: *json gets {"total":n,"by_type":{type: n},"by_namespace":{ns: n},
- * "total_size":bytes} over every namespace (free with duro_free). */
-DURO_API int duro_resources_stats(duro *db, char **json, size_t *len);
+ * "total_size":bytes} over every namespace (free with duro_free). Returns
+ * DURO_OK. */
+DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len);
 
 /* Registers (or updates: size and metadata are replaced, created_at is kept)
  * the resource (type, key) in namespace ns. size is its size in bytes
  * (0..2^53-1; -1: not given, stored as 0); metadata_json a JSON object text
  * (≤ 16 KiB) or NULL. Type "kv" is DURO_BAD_REQUEST: KV keys are tracked
  * automatically. json and created may be NULL; *json gets the resource record
- * (free with duro_free), *created 1 when the resource was new (the server
- * answers status 201 then). */
-DURO_API int duro_resources_register(duro *db, const char *ns, const char *type, const char *key,
-                                     int64_t size, const char *metadata_json, char **json,
-                                     size_t *len, int *created);
+ * (free with duro_free), *created 1 when the resource was new (the binary
+ * protocol's status CREATED, HTTP 201). Returns DURO_OK (new or replaced), or
+ * DURO_BAD_REQUEST for type "kv", an invalid type or key, a size out of range,
+ * or metadata that is no JSON object or is over 16 KiB. */
+DURO_API duro_status duro_resources_register(duro *db, const char *ns, const char *type,
+                                             const char *key, int64_t size,
+                                             const char *metadata_json, char **json, size_t *len,
+                                             int *created);
 
 /* Removes the registration of (type, key) in ns; *deleted (if not NULL) is 1
- * if there was one. DURO_OK either way; type "kv" is DURO_BAD_REQUEST. */
-DURO_API int duro_resources_unregister(duro *db, const char *ns, const char *type,
-                                       const char *key, int *deleted);
+ * if there was one. Returns DURO_OK either way, or DURO_BAD_REQUEST for type
+ * "kv" or an invalid type or key. */
+DURO_API duro_status duro_resources_unregister(duro *db, const char *ns, const char *type,
+                                               const char *key, int *deleted);
 
 /* ---- msgpack values ---- */
 
-/* As duro_put_ex / duro_get, with the value as one msgpack object. */
-DURO_API int duro_put_mp(duro *db, const char *ns, const char *key, const void *mp, size_t len,
-                         const duro_put_opts *opts, int64_t *version);
-DURO_API int duro_get_mp(duro *db, const char *ns, const char *key, void **mp, size_t *len);
+/* As duro_put_ex / duro_get, with the value as one msgpack object (and their
+ * errors; DURO_BAD_REQUEST also if mp[0..len) is not exactly one well-formed,
+ * JSON-representable msgpack object). */
+DURO_API duro_status duro_put_mp(duro *db, const char *ns, const char *key, const void *mp,
+                                 size_t len, const duro_put_opts *opts, int64_t *version);
+DURO_API duro_status duro_get_mp(duro *db, const char *ns, const char *key, void **mp,
+                                 size_t *len);
 
 /* ---- any op, and many in flight ---- */
 
-/* Runs one protocol op (docs/protocol.md) with args as one msgpack map.
- * *body gets the reply body as msgpack (the data, or the error map) and
- * *status the HTTP-like status; the return value is the duro_status for that
- * status (DURO_OK for 200, and for 201 when the op created its target). */
-DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *args,
-                       size_t args_len, int *status, void **body, size_t *body_len);
+/* Runs one protocol op (docs/protocol.md) with args as one msgpack map (NULL:
+ * {}). *body gets the reply body as msgpack (the data, or the error map
+ * {code, message}) and *status the HTTP-like status of the outcome (200, 201
+ * when the op created its target, 404, ...). Returns the op's duro_status:
+ * DURO_OK (also when it created its target; never DURO_CREATED), or whatever
+ * the op answered (DURO_BAD_REQUEST for an unknown op or args that are no
+ * msgpack map, DURO_NOT_FOUND, ...). */
+DURO_API duro_status duro_call(duro *db, const char *op, const char *ns, const void *args,
+                               size_t args_len, int *status, void **body, size_t *body_len);
 
 /* Pipelining: duro_send queues a request and returns its id at once (it may
  * block only to write to the socket); duro_recv waits for the next finished
@@ -336,9 +421,10 @@ DURO_API int duro_call(duro *db, const char *op, const char *ns, const void *arg
  * value is the op's duro_status (with *id set), DURO_IO for requests lost with a
  * broken connection, DURO_UNAVAILABLE (*id = 0) if nothing finished within
  * timeout_ms, DURO_BAD_REQUEST (*id = 0) if nothing is in flight. */
-DURO_API int duro_send(duro *db, const char *op, const char *ns, const void *args,
-                       size_t args_len, uint64_t *id);
-DURO_API int duro_recv(duro *db, uint64_t *id, int *status, void **body, size_t *body_len);
+DURO_API duro_status duro_send(duro *db, const char *op, const char *ns, const void *args,
+                               size_t args_len, uint64_t *id);
+DURO_API duro_status duro_recv(duro *db, uint64_t *id, int *status, void **body,
+                               size_t *body_len);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,10 @@ get|patch`) and the resource registry (`resources list|stats|register|unregister
 
 import json
 import os
+import socket
+import struct
 import sys
+import threading
 import time
 import unittest
 
@@ -184,6 +187,33 @@ class HelpAndUsage(unittest.TestCase):
             self.assertEqual(out, "")
             self.assertNotEqual(err, "")
             self.assertLess(time.monotonic() - t0, 15)
+
+    def test_protocol_1_server_exits_3(self):
+        # a durod of binary protocol 1 answers HTTP-like statuses: libduro says so
+        ls = socket.create_server(("127.0.0.1", 0))
+        ls.settimeout(10)
+
+        def serve():
+            try:
+                s, _ = ls.accept()
+                with s:
+                    (n,) = struct.unpack(">I", s.recv(4, socket.MSG_WAITALL))
+                    msgid = s.recv(n, socket.MSG_WAITALL)[1]  # a fixint msgid
+                    reply = b"\x93" + bytes([msgid]) + b"\xcc\xc8\xa4pong"  # [msgid, 200, "pong"]
+                    s.sendall(struct.pack(">I", len(reply)) + reply)
+                    s.recv(1)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=serve)
+        t.start()
+        try:
+            rc, out, err = duro("duro://127.0.0.1:%d?timeout_ms=5000" % ls.getsockname()[1], "ping")
+        finally:
+            t.join(10)
+            ls.close()
+        self.assertEqual((rc, out), (3, ""), err)
+        self.assertIn("binary protocol 1, not 2", err)
 
     def test_bad_url_exits_2(self):
         rc, out, err = duro("gopher://nowhere", "get", "k")

@@ -10,6 +10,7 @@ mkdir -p "$work"
 libdir=$(dirname "$(find "$work/prefix" -name duro.pc | head -n1)")/..
 test -f "$work/prefix/include/duro/duro.h"
 test -f "$work/prefix/include/duro/status.h"
+test -f "$work/prefix/include/duro/version.h"
 
 # pkg-config
 export PKG_CONFIG_PATH="$libdir/pkgconfig"

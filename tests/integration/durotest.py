@@ -306,6 +306,34 @@ def split_frames(buf):
     return msgs, buf
 
 
+class St:
+    """The status numbers of the binary protocol (version 2): the stable
+    numbers of include/duro/status.h's table. Spelled out on purpose — they
+    may never change; test_rpc.py checks them against the header and the wire."""
+    OK = 0
+    NOT_FOUND = 1
+    BAD_REQUEST = 2
+    UNAUTHORIZED = 3
+    FORBIDDEN = 4
+    METHOD_NOT_ALLOWED = 5
+    CONFLICT = 6
+    PRECONDITION_FAILED = 7
+    PAYLOAD_TOO_LARGE = 8
+    UNSUPPORTED_MEDIA_TYPE = 9
+    RATE_LIMITED = 10
+    INTERNAL = 11
+    UNAVAILABLE = 12
+    INSUFFICIENT_STORAGE = 13
+    LOCKED = 14
+    IO = 15
+    NOMEM = 16
+    CREATED = 17  # success: the write created its target (HTTP 201)
+
+
+PROTOCOL_VERSION = 2
+PONG = {"pong": True, "protocol": PROTOCOL_VERSION}  # the body of ping's reply
+
+
 class Rpc:
     """A binary-protocol connection to 127.0.0.1:port."""
 

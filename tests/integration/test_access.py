@@ -10,7 +10,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (Rpc, ServerTestCase, assert_error, b64url, bearer, duro_bin,  # noqa: E402
+from durotest import (St, Rpc, ServerTestCase, assert_error, b64url, bearer, duro_bin,  # noqa: E402
                       free_port, jwt, kv_path, main, ok)
 
 ADMIN = "admin-" + "x" * 40
@@ -100,16 +100,16 @@ class Access(ServerTestCase):
 
     def test_binary_protocol(self):
         c = Rpc(RPC_PORT, timeout=5)
-        self.assertEqual(c.call("ping", "", {})[0], 200)
+        self.assertEqual(c.call("ping", "", {})[0], St.OK)
         self.assertEqual(c.call("kv.get", "app1", {"key": "k"})[1]["code"], "UNAUTHORIZED")
-        self.assertEqual(c.call("auth", "", {"token": "wrong"})[0], 401)
+        self.assertEqual(c.call("auth", "", {"token": "wrong"})[0], St.UNAUTHORIZED)
         ro = jwt(SECRET, {"ns": "app1", "scope": "read"})
-        self.assertEqual(c.call("auth", "", {"token": ro})[0], 200)
-        self.assertIn(c.call("kv.get", "app1", {"key": "k"})[0], (200, 404))
+        self.assertEqual(c.call("auth", "", {"token": ro})[0], St.OK)
+        self.assertIn(c.call("kv.get", "app1", {"key": "k"})[0], (St.OK, St.NOT_FOUND))
         self.assertEqual(c.call("kv.put", "app1", {"key": "k", "value": 1})[1]["code"], "FORBIDDEN")
         self.assertEqual(c.call("kv.get", "app2", {"key": "k"})[1]["code"], "FORBIDDEN")
-        self.assertEqual(c.call("auth", "", {"token": ADMIN})[0], 200)
-        self.assertEqual(c.call("kv.put", "app2", {"key": "rpc", "value": 2})[0], 200)
+        self.assertEqual(c.call("auth", "", {"token": ADMIN})[0], St.OK)
+        self.assertEqual(c.call("kv.put", "app2", {"key": "rpc", "value": 2})[0], St.OK)
         c.close()
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import Rpc, ServerTestCase, free_port, main, ok  # noqa: E402
+from durotest import Rpc, ServerTestCase, St, free_port, main, ok  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -31,12 +31,12 @@ class AuthRpc(ServerTestCase):
 
     def test_register_login_session_password_logout(self):
         st, user = self.call("auth.register", {"email": " Ada@Example.com", "password": "correct horse"})
-        self.assertEqual((st, user["email"]), (201, "ada@example.com"))
+        self.assertEqual((st, user["email"]), (St.CREATED, "ada@example.com"))
         st, err = self.call("auth.register", {"email": "ada@example.com", "password": "12345678"})
-        self.assertEqual((st, err["code"]), (409, "CONFLICT"))
+        self.assertEqual((st, err["code"]), (St.CONFLICT, "CONFLICT"))
         st, s1 = self.call("auth.login", {"email": "ada@example.com", "password": "correct horse",
                                           "ttlMs": 60000})
-        self.assertEqual((st, s1["userId"]), (200, user["userId"]))
+        self.assertEqual((st, s1["userId"]), (St.OK, user["userId"]))
         # the session works over HTTP too, and HTTP's login over the binary protocol
         r = self.req("GET", "/auth/session?ns=" + self.ns,
                      headers={"Cookie": "duro_session=" + s1["sessionId"]})
@@ -44,52 +44,52 @@ class AuthRpc(ServerTestCase):
         s2 = ok(self.req("POST", "/auth/login?ns=" + self.ns,
                          {"email": "ada@example.com", "password": "correct horse"}))
         st, sess = self.call("auth.session", {"sessionId": s2["sessionId"]})
-        self.assertEqual((st, sess["userId"]), (200, user["userId"]))
+        self.assertEqual((st, sess["userId"]), (St.OK, user["userId"]))
         # a password change keeps the caller's session and ends the others
         st, err = self.call("auth.password", {"sessionId": s1["sessionId"],
                                               "currentPassword": "wrong password",
                                               "newPassword": "battery staple"})
-        self.assertEqual((st, err["code"]), (401, "UNAUTHORIZED"))
+        self.assertEqual((st, err["code"]), (St.UNAUTHORIZED, "UNAUTHORIZED"))
         st, rev = self.call("auth.password", {"sessionId": s1["sessionId"],
                                               "currentPassword": "correct horse",
                                               "newPassword": "battery staple"})
-        self.assertEqual((st, rev), (200, {"deleted": 1}))
-        self.assertEqual(self.call("auth.session", {"sessionId": s2["sessionId"]})[0], 401)
-        self.assertEqual(self.call("auth.session", {"sessionId": s1["sessionId"]})[0], 200)
+        self.assertEqual((st, rev), (St.OK, {"deleted": 1}))
+        self.assertEqual(self.call("auth.session", {"sessionId": s2["sessionId"]})[0], St.UNAUTHORIZED)
+        self.assertEqual(self.call("auth.session", {"sessionId": s1["sessionId"]})[0], St.OK)
         self.assertEqual(self.call("auth.login", {"email": "ada@example.com",
-                                                  "password": "correct horse"})[0], 401)
+                                                  "password": "correct horse"})[0], St.UNAUTHORIZED)
         self.assertEqual(self.call("auth.login", {"email": "ada@example.com",
-                                                  "password": "battery staple"})[0], 200)
+                                                  "password": "battery staple"})[0], St.OK)
         # logout, twice
         self.assertEqual(self.call("auth.logout", {"sessionId": s1["sessionId"]}),
-                         (200, {"deleted": True}))
+                         (St.OK, {"deleted": True}))
         self.assertEqual(self.call("auth.logout", {"sessionId": s1["sessionId"]}),
-                         (200, {"deleted": False}))
+                         (St.OK, {"deleted": False}))
         st, err = self.call("auth.session", {"sessionId": s1["sessionId"]})
-        self.assertEqual((st, err["code"], err["message"]), (401, "UNAUTHORIZED", "no such session"))
+        self.assertEqual((st, err["code"], err["message"]), (St.UNAUTHORIZED, "UNAUTHORIZED", "no such session"))
         # the users survive a restart
         self.c.close()
         self.server.restart()
         self.c = Rpc(RPC_PORT)
         self.assertEqual(self.call("auth.login", {"email": "ada@example.com",
-                                                  "password": "battery staple"})[0], 200)
+                                                  "password": "battery staple"})[0], St.OK)
 
     def test_wrong_password_and_unknown_email_answer_alike_then_throttle(self):
         self.assertEqual(self.call("auth.register", {"email": "bob@example.com",
-                                                     "password": "correct horse"})[0], 201)
+                                                     "password": "correct horse"})[0], St.CREATED)
         wrong = self.call("auth.login", {"email": "bob@example.com", "password": "wrong pass"})
         unknown = self.call("auth.login", {"email": "nobody@example.com", "password": "wrong pass"})
         self.assertEqual(wrong, unknown)
-        self.assertEqual((wrong[0], wrong[1]["message"]), (401, "invalid email or password"))
+        self.assertEqual((wrong[0], wrong[1]["message"]), (St.UNAUTHORIZED, "invalid email or password"))
         for _ in range(4):  # 5 failures in all for bob
             self.call("auth.login", {"email": "bob@example.com", "password": "wrong pass"})
         st, err = self.call("auth.login", {"email": "bob@example.com", "password": "correct horse"})
-        self.assertEqual((st, err["code"]), (429, "RATE_LIMITED"))
+        self.assertEqual((st, err["code"]), (St.RATE_LIMITED, "RATE_LIMITED"))
         # throttled per email: another user still logs in
         self.assertEqual(self.call("auth.register", {"email": "eve@example.com",
-                                                     "password": "correct horse"})[0], 201)
+                                                     "password": "correct horse"})[0], St.CREATED)
         self.assertEqual(self.call("auth.login", {"email": "eve@example.com",
-                                                  "password": "correct horse"})[0], 200)
+                                                  "password": "correct horse"})[0], St.OK)
 
     def test_bad_args(self):
         cases = [
@@ -104,14 +104,14 @@ class AuthRpc(ServerTestCase):
         ]
         for op, args, msg in cases:
             st, err = self.call(op, args)
-            self.assertEqual((st, err["code"]), (400, "BAD_REQUEST"), (op, args, err))
+            self.assertEqual((st, err["code"]), (St.BAD_REQUEST, "BAD_REQUEST"), (op, args, err))
             self.assertIn(msg, err["message"])
         # a malformed session id is an unknown session, not a bad request
-        self.assertEqual(self.call("auth.session", {"sessionId": "!"})[0], 401)
+        self.assertEqual(self.call("auth.session", {"sessionId": "!"})[0], St.UNAUTHORIZED)
 
     def test_many_logins_in_flight_all_come_back(self):
         self.assertEqual(self.call("auth.register", {"email": "pip@example.com",
-                                                     "password": "correct horse"})[0], 201)
+                                                     "password": "correct horse"})[0], St.CREATED)
         n = 40
         for i in range(n):
             self.c.send([1000 + i, "auth.login", self.ns,
@@ -122,7 +122,7 @@ class AuthRpc(ServerTestCase):
             self.assertIsNotNone(r)
             got[r[0]] = r
         self.assertEqual(sorted(got), list(range(1000, 1000 + n)))
-        ids = {r[2]["sessionId"] for r in got.values() if r[1] == 200}
+        ids = {r[2]["sessionId"] for r in got.values() if r[1] == St.OK}
         self.assertEqual(len(ids), n)  # every one a new session
 
 

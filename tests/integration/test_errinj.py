@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (Rpc, Server, assert_error, free_port, kv_path, main, ok,  # noqa: E402
+from durotest import (St, Rpc, Server, assert_error, free_port, kv_path, main, ok,  # noqa: E402
                       storage_path)
 
 # point -> (HTTP status, wire code, message of a refused write)
@@ -91,20 +91,21 @@ class FaultInjection(unittest.TestCase):
                              {"entries": [{"key": "c1", "value": 1}, {"key": "c2", "value": 2}]})
             assert_error(r, status, code, point)
             st, body = rpc.call("kv.put", ns, {"key": "r1", "value": 1})
-            self.assertEqual((st, body["code"], body["message"]), (status, code, msg), point)
+            self.assertEqual((st, body["code"], body["message"]), (getattr(St, code), code, msg),
+                             point)
             # an overwrite fails too and leaves the old value
             assert_error(self.put(ns, "a00", "changed"), status, code, point)
             # reads keep working and see every acknowledged write, nothing else
             for i in range(20):
                 self.assertEqual(ok(self.srv.req("GET", kv_path("a%02d" % i, ns=ns))), i)
-            self.assertEqual(rpc.call("kv.get", ns, {"key": "a05"}), (200, 5))
+            self.assertEqual(rpc.call("kv.get", ns, {"key": "a05"}), (St.OK, 5))
             self.assertEqual(self.srv.list_all(ns=ns), ["a%02d" % i for i in range(20)])
             # cleared: writes work again, without a restart
             self.assertTrue(all(v == 0 for v in self.inject(point, 0).values()))
             ok(self.put(ns, "b00", "after"))
             acked[(ns, "b00")] = "after"
             st, body = rpc.call("kv.put", ns, {"key": "r1", "value": 1})
-            self.assertEqual(st, 200, body)
+            self.assertEqual(st, St.OK, body)
             acked[(ns, "r1")] = 1
         self.check(acked)
         self.srv.restart()

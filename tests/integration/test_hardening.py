@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import durotest  # noqa: E402
-from durotest import (Rpc, Server, ServerTestCase, assert_error, frame, frame_header,  # noqa: E402
+from durotest import (St, Rpc, Server, ServerTestCase, assert_error, frame, frame_header,  # noqa: E402
                       free_port, kv_path, main, mp_pack, ok, split_frames)
 
 MiB = 1 << 20
@@ -120,7 +120,7 @@ class RpcBackPressure(ClassServer):
         # stored as msgpack (binary protocol) and as JSON (HTTP)
         c = Rpc(cls.rpc_port)
         st, _ = c.call("kv.put", "bp", {"key": "mp", "value": big})
-        assert st == 200, st
+        assert st == St.OK, st
         c.close()
         ok(cls.srv.req("PUT", kv_path("js", ns="bp"), {"value": big}))
 
@@ -152,7 +152,7 @@ class RpcBackPressure(ClassServer):
         # the server still answers everything afterwards
         c = Rpc(self.rpc_port)
         st, body = c.call("kv.get", "bp", {"key": "mp"})
-        self.assertEqual(st, 200)
+        self.assertEqual(st, St.OK)
         self.assertEqual(len(body["blob"]), MiB - 64)
         c.close()
 
@@ -169,7 +169,7 @@ class RpcBackPressure(ClassServer):
             buf += d
             replies, buf = split_frames(buf)
             for r in replies:
-                self.assertEqual(r[1], 200)
+                self.assertEqual(r[1], St.OK)
                 got.add(r[0])
         s.close()
         self.assertEqual(got, set(range(1, n + 1)))
@@ -244,7 +244,7 @@ class RpcPagesInFlight(unittest.TestCase):
             for i in range(8):
                 st, _ = c.call("kv.batch_set", "pg", {"entries": [
                     {"key": "k%d-%d" % (i, j), "value": "v" * (200 << 10)} for j in range(5)]})
-                self.assertEqual(st, 200)
+                self.assertEqual(st, St.OK)
             c.close()
             healthz_seconds(srv)
             base = rss(srv.pid)
@@ -354,7 +354,7 @@ class SlowClients(ClassServer):
                     continue
                 if d and len(d) >= 4:
                     r = split_frames(d)[0][0]
-                    self.assertEqual(r[1], 503, r)
+                    self.assertEqual(r[1], St.UNAVAILABLE, r)
                     self.assertEqual(r[2]["code"], "UNAVAILABLE")
                     refused += 1
             # 8 MiB of budget: at most 8 frames of 1 MiB are held, the rest refused
@@ -384,7 +384,7 @@ class SlowClients(ClassServer):
             time.sleep(0.2)
             ok(self.srv.req("PUT", kv_path("small", ns="slow"), {"value": 1}))
             c = Rpc(self.rpc_port)
-            self.assertEqual(c.call("kv.put", "slow", {"key": "small2", "value": 2})[0], 200)
+            self.assertEqual(c.call("kv.put", "slow", {"key": "small2", "value": 2})[0], St.OK)
             c.close()
             m = self.srv.metrics()
             self.assertLess(durotest.metric_sum(m, "duro_pending_request_bytes"), 64 * 1024)
@@ -664,7 +664,7 @@ class ConnectionCap(unittest.TestCase):
                 pass
             s.close()
             r = split_frames(d)[0][0]
-            self.assertEqual(r[1], 503)
+            self.assertEqual(r[1], St.UNAVAILABLE)
             for h in held:
                 h.close()
             end = time.monotonic() + 5
@@ -687,7 +687,7 @@ class ZeroFrame(unittest.TestCase):
         srv = Server(extra_args=["--rpc-port", str(rpc_port)])
         try:
             c = Rpc(rpc_port)
-            self.assertEqual(c.call("kv.put", "d", {"key": "a", "value": 1})[0], 200)
+            self.assertEqual(c.call("kv.put", "d", {"key": "a", "value": 1})[0], St.OK)
             for op, args in (("kv.get", b"\x82\xa3key\xa1a\xa3key\xa1b"),
                              ("ratelimit.get", b"\x82\xa3key\xa1a\xa3key\xa1b")):
                 body = mp_pack([9, op, "d"])
@@ -695,7 +695,7 @@ class ZeroFrame(unittest.TestCase):
                 c.send_frame(raw)
                 r = c.recv()
                 self.assertEqual(r[0], 9)
-                self.assertEqual(r[1], 400, (op, r))
+                self.assertEqual(r[1], St.BAD_REQUEST, (op, r))
             c.close()
             srv.stop_ok()
         finally:
@@ -709,7 +709,7 @@ class ZeroFrame(unittest.TestCase):
             c.send_raw(frame_header(0))
             r = c.recv()
             self.assertEqual(r[0], 0)
-            self.assertEqual(r[1], 400)
+            self.assertEqual(r[1], St.BAD_REQUEST)
             self.assertEqual(r[2]["code"], "BAD_REQUEST")
             self.assertIsNone(c.recv())
             c.close()

@@ -8,7 +8,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import Rpc, ServerTestCase, assert_error, free_port, main, ok, q  # noqa: E402
+from durotest import St, Rpc, ServerTestCase, assert_error, free_port, main, ok, q  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -108,21 +108,21 @@ class RateLimit(ServerTestCase):
         c = Rpc(RPC_PORT, timeout=5)
         for i in range(3):
             r = c.call("ratelimit.check", self.ns, {"key": "p", "limit": 3, "windowMs": 60000})
-            self.assertEqual((r[0], r[1]["allowed"]), (200, True))
+            self.assertEqual((r[0], r[1]["allowed"]), (St.OK, True))
         r = c.call("ratelimit.check", self.ns, {"key": "p", "limit": 3, "windowMs": 60000, "enforce": True})
-        self.assertEqual((r[0], r[1]["code"]), (429, "RATE_LIMITED"))
+        self.assertEqual((r[0], r[1]["code"]), (St.RATE_LIMITED, "RATE_LIMITED"))
         self.assertEqual(c.call("ratelimit.get", self.ns, {"key": "p"})[1]["remaining"], 0)
         self.assertEqual(c.call("ratelimit.reset", self.ns, {"key": "p"})[1], {"deleted": True})
-        self.assertEqual(c.call("ratelimit.check", self.ns, {"limit": 3})[0], 400)  # no key
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"limit": 3})[0], St.BAD_REQUEST)  # no key
         # shapes of the fast path and of the general one give the same answers
-        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 0})[0], 400)
-        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": -1})[0], 400)
-        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "cost": 3})[0], 400)
-        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "", "limit": 2})[0], 400)
-        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "x": [1]})[0], 400)
-        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2})[0], 200)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 0})[0], St.BAD_REQUEST)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": -1})[0], St.BAD_REQUEST)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "cost": 3})[0], St.BAD_REQUEST)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "", "limit": 2})[0], St.BAD_REQUEST)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "x": [1]})[0], St.BAD_REQUEST)
+        self.assertEqual(c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2})[0], St.OK)
         r = c.call("ratelimit.check", self.ns, {"key": "q", "limit": 2, "windowMs": 60000, "cost": 2})
-        self.assertEqual((r[0], r[1]["allowed"]), (200, False))  # 1 of 2 used just above
+        self.assertEqual((r[0], r[1]["allowed"]), (St.OK, False))  # 1 of 2 used just above
         c.close()
 
 

@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (Rpc, Server, ServerTestCase, api_path, assert_error, bearer,  # noqa: E402
+from durotest import (PONG, St, Rpc, Server, ServerTestCase, api_path, assert_error, bearer,  # noqa: E402
                       free_port, jwt, kv_path, main, mp_pack, ok, storage_path)
 from durotest import query_string as qs  # noqa: E402
 
@@ -385,7 +385,7 @@ class FreshServer(RegistryAsserts, unittest.TestCase):
                             {"key": "rpc-%03d" % i, "value": i}])
                 for _ in range(n):
                     r = c.recv()
-                    if r[1] != 200:
+                    if r[1] != St.OK:
                         errors.append("rpc put: %r" % (r,))
                 c.close()
             except BaseException as e:  # noqa: B902
@@ -586,16 +586,16 @@ class Registry(RegistryAsserts, ServerTestCase):
         # the binary protocol
         c = Rpc(RPC_PORT)
         try:
-            self.assertEqual(c.call("kv.put", ns, {"key": "r1", "value": {"a": 1}, "metadata": {"r": 1}})[0], 200)
+            self.assertEqual(c.call("kv.put", ns, {"key": "r1", "value": {"a": 1}, "metadata": {"r": 1}})[0], St.OK)
             r = m()[("kv", "r1")]
             self.assertEqual(r["metadata"], {"r": 1})
             # written as msgpack: the size of the stored msgpack (docs/registry.md)
             self.assertEqual(r["size"], len(mp_pack({"a": 1})))
             self.assertEqual(c.call("kv.batch_set", ns, {"entries": [{"key": "r2", "value": 2},
-                                                                     {"key": "r3", "value": 3}]})[0], 200)
+                                                                     {"key": "r3", "value": 3}]})[0], St.OK)
             self.assertTrue({("kv", "r2"), ("kv", "r3")} <= set(m()))
-            self.assertEqual(c.call("kv.delete", ns, {"key": "r2"}), (200, {"deleted": True}))
-            self.assertEqual(c.call("kv.batch_delete", ns, {"keys": ["r3"]}), (200, {"deleted": 1}))
+            self.assertEqual(c.call("kv.delete", ns, {"key": "r2"}), (St.OK, {"deleted": True}))
+            self.assertEqual(c.call("kv.batch_delete", ns, {"keys": ["r3"]}), (St.OK, {"deleted": 1}))
             got = m()
             self.assertNotIn(("kv", "r2"), got)
             self.assertNotIn(("kv", "r3"), got)
@@ -613,7 +613,7 @@ class Registry(RegistryAsserts, ServerTestCase):
             for i in range(40):
                 k = "k%02d" % i
                 if i % 2:
-                    self.assertEqual(c.call("kv.put", self.ns, {"key": k, "value": i})[0], 200)
+                    self.assertEqual(c.call("kv.put", self.ns, {"key": k, "value": i})[0], St.OK)
                 else:
                     ok(self.req("PUT", kv_path(k, ns=self.ns), {"value": i}))
                 b = self.rlist(namespace=self.ns, key_prefix=k)
@@ -646,7 +646,7 @@ class Registry(RegistryAsserts, ServerTestCase):
         ok(self.req("PUT", kv_path("c", ns=ns), {"value": 1}))
         c = Rpc(RPC_PORT)
         try:
-            self.assertEqual(c.call("kv.clear", ns, {}), (200, {"deleted": 1}))
+            self.assertEqual(c.call("kv.clear", ns, {}), (St.OK, {"deleted": 1}))
         finally:
             c.close()
         self.assertEqual(set(self.ns_map(ns)), {("do", "obj"), ("r2", "blob")})
@@ -860,16 +860,16 @@ class Registry(RegistryAsserts, ServerTestCase):
             ok(self.req("PUT", kv_path("k1", ns=ns), {"value": {"a": 1}, "metadata": {"m": 1}}))
             st, reg = c.call("resources.register", ns, {"type": "do", "key": "obj", "size": 11,
                                                        "metadata": {"x": [1, "y"]}})
-            self.assertEqual(st, 201)
+            self.assertEqual(st, St.CREATED)
             self.check_resource(reg, time.time())
             self.assertEqual((reg["namespace"], reg["type"], reg["key"], reg["size"], reg["metadata"]),
                              (ns, "do", "obj", 11, {"x": [1, "y"]}))
             self.assertEqual(self.ns_map(ns)[("do", "obj")], reg)
             st, reg2 = c.call("resources.register", ns, {"type": "r2", "key": "b"})
-            self.assertEqual(st, 201)
+            self.assertEqual(st, St.CREATED)
             self.assertEqual((reg2["size"], reg2["metadata"]), (0, None))
             st, again = c.call("resources.register", ns, {"type": "do", "key": "obj", "size": 12})
-            self.assertEqual(st, 200)
+            self.assertEqual(st, St.OK)
             self.assertEqual((again["created_at"], again["size"], again["metadata"]),
                              (reg["created_at"], 12, None))
             # resources.list: the same object as the HTTP list
@@ -878,20 +878,20 @@ class Registry(RegistryAsserts, ServerTestCase):
                            {"namespace": ns, "limit": 0}, {"namespace": ns, "offset": 50}, {}):
                 with self.subTest(params=params):
                     st, body = c.call("resources.list", "default", params)
-                    self.assertEqual(st, 200)
+                    self.assertEqual(st, St.OK)
                     self.check_list_body(body)
                     self.assertEqual(body, self.rlist(**params))
             # resources.stats: the HTTP data
             st, s = c.call("resources.stats", "default", {})
-            self.assertEqual(st, 200)
+            self.assertEqual(st, St.OK)
             self.check_stats(s)
             self.assertEqual(s, self.rstats())
             self.assertEqual(s["by_namespace"][ns], 3)
             # resources.unregister
             self.assertEqual(c.call("resources.unregister", ns, {"type": "do", "key": "obj"}),
-                             (200, {"deleted": True}))
+                             (St.OK, {"deleted": True}))
             self.assertEqual(c.call("resources.unregister", ns, {"type": "do", "key": "obj"}),
-                             (200, {"deleted": False}))
+                             (St.OK, {"deleted": False}))
             self.assertEqual(set(self.ns_map(ns)), {("kv", "k1"), ("r2", "b")})
             # errors keep the connection
             bad = [("resources.register", ns, {"type": "kv", "key": "k1"}),
@@ -914,8 +914,8 @@ class Registry(RegistryAsserts, ServerTestCase):
             for op, n, args in bad:
                 with self.subTest(op=op, args=args):
                     st, body = c.call(op, n, args)
-                    self.assertEqual((st, body.get("code")), (400, "BAD_REQUEST"), body)
-            self.assertEqual(c.call("ping", ns, {}), (200, "pong"))
+                    self.assertEqual((st, body.get("code")), (St.BAD_REQUEST, "BAD_REQUEST"), body)
+            self.assertEqual(c.call("ping", ns, {}), (St.OK, PONG))
             self.assertEqual(c.call("resources.list", "", {"namespace": ns, "consistent": True})[1]["total"], 2)
             self.assertEqual(set(self.ns_map(ns)), {("kv", "k1"), ("r2", "b")})
         finally:
@@ -1256,12 +1256,12 @@ class Access(RegistryAsserts, ServerTestCase):
     def test_binary_stats_reveal_no_other_namespace(self):
         c = Rpc(RPC_PORT_AUTH)
         try:
-            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1]})})[0], 200)
+            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1]})})[0], St.OK)
             st, body = c.call("resources.stats", self.a1, {"namespace": self.a1})
-            if st == 403:
+            if st == St.FORBIDDEN:
                 self.assertEqual(body["code"], "FORBIDDEN")
                 return
-            self.assertEqual(st, 200, body)
+            self.assertEqual(st, St.OK, body)
             self.check_stats(body)
             self.assertEqual(body["by_namespace"], {self.a1: 1},
                              "a token scoped to %s sees other namespaces' stats" % self.a1)
@@ -1274,27 +1274,27 @@ class Access(RegistryAsserts, ServerTestCase):
             for op, args in (("resources.list", {}), ("resources.list", {"namespace": self.a1}),
                              ("resources.stats", {})):
                 st, body = c.call(op, "", args)
-                self.assertEqual((st, body["code"]), (401, "UNAUTHORIZED"))
+                self.assertEqual((st, body["code"]), (St.UNAUTHORIZED, "UNAUTHORIZED"))
             st, body = c.call("resources.register", self.a1, {"type": "do", "key": "o"})
-            self.assertEqual((st, body["code"]), (401, "UNAUTHORIZED"))
-            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1]})})[0], 200)
+            self.assertEqual((st, body["code"]), (St.UNAUTHORIZED, "UNAUTHORIZED"))
+            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1]})})[0], St.OK)
             st, body = c.call("resources.list", "", {"namespace": self.a1})
-            self.assertEqual(st, 200)
+            self.assertEqual(st, St.OK)
             self.assertEqual([(r["namespace"], r["key"]) for r in body["resources"]], [(self.a1, "k")])
             for op, args in (("resources.list", {}), ("resources.list", {"namespace": self.a2}),
                              ("resources.stats", {})):
                 st, body = c.call(op, self.a1, args)
-                self.assertEqual((st, body["code"]), (403, "FORBIDDEN"), (op, args))
+                self.assertEqual((st, body["code"]), (St.FORBIDDEN, "FORBIDDEN"), (op, args))
             st, body = c.call("resources.register", self.a2, {"type": "do", "key": "o"})
-            self.assertEqual((st, body["code"]), (403, "FORBIDDEN"))
+            self.assertEqual((st, body["code"]), (St.FORBIDDEN, "FORBIDDEN"))
             st, body = c.call("resources.unregister", self.a2, {"type": "do", "key": "secret"})
-            self.assertEqual((st, body["code"]), (403, "FORBIDDEN"))
-            self.assertIn(c.call("resources.register", self.a1, {"type": "do", "key": "o"})[0], (200, 201))
-            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1], "scope": "read"})})[0], 200)
+            self.assertEqual((st, body["code"]), (St.FORBIDDEN, "FORBIDDEN"))
+            self.assertIn(c.call("resources.register", self.a1, {"type": "do", "key": "o"})[0], (St.OK, St.CREATED))
+            self.assertEqual(c.call("auth", "", {"token": jwt(SECRET, {"ns": [self.a1], "scope": "read"})})[0], St.OK)
             st, body = c.call("resources.register", self.a1, {"type": "do", "key": "o2"})
-            self.assertEqual((st, body["code"]), (403, "FORBIDDEN"))
+            self.assertEqual((st, body["code"]), (St.FORBIDDEN, "FORBIDDEN"))
             st, body = c.call("resources.unregister", self.a1, {"type": "do", "key": "o"})
-            self.assertEqual((st, body["code"]), (403, "FORBIDDEN"))
+            self.assertEqual((st, body["code"]), (St.FORBIDDEN, "FORBIDDEN"))
             self.assertEqual(c.call("resources.list", "", {"namespace": self.a1})[1]["total"], 2)
         finally:
             c.close()

@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (Rpc, ServerTestCase, assert_error, free_port, main, ok,  # noqa: E402
+from durotest import (St, Rpc, ServerTestCase, assert_error, free_port, main, ok,  # noqa: E402
                       run_durod, storage_path)
 
 CAP = 1048576
@@ -68,7 +68,7 @@ class ReplyCap(ServerTestCase):
                 if cursor:
                     args["cursor"] = cursor
                 st, body = c.call("kv.list", self.fat, args)
-                self.assertEqual(st, 200, body)
+                self.assertEqual(st, St.OK, body)
                 seen += [e["key"] for e in body["keys"]]
                 if body["list_complete"]:
                     break

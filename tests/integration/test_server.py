@@ -127,6 +127,36 @@ class Endpoints(ServerTestCase):
         finally:
             s.close()
 
+    def test_status_lines(self):
+        # every reason phrase comes from the status table (include/duro/status.h)
+        # or its few extra HTTP numbers; the bytes of each status line are fixed
+        ns = self.ns.encode()
+
+        def first_line(method, path, body=b"", headers=b"", version=b"1.1"):
+            head = b"%s %s HTTP/%s\r\nHost: x\r\nConnection: close\r\n%s" % (method, path, version, headers)
+            if body:
+                head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+            out = self._exchange(head + b"\r\n" + body)
+            return out[:out.index(b"\r\n") + 2]
+
+        put = b'{"value":1}'
+        self.assertEqual(first_line(b"GET", b"/healthz"), b"HTTP/1.1 200 OK\r\n")
+        self.assertEqual(first_line(b"GET", b"/storage/none?ns=" + ns), b"HTTP/1.1 404 Not Found\r\n")
+        self.assertEqual(first_line(b"GET", b"/storage/none?ns=" + ns, version=b"1.0"),
+                         b"HTTP/1.0 404 Not Found\r\n")
+        self.assertEqual(first_line(b"OPTIONS", b"/storage/k?ns=" + ns), b"HTTP/1.1 204 No Content\r\n")
+        self.assertEqual(first_line(b"POST", b"/api/resources/register",
+                                    b'{"type":"do","namespace":"%s","key":"sl"}' % ns),
+                         b"HTTP/1.1 201 Created\r\n")
+        self.assertEqual(first_line(b"PUT", b"/storage/k?ns=" + ns, put, b'If-Match: "999"\r\n'),
+                         b"HTTP/1.1 412 Precondition Failed\r\n")
+        self.assertEqual(first_line(b"PUT", b"/storage/k?ns=" + ns, b"{nope"), b"HTTP/1.1 400 Bad Request\r\n")
+        self.assertEqual(first_line(b"PATCH", b"/healthz"), b"HTTP/1.1 405 Method Not Allowed\r\n")
+        rl = b"/ratelimit/sl/check?enforce=1&ns=" + ns
+        self.assertEqual(first_line(b"POST", rl, b'{"limit":1,"windowMs":60000}'), b"HTTP/1.1 200 OK\r\n")
+        self.assertEqual(first_line(b"POST", rl, b'{"limit":1,"windowMs":60000}'),
+                         b"HTTP/1.1 429 Too Many Requests\r\n")
+
     def test_expect_100_continue(self):
         # curl sends Expect: 100-continue for bodies over 1 KiB
         body = b'{"value":"' + b"e" * 2000 + b'"}'

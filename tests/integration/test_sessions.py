@@ -7,7 +7,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import Rpc, ServerTestCase, assert_error, free_port, main, ok  # noqa: E402
+from durotest import St, Rpc, ServerTestCase, assert_error, free_port, main, ok  # noqa: E402
 
 RPC_PORT = free_port()
 
@@ -91,12 +91,12 @@ class Sessions(ServerTestCase):
     def test_binary_protocol(self):
         c = Rpc(RPC_PORT, timeout=5)
         r = c.call("session.create", self.ns, {"data": {"a": 1}, "ttlMs": 60000, "userId": "z"})
-        self.assertEqual(r[0], 200)
+        self.assertEqual(r[0], St.OK)
         sid = r[1]["id"]
         self.assertEqual(c.call("session.get", self.ns, {"id": sid})[1]["data"], {"a": 1})
         self.assertEqual(c.call("session.list_user", self.ns, {"userId": "z"})[1]["count"], 1)
         self.assertEqual(c.call("session.revoke_user", self.ns, {"userId": "z"})[1], {"deleted": 1})
-        self.assertEqual(c.call("session.get", self.ns, {"id": sid})[0], 404)
+        self.assertEqual(c.call("session.get", self.ns, {"id": sid})[0], St.NOT_FOUND)
         c.close()
 
 

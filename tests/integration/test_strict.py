@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (MISSING, Rpc, ServerTestCase, assert_error, free_port,  # noqa: E402
+from durotest import (St, MISSING, Rpc, ServerTestCase, assert_error, free_port,  # noqa: E402
                       kv_path, main, ok, storage_path)
 
 RPC_PORT = free_port()
@@ -27,7 +27,7 @@ def bad(test, resp, field=None, contains=None):
 
 def rpc_bad(test, reply, field=None, contains=None):
     st, body = reply
-    test.assertEqual((st, body["code"]), (400, "BAD_REQUEST"), body)
+    test.assertEqual((st, body["code"]), (St.BAD_REQUEST, "BAD_REQUEST"), body)
     if field is not None:
         test.assertIn('unknown field "%s"' % field, body["message"])
     if contains is not None:
@@ -58,15 +58,15 @@ class Strict(ServerTestCase):
                 "expirationTtl")
         for k in ("j", "m", "r"):
             self.assertIs(self.server.get(k, ns=ns), MISSING)
-            self.assertEqual(self.c.call("kv.get", ns, {"key": k})[0], 404)
+            self.assertEqual(self.c.call("kv.get", ns, {"key": k})[0], St.NOT_FOUND)
         # the right spelling works on all three
         ok(self.req("PUT", kv_path("j", ns=ns), {"value": 1, "ttlMs": 60000}))
         ok(self.req("PUT", kv_path("m", ns=ns), {"value": 1, "ttlMs": 60000}, msgpack=True))
         self.assertEqual(self.c.call("kv.put", ns, {"key": "r", "value": 1, "ttlMs": 60000})[0],
-                         200)
+                         St.OK)
         for k in ("j", "m", "r"):
             st, m = self.c.call("kv.get", ns, {"key": k, "meta": True})
-            self.assertEqual(st, 200)
+            self.assertEqual(st, St.OK)
             self.assertIsNotNone(m["expiresAt"])
 
     def test_http_body_fields_from_path_or_headers_are_unknown(self):
@@ -145,9 +145,9 @@ class Strict(ServerTestCase):
         ns = self.ns
         ok(self.req("PUT", kv_path("n", ns=ns), {"value": None, "ttlMs": None, "metadata": None}))
         st, m = self.c.call("kv.get", ns, {"key": "n", "meta": None})
-        self.assertEqual((st, m), (200, None))
+        self.assertEqual((st, m), (St.OK, None))
         st, m = self.c.call("kv.get", ns, {"key": "n", "meta": True})
-        self.assertEqual((st, m["value"], m["expiresAt"], m["metadata"]), (200, None, None, None))
+        self.assertEqual((st, m["value"], m["expiresAt"], m["metadata"]), (St.OK, None, None, None))
 
     # ---- bools are bools, integers integers -------------------------------
 
@@ -166,7 +166,7 @@ class Strict(ServerTestCase):
         rpc_bad(self, self.c.call("resources.list", ns, {"consistent": "1"}))
         self.assertEqual(self.server.get("k", ns=ns), 1)
         st, m = self.c.call("kv.get", ns, {"key": "k", "meta": True})
-        self.assertEqual((st, m["value"]), (200, 1))
+        self.assertEqual((st, m["value"]), (St.OK, 1))
 
     def test_ints(self):
         ns = self.ns
@@ -218,7 +218,7 @@ class Strict(ServerTestCase):
             d = ok(self.req("GET", storage_path("list", ns=ns, **params)))  # %00 in the URL
             self.assertEqual((d["keys"], d["list_complete"]), (want, True), params)
             st, d = self.c.call("kv.list", ns, params)
-            self.assertEqual((st, d["keys"], d["list_complete"]), (200, want, True), params)
+            self.assertEqual((st, d["keys"], d["list_complete"]), (St.OK, want, True), params)
         d = ok(self.req("GET", storage_path("list", ns=ns, end="a/b\0", reverse="true")))
         self.assertEqual(d["keys"], ["a/b", "a"])
         # an empty end is a bound (nothing sorts before ""); an empty start is none
@@ -239,7 +239,7 @@ class Strict(ServerTestCase):
             d = ok(self.req("GET", storage_path("list", ns=ns, **params)))
             self.assertEqual((d["keys"], d["cursor"], d["list_complete"]), (want, None, True))
             st, d = self.c.call("kv.list", ns, params)
-            self.assertEqual((st, d["keys"], d["list_complete"]), (200, want, True))
+            self.assertEqual((st, d["keys"], d["list_complete"]), (St.OK, want, True))
         # a key over 2048 bytes is still no key
         bad(self, self.req("PUT", kv_path("k" * 2049, ns=ns), {"value": 1}))
 

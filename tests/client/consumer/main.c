@@ -7,6 +7,10 @@ int main(int argc, char **argv)
 {
     char url[4096];
     snprintf(url, sizeof url, "file://%s?actors=1", argc > 1 ? argv[1] : "/tmp/duro-consumer");
+    if (strcmp(duro_version(), DURO_VERSION_STRING) != 0) {
+        fprintf(stderr, "libduro %s, headers %s\n", duro_version(), DURO_VERSION_STRING);
+        return 1;
+    }
     duro *db;
     int rc = duro_open(url, &db);
     if (rc != DURO_OK) {
