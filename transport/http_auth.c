@@ -103,8 +103,11 @@ void duro_http_serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *p
     int st = duro_http_query_check(query, duro_http_q_ns, err, sizeof err);
     if (st == DURO_OK)
         st = duro_http_namespace(req, query, &ri, err, sizeof err);
+    int kind = DURO_KIND_AUTH, op = -1;
+    duro_op_find(&duro_object_kinds, routes[i].op, strlen(routes[i].op), &kind, &op);
     if (st == DURO_OK)
-        st = duro_http_authorize(srv, req, ri.ns, ri.ns_len, !routes[i].get, err, sizeof err);
+        st = duro_http_authorize(srv, req, ri.ns, ri.ns_len, duro_http_writes(kind, op), err,
+                                 sizeof err);
     char *sid = NULL;
     if (st == DURO_OK && routes[i].with_session && !(sid = session_id_of(srv, req))) {
         snprintf(err, sizeof err, "no session (cookie duro_session or Authorization: Bearer)");

@@ -131,6 +131,9 @@ int duro_http_namespace(duro_hreq *req, const char *query, route_info *ri, char 
 int duro_http_authorize(duro_http *srv, duro_hreq *req, const char *ns, size_t ns_len, int write,
                         char *err, size_t errlen);
 
+/* 1 if op of kind needs write access (the kind's row, runtime/kind.h). */
+int duro_http_writes(int kind, int op);
+
 /* A large body is parsed on the encoder pool, so that it does not hold
  * this loop; the request is routed when it comes back (parsed_reply). 1 if
  * it went there, 0 if the caller goes on with it. */

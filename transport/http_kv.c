@@ -239,7 +239,7 @@ void duro_http_serve_kv(duro_http *srv, duro_hreq *req, int cmd, const char *pat
     if (st == DURO_OK)
         st = duro_http_namespace(req, query, &ri, err, sizeof err);
     if (st == DURO_OK)
-        st = duro_http_authorize(srv, req, ri.ns, ri.ns_len, duro_kv_op_writes(ri.op), err,
+        st = duro_http_authorize(srv, req, ri.ns, ri.ns_len, duro_http_writes(DURO_KIND_KV, ri.op), err,
                                  sizeof err);
     if (st == DURO_OK)
         st = build_kv(srv, req, &ri, query, r, err, sizeof err);

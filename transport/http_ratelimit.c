@@ -39,7 +39,8 @@ void duro_http_serve_ratelimit(duro_http *srv, duro_hreq *req, int cmd, const ch
     if (st == DURO_OK)
         st = duro_http_namespace(req, query, &ri, err, sizeof err);
     if (st == DURO_OK)
-        st = duro_http_authorize(srv, req, ri.ns, ri.ns_len, op != DURO_RL_GET, err, sizeof err);
+        st = duro_http_authorize(srv, req, ri.ns, ri.ns_len, duro_http_writes(DURO_KIND_RATELIMIT, op),
+                                 err, sizeof err);
     char *key = NULL;
     size_t key_len = 0;
     if (st == DURO_OK && duro_pct_decode(rest, n, &key, &key_len) != 0) {

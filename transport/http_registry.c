@@ -91,7 +91,9 @@ void duro_http_serve_resources(duro_http *srv, duro_hreq *req, int cmd, const ch
             st = duro_resource_request(routes[i].op, args, ns, &ns_len, &r, err, sizeof err);
         rq = r;
         if (st == DURO_OK)
-            st = duro_http_authorize(srv, req, ns, ns_len, 1, err, sizeof err);
+            st = duro_http_authorize(srv, req, ns, ns_len,
+                                     duro_http_writes(DURO_KIND_RESOURCE, routes[i].op), err,
+                                     sizeof err);
     }
     json_decref(args);
     if (st != DURO_OK) {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/codec.h"
+#include "objects/object.h"
 
 int duro_http_wants_mp(const char *accept)
 {
@@ -294,4 +295,10 @@ int duro_http_body_parse_later(duro_http *srv, duro_hreq *req, uint64_t t0)
         return 1;
     free(b);
     return 0;
+}
+
+int duro_http_writes(int kind, int op)
+{
+    const duro_kind *k = duro_kind_get(&duro_object_kinds, kind);
+    return k && k->writes && k->writes(op);
 }

@@ -49,8 +49,7 @@ void duro_http_serve_sessions(duro_http *srv, duro_hreq *req, int cmd, const cha
         st = duro_http_namespace(req, query, &ri, err, sizeof err);
     if (st == DURO_OK)
         st = duro_http_authorize(srv, req, ri.ns, ri.ns_len,
-                                 op != DURO_SESSION_GET && op != DURO_SESSION_LIST_USER, err,
-                                 sizeof err);
+                                 duro_http_writes(DURO_KIND_SESSION, op), err, sizeof err);
     char *id = NULL;
     size_t id_len = 0;
     if (st == DURO_OK && raw && duro_pct_decode(raw, raw_len, &id, &id_len) != 0) {
