@@ -420,11 +420,6 @@ static int auth_exec(duro_ns *ns, duro_msg *m, int64_t now)
 /* Every op runs in the transaction: the steps that read (a login's first,
  * a session's renewal) commit nothing the reply waits for. */
 static int auth_writes(int op) { return op != DURO_AUTH_SESSION; }
-static int auth_txn(int op)
-{
-    (void)op;
-    return 1;
-}
 static void auth_free(void *req) { duro_auth_req_free(req); }
 
 static size_t auth_reply_bound(int op, const duro_limits *lim)
@@ -446,7 +441,7 @@ const duro_kind duro_auth_kind = {
     .ops = duro_auth_op_names,
     .n_ops = DURO_AUTH_OP_COUNT,
     .writes = auth_writes,
-    .txn = auth_txn,
+    .txn = duro_ops_all,
     .decode = duro_auth_decode_args,
     .free = auth_free,
     .reply_bound = auth_reply_bound,

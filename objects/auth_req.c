@@ -109,30 +109,24 @@ static int session_args(int op, const json_t *args, duro_auth_req *r, char *err,
     return st;
 }
 
-int duro_auth_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
+static int from_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
+                     size_t errlen)
 {
-    json_t *j;
-    int st = duro_args_tree(a, &j, err, errlen);
-    if (st != DURO_OK)
-        return st;
     duro_auth_req *r = calloc(1, sizeof *r);
-    if (!r) {
-        json_decref(j);
-        snprintf(err, errlen, "out of memory");
-        return DURO_NOMEM;
-    }
-    r->pwhash_min = a->lim->pwhash_min;
-    if (op == DURO_AUTH_REGISTER || op == DURO_AUTH_LOGIN) {
-        st = credentials(op, j, r, err, errlen);
+    int st = r ? DURO_OK : DURO_NOMEM;
+    if (r)
+        r->pwhash_min = a->lim->pwhash_min;
+    if (st == DURO_OK && (op == DURO_AUTH_REGISTER || op == DURO_AUTH_LOGIN)) {
+        st = credentials(op, args, r, err, errlen);
         if (st == DURO_OK && !(r->client = strdup(a->peer ? a->peer : "-")))
             st = DURO_NOMEM;
-    } else if (op == DURO_AUTH_SESSION || op == DURO_AUTH_LOGOUT || op == DURO_AUTH_PASSWORD) {
-        st = session_args(op, j, r, err, errlen);
-    } else {
+    } else if (st == DURO_OK &&
+               (op == DURO_AUTH_SESSION || op == DURO_AUTH_LOGOUT || op == DURO_AUTH_PASSWORD)) {
+        st = session_args(op, args, r, err, errlen);
+    } else if (st == DURO_OK) {
         snprintf(err, errlen, "unknown auth operation");
         st = DURO_BAD_REQUEST;
     }
-    json_decref(j);
     if (st != DURO_OK) {
         if (st == DURO_NOMEM)
             snprintf(err, errlen, "out of memory");
@@ -141,4 +135,9 @@ int duro_auth_decode_args(int op, const duro_args *a, void **req, char *err, siz
     }
     *req = r;
     return DURO_OK;
+}
+
+int duro_auth_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
+{
+    return duro_args_decode(a, op, from_tree, req, err, errlen);
 }

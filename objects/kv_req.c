@@ -469,10 +469,7 @@ const char *const duro_kv_op_names[DURO_KV_OP_COUNT] = {
 
 int duro_kv_op_from_name(const char *name, size_t len)
 {
-    for (int op = 0; op < DURO_KV_OP_COUNT; op++)
-        if (strlen(duro_kv_op_names[op]) == len && memcmp(duro_kv_op_names[op], name, len) == 0)
-            return op;
-    return -1;
+    return duro_op_index(duro_kv_op_names, DURO_KV_OP_COUNT, name, len);
 }
 
 const char *duro_kv_op_name(int op)
@@ -618,17 +615,18 @@ static int get_fast(const duro_args *a, duro_kv_req **out, char *err, size_t err
     return DURO_OK;
 }
 
+static int from_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
+                     size_t errlen)
+{
+    duro_kv_limits lim = {a->lim->max_value_bytes, a->lim->max_snapshot_bytes};
+    return duro_kv_request_from_args(op, args, a->val_enc, &lim, (duro_kv_req **)req, err, errlen);
+}
+
 int duro_kv_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
 {
     duro_kv_req **out = (duro_kv_req **)req;
     int st;
     if (op == DURO_KV_GET && (st = get_fast(a, out, err, errlen)) != 1)
         return st;
-    json_t *j;
-    if ((st = duro_args_tree(a, &j, err, errlen)) != DURO_OK)
-        return st;
-    duro_kv_limits lim = {a->lim->max_value_bytes, a->lim->max_snapshot_bytes};
-    st = duro_kv_request_from_args(op, j, a->val_enc, &lim, out, err, errlen);
-    json_decref(j);
-    return st;
+    return duro_args_decode(a, op, from_tree, req, err, errlen);
 }

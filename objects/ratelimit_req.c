@@ -38,10 +38,7 @@ const char *const duro_rl_op_names[DURO_RL_OP_COUNT] = {
 
 int duro_rl_op_from_name(const char *name, size_t len)
 {
-    for (int op = 0; op < DURO_RL_OP_COUNT; op++)
-        if (strlen(duro_rl_op_names[op]) == len && memcmp(duro_rl_op_names[op], name, len) == 0)
-            return op;
-    return -1;
+    return duro_op_index(duro_rl_op_names, DURO_RL_OP_COUNT, name, len);
 }
 
 /* The members each op may have; "key" (first) only when the key is not
@@ -231,6 +228,17 @@ static int fields_fast(const duro_args *a, const char **key, size_t *key_len, du
     return *key ? 0 : 1;
 }
 
+static int from_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
+                     size_t errlen)
+{
+    if (!json_is_string(json_object_get(args, "key"))) {
+        snprintf(err, errlen, "\"key\" must be a string");
+        return DURO_BAD_REQUEST;
+    }
+    duro_rl_defaults d = {a->lim->rl_limit, a->lim->rl_window_ms};
+    return duro_rl_request(op, NULL, 0, args, &d, (duro_rl_req **)req, err, errlen);
+}
+
 int duro_rl_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
 {
     duro_rl_req **out = (duro_rl_req **)req;
@@ -240,16 +248,5 @@ int duro_rl_decode_args(int op, const duro_args *a, void **req, char *err, size_
     duro_rl_fields f;
     if (op != DURO_RL_RESET && fields_fast(a, &key, &key_len, &f) == 0)
         return duro_rl_request_fields(op, key, key_len, &f, &d, out, err, errlen);
-    json_t *j;
-    int st = duro_args_tree(a, &j, err, errlen);
-    if (st != DURO_OK)
-        return st;
-    if (json_is_string(json_object_get(j, "key"))) {
-        st = duro_rl_request(op, NULL, 0, j, &d, out, err, errlen);
-    } else {
-        snprintf(err, errlen, "\"key\" must be a string");
-        st = DURO_BAD_REQUEST;
-    }
-    json_decref(j);
-    return st;
+    return duro_args_decode(a, op, from_tree, req, err, errlen);
 }

@@ -691,12 +691,6 @@ const duro_registry_store duro_registry_sqlite = {
 
 /* ---- the kind of the registry's queries ---- */
 
-static int query_writes(int op)
-{
-    (void)op;
-    return 0;
-}
-
 static void query_free(void *req) { duro_registry_query_free(req); }
 
 static size_t query_reply_bound(int op, const duro_limits *lim)
@@ -722,7 +716,7 @@ const duro_kind duro_registry_kind = {
     .ops = query_ops,
     .n_ops = sizeof query_ops / sizeof query_ops[0],
     .global = 1,
-    .writes = query_writes,
+    .writes = duro_ops_none,
     .decode = duro_registry_decode_args,
     .free = query_free,
     .reply_bound = query_reply_bound,

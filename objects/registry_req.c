@@ -224,27 +224,31 @@ int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
     return DURO_OK;
 }
 
+static int query_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
+                      size_t errlen)
+{
+    (void)a;
+    if (op != DURO_REGISTRY_LIST && op != DURO_REGISTRY_STATS) {
+        snprintf(err, errlen, "unknown operation");
+        return DURO_BAD_REQUEST;
+    }
+    return duro_registry_query_from(args, DURO_PARAMS_TYPED, (duro_registry_query **)req, err,
+                                    errlen);
+}
+
+static int resource_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
+                         size_t errlen)
+{
+    (void)a;
+    return duro_resource_request(op, args, NULL, NULL, (duro_resource_req **)req, err, errlen);
+}
+
 int duro_registry_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
 {
-    json_t *j;
-    int st = duro_args_tree(a, &j, err, errlen);
-    if (st != DURO_OK)
-        return st;
-    st = op == DURO_REGISTRY_LIST || op == DURO_REGISTRY_STATS
-             ? duro_registry_query_from(j, DURO_PARAMS_TYPED, (duro_registry_query **)req, err,
-                                        errlen)
-             : (snprintf(err, errlen, "unknown operation"), DURO_BAD_REQUEST);
-    json_decref(j);
-    return st;
+    return duro_args_decode(a, op, query_tree, req, err, errlen);
 }
 
 int duro_resource_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
 {
-    json_t *j;
-    int st = duro_args_tree(a, &j, err, errlen);
-    if (st != DURO_OK)
-        return st;
-    st = duro_resource_request(op, j, NULL, NULL, (duro_resource_req **)req, err, errlen);
-    json_decref(j);
-    return st;
+    return duro_args_decode(a, op, resource_tree, req, err, errlen);
 }

@@ -112,12 +112,6 @@ static int resource_exec(duro_ns *ns, duro_msg *m, int64_t now)
     }
 }
 
-static int resource_writes(int op)
-{
-    (void)op;
-    return 1;
-}
-
 static void resource_free(void *req) { duro_resource_req_free(req); }
 
 static size_t resource_reply_bound(int op, const duro_limits *lim)
@@ -145,7 +139,7 @@ const duro_kind duro_resource_kind = {
     .metric_help = "Registrations and unregistrations run.",
     .ops = resource_ops,
     .n_ops = sizeof resource_ops / sizeof resource_ops[0],
-    .writes = resource_writes,
+    .writes = duro_ops_all,
     .decode = duro_resource_decode_args,
     .free = resource_free,
     .reply_bound = resource_reply_bound,

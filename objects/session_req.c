@@ -20,11 +20,7 @@ const char *const duro_session_op_names[DURO_SESSION_OP_COUNT] = {
 
 int duro_session_op_from_name(const char *name, size_t len)
 {
-    for (int op = 0; op < DURO_SESSION_OP_COUNT; op++)
-        if (strlen(duro_session_op_names[op]) == len &&
-            memcmp(duro_session_op_names[op], name, len) == 0)
-            return op;
-    return -1;
+    return duro_op_index(duro_session_op_names, DURO_SESSION_OP_COUNT, name, len);
 }
 
 const char *duro_session_op_name(int op)
@@ -217,13 +213,14 @@ int duro_session_request(int op, const char *id_or_user, size_t len, const json_
     return DURO_OK;
 }
 
+static int from_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
+                     size_t errlen)
+{
+    (void)a;
+    return duro_session_request(op, NULL, 0, args, (duro_session_req **)req, err, errlen);
+}
+
 int duro_session_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
 {
-    json_t *j;
-    int st = duro_args_tree(a, &j, err, errlen);
-    if (st != DURO_OK)
-        return st;
-    st = duro_session_request(op, NULL, 0, j, (duro_session_req **)req, err, errlen);
-    json_decref(j);
-    return st;
+    return duro_args_decode(a, op, from_tree, req, err, errlen);
 }

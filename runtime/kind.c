@@ -7,17 +7,37 @@
 #include "common/codec.h"
 #include "common/names.h"
 
+int duro_ops_all(int op)
+{
+    (void)op;
+    return 1;
+}
+
+int duro_ops_none(int op)
+{
+    (void)op;
+    return 0;
+}
+
+int duro_op_index(const char *const *ops, int n, const char *name, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (ops[i] && strlen(ops[i]) == len && memcmp(ops[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
 const duro_kind *duro_op_find(const duro_kinds *t, const char *name, size_t len, int *kind,
                               int *op)
 {
     for (int id = 0; id <= DURO_KIND_MAX; id++) {
         const duro_kind *k = t->kinds[id];
-        for (int i = 0; k && k->ops && i < k->n_ops; i++)
-            if (k->ops[i] && strlen(k->ops[i]) == len && memcmp(k->ops[i], name, len) == 0) {
-                *kind = id;
-                *op = i;
-                return k;
-            }
+        int i = k && k->ops ? duro_op_index(k->ops, k->n_ops, name, len) : -1;
+        if (i >= 0) {
+            *kind = id;
+            *op = i;
+            return k;
+        }
     }
     return NULL;
 }
@@ -36,14 +56,18 @@ void duro_op_free(const duro_kinds *t, duro_msg *m)
     m->req = NULL;
 }
 
-int duro_args_tree(const duro_args *a, json_t **out, char *err, size_t errlen)
+int duro_args_decode(const duro_args *a, int op, duro_tree_decode *fn, void **req, char *err,
+                     size_t errlen)
 {
     const char *why;
-    if (!(*out = duro_mp_to_json(a->mp, a->len, &why))) {
+    json_t *j = duro_mp_to_json(a->mp, a->len, &why);
+    if (!j) {
         snprintf(err, errlen, "bad args: %s", why);
         return DURO_BAD_REQUEST;
     }
-    return DURO_OK;
+    int st = fn(op, j, a, req, err, errlen);
+    json_decref(j);
+    return st;
 }
 
 int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m)

@@ -112,11 +112,18 @@ typedef struct duro_kinds {
     const struct duro_registry_store *registry;
 } duro_kinds;
 
+/* For writes / txn: every op (1), or none (0). */
+int duro_ops_all(int op);
+int duro_ops_none(int op);
+
 /* The row of kind id, or NULL. */
 static inline const duro_kind *duro_kind_get(const duro_kinds *t, int id)
 {
     return id >= 0 && id <= DURO_KIND_MAX ? t->kinds[id] : NULL;
 }
+
+/* The index of name[0..len) in ops[0..n) (NULL entries skipped), or -1. */
+int duro_op_index(const char *const *ops, int n, const char *name, size_t len);
 
 /* The kind and op of an op name: the row with *kind and *op set, or NULL if
  * no kind has it. */
@@ -166,9 +173,14 @@ int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m);
 int duro_kinds_schema(const duro_kinds *t, const char **steps, size_t max, duro_schema *out,
                       char *err, size_t errlen);
 
-/* For decoders: a call's args as a jansson tree (*out, to json_decref), or
- * DURO_BAD_REQUEST with "bad args: <why>" in err. */
-int duro_args_tree(const duro_args *a, json_t **out, char *err, size_t errlen);
+/* A decoder over a call's args as a jansson tree (an object). */
+typedef int duro_tree_decode(int op, const json_t *args, const duro_args *a, void **req,
+                             char *err, size_t errlen);
+
+/* For decoders: runs fn on the call's args as a jansson tree; DURO_BAD_REQUEST
+ * with "bad args: <why>" in err if they cannot be one. */
+int duro_args_decode(const duro_args *a, int op, duro_tree_decode *fn, void **req, char *err,
+                     size_t errlen);
 
 /* exec()'s answer for "not done yet": the runtime runs m->work (set by
  * exec) on its worker pool, off every actor, then hands m back to the

@@ -163,6 +163,11 @@ call *duro_http_call_new(duro_http *srv, duro_hreq *req, int route, int accept_m
 /* Hands the call to this thread's courier (503 if the server is stopping). */
 void duro_http_call_send(call *k);
 
+/* Sends request rq (op of kind, in namespace ns) as a new call; if no call
+ * can be allocated, answers 500 and frees rq (the kind's free). */
+void duro_http_submit(duro_http *srv, duro_hreq *req, int route, int accept_mp, uint64_t t0,
+                      int kind, int op, void *rq, const char *ns, size_t ns_len);
+
 /* Answers a CORS preflight (OPTIONS, on every route). */
 void duro_http_preflight(const duro_http *srv, duro_hreq *req, uint64_t t0);
 

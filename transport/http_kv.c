@@ -248,15 +248,5 @@ void duro_http_serve_kv(duro_http *srv, duro_hreq *req, int cmd, const char *pat
         duro_kv_req_free(r);
         return;
     }
-    call *k = duro_http_call_new(srv, req, ri.route, accept_mp, t0);
-    if (!k) {
-        duro_kv_req_free(r);
-        return;
-    }
-    k->m.kind = DURO_KIND_KV;
-    k->m.op = ri.op;
-    k->m.req = r;
-    memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
-    k->m.ns_len = ri.ns_len;
-    duro_http_call_send(k);
+    duro_http_submit(srv, req, ri.route, accept_mp, t0, DURO_KIND_KV, ri.op, r, ri.ns, ri.ns_len);
 }

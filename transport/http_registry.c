@@ -101,15 +101,5 @@ void duro_http_serve_resources(duro_http *srv, duro_hreq *req, int cmd, const ch
         duro_kind_get(&duro_object_kinds, routes[i].kind)->free(rq);
         return;
     }
-    call *k = duro_http_call_new(srv, req, route, accept_mp, t0);
-    if (!k) {
-        duro_kind_get(&duro_object_kinds, routes[i].kind)->free(rq);
-        return;
-    }
-    k->m.kind = routes[i].kind;
-    k->m.op = routes[i].op;
-    k->m.req = rq;
-    memcpy(k->m.ns, ns, ns_len + 1);
-    k->m.ns_len = ns_len;
-    duro_http_call_send(k);
+    duro_http_submit(srv, req, route, accept_mp, t0, routes[i].kind, routes[i].op, rq, ns, ns_len);
 }

@@ -276,3 +276,20 @@ void duro_http_preflight(const duro_http *srv, duro_hreq *req, uint64_t t0)
     duro_hreq_respond(req, 204, NULL, NULL, 0);
     duro_metrics_request(DURO_ROUTE_OPTIONS, 204, duro_mono_us() - t0);
 }
+
+void duro_http_submit(duro_http *srv, duro_hreq *req, int route, int accept_mp, uint64_t t0,
+                      int kind, int op, void *rq, const char *ns, size_t ns_len)
+{
+    call *k = duro_http_call_new(srv, req, route, accept_mp, t0);
+    if (!k) {
+        duro_kind_get(&duro_object_kinds, kind)->free(rq);
+        return;
+    }
+    k->m.kind = kind;
+    k->m.op = op;
+    k->m.req = rq;
+    memcpy(k->m.ns, ns, ns_len);
+    k->m.ns[ns_len] = '\0';
+    k->m.ns_len = ns_len;
+    duro_http_call_send(k);
+}

@@ -80,15 +80,5 @@ void duro_http_serve_sessions(duro_http *srv, duro_hreq *req, int cmd, const cha
         duro_http_fail(srv, req, route, accept_mp, t0, st, err);
         return;
     }
-    call *k = duro_http_call_new(srv, req, route, accept_mp, t0);
-    if (!k) {
-        duro_session_req_free(r);
-        return;
-    }
-    k->m.kind = DURO_KIND_SESSION;
-    k->m.op = op;
-    k->m.req = r;
-    memcpy(k->m.ns, ri.ns, ri.ns_len + 1);
-    k->m.ns_len = ri.ns_len;
-    duro_http_call_send(k);
+    duro_http_submit(srv, req, route, accept_mp, t0, DURO_KIND_SESSION, op, r, ri.ns, ri.ns_len);
 }
