@@ -75,7 +75,13 @@ int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m)
     const char *why;
     char err[sizeof m->errmsg] = "";
     m->req = NULL;
-    const duro_kind *k = duro_op_find(t, c->op, c->op_len, &m->kind, &m->op);
+    const duro_kind *k = c->found;
+    if (k) {
+        m->kind = c->found_kind;
+        m->op = c->found_op;
+    } else {
+        k = duro_op_find(t, c->op, c->op_len, &m->kind, &m->op);
+    }
     if (!k || !k->decode)
         return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown op \"%.*s\"",
                              (int)(c->op_len > 64 ? 64 : c->op_len), c->op);

@@ -155,6 +155,10 @@ typedef struct duro_op_call {
     int (*allow)(void *arg, const char *ns, size_t ns_len, int write, char *err,
                  size_t errlen);
     void *allow_arg;
+    /* Optional: the op's row, kind and op when the caller already looked the
+     * name up (duro_op_find); NULL: duro_op_build looks it up. */
+    const duro_kind *found;
+    int found_kind, found_op;
 } duro_op_call;
 
 /* Builds m's request from c: op name → kind and op ("unknown op"), the

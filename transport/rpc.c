@@ -351,6 +351,9 @@ static void submit(rconn *c, const rframe *rf)
                  duro_conn_peer(c->conn)},
         .allow = r->access && duro_access_enabled(r->access) ? allow : NULL,
         .allow_arg = c,
+        .found = rf->k, /* read_frame() looked it up */
+        .found_kind = rf->kind,
+        .found_op = rf->op,
     };
     if (duro_op_build(&duro_object_kinds, &call, &k->m) != DURO_OK) {
         send_error(c, rf->f.msgid, k->m.status, k->m.errmsg);
