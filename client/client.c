@@ -284,6 +284,20 @@ static int64_t int_field(const json_t *o, const char *name)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
+/* Copies o's string member name into *out (out NULL: only checked). A
+ * missing or null member leaves *out alone, or is DURO_INTERNAL if required
+ * (a reply libduro cannot read). DURO_OK, DURO_INTERNAL or DURO_NOMEM. */
+static int str_field(duro *db, const json_t *o, const char *name, int required, char **out)
+{
+    const json_t *v = json_object_get(o, name);
+    if (!json_is_string(v))
+        return required ? fail(db, DURO_INTERNAL, "malformed reply body: no \"%s\"", name)
+                        : DURO_OK;
+    if (out && !(*out = strdup(json_string_value(v))))
+        return fail(db, DURO_NOMEM, "out of memory");
+    return DURO_OK;
+}
+
 /* Reads up to two integer fields of an msgpack reply object. */
 static int reply_ints(duro *db, duro_reply *r, const char *f1, int64_t *v1, const char *f2,
                       int64_t *v2)
@@ -765,21 +779,11 @@ DURO_API duro_status duro_session_create(duro *db, const char *ns, const char *d
     json_t *o = body_object(db, &r);
     if (!o)
         return DURO_INTERNAL;
-    const json_t *jid = json_object_get(o, "id");
-    if (!json_is_string(jid)) {
-        json_decref(o);
-        return fail(db, DURO_INTERNAL, "malformed reply body: no session id");
-    }
-    *id = strdup(json_string_value(jid));
-    if (expires_at)
+    rc = str_field(db, o, "id", 1, id);
+    if (rc == DURO_OK && expires_at)
         *expires_at = int_field(o, "expiresAt");
     json_decref(o);
-    if (!*id) {
-        if (expires_at)
-            *expires_at = 0;
-        return fail(db, DURO_NOMEM, "out of memory");
-    }
-    return DURO_OK;
+    return rc;
 }
 
 DURO_API duro_status duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
@@ -803,24 +807,19 @@ DURO_API duro_status duro_session_get(duro *db, const char *ns, const char *id, 
     if (!o)
         return DURO_INTERNAL;
     const json_t *data = json_object_get(o, "data");
-    const json_t *uid = json_object_get(o, "userId");
     *data_json = to_text(data ? data : json_null(), len);
-    int nomem = !*data_json;
-    if (!nomem && user_id && json_is_string(uid))
-        nomem = !(*user_id = strdup(json_string_value(uid)));
-    if (expires_at)
+    rc = *data_json ? str_field(db, o, "userId", 0, user_id)
+                    : fail(db, DURO_NOMEM, "out of memory");
+    if (rc == DURO_OK && expires_at)
         *expires_at = int_field(o, "expiresAt");
     json_decref(o);
-    if (nomem) {
+    if (rc != DURO_OK) {
         free(*data_json);
         *data_json = NULL;
         if (len)
             *len = 0;
-        if (expires_at)
-            *expires_at = 0;
-        return fail(db, DURO_NOMEM, "out of memory");
     }
-    return DURO_OK;
+    return rc;
 }
 
 DURO_API duro_status duro_session_put(duro *db, const char *ns, const char *id,
