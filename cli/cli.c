@@ -10,7 +10,9 @@
  *
  *   0 ok   1 not found   2 usage or invalid input   3 server or connection
  *   error   4 precondition failed (a stale --if-match or --if-none-match)
- *   5 rate limited (`duro ratelimit check` was denied; the result is printed)
+ *   5 rate limited (`duro ratelimit check` was denied; the result is printed;
+ *     or a server's RATE_LIMITED)   6 unauthorized or forbidden (UNAUTHORIZED,
+ *     FORBIDDEN: the server wants an access token)
  *
  * `duro ratelimit ...`, `duro session ...`, `duro snapshot ...` and `duro
  * resources ...` are command groups: the word after the group picks the
@@ -49,6 +51,7 @@
 #define EXIT_SERVER 3
 #define EXIT_PRECONDITION 4
 #define EXIT_DENIED 5
+#define EXIT_UNAUTHORIZED 6
 #define MAX_OPTS 16
 #define LIST_PAGE 10000 /* the server's largest page */
 
@@ -146,6 +149,11 @@ static int exit_for(int rc)
         return EXIT_USAGE;
     case DURO_PRECONDITION_FAILED:
         return EXIT_PRECONDITION;
+    case DURO_RATE_LIMITED:
+        return EXIT_DENIED;
+    case DURO_UNAUTHORIZED:
+    case DURO_FORBIDDEN:
+        return EXIT_UNAUTHORIZED;
     default:
         return EXIT_SERVER;
     }
@@ -1017,7 +1025,7 @@ static void usage(FILE *f)
     fputs("\n"
           "Exit status: 0 ok, 1 not found, 2 usage or invalid input, 3 server or connection\n"
           "error, 4 precondition failed (--if-match / --if-none-match), 5 rate limited\n"
-          "(ratelimit check denied).\n"
+          "(ratelimit check denied), 6 unauthorized or forbidden.\n"
           "\n"
           "Examples:\n"
           "  duro put user:1 '{\"name\":\"Ada\"}' --ttl 60000\n"

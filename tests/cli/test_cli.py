@@ -2,7 +2,7 @@
 test_cli.py — every `duro` command against a real durod over the binary
 protocol, and its exit codes: 0 ok, 1 not found, 2 usage, 3 server or
 connection error, 4 precondition failed, 5 rate limited (`ratelimit check`
-denied). Also the embedded (file://) mode, the namespace snapshot (`snapshot
+denied), 6 unauthorized or forbidden. Also the embedded (file://) mode, the namespace snapshot (`snapshot
 get|patch`) and the resource registry (`resources list|stats|register|unregister`).
 """
 
@@ -64,6 +64,7 @@ class HelpAndUsage(unittest.TestCase):
             self.assertIn(cmd, out)
         self.assertIn("duro://127.0.0.1:7070", out)
         self.assertIn("5 rate limited", out)
+        self.assertIn("6 unauthorized", out)
         for args in (["get", "--help"], ["help", "put"], ["ls", "-h"], ["bench", "--help"],
                      ["help", "bench"], ["help"], ["ratelimit", "--help"],
                      ["ratelimit", "check", "--help"], ["help", "ratelimit", "reset"],
@@ -218,6 +219,20 @@ class HelpAndUsage(unittest.TestCase):
     def test_bad_url_exits_2(self):
         rc, out, err = duro("gopher://nowhere", "get", "k")
         self.assertEqual(rc, 2, err)
+
+
+class AccessControl(unittest.TestCase):
+    def test_refused_exits_6(self):
+        # a server with access control on: libduro sends no token, so every
+        # call is UNAUTHORIZED, which is neither "server down" (3) nor "usage" (2)
+        srv = clitest.Server(["--auth-token", "cli-secret-token"])
+        try:
+            for args in (["get", "k"], ["put", "k", "1"], ["session", "list", "u"]):
+                rc, out, err = duro(srv, *args)
+                self.assertEqual((rc, out), (6, ""), "duro %s: %r" % (args, err))
+                self.assertIn("unauthorized", err)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.log_text())
 
 
 class Commands(Base):
