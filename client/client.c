@@ -319,6 +319,21 @@ static int reply_ints(duro *db, duro_reply *r, const char *f1, int64_t *v1, cons
     return DURO_OK;
 }
 
+/* Reads the string member name of an msgpack reply object into *s (as
+ * str_field) and, if expires_at is not NULL, its "expiresAt". */
+static int reply_str(duro *db, duro_reply *r, const char *name, int required, char **s,
+                     int64_t *expires_at)
+{
+    json_t *o = body_object(db, r);
+    if (!o)
+        return DURO_INTERNAL;
+    int rc = str_field(db, o, name, required, s);
+    if (rc == DURO_OK && expires_at)
+        *expires_at = int_field(o, "expiresAt");
+    json_decref(o);
+    return rc;
+}
+
 #define CHECK_DB_KEY()                                                                       \
     do {                                                                                     \
         if (!db)                                                                             \
@@ -780,16 +795,7 @@ DURO_API duro_status duro_session_create(duro *db, const char *ns, const char *d
     }
     duro_reply r;
     rc = run(db, "session.create", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    if (rc != DURO_OK)
-        return rc;
-    json_t *o = body_object(db, &r);
-    if (!o)
-        return DURO_INTERNAL;
-    rc = str_field(db, o, "id", 1, id);
-    if (rc == DURO_OK && expires_at)
-        *expires_at = int_field(o, "expiresAt");
-    json_decref(o);
-    return rc;
+    return rc == DURO_OK ? reply_str(db, &r, "id", 1, id, expires_at) : rc;
 }
 
 DURO_API duro_status duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
@@ -921,6 +927,16 @@ static int auth_call(duro *db, const char *op, const char *ns, size_t n, const c
     return run(db, op, ns, &a, DURO_ENC_JSON, DURO_OUT_MP, r);
 }
 
+/* Runs an auth op whose args are {sessionId}. */
+static int auth_session_call(duro *db, const char *op, const char *ns, const char *session_id,
+                             duro_reply *r)
+{
+    if (!db || !session_id)
+        return fail(db, DURO_BAD_REQUEST, "db and session_id must not be NULL");
+    const char *names[] = {"sessionId"}, *vals[] = {session_id};
+    return auth_call(db, op, ns, 1, names, vals, 0, r);
+}
+
 DURO_API duro_status duro_auth_register(duro *db, const char *ns, const char *email,
                                         const char *password, char **user_id)
 {
@@ -931,14 +947,7 @@ DURO_API duro_status duro_auth_register(duro *db, const char *ns, const char *em
     const char *names[] = {"email", "password"}, *vals[] = {email, password};
     duro_reply r;
     int rc = auth_call(db, "auth.register", ns, 2, names, vals, 0, &r);
-    if (rc != DURO_OK)
-        return rc;
-    json_t *o = body_object(db, &r);
-    if (!o)
-        return DURO_INTERNAL;
-    rc = str_field(db, o, "userId", 1, user_id);
-    json_decref(o);
-    return rc;
+    return rc == DURO_OK ? reply_str(db, &r, "userId", 1, user_id, NULL) : rc;
 }
 
 DURO_API duro_status duro_auth_login(duro *db, const char *ns, const char *email,
@@ -979,21 +988,9 @@ DURO_API duro_status duro_auth_session(duro *db, const char *ns, const char *ses
         *user_id = NULL;
     if (expires_at)
         *expires_at = 0;
-    if (!db || !session_id)
-        return fail(db, DURO_BAD_REQUEST, "db and session_id must not be NULL");
-    const char *names[] = {"sessionId"}, *vals[] = {session_id};
     duro_reply r;
-    int rc = auth_call(db, "auth.session", ns, 1, names, vals, 0, &r);
-    if (rc != DURO_OK)
-        return rc;
-    json_t *o = body_object(db, &r);
-    if (!o)
-        return DURO_INTERNAL;
-    rc = str_field(db, o, "userId", 0, user_id);
-    if (rc == DURO_OK && expires_at)
-        *expires_at = int_field(o, "expiresAt");
-    json_decref(o);
-    return rc;
+    int rc = auth_session_call(db, "auth.session", ns, session_id, &r);
+    return rc == DURO_OK ? reply_str(db, &r, "userId", 0, user_id, expires_at) : rc;
 }
 
 DURO_API duro_status duro_auth_logout(duro *db, const char *ns, const char *session_id,
@@ -1001,11 +998,8 @@ DURO_API duro_status duro_auth_logout(duro *db, const char *ns, const char *sess
 {
     if (deleted)
         *deleted = 0;
-    if (!db || !session_id)
-        return fail(db, DURO_BAD_REQUEST, "db and session_id must not be NULL");
-    const char *names[] = {"sessionId"}, *vals[] = {session_id};
     duro_reply r;
-    int rc = auth_call(db, "auth.logout", ns, 1, names, vals, 0, &r);
+    int rc = auth_session_call(db, "auth.logout", ns, session_id, &r);
     return rc == DURO_OK ? reply_deleted(db, &r, deleted) : rc;
 }
 

@@ -1254,6 +1254,12 @@ static int is_user_id(const char *id)
     return 1;
 }
 
+/* Logs email in for 24 hours: *sid gets the session id. */
+static int login(const char *ns, const char *email, const char *password, char **sid)
+{
+    return duro_auth_login(db, ns, email, password, 0, sid, NULL, NULL);
+}
+
 TEST(auth_register_login_logout)
 {
     char *uid = NULL, *uid2 = (char *)1, *sid = NULL, *sid2 = NULL, *who = NULL;
@@ -1276,9 +1282,7 @@ TEST(auth_register_login_logout)
     ASSERT(sid == NULL && who == NULL && exp == 0);
     ASSERT_STREQ(duro_last_error(), "invalid email or password");
     ASSERT_STREQ(duro_errmsg(db), "invalid email or password");
-    ASSERT_EQ(duro_auth_login(db, "auth", "nobody@example.com", "wrong horse", 0, &sid, NULL,
-                              NULL),
-              DURO_UNAUTHORIZED);
+    ASSERT_EQ(login("auth", "nobody@example.com", "wrong horse", &sid), DURO_UNAUTHORIZED);
     ASSERT_STREQ(duro_last_error(), "invalid email or password");
     /* ttl_ms 0: 24 hours; user_id and expires_at may be NULL */
     int64_t t0 = wall_ms();
@@ -1336,18 +1340,10 @@ TEST(auth_password_change)
               DURO_OK);
     ASSERT_EQ(duro_auth_register(db, "authpw", "bob@example.com", "bob's password", NULL),
               DURO_OK);
-    ASSERT_EQ(duro_auth_login(db, "authpw", "ada@example.com", "correct horse", 0, &s1, NULL,
-                              NULL),
-              DURO_OK);
-    ASSERT_EQ(duro_auth_login(db, "authpw", "ada@example.com", "correct horse", 0, &s2, NULL,
-                              NULL),
-              DURO_OK);
-    ASSERT_EQ(duro_auth_login(db, "authpw", "ada@example.com", "correct horse", 0, &s3, NULL,
-                              NULL),
-              DURO_OK);
-    ASSERT_EQ(duro_auth_login(db, "authpw", "bob@example.com", "bob's password", 0, &bob, NULL,
-                              NULL),
-              DURO_OK);
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s1), DURO_OK);
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s2), DURO_OK);
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s3), DURO_OK);
+    ASSERT_EQ(login("authpw", "bob@example.com", "bob's password", &bob), DURO_OK);
     /* a wrong current password changes nothing */
     int64_t revoked = -1;
     ASSERT_EQ(duro_auth_password(db, "authpw", s1, "wrong horse", "battery staple", &revoked),
@@ -1364,12 +1360,8 @@ TEST(auth_password_change)
     ASSERT_EQ(duro_auth_session(db, "authpw", bob, NULL, NULL), DURO_OK);
     /* the old password no longer logs in, the new one does */
     char *s4 = NULL;
-    ASSERT_EQ(duro_auth_login(db, "authpw", "ada@example.com", "correct horse", 0, &s4, NULL,
-                              NULL),
-              DURO_UNAUTHORIZED);
-    ASSERT_EQ(duro_auth_login(db, "authpw", "ada@example.com", "battery staple", 0, &s4, NULL,
-                              NULL),
-              DURO_OK);
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s4), DURO_UNAUTHORIZED);
+    ASSERT_EQ(login("authpw", "ada@example.com", "battery staple", &s4), DURO_OK);
     /* again from s1: s4 goes; revoked may be NULL */
     ASSERT_EQ(duro_auth_password(db, "authpw", s1, "battery staple", "correct horse", NULL),
               DURO_OK);
@@ -1405,20 +1397,14 @@ TEST(auth_login_throttled)
               DURO_OK);
     char *sid = NULL;
     for (int i = 0; i < 5; i++)
-        ASSERT_EQ(duro_auth_login(db, "authrl", "tim@example.com", "wrong horse", 0, &sid, NULL,
-                                  NULL),
-                  DURO_UNAUTHORIZED);
+        ASSERT_EQ(login("authrl", "tim@example.com", "wrong horse", &sid), DURO_UNAUTHORIZED);
     /* the email has no failures left: even the right password is refused */
-    ASSERT_EQ(duro_auth_login(db, "authrl", "tim@example.com", "correct horse", 0, &sid, NULL,
-                              NULL),
-              DURO_RATE_LIMITED);
+    ASSERT_EQ(login("authrl", "tim@example.com", "correct horse", &sid), DURO_RATE_LIMITED);
     ASSERT(sid == NULL);
     /* another user of the namespace still logs in */
     ASSERT_EQ(duro_auth_register(db, "authrl", "amy@example.com", "correct horse", NULL),
               DURO_OK);
-    ASSERT_EQ(duro_auth_login(db, "authrl", "amy@example.com", "correct horse", 0, &sid, NULL,
-                              NULL),
-              DURO_OK);
+    ASSERT_EQ(login("authrl", "amy@example.com", "correct horse", &sid), DURO_OK);
     duro_free(sid);
 }
 
