@@ -9,12 +9,19 @@
  * command; diagnostics go to stderr. Exit codes are for scripts:
  *
  *   0 ok   1 not found   2 usage or invalid input   3 server or connection
- *   error   4 precondition failed (a stale --if-match or --if-none-match)
- *   5 rate limited (`duro ratelimit check` was denied; the result is printed)
+ *   error   4 precondition failed (a stale --if-match or --if-none-match) or
+ *     conflict (`duro auth register`: the email is taken)
+ *   5 rate limited (`duro ratelimit check` was denied; the result is printed;
+ *     or a server's RATE_LIMITED)   6 unauthorized or forbidden (UNAUTHORIZED,
+ *     FORBIDDEN: the server wants an access token)
  *
- * `duro ratelimit ...`, `duro session ...`, `duro snapshot ...` and `duro
- * resources ...` are command groups: the word after the group picks the
- * subcommand (`duro ratelimit check KEY`).
+ * `duro ratelimit ...`, `duro session ...`, `duro auth ...`, `duro snapshot
+ * ...` and `duro resources ...` are command groups: the word after the group
+ * picks the subcommand (`duro ratelimit check KEY`).
+ *
+ * Passwords (`duro auth`) are never arguments, which ps and shell history
+ * show: each comes from an environment variable or a line of stdin (prompted
+ * for without echo on a terminal), and is wiped when the command ends.
  *
  * `duro bench` is the load generator in bench.c.
  *
@@ -24,9 +31,9 @@
  * with their range), how many arguments it takes, which argument is a JSON
  * input (text, or "-" for stdin), which one its error messages name, and a
  * handler. One frame, run_command(), does for each of them what is common:
- * it counts the arguments, checks the options' values, reads the JSON input,
- * connects, calls the handler and reports a failure or prints the reply. A
- * handler only makes its libduro call and sets the reply (reply_text(),
+ * it counts the arguments, checks the options' values, reads the JSON input
+ * and the passwords, connects, calls the handler and reports a failure or
+ * prints the reply. A handler only makes its libduro call and sets the reply (reply_text(),
  * reply_fmt(), reply_json(), ...); it runs only once everything the command
  * line can get wrong was checked, so a usage error never costs a connection.
  */
@@ -38,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "duro/duro.h"
@@ -49,8 +58,10 @@
 #define EXIT_SERVER 3
 #define EXIT_PRECONDITION 4
 #define EXIT_DENIED 5
+#define EXIT_UNAUTHORIZED 6
 #define MAX_OPTS 16
 #define LIST_PAGE 10000 /* the server's largest page */
+#define PASSWORD_MAX 1024 /* the server's longest password, in bytes */
 
 /* ---- the command table's types ---- */
 
@@ -87,6 +98,8 @@ typedef struct ctx {
     const char *in;
     size_t in_len, in_count;
     char *in_owned;
+    /* the passwords (command->passwords; room for a line's \r), wiped at the end */
+    char pw[2][PASSWORD_MAX + 2];
     /* the reply a handler sets, printed with a newline on success */
     char *reply;
     size_t reply_len;
@@ -111,6 +124,7 @@ typedef struct command {
     const char *input_array;  /* the input is an array, bare or as this field of an object */
     const char *input_expect; /* the array's shape, for messages */
     const char *excl[2]; /* two options that exclude each other */
+    int passwords;       /* 1 or 2: passwords read into ctx.pw (secret_srcs) */
     int raw_args;        /* everything after the name is the command's own (bench) */
     const struct command *subs; /* a group: its subcommands (run is NULL) */
     size_t nsubs;
@@ -145,7 +159,13 @@ static int exit_for(int rc)
     case DURO_PAYLOAD_TOO_LARGE:
         return EXIT_USAGE;
     case DURO_PRECONDITION_FAILED:
+    case DURO_CONFLICT:
         return EXIT_PRECONDITION;
+    case DURO_RATE_LIMITED:
+        return EXIT_DENIED;
+    case DURO_UNAUTHORIZED:
+    case DURO_FORBIDDEN:
+        return EXIT_UNAUTHORIZED;
     default:
         return EXIT_SERVER;
     }
@@ -308,6 +328,103 @@ static int read_input(ctx *c)
     }
     c->in_len = strlen(c->in);
     return EXIT_OK;
+}
+
+/* Where the passwords of a command with `passwords` = n come from
+ * (secret_srcs[n - 1][i] for the i-th): the variable if it is set and not
+ * empty, else one line of stdin, prompted for on a terminal. */
+typedef struct secret_src {
+    const char *env, *what, *prompt;
+} secret_src;
+
+static const secret_src secret_srcs[2][2] = {
+    {{"DURO_PASSWORD", "password", "Password: "}, {NULL, NULL, NULL}},
+    {{"DURO_PASSWORD", "current password", "Current password: "},
+     {"DURO_NEW_PASSWORD", "new password", "New password: "}},
+};
+
+/* Reads one line of stdin into buf[0..cap) without its newline (nor a \r
+ * before it), a byte at a time: nothing past the line is consumed and no
+ * stdio buffer keeps a copy. 0, 1 at the end of stdin before any byte, -1 on
+ * a read error, -2 if the line does not fit. */
+static int read_line(char *buf, size_t cap)
+{
+    size_t n = 0;
+    int seen = 0;
+    for (;;) {
+        char ch;
+        ssize_t got = read(STDIN_FILENO, &ch, 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0 || ch == '\n') {
+            if (got == 0 && !seen)
+                return 1;
+            break;
+        }
+        seen = 1;
+        if (n + 1 >= cap) {
+            explicit_bzero(buf, cap);
+            return -2;
+        }
+        buf[n++] = ch;
+    }
+    if (n && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return 0;
+}
+
+/* One password from src into buf[0..cap) (cap > PASSWORD_MAX + 1). On a
+ * terminal the prompt goes to stderr and echo is off while the line is
+ * typed. EXIT_OK, or EXIT_USAGE after a message. */
+static int read_secret(ctx *c, const secret_src *src, char *buf, size_t cap)
+{
+    const char *env = getenv(src->env);
+    if (env && *env) {
+        if (strlen(env) > PASSWORD_MAX)
+            return usage_error(c, "$%s is over %d bytes", src->env, PASSWORD_MAX);
+        memcpy(buf, env, strlen(env) + 1);
+        return EXIT_OK;
+    }
+    struct termios old, quiet;
+    int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        fputs(src->prompt, stderr);
+    }
+    int rc = read_line(buf, cap);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (rc == 0 && strlen(buf) > PASSWORD_MAX) {
+        explicit_bzero(buf, cap);
+        rc = -2;
+    }
+    if (rc == 1)
+        return usage_error(c, "no %s: give it on stdin or in $%s", src->what, src->env);
+    if (rc == -2)
+        return usage_error(c, "the %s is over %d bytes", src->what, PASSWORD_MAX);
+    if (rc != 0) {
+        errmsg("%s: cannot read stdin: %s", c->cmd, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* The command's passwords into c->pw. EXIT_OK, or the exit code after a
+ * message. */
+static int read_passwords(ctx *c)
+{
+    int n = c->def->passwords;
+    int ex = EXIT_OK;
+    for (int i = 0; i < n && ex == EXIT_OK; i++)
+        ex = read_secret(c, &secret_srcs[n - 1][i], c->pw[i], sizeof c->pw[i]);
+    return ex;
 }
 
 static int open_db(ctx *c)
@@ -691,6 +808,60 @@ static int cmd_session_revoke(ctx *c)
     return rc == DURO_OK ? reply_int(c, "deleted", deleted) : rc;
 }
 
+/* ---- commands: users and password login ---- */
+
+static int cmd_auth_register(ctx *c)
+{
+    char *user = NULL;
+    int rc = duro_auth_register(c->db, c->ns, c->pos[0], c->pw[0], &user);
+    if (rc != DURO_OK)
+        return rc;
+    rc = reply_json(c, json_pack("{s:s}", "userId", user));
+    duro_free(user);
+    return rc;
+}
+
+static int cmd_auth_login(ctx *c)
+{
+    char *id = NULL, *user = NULL;
+    int64_t expires = 0;
+    int rc = duro_auth_login(c->db, c->ns, c->pos[0], c->pw[0], int_opt(c, "--ttl", 0), &id,
+                             &user, &expires);
+    if (rc != DURO_OK)
+        return rc;
+    rc = reply_json(c, json_pack("{s:s,s:I,s:s}", "sessionId", id, "expiresAt",
+                                 (json_int_t)expires, "userId", user));
+    duro_free(id);
+    duro_free(user);
+    return rc;
+}
+
+static int cmd_auth_session(ctx *c)
+{
+    char *user = NULL;
+    int64_t expires = 0;
+    int rc = duro_auth_session(c->db, c->ns, c->pos[0], &user, &expires);
+    if (rc != DURO_OK)
+        return rc;
+    rc = reply_json(c, json_pack("{s:s?,s:I}", "userId", user, "expiresAt", (json_int_t)expires));
+    duro_free(user);
+    return rc;
+}
+
+static int cmd_auth_logout(ctx *c)
+{
+    int deleted = 0;
+    int rc = duro_auth_logout(c->db, c->ns, c->pos[0], &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
+}
+
+static int cmd_auth_password(ctx *c)
+{
+    int64_t revoked = 0;
+    int rc = duro_auth_password(c->db, c->ns, c->pos[0], c->pw[0], c->pw[1], &revoked);
+    return rc == DURO_OK ? reply_int(c, "deleted", revoked) : rc;
+}
+
 /* ---- commands: the namespace snapshot ---- */
 
 static int cmd_snapshot_get(ctx *c)
@@ -791,6 +962,7 @@ static const optdef ses_create_opts[] = {{"--ttl", 'i', 1, INT64_MAX, "MS"}, OPT
                                          OPT_FLAG("--rolling"), OPT_END};
 static const optdef ses_put_opts[] = {OPT_INT("--ttl", 1, INT64_MAX), OPT_END};
 static const optdef ses_revoke_opts[] = {OPT_STR("--except"), OPT_END};
+static const optdef auth_login_opts[] = {OPT_INT("--ttl", 1, INT64_MAX), OPT_END};
 static const optdef snap_get_opts[] = {OPT_FLAG("--meta"), OPT_END};
 static const optdef snap_patch_opts[] = {OPT_INT("--if-match", 0, INT64_MAX), OPT_END};
 static const optdef res_list_opts[] = {OPT_STR("--type"), OPT_STR("--namespace"),
@@ -835,6 +1007,25 @@ static const command session_subs[] = {
     {.name = "revoke", .run = cmd_session_revoke, .args = "USER [--except ID]",
      .summary = "delete USER's sessions but ID's; prints {\"deleted\":n}",
      .opts = ses_revoke_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+};
+
+static const command auth_subs[] = {
+    {.name = "register", .run = cmd_auth_register, .args = "EMAIL",
+     .summary = "create a user (password: $DURO_PASSWORD or stdin); prints {\"userId\"}",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
+    {.name = "login", .run = cmd_auth_login, .args = "EMAIL [--ttl MS]",
+     .summary = "log in; prints {\"sessionId\",\"expiresAt\",\"userId\"} (--ttl: default 24 h)",
+     .opts = auth_login_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
+    {.name = "session", .run = cmd_auth_session, .args = "ID",
+     .summary = "print the login session's {\"userId\",\"expiresAt\"}; exit 6 if unknown",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1},
+    {.name = "logout", .run = cmd_auth_logout, .args = "ID",
+     .summary = "end the session; prints {\"deleted\":bool}", .opts = no_opts, .min_pos = 1,
+     .max_pos = 1},
+    {.name = "password", .run = cmd_auth_password, .args = "ID",
+     .summary = "change the password (current, then new); ends the other sessions; prints "
+                "{\"deleted\":n}",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .passwords = 2},
 };
 
 static const command snapshot_subs[] = {
@@ -914,6 +1105,20 @@ static const command commands[] = {
      .notes = "An ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
               "options come before the --.\n",
      .opts = no_opts, .max_pos = -1, .subs = session_subs, .nsubs = NSUBS(session_subs)},
+    {.name = "auth", .args = "register|login|session|logout|password ARG [OPTIONS]",
+     .summary = "users and password login: register EMAIL, login EMAIL, session ID, logout ID, "
+                "password ID",
+     .notes = "Passwords are never arguments (ps and shell history would show them): each\n"
+              "is $DURO_PASSWORD if set, else one line of stdin (its newline stripped; on\n"
+              "a terminal it is prompted for, without echo). password takes the current\n"
+              "password that way, then the new one from $DURO_NEW_PASSWORD, else the next\n"
+              "line of stdin.\n"
+              "Exit status: 6 for a wrong email or password or an unknown session, 5 when\n"
+              "failed logins throttle the email (5 per 15 min) or client (20), 4 when\n"
+              "register finds the email taken, 2 for a malformed email or a password not\n"
+              "of 8..1024 bytes.\n"
+              "An ID that begins with '-' goes after -- (duro auth session -- -Xy...).\n",
+     .opts = no_opts, .max_pos = -1, .subs = auth_subs, .nsubs = NSUBS(auth_subs)},
     {.name = "snapshot", .args = "get|patch [ARGS] [OPTIONS]",
      .summary = "the namespace as one document: get [--meta], patch OPS_JSON [--if-match ETAG]",
      .notes = "OPS_JSON (or - for stdin) is [{\"op\":\"set\",\"key\":..,\"value\":..,"
@@ -1016,8 +1221,9 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "Exit status: 0 ok, 1 not found, 2 usage or invalid input, 3 server or connection\n"
-          "error, 4 precondition failed (--if-match / --if-none-match), 5 rate limited\n"
-          "(ratelimit check denied).\n"
+          "error, 4 precondition failed (--if-match / --if-none-match) or conflict (an\n"
+          "email already registered), 5 rate limited (ratelimit check denied, login\n"
+          "throttled), 6 unauthorized or forbidden.\n"
           "\n"
           "Examples:\n"
           "  duro put user:1 '{\"name\":\"Ada\"}' --ttl 60000\n"
@@ -1026,6 +1232,7 @@ static void usage(FILE *f)
           "  echo '[{\"key\":\"a\",\"value\":1}]' | duro batch-set -\n"
           "  duro ratelimit check login:ada --limit 5 --window 60000\n"
           "  duro session create '{\"cart\":[]}' --ttl 3600000 --user ada --rolling\n"
+          "  duro -n app1 auth login ada@example.com < password.txt\n"
           "  duro -n app1 snapshot patch '[{\"op\":\"set\",\"key\":\"a\",\"value\":1}]' "
           "--if-match 0\n"
           "  duro resources list --type do --namespace app1 --limit 50\n"
@@ -1070,6 +1277,8 @@ static int run_command(ctx *c)
     int ex = check_opts(c);
     if (ex == EXIT_OK && d->input)
         ex = read_input(c);
+    if (ex == EXIT_OK && d->passwords)
+        ex = read_passwords(c);
     if (ex != EXIT_OK)
         return ex;
     int rc = open_db(c);
@@ -1245,6 +1454,7 @@ done:
     if (c.reply_free)
         c.reply_free(c.reply);
     free(c.in_owned);
+    explicit_bzero(c.pw, sizeof c.pw);
     duro_close(c.db);
     for (int i = 0; i < c.nopt; i++)
         free((char *)c.opt_name[i]);

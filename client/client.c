@@ -8,8 +8,10 @@
  * fields are read out. JSON values given to duro_put are checked here
  * (duro_json_parse) before anything is sent.
  */
+#include <assert.h>
 #include <msgpack.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +199,7 @@ DURO_API const char *duro_version(void)
 typedef struct argbuf {
     duro_buf buf;
     msgpack_packer pk;
+    int secret; /* holds a password or session id: wiped before it is freed */
 } argbuf;
 
 static void args_init(argbuf *a, size_t fields)
@@ -235,7 +238,8 @@ static const char *ns_or_default(const char *ns)
     return ns ? ns : "default";
 }
 
-/* Runs op with a's args (freed here); the body stays in r for the caller. */
+/* Runs op with a's args (freed here, wiped first if secret); the body stays in
+ * r for the caller. */
 static int run(duro *db, const char *op, const char *ns, argbuf *a, int val_enc, int out,
                duro_reply *r)
 {
@@ -244,6 +248,8 @@ static int run(duro *db, const char *op, const char *ns, argbuf *a, int val_enc,
         duro_reply_fail(r, DURO_NOMEM, "out of memory");
     else
         db->be->call(db, op, ns_or_default(ns), a->buf.data, a->buf.len, val_enc, out, r);
+    if (a->secret)
+        sodium_memzero(a->buf.data, a->buf.cap);
     duro_buf_free(&a->buf);
     if (r->rc != DURO_OK)
         duro_buf_free(&r->body);
@@ -284,6 +290,20 @@ static int64_t int_field(const json_t *o, const char *name)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
+/* Copies o's string member name into *out (out NULL: only checked). A
+ * missing or null member leaves *out alone, or is DURO_INTERNAL if required
+ * (a reply libduro cannot read). DURO_OK, DURO_INTERNAL or DURO_NOMEM. */
+static int str_field(duro *db, const json_t *o, const char *name, int required, char **out)
+{
+    const json_t *v = json_object_get(o, name);
+    if (!json_is_string(v))
+        return required ? fail(db, DURO_INTERNAL, "malformed reply body: no \"%s\"", name)
+                        : DURO_OK;
+    if (out && !(*out = strdup(json_string_value(v))))
+        return fail(db, DURO_NOMEM, "out of memory");
+    return DURO_OK;
+}
+
 /* Reads up to two integer fields of an msgpack reply object. */
 static int reply_ints(duro *db, duro_reply *r, const char *f1, int64_t *v1, const char *f2,
                       int64_t *v2)
@@ -297,6 +317,21 @@ static int reply_ints(duro *db, duro_reply *r, const char *f1, int64_t *v1, cons
         *v2 = int_field(o, f2);
     json_decref(o);
     return DURO_OK;
+}
+
+/* Reads the string member name of an msgpack reply object into *s (as
+ * str_field) and, if expires_at is not NULL, its "expiresAt". */
+static int reply_str(duro *db, duro_reply *r, const char *name, int required, char **s,
+                     int64_t *expires_at)
+{
+    json_t *o = body_object(db, r);
+    if (!o)
+        return DURO_INTERNAL;
+    int rc = str_field(db, o, name, required, s);
+    if (rc == DURO_OK && expires_at)
+        *expires_at = int_field(o, "expiresAt");
+    json_decref(o);
+    return rc;
 }
 
 #define CHECK_DB_KEY()                                                                       \
@@ -760,26 +795,7 @@ DURO_API duro_status duro_session_create(duro *db, const char *ns, const char *d
     }
     duro_reply r;
     rc = run(db, "session.create", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
-    if (rc != DURO_OK)
-        return rc;
-    json_t *o = body_object(db, &r);
-    if (!o)
-        return DURO_INTERNAL;
-    const json_t *jid = json_object_get(o, "id");
-    if (!json_is_string(jid)) {
-        json_decref(o);
-        return fail(db, DURO_INTERNAL, "malformed reply body: no session id");
-    }
-    *id = strdup(json_string_value(jid));
-    if (expires_at)
-        *expires_at = int_field(o, "expiresAt");
-    json_decref(o);
-    if (!*id) {
-        if (expires_at)
-            *expires_at = 0;
-        return fail(db, DURO_NOMEM, "out of memory");
-    }
-    return DURO_OK;
+    return rc == DURO_OK ? reply_str(db, &r, "id", 1, id, expires_at) : rc;
 }
 
 DURO_API duro_status duro_session_get(duro *db, const char *ns, const char *id, char **data_json,
@@ -803,24 +819,19 @@ DURO_API duro_status duro_session_get(duro *db, const char *ns, const char *id, 
     if (!o)
         return DURO_INTERNAL;
     const json_t *data = json_object_get(o, "data");
-    const json_t *uid = json_object_get(o, "userId");
     *data_json = to_text(data ? data : json_null(), len);
-    int nomem = !*data_json;
-    if (!nomem && user_id && json_is_string(uid))
-        nomem = !(*user_id = strdup(json_string_value(uid)));
-    if (expires_at)
+    rc = *data_json ? str_field(db, o, "userId", 0, user_id)
+                    : fail(db, DURO_NOMEM, "out of memory");
+    if (rc == DURO_OK && expires_at)
         *expires_at = int_field(o, "expiresAt");
     json_decref(o);
-    if (nomem) {
+    if (rc != DURO_OK) {
         free(*data_json);
         *data_json = NULL;
         if (len)
             *len = 0;
-        if (expires_at)
-            *expires_at = 0;
-        return fail(db, DURO_NOMEM, "out of memory");
     }
-    return DURO_OK;
+    return rc;
 }
 
 DURO_API duro_status duro_session_put(duro *db, const char *ns, const char *id,
@@ -881,6 +892,131 @@ DURO_API duro_status duro_session_revoke_user(duro *db, const char *ns, const ch
     duro_reply r;
     int rc = run(db, "session.revoke_user", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     return rc == DURO_OK ? reply_ints(db, &r, "deleted", deleted, NULL, NULL) : rc;
+}
+
+/* ---- users and password login ---- */
+
+/* Runs auth op with the string members names[0..n) = vals[0..n) and, if
+ * ttl_ms is not 0, "ttlMs". The args hold passwords or a session id: their
+ * buffer is sized up front, so that no copy is left behind in a block it
+ * outgrew, and wiped before it is freed (run()). */
+static int auth_call(duro *db, const char *op, const char *ns, size_t n, const char *const *names,
+                     const char *const *vals, int64_t ttl_ms, duro_reply *r)
+{
+    size_t size = 1 + (ttl_ms != 0 ? 6 + 9 : 0); /* map header; fixstr "ttlMs", int64 */
+    for (size_t i = 0; i < n; i++)
+        size += 5 + strlen(names[i]) + 5 + strlen(vals[i]); /* str headers are <= 5 bytes */
+    argbuf a;
+    memset(&a, 0, sizeof a);
+    a.secret = 1;
+    if (duro_buf_reserve(&a.buf, size) != 0)
+        return fail(db, DURO_NOMEM, "out of memory");
+    const char *start = a.buf.data;
+    msgpack_packer_init(&a.pk, &a.buf, duro_buf_mp_write);
+    msgpack_pack_map(&a.pk, n + (ttl_ms != 0));
+    for (size_t i = 0; i < n; i++) {
+        pk_cstr(&a.pk, names[i]);
+        pk_cstr(&a.pk, vals[i]);
+    }
+    if (ttl_ms != 0) {
+        pk_cstr(&a.pk, "ttlMs");
+        msgpack_pack_int64(&a.pk, ttl_ms);
+    }
+    assert(a.buf.data == start && a.buf.len <= size); /* never moved */
+    (void)start;
+    return run(db, op, ns, &a, DURO_ENC_JSON, DURO_OUT_MP, r);
+}
+
+/* Runs an auth op whose args are {sessionId}. */
+static int auth_session_call(duro *db, const char *op, const char *ns, const char *session_id,
+                             duro_reply *r)
+{
+    if (!db || !session_id)
+        return fail(db, DURO_BAD_REQUEST, "db and session_id must not be NULL");
+    const char *names[] = {"sessionId"}, *vals[] = {session_id};
+    return auth_call(db, op, ns, 1, names, vals, 0, r);
+}
+
+DURO_API duro_status duro_auth_register(duro *db, const char *ns, const char *email,
+                                        const char *password, char **user_id)
+{
+    if (user_id)
+        *user_id = NULL;
+    if (!db || !email || !password)
+        return fail(db, DURO_BAD_REQUEST, "db, email and password must not be NULL");
+    const char *names[] = {"email", "password"}, *vals[] = {email, password};
+    duro_reply r;
+    int rc = auth_call(db, "auth.register", ns, 2, names, vals, 0, &r);
+    return rc == DURO_OK ? reply_str(db, &r, "userId", 1, user_id, NULL) : rc;
+}
+
+DURO_API duro_status duro_auth_login(duro *db, const char *ns, const char *email,
+                                     const char *password, int64_t ttl_ms, char **session_id,
+                                     char **user_id, int64_t *expires_at)
+{
+    if (session_id)
+        *session_id = NULL;
+    if (user_id)
+        *user_id = NULL;
+    if (expires_at)
+        *expires_at = 0;
+    if (!db || !email || !password || !session_id)
+        return fail(db, DURO_BAD_REQUEST, "db, email, password and session_id must not be NULL");
+    const char *names[] = {"email", "password"}, *vals[] = {email, password};
+    duro_reply r;
+    int rc = auth_call(db, "auth.login", ns, 2, names, vals, ttl_ms, &r);
+    if (rc != DURO_OK)
+        return rc;
+    json_t *o = body_object(db, &r);
+    if (!o)
+        return DURO_INTERNAL;
+    rc = str_field(db, o, "sessionId", 1, session_id);
+    if (rc == DURO_OK && (rc = str_field(db, o, "userId", 1, user_id)) != DURO_OK) {
+        free(*session_id);
+        *session_id = NULL;
+    }
+    if (rc == DURO_OK && expires_at)
+        *expires_at = int_field(o, "expiresAt");
+    json_decref(o);
+    return rc;
+}
+
+DURO_API duro_status duro_auth_session(duro *db, const char *ns, const char *session_id,
+                                       char **user_id, int64_t *expires_at)
+{
+    if (user_id)
+        *user_id = NULL;
+    if (expires_at)
+        *expires_at = 0;
+    duro_reply r;
+    int rc = auth_session_call(db, "auth.session", ns, session_id, &r);
+    return rc == DURO_OK ? reply_str(db, &r, "userId", 0, user_id, expires_at) : rc;
+}
+
+DURO_API duro_status duro_auth_logout(duro *db, const char *ns, const char *session_id,
+                                      int *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    duro_reply r;
+    int rc = auth_session_call(db, "auth.logout", ns, session_id, &r);
+    return rc == DURO_OK ? reply_deleted(db, &r, deleted) : rc;
+}
+
+DURO_API duro_status duro_auth_password(duro *db, const char *ns, const char *session_id,
+                                        const char *current, const char *new_password,
+                                        int64_t *revoked)
+{
+    if (revoked)
+        *revoked = 0;
+    if (!db || !session_id || !current || !new_password)
+        return fail(db, DURO_BAD_REQUEST,
+                    "db, session_id, current and new_password must not be NULL");
+    const char *names[] = {"sessionId", "currentPassword", "newPassword"};
+    const char *vals[] = {session_id, current, new_password};
+    duro_reply r;
+    int rc = auth_call(db, "auth.password", ns, 3, names, vals, 0, &r);
+    return rc == DURO_OK ? reply_ints(db, &r, "deleted", revoked, NULL, NULL) : rc;
 }
 
 /* ---- the namespace snapshot ---- */

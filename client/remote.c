@@ -44,6 +44,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,16 @@ static int encode(duro_buf *b, uint64_t id, const char *op, const char *ns, cons
     return 0;
 }
 
+/* Frees a request frame, wiped first: it may carry a password (auth.*, from
+ * the typed calls or duro_call), and wiping costs no more than the copy of
+ * the args that built it. encode() appends the args last, so no block the
+ * frame outgrew held them. */
+static void frame_free(duro_buf *frame)
+{
+    sodium_memzero(frame->data, frame->len);
+    duro_buf_free(frame);
+}
+
 /* Registers p and writes its frame. DURO_OK, or a failure status with msg:
  * then p is no longer in the table (it may be done with DURO_IO). */
 static int submit(remote *R, pend *p, const duro_buf *frame, char *msg, size_t msglen)
@@ -569,14 +580,14 @@ static void r_call(duro *db, const char *op, const char *ns, const void *args, s
     pthread_mutex_unlock(&R->mu);
     duro_buf frame = {0};
     if (encode(&frame, p->id, op, ns, args, args_len) != 0) {
-        duro_buf_free(&frame);
+        frame_free(&frame);
         pend_free(p);
         duro_reply_fail(r, DURO_PAYLOAD_TOO_LARGE, "request too large or out of memory");
         return;
     }
     int64_t deadline = now_ms() + R->timeout_ms;
     int rc = submit(R, p, &frame, r->msg, sizeof r->msg);
-    duro_buf_free(&frame);
+    frame_free(&frame);
     if (rc != DURO_OK) {
         pend_free(p); /* out of the table; a failed p is not async: not on the ready list */
         r->rc = rc;
@@ -627,7 +638,7 @@ static int r_send(duro *db, const char *op, const char *ns, const void *args, si
     } else {
         rc = submit(R, p, &frame, msg, msglen);
     }
-    duro_buf_free(&frame);
+    frame_free(&frame);
     if (rc != DURO_OK) {
         pthread_mutex_lock(&R->mu);
         ready_unlink(R, p); /* mark_broken may have queued it */

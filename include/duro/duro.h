@@ -308,6 +308,65 @@ DURO_API duro_status duro_session_list_user(duro *db, const char *ns, const char
 DURO_API duro_status duro_session_revoke_user(duro *db, const char *ns, const char *user_id,
                                               const char *except_id, int64_t *deleted);
 
+/* ---- users and password login (docs/auth.md) ---- */
+
+/* A namespace's users: an email (normalised: surrounding whitespace trimmed,
+ * ASCII letters lower-cased; one '@', no spaces or control bytes, 3..254
+ * bytes), a user id (32 hex characters) and the Argon2id hash of a password
+ * (8..1024 bytes). A login is a rolling session (the sessions above) owned by
+ * the user id. The calls that take a password hash or verify it on the
+ * runtime's worker threads, so they take about 0.1 s each (the server's
+ * --pwhash-min, or pwhash=min in a file:// URL, makes that fast for tests
+ * only). libduro keeps no copy of a password once a call returns: the request
+ * buffers that held one are wiped. */
+
+/* Registers a user with email and password. *user_id (if not NULL) gets the
+ * new user's id (free with duro_free). Returns DURO_OK, or DURO_CONFLICT if a
+ * user of ns has this email, DURO_BAD_REQUEST for a malformed email or a
+ * password out of range. */
+DURO_API duro_status duro_auth_register(duro *db, const char *ns, const char *email,
+                                        const char *password, char **user_id);
+
+/* Logs in: checks password against email's user and creates a rolling
+ * session of ttl_ms (1000..315360000000; 0: 24 hours) for it. *session_id gets
+ * the session's id (43 characters of base64url, free with duro_free; it is
+ * returned only here), *user_id (if not NULL) the user's id (free with
+ * duro_free), *expires_at (if not NULL) the expiry, ms since the epoch.
+ * Returns DURO_OK, or DURO_UNAUTHORIZED ("invalid email or password") for a
+ * wrong password and an unknown email alike, DURO_RATE_LIMITED when the email
+ * (5) or the client (20) had too many failed logins in the last 15 minutes —
+ * even for the right password; the client is the TCP peer, and every
+ * embedded handle is one client —, DURO_BAD_REQUEST for a malformed email, a
+ * password or ttl_ms out of range. */
+DURO_API duro_status duro_auth_login(duro *db, const char *ns, const char *email,
+                                     const char *password, int64_t ttl_ms, char **session_id,
+                                     char **user_id, int64_t *expires_at);
+
+/* Checks the login session session_id (its expiry moves to now + its ttl).
+ * *user_id (if not NULL) gets its user (free with duro_free; NULL for a
+ * session made by duro_session_create without one), *expires_at (if not
+ * NULL) its new expiry. Returns DURO_OK, or DURO_UNAUTHORIZED ("no such
+ * session") for an unknown, expired or malformed id. */
+DURO_API duro_status duro_auth_session(duro *db, const char *ns, const char *session_id,
+                                       char **user_id, int64_t *expires_at);
+
+/* Logs out: deletes session session_id, as duro_session_delete; *deleted (if
+ * not NULL) is 1 if a live session went away. Returns DURO_OK, for an unknown
+ * or malformed id too. */
+DURO_API duro_status duro_auth_logout(duro *db, const char *ns, const char *session_id,
+                                      int *deleted);
+
+/* Changes the password of session_id's user from current to new_password,
+ * keeps that session and deletes the user's other sessions; *revoked (if not
+ * NULL) counts the live ones that went away. Returns DURO_OK, or
+ * DURO_UNAUTHORIZED for an unknown, expired or malformed session id or a
+ * wrong current password (nothing changes), DURO_FORBIDDEN if the session
+ * belongs to no user, DURO_NOT_FOUND if its user is not a registered one,
+ * DURO_BAD_REQUEST for a password out of range. */
+DURO_API duro_status duro_auth_password(duro *db, const char *ns, const char *session_id,
+                                        const char *current, const char *new_password,
+                                        int64_t *revoked);
+
 /* ---- the namespace snapshot (docs/snapshot.md) ---- */
 
 /* Reads the whole namespace ns as one document: *json gets its live keys as a

@@ -2,14 +2,19 @@
 test_cli.py — every `duro` command against a real durod over the binary
 protocol, and its exit codes: 0 ok, 1 not found, 2 usage, 3 server or
 connection error, 4 precondition failed, 5 rate limited (`ratelimit check`
-denied). Also the embedded (file://) mode, the namespace snapshot (`snapshot
+denied), 6 unauthorized or forbidden. Also users and password login (`auth
+register|login|session|logout|password`, passwords from stdin or the
+environment only), the embedded (file://) mode, the namespace snapshot (`snapshot
 get|patch`) and the resource registry (`resources list|stats|register|unregister`).
 """
 
 import json
 import os
+import re
+import select
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -24,7 +29,7 @@ SRV = None
 
 def setUpModule():
     global SRV
-    SRV = clitest.Server(extra_args=["--ttl-sweep-ms", "100"])
+    SRV = clitest.Server(extra_args=["--ttl-sweep-ms", "100", "--pwhash-min"])
 
 
 def tearDownModule():
@@ -64,11 +69,13 @@ class HelpAndUsage(unittest.TestCase):
             self.assertIn(cmd, out)
         self.assertIn("duro://127.0.0.1:7070", out)
         self.assertIn("5 rate limited", out)
+        self.assertIn("6 unauthorized", out)
         for args in (["get", "--help"], ["help", "put"], ["ls", "-h"], ["bench", "--help"],
                      ["help", "bench"], ["help"], ["ratelimit", "--help"],
                      ["ratelimit", "check", "--help"], ["help", "ratelimit", "reset"],
                      ["session", "-h"], ["help", "session"], ["session", "create", "--help"],
-                     ["help", "session", "revoke"], ["snapshot", "--help"],
+                     ["help", "session", "revoke"], ["auth", "--help"],
+                     ["help", "auth", "login"], ["auth", "password", "-h"], ["snapshot", "--help"],
                      ["help", "snapshot", "patch"], ["resources", "-h"],
                      ["resources", "list", "--help"], ["help", "resources", "register"]):
             rc, out, err = duro(None, *args)
@@ -82,6 +89,11 @@ class HelpAndUsage(unittest.TestCase):
         rc, out, err = duro(None, "help", "session")
         for sub in ("session create", "session get ID", "session put ID", "session del ID",
                     "session list USER", "session revoke USER", "--except", "--rolling"):
+            self.assertIn(sub, out)
+        rc, out, err = duro(None, "help", "auth")
+        for sub in ("auth register EMAIL", "auth login EMAIL [--ttl MS]", "auth session ID",
+                    "auth logout ID", "auth password ID", "DURO_PASSWORD", "DURO_NEW_PASSWORD",
+                    "stdin", "without echo"):
             self.assertIn(sub, out)
         rc, out, err = duro(None, "help", "snapshot")
         for sub in ("snapshot get [--meta]", "snapshot patch OPS_JSON", "--if-match ETAG",
@@ -138,6 +150,17 @@ class HelpAndUsage(unittest.TestCase):
             ["session", "revoke"],
             ["session", "revoke", "u", "--except"],
             ["help", "session", "nosuch"],
+            ["auth"],
+            ["auth", "nope"],
+            ["auth", "register"],
+            ["auth", "login"],
+            ["auth", "login", "a@b.c", "--ttl", "soon"],
+            ["auth", "login", "a@b.c", "--ttl", "0"],
+            ["auth", "session"],
+            ["auth", "session", "a", "b"],
+            ["auth", "logout"],
+            ["auth", "password"],
+            ["auth", "register", "a@b.c", "--ttl", "1000"],
             ["snapshot"],
             ["snapshot", "frob"],
             ["snapshot", "get", "extra"],
@@ -177,6 +200,7 @@ class HelpAndUsage(unittest.TestCase):
                      ["batch-set", '[{"key":"a","value":1}]'], ["ratelimit", "check", "k"],
                      ["ratelimit", "reset", "k"], ["session", "get", "x"],
                      ["session", "create", "{}", "--ttl", "1000"], ["session", "list", "u"],
+                     ["auth", "session", "x"], ["auth", "logout", "x"],
                      ["snapshot", "get"], ["snapshot", "patch", "[]"], ["resources", "list"],
                      ["resources", "stats"], ["resources", "register", "do", "k"],
                      ["resources", "unregister", "do", "k"]):
@@ -218,6 +242,20 @@ class HelpAndUsage(unittest.TestCase):
     def test_bad_url_exits_2(self):
         rc, out, err = duro("gopher://nowhere", "get", "k")
         self.assertEqual(rc, 2, err)
+
+
+class AccessControl(unittest.TestCase):
+    def test_refused_exits_6(self):
+        # a server with access control on: libduro sends no token, so every
+        # call is UNAUTHORIZED, which is neither "server down" (3) nor "usage" (2)
+        srv = clitest.Server(["--auth-token", "cli-secret-token"])
+        try:
+            for args in (["get", "k"], ["put", "k", "1"], ["session", "list", "u"]):
+                rc, out, err = duro(srv, *args)
+                self.assertEqual((rc, out), (6, ""), "duro %s: %r" % (args, err))
+                self.assertIn("unauthorized", err)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.log_text())
 
 
 class Commands(Base):
@@ -643,6 +681,173 @@ class ResourceCommands(Base):
         self.duro("del", "kvkey")
         listing, _ = self.duro("resources", "list", "--namespace", self.ns)
         self.assertEqual((listing["resources"], listing["total"]), ([], 0))
+
+NO_ENV_PASSWORDS = {"DURO_PASSWORD": "", "DURO_NEW_PASSWORD": ""}  # empty: unset
+
+
+class Auth(Base):
+    ns = "cli-auth"
+
+    def auth(self, *args, stdin=None, env=None, want=0):
+        """duro auth args with stdin and env (the password variables empty,
+        i.e. unset, unless given)."""
+        full = dict(NO_ENV_PASSWORDS)
+        full.update(env or {})
+        return self.duro("auth", *args, input=stdin, env=full, want=want)
+
+    def test_register_login_session_password_logout(self):
+        out, _ = self.auth("register", "Ada@Example.com", stdin="correct horse\n")
+        uid = out["userId"]
+        self.assertRegex(uid, r"^[0-9a-f]{32}$")
+        _, err = self.auth("register", "ada@example.com", stdin="another one\n", want=4)
+        self.assertIn("conflict", err)
+        # a wrong password: exit 6, the server's message, and never the password
+        _, err = self.auth("login", "ada@example.com", stdin="wrong horse\n", want=6)
+        self.assertIn("invalid email or password", err)
+        self.assertNotIn("wrong horse", err)
+        _, err = self.auth("login", "nobody@example.com", stdin="wrong horse\n", want=6)
+        self.assertIn("invalid email or password", err)
+        # the password from the environment; --ttl
+        t0 = int(time.time() * 1000)
+        s1, _ = self.auth("login", "ada@example.com", env={"DURO_PASSWORD": "correct horse"})
+        self.assertEqual(list(s1), ["sessionId", "expiresAt", "userId"])
+        self.assertEqual(s1["userId"], uid)
+        self.assertRegex(s1["sessionId"], r"^[A-Za-z0-9_-]{43}$")
+        self.assertGreater(s1["expiresAt"], t0 + 86400000 - 5000)
+        s2, _ = self.auth("login", "ada@example.com", "--ttl", "60000", stdin="correct horse\n")
+        self.assertLess(s2["expiresAt"], t0 + 60000 + 30000)
+        out, _ = self.auth("session", "--", s2["sessionId"])
+        self.assertEqual(out["userId"], uid)
+        self.assertGreaterEqual(out["expiresAt"], s2["expiresAt"])
+        # a password change from s1: two lines of stdin; s2 ends
+        out, _ = self.auth("password", "--", s1["sessionId"],
+                           stdin="correct horse\nbattery staple\n")
+        self.assertEqual(out, {"deleted": 1})
+        _, err = self.auth("session", "--", s2["sessionId"], want=6)
+        self.assertIn("no such session", err)
+        self.assertNotIn(s2["sessionId"], err)
+        self.auth("login", "ada@example.com", stdin="correct horse\n", want=6)
+        self.auth("login", "ada@example.com", stdin="battery staple\n")
+        # both from the environment, or the current one from it and the new from stdin
+        out, _ = self.auth("password", "--", s1["sessionId"],
+                           env={"DURO_PASSWORD": "battery staple",
+                                "DURO_NEW_PASSWORD": "correct horse"})
+        self.assertEqual(out, {"deleted": 1})
+        out, _ = self.auth("password", "--", s1["sessionId"],
+                           env={"DURO_PASSWORD": "correct horse"}, stdin="third password\n")
+        self.assertEqual(out, {"deleted": 0})
+        _, err = self.auth("password", "--", s1["sessionId"],
+                           stdin="correct horse\nfourth password\n", want=6)
+        self.assertIn("current password is wrong", err)
+        # logout, twice
+        self.assertEqual(self.auth("logout", "--", s1["sessionId"])[0], {"deleted": True})
+        self.assertEqual(self.auth("logout", "--", s1["sessionId"])[0], {"deleted": False})
+        self.auth("session", "--", s1["sessionId"], want=6)
+        self.auth("password", "--", s1["sessionId"], stdin="third password\nxxxxxxxxx\n",
+                  want=6)
+
+    def test_password_input(self):
+        # a CRLF line, a last line without a newline, lines past the ones needed
+        self.auth("register", "crlf@example.com", stdin="crlf password\r\n")
+        self.auth("login", "crlf@example.com", env={"DURO_PASSWORD": "crlf password"})
+        self.auth("register", "eof@example.com", stdin="no newline")
+        self.auth("login", "eof@example.com", stdin="no newline\nignored\n")
+        # an empty variable is unset: stdin is read
+        self.auth("login", "eof@example.com", env={"DURO_PASSWORD": ""}, stdin="no newline\n")
+        # nothing to read, too long, too short (the server's check), a bad email
+        _, err = self.auth("register", "none@example.com", stdin="", want=2)
+        self.assertIn("no password", err)
+        self.assertIn("DURO_PASSWORD", err)
+        _, err = self.auth("register", "long@example.com", stdin="p" * 1025 + "\n", want=2)
+        self.assertIn("over 1024 bytes", err)
+        _, err = self.auth("register", "long@example.com", stdin="p" * 1025 + "\r\n", want=2)
+        self.assertIn("over 1024 bytes", err)
+        self.auth("register", "long@example.com", stdin="p" * 1024 + "\r\n")
+        self.auth("login", "long@example.com", env={"DURO_PASSWORD": "p" * 1024})
+        _, err = self.auth("register", "long@example.com", want=2,
+                           env={"DURO_PASSWORD": "p" * 1025})
+        self.assertIn("DURO_PASSWORD is over 1024 bytes", err)
+        _, err = self.auth("register", "short@example.com", stdin="short\n", want=2)
+        self.assertIn("\"password\"", err)
+        _, err = self.auth("register", "not-an-email", stdin="long enough\n", want=2)
+        self.assertIn("\"email\"", err)
+        # password: the new one missing
+        sid = self.auth("login", "eof@example.com", stdin="no newline\n")[0]["sessionId"]
+        _, err = self.auth("password", "--", sid, stdin="no newline\n", want=2)
+        self.assertIn("no new password", err)
+        self.assertIn("DURO_NEW_PASSWORD", err)
+        self.auth("session", "--", sid)  # nothing changed
+
+    def test_passwords_are_never_arguments(self):
+        # no subcommand takes a password argument or option: usage errors,
+        # before any connection (a closed port would be exit 3), that do not
+        # repeat the password
+        url = "duro://127.0.0.1:%d?connect_timeout_ms=1000" % clitest.closed_port()
+        for args in (["register", "a@b.c", "hunter2hunter2"],
+                     ["login", "a@b.c", "hunter2hunter2"],
+                     ["login", "a@b.c", "--password", "hunter2hunter2"],
+                     ["login", "a@b.c", "--password=hunter2hunter2"],
+                     ["password", "someid", "hunter2hunter2", "hunter3hunter3"],
+                     ["session", "someid", "hunter2hunter2"]):
+            rc, out, err = duro(url, "auth", *args, input="pw from stdin\n",
+                                env=NO_ENV_PASSWORDS)
+            self.assertEqual((rc, out), (2, ""), "duro auth %s: %r" % (args, err))
+            self.assertNotIn("hunter", err, args)
+            self.assertIn("usage: duro", err, args)
+        rc, out, err = duro(None, "help", "auth")
+        self.assertNotIn("PASSWORD ", re.sub(r"\$DURO_(NEW_)?PASSWORD", "", out))
+
+    def test_terminal_prompt_without_echo(self):
+        # stdin a terminal: the prompt on stderr, echo off while the line is typed
+        master, slave = os.openpty()
+        env = dict(os.environ)
+        env.update(NO_ENV_PASSWORDS)
+        p = subprocess.Popen([clitest.cli_bin(), "-u", SRV.url, "-n", self.ns, "auth",
+                              "register", "tty@example.com"], stdin=slave,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                             preexec_fn=clitest._pdeathsig)
+        os.close(slave)
+        try:
+            seen = b""
+            deadline = time.monotonic() + 30
+            while b"Password: " not in seen and time.monotonic() < deadline:
+                if select.select([p.stderr], [], [], 1)[0]:
+                    chunk = os.read(p.stderr.fileno(), 256)
+                    if not chunk:
+                        break
+                    seen += chunk
+            self.assertIn(b"Password: ", seen)
+            os.write(master, b"typed password\n")
+            out, err = p.communicate(timeout=30)
+        except BaseException:
+            p.kill()
+            p.wait(10)
+            raise
+        finally:
+            echoed = b""
+            try:
+                while select.select([master], [], [], 0.2)[0]:
+                    echoed += os.read(master, 1024)
+            except OSError:  # EIO once the terminal has no process left
+                pass
+            os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertRegex(json.loads(out)["userId"], r"^[0-9a-f]{32}$")
+        self.assertNotIn(b"typed password", echoed)
+        self.auth("login", "tty@example.com", stdin="typed password\n")
+
+
+class AuthThrottle(Base):
+    ns = "cli-auth-throttle"
+
+    def test_throttled_login_exits_5(self):
+        env = NO_ENV_PASSWORDS
+        self.duro("auth", "register", "tim@example.com", input="correct horse\n", env=env)
+        for _ in range(5):
+            self.duro("auth", "login", "tim@example.com", input="wrong horse\n", env=env, want=6)
+        _, err = self.duro("auth", "login", "tim@example.com", input="correct horse\n", env=env,
+                           want=5)
+        self.assertIn("rate limited", err)
 
 
 class Embedded(unittest.TestCase):

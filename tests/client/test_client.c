@@ -7,6 +7,9 @@
  *                             temp data dir and kills by PID at the end
  *   DURO_TEST_URL=...         or any URL given (restart/lock tests are skipped)
  *
+ * Both modes hash passwords at Argon2id's minimum cost (durod --pwhash-min,
+ * file://...?pwhash=min), so that the auth tests stay fast.
+ *
  * Tests run in order on one shared handle; each uses its own namespace.
  */
 #include <dirent.h>
@@ -91,7 +94,7 @@ static pid_t start_durod(const char *dir, int hport, int rport, int *status)
             dup2(fileno(f), 2);
         }
         execl(bin, bin, "--listen", listen, "--rpc-port", rp, "--data", dir, "--actors", "2",
-              "--ttl-sweep-ms", "100", "--log-level", "warn", (char *)NULL);
+              "--ttl-sweep-ms", "100", "--log-level", "warn", "--pwhash-min", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 1000; i++) {
@@ -174,7 +177,7 @@ static void setup(void)
         snprintf(url, sizeof url, "duro://127.0.0.1:%d?timeout_ms=10000", rpc_port);
     } else {
         mode = EMBEDDED;
-        snprintf(url, sizeof url, "file://%s?actors=2&ttl_sweep_ms=100", data_dir);
+        snprintf(url, sizeof url, "file://%s?actors=2&ttl_sweep_ms=100&pwhash=min", data_dir);
     }
 }
 
@@ -1237,6 +1240,251 @@ TEST(session_bad_input)
     ASSERT_STREQ(data, "{}");
     duro_free(data);
     duro_free(good);
+}
+
+/* ---- users and password login ---- */
+
+static int is_user_id(const char *id)
+{
+    if (!id || strlen(id) != 32)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Logs email in for 24 hours: *sid gets the session id. */
+static int login(const char *ns, const char *email, const char *password, char **sid)
+{
+    return duro_auth_login(db, ns, email, password, 0, sid, NULL, NULL);
+}
+
+TEST(auth_register_login_logout)
+{
+    char *uid = NULL, *uid2 = (char *)1, *sid = NULL, *sid2 = NULL, *who = NULL;
+    int64_t exp = 0, got = 0;
+    ASSERT_EQ(duro_auth_register(db, "auth", " Ada@Example.com", "correct horse", &uid), DURO_OK);
+    ASSERT(is_user_id(uid));
+    ASSERT_STREQ(duro_errmsg(db), "");
+    /* the email is normalised: the same address again is taken */
+    ASSERT_EQ(duro_auth_register(db, "auth", "ada@example.com", "another one", &uid2),
+              DURO_CONFLICT);
+    ASSERT(uid2 == NULL);
+    ASSERT(strstr(duro_last_error(), "exists") != NULL);
+    ASSERT_EQ(duro_auth_register(db, "auth", "bob@example.com", "bob's password", NULL), DURO_OK);
+    /* users are per namespace */
+    ASSERT_EQ(duro_auth_register(db, "auth-other", "ada@example.com", "correct horse", NULL),
+              DURO_OK);
+    /* a wrong password and an unknown email answer alike */
+    ASSERT_EQ(duro_auth_login(db, "auth", "ada@example.com", "wrong horse", 0, &sid, &who, &exp),
+              DURO_UNAUTHORIZED);
+    ASSERT(sid == NULL && who == NULL && exp == 0);
+    ASSERT_STREQ(duro_last_error(), "invalid email or password");
+    ASSERT_STREQ(duro_errmsg(db), "invalid email or password");
+    ASSERT_EQ(login("auth", "nobody@example.com", "wrong horse", &sid), DURO_UNAUTHORIZED);
+    ASSERT_STREQ(duro_last_error(), "invalid email or password");
+    /* ttl_ms 0: 24 hours; user_id and expires_at may be NULL */
+    int64_t t0 = wall_ms();
+    ASSERT_EQ(duro_auth_login(db, "auth", "ADA@example.com", "correct horse", 0, &sid, &who, &exp),
+              DURO_OK);
+    ASSERT(is_session_id(sid));
+    ASSERT_STREQ(who, uid);
+    ASSERT(exp >= t0 + 86400000 - 1000 && exp <= wall_ms() + 86400000 + 1000);
+    duro_free(who);
+    who = NULL;
+    t0 = wall_ms();
+    ASSERT_EQ(duro_auth_login(db, "auth", "ada@example.com", "correct horse", 60000, &sid2, NULL,
+                              &exp),
+              DURO_OK);
+    ASSERT(is_session_id(sid2) && strcmp(sid, sid2) != 0);
+    ASSERT(exp >= t0 + 60000 - 1000 && exp <= wall_ms() + 60000 + 1000);
+    /* the session: its user, and a rolling expiry */
+    sleep_ms(20);
+    ASSERT_EQ(duro_auth_session(db, "auth", sid2, &who, &got), DURO_OK);
+    ASSERT_STREQ(who, uid);
+    ASSERT(got > exp);
+    duro_free(who);
+    who = NULL;
+    ASSERT_EQ(duro_auth_session(db, "auth", sid2, NULL, NULL), DURO_OK);
+    ASSERT_EQ(duro_auth_session(db, "auth-other", sid2, &who, &got), DURO_UNAUTHORIZED);
+    ASSERT(who == NULL && got == 0);
+    /* a login session is a session of the user */
+    char *data = NULL;
+    ASSERT_EQ(duro_session_get(db, "auth", sid, &data, NULL, &who, NULL), DURO_OK);
+    ASSERT_STREQ(data, "{}");
+    ASSERT_STREQ(who, uid);
+    duro_free(data);
+    duro_free(who);
+    who = NULL;
+    /* logout, twice */
+    int deleted = -1;
+    ASSERT_EQ(duro_auth_logout(db, "auth", sid2, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 1);
+    ASSERT_EQ(duro_auth_logout(db, "auth", sid2, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 0);
+    ASSERT_EQ(duro_auth_logout(db, "auth", sid2, NULL), DURO_OK);
+    ASSERT_EQ(duro_auth_session(db, "auth", sid2, &who, &got), DURO_UNAUTHORIZED);
+    ASSERT_STREQ(duro_last_error(), "no such session");
+    ASSERT_EQ(duro_auth_session(db, "auth", sid, NULL, NULL), DURO_OK); /* the other stays */
+    ASSERT_EQ(duro_auth_logout(db, "auth", sid, NULL), DURO_OK);
+    duro_free(uid);
+    duro_free(sid);
+    duro_free(sid2);
+}
+
+TEST(auth_password_change)
+{
+    char *uid = NULL, *s1 = NULL, *s2 = NULL, *s3 = NULL, *bob = NULL;
+    ASSERT_EQ(duro_auth_register(db, "authpw", "ada@example.com", "correct horse", &uid),
+              DURO_OK);
+    ASSERT_EQ(duro_auth_register(db, "authpw", "bob@example.com", "bob's password", NULL),
+              DURO_OK);
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s1), DURO_OK);
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s2), DURO_OK);
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s3), DURO_OK);
+    ASSERT_EQ(login("authpw", "bob@example.com", "bob's password", &bob), DURO_OK);
+    /* a wrong current password changes nothing */
+    int64_t revoked = -1;
+    ASSERT_EQ(duro_auth_password(db, "authpw", s1, "wrong horse", "battery staple", &revoked),
+              DURO_UNAUTHORIZED);
+    ASSERT_EQ(revoked, 0);
+    ASSERT_EQ(duro_auth_session(db, "authpw", s2, NULL, NULL), DURO_OK);
+    /* the right one: s1 stays, ada's other sessions go, bob's stays */
+    ASSERT_EQ(duro_auth_password(db, "authpw", s1, "correct horse", "battery staple", &revoked),
+              DURO_OK);
+    ASSERT_EQ(revoked, 2);
+    ASSERT_EQ(duro_auth_session(db, "authpw", s1, NULL, NULL), DURO_OK);
+    ASSERT_EQ(duro_auth_session(db, "authpw", s2, NULL, NULL), DURO_UNAUTHORIZED);
+    ASSERT_EQ(duro_auth_session(db, "authpw", s3, NULL, NULL), DURO_UNAUTHORIZED);
+    ASSERT_EQ(duro_auth_session(db, "authpw", bob, NULL, NULL), DURO_OK);
+    /* the old password no longer logs in, the new one does */
+    char *s4 = NULL;
+    ASSERT_EQ(login("authpw", "ada@example.com", "correct horse", &s4), DURO_UNAUTHORIZED);
+    ASSERT_EQ(login("authpw", "ada@example.com", "battery staple", &s4), DURO_OK);
+    /* again from s1: s4 goes; revoked may be NULL */
+    ASSERT_EQ(duro_auth_password(db, "authpw", s1, "battery staple", "correct horse", NULL),
+              DURO_OK);
+    ASSERT_EQ(duro_auth_session(db, "authpw", s4, NULL, NULL), DURO_UNAUTHORIZED);
+    /* a session of no user, and one of a user who never registered */
+    char *anon = NULL, *ghost = NULL;
+    ASSERT_EQ(duro_session_create(db, "authpw", SDATA("{}"), 60000, NULL, 0, &anon, NULL),
+              DURO_OK);
+    ASSERT_EQ(duro_auth_password(db, "authpw", anon, "correct horse", "battery staple", NULL),
+              DURO_FORBIDDEN);
+    ASSERT_EQ(duro_session_create(db, "authpw", SDATA("{}"), 60000, "ghost", 0, &ghost, NULL),
+              DURO_OK);
+    ASSERT_EQ(duro_auth_password(db, "authpw", ghost, "correct horse", "battery staple", NULL),
+              DURO_NOT_FOUND);
+    /* after a logout the session can change nothing */
+    ASSERT_EQ(duro_auth_logout(db, "authpw", s1, NULL), DURO_OK);
+    ASSERT_EQ(duro_auth_password(db, "authpw", s1, "correct horse", "battery staple", &revoked),
+              DURO_UNAUTHORIZED);
+    ASSERT_STREQ(duro_last_error(), "no such session");
+    duro_free(uid);
+    duro_free(s1);
+    duro_free(s2);
+    duro_free(s3);
+    duro_free(s4);
+    duro_free(bob);
+    duro_free(anon);
+    duro_free(ghost);
+}
+
+TEST(auth_login_throttled)
+{
+    ASSERT_EQ(duro_auth_register(db, "authrl", "tim@example.com", "correct horse", NULL),
+              DURO_OK);
+    char *sid = NULL;
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(login("authrl", "tim@example.com", "wrong horse", &sid), DURO_UNAUTHORIZED);
+    /* the email has no failures left: even the right password is refused */
+    ASSERT_EQ(login("authrl", "tim@example.com", "correct horse", &sid), DURO_RATE_LIMITED);
+    ASSERT(sid == NULL);
+    /* another user of the namespace still logs in */
+    ASSERT_EQ(duro_auth_register(db, "authrl", "amy@example.com", "correct horse", NULL),
+              DURO_OK);
+    ASSERT_EQ(login("authrl", "amy@example.com", "correct horse", &sid), DURO_OK);
+    duro_free(sid);
+}
+
+TEST(auth_bad_input)
+{
+    char *uid = (char *)1, *sid = (char *)1;
+    int64_t exp = 7, n = 7;
+    int deleted = 7;
+    /* NULL where a pointer is needed: out params are cleared first */
+    ASSERT_EQ(duro_auth_register(NULL, "auth", "a@b.c", "12345678", &uid), DURO_BAD_REQUEST);
+    ASSERT(uid == NULL);
+    ASSERT_EQ(duro_auth_register(db, "auth", NULL, "12345678", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_register(db, "auth", "a@b.c", NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_errmsg(db), "must not be NULL") != NULL);
+    uid = (char *)1;
+    ASSERT_EQ(duro_auth_login(NULL, "auth", "a@b.c", "12345678", 0, &sid, &uid, &exp),
+              DURO_BAD_REQUEST);
+    ASSERT(sid == NULL && uid == NULL && exp == 0);
+    ASSERT_EQ(duro_auth_login(db, "auth", NULL, "12345678", 0, &sid, NULL, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_login(db, "auth", "a@b.c", NULL, 0, &sid, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_login(db, "auth", "a@b.c", "12345678", 0, NULL, NULL, NULL),
+              DURO_BAD_REQUEST);
+    uid = (char *)1;
+    exp = 7;
+    ASSERT_EQ(duro_auth_session(db, "auth", NULL, &uid, &exp), DURO_BAD_REQUEST);
+    ASSERT(uid == NULL && exp == 0);
+    ASSERT_EQ(duro_auth_session(NULL, "auth", "x", NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_logout(db, "auth", NULL, &deleted), DURO_BAD_REQUEST);
+    ASSERT_EQ(deleted, 0);
+    ASSERT_EQ(duro_auth_logout(NULL, "auth", "x", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_password(db, "auth", NULL, "12345678", "87654321", &n), DURO_BAD_REQUEST);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(duro_auth_password(db, "auth", "x", NULL, "87654321", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_password(db, "auth", "x", "12345678", NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_password(NULL, "auth", "x", "12345678", "87654321", NULL),
+              DURO_BAD_REQUEST);
+    /* what the server refuses: emails, passwords, ttl, the namespace */
+    const char *bad_emails[] = {"", "nobody", "@example.com", "a@", "a@b@c", "a b@example.com"};
+    for (size_t i = 0; i < sizeof bad_emails / sizeof bad_emails[0]; i++) {
+        ASSERT_EQ(duro_auth_register(db, "auth", bad_emails[i], "12345678", NULL),
+                  DURO_BAD_REQUEST);
+        ASSERT(strstr(duro_last_error(), "\"email\"") != NULL);
+        ASSERT_EQ(duro_auth_login(db, "auth", bad_emails[i], "12345678", 0, &sid, NULL, NULL),
+                  DURO_BAD_REQUEST);
+    }
+    char big[1100];
+    memset(big, 'p', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ASSERT_EQ(duro_auth_register(db, "auth", "pw@example.com", "short", NULL), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "\"password\"") != NULL);
+    ASSERT_EQ(duro_auth_register(db, "auth", "pw@example.com", big, NULL), DURO_BAD_REQUEST);
+    big[1024] = '\0'; /* 1024 bytes: the longest */
+    ASSERT_EQ(duro_auth_register(db, "auth", "pw@example.com", big, NULL), DURO_OK);
+    ASSERT_EQ(duro_auth_login(db, "auth", "pw@example.com", big, 999, &sid, NULL, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "\"ttlMs\"") != NULL);
+    ASSERT_EQ(duro_auth_login(db, "auth", "pw@example.com", big, -1, &sid, NULL, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_login(db, "auth", "pw@example.com", big, 315360000001LL, &sid, NULL,
+                              NULL),
+              DURO_BAD_REQUEST);
+    ASSERT(sid == NULL);
+    ASSERT_EQ(duro_auth_register(db, "_bad", "pw@example.com", big, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_auth_login(db, "auth", "pw@example.com", big, 1000, &sid, NULL, NULL),
+              DURO_OK);
+    ASSERT_EQ(duro_auth_password(db, "auth", sid, big, "short", NULL), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "\"newPassword\"") != NULL);
+    ASSERT_EQ(duro_auth_password(db, "auth", sid, "short", big, NULL), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "\"currentPassword\"") != NULL);
+    duro_free(sid);
+    /* a malformed session id is an unknown session */
+    const char *bad_ids[] = {"", "short", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        ASSERT_EQ(duro_auth_session(db, "auth", bad_ids[i], NULL, NULL), DURO_UNAUTHORIZED);
+        ASSERT_EQ(duro_auth_password(db, "auth", bad_ids[i], "12345678", "87654321", NULL),
+                  DURO_UNAUTHORIZED);
+        ASSERT_EQ(duro_auth_logout(db, "auth", bad_ids[i], &deleted), DURO_OK);
+        ASSERT_EQ(deleted, 0);
+    }
 }
 
 TEST(embedded_ratelimit_default)
