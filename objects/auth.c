@@ -162,7 +162,9 @@ static int throttle(duro_ns *ns, const duro_auth_req *r, int64_t now, int cost, 
 
 /* Login, owner step 1: refuses if failures are exhausted, else reads the
  * user's id and hash into r (none for an unknown email). */
-static int login_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
+/* Before a password is verified: RATE_LIMITED if the email or the client
+ * address has no failure left, else DURO_OK. */
+static int throttle_check(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
 {
     int blocked;
     int64_t retry;
@@ -176,6 +178,26 @@ static int login_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
         return duro_msg_fail(m, DURO_RATE_LIMITED,
                              "too many failed logins; retry in %lld ms", (long long)retry);
     }
+    return DURO_OK;
+}
+
+/* A wrong password: one failure charged, then UNAUTHORIZED with msg. */
+static int throttle_charge(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now,
+                           const char *msg)
+{
+    int blocked;
+    int64_t retry;
+    int st = throttle(ns, r, now, 1, &blocked, &retry);
+    if (st != DURO_OK)
+        return duro_ns_fail(ns, m, -st);
+    return duro_msg_fail(m, DURO_UNAUTHORIZED, "%s", msg);
+}
+
+static int login_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
+{
+    int st = throttle_check(ns, m, r, now);
+    if (st != DURO_OK)
+        return st;
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_BY_EMAIL, SQL_BY_EMAIL);
     if (!q)
         return duro_ns_fail(ns, m, -DURO_INTERNAL);
@@ -199,14 +221,8 @@ static int login_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
  * the email and the client address. */
 static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
 {
-    if (!r->ok || !r->user_id) {
-        int blocked;
-        int64_t retry;
-        int st = throttle(ns, r, now, 1, &blocked, &retry);
-        if (st != DURO_OK)
-            return duro_ns_fail(ns, m, -st);
-        return duro_msg_fail(m, DURO_UNAUTHORIZED, "invalid email or password");
-    }
+    if (!r->ok || !r->user_id)
+        return throttle_charge(ns, m, r, now, "invalid email or password");
     duro_session_req s = {0};
     s.user_id = r->user_id;
     s.user_id_len = strlen(r->user_id);
@@ -248,7 +264,7 @@ static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
     return st;
 }
 
-/* Reads the hash of r->user_id into r->pwhash. */
+/* Reads the email and hash of r->user_id into r. */
 static int user_get(duro_ns *ns, duro_msg *m, duro_auth_req *r)
 {
     sqlite3_stmt *q = duro_ns_stmt(ns, ST_BY_ID, SQL_BY_ID);
@@ -264,7 +280,8 @@ static int user_get(duro_ns *ns, duro_msg *m, duro_auth_req *r)
         sqlite3_reset(q);
         return duro_ns_fail(ns, m, rc);
     }
-    rc = set_str(&r->pwhash, (const char *)sqlite3_column_text(q, 1));
+    rc = set_str(&r->email, (const char *)sqlite3_column_text(q, 0)) |
+         set_str(&r->pwhash, (const char *)sqlite3_column_text(q, 1));
     sqlite3_reset(q);
     return rc == 0 ? DURO_OK : duro_msg_fail(m, DURO_NOMEM, "out of memory");
 }
@@ -302,8 +319,10 @@ static int caller_session(duro_ns *ns, duro_msg *m, duro_auth_req *r, int op, in
     return st;
 }
 
-/* Password change, owner step 1: the session's user and that user's hash
- * into r (the worker then verifies the current password). */
+/* Password change, owner step 1: the session's user and that user's email
+ * and hash into r (the worker then verifies the current password). A wrong
+ * current password is a failed login of that email and client: throttled
+ * the same way, so a stolen session cannot guess it fast. */
 static int password_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t now)
 {
     int st = caller_session(ns, m, r, DURO_SESSION_GET, now);
@@ -315,7 +334,8 @@ static int password_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t no
     r->user_id = user;
     if (!user)
         return duro_msg_fail(m, DURO_FORBIDDEN, "the session belongs to no user");
-    return user_get(ns, m, r);
+    st = user_get(ns, m, r);
+    return st == DURO_OK ? throttle_check(ns, m, r, now) : st;
 }
 
 /* ---- the worker steps (never on an actor) ---- */
@@ -409,7 +429,7 @@ static int auth_exec(duro_ns *ns, duro_msg *m, int64_t now)
     case DURO_AUTH_PASSWORD:
         if (m->stage == 1)
             return r->ok ? set_password(ns, m, r, now)
-                         : duro_msg_fail(m, DURO_UNAUTHORIZED, "the current password is wrong");
+                         : throttle_charge(ns, m, r, now, "the current password is wrong");
         st = password_begin(ns, m, r, now);
         return st == DURO_OK ? then(m, work_verify) : st;
     default:

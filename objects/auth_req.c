@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/codec.h"
 #include "objects/kv.h"
 #include "objects/kv_req.h"
@@ -123,9 +125,20 @@ static int from_tree(int op, const json_t *args, const duro_args *a, void **req,
     } else if (st == DURO_OK &&
                (op == DURO_AUTH_SESSION || op == DURO_AUTH_LOGOUT || op == DURO_AUTH_PASSWORD)) {
         st = session_args(op, args, r, err, errlen);
+        if (st == DURO_OK && op == DURO_AUTH_PASSWORD &&
+            !(r->client = strdup(a->peer ? a->peer : "-")))
+            st = DURO_NOMEM;
     } else if (st == DURO_OK) {
         snprintf(err, errlen, "unknown auth operation");
         st = DURO_BAD_REQUEST;
+    }
+    /* the tree is the caller's, freed right after: wipe its passwords (jansson
+     * would free them as they are) */
+    static const char *const secrets[] = {"password", "currentPassword", "newPassword"};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        const json_t *v = json_object_get(args, secrets[i]);
+        if (json_is_string(v))
+            sodium_memzero((char *)json_string_value(v), json_string_length(v));
     }
     if (st != DURO_OK) {
         if (st == DURO_NOMEM)

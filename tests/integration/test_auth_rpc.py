@@ -91,6 +91,21 @@ class AuthRpc(ServerTestCase):
         self.assertEqual(self.call("auth.login", {"email": "eve@example.com",
                                                   "password": "correct horse"})[0], St.OK)
 
+    def test_wrong_current_passwords_are_throttled_like_logins(self):
+        self.assertEqual(self.call("auth.register", {"email": "cat@example.com",
+                                                     "password": "correct horse"})[0], St.CREATED)
+        sid = self.call("auth.login", {"email": "cat@example.com",
+                                       "password": "correct horse"})[1]["sessionId"]
+        change = {"sessionId": sid, "currentPassword": "wrong guess", "newPassword": "12345678"}
+        for _ in range(5):
+            st, err = self.call("auth.password", change)
+            self.assertEqual((st, err["message"]), (St.UNAUTHORIZED, "the current password is wrong"))
+        # the email has no failure left: even the right current password waits, and so do logins
+        st, err = self.call("auth.password", dict(change, currentPassword="correct horse"))
+        self.assertEqual((st, err["code"]), (St.RATE_LIMITED, "RATE_LIMITED"))
+        st, err = self.call("auth.login", {"email": "cat@example.com", "password": "correct horse"})
+        self.assertEqual(st, St.RATE_LIMITED)
+
     def test_bad_args(self):
         cases = [
             ("auth.register", {"email": "not-an-email", "password": "12345678"}, "\"email\""),
