@@ -27,6 +27,8 @@ trap cleanup EXIT
 for r in $(seq "$rounds"); do
     for bin in "$@"; do
         d=$(mktemp -d)
+        # the duro CLI built with that durod (the protocol may differ), else this tree's
+        cli=$(dirname "$bin")/duro; [[ -x $cli ]] || cli=build/duro
         for _try in 1 2 3 4 5; do  # a random port may be taken: try another
             port=$((30000 + RANDOM % 20000)); rpc=$((port + 1))
             "$bin" --listen "127.0.0.1:$port" --rpc-port "$rpc" --data "$d" --log-level error &
@@ -44,9 +46,9 @@ for r in $(seq "$rounds"); do
         g=$(timeout 60 wrk -t2 -c64 -d6s -s bench/wrk/get.lua "http://127.0.0.1:$port" 10000 |
             sed -n 's/^WRKRESULT rps=\([0-9.]*\).*/\1/p')
         k0=$(kvops)
-        bj=$(timeout 60 build/duro -u "duro://127.0.0.1:$rpc" bench --op set --clients 4 \
+        bj=$(timeout 60 "$cli" -u "duro://127.0.0.1:$rpc" bench --op set --clients 4 \
             --pipeline 64 --duration 6 --json)
-        bgj=$(timeout 60 build/duro -u "duro://127.0.0.1:$rpc" bench --op get --clients 4 \
+        bgj=$(timeout 60 "$cli" -u "duro://127.0.0.1:$rpc" bench --op get --clients 4 \
             --pipeline 64 --duration 6 --json)
         k1=$(kvops)
         b=$(sed -n 's/.*"ops_per_sec":\([0-9.]*\).*/\1/p' <<<"$bj")
