@@ -51,11 +51,6 @@ static int read_fields(const unsigned char *p, size_t n, duro_mp_field *f, int *
     return p == end ? 0 : -1;
 }
 
-int duro_mp_field_is(const duro_mp_field *f, const char *name)
-{
-    return f->kl == strlen(name) && memcmp(f->k, name, f->kl) == 0;
-}
-
 /* 1 if two of the c fields have the same key (the general path then answers
  * 400, as for any duplicate key). */
 static int has_duplicate(const duro_mp_field *f, int c)

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define DURO_MP_FIELDS_MAX 8
 
@@ -29,7 +30,11 @@ typedef struct duro_mp_field {
 int duro_mp_fields(const unsigned char *p, size_t n, duro_mp_field f[DURO_MP_FIELDS_MAX],
                    int *count);
 
-/* 1 if f's key is name. */
-int duro_mp_field_is(const duro_mp_field *f, const char *name);
+/* 1 if f's key is name (inline: the decoders' names are literals, so their
+ * lengths fold). */
+static inline int duro_mp_field_is(const duro_mp_field *f, const char *name)
+{
+    return f->kl == strlen(name) && memcmp(f->k, name, f->kl) == 0;
+}
 
 #endif
