@@ -49,7 +49,7 @@
 enum { OP_GET, OP_SET, OP_MIXED, OP_RATELIMIT };
 
 typedef struct bench_cfg {
-    const char *url, *ns;
+    const char *url, *ns, *token;
     int clients, pipeline, value_size, get_pct, preload, json;
     int64_t keys, max_requests;
     double duration_s, rate;
@@ -452,6 +452,7 @@ static void bench_usage(FILE *f)
           "  --no-preload     do not write the keys before a get/mixed run\n"
           "  --json           print the result as one JSON object\n"
           "  -u URL, -n NS    as for every command; the namespace defaults to \"bench\"\n"
+          "  --token T        as for every command (or env DURO_TOKEN)\n"
           "\n"
           "Prints ops/s and p50/p99/p999/max latency in ms. Exit status 0 after a run,\n"
           "2 for bad options, 3 if the server cannot be reached or no request succeeded.\n",
@@ -500,7 +501,7 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, int *help)
         static const char *const valued[] = {"--clients", "--pipeline", "--op",     "--get-pct",
                                              "--value-size", "--keys", "--duration",
                                              "--requests", "--rate", "-u", "--url", "-n",
-                                             "--ns", NULL};
+                                             "--ns", "--token", NULL};
         int known = 0;
         for (const char *const *v = valued; *v; v++)
             known |= !strcmp(name, *v);
@@ -519,6 +520,8 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, int *help)
         double d;
         if (!strcmp(name, "-u") || !strcmp(name, "--url")) {
             cfg->url = val;
+        } else if (!strcmp(name, "--token")) {
+            cfg->token = val;
         } else if (!strcmp(name, "-n") || !strcmp(name, "--ns")) {
             cfg->ns = val;
         } else if (!strcmp(name, "--op")) {
@@ -577,10 +580,11 @@ static const char *op_name(int op)
     return op == OP_GET ? "get" : op == OP_SET ? "set" : op == OP_MIXED ? "mixed" : "ratelimit";
 }
 
-int duro_cli_bench(int argc, char **argv, const char *url, const char *ns)
+int duro_cli_bench(int argc, char **argv, const char *url, const char *ns, const char *token)
 {
     bench_cfg cfg = {
         .url = url,
+        .token = token,
         .ns = ns ? ns : "bench",
         .clients = 50,
         .pipeline = 1,
@@ -639,10 +643,13 @@ int duro_cli_bench(int argc, char **argv, const char *url, const char *ns)
             opened++;
             break;
         }
-        int rc = duro_open(cfg.url, &c->db);
+        duro_open_options oo = {.token = cfg.token};
+        int rc = duro_open_ex(cfg.url, &oo, &c->db);
         if (rc != DURO_OK) {
             const char *d = duro_last_error();
-            fprintf(stderr, "duro: bench: cannot open %s: %s%s%s\n", cfg.url, duro_errstr(rc),
+            char shown[256];
+            fprintf(stderr, "duro: bench: cannot open %s: %s%s%s\n",
+                    duro_cli_url_shown(cfg.url, shown, sizeof shown), duro_errstr(rc),
                     d && *d ? ": " : "", d && *d ? d : "");
             ex = rc == DURO_BAD_REQUEST ? B_USAGE : B_SERVER;
             opened++;
@@ -718,9 +725,11 @@ int duro_cli_bench(int argc, char **argv, const char *url, const char *ns)
                    op_name(cfg.op), cfg.clients, cfg.pipeline, cfg.value_size, cfg.keys, cfg.rate,
                    secs, done, nf, errs, ops, p50, p99, p999, mx);
         } else {
+            char shown_url[256];
             printf("op %s, %d clients, pipeline %d, %d-byte values, %" PRId64 " keys, %s, %s\n",
                    op_name(cfg.op), cfg.clients, cfg.pipeline, cfg.value_size, cfg.keys,
-                   cfg.rate > 0 ? "open loop" : "closed loop", cfg.url);
+                   cfg.rate > 0 ? "open loop" : "closed loop",
+                   duro_cli_url_shown(cfg.url, shown_url, sizeof shown_url));
             if (cfg.rate > 0)
                 printf("target rate: %.0f ops/s\n", cfg.rate);
             printf("requests: %" PRIu64 " in %.2f s (not found %" PRIu64 ", errors %" PRIu64

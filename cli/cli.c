@@ -82,6 +82,7 @@ struct command;
 
 typedef struct ctx {
     const char *url, *ns;
+    const char *token; /* --token / DURO_TOKEN, or NULL */
     int ns_given; /* -n / --ns / DURO_NS was given (bench has its own default) */
     duro *db;
     const char *cmd; /* the command's name, for messages ("get", "session create") */
@@ -427,14 +428,24 @@ static int read_passwords(ctx *c)
     return ex;
 }
 
+const char *duro_cli_url_shown(const char *url, char *buf, size_t n)
+{
+    size_t q = strcspn(url, "?");
+    snprintf(buf, n, "%.*s%s", (int)(q > 200 ? 200 : q), url, url[q] ? "?..." : "");
+    return buf;
+}
+
 static int open_db(ctx *c)
 {
     if (c->db)
         return DURO_OK;
-    int rc = duro_open(c->url, &c->db);
+    duro_open_options oo = {.token = c->token};
+    int rc = duro_open_ex(c->url, &oo, &c->db);
     if (rc != DURO_OK) {
         const char *detail = duro_last_error();
-        errmsg("cannot open %s: %s%s%s%s", c->url, duro_errstr(rc), detail && *detail ? " (" : "",
+        char shown[256];
+        errmsg("cannot open %s: %s%s%s%s", duro_cli_url_shown(c->url, shown, sizeof shown),
+               duro_errstr(rc), detail && *detail ? " (" : "",
                detail && *detail ? detail : "", detail && *detail ? ")" : "");
     }
     return rc;
@@ -936,7 +947,7 @@ static int cmd_help(ctx *c);
 
 static int cmd_bench(ctx *c)
 {
-    return duro_cli_bench(c->npos, c->pos, c->url, c->ns_given ? c->ns : NULL);
+    return duro_cli_bench(c->npos, c->pos, c->url, c->ns_given ? c->ns : NULL, c->token);
 }
 
 /* ---- the command table ---- */
@@ -1190,7 +1201,7 @@ static int command_help(ctx *c, const command *group, const command *cmd)
     if (cmd->raw_args) {
         char help[] = "--help";
         char *argv[] = {help, NULL};
-        return duro_cli_bench(1, argv, c->url, c->ns_given ? c->ns : NULL);
+        return duro_cli_bench(1, argv, c->url, c->ns_given ? c->ns : NULL, c->token);
     }
     command_usage(stdout, group, cmd);
     printf("\n%s\n", cmd->summary);
@@ -1206,13 +1217,15 @@ static int command_help(ctx *c, const command *group, const command *cmd)
 
 static void usage(FILE *f)
 {
-    fputs("usage: duro [-u URL] [-n NS] COMMAND [ARGS]\n"
+    fputs("usage: duro [-u URL] [-n NS] [-t TOKEN] COMMAND [ARGS]\n"
           "\n"
           "Command-line client of duro. Prints JSON on stdout, errors on stderr.\n"
           "\n"
           "  -u, --url URL   duro://host:port (binary protocol) or file:///path/to/data\n"
           "                  (embedded) [env DURO_URL, default " DEFAULT_URL "]\n"
           "  -n, --ns NS     namespace [env DURO_NS, default \"default\"]\n"
+          "  -t, --token T   access token (the server's --auth-token, or a JWT), sent on\n"
+          "                  every connection [env DURO_TOKEN: prefer it, argv shows in ps]\n"
           "  -h, --help      this help;  duro help COMMAND  or  duro COMMAND --help\n"
           "\n"
           "Commands:\n",
@@ -1312,6 +1325,9 @@ int main(int argc, char **argv)
     c.url = getenv("DURO_URL");
     if (!c.url || !*c.url)
         c.url = DEFAULT_URL;
+    c.token = getenv("DURO_TOKEN");
+    if (c.token && !*c.token)
+        c.token = NULL;
     c.ns = getenv("DURO_NS");
     c.ns_given = c.ns && *c.ns;
     if (!c.ns_given)
@@ -1344,13 +1360,16 @@ int main(int argc, char **argv)
             if (c.def && strcmp(a, "--namespace") == 0)
                 own_ns = known_opt(c.def, a, strlen(a), &tv);
             if (strcmp(a, "-u") == 0 || strcmp(a, "--url") == 0 || strcmp(a, "-n") == 0 ||
-                strcmp(a, "--ns") == 0 || (strcmp(a, "--namespace") == 0 && !own_ns)) {
+                strcmp(a, "--ns") == 0 || (strcmp(a, "--namespace") == 0 && !own_ns) ||
+                strcmp(a, "-t") == 0 || strcmp(a, "--token") == 0) {
                 if (i + 1 >= argc) {
                     ex = usage_error(NULL, "%s needs a value", a);
                     goto done;
                 }
                 if (a[1] == 'u' || a[2] == 'u')
                     c.url = argv[++i];
+                else if (a[1] == 't' || a[2] == 't')
+                    c.token = *argv[++i] ? argv[i] : NULL;
                 else {
                     c.ns = argv[++i];
                     c.ns_given = 1;
@@ -1359,6 +1378,10 @@ int main(int argc, char **argv)
             }
             if (strncmp(a, "--url=", 6) == 0) {
                 c.url = a + 6;
+                continue;
+            }
+            if (strncmp(a, "--token=", 8) == 0) {
+                c.token = a[8] ? a + 8 : NULL;
                 continue;
             }
             if (strncmp(a, "--ns=", 5) == 0) {

@@ -146,7 +146,9 @@ static int succeed(duro *db)
     return DURO_OK;
 }
 
-DURO_API duro_status duro_open(const char *url, duro **db)
+DURO_API duro_status duro_open(const char *url, duro **db) { return duro_open_ex(url, NULL, db); }
+
+DURO_API duro_status duro_open_ex(const char *url, const duro_open_options *opts, duro **db)
 {
     if (!db)
         return fail(NULL, DURO_BAD_REQUEST, "db must not be NULL");
@@ -156,7 +158,7 @@ DURO_API duro_status duro_open(const char *url, duro **db)
     char msg[256] = "";
     int rc;
     if (strncmp(url, "duro://", 7) == 0)
-        rc = duro_remote_open(url, db, msg, sizeof msg);
+        rc = duro_remote_open(url, opts ? opts->token : NULL, db, msg, sizeof msg);
     else if (strncmp(url, "file://", 7) == 0)
         rc = duro_embedded_open(url, db, msg, sizeof msg);
     else

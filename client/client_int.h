@@ -57,9 +57,9 @@ struct duro {
     char errmsg[256];       /* the message of the last call on this handle, "" if it succeeded */
 };
 
-/* Backend constructors: url is the whole URL. On failure return a status and
- * write a message into msg. */
-int duro_remote_open(const char *url, duro **db, char *msg, size_t msglen);
+/* Backend constructors: url is the whole URL (token: see duro_open_ex). On
+ * failure return a status and write a message into msg. */
+int duro_remote_open(const char *url, const char *token, duro **db, char *msg, size_t msglen);
 int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen);
 
 /* Fills r as an error (rc, its HTTP status, message; body left empty).

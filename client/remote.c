@@ -54,6 +54,7 @@
 
 #include "client/client_int.h"
 #include "common/codec.h"
+#include "common/names.h"
 
 #define BUCKETS 1024
 #define MAX_REPLY_BYTES (256u << 20) /* larger reply frames break the connection */
@@ -75,6 +76,7 @@ struct pend {
 typedef struct remote {
     struct duro base;
     char *host, *port;
+    char *token;         /* sent as the auth op on every new connection, or NULL */
     int timeout_ms, connect_timeout_ms;
     pthread_mutex_t wmu;
     pthread_mutex_t mu;
@@ -259,8 +261,109 @@ static int peer_gone(int fd)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* With wmu held: makes sure there is a live connection. DURO_OK or
- * DURO_UNAVAILABLE with a message. */
+static int encode(duro_buf *b, uint64_t id, const char *op, const char *ns, const void *args,
+                  size_t args_len);
+static void frame_free(duro_buf *frame);
+
+/* Waits until fd is readable (POLLIN) or writable (POLLOUT) before deadline.
+ * 1, or 0 on timeout or error. */
+static int await_fd(int fd, short what, int64_t deadline)
+{
+    struct pollfd pfd = {fd, what, 0};
+    int n;
+    do
+        n = poll(&pfd, 1, remaining(deadline));
+    while (n < 0 && errno == EINTR);
+    return n > 0;
+}
+
+/* On a new connection, before anyone else uses it: sends the handle's token
+ * as the auth op [0, "auth", "", {token}] and reads its answer. The frame
+ * and the reply are the only traffic, so no other reply can come between.
+ * DURO_OK; the server's refusal (DURO_UNAUTHORIZED, ...) with its message;
+ * or DURO_UNAVAILABLE if it does not answer within connect_timeout_ms. */
+static int handshake(remote *R, int fd, char *msg, size_t msglen)
+{
+    if (!R->token)
+        return DURO_OK;
+    int64_t deadline = now_ms() + R->connect_timeout_ms;
+    duro_buf args = {0}, frame = {0};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &args, duro_buf_mp_write);
+    size_t tl = strlen(R->token);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str(&pk, 5);
+    msgpack_pack_str_body(&pk, "token", 5);
+    msgpack_pack_str(&pk, tl);
+    msgpack_pack_str_body(&pk, R->token, tl);
+    int bad = args.len == 0 || encode(&frame, 0, "auth", "", args.data, args.len) != 0;
+    frame_free(&args);
+    size_t off = 0;
+    while (!bad && off < frame.len) {
+        ssize_t w = send(fd, frame.data + off, frame.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0)
+            off += (size_t)w;
+        else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            bad = !await_fd(fd, POLLOUT, deadline);
+        else
+            bad = 1;
+    }
+    frame_free(&frame);
+    /* the reply: a 4-byte length, then [msgid, status, body] */
+    unsigned char buf[1024];
+    size_t got = 0, need = 4;
+    while (!bad && got < need) {
+        ssize_t n = recv(fd, buf + got, need - got, MSG_DONTWAIT);
+        if (n > 0) {
+            got += (size_t)n;
+            if (got == 4 && need == 4) {
+                size_t len = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 |
+                             buf[3];
+                need = 4 + len;
+                bad = len == 0 || need > sizeof buf;
+            }
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            bad = !await_fd(fd, POLLIN, deadline);
+        } else {
+            bad = 1;
+        }
+    }
+    if (bad) {
+        snprintf(msg, msglen, "%s:%s did not answer the auth op", R->host, R->port);
+        return DURO_UNAVAILABLE;
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    int rc = DURO_UNAVAILABLE;
+    snprintf(msg, msglen, "%s:%s answered the auth op with a malformed frame", R->host, R->port);
+    if (msgpack_unpack_next(&u, (const char *)buf + 4, need - 4, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 3 &&
+        u.data.via.array.ptr[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        uint64_t status = u.data.via.array.ptr[1].via.u64;
+        if (status == DURO_OK) {
+            rc = DURO_OK;
+        } else if (status >= 100 && status <= 599) {
+            snprintf(msg, msglen, "the server speaks binary protocol 1, not 2");
+            rc = DURO_IO;
+        } else {
+            duro_buf body = {0};
+            msgpack_packer bp;
+            msgpack_packer_init(&bp, &body, duro_buf_mp_write);
+            msgpack_pack_object(&bp, u.data.via.array.ptr[2]);
+            duro_reply r = {0};
+            duro_reply_error_from_body(&r, (int)status, body.data, body.len);
+            duro_buf_free(&body);
+            snprintf(msg, msglen, "auth: %s", r.msg);
+            rc = r.rc;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* With wmu held: makes sure there is a live connection (authenticated with
+ * the handle's token, if it has one). DURO_OK, DURO_UNAVAILABLE with a
+ * message, or the server's refusal of the token. */
 static int ensure_connected(remote *R, char *msg, size_t msglen)
 {
     pthread_mutex_lock(&R->mu);
@@ -282,6 +385,11 @@ static int ensure_connected(remote *R, char *msg, size_t msglen)
     int fd = dial(R, msg, msglen); /* without mu: waiters keep waiting */
     if (fd < 0)
         return DURO_UNAVAILABLE;
+    int rc = handshake(R, fd, msg, msglen); /* again on every reconnect */
+    if (rc != DURO_OK) {
+        close(fd);
+        return rc;
+    }
     pthread_mutex_lock(&R->mu);
     R->fd = fd;
     pthread_cond_broadcast(&R->cv);
@@ -696,6 +804,10 @@ static void r_free(remote *R)
     pthread_mutex_destroy(&R->wmu);
     free(R->host);
     free(R->port);
+    if (R->token) {
+        sodium_memzero(R->token, strlen(R->token));
+        free(R->token);
+    }
     free(R);
 }
 
@@ -706,7 +818,9 @@ static void r_close(duro *db)
 
 static const duro_backend remote_backend = {r_call, r_send, r_recv, r_close};
 
-/* duro://host[:port][/][?timeout_ms=N&connect_timeout_ms=N]; host may be [v6]. */
+/* duro://host[:port][/][?timeout_ms=N&connect_timeout_ms=N&token=T]; host may
+ * be [v6]; T percent-encoded. A token given to duro_open_ex wins over the
+ * URL's. */
 static int parse_url(remote *R, const char *url, char *msg, size_t msglen)
 {
     const char *h = url + strlen("duro://"), *hend, *p;
@@ -747,21 +861,29 @@ static int parse_url(remote *R, const char *url, char *msg, size_t msglen)
         goto bad;
     R->timeout_ms = (int)t;
     R->connect_timeout_ms = (int)ct;
+    size_t tl;
+    if (!R->token && duro_query_get(query, "token", &R->token, &tl) < 0)
+        goto bad;
+    if (R->token && (tl = strlen(R->token)) == 0) {
+        free(R->token);
+        R->token = NULL;
+    }
     if (!R->host || !R->port) {
         snprintf(msg, msglen, "out of memory");
         return DURO_NOMEM;
     }
     return DURO_OK;
 bad:
-    snprintf(msg, msglen, "malformed URL \"%.200s\" (want duro://host:port[?timeout_ms=N"
-                          "&connect_timeout_ms=N])", url);
+    snprintf(msg, msglen, "malformed URL (want duro://host:port[?timeout_ms=N"
+                          "&connect_timeout_ms=N&token=T])");
     return DURO_BAD_REQUEST;
 }
 
-int duro_remote_open(const char *url, duro **db, char *msg, size_t msglen)
+int duro_remote_open(const char *url, const char *token, duro **db, char *msg, size_t msglen)
 {
     remote *R = calloc(1, sizeof *R);
-    if (!R) {
+    if (!R || (token && *token && !(R->token = strdup(token)))) {
+        free(R);
         snprintf(msg, msglen, "out of memory");
         return DURO_NOMEM;
     }

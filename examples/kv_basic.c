@@ -9,6 +9,9 @@
  * stale version being refused), lists the namespace, deletes the key and checks
  * it is gone. Exit status 0 when every step did what it should.
  *
+ * Against a server with access control (--auth-token / --jwt-secret), set
+ * DURO_TOKEN to the token: it is sent on every connection (duro_open_ex).
+ *
  * Build: cc kv_basic.c $(pkg-config --cflags --libs duro)
  */
 #include <inttypes.h>
@@ -117,10 +120,11 @@ int main(int argc, char **argv)
 {
     const char *url = argc > 1 ? argv[1] : "duro://127.0.0.1:7070";
     duro *db = NULL;
-    int rc = duro_open(url, &db);
+    duro_open_options opts = {.token = getenv("DURO_TOKEN")};
+    int rc = duro_open_ex(url, &opts, &db);
     if (rc != DURO_OK)
-        return fail(url, rc);
-    printf("opened %s\n", url);
+        return fail("open", rc);
+    printf("opened %.*s\n", (int)strcspn(url, "?"), url); /* a query may hold token= */
     int ex = run(db);
     duro_close(db);
     printf(ex == 0 ? "ok\n" : "FAILED\n");

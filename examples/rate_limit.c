@@ -150,10 +150,11 @@ int main(int argc, char **argv)
     }
 
     server s = {.limit = limit, .window_ms = window, .max_requests = max_requests};
-    int rc = duro_open(argv[1], &s.db);
+    duro_open_options opts = {.token = getenv("DURO_TOKEN")}; /* for access control */
+    int rc = duro_open_ex(argv[1], &opts, &s.db);
     if (rc != DURO_OK) {
-        fprintf(stderr, "rate_limit: cannot open %s: %s (%s)\n", argv[1], duro_errstr(rc),
-                duro_last_error());
+        fprintf(stderr, "rate_limit: cannot open %.*s: %s (%s)\n", (int)strcspn(argv[1], "?"),
+                argv[1], duro_errstr(rc), duro_last_error());
         return 1;
     }
 

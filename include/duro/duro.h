@@ -49,7 +49,14 @@
  * before sending, so a server restart between calls is not seen at all). A call
  * that gets no reply within timeout_ms returns DURO_UNAVAILABLE. URL options:
  * duro://host:port?timeout_ms=N (per call, default 5000) &connect_timeout_ms=N
- * (default 2000); the port defaults to 7070.
+ * (default 2000) &token=T (percent-encoded; see duro_open_ex, which keeps the
+ * token out of the URL); the port defaults to 7070.
+ *
+ * Access control: a server started with --auth-token or --jwt-secret refuses
+ * every op but ping until the connection presents a token. A handle opened
+ * with one (duro_open_ex, or the URL's token=) sends it as the first frame of
+ * every connection it makes, the reconnects after a server restart included,
+ * and fails with the server's answer (DURO_UNAUTHORIZED) if it is refused.
  *
  * Embedded options: file:///dir?actors=N (default: one per core) &cache_mb=N
  * (64) &ttl_sweep_ms=N (1000) &max_value_bytes=N (2 MiB) &sync=full|normal
@@ -90,6 +97,20 @@ typedef struct duro duro;
  * DURO_INSUFFICIENT_STORAGE if it cannot be written, DURO_NOMEM. On error
  * *db is NULL (the message is in duro_last_error()). */
 DURO_API duro_status duro_open(const char *url, duro **db);
+
+/* Options of duro_open_ex; zero-initialize, set what you need. */
+typedef struct duro_open_options {
+    /* The access token (the server's --auth-token admin token, or a JWT) a
+     * remote handle presents on every connection; NULL or "": none (the
+     * URL's token= if it has one). Copied; wiped from memory at duro_close.
+     * Ignored by file:// handles (an embedded runtime has no access
+     * control). */
+    const char *token;
+} duro_open_options;
+
+/* duro_open with options (opts may be NULL). Returns what duro_open does,
+ * and DURO_UNAUTHORIZED if the server refuses the token. */
+DURO_API duro_status duro_open_ex(const char *url, const duro_open_options *opts, duro **db);
 
 /* Closes the handle (an embedded runtime commits and releases its lock).
  * duro_close(NULL) is a no-op. */

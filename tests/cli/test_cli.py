@@ -23,6 +23,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
 from clitest import duro  # noqa: E402
+from durotest import jwt  # noqa: E402
 
 SRV = None
 
@@ -256,6 +257,63 @@ class AccessControl(unittest.TestCase):
                 self.assertIn("unauthorized", err)
         finally:
             self.assertEqual(srv.stop(), 0, srv.log_text())
+
+
+ADMIN = "cli-admin-" + "t" * 32
+JWT_SECRET = "j" * 40
+
+
+class Tokens(unittest.TestCase):
+    """The CLI against a server with access control: -t/--token, DURO_TOKEN
+    and the URL's token= all authenticate; a read-only JWT reads and is
+    refused writes; a wrong token is exit 6 and no message repeats it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = clitest.Server(["--auth-token", ADMIN, "--jwt-secret", JWT_SECRET])
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.srv.stop() == 0, cls.srv.log_text()
+
+    def ok(self, *args, env=None, url=None):
+        rc, out, err = duro(url or self.srv, *args, env=env)
+        self.assertEqual(rc, 0, "duro %s: %s" % (args, err))
+        return json.loads(out) if out.strip() else None
+
+    def test_flag_env_and_url(self):
+        self.ok("-t", ADMIN, "put", "tok", '"a"')
+        self.assertEqual(self.ok("--token=" + ADMIN, "get", "tok"), "a")
+        self.assertEqual(self.ok("--token", ADMIN, "get", "tok"), "a")
+        self.assertEqual(self.ok("get", "tok", env={"DURO_TOKEN": ADMIN}), "a")
+        self.assertEqual(self.ok("get", "tok", url=self.srv.url + "?token=" + ADMIN), "a")
+        # the flag wins over the environment
+        rc, _, err = duro(self.srv, "-t", "wrong-token", "get", "tok", env={"DURO_TOKEN": ADMIN})
+        self.assertEqual(rc, 6, err)
+        # and duro bench authenticates the same way
+        rc, out, err = duro(self.srv, "bench", "--op", "set", "--clients", "1", "--requests",
+                            "20", "--json", env={"DURO_TOKEN": ADMIN})
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["errors"], 0)
+
+    def test_read_only_jwt(self):
+        self.ok("-t", ADMIN, "-n", "ro", "put", "k", "1")
+        ro = jwt(JWT_SECRET, {"ns": "ro", "scope": "read"})
+        self.assertEqual(self.ok("-n", "ro", "get", "k", env={"DURO_TOKEN": ro}), 1)
+        rc, out, err = duro(self.srv, "-n", "ro", "put", "k", "2", env={"DURO_TOKEN": ro})
+        self.assertEqual((rc, out), (6, ""), err)
+        self.assertIn("forbidden", err)
+        rc, out, err = duro(self.srv, "-n", "other", "get", "k", env={"DURO_TOKEN": ro})
+        self.assertEqual(rc, 6, err)
+
+    def test_wrong_token_is_exit_6_and_never_echoed(self):
+        for args, url in ((["-t", "wrong-secret-value"], None),
+                          ([], self.srv.url + "?token=wrong-secret-value")):
+            rc, out, err = duro(url or self.srv, *args, "get", "k")
+            self.assertEqual((rc, out), (6, ""), err)
+            self.assertIn("unauthorized", err)
+            self.assertNotIn("wrong-secret-value", err)
+            self.assertNotIn(ADMIN, err)
 
 
 class Commands(Base):

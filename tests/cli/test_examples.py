@@ -2,6 +2,7 @@
 test_examples.py — builds nothing, runs the examples against a real durod:
 
   test_examples.py kv_basic_remote      examples/kv_basic duro://127.0.0.1:RPC
+  test_examples.py kv_basic_with_access_control   the same with --auth-token and DURO_TOKEN
   test_examples.py kv_basic_embedded    examples/kv_basic file://TMP (twice)
   test_examples.py http_curl            examples/http_curl.sh with DURO_HTTP
   test_examples.py rate_limit_remote    examples/rate_limit over duro://127.0.0.1:RPC
@@ -165,13 +166,24 @@ class Examples(unittest.TestCase):
             self.assertEqual(rc, 2, args)
             self.assertIn("usage", err)
 
-    def check_kv_basic(self, url):
-        rc, out, err = clitest.run([clitest.kv_basic_bin(), url])
+    def check_kv_basic(self, url, env=None):
+        rc, out, err = clitest.run([clitest.kv_basic_bin(), url], env=env)
         self.assertEqual(rc, 0, "kv_basic %s: exit %d\n%s\n%s" % (url, rc, out, err))
         for line in ("put user:1", "get user:1 -> {\"name\":\"Ada\",\"visits\":1}",
                      "CAS update at version", "stale CAS",
                      "list prefix user: ->", "get user:1 -> ", "ok"):
             self.assertIn(line, out)
+
+    def test_kv_basic_with_access_control(self):
+        token = "examples-admin-" + "k" * 32
+        srv = clitest.Server(["--auth-token", token])
+        try:
+            self.check_kv_basic(srv.url, env={"DURO_TOKEN": token})
+            rc, out, err = clitest.run([clitest.kv_basic_bin(), srv.url])  # no token
+            self.assertNotEqual(rc, 0)
+            self.assertIn("unauthorized", err.lower())
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.log_text())
 
     def test_kv_basic_remote(self):
         srv = clitest.Server()

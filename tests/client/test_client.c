@@ -76,7 +76,9 @@ static int64_t wall_ms(void)
 
 /* Starts durod over dir on the given ports; returns its pid once the rpc port
  * accepts, or -1 if it exited (*status gets its exit status). */
-static pid_t start_durod(const char *dir, int hport, int rport, int *status)
+/* Starts durod over dir (extra: more arguments, NULL-terminated, or NULL). */
+static pid_t start_durod_with(const char *dir, int hport, int rport, int *status,
+                              const char *const *extra)
 {
     const char *bin = getenv("DURO_BIN");
     if (!bin)
@@ -93,8 +95,14 @@ static pid_t start_durod(const char *dir, int hport, int rport, int *status)
             dup2(fileno(f), 1);
             dup2(fileno(f), 2);
         }
-        execl(bin, bin, "--listen", listen, "--rpc-port", rp, "--data", dir, "--actors", "2",
-              "--ttl-sweep-ms", "100", "--log-level", "warn", "--pwhash-min", (char *)NULL);
+        const char *args[32] = {bin,       "--listen",       listen, "--rpc-port", rp,
+                                "--data",  dir,              "--actors", "2", "--ttl-sweep-ms",
+                                "100",     "--log-level",    "warn", "--pwhash-min"};
+        size_t n = 14;
+        for (size_t i = 0; extra && extra[i] && n < 31; i++)
+            args[n++] = extra[i];
+        args[n] = NULL;
+        execv(bin, (char *const *)args);
         _exit(127);
     }
     for (int i = 0; i < 1000; i++) {
@@ -111,6 +119,11 @@ static pid_t start_durod(const char *dir, int hport, int rport, int *status)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     return -1;
+}
+
+static pid_t start_durod(const char *dir, int hport, int rport, int *status)
+{
+    return start_durod_with(dir, hport, rport, status, NULL);
 }
 
 static void stop_durod(pid_t pid)
@@ -2149,6 +2162,66 @@ TEST(restart_with_pending_pipeline)
     int rc = duro_call(db, "ping", NULL, NULL, 0, &status, NULL, NULL);
     ASSERT(rc == DURO_OK || rc == DURO_IO);
     ASSERT_EQ(duro_call(db, "ping", NULL, NULL, 0, &status, NULL, NULL), DURO_OK);
+}
+
+/* A server with access control: a handle with the token (duro_open_ex, or the
+ * URL's token=) works, and keeps working across a server restart (the token
+ * is sent again on the new connection); without it every op is refused; a
+ * wrong token is refused at open. */
+TEST(access_token)
+{
+    if (mode != REMOTE)
+        return;
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s-auth", data_dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        ASSERT(0);
+    int hp = free_port(), rp = free_port();
+    static const char *const extra[] = {"--auth-token", "s3cret-admin-token-of-32-bytes!!", NULL};
+    pid_t pid = start_durod_with(dir, hp, rp, NULL, extra);
+    ASSERT(pid > 0);
+    char u[128];
+    snprintf(u, sizeof u, "duro://127.0.0.1:%d?timeout_ms=10000", rp);
+    duro *plain = NULL, *authed = NULL, *by_url = NULL, *wrong = NULL;
+    char *v = NULL;
+    ASSERT_EQ(duro_open(u, &plain), DURO_OK);
+    ASSERT_EQ(duro_put(plain, "acl", "k", "1", 1, 0), DURO_UNAUTHORIZED);
+    duro_open_options opts = {.token = "s3cret-admin-token-of-32-bytes!!"};
+    ASSERT_EQ(duro_open_ex(u, &opts, &authed), DURO_OK);
+    ASSERT_EQ(duro_put(authed, "acl", "k", "\"v\"", 3, 0), DURO_OK);
+    char uu[256]; /* the token in the URL, percent-encoded */
+    snprintf(uu, sizeof uu, "%s&token=s3cret-admin-token-of-32-bytes%%21%%21", u);
+    ASSERT_EQ(duro_open(uu, &by_url), DURO_OK);
+    ASSERT_EQ(duro_get(by_url, "acl", "k", &v, NULL), DURO_OK);
+    ASSERT_STREQ(v, "\"v\"");
+    duro_free(v);
+    v = NULL;
+    duro_open_options bad = {.token = "not-the-token"};
+    ASSERT_EQ(duro_open_ex(u, &bad, &wrong), DURO_UNAUTHORIZED);
+    ASSERT(wrong == NULL);
+    ASSERT(strstr(duro_last_error(), "not-the-token") == NULL); /* never echo a secret */
+    /* a restart: the next connection authenticates again */
+    stop_durod(pid);
+    pid = start_durod_with(dir, hp, rp, NULL, extra);
+    ASSERT(pid > 0);
+    int rc = duro_get(authed, "acl", "k", &v, NULL);
+    ASSERT(rc == DURO_OK || rc == DURO_IO);
+    duro_free(v);
+    v = NULL;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(duro_get(authed, "acl", "k", &v, NULL), DURO_OK);
+        duro_free(v);
+        v = NULL;
+    }
+    ASSERT_EQ(duro_get(plain, "acl", "k", &v, NULL), DURO_UNAUTHORIZED);
+    duro_close(plain);
+    duro_close(authed);
+    duro_close(by_url);
+    stop_durod(pid);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.log'", dir, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "  could not remove %s\n", dir);
 }
 
 TEST(locked)
