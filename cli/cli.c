@@ -1227,6 +1227,7 @@ static void usage(FILE *f)
           "  -t, --token T   access token (the server's --auth-token, or a JWT), sent on\n"
           "                  every connection [env DURO_TOKEN: prefer it, argv shows in ps]\n"
           "  -h, --help      this help;  duro help COMMAND  or  duro COMMAND --help\n"
+          "  -V, --version   the version of duro and of the libduro it runs with\n"
           "\n"
           "Commands:\n",
           f);
@@ -1388,6 +1389,10 @@ int main(int argc, char **argv)
                 c.ns = a + 5;
                 c.ns_given = 1;
                 continue;
+            }
+            if (!cmd && (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0)) {
+                printf("duro " DURO_VERSION_STRING " (libduro %s)\n", duro_version());
+                goto done;
             }
             if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
                 want_help = 1;

@@ -200,6 +200,8 @@ int duro_config_load(duro_config *c, int argc, char **argv, char *err, size_t er
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return DURO_CONFIG_HELP;
+        if (strcmp(a, "--version") == 0)
+            return DURO_CONFIG_VERSION;
         if (strncmp(a, "--", 2) != 0) {
             snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", a);
             return DURO_CONFIG_ERROR;
@@ -241,6 +243,7 @@ void duro_config_usage(FILE *out)
                 flags[i].def ? ", default " : "", flags[i].def ? flags[i].def : "");
     }
     fprintf(out, "  %-24s show this help\n", "--help");
+    fprintf(out, "  %-24s print the version and exit\n", "--version");
 }
 
 void duro_config_limits(const duro_config *c, duro_limits *lim)

@@ -45,7 +45,7 @@ typedef struct duro_config {
     int sync_full;
 } duro_config;
 
-enum { DURO_CONFIG_OK = 0, DURO_CONFIG_HELP = 1, DURO_CONFIG_ERROR = -1 };
+enum { DURO_CONFIG_OK = 0, DURO_CONFIG_HELP = 1, DURO_CONFIG_VERSION = 2, DURO_CONFIG_ERROR = -1 };
 
 /* Fills c from defaults, then the environment, then argv. Returns
  * DURO_CONFIG_OK, DURO_CONFIG_HELP (--help was given), or DURO_CONFIG_ERROR

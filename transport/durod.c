@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duro/version.h"
+#include "common/frame.h"
 #include "common/log.h"
 #include "objects/object.h"
 #include "runtime/runtime.h"
@@ -120,6 +122,9 @@ int main(int argc, char **argv)
     case DURO_CONFIG_HELP:
         duro_config_usage(stdout);
         return 0;
+    case DURO_CONFIG_VERSION:
+        printf("durod " DURO_VERSION_STRING " (binary protocol %d)\n", DURO_PROTOCOL_VERSION);
+        return 0;
     case DURO_CONFIG_ERROR:
         fprintf(stderr, "durod: %s\n", err);
         return 2;
@@ -158,6 +163,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP); /* the log rotation signal: never a stop */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -190,13 +196,15 @@ int main(int argc, char **argv)
     char rpc[32] = "off";
     if (cfg.rpc_port)
         snprintf(rpc, sizeof rpc, "port %ld", cfg.rpc_port);
-    duro_log_info("durod listening on http://%s:%d (binary protocol: %s), data in %s, %ld"
+    duro_log_info("durod " DURO_VERSION_STRING " listening on http://%s:%d (binary protocol: %s),"
+                  " data in %s, %ld"
                   " actors, %ld I/O threads%s%s",
                   cfg.listen_host, cfg.listen_port, rpc, cfg.data_dir, cfg.actors,
                   cfg.io_threads, cfg.sync_full ? "" : ", sync=normal",
                   duro_access_enabled(access) ? ", access control on" : "");
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        duro_log_info("SIGHUP: nothing to reopen (the log is stderr); still running");
     duro_log_info("signal %d: stopping (finishing requests in flight)", sig);
     duro_http_stop(http);
     duro_runtime_close(rt);

@@ -22,6 +22,7 @@
  * The reservation is released when the request is freed (after its response,
  * or when the connection dies while reading it).
  */
+#include "duro/version.h"
 #include "transport/http1.h"
 
 #include <sys/queue.h>
@@ -614,6 +615,7 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
             duro_buf_puts(&head, "\r\n");
         }
         duro_buf_printf(&head, "Date: %s\r\n", http_date());
+        duro_buf_puts(&head, "Server: durod/" DURO_VERSION_STRING "\r\n");
         int bodyless = code == 204 || code == 304 || code < 200;
         if (!bodyless)
             duro_buf_printf(&head, "Content-Length: %zu\r\n", len);

@@ -1,6 +1,8 @@
 /* metrics.c — request counters, latency histogram, runtime gauges. */
 #include "transport/metrics.h"
 
+#include "duro/version.h"
+#include "common/frame.h"
 #include "objects/object.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
@@ -58,6 +60,10 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
                         size_t pending_bytes)
 {
     int rc = 0;
+    rc |= duro_buf_printf(o, "# HELP duro_build_info The version of this durod (always 1).\n"
+                             "# TYPE duro_build_info gauge\n"
+                             "duro_build_info{version=\"%s\",protocol=\"%d\"} 1\n",
+                          DURO_VERSION_STRING, DURO_PROTOCOL_VERSION);
     rc |= duro_buf_puts(o, "# HELP duro_http_requests_total HTTP requests by route and status.\n"
                            "# TYPE duro_http_requests_total counter\n");
     for (int r = 0; r < DURO_ROUTE_COUNT; r++)

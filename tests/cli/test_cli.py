@@ -316,6 +316,15 @@ class Tokens(unittest.TestCase):
             self.assertNotIn(ADMIN, err)
 
 
+class Version(unittest.TestCase):
+    def test_version(self):
+        for flag in ("--version", "-V"):
+            rc, out, err = duro(None, flag)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"^duro \d+\.\d+\.\d+ \(libduro \d+\.\d+\.\d+\)\n$")
+        self.assertIn("--version", duro(None, "--help")[1])
+
+
 class Commands(Base):
     def test_put_get(self):
         out, _ = self.duro("put", "user:1", '{"name":"Ada","n":[1,2.5,null,true]}')

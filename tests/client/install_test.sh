@@ -11,6 +11,9 @@ libdir=$(dirname "$(find "$work/prefix" -name duro.pc | head -n1)")/..
 test -f "$work/prefix/include/duro/duro.h"
 test -f "$work/prefix/include/duro/status.h"
 test -f "$work/prefix/include/duro/version.h"
+# the server and the CLI, runnable from the prefix (both link libduro statically)
+"$work/prefix/bin/durod" --version | grep -q '^durod '
+"$work/prefix/bin/duro" --version | grep -q '^duro '
 
 # pkg-config
 export PKG_CONFIG_PATH="$libdir/pkgconfig"

@@ -5,6 +5,7 @@ environment variables)."""
 
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -31,6 +32,12 @@ class Endpoints(ServerTestCase):
         r = self.req("GET", "/healthz")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.raw.strip(), b"ok")
+
+    def test_server_header_names_the_version(self):
+        version = durotest.run_to_end([durotest.duro_bin(), "--version"])[1].split()[1]
+        self.assertRegex(version, r"^\d+\.\d+\.\d+$")
+        for path in ("/healthz", "/no/such/route", kv_path("missing", ns=self.ns)):
+            self.assertEqual(self.req("GET", path).headers["server"], "durod/" + version)
 
     def test_metrics_format(self):
         self.req("GET", "/healthz")
@@ -61,6 +68,9 @@ class Endpoints(ServerTestCase):
                 self.assertTrue(any(part in n for n in names), "no duro_ metric about %r in %s" % (part, sorted(names)))
         # a latency histogram
         self.assertRegex(text, r'(?m)^duro_[a-z0-9_]*_bucket\{[^}]*le="\+Inf"[^}]*\} \d')
+        # which build answers
+        version = durotest.run_to_end([durotest.duro_bin(), "--version"])[1].split()[1]
+        self.assertIn('duro_build_info{version="%s",protocol="2"} 1\n' % version, text)
 
     def test_request_counter_grows(self):
         before = metric_sum(self.server.metrics(), "duro_http_requests_total")
@@ -188,6 +198,28 @@ class Endpoints(ServerTestCase):
 
 
 class Options(unittest.TestCase):
+
+    def test_version_flag(self):
+        rc, out, err = durotest.run_to_end([durotest.duro_bin(), "--version"])
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"^durod \d+\.\d+\.\d+ \(binary protocol 2\)\n$")
+        self.assertIn("--version", durotest.run_to_end([durotest.duro_bin(), "--help"])[1])
+
+    def test_sighup_does_not_stop_the_server(self):
+        srv = Server(extra_args=["--log-level", "info"])
+        try:
+            version = durotest.run_to_end([durotest.duro_bin(), "--version"])[1].split()[1]
+            self.assertIn("durod %s listening" % version, srv.log_tail())  # the start line
+            srv.put("k", 1)
+            for _ in range(3):
+                os.kill(srv.pid, signal.SIGHUP)
+                time.sleep(0.1)
+                self.assertTrue(srv.alive())
+            self.assertEqual(srv.get("k"), 1)
+            self.assertIn("SIGHUP", srv.log_tail())
+            srv.stop_ok()  # SIGTERM still stops it cleanly
+        finally:
+            srv.close()
 
     def test_actor_and_thread_counts(self):
         for args in (["--actors", "1", "--io-threads", "1"], ["--actors", "3", "--io-threads", "2"]):
