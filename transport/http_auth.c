@@ -60,6 +60,7 @@ static char *tape_field(const duro_msg *m, const char *name)
 static void auth_reply(duro_msg *m)
 {
     call *k = (call *)m;
+    duro_metrics_auth(m->op, m->status);
     if (m->status == DURO_OK && m->op == DURO_AUTH_LOGIN) {
         char *sid = tape_field(m, "sessionId");
         const duro_auth_req *r = m->req;

@@ -3,6 +3,7 @@
 
 #include "duro/version.h"
 #include "common/frame.h"
+#include "objects/auth.h"
 #include "objects/object.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
@@ -26,8 +27,25 @@ static uint64_t requests[DURO_ROUTE_COUNT][NSTATUS + 1]; /* last column: other s
 static uint64_t buckets[DURO_ROUTE_COUNT][NBOUNDS + 1];
 static uint64_t sum_us[DURO_ROUTE_COUNT];
 
+/* binary protocol: by kind, op and status; all ops share one histogram */
+#define RPC_OPS 16
+#define RPC_STATUSES 32
+static uint64_t rpc_requests[DURO_KIND_MAX + 1][RPC_OPS][RPC_STATUSES];
+static uint64_t rpc_special[DURO_RPC_SPECIAL][RPC_STATUSES];
+static uint64_t rpc_buckets[NBOUNDS + 1];
+static uint64_t rpc_sum_us, rpc_connections;
+static uint64_t login_failures, login_throttled;
+
 #define ADD(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
 #define GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static size_t bucket_of(uint64_t micros)
+{
+    size_t b = 0;
+    while (b < NBOUNDS && micros > bounds_us[b])
+        b++;
+    return b;
+}
 
 void duro_metrics_request(int route, int http_status, uint64_t micros)
 {
@@ -37,11 +55,80 @@ void duro_metrics_request(int route, int http_status, uint64_t micros)
     while (s < NSTATUS && statuses[s] != http_status)
         s++;
     ADD(requests[route][s], 1);
-    size_t b = 0;
-    while (b < NBOUNDS && micros > bounds_us[b])
-        b++;
-    ADD(buckets[route][b], 1);
+    ADD(buckets[route][bucket_of(micros)], 1);
     ADD(sum_us[route], micros);
+}
+
+void duro_metrics_rpc(int kind, int op, int status, uint64_t micros)
+{
+    int st = status >= 0 && status < RPC_STATUSES ? status : DURO_INTERNAL;
+    if (kind >= 0 && kind <= DURO_KIND_MAX && op >= 0 && op < RPC_OPS)
+        ADD(rpc_requests[kind][op][st], 1);
+    else
+        ADD(rpc_special[op >= 0 && op < DURO_RPC_SPECIAL ? op : DURO_RPC_OTHER][st], 1);
+    ADD(rpc_buckets[bucket_of(micros)], 1);
+    ADD(rpc_sum_us, micros);
+}
+
+void duro_metrics_auth(int op, int status)
+{
+    if (op != DURO_AUTH_LOGIN && op != DURO_AUTH_PASSWORD)
+        return;
+    if (status == DURO_UNAUTHORIZED)
+        ADD(login_failures, 1);
+    else if (status == DURO_RATE_LIMITED)
+        ADD(login_throttled, 1);
+}
+
+void duro_metrics_rpc_connection(int delta)
+{
+    ADD(rpc_connections, (uint64_t)(int64_t)delta);
+}
+
+/* The binary protocol's part of the exposition text. 0 / -1. */
+static int render_rpc(duro_buf *o)
+{
+    static const char *const special[DURO_RPC_SPECIAL] = {"ping", "auth", "other"};
+    int rc = duro_buf_puts(o, "# HELP duro_rpc_requests_total Binary-protocol requests by op and"
+                              " status.\n# TYPE duro_rpc_requests_total counter\n");
+    for (int id = 0; id <= DURO_KIND_MAX; id++) {
+        const duro_kind *k = duro_object_kinds.kinds[id];
+        for (int op = 0; k && k->ops && op < k->n_ops && op < RPC_OPS; op++)
+            for (int st = 0; k->ops[op] && st < RPC_STATUSES; st++) {
+                uint64_t v = GET(rpc_requests[id][op][st]);
+                if (v)
+                    rc |= duro_buf_printf(o, "duro_rpc_requests_total{op=\"%s\",status=\"%s\"} %llu\n",
+                                          k->ops[op], duro_status_code(st), (unsigned long long)v);
+            }
+    }
+    for (int s = 0; s < DURO_RPC_SPECIAL; s++)
+        for (int st = 0; st < RPC_STATUSES; st++) {
+            uint64_t v = GET(rpc_special[s][st]);
+            if (v)
+                rc |= duro_buf_printf(o, "duro_rpc_requests_total{op=\"%s\",status=\"%s\"} %llu\n",
+                                      special[s], duro_status_code(st), (unsigned long long)v);
+        }
+    rc |= duro_buf_puts(o, "# HELP duro_rpc_request_duration_seconds Binary-protocol request"
+                           " latency, every op.\n"
+                           "# TYPE duro_rpc_request_duration_seconds histogram\n");
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= NBOUNDS; b++) {
+        cum += GET(rpc_buckets[b]);
+        if (b < NBOUNDS)
+            rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                                  (double)bounds_us[b] / 1e6, (unsigned long long)cum);
+        else
+            rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                                  (unsigned long long)cum);
+    }
+    rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_sum %.6f\n",
+                          (double)GET(rpc_sum_us) / 1e6);
+    rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_count %llu\n",
+                          (unsigned long long)cum);
+    rc |= duro_buf_printf(o, "# HELP duro_rpc_connections Open binary-protocol connections.\n"
+                             "# TYPE duro_rpc_connections gauge\nduro_rpc_connections %lld\n",
+                          (long long)GET(rpc_connections));
+    return rc;
 }
 
 static int counter(duro_buf *o, const char *name, const char *help, uint64_t v)
@@ -104,6 +191,13 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
         rc |= duro_buf_printf(o, "duro_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                               route_names[r], (unsigned long long)cum);
     }
+    rc |= render_rpc(o);
+    rc |= counter(o, "duro_auth_login_failures_total",
+                  "Failed password checks (login, password change), unknown emails included.",
+                  GET(login_failures));
+    rc |= counter(o, "duro_auth_login_throttled_total",
+                  "Logins and password changes refused for too many recent failures.",
+                  GET(login_throttled));
     for (int id = 0; id < DURO_KIND_MAX; id++) {
         const duro_kind *k = duro_object_kinds.kinds[id];
         if (k && k->metric)

@@ -30,6 +30,23 @@ enum duro_route {
 /* Counts one finished request: its route, HTTP status and latency. */
 void duro_metrics_request(int route, int http_status, uint64_t micros);
 
+/* Binary-protocol requests that are no kind's op (duro_metrics_rpc's op
+ * when kind is -1). */
+enum { DURO_RPC_PING = 0, DURO_RPC_AUTH, DURO_RPC_OTHER, DURO_RPC_SPECIAL };
+
+/* Counts one finished binary-protocol request: a kind's op (kind, op as in
+ * the kind table), or kind -1 and op one of DURO_RPC_*; status a duro_status
+ * (the wire's number); micros its latency (0 for one answered at once). */
+void duro_metrics_rpc(int kind, int op, int status, uint64_t micros);
+
+/* Counts the answer of an auth op (objects/auth.h), over either protocol:
+ * a refused password (UNAUTHORIZED of a login or a password change) or a
+ * throttled attempt (RATE_LIMITED). */
+void duro_metrics_auth(int op, int status);
+
+/* A binary-protocol connection opened (+1) or went away (-1). */
+void duro_metrics_rpc_connection(int delta);
+
 struct duro_runtime;
 /* Appends the whole exposition text. 0 / -1. */
 int duro_metrics_render(duro_buf *out, struct duro_runtime *rt, long connections,

@@ -44,6 +44,7 @@
 #include "objects/object.h"
 #include "runtime/workers.h"
 #include "transport/access.h"
+#include "transport/metrics.h"
 #include "common/codec.h"
 #include "common/errbody.h"
 #include "common/frame.h"
@@ -81,6 +82,7 @@ typedef struct rcall {
     uint64_t msgid;
     size_t frame_bytes; /* its share of the budget */
     size_t weight;      /* the worst-case size of its reply */
+    uint64_t t0_us;     /* when it was submitted (for /metrics) */
     duro_buf out;       /* the reply frame, when encoded on the pool */
 } rcall;
 
@@ -246,6 +248,9 @@ static void finish(rcall *k)
         if (data)
             duro_conn_write_take(c->conn, data, len);
     }
+    duro_metrics_rpc(k->m.kind, k->m.op, k->m.status, duro_mono_us() - k->t0_us);
+    if (k->m.kind == DURO_KIND_AUTH)
+        duro_metrics_auth(k->m.op, k->m.status);
     duro_io_release(duro_conn_io(c->conn), k->frame_bytes);
     c->inflight--;
     c->inflight_bytes -= k->frame_bytes;
@@ -278,7 +283,7 @@ static void call_reply(duro_msg *m)
 /* auth {token}: the credentials of this connection's later requests. The
  * token is checked at once (401 if it is no valid admin token or JWT) and kept
  * as "Bearer <token>" for the per-request checks. */
-static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t n)
+static int auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t n)
 {
     const char *why;
     json_t *a = duro_mp_to_json(args, n, &why);
@@ -286,14 +291,14 @@ static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t 
     if (!json_is_string(tok) || json_string_length(tok) > DURO_ACCESS_MAX_AUTH - 8) {
         json_decref(a);
         send_error(c, msgid, DURO_BAD_REQUEST, "auth needs {\"token\": str}");
-        return;
+        return DURO_BAD_REQUEST;
     }
     size_t tn = json_string_length(tok);
     char *bearer = malloc(tn + 8);
     if (!bearer) {
         json_decref(a);
         send_error(c, msgid, DURO_NOMEM, "out of memory");
-        return;
+        return DURO_NOMEM;
     }
     memcpy(bearer, "Bearer ", 7);
     memcpy(bearer + 7, json_string_value(tok), tn);
@@ -307,7 +312,7 @@ static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t 
         sodium_memzero(bearer, tn + 7);
         free(bearer);
         send_error(c, msgid, st, err);
-        return;
+        return st;
     }
     if (c->auth) {
         sodium_memzero(c->auth, strlen(c->auth));
@@ -320,6 +325,7 @@ static void auth_op(rconn *c, uint64_t msgid, const unsigned char *args, size_t 
     msgpack_pack_map(&pk, 0);
     put_frame(c, &b);
     duro_buf_free(&b);
+    return DURO_OK;
 }
 
 /* The access check of a call (duro_op_call.allow): the connection's
@@ -356,11 +362,13 @@ static void submit(rconn *c, const rframe *rf)
         .found_op = rf->op,
     };
     if (duro_op_build(&duro_object_kinds, &call, &k->m) != DURO_OK) {
+        duro_metrics_rpc(rf->k ? rf->kind : -1, rf->k ? rf->op : DURO_RPC_OTHER, k->m.status, 0);
         send_error(c, rf->f.msgid, k->m.status, k->m.errmsg);
         free(k);
         return;
     }
     k->m.reply = call_reply;
+    k->t0_us = duro_mono_us();
     k->c = c;
     k->msgid = rf->f.msgid;
     k->frame_bytes = c->frame_bytes;
@@ -377,12 +385,14 @@ static void handle_frame(rconn *c, const rframe *rf)
 {
     const duro_frame f = rf->f;
     if (!rf->parsed) {
+        duro_metrics_rpc(-1, DURO_RPC_OTHER, DURO_BAD_REQUEST, 0);
         fail_and_close(c, f.msgid, DURO_BAD_REQUEST,
                        "malformed frame: expected msgpack [msgid, op, ns, args]");
         return;
     }
     uint64_t msgid = f.msgid;
     if (duro_conn_stopping(c->conn)) {
+        duro_metrics_rpc(-1, DURO_RPC_OTHER, DURO_UNAVAILABLE, 0);
         send_error(c, msgid, DURO_UNAVAILABLE, "server is shutting down");
         return;
     }
@@ -393,10 +403,11 @@ static void handle_frame(rconn *c, const rframe *rf)
         duro_buf_append(&b, duro_frame_pong, DURO_FRAME_PONG_LEN);
         put_frame(c, &b);
         duro_buf_free(&b);
+        duro_metrics_rpc(-1, DURO_RPC_PING, DURO_OK, 0);
         return;
     }
     if (f.op_len == 4 && memcmp(f.op, "auth", 4) == 0) {
-        auth_op(c, msgid, f.args, f.args_len);
+        duro_metrics_rpc(-1, DURO_RPC_AUTH, auth_op(c, msgid, f.args, f.args_len), 0);
         return;
     }
     submit(c, rf);
@@ -476,6 +487,7 @@ static void on_open(duro_conn *conn)
     rconn *c = duro_conn_state(conn);
     c->conn = conn;
     c->r = duro_conn_arg(conn);
+    duro_metrics_rpc_connection(1);
 }
 
 static void on_drained(duro_conn *conn) { maybe_resume(duro_conn_state(conn)); }
@@ -490,6 +502,7 @@ static void on_closed(duro_conn *conn)
 static void on_free(duro_conn *conn)
 {
     rconn *c = duro_conn_state(conn);
+    duro_metrics_rpc_connection(-1);
     if (c->auth) {
         sodium_memzero(c->auth, strlen(c->auth));
         free(c->auth);

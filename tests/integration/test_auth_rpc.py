@@ -7,6 +7,7 @@ them. Argon2id runs on the runtime's worker pool between two visits to the
 namespace's owner, so many logins in flight on one connection must all come
 back."""
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -105,6 +106,29 @@ class AuthRpc(ServerTestCase):
         self.assertEqual((st, err["code"]), (St.RATE_LIMITED, "RATE_LIMITED"))
         st, err = self.call("auth.login", {"email": "cat@example.com", "password": "correct horse"})
         self.assertEqual(st, St.RATE_LIMITED)
+
+    def test_metrics_count_binary_ops_and_login_failures(self):
+        def value(text, name):
+            m = re.search(r"(?m)^%s (\d+)$" % re.escape(name), text)
+            return int(m.group(1)) if m else 0
+
+        before = self.server.metrics()
+        self.assertEqual(self.call("ping", {})[0], St.OK)
+        self.call("auth.register", {"email": "dot@example.com", "password": "correct horse"})
+        for _ in range(6):  # 5 wrong, then throttled
+            self.call("auth.login", {"email": "dot@example.com", "password": "wrong guess"})
+        self.call("kv.nope", {})
+        after = self.server.metrics()
+        for name, grew in (('duro_rpc_requests_total{op="ping",status="OK"}', 1),
+                           ('duro_rpc_requests_total{op="auth.login",status="UNAUTHORIZED"}', 5),
+                           ('duro_rpc_requests_total{op="auth.login",status="RATE_LIMITED"}', 1),
+                           ('duro_rpc_requests_total{op="other",status="BAD_REQUEST"}', 1),
+                           ("duro_auth_login_failures_total", 5),
+                           ("duro_auth_login_throttled_total", 1)):
+            self.assertEqual(value(after, name) - value(before, name), grew, name)
+        self.assertGreaterEqual(value(after, "duro_rpc_connections"), 1)
+        self.assertGreaterEqual(value(after, "duro_rpc_request_duration_seconds_count") -
+                                value(before, "duro_rpc_request_duration_seconds_count"), 8)
 
     def test_bad_args(self):
         cases = [
