@@ -193,8 +193,8 @@ static void mark_broken(remote *R, const char *why)
             p->hnext = NULL;
             R->npend--;
             p->rc = DURO_IO;
-            snprintf(p->msg, sizeof p->msg, "connection to %.64s:%.8s lost: %.50s%s%.100s", R->host, R->port,
-                     why, R->fatal[0] ? "; server said: " : "", R->fatal);
+            snprintf(p->msg, sizeof p->msg, "connection to %.64s:%.8s lost: %.110s%s%.60s",
+                     R->host, R->port, why, R->fatal[0] ? "; server said: " : "", R->fatal);
             complete(R, p);
         }
     pthread_cond_broadcast(&R->cv);
@@ -511,6 +511,10 @@ static const char *file_frames(remote *R)
     while (R->rbuf.len - off >= 4) {
         const unsigned char *h = (const unsigned char *)R->rbuf.data + off;
         uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        if (off == 0 && memcmp(h, "HTTP", 4) == 0) {
+            bad = "an HTTP reply: that is durod's --listen port; use --rpc-port's (7070)";
+            break;
+        }
         if (n == 0 || n > MAX_REPLY_BYTES) {
             bad = "malformed reply frame";
             break;

@@ -361,6 +361,15 @@ static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
     size_t avail = evbuffer_get_length(in);
     size_t lim = avail < cfg->max_header_bytes + 4 ? avail : cfg->max_header_bytes + 4;
     const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)lim);
+    /* A request line starts with a method (a token). A control byte first is
+     * no HTTP at all — most likely a binary-protocol frame (its length's high
+     * byte is 0): say so at once instead of waiting for a line end. */
+    if (p && (p[0] < 0x21 || p[0] > 0x7e)) {
+        fail_req(c, h, DURO_BAD_REQUEST,
+                 "not HTTP: this is durod's HTTP port (--listen); the binary protocol is on"
+                 " --rpc-port");
+        return;
+    }
     size_t end = p ? head_end(p, lim, h->scan) : 0;
     if (!end) {
         if (avail > cfg->max_header_bytes) {

@@ -413,6 +413,35 @@ static void handle_frame(rconn *c, const rframe *rf)
     submit(c, rf);
 }
 
+/* 1 if the 4 bytes a frame's length would be are an HTTP method: a browser,
+ * curl or an HTTP client pointed at this port instead of --listen. */
+static int looks_like_http(const unsigned char *h)
+{
+    static const char *const methods[] = {"GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI", "PATC"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (memcmp(h, methods[i], 4) == 0)
+            return 1;
+    return 0;
+}
+
+/* Answers an HTTP request with a short HTTP 400 that says where HTTP is,
+ * then closes: the client learns what happened instead of waiting on a
+ * frame of a billion bytes. */
+static void refuse_http(rconn *c)
+{
+    static const char reply[] =
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 138\r\n"
+        "Connection: close\r\n\r\n"
+        "{\"success\":false,\"error\":{\"code\":\"BAD_REQUEST\",\"message\":\"this is durod's binary-"
+        "protocol port (--rpc-port); HTTP is served on --listen\"}}";
+    duro_metrics_rpc(-1, DURO_RPC_OTHER, DURO_BAD_REQUEST, 0);
+    duro_conn_write(c->conn, reply, sizeof reply - 1);
+    c->closing = 1;
+    duro_conn_close_after_write(c->conn);
+}
+
 static void on_read(duro_conn *conn)
 {
     rconn *c = duro_conn_state(conn);
@@ -436,6 +465,10 @@ static void on_read(duro_conn *conn)
         unsigned char hdr[4];
         evbuffer_copyout(in, hdr, 4);
         size_t n = (size_t)be32(hdr);
+        if (n > max && !c->in_frame && looks_like_http(hdr)) {
+            refuse_http(c);
+            return;
+        }
         if (n == 0 || n > max) {
             char msg[128];
             if (n == 0)
