@@ -283,28 +283,45 @@ static int reset(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now_ms)
     return DURO_OK;
 }
 
+/* The limit and window r runs with: its own, or, when the call gave neither,
+ * the key's stored ones if it has any (the policy of its last explicit
+ * check), else the defaults r carries. */
+static int policy(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now, duro_rl_req *out)
+{
+    *out = *r;
+    if (r->explicit_params)
+        return DURO_OK;
+    int st = DURO_OK;
+    rl_entry *e = entry(ns, r, now * 1000000, &st);
+    if (!e)
+        return duro_ns_fail(ns, m, -st);
+    if (e->limit > 0) {
+        out->limit = e->limit;
+        out->window_ms = e->window_ms;
+    }
+    if (out->cost > out->limit)
+        return duro_msg_fail(m, DURO_BAD_REQUEST,
+                             "\"cost\" (%lld) is larger than the key's limit (%lld): never allowed",
+                             (long long)out->cost, (long long)out->limit);
+    return DURO_OK;
+}
+
 static int rl_exec(duro_ns *ns, duro_msg *m, int64_t now)
 {
     duro_rl_req *r = m->req;
+    duro_rl_req p;
+    int st;
     switch (m->op) {
     case DURO_RL_CHECK:
-        return check(ns, m, r, now);
-    case DURO_RL_GET: {
-        duro_rl_req peek = *r;
-        peek.cost = 0;
-        peek.enforce = 0;
-        if (!r->explicit_params) {
-            int st = DURO_OK;
-            rl_entry *e = entry(ns, r, now * 1000000, &st);
-            if (!e)
-                return duro_ns_fail(ns, m, -st);
-            if (e->limit > 0) {
-                peek.limit = e->limit;
-                peek.window_ms = e->window_ms;
-            }
-        }
-        return check(ns, m, &peek, now);
-    }
+        if ((st = policy(ns, m, r, now, &p)) != DURO_OK)
+            return st;
+        return check(ns, m, &p, now);
+    case DURO_RL_GET:
+        if ((st = policy(ns, m, r, now, &p)) != DURO_OK)
+            return st;
+        p.cost = 0;
+        p.enforce = 0;
+        return check(ns, m, &p, now);
     case DURO_RL_RESET:
         return reset(ns, m, r, now);
     default:

@@ -17,7 +17,13 @@ void duro_http_serve_ratelimit(duro_http *srv, duro_hreq *req, int cmd, const ch
 {
     size_t n = strlen(rest);
     int op = -1, route = DURO_ROUTE_OTHER;
-    if (n > 6 && strcmp(rest + n - 6, "/check") == 0 && cmd == DURO_M_POST) {
+    int check = n > 6 && strcmp(rest + n - 6, "/check") == 0; /* a key's '/' is %2F */
+    if (check && cmd != DURO_M_POST) {
+        duro_http_fail(srv, req, DURO_ROUTE_RL_CHECK, accept_mp, t0, DURO_METHOD_NOT_ALLOWED,
+                       "allowed: POST");
+        return;
+    }
+    if (check) {
         op = DURO_RL_CHECK;
         n -= 6;
         route = DURO_ROUTE_RL_CHECK;

@@ -131,7 +131,14 @@ int duro_http_body_read(const duro_http *srv, duro_hreq *req, json_t **out, int 
     if (enc)
         *enc = e;
     if (e < 0) {
-        snprintf(err, errlen, "Content-Type must be application/json or application/msgpack");
+        const char *ct = evhttp_find_header(&req->in, "Content-Type");
+        /* curl -d sends application/x-www-form-urlencoded unless told */
+        snprintf(err, errlen,
+                 "Content-Type must be application/json or application/msgpack, not %.60s%s",
+                 ct ? ct : "none",
+                 ct && strncmp(ct, "application/x-www-form-urlencoded", 33) == 0
+                     ? " (with curl -d, add -H 'Content-Type: application/json')"
+                     : "");
         return DURO_UNSUPPORTED_MEDIA_TYPE;
     }
     return duro_http_body_parse(req, e, (size_t)srv->cfg->max_body_bytes, out, err, errlen);

@@ -91,6 +91,30 @@ class RateLimit(ServerTestCase):
         d = ok(self.check("d"))
         self.assertEqual((d["allowed"], d["remaining"], d["limit"]), (True, 4, 5))
 
+    def test_check_without_limits_uses_the_keys_policy(self):
+        # an explicit policy is stored with the key; a later check (or get) that
+        # gives none runs with it, not with --ratelimit-default (5/1h)
+        d = ok(self.check("pol", {"limit": 3, "windowMs": 60000}))
+        self.assertEqual((d["limit"], d["remaining"]), (3, 2))
+        d = ok(self.check("pol"))
+        self.assertEqual((d["allowed"], d["limit"], d["remaining"]), (True, 3, 1))
+        self.assertEqual(ok(self.req("GET", "/ratelimit/pol?ns=" + self.ns))["limit"], 3)
+        ok(self.check("pol"))
+        self.assertFalse(ok(self.check("pol"))["allowed"])
+        # a cost the stored policy can never allow is a bad request, not a denial
+        assert_error(self.check("pol", {"cost": 4}), 400, "BAD_REQUEST", "never allowed")
+        # a key with no policy still takes the default
+        self.assertEqual(ok(self.check("fresh"))["limit"], 5)
+
+    def test_check_is_post_only(self):
+        for method in ("GET", "DELETE", "PUT"):
+            r = self.req(method, "/ratelimit/k/check?ns=" + self.ns)
+            assert_error(r, 405, "METHOD_NOT_ALLOWED")
+            self.assertEqual(r.headers["allow"], "POST")
+        # a key that ends in /check is spelled with %2F
+        d = ok(self.check("a/check"))
+        self.assertTrue(d["allowed"])
+
     def test_bad_parameters(self):
         cases = [{"limit": 0}, {"limit": -1}, {"limit": 1.5}, {"limit": "10"},
                  {"windowMs": 0}, {"windowMs": 315360000001}, {"cost": -1},
