@@ -3,7 +3,8 @@
 binary-protocol port gets a short HTTP 400 (the JSON error envelope) naming
 --listen, a binary frame on the HTTP port gets a 400 naming --rpc-port, and
 libduro / the duro CLI pointed at the HTTP port fail fast with that hint
-instead of timing out. The server stays up and serves both ports after."""
+instead of timing out; a body in curl -d's form encoding is told which
+header is missing. The server stays up and serves both ports after."""
 import json
 import os
 import socket
@@ -61,6 +62,16 @@ class WrongPort(ServerTestCase):
         self.assertTrue(head.startswith(b"HTTP/1.1 400"), out)
         self.assertIn("--rpc-port", json.loads(body)["error"]["message"])
         self.assertEqual(self.req("GET", "/healthz").status, 200)
+
+    def test_form_encoded_body_names_the_missing_header(self):
+        # what curl -d sends without -H 'Content-Type: application/json'
+        r = self.req("PUT", "/storage/k?ns=" + self.ns, b'{"value":1}',
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((r.status, r.body["error"]["code"]), (415, "UNSUPPORTED_MEDIA_TYPE"))
+        self.assertIn("-H 'Content-Type: application/json'", r.body["error"]["message"])
+        r = self.req("PUT", "/storage/k?ns=" + self.ns, b'{"value":1}',
+                     headers={"Content-Type": "text/plain"})
+        self.assertIn("not text/plain", r.body["error"]["message"])
 
     def test_cli_on_the_http_port_fails_fast_with_a_hint(self):
         cli = build_path("DURO_CLI_BIN", "build/duro")
