@@ -68,14 +68,15 @@
 /* An option of a command: a flag, a string, or an integer in [lo, hi]. */
 typedef struct optdef {
     const char *name; /* "--ttl" */
-    char kind;        /* 'f' flag, 's' string, 'i' integer */
-    int64_t lo, hi;   /* 'i': the range */
+    char kind;        /* 'f' flag, 's' string, 'i' integer, 'd' duration (ms) */
+    int64_t lo, hi;   /* 'i', 'd': the range (for 'd' in ms) */
     const char *required; /* not NULL: the option must be given (its metavar, "MS") */
 } optdef;
 
 #define OPT_FLAG(n) {n, 'f', 0, 0, NULL}
 #define OPT_STR(n) {n, 's', 0, 0, NULL}
 #define OPT_INT(n, lo, hi) {n, 'i', lo, hi, NULL}
+#define OPT_DUR(n, lo, hi) {n, 'd', lo, hi, NULL}
 #define OPT_END {NULL, 0, 0, 0, NULL}
 
 struct command;
@@ -229,13 +230,38 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return 0;
 }
 
-/* The value of the integer option name (checked by check_opts), or dflt if absent. */
+/* Parses a duration into ms: a bare integer is ms; or an integer with a unit
+ * ms, s, m, h or d ("100ms", "60s", "5m", "1h", "7d"). In [lo, hi]; 0 on
+ * success. */
+static int parse_ms(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    for (size_t i = 0; !errno && i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0) {
+            if (v > INT64_MAX / units[i].ms || v * units[i].ms < lo || v * units[i].ms > hi)
+                return -1;
+            *out = v * units[i].ms;
+            return 0;
+        }
+    return -1;
+}
+
+/* The value of the integer or duration option name (checked by check_opts),
+ * or dflt if absent. */
 static int64_t int_opt(const ctx *c, const char *name, int64_t dflt)
 {
     const char *v = opt(c, name);
     int64_t n = dflt;
     if (v)
-        parse_i64(v, INT64_MIN, INT64_MAX, &n);
+        parse_ms(v, INT64_MIN, INT64_MAX, &n); /* an integer is a duration without unit */
     return n;
 }
 
@@ -251,6 +277,10 @@ static int check_opts(ctx *c)
         if (o->kind == 'i' && v && parse_i64(v, o->lo, o->hi, &n) != 0)
             return usage_error(c, "%s wants an integer in %" PRId64 "..%" PRId64 ", not '%s'",
                                o->name, o->lo, o->hi, v);
+        if (o->kind == 'd' && v && parse_ms(v, o->lo, o->hi, &n) != 0)
+            return usage_error(c, "%s wants a duration: ms, or a number with ms, s, m, h or d"
+                                  " (60s, 5m, 7d), from %" PRId64 " ms; not '%s'",
+                               o->name, o->lo, v);
     }
     if (d->excl[0] && opt(c, d->excl[0]) && opt(c, d->excl[1]))
         return usage_error(c, "%s and %s exclude each other", d->excl[0], d->excl[1]);
@@ -295,6 +325,15 @@ static char *read_stdin(size_t *len)
 /* The command's JSON input into c->in: the argument itself, or stdin for
  * "-"; an array input (input_array) is checked and made compact text, its
  * element count in c->in_count. EXIT_OK, or the exit code after a message. */
+/* 1 if command d has option name. */
+static int takes_opt(const command *d, const char *name)
+{
+    for (const optdef *o = d->opts; o && o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return 1;
+    return 0;
+}
+
 static int read_input(ctx *c)
 {
     const command *d = c->def;
@@ -306,14 +345,36 @@ static int read_input(ctx *c)
         errmsg("%s: cannot read stdin: %s", c->cmd, strerror(errno ? errno : EIO));
         return EXIT_USAGE;
     }
-    if (!d->input_array)
-        return EXIT_OK;
     json_error_t jerr;
+    if (!d->input_array && (opt(c, "--string") || opt(c, "-s"))) {
+        /* the text as a JSON string: duro put greeting hello -s */
+        json_t *str = json_stringn(c->in, c->in_len);
+        char *text = str ? json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        json_decref(str);
+        if (!text)
+            return usage_error(c, "the value is not UTF-8 text");
+        free(c->in_owned);
+        c->in = c->in_owned = text;
+        c->in_len = strlen(text);
+        return EXIT_OK;
+    }
+    if (!d->input_array) { /* checked here, so the error can say where and what to do */
+        json_t *doc = json_loadb(c->in, c->in_len, JSON_DECODE_ANY, &jerr);
+        if (doc) {
+            json_decref(doc);
+            return EXIT_OK;
+        }
+        return usage_error(c, "not valid JSON: %s at line %d column %d%s", jerr.text, jerr.line,
+                           jerr.column,
+                           takes_opt(d, "--string")
+                               ? " (a string is quoted: '\"hello\"'; or add -s to store the text)"
+                               : "");
+    }
     json_t *doc = json_loadb(c->in, c->in_len, 0, &jerr);
     free(c->in_owned);
     c->in = c->in_owned = NULL;
     if (!doc)
-        return usage_error(c, "invalid JSON (%s at line %d column %d)", jerr.text, jerr.line,
+        return usage_error(c, "not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
                            jerr.column);
     json_t *arr = json_is_object(doc) ? json_object_get(doc, d->input_array) : doc;
     if (!json_is_array(arr)) {
@@ -953,7 +1014,8 @@ static int cmd_bench(ctx *c)
 /* ---- the command table ---- */
 
 static const optdef get_opts[] = {OPT_FLAG("--meta"), OPT_END};
-static const optdef put_opts[] = {OPT_INT("--ttl", 1, INT64_MAX),
+static const optdef put_opts[] = {OPT_DUR("--ttl", 1, INT64_MAX), OPT_FLAG("--string"),
+                                  OPT_FLAG("-s"),
                                   OPT_INT("--if-match", 1, INT64_MAX),
                                   OPT_FLAG("--if-none-match"), OPT_STR("--metadata"), OPT_END};
 static const optdef del_opts[] = {OPT_INT("--if-match", 1, INT64_MAX), OPT_END};
@@ -965,15 +1027,15 @@ static const optdef ls_opts[] = {OPT_STR("--prefix"),         OPT_STR("--start")
 static const optdef stats_opts[] = {OPT_STR("--prefix"), OPT_END};
 static const optdef no_opts[] = {OPT_END};
 static const optdef rl_check_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
-                                       OPT_INT("--window", 1, INT64_MAX),
+                                       OPT_DUR("--window", 1, INT64_MAX),
                                        OPT_INT("--cost", 0, INT64_MAX), OPT_END};
 static const optdef rl_get_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
-                                     OPT_INT("--window", 1, INT64_MAX), OPT_END};
-static const optdef ses_create_opts[] = {{"--ttl", 'i', 1, INT64_MAX, "MS"}, OPT_STR("--user"),
+                                     OPT_DUR("--window", 1, INT64_MAX), OPT_END};
+static const optdef ses_create_opts[] = {{"--ttl", 'd', 1, INT64_MAX, "DUR"}, OPT_STR("--user"),
                                          OPT_FLAG("--rolling"), OPT_END};
-static const optdef ses_put_opts[] = {OPT_INT("--ttl", 1, INT64_MAX), OPT_END};
+static const optdef ses_put_opts[] = {OPT_DUR("--ttl", 1, INT64_MAX), OPT_END};
 static const optdef ses_revoke_opts[] = {OPT_STR("--except"), OPT_END};
-static const optdef auth_login_opts[] = {OPT_INT("--ttl", 1, INT64_MAX), OPT_END};
+static const optdef auth_login_opts[] = {OPT_DUR("--ttl", 1, INT64_MAX), OPT_END};
 static const optdef snap_get_opts[] = {OPT_FLAG("--meta"), OPT_END};
 static const optdef snap_patch_opts[] = {OPT_INT("--if-match", 0, INT64_MAX), OPT_END};
 static const optdef res_list_opts[] = {OPT_STR("--type"), OPT_STR("--namespace"),
@@ -985,11 +1047,11 @@ static const optdef res_register_opts[] = {OPT_INT("--size", 0, INT64_MAX),
 #define NSUBS(subs) (sizeof subs / sizeof subs[0])
 
 static const command ratelimit_subs[] = {
-    {.name = "check", .run = cmd_rl_check, .args = "KEY [--limit N] [--window MS] [--cost N]",
+    {.name = "check", .run = cmd_rl_check, .args = "KEY [--limit N] [--window DUR] [--cost N]",
      .summary = "take --cost (1) of --limit per --window ms (default 30/60s) from KEY; exit 5 if "
                 "denied",
      .opts = rl_check_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "get", .run = cmd_rl_get, .args = "KEY [--limit N] [--window MS]",
+    {.name = "get", .run = cmd_rl_get, .args = "KEY [--limit N] [--window DUR]",
      .summary = "print KEY's state as a check of cost 0 would (takes nothing)",
      .opts = rl_get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
     {.name = "reset", .run = cmd_rl_reset, .args = "KEY",
@@ -999,13 +1061,13 @@ static const command ratelimit_subs[] = {
 
 static const command session_subs[] = {
     {.name = "create", .run = cmd_session_create,
-     .args = "DATA_JSON|- --ttl MS [--user U] [--rolling]",
+     .args = "DATA_JSON|- --ttl DUR [--user U] [--rolling]",
      .summary = "create a session (its id is shown only here); prints {\"id\",\"expiresAt\"}",
      .opts = ses_create_opts, .min_pos = 1, .max_pos = 1, .input = 1},
     {.name = "get", .run = cmd_session_get, .args = "ID",
      .summary = "print {\"data\",\"userId\",\"expiresAt\"}; exit 1 if unknown or expired",
      .opts = no_opts, .min_pos = 1, .max_pos = 1},
-    {.name = "put", .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl MS]",
+    {.name = "put", .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl DUR]",
      .summary = "replace the session's data (--ttl: expire MS from now); prints {\"expiresAt\"}",
      .opts = ses_put_opts, .min_pos = 2, .max_pos = 2, .input = 2},
     {.name = "del", .run = cmd_session_del, .args = "ID",
@@ -1024,7 +1086,7 @@ static const command auth_subs[] = {
     {.name = "register", .run = cmd_auth_register, .args = "EMAIL",
      .summary = "create a user (password: $DURO_PASSWORD or stdin); prints {\"userId\"}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
-    {.name = "login", .run = cmd_auth_login, .args = "EMAIL [--ttl MS]",
+    {.name = "login", .run = cmd_auth_login, .args = "EMAIL [--ttl DUR]",
      .summary = "log in; prints {\"sessionId\",\"expiresAt\",\"userId\"} (--ttl: default 24 h)",
      .opts = auth_login_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
     {.name = "session", .run = cmd_auth_session, .args = "ID",
@@ -1074,8 +1136,9 @@ static const command commands[] = {
      .summary = "print the value of KEY as JSON (--meta: with metadata, version and times)",
      .opts = get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
     {.name = "put", .run = cmd_put,
-     .args = "KEY JSON|- [--ttl MS] [--if-match V | --if-none-match] [--metadata JSON]",
-     .summary = "store a JSON value (- reads it from stdin); prints {\"version\":n}",
+     .args = "KEY JSON|- [-s] [--ttl DUR] [--if-match V | --if-none-match] [--metadata JSON]",
+     .summary = "store a JSON value (- reads it from stdin; -s/--string: the text as a string);"
+                " prints {\"version\":n}",
      .opts = put_opts, .min_pos = 2, .max_pos = 2, .subject = 1, .input = 2,
      .excl = {"--if-match", "--if-none-match"}},
     {.name = "del", .run = cmd_del, .args = "KEY [--if-match V]",
@@ -1106,12 +1169,12 @@ static const command commands[] = {
     {.name = "ping", .run = cmd_ping, .args = "",
      .summary = "check that the server answers; prints \"pong\"", .opts = no_opts},
     {.name = "ratelimit", .args = "check|get|reset KEY [OPTIONS]",
-     .summary = "rate limiting: check KEY [--limit N --window MS --cost N], get KEY, reset KEY",
+     .summary = "rate limiting: check KEY [--limit N --window DUR --cost N], get KEY, reset KEY",
      .notes = "Exit status of check: 0 allowed, 5 denied (the result is printed either way).\n"
               "Limits are per namespace (-n); rate-limit keys are not KV keys.\n",
      .opts = no_opts, .max_pos = -1, .subs = ratelimit_subs, .nsubs = NSUBS(ratelimit_subs)},
     {.name = "session", .args = "create|get|put|del|list|revoke ARGS [OPTIONS]",
-     .summary = "sessions: create DATA --ttl MS, get ID, put ID DATA, del ID, list USER, revoke "
+     .summary = "sessions: create DATA --ttl DUR, get ID, put ID DATA, del ID, list USER, revoke "
                 "USER",
      .notes = "An ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
               "options come before the --.\n",
@@ -1228,6 +1291,8 @@ static void usage(FILE *f)
           "                  every connection [env DURO_TOKEN: prefer it, argv shows in ps]\n"
           "  -h, --help      this help;  duro help COMMAND  or  duro COMMAND --help\n"
           "  -V, --version   the version of duro and of the libduro it runs with\n"
+          "\n"
+          "DUR (--ttl, --window): milliseconds, or a number with a unit: 100ms, 60s, 5m, 1h, 7d.\n"
           "\n"
           "Commands:\n",
           f);

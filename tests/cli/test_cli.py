@@ -92,7 +92,7 @@ class HelpAndUsage(unittest.TestCase):
                     "session list USER", "session revoke USER", "--except", "--rolling"):
             self.assertIn(sub, out)
         rc, out, err = duro(None, "help", "auth")
-        for sub in ("auth register EMAIL", "auth login EMAIL [--ttl MS]", "auth session ID",
+        for sub in ("auth register EMAIL", "auth login EMAIL [--ttl DUR]", "auth session ID",
                     "auth logout ID", "auth password ID", "DURO_PASSWORD", "DURO_NEW_PASSWORD",
                     "stdin", "without echo"):
             self.assertIn(sub, out)
@@ -314,6 +314,39 @@ class Tokens(unittest.TestCase):
             self.assertIn("unauthorized", err)
             self.assertNotIn("wrong-secret-value", err)
             self.assertNotIn(ADMIN, err)
+
+
+class Friendly(Base):
+    """What a redis-cli user types first: text values, durations with units,
+    and errors that say where and what to do."""
+
+    def test_string_values(self):
+        _, err = self.duro("put", "greet", "hello", want=2)
+        self.assertIn("not valid JSON", err)
+        self.assertIn("line 1 column", err)
+        self.assertIn("-s", err)
+        self.duro("put", "greet", "hello world", "-s")
+        self.assertEqual(self.duro("get", "greet")[0], "hello world")
+        self.duro("put", "greet2", "-", "--string", input="from stdin")
+        self.assertEqual(self.duro("get", "greet2")[0], "from stdin")
+        self.duro("put", "quoted", '"already JSON"')
+        self.assertEqual(self.duro("get", "quoted")[0], "already JSON")
+        _, err = self.duro("put", "bad", '{"a":\n [1,', want=2)
+        self.assertIn("line 2 column", err)
+
+    def test_durations_take_units(self):
+        for ttl, ms in (("1500", 1500), ("100ms", 100), ("60s", 60000), ("5m", 300000),
+                        ("1h", 3600000), ("7d", 604800000)):
+            self.duro("put", "t", "1", "--ttl", ttl)
+            meta = self.duro("get", "t", "--meta")[0]
+            self.assertEqual(meta["expiresAt"] - meta["updatedAt"], ms, ttl)
+        for bad in ("5x", "m", "-1s", "1.5s", "0s"):
+            _, err = self.duro("put", "t", "1", "--ttl", bad, want=2)
+            self.assertIn("duration", err)
+        out, _ = self.duro("ratelimit", "check", "u", "--limit", "2", "--window", "1m")
+        self.assertEqual((out["limit"], out["allowed"]), (2, True))
+        self.assertLessEqual(out["resetMs"], 60000)
+        self.assertGreater(out["resetMs"], 20000)
 
 
 class Version(unittest.TestCase):
