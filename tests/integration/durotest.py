@@ -225,7 +225,9 @@ def etag_version(resp):
 # - the status must be one the operation lists, or its "default" (the error
 #   body), and a JSON or msgpack body (msgpack decoded as Resp does) must
 #   validate against that response's schema (JSON Schema 2020-12, which
-#   OpenAPI 3.1 schemas are); other content types must be ones it lists.
+#   OpenAPI 3.1 schemas are); other content types must be ones it lists, and
+#   the headers the response lists (ETag, RateLimit-*, ...) must fit their
+#   schemas when present.
 # A failure raises AssertionError in the request, so it fails the test that
 # made it. On only when PyYAML and jsonschema import (Debian python3-yaml and
 # python3-jsonschema, from scripts/install-deps.sh) and DURO_OPENAPI is not
@@ -347,6 +349,17 @@ class OpenApi:
             if str(resp.status) not in responses and resp.status < 400:
                 raise AssertionError("docs/openapi.yaml: success status %d is not listed for "
                                      "%s %s: %s" % (resp.status, method.upper(), template, where))
+        for name, h in response.get("headers", {}).items():
+            h = self.resolve(h)
+            value = resp.headers.get(name.lower())
+            if value is not None and "schema" in h:
+                v = self._validator((template, opname, resp.status, "header " + name), h["schema"])
+                errors = list(v.iter_errors(value))
+                if errors:
+                    raise AssertionError("header %s: %r does not fit docs/openapi.yaml (%s %s, "
+                                         "status %d): %s: %s" % (name, value, method.upper(),
+                                                                 template, resp.status,
+                                                                 errors[0].message[:200], where))
         if method.upper() == "HEAD" or not resp.raw:
             return
         ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()

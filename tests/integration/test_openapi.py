@@ -280,6 +280,8 @@ class OpenApiMatcher(unittest.TestCase):
                 "keys": [], "cursor": None}}, "application/msgpack")),
             ("GET", "/storage/a", Resp(200, {"content-type": "application/json"}, b"{", b"{")),
             ("GET", "/storage/a", Resp(200, {"content-type": "text/html"}, b"x", b"x")),
+            ("GET", "/storage/a", Resp(200, {"content-type": "application/json", "etag": "W/1"},
+                                       {"success": True, "data": 1}, b"x")),
         ]
         for method, path, r in bad:
             with self.assertRaises(AssertionError, msg="%s %s %r" % (method, path, r.body)):
