@@ -4,7 +4,7 @@
  *
  * The error object is {"code": "<wire code>", "message": "..."}. The HTTP API
  * sends it inside its envelope, {"success": false, "error": {...}}
- * (../shared/API.md; DURO_ERRBODY_ENVELOPE); the binary protocol and libduro
+ * (docs/api.md; DURO_ERRBODY_ENVELOPE); the binary protocol and libduro
  * carry the bare object (docs/protocol.md; DURO_ERRBODY_BARE). Pure code.
  */
 #ifndef DURO_ERRBODY_H

@@ -24,7 +24,8 @@ Rules kept here: only the PIDs of servers this harness started are ever
 signalled; every socket operation has a timeout; every module runs under a
 watchdog (main()) that kills its own servers and exits non-zero on a hang.
 
-Runs with /usr/bin/python3 (stdlib + Debian python3-msgpack). The binary comes
+Runs with /usr/bin/python3 (stdlib + Debian python3-msgpack; python3-yaml and
+python3-jsonschema to check every reply against docs/openapi.yaml). The binary comes
 from $DURO_BIN (default build/durod under the repository root).
 """
 
@@ -210,6 +211,202 @@ def etag_version(resp):
     if et is None or not re.fullmatch(r'"\d+"', et):
         raise AssertionError("bad or missing ETag %r in %r" % (et, resp))
     return int(et.strip('"'))
+
+
+# --------------------------------------------------------------------------
+# the OpenAPI file (docs/openapi.yaml): route matching and reply validation
+#
+# Every HTTP reply Server.req() gets is checked against docs/openapi.yaml
+# (check_reply()), so each integration test also tests the file:
+# - the request's path (still percent-encoded) and method must match an
+#   operation of the file, unless the reply is an error (an unknown route is
+#   404, a wrong method 405: tests send those on purpose); a success reply to
+#   a request the file does not describe fails the test;
+# - the status must be one the operation lists, or its "default" (the error
+#   body), and a JSON or msgpack body (msgpack decoded as Resp does) must
+#   validate against that response's schema (JSON Schema 2020-12, which
+#   OpenAPI 3.1 schemas are); other content types must be ones it lists, and
+#   the headers the response lists (ETag, RateLimit-*, ...) must fit their
+#   schemas when present.
+# A failure raises AssertionError in the request, so it fails the test that
+# made it. On only when PyYAML and jsonschema import (Debian python3-yaml and
+# python3-jsonschema, from scripts/install-deps.sh) and DURO_OPENAPI is not
+# "0". Validators are compiled once per (path, method, status, content type).
+
+OPENAPI_FILE = os.path.join(REPO_ROOT, "docs", "openapi.yaml")
+METHODS = ("get", "put", "post", "delete", "patch")
+
+
+class OpenApi:
+    """docs/openapi.yaml, loaded: match(method, path) and check_reply()."""
+
+    def __init__(self, path=OPENAPI_FILE):
+        import yaml
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        with open(path, "rb") as f:
+            self.doc = yaml.load(f, Loader=loader)
+        self._validators = {}
+        self._lock = threading.Lock()
+        self.routes = []  # (template, regex, path item), most specific first
+        for template, item in self.doc["paths"].items():
+            item = self.resolve(item)
+            params = {}
+            for p in [self.resolve(p) for p in item.get("parameters", [])] + [
+                    self.resolve(p) for m in METHODS if m in item
+                    for p in item[m].get("parameters", [])]:
+                if p.get("in") == "path":
+                    params[p["name"]] = p.get("x-duro-match", "[^/]+")
+            rx, literal, nparams, pos = "", 0, 0, 0
+            for m in re.finditer(r"\{([^}]+)\}", template):
+                rx += re.escape(template[pos:m.start()])
+                literal += m.start() - pos
+                if m.group(1) not in params:
+                    raise ValueError("%s: path parameter {%s} is not defined"
+                                     % (template, m.group(1)))
+                rx += "(?:%s)" % params[m.group(1)]
+                nparams += 1
+                pos = m.end()
+            rx += re.escape(template[pos:])
+            literal += len(template) - pos
+            self.routes.append(((nparams, -literal), template, re.compile(rx + r"\Z"), item))
+        self.routes.sort(key=lambda r: r[0])
+        self.routes = [r[1:] for r in self.routes]
+
+    def resolve(self, obj):
+        """obj, or what its "$ref" (a local JSON pointer) points at."""
+        seen = 0
+        while isinstance(obj, dict) and "$ref" in obj:
+            ref = obj["$ref"]
+            if not ref.startswith("#/"):
+                raise ValueError("only local $refs: %r" % ref)
+            obj = self.doc
+            for part in ref[2:].split("/"):
+                obj = obj[part.replace("~1", "/").replace("~0", "~")]
+            seen += 1
+            if seen > 20:
+                raise ValueError("$ref loop at %r" % ref)
+        return obj
+
+    def match(self, method, path):
+        """(template, operation) of a request: the operation is None when
+        the path matches but no matching path has the method (405), and both
+        are None when no path matches (404). HEAD is GET."""
+        path = path.split("?", 1)[0]
+        method = method.lower()
+        if method == "head":
+            method = "get"
+        first = None
+        for template, rx, item in self.routes:
+            if rx.match(path):
+                if method in item:
+                    return template, item[method]
+                if first is None:
+                    first = template
+        return first, None
+
+    def operations(self):
+        """(template, method, operation) of every operation."""
+        for template, item in self.doc["paths"].items():
+            item = self.resolve(item)
+            for m in METHODS:
+                if m in item:
+                    yield template, m, item[m]
+
+    def _validator(self, key, schema):
+        with self._lock:
+            v = self._validators.get(key)
+            if v is None:
+                import jsonschema
+                root = dict(schema)
+                # the file's components, so that "#/components/..." resolves
+                root["components"] = self.doc.get("components", {})
+                jsonschema.Draft202012Validator.check_schema(root)
+                v = self._validators[key] = jsonschema.Draft202012Validator(root)
+            return v
+
+    def check_reply(self, method, path, resp):
+        """Raises AssertionError when resp does not fit the file."""
+        if method.upper() == "OPTIONS" and resp.status == 204:
+            return  # the CORS preflight, on every path (not listed per path)
+        template, op = self.match(method, path)
+        where = "%s %s -> %r" % (method, path, resp)
+        if op is None:
+            if resp.status < 400:
+                raise AssertionError(
+                    "docs/openapi.yaml has no operation %s %s (path %s), but the server "
+                    "answered it: %s" % (method.upper(), template or path.split("?")[0],
+                                         template or "unmatched", where))
+            template, opname = "<no route>", "<error>"
+            response = self.doc["components"]["responses"]["Error"]
+        else:
+            opname = op.get("operationId", method)
+            responses = op.get("responses", {})
+            response = responses.get(str(resp.status), responses.get("default"))
+            if response is None:
+                raise AssertionError("docs/openapi.yaml: status %d is not a response of %s %s: %s"
+                                     % (resp.status, method.upper(), template, where))
+            response = self.resolve(response)
+            if str(resp.status) not in responses and resp.status < 400:
+                raise AssertionError("docs/openapi.yaml: success status %d is not listed for "
+                                     "%s %s: %s" % (resp.status, method.upper(), template, where))
+        for name, h in response.get("headers", {}).items():
+            h = self.resolve(h)
+            value = resp.headers.get(name.lower())
+            if value is not None and "schema" in h:
+                v = self._validator((template, opname, resp.status, "header " + name), h["schema"])
+                errors = list(v.iter_errors(value))
+                if errors:
+                    raise AssertionError("header %s: %r does not fit docs/openapi.yaml (%s %s, "
+                                         "status %d): %s: %s" % (name, value, method.upper(),
+                                                                 template, resp.status,
+                                                                 errors[0].message[:200], where))
+        if method.upper() == "HEAD" or not resp.raw:
+            return
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+        content = response.get("content", {})
+        if ctype not in content:
+            raise AssertionError("docs/openapi.yaml: %s %s status %d has no content type %r: %s"
+                                 % (method.upper(), template, resp.status, ctype, where))
+        if ctype not in ("application/json", "application/msgpack"):
+            return
+        schema = content[ctype].get("schema")
+        if schema is None:
+            return
+        v = self._validator((template, opname, resp.status, ctype), schema)
+        body = resp.body
+        if isinstance(body, (bytes, bytearray)):
+            raise AssertionError("the %s body does not parse: %s" % (ctype, where))
+        errors = sorted(v.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            e = errors[0]
+            raise AssertionError("reply does not fit docs/openapi.yaml (%s %s, status %d): %s "
+                                 "at %s: %s" % (method.upper(), template, resp.status,
+                                                e.message[:300], "/".join(
+                                                    str(p) for p in e.absolute_path) or "the body",
+                                                where))
+
+
+_openapi = None
+_openapi_lock = threading.Lock()
+
+
+def openapi():
+    """The loaded docs/openapi.yaml (OpenApi), or None when the check is off
+    (DURO_OPENAPI=0, or PyYAML or jsonschema missing)."""
+    global _openapi
+    with _openapi_lock:
+        if _openapi is None:
+            _openapi = False
+            if os.environ.get("DURO_OPENAPI", "1") != "0":
+                try:
+                    import jsonschema  # noqa: F401
+                    import yaml  # noqa: F401
+                except ImportError as e:
+                    sys.stderr.write("durotest: replies are not checked against "
+                                     "docs/openapi.yaml (%s; run make deps)\n" % e)
+                else:
+                    _openapi = OpenApi()
+        return _openapi or None
 
 
 # --------------------------------------------------------------------------
@@ -623,12 +820,14 @@ class Server:
             conns.clear()
 
     def req(self, method, path, body=None, headers=None, msgpack=False,
-            accept_msgpack=False, retry=True, timeout=None):
+            accept_msgpack=False, retry=True, timeout=None, check_openapi=True):
         """One HTTP request on this thread's keep-alive connection.
         body: None (no body), bytes (sent as is), or a value serialised as
         JSON (or msgpack with msgpack=True). Content-Type defaults to the
         body's encoding; a header given as None is not sent.
-        Returns Resp(status, headers, body)."""
+        The reply is checked against docs/openapi.yaml (OpenApi.check_reply;
+        check_openapi=False skips that, for requests that are meant to fall
+        outside the API). Returns Resp(status, headers, body)."""
         hdrs = {}
         payload = None
         if body is not None:
@@ -673,7 +872,7 @@ class Server:
                     c.timeout = REQUEST_TIMEOUT
                     if c.sock is not None:
                         c.sock.settimeout(REQUEST_TIMEOUT)
-                return resp
+                break
             except (http.client.RemoteDisconnected, BrokenPipeError,
                     ConnectionResetError, http.client.BadStatusLine) as e:
                 c.close()
@@ -685,7 +884,12 @@ class Server:
             except Exception:
                 c.close()
                 raise
-        raise AssertionError("unreachable")
+        else:
+            raise AssertionError("unreachable")
+        api = openapi() if check_openapi else None
+        if api is not None:
+            api.check_reply(method, path, resp)
+        return resp
 
     def raw(self, data, timeout=5.0, read_all=False):
         """Sends raw bytes on a new connection and returns a Resp, or None
