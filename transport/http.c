@@ -213,8 +213,9 @@ static int is_sessions(const char *path)
 /* A route: a path prefix (with its own test instead, if match is set; with
  * rest, only if the path goes on after it); strip is how much of the path
  * its handler does not get. The first row that
- * matches serves; the KV routes take everything else (/storage, /api/:ns,
- * /snapshot, and the 404 of an unknown path). */
+ * matches serves; the KV routes take everything else (/storage,
+ * /api/storage/kv/{ns}, the /api/storage snapshot, and the 404 of an unknown
+ * path). */
 static const struct route {
     const char *prefix;
     int (*match)(const char *path);

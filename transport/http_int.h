@@ -6,7 +6,7 @@
  *   http_request.c   query strings, bodies, the namespace and access check of a route
  *   http_reply.c     the reply envelope, CORS, headers; a call's life (alloc, send,
  *                    reply, free)
- *   http_kv.c        /storage, /api/:ns, /snapshot (the KV kind)
+ *   http_kv.c        /storage, /api/storage/kv/{ns}, /api/storage (the KV kind)
  *   http_ratelimit.c /ratelimit
  *   http_session.c   /sessions, /users/:id/sessions
  *   http_auth.c      /auth (the auth kind's ops: objects/auth.h)

@@ -1,6 +1,7 @@
 /*
  * http_kv.c — the KV kind over HTTP: /storage/:key, /storage/list,
- * /storage/batch/..., /storage/clear, /api/:ns/:key and /snapshot. Path, query,
+ * /storage/batch/..., /storage/clear, /api/storage/kv/{ns}/{key} and the
+ * /api/storage snapshot. Path, query,
  * headers (If-Match, If-None-Match) and body fill the request through the KV
  * decoders (objects/kv_req.h), the same rules as every other way in.
  */

@@ -20,7 +20,7 @@
 #include "objects/registry_req.h"
 
 /* The snapshot is the document itself, and the registry list answers as
- * API.md shows it: both without the envelope. */
+ * docs/api.md shows it: both without the envelope. */
 static int answers_raw(const duro_msg *m)
 {
     return m && ((m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) ||
