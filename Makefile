@@ -6,6 +6,7 @@ ASAN   ?= build-asan
 FUZZ   ?= build-fuzz
 LISTEN ?= 127.0.0.1:8787
 DATA   ?= ./data
+RPC    ?= 7070
 FUZZ_SECONDS ?= 10
 
 .PHONY: all build deps run test test-unit test-asan fuzz fuzz-short bench clean
@@ -19,9 +20,18 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: deps build
-	mkdir -p $(DATA)
-	exec $(BUILD)/durod --listen $(LISTEN) --data $(DATA)
+# run builds only durod and the duro CLI, quietly (the log is $(BUILD)/make-run.log;
+# it is printed if the build fails), then serves: LISTEN=host:port DATA=dir RPC=port.
+run: deps
+	@mkdir -p $(BUILD)
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >$(BUILD)/make-run.log 2>&1 || \
+		{ cat $(BUILD)/make-run.log; exit 1; }
+	@echo "building durod and duro in $(BUILD)/ ..."
+	@cmake --build $(BUILD) -j $(JOBS) --target durod duro_cli >>$(BUILD)/make-run.log 2>&1 || \
+		{ tail -n 50 $(BUILD)/make-run.log; exit 1; }
+	@mkdir -p $(DATA)
+	@echo "durod: HTTP on http://$(LISTEN), binary protocol on port $(RPC), data in $(DATA) (Ctrl-C stops it)"
+	@exec $(BUILD)/durod --listen $(LISTEN) --rpc-port $(RPC) --data $(DATA)
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
