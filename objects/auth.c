@@ -231,6 +231,7 @@ static int login_finish(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_
     s.ttl_ms = r->ttl_ms;
     s.rolling = 1;
     int st = session_op(ns, m, DURO_SESSION_CREATE, &s, now);
+    m->created = 0; /* a login is no POST that creates: 200 */
     if (st != DURO_OK)
         return st;
     /* {id, expiresAt} -> {sessionId, expiresAt, userId}: re-read the tape */

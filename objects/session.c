@@ -153,6 +153,7 @@ static int op_create(duro_ns *ns, duro_msg *m, const duro_session_req *r, int64_
     duro_tape_lit(&pk, "expiresAt");
     msgpack_pack_int64(&pk, expires);
     sodium_memzero(id, sizeof id);
+    m->created = 1; /* a new session: 201 / CREATED, as every POST that creates */
     return DURO_OK;
 }
 

@@ -88,7 +88,7 @@ class GhostNamespaces(ServerTestCase):
         # each of these changes something: each creates its namespace's file
         ok(srv.req("PUT", kv_path("k", ns=written), {"value": {"x": 1}}))
         sid = ok(srv.req("POST", "/sessions?ns=%s-sess" % self.ns,
-                         {"data": {"a": 1}, "ttlMs": 600000, "userId": "u"}))["id"]
+                         {"data": {"a": 1}, "ttlMs": 600000, "userId": "u"}), 201)["id"]
         d = ok(srv.req("POST", "/ratelimit/k/check?ns=%s-rl" % self.ns,
                        {"limit": 3, "windowMs": 600000}))
         self.assertEqual(d["remaining"], 2)

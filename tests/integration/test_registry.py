@@ -1022,7 +1022,7 @@ class Rebuild(RegistryAsserts, unittest.TestCase):
         ok(self.req("PATCH", "/api/storage?ns=rb-b", [{"op": "del", "key": "p0"}]))
         ok(self.req("PUT", api_path("rb-b", "é/x"), {"value": "ü", "metadata": {"u": "é"}}))
         ok(self.req("POST", reg, {"type": "d1", "namespace": "rb-b", "key": "db", "size": 123456}), 201)
-        ok(self.req("POST", "/sessions?ns=rb-b", {"data": {"x": 1}, "ttlMs": 600000}))
+        ok(self.req("POST", "/sessions?ns=rb-b", {"data": {"x": 1}, "ttlMs": 600000}), 201)
         # rb-c: only hand-registered resources left after a clear
         ok(self.req("PUT", kv_path("gone", ns="rb-c"), {"value": 1}))
         ok(self.req("POST", reg, {"type": "custom.t", "namespace": "rb-c", "key": "c", "size": 1}), 201)

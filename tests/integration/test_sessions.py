@@ -16,7 +16,7 @@ class Sessions(ServerTestCase):
     server_args = ["--rpc-port", str(RPC_PORT), "--ttl-sweep-ms", "50"]
 
     def create(self, body):
-        return ok(self.req("POST", "/sessions?ns=" + self.ns, body))
+        return ok(self.req("POST", "/sessions?ns=" + self.ns, body), 201)
 
     def path(self, sid):
         return "/sessions/%s?ns=%s" % (sid, self.ns)
@@ -91,7 +91,7 @@ class Sessions(ServerTestCase):
     def test_binary_protocol(self):
         c = Rpc(RPC_PORT, timeout=5)
         r = c.call("session.create", self.ns, {"data": {"a": 1}, "ttlMs": 60000, "userId": "z"})
-        self.assertEqual(r[0], St.OK)
+        self.assertEqual(r[0], St.CREATED)
         sid = r[1]["id"]
         self.assertEqual(c.call("session.get", self.ns, {"id": sid})[1]["data"], {"a": 1})
         self.assertEqual(c.call("session.list_user", self.ns, {"userId": "z"})[1]["count"], 1)
