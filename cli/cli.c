@@ -944,7 +944,7 @@ static int cmd_snapshot_get(ctx *c)
     int rc = duro_snapshot_get(c->db, c->ns, &json, &len, &etag);
     if (rc != DURO_OK || !opt(c, "--meta"))
         return rc == DURO_OK ? reply_text(c, json, len) : rc;
-    rc = reply_fmt(c, "{\"etag\":%" PRId64 ",\"data\":%.*s}", etag, (int)len, json);
+    rc = reply_fmt(c, "{\"version\":%" PRId64 ",\"data\":%.*s}", etag, (int)len, json);
     duro_free(json);
     return rc;
 }
@@ -1103,7 +1103,7 @@ static const command auth_subs[] = {
 
 static const command snapshot_subs[] = {
     {.name = "get", .run = cmd_snapshot_get, .args = "[--meta]",
-     .summary = "print the namespace's live keys as one JSON object (--meta: {\"etag\",\"data\"})",
+     .summary = "print the namespace's live keys as one JSON object (--meta: {\"version\",\"data\"})",
      .opts = snap_get_opts},
     {.name = "patch", .run = cmd_snapshot_patch, .args = "OPS_JSON|- [--if-match ETAG]",
      .summary = "apply set/del ops atomically; prints {\"version\",\"created\"}; exit 4 if stale",

@@ -1044,10 +1044,10 @@ DURO_API duro_status duro_snapshot_get(duro *db, const char *ns, char **json, si
     if (!o)
         return DURO_INTERNAL;
     const json_t *data = json_object_get(o, "data");
-    const json_t *tag = json_object_get(o, "etag");
+    const json_t *tag = json_object_get(o, "version");
     if (!json_is_object(data) || !json_is_integer(tag)) {
         json_decref(o);
-        return fail(db, DURO_INTERNAL, "malformed reply body: want {etag, data}");
+        return fail(db, DURO_INTERNAL, "malformed reply body: want {version, data}");
     }
     *json = to_text(data, len);
     if (etag)

@@ -15,7 +15,7 @@
  * handle's mutex and wakes the waiters; the calling thread turns the reply
  * tape into JSON or msgpack (codec.h) and frees the message
  * (duro_op_free for its kind's request). Replies have the binary
- * protocol's shapes: snapshot.get answers {etag, data}.
+ * protocol's shapes: snapshot.get answers {version, data}.
  *
  * Values of the JSON calls are stored as JSON (DURO_ENC_JSON), those of the
  * msgpack calls and of duro_call/duro_send as msgpack, as the HTTP and RPC
@@ -136,20 +136,20 @@ static void submit(embedded *E, ereq *e)
     }
 }
 
-/* Starts the binary protocol's snapshot.get reply {etag, data: ...} in
+/* Starts the binary protocol's snapshot.get reply {version, data: ...} in
  * encoding out; the data follows. 0 / -1. */
 static int snapshot_head(int64_t etag, int out, duro_buf *b)
 {
     if (out == DURO_OUT_JSON) {
         char head[64];
-        snprintf(head, sizeof head, "{\"etag\":%lld,\"data\":", (long long)etag);
+        snprintf(head, sizeof head, "{\"version\":%lld,\"data\":", (long long)etag);
         return duro_buf_puts(b, head);
     }
     msgpack_packer pk;
     msgpack_packer_init(&pk, b, duro_buf_mp_write);
     msgpack_pack_map(&pk, 2);
-    msgpack_pack_str(&pk, 4);
-    msgpack_pack_str_body(&pk, "etag", 4);
+    msgpack_pack_str(&pk, 7);
+    msgpack_pack_str_body(&pk, "version", 7);
     msgpack_pack_int64(&pk, etag);
     msgpack_pack_str(&pk, 4);
     msgpack_pack_str_body(&pk, "data", 4);

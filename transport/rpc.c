@@ -219,7 +219,7 @@ static void encode_reply(rcall *k, duro_buf *b)
     if (m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) {
         /* no headers here: the ETag travels in the body */
         msgpack_pack_map(&pk, 2);
-        pack_cstr(&pk, "etag");
+        pack_cstr(&pk, "version");
         msgpack_pack_int64(&pk, m->version);
         pack_cstr(&pk, "data");
     }

@@ -652,7 +652,7 @@ class SnapshotCommands(Base):
 
     def test_get_patch(self):
         self.assertEqual(self.duro("snapshot", "get")[0], {})
-        self.assertEqual(self.duro("snapshot", "get", "--meta")[0], {"etag": 0, "data": {}})
+        self.assertEqual(self.duro("snapshot", "get", "--meta")[0], {"version": 0, "data": {}})
         # create under --if-match 0 ("empty")
         out, _ = self.duro("snapshot", "patch",
                            '[{"op":"set","key":"a","value":1},'
@@ -663,7 +663,7 @@ class SnapshotCommands(Base):
         self.assertGreater(v1, 0)
         self.assertEqual(self.duro("snapshot", "get")[0], {"a": 1, "b": {"x": [2]}})
         self.assertEqual(self.duro("snapshot", "get", "--meta")[0],
-                         {"etag": v1, "data": {"a": 1, "b": {"x": [2]}}})
+                         {"version": v1, "data": {"a": 1, "b": {"x": [2]}}})
         meta, _ = self.duro("get", "b", "--meta")           # ordinary KV keys
         self.assertEqual((meta["metadata"], meta["version"]), ({"m": 1}, v1))
         self.assertIsNotNone(meta["expiresAt"])
@@ -685,14 +685,14 @@ class SnapshotCommands(Base):
         self.duro("snapshot", "patch", '[{"op":"set","key":"d","value":null}]')
         put, _ = self.duro("put", "e", "5")
         snap, _ = self.duro("snapshot", "get", "--meta")
-        self.assertEqual(snap["etag"], put["version"])
+        self.assertEqual(snap["version"], put["version"])
         self.assertEqual(snap["data"], {"b": {"x": [2]}, "c": "s", "d": None, "e": 5})
         # bad ops: exit 2, all or nothing
         for ops in ('[{"op":"set","key":"ok","value":1},{"op":"set","key":"","value":2}]',
                     '[{"op":"frob","key":"k"}]', '[{"op":"set","key":"k"}]', "[1]"):
             self.duro("snapshot", "patch", ops, want=2)
         self.duro("get", "ok", want=1)
-        self.assertEqual(self.duro("snapshot", "get", "--meta")[0]["etag"], snap["etag"])
+        self.assertEqual(self.duro("snapshot", "get", "--meta")[0]["version"], snap["version"])
         # deleting every key: ETag 0 again
         out, _ = self.duro("snapshot", "patch", json.dumps(
             [{"op": "del", "key": k} for k in ("b", "c", "d", "e")]))
@@ -978,7 +978,7 @@ class Embedded(unittest.TestCase):
         # the snapshot and the registry too
         rc, out, err = duro(url, "snapshot", "get", "--meta")
         self.assertEqual((rc, json.loads(out)["data"]), (0, {"k": {"e": 1}}), err)
-        etag = json.loads(out)["etag"]
+        etag = json.loads(out)["version"]
         self.assertGreater(etag, 0)
         rc, out, err = duro(url, "snapshot", "patch", '[{"op":"set","key":"p","value":2}]',
                             "--if-match", str(etag))

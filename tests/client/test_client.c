@@ -1666,7 +1666,7 @@ static json_t *mp_field(const void *body, size_t len, const char *name)
 
 TEST(snapshot_through_call)
 {
-    /* duro_call answers as the binary protocol does: {etag, data} */
+    /* duro_call answers as the binary protocol does: {version, data} */
     ASSERT_EQ(PUT("snapcall", "k1", "1"), DURO_OK);
     int64_t ver = 0;
     ASSERT_EQ(duro_put_ex(db, "snapcall", "k2", "2", 1, NULL, &ver), DURO_OK);
@@ -1675,7 +1675,7 @@ TEST(snapshot_through_call)
     size_t len = 0;
     ASSERT_EQ(duro_call(db, "snapshot.get", "snapcall", NULL, 0, &status, &body, &len), DURO_OK);
     ASSERT_EQ(status, 200);
-    json_t *etag = mp_field(body, len, "etag"), *data = mp_field(body, len, "data");
+    json_t *etag = mp_field(body, len, "version"), *data = mp_field(body, len, "data");
     duro_free(body);
     ASSERT_EQ(json_integer_value(etag), ver);
     ASSERT_EQ(json_integer_value(data), 2); /* a map of two keys */
