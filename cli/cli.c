@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -1496,9 +1497,18 @@ int main(int argc, char **argv)
                     ex = usage_error(&c, "%s needs a value", name);
                     goto done;
                 }
-            } else if (eq) {
-                ex = usage_error(&c, "%s takes no value", name);
-                goto done;
+            } else if (eq) { /* a flag: --meta=true / =false / =1 / =0 */
+                const char *b = eq + 1;
+                if (strcmp(b, "1") != 0 && strcasecmp(b, "true") != 0 && strcmp(b, "0") != 0 &&
+                    strcasecmp(b, "false") != 0) {
+                    ex = usage_error(&c, "%s is a flag: =true, =false, =1 or =0, not '%s'", name, b);
+                    goto done;
+                }
+                if (strcmp(b, "0") == 0 || strcasecmp(b, "false") == 0) {
+                    free(name); /* off: as if it was not given */
+                    c.nopt--;
+                    continue;
+                }
             }
             c.opt_val[c.nopt - 1] = val;
             continue;

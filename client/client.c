@@ -78,6 +78,29 @@ void duro_reply_error_from_body(duro_reply *r, int status, const void *body, siz
         snprintf(r->msg, sizeof r->msg, "%s", duro_errstr(r->rc));
 }
 
+int duro_url_known(const char *query, const char *const *known, char *msg, size_t msglen)
+{
+    for (const char *p = query; p && *p;) {
+        size_t seg = strcspn(p, "&"), name = strcspn(p, "=&");
+        int ok = 0;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = strlen(*k) == name && strncmp(p, *k, name) == 0;
+        if (!ok) {
+            int n = snprintf(msg, msglen, "unknown URL option \"%.*s\" (known:",
+                             (int)(name > 40 ? 40 : name), p);
+            for (const char *const *k = known; *k && n > 0 && (size_t)n < msglen; k++)
+                n += snprintf(msg + n, msglen - (size_t)n, " %s", *k);
+            if (n > 0 && (size_t)n < msglen)
+                snprintf(msg + n, msglen - (size_t)n, ")");
+            return -1;
+        }
+        p += seg;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
+}
+
 int duro_url_int(const char *query, const char *name, long long min, long long max,
                  long long *out)
 {

@@ -73,6 +73,10 @@ int duro_reply_fail(duro_reply *r, int rc, const char *fmt, ...)
  * DURO_INTERNAL. */
 void duro_reply_error_from_body(duro_reply *r, int status, const void *body, size_t len);
 
+/* 0 if every option of a URL query (a=1&b=2) is named in known (NULL-
+ * terminated); else -1 with "unknown URL option ..." in msg. */
+int duro_url_known(const char *query, const char *const *known, char *msg, size_t msglen);
+
 /* Parses a decimal option "name=value" from a URL query (after '?'). Returns
  * 1 and *out if present, 0 if absent, -1 if malformed. */
 int duro_url_int(const char *query, const char *name, long long min, long long max,

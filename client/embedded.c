@@ -299,6 +299,19 @@ int duro_embedded_open(const char *url, duro **db, char *msg, size_t msglen)
         return DURO_BAD_REQUEST;
     }
     const char *query = q ? q + 1 : NULL;
+    static const char *const known[] = {"actors",   "cache_mb",          "ttl_sweep_ms",
+                                        "max_value_bytes", "sync", "ratelimit_default",
+                                        "pwhash",   NULL};
+    if (dir[0] != '/') {
+        snprintf(msg, msglen, "file:// wants an absolute path: file:///abs/dir (file://%.40s names"
+                              " no directory)", dir);
+        free(dir);
+        return DURO_BAD_REQUEST;
+    }
+    if (duro_url_known(query, known, msg, msglen) != 0) {
+        free(dir);
+        return DURO_BAD_REQUEST;
+    }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     long long actors = ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1, cache_mb = 64,
               sweep = 1000, max_value = 2097152;

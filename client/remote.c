@@ -859,6 +859,9 @@ static int parse_url(remote *R, const char *url, char *msg, size_t msglen)
         query = p + 1;
     else if (*p)
         goto bad;
+    static const char *const known[] = {"timeout_ms", "connect_timeout_ms", "token", NULL};
+    if (duro_url_known(query, known, msg, msglen) != 0)
+        return DURO_BAD_REQUEST;
     long long t = 5000, ct = 2000;
     if (duro_url_int(query, "timeout_ms", 1, 86400000, &t) < 0 ||
         duro_url_int(query, "connect_timeout_ms", 1, 86400000, &ct) < 0)

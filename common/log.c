@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int duro_log_level = DURO_LOG_INFO;
@@ -13,7 +14,7 @@ static const char *const names[] = {"error", "warn", "info", "debug"};
 int duro_log_level_parse(const char *s)
 {
     for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0)
+        if (strcasecmp(s, names[i]) == 0) /* DURO_LOG_LEVEL=DEBUG works too */
             return i;
     return -1;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -141,9 +142,9 @@ static int set(duro_config *c, const struct flag *f, const char *v, char *err, s
         return 0;
     }
     case K_BOOL:
-        if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+        if (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0)
             *(long *)((char *)c + f->off) = 1;
-        else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+        else if (strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0)
             *(long *)((char *)c + f->off) = 0;
         else {
             snprintf(err, errlen, "--%s: expected 0|1|true|false, got \"%s\"", f->name, v);
@@ -157,9 +158,9 @@ static int set(duro_config *c, const struct flag *f, const char *v, char *err, s
         }
         return 0;
     case K_SYNC:
-        if (strcmp(v, "full") == 0)
+        if (strcasecmp(v, "full") == 0)
             c->sync_full = 1;
-        else if (strcmp(v, "normal") == 0)
+        else if (strcasecmp(v, "normal") == 0)
             c->sync_full = 0;
         else {
             snprintf(err, errlen, "--sync: expected full|normal, got \"%s\"", v);

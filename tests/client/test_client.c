@@ -266,6 +266,14 @@ TEST(open_bad_urls)
     ASSERT_EQ(duro_open("duro://h:1?timeout_ms=abc", &x), DURO_BAD_REQUEST);
     ASSERT_EQ(duro_open("file://", &x), DURO_BAD_REQUEST);
     ASSERT_EQ(duro_open("file:///tmp/x?actors=0", &x), DURO_BAD_REQUEST);
+    /* a misspelt option is an error, not a silent default */
+    ASSERT_EQ(duro_open("duro://h:1?timeout=50", &x), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "unknown URL option \"timeout\"") != NULL);
+    ASSERT_EQ(duro_open("file:///tmp/duro-never-made?actor=2", &x), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "unknown URL option \"actor\"") != NULL);
+    /* file://data names a host, not ./data */
+    ASSERT_EQ(duro_open("file://data", &x), DURO_BAD_REQUEST);
+    ASSERT(strstr(duro_last_error(), "absolute path") != NULL);
     ASSERT_EQ(duro_open(NULL, &x), DURO_BAD_REQUEST);
     int port = free_port(); /* nothing listens there */
     char u[64];
