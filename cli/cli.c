@@ -905,13 +905,16 @@ static int cmd_res_list(ctx *c)
     return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
 
-static int cmd_res_stats(ctx *c)
+/* The reply is what a libduro call of db alone answers as JSON text. */
+static int reply_of(ctx *c, duro_status (*call)(duro *, char **, size_t *))
 {
     char *json = NULL;
     size_t len = 0;
-    int rc = duro_resources_stats(c->db, &json, &len);
+    int rc = call(c->db, &json, &len);
     return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
+
+static int cmd_res_stats(ctx *c) { return reply_of(c, duro_resources_stats); }
 
 static int cmd_res_register(ctx *c)
 {
@@ -958,13 +961,7 @@ static int cmd_ns_rm(ctx *c)
     return rc == DURO_OK ? reply_deleted(c, 1) : rc;
 }
 
-static int cmd_info(ctx *c)
-{
-    char *json = NULL;
-    size_t len = 0;
-    int rc = duro_server_info(c->db, &json, &len);
-    return rc == DURO_OK ? reply_text(c, json, len) : rc;
-}
+static int cmd_info(ctx *c) { return reply_of(c, duro_server_info); }
 
 /* ---- commands without a connection ---- */
 

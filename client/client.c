@@ -1138,7 +1138,8 @@ DURO_API duro_status duro_resources_list(duro *db, const duro_resource_list_opts
     return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
-DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len)
+/* Runs op (of a global kind) with args {}; *json gets the reply as JSON text. */
+static int global_json(duro *db, const char *op, char **json, size_t *len)
 {
     if (json)
         *json = NULL;
@@ -1149,8 +1150,13 @@ DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len)
     argbuf a;
     args_init(&a, 0);
     duro_reply r;
-    int rc = run(db, "resources.stats", NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    int rc = run(db, op, NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
     return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
+}
+
+DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len)
+{
+    return global_json(db, "resources.stats", json, len);
 }
 
 /* Packs {type, key} of a resource op; extra fields follow (counted in
@@ -1291,15 +1297,7 @@ DURO_API duro_status duro_namespaces_delete(duro *db, const char *ns)
 
 DURO_API duro_status duro_server_info(duro *db, char **json, size_t *len)
 {
-    if (json)
-        *json = NULL;
-    if (len)
-        *len = 0;
-    if (!db || !json)
-        return fail(db, DURO_BAD_REQUEST, "db and json must not be NULL");
-    argbuf a;
-    args_init(&a, 0);
-    return json_query(db, "server.info", NULL, &a, json, len);
+    return global_json(db, "server.info", json, len);
 }
 
 /* ---- any op ---- */
