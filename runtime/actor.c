@@ -41,6 +41,12 @@
  * session GET, deleting a missing key, clear). Otherwise the op runs again on
  * the real file, which it creates.
  *
+ * Deleting a namespace (an exec that answers DURO_DROP, kind.h): the owner
+ * commits what the batch wrote to it, closes it, removes its files, tells the
+ * registry to forget it (behind that commit's notices) and then answers; what
+ * comes after finds no file. A message that was on the worker pool across a
+ * delete on this actor is answered "retry" (drop_ns(), run_one()).
+ *
  * Shutdown: the mailbox is closed to new messages; the loop runs until it is
  * empty, commits, closes every namespace and returns.
  */
@@ -353,6 +359,7 @@ static void to_workers(duro_actor *a, duro_msg *m)
 {
     m->stage++;
     m->rt_ctx = a;
+    m->rt_drops = a->drops;
     m->resume = resume;
     if (duro_workers_submit(a->workers, m, m->work) != DURO_OK) {
         m->resume = NULL;
@@ -415,6 +422,13 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         return;
     }
     DURO_STAT_ADD(ops[m->kind], 1);
+    if (m->stage > 0 && m->rt_drops != a->drops) {
+        /* back from the pool after a delete on this actor: what its first
+         * step read may be of a namespace that is gone (coarse: any delete) */
+        duro_msg_fail(m, DURO_UNAVAILABLE, "a namespace was deleted meanwhile; retry");
+        outbox_add(a, m);
+        return;
+    }
     duro_ns *ns = ns_find(a, m);
     if (ns && ns->readonly && !ns->in_txn && duro_kind_txn(ops, m->op) &&
         duro_ns_writable(&a->store, ns)) {
@@ -547,6 +561,7 @@ static void drop_ns(duro_actor *a, duro_ns *ns, duro_msg *m, duro_ns **txn_list)
     size_t len = ns->name_len;
     memcpy(name, ns->name, len + 1);
     ns_drop(a, ns);
+    a->drops++;
     char err[256];
     const char *why;
     int st = duro_ns_remove(&a->store, name, len, &why, err, sizeof err);

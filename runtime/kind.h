@@ -205,7 +205,10 @@ int duro_args_decode(const duro_args *a, int op, duro_tree_decode *fn, void **re
  * namespace's open transaction (earlier writes of the batch are answered as
  * usual), closes it, removes its files durably (duro_ns_remove), tells the
  * registry to forget it, and only then answers m with the reply exec built
- * (or the removal's error). Ops after it see a namespace without a file. */
+ * (or the removal's error). Ops after it see a namespace without a file; an
+ * op that went to the worker pool (DURO_CONTINUE) before it and comes back
+ * after it is answered DURO_UNAVAILABLE ("retry"), since its first step may
+ * have read the namespace that is gone. */
 #define DURO_DROP (-2)
 
 /* 1 if status means storage failed (roll back), else 0. */

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -214,6 +215,31 @@ class NamespaceRoutes(Asserts, ServerTestCase):
         self.assertEqual(rec["keys"], len(listed))
         reg = self.req("GET", "/api/resources/list?limit=1000&namespace=" + ns)
         self.assertEqual(reg.body["total"], len(listed))
+
+
+class LoginRacingDelete(Asserts, ServerTestCase):
+    """A login whose password check (Argon2id, full cost: some 100 ms) is on
+    the worker pool when its namespace is deleted must not create a session
+    in the new, empty namespace: whatever the order, no file is left."""
+
+    def test_no_session_in_the_new_namespace(self):
+        creds = {"email": "a@example.com", "password": "correct horse battery"}
+        for attempt in range(3):
+            ns = "%s-%d" % (self.ns, attempt)
+            r = self.req("POST", "/auth/users?ns=" + ns, creds)
+            self.assertIn(r.status, (200, 201), r)
+            out = []
+            t = threading.Thread(target=lambda: out.append(
+                self.server.req("POST", "/auth/login?ns=" + ns, creds, timeout=30)))
+            t.start()
+            time.sleep(0.03 * (attempt + 1))
+            ok(self.req("DELETE", "/api/namespaces/" + ns))
+            t.join()
+            self.assertIn(out[0].status, (200, 401, 503), out[0])
+            if out[0].status == 401:
+                continue  # it came after the delete: its failure is counted in a new file
+            self.assertEqual(files_of(self.server.data_dir, ns), [], out[0])
+            assert_error(self.req("GET", "/api/namespaces/" + ns), 404, "NOT_FOUND")
 
 
 class NamespaceRpc(Asserts, unittest.TestCase):
