@@ -978,13 +978,16 @@ static int cmd_res_list(ctx *c)
     return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
 
-static int cmd_res_stats(ctx *c)
+/* The reply is what a libduro call of db alone answers as JSON text. */
+static int reply_of(ctx *c, duro_status (*call)(duro *, char **, size_t *))
 {
     char *json = NULL;
     size_t len = 0;
-    int rc = duro_resources_stats(c->db, &json, &len);
+    int rc = call(c->db, &json, &len);
     return rc == DURO_OK ? reply_text(c, json, len) : rc;
 }
+
+static int cmd_res_stats(ctx *c) { return reply_of(c, duro_resources_stats); }
 
 static int cmd_res_register(ctx *c)
 {
@@ -1002,6 +1005,36 @@ static int cmd_res_unregister(ctx *c)
     int rc = duro_resources_unregister(c->db, c->ns, c->pos[0], c->pos[1], &deleted);
     return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
 }
+
+/* ---- commands: namespaces and the server ---- */
+
+static int cmd_ns_ls(ctx *c)
+{
+    duro_namespace_list_opts lo = DURO_NAMESPACE_LIST_OPTS_INIT;
+    lo.prefix = opt(c, "--prefix");
+    lo.after = opt(c, "--after");
+    lo.limit = int_opt(c, "--limit", lo.limit);
+    char *json = NULL;
+    size_t len = 0;
+    int rc = duro_namespaces_list(c->db, &lo, &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
+}
+
+static int cmd_ns_info(ctx *c)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int rc = duro_namespaces_get(c->db, c->pos[0], &json, &len);
+    return rc == DURO_OK ? reply_text(c, json, len) : rc;
+}
+
+static int cmd_ns_rm(ctx *c)
+{
+    int rc = duro_namespaces_delete(c->db, c->pos[0]);
+    return rc == DURO_OK ? reply_deleted(c, 1) : rc;
+}
+
+static int cmd_info(ctx *c) { return reply_of(c, duro_server_info); }
 
 /* ---- commands without a connection ---- */
 
@@ -1044,6 +1077,11 @@ static const optdef res_list_opts[] = {OPT_STR("--type"), OPT_STR("--namespace")
                                        OPT_INT("--offset", 0, 1000000000), OPT_END};
 static const optdef res_register_opts[] = {OPT_INT("--size", 0, INT64_MAX),
                                            OPT_STR("--metadata"), OPT_END};
+
+static const optdef ns_ls_opts[] = {OPT_STR("--prefix"), OPT_STR("--after"),
+                                    OPT_INT("--limit", 0, 1000), OPT_END};
+static const optdef ns_rm_opts[] = {{"--yes", 'f', 0, 0, "(no prompt: it cannot be undone)"},
+                                    OPT_END};
 
 #define NSUBS(subs) (sizeof subs / sizeof subs[0])
 
@@ -1132,6 +1170,18 @@ static const command resources_subs[] = {
      .opts = no_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
 };
 
+static const command ns_subs[] = {
+    {.name = "ls", .run = cmd_ns_ls, .args = "[--prefix P] [--after NS] [--limit N]",
+     .summary = "print a page {namespaces, total, limit, has_more, next} (--after: the next)",
+     .opts = ns_ls_opts},
+    {.name = "info", .run = cmd_ns_info, .args = "NS",
+     .summary = "print {namespace, keys, bytes, tables, blobs, last_write, last_write_ms}",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "rm", .run = cmd_ns_rm, .args = "NS --yes",
+     .summary = "delete namespace NS, its files and registry rows; prints {\"deleted\":true}",
+     .opts = ns_rm_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+};
+
 static const command commands[] = {
     {.name = "get", .run = cmd_get, .args = "KEY [--meta]",
      .summary = "print the value of KEY as JSON (--meta: with metadata, version and times)",
@@ -1211,6 +1261,14 @@ static const command commands[] = {
               "'resources list', --namespace NS filters (-n/--ns stay the namespace of\n"
               "register and unregister).\n",
      .opts = no_opts, .max_pos = -1, .subs = resources_subs, .nsubs = NSUBS(resources_subs)},
+    {.name = "ns", .args = "ls|info|rm [ARGS] [OPTIONS]",
+     .summary = "namespaces: ls [--prefix P] [--after NS] [--limit N], info NS, rm NS --yes",
+     .notes = "rm cannot be undone and asks nothing: it wants --yes, tty or not. With\n"
+              "access control it needs the admin token. Exit status 1 when NS has no file.\n",
+     .opts = no_opts, .max_pos = -1, .subs = ns_subs, .nsubs = NSUBS(ns_subs)},
+    {.name = "info", .run = cmd_info, .args = "",
+     .summary = "print the server's figures {version, uptime_ms, sync, actors, ...}",
+     .opts = no_opts},
     {.name = "bench", .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
      .summary = "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
      .opts = no_opts, .max_pos = -1, .raw_args = 1},

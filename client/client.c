@@ -1163,7 +1163,8 @@ DURO_API duro_status duro_resources_list(duro *db, const duro_resource_list_opts
     return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
 }
 
-DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len)
+/* Runs op (of a global kind) with args {}; *json gets the reply as JSON text. */
+static int global_json(duro *db, const char *op, char **json, size_t *len)
 {
     if (json)
         *json = NULL;
@@ -1174,8 +1175,13 @@ DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len)
     argbuf a;
     args_init(&a, 0);
     duro_reply r;
-    int rc = run(db, "resources.stats", NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    int rc = run(db, op, NULL, &a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
     return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
+}
+
+DURO_API duro_status duro_resources_stats(duro *db, char **json, size_t *len)
+{
+    return global_json(db, "resources.stats", json, len);
 }
 
 /* Packs {type, key} of a resource op; extra fields follow (counted in
@@ -1245,6 +1251,78 @@ DURO_API duro_status duro_resources_unregister(duro *db, const char *ns, const c
     duro_reply r;
     int rc = run(db, "resources.unregister", ns, &a, DURO_ENC_JSON, DURO_OUT_MP, &r);
     return rc == DURO_OK ? reply_deleted(db, &r, deleted) : rc;
+}
+
+/* ---- namespaces and the server (docs/namespaces.md) ---- */
+
+/* Runs op with the args packed in a; *json gets the reply as JSON text. */
+static int json_query(duro *db, const char *op, const char *ns, argbuf *a, char **json,
+                      size_t *len)
+{
+    duro_reply r;
+    int rc = run(db, op, ns, a, DURO_ENC_JSON, DURO_OUT_JSON, &r);
+    return rc == DURO_OK ? take_json(db, &r, json, len) : rc;
+}
+
+DURO_API duro_status duro_namespaces_list(duro *db, const duro_namespace_list_opts *opts,
+                                          char **json, size_t *len)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (!db || !json)
+        return fail(db, DURO_BAD_REQUEST, "db and json must not be NULL");
+    static const duro_namespace_list_opts none = DURO_NAMESPACE_LIST_OPTS_INIT;
+    if (!opts)
+        opts = &none;
+    argbuf a;
+    args_init(&a, (opts->prefix != NULL) + (opts->after != NULL) + (opts->limit != -1));
+    if (opts->prefix) {
+        pk_cstr(&a.pk, "prefix");
+        pk_cstr(&a.pk, opts->prefix);
+    }
+    if (opts->after) {
+        pk_cstr(&a.pk, "after");
+        pk_cstr(&a.pk, opts->after);
+    }
+    if (opts->limit != -1) {
+        pk_cstr(&a.pk, "limit");
+        msgpack_pack_int64(&a.pk, opts->limit);
+    }
+    return json_query(db, "namespaces.list", NULL, &a, json, len);
+}
+
+DURO_API duro_status duro_namespaces_get(duro *db, const char *ns, char **json, size_t *len)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (!db || !ns || !json)
+        return fail(db, DURO_BAD_REQUEST, "db, ns and json must not be NULL");
+    argbuf a;
+    args_init(&a, 1);
+    pk_cstr(&a.pk, "namespace");
+    pk_cstr(&a.pk, ns);
+    return json_query(db, "namespaces.get", NULL, &a, json, len);
+}
+
+DURO_API duro_status duro_namespaces_delete(duro *db, const char *ns)
+{
+    if (!db || !ns)
+        return fail(db, DURO_BAD_REQUEST, "db and ns must not be NULL");
+    argbuf a;
+    args_init(&a, 0);
+    char *json = NULL;
+    int rc = json_query(db, "namespaces.delete", ns, &a, &json, NULL);
+    duro_free(json);
+    return rc;
+}
+
+DURO_API duro_status duro_server_info(duro *db, char **json, size_t *len)
+{
+    return global_json(db, "server.info", json, len);
 }
 
 /* ---- any op ---- */

@@ -19,6 +19,7 @@ enum duro_kind_id {
     DURO_KIND_SESSION,
     DURO_KIND_AUTH,
     DURO_KIND_RESOURCE, /* resources registered by hand (objects/registry.h) */
+    DURO_KIND_NAMESPACE, /* namespaces.delete (objects/namespace.h) */
 };
 
 extern const duro_kind duro_kv_kind;
@@ -26,7 +27,9 @@ extern const duro_kind duro_ratelimit_kind;
 extern const duro_kind duro_session_kind;
 extern const duro_kind duro_auth_kind;
 extern const duro_kind duro_resource_kind;
-extern const duro_kind duro_registry_kind; /* resources.list / resources.stats */
+extern const duro_kind duro_namespace_kind;
+/* resources.list / .stats, namespaces.list / .get, server.info */
+extern const duro_kind duro_registry_kind;
 
 /* Every kind, and the registry's storage (objects/registry.c). */
 extern const duro_kinds duro_object_kinds;

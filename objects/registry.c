@@ -23,6 +23,7 @@
 
 #include "common/tape.h"
 #include "common/log.h"
+#include "objects/namespace.h"
 #include "objects/object.h"
 #include "objects/registry_req.h"
 #include "runtime/ns.h"
@@ -36,6 +37,7 @@ enum {
     ST_FORGET_ROWS,
     ST_FORGET_NS,
     ST_PURGE,
+    ST_NS_KEYS,
     ST_LIST = 16,       /* 16 variants: 16..31 */
     ST_COUNT = 32,      /* 16 variants: 32..47 */
     ST_STATS_TYPE = 48, /* 16 variants: 48..63 */
@@ -74,6 +76,8 @@ static const char SQL_SET_VERSION[] =
 static const char SQL_GET_VERSION[] = "SELECT version FROM namespaces WHERE namespace = ?1";
 static const char SQL_FORGET_ROWS[] = "DELETE FROM resources WHERE namespace = ?1";
 static const char SQL_FORGET_NS[] = "DELETE FROM namespaces WHERE namespace = ?1";
+static const char SQL_NS_KEYS[] =
+    "SELECT count(*) FROM resources WHERE namespace = ?1 AND type = 'kv'";
 static const char SQL_PURGE[] = "DELETE FROM resources WHERE expires_at <= ?1";
 
 void duro_registry_query_free(duro_registry_query *q)
@@ -294,6 +298,18 @@ int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len)
 {
     int rc = run_for_ns(db, ST_FORGET_ROWS, SQL_FORGET_ROWS, ns, ns_len);
     return rc == DURO_OK ? run_for_ns(db, ST_FORGET_NS, SQL_FORGET_NS, ns, ns_len) : rc;
+}
+
+int duro_registry_db_ns_keys(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *keys)
+{
+    sqlite3_stmt *st = stmt(db, ST_NS_KEYS, SQL_NS_KEYS);
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *keys = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? DURO_OK : duro_status_from_sqlite(rc);
 }
 
 /* Copies the rows of one SELECT over a namespace file into the registry; the
@@ -655,8 +671,10 @@ static int op_stats(duro_registry_db *db, duro_msg *m, const duro_registry_query
     return DURO_OK;
 }
 
-int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now, size_t max_reply)
+int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, const duro_registry_env *env)
 {
+    int64_t now = env->now_ms;
+    size_t max_reply = env->max_reply;
     sqlite3_stmt *purge = stmt(db, ST_PURGE, SQL_PURGE);
     if (!purge)
         return storage_error(m, DURO_INTERNAL);
@@ -669,6 +687,12 @@ int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now, size_t
         return op_list(db, m, m->req, max_reply);
     case DURO_REGISTRY_STATS:
         return op_stats(db, m, m->req, max_reply);
+    case DURO_REGISTRY_NS_LIST:
+        return duro_namespace_list(db, m, m->req, env);
+    case DURO_REGISTRY_NS_GET:
+        return duro_namespace_get(db, m, m->req, env);
+    case DURO_REGISTRY_INFO:
+        return duro_namespace_info(m, env);
     default:
         return duro_msg_fail(m, DURO_BAD_REQUEST, "unknown registry operation");
     }
@@ -707,6 +731,9 @@ static void query_scope(const void *req, const char **ns, size_t *len)
 static const char *const query_ops[] = {
     [DURO_REGISTRY_LIST] = "resources.list",
     [DURO_REGISTRY_STATS] = "resources.stats",
+    [DURO_REGISTRY_NS_LIST] = "namespaces.list",
+    [DURO_REGISTRY_NS_GET] = "namespaces.get",
+    [DURO_REGISTRY_INFO] = "server.info",
 };
 
 /* Run by the registry actor (duro_registry_sqlite.exec), not a namespace's

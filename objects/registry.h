@@ -55,6 +55,11 @@ typedef struct duro_registry_query {
     size_t prefix_len;
     int64_t limit;  /* 0..DURO_REGISTRY_LIST_MAX */
     int64_t offset; /* 0..DURO_REGISTRY_OFFSET_MAX */
+    /* namespaces.list (objects/namespace.h): prefix is a namespace prefix,
+     * and the page starts after this name (the cursor) */
+    char after[DURO_NS_MAX + 1];
+    size_t after_len;
+    int has_after;
 } duro_registry_query;
 
 /* REGISTER / UNREGISTER, in the namespace of the message. */
@@ -107,11 +112,12 @@ void duro_registry_db_rollback(duro_registry_db *db);
 int duro_registry_db_apply(duro_registry_db *db, const char *ns, size_t ns_len, int64_t version,
                            const char *notes, size_t len);
 
-/* Runs a LIST or STATS message (m->req is a duro_registry_query), after
- * deleting the rows of keys expired at now_ms. Inside a transaction. A reply
- * tape that would pass max_reply bytes is DURO_PAYLOAD_TOO_LARGE instead (a
- * list: "use a smaller limit"; stats: "filter it"). */
-int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, int64_t now_ms, size_t max_reply);
+/* Runs a query message (m->req is a duro_registry_query; LIST, STATS and
+ * the namespace queries of objects/namespace.h), after deleting the rows of
+ * keys expired at env->now_ms. Inside a transaction. A reply tape that would
+ * pass env->max_reply bytes is DURO_PAYLOAD_TOO_LARGE instead (a list: "use
+ * a smaller limit"; stats: "filter it"). */
+int duro_registry_db_exec(duro_registry_db *db, duro_msg *m, const duro_registry_env *env);
 
 /* The version recorded for ns: 1 with *version set, 0 if unknown, or a
  * negative status. */
@@ -123,6 +129,10 @@ int duro_registry_db_version(duro_registry_db *db, const char *ns, size_t ns_len
  * writing the registry did. */
 int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len, sqlite3 *nsdb,
                              int64_t version, int64_t now_ms, int *ns_failed);
+
+/* The live KV keys of ns the registry knows, in *keys (after the query's
+ * purge of expired rows). DURO_OK or a storage status. */
+int duro_registry_db_ns_keys(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *keys);
 
 /* Forgets ns entirely (its file is gone). */
 int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len);

@@ -224,16 +224,102 @@ int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
     return DURO_OK;
 }
 
+static const char *const ns_list_fields[] = {"prefix", "after", "limit"};
+static const char *const ns_get_fields[] = {"namespace"};
+
+int duro_namespace_query_from(int op, const json_t *params, duro_params_mode mode,
+                              duro_registry_query **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!params || json_is_null(params))
+        params = NULL;
+    else if (!json_is_object(params))
+        return fail(err, errlen, DURO_BAD_REQUEST, "args must be a map");
+    const char *const *names = op == DURO_REGISTRY_NS_LIST  ? ns_list_fields
+                               : op == DURO_REGISTRY_NS_GET ? ns_get_fields
+                                                            : NULL;
+    size_t n_names = op == DURO_REGISTRY_NS_LIST ? 3 : op == DURO_REGISTRY_NS_GET ? 1 : 0;
+    int st;
+    if (params && (st = duro_fields_check(params, names, n_names, NULL, err, errlen)) != DURO_OK)
+        return st;
+    duro_registry_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return fail(err, errlen, DURO_NOMEM, "out of memory");
+    q->limit = DURO_REGISTRY_LIST_DEFAULT;
+    st = DURO_OK;
+    if (op == DURO_REGISTRY_NS_GET)
+        st = ns_field(params, q->ns, &q->ns_len, &q->has_ns, 1, err, errlen);
+    if (op == DURO_REGISTRY_NS_LIST && params) {
+        char prefix[DURO_NS_MAX + 1];
+        size_t n = 0;
+        int has = 0;
+        /* a prefix of a valid name is a valid name (or empty: no filter) */
+        st = name_field(params, "prefix", duro_ns_valid, prefix, sizeof prefix, &n, &has, 0,
+                        "a namespace prefix", err, errlen);
+        if (st == DURO_OK && has) {
+            if (!(q->prefix = malloc(n + 1)))
+                st = fail(err, errlen, DURO_NOMEM, "out of memory");
+            else {
+                memcpy(q->prefix, prefix, n + 1);
+                q->prefix_len = n;
+            }
+        }
+        if (st == DURO_OK)
+            st = name_field(params, "after", duro_ns_valid, q->after, sizeof q->after,
+                            &q->after_len, &q->has_after, 0, "a namespace name (the cursor)",
+                            err, errlen);
+        long long x;
+        const json_t *v = param(params, "limit", mode);
+        int rc;
+        if (st == DURO_OK && (rc = duro_param_int(v, mode, 0, DURO_REGISTRY_LIST_MAX, &x)) < 0)
+            st = duro_param_error(err, errlen, "limit", "an integer from 0 to 1000", v,
+                                  JSON_INTEGER, mode);
+        else if (st == DURO_OK && rc == 0)
+            q->limit = x;
+    }
+    if (st != DURO_OK) {
+        duro_registry_query_free(q);
+        return st;
+    }
+    *out = q;
+    return DURO_OK;
+}
+
 static int query_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
                       size_t errlen)
 {
     (void)a;
+    if (op == DURO_REGISTRY_NS_LIST || op == DURO_REGISTRY_NS_GET || op == DURO_REGISTRY_INFO)
+        return duro_namespace_query_from(op, args, DURO_PARAMS_TYPED, (duro_registry_query **)req,
+                                         err, errlen);
     if (op != DURO_REGISTRY_LIST && op != DURO_REGISTRY_STATS) {
         snprintf(err, errlen, "unknown operation");
         return DURO_BAD_REQUEST;
     }
     return duro_registry_query_from(args, DURO_PARAMS_TYPED, (duro_registry_query **)req, err,
                                     errlen);
+}
+
+static int empty_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
+                      size_t errlen)
+{
+    (void)op;
+    (void)a;
+    *req = NULL;
+    if (!json_is_object(args))
+        return fail(err, errlen, DURO_BAD_REQUEST, "args must be a map");
+    int st = duro_fields_check(args, NULL, 0, NULL, err, errlen);
+    if (st != DURO_OK)
+        return st;
+    /* nothing to say, but a built call has a request (kind.h) */
+    if (!(*req = calloc(1, 1)))
+        return fail(err, errlen, DURO_NOMEM, "out of memory");
+    return DURO_OK;
+}
+
+int duro_namespace_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen)
+{
+    return duro_args_decode(a, op, empty_tree, req, err, errlen);
 }
 
 static int resource_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,

@@ -42,6 +42,15 @@ int duro_resource_request(int op, const json_t *args, char *ns, size_t *ns_len,
  * (duro_registry_query_from, typed) and resources.register / unregister
  * (duro_resource_request, in the call's namespace). */
 int duro_registry_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
+/* namespaces.delete: args must be an empty map; *req is NULL. */
+int duro_namespace_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
+
+/* NS_LIST from {prefix, after (namespace names or a prefix of one), limit
+ * (0..1000, default 100)}, NS_GET from {namespace}, INFO from {} (objects/
+ * namespace.h); params may be NULL (no parameters). Read as mode says;
+ * unknown fields are DURO_BAD_REQUEST. */
+int duro_namespace_query_from(int op, const json_t *params, duro_params_mode mode,
+                              duro_registry_query **out, char *err, size_t errlen);
 int duro_resource_decode_args(int op, const duro_args *a, void **req, char *err, size_t errlen);
 
 #endif

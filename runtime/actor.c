@@ -41,11 +41,18 @@
  * session GET, deleting a missing key, clear). Otherwise the op runs again on
  * the real file, which it creates.
  *
+ * Deleting a namespace (an exec that answers DURO_DROP, kind.h): the owner
+ * commits what the batch wrote to it, closes it, removes its files, tells the
+ * registry to forget it (behind that commit's notices) and then answers; what
+ * comes after finds no file. A message that was on the worker pool across a
+ * delete on this actor is answered "retry" (drop_ns(), run_one()).
+ *
  * Shutdown: the mailbox is closed to new messages; the loop runs until it is
  * empty, commits, closes every namespace and returns.
  */
 #include "runtime/actor.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +359,7 @@ static void to_workers(duro_actor *a, duro_msg *m)
 {
     m->stage++;
     m->rt_ctx = a;
+    m->rt_drops = a->drops;
     m->resume = resume;
     if (duro_workers_submit(a->workers, m, m->work) != DURO_OK) {
         m->resume = NULL;
@@ -399,6 +407,8 @@ static int failure(duro_ns *ns, int st, const char **why)
     return *why ? refined : st;
 }
 
+static void drop_ns(duro_actor *a, duro_ns *ns, duro_msg *m, duro_ns **txn_list);
+
 static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
 {
     DURO_ASSERT_OWNER(a->owner);
@@ -412,6 +422,13 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         return;
     }
     DURO_STAT_ADD(ops[m->kind], 1);
+    if (m->stage > 0 && m->rt_drops != a->drops) {
+        /* back from the pool after a delete on this actor: what its first
+         * step read may be of a namespace that is gone (coarse: any delete) */
+        duro_msg_fail(m, DURO_UNAVAILABLE, "a namespace was deleted meanwhile; retry");
+        outbox_add(a, m);
+        return;
+    }
     duro_ns *ns = ns_find(a, m);
     if (ns && ns->readonly && !ns->in_txn && duro_kind_txn(ops, m->op) &&
         duro_ns_writable(&a->store, ns)) {
@@ -425,8 +442,13 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         return;
     }
     if (!duro_kind_txn(ops, m->op)) {
-        if (ops->exec(ns, m, now) == DURO_CONTINUE) {
+        int st = ops->exec(ns, m, now);
+        if (st == DURO_CONTINUE) {
             to_workers(a, m);
+            return;
+        }
+        if (st == DURO_DROP) {
+            drop_ns(a, ns, m, txn_list);
             return;
         }
         cap_read_reply(a, m);
@@ -461,59 +483,96 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     hold(ns, m);
 }
 
-/* Commits (or rolls back) each namespace of the batch, then sends its change
+/* Commits (or rolls back) a namespace of the batch, then sends its change
  * notices to the registry and posts its replies (in that order: see
  * registry.h). */
-static void finish(duro_actor *a, duro_ns *txn_list)
+static void finish_ns(duro_actor *a, duro_ns *ns)
 {
     DURO_ASSERT_OWNER(a->owner);
+    int st = ns->txn_failed;
+    const char *why = ns->txn_why;
+    /* write-behind state rides along */
+    if (st == DURO_OK && (st = flush_kinds(a, ns)) != DURO_OK)
+        st = failure(ns, st, &why);
+    if (st == DURO_OK) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = duro_ns_commit(ns);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (st == DURO_OK) {
+            DURO_STAT_ADD(commits, 1);
+            duro_stats_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                         (t1.tv_nsec - t0.tv_nsec) / 1000));
+        } else {
+            st = failure(ns, st, &why);
+        }
+    }
+    if (st != DURO_OK) {
+        duro_log_error("namespace %s: transaction failed: %s", ns->name, duro_errstr(st));
+        DURO_STAT_ADD(commit_failures, 1);
+        duro_ns_rollback(ns);
+    } else {
+        duro_registry_notify(a->registry, ns);
+    }
+    ns->in_txn = 0;
+    duro_msg *m = ns->pending;
+    ns->pending = NULL;
+    ns->pending_tail = &ns->pending;
+    while (m) {
+        duro_msg *next = m->next;
+        if (st != DURO_OK) {
+            duro_buf_free(&m->body);
+            m->version = -1;
+            if (why)
+                duro_msg_fail(m, st, "%s; nothing was written", why);
+            else
+                duro_msg_fail(m, st, "storage error, nothing was written: %s",
+                              duro_errstr(st));
+        }
+        reply(m);
+        m = next;
+    }
+}
+
+static void finish(duro_actor *a, duro_ns *txn_list)
+{
     while (txn_list) {
         duro_ns *ns = txn_list;
         txn_list = ns->txn_next;
-        int st = ns->txn_failed;
-        const char *why = ns->txn_why;
-        /* write-behind state rides along */
-        if (st == DURO_OK && (st = flush_kinds(a, ns)) != DURO_OK)
-            st = failure(ns, st, &why);
-        if (st == DURO_OK) {
-            struct timespec t0, t1;
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            st = duro_ns_commit(ns);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            if (st == DURO_OK) {
-                DURO_STAT_ADD(commits, 1);
-                duro_stats_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-                                             (t1.tv_nsec - t0.tv_nsec) / 1000));
-            } else {
-                st = failure(ns, st, &why);
-            }
-        }
-        if (st != DURO_OK) {
-            duro_log_error("namespace %s: transaction failed: %s", ns->name, duro_errstr(st));
-            DURO_STAT_ADD(commit_failures, 1);
-            duro_ns_rollback(ns);
-        } else {
-            duro_registry_notify(a->registry, ns);
-        }
-        ns->in_txn = 0;
-        duro_msg *m = ns->pending;
-        ns->pending = NULL;
-        ns->pending_tail = &ns->pending;
-        while (m) {
-            duro_msg *next = m->next;
-            if (st != DURO_OK) {
-                duro_buf_free(&m->body);
-                m->version = -1;
-                if (why)
-                    duro_msg_fail(m, st, "%s; nothing was written", why);
-                else
-                    duro_msg_fail(m, st, "storage error, nothing was written: %s",
-                                  duro_errstr(st));
-            }
-            reply(m);
-            m = next;
-        }
+        finish_ns(a, ns);
     }
+}
+
+/* exec answered DURO_DROP (kind.h): commits what the batch wrote to ns
+ * (answering those writes), closes ns, removes its files, tells the registry
+ * to forget it (after the notices of that commit), then answers m. */
+static void drop_ns(duro_actor *a, duro_ns *ns, duro_msg *m, duro_ns **txn_list)
+{
+    DURO_ASSERT_OWNER(a->owner);
+    assert(!ns->ghost);
+    if (ns->in_txn) {
+        duro_ns **pp = txn_list;
+        while (*pp != ns)
+            pp = &(*pp)->txn_next;
+        *pp = ns->txn_next;
+        finish_ns(a, ns);
+    }
+    char name[DURO_NS_MAX + 1];
+    size_t len = ns->name_len;
+    memcpy(name, ns->name, len + 1);
+    ns_drop(a, ns);
+    a->drops++;
+    char err[256];
+    const char *why;
+    int st = duro_ns_remove(&a->store, name, len, &why, err, sizeof err);
+    if (st != DURO_OK) {
+        duro_log_error("namespace %s: %s", name, err);
+        duro_buf_free(&m->body);
+        duro_msg_fail(m, st, "cannot delete the namespace: %s", why ? why : duro_errstr(st));
+    }
+    if (!duro_ns_exists(&a->store, name, len)) /* also after a later step failed */
+        duro_registry_forget(a->registry, name, len);
+    outbox_add(a, m);
 }
 
 /* Deletes due keys of every open namespace that has some, in small batches. */

@@ -28,6 +28,7 @@ typedef struct duro_actor {
     duro_msg *outbox, **outbox_tail; /* replies ready before this batch's commits */
     duro_ns *ghost;         /* in-memory stand-in for namespaces without a file */
     int ghost_failed;       /* the ghost could not be opened: ops use real files */
+    uint64_t drops;         /* namespaces deleted so far (DURO_DROP) */
     struct duro_registry *registry; /* gets each commit's change notices */
     const struct duro_kinds *kinds; /* the object kinds it runs (runtime/kind.h) */
     struct duro_workers *workers;   /* the runtime's pool, for ops that continue */

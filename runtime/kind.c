@@ -94,8 +94,10 @@ int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m)
         return duro_msg_fail(m, DURO_BAD_REQUEST, "invalid namespace: %s", why);
     }
     int st;
+    int admin = k->admin && k->admin(m->op);
     if (!k->global && c->allow &&
-        (st = c->allow(c->allow_arg, ns, ns_len, duro_op_writes(t, m), err, sizeof err)) != DURO_OK)
+        (st = c->allow(c->allow_arg, admin ? NULL : ns, admin ? 0 : ns_len, duro_op_writes(t, m),
+                       err, sizeof err)) != DURO_OK)
         return duro_msg_fail(m, st, "%s", err);
     if ((st = k->decode(m->op, &c->args, &m->req, err, sizeof err)) != DURO_OK) {
         m->req = NULL;

@@ -79,6 +79,9 @@ typedef struct duro_kind {
      * touch in-memory state it flushes later (flush) says 0 for them; one
      * whose reads update something (a rolling session's expiry) says 1. */
     int (*txn)(int op);
+    /* 1 if op needs the admin token (deleting a namespace): its access check
+     * names no namespace, which no JWT covers. NULL: no op does. */
+    int (*admin)(int op);
     /* Builds the request of op from a call's args: DURO_OK with *req set,
      * or an error status with a message in err. NULL: not callable. */
     int (*decode)(int op, const duro_args *a, void **req, char *err, size_t errlen);
@@ -196,6 +199,17 @@ int duro_args_decode(const duro_args *a, int op, duro_tree_decode *fn, void **re
  * with its batch, before the message comes back. If the pool is full, the
  * runtime answers DURO_UNAVAILABLE. */
 #define DURO_CONTINUE (-1)
+
+/* exec()'s answer for "remove this namespace" (an op with txn(op) 0, run
+ * on the namespace's file, never on the ghost): the actor commits the
+ * namespace's open transaction (earlier writes of the batch are answered as
+ * usual), closes it, removes its files durably (duro_ns_remove), tells the
+ * registry to forget it, and only then answers m with the reply exec built
+ * (or the removal's error). Ops after it see a namespace without a file; an
+ * op that went to the worker pool (DURO_CONTINUE) before it and comes back
+ * after it is answered DURO_UNAVAILABLE ("retry"), since its first step may
+ * have read the namespace that is gone. */
+#define DURO_DROP (-2)
 
 /* 1 if status means storage failed (roll back), else 0. */
 static inline int duro_status_is_storage_error(int st)

@@ -45,6 +45,7 @@ struct duro_msg {
     int stage;             /* a kind's own step of an op that continues (kind.h) */
     duro_msg_done_fn resume; /* the runtime's: a worker-pool job goes back (actor.c) */
     void *rt_ctx;            /* the runtime's, with resume */
+    uint64_t rt_drops;       /* the runtime's: its actor's drops when it went to the pool */
 
     /* reply: set by the actor before done() */
     int status;        /* duro_status */

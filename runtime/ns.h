@@ -81,6 +81,14 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
  * will say why), 0 if there is none. Creates nothing. */
 int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_len);
 
+/* Removes the closed namespace's files (<name>.db, then -wal and -shm) and
+ * fsyncs its shard directory, so the removal survives a crash. DURO_OK (also
+ * if there was no file), or DURO_INSUFFICIENT_STORAGE (a read-only file
+ * system, *why: duro_why_readonly) or DURO_IO with a message in err. The
+ * caller (the owner) has closed every handle of it. */
+int duro_ns_remove(const duro_store_config *cfg, const char *name, size_t name_len,
+                   const char **why, char *err, size_t errlen);
+
 /* Opens a ghost: a namespace in an in-memory SQLite database with the full
  * schema and nothing in it, named "" (the caller names it for each use). An
  * actor runs an op there first when the op's namespace has no file, and keeps

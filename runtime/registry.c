@@ -46,6 +46,8 @@ struct duro_registry {
     duro_mailbox mailbox;
     size_t max_mailbox; /* queued queries; notices are never refused */
     size_t max_reply;   /* largest reply tape of a query */
+    int actors;         /* the runtime's, for server.info */
+    int64_t started_ms;
     size_t queries;     /* queued queries (atomic) */
     const duro_registry_store *store;
     duro_registry_db *db;
@@ -524,6 +526,17 @@ static void apply(duro_registry *r, duro_msg *m, int64_t now)
     free_notice(m);
 }
 
+/* An owner deleted m's namespace: forgets it inside the open transaction.
+ * If this group fails, the repair finds the file gone and forgets it then. */
+static void forget(duro_registry *r, duro_msg *m, int64_t now)
+{
+    DURO_ASSERT_OWNER(r->owner);
+    note_group_ns(r, m->ns, m->ns_len);
+    if (begin(r, now) && !r->failed && r->store->forget(r->db, m->ns, m->ns_len) != DURO_OK)
+        r->failed = 1;
+    free(m);
+}
+
 static void commit(duro_registry *r, int64_t now)
 {
     DURO_ASSERT_OWNER(r->owner);
@@ -577,12 +590,18 @@ static void *registry_main(void *arg)
                 apply(r, m, now);
                 continue;
             }
+            if (m->op == DURO_REGISTRY_FORGET) {
+                forget(r, m, now);
+                continue;
+            }
             DURO_STAT_ADD(registry_queries, 1);
             __atomic_fetch_sub(&r->queries, 1, __ATOMIC_RELAXED);
             m->status = DURO_OK;
             m->version = -1;
+            duro_registry_env env = {r->cfg.data_dir, r->cfg.sync_full, r->actors,
+                                     r->started_ms,   now,              r->max_reply};
             if (begin(r, now))
-                r->store->exec(r->db, m, now, r->max_reply);
+                r->store->exec(r->db, m, &env);
             else
                 duro_msg_fail(m, DURO_INTERNAL, "the registry cannot open a transaction");
             m->done(m);
@@ -612,8 +631,8 @@ static void *registry_main(void *arg)
 /* ---- the interface ---- */
 
 int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *store,
-                       size_t max_mailbox, size_t max_reply, duro_registry **out, char *err,
-                       size_t errlen)
+                       size_t max_mailbox, size_t max_reply, int actors, duro_registry **out,
+                       char *err, size_t errlen)
 {
     *out = NULL;
     duro_registry *r = calloc(1, sizeof *r);
@@ -625,6 +644,8 @@ int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *
     r->store = store;
     r->max_mailbox = max_mailbox;
     r->max_reply = max_reply;
+    r->actors = actors;
+    r->started_ms = duro_now_ms();
     duro_owner_set(&r->owner); /* until the thread starts */
     int st = DURO_INTERNAL;
     /* the file is only an index: one that cannot be opened or reconciled is
@@ -694,6 +715,24 @@ void duro_registry_notify(duro_registry *r, duro_ns *ns)
         duro_log_error("registry: stopped; namespace %s is behind until the next start", ns->name);
         free_notice(m);
     }
+}
+
+void duro_registry_forget(duro_registry *r, const char *name, size_t len)
+{
+    duro_msg *m = calloc(1, sizeof *m);
+    if (!m) { /* the walk of the repair forgets namespaces whose file is gone */
+        __atomic_store_n(&r->dropped, 1, __ATOMIC_RELEASE);
+        duro_log_error("registry: out of memory; namespace %.*s is forgotten by the repair",
+                       (int)len, name);
+        return;
+    }
+    m->kind = DURO_KIND_REGISTRY;
+    m->op = DURO_REGISTRY_FORGET;
+    memcpy(m->ns, name, len);
+    m->ns[len] = '\0';
+    m->ns_len = len;
+    if (duro_mailbox_push_lazy(&r->mailbox, m) != 0)
+        free(m); /* stopping: the next start's reconcile forgets it */
 }
 
 int duro_registry_submit(duro_registry *r, duro_msg *m)

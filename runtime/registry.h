@@ -42,16 +42,23 @@ typedef struct duro_registry duro_registry;
 
 /* Opens the registry file of cfg->data_dir, reconciles it with the
  * namespace files and starts the thread. max_reply: the largest reply tape of
- * a query (a larger one is DURO_PAYLOAD_TOO_LARGE). */
+ * a query (a larger one is DURO_PAYLOAD_TOO_LARGE); actors: how many the
+ * runtime runs (for server.info). */
 int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *store,
-                       size_t max_mailbox, size_t max_reply, duro_registry **out, char *err,
-                       size_t errlen);
+                       size_t max_mailbox, size_t max_reply, int actors, duro_registry **out,
+                       char *err, size_t errlen);
 
 /* Owner thread, right after ns committed: hands ns->notes (if any) to the
  * registry; ns->notes is left empty. */
 void duro_registry_notify(duro_registry *r, duro_ns *ns);
 
-/* Queues a LIST/STATS message. DURO_OK, or DURO_UNAVAILABLE (full/closed). */
+/* Owner thread, right after it removed the file of namespace name (and
+ * after every notice of it): the registry forgets the namespace, in order
+ * with the notices, so a query sent after the removal was acknowledged does
+ * not see it. */
+void duro_registry_forget(duro_registry *r, const char *name, size_t len);
+
+/* Queues a query message. DURO_OK, or DURO_UNAVAILABLE (full/closed). */
 int duro_registry_submit(duro_registry *r, duro_msg *m);
 
 /* Messages waiting in the registry's mailbox (notices and queries). */

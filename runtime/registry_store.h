@@ -16,8 +16,29 @@
 
 #include "runtime/msg.h"
 
-/* m->op of a DURO_KIND_REGISTRY message */
-enum duro_registry_op { DURO_REGISTRY_NOTICE = 0, DURO_REGISTRY_LIST, DURO_REGISTRY_STATS };
+/* m->op of a DURO_KIND_REGISTRY message. NOTICE and FORGET come from the
+ * namespaces' owners (change notices; a namespace was deleted), the others
+ * are queries. */
+enum duro_registry_op {
+    DURO_REGISTRY_NOTICE = 0,
+    DURO_REGISTRY_LIST,
+    DURO_REGISTRY_STATS,
+    DURO_REGISTRY_NS_LIST, /* namespaces.list (objects/namespace.h) */
+    DURO_REGISTRY_NS_GET,  /* namespaces.get */
+    DURO_REGISTRY_INFO,    /* server.info */
+    DURO_REGISTRY_FORGET,  /* an owner deleted m->ns: forget it (not a query) */
+};
+
+/* What a query may read besides the index: the data directory (namespace
+ * files, free space) and the runtime's settings. */
+typedef struct duro_registry_env {
+    const char *data_dir;
+    int sync_full;
+    int actors;
+    int64_t started_ms; /* when the runtime opened */
+    int64_t now_ms;
+    size_t max_reply; /* largest reply tape */
+} duro_registry_env;
 
 typedef struct duro_registry_db duro_registry_db;
 
@@ -34,8 +55,8 @@ typedef struct duro_registry_store {
      * namespace's version they bring it to. */
     int (*apply)(duro_registry_db *db, const char *ns, size_t ns_len, int64_t version,
                  const char *notes, size_t len);
-    /* Runs a LIST or STATS message (inside a transaction). */
-    int (*exec)(duro_registry_db *db, duro_msg *m, int64_t now_ms, size_t max_reply);
+    /* Runs a query message (inside a transaction). */
+    int (*exec)(duro_registry_db *db, duro_msg *m, const duro_registry_env *env);
     /* The version recorded for ns: 1 with *version set, 0 if unknown, or a
      * negative status. */
     int (*version)(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *version);

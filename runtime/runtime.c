@@ -155,7 +155,7 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
     duro_store_config store = {rt->data_dir, cfg->sync_full, &rt->schema};
     size_t max_reply = cfg->max_reply_bytes ? cfg->max_reply_bytes : DURO_MAX_REPLY_DEFAULT;
     if ((st = duro_registry_open(&store, cfg->kinds->registry, cfg->max_mailbox, max_reply,
-                                 &rt->registry, err, errlen)) != DURO_OK)
+                                 cfg->actors, &rt->registry, err, errlen)) != DURO_OK)
         goto fail;
     if (duro_workers_start(cfg->workers > 0 ? cfg->workers : 2, 4096, &rt->workers) != DURO_OK) {
         snprintf(err, errlen, "cannot start the worker pool");

@@ -19,6 +19,7 @@
 #include "runtime/ns.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,44 @@ int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_l
     return stat(path, &sb) == 0 || errno != ENOENT;
 }
 
+int duro_ns_remove(const duro_store_config *cfg, const char *name, size_t name_len,
+                   const char **why, char *err, size_t errlen)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char path[4096 + 8];
+    size_t dir_len;
+    *why = NULL;
+    if (duro_ns_path(cfg->data_dir, name, name_len, path, 4096, &dir_len) != 0) {
+        snprintf(err, errlen, "path too long");
+        return DURO_BAD_REQUEST;
+    }
+    size_t base = strlen(path);
+    /* the .db first: once it is gone the namespace is gone (a -wal left
+     * behind by a failure below is the one risk: see docs/namespaces.md) */
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path + base, sizeof path - base, "%s", suffix[i]);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            int e = errno;
+            snprintf(err, errlen, "cannot remove %s: %s", path, strerror(e));
+            if (e == EROFS || e == EACCES || e == EPERM) {
+                *why = duro_why_readonly;
+                return DURO_INSUFFICIENT_STORAGE;
+            }
+            return DURO_IO;
+        }
+    }
+    path[dir_len] = '\0';
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        snprintf(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return DURO_IO;
+    }
+    close(fd);
+    return DURO_OK;
+}
+
 int duro_ns_writable(const duro_store_config *cfg, const duro_ns *ns)
 {
     char path[4096];
@@ -398,6 +437,21 @@ int duro_ns_open_ghost(const duro_store_config *cfg, duro_lru *lru, duro_ns **ou
     return DURO_OK;
 }
 
+/* Before a namespace file is created: a -wal or -shm without its .db (a
+ * crash in the middle of duro_ns_remove()) must not be replayed into the
+ * new file. */
+static void drop_strays(const char *db_path)
+{
+    struct stat sb;
+    if (stat(db_path, &sb) == 0 || errno != ENOENT)
+        return;
+    char p[4096 + 8];
+    snprintf(p, sizeof p, "%s-wal", db_path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", db_path);
+    unlink(p);
+}
+
 int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len,
                  duro_lru *lru, duro_ns **out, const char **why, char *err, size_t errlen)
 {
@@ -418,6 +472,7 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         return st != DURO_OK ? st : DURO_IO;
     }
     path[dir_len] = '/';
+    drop_strays(path);
 
     duro_ns *ns = ns_new(name, name_len, lru);
     if (!ns) {

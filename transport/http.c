@@ -226,6 +226,7 @@ static const struct route {
     {NULL, is_sessions, 0, 0, duro_http_serve_sessions},
     {"/auth/", NULL, 0, 0, duro_http_serve_auth},
     {"/api/resources/", NULL, 0, 15, duro_http_serve_resources},
+    {NULL, duro_http_is_namespaces, 0, 0, duro_http_serve_namespaces},
     {"/ratelimit/", NULL, 1, 11, duro_http_serve_ratelimit},
 };
 

@@ -191,6 +191,12 @@ duro_http_handler duro_http_serve_auth;
 
 duro_http_handler duro_http_serve_resources;
 
+/* ---- http_namespace.c ---- */
+
+/* 1 for /api/namespaces, /api/namespaces/... and /api/info. */
+int duro_http_is_namespaces(const char *path);
+duro_http_handler duro_http_serve_namespaces;
+
 /* ---- http.c ---- */
 
 /* Routes a request that passed the checks every route shares. */

@@ -17,7 +17,7 @@
     X(KV_BATCH_DELETE, "kv_batch_delete") X(KV_LIST, "kv_list") X(KV_CLEAR, "kv_clear")     \
     X(RL_CHECK, "ratelimit_check") X(RL_GET, "ratelimit_get") X(RL_RESET, "ratelimit_reset")   \
     X(SESSION, "session") X(AUTH, "auth") X(SNAPSHOT, "snapshot") X(RESOURCES, "resources")    \
-    X(OPTIONS, "options")                                                                   \
+    X(NAMESPACES, "namespaces") X(INFO, "info") X(OPTIONS, "options")                       \
     X(HEALTHZ, "healthz") X(METRICS, "metrics") X(OTHER, "other")
 
 enum duro_route {

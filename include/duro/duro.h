@@ -468,6 +468,49 @@ DURO_API duro_status duro_resources_register(duro *db, const char *ns, const cha
 DURO_API duro_status duro_resources_unregister(duro *db, const char *ns, const char *type,
                                                const char *key, int *deleted);
 
+/* ---- namespaces and the server ---- */
+
+/* A namespace is reported as the JSON object {"namespace","keys","bytes",
+ * "tables","blobs","last_write","last_write_ms"}: its live KV keys, the bytes
+ * of its file and -wal, its last write (ISO-8601 UTC and ms since the epoch);
+ * tables and blobs are 0 for now (docs/namespaces.md). */
+
+/* Filters and paging of duro_namespaces_list. NULL strings and -1 are unset:
+ * start from DURO_NAMESPACE_LIST_OPTS_INIT. */
+typedef struct duro_namespace_list_opts {
+    const char *prefix; /* only names that begin with it */
+    const char *after;  /* the page starts after this name (the previous page's "next") */
+    int64_t limit;      /* 0..1000 per page; -1: 100 */
+} duro_namespace_list_opts;
+
+#define DURO_NAMESPACE_LIST_OPTS_INIT {NULL, NULL, -1}
+
+/* One page of namespaces in name order: *json gets
+ * {"namespaces":[namespace...],"total":n,"limit":n,"has_more":bool,
+ * "next":name|null} (free with duro_free); total counts every name matching
+ * the prefix. opts NULL: all unset. Returns DURO_OK, DURO_BAD_REQUEST for a
+ * limit out of range or a prefix or cursor that is no namespace name, or
+ * DURO_FORBIDDEN for a token that does not cover every namespace. */
+DURO_API duro_status duro_namespaces_list(duro *db, const duro_namespace_list_opts *opts,
+                                          char **json, size_t *len);
+
+/* The namespace ns as *json (free with duro_free). Returns DURO_OK,
+ * DURO_NOT_FOUND if it has no file, DURO_BAD_REQUEST for an invalid name. */
+DURO_API duro_status duro_namespaces_get(duro *db, const char *ns, char **json, size_t *len);
+
+/* Deletes namespace ns: its files and its registry rows, durably; returns
+ * once done. Later writes start a fresh namespace. Returns DURO_OK,
+ * DURO_NOT_FOUND if it has no file, DURO_FORBIDDEN / DURO_UNAUTHORIZED without
+ * the admin token (when the server has access control). */
+DURO_API duro_status duro_namespaces_delete(duro *db, const char *ns);
+
+/* The server's figures as *json (free with duro_free): {"version",
+ * "started_at","uptime_ms","sync","actors","namespaces_open",
+ * "namespaces_total","cache_bytes","cache_hits","cache_misses",
+ * "cache_hit_rate","commits","data_bytes","disk_free_bytes",
+ * "disk_total_bytes"} (docs/namespaces.md). */
+DURO_API duro_status duro_server_info(duro *db, char **json, size_t *len);
+
 /* ---- msgpack values ---- */
 
 /* As duro_put_ex / duro_get, with the value as one msgpack object (and their

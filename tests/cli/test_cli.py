@@ -66,7 +66,7 @@ class HelpAndUsage(unittest.TestCase):
         rc, out, err = duro(None, "--help")
         self.assertEqual(rc, 0)
         for cmd in ("get", "put", "del", "ls", "batch-get", "batch-set", "clear", "stats",
-                    "bench", "ratelimit", "session", "snapshot", "resources"):
+                    "bench", "ratelimit", "session", "snapshot", "resources", "ns", "info"):
             self.assertIn(cmd, out)
         self.assertIn("duro://127.0.0.1:7070", out)
         self.assertIn("5 rate limited", out)
@@ -699,6 +699,41 @@ class SnapshotCommands(Base):
         self.assertEqual(out, {"version": 0, "created": False})
         rc, out, err = duro(SRV, "-n", "bad/ns", "snapshot", "get")
         self.assertEqual(rc, 2, err)
+
+
+class NamespaceCommands(Base):
+    ns = "cli-nsc"
+
+    def test_ls_info_rm(self):
+        for n in ("a", "b", "c"):
+            rc, _, err = duro(SRV, "-n", "cli-nsl-" + n, "put", "k", "1")
+            self.assertEqual(rc, 0, err)
+        page, _ = self.duro("ns", "ls", "--prefix", "cli-nsl-", "--limit", "2")
+        self.assertEqual([r["namespace"] for r in page["namespaces"]], ["cli-nsl-a", "cli-nsl-b"])
+        self.assertEqual((page["total"], page["has_more"], page["next"]), (3, True, "cli-nsl-b"))
+        page, _ = self.duro("ns", "ls", "--prefix", "cli-nsl-", "--after", page["next"])
+        self.assertEqual([r["namespace"] for r in page["namespaces"]], ["cli-nsl-c"])
+        rec, _ = self.duro("ns", "info", "cli-nsl-a")
+        self.assertEqual((rec["namespace"], rec["keys"], rec["tables"], rec["blobs"]),
+                         ("cli-nsl-a", 1, 0, 0))
+        # rm wants --yes (exit 2, nothing deleted)
+        _, err = self.duro("ns", "rm", "cli-nsl-a", want=2)
+        self.assertIn("--yes", err)
+        self.duro("ns", "info", "cli-nsl-a")
+        out, _ = self.duro("ns", "rm", "cli-nsl-a", "--yes")
+        self.assertEqual(out, {"deleted": True})
+        self.duro("ns", "info", "cli-nsl-a", want=1)
+        self.duro("ns", "rm", "cli-nsl-a", "--yes", want=1)
+        self.duro("ns", "ls", "--limit", "1001", want=2)
+        self.duro("ns", "info", want=2)
+
+    def test_info(self):
+        info, _ = self.duro("info")
+        for field in ("version", "uptime_ms", "sync", "actors", "namespaces_open",
+                      "namespaces_total", "cache_bytes", "cache_hit_rate", "commits",
+                      "data_bytes", "disk_free_bytes"):
+            self.assertIn(field, info)
+        self.assertEqual(info["sync"], "full")
 
 
 class ResourceCommands(Base):

@@ -1530,6 +1530,47 @@ TEST(embedded_ratelimit_default)
 
 /* ---- the namespace snapshot ---- */
 
+TEST(namespaces_list_get_delete_info)
+{
+    ASSERT_EQ(PUT("nsapi-a", "k1", "1"), DURO_OK);
+    ASSERT_EQ(PUT("nsapi-a", "k2", "2"), DURO_OK);
+    ASSERT_EQ(PUT("nsapi-b", "k", "1"), DURO_OK);
+    duro_namespace_list_opts lo = DURO_NAMESPACE_LIST_OPTS_INIT;
+    lo.prefix = "nsapi-";
+    lo.limit = 1;
+    char *json = NULL;
+    ASSERT_EQ(duro_namespaces_list(db, &lo, &json, NULL), DURO_OK);
+    json_t *j = parse(json);
+    duro_free(json);
+    ASSERT(j);
+    ASSERT_EQ(json_integer_value(json_object_get(j, "total")), 2);
+    ASSERT_STREQ(json_string_value(json_object_get(j, "next")), "nsapi-a");
+    ASSERT_STREQ(json_string_value(json_object_get(
+                     json_array_get(json_object_get(j, "namespaces"), 0), "namespace")),
+                 "nsapi-a");
+    json_decref(j);
+    lo.after = "nsapi-a";
+    ASSERT_EQ(duro_namespaces_list(db, &lo, &json, NULL), DURO_OK);
+    ASSERT(strstr(json, "\"nsapi-b\"") && !strstr(json, "\"nsapi-a\""));
+    duro_free(json);
+    lo.limit = 1001;
+    ASSERT_EQ(duro_namespaces_list(db, &lo, &json, NULL), DURO_BAD_REQUEST);
+    ASSERT(json == NULL);
+    size_t len = 0;
+    ASSERT_EQ(duro_namespaces_get(db, "nsapi-a", &json, &len), DURO_OK);
+    ASSERT(len == strlen(json) && strstr(json, "\"keys\":2"));
+    duro_free(json);
+    ASSERT_EQ(duro_namespaces_delete(db, "nsapi-a"), DURO_OK);
+    ASSERT_EQ(duro_namespaces_get(db, "nsapi-a", &json, NULL), DURO_NOT_FOUND);
+    ASSERT_EQ(duro_namespaces_delete(db, "nsapi-a"), DURO_NOT_FOUND);
+    char *v = NULL;
+    ASSERT_EQ(duro_get(db, "nsapi-a", "k1", &v, NULL), DURO_NOT_FOUND);
+    ASSERT_EQ(duro_namespaces_delete(db, "bad name"), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_server_info(db, &json, NULL), DURO_OK);
+    ASSERT(strstr(json, "\"version\":\"" DURO_VERSION_STRING "\""));
+    duro_free(json);
+}
+
 /* The integer etag of a snapshot, read with duro_snapshot_get (-1 on error). */
 static int64_t snap_etag(const char *ns)
 {

@@ -34,7 +34,9 @@ TEST(every_op_name_finds_its_row)
             names++;
         }
     }
-    ASSERT_EQ(names, 10 + 3 + 6 + 5 + 2 + 2); /* kv+snapshot, ratelimit, session, auth, resources */
+    /* kv+snapshot, ratelimit, session, auth, resources, registry queries
+     * (resources, namespaces, server.info), namespaces.delete */
+    ASSERT_EQ(names, 10 + 3 + 6 + 5 + 2 + 5 + 1);
     int kind, op;
     ASSERT(duro_op_find(T, "kv.gets", 7, &kind, &op) == NULL);
     ASSERT(duro_op_find(T, "kv.ge", 5, &kind, &op) == NULL);
@@ -53,6 +55,8 @@ static int allow(void *arg, const char *ns, size_t ns_len, int write, char *err,
     seen *s = arg;
     s->calls++;
     s->write = write;
+    if (!ns) /* an admin-only op */
+        ns_len = 7, ns = "(admin)";
     snprintf(s->ns, sizeof s->ns, "%.*s", (int)ns_len, ns);
     if (s->refuse) {
         snprintf(err, errlen, "no access to %.*s", (int)ns_len, ns);
@@ -169,6 +173,46 @@ TEST(registry_queries_read_every_namespace_or_their_filter)
     s = (seen){.refuse = 1};
     ASSERT_EQ(build("resources.stats", "x", "{\"namespace\":\"team\"}", &s, &m), DURO_FORBIDDEN);
     ASSERT(m.req == NULL);
+}
+
+TEST(namespace_ops_ask_for_the_admin_or_their_scope)
+{
+    seen s = {0};
+    duro_msg m;
+    /* delete runs on the owner of its namespace, but asks for the admin */
+    ASSERT_EQ(build("namespaces.delete", "app", "{}", &s, &m), DURO_OK);
+    ASSERT_EQ(m.kind, DURO_KIND_NAMESPACE);
+    ASSERT_STREQ(m.ns, "app");
+    ASSERT_STREQ(s.ns, "(admin)");
+    ASSERT_EQ(s.write, 1);
+    duro_op_free(T, &m);
+    ASSERT_EQ(build("namespaces.delete", "app", "{\"x\":1}", NULL, &m), DURO_BAD_REQUEST);
+    s = (seen){.refuse = 1};
+    ASSERT_EQ(build("namespaces.delete", "app", "{}", &s, &m), DURO_FORBIDDEN);
+    ASSERT_STREQ(m.errmsg, "no access to (admin)");
+    /* the queries go to the registry; get reads its namespace's scope */
+    static const struct {
+        const char *op, *args, *scope;
+        int reg_op;
+    } q[] = {
+        {"namespaces.list", "{\"prefix\":\"a\",\"limit\":5}", "*", DURO_REGISTRY_NS_LIST},
+        {"namespaces.get", "{\"namespace\":\"team\"}", "team", DURO_REGISTRY_NS_GET},
+        {"server.info", "{}", "*", DURO_REGISTRY_INFO},
+    };
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        s = (seen){0};
+        ASSERT_EQ(build(q[i].op, "ignored", q[i].args, &s, &m), DURO_OK);
+        ASSERT_EQ(m.kind, DURO_KIND_REGISTRY);
+        ASSERT_EQ(m.op, q[i].reg_op);
+        ASSERT_STREQ(m.ns, "*");
+        ASSERT_STREQ(s.ns, q[i].scope);
+        ASSERT_EQ(s.write, 0);
+        duro_op_free(T, &m);
+    }
+    ASSERT_EQ(build("namespaces.list", "x", "{\"limit\":1001}", NULL, &m), DURO_BAD_REQUEST);
+    ASSERT_EQ(build("namespaces.list", "x", "{\"after\":\"_x\"}", NULL, &m), DURO_BAD_REQUEST);
+    ASSERT_EQ(build("namespaces.get", "x", "{}", NULL, &m), DURO_BAD_REQUEST);
+    ASSERT_EQ(build("server.info", "x", "{\"a\":1}", NULL, &m), DURO_BAD_REQUEST);
 }
 
 /* A table with KV's migration given twice, or with a gap, is refused. */
