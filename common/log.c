@@ -7,6 +7,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/buf.h"
+#include "common/codec.h"
+
 int duro_log_level = DURO_LOG_INFO;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -19,22 +22,34 @@ int duro_log_level_parse(const char *s)
     return -1;
 }
 
+int duro_log_json;
+
 static void vlog(int level, const char *suffix, const char *fmt, va_list ap)
 {
-    char line[1024];
+    char line[1024], stamp[80];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    int n = duro_log_json ? 0 : snprintf(line, sizeof line, "%s %-5s ", stamp, names[level]);
     vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     size_t len = strlen(line);
     if (suffix)
         len += (size_t)snprintf(line + len, sizeof line - len - 1, "%s", suffix);
     if (len > sizeof line - 2)
         len = sizeof line - 2;
+    if (duro_log_json) { /* {"time","level","msg"}: the message escaped */
+        duro_buf b = {0};
+        duro_buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", stamp, names[level]);
+        duro_json_put_str(&b, line, len);
+        duro_buf_puts(&b, "}\n");
+        if (b.len)
+            fwrite(b.data, 1, b.len, stderr);
+        duro_buf_free(&b);
+        return;
+    }
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }

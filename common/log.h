@@ -8,6 +8,10 @@ enum { DURO_LOG_ERROR = 0, DURO_LOG_WARN = 1, DURO_LOG_INFO = 2, DURO_LOG_DEBUG 
 
 extern int duro_log_level;
 
+/* 0: text lines ("2026-12-02T13:00:00.123Z info  msg"); 1: one JSON object
+ * per line {"time","level","msg"} (--log-format json). */
+extern int duro_log_json;
+
 /* Parses "error|warn|info|debug"; -1 if unknown. */
 int duro_log_level_parse(const char *s);
 

@@ -112,6 +112,7 @@ static void flush_alone(duro_actor *a, duro_ns *ns);
 static void ns_drop(duro_actor *a, duro_ns *ns)
 {
     DURO_ASSERT_OWNER(a->owner);
+    duro_log_debug("actor %u: namespace %s closed", a->id, ns->name);
     flush_alone(a, ns);
     for (int kind = 0; kind < DURO_KIND_MAX; kind++) {
         const duro_kind *ops = duro_kind_get(a->kinds, kind);
@@ -181,6 +182,7 @@ static duro_ns *ns_open(duro_actor *a, duro_msg *m)
     *slot(a, m->ns, m->ns_len) = ns;
     a->open_count++;
     ns_lru_touch(a, ns);
+    duro_log_debug("actor %u: namespace %s opened (%zu open)", a->id, ns->name, a->open_count);
     return ns;
 }
 
@@ -500,9 +502,12 @@ static void finish_ns(duro_actor *a, duro_ns *ns)
         st = duro_ns_commit(ns);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (st == DURO_OK) {
+            uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                     (t1.tv_nsec - t0.tv_nsec) / 1000);
             DURO_STAT_ADD(commits, 1);
-            duro_stats_commit((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-                                         (t1.tv_nsec - t0.tv_nsec) / 1000));
+            duro_stats_commit(us);
+            duro_log_debug("actor %u: namespace %s committed version %lld in %llu us", a->id,
+                           ns->name, (long long)ns->version, (unsigned long long)us);
         } else {
             st = failure(ns, st, &why);
         }

@@ -13,7 +13,8 @@
 #include "common/log.h"
 #include "objects/ratelimit_req.h"
 
-enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC, K_RATE, K_SECRET, K_BOOL };
+enum kind { K_LONG, K_LISTEN, K_PATH, K_LOGLEVEL, K_SYNC, K_RATE, K_SECRET, K_BOOL, K_LOGFORMAT,
+            K_ACCESSLOG };
 
 struct flag {
     const char *name;
@@ -80,6 +81,11 @@ static const struct flag flags[] = {
      "serve GET/POST /_errinj, which makes storage calls fail on purpose (tests only; never in"
      " production; docs/testing.md)"},
     {"log-level", K_LOGLEVEL, 0, 0, 0, "info", "error|warn|info|debug"},
+    {"log-format", K_LOGFORMAT, 0, 0, 0, "text",
+     "text: one line per message; json: one JSON object {time, level, msg} per line"},
+    {"access-log", K_ACCESSLOG, 0, 0, 0, NULL,
+     "one JSON line per request, HTTP and binary protocol, to this file (- : stderr; SIGHUP"
+     " reopens it); off by default"},
     {"sync", K_SYNC, 0, 0, 0, "full",
      "full: every commit is fsynced (default); normal: opt-in, faster, may lose the last"
      " commits on power loss (never on a process crash)"},
@@ -150,6 +156,20 @@ static int set(duro_config *c, const struct flag *f, const char *v, char *err, s
             snprintf(err, errlen, "--%s: expected 0|1|true|false, got \"%s\"", f->name, v);
             return -1;
         }
+        return 0;
+    case K_LOGFORMAT:
+        if (strcasecmp(v, "text") == 0 || strcasecmp(v, "json") == 0) {
+            c->log_json = strcasecmp(v, "json") == 0;
+            return 0;
+        }
+        snprintf(err, errlen, "--log-format: expected text|json, got \"%s\"", v);
+        return -1;
+    case K_ACCESSLOG:
+        if (!*v || strlen(v) >= sizeof c->access_log) {
+            snprintf(err, errlen, "--access-log: expected a file path or -");
+            return -1;
+        }
+        strcpy(c->access_log, v);
         return 0;
     case K_LOGLEVEL:
         if ((c->log_level = duro_log_level_parse(v)) < 0) {

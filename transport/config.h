@@ -42,6 +42,8 @@ typedef struct duro_config {
     long pwhash_min;
     long errinj; /* serve the fault injection route /_errinj (tests only) */
     int log_level;
+    int log_json;           /* --log-format json */
+    char access_log[3000];  /* --access-log: "" none, "-" stderr, else a file */
     int sync_full;
 } duro_config;
 

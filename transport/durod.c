@@ -20,6 +20,7 @@
 #include "objects/object.h"
 #include "runtime/runtime.h"
 #include "transport/access.h"
+#include "transport/accesslog.h"
 #include "transport/config.h"
 #include "transport/http.h"
 
@@ -132,6 +133,11 @@ int main(int argc, char **argv)
         break;
     }
     duro_log_level = cfg.log_level;
+    duro_log_json = cfg.log_json;
+    if (cfg.access_log[0] && duro_accesslog_open(cfg.access_log) != 0) {
+        fprintf(stderr, "durod: --access-log %s: %s\n", cfg.access_log, strerror(errno));
+        return 2;
+    }
     if (cfg.max_reply_bytes < cfg.max_value_bytes + 1024)
         duro_log_warn("--max-reply-bytes %ld is not above --max-value-bytes %ld: a value near the"
                       " size limit can be written but not read back (413)",
@@ -203,13 +209,21 @@ int main(int argc, char **argv)
                   cfg.io_threads, cfg.sync_full ? "" : ", sync=normal",
                   duro_access_enabled(access) ? ", access control on" : "");
     int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-        duro_log_info("SIGHUP: nothing to reopen (the log is stderr); still running");
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        if (!duro_accesslog_on())
+            duro_log_info("SIGHUP: nothing to reopen (the log is stderr); still running");
+        else if (duro_accesslog_reopen() != 0)
+            duro_log_error("SIGHUP: cannot reopen --access-log %s: %s (still writing the old"
+                           " file)", cfg.access_log, strerror(errno));
+        else
+            duro_log_info("SIGHUP: --access-log reopened");
+    }
     duro_log_info("signal %d: stopping (finishing requests in flight)", sig);
     duro_http_stop(http);
     duro_runtime_close(rt);
     duro_http_free(http);
     duro_access_free(access);
+    duro_accesslog_close();
     duro_log_info("stopped cleanly");
     return 0;
 }

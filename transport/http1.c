@@ -23,6 +23,7 @@
  * or when the connection dies while reading it).
  */
 #include "duro/version.h"
+#include "transport/accesslog.h"
 #include "transport/http1.h"
 
 #include <sys/queue.h>
@@ -33,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -259,6 +262,13 @@ static duro_hreq *req_new(duro_conn *c)
         return NULL;
     r->conn = c;
     r->minor = 1; /* until the request line says otherwise (errors before it) */
+    r->t0_us = duro_mono_us();
+    static uint64_t seq;
+    static uint32_t boot; /* per process: ids of two runs do not collide */
+    if (!boot)
+        boot = randombytes_random() | 1;
+    snprintf(r->request_id, sizeof r->request_id, "%08x-%llx", boot,
+             (unsigned long long)__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     TAILQ_INIT(&r->in);
     TAILQ_INIT(&r->out);
     return r;
@@ -391,6 +401,11 @@ static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
     evbuffer_drain(in, end);
     char err[160];
     int st = duro_http1_parse_head(r, end, err, sizeof err);
+    const char *rid = st == DURO_OK ? evhttp_find_header(&r->in, "X-Request-Id") : NULL;
+    if (rid && *rid && strlen(rid) < sizeof r->request_id &&
+        strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+            strlen(rid))
+        strcpy(r->request_id, rid); /* the client's: echoed, and in the access log */
     uint64_t len = 0;
     int chunked = 0;
     if (st == DURO_OK)
@@ -624,6 +639,7 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
             duro_buf_puts(&head, "\r\n");
         }
         duro_buf_printf(&head, "Date: %s\r\n", http_date());
+        duro_buf_printf(&head, "X-Request-Id: %s\r\n", r->request_id);
         duro_buf_puts(&head, "Server: durod/" DURO_VERSION_STRING "\r\n");
         int bodyless = code == 204 || code == 304 || code < 200;
         if (!bodyless)
@@ -646,6 +662,9 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
             body = NULL;
         }
     }
+    duro_accesslog_http(r->request_id, duro_conn_peer(c), r->method_name[0] ? r->method_name : "-",
+                        r->path ? r->path : "-", r->query, r->log_ns, code, len,
+                        duro_mono_us() - r->t0_us);
     free(body);
     int keep = r->keep_alive;
     if (h->req == r)

@@ -64,6 +64,10 @@ typedef struct duro_hreq {
     size_t reserved;     /* pending-request budget held for the body */
     void *user;          /* the handler's, freed with user_free() with the request */
     void (*user_free)(void *);
+    /* for the access log and the X-Request-Id reply header */
+    uint64_t t0_us;      /* when its head was complete (duro_mono_us) */
+    char request_id[65]; /* the client's X-Request-Id if it is 1..64 of [A-Za-z0-9._-], else ours */
+    char log_ns[129];    /* the namespace the handler found, or "" */
 } duro_hreq;
 
 typedef struct duro_http1_config {

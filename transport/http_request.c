@@ -263,6 +263,7 @@ int duro_http_namespace(duro_hreq *req, const char *query, route_info *ri, char 
         free(v);
         return DURO_BAD_REQUEST;
     }
+    snprintf(req->log_ns, sizeof req->log_ns, "%.*s", (int)n, v);
     memcpy(ri->ns, v, n);
     ri->ns[n] = '\0';
     ri->ns_len = n;

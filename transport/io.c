@@ -186,6 +186,7 @@ void duro_conn_close(duro_conn *c)
     ON_LOOP(c->t);
     if (!c->bev)
         return;
+    duro_log_debug("connection from %s closed", c->peer);
     io_thread *t = c->t;
     bufferevent_free(c->bev); /* closes the socket */
     c->bev = NULL;
@@ -501,6 +502,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setcb(bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(bev, EV_WRITE, DURO_OUT_LOW, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+    duro_log_debug("connection from %s opened (%s)", c->peer, ls->proto->name ? ls->proto->name : "?");
     if (ls->proto->open)
         ls->proto->open(c);
 }

@@ -44,6 +44,7 @@
 #include "objects/object.h"
 #include "runtime/workers.h"
 #include "transport/access.h"
+#include "transport/accesslog.h"
 #include "transport/metrics.h"
 #include "common/codec.h"
 #include "common/errbody.h"
@@ -238,17 +239,43 @@ static void work_encode(duro_msg *m)
     encode_reply(k, &k->out);
 }
 
+/* Counts one answered request in /metrics and the access log: a kind's op
+ * (kind >= 0), or kind -1 and op a DURO_RPC_* label; name[0..name_len) the
+ * op as the log shows it, ns its namespace. */
+static void account(rconn *c, uint64_t msgid, int kind, int op, const char *name,
+                    size_t name_len, const char *ns, size_t ns_len, int status, size_t bytes,
+                    uint64_t us)
+{
+    duro_metrics_rpc(kind, op, status, us);
+    if (duro_accesslog_on())
+        duro_accesslog_rpc(msgid, duro_conn_peer(c->conn), name, name_len, ns, ns_len, status,
+                           bytes, us);
+}
+
+/* account() of a frame answered at once, under the op name it was sent with. */
+static void account_frame(rconn *c, const duro_frame *f, int label, int status)
+{
+    account(c, f->msgid, -1, label, f->op ? f->op : "", f->op ? f->op_len : 0,
+            f->ns ? f->ns : "", f->ns ? f->ns_len : 0, status, 0, 0);
+}
+
 /* Writes the call's reply (if the client is still there) and frees it. */
 static void finish(rcall *k)
 {
     rconn *c = k->c;
+    size_t bytes = k->out.len;
     if (duro_conn_open(c->conn) && k->out.len) {
         size_t len;
         char *data = duro_buf_take(&k->out, &len);
         if (data)
             duro_conn_write_take(c->conn, data, len);
     }
-    duro_metrics_rpc(k->m.kind, k->m.op, k->m.status, duro_mono_us() - k->t0_us);
+    const duro_kind *kd = duro_kind_get(&duro_object_kinds, k->m.kind);
+    const char *name = kd && kd->ops && k->m.op >= 0 && k->m.op < kd->n_ops && kd->ops[k->m.op]
+                           ? kd->ops[k->m.op]
+                           : "?";
+    account(c, k->msgid, k->m.kind, k->m.op, name, strlen(name), k->m.ns, k->m.ns_len,
+            k->m.status, bytes, duro_mono_us() - k->t0_us);
     if (k->m.kind == DURO_KIND_AUTH)
         duro_metrics_auth(k->m.op, k->m.status);
     duro_io_release(duro_conn_io(c->conn), k->frame_bytes);
@@ -362,7 +389,11 @@ static void submit(rconn *c, const rframe *rf)
         .found_op = rf->op,
     };
     if (duro_op_build(&duro_object_kinds, &call, &k->m) != DURO_OK) {
-        duro_metrics_rpc(rf->k ? rf->kind : -1, rf->k ? rf->op : DURO_RPC_OTHER, k->m.status, 0);
+        if (rf->k)
+            account(c, rf->f.msgid, rf->kind, rf->op, rf->f.op, rf->f.op_len, rf->f.ns,
+                    rf->f.ns_len, k->m.status, 0, 0);
+        else
+            account_frame(c, &rf->f, DURO_RPC_OTHER, k->m.status);
         send_error(c, rf->f.msgid, k->m.status, k->m.errmsg);
         free(k);
         return;
@@ -385,14 +416,14 @@ static void handle_frame(rconn *c, const rframe *rf)
 {
     const duro_frame f = rf->f;
     if (!rf->parsed) {
-        duro_metrics_rpc(-1, DURO_RPC_OTHER, DURO_BAD_REQUEST, 0);
+        account(c, f.msgid, -1, DURO_RPC_OTHER, "-", 1, "", 0, DURO_BAD_REQUEST, 0, 0);
         fail_and_close(c, f.msgid, DURO_BAD_REQUEST,
                        "malformed frame: expected msgpack [msgid, op, ns, args]");
         return;
     }
     uint64_t msgid = f.msgid;
     if (duro_conn_stopping(c->conn)) {
-        duro_metrics_rpc(-1, DURO_RPC_OTHER, DURO_UNAVAILABLE, 0);
+        account_frame(c, &f, DURO_RPC_OTHER, DURO_UNAVAILABLE);
         send_error(c, msgid, DURO_UNAVAILABLE, "server is shutting down");
         return;
     }
@@ -403,11 +434,11 @@ static void handle_frame(rconn *c, const rframe *rf)
         duro_buf_append(&b, duro_frame_pong, DURO_FRAME_PONG_LEN);
         put_frame(c, &b);
         duro_buf_free(&b);
-        duro_metrics_rpc(-1, DURO_RPC_PING, DURO_OK, 0);
+        account_frame(c, &f, DURO_RPC_PING, DURO_OK);
         return;
     }
     if (f.op_len == 4 && memcmp(f.op, "auth", 4) == 0) {
-        duro_metrics_rpc(-1, DURO_RPC_AUTH, auth_op(c, msgid, f.args, f.args_len), 0);
+        account_frame(c, &f, DURO_RPC_AUTH, auth_op(c, msgid, f.args, f.args_len));
         return;
     }
     submit(c, rf);
