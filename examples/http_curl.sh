@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# http_curl.sh — a walk through the HTTP KV routes of durod with curl.
+# http_curl.sh — a walk through every route family of durod's HTTP API with
+# curl: KV, the snapshot, rate limiting, sessions, users and login, the
+# registry, namespaces, server info and metrics (docs/api.md).
 #
 #   DURO_HTTP=http://127.0.0.1:8787 examples/http_curl.sh
+#   DURO_TOKEN=... DURO_HTTP=... examples/http_curl.sh   # a server with --auth-token
+#
+# With DURO_TOKEN (the server's admin token) every request carries
+# "Authorization: Bearer $DURO_TOKEN"; the login session then travels in the
+# duro_session cookie.
 #
 # Every step prints the request and the reply, and checks the HTTP status (and,
 # where it matters, the body); the script stops with status 1 at the first
@@ -25,7 +32,10 @@ call() {
     shift 3
     echo "> $method $path $*"
     local out
-    out=$(curl -sS --max-time 10 -D "$HDRS" -X "$method" -w '\n%{http_code}' "$@" "$BASE$path") ||
+    local auth=()
+    [[ -z ${DURO_TOKEN:-} ]] || auth=(-H "Authorization: Bearer $DURO_TOKEN")
+    out=$(curl -sS --max-time 10 -D "$HDRS" -X "$method" -w '\n%{http_code}' "${auth[@]}" "$@" \
+        "$BASE$path") ||
         fail "curl could not reach $BASE$path"
     STATUS=${out##*$'\n'}
     BODY=${out%$'\n'*}
@@ -137,6 +147,54 @@ call 200 GET "/api/resources/stats?namespace=$NS"
 has '"do":1'
 call 200 DELETE "/api/resources/unregister?type=do&namespace=$NS&key=Room:1"
 has '"deleted":true'
+
+echo "# the whole namespace as one document: GET, then PATCH with If-Match (docs/snapshot.md)"
+call 200 GET "/api/storage?ns=$NS"
+SNAP=$(header ETag)
+call 200 PATCH "/api/storage?ns=$NS" -H "$J" -H "If-Match: $SNAP" \
+    -d '[{"op":"set","key":"snap:1","value":{"n":1}},{"op":"del","key":"counter"}]'
+has '"version":'
+call 412 PATCH "/api/storage?ns=$NS" -H "$J" -H "If-Match: $SNAP" -d '[]'
+
+echo "# rate limiting: 2 per minute, the third is denied (docs/ratelimit.md)"
+call 200 POST "/ratelimit/login:ada/check?ns=$NS" -H "$J" -d '{"limit":2,"windowMs":60000}'
+has '"allowed":true'
+call 200 POST "/ratelimit/login:ada/check?ns=$NS"
+call 429 POST "/ratelimit/login:ada/check?ns=$NS&enforce=1"
+has RATE_LIMITED
+call 200 GET "/ratelimit/login:ada?ns=$NS"
+has '"remaining":0'
+call 200 DELETE "/ratelimit/login:ada?ns=$NS"
+
+echo "# sessions: create (201), read, list a user's, revoke (docs/sessions.md)"
+call 201 POST "/sessions?ns=$NS" -H "$J" -d '{"data":{"cart":[]},"ttlMs":600000,"userId":"ada"}'
+SID=$(printf '%s' "$BODY" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+[[ -n $SID ]] || fail "no session id"
+call 200 GET "/sessions/$SID?ns=$NS"
+has '"cart":[]'
+call 200 PUT "/sessions/$SID?ns=$NS" -H "$J" -d '{"data":{"cart":[1]}}'
+call 200 GET "/users/ada/sessions?ns=$NS"
+has '"count":1'
+call 200 DELETE "/users/ada/sessions?ns=$NS"
+has '"deleted":1'
+
+echo "# users and password login: register (201), log in, who am I, log out (docs/auth.md)"
+call 201 POST "/auth/users?ns=$NS" -H "$J" -d '{"email":"ada@example.com","password":"correct horse"}'
+call 200 POST "/auth/login?ns=$NS" -H "$J" -d '{"email":"ada@example.com","password":"correct horse"}'
+LOGIN=$(printf '%s' "$BODY" | sed -n 's/.*"sessionId":"\([^"]*\)".*/\1/p')
+call 200 GET "/auth/session?ns=$NS" -H "Cookie: duro_session=$LOGIN"
+call 200 POST "/auth/logout?ns=$NS" -H "Cookie: duro_session=$LOGIN"
+call 401 GET "/auth/session?ns=$NS" -H "Cookie: duro_session=$LOGIN"
+
+echo "# namespaces and the server (docs/namespaces.md), metrics (docs/metrics.md)"
+call 200 GET "/api/namespaces?prefix=$NS"
+has "\"namespace\":\"$NS\""
+call 200 GET "/api/namespaces/$NS"
+has '"keys":'
+call 200 GET /api/info
+has '"version":'
+call 200 GET /metrics
+[[ $BODY == *duro_build_info* ]] || fail "/metrics lacks duro_build_info"
 
 echo "# clear"
 call 200 POST /storage/clear -H "$N"

@@ -5,6 +5,7 @@ test_examples.py — builds nothing, runs the examples against a real durod:
   test_examples.py kv_basic_with_access_control   the same with --auth-token and DURO_TOKEN
   test_examples.py kv_basic_embedded    examples/kv_basic file://TMP (twice)
   test_examples.py http_curl            examples/http_curl.sh with DURO_HTTP
+  test_examples.py http_curl_with_token the same against --auth-token, with DURO_TOKEN
   test_examples.py rate_limit_remote    examples/rate_limit over duro://127.0.0.1:RPC
   test_examples.py rate_limit_embedded  examples/rate_limit over file://TMP
   test_examples.py login_flow           examples/login_flow over DURO_HTTP's /auth
@@ -206,6 +207,25 @@ class Examples(unittest.TestCase):
                                        env={"DURO_HTTP": srv.http})
             self.assertEqual(rc, 0, "http_curl.sh: exit %d\n%s\n%s" % (rc, out[-3000:], err))
             self.assertIn("every step answered as expected", out)
+        finally:
+            self.assertEqual(srv.stop(), 0, srv.log_text())
+
+    def test_http_curl_with_token(self):
+        token = "curl-admin-" + "t" * 32
+        srv = clitest.Server(["--auth-token", token])
+        try:
+            rc, out, err = clitest.run(["/bin/bash", clitest.http_curl_script()],
+                                       env={"DURO_HTTP": srv.http, "DURO_TOKEN": token})
+            self.assertEqual(rc, 0, "http_curl.sh: exit %d\n%s\n%s" % (rc, out[-3000:], err))
+            self.assertIn("every step answered as expected", out)
+            for family in ("/ratelimit/", "/sessions", "/auth/login", "/api/storage?",
+                           "/api/namespaces", "/api/info", "/metrics", "/api/resources/"):
+                self.assertIn(family, out)
+            # without the token the first call is refused, and the script says so
+            rc, out, err = clitest.run(["/bin/bash", clitest.http_curl_script()],
+                                       env={"DURO_HTTP": srv.http, "DURO_TOKEN": ""})
+            self.assertEqual(rc, 1)
+            self.assertIn("status 401", err)
         finally:
             self.assertEqual(srv.stop(), 0, srv.log_text())
 
