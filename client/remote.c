@@ -91,6 +91,7 @@ typedef struct remote {
     size_t inflight;     /* duro_send requests not yet taken by duro_recv */
     uint64_t next_id;
     char fatal[160];     /* the server's last word before it hung up (msgid 0) */
+    int fatal_status;    /* its status (e.g. PAYLOAD_TOO_LARGE for an oversize frame), or 0 */
 } remote;
 
 /* ---- time ---- */
@@ -192,9 +193,14 @@ static void mark_broken(remote *R, const char *why)
             R->table[b] = p->hnext;
             p->hnext = NULL;
             R->npend--;
-            p->rc = DURO_IO;
-            snprintf(p->msg, sizeof p->msg, "connection to %.64s:%.8s lost: %.110s%s%.60s",
-                     R->host, R->port, why, R->fatal[0] ? "; server said: " : "", R->fatal);
+            /* the server said why it hung up (a frame over --max-body-bytes): that is
+             * the answer; else the connection is simply lost */
+            p->rc = R->fatal_status ? R->fatal_status : DURO_IO;
+            if (R->fatal_status)
+                snprintf(p->msg, sizeof p->msg, "%s", R->fatal);
+            else
+                snprintf(p->msg, sizeof p->msg, "connection to %.64s:%.8s lost: %.110s", R->host,
+                         R->port, why);
             complete(R, p);
         }
     pthread_cond_broadcast(&R->cv);
@@ -381,6 +387,7 @@ static int ensure_connected(remote *R, char *msg, size_t msglen)
     R->broken = 0;
     R->rbuf.len = 0;
     R->fatal[0] = '\0';
+    R->fatal_status = 0;
     pthread_mutex_unlock(&R->mu);
     int fd = dial(R, msg, msglen); /* without mu: waiters keep waiting */
     if (fd < 0)
@@ -489,6 +496,7 @@ static const char *file_reply(remote *R, const unsigned char *f, size_t n)
             memset(&tmp, 0, sizeof tmp);
             duro_reply_error_from_body(&tmp, (int)status, q, (size_t)(end - q));
             snprintf(R->fatal, sizeof R->fatal, "%.150s", tmp.msg);
+            R->fatal_status = tmp.rc;
         }
         return NULL; /* its caller gave up waiting */
     }

@@ -133,12 +133,25 @@ int duro_kv_add_key(duro_kv_req *r, const char *key, size_t len, char *err, size
     return DURO_OK;
 }
 
+/* A batch element's error names the element: "entries[3]: invalid key: ...". */
+static int at(const char *where, int st, char *err, size_t errlen)
+{
+    size_t wl = strlen(where);
+    if (st != DURO_OK && strncmp(err, where, wl) != 0) {
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", err);
+        snprintf(err, errlen, "%s: %s", where, tmp);
+    }
+    return st;
+}
+
 static int key_from_json(duro_kv_req *r, const json_t *k, const char *where, char *err,
                          size_t errlen)
 {
     if (!json_is_string(k))
         return fail(err, errlen, DURO_BAD_REQUEST, "%s: every key must be a string", where);
-    return duro_kv_add_key(r, json_string_value(k), json_string_length(k), err, errlen);
+    return at(where, duro_kv_add_key(r, json_string_value(k), json_string_length(k), err, errlen),
+              err, errlen);
 }
 
 /* Fills its value, ttl and metadata from an object holding "value" etc. */
@@ -225,7 +238,9 @@ int duro_kv_decode_keys(duro_kv_req *r, const json_t *body, char *err, size_t er
     const json_t *k;
     json_array_foreach(a, i, k)
     {
-        if ((st = key_from_json(r, k, "keys", err, errlen)) != DURO_OK)
+        char where[32];
+        snprintf(where, sizeof where, "keys[%zu]", i);
+        if ((st = key_from_json(r, k, where, err, errlen)) != DURO_OK)
             return st;
     }
     return DURO_OK;
@@ -249,9 +264,10 @@ int duro_kv_decode_entries(duro_kv_req *r, const json_t *body, int enc,
         snprintf(where, sizeof where, "entries[%zu]", i);
         if ((st = duro_fields_check(e, NAMES(entry_fields), where, err, errlen)) != DURO_OK)
             return st;
-        if ((st = key_from_json(r, json_object_get(e, "key"), "entries", err, errlen)) != DURO_OK)
+        if ((st = key_from_json(r, json_object_get(e, "key"), where, err, errlen)) != DURO_OK)
             return st;
-        if ((st = decode_value(&r->items[r->n - 1], e, enc, lim, err, errlen)) != DURO_OK)
+        if ((st = at(where, decode_value(&r->items[r->n - 1], e, enc, lim, err, errlen), err,
+                     errlen)) != DURO_OK)
             return st;
     }
     return DURO_OK;
@@ -283,11 +299,12 @@ int duro_kv_decode_patch(duro_kv_req *r, const json_t *body, int enc, const duro
                         : duro_fields_check(o, NAMES(del_op_fields), where, err, errlen);
         if (st != DURO_OK)
             return st;
-        st = key_from_json(r, json_object_get(o, "key"), "operations", err, errlen);
+        st = key_from_json(r, json_object_get(o, "key"), where, err, errlen);
         if (st != DURO_OK)
             return st;
         r->items[r->n - 1].del = is_del;
-        if (is_set && (st = decode_value(&r->items[r->n - 1], o, enc, lim, err, errlen)) != DURO_OK)
+        if (is_set && (st = at(where, decode_value(&r->items[r->n - 1], o, enc, lim, err, errlen),
+                               err, errlen)) != DURO_OK)
             return st;
     }
     return DURO_OK;

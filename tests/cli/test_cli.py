@@ -349,6 +349,35 @@ class Friendly(Base):
         self.assertGreater(out["resetMs"], 20000)
 
 
+class Limits(unittest.TestCase):
+    """Over a server's limits the CLI says which limit, not 'connection reset'."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = clitest.Server(["--max-body-bytes", "5000", "--max-value-bytes", "1000"])
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.srv.stop() == 0, cls.srv.log_text()
+
+    def test_payload_too_large_names_the_limit(self):
+        rc, out, err = duro(self.srv, "put", "v", "-", input='"%s"' % ("x" * 2000))
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("payload too large", err)
+        self.assertIn("1000 bytes", err)
+        rc, out, err = duro(self.srv, "put", "f", "-", input='"%s"' % ("x" * 9000))
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("payload too large", err)
+        self.assertIn("the limit is 5000 (--max-body-bytes)", err)
+        self.assertNotIn("I/O error", err)
+        self.assertEqual(err.count("payload too large"), 1, err)  # said once
+
+    def test_batch_errors_name_the_entry(self):
+        rc, out, err = duro(self.srv, "batch-set", '[{"key":"a","value":1},{"key":"","value":2}]')
+        self.assertEqual(rc, 2, err)
+        self.assertIn("entries[1]: invalid key", err)
+
+
 class Version(unittest.TestCase):
     def test_version(self):
         for flag in ("--version", "-V"):

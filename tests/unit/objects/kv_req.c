@@ -259,8 +259,15 @@ TEST(typed_ints_refuse_floats_and_strings)
          "\"limit\" must be an integer from 1 to 10000, not a string"},
         {"kv.list", "{\"limit\":10.0}",
          "\"limit\" must be an integer from 1 to 10000, not a float"},
+        /* a batch's error names the element (issue 11) */
         {"kv.batch_set", "{\"entries\":[{\"key\":\"a\",\"value\":1,\"ttlMs\":1.5}]}",
-         "\"ttlMs\" must be an integer from 1 to 315360000000 (ten years), not a float"},
+         "entries[0]: \"ttlMs\" must be an integer from 1 to 315360000000 (ten years), not a float"},
+        {"kv.batch_set", "{\"entries\":[{\"key\":\"a\",\"value\":1},{\"key\":\"\",\"value\":2}]}",
+         "entries[1]: invalid key: key is empty"},
+        {"kv.batch_get", "{\"keys\":[\"a\",\"b\",\"\"]}", "keys[2]: invalid key: key is empty"},
+        {"kv.batch_delete", "{\"keys\":[\"a\",7]}", "keys[1]: every key must be a string"},
+        {"snapshot.patch", "{\"ops\":[{\"op\":\"set\",\"key\":\"\",\"value\":1}]}",
+         "ops[0]: invalid key: key is empty"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ASSERT_EQ(kv_args(bad[i].op, bad[i].args, NULL), DURO_BAD_REQUEST);
