@@ -85,6 +85,26 @@ void duro_metrics_rpc_connection(int delta)
     ADD(rpc_connections, (uint64_t)(int64_t)delta);
 }
 
+/* An unlabeled histogram: counts[0..nb] (the last is +Inf) by upper bounds in
+ * microseconds, their sum. 0 / -1. */
+static int histogram(duro_buf *o, const char *name, const char *help, const uint64_t *counts,
+                     const uint64_t *bounds, size_t nb, uint64_t total_us)
+{
+    int rc = duro_buf_printf(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= nb; b++) {
+        cum += __atomic_load_n(&counts[b], __ATOMIC_RELAXED);
+        if (b < nb)
+            rc |= duro_buf_printf(o, "%s_bucket{le=\"%g\"} %llu\n", name, (double)bounds[b] / 1e6,
+                                  (unsigned long long)cum);
+        else
+            rc |= duro_buf_printf(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    }
+    rc |= duro_buf_printf(o, "%s_sum %.6f\n%s_count %llu\n", name, (double)total_us / 1e6, name,
+                          (unsigned long long)cum);
+    return rc;
+}
+
 /* The binary protocol's part of the exposition text. 0 / -1. */
 static int render_rpc(duro_buf *o)
 {
@@ -108,23 +128,9 @@ static int render_rpc(duro_buf *o)
                 rc |= duro_buf_printf(o, "duro_rpc_requests_total{op=\"%s\",status=\"%s\"} %llu\n",
                                       special[s], duro_status_code(st), (unsigned long long)v);
         }
-    rc |= duro_buf_puts(o, "# HELP duro_rpc_request_duration_seconds Binary-protocol request"
-                           " latency, every op.\n"
-                           "# TYPE duro_rpc_request_duration_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t b = 0; b <= NBOUNDS; b++) {
-        cum += GET(rpc_buckets[b]);
-        if (b < NBOUNDS)
-            rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                                  (double)bounds_us[b] / 1e6, (unsigned long long)cum);
-        else
-            rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                                  (unsigned long long)cum);
-    }
-    rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_sum %.6f\n",
-                          (double)GET(rpc_sum_us) / 1e6);
-    rc |= duro_buf_printf(o, "duro_rpc_request_duration_seconds_count %llu\n",
-                          (unsigned long long)cum);
+    rc |= histogram(o, "duro_rpc_request_duration_seconds",
+                    "Binary-protocol request latency, every op.", rpc_buckets, bounds_us, NBOUNDS,
+                    GET(rpc_sum_us));
     rc |= duro_buf_printf(o, "# HELP duro_rpc_connections Open binary-protocol connections.\n"
                              "# TYPE duro_rpc_connections gauge\nduro_rpc_connections %lld\n",
                           (long long)GET(rpc_connections));
@@ -218,21 +224,9 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
                   DURO_STAT_GET(registry_repairs));
     rc |= counter(o, "duro_commits_total", "Committed namespace transactions.",
                   DURO_STAT_GET(commits));
-    rc |= duro_buf_puts(o, "# HELP duro_commit_duration_seconds Time of each namespace COMMIT"
-                           " (fsync included).\n# TYPE duro_commit_duration_seconds histogram\n");
-    uint64_t cum = 0;
-    for (size_t b = 0; b <= DURO_COMMIT_BUCKETS; b++) {
-        cum += DURO_STAT_GET(commit_us_buckets[b]);
-        if (b < DURO_COMMIT_BUCKETS)
-            rc |= duro_buf_printf(o, "duro_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                                  (double)duro_commit_bounds_us[b] / 1e6, (unsigned long long)cum);
-        else
-            rc |= duro_buf_printf(o, "duro_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                                  (unsigned long long)cum);
-    }
-    rc |= duro_buf_printf(o, "duro_commit_duration_seconds_sum %.6f\n",
-                          (double)DURO_STAT_GET(commit_us_sum) / 1e6);
-    rc |= duro_buf_printf(o, "duro_commit_duration_seconds_count %llu\n", (unsigned long long)cum);
+    rc |= histogram(o, "duro_commit_duration_seconds",
+                    "Time of each namespace COMMIT (fsync included).", duro_stats.commit_us_buckets,
+                    duro_commit_bounds_us, DURO_COMMIT_BUCKETS, DURO_STAT_GET(commit_us_sum));
     rc |= counter(o, "duro_commit_failures_total", "Rolled back namespace transactions.",
                   DURO_STAT_GET(commit_failures));
     rc |= counter(o, "duro_cache_hits_total", "Reads answered from the value cache.",

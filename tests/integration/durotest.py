@@ -475,6 +475,22 @@ def mp_unpack(b):
     return msgpack.unpackb(b, raw=False, strict_map_key=False)
 
 
+def exchange(port, data, timeout=10.0):
+    """Sends data to 127.0.0.1:port and returns every byte the server sends
+    until it closes the connection."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+    finally:
+        s.close()
+
+
 def frame_header(n):
     """The length that starts a frame of n bytes (n need not be the truth)."""
     return struct.pack(">I", n)

@@ -125,17 +125,7 @@ class Endpoints(ServerTestCase):
         assert_error(r, 404, "NOT_FOUND")
 
     def _exchange(self, data):
-        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
-        try:
-            s.sendall(data)
-            out = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return out
-                out += chunk
-        finally:
-            s.close()
+        return durotest.exchange(self.server.port, data)
 
     def test_status_lines(self):
         # every reason phrase comes from the status table (include/duro/status.h)

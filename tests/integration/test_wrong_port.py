@@ -7,30 +7,14 @@ instead of timing out; a body in curl -d's form encoding is told which
 header is missing. The server stays up and serves both ports after."""
 import json
 import os
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from durotest import (Rpc, ServerTestCase, St, build_path, free_port, frame,  # noqa: E402
-                      main, run_to_end)
+from durotest import (Rpc, ServerTestCase, St, build_path, exchange, free_port,  # noqa: E402
+                      frame, main, run_to_end)
 
 RPC_PORT = free_port()
-
-
-def exchange(port, data, timeout=3.0):
-    """Sends data, returns everything the server sends until it closes."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(data)
-        out = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            out += chunk
-    finally:
-        s.close()
 
 
 class WrongPort(ServerTestCase):
