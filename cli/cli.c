@@ -108,6 +108,7 @@ typedef struct ctx {
     size_t reply_len;
     void (*reply_free)(void *);
     int exit_ok; /* the exit code of a success: EXIT_OK, or EXIT_DENIED */
+    const char *output; /* -o json|raw|table (--raw: raw), or NULL: by stdout */
 } ctx;
 
 typedef struct command {
@@ -120,6 +121,8 @@ typedef struct command {
     const char *args;    /* usage after the name */
     const char *summary; /* one line */
     const char *notes;   /* a group's help: a paragraph after its subcommands */
+    const char *example; /* one or more lines of `duro ...` invocations, for help */
+    const char *table;   /* -o table: the reply's field that holds the rows */
     const optdef *opts;  /* allowed options, OPT_END-terminated */
     int min_pos, max_pos; /* max_pos -1: no limit */
     int subject;         /* 1-based: the argument that error messages name (0: none) */
@@ -1115,7 +1118,7 @@ static const command session_subs[] = {
     {.name = "list", .run = cmd_session_list, .args = "USER",
      .summary = "list USER's live sessions: {\"sessions\":[{createdAt, expiresAt, rolling}],"
                 "\"count\"}",
-     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .table = "sessions"},
     {.name = "revoke", .run = cmd_session_revoke, .args = "USER [--except ID]",
      .summary = "delete USER's sessions but ID's; prints {\"deleted\":n}",
      .opts = ses_revoke_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
@@ -1157,7 +1160,7 @@ static const command resources_subs[] = {
     {.name = "list", .run = cmd_res_list,
      .args = "[--type T] [--namespace NS] [--prefix P] [--limit N] [--offset N]",
      .summary = "print a page {resources, total, offset, limit, has_more} (all namespaces)",
-     .opts = res_list_opts},
+     .opts = res_list_opts, .table = "resources"},
     {.name = "stats", .run = cmd_res_stats, .args = "",
      .summary = "print {total, by_type, by_namespace, total_size} over every namespace",
      .opts = no_opts},
@@ -1173,7 +1176,7 @@ static const command resources_subs[] = {
 static const command ns_subs[] = {
     {.name = "ls", .run = cmd_ns_ls, .args = "[--prefix P] [--after NS] [--limit N]",
      .summary = "print a page {namespaces, total, limit, has_more, next} (--after: the next)",
-     .opts = ns_ls_opts},
+     .opts = ns_ls_opts, .table = "namespaces"},
     {.name = "info", .run = cmd_ns_info, .args = "NS",
      .summary = "print {namespace, keys, bytes, tables, blobs, last_write, last_write_ms}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
@@ -1199,7 +1202,7 @@ static const command commands[] = {
      .args = "[--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--cursor C]\n"
              "            [--reverse] [--values] [--all]",
      .summary = "print one page {keys, cursor, list_complete} (--all: every page as one)",
-     .opts = ls_opts, .excl = {"--all", "--cursor"}},
+     .opts = ls_opts, .excl = {"--all", "--cursor"}, .table = "keys"},
     {.name = "batch-get", .run = cmd_batch_get, .args = "KEY...",
      .summary = "print {key: value} for the keys that exist", .opts = no_opts, .min_pos = 1,
      .max_pos = -1},
@@ -1348,6 +1351,10 @@ static void usage(FILE *f)
           "  -n, --ns NS     namespace [env DURO_NS, default \"default\"]\n"
           "  -t, --token T   access token (the server's --auth-token, or a JWT), sent on\n"
           "                  every connection [env DURO_TOKEN: prefer it, argv shows in ps]\n"
+          "  -o, --output M  json (compact, one line; the default when stdout is not a\n"
+          "                  terminal; on a terminal JSON is indented), raw (a string\n"
+          "                  without quotes nor escapes), table (the rows of ls, ns ls,\n"
+          "                  resources list, session list as columns); --raw: -o raw\n"
           "  -h, --help      this help;  duro help COMMAND  or  duro COMMAND --help\n"
           "  -V, --version   the version of duro and of the libduro it runs with\n"
           "\n"
@@ -1399,6 +1406,126 @@ static int cmd_help(ctx *c)
     return command_help(c, NULL, cmd);
 }
 
+/* ---- printing the reply: -o json|raw|table, or by what stdout is ---- */
+
+/* A cell of -o table: a string as it is, anything else as compact JSON. */
+static char *cell_text(json_t *v)
+{
+    if (!v)
+        return strdup("");
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* Prints rows (an array of objects, or of scalars with header one) as a
+ * column table with a header line. 0, or -1 if it cannot (out of memory). */
+static int print_table(json_t *rows, const char *one)
+{
+    size_t nrows = json_array_size(rows);
+    json_t *cols = json_array(); /* the column names, in first-seen order */
+    if (!cols)
+        return -1;
+    int objects = nrows > 0 && json_is_object(json_array_get(rows, 0));
+    if (objects) {
+        for (size_t r = 0; r < nrows; r++) {
+            const char *k;
+            json_t *v;
+            json_t *row = json_array_get(rows, r);
+            if (!json_is_object(row))
+                continue;
+            json_object_foreach(row, k, v) {
+                size_t i, n = json_array_size(cols);
+                for (i = 0; i < n; i++)
+                    if (strcmp(json_string_value(json_array_get(cols, i)), k) == 0)
+                        break;
+                if (i == n)
+                    json_array_append_new(cols, json_string(k));
+            }
+        }
+    } else {
+        json_array_append_new(cols, json_string(one));
+    }
+    size_t ncols = json_array_size(cols);
+    size_t *w = calloc(ncols ? ncols : 1, sizeof *w);
+    char **cells = calloc((nrows + 1) * (ncols ? ncols : 1), sizeof *cells);
+    int rc = (w && cells) ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ncols; i++) {
+        const char *name = json_string_value(json_array_get(cols, i));
+        char *h = strdup(name);
+        for (char *p = h; p && *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+        cells[i] = h;
+        for (size_t r = 0; r < nrows; r++) {
+            json_t *row = json_array_get(rows, r);
+            cells[(r + 1) * ncols + i] = cell_text(objects ? json_object_get(row, name) : row);
+        }
+    }
+    for (size_t j = 0; rc == 0 && j < (nrows + 1) * ncols; j++) {
+        if (!cells[j])
+            rc = -1;
+        else if (strlen(cells[j]) > w[j % ncols])
+            w[j % ncols] = strlen(cells[j]);
+    }
+    for (size_t r = 0; rc == 0 && r <= nrows; r++)
+        for (size_t i = 0; i < ncols; i++) {
+            const char *t = cells[r * ncols + i];
+            if (i + 1 < ncols)
+                printf("%-*s  ", (int)w[i], t);
+            else
+                printf("%s\n", t);
+        }
+    for (size_t j = 0; cells && j < (nrows + 1) * ncols; j++)
+        free(cells[j]);
+    free(cells);
+    free(w);
+    json_decref(cols);
+    return rc;
+}
+
+/* Prints the reply and a newline: as it is (compact JSON) when stdout is not
+ * a terminal or with -o json; indented on a terminal; -o raw: a string
+ * without quotes nor escapes; -o table: the rows of a list-like reply. */
+static void print_reply(ctx *c)
+{
+    const char *mode = c->output;
+    if (!mode)
+        mode = isatty(STDOUT_FILENO) ? "pretty" : "json";
+    json_t *doc = NULL;
+    if (strcmp(mode, "json") != 0)
+        doc = json_loadb(c->reply, c->reply_len, JSON_DECODE_ANY, NULL);
+    if (doc && strcmp(mode, "raw") == 0 && json_is_string(doc)) {
+        fwrite(json_string_value(doc), 1, json_string_length(doc), stdout);
+        fputc('\n', stdout);
+        json_decref(doc);
+        return;
+    }
+    if (doc && strcmp(mode, "table") == 0 && c->def->table &&
+        json_is_array(json_object_get(doc, c->def->table))) {
+        char one[32];
+        snprintf(one, sizeof one, "%s", c->def->table);
+        size_t n = strlen(one);
+        if (n > 1 && one[n - 1] == 's')
+            one[n - 1] = '\0';
+        if (print_table(json_object_get(doc, c->def->table), one) == 0) {
+            json_decref(doc);
+            return;
+        }
+    }
+    char *pretty = doc && strcmp(mode, "pretty") == 0
+                       ? json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY)
+                       : NULL;
+    json_decref(doc);
+    if (pretty) {
+        fputs(pretty, stdout);
+        free(pretty);
+    } else {
+        fwrite(c->reply, 1, c->reply_len, stdout);
+    }
+    fputc('\n', stdout);
+}
+
 /* ---- the frame every command runs in ---- */
 
 /* Runs the command c->def with the arguments and options of the command
@@ -1426,8 +1553,7 @@ static int run_command(ctx *c)
     rc = d->run(c);
     if (rc != DURO_OK)
         return fail(c, d->subject ? c->pos[d->subject - 1] : "", rc);
-    fwrite(c->reply, 1, c->reply_len, stdout);
-    fputc('\n', stdout);
+    print_reply(c);
     return c->exit_ok;
 }
 
@@ -1499,6 +1625,26 @@ int main(int argc, char **argv)
                     c.ns = argv[++i];
                     c.ns_given = 1;
                 }
+                continue;
+            }
+            if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 ||
+                strncmp(a, "--output=", 9) == 0 || strcmp(a, "--raw") == 0) {
+                const char *m = NULL; /* -o M, --output M: the next argument */
+                if (strcmp(a, "--raw") == 0)
+                    m = "raw";
+                else if (strncmp(a, "--output=", 9) == 0)
+                    m = a + 9;
+                if (!m && i + 1 >= argc) {
+                    ex = usage_error(NULL, "%s needs a value: json, raw or table", a);
+                    goto done;
+                }
+                if (!m)
+                    m = argv[++i];
+                if (strcmp(m, "json") != 0 && strcmp(m, "raw") != 0 && strcmp(m, "table") != 0) {
+                    ex = usage_error(NULL, "-o wants json, raw or table, not '%s'", m);
+                    goto done;
+                }
+                c.output = m;
                 continue;
             }
             if (strncmp(a, "--url=", 6) == 0) {

@@ -985,6 +985,84 @@ class AuthThrottle(Base):
         self.assertIn("rate limited", err)
 
 
+class OutputModes(Base):
+    ns = "cli-output"
+
+    def run_raw(self, *args):
+        rc, out, err = duro(SRV, "-n", self.ns, *args)
+        self.assertEqual(rc, 0, err)
+        return out
+
+    def test_raw_json_and_table(self):
+        self.duro("put", "greet", "hello", "-s")
+        self.duro("put", "esc", '"tab\\there \\"q\\""')
+        self.duro("put", "obj", '{"a": [1, 2]}')
+        # piped, no -o: compact JSON as ever
+        self.assertEqual(self.run_raw("get", "greet"), '"hello"\n')
+        self.assertEqual(self.run_raw("get", "obj"), '{"a":[1,2]}\n')
+        for args in (("get", "greet", "--raw"), ("--raw", "get", "greet"),
+                     ("-o", "raw", "get", "greet"), ("get", "greet", "--output=raw")):
+            self.assertEqual(self.run_raw(*args), "hello\n", args)
+        self.assertEqual(self.run_raw("get", "esc", "--raw"), 'tab\there "q"\n')
+        self.assertEqual(self.run_raw("get", "obj", "--raw"), '{"a":[1,2]}\n')
+        self.assertEqual(self.run_raw("-o", "json", "get", "obj"), '{"a":[1,2]}\n')
+        # table: a header and a row per key
+        lines = self.run_raw("ls", "-o", "table").splitlines()
+        self.assertEqual(lines, ["KEY", "esc", "greet", "obj"])
+        lines = self.run_raw("ls", "--values", "-o", "table").splitlines()
+        self.assertEqual(lines[0].split(), ["KEY", "VALUE", "EXPIRESAT"])
+        self.assertEqual(lines[2].split(), ["greet", "hello", "null"])
+        self.assertEqual(lines[3].split(), ["obj", '{"a":[1,2]}', "null"])
+        lines = self.run_raw("-o", "table", "ns", "ls", "--prefix", self.ns).splitlines()
+        self.assertEqual(lines[0].split()[:2], ["NAMESPACE", "KEYS"])
+        self.assertEqual(lines[1].split()[:2], [self.ns, "3"])
+        lines = self.run_raw("-o", "table", "resources", "list", "--namespace",
+                             self.ns).splitlines()
+        self.assertEqual(lines[0].split()[:3], ["TYPE", "NAMESPACE", "KEY"])
+        self.assertEqual(len(lines), 4)
+        lines = self.run_raw("-o", "table", "session", "list", "nobody").splitlines()
+        self.assertEqual(len(lines), 1)  # the header only
+        # table on a reply that is not a list: as json
+        self.assertEqual(self.run_raw("-o", "table", "get", "obj"), '{"a":[1,2]}\n')
+        for bad in (("-o", "yaml", "get", "obj"), ("get", "obj", "-o")):
+            rc, out, err = duro(SRV, "-n", self.ns, *bad)
+            self.assertEqual((rc, out), (2, ""), bad)
+
+    def test_terminal_gets_indented_json(self):
+        self.duro("put", "obj", '{"a": [1, 2]}')
+        master, slave = os.openpty()
+        p = subprocess.Popen([clitest.cli_bin(), "-u", SRV.url, "-n", self.ns, "get", "obj"],
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
+                             preexec_fn=clitest._pdeathsig)
+        os.close(slave)
+        seen = b""
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if select.select([master], [], [], 1)[0]:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:  # EIO: the process has gone
+                        break
+                    if not chunk:
+                        break
+                    seen += chunk
+                elif p.poll() is not None:
+                    break
+            p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            os.close(master)
+            err = p.stderr.read()
+            p.stderr.close()
+        self.assertEqual(p.returncode, 0, err)
+        text = seen.decode().replace("\r\n", "\n")
+        self.assertIn('{\n  "a": [\n    1,\n    2\n  ]\n}\n', text)
+        self.assertEqual(json.loads(text), {"a": [1, 2]})
+
+
 class Embedded(unittest.TestCase):
     def test_file_url(self):
         d = clitest.tempdir("duro-cli-embedded-")
