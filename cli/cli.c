@@ -1089,65 +1089,81 @@ static const optdef ns_rm_opts[] = {{"--yes", 'f', 0, 0, "(no prompt: it cannot 
 #define NSUBS(subs) (sizeof subs / sizeof subs[0])
 
 static const command ratelimit_subs[] = {
-    {.name = "check", .run = cmd_rl_check, .args = "KEY [--limit N] [--window DUR] [--cost N]",
+    {.name = "check", .example = "duro ratelimit check login:ada --limit 5 --window 60s",
+     .run = cmd_rl_check, .args = "KEY [--limit N] [--window DUR] [--cost N]",
      .summary = "take --cost (1) of --limit per --window ms (default 30/60s) from KEY; exit 5 if "
                 "denied",
      .opts = rl_check_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "get", .run = cmd_rl_get, .args = "KEY [--limit N] [--window DUR]",
+    {.name = "get", .example = "duro ratelimit get login:ada --limit 5 --window 60s",
+     .run = cmd_rl_get, .args = "KEY [--limit N] [--window DUR]",
      .summary = "print KEY's state as a check of cost 0 would (takes nothing)",
      .opts = rl_get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "reset", .run = cmd_rl_reset, .args = "KEY",
+    {.name = "reset", .example = "duro ratelimit reset login:ada",
+     .run = cmd_rl_reset, .args = "KEY",
      .summary = "forget KEY's state; prints {\"deleted\":bool}", .opts = no_opts, .min_pos = 1,
      .max_pos = 1, .subject = 1},
 };
 
 static const command session_subs[] = {
-    {.name = "create", .run = cmd_session_create,
+    {.name = "create", .example = "duro session create '{\"cart\":[]}' --ttl 1h --user ada --rolling",
+     .run = cmd_session_create,
      .args = "DATA_JSON|- --ttl DUR [--user U] [--rolling]",
      .summary = "create a session (its id is shown only here); prints {\"id\",\"expiresAt\"}",
      .opts = ses_create_opts, .min_pos = 1, .max_pos = 1, .input = 1},
-    {.name = "get", .run = cmd_session_get, .args = "ID",
+    {.name = "get", .example = "duro session get 3f2a9c0d...",
+     .run = cmd_session_get, .args = "ID",
      .summary = "print {\"data\",\"userId\",\"expiresAt\"}; exit 1 if unknown or expired",
      .opts = no_opts, .min_pos = 1, .max_pos = 1},
-    {.name = "put", .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl DUR]",
+    {.name = "put", .example = "duro session put 3f2a9c0d... '{\"cart\":[1]}' --ttl 1h",
+     .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl DUR]",
      .summary = "replace the session's data (--ttl: expire MS from now); prints {\"expiresAt\"}",
      .opts = ses_put_opts, .min_pos = 2, .max_pos = 2, .input = 2},
-    {.name = "del", .run = cmd_session_del, .args = "ID",
+    {.name = "del", .example = "duro session del 3f2a9c0d...",
+     .run = cmd_session_del, .args = "ID",
      .summary = "delete the session (logout); prints {\"deleted\":bool}", .opts = no_opts,
      .min_pos = 1, .max_pos = 1},
-    {.name = "list", .run = cmd_session_list, .args = "USER",
+    {.name = "list", .example = "duro session list ada -o table",
+     .run = cmd_session_list, .args = "USER",
      .summary = "list USER's live sessions: {\"sessions\":[{createdAt, expiresAt, rolling}],"
                 "\"count\"}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .table = "sessions"},
-    {.name = "revoke", .run = cmd_session_revoke, .args = "USER [--except ID]",
+    {.name = "revoke", .example = "duro session revoke ada --except 3f2a9c0d...",
+     .run = cmd_session_revoke, .args = "USER [--except ID]",
      .summary = "delete USER's sessions but ID's; prints {\"deleted\":n}",
      .opts = ses_revoke_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
 };
 
 static const command auth_subs[] = {
-    {.name = "register", .run = cmd_auth_register, .args = "EMAIL",
+    {.name = "register", .example = "DURO_PASSWORD=... duro -n app1 auth register ada@example.com",
+     .run = cmd_auth_register, .args = "EMAIL",
      .summary = "create a user (password: $DURO_PASSWORD or stdin); prints {\"userId\"}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
-    {.name = "login", .run = cmd_auth_login, .args = "EMAIL [--ttl DUR]",
+    {.name = "login", .example = "duro -n app1 auth login ada@example.com --ttl 7d < password.txt",
+     .run = cmd_auth_login, .args = "EMAIL [--ttl DUR]",
      .summary = "log in; prints {\"sessionId\",\"expiresAt\",\"userId\"} (--ttl: default 24 h)",
      .opts = auth_login_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
-    {.name = "session", .run = cmd_auth_session, .args = "ID",
+    {.name = "session", .example = "duro -n app1 auth session 3f2a9c0d...",
+     .run = cmd_auth_session, .args = "ID",
      .summary = "print the login session's {\"userId\",\"expiresAt\"}; exit 6 if unknown",
      .opts = no_opts, .min_pos = 1, .max_pos = 1},
-    {.name = "logout", .run = cmd_auth_logout, .args = "ID",
+    {.name = "logout", .example = "duro -n app1 auth logout 3f2a9c0d...",
+     .run = cmd_auth_logout, .args = "ID",
      .summary = "end the session; prints {\"deleted\":bool}", .opts = no_opts, .min_pos = 1,
      .max_pos = 1},
-    {.name = "password", .run = cmd_auth_password, .args = "ID",
+    {.name = "password", .example = "printf '%s\\n%s\\n' \"$OLD\" \"$NEW\" | duro -n app1 auth password 3f2a9c0d...",
+     .run = cmd_auth_password, .args = "ID",
      .summary = "change the password (current, then new); ends the other sessions; prints "
                 "{\"deleted\":n}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .passwords = 2},
 };
 
 static const command snapshot_subs[] = {
-    {.name = "get", .run = cmd_snapshot_get, .args = "[--meta]",
+    {.name = "get", .example = "duro -n app1 snapshot get --meta",
+     .run = cmd_snapshot_get, .args = "[--meta]",
      .summary = "print the namespace's live keys as one JSON object (--meta: {\"version\",\"data\"})",
      .opts = snap_get_opts},
-    {.name = "patch", .run = cmd_snapshot_patch, .args = "OPS_JSON|- [--if-match ETAG]",
+    {.name = "patch", .example = "duro -n app1 snapshot patch '[{\"op\":\"set\",\"key\":\"a\",\"value\":1}]' --if-match 0",
+     .run = cmd_snapshot_patch, .args = "OPS_JSON|- [--if-match ETAG]",
      .summary = "apply set/del ops atomically; prints {\"version\",\"created\"}; exit 4 if stale",
      .opts = snap_patch_opts, .min_pos = 1, .max_pos = 1, .input = 1,
      /* the ops array (the HTTP PATCH body), or {"ops": [...]} */
@@ -1157,83 +1173,103 @@ static const command snapshot_subs[] = {
 };
 
 static const command resources_subs[] = {
-    {.name = "list", .run = cmd_res_list,
+    {.name = "list", .example = "duro resources list --type do --namespace app1 --limit 50 -o table",
+     .run = cmd_res_list,
      .args = "[--type T] [--namespace NS] [--prefix P] [--limit N] [--offset N]",
      .summary = "print a page {resources, total, offset, limit, has_more} (all namespaces)",
      .opts = res_list_opts, .table = "resources"},
-    {.name = "stats", .run = cmd_res_stats, .args = "",
+    {.name = "stats", .example = "duro resources stats",
+     .run = cmd_res_stats, .args = "",
      .summary = "print {total, by_type, by_namespace, total_size} over every namespace",
      .opts = no_opts},
-    {.name = "register", .run = cmd_res_register,
+    {.name = "register", .example = "duro -n app1 resources register do room:42 --size 1024 --metadata '{\"owner\":\"ada\"}'",
+     .run = cmd_res_register,
      .args = "TYPE KEY [--size BYTES] [--metadata JSON]",
      .summary = "register (or update) resource TYPE/KEY in the namespace (-n); prints the record",
      .opts = res_register_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
-    {.name = "unregister", .run = cmd_res_unregister, .args = "TYPE KEY",
+    {.name = "unregister", .example = "duro -n app1 resources unregister do room:42",
+     .run = cmd_res_unregister, .args = "TYPE KEY",
      .summary = "remove resource TYPE/KEY of the namespace (-n); prints {\"deleted\":bool}",
      .opts = no_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
 };
 
 static const command ns_subs[] = {
-    {.name = "ls", .run = cmd_ns_ls, .args = "[--prefix P] [--after NS] [--limit N]",
+    {.name = "ls", .example = "duro ns ls --prefix app -o table",
+     .run = cmd_ns_ls, .args = "[--prefix P] [--after NS] [--limit N]",
      .summary = "print a page {namespaces, total, limit, has_more, next} (--after: the next)",
      .opts = ns_ls_opts, .table = "namespaces"},
-    {.name = "info", .run = cmd_ns_info, .args = "NS",
+    {.name = "info", .example = "duro ns info app1",
+     .run = cmd_ns_info, .args = "NS",
      .summary = "print {namespace, keys, bytes, tables, blobs, last_write, last_write_ms}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "rm", .run = cmd_ns_rm, .args = "NS --yes",
+    {.name = "rm", .example = "duro ns rm app1 --yes",
+     .run = cmd_ns_rm, .args = "NS --yes",
      .summary = "delete namespace NS, its files and registry rows; prints {\"deleted\":true}",
      .opts = ns_rm_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
 };
 
 static const command commands[] = {
-    {.name = "get", .run = cmd_get, .args = "KEY [--meta]",
+    {.name = "get", .example = "duro get user:1\n  duro get greet --raw\n  duro get user:1 --meta",
+     .run = cmd_get, .args = "KEY [--meta]",
      .summary = "print the value of KEY as JSON (--meta: with metadata, version and times)",
      .opts = get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "put", .run = cmd_put,
+    {.name = "put", .example = "duro put user:1 '{\"name\":\"Ada\"}' --ttl 60s\n  duro put greet hello -s\n  echo '[1,2]' | duro put list -",
+     .run = cmd_put,
      .args = "KEY JSON|- [-s] [--ttl DUR] [--if-match V | --if-none-match] [--metadata JSON]",
      .summary = "store a JSON value (- reads it from stdin; -s/--string: the text as a string);"
                 " prints {\"version\":n}",
      .opts = put_opts, .min_pos = 2, .max_pos = 2, .subject = 1, .input = 2,
      .excl = {"--if-match", "--if-none-match"}},
-    {.name = "del", .run = cmd_del, .args = "KEY [--if-match V]",
+    {.name = "del", .example = "duro del user:1 --if-match 3",
+     .run = cmd_del, .args = "KEY [--if-match V]",
      .summary = "delete KEY; prints {\"deleted\":bool}", .opts = del_opts, .min_pos = 1,
      .max_pos = 1, .subject = 1},
-    {.name = "ls", .run = cmd_ls,
+    {.name = "ls", .example = "duro -n app1 ls --prefix user: --limit 100\n  duro ls --all -o table",
+     .run = cmd_ls,
      .args = "[--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--cursor C]\n"
              "            [--reverse] [--values] [--all]",
      .summary = "print one page {keys, cursor, list_complete} (--all: every page as one)",
      .opts = ls_opts, .excl = {"--all", "--cursor"}, .table = "keys"},
-    {.name = "batch-get", .run = cmd_batch_get, .args = "KEY...",
+    {.name = "batch-get", .example = "duro batch-get user:1 user:2",
+     .run = cmd_batch_get, .args = "KEY...",
      .summary = "print {key: value} for the keys that exist", .opts = no_opts, .min_pos = 1,
      .max_pos = -1},
-    {.name = "batch-set", .run = cmd_batch_set, .args = "JSON|-",
+    {.name = "batch-set", .example = "duro batch-set '[{\"key\":\"a\",\"value\":1,\"ttlMs\":60000}]'\n  duro -n old batch-get a b | duro -n new batch-set -",
+     .run = cmd_batch_set, .args = "JSON|-",
      .summary = "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] atomically (- "
                 "reads stdin)",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .input = 1,
      /* the entries array, or the HTTP body {"entries": [...]} */
      .input_array = "entries", .input_expect = "[{\"key\":..,\"value\":..}, ...]"},
-    {.name = "batch-del", .run = cmd_batch_del, .args = "KEY...",
+    {.name = "batch-del", .example = "duro batch-del user:1 user:2",
+     .run = cmd_batch_del, .args = "KEY...",
      .summary = "delete keys; prints {\"deleted\":n}", .opts = no_opts, .min_pos = 1,
      .max_pos = -1},
-    {.name = "clear", .run = cmd_clear, .args = "",
+    {.name = "clear", .example = "duro -n scratch clear",
+     .run = cmd_clear, .args = "",
      .summary = "delete every key of the namespace; prints {\"deleted\":n}", .opts = no_opts},
-    {.name = "stats", .run = cmd_stats, .args = "[--prefix P]",
+    {.name = "stats", .example = "duro stats --prefix user:",
+     .run = cmd_stats, .args = "[--prefix P]",
      .summary = "count the live keys (pages through the list); prints {\"namespace\",\"keys\"}",
      .opts = stats_opts},
-    {.name = "ping", .run = cmd_ping, .args = "",
+    {.name = "ping", .example = "duro -u duro://10.0.0.5:7070 ping",
+     .run = cmd_ping, .args = "",
      .summary = "check that the server answers; prints \"pong\"", .opts = no_opts},
-    {.name = "ratelimit", .args = "check|get|reset KEY [OPTIONS]",
+    {.name = "ratelimit", .example = "duro ratelimit check login:ada --limit 5 --window 60s",
+     .args = "check|get|reset KEY [OPTIONS]",
      .summary = "rate limiting: check KEY [--limit N --window DUR --cost N], get KEY, reset KEY",
      .notes = "Exit status of check: 0 allowed, 5 denied (the result is printed either way).\n"
               "Limits are per namespace (-n); rate-limit keys are not KV keys.\n",
      .opts = no_opts, .max_pos = -1, .subs = ratelimit_subs, .nsubs = NSUBS(ratelimit_subs)},
-    {.name = "session", .args = "create|get|put|del|list|revoke ARGS [OPTIONS]",
+    {.name = "session", .example = "duro session create '{}' --ttl 1h --user ada",
+     .args = "create|get|put|del|list|revoke ARGS [OPTIONS]",
      .summary = "sessions: create DATA --ttl DUR, get ID, put ID DATA, del ID, list USER, revoke "
                 "USER",
      .notes = "An ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
               "options come before the --.\n",
      .opts = no_opts, .max_pos = -1, .subs = session_subs, .nsubs = NSUBS(session_subs)},
-    {.name = "auth", .args = "register|login|session|logout|password ARG [OPTIONS]",
+    {.name = "auth", .example = "duro -n app1 auth login ada@example.com < password.txt",
+     .args = "register|login|session|logout|password ARG [OPTIONS]",
      .summary = "users and password login: register EMAIL, login EMAIL, session ID, logout ID, "
                 "password ID",
      .notes = "Passwords are never arguments (ps and shell history would show them): each\n"
@@ -1247,7 +1283,8 @@ static const command commands[] = {
               "of 8..1024 bytes.\n"
               "An ID that begins with '-' goes after -- (duro auth session -- -Xy...).\n",
      .opts = no_opts, .max_pos = -1, .subs = auth_subs, .nsubs = NSUBS(auth_subs)},
-    {.name = "snapshot", .args = "get|patch [ARGS] [OPTIONS]",
+    {.name = "snapshot", .example = "duro -n app1 snapshot get",
+     .args = "get|patch [ARGS] [OPTIONS]",
      .summary = "the namespace as one document: get [--meta], patch OPS_JSON [--if-match ETAG]",
      .notes = "OPS_JSON (or - for stdin) is [{\"op\":\"set\",\"key\":..,\"value\":..,"
               "\"ttlMs\"?,\"metadata\"?} |\n{\"op\":\"del\",\"key\":..}, ...], "
@@ -1256,7 +1293,8 @@ static const command commands[] = {
               "snapshot get --meta prints it, patch --if-match ETAG requires it (exit 4\n"
               "if the namespace changed; --if-match 0: only if it is empty).\n",
      .opts = no_opts, .max_pos = -1, .subs = snapshot_subs, .nsubs = NSUBS(snapshot_subs)},
-    {.name = "resources", .args = "list|stats|register|unregister [ARGS] [OPTIONS]",
+    {.name = "resources", .example = "duro resources stats",
+     .args = "list|stats|register|unregister [ARGS] [OPTIONS]",
      .summary = "the resource registry: list [filters], stats, register TYPE KEY, unregister "
                 "TYPE KEY",
      .notes = "KV keys are resources of type \"kv\", tracked automatically (register\n"
@@ -1264,18 +1302,22 @@ static const command commands[] = {
               "'resources list', --namespace NS filters (-n/--ns stay the namespace of\n"
               "register and unregister).\n",
      .opts = no_opts, .max_pos = -1, .subs = resources_subs, .nsubs = NSUBS(resources_subs)},
-    {.name = "ns", .args = "ls|info|rm [ARGS] [OPTIONS]",
+    {.name = "ns", .example = "duro ns ls",
+     .args = "ls|info|rm [ARGS] [OPTIONS]",
      .summary = "namespaces: ls [--prefix P] [--after NS] [--limit N], info NS, rm NS --yes",
      .notes = "rm cannot be undone and asks nothing: it wants --yes, tty or not. With\n"
               "access control it needs the admin token. Exit status 1 when NS has no file.\n",
      .opts = no_opts, .max_pos = -1, .subs = ns_subs, .nsubs = NSUBS(ns_subs)},
-    {.name = "info", .run = cmd_info, .args = "",
+    {.name = "info", .example = "duro info",
+     .run = cmd_info, .args = "",
      .summary = "print the server's figures {version, uptime_ms, sync, actors, ...}",
      .opts = no_opts},
-    {.name = "bench", .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
+    {.name = "bench", .example = "duro bench --clients 50 --pipeline 16 --op get --duration 5",
+     .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
      .summary = "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
      .opts = no_opts, .max_pos = -1, .raw_args = 1},
-    {.name = "help", .local = cmd_help, .args = "[COMMAND [SUBCOMMAND]]",
+    {.name = "help", .example = "duro help session create",
+     .local = cmd_help, .args = "[COMMAND [SUBCOMMAND]]",
      .summary = "show help for a command", .opts = no_opts, .max_pos = 2},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -1319,6 +1361,14 @@ static void command_usage(FILE *f, const command *group, const command *cmd)
                 cmd->subs[i].name, cmd->subs[i].args);
 }
 
+/* cmd's example lines ("Example:" or "Examples:" and the lines indented). */
+static void print_example(const command *cmd)
+{
+    if (cmd->example)
+        printf("\n%s\n  %s\n", strchr(cmd->example, '\n') ? "Examples:" : "Example:",
+               cmd->example);
+}
+
 /* The help of a command, a group (each subcommand with its summary) or a
  * subcommand, on stdout; bench prints its own. Returns the exit code. */
 static int command_help(ctx *c, const command *group, const command *cmd)
@@ -1337,6 +1387,9 @@ static int command_help(ctx *c, const command *group, const command *cmd)
         if (cmd->notes)
             printf("\n%s", cmd->notes);
     }
+    print_example(cmd);
+    if (!group && cmd->subs)
+        printf("\nduro help %s SUBCOMMAND: a subcommand's help and example.\n", cmd->name);
     return EXIT_OK;
 }
 

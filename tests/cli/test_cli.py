@@ -12,6 +12,7 @@ import json
 import os
 import re
 import select
+import shlex
 import socket
 import struct
 import subprocess
@@ -105,6 +106,45 @@ class HelpAndUsage(unittest.TestCase):
                     "[--offset N]", "resources stats", "resources register TYPE KEY",
                     "--size BYTES", "--metadata JSON", "resources unregister TYPE KEY"):
             self.assertIn(sub, out)
+
+    def test_every_command_has_an_example(self):
+        rc, out, err = duro(None, "--help")
+        section = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+        names = [line.split()[0] for line in section.splitlines() if line.strip()]
+        self.assertIn("get", names)
+        self.assertIn("ns", names)
+        walked = []
+        for name in names:
+            rc, out, err = duro(None, "help", name)
+            self.assertEqual(rc, 0, name)
+            self.check_example(out, [name])
+            walked.append(name)
+            rc2, out2, _ = duro(None, name, "--help")
+            self.assertEqual((rc2, out2), (rc, out), name)
+            if "duro help %s SUBCOMMAND" % name not in out:
+                continue
+            # a group: its subcommands are the indented "  name  summary" lines
+            subs = re.findall(r"^  (\S+) {2,}\S", out.split("\n\n")[2], re.M)
+            self.assertTrue(subs, name)
+            for sub in subs:
+                rc, out, err = duro(None, "help", name, sub)
+                self.assertEqual(rc, 0, (name, sub))
+                self.check_example(out, [name, sub])
+                walked.append(name + " " + sub)
+        self.assertIn("session create", walked)
+        self.assertIn("bench", walked)
+
+    def check_example(self, out, words):
+        self.assertRegex(out, r"\nExamples?:\n", words)
+        block = re.split(r"\nExamples?:\n", out)[1]
+        lines = [l.strip() for l in block.splitlines() if l.startswith("  ")]
+        self.assertTrue(lines, words)
+        for line in lines:
+            argv = shlex.split(line.split("|")[-1])
+            argv = argv[argv.index("duro") + 1:]
+            while argv and argv[0] in ("-u", "-n", "-o", "-t", "--raw"):
+                argv = argv[1:] if argv[0] == "--raw" else argv[2:]
+            self.assertEqual(argv[:len(words)], words, line)
 
     def test_usage_errors_exit_2(self):
         cases = [
