@@ -129,6 +129,7 @@ typedef struct command {
     int input;           /* 1-based: the JSON|- argument (0: none) */
     const char *input_array;  /* the input is an array, bare or as this field of an object */
     const char *input_expect; /* the array's shape, for messages */
+    int input_map;       /* an object but {input_array: [...]} is {key: value, ...} */
     const char *excl[2]; /* two options that exclude each other */
     int passwords;       /* 1 or 2: passwords read into ctx.pw (secret_srcs) */
     int raw_args;        /* everything after the name is the command's own (bench) */
@@ -381,6 +382,26 @@ static int read_input(ctx *c)
         return usage_error(c, "not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
                            jerr.column);
     json_t *arr = json_is_object(doc) ? json_object_get(doc, d->input_array) : doc;
+    if (d->input_map && json_is_object(doc) &&
+        !(json_object_size(doc) == 1 && json_is_array(arr))) {
+        /* {"k": v, ...} (what batch-get prints): the entries [{key, value}, ...] */
+        json_t *entries = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(doc, k, v) {
+            if (entries && json_array_append_new(entries, json_pack("{s:s,s:O}", "key", k,
+                                                                      "value", v)) != 0) {
+                json_decref(entries);
+                entries = NULL;
+            }
+        }
+        json_decref(doc);
+        if (!entries) {
+            errmsg("%s: out of memory", c->cmd);
+            return EXIT_SERVER;
+        }
+        doc = arr = entries;
+    }
     if (!json_is_array(arr)) {
         json_decref(doc);
         return usage_error(c, "expected a JSON array %s", d->input_expect);
@@ -1236,11 +1257,12 @@ static const command commands[] = {
      .max_pos = -1},
     {.name = "batch-set", .example = "duro batch-set '[{\"key\":\"a\",\"value\":1,\"ttlMs\":60000}]'\n  duro -n old batch-get a b | duro -n new batch-set -",
      .run = cmd_batch_set, .args = "JSON|-",
-     .summary = "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] atomically (- "
-                "reads stdin)",
+     .summary = "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] or {\"key\": "
+                "value, ...} (what batch-get prints) atomically (- reads stdin)",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .input = 1,
      /* the entries array, or the HTTP body {"entries": [...]} */
-     .input_array = "entries", .input_expect = "[{\"key\":..,\"value\":..}, ...]"},
+     .input_array = "entries", .input_map = 1,
+     .input_expect = "[{\"key\":..,\"value\":..}, ...] or an object {\"key\": value, ...}"},
     {.name = "batch-del", .example = "duro batch-del user:1 user:2",
      .run = cmd_batch_del, .args = "KEY...",
      .summary = "delete keys; prints {\"deleted\":n}", .opts = no_opts, .min_pos = 1,

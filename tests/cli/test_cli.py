@@ -166,7 +166,8 @@ class HelpAndUsage(unittest.TestCase):
             ["batch-get"],
             ["batch-set"],
             ["batch-set", "not json"],
-            ["batch-set", '{"no":"entries"}'],
+            ["batch-set", '{"entries": 5, "x": ['],  # (an object is {key: value})
+            ["batch-set", '"a string"'],
             ["help", "nosuch"],
             ["-u"],
             ["ratelimit"],                       # a group needs a subcommand
@@ -513,6 +514,25 @@ class Commands(Base):
         # an entry without a key is the user's error; nothing is written
         self.duro("batch-set", '[{"key":"ok","value":1},{"value":2}]', want=2)
         self.duro("get", "ok", want=1)
+
+    def test_batch_set_takes_what_batch_get_prints(self):
+        self.duro("batch-set", '{"m1": 1, "m2": {"x": [2]}, "m3": "three"}')
+        out, _ = self.duro("batch-get", "m1", "m2", "m3")
+        self.assertEqual(out, {"m1": 1, "m2": {"x": [2]}, "m3": "three"})
+        # batch-get | batch-set - copies the keys to another namespace
+        rc, printed, err = duro(SRV, "-n", self.ns, "batch-get", "m1", "m2", "m3")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = duro(SRV, "-n", self.ns + "-copy", "batch-set", "-", input=printed)
+        self.assertEqual((rc, json.loads(out)["count"]), (0, 3), err)
+        rc, out, err = duro(SRV, "-n", self.ns + "-copy", "batch-get", "m1", "m2", "m3")
+        self.assertEqual(json.loads(out), {"m1": 1, "m2": {"x": [2]}, "m3": "three"})
+        duro(SRV, "-n", self.ns + "-copy", "clear")
+        # {"entries": [...]} alone stays the HTTP body; with another key it is a map
+        self.duro("batch-set", '{"entries": [{"key": "e1", "value": 1}]}')
+        self.assertEqual(self.duro("get", "e1")[0], 1)
+        self.duro("batch-set", '{"entries": [1], "other": 2}')
+        self.assertEqual(self.duro("get", "entries")[0], [1])
+        self.assertEqual(self.duro("batch-set", "{}")[0]["count"], 0)
 
     def test_ls_paging(self):
         keys = ["p:%02d" % i for i in range(25)]
