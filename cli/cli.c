@@ -47,6 +47,7 @@
 #include <string.h>
 #include <strings.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -108,6 +109,8 @@ typedef struct ctx {
     size_t reply_len;
     void (*reply_free)(void *);
     int exit_ok; /* the exit code of a success: EXIT_OK, or EXIT_DENIED */
+    const char *failed_key; /* export: the key a call failed on */
+    int64_t count;          /* export: the keys written */
     const char *output; /* -o json|raw|table (--raw: raw), or NULL: by stdout */
 } ctx;
 
@@ -1060,6 +1063,242 @@ static int cmd_ns_rm(ctx *c)
 
 static int cmd_info(ctx *c) { return reply_of(c, duro_server_info); }
 
+/* ---- commands: export and import (JSON lines) ---- */
+
+#define IMPORT_BATCH 1000           /* entries per duro_batch_set: the server's most */
+#define IMPORT_BATCH_BYTES (1 << 20) /* and at most this much JSON text (but one line) */
+
+/* The time now in ms since the epoch. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Prints one export line per key of the page: {"key","value","metadata"?,"expiresAt"?}. */
+static int export_page(json_t *page, void *arg)
+{
+    ctx *c = arg;
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(page, "keys"), i, k) {
+        const char *key = json_string_value(k);
+        if (!key)
+            return DURO_INTERNAL;
+        duro_meta m;
+        memset(&m, 0, sizeof m);
+        int rc = duro_get_meta(c->db, c->ns, key, &m);
+        if (rc == DURO_NOT_FOUND) /* deleted or expired since the page was read */
+            continue;
+        if (rc != DURO_OK) {
+            c->failed_key = key;
+            return rc;
+        }
+        char *jkey = json_dumps(k, JSON_ENCODE_ANY);
+        if (!jkey) {
+            duro_meta_free(&m);
+            return DURO_NOMEM;
+        }
+        printf("{\"key\":%s,\"value\":%.*s", jkey, (int)m.value_len, m.value);
+        if (m.metadata)
+            printf(",\"metadata\":%s", m.metadata);
+        if (m.expires_at > 0)
+            printf(",\"expiresAt\":%" PRId64, m.expires_at);
+        fputs("}\n", stdout);
+        free(jkey);
+        duro_meta_free(&m);
+        c->count++;
+    }
+    return DURO_OK; /* a write error: main() reports it (fflush) */
+}
+
+static int cmd_export(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    duro_list_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.prefix = opt(c, "--prefix");
+    lo.limit = 1000;
+    rc = list_all(c, &lo, export_page, c);
+    if (rc != DURO_OK)
+        return fail(c, c->failed_key ? c->failed_key : "", rc);
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "duro: export: %" PRId64 " keys\n", c->count);
+    return EXIT_OK;
+}
+
+/* The import's batch: "[e,e,...", its entry count and the lines it holds. */
+typedef struct import_batch {
+    char *buf;
+    size_t len, cap, n;
+    int64_t imported, expired; /* lines written, lines skipped as expired */
+    int64_t line;              /* the last line read (1-based, --skip included) */
+    int64_t done_line;         /* every line up to this one is imported */
+    int progress;
+} import_batch;
+
+static int batch_add(import_batch *b, const char *text, size_t len)
+{
+    if (b->len + len + 3 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + len + 3)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return -1;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    b->buf[b->len++] = b->n ? ',' : '[';
+    memcpy(b->buf + b->len, text, len);
+    b->len += len;
+    b->n++;
+    return 0;
+}
+
+/* Sends the batch; up_to: the line number it ends with. A libduro status. */
+static int batch_flush(ctx *c, import_batch *b, int64_t up_to)
+{
+    if (b->n) {
+        b->buf[b->len] = ']';
+        int rc = duro_batch_set(c->db, c->ns, b->buf, b->len + 1, NULL);
+        if (rc != DURO_OK)
+            return rc;
+        b->imported += (int64_t)b->n;
+        b->n = b->len = 0;
+    }
+    b->done_line = up_to;
+    if (b->progress)
+        fprintf(stderr, "\rduro: import: %" PRId64 " lines, %" PRId64 " keys", up_to,
+                b->imported);
+    return DURO_OK;
+}
+
+/* A line of the import as a batch-set entry, compact JSON; NULL (with *why)
+ * for a line that is not one, and *expired for an entry whose expiresAt has
+ * passed. */
+static char *import_entry(const char *line, size_t len, int64_t now, const char **why,
+                          int *expired)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(line, len, 0, &jerr);
+    *expired = 0;
+    if (!doc || !json_is_object(doc)) {
+        *why = doc ? "not a JSON object" : "not valid JSON";
+        json_decref(doc);
+        return NULL;
+    }
+    json_t *exp = json_object_get(doc, "expiresAt");
+    *why = !json_is_string(json_object_get(doc, "key")) ? "no string \"key\""
+           : !json_object_get(doc, "value")             ? "no \"value\""
+           : exp && !json_is_integer(exp) && !json_is_null(exp) ? "\"expiresAt\" is not ms"
+           : exp && json_object_get(doc, "ttlMs")        ? "both \"expiresAt\" and \"ttlMs\""
+                                                         : NULL;
+    char *text = NULL;
+    if (!*why && json_is_integer(exp)) {
+        int64_t left = (int64_t)json_integer_value(exp) - now;
+        if (left <= 0)
+            *expired = 1;
+        else
+            json_object_set_new(doc, "ttlMs", json_integer(left));
+    }
+    json_object_del(doc, "expiresAt");
+    if (!*why && !*expired && !(text = json_dumps(doc, JSON_COMPACT)))
+        *why = "out of memory";
+    json_decref(doc);
+    return text;
+}
+
+static int cmd_import(ctx *c)
+{
+    const char *path = c->pos[0];
+    int64_t skip = int_opt(c, "--skip", 0);
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!in) {
+        errmsg("%s: cannot open %s: %s", c->cmd, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    int rc = open_db(c);
+    if (rc != DURO_OK) {
+        if (in != stdin)
+            fclose(in);
+        return exit_for(rc);
+    }
+    import_batch b;
+    memset(&b, 0, sizeof b);
+    b.progress = isatty(STDERR_FILENO);
+    b.done_line = skip;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int ex = EXIT_OK;
+    int64_t now = now_ms();
+    while (rc == DURO_OK && (got = getline(&line, &cap, in)) >= 0) {
+        b.line++;
+        if (b.line <= skip)
+            continue;
+        size_t n = (size_t)got;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (strspn(line, " \t\r\n") >= n) /* a blank line */
+            continue;
+        const char *why = NULL;
+        int expired = 0;
+        char *entry = import_entry(line, n, now, &why, &expired);
+        if (why) {
+            rc = batch_flush(c, &b, b.line - 1);
+            if (b.progress)
+                fputc('\n', stderr);
+            if (rc == DURO_OK) {
+                errmsg("%s: %s line %" PRId64 ": %s; the %" PRId64 " lines before it are "
+                       "imported: after fixing it, rerun with --skip %" PRId64,
+                       c->cmd, path, b.line, why, b.line - 1, b.line - 1);
+                ex = EXIT_USAGE;
+            }
+            break;
+        }
+        if (expired) {
+            b.expired++;
+            continue;
+        }
+        size_t elen = strlen(entry);
+        if (b.n == IMPORT_BATCH || (b.n && b.len + elen > IMPORT_BATCH_BYTES))
+            rc = batch_flush(c, &b, b.line - 1);
+        if (rc == DURO_OK && batch_add(&b, entry, elen) != 0)
+            rc = DURO_NOMEM;
+        free(entry);
+    }
+    if (rc == DURO_OK && ex == EXIT_OK && ferror(in)) {
+        errmsg("%s: cannot read %s: %s", c->cmd, path, strerror(errno));
+        ex = EXIT_USAGE;
+    }
+    if (rc == DURO_OK && ex == EXIT_OK) {
+        rc = batch_flush(c, &b, b.line);
+        if (b.progress)
+            fputc('\n', stderr);
+    }
+    free(line);
+    free(b.buf);
+    if (in != stdin)
+        fclose(in);
+    if (rc != DURO_OK) {
+        if (b.progress)
+            fputc('\n', stderr);
+        ex = fail(c, "", rc);
+        errmsg("%s: the lines up to %" PRId64 " are imported: rerun with --skip %" PRId64
+               " to go on", c->cmd, b.done_line, b.done_line);
+        return ex;
+    }
+    if (ex != EXIT_OK)
+        return ex;
+    printf("{\"imported\":%" PRId64 ",\"expired\":%" PRId64 ",\"skipped\":%" PRId64 "}\n",
+           b.imported, b.expired, skip < b.line ? skip : b.line);
+    return EXIT_OK;
+}
+
 /* ---- commands without a connection ---- */
 
 static int cmd_help(ctx *c);
@@ -1084,6 +1323,8 @@ static const optdef ls_opts[] = {OPT_STR("--prefix"),         OPT_STR("--start")
                                  OPT_FLAG("--all"),           OPT_END};
 static const optdef stats_opts[] = {OPT_STR("--prefix"), OPT_END};
 static const optdef no_opts[] = {OPT_END};
+static const optdef export_opts[] = {OPT_STR("--prefix"), OPT_END};
+static const optdef import_opts[] = {OPT_INT("--skip", 0, INT64_MAX), OPT_END};
 static const optdef rl_check_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
                                        OPT_DUR("--window", 1, INT64_MAX),
                                        OPT_INT("--cost", 0, INT64_MAX), OPT_END};
@@ -1274,6 +1515,16 @@ static const command commands[] = {
      .run = cmd_stats, .args = "[--prefix P]",
      .summary = "count the live keys (pages through the list); prints {\"namespace\",\"keys\"}",
      .opts = stats_opts},
+    {.name = "export", .example = "duro -n app1 export --prefix user: > users.jsonl",
+     .local = cmd_export, .args = "[--prefix P]",
+     .summary = "print every key as a JSON line {\"key\",\"value\",\"metadata\"?,\"expiresAt\"?}",
+     .opts = export_opts},
+    {.name = "import", .example = "duro -n app2 import users.jsonl\n"
+                                  "  duro -n app2 import users.jsonl --skip 12000",
+     .local = cmd_import, .args = "FILE|- [--skip N]",
+     .summary = "store the JSON lines of export (or batch-set entries) in batches of 1000;"
+                " prints {\"imported\",\"expired\",\"skipped\"}",
+     .opts = import_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
     {.name = "ping", .example = "duro -u duro://10.0.0.5:7070 ping",
      .run = cmd_ping, .args = "",
      .summary = "check that the server answers; prints \"pong\"", .opts = no_opts},
@@ -1612,9 +1863,9 @@ static int run_command(ctx *c)
     const command *d = c->def;
     if (c->npos < d->min_pos || (d->max_pos >= 0 && c->npos > d->max_pos))
         return usage_error(c, c->npos < d->min_pos ? "missing arguments" : "too many arguments");
-    if (d->local)
-        return d->local(c);
     int ex = check_opts(c);
+    if (ex == EXIT_OK && d->local)
+        return d->local(c);
     if (ex == EXIT_OK && d->input)
         ex = read_input(c);
     if (ex == EXIT_OK && d->passwords)

@@ -1123,6 +1123,69 @@ class OutputModes(Base):
         self.assertEqual(json.loads(text), {"a": [1, 2]})
 
 
+class ExportImport(Base):
+    ns = "cli-export"
+
+    def test_export_then_import_elsewhere(self):
+        dst = self.ns + "-dst"
+        duro(SRV, "-n", dst, "clear")
+        entries = [{"key": "k%04d" % i, "value": {"i": i}} for i in range(2500)]
+        self.duro("batch-set", "-", input=json.dumps(entries[:1000]))
+        self.duro("batch-set", "-", input=json.dumps(entries[1000:2000]))
+        self.duro("batch-set", "-", input=json.dumps(entries[2000:]))
+        self.duro("put", "meta", '"m"', "--metadata", '{"owner":"ada"}', "--ttl", "1h")
+        self.duro("put", "other:x", "[1]")
+        rc, dump, err = duro(SRV, "-n", self.ns, "export")
+        self.assertEqual(rc, 0, err)
+        lines = [json.loads(l) for l in dump.splitlines()]
+        self.assertEqual(len(lines), 2502)
+        self.assertEqual(lines[0], {"key": "k0000", "value": {"i": 0}})
+        meta = [l for l in lines if l["key"] == "meta"][0]
+        self.assertEqual(meta["metadata"], {"owner": "ada"})
+        self.assertGreater(meta["expiresAt"], time.time() * 1000)
+        path = os.path.join(clitest.tempdir(), "dump.jsonl")
+        with open(path, "w") as f:
+            f.write(dump)
+        rc, out, err = duro(SRV, "-n", dst, "import", path)
+        self.assertEqual((rc, json.loads(out)), (0, {"imported": 2502, "expired": 0,
+                                                      "skipped": 0}), err)
+        rc, again, err = duro(SRV, "-n", dst, "export")
+        strip = lambda l: {k: v for k, v in json.loads(l).items() if k != "expiresAt"}
+        self.assertEqual([strip(l) for l in again.splitlines()],
+                         [strip(l) for l in dump.splitlines()])
+        rc, out, err = duro(SRV, "-n", dst, "get", "meta", "--meta")
+        self.assertEqual(json.loads(out)["metadata"], {"owner": "ada"})
+        self.assertIsNotNone(json.loads(out)["expiresAt"])
+        # --prefix, and stdin
+        rc, out, err = duro(SRV, "-n", self.ns, "export", "--prefix", "other:")
+        self.assertEqual(out, '{"key":"other:x","value":[1]}\n')
+        duro(SRV, "-n", dst, "clear")
+        rc, out, err = duro(SRV, "-n", dst, "import", "-", input=out)
+        self.assertEqual((rc, json.loads(out)["imported"]), (0, 1), err)
+        duro(SRV, "-n", dst, "clear")
+
+    def test_malformed_line_and_skip(self):
+        text = ('{"key":"a","value":1}\n'
+                '\n'
+                '{"key":"b","value":"two","metadata":{"m":2}}\n'
+                '{"key":"c"}\n'
+                '{"key":"d","value":4}\n'
+                '{"key":"gone","value":0,"expiresAt":1000}\n')
+        rc, out, err = duro(SRV, "-n", self.ns, "import", "-", input=text)
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("line 4", err)
+        self.assertIn("--skip 3", err)
+        self.assertEqual(self.duro("ls")[0]["keys"], ["a", "b"])
+        rc, out, err = duro(SRV, "-n", self.ns, "import", "-", "--skip", "4", input=text)
+        self.assertEqual((rc, json.loads(out)), (0, {"imported": 1, "expired": 1,
+                                                      "skipped": 4}), err)
+        self.assertEqual(self.duro("ls")[0]["keys"], ["a", "b", "d"])
+        for bad in (["import"], ["import", "/nonexistent/x.jsonl"], ["import", "-", "--skip", "x"],
+                    ["export", "extra"]):
+            rc, out, err = duro(SRV, "-n", self.ns, *bad, input="")
+            self.assertEqual((rc, out), (2, ""), bad)
+
+
 class Embedded(unittest.TestCase):
     def test_file_url(self):
         d = clitest.tempdir("duro-cli-embedded-")
