@@ -1302,6 +1302,7 @@ static int cmd_import(ctx *c)
 /* ---- commands without a connection ---- */
 
 static int cmd_help(ctx *c);
+static int cmd_completion(ctx *c);
 
 static int cmd_bench(ctx *c)
 {
@@ -1589,6 +1590,11 @@ static const command commands[] = {
      .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
      .summary = "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
      .opts = no_opts, .max_pos = -1, .raw_args = 1},
+    {.name = "completion", .example = "duro completion bash > ~/.local/share/bash-completion/completions/duro\n"
+                          "  duro completion zsh > ~/.zfunc/_duro",
+     .local = cmd_completion, .args = "bash|zsh",
+     .summary = "print a shell completion script for the commands and their options",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1},
     {.name = "help", .example = "duro help session create",
      .local = cmd_help, .args = "[COMMAND [SUBCOMMAND]]",
      .summary = "show help for a command", .opts = no_opts, .max_pos = 2},
@@ -1611,6 +1617,85 @@ static const command *find_sub(const command *group, const char *name)
         if (strcmp(group->subs[i].name, name) == 0)
             return &group->subs[i];
     return NULL;
+}
+
+/* The option names of o, space-separated, on f. */
+static void print_opt_names(FILE *f, const optdef *o)
+{
+    for (; o && o->name; o++)
+        fprintf(f, " %s", o->name);
+}
+
+/* `duro completion bash|zsh`: a completion script made from the command
+ * table (zsh runs the bash one through bashcompinit). */
+static int cmd_completion(ctx *c)
+{
+    const char *shell = c->pos[0];
+    if (strcmp(shell, "bash") != 0 && strcmp(shell, "zsh") != 0)
+        return usage_error(c, "the shell is bash or zsh, not '%s'", shell);
+    if (strcmp(shell, "zsh") == 0)
+        fputs("#compdef duro\n"
+              "# zsh completion for duro: eval \"$(duro completion zsh)\" in ~/.zshrc\n"
+              "autoload -U +X bashcompinit && bashcompinit\n",
+              stdout);
+    else
+        fputs("# bash completion for duro: eval \"$(duro completion bash)\" in ~/.bashrc\n",
+              stdout);
+    fputs("_duro() {\n"
+          "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+          "    local i cmd= sub= words=\n"
+          "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
+          "        case ${COMP_WORDS[i]} in\n"
+          "        -u|--url|-n|--ns|-t|--token|-o|--output) i=$((i + 1)) ;;\n"
+          "        -*) ;;\n"
+          "        *) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}\n"
+          "           elif [[ -z $sub ]]; then sub=${COMP_WORDS[i]}; fi ;;\n"
+          "        esac\n"
+          "    done\n"
+          "    case $prev in\n"
+          "    -o|--output) COMPREPLY=($(compgen -W \"json raw table\" -- \"$cur\")); return ;;\n"
+          "    -u|--url|-n|--ns|-t|--token) COMPREPLY=(); return ;;\n"
+          "    esac\n"
+          "    local commands=\"",
+          stdout);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        printf("%s%s", i ? " " : "", commands[i].name);
+    fputs("\"\n"
+          "    local globals=\"-u --url -n --ns -t --token -o --output --raw -h --help\"\n"
+          "    case $cmd in\n"
+          "    '') words=\"$commands $globals -V --version\" ;;\n"
+          "    help) [[ -z $sub ]] && words=$commands ;;\n"
+          "    completion) [[ -z $sub ]] && words=\"bash zsh\" ;;\n",
+          stdout);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command *d = &commands[i];
+        if (strcmp(d->name, "help") == 0 || strcmp(d->name, "completion") == 0 || d->raw_args)
+            continue;
+        printf("    %s)", d->name);
+        if (!d->subs) {
+            fputs(" words=\"$globals", stdout);
+            print_opt_names(stdout, d->opts);
+            fputs("\" ;;\n", stdout);
+            continue;
+        }
+        fputs("\n        case $sub in\n        '') words=\"", stdout);
+        for (size_t j = 0; j < d->nsubs; j++)
+            printf("%s%s", j ? " " : "", d->subs[j].name);
+        fputs("\" ;;\n", stdout);
+        for (size_t j = 0; j < d->nsubs; j++) {
+            printf("        %s) words=\"$globals", d->subs[j].name);
+            print_opt_names(stdout, d->subs[j].opts);
+            fputs("\" ;;\n", stdout);
+        }
+        fputs("        esac ;;\n", stdout);
+    }
+    fputs("    esac\n"
+          "    if [[ -z $words ]]; then COMPREPLY=($(compgen -f -- \"$cur\")); return; fi\n"
+          "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+          "}\n"
+          "complete -o default -F _duro duro\n",
+          stdout);
+    return EXIT_OK;
 }
 
 /* ---- help ---- */

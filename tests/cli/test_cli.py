@@ -146,6 +146,32 @@ class HelpAndUsage(unittest.TestCase):
                 argv = argv[1:] if argv[0] == "--raw" else argv[2:]
             self.assertEqual(argv[:len(words)], words, line)
 
+    def test_completion(self):
+        rc, out, err = duro(None, "--help")
+        section = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+        names = [line.split()[0] for line in section.splitlines() if line.strip()]
+        rc, script, err = duro(None, "completion", "bash")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("_duro() {", script)
+        self.assertIn("complete -o default -F _duro duro", script)
+        listed = re.search(r'local commands="([^"]*)"', script).group(1).split()
+        self.assertEqual(listed, names)
+        # bash runs it: words complete from the table
+        probe = ('source /dev/stdin; for w in "duro ses" "duro session c" "duro -n x get k --m"'
+                 ' "duro -o t"; do read -ra COMP_WORDS <<< "$w"; COMP_CWORD=$((${#COMP_WORDS[@]}'
+                 ' - 1)); _duro; echo "${COMPREPLY[*]}"; done')
+        rc, out, err = clitest.run(["/bin/bash", "-c", probe], input=script)
+        self.assertEqual((rc, out.splitlines()), (0, ["session", "create", "--meta", "table"]),
+                         err)
+        rc, zsh, err = duro(None, "completion", "zsh")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(zsh.startswith("#compdef duro\n"))
+        self.assertIn("bashcompinit", zsh)
+        self.assertIn("_duro() {", zsh)
+        for bad in (["completion"], ["completion", "fish"]):
+            rc, out, err = duro(None, *bad)
+            self.assertEqual((rc, out), (2, ""), bad)
+
     def test_usage_errors_exit_2(self):
         cases = [
             [],                                  # no command
