@@ -1192,7 +1192,17 @@ static char *import_entry(const char *line, size_t len, int64_t now, const char 
         return NULL;
     }
     json_t *exp = json_object_get(doc, "expiresAt");
-    *why = !json_is_string(json_object_get(doc, "key")) ? "no string \"key\""
+    const char *name;
+    json_t *member;
+    int unknown = 0;
+    json_object_foreach(doc, name, member) {
+        if (strcmp(name, "key") != 0 && strcmp(name, "value") != 0 &&
+            strcmp(name, "metadata") != 0 && strcmp(name, "expiresAt") != 0 &&
+            strcmp(name, "ttlMs") != 0)
+            unknown = 1;
+    }
+    *why = unknown ? "a member not key, value, metadata, expiresAt or ttlMs"
+           : !json_is_string(json_object_get(doc, "key")) ? "no string \"key\""
            : !json_object_get(doc, "value")             ? "no \"value\""
            : exp && !json_is_integer(exp) && !json_is_null(exp) ? "\"expiresAt\" is not ms"
            : exp && json_object_get(doc, "ttlMs")        ? "both \"expiresAt\" and \"ttlMs\""
@@ -1250,9 +1260,9 @@ static int cmd_import(ctx *c)
         char *entry = import_entry(line, n, now, &why, &expired);
         if (why) {
             rc = batch_flush(c, &b, b.line - 1);
-            if (b.progress)
-                fputc('\n', stderr);
             if (rc == DURO_OK) {
+                if (b.progress)
+                    fputc('\n', stderr);
                 errmsg("%s: %s line %" PRId64 ": %s; the %" PRId64 " lines before it are "
                        "imported: after fixing it, rerun with --skip %" PRId64,
                        c->cmd, path, b.line, why, b.line - 1, b.line - 1);

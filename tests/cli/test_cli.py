@@ -1206,6 +1206,11 @@ class ExportImport(Base):
         self.assertEqual((rc, json.loads(out)), (0, {"imported": 1, "expired": 1,
                                                       "skipped": 4}), err)
         self.assertEqual(self.duro("ls")[0]["keys"], ["a", "b", "d"])
+        rc, out, err = duro(SRV, "-n", self.ns, "import", "-",
+                            input='{"key":"e","value":5}\n{"key":"f","value":6,"ttl":1}\n')
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("line 2", err)
+        self.assertEqual(self.duro("get", "e")[0], 5)
         for bad in (["import"], ["import", "/nonexistent/x.jsonl"], ["import", "-", "--skip", "x"],
                     ["export", "extra"]):
             rc, out, err = duro(SRV, "-n", self.ns, *bad, input="")
