@@ -6,7 +6,10 @@
  * Talks to duro through libduro only (include/duro/duro.h), so the same
  * commands work against a server (duro://host:port) and embedded over a data
  * directory (file:///path). Results are JSON on stdout, one document per
- * command; diagnostics go to stderr. Exit codes are for scripts:
+ * command: compact on one line when stdout is not a terminal, indented on
+ * one; -o json|raw|table (--raw) picks (print_reply()). Diagnostics go to
+ * stderr. `duro export` / `duro import` stream a namespace as JSON lines.
+ * Exit codes are for scripts:
  *
  *   0 ok   1 not found   2 usage or invalid input   3 server or connection
  *   error   4 precondition failed (a stale --if-match or --if-none-match) or

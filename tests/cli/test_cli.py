@@ -1211,6 +1211,34 @@ class ExportImport(Base):
         self.assertEqual((rc, out), (2, ""), err)
         self.assertIn("line 2", err)
         self.assertEqual(self.duro("get", "e")[0], 5)
+        # stderr a terminal: a progress line; stdout (a pipe) still gets the JSON
+        path = os.path.join(clitest.tempdir(), "p.jsonl")
+        with open(path, "w") as f:
+            f.write("".join('{"key":"p%d","value":%d}\n' % (i, i) for i in range(1500)))
+        master, slave = os.openpty()
+        p = subprocess.Popen([clitest.cli_bin(), "-u", SRV.url, "-n", self.ns, "import", path],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                             preexec_fn=clitest._pdeathsig)
+        os.close(slave)
+        seen = b""
+        try:
+            out, _ = p.communicate(timeout=60)
+            while select.select([master], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the process has gone
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            os.close(master)
+        self.assertEqual((p.returncode, json.loads(out)["imported"]), (0, 1500), seen)
+        self.assertIn(b"1000 lines, 1000 keys", seen)
+        self.assertIn(b"1500 lines, 1500 keys", seen)
         for bad in (["import"], ["import", "/nonexistent/x.jsonl"], ["import", "-", "--skip", "x"],
                     ["export", "extra"]):
             rc, out, err = duro(SRV, "-n", self.ns, *bad, input="")
