@@ -455,7 +455,10 @@ static void bench_usage(FILE *f)
           "  --token T        as for every command (or env DURO_TOKEN)\n"
           "\n"
           "Prints ops/s and p50/p99/p999/max latency in ms. Exit status 0 after a run,\n"
-          "2 for bad options, 3 if the server cannot be reached or no request succeeded.\n",
+          "2 for bad options, 3 if the server cannot be reached or no request succeeded.\n"
+          "\n"
+          "Example:\n"
+          "  duro bench --clients 50 --pipeline 16 --op get --duration 5\n",
           f);
 }
 

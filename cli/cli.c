@@ -6,7 +6,10 @@
  * Talks to duro through libduro only (include/duro/duro.h), so the same
  * commands work against a server (duro://host:port) and embedded over a data
  * directory (file:///path). Results are JSON on stdout, one document per
- * command; diagnostics go to stderr. Exit codes are for scripts:
+ * command: compact on one line when stdout is not a terminal, indented on
+ * one; -o json|raw|table (--raw) picks (print_reply()). Diagnostics go to
+ * stderr. `duro export` / `duro import` stream a namespace as JSON lines.
+ * Exit codes are for scripts:
  *
  *   0 ok   1 not found   2 usage or invalid input   3 server or connection
  *   error   4 precondition failed (a stale --if-match or --if-none-match) or
@@ -47,6 +50,7 @@
 #include <string.h>
 #include <strings.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -108,6 +112,9 @@ typedef struct ctx {
     size_t reply_len;
     void (*reply_free)(void *);
     int exit_ok; /* the exit code of a success: EXIT_OK, or EXIT_DENIED */
+    const char *failed_key; /* export: the key a call failed on */
+    int64_t count;          /* export: the keys written */
+    const char *output; /* -o json|raw|table (--raw: raw), or NULL: by stdout */
 } ctx;
 
 typedef struct command {
@@ -120,12 +127,15 @@ typedef struct command {
     const char *args;    /* usage after the name */
     const char *summary; /* one line */
     const char *notes;   /* a group's help: a paragraph after its subcommands */
+    const char *example; /* one or more lines of `duro ...` invocations, for help */
+    const char *table;   /* -o table: the reply's field that holds the rows */
     const optdef *opts;  /* allowed options, OPT_END-terminated */
     int min_pos, max_pos; /* max_pos -1: no limit */
     int subject;         /* 1-based: the argument that error messages name (0: none) */
     int input;           /* 1-based: the JSON|- argument (0: none) */
     const char *input_array;  /* the input is an array, bare or as this field of an object */
     const char *input_expect; /* the array's shape, for messages */
+    int input_map;       /* an object but {input_array: [...]} is {key: value, ...} */
     const char *excl[2]; /* two options that exclude each other */
     int passwords;       /* 1 or 2: passwords read into ctx.pw (secret_srcs) */
     int raw_args;        /* everything after the name is the command's own (bench) */
@@ -378,6 +388,26 @@ static int read_input(ctx *c)
         return usage_error(c, "not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
                            jerr.column);
     json_t *arr = json_is_object(doc) ? json_object_get(doc, d->input_array) : doc;
+    if (d->input_map && json_is_object(doc) &&
+        !(json_object_size(doc) == 1 && json_is_array(arr))) {
+        /* {"k": v, ...} (what batch-get prints): the entries [{key, value}, ...] */
+        json_t *entries = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(doc, k, v) {
+            if (entries && json_array_append_new(entries, json_pack("{s:s,s:O}", "key", k,
+                                                                      "value", v)) != 0) {
+                json_decref(entries);
+                entries = NULL;
+            }
+        }
+        json_decref(doc);
+        if (!entries) {
+            errmsg("%s: out of memory", c->cmd);
+            return EXIT_SERVER;
+        }
+        doc = arr = entries;
+    }
     if (!json_is_array(arr)) {
         json_decref(doc);
         return usage_error(c, "expected a JSON array %s", d->input_expect);
@@ -1036,9 +1066,256 @@ static int cmd_ns_rm(ctx *c)
 
 static int cmd_info(ctx *c) { return reply_of(c, duro_server_info); }
 
+/* ---- commands: export and import (JSON lines) ---- */
+
+#define IMPORT_BATCH 1000           /* entries per duro_batch_set: the server's most */
+#define IMPORT_BATCH_BYTES (1 << 20) /* and at most this much JSON text (but one line) */
+
+/* The time now in ms since the epoch. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Prints one export line per key of the page: {"key","value","metadata"?,"expiresAt"?}. */
+static int export_page(json_t *page, void *arg)
+{
+    ctx *c = arg;
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(page, "keys"), i, k) {
+        const char *key = json_string_value(k);
+        if (!key)
+            return DURO_INTERNAL;
+        duro_meta m;
+        memset(&m, 0, sizeof m);
+        int rc = duro_get_meta(c->db, c->ns, key, &m);
+        if (rc == DURO_NOT_FOUND) /* deleted or expired since the page was read */
+            continue;
+        if (rc != DURO_OK) {
+            c->failed_key = key;
+            return rc;
+        }
+        char *jkey = json_dumps(k, JSON_ENCODE_ANY);
+        if (!jkey) {
+            duro_meta_free(&m);
+            return DURO_NOMEM;
+        }
+        printf("{\"key\":%s,\"value\":%.*s", jkey, (int)m.value_len, m.value);
+        if (m.metadata)
+            printf(",\"metadata\":%s", m.metadata);
+        if (m.expires_at > 0)
+            printf(",\"expiresAt\":%" PRId64, m.expires_at);
+        fputs("}\n", stdout);
+        free(jkey);
+        duro_meta_free(&m);
+        c->count++;
+    }
+    return DURO_OK; /* a write error: main() reports it (fflush) */
+}
+
+static int cmd_export(ctx *c)
+{
+    int rc = open_db(c);
+    if (rc != DURO_OK)
+        return exit_for(rc);
+    duro_list_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.prefix = opt(c, "--prefix");
+    lo.limit = 1000;
+    rc = list_all(c, &lo, export_page, c);
+    if (rc != DURO_OK)
+        return fail(c, c->failed_key ? c->failed_key : "", rc);
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "duro: export: %" PRId64 " keys\n", c->count);
+    return EXIT_OK;
+}
+
+/* The import's batch: "[e,e,...", its entry count and the lines it holds. */
+typedef struct import_batch {
+    char *buf;
+    size_t len, cap, n;
+    int64_t imported, expired; /* lines written, lines skipped as expired */
+    int64_t line;              /* the last line read (1-based, --skip included) */
+    int64_t done_line;         /* every line up to this one is imported */
+    int progress;
+} import_batch;
+
+static int batch_add(import_batch *b, const char *text, size_t len)
+{
+    if (b->len + len + 3 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + len + 3)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return -1;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    b->buf[b->len++] = b->n ? ',' : '[';
+    memcpy(b->buf + b->len, text, len);
+    b->len += len;
+    b->n++;
+    return 0;
+}
+
+/* Sends the batch; up_to: the line number it ends with. A libduro status. */
+static int batch_flush(ctx *c, import_batch *b, int64_t up_to)
+{
+    if (b->n) {
+        b->buf[b->len] = ']';
+        int rc = duro_batch_set(c->db, c->ns, b->buf, b->len + 1, NULL);
+        if (rc != DURO_OK)
+            return rc;
+        b->imported += (int64_t)b->n;
+        b->n = b->len = 0;
+    }
+    b->done_line = up_to;
+    if (b->progress)
+        fprintf(stderr, "\rduro: import: %" PRId64 " lines, %" PRId64 " keys", up_to,
+                b->imported);
+    return DURO_OK;
+}
+
+/* A line of the import as a batch-set entry, compact JSON; NULL (with *why)
+ * for a line that is not one, and *expired for an entry whose expiresAt has
+ * passed. */
+static char *import_entry(const char *line, size_t len, int64_t now, const char **why,
+                          int *expired)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(line, len, 0, &jerr);
+    *expired = 0;
+    if (!doc || !json_is_object(doc)) {
+        *why = doc ? "not a JSON object" : "not valid JSON";
+        json_decref(doc);
+        return NULL;
+    }
+    json_t *exp = json_object_get(doc, "expiresAt");
+    const char *name;
+    json_t *member;
+    int unknown = 0;
+    json_object_foreach(doc, name, member) {
+        if (strcmp(name, "key") != 0 && strcmp(name, "value") != 0 &&
+            strcmp(name, "metadata") != 0 && strcmp(name, "expiresAt") != 0 &&
+            strcmp(name, "ttlMs") != 0)
+            unknown = 1;
+    }
+    *why = unknown ? "a member not key, value, metadata, expiresAt or ttlMs"
+           : !json_is_string(json_object_get(doc, "key")) ? "no string \"key\""
+           : !json_object_get(doc, "value")             ? "no \"value\""
+           : exp && !json_is_integer(exp) && !json_is_null(exp) ? "\"expiresAt\" is not ms"
+           : exp && json_object_get(doc, "ttlMs")        ? "both \"expiresAt\" and \"ttlMs\""
+                                                         : NULL;
+    char *text = NULL;
+    if (!*why && json_is_integer(exp)) {
+        int64_t left = (int64_t)json_integer_value(exp) - now;
+        if (left <= 0)
+            *expired = 1;
+        else
+            json_object_set_new(doc, "ttlMs", json_integer(left));
+    }
+    json_object_del(doc, "expiresAt");
+    if (!*why && !*expired && !(text = json_dumps(doc, JSON_COMPACT)))
+        *why = "out of memory";
+    json_decref(doc);
+    return text;
+}
+
+static int cmd_import(ctx *c)
+{
+    const char *path = c->pos[0];
+    int64_t skip = int_opt(c, "--skip", 0);
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!in) {
+        errmsg("%s: cannot open %s: %s", c->cmd, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    int rc = open_db(c);
+    if (rc != DURO_OK) {
+        if (in != stdin)
+            fclose(in);
+        return exit_for(rc);
+    }
+    import_batch b;
+    memset(&b, 0, sizeof b);
+    b.progress = isatty(STDERR_FILENO);
+    b.done_line = skip;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int ex = EXIT_OK;
+    int64_t now = now_ms();
+    while (rc == DURO_OK && (got = getline(&line, &cap, in)) >= 0) {
+        b.line++;
+        if (b.line <= skip)
+            continue;
+        size_t n = (size_t)got;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (strspn(line, " \t\r\n") >= n) /* a blank line */
+            continue;
+        const char *why = NULL;
+        int expired = 0;
+        char *entry = import_entry(line, n, now, &why, &expired);
+        if (why) {
+            rc = batch_flush(c, &b, b.line - 1);
+            if (rc == DURO_OK) {
+                if (b.progress)
+                    fputc('\n', stderr);
+                errmsg("%s: %s line %" PRId64 ": %s; the %" PRId64 " lines before it are "
+                       "imported: after fixing it, rerun with --skip %" PRId64,
+                       c->cmd, path, b.line, why, b.line - 1, b.line - 1);
+                ex = EXIT_USAGE;
+            }
+            break;
+        }
+        if (expired) {
+            b.expired++;
+            continue;
+        }
+        size_t elen = strlen(entry);
+        if (b.n == IMPORT_BATCH || (b.n && b.len + elen > IMPORT_BATCH_BYTES))
+            rc = batch_flush(c, &b, b.line - 1);
+        if (rc == DURO_OK && batch_add(&b, entry, elen) != 0)
+            rc = DURO_NOMEM;
+        free(entry);
+    }
+    if (rc == DURO_OK && ex == EXIT_OK && ferror(in)) {
+        errmsg("%s: cannot read %s: %s", c->cmd, path, strerror(errno));
+        ex = EXIT_USAGE;
+    }
+    if (rc == DURO_OK && ex == EXIT_OK) {
+        rc = batch_flush(c, &b, b.line);
+        if (b.progress)
+            fputc('\n', stderr);
+    }
+    free(line);
+    free(b.buf);
+    if (in != stdin)
+        fclose(in);
+    if (rc != DURO_OK) {
+        if (b.progress)
+            fputc('\n', stderr);
+        ex = fail(c, "", rc);
+        errmsg("%s: the lines up to %" PRId64 " are imported: rerun with --skip %" PRId64
+               " to go on", c->cmd, b.done_line, b.done_line);
+        return ex;
+    }
+    if (ex != EXIT_OK)
+        return ex;
+    printf("{\"imported\":%" PRId64 ",\"expired\":%" PRId64 ",\"skipped\":%" PRId64 "}\n",
+           b.imported, b.expired, skip < b.line ? skip : b.line);
+    return EXIT_OK;
+}
+
 /* ---- commands without a connection ---- */
 
 static int cmd_help(ctx *c);
+static int cmd_completion(ctx *c);
 
 static int cmd_bench(ctx *c)
 {
@@ -1060,6 +1337,8 @@ static const optdef ls_opts[] = {OPT_STR("--prefix"),         OPT_STR("--start")
                                  OPT_FLAG("--all"),           OPT_END};
 static const optdef stats_opts[] = {OPT_STR("--prefix"), OPT_END};
 static const optdef no_opts[] = {OPT_END};
+static const optdef export_opts[] = {OPT_STR("--prefix"), OPT_END};
+static const optdef import_opts[] = {OPT_INT("--skip", 0, INT64_MAX), OPT_END};
 static const optdef rl_check_opts[] = {OPT_INT("--limit", 1, INT64_MAX),
                                        OPT_DUR("--window", 1, INT64_MAX),
                                        OPT_INT("--cost", 0, INT64_MAX), OPT_END};
@@ -1086,65 +1365,81 @@ static const optdef ns_rm_opts[] = {{"--yes", 'f', 0, 0, "(no prompt: it cannot 
 #define NSUBS(subs) (sizeof subs / sizeof subs[0])
 
 static const command ratelimit_subs[] = {
-    {.name = "check", .run = cmd_rl_check, .args = "KEY [--limit N] [--window DUR] [--cost N]",
+    {.name = "check", .example = "duro ratelimit check login:ada --limit 5 --window 60s",
+     .run = cmd_rl_check, .args = "KEY [--limit N] [--window DUR] [--cost N]",
      .summary = "take --cost (1) of --limit per --window ms (default 30/60s) from KEY; exit 5 if "
                 "denied",
      .opts = rl_check_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "get", .run = cmd_rl_get, .args = "KEY [--limit N] [--window DUR]",
+    {.name = "get", .example = "duro ratelimit get login:ada --limit 5 --window 60s",
+     .run = cmd_rl_get, .args = "KEY [--limit N] [--window DUR]",
      .summary = "print KEY's state as a check of cost 0 would (takes nothing)",
      .opts = rl_get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "reset", .run = cmd_rl_reset, .args = "KEY",
+    {.name = "reset", .example = "duro ratelimit reset login:ada",
+     .run = cmd_rl_reset, .args = "KEY",
      .summary = "forget KEY's state; prints {\"deleted\":bool}", .opts = no_opts, .min_pos = 1,
      .max_pos = 1, .subject = 1},
 };
 
 static const command session_subs[] = {
-    {.name = "create", .run = cmd_session_create,
+    {.name = "create", .example = "duro session create '{\"cart\":[]}' --ttl 1h --user ada --rolling",
+     .run = cmd_session_create,
      .args = "DATA_JSON|- --ttl DUR [--user U] [--rolling]",
      .summary = "create a session (its id is shown only here); prints {\"id\",\"expiresAt\"}",
      .opts = ses_create_opts, .min_pos = 1, .max_pos = 1, .input = 1},
-    {.name = "get", .run = cmd_session_get, .args = "ID",
+    {.name = "get", .example = "duro session get 3f2a9c0d...",
+     .run = cmd_session_get, .args = "ID",
      .summary = "print {\"data\",\"userId\",\"expiresAt\"}; exit 1 if unknown or expired",
      .opts = no_opts, .min_pos = 1, .max_pos = 1},
-    {.name = "put", .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl DUR]",
+    {.name = "put", .example = "duro session put 3f2a9c0d... '{\"cart\":[1]}' --ttl 1h",
+     .run = cmd_session_put, .args = "ID DATA_JSON|- [--ttl DUR]",
      .summary = "replace the session's data (--ttl: expire MS from now); prints {\"expiresAt\"}",
      .opts = ses_put_opts, .min_pos = 2, .max_pos = 2, .input = 2},
-    {.name = "del", .run = cmd_session_del, .args = "ID",
+    {.name = "del", .example = "duro session del 3f2a9c0d...",
+     .run = cmd_session_del, .args = "ID",
      .summary = "delete the session (logout); prints {\"deleted\":bool}", .opts = no_opts,
      .min_pos = 1, .max_pos = 1},
-    {.name = "list", .run = cmd_session_list, .args = "USER",
+    {.name = "list", .example = "duro session list ada -o table",
+     .run = cmd_session_list, .args = "USER",
      .summary = "list USER's live sessions: {\"sessions\":[{createdAt, expiresAt, rolling}],"
                 "\"count\"}",
-     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "revoke", .run = cmd_session_revoke, .args = "USER [--except ID]",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .table = "sessions"},
+    {.name = "revoke", .example = "duro session revoke ada --except 3f2a9c0d...",
+     .run = cmd_session_revoke, .args = "USER [--except ID]",
      .summary = "delete USER's sessions but ID's; prints {\"deleted\":n}",
      .opts = ses_revoke_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
 };
 
 static const command auth_subs[] = {
-    {.name = "register", .run = cmd_auth_register, .args = "EMAIL",
+    {.name = "register", .example = "DURO_PASSWORD=... duro -n app1 auth register ada@example.com",
+     .run = cmd_auth_register, .args = "EMAIL",
      .summary = "create a user (password: $DURO_PASSWORD or stdin); prints {\"userId\"}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
-    {.name = "login", .run = cmd_auth_login, .args = "EMAIL [--ttl DUR]",
+    {.name = "login", .example = "duro -n app1 auth login ada@example.com --ttl 7d < password.txt",
+     .run = cmd_auth_login, .args = "EMAIL [--ttl DUR]",
      .summary = "log in; prints {\"sessionId\",\"expiresAt\",\"userId\"} (--ttl: default 24 h)",
      .opts = auth_login_opts, .min_pos = 1, .max_pos = 1, .subject = 1, .passwords = 1},
-    {.name = "session", .run = cmd_auth_session, .args = "ID",
+    {.name = "session", .example = "duro -n app1 auth session 3f2a9c0d...",
+     .run = cmd_auth_session, .args = "ID",
      .summary = "print the login session's {\"userId\",\"expiresAt\"}; exit 6 if unknown",
      .opts = no_opts, .min_pos = 1, .max_pos = 1},
-    {.name = "logout", .run = cmd_auth_logout, .args = "ID",
+    {.name = "logout", .example = "duro -n app1 auth logout 3f2a9c0d...",
+     .run = cmd_auth_logout, .args = "ID",
      .summary = "end the session; prints {\"deleted\":bool}", .opts = no_opts, .min_pos = 1,
      .max_pos = 1},
-    {.name = "password", .run = cmd_auth_password, .args = "ID",
+    {.name = "password", .example = "printf '%s\\n%s\\n' \"$OLD\" \"$NEW\" | duro -n app1 auth password 3f2a9c0d...",
+     .run = cmd_auth_password, .args = "ID",
      .summary = "change the password (current, then new); ends the other sessions; prints "
                 "{\"deleted\":n}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .passwords = 2},
 };
 
 static const command snapshot_subs[] = {
-    {.name = "get", .run = cmd_snapshot_get, .args = "[--meta]",
+    {.name = "get", .example = "duro -n app1 snapshot get --meta",
+     .run = cmd_snapshot_get, .args = "[--meta]",
      .summary = "print the namespace's live keys as one JSON object (--meta: {\"version\",\"data\"})",
      .opts = snap_get_opts},
-    {.name = "patch", .run = cmd_snapshot_patch, .args = "OPS_JSON|- [--if-match ETAG]",
+    {.name = "patch", .example = "duro -n app1 snapshot patch '[{\"op\":\"set\",\"key\":\"a\",\"value\":1}]' --if-match 0",
+     .run = cmd_snapshot_patch, .args = "OPS_JSON|- [--if-match ETAG]",
      .summary = "apply set/del ops atomically; prints {\"version\",\"created\"}; exit 4 if stale",
      .opts = snap_patch_opts, .min_pos = 1, .max_pos = 1, .input = 1,
      /* the ops array (the HTTP PATCH body), or {"ops": [...]} */
@@ -1154,83 +1449,114 @@ static const command snapshot_subs[] = {
 };
 
 static const command resources_subs[] = {
-    {.name = "list", .run = cmd_res_list,
+    {.name = "list", .example = "duro resources list --type do --namespace app1 --limit 50 -o table",
+     .run = cmd_res_list,
      .args = "[--type T] [--namespace NS] [--prefix P] [--limit N] [--offset N]",
      .summary = "print a page {resources, total, offset, limit, has_more} (all namespaces)",
-     .opts = res_list_opts},
-    {.name = "stats", .run = cmd_res_stats, .args = "",
+     .opts = res_list_opts, .table = "resources"},
+    {.name = "stats", .example = "duro resources stats",
+     .run = cmd_res_stats, .args = "",
      .summary = "print {total, by_type, by_namespace, total_size} over every namespace",
      .opts = no_opts},
-    {.name = "register", .run = cmd_res_register,
+    {.name = "register", .example = "duro -n app1 resources register do room:42 --size 1024 --metadata '{\"owner\":\"ada\"}'",
+     .run = cmd_res_register,
      .args = "TYPE KEY [--size BYTES] [--metadata JSON]",
      .summary = "register (or update) resource TYPE/KEY in the namespace (-n); prints the record",
      .opts = res_register_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
-    {.name = "unregister", .run = cmd_res_unregister, .args = "TYPE KEY",
+    {.name = "unregister", .example = "duro -n app1 resources unregister do room:42",
+     .run = cmd_res_unregister, .args = "TYPE KEY",
      .summary = "remove resource TYPE/KEY of the namespace (-n); prints {\"deleted\":bool}",
      .opts = no_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
 };
 
 static const command ns_subs[] = {
-    {.name = "ls", .run = cmd_ns_ls, .args = "[--prefix P] [--after NS] [--limit N]",
+    {.name = "ls", .example = "duro ns ls --prefix app -o table",
+     .run = cmd_ns_ls, .args = "[--prefix P] [--after NS] [--limit N]",
      .summary = "print a page {namespaces, total, limit, has_more, next} (--after: the next)",
-     .opts = ns_ls_opts},
-    {.name = "info", .run = cmd_ns_info, .args = "NS",
+     .opts = ns_ls_opts, .table = "namespaces"},
+    {.name = "info", .example = "duro ns info app1",
+     .run = cmd_ns_info, .args = "NS",
      .summary = "print {namespace, keys, bytes, tables, blobs, last_write, last_write_ms}",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "rm", .run = cmd_ns_rm, .args = "NS --yes",
+    {.name = "rm", .example = "duro ns rm app1 --yes",
+     .run = cmd_ns_rm, .args = "NS --yes",
      .summary = "delete namespace NS, its files and registry rows; prints {\"deleted\":true}",
      .opts = ns_rm_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
 };
 
 static const command commands[] = {
-    {.name = "get", .run = cmd_get, .args = "KEY [--meta]",
+    {.name = "get", .example = "duro get user:1\n  duro get greet --raw\n  duro get user:1 --meta",
+     .run = cmd_get, .args = "KEY [--meta]",
      .summary = "print the value of KEY as JSON (--meta: with metadata, version and times)",
      .opts = get_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
-    {.name = "put", .run = cmd_put,
+    {.name = "put", .example = "duro put user:1 '{\"name\":\"Ada\"}' --ttl 60s\n  duro put greet hello -s\n  echo '[1,2]' | duro put list -",
+     .run = cmd_put,
      .args = "KEY JSON|- [-s] [--ttl DUR] [--if-match V | --if-none-match] [--metadata JSON]",
      .summary = "store a JSON value (- reads it from stdin; -s/--string: the text as a string);"
                 " prints {\"version\":n}",
      .opts = put_opts, .min_pos = 2, .max_pos = 2, .subject = 1, .input = 2,
      .excl = {"--if-match", "--if-none-match"}},
-    {.name = "del", .run = cmd_del, .args = "KEY [--if-match V]",
+    {.name = "del", .example = "duro del user:1 --if-match 3",
+     .run = cmd_del, .args = "KEY [--if-match V]",
      .summary = "delete KEY; prints {\"deleted\":bool}", .opts = del_opts, .min_pos = 1,
      .max_pos = 1, .subject = 1},
-    {.name = "ls", .run = cmd_ls,
+    {.name = "ls", .example = "duro -n app1 ls --prefix user: --limit 100\n  duro ls --all -o table",
+     .run = cmd_ls,
      .args = "[--prefix P] [--start K] [--start-after K] [--end K] [--limit N] [--cursor C]\n"
              "            [--reverse] [--values] [--all]",
      .summary = "print one page {keys, cursor, list_complete} (--all: every page as one)",
-     .opts = ls_opts, .excl = {"--all", "--cursor"}},
-    {.name = "batch-get", .run = cmd_batch_get, .args = "KEY...",
+     .opts = ls_opts, .excl = {"--all", "--cursor"}, .table = "keys"},
+    {.name = "batch-get", .example = "duro batch-get user:1 user:2",
+     .run = cmd_batch_get, .args = "KEY...",
      .summary = "print {key: value} for the keys that exist", .opts = no_opts, .min_pos = 1,
      .max_pos = -1},
-    {.name = "batch-set", .run = cmd_batch_set, .args = "JSON|-",
-     .summary = "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] atomically (- "
-                "reads stdin)",
+    {.name = "batch-set", .example = "duro batch-set '[{\"key\":\"a\",\"value\":1,\"ttlMs\":60000}]'\n  duro -n old batch-get a b | duro -n new batch-set -",
+     .run = cmd_batch_set, .args = "JSON|-",
+     .summary = "store [{\"key\":..,\"value\":..,\"ttlMs\"?,\"metadata\"?}, ...] or {\"key\": "
+                "value, ...} (what batch-get prints) atomically (- reads stdin)",
      .opts = no_opts, .min_pos = 1, .max_pos = 1, .input = 1,
      /* the entries array, or the HTTP body {"entries": [...]} */
-     .input_array = "entries", .input_expect = "[{\"key\":..,\"value\":..}, ...]"},
-    {.name = "batch-del", .run = cmd_batch_del, .args = "KEY...",
+     .input_array = "entries", .input_map = 1,
+     .input_expect = "[{\"key\":..,\"value\":..}, ...] or an object {\"key\": value, ...}"},
+    {.name = "batch-del", .example = "duro batch-del user:1 user:2",
+     .run = cmd_batch_del, .args = "KEY...",
      .summary = "delete keys; prints {\"deleted\":n}", .opts = no_opts, .min_pos = 1,
      .max_pos = -1},
-    {.name = "clear", .run = cmd_clear, .args = "",
+    {.name = "clear", .example = "duro -n scratch clear",
+     .run = cmd_clear, .args = "",
      .summary = "delete every key of the namespace; prints {\"deleted\":n}", .opts = no_opts},
-    {.name = "stats", .run = cmd_stats, .args = "[--prefix P]",
+    {.name = "stats", .example = "duro stats --prefix user:",
+     .run = cmd_stats, .args = "[--prefix P]",
      .summary = "count the live keys (pages through the list); prints {\"namespace\",\"keys\"}",
      .opts = stats_opts},
-    {.name = "ping", .run = cmd_ping, .args = "",
+    {.name = "export", .example = "duro -n app1 export --prefix user: > users.jsonl",
+     .local = cmd_export, .args = "[--prefix P]",
+     .summary = "print every key as a JSON line {\"key\",\"value\",\"metadata\"?,\"expiresAt\"?}",
+     .opts = export_opts},
+    {.name = "import", .example = "duro -n app2 import users.jsonl\n"
+                                  "  duro -n app2 import users.jsonl --skip 12000",
+     .local = cmd_import, .args = "FILE|- [--skip N]",
+     .summary = "store the JSON lines of export (or batch-set entries) in batches of 1000;"
+                " prints {\"imported\",\"expired\",\"skipped\"}",
+     .opts = import_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
+    {.name = "ping", .example = "duro -u duro://10.0.0.5:7070 ping",
+     .run = cmd_ping, .args = "",
      .summary = "check that the server answers; prints \"pong\"", .opts = no_opts},
-    {.name = "ratelimit", .args = "check|get|reset KEY [OPTIONS]",
+    {.name = "ratelimit", .example = "duro ratelimit check login:ada --limit 5 --window 60s",
+     .args = "check|get|reset KEY [OPTIONS]",
      .summary = "rate limiting: check KEY [--limit N --window DUR --cost N], get KEY, reset KEY",
      .notes = "Exit status of check: 0 allowed, 5 denied (the result is printed either way).\n"
               "Limits are per namespace (-n); rate-limit keys are not KV keys.\n",
      .opts = no_opts, .max_pos = -1, .subs = ratelimit_subs, .nsubs = NSUBS(ratelimit_subs)},
-    {.name = "session", .args = "create|get|put|del|list|revoke ARGS [OPTIONS]",
+    {.name = "session", .example = "duro session create '{}' --ttl 1h --user ada",
+     .args = "create|get|put|del|list|revoke ARGS [OPTIONS]",
      .summary = "sessions: create DATA --ttl DUR, get ID, put ID DATA, del ID, list USER, revoke "
                 "USER",
      .notes = "An ID that begins with '-' goes after -- (duro session get -- -Xy...);\n"
               "options come before the --.\n",
      .opts = no_opts, .max_pos = -1, .subs = session_subs, .nsubs = NSUBS(session_subs)},
-    {.name = "auth", .args = "register|login|session|logout|password ARG [OPTIONS]",
+    {.name = "auth", .example = "duro -n app1 auth login ada@example.com < password.txt",
+     .args = "register|login|session|logout|password ARG [OPTIONS]",
      .summary = "users and password login: register EMAIL, login EMAIL, session ID, logout ID, "
                 "password ID",
      .notes = "Passwords are never arguments (ps and shell history would show them): each\n"
@@ -1244,7 +1570,8 @@ static const command commands[] = {
               "of 8..1024 bytes.\n"
               "An ID that begins with '-' goes after -- (duro auth session -- -Xy...).\n",
      .opts = no_opts, .max_pos = -1, .subs = auth_subs, .nsubs = NSUBS(auth_subs)},
-    {.name = "snapshot", .args = "get|patch [ARGS] [OPTIONS]",
+    {.name = "snapshot", .example = "duro -n app1 snapshot get",
+     .args = "get|patch [ARGS] [OPTIONS]",
      .summary = "the namespace as one document: get [--meta], patch OPS_JSON [--if-match ETAG]",
      .notes = "OPS_JSON (or - for stdin) is [{\"op\":\"set\",\"key\":..,\"value\":..,"
               "\"ttlMs\"?,\"metadata\"?} |\n{\"op\":\"del\",\"key\":..}, ...], "
@@ -1253,7 +1580,8 @@ static const command commands[] = {
               "snapshot get --meta prints it, patch --if-match ETAG requires it (exit 4\n"
               "if the namespace changed; --if-match 0: only if it is empty).\n",
      .opts = no_opts, .max_pos = -1, .subs = snapshot_subs, .nsubs = NSUBS(snapshot_subs)},
-    {.name = "resources", .args = "list|stats|register|unregister [ARGS] [OPTIONS]",
+    {.name = "resources", .example = "duro resources stats",
+     .args = "list|stats|register|unregister [ARGS] [OPTIONS]",
      .summary = "the resource registry: list [filters], stats, register TYPE KEY, unregister "
                 "TYPE KEY",
      .notes = "KV keys are resources of type \"kv\", tracked automatically (register\n"
@@ -1261,18 +1589,27 @@ static const command commands[] = {
               "'resources list', --namespace NS filters (-n/--ns stay the namespace of\n"
               "register and unregister).\n",
      .opts = no_opts, .max_pos = -1, .subs = resources_subs, .nsubs = NSUBS(resources_subs)},
-    {.name = "ns", .args = "ls|info|rm [ARGS] [OPTIONS]",
+    {.name = "ns", .example = "duro ns ls",
+     .args = "ls|info|rm [ARGS] [OPTIONS]",
      .summary = "namespaces: ls [--prefix P] [--after NS] [--limit N], info NS, rm NS --yes",
      .notes = "rm cannot be undone and asks nothing: it wants --yes, tty or not. With\n"
               "access control it needs the admin token. Exit status 1 when NS has no file.\n",
      .opts = no_opts, .max_pos = -1, .subs = ns_subs, .nsubs = NSUBS(ns_subs)},
-    {.name = "info", .run = cmd_info, .args = "",
+    {.name = "info", .example = "duro info",
+     .run = cmd_info, .args = "",
      .summary = "print the server's figures {version, uptime_ms, sync, actors, ...}",
      .opts = no_opts},
-    {.name = "bench", .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
+    {.name = "bench", .example = "duro bench --clients 50 --pipeline 16 --op get --duration 5",
+     .local = cmd_bench, .args = "[OPTIONS]   (duro bench --help)",
      .summary = "load generator over the binary protocol: ops/s and p50/p99/p999 latency",
      .opts = no_opts, .max_pos = -1, .raw_args = 1},
-    {.name = "help", .local = cmd_help, .args = "[COMMAND [SUBCOMMAND]]",
+    {.name = "completion", .example = "duro completion bash > ~/.local/share/bash-completion/completions/duro\n"
+                          "  duro completion zsh > ~/.zfunc/_duro",
+     .local = cmd_completion, .args = "bash|zsh",
+     .summary = "print a shell completion script for the commands and their options",
+     .opts = no_opts, .min_pos = 1, .max_pos = 1},
+    {.name = "help", .example = "duro help session create",
+     .local = cmd_help, .args = "[COMMAND [SUBCOMMAND]]",
      .summary = "show help for a command", .opts = no_opts, .max_pos = 2},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -1293,6 +1630,85 @@ static const command *find_sub(const command *group, const char *name)
         if (strcmp(group->subs[i].name, name) == 0)
             return &group->subs[i];
     return NULL;
+}
+
+/* The option names of o, space-separated, on f. */
+static void print_opt_names(FILE *f, const optdef *o)
+{
+    for (; o && o->name; o++)
+        fprintf(f, " %s", o->name);
+}
+
+/* `duro completion bash|zsh`: a completion script made from the command
+ * table (zsh runs the bash one through bashcompinit). */
+static int cmd_completion(ctx *c)
+{
+    const char *shell = c->pos[0];
+    if (strcmp(shell, "bash") != 0 && strcmp(shell, "zsh") != 0)
+        return usage_error(c, "the shell is bash or zsh, not '%s'", shell);
+    if (strcmp(shell, "zsh") == 0)
+        fputs("#compdef duro\n"
+              "# zsh completion for duro: eval \"$(duro completion zsh)\" in ~/.zshrc\n"
+              "autoload -U +X bashcompinit && bashcompinit\n",
+              stdout);
+    else
+        fputs("# bash completion for duro: eval \"$(duro completion bash)\" in ~/.bashrc\n",
+              stdout);
+    fputs("_duro() {\n"
+          "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+          "    local i cmd= sub= words=\n"
+          "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
+          "        case ${COMP_WORDS[i]} in\n"
+          "        -u|--url|-n|--ns|-t|--token|-o|--output) i=$((i + 1)) ;;\n"
+          "        -*) ;;\n"
+          "        *) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}\n"
+          "           elif [[ -z $sub ]]; then sub=${COMP_WORDS[i]}; fi ;;\n"
+          "        esac\n"
+          "    done\n"
+          "    case $prev in\n"
+          "    -o|--output) COMPREPLY=($(compgen -W \"json raw table\" -- \"$cur\")); return ;;\n"
+          "    -u|--url|-n|--ns|-t|--token) COMPREPLY=(); return ;;\n"
+          "    esac\n"
+          "    local commands=\"",
+          stdout);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        printf("%s%s", i ? " " : "", commands[i].name);
+    fputs("\"\n"
+          "    local globals=\"-u --url -n --ns -t --token -o --output --raw -h --help\"\n"
+          "    case $cmd in\n"
+          "    '') words=\"$commands $globals -V --version\" ;;\n"
+          "    help) [[ -z $sub ]] && words=$commands ;;\n"
+          "    completion) [[ -z $sub ]] && words=\"bash zsh\" ;;\n",
+          stdout);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command *d = &commands[i];
+        if (strcmp(d->name, "help") == 0 || strcmp(d->name, "completion") == 0 || d->raw_args)
+            continue;
+        printf("    %s)", d->name);
+        if (!d->subs) {
+            fputs(" words=\"$globals", stdout);
+            print_opt_names(stdout, d->opts);
+            fputs("\" ;;\n", stdout);
+            continue;
+        }
+        fputs("\n        case $sub in\n        '') words=\"", stdout);
+        for (size_t j = 0; j < d->nsubs; j++)
+            printf("%s%s", j ? " " : "", d->subs[j].name);
+        fputs("\" ;;\n", stdout);
+        for (size_t j = 0; j < d->nsubs; j++) {
+            printf("        %s) words=\"$globals", d->subs[j].name);
+            print_opt_names(stdout, d->subs[j].opts);
+            fputs("\" ;;\n", stdout);
+        }
+        fputs("        esac ;;\n", stdout);
+    }
+    fputs("    esac\n"
+          "    if [[ -z $words ]]; then COMPREPLY=($(compgen -f -- \"$cur\")); return; fi\n"
+          "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+          "}\n"
+          "complete -o default -F _duro duro\n",
+          stdout);
+    return EXIT_OK;
 }
 
 /* ---- help ---- */
@@ -1316,6 +1732,14 @@ static void command_usage(FILE *f, const command *group, const command *cmd)
                 cmd->subs[i].name, cmd->subs[i].args);
 }
 
+/* cmd's example lines ("Example:" or "Examples:" and the lines indented). */
+static void print_example(const command *cmd)
+{
+    if (cmd->example)
+        printf("\n%s\n  %s\n", strchr(cmd->example, '\n') ? "Examples:" : "Example:",
+               cmd->example);
+}
+
 /* The help of a command, a group (each subcommand with its summary) or a
  * subcommand, on stdout; bench prints its own. Returns the exit code. */
 static int command_help(ctx *c, const command *group, const command *cmd)
@@ -1334,6 +1758,9 @@ static int command_help(ctx *c, const command *group, const command *cmd)
         if (cmd->notes)
             printf("\n%s", cmd->notes);
     }
+    print_example(cmd);
+    if (!group && cmd->subs)
+        printf("\nduro help %s SUBCOMMAND: a subcommand's help and example.\n", cmd->name);
     return EXIT_OK;
 }
 
@@ -1348,6 +1775,10 @@ static void usage(FILE *f)
           "  -n, --ns NS     namespace [env DURO_NS, default \"default\"]\n"
           "  -t, --token T   access token (the server's --auth-token, or a JWT), sent on\n"
           "                  every connection [env DURO_TOKEN: prefer it, argv shows in ps]\n"
+          "  -o, --output M  json (compact, one line; the default when stdout is not a\n"
+          "                  terminal; on a terminal JSON is indented), raw (a string\n"
+          "                  without quotes nor escapes), table (the rows of ls, ns ls,\n"
+          "                  resources list, session list as columns); --raw: -o raw\n"
           "  -h, --help      this help;  duro help COMMAND  or  duro COMMAND --help\n"
           "  -V, --version   the version of duro and of the libduro it runs with\n"
           "\n"
@@ -1399,6 +1830,126 @@ static int cmd_help(ctx *c)
     return command_help(c, NULL, cmd);
 }
 
+/* ---- printing the reply: -o json|raw|table, or by what stdout is ---- */
+
+/* A cell of -o table: a string as it is, anything else as compact JSON. */
+static char *cell_text(json_t *v)
+{
+    if (!v)
+        return strdup("");
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* Prints rows (an array of objects, or of scalars with header one) as a
+ * column table with a header line. 0, or -1 if it cannot (out of memory). */
+static int print_table(json_t *rows, const char *one)
+{
+    size_t nrows = json_array_size(rows);
+    json_t *cols = json_array(); /* the column names, in first-seen order */
+    if (!cols)
+        return -1;
+    int objects = nrows > 0 && json_is_object(json_array_get(rows, 0));
+    if (objects) {
+        for (size_t r = 0; r < nrows; r++) {
+            const char *k;
+            json_t *v;
+            json_t *row = json_array_get(rows, r);
+            if (!json_is_object(row))
+                continue;
+            json_object_foreach(row, k, v) {
+                size_t i, n = json_array_size(cols);
+                for (i = 0; i < n; i++)
+                    if (strcmp(json_string_value(json_array_get(cols, i)), k) == 0)
+                        break;
+                if (i == n)
+                    json_array_append_new(cols, json_string(k));
+            }
+        }
+    } else {
+        json_array_append_new(cols, json_string(one));
+    }
+    size_t ncols = json_array_size(cols);
+    size_t *w = calloc(ncols ? ncols : 1, sizeof *w);
+    char **cells = calloc((nrows + 1) * (ncols ? ncols : 1), sizeof *cells);
+    int rc = (w && cells) ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ncols; i++) {
+        const char *name = json_string_value(json_array_get(cols, i));
+        char *h = strdup(name);
+        for (char *p = h; p && *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 'a' + 'A');
+        cells[i] = h;
+        for (size_t r = 0; r < nrows; r++) {
+            json_t *row = json_array_get(rows, r);
+            cells[(r + 1) * ncols + i] = cell_text(objects ? json_object_get(row, name) : row);
+        }
+    }
+    for (size_t j = 0; rc == 0 && j < (nrows + 1) * ncols; j++) {
+        if (!cells[j])
+            rc = -1;
+        else if (strlen(cells[j]) > w[j % ncols])
+            w[j % ncols] = strlen(cells[j]);
+    }
+    for (size_t r = 0; rc == 0 && r <= nrows; r++)
+        for (size_t i = 0; i < ncols; i++) {
+            const char *t = cells[r * ncols + i];
+            if (i + 1 < ncols)
+                printf("%-*s  ", (int)w[i], t);
+            else
+                printf("%s\n", t);
+        }
+    for (size_t j = 0; cells && j < (nrows + 1) * ncols; j++)
+        free(cells[j]);
+    free(cells);
+    free(w);
+    json_decref(cols);
+    return rc;
+}
+
+/* Prints the reply and a newline: as it is (compact JSON) when stdout is not
+ * a terminal or with -o json; indented on a terminal; -o raw: a string
+ * without quotes nor escapes; -o table: the rows of a list-like reply. */
+static void print_reply(ctx *c)
+{
+    const char *mode = c->output;
+    if (!mode)
+        mode = isatty(STDOUT_FILENO) ? "pretty" : "json";
+    json_t *doc = NULL;
+    if (strcmp(mode, "json") != 0)
+        doc = json_loadb(c->reply, c->reply_len, JSON_DECODE_ANY, NULL);
+    if (doc && strcmp(mode, "raw") == 0 && json_is_string(doc)) {
+        fwrite(json_string_value(doc), 1, json_string_length(doc), stdout);
+        fputc('\n', stdout);
+        json_decref(doc);
+        return;
+    }
+    if (doc && strcmp(mode, "table") == 0 && c->def->table &&
+        json_is_array(json_object_get(doc, c->def->table))) {
+        char one[32];
+        snprintf(one, sizeof one, "%s", c->def->table);
+        size_t n = strlen(one);
+        if (n > 1 && one[n - 1] == 's')
+            one[n - 1] = '\0';
+        if (print_table(json_object_get(doc, c->def->table), one) == 0) {
+            json_decref(doc);
+            return;
+        }
+    }
+    char *pretty = doc && strcmp(mode, "pretty") == 0
+                       ? json_dumps(doc, JSON_INDENT(2) | JSON_ENCODE_ANY)
+                       : NULL;
+    json_decref(doc);
+    if (pretty) {
+        fputs(pretty, stdout);
+        free(pretty);
+    } else {
+        fwrite(c->reply, 1, c->reply_len, stdout);
+    }
+    fputc('\n', stdout);
+}
+
 /* ---- the frame every command runs in ---- */
 
 /* Runs the command c->def with the arguments and options of the command
@@ -1410,9 +1961,9 @@ static int run_command(ctx *c)
     const command *d = c->def;
     if (c->npos < d->min_pos || (d->max_pos >= 0 && c->npos > d->max_pos))
         return usage_error(c, c->npos < d->min_pos ? "missing arguments" : "too many arguments");
-    if (d->local)
-        return d->local(c);
     int ex = check_opts(c);
+    if (ex == EXIT_OK && d->local)
+        return d->local(c);
     if (ex == EXIT_OK && d->input)
         ex = read_input(c);
     if (ex == EXIT_OK && d->passwords)
@@ -1426,8 +1977,7 @@ static int run_command(ctx *c)
     rc = d->run(c);
     if (rc != DURO_OK)
         return fail(c, d->subject ? c->pos[d->subject - 1] : "", rc);
-    fwrite(c->reply, 1, c->reply_len, stdout);
-    fputc('\n', stdout);
+    print_reply(c);
     return c->exit_ok;
 }
 
@@ -1499,6 +2049,26 @@ int main(int argc, char **argv)
                     c.ns = argv[++i];
                     c.ns_given = 1;
                 }
+                continue;
+            }
+            if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 ||
+                strncmp(a, "--output=", 9) == 0 || strcmp(a, "--raw") == 0) {
+                const char *m = NULL; /* -o M, --output M: the next argument */
+                if (strcmp(a, "--raw") == 0)
+                    m = "raw";
+                else if (strncmp(a, "--output=", 9) == 0)
+                    m = a + 9;
+                if (!m && i + 1 >= argc) {
+                    ex = usage_error(NULL, "%s needs a value: json, raw or table", a);
+                    goto done;
+                }
+                if (!m)
+                    m = argv[++i];
+                if (strcmp(m, "json") != 0 && strcmp(m, "raw") != 0 && strcmp(m, "table") != 0) {
+                    ex = usage_error(NULL, "-o wants json, raw or table, not '%s'", m);
+                    goto done;
+                }
+                c.output = m;
                 continue;
             }
             if (strncmp(a, "--url=", 6) == 0) {

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import select
+import shlex
 import socket
 import struct
 import subprocess
@@ -106,6 +107,71 @@ class HelpAndUsage(unittest.TestCase):
                     "--size BYTES", "--metadata JSON", "resources unregister TYPE KEY"):
             self.assertIn(sub, out)
 
+    def test_every_command_has_an_example(self):
+        rc, out, err = duro(None, "--help")
+        section = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+        names = [line.split()[0] for line in section.splitlines() if line.strip()]
+        self.assertIn("get", names)
+        self.assertIn("ns", names)
+        walked = []
+        for name in names:
+            rc, out, err = duro(None, "help", name)
+            self.assertEqual(rc, 0, name)
+            self.check_example(out, [name])
+            walked.append(name)
+            rc2, out2, _ = duro(None, name, "--help")
+            self.assertEqual((rc2, out2), (rc, out), name)
+            if "duro help %s SUBCOMMAND" % name not in out:
+                continue
+            # a group: its subcommands are the indented "  name  summary" lines
+            subs = re.findall(r"^  (\S+) {2,}\S", out.split("\n\n")[2], re.M)
+            self.assertTrue(subs, name)
+            for sub in subs:
+                rc, out, err = duro(None, "help", name, sub)
+                self.assertEqual(rc, 0, (name, sub))
+                self.check_example(out, [name, sub])
+                walked.append(name + " " + sub)
+        self.assertIn("session create", walked)
+        self.assertIn("bench", walked)
+
+    def check_example(self, out, words):
+        self.assertRegex(out, r"\nExamples?:\n", words)
+        block = re.split(r"\nExamples?:\n", out)[1]
+        lines = [l.strip() for l in block.splitlines() if l.startswith("  ")]
+        self.assertTrue(lines, words)
+        for line in lines:
+            argv = shlex.split(line.split("|")[-1])
+            argv = argv[argv.index("duro") + 1:]
+            while argv and argv[0] in ("-u", "-n", "-o", "-t", "--raw"):
+                argv = argv[1:] if argv[0] == "--raw" else argv[2:]
+            self.assertEqual(argv[:len(words)], words, line)
+
+    def test_completion(self):
+        rc, out, err = duro(None, "--help")
+        section = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+        names = [line.split()[0] for line in section.splitlines() if line.strip()]
+        rc, script, err = duro(None, "completion", "bash")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("_duro() {", script)
+        self.assertIn("complete -o default -F _duro duro", script)
+        listed = re.search(r'local commands="([^"]*)"', script).group(1).split()
+        self.assertEqual(listed, names)
+        # bash runs it: words complete from the table
+        probe = ('source /dev/stdin; for w in "duro ses" "duro session c" "duro -n x get k --m"'
+                 ' "duro -o t"; do read -ra COMP_WORDS <<< "$w"; COMP_CWORD=$((${#COMP_WORDS[@]}'
+                 ' - 1)); _duro; echo "${COMPREPLY[*]}"; done')
+        rc, out, err = clitest.run(["/bin/bash", "-c", probe], input=script)
+        self.assertEqual((rc, out.splitlines()), (0, ["session", "create", "--meta", "table"]),
+                         err)
+        rc, zsh, err = duro(None, "completion", "zsh")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(zsh.startswith("#compdef duro\n"))
+        self.assertIn("bashcompinit", zsh)
+        self.assertIn("_duro() {", zsh)
+        for bad in (["completion"], ["completion", "fish"]):
+            rc, out, err = duro(None, *bad)
+            self.assertEqual((rc, out), (2, ""), bad)
+
     def test_usage_errors_exit_2(self):
         cases = [
             [],                                  # no command
@@ -126,7 +192,8 @@ class HelpAndUsage(unittest.TestCase):
             ["batch-get"],
             ["batch-set"],
             ["batch-set", "not json"],
-            ["batch-set", '{"no":"entries"}'],
+            ["batch-set", '{"entries": 5, "x": ['],  # (an object is {key: value})
+            ["batch-set", '"a string"'],
             ["help", "nosuch"],
             ["-u"],
             ["ratelimit"],                       # a group needs a subcommand
@@ -502,6 +569,25 @@ class Commands(Base):
         # an entry without a key is the user's error; nothing is written
         self.duro("batch-set", '[{"key":"ok","value":1},{"value":2}]', want=2)
         self.duro("get", "ok", want=1)
+
+    def test_batch_set_takes_what_batch_get_prints(self):
+        self.duro("batch-set", '{"m1": 1, "m2": {"x": [2]}, "m3": "three"}')
+        out, _ = self.duro("batch-get", "m1", "m2", "m3")
+        self.assertEqual(out, {"m1": 1, "m2": {"x": [2]}, "m3": "three"})
+        # batch-get | batch-set - copies the keys to another namespace
+        rc, printed, err = duro(SRV, "-n", self.ns, "batch-get", "m1", "m2", "m3")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = duro(SRV, "-n", self.ns + "-copy", "batch-set", "-", input=printed)
+        self.assertEqual((rc, json.loads(out)["count"]), (0, 3), err)
+        rc, out, err = duro(SRV, "-n", self.ns + "-copy", "batch-get", "m1", "m2", "m3")
+        self.assertEqual(json.loads(out), {"m1": 1, "m2": {"x": [2]}, "m3": "three"})
+        duro(SRV, "-n", self.ns + "-copy", "clear")
+        # {"entries": [...]} alone stays the HTTP body; with another key it is a map
+        self.duro("batch-set", '{"entries": [{"key": "e1", "value": 1}]}')
+        self.assertEqual(self.duro("get", "e1")[0], 1)
+        self.duro("batch-set", '{"entries": [1], "other": 2}')
+        self.assertEqual(self.duro("get", "entries")[0], [1])
+        self.assertEqual(self.duro("batch-set", "{}")[0]["count"], 0)
 
     def test_ls_paging(self):
         keys = ["p:%02d" % i for i in range(25)]
@@ -1012,6 +1098,180 @@ class AuthThrottle(Base):
         _, err = self.duro("auth", "login", "tim@example.com", input="correct horse\n", env=env,
                            want=5)
         self.assertIn("rate limited", err)
+
+
+class OutputModes(Base):
+    ns = "cli-output"
+
+    def run_raw(self, *args):
+        rc, out, err = duro(SRV, "-n", self.ns, *args)
+        self.assertEqual(rc, 0, err)
+        return out
+
+    def test_raw_json_and_table(self):
+        self.duro("put", "greet", "hello", "-s")
+        self.duro("put", "esc", '"tab\\there \\"q\\""')
+        self.duro("put", "obj", '{"a": [1, 2]}')
+        # piped, no -o: compact JSON as ever
+        self.assertEqual(self.run_raw("get", "greet"), '"hello"\n')
+        self.assertEqual(self.run_raw("get", "obj"), '{"a":[1,2]}\n')
+        for args in (("get", "greet", "--raw"), ("--raw", "get", "greet"),
+                     ("-o", "raw", "get", "greet"), ("get", "greet", "--output=raw")):
+            self.assertEqual(self.run_raw(*args), "hello\n", args)
+        self.assertEqual(self.run_raw("get", "esc", "--raw"), 'tab\there "q"\n')
+        self.assertEqual(self.run_raw("get", "obj", "--raw"), '{"a":[1,2]}\n')
+        self.assertEqual(self.run_raw("-o", "json", "get", "obj"), '{"a":[1,2]}\n')
+        # table: a header and a row per key
+        lines = self.run_raw("ls", "-o", "table").splitlines()
+        self.assertEqual(lines, ["KEY", "esc", "greet", "obj"])
+        lines = self.run_raw("ls", "--values", "-o", "table").splitlines()
+        self.assertEqual(lines[0].split(), ["KEY", "VALUE", "EXPIRESAT"])
+        self.assertEqual(lines[2].split(), ["greet", "hello", "null"])
+        self.assertEqual(lines[3].split(), ["obj", '{"a":[1,2]}', "null"])
+        lines = self.run_raw("-o", "table", "ns", "ls", "--prefix", self.ns).splitlines()
+        self.assertEqual(lines[0].split()[:2], ["NAMESPACE", "KEYS"])
+        self.assertEqual(lines[1].split()[:2], [self.ns, "3"])
+        lines = self.run_raw("-o", "table", "resources", "list", "--namespace",
+                             self.ns).splitlines()
+        self.assertEqual(lines[0].split()[:3], ["TYPE", "NAMESPACE", "KEY"])
+        self.assertEqual(len(lines), 4)
+        lines = self.run_raw("-o", "table", "session", "list", "nobody").splitlines()
+        self.assertEqual(len(lines), 1)  # the header only
+        # table on a reply that is not a list: as json
+        self.assertEqual(self.run_raw("-o", "table", "get", "obj"), '{"a":[1,2]}\n')
+        for bad in (("-o", "yaml", "get", "obj"), ("get", "obj", "-o")):
+            rc, out, err = duro(SRV, "-n", self.ns, *bad)
+            self.assertEqual((rc, out), (2, ""), bad)
+
+    def test_terminal_gets_indented_json(self):
+        self.duro("put", "obj", '{"a": [1, 2]}')
+        master, slave = os.openpty()
+        p = subprocess.Popen([clitest.cli_bin(), "-u", SRV.url, "-n", self.ns, "get", "obj"],
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
+                             preexec_fn=clitest._pdeathsig)
+        os.close(slave)
+        seen = b""
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if select.select([master], [], [], 1)[0]:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:  # EIO: the process has gone
+                        break
+                    if not chunk:
+                        break
+                    seen += chunk
+                elif p.poll() is not None:
+                    break
+            p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            os.close(master)
+            err = p.stderr.read()
+            p.stderr.close()
+        self.assertEqual(p.returncode, 0, err)
+        text = seen.decode().replace("\r\n", "\n")
+        self.assertIn('{\n  "a": [\n    1,\n    2\n  ]\n}\n', text)
+        self.assertEqual(json.loads(text), {"a": [1, 2]})
+
+
+class ExportImport(Base):
+    ns = "cli-export"
+
+    def test_export_then_import_elsewhere(self):
+        dst = self.ns + "-dst"
+        duro(SRV, "-n", dst, "clear")
+        entries = [{"key": "k%04d" % i, "value": {"i": i}} for i in range(2500)]
+        self.duro("batch-set", "-", input=json.dumps(entries[:1000]))
+        self.duro("batch-set", "-", input=json.dumps(entries[1000:2000]))
+        self.duro("batch-set", "-", input=json.dumps(entries[2000:]))
+        self.duro("put", "meta", '"m"', "--metadata", '{"owner":"ada"}', "--ttl", "1h")
+        self.duro("put", "other:x", "[1]")
+        rc, dump, err = duro(SRV, "-n", self.ns, "export")
+        self.assertEqual(rc, 0, err)
+        lines = [json.loads(l) for l in dump.splitlines()]
+        self.assertEqual(len(lines), 2502)
+        self.assertEqual(lines[0], {"key": "k0000", "value": {"i": 0}})
+        meta = [l for l in lines if l["key"] == "meta"][0]
+        self.assertEqual(meta["metadata"], {"owner": "ada"})
+        self.assertGreater(meta["expiresAt"], time.time() * 1000)
+        path = os.path.join(clitest.tempdir(), "dump.jsonl")
+        with open(path, "w") as f:
+            f.write(dump)
+        rc, out, err = duro(SRV, "-n", dst, "import", path)
+        self.assertEqual((rc, json.loads(out)), (0, {"imported": 2502, "expired": 0,
+                                                      "skipped": 0}), err)
+        rc, again, err = duro(SRV, "-n", dst, "export")
+        strip = lambda l: {k: v for k, v in json.loads(l).items() if k != "expiresAt"}
+        self.assertEqual([strip(l) for l in again.splitlines()],
+                         [strip(l) for l in dump.splitlines()])
+        rc, out, err = duro(SRV, "-n", dst, "get", "meta", "--meta")
+        self.assertEqual(json.loads(out)["metadata"], {"owner": "ada"})
+        self.assertIsNotNone(json.loads(out)["expiresAt"])
+        # --prefix, and stdin
+        rc, out, err = duro(SRV, "-n", self.ns, "export", "--prefix", "other:")
+        self.assertEqual(out, '{"key":"other:x","value":[1]}\n')
+        duro(SRV, "-n", dst, "clear")
+        rc, out, err = duro(SRV, "-n", dst, "import", "-", input=out)
+        self.assertEqual((rc, json.loads(out)["imported"]), (0, 1), err)
+        duro(SRV, "-n", dst, "clear")
+
+    def test_malformed_line_and_skip(self):
+        text = ('{"key":"a","value":1}\n'
+                '\n'
+                '{"key":"b","value":"two","metadata":{"m":2}}\n'
+                '{"key":"c"}\n'
+                '{"key":"d","value":4}\n'
+                '{"key":"gone","value":0,"expiresAt":1000}\n')
+        rc, out, err = duro(SRV, "-n", self.ns, "import", "-", input=text)
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("line 4", err)
+        self.assertIn("--skip 3", err)
+        self.assertEqual(self.duro("ls")[0]["keys"], ["a", "b"])
+        rc, out, err = duro(SRV, "-n", self.ns, "import", "-", "--skip", "4", input=text)
+        self.assertEqual((rc, json.loads(out)), (0, {"imported": 1, "expired": 1,
+                                                      "skipped": 4}), err)
+        self.assertEqual(self.duro("ls")[0]["keys"], ["a", "b", "d"])
+        rc, out, err = duro(SRV, "-n", self.ns, "import", "-",
+                            input='{"key":"e","value":5}\n{"key":"f","value":6,"ttl":1}\n')
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("line 2", err)
+        self.assertEqual(self.duro("get", "e")[0], 5)
+        # stderr a terminal: a progress line; stdout (a pipe) still gets the JSON
+        path = os.path.join(clitest.tempdir(), "p.jsonl")
+        with open(path, "w") as f:
+            f.write("".join('{"key":"p%d","value":%d}\n' % (i, i) for i in range(1500)))
+        master, slave = os.openpty()
+        p = subprocess.Popen([clitest.cli_bin(), "-u", SRV.url, "-n", self.ns, "import", path],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                             preexec_fn=clitest._pdeathsig)
+        os.close(slave)
+        seen = b""
+        try:
+            out, _ = p.communicate(timeout=60)
+            while select.select([master], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the process has gone
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            os.close(master)
+        self.assertEqual((p.returncode, json.loads(out)["imported"]), (0, 1500), seen)
+        self.assertIn(b"1000 lines, 1000 keys", seen)
+        self.assertIn(b"1500 lines, 1500 keys", seen)
+        for bad in (["import"], ["import", "/nonexistent/x.jsonl"], ["import", "-", "--skip", "x"],
+                    ["export", "extra"]):
+            rc, out, err = duro(SRV, "-n", self.ns, *bad, input="")
+            self.assertEqual((rc, out), (2, ""), bad)
 
 
 class Embedded(unittest.TestCase):
