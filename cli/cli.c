@@ -56,6 +56,10 @@
 #include "bench.h"
 #include "duro/duro.h"
 
+#ifdef DURO_HAVE_LIBEDIT
+#include <editline/readline.h>
+#endif
+
 #define DEFAULT_URL "duro://127.0.0.1:7070"
 #define EXIT_OK 0
 #define EXIT_NOT_FOUND 1
@@ -1993,10 +1997,19 @@ static int known_opt(const command *cmd, const char *name, size_t namelen, int *
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The exit code cli_main() answers for "no command, on a terminal": main()
+ * then starts the prompt. */
+#define EXIT_PROMPT (-1)
+
+/* One command line: argv as a shell hands it over. shared: the prompt's
+ * connection, kept across its lines (NULL: this run's own, closed at the
+ * end). */
+static int cli_main(int argc, char **argv, duro **shared)
 {
     ctx c;
     memset(&c, 0, sizeof c);
+    if (shared)
+        c.db = *shared;
     c.url = getenv("DURO_URL");
     if (!c.url || !*c.url)
         c.url = DEFAULT_URL;
@@ -2166,7 +2179,9 @@ int main(int argc, char **argv)
         c.pos[c.npos++] = a;
     }
 
-    if (!cmd) {
+    if (!cmd && !want_help && !shared && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        ex = EXIT_PROMPT; /* `duro` alone on a terminal: the prompt */
+    } else if (!cmd) {
         usage(want_help ? stdout : stderr);
         ex = want_help ? EXIT_OK : EXIT_USAGE;
     } else if (cmd->subs && !sub) {
@@ -2186,9 +2201,156 @@ done:
         c.reply_free(c.reply);
     free(c.in_owned);
     explicit_bzero(c.pw, sizeof c.pw);
-    duro_close(c.db);
+    if (shared)
+        *shared = c.db;
+    else
+        duro_close(c.db);
     for (int i = 0; i < c.nopt; i++)
         free((char *)c.opt_name[i]);
     free(pos);
     return ex;
+}
+
+/* ---- the prompt: `duro` with no command on a terminal ---- */
+
+#ifdef DURO_HAVE_LIBEDIT
+/* Completion of the first word (a command) and of a group's subcommand. */
+static const command *complete_group;
+static size_t complete_index;
+
+static char *complete_next(const char *text, int state)
+{
+    if (!state)
+        complete_index = 0;
+    size_t n = strlen(text);
+    const command *list = complete_group ? complete_group->subs : commands;
+    size_t count = complete_group ? complete_group->nsubs : NCOMMANDS;
+    while (complete_index < count) {
+        const char *name = list[complete_index++].name;
+        if (strncmp(name, text, n) == 0)
+            return strdup(name);
+    }
+    return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)end;
+    complete_group = NULL;
+    if (start > 0) { /* after "session ": its subcommands; after anything else: files */
+        char first[64];
+        if (sscanf(rl_line_buffer, "%63s", first) != 1 || !(complete_group = find_command(first)) ||
+            !complete_group->subs || strchr(rl_line_buffer + strlen(first) + 1, ' '))
+            return NULL;
+    }
+    rl_attempted_completion_over = 1;
+    return rl_completion_matches(text, complete_next);
+}
+
+/* Splits line into words like a shell would, for the common cases: blanks
+ * separate, '...' and "..." quote (\" and \\ inside "..."), \ escapes one
+ * character. The words are written into buf (as long as line). 0 with
+ * *n set, or -1 for an unbalanced quote or too many words. */
+static int split_words(const char *line, char *buf, char **words, int max, int *n)
+{
+    *n = 0;
+    const char *p = line;
+    char *o = buf;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            return 0;
+        if (*n == max)
+            return -1;
+        words[(*n)++] = o;
+        char quote = 0;
+        for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
+            if (quote == '\'' && *p == '\'')
+                quote = 0;
+            else if (quote == '"' && *p == '"')
+                quote = 0;
+            else if (!quote && (*p == '\'' || *p == '"'))
+                quote = *p;
+            else if (*p == '\\' && quote != '\'' && p[1])
+                *o++ = *++p;
+            else
+                *o++ = *p;
+        }
+        if (quote)
+            return -1;
+        *o++ = '\0';
+    }
+}
+
+/* The prompt: each line is a command line as after `duro [global options]`;
+ * history (in $HOME/.duro_history, at most 1000 lines) and completion of
+ * commands and subcommands. One connection serves every line. quit, exit or
+ * end of input leaves. */
+static int prompt(int argc, char **argv)
+{
+    char hist[4096] = "";
+    const char *home = getenv("HOME");
+    if (home && *home && snprintf(hist, sizeof hist, "%s/.duro_history", home) < (int)sizeof hist)
+        read_history(hist);
+    stifle_history(1000);
+    rl_attempted_completion_function = complete;
+    printf("duro %s: type a command (duro --help lists them), quit to leave\n",
+           DURO_VERSION_STRING);
+    duro *db = NULL;
+    enum { MAX_WORDS = 256 };
+    char **args = calloc((size_t)argc + MAX_WORDS + 1, sizeof *args);
+    if (!args)
+        return EXIT_SERVER;
+    for (;;) {
+        char *line = readline("duro> ");
+        if (!line) {
+            putchar('\n');
+            break;
+        }
+        char *buf = malloc(strlen(line) + 1);
+        char *words[MAX_WORDS];
+        int n = 0;
+        if (!buf || split_words(line, buf, words, MAX_WORDS, &n) != 0) {
+            errmsg("%s", buf ? "unbalanced quote or too many words" : "out of memory");
+        } else if (n == 1 && (strcmp(words[0], "quit") == 0 || strcmp(words[0], "exit") == 0)) {
+            free(buf);
+            free(line);
+            break;
+        } else if (n > 0) {
+            add_history(line);
+            int k = 0;
+            for (int i = 0; i < argc; i++) /* the program and its global options */
+                args[k++] = argv[i];
+            for (int i = 0; i < n; i++)
+                args[k++] = words[i];
+            args[k] = NULL;
+            int ex = cli_main(k, args, &db);
+            if (ex != EXIT_OK)
+                printf("(exit %d)\n", ex);
+            fflush(stdout);
+        }
+        free(buf);
+        free(line);
+    }
+    if (hist[0])
+        write_history(hist);
+    free(args);
+    duro_close(db);
+    return EXIT_OK;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    int ex = cli_main(argc, argv, NULL);
+    if (ex != EXIT_PROMPT)
+        return ex;
+#ifdef DURO_HAVE_LIBEDIT
+    return prompt(argc, argv);
+#else
+    usage(stderr);
+    errmsg("this duro was built without libedit: no interactive prompt");
+    return EXIT_USAGE;
+#endif
 }

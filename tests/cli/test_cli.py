@@ -1274,6 +1274,70 @@ class ExportImport(Base):
             self.assertEqual((rc, out), (2, ""), bad)
 
 
+class Prompt(unittest.TestCase):
+    """`duro` with no command on a terminal is a prompt: each line a command
+    over one connection, quoting like a shell, history kept in
+    $HOME/.duro_history, Tab completing commands and subcommands; quit or
+    end of input leaves. Not on a terminal, `duro` alone is still the usage
+    error it always was."""
+
+    def session(self, keys, home):
+        master, slave = os.openpty()
+        env = dict(os.environ, HOME=home, TERM="dumb")
+        p = subprocess.Popen([clitest.cli_bin(), "-u", SRV.url, "-n", "cli-prompt"],
+                             stdin=slave, stdout=slave, stderr=slave, env=env,
+                             preexec_fn=clitest._pdeathsig)
+        os.close(slave)
+        seen = b""
+        try:
+            for chunk in keys:
+                os.write(master, chunk)
+                deadline = time.monotonic() + 3
+                while time.monotonic() < deadline:  # read until the next prompt
+                    if select.select([master], [], [], 0.1)[0]:
+                        try:
+                            data = os.read(master, 65536)
+                        except OSError:
+                            data = b""
+                        if not data:
+                            break
+                        seen += data
+                        if seen.rstrip().endswith(b"duro>"):
+                            break
+            p.wait(10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            os.close(master)
+        return p.returncode, seen.decode("utf-8", "replace")
+
+    def test_prompt(self):
+        home = clitest.tempdir("duro-home-")
+        rc, seen = self.session([b"", b"put greet 'hello world' -s\r", b"get greet --raw\r",
+                                 b"ge\t nope\r", b"sess\tl\tu\r", b"put bad 'x\r",
+                                 b"quit\r"], home)
+        self.assertEqual(rc, 0, seen)
+        self.assertIn('"version": 1', seen)        # a terminal gets indented JSON
+        self.assertIn("hello world", seen)
+        self.assertIn("(exit 1)", seen)             # get nope, completed from "ge"
+        self.assertIn("duro> get  nope", seen)      # Tab completed "ge" to "get "
+        self.assertIn("duro> session list u", seen)  # "sess" and "l", completed
+        self.assertIn('"count": 0', seen)
+        self.assertIn("unbalanced quote", seen)
+        with open(os.path.join(home, ".duro_history")) as f:
+            hist = f.read()
+        self.assertIn("get greet --raw", hist.replace("\\040", " "))  # libedit's format
+        # end of input leaves too, and the history is read back
+        rc, seen = self.session([b"", b"\x04"], home)
+        self.assertEqual(rc, 0, seen)
+
+    def test_not_a_terminal_is_still_usage(self):
+        rc, out, err = duro(SRV, input="")
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("usage:", err)
+
+
 class Embedded(unittest.TestCase):
     def test_file_url(self):
         d = clitest.tempdir("duro-cli-embedded-")
