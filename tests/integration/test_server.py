@@ -276,6 +276,22 @@ class Options(unittest.TestCase):
         finally:
             srv.close()
 
+    def test_values_are_case_insensitive(self):
+        # --log-level=DEBUG, DURO_LOG_FORMAT=JSON, --sync=FULL, a bool as =TRUE: all
+        # accepted (the harness passes --log-level itself, and flags win over the env)
+        srv = Server(extra_args=["--sync=FULL", "--pwhash-min=TRUE", "--log-level=DEBUG"],
+                     env={"DURO_LOG_FORMAT": "JSON"})
+        try:
+            ok(srv.req("PUT", kv_path("k", ns="case"), {"value": 1}))
+            time.sleep(0.2)
+            self.assertIn('"level":"debug"', srv.log_tail(1 << 20))
+            srv.stop_ok()
+        finally:
+            srv.close()
+        rc, _, err = durotest.run_to_end([durotest.duro_bin(), "--sync", "fast"])
+        self.assertEqual(rc, 2)
+        self.assertIn("expected full|normal", err)
+
     def test_max_value_bytes_flag(self):
         srv = Server(extra_args=["--max-value-bytes", "100"])
         try:
