@@ -1291,8 +1291,10 @@ class Prompt(unittest.TestCase):
         seen = b""
         try:
             for chunk in keys:
+                # each chunk only once the prompt is up: libedit flushes input
+                # that arrives while it sets the terminal up (slow under ASan)
                 os.write(master, chunk)
-                deadline = time.monotonic() + 3
+                deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:  # read until the next prompt
                     if select.select([master], [], [], 0.1)[0]:
                         try:
@@ -1303,8 +1305,9 @@ class Prompt(unittest.TestCase):
                             break
                         seen += data
                         if seen.rstrip().endswith(b"duro>"):
+                            time.sleep(0.05)
                             break
-            p.wait(10)
+            p.wait(20)
         finally:
             if p.poll() is None:
                 p.kill()
