@@ -265,9 +265,13 @@ static duro_hreq *req_new(duro_conn *c)
     r->t0_us = duro_mono_us();
     static uint64_t seq;
     static uint32_t boot; /* per process: ids of two runs do not collide */
-    if (!boot)
-        boot = randombytes_random() | 1;
-    snprintf(r->request_id, sizeof r->request_id, "%08x-%llx", boot,
+    uint32_t b = __atomic_load_n(&boot, __ATOMIC_RELAXED), unset = 0;
+    if (!b) { /* the first request of any I/O thread picks it; the others take that one */
+        b = randombytes_random() | 1;
+        if (!__atomic_compare_exchange_n(&boot, &unset, b, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            b = unset;
+    }
+    snprintf(r->request_id, sizeof r->request_id, "%08x-%llx", b,
              (unsigned long long)__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     TAILQ_INIT(&r->in);
     TAILQ_INIT(&r->out);
