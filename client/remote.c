@@ -59,6 +59,8 @@
 #define BUCKETS 1024
 #define MAX_REPLY_BYTES (256u << 20) /* larger reply frames break the connection */
 #define READ_CHUNK 65536
+/* what a reply status of 100..599 (HTTP-like) means: a durod older than this libduro */
+#define PROTOCOL_1 "the server speaks binary protocol 1, not 2"
 
 typedef struct pend pend;
 struct pend {
@@ -349,7 +351,7 @@ static int handshake(remote *R, int fd, char *msg, size_t msglen)
         if (status == DURO_OK) {
             rc = DURO_OK;
         } else if (status >= 100 && status <= 599) {
-            snprintf(msg, msglen, "the server speaks binary protocol 1, not 2");
+            snprintf(msg, msglen, "%s", PROTOCOL_1);
             rc = DURO_IO;
         } else {
             duro_buf body = {0};
@@ -486,7 +488,7 @@ static const char *file_reply(remote *R, const unsigned char *f, size_t n)
     if (rd_uint(&q, end, &id) != 0 || rd_uint(&q, end, &status) != 0 || q >= end)
         return "malformed reply frame";
     if (status >= 100 && status <= 599) /* HTTP-like: a durod older than this libduro */
-        return "the server speaks binary protocol 1, not 2";
+        return PROTOCOL_1;
     if (status >= 600)
         return "malformed reply frame";
     pend *p = table_take(R, id);

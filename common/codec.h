@@ -67,6 +67,10 @@ int duro_value_to_mp(int enc, const void *v, size_t n, duro_buf *out);
 int duro_tape_to_json(const void *tape, size_t len, duro_buf *out);
 int duro_tape_to_mp(const void *tape, size_t len, duro_buf *out);
 
+/* A copy (malloc'd) of the string member name of the map a tape holds, or
+ * NULL if there is none (or it is no plain string). */
+char *duro_tape_str_field(const void *tape, size_t len, const char *name);
+
 /* Appends s[0..n) as a JSON string literal with quotes and escapes. 0 / -1. */
 int duro_json_put_str(duro_buf *out, const char *s, size_t n);
 

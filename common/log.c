@@ -24,15 +24,20 @@ int duro_log_level_parse(const char *s)
 
 int duro_log_json;
 
-static void vlog(int level, const char *suffix, const char *fmt, va_list ap)
+void duro_log_stamp(char *buf, size_t n)
 {
-    char line[1024], stamp[80];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+static void vlog(int level, const char *suffix, const char *fmt, va_list ap)
+{
+    char line[1024], stamp[80];
+    duro_log_stamp(stamp, sizeof stamp);
     int n = duro_log_json ? 0 : snprintf(line, sizeof line, "%s %-5s ", stamp, names[level]);
     vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     size_t len = strlen(line);

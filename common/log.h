@@ -4,6 +4,8 @@
 #ifndef DURO_LOG_H
 #define DURO_LOG_H
 
+#include <stddef.h>
+
 enum { DURO_LOG_ERROR = 0, DURO_LOG_WARN = 1, DURO_LOG_INFO = 2, DURO_LOG_DEBUG = 3 };
 
 extern int duro_log_level;
@@ -16,6 +18,10 @@ extern int duro_log_json;
 int duro_log_level_parse(const char *s);
 
 void duro_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Now as the logs write it, "2026-12-02T13:00:00.123Z" (UTC, ms), into buf
+ * (at least 32 bytes). */
+void duro_log_stamp(char *buf, size_t n);
 
 #define duro_log_error(...) duro_log(DURO_LOG_ERROR, __VA_ARGS__)
 #define duro_log_warn(...) duro_log(DURO_LOG_WARN, __VA_ARGS__)

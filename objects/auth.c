@@ -70,27 +70,6 @@ static int session_op(duro_ns *ns, duro_msg *m, int op, duro_session_req *s, int
     return st;
 }
 
-/* A copy of the string field name of the map in a reply tape, or NULL. */
-static char *tape_str(const duro_buf *tape, const char *name)
-{
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    char *out = NULL;
-    if (msgpack_unpack_next(&u, tape->data, tape->len, &off) == MSGPACK_UNPACK_SUCCESS &&
-        u.data.type == MSGPACK_OBJECT_MAP)
-        for (uint32_t i = 0; i < u.data.via.map.size; i++) {
-            const msgpack_object *k = &u.data.via.map.ptr[i].key;
-            const msgpack_object *v = &u.data.via.map.ptr[i].val;
-            if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(name) &&
-                memcmp(k->via.str.ptr, name, k->via.str.size) == 0 &&
-                v->type == MSGPACK_OBJECT_STR)
-                out = strndup(v->via.str.ptr, v->via.str.size);
-        }
-    msgpack_unpacked_destroy(&u);
-    return out;
-}
-
 /* Register, owner step: inserts the user with the hash the worker made. */
 static int user_create(duro_ns *ns, duro_msg *m, const duro_auth_req *r, int64_t now)
 {
@@ -329,7 +308,7 @@ static int password_begin(duro_ns *ns, duro_msg *m, duro_auth_req *r, int64_t no
     int st = caller_session(ns, m, r, DURO_SESSION_GET, now);
     if (st != DURO_OK)
         return st;
-    char *user = tape_str(&m->body, "userId");
+    char *user = duro_tape_str_field(m->body.data, m->body.len, "userId");
     duro_buf_free(&m->body);
     free(r->user_id);
     r->user_id = user;

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "duro/status.h"
 #include "common/buf.h"
 #include "common/codec.h"
+#include "common/log.h"
 
 static int log_fd = -1;     /* read by every I/O thread (relaxed): swapped on reopen */
 static char *log_path;      /* NULL: stderr */
@@ -69,13 +69,9 @@ void duro_accesslog_close(void)
 /* {"time":"...","request_id":... — the start every line shares. */
 static void begin(duro_buf *b, const char *proto)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    duro_buf_printf(b, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"proto\":\"%s\"",
-                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                    tm.tm_sec, ts.tv_nsec / 1000000, proto);
+    char stamp[80];
+    duro_log_stamp(stamp, sizeof stamp);
+    duro_buf_printf(b, "{\"time\":\"%s\",\"proto\":\"%s\"", stamp, proto);
 }
 
 static void field(duro_buf *b, const char *name, const char *s, size_t n)

@@ -666,9 +666,10 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
             body = NULL;
         }
     }
-    duro_accesslog_http(r->request_id, duro_conn_peer(c), r->method_name[0] ? r->method_name : "-",
-                        r->path ? r->path : "-", r->query, r->log_ns, code, len,
-                        duro_mono_us() - r->t0_us);
+    if (duro_accesslog_on()) /* off: not even the clock is read */
+        duro_accesslog_http(r->request_id, duro_conn_peer(c),
+                            r->method_name[0] ? r->method_name : "-", r->path ? r->path : "-",
+                            r->query, r->log_ns, code, len, duro_mono_us() - r->t0_us);
     free(body);
     int keep = r->keep_alive;
     if (h->req == r)

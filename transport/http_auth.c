@@ -41,28 +41,12 @@ static void add_cookie(duro_hreq *req, const char *id, int64_t max_age_s)
     evhttp_add_header(&req->out, "Set-Cookie", v);
 }
 
-/* The string field name of a reply tape's map, as a copy (NULL if none). */
-static char *tape_field(const duro_msg *m, const char *name)
-{
-    duro_buf b = {0};
-    char *out = NULL;
-    if (duro_tape_to_json(m->body.data, m->body.len, &b) == 0) {
-        json_error_t je;
-        json_t *j = json_loadb(b.data, b.len, 0, &je);
-        const char *v = json_string_value(json_object_get(j, name));
-        out = v ? strdup(v) : NULL;
-        json_decref(j);
-    }
-    duro_buf_free(&b);
-    return out;
-}
-
 static void auth_reply(duro_msg *m)
 {
     call *k = (call *)m;
     duro_metrics_auth(m->op, m->status);
     if (m->status == DURO_OK && m->op == DURO_AUTH_LOGIN) {
-        char *sid = tape_field(m, "sessionId");
+        char *sid = duro_tape_str_field(m->body.data, m->body.len, "sessionId");
         const duro_auth_req *r = m->req;
         add_cookie(k->req, sid, r->ttl_ms / 1000);
         free(sid);

@@ -241,15 +241,22 @@ static void work_encode(duro_msg *m)
 
 /* Counts one answered request in /metrics and the access log: a kind's op
  * (kind >= 0), or kind -1 and op a DURO_RPC_* label; name[0..name_len) the
- * op as the log shows it, ns its namespace. */
+ * op as the log shows it (NULL: the kind table's name of op, looked up only
+ * when the log is on), ns its namespace. */
 static void account(rconn *c, uint64_t msgid, int kind, int op, const char *name,
                     size_t name_len, const char *ns, size_t ns_len, int status, size_t bytes,
                     uint64_t us)
 {
     duro_metrics_rpc(kind, op, status, us);
-    if (duro_accesslog_on())
-        duro_accesslog_rpc(msgid, duro_conn_peer(c->conn), name, name_len, ns, ns_len, status,
-                           bytes, us);
+    if (!duro_accesslog_on())
+        return;
+    if (!name) {
+        const duro_kind *k = duro_kind_get(&duro_object_kinds, kind);
+        name = k && k->ops && op >= 0 && op < k->n_ops && k->ops[op] ? k->ops[op] : "?";
+        name_len = strlen(name);
+    }
+    duro_accesslog_rpc(msgid, duro_conn_peer(c->conn), name, name_len, ns, ns_len, status, bytes,
+                       us);
 }
 
 /* account() of a frame answered at once, under the op name it was sent with. */
@@ -270,12 +277,8 @@ static void finish(rcall *k)
         if (data)
             duro_conn_write_take(c->conn, data, len);
     }
-    const duro_kind *kd = duro_kind_get(&duro_object_kinds, k->m.kind);
-    const char *name = kd && kd->ops && k->m.op >= 0 && k->m.op < kd->n_ops && kd->ops[k->m.op]
-                           ? kd->ops[k->m.op]
-                           : "?";
-    account(c, k->msgid, k->m.kind, k->m.op, name, strlen(name), k->m.ns, k->m.ns_len,
-            k->m.status, bytes, duro_mono_us() - k->t0_us);
+    account(c, k->msgid, k->m.kind, k->m.op, NULL, 0, k->m.ns, k->m.ns_len, k->m.status, bytes,
+            duro_mono_us() - k->t0_us);
     if (k->m.kind == DURO_KIND_AUTH)
         duro_metrics_auth(k->m.op, k->m.status);
     duro_io_release(duro_conn_io(c->conn), k->frame_bytes);
