@@ -20,7 +20,12 @@ enum duro_kind_id {
     DURO_KIND_AUTH,
     DURO_KIND_RESOURCE, /* resources registered by hand (objects/registry.h) */
     DURO_KIND_NAMESPACE, /* namespaces.delete (objects/namespace.h) */
+    DURO_KIND_SQL,       /* user SQL on the namespace's file (objects/sql.h) */
+    DURO_KIND_BLOB,      /* blobs: objects/files (objects/blob.h) */
 };
+
+/* Schema versions (runtime/kind.h) by kind: kv 1, ratelimit 2, session 3,
+ * auth 4, resource 5, blob 6, sql 7 (if it needs one); the next is 8. */
 
 extern const duro_kind duro_kv_kind;
 extern const duro_kind duro_ratelimit_kind;

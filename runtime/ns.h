@@ -21,7 +21,8 @@
 #include "common/names.h"
 
 #define DURO_NS_STMTS 64 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
-                            resource 48..50, store 63 */
+                            resource 48..50, sql 51..54,
+                            blob 55..62, store 63 */
 
 typedef struct duro_ns duro_ns;
 struct duro_ns {
