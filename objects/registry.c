@@ -368,6 +368,11 @@ int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len
                        " FROM _duro_resources",
                        now, &failed);
     if (rc == DURO_OK)
+        rc = copy_rows(db, ns, ns_len, nsdb,
+                       "SELECT 'r2', key, size, created_at, updated_at, NULL, metadata"
+                       " FROM _duro_blobs",
+                       now, &failed);
+    if (rc == DURO_OK)
         rc = set_version(db, ns, ns_len, version);
     if (ns_failed)
         *ns_failed = rc != DURO_OK && failed;

@@ -109,6 +109,20 @@ static void ns_lru_touch(duro_actor *a, duro_ns *ns)
 
 static void flush_alone(duro_actor *a, duro_ns *ns);
 
+/* Tells the kinds that asked (ns->txn_kinds) how ns's transaction ended. */
+static void txn_ended(duro_actor *a, duro_ns *ns, int committed)
+{
+    DURO_ASSERT_OWNER(a->owner);
+    for (int kind = 0; ns->txn_kinds && kind < DURO_KIND_MAX; kind++) {
+        if (!(ns->txn_kinds & (1u << kind)))
+            continue;
+        ns->txn_kinds &= ~(1u << kind);
+        const duro_kind *ops = duro_kind_get(a->kinds, kind);
+        if (ops && ops->txn_end)
+            ops->txn_end(ns, committed);
+    }
+}
+
 static void ns_drop(duro_actor *a, duro_ns *ns)
 {
     DURO_ASSERT_OWNER(a->owner);
@@ -228,8 +242,10 @@ static void flush_alone(duro_actor *a, duro_ns *ns)
                            ns->name, why ? why : sqlite3_errmsg(ns->db), DURO_FLUSH_MS);
         ns->flush_failing = 1;
         duro_ns_rollback(ns);
+        txn_ended(a, ns, 0);
         return;
     }
+    txn_ended(a, ns, 1);
     ns->flush_failing = 0;
     DURO_STAT_ADD(commits, 1);
 }
@@ -322,6 +338,7 @@ static duro_ns *ghost_get(duro_actor *a, const duro_msg *m)
 static void ghost_reset(duro_actor *a, duro_ns *g)
 {
     duro_ns_rollback(g);
+    txn_ended(a, g, 0);
     for (int kind = 0; kind < DURO_KIND_MAX; kind++) {
         const duro_kind *ops = duro_kind_get(a->kinds, kind);
         if (ops && ops->ns_close)
@@ -363,7 +380,7 @@ static void to_workers(duro_actor *a, duro_msg *m)
     m->rt_ctx = a;
     m->rt_drops = a->drops;
     m->resume = resume;
-    if (duro_workers_submit(a->workers, m, m->work) != DURO_OK) {
+    if (duro_workers_submit(m->work_io ? a->io_workers : a->workers, m, m->work) != DURO_OK) {
         m->resume = NULL;
         duro_msg_fail(m, DURO_UNAVAILABLE, "the worker pool is full; retry later");
         outbox_add(a, m);
@@ -384,7 +401,7 @@ static int run_ghost(duro_actor *a, duro_msg *m, const duro_kind *ops, int64_t n
     sqlite3_int64 changes = sqlite3_total_changes64(g->db);
     int st = ops->exec(g, m, now);
     int changed = duro_status_is_storage_error(st) || g->version != g->version_committed ||
-                  g->notes.len || g->dirty_kinds || sqlite3_total_changes64(g->db) != changes;
+                  g->notes.len || g->dirty_kinds || g->txn_kinds || sqlite3_total_changes64(g->db) != changes;
     ghost_reset(a, g);
     if (changed) {
         reply_reset(m);
@@ -516,7 +533,9 @@ static void finish_ns(duro_actor *a, duro_ns *ns)
         duro_log_error("namespace %s: transaction failed: %s", ns->name, duro_errstr(st));
         DURO_STAT_ADD(commit_failures, 1);
         duro_ns_rollback(ns);
+        txn_ended(a, ns, 0);
     } else {
+        txn_ended(a, ns, 1);
         duro_registry_notify(a->registry, ns);
     }
     ns->in_txn = 0;
@@ -596,8 +615,10 @@ static void sweep(duro_actor *a, int64_t now)
             int n = ops->sweep(ns, now, SWEEP_BATCH);
             if (n < 0 || duro_ns_commit(ns) != DURO_OK) {
                 duro_ns_rollback(ns);
+                txn_ended(a, ns, 0);
                 continue;
             }
+            txn_ended(a, ns, 1);
             DURO_STAT_ADD(commits, 1);
             DURO_STAT_ADD(keys_expired, (uint64_t)n);
             duro_registry_notify(a->registry, ns);

@@ -32,6 +32,7 @@ typedef struct duro_actor {
     struct duro_registry *registry; /* gets each commit's change notices */
     const struct duro_kinds *kinds; /* the object kinds it runs (runtime/kind.h) */
     struct duro_workers *workers;   /* the runtime's pool, for ops that continue */
+    struct duro_workers *io_workers; /* ... whose step is file I/O (m->work_io) */
     int ttl_sweep_ms;
     int64_t next_sweep_ms;
     int64_t next_flush_ms;

@@ -34,6 +34,9 @@
     X(NS_FSYNC, "fsync",                                                                       \
       "a sync of a namespace file fails with SQLITE_IOERR_FSYNC (EIO): the commit fails"      \
       " after its pages were written (with --sync full, the default)")                        \
+    X(BLOB_WRITE, "blob_write",                                                                \
+      "writing a blob's file fails with ENOSPC, as on a full disk (objects/blob.c): the put"  \
+      " fails with 507 and the old object stays")                                             \
     X(ALLOC, "alloc",                                                                          \
       "allocating a write's change notice fails (runtime/notice.c): the op fails with"        \
       " DURO_NOMEM")

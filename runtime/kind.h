@@ -43,6 +43,7 @@ typedef struct duro_limits {
     int64_t rl_limit;          /* a rate-limit check that gives no limit */
     int64_t rl_window_ms;      /* ... and no window */
     int pwhash_min;            /* Argon2id at its minimum cost (--pwhash-min, tests) */
+    size_t max_blob_bytes;     /* largest blob (--max-blob-bytes); 0: DURO_BLOB_MAX_DEFAULT */
 } duro_limits;
 
 /* A call's arguments as a decoder gets them. */
@@ -101,6 +102,12 @@ typedef struct duro_kind {
     /* Frees the kind's in-memory state of a namespace being closed (after a
      * final flush). NULL if none. */
     void (*ns_close)(duro_ns *ns);
+    /* Told, on the owner, that the namespace's transaction committed (1) or
+     * rolled back (0), if an op of the kind set its bit in ns->txn_kinds
+     * (which the actor then clears): the kind's work that must follow the
+     * outcome (a blob's replaced file is removed only once the commit that
+     * dropped it is durable). NULL if none. */
+    void (*txn_end)(duro_ns *ns, int committed);
     const duro_migration *migrations;
     size_t n_migrations;
 } duro_kind;

@@ -42,6 +42,7 @@ struct duro_msg {
     void *ctx;             /* the sender's; untouched by the runtime */
     duro_msg_done_fn reply; /* the sender's, for its own thread (transport/courier.h) */
     void (*work)(duro_msg *m); /* a worker-pool job (runtime/workers.h) */
+    int work_io;           /* work is file I/O (a blob's write): the I/O pool runs it */
     int stage;             /* a kind's own step of an op that continues (kind.h) */
     duro_msg_done_fn resume; /* the runtime's: a worker-pool job goes back (actor.c) */
     void *rt_ctx;            /* the runtime's, with resume */
@@ -53,6 +54,11 @@ struct duro_msg {
     int created;       /* the write created its target */
     duro_buf body;     /* on DURO_OK: the data as a tape (see codec.h) */
     char errmsg[192];  /* on error: the message of the error body */
+    struct {           /* an open file the reply's bytes are read from (a blob):
+                          the sender takes it and closes fd (only if open) */
+        int open, fd;
+        uint64_t off, len;
+    } file;
     struct {           /* a rate-limit check's figures, besides the body */
         int set;
         int64_t limit, remaining, reset_ms, retry_after_ms;

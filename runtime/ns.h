@@ -36,6 +36,7 @@ struct duro_ns {
     int has_ttl;               /* some key may carry an expiry */
     void *kind_state[DURO_KIND_MAX]; /* an object kind's in-memory state, if any */
     unsigned dirty_kinds;      /* kinds with state to write behind (bit per kind) */
+    unsigned txn_kinds;        /* kinds to tell how the transaction ends (kind.h: txn_end) */
     duro_buf notes;            /* change notices of the open transaction (notice.h) */
     int ghost;                 /* an in-memory stand-in for a namespace without a file */
     size_t max_reply;          /* largest reply tape an op may build (0: the default) */
@@ -89,6 +90,11 @@ int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_l
  * caller (the owner) has closed every handle of it. */
 int duro_ns_remove(const duro_store_config *cfg, const char *name, size_t name_len,
                    const char **why, char *err, size_t errlen);
+
+/* The directory beside ns's file where kinds keep files of their own (a
+ * blob's bytes): <data>/ns/<hh>/<name>.files, into buf (not created). 0, or
+ * -1 for a ghost or a path over cap. duro_ns_remove() removes it. */
+int duro_ns_files_dir(const duro_ns *ns, char *buf, size_t cap);
 
 /* Opens a ghost: a namespace in an in-memory SQLite database with the full
  * schema and nothing in it, named "" (the caller names it for each use). An

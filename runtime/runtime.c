@@ -51,6 +51,7 @@ struct duro_runtime {
     char *data_dir;
     duro_registry *registry;
     duro_workers *workers; /* CPU-heavy steps of ops (kind.h: DURO_CONTINUE) */
+    duro_workers *io_workers; /* file-I/O steps (a blob's write and fsync) */
 };
 
 int64_t duro_now_ms(void)
@@ -162,6 +163,12 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         st = DURO_INTERNAL;
         goto fail;
     }
+    if (duro_workers_start(cfg->io_workers > 0 ? cfg->io_workers : 4, 1024, &rt->io_workers) !=
+        DURO_OK) {
+        snprintf(err, errlen, "cannot start the I/O worker pool");
+        st = DURO_INTERNAL;
+        goto fail;
+    }
     rt->n_actors = (unsigned)cfg->actors;
     size_t per_open = (size_t)cfg->max_open_ns / rt->n_actors;
     for (unsigned i = 0; i < rt->n_actors; i++) {
@@ -172,6 +179,7 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         a->store.schema = &rt->schema;
         a->kinds = rt->kinds;
         a->workers = rt->workers;
+        a->io_workers = rt->io_workers;
         a->max_open = per_open ? per_open : 1;
         a->max_reply = max_reply;
         a->ttl_sweep_ms = cfg->ttl_sweep_ms;
@@ -253,6 +261,7 @@ void duro_runtime_close(duro_runtime *rt)
     /* after the actors, before their mailboxes go: a step still on the pool
      * finds its owner's mailbox closed and is answered 503 */
     duro_workers_stop(rt->workers);
+    duro_workers_stop(rt->io_workers);
     for (unsigned i = 0; i < rt->n_actors; i++)
         duro_mailbox_destroy(&rt->actors[i].mailbox);
     duro_registry_close(rt->registry); /* after the actors: they send it notices */

@@ -22,6 +22,7 @@ typedef struct duro_runtime_config {
     int ttl_sweep_ms;       /* period of the active TTL sweep */
     size_t max_mailbox;     /* queued messages per actor before 503 */
     int workers;            /* threads for CPU-heavy steps (Argon2id); 0: 2 */
+    int io_workers;         /* threads for file-I/O steps (blob writes); 0: 4 */
     size_t max_reply_bytes; /* largest reply tape of one op; 0: DURO_MAX_REPLY_DEFAULT.
                                Lists end their page before it, larger batch gets,
                                snapshots, registry pages and other reads are 413 */

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,26 @@ int duro_ns_exists(const duro_store_config *cfg, const char *name, size_t name_l
     return stat(path, &sb) == 0 || errno != ENOENT;
 }
 
+/* nftw: removes one entry of a kind's files directory (depth first). */
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    int rc = type == FTW_DP ? rmdir(path) : unlink(path);
+    return rc != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int duro_ns_files_dir(const duro_ns *ns, char *buf, size_t cap)
+{
+    const char *db = ns->ghost ? NULL : sqlite3_db_filename(ns->db, "main");
+    size_t n = db ? strlen(db) : 0;
+    if (n < 4 || strcmp(db + n - 3, ".db") != 0 || n + 4 > cap)
+        return -1;
+    memcpy(buf, db, n - 3);
+    memcpy(buf + n - 3, ".files", 7);
+    return 0;
+}
+
 int duro_ns_remove(const duro_store_config *cfg, const char *name, size_t name_len,
                    const char **why, char *err, size_t errlen)
 {
@@ -395,6 +416,18 @@ int duro_ns_remove(const duro_store_config *cfg, const char *name, size_t name_l
             }
             return DURO_IO;
         }
+    }
+    /* then the kinds' files beside it (duro_ns_files_dir): without the .db
+     * nothing refers to them; a crash in between leaves files a new namespace
+     * of that name finds unreferenced and removes (objects/blob.c) */
+    snprintf(path + base - 3, sizeof path - base + 3, ".files");
+    if (nftw(path, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
+        int e = errno;
+        snprintf(err, errlen, "cannot remove %s: %s", path, strerror(e));
+        if (e != EROFS && e != EACCES && e != EPERM)
+            return DURO_IO;
+        *why = duro_why_readonly;
+        return DURO_INSUFFICIENT_STORAGE;
     }
     path[dir_len] = '\0';
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

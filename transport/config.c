@@ -51,8 +51,12 @@ static const struct flag flags[] = {
     {"max-connections", K_LONG, OFF(max_connections), 1, 1L << 20, "10000",
      "concurrent connections, HTTP and binary protocol together (lowered to fit the fd"
      " limit; over it new connections get 503)"},
-    {"max-pending-bytes", K_LONG, OFF(max_pending_bytes), 1L << 20, 1L << 40, "268435456",
+    {"max-inflight-bytes", K_LONG, OFF(max_pending_bytes), 1L << 20, 1L << 40, "268435456",
      "request bytes being received or in flight, all connections together (503 above)"},
+    {"max-pending-bytes", K_LONG, OFF(max_pending_bytes), 1L << 20, 1L << 40, NULL,
+     "the old name of --max-inflight-bytes"},
+    {"max-blob-bytes", K_LONG, OFF(max_blob_bytes), 1, 1L << 40, "67108864",
+     "largest blob (PUT /api/storage/r2/...) in bytes"},
     {"max-pipeline", K_LONG, OFF(max_pipeline), 1, 4096, "128",
      "requests in flight per binary-protocol connection (more wait unread); reads also"
      " reserve their largest reply from 4 x --max-reply-bytes per connection"},
@@ -278,5 +282,6 @@ void duro_config_limits(const duro_config *c, duro_limits *lim)
         .rl_limit = d.limit,
         .rl_window_ms = d.window_ms,
         .pwhash_min = c->pwhash_min,
+        .max_blob_bytes = (size_t)c->max_blob_bytes,
     };
 }

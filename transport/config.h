@@ -21,6 +21,7 @@ typedef struct duro_config {
     long actors;
     long io_threads;
     long max_body_bytes;
+    long max_blob_bytes;
     long max_value_bytes;
     long max_snapshot_bytes;
     long max_reply_bytes;

@@ -195,7 +195,8 @@ static void on_request(duro_hreq *req, void *arg)
             serve_metrics(srv, req, t0);
         return;
     }
-    if (duro_http_body_parse_later(srv, req, t0))
+    /* a blob's body is its bytes, not a document to parse first */
+    if (strncmp(path, "/api/storage/r2/", 16) != 0 && duro_http_body_parse_later(srv, req, t0))
         return;
     duro_http_route(srv, req, t0);
 }
@@ -228,6 +229,7 @@ static const struct route {
     {"/api/resources/", NULL, 0, 15, duro_http_serve_resources},
     {NULL, duro_http_is_namespaces, 0, 0, duro_http_serve_namespaces},
     {"/ratelimit/", NULL, 1, 11, duro_http_serve_ratelimit},
+    {"/api/storage/r2/", NULL, 1, 16, duro_http_serve_blob},
 };
 
 /* Routes a request that passed the checks every route shares. */
@@ -345,7 +347,7 @@ int duro_http_start(const duro_config *cfg, duro_runtime *rt, const duro_access 
     h->limits.max_value_bytes = (size_t)cfg->max_value_bytes;
     h->limits.max_snapshot_bytes = (size_t)cfg->max_snapshot_bytes;
     h->h1 = (duro_http1_config){on_request, h, (size_t)cfg->max_header_bytes,
-                                (size_t)cfg->max_body_bytes};
+                                (size_t)cfg->max_body_bytes, duro_http_blob_body_max};
     duro_http_cors_setup(h, cfg);
     duro_rl_parse_default(cfg->ratelimit_default, &h->rl_defaults);
     duro_config_limits(cfg, &h->lim);

@@ -24,6 +24,7 @@
  */
 #include "duro/version.h"
 #include "transport/accesslog.h"
+#include <unistd.h>
 #include "transport/http1.h"
 
 #include <sys/queue.h>
@@ -55,6 +56,8 @@ typedef struct hconn {
     size_t scan;    /* head: bytes already searched for its end */
     uint64_t left;  /* body or chunk bytes still to read */
     size_t trailer_bytes;
+    size_t body_max; /* the request's largest body (config body_max) */
+    uint64_t body_len; /* its Content-Length (0 when chunked) */
 } hconn;
 
 /* ---- parsing (pure) ---- */
@@ -418,9 +421,18 @@ static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
         fail_req(c, h, st, err);
         return;
     }
-    if (!chunked && len > cfg->max_body_bytes) {
-        snprintf(err, sizeof err, "request body is larger than %zu bytes (--max-body-bytes)",
-                 cfg->max_body_bytes);
+    h->body_max = cfg->max_body_bytes;
+    const char *flag = "--max-body-bytes";
+    if (cfg->body_max) {
+        size_t m = cfg->body_max(r, cfg->arg, &flag);
+        if (m)
+            h->body_max = m;
+        else
+            flag = "--max-body-bytes";
+    }
+    if (!chunked && len > h->body_max) {
+        snprintf(err, sizeof err, "request body is larger than %zu bytes (%s)", h->body_max,
+                 flag);
         fail_req(c, h, DURO_PAYLOAD_TOO_LARGE, err);
         return;
     }
@@ -443,7 +455,7 @@ static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
     if (chunked) {
         h->state = S_CHUNK_SIZE;
     } else if (len) {
-        h->left = len;
+        h->left = h->body_len = len;
         h->state = S_BODY;
     } else {
         dispatch(c, h);
@@ -462,10 +474,23 @@ static int read_bytes(duro_conn *c, hconn *h)
     if (take) {
         if (duro_io_reserve(duro_conn_io(c), take) != 0) {
             fail_req(c, h, DURO_UNAVAILABLE,
-                     "the server holds too many request bodies (--max-pending-bytes); retry later");
+                     "the server holds too many request bodies (--max-inflight-bytes); retry "
+                     "later");
             return -1;
         }
         h->req->reserved += take;
+        /* once the budget took its first bytes, a large body gets its whole
+         * length at once: one mapping, never copied by growing (and given
+         * back to the system when freed) */
+        if (h->state == S_BODY && b->len == 0 && h->body_len > b->cap) {
+            char *p = realloc(b->data, (size_t)h->body_len);
+            if (!p) {
+                fail_req(c, h, DURO_NOMEM, "out of memory");
+                return -1;
+            }
+            b->data = p;
+            b->cap = (size_t)h->body_len;
+        }
         if (duro_buf_reserve(b, take) != 0) {
             fail_req(c, h, DURO_NOMEM, "out of memory");
             return -1;
@@ -524,10 +549,9 @@ static void read_chunk_size(duro_conn *c, hconn *h, const duro_http1_config *cfg
         h->trailer_bytes = 0;
         return;
     }
-    if (size > cfg->max_body_bytes || r->body.len + size > cfg->max_body_bytes) {
+    if (size > h->body_max || r->body.len + size > h->body_max) {
         char err[128];
-        snprintf(err, sizeof err, "request body is larger than %zu bytes (--max-body-bytes)",
-                 cfg->max_body_bytes);
+        snprintf(err, sizeof err, "request body is larger than %zu bytes", h->body_max);
         fail_req(c, h, DURO_PAYLOAD_TOO_LARGE, err);
         return;
     }
@@ -626,7 +650,22 @@ static const char *http_date(void)
     return buf;
 }
 
+static void respond(duro_hreq *r, int code, const char *reason, void *body, size_t len, int fd,
+                    uint64_t off);
+
 void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, size_t len)
+{
+    respond(r, code, reason, body, len, -1, 0);
+}
+
+void duro_hreq_respond_file(duro_hreq *r, int code, const char *reason, int fd, uint64_t off,
+                            uint64_t len)
+{
+    respond(r, code, reason, NULL, (size_t)len, fd, off);
+}
+
+static void respond(duro_hreq *r, int code, const char *reason, void *body, size_t len, int fd,
+                    uint64_t off)
 {
     duro_conn *c = r->conn;
     hconn *h = duro_conn_state(c);
@@ -665,7 +704,13 @@ void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, s
             duro_conn_write_take(c, body, len);
             body = NULL;
         }
+        if (!bodyless && r->method != DURO_M_HEAD && fd >= 0) {
+            duro_conn_write_file(c, fd, off, len); /* takes fd */
+            fd = -1;
+        }
     }
+    if (fd >= 0)
+        close(fd);
     if (duro_accesslog_on()) /* off: not even the clock is read */
         duro_accesslog_http(r->request_id, duro_conn_peer(c),
                             r->method_name[0] ? r->method_name : "-", r->path ? r->path : "-",

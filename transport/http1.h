@@ -18,7 +18,7 @@
  *     length or chunk line: 400, before any handler runs, and the connection
  *     is closed after the answer;
  *   - a body over --max-body-bytes: 413 without reading it; a body that does
- *     not fit in --max-pending-bytes (all connections): 503; both close;
+ *     not fit in --max-inflight-bytes (all connections): 503; both close;
  *   - "Expect: 100-continue" gets "100 Continue" once the body is accepted;
  *   - one request at a time per connection; pipelined requests wait in the
  *     socket until the previous response is queued and the output is below
@@ -75,6 +75,9 @@ typedef struct duro_http1_config {
     void *arg;
     size_t max_header_bytes;
     size_t max_body_bytes;
+    /* Optional: the largest body of this request (its head is parsed), or 0
+     * for max_body_bytes; *flag names the option that sets it (for the 413). */
+    size_t (*body_max)(const duro_hreq *r, void *arg, const char **flag);
 } duro_http1_config;
 
 /* The protocol for duro_io_listen(); its arg is a duro_http1_config. */
@@ -85,6 +88,11 @@ extern const duro_proto duro_http1_proto;
  * status table (duro_http_reason(), "Unknown" for a number it lacks).
  * Once the connection is gone the response is dropped. I/O thread of r. */
 void duro_hreq_respond(duro_hreq *r, int code, const char *reason, void *body, size_t len);
+
+/* duro_hreq_respond() with the body read from the open file fd, bytes
+ * [off, off + len) (sent with sendfile; the file is taken and closed). */
+void duro_hreq_respond_file(duro_hreq *r, int code, const char *reason, int fd, uint64_t off,
+                            uint64_t len);
 
 /* Parses a request head (request line and header lines, up to and without the
  * empty line) held in r->head[0..n) into r: method, version, path, query,

@@ -171,6 +171,15 @@ void duro_http_submit(duro_http *srv, duro_hreq *req, int route, int accept_mp, 
 /* Answers a CORS preflight (OPTIONS, on every route). */
 void duro_http_preflight(const duro_http *srv, duro_hreq *req, uint64_t t0);
 
+/* Adds the CORS headers of this request's Origin, if it is allowed. */
+void duro_http_add_cors(const duro_http *h, duro_hreq *req);
+
+/* ---- http_blob.c ---- */
+
+duro_http_handler duro_http_serve_blob;
+/* duro_http1_config.body_max: PUT /api/storage/r2/... takes --max-blob-bytes. */
+size_t duro_http_blob_body_max(const duro_hreq *r, void *arg, const char **flag);
+
 /* ---- http_kv.c ---- */
 
 duro_http_handler duro_http_serve_kv;

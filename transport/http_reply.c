@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "objects/object.h"
 #include "common/log.h"
@@ -113,7 +114,7 @@ static const char *cors_origin(const duro_http *h, duro_hreq *req)
     return NULL;
 }
 
-static void add_cors(const duro_http *h, duro_hreq *req)
+void duro_http_add_cors(const duro_http *h, duro_hreq *req)
 {
     const char *o = cors_origin(h, req);
     if (!o)
@@ -162,7 +163,7 @@ static void send_reply(const duro_http *srv, duro_hreq *req, int route, int acce
     if (m && m->kind == DURO_KIND_KV &&
         (m->op == DURO_KV_SNAPSHOT_GET || m->op == DURO_KV_SNAPSHOT_PATCH))
         evhttp_add_header(h, "X-Storage-Backend", "sqlite");
-    add_cors(srv, req);
+    duro_http_add_cors(srv, req);
     if (status == DURO_METHOD_NOT_ALLOWED && errmsg && strncmp(errmsg, "allowed: ", 9) == 0)
         evhttp_add_header(h, "Allow", errmsg + 9);
     if (status == DURO_UNAVAILABLE)
@@ -193,6 +194,8 @@ void duro_http_fail(const duro_http *srv, duro_hreq *req, int route, int accept_
 
 void duro_http_call_free(call *k)
 {
+    if (k->m.file.open) /* a blob's file the reply did not send */
+        close(k->m.file.fd);
     duro_op_free(&duro_object_kinds, &k->m);
     duro_buf_free(&k->m.body);
     duro_buf_free(&k->out);
@@ -272,7 +275,7 @@ void duro_http_preflight(const duro_http *srv, duro_hreq *req, uint64_t t0)
     evhttp_add_header(hd, "Access-Control-Allow-Headers", CORS_HEADERS);
     evhttp_add_header(hd, "Access-Control-Max-Age", "600");
     evhttp_add_header(hd, "Allow", CORS_METHODS);
-    add_cors(srv, req);
+    duro_http_add_cors(srv, req);
     duro_hreq_respond(req, 204, NULL, NULL, 0);
     duro_metrics_request(DURO_ROUTE_OPTIONS, 204, duro_mono_us() - t0);
 }

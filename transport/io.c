@@ -409,6 +409,24 @@ void duro_conn_write_take(duro_conn *c, void *p, size_t n)
     }
 }
 
+void duro_conn_write_file(duro_conn *c, int fd, uint64_t off, uint64_t len)
+{
+    ON_LOOP(c->t);
+    if (!c->bev || len == 0) {
+        close(fd);
+        return;
+    }
+    struct evbuffer_file_segment *seg =
+        evbuffer_file_segment_new(fd, (ev_off_t)off, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE);
+    if (!seg) {
+        close(fd);
+        return;
+    }
+    if (evbuffer_add_file_segment(bufferevent_get_output(c->bev), seg, 0, (ev_off_t)len) != 0)
+        duro_log_warn("cannot queue a file for sending: out of memory");
+    evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+}
+
 /* ---- accepting ---- */
 
 static duro_log_limit cap_log, fd_log, accept_log;

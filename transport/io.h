@@ -19,7 +19,7 @@
  *     after --idle-timeout-ms (bytes trickling in do not restart it: they
  *     start a request, whose deadline is fixed); a client that reads none of
  *     its pending replies for --idle-timeout-ms is cut off;
- *   - a process-wide budget of request bytes held (--max-pending-bytes):
+ *   - a process-wide budget of request bytes held (--max-inflight-bytes):
  *     protocols reserve the bytes of a body or frame as they arrive (before
  *     they keep them) and release them once answered, and refuse with 503
  *     when it is spent;
@@ -99,7 +99,7 @@ size_t duro_io_pending_bytes(duro_io *io);
 /* ---- the request budget (any thread) ---- */
 
 /* Takes n bytes of the process-wide budget: 0, or -1 if it would pass
- * --max-pending-bytes (nothing taken). */
+ * --max-inflight-bytes (nothing taken). */
 int duro_io_reserve(duro_io *io, size_t n);
 void duro_io_release(duro_io *io, size_t n);
 
@@ -127,6 +127,10 @@ void duro_conn_write(duro_conn *c, const void *p, size_t n);
 /* Queues a malloc'd buffer to send without copying; takes it (freed even if
  * the connection is closed). */
 void duro_conn_write_take(duro_conn *c, void *p, size_t n);
+
+/* Queues bytes [off, off + len) of the open file fd to send (sendfile);
+ * takes fd (closed once sent, or now if the connection is closed). */
+void duro_conn_write_file(duro_conn *c, int fd, uint64_t off, uint64_t len);
 
 /* Stops reading the socket (back-pressure) / starts again; resume also runs
  * proto->read later in this loop turn for bytes already buffered. */

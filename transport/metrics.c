@@ -14,8 +14,8 @@ static const char *const route_names[] = {
 #undef DURO__R
 };
 
-static const int statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 412,
-                               413, 415, 429, 500, 503, 507};
+static const int statuses[] = {200, 201, 204, 206, 304, 400, 401, 403, 404, 405,
+                               409, 412, 413, 415, 416, 429, 500, 503, 507};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 
 /* Histogram upper bounds in microseconds; the last bucket is +Inf. */
@@ -246,7 +246,7 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
     rc |= gauge(o, "duro_http_connections",
                 "Open connections (HTTP and binary protocol).", (uint64_t)connections);
     rc |= gauge(o, "duro_pending_request_bytes",
-                "Request bytes being received or in flight (--max-pending-bytes).",
+                "Request bytes being received or in flight (--max-inflight-bytes).",
                 (uint64_t)pending_bytes);
     return rc ? -1 : 0;
 }

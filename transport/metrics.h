@@ -18,6 +18,8 @@
     X(RL_CHECK, "ratelimit_check") X(RL_GET, "ratelimit_get") X(RL_RESET, "ratelimit_reset")   \
     X(SESSION, "session") X(AUTH, "auth") X(SNAPSHOT, "snapshot") X(RESOURCES, "resources")    \
     X(NAMESPACES, "namespaces") X(INFO, "info") X(OPTIONS, "options")                       \
+    X(BLOB_GET, "blob_get") X(BLOB_PUT, "blob_put") X(BLOB_DELETE, "blob_delete")           \
+    X(BLOB_LIST, "blob_list")                                                               \
     X(HEALTHZ, "healthz") X(METRICS, "metrics") X(OTHER, "other")
 
 enum duro_route {

@@ -519,7 +519,7 @@ static void on_read(duro_conn *conn)
         if (have > c->frame_bytes) {
             if (duro_io_reserve(duro_conn_io(conn), have - c->frame_bytes) != 0) {
                 fail_and_close(c, 0, DURO_UNAVAILABLE,
-                               "the server holds too many requests (--max-pending-bytes);"
+                               "the server holds too many requests (--max-inflight-bytes);"
                                " retry later");
                 return;
             }

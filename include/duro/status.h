@@ -43,7 +43,10 @@
       "data directory is locked by another process")                                               \
     X(IO, 15, "IO", 500, "Internal Server Error", "I/O error")                                     \
     X(NOMEM, 16, "NOMEM", 500, "Internal Server Error", "out of memory")                           \
-    X(CREATED, 17, "CREATED", 201, "Created", "created")
+    X(CREATED, 17, "CREATED", 201, "Created", "created")                                          \
+    X(NOT_MODIFIED, 18, "NOT_MODIFIED", 304, "Not Modified", "not modified")                       \
+    X(RANGE_NOT_SATISFIABLE, 19, "RANGE_NOT_SATISFIABLE", 416, "Range Not Satisfiable",            \
+      "range not satisfiable")
 
 typedef enum duro_status {
 #define DURO__ENUM(name, num, wire, http, reason, msg) DURO_##name = num,

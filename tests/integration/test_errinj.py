@@ -23,7 +23,8 @@ FAULTS = {
     "fsync": (500, "IO", "storage error, nothing was written: I/O error"),
     "alloc": (500, "NOMEM", "storage error, nothing was written: out of memory"),
 }
-POINTS = ["registry_apply", "registry_rebuild", "sqlite_full", "sqlite_ioerr", "fsync", "alloc"]
+POINTS = ["registry_apply", "registry_rebuild", "sqlite_full", "sqlite_ioerr", "fsync", "blob_write",
+          "alloc"]
 ON = 1000  # "on" for the length of a test step: far more passes than the step makes
 
 

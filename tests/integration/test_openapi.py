@@ -60,7 +60,8 @@ except ImportError as e:  # make deps installs both (scripts/install-deps.sh)
 # route files that route nothing: HTTP/1.1 framing, request and reply helpers
 NOT_ROUTE_FILES = {"http1.c", "http_request.c", "http_reply.c"}
 # words the route files compare that are no part of a route
-NOT_ROUTE_WORDS = {"localhost"}  # http.c: the --listen host
+NOT_ROUTE_WORDS = {"localhost",  # http.c: the --listen host
+                   "application/json"}  # http_blob.c: the Content-Type of the JSON form
 
 TOKEN = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'', re.S)
 PATH_LITERAL = re.compile(r"/[A-Za-z0-9_.:-]+(?:/[A-Za-z0-9_.:-]*)*")
@@ -118,11 +119,11 @@ def names_in(obj, out):
 
 
 # sample values of path parameters: keys with a "/" in them, encoded and raw
-SAMPLES = {"key": "k%2Fx/y", "ns": "probe-ns", "id": "A" * 43, "userId": "u%2F1"}
+SAMPLES = {"key": "k%2Fx/y", "blobKey": "k%2Fx/y", "ns": "probe-ns", "id": "A" * 43, "userId": "u%2F1"}
 
 MADE_UP = ["/", "/nope", "/storage", "/storagex/k", "/api", "/api/storage/kv/",
            "/api/storage/kv", "/api/storagex", "/api/storage/d1/probe-ns/query",
-           "/api/storage/r2/probe-ns/k", "/auth", "/auth/", "/auth/nope", "/auth/users/x",
+           "/api/storage/r2", "/api/storage/r2x/probe-ns", "/auth", "/auth/", "/auth/nope", "/auth/users/x",
            "/api/resources", "/api/resources/", "/api/resources/nope", "/ratelimit",
            "/ratelimit/", "/healthz/x", "/metrics/x", "/sessionsx", "/users/x",
            "/users/x/sessions/", "/users//sessionsx", "/_errinj/x", "/console", "/x/storage/k"]

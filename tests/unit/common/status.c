@@ -64,7 +64,9 @@ TEST(accessors)
     ASSERT_EQ(duro_status_http(DURO_CREATED), 201);
     ASSERT_EQ(duro_status_from_http(201), DURO_CREATED);
     ASSERT(duro_status_known(DURO_OK) && duro_status_known(DURO_CREATED));
-    ASSERT(!duro_status_known(18) && !duro_status_known(-1) && !duro_status_known(200));
+    ASSERT_EQ(duro_status_http(DURO_NOT_MODIFIED), 304);
+    ASSERT_EQ(duro_status_http(DURO_RANGE_NOT_SATISFIABLE), 416);
+    ASSERT(!duro_status_known(20) && !duro_status_known(-1) && !duro_status_known(200));
     /* outside the table */
     ASSERT_STREQ(duro_errstr(-1), "unknown status");
     ASSERT_STREQ(duro_status_code(1000), "INTERNAL");
