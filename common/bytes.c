@@ -2,8 +2,9 @@
  * bytes.c — the JSON form of bytes, {"$bytes":"<standard base64>"} (see
  * codec.h, BYTES), and the msgpack bin header. Base64 is libsodium's
  * (sodium_bin2base64 / sodium_base642bin, variant ORIGINAL: padded, no
- * whitespace, non-canonical trailing bits refused), so every bytes value has
- * exactly one JSON spelling and round-trips exactly.
+ * whitespace, non-canonical trailing bits refused) after our own check of the
+ * alphabet, so every bytes value has exactly one JSON spelling and
+ * round-trips exactly.
  */
 #include "common/codec_int.h"
 
@@ -54,6 +55,23 @@ json_t *duro_json_bytes_new(const void *p, size_t n)
     return o;
 }
 
+/* 1 if s[0..n) is made of the standard alphabet with at most two '=' at the
+ * end and n % 4 == 0. libsodium 1.0.18's decoder takes some bytes >= 0x80 for
+ * alphabet characters (it reads them as signed chars), so this comes first. */
+static int b64_shape(const char *s, size_t n)
+{
+    if (n % 4 != 0)
+        return 0;
+    size_t pad = n >= 1 && s[n - 1] == '=' ? (n >= 2 && s[n - 2] == '=' ? 2 : 1) : 0;
+    for (size_t i = 0; i < n - pad; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/'))
+            return 0;
+    }
+    return 1;
+}
+
 int duro_json_bytes(const json_t *v, duro_buf *out)
 {
     if (!json_is_object(v) || json_object_size(v) != 1)
@@ -63,7 +81,7 @@ int duro_json_bytes(const json_t *v, duro_buf *out)
         return 0;
     const char *b64 = json_string_value(s);
     size_t n = json_string_length(s);
-    if (n % 4 != 0)
+    if (!b64_shape(b64, n))
         return 0;
     size_t max = n / 4 * 3, len = 0;
     const char *end = NULL;

@@ -148,6 +148,11 @@ TEST(not_bytes_stays_an_ordinary_object)
         "{\"$bytes\":\"AAA*\"}",              /* not base64 */
         "{\"$bytes\":\"AA-_\"}",              /* URL-safe alphabet */
         "{\"$bytes\":\"AA==AAAA\"}",          /* padding inside */
+        "{\"$bytes\":\"A\u00b7/\"}",           /* non-ASCII (libsodium 1.0.18 took it) */
+        "{\"$bytes\":\"\u00c0\u00c1\u00c2\u00c3\"}",
+        "{\"$bytes\":\"AAA\\u0000\"}",          /* NUL */
+        "{\"$bytes\":\"AA=A\"}",
+        "{\"$bytes\":\"====\"}",
         "{\"$bytes\":\" AAA\"}",
         "{\"$bytes\":\"AAAA\\n\"}",
         "{\"$bytes\":1}",                     /* not a string */
