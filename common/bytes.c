@@ -102,8 +102,8 @@ int duro_json_bytes(const json_t *v, duro_buf *out)
     size_t mark = out->len;
     if (duro_buf_reserve(out, max + 1) != 0)
         return -1;
-    if (sodium_base642bin((unsigned char *)out->data + out->len, max + 1, b64, n, NULL, &len,
-                          &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+    if (sodium_base642bin((unsigned char *)out->data + out->len, max + 1, b64, n, NULL, &len, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
         end != b64 + n) {
         out->len = mark;
         return 0;
@@ -131,10 +131,7 @@ static int has_bytes(const json_t *v, int depth)
     return 0;
 }
 
-int duro_json_has_bytes(const json_t *v)
-{
-    return v ? has_bytes(v, 0) : 0;
-}
+int duro_json_has_bytes(const json_t *v) { return v ? has_bytes(v, 0) : 0; }
 
 int duro_mp_put_bin_header(duro_buf *out, size_t n)
 {

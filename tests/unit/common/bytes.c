@@ -48,8 +48,7 @@ TEST(bin_to_json_text)
         size_t n = unhex(cases[i].hex, b);
         char *text = mp_text(b, n);
         if (!text || strcmp(text, cases[i].json) != 0)
-            TEST_FAIL_("%s: got %s, want %s", cases[i].hex, text ? text : "(null)",
-                       cases[i].json);
+            TEST_FAIL_("%s: got %s, want %s", cases[i].hex, text ? text : "(null)", cases[i].json);
         free(text);
         /* and back: the JSON form is bytes again */
         if (b[0] != 0xc4 && (b[0] == 0xc5 || b[0] == 0xc6))
@@ -104,7 +103,7 @@ TEST(header_sizes)
     static const struct {
         size_t n, hl;
         uint8_t tag;
-    } cases[] = {{0, 2, 0xc4},     {255, 2, 0xc4},    {256, 3, 0xc5},
+    } cases[] = {{0, 2, 0xc4},     {255, 2, 0xc4},   {256, 3, 0xc5},
                  {65535, 3, 0xc5}, {65536, 5, 0xc6}, {1 << 20, 5, 0xc6}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n = cases[i].n;
@@ -141,24 +140,24 @@ TEST(header_sizes)
 TEST(not_bytes_stays_an_ordinary_object)
 {
     static const char *const cases[] = {
-        "{\"$bytes\":\"AA=\"}",               /* length not a multiple of 4 */
-        "{\"$bytes\":\"AA\"}",                /* no padding */
+        "{\"$bytes\":\"AA=\"}", /* length not a multiple of 4 */
+        "{\"$bytes\":\"AA\"}",  /* no padding */
         "{\"$bytes\":\"A===\"}",
-        "{\"$bytes\":\"AB==\"}",              /* non-canonical: unused bits set */
-        "{\"$bytes\":\"AAA*\"}",              /* not base64 */
-        "{\"$bytes\":\"AA-_\"}",              /* URL-safe alphabet */
-        "{\"$bytes\":\"AA==AAAA\"}",          /* padding inside */
-        "{\"$bytes\":\"A\u00b7/\"}",           /* non-ASCII (libsodium 1.0.18 took it) */
+        "{\"$bytes\":\"AB==\"}",     /* non-canonical: unused bits set */
+        "{\"$bytes\":\"AAA*\"}",     /* not base64 */
+        "{\"$bytes\":\"AA-_\"}",     /* URL-safe alphabet */
+        "{\"$bytes\":\"AA==AAAA\"}", /* padding inside */
+        "{\"$bytes\":\"A\u00b7/\"}", /* non-ASCII (libsodium 1.0.18 took it) */
         "{\"$bytes\":\"\u00c0\u00c1\u00c2\u00c3\"}",
-        "{\"$bytes\":\"AAA\\u0000\"}",          /* NUL */
+        "{\"$bytes\":\"AAA\\u0000\"}", /* NUL */
         "{\"$bytes\":\"AA=A\"}",
         "{\"$bytes\":\"====\"}",
         "{\"$bytes\":\" AAA\"}",
         "{\"$bytes\":\"AAAA\\n\"}",
-        "{\"$bytes\":1}",                     /* not a string */
+        "{\"$bytes\":1}", /* not a string */
         "{\"$bytes\":null}",
         "{\"$bytes\":[\"AA==\"]}",
-        "{\"$bytes\":\"AA==\",\"x\":1}",      /* other members */
+        "{\"$bytes\":\"AA==\",\"x\":1}", /* other members */
         "{\"$Bytes\":\"AA==\"}",
         "{\"bytes\":\"AA==\"}",
     };
@@ -242,8 +241,9 @@ TEST(tape_renders_bins)
     duro_buf out = {0};
     ASSERT_EQ(duro_tape_to_json(tb.data, tb.len, &out), 0);
     duro_buf_append(&out, "", 1);
-    ASSERT_STREQ(out.data,
-                 "{\"v\":{\"$bytes\":\"AQI=\"},\"j\":{\"$bytes\":\"AAE=\"},\"s\":[{\"$bytes\":\"/w==\"}]}");
+    ASSERT_STREQ(
+        out.data,
+        "{\"v\":{\"$bytes\":\"AQI=\"},\"j\":{\"$bytes\":\"AAE=\"},\"s\":[{\"$bytes\":\"/w==\"}]}");
     duro_buf_free(&out);
 
     ASSERT_EQ(duro_tape_to_mp(tb.data, tb.len, &out), 0);
