@@ -3,10 +3,20 @@
  * reply "tape".
  *
  * Stored values carry an encoding tag: DURO_ENC_JSON (UTF-8 JSON text, compact)
- * or DURO_ENC_MSGPACK (one msgpack object). Values must be JSON-representable in
+ * or DURO_ENC_MSGPACK (one msgpack object). Values must be representable in
  * both: msgpack input may use nil, bool, int (within int64), finite float, str,
- * array and map with str keys; bin, ext, non-str keys, uint64 > INT64_MAX are
+ * bin, array and map with str keys; ext, non-str keys, uint64 > INT64_MAX are
  * rejected.
+ *
+ * BYTES. The one JSON form of bytes, product-wide, is an object with exactly
+ * one member, "$bytes", whose value is standard base64 with padding (RFC 4648
+ * section 4, canonical: unused bits zero): {"$bytes":"AAEC"}. Every converter
+ * here maps msgpack bin <-> that object: msgpack → JSON text / jansson tree
+ * writes it, jansson tree → msgpack turns any object that is exactly
+ * {"$bytes": <valid base64 string>} into a bin. An object with "$bytes" and
+ * other members, or whose "$bytes" is not a string of valid base64, is an
+ * ordinary object. (So a msgpack map {"$bytes": "<base64>"} also reads back
+ * as bin: that spelling is reserved for bytes.)
  *
  * The tape is what an actor writes as a reply body: msgpack, where an ext of type
  * DURO_TAPE_EXT_JSON holds a raw JSON text (a stored JSON value spliced in
@@ -70,6 +80,30 @@ int duro_tape_to_mp(const void *tape, size_t len, duro_buf *out);
 /* A copy (malloc'd) of the string member name of the map a tape holds, or
  * NULL if there is none (or it is no plain string). */
 char *duro_tape_str_field(const void *tape, size_t len, const char *name);
+
+#define DURO_BYTES_KEY "$bytes"
+
+/* Appends the JSON form of the bytes p[0..n): {"$bytes":"<base64>"}. 0 / -1. */
+int duro_json_put_bytes(duro_buf *out, const void *p, size_t n);
+
+/* A new jansson object {"$bytes": "<base64 of p[0..n)>"}, or NULL (ENOMEM). */
+json_t *duro_json_bytes_new(const void *p, size_t n);
+
+/* Is v the JSON form of bytes (exactly {"$bytes": <valid base64 string>})?
+ * 1 yes (the decoded bytes appended to out, unless out is NULL), 0 no, -1
+ * ENOMEM (out unchanged). */
+int duro_json_bytes(const json_t *v, duro_buf *out);
+
+/* 1 if the tree v holds the JSON form of bytes anywhere (depth-capped at
+ * DURO_MP_MAX_DEPTH: deeper trees answer 0 and fail to encode anyway). */
+int duro_json_has_bytes(const json_t *v);
+
+/* If buf[0..len) is exactly one msgpack bin, stores its payload in *p, *n and
+ * returns 1; else 0. */
+int duro_mp_is_bin(const void *buf, size_t len, const void **p, size_t *n);
+
+/* Appends the msgpack bin header of an n-byte payload (the smallest). 0 / -1. */
+int duro_mp_put_bin_header(duro_buf *out, size_t n);
 
 /* Appends s[0..n) as a JSON string literal with quotes and escapes. 0 / -1. */
 int duro_json_put_str(duro_buf *out, const char *s, size_t n);

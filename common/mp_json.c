@@ -1,5 +1,6 @@
 /*
- * mp_json.c — jansson trees out as msgpack (duro_json_to_mp). See codec.h.
+ * mp_json.c — jansson trees out as msgpack (duro_json_to_mp); an object that
+ * is the JSON form of bytes becomes a bin. See codec.h.
  */
 #include "common/codec_int.h"
 
@@ -90,6 +91,20 @@ static int tree_to_mp(const json_t *v, duro_buf *out, int depth)
     case JSON_OBJECT: {
         if (depth >= DURO_MP_MAX_DEPTH)
             return -1;
+        if (json_object_size(v) == 1 && json_object_get(v, DURO_BYTES_KEY)) {
+            /* {"$bytes": base64} is bytes (codec.h) */
+            duro_buf bytes = {0};
+            int rc = duro_json_bytes(v, &bytes);
+            if (rc == 1)
+                rc = duro_mp_put_bin_header(out, bytes.len) != 0 ||
+                             duro_buf_append(out, bytes.data, bytes.len) != 0
+                         ? -1
+                         : 2;
+            duro_buf_free(&bytes);
+            if (rc != 0)
+                return rc < 0 ? -1 : 0;
+            /* else an ordinary object */
+        }
         if (mp_put_container(out, 1, json_object_size(v)) != 0)
             return -1;
         json_t *obj = (json_t *)v;

@@ -10,6 +10,8 @@
  * (duro_mp_check), JSON text (values and tapes, written straight into a
  * duro_buf, no jansson on the reply path), msgpack (tapes: verbatim spans are
  * copied, only ext-JSON items are converted) or a jansson tree (requests).
+ * A bin becomes the JSON form of bytes, {"$bytes": base64} (codec.h), in the
+ * JSON-text and tree sinks, and stays a bin in the msgpack one.
  * msgpack-c is never used for decoding here. Every appending function rolls
  * the output buffer back to its original length on failure.
  */
@@ -322,9 +324,13 @@ static int walk(walker *w, const uint8_t *buf, size_t len, size_t *used)
                 rc = tree_add(w, depth, in_map, json_stringn((const char *)it.data, it.n));
             }
             break;
-        case T_BIN:
-            if (jsonable)
-                FAIL("bin is not supported");
+        case T_BIN: /* bytes: {"$bytes": base64} in JSON (codec.h), as it is in msgpack */
+            if (jsonable && depth >= max_depth)
+                FAIL("nesting too deep"); /* its JSON form is one more level */
+            if (json)
+                rc = duro_json_put_bytes(out, it.data, it.n);
+            else if (w->sink == S_TREE)
+                rc = tree_add(w, depth, in_map, duro_json_bytes_new(it.data, it.n));
             break;
         case T_EXT:
             if (!(w->flags & F_TAPE) || it.ext != DURO_TAPE_EXT_JSON || is_key) {

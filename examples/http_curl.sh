@@ -127,6 +127,15 @@ has greeting
 call 200 DELETE "/api/storage/kv/$NS-2/greeting"
 call 404 GET "/api/storage/kv/$NS-2/greeting"
 
+echo "# binary values: raw bytes in and out, {\"\$bytes\": base64} for JSON readers (docs/kv.md)"
+call 200 PUT /storage/blob -H "$N" -H 'Content-Type: application/octet-stream' --data-binary 'hi there'
+call 200 GET /storage/blob -H "$N" -H 'Accept: application/octet-stream'
+[[ $BODY == 'hi there' ]] || fail "raw GET answered '$BODY'"
+[[ $(header Content-Type) == application/octet-stream ]] || fail "raw GET: $(header Content-Type)"
+call 200 GET /storage/blob -H "$N"
+has '{"$bytes":"aGkgdGhlcmU="}'
+call 200 DELETE /storage/blob -H "$N"
+
 echo "# delete, then the key is gone; errors are JSON"
 call 200 DELETE /storage/user:1 -H "$N"
 has '"deleted":true'

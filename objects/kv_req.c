@@ -161,6 +161,11 @@ static int decode_value(duro_kv_item *it, const json_t *obj, int enc, const duro
     const json_t *v = json_object_get(obj, "value");
     if (!v)
         return fail(err, errlen, DURO_BAD_REQUEST, "%s", "missing \"value\"");
+    /* A value holding bytes ({"$bytes": base64}, codec.h) is stored as msgpack
+     * whatever the request's encoding: the bytes take their own size, and
+     * every msgpack reader gets them back as bin without a conversion. */
+    if (enc == DURO_ENC_JSON && duro_json_has_bytes(v))
+        enc = DURO_ENC_MSGPACK;
     duro_buf b = {0};
     int rc = enc == DURO_ENC_MSGPACK ? duro_json_to_mp(v, &b) : duro_json_to_text(v, &b);
     if (rc != 0) {
@@ -193,6 +198,43 @@ static int decode_value(duro_kv_item *it, const json_t *obj, int enc, const duro
             return fail(err, errlen, DURO_BAD_REQUEST, "%s",
                         "\"metadata\" must encode to at most 16384 bytes of JSON");
     }
+    return DURO_OK;
+}
+
+int duro_kv_put_bytes(duro_kv_req *r, const void *p, size_t n, const duro_kv_limits *lim,
+                      char *err, size_t errlen)
+{
+    duro_kv_item *it = &r->items[0];
+    duro_buf b = {0};
+    if (duro_mp_put_bin_header(&b, n) != 0 || duro_buf_append(&b, p, n) != 0) {
+        duro_buf_free(&b);
+        return fail(err, errlen, n > 0xffffffffu ? DURO_PAYLOAD_TOO_LARGE : DURO_NOMEM, "%s",
+                    n > 0xffffffffu ? "value is too large" : "out of memory");
+    }
+    if (b.len > lim->max_value_bytes) {
+        duro_buf_free(&b);
+        snprintf(err, errlen, "value is larger than %zu bytes", lim->max_value_bytes);
+        return DURO_PAYLOAD_TOO_LARGE;
+    }
+    free(it->val);
+    it->val = duro_buf_take(&b, &it->val_len);
+    if (!it->val)
+        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    it->enc = DURO_ENC_MSGPACK;
+    return DURO_OK;
+}
+
+int duro_kv_put_ttl(duro_kv_req *r, const json_t *ttl, duro_params_mode mode, char *err,
+                    size_t errlen)
+{
+    long long x;
+    int trc = duro_param_int(ttl, mode, 1, DURO_KV_TTL_MAX, &x);
+    if (trc < 0)
+        return duro_param_error(err, errlen, "ttlMs",
+                                "an integer from 1 to 315360000000 (ten years)", ttl,
+                                JSON_INTEGER, mode);
+    if (trc == 0)
+        r->items[0].ttl_ms = x;
     return DURO_OK;
 }
 

@@ -36,7 +36,8 @@ int duro_kv_add_key(duro_kv_req *r, const char *key, size_t len, char *err, size
  * integer; null for an optional field is the same as leaving it out. */
 
 /* PUT: reads {"value", "ttlMs"?, "metadata"?} from body into r->items[0]; the
- * value is stored in encoding enc. */
+ * value is stored in encoding enc — except that a JSON value holding bytes
+ * ({"$bytes": base64}, common/codec.h) is stored as msgpack. */
 int duro_kv_decode_put(duro_kv_req *r, const json_t *body, int enc, const duro_kv_limits *lim,
                        char *err, size_t errlen);
 
@@ -63,6 +64,17 @@ typedef enum duro_params_mode {
      * are decimal digits */
     DURO_PARAMS_QUERY = 1,
 } duro_params_mode;
+
+/* PUT of raw bytes (HTTP application/octet-stream): r->items[0]'s value
+ * becomes the msgpack bin of p[0..n) (its size, header included, bounded by
+ * lim->max_value_bytes: DURO_PAYLOAD_TOO_LARGE). */
+int duro_kv_put_bytes(duro_kv_req *r, const void *p, size_t n, const duro_kv_limits *lim,
+                      char *err, size_t errlen);
+
+/* r->items[0]'s TTL from ttl (NULL or null: none), as the "ttlMs" of a body
+ * (DURO_PARAMS_TYPED) or of a query string (DURO_PARAMS_QUERY). */
+int duro_kv_put_ttl(duro_kv_req *r, const json_t *ttl, duro_params_mode mode, char *err,
+                    size_t errlen);
 
 /* LIST: params is an object of prefix, start, startAfter, end, cursor
  * (strings), limit and reverse, values (an integer and bools, read as mode

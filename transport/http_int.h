@@ -95,6 +95,11 @@ int duro_http_wants_mp(const char *accept);
 /* 0 JSON, 1 msgpack, -1 unsupported. */
 int duro_http_body_encoding(const char *ctype);
 
+/* 1 if the media type (Content-Type, or one entry of an Accept list) is
+ * application/octet-stream: raw bytes (KV binary values). */
+int duro_http_is_octet(const char *ctype);
+int duro_http_wants_octet(const char *accept);
+
 /* Parses the body; on error returns a status with a message in err. */
 int duro_http_body_parse(duro_hreq *req, int enc, size_t max, json_t **out, char *err,
                          size_t errlen);

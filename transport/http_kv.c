@@ -21,6 +21,11 @@ static const char *const Q_NS_META[] = {"ns", "meta", NULL};
 
 static const char *const Q_META[] = {"meta", NULL};
 
+/* ttlMs: only with an application/octet-stream body (build_kv) */
+static const char *const Q_NS_PUT[] = {"ns", "ttlMs", NULL};
+
+static const char *const Q_PUT[] = {"ttlMs", NULL};
+
 static const char *const Q_NS_LIST[] = {"ns",    "prefix", "start",   "startAfter", "end",
                                         "limit", "cursor", "reverse", "values",     NULL};
 
@@ -77,6 +82,8 @@ static const char *const *kv_query_params(const route_info *ri)
         return ri->ns_in_path ? Q_META : Q_NS_META;
     case DURO_KV_LIST:
         return ri->ns_in_path ? Q_LIST : Q_NS_LIST;
+    case DURO_KV_PUT:
+        return ri->ns_in_path ? Q_PUT : Q_NS_PUT;
     default:
         return ri->ns_in_path ? duro_http_q_none : duro_http_q_ns;
     }
@@ -135,6 +142,43 @@ static int build_kv(duro_http *srv, duro_hreq *req, const route_info *ri, const 
         ri->op != DURO_KV_BATCH_DELETE && ri->op != DURO_KV_SNAPSHOT_PATCH)
         return DURO_OK;
 
+    int octet = duro_http_is_octet(evhttp_find_header(&req->in, "Content-Type"));
+    if (ri->op == DURO_KV_PUT) {
+        char *ttl = NULL;
+        size_t tl;
+        int rc = duro_query_get(query, "ttlMs", &ttl, &tl);
+        if (rc != 0 && !octet) {
+            free(ttl);
+            snprintf(err, errlen, "the query parameter \"ttlMs\" goes with an "
+                                  "application/octet-stream body; a JSON body has its own");
+            return DURO_BAD_REQUEST;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "bad percent-encoding in query parameter \"ttlMs\"");
+            return DURO_BAD_REQUEST;
+        }
+        if (rc > 0) {
+            json_t *v = json_stringn_nocheck(ttl, tl);
+            free(ttl);
+            st = v ? duro_kv_put_ttl(r, v, DURO_PARAMS_QUERY, err, errlen) : DURO_NOMEM;
+            json_decref(v);
+            if (st != DURO_OK)
+                return st;
+        }
+        /* raw bytes: the body is the value (docs/kv.md, "Binary values") */
+        if (octet)
+            return duro_kv_put_bytes(r, req->body.data, req->body.len, &srv->limits, err, errlen);
+        const char *ct = evhttp_find_header(&req->in, "Content-Type");
+        if (duro_http_body_encoding(ct) < 0) {
+            snprintf(err, errlen,
+                     "Content-Type must be application/json, application/msgpack or "
+                     "application/octet-stream, not %.60s%s",
+                     ct, strncmp(ct, "application/x-www-form-urlencoded", 33) == 0
+                             ? " (with curl -d, add -H 'Content-Type: application/json')"
+                             : "");
+            return DURO_UNSUPPORTED_MEDIA_TYPE;
+        }
+    }
     int enc;
     json_t *body;
     if ((st = duro_http_body_read(srv, req, &body, &enc, err, errlen)) != DURO_OK)

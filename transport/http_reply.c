@@ -20,12 +20,13 @@
 #include "transport/metrics.h"
 #include "objects/registry_req.h"
 
-/* The snapshot is the document itself, and the registry list answers as
- * docs/api.md shows it: both without the envelope. */
+/* The snapshot is the document itself, and the registry's list and stats
+ * answer as the storage proxy documents them: all without the envelope. */
 static int answers_raw(const duro_msg *m)
 {
     return m && ((m->kind == DURO_KIND_KV && m->op == DURO_KV_SNAPSHOT_GET) ||
-                 (m->kind == DURO_KIND_REGISTRY && m->op == DURO_REGISTRY_LIST));
+                 (m->kind == DURO_KIND_REGISTRY &&
+                  (m->op == DURO_REGISTRY_LIST || m->op == DURO_REGISTRY_STATS)));
 }
 
 /* Encodes a reply body into out: the success envelope around the tape (or
@@ -142,12 +143,12 @@ static void add_ratelimit_headers(struct evkeyvalq *h, const duro_msg *m, int st
 }
 
 /* Adds the headers of a reply and sends it with body (taken). */
-static void send_reply(const duro_http *srv, duro_hreq *req, int route, int accept_mp, uint64_t t0,
-                       int status, const char *errmsg, duro_buf *body, int64_t etag,
+static void send_typed(const duro_http *srv, duro_hreq *req, int route, const char *ctype,
+                       uint64_t t0, int status, const char *errmsg, duro_buf *body, int64_t etag,
                        const duro_msg *m)
 {
     struct evkeyvalq *h = &req->out;
-    evhttp_add_header(h, "Content-Type", accept_mp ? "application/msgpack" : "application/json");
+    evhttp_add_header(h, "Content-Type", ctype);
     if (etag >= 0) {
         char tag[32];
         snprintf(tag, sizeof tag, "\"%lld\"", (long long)etag);
@@ -172,6 +173,34 @@ static void send_reply(const duro_http *srv, duro_hreq *req, int route, int acce
     char *data = duro_buf_take(body, &len);
     duro_hreq_respond(req, code, NULL, data, data ? len : 0);
     duro_metrics_request(route, code, duro_mono_us() - t0);
+}
+
+static void send_reply(const duro_http *srv, duro_hreq *req, int route, int accept_mp, uint64_t t0,
+                       int status, const char *errmsg, duro_buf *body, int64_t etag,
+                       const duro_msg *m)
+{
+    send_typed(srv, req, route, accept_mp ? "application/msgpack" : "application/json", t0,
+               status, errmsg, body, etag, m);
+}
+
+/* A KV GET that asked for Accept: application/octet-stream and found bytes
+ * answers them raw (docs/kv.md, "Binary values"); any other value, ?meta=1
+ * and every error answer as usual. 1 if it was sent. */
+static int reply_octets(const call *k, const duro_msg *m)
+{
+    const void *p;
+    size_t n;
+    if (m->status != DURO_OK || m->kind != DURO_KIND_KV || m->op != DURO_KV_GET || !m->req ||
+        ((const duro_kv_req *)m->req)->with_meta ||
+        !duro_http_wants_octet(evhttp_find_header(&k->req->in, "Accept")) ||
+        !duro_mp_is_bin(m->body.data, m->body.len, &p, &n))
+        return 0;
+    duro_buf out = {0};
+    if (duro_buf_append(&out, p, n) != 0)
+        return 0;
+    send_typed(k->srv, k->req, k->route, "application/octet-stream", k->t0_us, DURO_OK, NULL,
+               &out, m->version, m);
+    return 1;
 }
 
 /* Encodes and sends one reply on this thread. tape is the success data. */
@@ -224,6 +253,10 @@ static void call_encoded(duro_msg *m)
 static void call_reply(duro_msg *m)
 {
     call *k = (call *)m;
+    if (reply_octets(k, m)) {
+        duro_http_call_free(k);
+        return;
+    }
     if (m->status == DURO_OK && m->body.len > ENCODE_INLINE_MAX) {
         k->raw = answers_raw(m);
         m->reply = call_encoded;

@@ -40,6 +40,23 @@ int duro_http_body_encoding(const char *ctype)
     return -1;
 }
 
+int duro_http_is_octet(const char *ctype)
+{
+    if (!ctype)
+        return 0;
+    while (*ctype == ' ')
+        ctype++;
+    size_t n = strcspn(ctype, ";");
+    while (n && ctype[n - 1] == ' ')
+        n--;
+    return n == 24 && strncasecmp(ctype, "application/octet-stream", 24) == 0;
+}
+
+int duro_http_wants_octet(const char *accept)
+{
+    return accept && strcasestr(accept, "application/octet-stream") != NULL;
+}
+
 /* A body parsed on the encoder pool before the request was routed (bodies
  * over DECODE_INLINE_MAX): req->user. */
 typedef struct parsed_body {
@@ -288,8 +305,9 @@ int duro_http_authorize(duro_http *srv, duro_hreq *req, const char *ns, size_t n
  * it went there, 0 if the caller goes on with it. */
 int duro_http_body_parse_later(duro_http *srv, duro_hreq *req, uint64_t t0)
 {
-    if (req->body.len <= DECODE_INLINE_MAX)
-        return 0;
+    if (req->body.len <= DECODE_INLINE_MAX ||
+        duro_http_body_encoding(evhttp_find_header(&req->in, "Content-Type")) < 0)
+        return 0; /* raw bytes are not parsed; an unsupported type is refused */
     parsed_body *b = calloc(1, sizeof *b);
     if (!b)
         return 0;

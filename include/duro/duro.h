@@ -514,8 +514,10 @@ DURO_API duro_status duro_server_info(duro *db, char **json, size_t *len);
 /* ---- msgpack values ---- */
 
 /* As duro_put_ex / duro_get, with the value as one msgpack object (and their
- * errors; DURO_BAD_REQUEST also if mp[0..len) is not exactly one well-formed,
- * JSON-representable msgpack object). */
+ * errors; DURO_BAD_REQUEST also if mp[0..len) is not exactly one well-formed
+ * msgpack object of the JSON types plus bin). A bin is bytes and comes back as
+ * bin; the JSON calls (duro_get ...) show bytes as {"$bytes": "<base64>"}, and
+ * a JSON value of exactly that shape is stored as bytes (docs/kv.md). */
 DURO_API duro_status duro_put_mp(duro *db, const char *ns, const char *key, const void *mp,
                                  size_t len, const duro_put_opts *opts, int64_t *version);
 DURO_API duro_status duro_get_mp(duro *db, const char *ns, const char *key, void **mp,

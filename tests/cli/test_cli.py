@@ -8,6 +8,7 @@ environment only), the embedded (file://) mode, the namespace snapshot (`snapsho
 get|patch`) and the resource registry (`resources list|stats|register|unregister`).
 """
 
+import base64
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
 from clitest import duro  # noqa: E402
+import durotest  # noqa: E402
 from durotest import jwt  # noqa: E402
 
 SRV = None
@@ -1218,6 +1220,28 @@ class ExportImport(Base):
         rc, out, err = duro(SRV, "-n", dst, "import", "-", input=out)
         self.assertEqual((rc, json.loads(out)["imported"]), (0, 1), err)
         duro(SRV, "-n", dst, "clear")
+
+    def test_export_import_bytes(self):
+        # a bin value leaves as {"$bytes": base64} and comes back as bytes
+        src, dst = self.ns + "-b", self.ns + "-b-dst"
+        duro(SRV, "-n", dst, "clear")
+        with durotest.Rpc(SRV.rpc_port) as c:
+            st, _ = c.call("kv.put", src, {"key": "raw", "value": bytes(range(256))})
+            self.assertEqual(st, 0)
+            st, _ = c.call("kv.put", src, {"key": "nested", "value": {"a": [b"\x00", 1]}})
+            self.assertEqual(st, 0)
+        rc, dump, err = duro(SRV, "-n", src, "export")
+        self.assertEqual(rc, 0, err)
+        lines = {l["key"]: l["value"] for l in map(json.loads, dump.splitlines())}
+        self.assertEqual(lines, {"raw": {"$bytes": base64.b64encode(bytes(range(256))).decode()},
+                                 "nested": {"a": [{"$bytes": "AA=="}, 1]}})
+        rc, out, err = duro(SRV, "-n", dst, "import", "-", input=dump)
+        self.assertEqual((rc, json.loads(out)["imported"]), (0, 2), err)
+        with durotest.Rpc(SRV.rpc_port) as c:
+            self.assertEqual(c.call("kv.get", dst, {"key": "raw"}), (0, bytes(range(256))))
+            self.assertEqual(c.call("kv.get", dst, {"key": "nested"}), (0, {"a": [b"\x00", 1]}))
+        duro(SRV, "-n", dst, "clear")
+        duro(SRV, "-n", src, "clear")
 
     def test_malformed_line_and_skip(self):
         text = ('{"key":"a","value":1}\n'

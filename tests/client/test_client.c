@@ -532,10 +532,17 @@ TEST(msgpack_values)
     duro_put_opts o = {.if_match = ver, .ttl_ms = 100000};
     ASSERT_EQ(duro_put_mp(db, "mp", "m", "\x2a", 1, &o, NULL), DURO_OK);
     ASSERT_EQ(duro_put_mp(db, "mp", "m", "\x2a", 1, &o, NULL), DURO_PRECONDITION_FAILED);
-    /* not msgpack, trailing bytes, not JSON-representable (bin) */
+    /* bytes (bin) are a value like any other, read back as bin */
+    ASSERT_EQ(duro_put_mp(db, "mp", "bin", "\xc4\x02x\x00", 4, NULL, NULL), DURO_OK);
+    ASSERT_EQ(duro_get_mp(db, "mp", "bin", &mp, &len), DURO_OK);
+    ASSERT_EQ(len, 4);
+    ASSERT_MEMEQ(mp, "\xc4\x02x\x00", 4);
+    duro_free(mp);
+    /* not msgpack, trailing bytes, not JSON-representable (ext, bin key) */
     ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\xc1", 1, NULL, NULL), DURO_BAD_REQUEST);
     ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\x01\x02", 2, NULL, NULL), DURO_BAD_REQUEST);
-    ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\xc4\x01x", 3, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\xd4\x05x", 3, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_put_mp(db, "mp", "bad", "\x81\xc4\x01x\x01", 5, NULL, NULL), DURO_BAD_REQUEST);
     ASSERT_EQ(duro_get_mp(db, "mp", "bad", &mp, &len), DURO_NOT_FOUND);
     ASSERT(mp == NULL);
     msgpack_sbuffer_destroy(&b.sb);

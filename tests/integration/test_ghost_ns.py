@@ -67,7 +67,7 @@ class GhostNamespaces(ServerTestCase):
         self.assertEqual(ok(r("DELETE", "/ratelimit/k?ns=" + ns)), {"deleted": False})
         # registry: reads, and unregistering what is not there
         self.assertEqual(r("GET", "/api/resources/list?namespace=" + ns).body["total"], 0)
-        ok(r("GET", "/api/resources/stats?namespace=" + ns))
+        self.assertEqual(r("GET", "/api/resources/stats?namespace=" + ns).body["total"], 0)
         self.assertEqual(ok(r("DELETE", "/api/resources/unregister?type=do&namespace=%s&key=x"
                               % ns)), {"deleted": False})
 

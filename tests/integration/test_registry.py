@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The StorageRegistry (/api/resources, binary ops resources.*): exact reply
-shapes (list without the envelope, stats with it, JSON and msgpack), filters
+shapes (list and stats without the envelope, errors with it; JSON and msgpack), filters
 and offset/limit paging, parameter checks, automatic tracking of KV keys
 through every write path (visible as soon as the write is acknowledged, gone
 when deleted, cleared or expired, swept or not), resources registered by hand,
@@ -52,6 +52,14 @@ def list_path(**params):
 
 def stats_path(**params):
     return "/api/resources/stats" + qs(params)
+
+
+def stats_body(r):
+    """The body of a 200 stats reply: the bare document, never the success
+    envelope (as the storage proxy documents /api/resources/stats)."""
+    if r.status != 200 or not isinstance(r.body, dict) or "success" in r.body:
+        raise AssertionError("expected a bare 200 stats document, got %r" % (r,))
+    return r.body
 
 
 def wait_next_second(margin=0.05):
@@ -126,8 +134,9 @@ class RegistryAsserts:
         return r.body
 
     def rstats(self, srv=None, headers=None, **params):
+        """GET /api/resources/stats, shape-checked: the body (no envelope)."""
         srv = srv or self.server
-        d = ok(srv.req("GET", stats_path(**params), headers=headers))
+        d = stats_body(srv.req("GET", stats_path(**params), headers=headers))
         self.check_stats(d)
         return d
 
@@ -237,8 +246,10 @@ class FreshServer(RegistryAsserts, unittest.TestCase):
             ok(self.req("POST", "/api/resources/register",
                         {"type": t, "namespace": ns, "key": key, "size": size}), 201)
         r = self.req("GET", "/api/resources/stats")
-        d = ok(r)
+        self.assertEqual(r.headers.get("content-type", "").split(";")[0], "application/json", r)
+        d = stats_body(r)
         self.check_stats(d)
+        self.assertEqual(json.loads(r.raw), d)
         self.assertEqual(d, {"total": 7,
                              "by_type": {"kv": 3, "d1": 1, "r2": 1, "do": 1, "queue": 1},
                              "by_namespace": {"s1": 3, "s2": 2, "s3": 2},
@@ -267,7 +278,7 @@ class FreshServer(RegistryAsserts, unittest.TestCase):
                 self.assertEqual(m.body, j.body)
         m = self.req("GET", list_path(), accept_msgpack=True)
         self.check_list_body(m.body)
-        self.check_stats(ok(self.req("GET", stats_path(), accept_msgpack=True)))
+        self.check_stats(stats_body(self.req("GET", stats_path(), accept_msgpack=True)))
         assert_error(self.req("GET", list_path(limit="abc"), accept_msgpack=True), 400, "BAD_REQUEST")
         # a registration sent as msgpack
         reg = ok(self.req("POST", "/api/resources/register",
@@ -1247,7 +1258,7 @@ class Access(RegistryAsserts, ServerTestCase):
         if r.status == 403:
             assert_error(r, 403, "FORBIDDEN")
             return
-        d = ok(r)
+        d = stats_body(r)
         self.check_stats(d)
         self.assertEqual(d["by_namespace"], {self.a1: 1},
                          "a token scoped to %s sees other namespaces' stats" % self.a1)

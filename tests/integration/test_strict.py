@@ -138,7 +138,7 @@ class Strict(ServerTestCase):
         rpc_bad(self, self.c.call("resources.register", ns,
                                   {"type": "do", "namespace": ns, "key": "r"}), "namespace")
         rpc_bad(self, self.c.call("resources.list", ns, {"prefix": "r"}), "prefix")
-        d = ok(self.req("GET", "/api/resources/stats?namespace=" + ns))
+        d = self.req("GET", "/api/resources/stats?namespace=" + ns).body  # no envelope
         self.assertEqual(d["total"], 0)
 
     def test_null_is_absent(self):
@@ -201,7 +201,7 @@ class Strict(ServerTestCase):
             contains='"reverse" must be 1, true, 0 or false')
         bad(self, self.req("GET", storage_path("list", ns=ns) + "&limit=1e3"))
         bad(self, self.req("GET", storage_path("list", ns=ns) + "&limit=-1"))
-        d = ok(self.req("GET", "/api/resources/stats?namespace=%s&consistent=1" % ns))
+        d = self.req("GET", "/api/resources/stats?namespace=%s&consistent=1" % ns).body
         self.assertEqual(d["total"], 3)
         bad(self, self.req("GET", "/api/resources/list?namespace=%s&limit=x" % ns))
 

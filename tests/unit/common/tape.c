@@ -114,9 +114,8 @@ TEST(tape_plain_msgpack)
 TEST(tape_rejects)
 {
     static const char *bad[] = {
-        "c4 01 00",            /* bin */
-        "91 c4 00",
-        "81 a1 61 c5 0001 00",
+        "81 c4 01 61 01",      /* bin as a key */
+        "c4 02 00",            /* bin longer than the tape */
         "d4 02 00",            /* ext of another type */
         "c7 01 00 31",
         "c7 00 01",            /* empty JSON text */
