@@ -1325,6 +1325,575 @@ DURO_API duro_status duro_server_info(duro *db, char **json, size_t *len)
     return global_json(db, "server.info", json, len);
 }
 
+/* ---- blobs (docs/blobs.md) ---- */
+
+/* Bytes per request of a blob write or streamed read: a part with its args
+ * stays well inside the server's frame (--max-body-bytes, 8 MiB) and reply
+ * (--max-reply-bytes, 16 MiB) limits. */
+#define BLOB_PART ((size_t)4 << 20)
+
+DURO_API void duro_blob_info_free(duro_blob_info *info)
+{
+    if (!info)
+        return;
+    free(info->content_type);
+    free(info->metadata_json);
+    memset(info, 0, sizeof *info);
+}
+
+/* The member name of the msgpack map o, or NULL. */
+static const msgpack_object *mp_member(const msgpack_object *o, const char *name)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t n = strlen(name);
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, name, n) == 0)
+            return &o->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+/* An integer member (0 if absent or not an integer). */
+static int64_t mp_int(const msgpack_object *o, const char *name)
+{
+    const msgpack_object *v = mp_member(o, name);
+    if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return v->via.u64 > INT64_MAX ? INT64_MAX : (int64_t)v->via.u64;
+    if (v && v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return v->via.i64;
+    return 0;
+}
+
+/* A string member copied into out[0..cap) (exactly want bytes if want > 0).
+ * 0, or -1 if absent or not such a string. */
+static int mp_hex(const msgpack_object *o, const char *name, size_t want, char *out)
+{
+    const msgpack_object *v = mp_member(o, name);
+    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size != want)
+        return -1;
+    memcpy(out, v->via.str.ptr, want);
+    out[want] = '\0';
+    return 0;
+}
+
+/* Reads an object's fields from the reply map o into *info (zeroed first).
+ * DURO_OK, DURO_INTERNAL (a reply libduro cannot read) or DURO_NOMEM. */
+static int blob_info_of(duro *db, const msgpack_object *o, duro_blob_info *info)
+{
+    memset(info, 0, sizeof *info);
+    const msgpack_object *size = mp_member(o, "size"), *ct = mp_member(o, "contentType");
+    const msgpack_object *md = mp_member(o, "metadata");
+    if (!size || size->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        mp_hex(o, "etag", 64, info->etag) != 0 || mp_hex(o, "md5", 32, info->md5) != 0 ||
+        (ct && ct->type != MSGPACK_OBJECT_STR) ||
+        (md && md->type != MSGPACK_OBJECT_MAP && md->type != MSGPACK_OBJECT_NIL))
+        return fail(db, DURO_INTERNAL, "malformed reply body: not a blob's fields");
+    info->size = mp_int(o, "size");
+    info->updated_at = mp_int(o, "updatedAt");
+    info->version = mp_int(o, "version");
+    int rc = DURO_OK;
+    if (ct && !(info->content_type = strndup(ct->via.str.ptr, ct->via.str.size)))
+        rc = DURO_NOMEM;
+    if (rc == DURO_OK && md && md->type == MSGPACK_OBJECT_MAP && md->via.map.size) {
+        duro_buf mp = {0};
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &mp, duro_buf_mp_write);
+        json_t *j = msgpack_pack_object(&pk, *md) == 0 && mp.len
+                        ? duro_mp_to_json(mp.data, mp.len, NULL)
+                        : NULL;
+        duro_buf_free(&mp);
+        if (!json_is_object(j) || !(info->metadata_json = to_text(j, NULL)))
+            rc = DURO_NOMEM;
+        json_decref(j);
+    }
+    if (rc != DURO_OK) {
+        duro_blob_info_free(info);
+        return fail(db, rc, "out of memory");
+    }
+    return DURO_OK;
+}
+
+/* How many fields pack_put_opts() packs for o. */
+static size_t put_opt_fields(const duro_blob_put_opts *o)
+{
+    return (o->content_type != NULL) + (o->metadata_json != NULL) + (o->if_match != NULL) +
+           (o->if_none_match != NULL);
+}
+
+/* Packs a blob write's options (the metadata checked to be a JSON object).
+ * DURO_OK, or DURO_BAD_REQUEST/NOMEM after fail(). */
+static int pack_put_opts(duro *db, argbuf *a, const duro_blob_put_opts *o)
+{
+    const char *names[] = {"contentType", "ifMatch", "ifNoneMatch"};
+    const char *vals[] = {o->content_type, o->if_match, o->if_none_match};
+    for (size_t i = 0; i < 3; i++)
+        if (vals[i]) {
+            pk_cstr(&a->pk, names[i]);
+            pk_cstr(&a->pk, vals[i]);
+        }
+    if (!o->metadata_json)
+        return DURO_OK;
+    const char *why;
+    json_t *v = duro_json_parse(o->metadata_json, strlen(o->metadata_json), &why);
+    if (!v)
+        return fail(db, DURO_BAD_REQUEST, "metadata_json is not valid JSON: %s", why);
+    int rc = DURO_OK;
+    if (!json_is_object(v))
+        rc = fail(db, DURO_BAD_REQUEST, "metadata_json must be a JSON object");
+    else {
+        pk_cstr(&a->pk, "metadata");
+        if (duro_json_to_mp(v, &a->buf) != 0)
+            rc = fail(db, DURO_NOMEM, "out of memory");
+    }
+    json_decref(v);
+    return rc;
+}
+
+/* Decodes a reply body as one msgpack map into *u (destroy it). DURO_OK or
+ * DURO_INTERNAL. */
+static int blob_body(duro *db, duro_reply *r, msgpack_unpacked *u)
+{
+    msgpack_unpacked_init(u);
+    size_t off = 0;
+    if (msgpack_unpack_next(u, r->body.data, r->body.len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        u->data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_unpacked_destroy(u);
+        msgpack_unpacked_init(u);
+        duro_buf_free(&r->body);
+        return fail(db, DURO_INTERNAL, "malformed reply body: not a map");
+    }
+    return DURO_OK;
+}
+
+/* Runs a blob write (blob.put or the final blob.append) that answers the
+ * object's fields: into info and created (either may be NULL). */
+static int blob_write_reply(duro *db, const char *op, const char *ns, argbuf *a,
+                            duro_blob_info *info, int *created)
+{
+    duro_reply r;
+    int rc = run(db, op, ns, a, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    msgpack_unpacked u;
+    if ((rc = blob_body(db, &r, &u)) != DURO_OK)
+        return rc;
+    duro_blob_info tmp;
+    rc = blob_info_of(db, &u.data, &tmp);
+    msgpack_unpacked_destroy(&u);
+    duro_buf_free(&r.body);
+    if (rc != DURO_OK)
+        return rc;
+    if (info)
+        *info = tmp;
+    else
+        duro_blob_info_free(&tmp);
+    if (created)
+        *created = r.created;
+    return DURO_OK;
+}
+
+/* Where the parts of a write come from: next() gives the next part
+ * (*p[0..*n), valid until the following call) and whether it is the last;
+ * 0, or -1 when the source failed. */
+typedef struct part_src {
+    int (*next)(struct part_src *s, const void **p, size_t *n, int *last);
+    /* memory */
+    const char *data;
+    size_t len, off;
+    /* a read callback */
+    int (*read)(void *ctx, void *buf, size_t cap, size_t *got);
+    void *ctx;
+    char *buf;
+} part_src;
+
+static int mem_next(part_src *s, const void **p, size_t *n, int *last)
+{
+    size_t left = s->len - s->off;
+    *p = s->data + s->off;
+    *n = left < BLOB_PART ? left : BLOB_PART;
+    s->off += *n;
+    *last = s->off == s->len;
+    return 0;
+}
+
+static int read_next(part_src *s, const void **p, size_t *n, int *last)
+{
+    size_t have = 0;
+    *last = 0;
+    while (have < BLOB_PART) {
+        size_t got = 0;
+        if (s->read(s->ctx, s->buf + have, BLOB_PART - have, &got) != 0 ||
+            got > BLOB_PART - have)
+            return -1;
+        if (got == 0) {
+            *last = 1;
+            break;
+        }
+        have += got;
+    }
+    *p = s->buf;
+    *n = have;
+    return 0;
+}
+
+/* Packs the args of a part of a write: {key, data, upload?, final?, opts
+ * (with final or a single put)}. */
+static int part_args(duro *db, argbuf *a, const char *key, const void *p, size_t n,
+                     const char *upload, int last, const duro_blob_put_opts *o)
+{
+    args_init(a, 2 + (upload != NULL) + (last && upload != NULL) + (last ? put_opt_fields(o) : 0));
+    if (duro_buf_reserve(&a->buf, n + strlen(key) + 256) != 0) {
+        duro_buf_free(&a->buf);
+        return fail(db, DURO_NOMEM, "out of memory");
+    }
+    pk_cstr(&a->pk, "key");
+    pk_cstr(&a->pk, key);
+    pk_cstr(&a->pk, "data");
+    msgpack_pack_bin(&a->pk, n);
+    msgpack_pack_bin_body(&a->pk, p, n);
+    if (upload) {
+        pk_cstr(&a->pk, "upload");
+        pk_cstr(&a->pk, upload);
+        if (last) {
+            pk_cstr(&a->pk, "final");
+            msgpack_pack_true(&a->pk);
+        }
+    }
+    int rc = last ? pack_put_opts(db, a, o) : DURO_OK;
+    if (rc != DURO_OK)
+        duro_buf_free(&a->buf);
+    return rc;
+}
+
+/* Sends one part that is not the last (blob.append): *upload gets the
+ * upload's id from the first one's reply; *sent counts the bytes so far and
+ * must be what the server says it received. */
+static int append_part(duro *db, const char *ns, argbuf *a, char **upload, uint64_t *sent,
+                       size_t n)
+{
+    duro_reply r;
+    int rc = run(db, "blob.append", ns, a, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    msgpack_unpacked u;
+    if ((rc = blob_body(db, &r, &u)) != DURO_OK)
+        return rc;
+    *sent += n;
+    const msgpack_object *id = mp_member(&u.data, "upload");
+    const msgpack_object *got = mp_member(&u.data, "received");
+    if (!id || id->type != MSGPACK_OBJECT_STR || id->via.str.size == 0 || !got ||
+        got->type != MSGPACK_OBJECT_POSITIVE_INTEGER || got->via.u64 != *sent)
+        rc = fail(db, DURO_INTERNAL, "malformed blob.append reply: want {upload, received: %llu}",
+                  (unsigned long long)*sent);
+    else if (!*upload && !(*upload = strndup(id->via.str.ptr, id->via.str.size)))
+        rc = fail(db, DURO_NOMEM, "out of memory");
+    msgpack_unpacked_destroy(&u);
+    duro_buf_free(&r.body);
+    return rc;
+}
+
+/* A write from s: one blob.put when the first part is the last, else
+ * blob.append part by part, the last one final. */
+static int put_parts(duro *db, const char *ns, const char *key, part_src *s,
+                     const duro_blob_put_opts *opts, duro_blob_info *info, int *created)
+{
+    static const duro_blob_put_opts none;
+    if (!opts)
+        opts = &none;
+    char *upload = NULL;
+    uint64_t sent = 0;
+    int rc = DURO_OK;
+    for (;;) {
+        const void *p;
+        size_t n;
+        int last;
+        if (s->next(s, &p, &n, &last) != 0) {
+            rc = fail(db, DURO_IO, "the read callback failed");
+            break;
+        }
+        argbuf a;
+        if ((rc = part_args(db, &a, key, p, n, upload, last, opts)) != DURO_OK)
+            break;
+        if (last) {
+            rc = blob_write_reply(db, upload ? "blob.append" : "blob.put", ns, &a, info,
+                                  created);
+            break;
+        }
+        if ((rc = append_part(db, ns, &a, &upload, &sent, n)) != DURO_OK)
+            break;
+    }
+    free(upload);
+    return rc;
+}
+
+#define CHECK_BLOB_OUT()                                                                     \
+    do {                                                                                     \
+        if (info)                                                                            \
+            memset(info, 0, sizeof *info);                                                   \
+        if (created)                                                                         \
+            *created = 0;                                                                    \
+    } while (0)
+
+DURO_API duro_status duro_blob_put(duro *db, const char *ns, const char *key, const void *data,
+                                   size_t len, const duro_blob_put_opts *opts,
+                                   duro_blob_info *info, int *created)
+{
+    CHECK_BLOB_OUT();
+    CHECK_DB_KEY();
+    if (!data && len)
+        return fail(db, DURO_BAD_REQUEST, "data must not be NULL");
+    part_src s = {.next = mem_next, .data = data ? data : "", .len = len};
+    return put_parts(db, ns, key, &s, opts, info, created);
+}
+
+DURO_API duro_status duro_blob_put_stream(duro *db, const char *ns, const char *key,
+                                          int (*read)(void *ctx, void *buf, size_t cap,
+                                                      size_t *got),
+                                          void *ctx, const duro_blob_put_opts *opts,
+                                          duro_blob_info *info, int *created)
+{
+    CHECK_BLOB_OUT();
+    CHECK_DB_KEY();
+    if (!read)
+        return fail(db, DURO_BAD_REQUEST, "read must not be NULL");
+    part_src s = {.next = read_next, .read = read, .ctx = ctx, .buf = malloc(BLOB_PART)};
+    if (!s.buf)
+        return fail(db, DURO_NOMEM, "out of memory");
+    int rc = put_parts(db, ns, key, &s, opts, info, created);
+    free(s.buf);
+    return rc;
+}
+
+/* One blob.get: {key, offset?, length?, ifMatch?} (ranged: offset and
+ * length are sent). The reply's fields go to *info (zeroed on error), its
+ * data to the front of r->body (*p, *n: the caller takes or frees r->body),
+ * its offset to *at. */
+static int get_piece(duro *db, const char *ns, const char *key, int ranged, uint64_t offset,
+                     uint64_t length, const char *if_match, duro_reply *r, size_t *n,
+                     uint64_t *at, duro_blob_info *info)
+{
+    memset(info, 0, sizeof *info);
+    argbuf a;
+    args_init(&a, 1 + 2 * (ranged != 0) + (if_match != NULL));
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    if (ranged) {
+        pk_cstr(&a.pk, "offset");
+        msgpack_pack_uint64(&a.pk, offset);
+        pk_cstr(&a.pk, "length");
+        msgpack_pack_uint64(&a.pk, length);
+    }
+    if (if_match) {
+        pk_cstr(&a.pk, "ifMatch");
+        pk_cstr(&a.pk, if_match);
+    }
+    int rc = run(db, "blob.get", ns, &a, DURO_ENC_MSGPACK, DURO_OUT_MP, r);
+    if (rc != DURO_OK)
+        return rc;
+    msgpack_unpacked u;
+    if ((rc = blob_body(db, r, &u)) != DURO_OK)
+        return rc;
+    const msgpack_object *d = mp_member(&u.data, "data");
+    rc = blob_info_of(db, &u.data, info);
+    if (rc == DURO_OK && (!d || d->type != MSGPACK_OBJECT_BIN))
+        rc = fail(db, DURO_INTERNAL, "malformed blob.get reply: no \"data\"");
+    if (rc == DURO_OK) {
+        *n = d->via.bin.size;
+        *at = (uint64_t)mp_int(&u.data, "offset");
+        memmove(r->body.data, d->via.bin.ptr, *n); /* the body holds the bin */
+        r->body.len = *n;
+    }
+    msgpack_unpacked_destroy(&u);
+    if (rc != DURO_OK) {
+        duro_blob_info_free(info);
+        duro_buf_free(&r->body);
+    }
+    return rc;
+}
+
+/* duro_blob_get and duro_blob_get_range. */
+static int get_bytes(duro *db, const char *ns, const char *key, int ranged, uint64_t offset,
+                     uint64_t length, const char *if_match, void **data, size_t *len,
+                     duro_blob_info *info)
+{
+    if (data)
+        *data = NULL;
+    if (len)
+        *len = 0;
+    if (info)
+        memset(info, 0, sizeof *info);
+    CHECK_DB_KEY();
+    if (!data)
+        return fail(db, DURO_BAD_REQUEST, "data must not be NULL");
+    duro_reply r;
+    duro_blob_info tmp;
+    size_t n = 0;
+    uint64_t at = 0;
+    int rc = get_piece(db, ns, key, ranged, offset, length, if_match, &r, &n, &at, &tmp);
+    if (rc != DURO_OK)
+        return rc;
+    if (!r.body.data && duro_buf_reserve(&r.body, 1) != 0) { /* empty: still not NULL */
+        duro_blob_info_free(&tmp);
+        return fail(db, DURO_NOMEM, "out of memory");
+    }
+    *data = duro_buf_take(&r.body, &n);
+    if (len)
+        *len = n;
+    if (info)
+        *info = tmp;
+    else
+        duro_blob_info_free(&tmp);
+    return DURO_OK;
+}
+
+DURO_API duro_status duro_blob_get(duro *db, const char *ns, const char *key, void **data,
+                                   size_t *len, duro_blob_info *info)
+{
+    return get_bytes(db, ns, key, 0, 0, 0, NULL, data, len, info);
+}
+
+DURO_API duro_status duro_blob_get_range(duro *db, const char *ns, const char *key,
+                                         uint64_t offset, uint64_t length,
+                                         const char *if_match_etag, void **data, size_t *len,
+                                         duro_blob_info *info)
+{
+    return get_bytes(db, ns, key, 1, offset, length, if_match_etag, data, len, info);
+}
+
+DURO_API duro_status duro_blob_get_stream(duro *db, const char *ns, const char *key,
+                                          int (*write)(void *ctx, const void *p, size_t n),
+                                          void *ctx, duro_blob_info *info)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+    CHECK_DB_KEY();
+    if (!write)
+        return fail(db, DURO_BAD_REQUEST, "write must not be NULL");
+    duro_blob_info first = {0};
+    uint64_t off = 0;
+    int rc = DURO_OK;
+    do {
+        duro_reply r;
+        duro_blob_info piece;
+        size_t n = 0;
+        uint64_t at = 0;
+        rc = get_piece(db, ns, key, 1, off, BLOB_PART, off ? first.etag : NULL, &r, &n, &at,
+                       &piece);
+        if (rc != DURO_OK) {
+            if (off && (rc == DURO_PRECONDITION_FAILED || rc == DURO_NOT_FOUND))
+                rc = fail(db, DURO_PRECONDITION_FAILED,
+                          "the object changed while it was read (%s after %llu bytes)",
+                          rc == DURO_NOT_FOUND ? "deleted" : "replaced",
+                          (unsigned long long)off);
+            break;
+        }
+        uint64_t left = off ? (uint64_t)first.size - off : (uint64_t)piece.size;
+        if (at != off || n != (left < BLOB_PART ? left : BLOB_PART) ||
+            (off && strcmp(piece.etag, first.etag) != 0)) {
+            rc = fail(db, DURO_INTERNAL, "blob.get answered another piece than asked for");
+        } else if (n && write(ctx, r.body.data, n) != 0) {
+            rc = fail(db, DURO_IO, "the write callback failed");
+        }
+        duro_buf_free(&r.body);
+        if (off == 0 && rc == DURO_OK)
+            first = piece;
+        else
+            duro_blob_info_free(&piece);
+        off += n;
+        if (rc == DURO_OK && n == 0)
+            break; /* an empty object: done after its first piece */
+    } while (rc == DURO_OK && off < (uint64_t)first.size);
+    if (rc != DURO_OK) {
+        duro_blob_info_free(&first);
+        return rc;
+    }
+    if (info)
+        *info = first;
+    else
+        duro_blob_info_free(&first);
+    return DURO_OK;
+}
+
+DURO_API duro_status duro_blob_head(duro *db, const char *ns, const char *key,
+                                    duro_blob_info *info)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+    CHECK_DB_KEY();
+    if (!info)
+        return fail(db, DURO_BAD_REQUEST, "info must not be NULL");
+    argbuf a;
+    args_init(&a, 1);
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    duro_reply r;
+    int rc = run(db, "blob.head", ns, &a, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
+    if (rc != DURO_OK)
+        return rc;
+    msgpack_unpacked u;
+    if ((rc = blob_body(db, &r, &u)) != DURO_OK)
+        return rc;
+    rc = blob_info_of(db, &u.data, info);
+    msgpack_unpacked_destroy(&u);
+    duro_buf_free(&r.body);
+    return rc;
+}
+
+DURO_API duro_status duro_blob_delete(duro *db, const char *ns, const char *key,
+                                      const char *if_match, int *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    CHECK_DB_KEY();
+    argbuf a;
+    args_init(&a, 1 + (if_match != NULL));
+    pk_cstr(&a.pk, "key");
+    pk_cstr(&a.pk, key);
+    if (if_match) {
+        pk_cstr(&a.pk, "ifMatch");
+        pk_cstr(&a.pk, if_match);
+    }
+    duro_reply r;
+    int rc = run(db, "blob.delete", ns, &a, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
+    return rc == DURO_OK ? reply_deleted(db, &r, deleted) : rc;
+}
+
+DURO_API duro_status duro_blob_list(duro *db, const char *ns, const duro_blob_list_opts *opts,
+                                    char **json, size_t *len)
+{
+    if (json)
+        *json = NULL;
+    if (len)
+        *len = 0;
+    if (!db || !json)
+        return fail(db, DURO_BAD_REQUEST, "db and json must not be NULL");
+    static const duro_blob_list_opts none;
+    if (!opts)
+        opts = &none;
+    if (opts->limit < 0)
+        return fail(db, DURO_BAD_REQUEST, "limit must be 1..1000 (0: 1000)");
+    const char *names[] = {"prefix", "delimiter", "cursor", "startAfter"};
+    const char *vals[] = {opts->prefix, opts->delimiter, opts->cursor, opts->start_after};
+    size_t fields = opts->limit != 0;
+    for (size_t i = 0; i < 4; i++)
+        fields += vals[i] != NULL;
+    argbuf a;
+    args_init(&a, fields);
+    for (size_t i = 0; i < 4; i++)
+        if (vals[i]) {
+            pk_cstr(&a.pk, names[i]);
+            pk_cstr(&a.pk, vals[i]);
+        }
+    if (opts->limit != 0) {
+        pk_cstr(&a.pk, "limit");
+        msgpack_pack_int(&a.pk, opts->limit);
+    }
+    return json_query(db, "blob.list", ns, &a, json, len);
+}
+
 /* ---- any op ---- */
 
 static const unsigned char empty_map[1] = {0x80};

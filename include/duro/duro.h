@@ -511,6 +511,131 @@ DURO_API duro_status duro_namespaces_delete(duro *db, const char *ns);
  * "disk_total_bytes"} (docs/namespaces.md). */
 DURO_API duro_status duro_server_info(duro *db, char **json, size_t *len);
 
+/* ---- blobs (docs/blobs.md) ---- */
+
+/* Blobs are objects of bytes under a key (1..1024 bytes of UTF-8 without
+ * NUL), one set per namespace, up to the server's --max-blob-bytes (64 MiB by
+ * default). A write replaces the whole object at once: a reader sees the old
+ * object or the new one, never a mix. The ETag of an object is the SHA-256 of
+ * its bytes in hex; conditions (if_match, if_none_match) take an ETag, "*" or
+ * a comma-separated list, quoted or not, as HTTP's If-Match does. */
+
+/* An object's fields. content_type and metadata_json are malloc'd (free with
+ * duro_blob_info_free); the rest are values. */
+typedef struct duro_blob_info {
+    int64_t size;         /* bytes */
+    char etag[65];        /* SHA-256 of the bytes, 64 hex digits */
+    char md5[33];         /* MD5 of the bytes, 32 hex digits */
+    char *content_type;   /* "application/octet-stream" when the write gave none */
+    char *metadata_json;  /* a JSON object text, or NULL when it has none ({}) */
+    int64_t updated_at;   /* the last write, ms since the epoch */
+    int64_t version;      /* the namespace's write counter at that write */
+} duro_blob_info;
+
+/* Frees what info holds and zeroes it. NULL is a no-op. */
+DURO_API void duro_blob_info_free(duro_blob_info *info);
+
+/* Options of a blob write; zero-initialize (NULL strings are unset). */
+typedef struct duro_blob_put_opts {
+    const char *content_type;  /* 1..256 bytes of printable ASCII; NULL: application/octet-stream */
+    const char *metadata_json; /* a JSON object text (<= 8 KiB as JSON), or NULL */
+    const char *if_match;      /* write only if the object's ETag matches (or "*": it exists) */
+    const char *if_none_match; /* "*": only if the key is free; an ETag: unless it matches */
+} duro_blob_put_opts;
+
+/* Stores data[0..len) as the object ns/key (opts NULL: none). Data of up to
+ * 4 MiB goes in one request (blob.put); larger data in parts of 4 MiB, as
+ * duro_blob_put_stream sends them. info (if not NULL) gets the new object's
+ * fields (free with duro_blob_info_free), *created (if not NULL) 1 when the
+ * key was new. Returns DURO_OK, or DURO_PRECONDITION_FAILED if a condition
+ * does not hold (nothing is written), DURO_BAD_REQUEST for an invalid key,
+ * content type or metadata, DURO_PAYLOAD_TOO_LARGE over --max-blob-bytes,
+ * DURO_INSUFFICIENT_STORAGE when the disk is full. */
+DURO_API duro_status duro_blob_put(duro *db, const char *ns, const char *key, const void *data,
+                                   size_t len, const duro_blob_put_opts *opts,
+                                   duro_blob_info *info, int *created);
+
+/* Stores the bytes that read() gives as the object ns/key, without holding
+ * them all: read(ctx, buf, cap, &got) fills buf[0..cap) with up to cap bytes,
+ * sets *got (0 at the end) and returns 0, or non-zero to give up. The bytes
+ * go in parts of 4 MiB (the server's blob.append; one part that holds
+ * everything is sent as blob.put), so memory stays at one part whatever the
+ * size. The conditions, content type and metadata of opts apply when the
+ * last part lands, and the object appears then, all at once. info and created
+ * as duro_blob_put. Returns what duro_blob_put does, and DURO_IO with "the
+ * read callback failed" if read() returned non-zero (nothing is written; the
+ * server drops the unfinished upload after 10 idle minutes). */
+DURO_API duro_status duro_blob_put_stream(duro *db, const char *ns, const char *key,
+                                          int (*read)(void *ctx, void *buf, size_t cap,
+                                                      size_t *got),
+                                          void *ctx, const duro_blob_put_opts *opts,
+                                          duro_blob_info *info, int *created);
+
+/* Reads the whole object ns/key: *data gets its bytes (malloc'd, free with
+ * duro_free; never NULL on success, even for an empty object), *len their
+ * count, info (if not NULL) its fields. Returns DURO_OK, or DURO_NOT_FOUND,
+ * DURO_PAYLOAD_TOO_LARGE if the object does not fit in one reply
+ * (--max-reply-bytes, 16 MiB: use duro_blob_get_stream or
+ * duro_blob_get_range). */
+DURO_API duro_status duro_blob_get(duro *db, const char *ns, const char *key, void **data,
+                                   size_t *len, duro_blob_info *info);
+
+/* Reads up to length bytes of ns/key from offset (fewer at the end of the
+ * object; UINT64_MAX: to the end), only if its ETag matches if_match_etag
+ * (NULL: any). *data, *len and info as duro_blob_get. Returns DURO_OK, or
+ * DURO_NOT_FOUND, DURO_PRECONDITION_FAILED if the ETag does not match,
+ * DURO_RANGE_NOT_SATISFIABLE if offset is past the end, DURO_PAYLOAD_TOO_LARGE
+ * if the piece does not fit in one reply. */
+DURO_API duro_status duro_blob_get_range(duro *db, const char *ns, const char *key,
+                                         uint64_t offset, uint64_t length,
+                                         const char *if_match_etag, void **data, size_t *len,
+                                         duro_blob_info *info);
+
+/* Reads the object ns/key in pieces of 4 MiB and hands each to
+ * write(ctx, p, n), which returns 0 to go on or non-zero to stop. Every piece
+ * after the first is asked for with the first one's ETag as its condition, so
+ * the bytes written are all of one version. info (if not NULL) gets the
+ * object's fields. Returns DURO_OK once every byte was written, or
+ * DURO_NOT_FOUND, DURO_PRECONDITION_FAILED ("the object changed while it was
+ * read") if it was replaced or deleted after the first piece (what was
+ * written so far is of the old version: discard it), DURO_IO with "the write
+ * callback failed" if write() returned non-zero. */
+DURO_API duro_status duro_blob_get_stream(duro *db, const char *ns, const char *key,
+                                          int (*write)(void *ctx, const void *p, size_t n),
+                                          void *ctx, duro_blob_info *info);
+
+/* The fields of ns/key into *info (free with duro_blob_info_free), without
+ * its bytes. Returns DURO_OK, or DURO_NOT_FOUND. */
+DURO_API duro_status duro_blob_head(duro *db, const char *ns, const char *key,
+                                    duro_blob_info *info);
+
+/* Deletes ns/key, only if its ETag matches if_match (NULL: in any case);
+ * *deleted (if not NULL) is 1 if an object went away. Returns DURO_OK, for a
+ * missing key too, or DURO_PRECONDITION_FAILED if if_match does not match
+ * (nothing is deleted). */
+DURO_API duro_status duro_blob_delete(duro *db, const char *ns, const char *key,
+                                      const char *if_match, int *deleted);
+
+/* Filters and paging of duro_blob_list; zero-initialize (NULL and 0 are
+ * unset). */
+typedef struct duro_blob_list_opts {
+    const char *prefix;      /* only keys that begin with it */
+    const char *delimiter;   /* roll keys up to the first delimiter after the prefix */
+    int limit;               /* 1..1000 objects and prefixes per page; 0: 1000 */
+    const char *cursor;      /* the previous page's "cursor" */
+    const char *start_after; /* the page starts after this key (a cursor wins) */
+} duro_blob_list_opts;
+
+/* One page of ns's objects in key order: *json gets
+ * {"objects":[{"key","size","etag","contentType","uploaded","metadata"}...],
+ * "truncated":bool,"cursor":str|null,"delimitedPrefixes":[str...]} (free with
+ * duro_free); when truncated, pass cursor back for the next page. opts NULL:
+ * all unset. Returns DURO_OK, or DURO_BAD_REQUEST for a limit out of range,
+ * a prefix, delimiter or start_after that is no valid key text, or a
+ * malformed cursor. */
+DURO_API duro_status duro_blob_list(duro *db, const char *ns, const duro_blob_list_opts *opts,
+                                    char **json, size_t *len);
+
 /* ---- msgpack values ---- */
 
 /* As duro_put_ex / duro_get, with the value as one msgpack object (and their

@@ -2132,6 +2132,258 @@ TEST(resources_through_call)
     json_decref(l);
 }
 
+/* ---- blobs ---- */
+
+/* The bytes of blob tests: byte i of a pattern that holds every byte value
+ * and does not repeat with a period of any part size. */
+static unsigned char blob_byte(uint64_t i)
+{
+    return (unsigned char)((i * 7 + i / 251) & 0xff);
+}
+
+TEST(blob_round_trip)
+{
+    unsigned char all[1024];
+    for (size_t i = 0; i < sizeof all; i++)
+        all[i] = (unsigned char)(i & 0xff); /* every byte value, NUL included, 4 times */
+    duro_blob_put_opts po = {.content_type = "application/x-test",
+                             .metadata_json = "{\"owner\":\"ada\"}"};
+    duro_blob_info info;
+    int created = -1;
+    ASSERT_EQ(duro_blob_put(db, "blobs", "dir/all.bin", all, sizeof all, &po, &info, &created),
+              DURO_OK);
+    ASSERT_EQ(created, 1);
+    ASSERT_EQ(info.size, sizeof all);
+    ASSERT_EQ(strlen(info.etag), 64);
+    ASSERT_EQ(strlen(info.md5), 32);
+    ASSERT_STREQ(info.content_type, "application/x-test");
+    ASSERT_STREQ(info.metadata_json, "{\"owner\":\"ada\"}");
+    ASSERT(info.updated_at > wall_ms() - 60000 && info.updated_at <= wall_ms() + 1000);
+    ASSERT(info.version > 0);
+    char etag[65];
+    memcpy(etag, info.etag, sizeof etag);
+    duro_blob_info_free(&info);
+    ASSERT(info.content_type == NULL && info.metadata_json == NULL);
+
+    void *data = NULL;
+    size_t len = 0;
+    ASSERT_EQ(duro_blob_get(db, "blobs", "dir/all.bin", &data, &len, &info), DURO_OK);
+    ASSERT_EQ(len, sizeof all);
+    ASSERT(memcmp(data, all, sizeof all) == 0);
+    ASSERT_STREQ(info.etag, etag);
+    ASSERT_STREQ(info.content_type, "application/x-test");
+    duro_free(data);
+    duro_blob_info_free(&info);
+
+    ASSERT_EQ(duro_blob_head(db, "blobs", "dir/all.bin", &info), DURO_OK);
+    ASSERT_EQ(info.size, sizeof all);
+    ASSERT_STREQ(info.etag, etag);
+    ASSERT_STREQ(info.metadata_json, "{\"owner\":\"ada\"}");
+    duro_blob_info_free(&info);
+
+    /* known digests; no type given: octet-stream; no metadata: NULL */
+    ASSERT_EQ(duro_blob_put(db, "blobs", "abc", "abc", 3, NULL, &info, &created), DURO_OK);
+    ASSERT_STREQ(info.etag, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ASSERT_STREQ(info.md5, "900150983cd24fb0d6963f7d28e17f72");
+    ASSERT_STREQ(info.content_type, "application/octet-stream");
+    ASSERT(info.metadata_json == NULL);
+    duro_blob_info_free(&info);
+    ASSERT_EQ(duro_blob_put(db, "blobs", "abc", "abc!", 4, NULL, NULL, &created), DURO_OK);
+    ASSERT_EQ(created, 0); /* replaced */
+    /* an empty object, and its data is still a pointer */
+    ASSERT_EQ(duro_blob_put(db, "blobs", "empty", NULL, 0, NULL, NULL, NULL), DURO_OK);
+    ASSERT_EQ(duro_blob_get(db, "blobs", "empty", &data, &len, NULL), DURO_OK);
+    ASSERT(data != NULL);
+    ASSERT_EQ(len, 0);
+    duro_free(data);
+
+    char *json = NULL;
+    ASSERT_EQ(duro_blob_list(db, "blobs", NULL, &json, &len), DURO_OK);
+    json_t *page = parse(json);
+    duro_free(json);
+    json_t *objs = json_object_get(page, "objects");
+    ASSERT_EQ(json_array_size(objs), 3);
+    ASSERT_STREQ(json_string_value(json_object_get(json_array_get(objs, 0), "key")), "abc");
+    ASSERT_STREQ(json_string_value(json_object_get(json_array_get(objs, 1), "key")),
+                 "dir/all.bin");
+    ASSERT_EQ(json_integer_value(json_object_get(json_array_get(objs, 1), "size")), 1024);
+    ASSERT(json_is_false(json_object_get(page, "truncated")));
+    json_decref(page);
+
+    int deleted = -1;
+    ASSERT_EQ(duro_blob_delete(db, "blobs", "dir/all.bin", NULL, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 1);
+    data = (void *)1;
+    ASSERT_EQ(duro_blob_get(db, "blobs", "dir/all.bin", &data, &len, &info), DURO_NOT_FOUND);
+    ASSERT(data == NULL && info.content_type == NULL);
+    ASSERT(strlen(duro_errmsg(db)) > 0);
+    ASSERT_EQ(duro_blob_head(db, "blobs", "dir/all.bin", &info), DURO_NOT_FOUND);
+    ASSERT_EQ(duro_blob_delete(db, "blobs", "dir/all.bin", NULL, &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 0);
+}
+
+TEST(blob_range)
+{
+    unsigned char b[1000];
+    for (size_t i = 0; i < sizeof b; i++)
+        b[i] = blob_byte(i);
+    duro_blob_info info;
+    ASSERT_EQ(duro_blob_put(db, "blobrange", "r", b, sizeof b, NULL, &info, NULL), DURO_OK);
+    char etag[65];
+    memcpy(etag, info.etag, sizeof etag);
+    duro_blob_info_free(&info);
+    void *data;
+    size_t len;
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 10, 20, NULL, &data, &len, &info),
+              DURO_OK);
+    ASSERT_EQ(len, 20);
+    ASSERT(memcmp(data, b + 10, 20) == 0);
+    ASSERT_EQ(info.size, 1000); /* the whole object's fields */
+    duro_free(data);
+    duro_blob_info_free(&info);
+    /* clamped at the end; to the end; the empty piece at the end */
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 990, 100, etag, &data, &len, NULL),
+              DURO_OK);
+    ASSERT_EQ(len, 10);
+    ASSERT(memcmp(data, b + 990, 10) == 0);
+    duro_free(data);
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 1, UINT64_MAX, NULL, &data, &len, NULL),
+              DURO_OK);
+    ASSERT_EQ(len, 999);
+    ASSERT(memcmp(data, b + 1, 999) == 0);
+    duro_free(data);
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 1000, 5, NULL, &data, &len, NULL),
+              DURO_OK);
+    ASSERT_EQ(len, 0);
+    duro_free(data);
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 1001, 5, NULL, &data, &len, NULL),
+              DURO_RANGE_NOT_SATISFIABLE);
+    ASSERT(data == NULL);
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 0, 5, "0000", &data, &len, NULL),
+              DURO_PRECONDITION_FAILED);
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "nope", 0, 5, NULL, &data, &len, NULL),
+              DURO_NOT_FOUND);
+}
+
+TEST(blob_conditions)
+{
+    duro_blob_info info;
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "k", "v1", 2, NULL, &info, NULL), DURO_OK);
+    char etag[65];
+    memcpy(etag, info.etag, sizeof etag);
+    duro_blob_info_free(&info);
+    duro_blob_put_opts create_only = {.if_none_match = "*"};
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "k", "v2", 2, &create_only, NULL, NULL),
+              DURO_PRECONDITION_FAILED);
+    ASSERT(strstr(duro_errmsg(db), "If-None-Match") != NULL);
+    int created = 0;
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "new", "n", 1, &create_only, NULL, &created),
+              DURO_OK);
+    ASSERT_EQ(created, 1);
+    duro_blob_put_opts stale = {.if_match = "1111111111111111111111111111111111111111111111111111111111111111"};
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "k", "v2", 2, &stale, NULL, NULL),
+              DURO_PRECONDITION_FAILED);
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "missing", "v2", 2, &stale, NULL, NULL),
+              DURO_PRECONDITION_FAILED);
+    duro_blob_put_opts fresh = {.if_match = etag};
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "k", "v2", 2, &fresh, &info, NULL), DURO_OK);
+    ASSERT(strcmp(info.etag, etag) != 0);
+    duro_blob_info_free(&info);
+    /* the old ETag is stale now: nothing was written by the refused calls */
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "k", "v3", 2, &fresh, NULL, NULL),
+              DURO_PRECONDITION_FAILED);
+    void *data;
+    size_t len;
+    ASSERT_EQ(duro_blob_get(db, "blobcond", "k", &data, &len, NULL), DURO_OK);
+    ASSERT_EQ(len, 2);
+    ASSERT(memcmp(data, "v2", 2) == 0);
+    duro_free(data);
+    int deleted = -1;
+    ASSERT_EQ(duro_blob_delete(db, "blobcond", "k", etag, &deleted), DURO_PRECONDITION_FAILED);
+    ASSERT_EQ(deleted, 0);
+    ASSERT_EQ(duro_blob_delete(db, "blobcond", "k", "*", &deleted), DURO_OK);
+    ASSERT_EQ(deleted, 1);
+}
+
+TEST(blob_list_paging)
+{
+    const char *keys[] = {"a/1", "a/2", "a/b/3", "b/1", "c"};
+    for (size_t i = 0; i < 5; i++)
+        ASSERT_EQ(duro_blob_put(db, "bloblist", keys[i], "x", 1, NULL, NULL, NULL), DURO_OK);
+    char *json;
+    duro_blob_list_opts lo = {.prefix = "a/", .delimiter = "/"};
+    ASSERT_EQ(duro_blob_list(db, "bloblist", &lo, &json, NULL), DURO_OK);
+    json_t *page = parse(json);
+    duro_free(json);
+    ASSERT_EQ(json_array_size(json_object_get(page, "objects")), 2);
+    json_t *pre = json_object_get(page, "delimitedPrefixes");
+    ASSERT_EQ(json_array_size(pre), 1);
+    ASSERT_STREQ(json_string_value(json_array_get(pre, 0)), "a/b/");
+    json_decref(page);
+    /* pages of 2 with the cursor: every key once, in order */
+    duro_blob_list_opts po = {.limit = 2};
+    char seen[256] = "";
+    char *cursor = NULL;
+    for (int pages = 0; pages < 10; pages++) {
+        po.cursor = cursor;
+        ASSERT_EQ(duro_blob_list(db, "bloblist", &po, &json, NULL), DURO_OK);
+        page = parse(json);
+        duro_free(json);
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(page, "objects"), i, o) {
+            strcat(seen, json_string_value(json_object_get(o, "key")));
+            strcat(seen, " ");
+        }
+        free(cursor);
+        cursor = NULL;
+        int more = json_is_true(json_object_get(page, "truncated"));
+        if (more)
+            cursor = strdup(json_string_value(json_object_get(page, "cursor")));
+        json_decref(page);
+        if (!more)
+            break;
+    }
+    free(cursor);
+    ASSERT_STREQ(seen, "a/1 a/2 a/b/3 b/1 c ");
+    duro_blob_list_opts sa = {.start_after = "b/1"};
+    ASSERT_EQ(duro_blob_list(db, "bloblist", &sa, &json, NULL), DURO_OK);
+    ASSERT(strstr(json, "\"c\"") && !strstr(json, "b/1"));
+    duro_free(json);
+    duro_blob_list_opts bad = {.limit = 1001};
+    ASSERT_EQ(duro_blob_list(db, "bloblist", &bad, &json, NULL), DURO_BAD_REQUEST);
+    ASSERT(json == NULL);
+}
+
+TEST(blob_bad_input)
+{
+    void *data;
+    size_t len;
+    duro_blob_info info;
+    ASSERT_EQ(duro_blob_put(db, "blobbad", NULL, "x", 1, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_put(NULL, "blobbad", "k", "x", 1, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_put(db, "blobbad", "k", NULL, 1, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_put(db, "blobbad", "", "x", 1, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    char big[1100];
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ASSERT_EQ(duro_blob_put(db, "blobbad", big, "x", 1, NULL, NULL, NULL), DURO_BAD_REQUEST);
+    duro_blob_put_opts o = {.metadata_json = "[1]"};
+    ASSERT_EQ(duro_blob_put(db, "blobbad", "k", "x", 1, &o, NULL, NULL), DURO_BAD_REQUEST);
+    o.metadata_json = "{nope";
+    ASSERT_EQ(duro_blob_put(db, "blobbad", "k", "x", 1, &o, NULL, NULL), DURO_BAD_REQUEST);
+    duro_blob_put_opts t = {.content_type = "bad\ntype"};
+    ASSERT_EQ(duro_blob_put(db, "blobbad", "k", "x", 1, &t, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_get(db, "blobbad", "k", NULL, &len, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_get(db, "blobbad", "k", &data, &len, &info), DURO_NOT_FOUND);
+    ASSERT_EQ(duro_blob_head(db, "blobbad", "k", NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_get_stream(db, "blobbad", "k", NULL, NULL, NULL), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_put_stream(db, "blobbad", "k", NULL, NULL, NULL, NULL, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_blob_list(db, "blobbad", NULL, NULL, NULL), DURO_BAD_REQUEST);
+    duro_blob_info_free(NULL);
+}
+
 /* ---- restart and locks ---- */
 
 TEST(restart)
