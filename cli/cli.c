@@ -41,6 +41,7 @@
  * line can get wrong was checked, so a usage error never costs a connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,6 +152,7 @@ typedef struct command {
 static const command *find_command(const char *name);
 static const command *find_sub(const command *group, const char *name);
 static void command_usage(FILE *f, const command *group, const command *cmd);
+static void print_reply(ctx *c);
 
 /* ---- messages and exit codes ---- */
 
@@ -1316,6 +1319,296 @@ static int cmd_import(ctx *c)
     return EXIT_OK;
 }
 
+/* ---- commands: blobs (duro blob ...) ---- */
+
+/* The blob commands name their namespace as the first argument (duro blob
+ * get NS KEY), as an object store's bucket: c->pos[0] is NS, c->pos[1] KEY. */
+
+/* info as the object's fields {key, size, etag, md5, contentType, uploaded,
+ * updatedAt, metadata, version} (+ created when created >= 0), as JSON. */
+static json_t *blob_fields(const char *key, const duro_blob_info *info, int created)
+{
+    char iso[32];
+    time_t s = (time_t)(info->updated_at / 1000);
+    struct tm tm;
+    if (!gmtime_r(&s, &tm) || strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(iso, sizeof iso, "1970-01-01T00:00:00Z");
+    json_t *meta = info->metadata_json ? json_loads(info->metadata_json, 0, NULL) : json_object();
+    json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s?,s:s,s:I,s:o?,s:I}", "key", key, "size",
+                          (json_int_t)info->size, "etag", info->etag, "md5", info->md5,
+                          "contentType", info->content_type, "uploaded", iso, "updatedAt",
+                          (json_int_t)info->updated_at, "metadata", meta, "version",
+                          (json_int_t)info->version);
+    if (o && created >= 0)
+        json_object_set_new(o, "created", json_boolean(created));
+    return o;
+}
+
+/* The source of blob put: a file descriptor, and the errno of a failed read. */
+typedef struct blob_in {
+    int fd;
+    int err;
+} blob_in;
+
+static int blob_read(void *arg, void *buf, size_t cap, size_t *got)
+{
+    blob_in *in = arg;
+    for (;;) {
+        ssize_t n = read(in->fd, buf, cap);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            in->err = errno;
+            return -1;
+        }
+        *got = (size_t)n;
+        return 0;
+    }
+}
+
+static int cmd_blob_put(ctx *c)
+{
+    const char *path = c->npos > 2 ? c->pos[2] : "-";
+    if (c->npos < 3 && isatty(STDIN_FILENO))
+        return usage_error(c, "give FILE, or - to read stdin (it is a terminal)");
+    const char *meta = opt(c, "--meta");
+    if (meta) {
+        json_error_t jerr;
+        json_t *m = json_loads(meta, 0, &jerr);
+        int ok = json_is_object(m);
+        json_decref(m);
+        if (!ok)
+            return usage_error(c, "--meta wants a JSON object ({\"name\":\"value\"}), not '%s'",
+                               meta);
+    }
+    blob_in in = {.fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)};
+    if (in.fd < 0) {
+        errmsg("%s: cannot open %s: %s", c->cmd, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    int rc = open_db(c);
+    if (rc != DURO_OK) {
+        if (in.fd != STDIN_FILENO)
+            close(in.fd);
+        return exit_for(rc);
+    }
+    duro_blob_put_opts po = {.content_type = opt(c, "--type"),
+                             .metadata_json = meta,
+                             .if_match = opt(c, "--if-match"),
+                             .if_none_match = opt(c, "--if-none-match")};
+    duro_blob_info info;
+    int created = 0;
+    rc = duro_blob_put_stream(c->db, c->pos[0], c->pos[1], blob_read, &in, &po, &info, &created);
+    if (in.fd != STDIN_FILENO)
+        close(in.fd);
+    if (in.err) {
+        errmsg("%s %s: cannot read %s: %s (nothing was stored)", c->cmd, c->pos[1],
+               strcmp(path, "-") == 0 ? "stdin" : path, strerror(in.err));
+        return EXIT_USAGE;
+    }
+    if (rc != DURO_OK)
+        return fail(c, c->pos[1], rc);
+    rc = reply_json(c, blob_fields(c->pos[1], &info, created));
+    duro_blob_info_free(&info);
+    if (rc != DURO_OK)
+        return fail(c, c->pos[1], rc);
+    print_reply(c);
+    return EXIT_OK;
+}
+
+/* The sink of blob get: a file descriptor, and the errno of a failed write. */
+typedef struct blob_out {
+    int fd;
+    int err;
+} blob_out;
+
+static int blob_write(void *arg, const void *p, size_t n)
+{
+    blob_out *out = arg;
+    const char *b = p;
+    while (n) {
+        ssize_t w = write(out->fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            out->err = w < 0 ? errno : EIO;
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* duro blob get: the bytes to stdout, or with --out to a file. A regular
+ * file is written as FILE.part and renamed over FILE once every byte is
+ * there, so a failed download leaves FILE as it was. */
+static int cmd_blob_get(ctx *c)
+{
+    const char *path = opt(c, "--out");
+    char tmp[PATH_MAX];
+    blob_out out = {.fd = STDOUT_FILENO};
+    int direct = 0; /* --out names no regular file (/dev/null, a FIFO): written as it is */
+    if (path) {
+        struct stat st;
+        direct = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+        if ((size_t)snprintf(tmp, sizeof tmp, "%s.part", path) >= sizeof tmp)
+            return usage_error(c, "--out: the path is too long");
+        out.fd = open(direct ? path : tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out.fd < 0) {
+            errmsg("%s: cannot open %s: %s", c->cmd, direct ? path : tmp, strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    int rc = open_db(c);
+    duro_blob_info info;
+    memset(&info, 0, sizeof info);
+    if (rc == DURO_OK)
+        rc = duro_blob_get_stream(c->db, c->pos[0], c->pos[1], blob_write, &out, &info);
+    int ex = EXIT_OK;
+    if (rc != DURO_OK && out.err) {
+        errmsg("%s %s: cannot write %s: %s", c->cmd, c->pos[1], path ? path : "stdout",
+               strerror(out.err));
+        ex = EXIT_SERVER;
+    } else if (rc != DURO_OK) {
+        ex = c->db ? fail(c, c->pos[1], rc) : exit_for(rc);
+    }
+    if (path) {
+        if (ex == EXIT_OK && !direct && fsync(out.fd) != 0) {
+            errmsg("%s %s: cannot write %s: %s", c->cmd, c->pos[1], tmp, strerror(errno));
+            ex = EXIT_SERVER;
+        }
+        close(out.fd);
+        if (!direct && ex == EXIT_OK && rename(tmp, path) != 0) {
+            errmsg("%s %s: cannot rename %s to %s: %s", c->cmd, c->pos[1], tmp, path,
+                   strerror(errno));
+            ex = EXIT_SERVER;
+        }
+        if (!direct && ex != EXIT_OK)
+            unlink(tmp);
+    }
+    if (ex == EXIT_OK && path) { /* the bytes went to the file: the fields to stdout */
+        rc = reply_json(c, blob_fields(c->pos[1], &info, -1));
+        if (rc == DURO_OK)
+            print_reply(c);
+        else
+            ex = fail(c, c->pos[1], rc);
+    }
+    duro_blob_info_free(&info);
+    return ex;
+}
+
+static int cmd_blob_head(ctx *c)
+{
+    duro_blob_info info;
+    int rc = duro_blob_head(c->db, c->pos[0], c->pos[1], &info);
+    if (rc != DURO_OK)
+        return rc;
+    rc = reply_json(c, blob_fields(c->pos[1], &info, -1));
+    duro_blob_info_free(&info);
+    return rc;
+}
+
+static int cmd_blob_rm(ctx *c)
+{
+    int deleted = 0;
+    int rc = duro_blob_delete(c->db, c->pos[0], c->pos[1], opt(c, "--if-match"), &deleted);
+    return rc == DURO_OK ? reply_deleted(c, deleted) : rc;
+}
+
+/* One page of blob ls, parsed. A libduro status. */
+static int blob_page(ctx *c, const duro_blob_list_opts *lo, json_t **page)
+{
+    char *json = NULL;
+    size_t len = 0;
+    *page = NULL;
+    int rc = duro_blob_list(c->db, c->pos[0], lo, &json, &len);
+    if (rc != DURO_OK)
+        return rc;
+    *page = json_loadb(json, len, 0, NULL);
+    duro_free(json);
+    if (!*page || !json_is_array(json_object_get(*page, "objects"))) {
+        errmsg("%s: the list reply is not a {objects, truncated, cursor, delimitedPrefixes} "
+               "object", c->cmd);
+        json_decref(*page);
+        *page = NULL;
+        return DURO_INTERNAL;
+    }
+    return DURO_OK;
+}
+
+/* -o table of blob ls: {"objects": [{key, size, type, uploaded}]}, a rolled
+ * up prefix as a row of type "(prefix)". Takes page's reference. */
+static json_t *blob_table(json_t *page)
+{
+    json_t *rows = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(page, "objects"), i, o)
+        json_array_append_new(rows, json_pack("{s:O,s:O,s:O,s:O}", "key",
+                                              json_object_get(o, "key"), "size",
+                                              json_object_get(o, "size"), "type",
+                                              json_object_get(o, "contentType"), "uploaded",
+                                              json_object_get(o, "uploaded")));
+    json_array_foreach(json_object_get(page, "delimitedPrefixes"), i, o)
+        json_array_append_new(rows, json_pack("{s:O,s:s,s:s,s:s}", "key", o, "size", "",
+                                              "type", "(prefix)", "uploaded", ""));
+    json_decref(page);
+    return rows ? json_pack("{s:o}", "objects", rows) : NULL;
+}
+
+static int cmd_blob_ls(ctx *c)
+{
+    duro_blob_list_opts lo = {.prefix = opt(c, "--prefix"),
+                              .delimiter = opt(c, "--delimiter"),
+                              .limit = (int)int_opt(c, "--limit", 0),
+                              .cursor = opt(c, "--cursor")};
+    int table = c->output && strcmp(c->output, "table") == 0;
+    json_t *page = NULL;
+    int rc;
+    if (!opt(c, "--all")) {
+        rc = blob_page(c, &lo, &page);
+    } else { /* every page: the objects and prefixes of all, as one page */
+        json_t *objs = json_array(), *pre = json_array();
+        char *cursor = NULL;
+        rc = objs && pre ? DURO_OK : DURO_NOMEM;
+        while (rc == DURO_OK) {
+            json_t *p;
+            lo.cursor = cursor;
+            if ((rc = blob_page(c, &lo, &p)) != DURO_OK)
+                break;
+            json_array_extend(objs, json_object_get(p, "objects"));
+            json_t *dp = json_object_get(p, "delimitedPrefixes");
+            if (json_is_array(dp))
+                json_array_extend(pre, dp);
+            json_t *next = json_object_get(p, "cursor");
+            int more = json_is_true(json_object_get(p, "truncated"));
+            free(cursor);
+            cursor = NULL;
+            if (more && !json_is_string(next)) {
+                errmsg("%s: the page is truncated but has no cursor", c->cmd);
+                rc = DURO_INTERNAL;
+            } else if (more && !(cursor = strdup(json_string_value(next)))) {
+                rc = DURO_NOMEM;
+            }
+            json_decref(p);
+            if (!more)
+                break;
+        }
+        free(cursor);
+        if (rc == DURO_OK)
+            page = json_pack("{s:O,s:b,s:n,s:O}", "objects", objs, "truncated", 0, "cursor",
+                             "delimitedPrefixes", pre);
+        json_decref(objs);
+        json_decref(pre);
+        if (rc == DURO_OK && !page)
+            rc = DURO_NOMEM;
+    }
+    if (rc != DURO_OK)
+        return rc;
+    return reply_json(c, table ? blob_table(page) : page);
+}
+
 /* ---- commands without a connection ---- */
 
 static int cmd_help(ctx *c);
@@ -1365,6 +1658,15 @@ static const optdef ns_ls_opts[] = {OPT_STR("--prefix"), OPT_STR("--after"),
                                     OPT_INT("--limit", 0, 1000), OPT_END};
 static const optdef ns_rm_opts[] = {{"--yes", 'f', 0, 0, "(no prompt: it cannot be undone)"},
                                     OPT_END};
+
+static const optdef blob_put_opts[] = {OPT_STR("--type"), OPT_STR("--meta"),
+                                       OPT_STR("--if-match"), OPT_STR("--if-none-match"),
+                                       OPT_END};
+static const optdef blob_get_opts[] = {OPT_STR("--out"), OPT_END};
+static const optdef blob_rm_opts[] = {OPT_STR("--if-match"), OPT_END};
+static const optdef blob_ls_opts[] = {OPT_STR("--prefix"), OPT_STR("--delimiter"),
+                                      OPT_INT("--limit", 1, 1000), OPT_STR("--cursor"),
+                                      OPT_FLAG("--all"), OPT_END};
 
 #define NSUBS(subs) (sizeof subs / sizeof subs[0])
 
@@ -1488,6 +1790,36 @@ static const command ns_subs[] = {
      .opts = ns_rm_opts, .min_pos = 1, .max_pos = 1, .subject = 1},
 };
 
+static const command blob_subs[] = {
+    {.name = "put", .example = "duro blob put media photos/cat.jpg cat.jpg --type image/jpeg\n"
+                               "  tar c dir | duro blob put backups dir.tar - --if-none-match '*'",
+     .local = cmd_blob_put,
+     .args = "NS KEY [FILE|-] [--type CONTENT-TYPE] [--meta JSON] [--if-match ETAG]\n"
+             "            [--if-none-match ETAG|*]",
+     .summary = "store FILE (or stdin), streamed in parts of 4 MiB; prints the object's fields",
+     .opts = blob_put_opts, .min_pos = 2, .max_pos = 3, .subject = 2},
+    {.name = "get", .example = "duro blob get media photos/cat.jpg > cat.jpg\n"
+                               "  duro blob get media photos/cat.jpg --out cat.jpg",
+     .local = cmd_blob_get, .args = "NS KEY [--out FILE]",
+     .summary = "write the object's bytes to stdout (--out: to FILE, then print its fields)",
+     .opts = blob_get_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
+    {.name = "head", .example = "duro blob head media photos/cat.jpg",
+     .run = cmd_blob_head, .args = "NS KEY",
+     .summary = "print the object's fields {key, size, etag, md5, contentType, uploaded, ...}",
+     .opts = no_opts, .min_pos = 2, .max_pos = 2, .subject = 2},
+    {.name = "rm", .example = "duro blob rm media photos/cat.jpg --if-match 9f86d0...",
+     .run = cmd_blob_rm, .args = "NS KEY [--if-match ETAG]",
+     .summary = "delete the object; prints {\"deleted\":bool}", .opts = blob_rm_opts,
+     .min_pos = 2, .max_pos = 2, .subject = 2},
+    {.name = "ls", .example = "duro blob ls media --prefix photos/ --delimiter / -o table\n"
+                              "  duro blob ls media --all",
+     .run = cmd_blob_ls,
+     .args = "NS [--prefix P] [--delimiter D] [--limit N] [--cursor C] [--all]",
+     .summary = "print a page {objects, truncated, cursor, delimitedPrefixes} (--all: every page)",
+     .opts = blob_ls_opts, .min_pos = 1, .max_pos = 1, .excl = {"--all", "--cursor"},
+     .table = "objects"},
+};
+
 static const command commands[] = {
     {.name = "get", .example = "duro get user:1\n  duro get greet --raw\n  duro get user:1 --meta",
      .run = cmd_get, .args = "KEY [--meta]",
@@ -1599,6 +1931,18 @@ static const command commands[] = {
      .notes = "rm cannot be undone and asks nothing: it wants --yes, tty or not. With\n"
               "access control it needs the admin token. Exit status 1 when NS has no file.\n",
      .opts = no_opts, .max_pos = -1, .subs = ns_subs, .nsubs = NSUBS(ns_subs)},
+    {.name = "blob", .example = "duro blob put media photos/cat.jpg cat.jpg --type image/jpeg",
+     .args = "put|get|head|rm|ls NS [KEY] [ARGS] [OPTIONS]",
+     .summary = "blobs (objects of bytes): put NS KEY [FILE], get NS KEY, head NS KEY, rm NS KEY,"
+                " ls NS",
+     .notes = "The namespace is the first argument (-n is not used). An ETag is the SHA-256\n"
+              "of the bytes in hex, as head prints it; --if-none-match '*' writes only a\n"
+              "new key. put and get stream in pieces of 4 MiB, so memory stays small\n"
+              "whatever the size; get reads every piece of the version it started with\n"
+              "and fails with exit 4 if the object is replaced meanwhile (what reached\n"
+              "stdout is then incomplete; --out FILE is left as it was). Exit status 1\n"
+              "when the object does not exist, 4 when a condition fails.\n",
+     .opts = no_opts, .max_pos = -1, .subs = blob_subs, .nsubs = NSUBS(blob_subs)},
     {.name = "info", .example = "duro info",
      .run = cmd_info, .args = "",
      .summary = "print the server's figures {version, uptime_ms, sync, actors, ...}",
