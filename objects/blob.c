@@ -413,6 +413,73 @@ static void write_failed(duro_blob_req *r, const char *what, int e)
                                         : strerror(e));
 }
 
+/* Digests of a put's bytes, each on a thread of its own while the pool's
+ * thread writes and fsyncs them: hashing is CPU (SHA-256 ~240 MiB/s, MD5
+ * ~300 MiB/s here), the fsync is waiting, so the three overlap. */
+#define HASH_THREADS_MIN ((size_t)256 << 10) /* smaller bodies are hashed inline */
+
+typedef struct hash_job {
+    const unsigned char *p;
+    size_t n;
+    unsigned char *out;
+    pthread_t tid;
+    int started;
+} hash_job;
+
+static void sha256_all(const unsigned char *p, size_t n, unsigned char out[32])
+{
+    crypto_hash_sha256_state s;
+    crypto_hash_sha256_init(&s);
+    crypto_hash_sha256_update(&s, p, n);
+    crypto_hash_sha256_final(&s, out);
+}
+
+static void md5_all(const unsigned char *p, size_t n, unsigned char out[16])
+{
+    duro_md5 c;
+    duro_md5_init(&c);
+    duro_md5_update(&c, p, n);
+    duro_md5_final(&c, out);
+}
+
+static void *sha_thread(void *arg)
+{
+    hash_job *j = arg;
+    sha256_all(j->p, j->n, j->out);
+    return NULL;
+}
+
+static void *md5_thread(void *arg)
+{
+    hash_job *j = arg;
+    md5_all(j->p, j->n, j->out);
+    return NULL;
+}
+
+/* Starts the two digests of r's bytes (threads for large bodies). */
+static void hashes_start(duro_blob_req *r, hash_job j[2])
+{
+    j[0] = (hash_job){r->data, r->size, r->sha256, 0, 0};
+    j[1] = (hash_job){r->data, r->size, r->md5, 0, 0};
+    if (r->size < HASH_THREADS_MIN)
+        return;
+    j[0].started = pthread_create(&j[0].tid, NULL, sha_thread, &j[0]) == 0;
+    j[1].started = pthread_create(&j[1].tid, NULL, md5_thread, &j[1]) == 0;
+}
+
+/* Waits for them (or computes those that got no thread). */
+static void hashes_finish(hash_job j[2])
+{
+    if (j[0].started)
+        pthread_join(j[0].tid, NULL);
+    else
+        sha256_all(j[0].p, j[0].n, j[0].out);
+    if (j[1].started)
+        pthread_join(j[1].tid, NULL);
+    else
+        md5_all(j[1].p, j[1].n, j[1].out);
+}
+
 /* The I/O pool's step of a put (off every actor): the file, its digests,
  * its fsync. Touches only the request. */
 static void put_write(duro_msg *m)
@@ -434,15 +501,11 @@ static void put_write(duro_msg *m)
         write_failed(r, "store", errno);
         return;
     }
-    crypto_hash_sha256_state sha;
-    crypto_hash_sha256_init(&sha);
-    duro_md5 md5;
-    duro_md5_init(&md5);
+    hash_job hj[2];
+    hashes_start(r, hj);
     int e = 0;
     for (size_t done = 0; done < r->size && !e;) {
         size_t n = r->size - done < PIECE ? r->size - done : PIECE;
-        crypto_hash_sha256_update(&sha, r->data + done, n);
-        duro_md5_update(&md5, r->data + done, n);
         if (duro_errinj_hit(DURO_ERRINJ_BLOB_WRITE)) {
             e = ENOSPC;
             break;
@@ -463,8 +526,7 @@ static void put_write(duro_msg *m)
         e = errno;
     if (!e && sync_dir(r->dir) != 0)
         e = errno;
-    crypto_hash_sha256_final(&sha, r->sha256);
-    duro_md5_final(&md5, r->md5);
+    hashes_finish(hj);
     if (e) {
         write_failed(r, "store", e);
     } else if (r->has_md5 && sodium_memcmp(r->md5, r->want_md5, 16) != 0) {
