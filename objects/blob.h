@@ -27,7 +27,11 @@ enum duro_blob_op {
     DURO_BLOB_HEAD,
     DURO_BLOB_DELETE,
     DURO_BLOB_LIST,
+    DURO_BLOB_APPEND, /* a put in parts (an upload): docs/blobs.md */
 };
+
+#define DURO_BLOB_UPLOADS_MAX 64            /* uploads open at once (the process) */
+#define DURO_BLOB_UPLOAD_IDLE_MS (10 * 60000) /* an upload without a part this long is dropped */
 
 #define DURO_BLOB_KEY_MAX 1024        /* bytes of UTF-8, as S3 */
 #define DURO_BLOB_TYPE_MAX 256        /* Content-Type */
@@ -58,10 +62,16 @@ typedef struct duro_blob_req {
     char *prefix, *delimiter, *start_after, *cursor;
     size_t prefix_len, delimiter_len, start_after_len, cursor_len;
     int limit;
+    /* append */
+    char upload[33]; /* the upload's id ("" to start one) */
+    int final;       /* the last part: the object is stored */
+    uint64_t received; /* bytes of the upload so far (set by the kind) */
+    size_t max_total;  /* the largest object (--max-blob-bytes), set by the decoder */
     /* a put's file, while it is this request's (set by the kind) */
     char *dir;
     char file[33];
     int file_state; /* 0 none, 1 written or being written (this request's), 2 the namespace's */
+    int holds_upload; /* an append holds its upload (busy) until it is answered */
     int write_status;
     char write_err[160];
     unsigned char md5[16], sha256[32];
@@ -85,6 +95,10 @@ int duro_blob_decode_args(int op, const duro_args *a, void **req, char *err, siz
  * a namespace's sweep of unreferenced files leaves them alone. */
 void duro_blob_inflight_add(const char *file);
 void duro_blob_inflight_del(const char *file);
+
+/* Lets go of the upload an append holds (r->holds_upload): the upload ends
+ * (its file removed) if drop, else it waits for its next part. */
+void duro_blob_upload_release(duro_blob_req *r, int drop);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void duro_blob_hex(const unsigned char *p, size_t n, char *out);

@@ -38,6 +38,8 @@ void duro_blob_req_free(duro_blob_req *r)
 {
     if (!r)
         return;
+    if (r->holds_upload) /* never answered: an unfinished part ends its upload */
+        duro_blob_upload_release(r, 1);
     if (r->file_state == 1 && r->dir) { /* never committed: nobody else names it */
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", r->dir, r->file);
@@ -86,8 +88,9 @@ int duro_blob_req_check(int op, duro_blob_req *r, const duro_limits *lim, char *
     int st;
     if (op != DURO_BLOB_LIST && (st = check_key(r->key, r->key_len, 0, "key", err, errlen)))
         return st;
-    if (op == DURO_BLOB_PUT) {
+    if (op == DURO_BLOB_PUT || op == DURO_BLOB_APPEND) {
         size_t max = lim && lim->max_blob_bytes ? lim->max_blob_bytes : DURO_BLOB_MAX_DEFAULT;
+        r->max_total = max;
         if (r->size > max) {
             snprintf(err, errlen, "the object is larger than %zu bytes (--max-blob-bytes)", max);
             return DURO_PAYLOAD_TOO_LARGE;
@@ -190,7 +193,15 @@ static int field(int op, duro_blob_req *r, const char *k, size_t kl, const msgpa
 #define IS(name) (kl == sizeof name - 1 && memcmp(k, name, kl) == 0)
     if (IS("key") && op != DURO_BLOB_LIST)
         return str_of(v, &r->key, &r->key_len);
-    if (op == DURO_BLOB_PUT) {
+    if (op == DURO_BLOB_APPEND) {
+        if (IS("upload"))
+            return v->type == MSGPACK_OBJECT_STR && v->via.str.size == 32 && !r->upload[0]
+                       ? (memcpy(r->upload, v->via.str.ptr, 32), r->upload[32] = '\0', 0)
+                       : -1;
+        if (IS("final"))
+            return v->type == MSGPACK_OBJECT_BOOLEAN ? (r->final = v->via.boolean, 0) : -1;
+    }
+    if (op == DURO_BLOB_PUT || op == DURO_BLOB_APPEND) {
         if (IS("data")) {
             if ((v->type != MSGPACK_OBJECT_BIN && v->type != MSGPACK_OBJECT_STR) || r->own)
                 return -1;
@@ -280,6 +291,8 @@ int duro_blob_decode_args(int op, const duro_args *a, void **req, char *err, siz
     msgpack_unpacked_destroy(&u);
     if (st == DURO_OK && op == DURO_BLOB_PUT && !r->data)
         st = fail(err, errlen, "%s", "bad args: \"data\" (the bytes) is required");
+    if (st == DURO_OK && op == DURO_BLOB_APPEND && !r->data && !r->final)
+        st = fail(err, errlen, "%s", "bad args: \"data\" (the part's bytes) is required");
     if (st == DURO_OK && r->has_range == 1)
         r->len = UINT64_MAX; /* offset without length: to the end */
     if (st == DURO_OK)

@@ -177,6 +177,7 @@ static int decode_value(duro_kv_item *it, const json_t *obj, int enc, const duro
         snprintf(err, errlen, "value is larger than %zu bytes", lim->max_value_bytes);
         return DURO_PAYLOAD_TOO_LARGE;
     }
+    free(it->val); /* none unless the item is decoded twice */
     it->val = duro_buf_take(&b, &it->val_len);
     it->enc = enc;
 

@@ -421,10 +421,75 @@ class Protocol(unittest.TestCase):
                 self.assertEqual((st, body), (St.OK, {"deleted": True}))
                 st, body = c.call("blob.get", "rp", {"key": "k/1"})
                 self.assertEqual(st, St.NOT_FOUND)
+            # a put in parts: blob.append
+            with Rpc(srv.rpc_port) as c:
+                parts = [os.urandom(300000), os.urandom(5), b"", os.urandom(70000)]
+                st, body = c.call("blob.append", "rp", {"key": "big", "data": parts[0]})
+                self.assertEqual(st, St.OK, body)
+                up = body["upload"]
+                self.assertEqual(body["received"], len(parts[0]))
+                # not visible before the last part
+                self.assertEqual(c.call("blob.head", "rp", {"key": "big"})[0], St.NOT_FOUND)
+                for p in parts[1:3]:
+                    st, body = c.call("blob.append", "rp", {"key": "big", "upload": up, "data": p})
+                    self.assertEqual(st, St.OK, body)
+                st, body = c.call("blob.append", "rp", {"key": "other", "upload": up, "data": b"x"})
+                self.assertEqual(st, St.BAD_REQUEST, body)
+                st, body = c.call("blob.append", "rp", {"key": "big", "upload": "f" * 32,
+                                                         "data": b"x"})
+                self.assertEqual(st, St.NOT_FOUND, body)
+                whole = b"".join(parts)
+                st, body = c.call("blob.append", "rp", {"key": "big", "upload": up,
+                                                         "data": parts[3], "final": True,
+                                                         "contentType": "app/x",
+                                                         "sha256": sha(whole)})
+                self.assertEqual(st, St.CREATED, body)
+                self.assertEqual((body["size"], body["etag"], body["md5"]),
+                                 (len(whole), sha(whole), hashlib.md5(whole).hexdigest()))
+                st, body = c.call("blob.append", "rp", {"key": "big", "upload": up,
+                                                         "data": b"x"})
+                self.assertEqual(st, St.NOT_FOUND, body)  # finished
+                # a wrong digest stores nothing and ends the upload
+                st, body = c.call("blob.append", "rp", {"key": "big", "data": b"zz"})
+                up2 = body["upload"]
+                st, body = c.call("blob.append", "rp", {"key": "big", "upload": up2, "final": True,
+                                                         "sha256": sha(b"other")})
+                self.assertEqual(st, St.BAD_REQUEST, body)
+            g = srv.req("GET", r2("rp", "big"))
+            self.assertEqual((sha(g.raw), g.headers["content-type"]), (sha(whole), "app/x"))
+            self.assertEqual(len(blob_files(srv.data_dir, "rp")), 1)
             # the same object over HTTP
             with Rpc(srv.rpc_port) as c:
                 c.call("blob.put", "rp", {"key": "shared", "data": b"both"})
             self.assertEqual(srv.req("GET", r2("rp", "shared")).raw, b"both")
+        finally:
+            srv.close()
+
+
+class Uploads(unittest.TestCase):
+    def test_open_uploads_are_bounded(self):
+        srv = Server(rpc=True)
+        try:
+            with Rpc(srv.rpc_port) as c:
+                ups = []
+                for i in range(64):
+                    st, body = c.call("blob.append", "up", {"key": "k%d" % i, "data": b"x"})
+                    self.assertEqual(st, St.OK, body)
+                    ups.append(body["upload"])
+                st, body = c.call("blob.append", "up", {"key": "one-more", "data": b"x"})
+                self.assertEqual(st, St.UNAVAILABLE, body)
+                self.assertIn("64 uploads", body["message"])
+                # finishing one frees its slot
+                st, body = c.call("blob.append", "up", {"key": "k0", "upload": ups[0],
+                                                         "final": True})
+                self.assertEqual(st, St.CREATED, body)
+                st, body = c.call("blob.append", "up", {"key": "one-more", "data": b"x"})
+                self.assertEqual(st, St.OK, body)
+            # 64 unfinished uploads' files, all still in flight: a restart's sweep takes them
+            self.assertEqual(len(blob_files(srv.data_dir, "up")), 65)
+            srv.restart(hard=True)
+            srv.req("HEAD", r2("up", "k0"))
+            self.assertEqual(len(blob_files(srv.data_dir, "up")), 1)
         finally:
             srv.close()
 

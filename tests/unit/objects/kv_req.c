@@ -612,7 +612,10 @@ TEST(size_limit_counts_bytes_as_stored)
     ASSERT_EQ(duro_kv_put_bytes(r, raw, 99, &small, err, sizeof err), DURO_PAYLOAD_TOO_LARGE);
     ASSERT_EQ(duro_kv_put_bytes(r, raw, 0, &small, err, sizeof err), DURO_OK);
     ASSERT_EQ(r->items[0].val_len, 2);
+    duro_kv_req_free(r);
     /* 72 bytes as base64 are 96 characters: still 74 bytes as stored */
+    r = duro_kv_req_new(DURO_KV_PUT);
+    ASSERT_EQ(duro_kv_add_key(r, "k", 1, err, sizeof err), DURO_OK);
     char body[200];
     snprintf(body, sizeof body, "{\"value\":{\"$bytes\":\"%s\"}}",
              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
