@@ -1539,12 +1539,18 @@ static int read_next(part_src *s, const void **p, size_t *n, int *last)
     return 0;
 }
 
-/* Packs the args of a part of a write: {key, data, upload?, final?, opts
- * (with final or a single put)}. */
+/* Packs the args of a part of a write: {key, data, upload?, final?} and the
+ * options: all of them with a single put or the final part (which the
+ * server takes them from), the conditions alone with the first part (the
+ * server checks them then too, so a write bound to fail stops before the
+ * bytes are sent). */
 static int part_args(duro *db, argbuf *a, const char *key, const void *p, size_t n,
                      const char *upload, int last, const duro_blob_put_opts *o)
 {
-    args_init(a, 2 + (upload != NULL) + (last && upload != NULL) + (last ? put_opt_fields(o) : 0));
+    duro_blob_put_opts conds = {.if_match = o->if_match, .if_none_match = o->if_none_match};
+    static const duro_blob_put_opts none;
+    const duro_blob_put_opts *with = last ? o : upload ? &none : &conds;
+    args_init(a, 2 + (upload != NULL) + (last && upload != NULL) + put_opt_fields(with));
     if (duro_buf_reserve(&a->buf, n + strlen(key) + 256) != 0) {
         duro_buf_free(&a->buf);
         return fail(db, DURO_NOMEM, "out of memory");
@@ -1562,7 +1568,7 @@ static int part_args(duro *db, argbuf *a, const char *key, const void *p, size_t
             msgpack_pack_true(&a->pk);
         }
     }
-    int rc = last ? pack_put_opts(db, a, o) : DURO_OK;
+    int rc = pack_put_opts(db, a, with);
     if (rc != DURO_OK)
         duro_buf_free(&a->buf);
     return rc;
@@ -1603,9 +1609,14 @@ static int put_parts(duro *db, const char *ns, const char *key, part_src *s,
     static const duro_blob_put_opts none;
     if (!opts)
         opts = &none;
+    argbuf check; /* the options are checked before any byte is sent */
+    args_init(&check, 0);
+    int rc = pack_put_opts(db, &check, opts);
+    duro_buf_free(&check.buf);
+    if (rc != DURO_OK)
+        return rc;
     char *upload = NULL;
     uint64_t sent = 0;
-    int rc = DURO_OK;
     for (;;) {
         const void *p;
         size_t n;

@@ -2355,6 +2355,166 @@ TEST(blob_list_paging)
     ASSERT(json == NULL);
 }
 
+/* A read callback giving n bytes of blob_byte() in reads of odd sizes. */
+typedef struct pattern_src {
+    uint64_t off, n;
+    int calls, fail_after; /* fail_after > 0: the read after that many fails */
+} pattern_src;
+
+static int pattern_read(void *arg, void *buf, size_t cap, size_t *got)
+{
+    pattern_src *s = arg;
+    if (s->fail_after && ++s->calls > s->fail_after)
+        return -1;
+    size_t want = cap < 1000003 ? cap : 1000003;
+    if (want > s->n - s->off)
+        want = (size_t)(s->n - s->off);
+    for (size_t i = 0; i < want; i++)
+        ((unsigned char *)buf)[i] = blob_byte(s->off + i);
+    s->off += want;
+    *got = want;
+    return 0;
+}
+
+/* A write callback checking the bytes against blob_byte(); if overwrite is
+ * set, it replaces the object after the first piece. */
+typedef struct pattern_sink {
+    uint64_t off;
+    int pieces, bad;
+    const char *overwrite; /* key to replace in namespace "blobstream" after piece 1 */
+} pattern_sink;
+
+static int pattern_write(void *arg, const void *p, size_t n)
+{
+    pattern_sink *s = arg;
+    for (size_t i = 0; i < n; i++)
+        if (((const unsigned char *)p)[i] != blob_byte(s->off + i))
+            s->bad = 1;
+    s->off += n;
+    if (++s->pieces == 1 && s->overwrite &&
+        duro_blob_put(db, "blobstream", s->overwrite, "new", 3, NULL, NULL, NULL) != DURO_OK)
+        s->bad = 1;
+    return 0;
+}
+
+static int failing_write(void *arg, const void *p, size_t n)
+{
+    (void)arg;
+    (void)p;
+    (void)n;
+    return -1;
+}
+
+TEST(blob_stream_large)
+{
+    const uint64_t size = 20u << 20; /* 20 MiB: 5 parts up, 5 pieces down */
+    pattern_src src = {.n = size};
+    duro_blob_info info;
+    int created = 0;
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "big", pattern_read, &src, NULL, &info,
+                                   &created),
+              DURO_OK);
+    ASSERT_EQ(created, 1);
+    ASSERT_EQ(info.size, size);
+    char etag[65];
+    memcpy(etag, info.etag, sizeof etag);
+    duro_blob_info_free(&info);
+    pattern_sink sink = {0};
+    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "big", pattern_write, &sink, &info),
+              DURO_OK);
+    ASSERT_EQ(sink.off, size);
+    ASSERT_EQ(sink.pieces, 5);
+    ASSERT_EQ(sink.bad, 0);
+    ASSERT_STREQ(info.etag, etag);
+    duro_blob_info_free(&info);
+    /* too large for one reply: duro_blob_get says so; a range reads a piece */
+    void *data = NULL;
+    size_t len;
+    ASSERT_EQ(duro_blob_get(db, "blobstream", "big", &data, &len, NULL), DURO_PAYLOAD_TOO_LARGE);
+    ASSERT(data == NULL);
+    ASSERT_EQ(duro_blob_get_range(db, "blobstream", "big", size - 10, 100, etag, &data, &len,
+                                  NULL),
+              DURO_OK);
+    ASSERT_EQ(len, 10);
+    ASSERT_EQ(((unsigned char *)data)[9], blob_byte(size - 1));
+    duro_free(data);
+    /* duro_blob_put of more than a part: sent in parts too; the same ETag */
+    unsigned char *mem = malloc(size);
+    ASSERT(mem != NULL);
+    for (uint64_t i = 0; i < size; i++)
+        mem[i] = blob_byte(i);
+    ASSERT_EQ(duro_blob_put(db, "blobstream", "big2", mem, size, NULL, &info, NULL), DURO_OK);
+    free(mem);
+    ASSERT_STREQ(info.etag, etag);
+    duro_blob_info_free(&info);
+    /* exactly one part: one blob.put; an empty stream: an empty object */
+    pattern_src part = {.n = 4u << 20};
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "part", pattern_read, &part, NULL, &info,
+                                   NULL),
+              DURO_OK);
+    ASSERT_EQ(info.size, 4u << 20);
+    duro_blob_info_free(&info);
+    pattern_src none = {.n = 0};
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "none", pattern_read, &none, NULL, &info,
+                                   NULL),
+              DURO_OK);
+    ASSERT_EQ(info.size, 0);
+    duro_blob_info_free(&info);
+    sink = (pattern_sink){0};
+    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "none", pattern_write, &sink, NULL), DURO_OK);
+    ASSERT_EQ(sink.off, 0);
+}
+
+TEST(blob_stream_conditions_and_failures)
+{
+    /* the conditions of a streamed put: checked with the first part already */
+    pattern_src src = {.n = 9u << 20};
+    duro_blob_put_opts only_new = {.if_none_match = "*", .content_type = "text/x-pattern",
+                                   .metadata_json = "{\"parts\":\"3\"}"};
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "cond", pattern_read, &src, &only_new, NULL,
+                                   NULL),
+              DURO_OK);
+    duro_blob_info info;
+    ASSERT_EQ(duro_blob_head(db, "blobstream", "cond", &info), DURO_OK);
+    ASSERT_STREQ(info.content_type, "text/x-pattern");
+    ASSERT_STREQ(info.metadata_json, "{\"parts\":\"3\"}");
+    duro_blob_info_free(&info);
+    src = (pattern_src){.n = 9u << 20};
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "cond", pattern_read, &src, &only_new, NULL,
+                                   NULL),
+              DURO_PRECONDITION_FAILED);
+    ASSERT(src.off <= (4u << 20) + 1000003); /* refused at the first part */
+    /* bad metadata: refused before anything is read */
+    duro_blob_put_opts bad = {.metadata_json = "[]"};
+    src = (pattern_src){.n = 9u << 20};
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "x", pattern_read, &src, &bad, NULL, NULL),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(src.off, 0);
+    /* a read that fails midway: DURO_IO, nothing stored */
+    src = (pattern_src){.n = 9u << 20, .fail_after = 6};
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "broken", pattern_read, &src, NULL, NULL,
+                                   NULL),
+              DURO_IO);
+    ASSERT(strstr(duro_errmsg(db), "read callback") != NULL);
+    ASSERT_EQ(duro_blob_head(db, "blobstream", "broken", &info), DURO_NOT_FOUND);
+    /* replaced while it is read: the second piece is refused (ifMatch) */
+    src = (pattern_src){.n = 9u << 20};
+    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "moving", pattern_read, &src, NULL, NULL,
+                                   NULL),
+              DURO_OK);
+    pattern_sink sink = {.overwrite = "moving"};
+    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "moving", pattern_write, &sink, &info),
+              DURO_PRECONDITION_FAILED);
+    ASSERT(strstr(duro_errmsg(db), "the object changed while it was read") != NULL);
+    ASSERT_EQ(sink.pieces, 1);
+    ASSERT_EQ(sink.off, 4u << 20);
+    ASSERT(info.content_type == NULL && info.size == 0);
+    /* a write callback that fails stops the download */
+    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "moving", failing_write, NULL, NULL),
+              DURO_IO);
+    ASSERT(strstr(duro_errmsg(db), "write callback") != NULL);
+}
+
 TEST(blob_bad_input)
 {
     void *data;
