@@ -1334,11 +1334,11 @@ static json_t *blob_fields(const char *key, const duro_blob_info *info, int crea
     if (!gmtime_r(&s, &tm) || strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(iso, sizeof iso, "1970-01-01T00:00:00Z");
     json_t *meta = info->metadata_json ? json_loads(info->metadata_json, 0, NULL) : json_object();
-    json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s?,s:s,s:I,s:o?,s:I}", "key", key, "size",
-                          (json_int_t)info->size, "etag", info->etag, "md5", info->md5,
-                          "contentType", info->content_type, "uploaded", iso, "updatedAt",
-                          (json_int_t)info->updated_at, "metadata", meta, "version",
-                          (json_int_t)info->version);
+    json_t *o =
+        json_pack("{s:s,s:I,s:s,s:s,s:s?,s:s,s:I,s:o?,s:I}", "key", key, "size",
+                  (json_int_t)info->size, "etag", info->etag, "md5", info->md5, "contentType",
+                  info->content_type, "uploaded", iso, "updatedAt", (json_int_t)info->updated_at,
+                  "metadata", meta, "version", (json_int_t)info->version);
     if (o && created >= 0)
         json_object_set_new(o, "created", json_boolean(created));
     return o;
@@ -1529,7 +1529,8 @@ static int blob_page(ctx *c, const duro_blob_list_opts *lo, json_t **page)
     duro_free(json);
     if (!*page || !json_is_array(json_object_get(*page, "objects"))) {
         errmsg("%s: the list reply is not a {objects, truncated, cursor, delimitedPrefixes} "
-               "object", c->cmd);
+               "object",
+               c->cmd);
         json_decref(*page);
         *page = NULL;
         return DURO_INTERNAL;
@@ -1544,15 +1545,17 @@ static json_t *blob_table(json_t *page)
     json_t *rows = json_array();
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(page, "objects"), i, o)
+    json_array_foreach(json_object_get(page, "objects"), i, o) {
         json_array_append_new(rows, json_pack("{s:O,s:O,s:O,s:O}", "key",
                                               json_object_get(o, "key"), "size",
                                               json_object_get(o, "size"), "type",
                                               json_object_get(o, "contentType"), "uploaded",
                                               json_object_get(o, "uploaded")));
-    json_array_foreach(json_object_get(page, "delimitedPrefixes"), i, o)
-        json_array_append_new(rows, json_pack("{s:O,s:s,s:s,s:s}", "key", o, "size", "",
-                                              "type", "(prefix)", "uploaded", ""));
+    }
+    json_array_foreach(json_object_get(page, "delimitedPrefixes"), i, o) {
+        json_array_append_new(rows, json_pack("{s:O,s:s,s:s,s:s}", "key", o, "size", "", "type",
+                                              "(prefix)", "uploaded", ""));
+    }
     json_decref(page);
     return rows ? json_pack("{s:o}", "objects", rows) : NULL;
 }

@@ -1525,8 +1525,7 @@ static int read_next(part_src *s, const void **p, size_t *n, int *last)
     *last = 0;
     while (have < BLOB_PART) {
         size_t got = 0;
-        if (s->read(s->ctx, s->buf + have, BLOB_PART - have, &got) != 0 ||
-            got > BLOB_PART - have)
+        if (s->read(s->ctx, s->buf + have, BLOB_PART - have, &got) != 0 || got > BLOB_PART - have)
             return -1;
         if (got == 0) {
             *last = 1;
@@ -1577,8 +1576,7 @@ static int part_args(duro *db, argbuf *a, const char *key, const void *p, size_t
 /* Sends one part that is not the last (blob.append): *upload gets the
  * upload's id from the first one's reply; *sent counts the bytes so far and
  * must be what the server says it received. */
-static int append_part(duro *db, const char *ns, argbuf *a, char **upload, uint64_t *sent,
-                       size_t n)
+static int append_part(duro *db, const char *ns, argbuf *a, char **upload, uint64_t *sent, size_t n)
 {
     duro_reply r;
     int rc = run(db, "blob.append", ns, a, DURO_ENC_MSGPACK, DURO_OUT_MP, &r);
@@ -1629,8 +1627,7 @@ static int put_parts(duro *db, const char *ns, const char *key, part_src *s,
         if ((rc = part_args(db, &a, key, p, n, upload, last, opts)) != DURO_OK)
             break;
         if (last) {
-            rc = blob_write_reply(db, upload ? "blob.append" : "blob.put", ns, &a, info,
-                                  created);
+            rc = blob_write_reply(db, upload ? "blob.append" : "blob.put", ns, &a, info, created);
             break;
         }
         if ((rc = append_part(db, ns, &a, &upload, &sent, n)) != DURO_OK)
@@ -1640,17 +1637,17 @@ static int put_parts(duro *db, const char *ns, const char *key, part_src *s,
     return rc;
 }
 
-#define CHECK_BLOB_OUT()                                                                     \
-    do {                                                                                     \
-        if (info)                                                                            \
-            memset(info, 0, sizeof *info);                                                   \
-        if (created)                                                                         \
-            *created = 0;                                                                    \
+#define CHECK_BLOB_OUT()                   \
+    do {                                   \
+        if (info)                          \
+            memset(info, 0, sizeof *info); \
+        if (created)                       \
+            *created = 0;                  \
     } while (0)
 
 DURO_API duro_status duro_blob_put(duro *db, const char *ns, const char *key, const void *data,
-                                   size_t len, const duro_blob_put_opts *opts,
-                                   duro_blob_info *info, int *created)
+                                   size_t len, const duro_blob_put_opts *opts, duro_blob_info *info,
+                                   int *created)
 {
     CHECK_BLOB_OUT();
     CHECK_DB_KEY();
@@ -1683,8 +1680,8 @@ DURO_API duro_status duro_blob_put_stream(duro *db, const char *ns, const char *
  * data to the front of r->body (*p, *n: the caller takes or frees r->body),
  * its offset to *at. */
 static int get_piece(duro *db, const char *ns, const char *key, int ranged, uint64_t offset,
-                     uint64_t length, const char *if_match, duro_reply *r, size_t *n,
-                     uint64_t *at, duro_blob_info *info)
+                     uint64_t length, const char *if_match, duro_reply *r, size_t *n, uint64_t *at,
+                     duro_blob_info *info)
 {
     memset(info, 0, sizeof *info);
     argbuf a;
@@ -1766,10 +1763,9 @@ DURO_API duro_status duro_blob_get(duro *db, const char *ns, const char *key, vo
     return get_bytes(db, ns, key, 0, 0, 0, NULL, data, len, info);
 }
 
-DURO_API duro_status duro_blob_get_range(duro *db, const char *ns, const char *key,
-                                         uint64_t offset, uint64_t length,
-                                         const char *if_match_etag, void **data, size_t *len,
-                                         duro_blob_info *info)
+DURO_API duro_status duro_blob_get_range(duro *db, const char *ns, const char *key, uint64_t offset,
+                                         uint64_t length, const char *if_match_etag, void **data,
+                                         size_t *len, duro_blob_info *info)
 {
     return get_bytes(db, ns, key, 1, offset, length, if_match_etag, data, len, info);
 }
@@ -1791,14 +1787,13 @@ DURO_API duro_status duro_blob_get_stream(duro *db, const char *ns, const char *
         duro_blob_info piece;
         size_t n = 0;
         uint64_t at = 0;
-        rc = get_piece(db, ns, key, 1, off, BLOB_PART, off ? first.etag : NULL, &r, &n, &at,
-                       &piece);
+        rc =
+            get_piece(db, ns, key, 1, off, BLOB_PART, off ? first.etag : NULL, &r, &n, &at, &piece);
         if (rc != DURO_OK) {
             if (off && (rc == DURO_PRECONDITION_FAILED || rc == DURO_NOT_FOUND))
                 rc = fail(db, DURO_PRECONDITION_FAILED,
                           "the object changed while it was read (%s after %llu bytes)",
-                          rc == DURO_NOT_FOUND ? "deleted" : "replaced",
-                          (unsigned long long)off);
+                          rc == DURO_NOT_FOUND ? "deleted" : "replaced", (unsigned long long)off);
             break;
         }
         uint64_t left = off ? (uint64_t)first.size - off : (uint64_t)piece.size;
@@ -1828,8 +1823,7 @@ DURO_API duro_status duro_blob_get_stream(duro *db, const char *ns, const char *
     return DURO_OK;
 }
 
-DURO_API duro_status duro_blob_head(duro *db, const char *ns, const char *key,
-                                    duro_blob_info *info)
+DURO_API duro_status duro_blob_head(duro *db, const char *ns, const char *key, duro_blob_info *info)
 {
     if (info)
         memset(info, 0, sizeof *info);

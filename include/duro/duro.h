@@ -523,13 +523,13 @@ DURO_API duro_status duro_server_info(duro *db, char **json, size_t *len);
 /* An object's fields. content_type and metadata_json are malloc'd (free with
  * duro_blob_info_free); the rest are values. */
 typedef struct duro_blob_info {
-    int64_t size;         /* bytes */
-    char etag[65];        /* SHA-256 of the bytes, 64 hex digits */
-    char md5[33];         /* MD5 of the bytes, 32 hex digits */
-    char *content_type;   /* "application/octet-stream" when the write gave none */
-    char *metadata_json;  /* a JSON object text, or NULL when it has none ({}) */
-    int64_t updated_at;   /* the last write, ms since the epoch */
-    int64_t version;      /* the namespace's write counter at that write */
+    int64_t size;        /* bytes */
+    char etag[65];       /* SHA-256 of the bytes, 64 hex digits */
+    char md5[33];        /* MD5 of the bytes, 32 hex digits */
+    char *content_type;  /* "application/octet-stream" when the write gave none */
+    char *metadata_json; /* a JSON object text, or NULL when it has none ({}) */
+    int64_t updated_at;  /* the last write, ms since the epoch */
+    int64_t version;     /* the namespace's write counter at that write */
 } duro_blob_info;
 
 /* Frees what info holds and zeroes it. NULL is a no-op. */
@@ -552,8 +552,8 @@ typedef struct duro_blob_put_opts {
  * content type or metadata, DURO_PAYLOAD_TOO_LARGE over --max-blob-bytes,
  * DURO_INSUFFICIENT_STORAGE when the disk is full. */
 DURO_API duro_status duro_blob_put(duro *db, const char *ns, const char *key, const void *data,
-                                   size_t len, const duro_blob_put_opts *opts,
-                                   duro_blob_info *info, int *created);
+                                   size_t len, const duro_blob_put_opts *opts, duro_blob_info *info,
+                                   int *created);
 
 /* Stores the bytes that read() gives as the object ns/key, without holding
  * them all: read(ctx, buf, cap, &got) fills buf[0..cap) with up to cap bytes,
@@ -586,10 +586,9 @@ DURO_API duro_status duro_blob_get(duro *db, const char *ns, const char *key, vo
  * DURO_NOT_FOUND, DURO_PRECONDITION_FAILED if the ETag does not match,
  * DURO_RANGE_NOT_SATISFIABLE if offset is past the end, DURO_PAYLOAD_TOO_LARGE
  * if the piece does not fit in one reply. */
-DURO_API duro_status duro_blob_get_range(duro *db, const char *ns, const char *key,
-                                         uint64_t offset, uint64_t length,
-                                         const char *if_match_etag, void **data, size_t *len,
-                                         duro_blob_info *info);
+DURO_API duro_status duro_blob_get_range(duro *db, const char *ns, const char *key, uint64_t offset,
+                                         uint64_t length, const char *if_match_etag, void **data,
+                                         size_t *len, duro_blob_info *info);
 
 /* Reads the object ns/key in pieces of 4 MiB and hands each to
  * write(ctx, p, n), which returns 0 to go on or non-zero to stop. Every piece

@@ -2136,10 +2136,7 @@ TEST(resources_through_call)
 
 /* The bytes of blob tests: byte i of a pattern that holds every byte value
  * and does not repeat with a period of any part size. */
-static unsigned char blob_byte(uint64_t i)
-{
-    return (unsigned char)((i * 7 + i / 251) & 0xff);
-}
+static unsigned char blob_byte(uint64_t i) { return (unsigned char)((i * 7 + i / 251) & 0xff); }
 
 TEST(blob_round_trip)
 {
@@ -2204,8 +2201,7 @@ TEST(blob_round_trip)
     json_t *objs = json_object_get(page, "objects");
     ASSERT_EQ(json_array_size(objs), 3);
     ASSERT_STREQ(json_string_value(json_object_get(json_array_get(objs, 0), "key")), "abc");
-    ASSERT_STREQ(json_string_value(json_object_get(json_array_get(objs, 1), "key")),
-                 "dir/all.bin");
+    ASSERT_STREQ(json_string_value(json_object_get(json_array_get(objs, 1), "key")), "dir/all.bin");
     ASSERT_EQ(json_integer_value(json_object_get(json_array_get(objs, 1), "size")), 1024);
     ASSERT(json_is_false(json_object_get(page, "truncated")));
     json_decref(page);
@@ -2234,8 +2230,7 @@ TEST(blob_range)
     duro_blob_info_free(&info);
     void *data;
     size_t len;
-    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 10, 20, NULL, &data, &len, &info),
-              DURO_OK);
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 10, 20, NULL, &data, &len, &info), DURO_OK);
     ASSERT_EQ(len, 20);
     ASSERT(memcmp(data, b + 10, 20) == 0);
     ASSERT_EQ(info.size, 1000); /* the whole object's fields */
@@ -2252,8 +2247,7 @@ TEST(blob_range)
     ASSERT_EQ(len, 999);
     ASSERT(memcmp(data, b + 1, 999) == 0);
     duro_free(data);
-    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 1000, 5, NULL, &data, &len, NULL),
-              DURO_OK);
+    ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 1000, 5, NULL, &data, &len, NULL), DURO_OK);
     ASSERT_EQ(len, 0);
     duro_free(data);
     ASSERT_EQ(duro_blob_get_range(db, "blobrange", "r", 1001, 5, NULL, &data, &len, NULL),
@@ -2277,10 +2271,10 @@ TEST(blob_conditions)
               DURO_PRECONDITION_FAILED);
     ASSERT(strstr(duro_errmsg(db), "If-None-Match") != NULL);
     int created = 0;
-    ASSERT_EQ(duro_blob_put(db, "blobcond", "new", "n", 1, &create_only, NULL, &created),
-              DURO_OK);
+    ASSERT_EQ(duro_blob_put(db, "blobcond", "new", "n", 1, &create_only, NULL, &created), DURO_OK);
     ASSERT_EQ(created, 1);
-    duro_blob_put_opts stale = {.if_match = "1111111111111111111111111111111111111111111111111111111111111111"};
+    duro_blob_put_opts stale = {
+        .if_match = "1111111111111111111111111111111111111111111111111111111111111111"};
     ASSERT_EQ(duro_blob_put(db, "blobcond", "k", "v2", 2, &stale, NULL, NULL),
               DURO_PRECONDITION_FAILED);
     ASSERT_EQ(duro_blob_put(db, "blobcond", "missing", "v2", 2, &stale, NULL, NULL),
@@ -2331,7 +2325,8 @@ TEST(blob_list_paging)
         duro_free(json);
         size_t i;
         json_t *o;
-        json_array_foreach(json_object_get(page, "objects"), i, o) {
+        json_array_foreach(json_object_get(page, "objects"), i, o)
+        {
             strcat(seen, json_string_value(json_object_get(o, "key")));
             strcat(seen, " ");
         }
@@ -2411,17 +2406,16 @@ TEST(blob_stream_large)
     pattern_src src = {.n = size};
     duro_blob_info info;
     int created = 0;
-    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "big", pattern_read, &src, NULL, &info,
-                                   &created),
-              DURO_OK);
+    ASSERT_EQ(
+        duro_blob_put_stream(db, "blobstream", "big", pattern_read, &src, NULL, &info, &created),
+        DURO_OK);
     ASSERT_EQ(created, 1);
     ASSERT_EQ(info.size, size);
     char etag[65];
     memcpy(etag, info.etag, sizeof etag);
     duro_blob_info_free(&info);
     pattern_sink sink = {0};
-    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "big", pattern_write, &sink, &info),
-              DURO_OK);
+    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "big", pattern_write, &sink, &info), DURO_OK);
     ASSERT_EQ(sink.off, size);
     ASSERT_EQ(sink.pieces, 5);
     ASSERT_EQ(sink.bad, 0);
@@ -2432,8 +2426,7 @@ TEST(blob_stream_large)
     size_t len;
     ASSERT_EQ(duro_blob_get(db, "blobstream", "big", &data, &len, NULL), DURO_PAYLOAD_TOO_LARGE);
     ASSERT(data == NULL);
-    ASSERT_EQ(duro_blob_get_range(db, "blobstream", "big", size - 10, 100, etag, &data, &len,
-                                  NULL),
+    ASSERT_EQ(duro_blob_get_range(db, "blobstream", "big", size - 10, 100, etag, &data, &len, NULL),
               DURO_OK);
     ASSERT_EQ(len, 10);
     ASSERT_EQ(((unsigned char *)data)[9], blob_byte(size - 1));
@@ -2449,15 +2442,15 @@ TEST(blob_stream_large)
     duro_blob_info_free(&info);
     /* exactly one part: one blob.put; an empty stream: an empty object */
     pattern_src part = {.n = 4u << 20};
-    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "part", pattern_read, &part, NULL, &info,
-                                   NULL),
-              DURO_OK);
+    ASSERT_EQ(
+        duro_blob_put_stream(db, "blobstream", "part", pattern_read, &part, NULL, &info, NULL),
+        DURO_OK);
     ASSERT_EQ(info.size, 4u << 20);
     duro_blob_info_free(&info);
     pattern_src none = {.n = 0};
-    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "none", pattern_read, &none, NULL, &info,
-                                   NULL),
-              DURO_OK);
+    ASSERT_EQ(
+        duro_blob_put_stream(db, "blobstream", "none", pattern_read, &none, NULL, &info, NULL),
+        DURO_OK);
     ASSERT_EQ(info.size, 0);
     duro_blob_info_free(&info);
     sink = (pattern_sink){0};
@@ -2469,20 +2462,21 @@ TEST(blob_stream_conditions_and_failures)
 {
     /* the conditions of a streamed put: checked with the first part already */
     pattern_src src = {.n = 9u << 20};
-    duro_blob_put_opts only_new = {.if_none_match = "*", .content_type = "text/x-pattern",
+    duro_blob_put_opts only_new = {.if_none_match = "*",
+                                   .content_type = "text/x-pattern",
                                    .metadata_json = "{\"parts\":\"3\"}"};
-    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "cond", pattern_read, &src, &only_new, NULL,
-                                   NULL),
-              DURO_OK);
+    ASSERT_EQ(
+        duro_blob_put_stream(db, "blobstream", "cond", pattern_read, &src, &only_new, NULL, NULL),
+        DURO_OK);
     duro_blob_info info;
     ASSERT_EQ(duro_blob_head(db, "blobstream", "cond", &info), DURO_OK);
     ASSERT_STREQ(info.content_type, "text/x-pattern");
     ASSERT_STREQ(info.metadata_json, "{\"parts\":\"3\"}");
     duro_blob_info_free(&info);
     src = (pattern_src){.n = 9u << 20};
-    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "cond", pattern_read, &src, &only_new, NULL,
-                                   NULL),
-              DURO_PRECONDITION_FAILED);
+    ASSERT_EQ(
+        duro_blob_put_stream(db, "blobstream", "cond", pattern_read, &src, &only_new, NULL, NULL),
+        DURO_PRECONDITION_FAILED);
     ASSERT(src.off <= (4u << 20) + 1000003); /* refused at the first part */
     /* bad metadata: refused before anything is read */
     duro_blob_put_opts bad = {.metadata_json = "[]"};
@@ -2492,16 +2486,16 @@ TEST(blob_stream_conditions_and_failures)
     ASSERT_EQ(src.off, 0);
     /* a read that fails midway: DURO_IO, nothing stored */
     src = (pattern_src){.n = 9u << 20, .fail_after = 6};
-    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "broken", pattern_read, &src, NULL, NULL,
-                                   NULL),
-              DURO_IO);
+    ASSERT_EQ(
+        duro_blob_put_stream(db, "blobstream", "broken", pattern_read, &src, NULL, NULL, NULL),
+        DURO_IO);
     ASSERT(strstr(duro_errmsg(db), "read callback") != NULL);
     ASSERT_EQ(duro_blob_head(db, "blobstream", "broken", &info), DURO_NOT_FOUND);
     /* replaced while it is read: the second piece is refused (ifMatch) */
     src = (pattern_src){.n = 9u << 20};
-    ASSERT_EQ(duro_blob_put_stream(db, "blobstream", "moving", pattern_read, &src, NULL, NULL,
-                                   NULL),
-              DURO_OK);
+    ASSERT_EQ(
+        duro_blob_put_stream(db, "blobstream", "moving", pattern_read, &src, NULL, NULL, NULL),
+        DURO_OK);
     pattern_sink sink = {.overwrite = "moving"};
     ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "moving", pattern_write, &sink, &info),
               DURO_PRECONDITION_FAILED);
@@ -2510,8 +2504,7 @@ TEST(blob_stream_conditions_and_failures)
     ASSERT_EQ(sink.off, 4u << 20);
     ASSERT(info.content_type == NULL && info.size == 0);
     /* a write callback that fails stops the download */
-    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "moving", failing_write, NULL, NULL),
-              DURO_IO);
+    ASSERT_EQ(duro_blob_get_stream(db, "blobstream", "moving", failing_write, NULL, NULL), DURO_IO);
     ASSERT(strstr(duro_errmsg(db), "write callback") != NULL);
 }
 
