@@ -39,6 +39,7 @@
 
 #include "common/log.h"
 #include "common/md5.h"
+#include "common/sha256.h"
 #include "common/tape.h"
 #include "objects/object.h"
 #include "objects/registry.h"
@@ -414,8 +415,9 @@ static void write_failed(duro_blob_req *r, const char *what, int e)
 }
 
 /* Digests of a put's bytes, each on a thread of its own while the pool's
- * thread writes and fsyncs them: hashing is CPU (SHA-256 ~240 MiB/s, MD5
- * ~300 MiB/s here), the fsync is waiting, so the three overlap. */
+ * thread writes and fsyncs them: hashing is CPU (SHA-256 ~1 GB/s with the
+ * SHA instructions, ~260 MB/s without; MD5 ~440 MB/s here), the fsync is
+ * waiting, so the three overlap. */
 #define HASH_THREADS_MIN ((size_t)256 << 10) /* smaller bodies are hashed inline */
 
 typedef struct hash_job {
@@ -428,10 +430,10 @@ typedef struct hash_job {
 
 static void sha256_all(const unsigned char *p, size_t n, unsigned char out[32])
 {
-    crypto_hash_sha256_state s;
-    crypto_hash_sha256_init(&s);
-    crypto_hash_sha256_update(&s, p, n);
-    crypto_hash_sha256_final(&s, out);
+    duro_sha256 s;
+    duro_sha256_init(&s);
+    duro_sha256_update(&s, p, n);
+    duro_sha256_final(&s, out);
 }
 
 static void md5_all(const unsigned char *p, size_t n, unsigned char out[16])
@@ -669,7 +671,7 @@ typedef struct upload {
     char file[33];
     uint64_t size;
     int64_t last_ms;
-    crypto_hash_sha256_state sha;
+    duro_sha256 sha;
     duro_md5 md5;
 } upload;
 
@@ -743,7 +745,7 @@ static int upload_begin(duro_ns *ns, duro_msg *m, duro_blob_req *r, const char *
         slot->dir = d;
         slot->size = 0;
         slot->last_ms = now;
-        crypto_hash_sha256_init(&slot->sha);
+        duro_sha256_init(&slot->sha);
         duro_md5_init(&slot->md5);
         memcpy(r->upload, slot->id, 33);
         memcpy(r->file, slot->file, 33);
@@ -814,7 +816,7 @@ static void append_write(duro_msg *m)
             e = w < 0 ? errno : EIO;
             break;
         }
-        crypto_hash_sha256_update(&u->sha, r->data + done, (size_t)w);
+        duro_sha256_update(&u->sha, r->data + done, (size_t)w);
         duro_md5_update(&u->md5, r->data + done, (size_t)w);
         done += (size_t)w;
         u->size += (uint64_t)w;
@@ -832,7 +834,7 @@ static void append_write(duro_msg *m)
     }
     if (!r->final)
         return;
-    crypto_hash_sha256_final(&u->sha, r->sha256);
+    duro_sha256_final(&u->sha, r->sha256);
     duro_md5_final(&u->md5, r->md5);
     if (r->has_md5 && sodium_memcmp(r->md5, r->want_md5, 16) != 0) {
         r->write_status = DURO_BAD_REQUEST;
