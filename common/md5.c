@@ -77,6 +77,8 @@ void duro_md5_init(duro_md5 *c)
 
 void duro_md5_update(duro_md5 *c, const void *data, size_t n)
 {
+    if (n == 0) /* data may be NULL then */
+        return;
     const unsigned char *p = data;
     size_t used = (size_t)(c->bytes & 63);
     c->bytes += n;

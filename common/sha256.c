@@ -8,6 +8,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_NI 1
 #endif
@@ -110,10 +111,11 @@ int duro_sha256_hw(void)
 {
 #ifdef HAVE_NI
     static int hw = -1; /* benign race: every thread computes the same answer */
-    if (hw < 0) {
-        __builtin_cpu_init();
-        hw = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") &&
-             __builtin_cpu_supports("ssse3");
+    if (hw < 0) { /* CPUID: leaf 7 EBX bit 29 SHA; leaf 1 ECX bit 19 SSE4.1, bit 9 SSSE3 */
+        unsigned a, b, c, d;
+        int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+        int sse = __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1) && (c >> 9 & 1);
+        hw = sha && sse;
     }
     return hw && !force_portable;
 #else
@@ -145,6 +147,8 @@ void duro_sha256_init(duro_sha256 *c)
 
 void duro_sha256_update(duro_sha256 *c, const void *data, size_t n)
 {
+    if (n == 0) /* data may be NULL then */
+        return;
     const unsigned char *p = data;
     size_t used = (size_t)(c->bytes & 63);
     c->bytes += n;

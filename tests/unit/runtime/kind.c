@@ -36,7 +36,7 @@ TEST(every_op_name_finds_its_row)
     }
     /* kv+snapshot, ratelimit, session, auth, resources, registry queries
      * (resources, namespaces, server.info), namespaces.delete */
-    ASSERT_EQ(names, 10 + 3 + 6 + 5 + 2 + 5 + 1 + 5);
+    ASSERT_EQ(names, 10 + 3 + 6 + 5 + 2 + 5 + 1 + 6);
     int kind, op;
     ASSERT(duro_op_find(T, "kv.gets", 7, &kind, &op) == NULL);
     ASSERT(duro_op_find(T, "kv.ge", 5, &kind, &op) == NULL);
