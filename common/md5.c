@@ -3,6 +3,8 @@
  */
 #include "common/md5.h"
 
+#include "common/digest.h"
+
 #include <string.h>
 
 static const uint32_t K[64] = {
@@ -75,37 +77,21 @@ void duro_md5_init(duro_md5 *c)
     c->bytes = 0;
 }
 
+/* duro_blocks_fn over the MD5 state. */
+static void md5_blocks(void *state, const unsigned char *p, size_t n)
+{
+    for (; n--; p += 64)
+        block(state, p);
+}
+
 void duro_md5_update(duro_md5 *c, const void *data, size_t n)
 {
-    if (n == 0) /* data may be NULL then */
-        return;
-    const unsigned char *p = data;
-    size_t used = (size_t)(c->bytes & 63);
-    c->bytes += n;
-    if (used) {
-        size_t take = 64 - used < n ? 64 - used : n;
-        memcpy(c->buf + used, p, take);
-        p += take;
-        n -= take;
-        if (used + take < 64)
-            return;
-        block(c->h, c->buf);
-    }
-    for (; n >= 64; p += 64, n -= 64)
-        block(c->h, p);
-    memcpy(c->buf, p, n);
+    duro_digest_feed(c->h, c->buf, &c->bytes, md5_blocks, data, n);
 }
 
 void duro_md5_final(duro_md5 *c, unsigned char out[16])
 {
-    uint64_t bits = c->bytes * 8;
-    static const unsigned char pad[64] = {0x80};
-    size_t used = (size_t)(c->bytes & 63);
-    duro_md5_update(c, pad, used < 56 ? 56 - used : 120 - used);
-    unsigned char len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (unsigned char)(bits >> (8 * i));
-    duro_md5_update(c, len, 8);
+    duro_digest_pad(c->h, c->buf, &c->bytes, md5_blocks, 0);
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
             out[i * 4 + j] = (unsigned char)(c->h[i] >> (8 * j));

@@ -5,6 +5,8 @@
  */
 #include "common/sha256.h"
 
+#include "common/digest.h"
+
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -125,16 +127,16 @@ int duro_sha256_hw(void)
 
 void duro_sha256_portable(int on) { force_portable = on; }
 
-static void blocks(duro_sha256 *c, const unsigned char *p, size_t n)
+static void blocks_hw(void *h, const unsigned char *p, size_t n)
 {
 #ifdef HAVE_NI
-    if (c->hw) {
-        blocks_ni(c->h, p, n);
-        return;
-    }
+    blocks_ni(h, p, n);
+#else
+    blocks_c(h, p, n);
 #endif
-    blocks_c(c->h, p, n);
 }
+
+static void blocks_sw(void *h, const unsigned char *p, size_t n) { blocks_c(h, p, n); }
 
 void duro_sha256_init(duro_sha256 *c)
 {
@@ -147,38 +149,12 @@ void duro_sha256_init(duro_sha256 *c)
 
 void duro_sha256_update(duro_sha256 *c, const void *data, size_t n)
 {
-    if (n == 0) /* data may be NULL then */
-        return;
-    const unsigned char *p = data;
-    size_t used = (size_t)(c->bytes & 63);
-    c->bytes += n;
-    if (used) {
-        size_t take = 64 - used < n ? 64 - used : n;
-        memcpy(c->buf + used, p, take);
-        p += take;
-        n -= take;
-        if (used + take < 64)
-            return;
-        blocks(c, c->buf, 1);
-    }
-    if (n >= 64) {
-        blocks(c, p, n / 64);
-        p += n / 64 * 64;
-        n %= 64;
-    }
-    memcpy(c->buf, p, n);
+    duro_digest_feed(c->h, c->buf, &c->bytes, c->hw ? blocks_hw : blocks_sw, data, n);
 }
 
 void duro_sha256_final(duro_sha256 *c, unsigned char out[32])
 {
-    uint64_t bits = c->bytes * 8;
-    static const unsigned char pad[64] = {0x80};
-    size_t used = (size_t)(c->bytes & 63);
-    duro_sha256_update(c, pad, used < 56 ? 56 - used : 120 - used);
-    unsigned char len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (unsigned char)(bits >> (56 - 8 * i));
-    duro_sha256_update(c, len, 8);
+    duro_digest_pad(c->h, c->buf, &c->bytes, c->hw ? blocks_hw : blocks_sw, 1);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(c->h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);

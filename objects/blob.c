@@ -91,9 +91,10 @@ static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;
 static char (*inflight)[33];
 static size_t inflight_n, inflight_cap;
 
-void duro_blob_inflight_add(const char *file)
+/* With inflight_mu held. Out of memory: not marked, and a sweep in the
+ * next moments could take the file (the put then fails at its step 1). */
+static void inflight_add_locked(const char *file)
 {
-    pthread_mutex_lock(&inflight_mu);
     if (inflight_n == inflight_cap) {
         size_t cap = inflight_cap ? inflight_cap * 2 : 64;
         void *p = realloc(inflight, cap * sizeof *inflight);
@@ -102,21 +103,31 @@ void duro_blob_inflight_add(const char *file)
             inflight_cap = cap;
         }
     }
-    /* out of memory: not marked, and a sweep in the next moments could take
-     * the file (the put then fails at its step 1: see put_commit) */
     if (inflight_n < inflight_cap)
         memcpy(inflight[inflight_n++], file, 33);
+}
+
+/* With inflight_mu held. */
+static void inflight_del_locked(const char *file)
+{
+    for (size_t i = 0; i < inflight_n; i++)
+        if (memcmp(inflight[i], file, 33) == 0) {
+            memcpy(inflight[i], inflight[--inflight_n], 33);
+            break;
+        }
+}
+
+void duro_blob_inflight_add(const char *file)
+{
+    pthread_mutex_lock(&inflight_mu);
+    inflight_add_locked(file);
     pthread_mutex_unlock(&inflight_mu);
 }
 
 void duro_blob_inflight_del(const char *file)
 {
     pthread_mutex_lock(&inflight_mu);
-    for (size_t i = 0; i < inflight_n; i++)
-        if (memcmp(inflight[i], file, 33) == 0) {
-            memcpy(inflight[i], inflight[--inflight_n], 33);
-            break;
-        }
+    inflight_del_locked(file);
     pthread_mutex_unlock(&inflight_mu);
 }
 
@@ -692,11 +703,7 @@ static void upload_end(upload *u)
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", u->dir, u->file);
     unlink(path);
-    for (size_t i = 0; i < inflight_n; i++) /* its file is no longer being written */
-        if (memcmp(inflight[i], u->file, 33) == 0) {
-            memcpy(inflight[i], inflight[--inflight_n], 33);
-            break;
-        }
+    inflight_del_locked(u->file); /* no longer being written */
     free(u->key);
     free(u->dir);
     memset(u, 0, sizeof *u);
@@ -749,16 +756,7 @@ static int upload_begin(duro_ns *ns, duro_msg *m, duro_blob_req *r, const char *
         duro_md5_init(&slot->md5);
         memcpy(r->upload, slot->id, 33);
         memcpy(r->file, slot->file, 33);
-        if (inflight_n == inflight_cap) {
-            size_t cap = inflight_cap ? inflight_cap * 2 : 64;
-            void *p = realloc(inflight, cap * sizeof *inflight);
-            if (p) {
-                inflight = p;
-                inflight_cap = cap;
-            }
-        }
-        if (inflight_n < inflight_cap)
-            memcpy(inflight[inflight_n++], slot->file, 33);
+        inflight_add_locked(slot->file);
     }
     pthread_mutex_unlock(&inflight_mu);
     if (!slot) {
