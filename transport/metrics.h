@@ -18,7 +18,8 @@
     X(RL_CHECK, "ratelimit_check") X(RL_GET, "ratelimit_get") X(RL_RESET, "ratelimit_reset")   \
     X(SESSION, "session") X(AUTH, "auth") X(SNAPSHOT, "snapshot") X(RESOURCES, "resources")    \
     X(NAMESPACES, "namespaces") X(INFO, "info") X(OPTIONS, "options")                       \
-    X(HEALTHZ, "healthz") X(METRICS, "metrics") X(OTHER, "other")
+    X(HEALTHZ, "healthz") X(METRICS, "metrics") X(OTHER, "other")                          \
+    X(SQL, "sql")
 
 enum duro_route {
 #define DURO__R(name, label) DURO_ROUTE_##name,
