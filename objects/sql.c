@@ -118,7 +118,9 @@ static void note_table(duro_sql_effects *fx, const char *t)
 
 static const char *const pragma_allowed[] = {"table_info", "table_xinfo", "table_list",
                                              "index_list", "index_info",  "index_xinfo",
-                                             "foreign_key_list"};
+                                             "foreign_key_list",
+                                             /* read by fts5 on the same connection */
+                                             "data_version"};
 
 static const char *const vtab_allowed[] = {"fts5", "fts4", "fts3", "rtree"};
 
@@ -135,10 +137,14 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
                      const char *a4)
 {
     run *c = arg;
-    (void)a3;
     (void)a4;
     if (c->internal)
         return SQLITE_OK;
+    int schema_code = (code >= SQLITE_CREATE_INDEX && code <= SQLITE_DROP_VIEW &&
+                       code != SQLITE_DELETE) ||
+                      code == SQLITE_CREATE_VTABLE || code == SQLITE_DROP_VTABLE;
+    if (schema_code && a3 && strcasecmp(a3, "main") != 0) /* CREATE TABLE temp.t */
+        return deny(c, "TEMP tables, views, triggers and indexes");
     switch (code) {
     case SQLITE_SELECT:
     case SQLITE_RECURSIVE:
@@ -147,7 +153,8 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
         if (duro_sql_hidden(a1))
             return deny(c, "table %s is internal to the server", a1);
         if (is_schema_table(a1)) {
-            if ((a2 && strcasecmp(a2, "ROWID") == 0) || c->schema_ok)
+            /* its rowid, or no column (count(*)), tells nothing */
+            if ((a2 && (strcasecmp(a2, "ROWID") == 0 || !a2[0])) || c->schema_ok)
                 return SQLITE_OK;
             return deny(c, "reading %s (use PRAGMA table_list)", a1);
         }
@@ -373,7 +380,7 @@ static int stmt_error(run *c, int rc, int *sqlite_rc, char *err, size_t errlen)
                     "statement interrupted after %lld ms (--sql-timeout-ms); nothing of this"
                     " request was applied",
                     (long long)c->timeout_ms);
-    if ((rc & 0xff) == SQLITE_AUTH)
+    if ((rc & 0xff) == SQLITE_AUTH || c->why[0])
         return fail(err, errlen, DURO_BAD_REQUEST, "not allowed: %s",
                     c->why[0] ? c->why : sqlite3_errmsg(c->db));
     if ((rc & 0xff) == SQLITE_TOOBIG)
