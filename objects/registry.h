@@ -6,10 +6,12 @@
  * times and metadata. KV keys are type "kv" and tracked automatically: the KV
  * object appends change notices (runtime/notice.h) inside its transaction and
  * the namespace's owner hands them to the registry after COMMIT. Other types
- * ("do", and "d1"/"r2" until those kinds track themselves) are registered by
+ * ("do", and "r2" until blobs track themselves) are registered by
  * hand; a registration is a write to the namespace's own file
  * (_duro_resources, run by the namespace's owner as kind DURO_KIND_RESOURCE)
- * that sends a notice like any KV write. So every namespace file holds the
+ * that sends a notice like any KV write. SQL tables ("d1") keep their rows in
+ * the same table, written by the SQL kind's flush (objects/sql.h). So every
+ * namespace file holds the
  * truth about its resources, and the registry's own file (<data>/_registry.db)
  * is an index that can always be rebuilt from them (runtime/registry.h).
  *
