@@ -6,7 +6,11 @@
  * An op runs on the owner inside the batch's transaction, as one SAVEPOINT.
  * While the user's SQL is prepared and stepped (and only then) the
  * connection has:
- *   - an authorizer (authorize()) that hides _duro_* and sqlite_schema and
+ *   - an authorizer (authorize()) — installed once per connection and active
+ *     only then: installing or removing an authorizer expires every prepared
+ *     statement of the connection, so the server's own statements (and the
+ *     cached user ones) would be prepared again after every SQL op — that
+ *     hides _duro_* and sqlite_schema and
  *     refuses ATTACH/DETACH, load_extension, TEMP objects, transactions and
  *     PRAGMAs outside a short read-only list. SQLite's own nested parses
  *     (CREATE TABLE writes sqlite_schema; DROP and ALTER TABLE read it) go
@@ -18,7 +22,10 @@
  *   - a progress handler that interrupts it past the op's deadline;
  *   - sqlite3_limit: value length <= the reply cap, 0 attached databases,
  *     100 variables (the previous limits come back afterwards).
- * Then the savepoint is released (or rolled back and released). SQLite rolls
+ * Then the savepoint is released (or rolled back and released). The last
+ * few user statements that were a whole request (no DDL) stay prepared, with
+ * what the authorizer said of them (duro_sql_cache); SQLite prepares them
+ * again, through the authorizer, when the schema changed. SQLite rolls
  * the whole transaction back by itself on some errors (an interrupted or
  * out-of-memory write statement, I/O errors): then the op fails as a storage
  * error, so the actor fails the batch's writes to this namespace instead of
@@ -88,6 +95,10 @@ typedef struct run {
     int ddl;        /* creates, drops or alters something */
     int table_list; /* PRAGMA table_list: its rows are filtered */
     char why[160];  /* the first thing the authorizer refused */
+    /* the tables the statement being prepared writes (for the cache) */
+    size_t st_n;
+    int st_over;
+    char st_tables[DURO_SQL_CACHE_TABLES][64];
 } run;
 
 static int deny(run *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -169,8 +180,17 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     case SQLITE_DELETE:
         if (duro_sql_hidden(a1))
             return deny(c, "table %s is internal to the server", a1);
-        if (!is_schema_table(a1))
+        if (!is_schema_table(a1) && a1 && strncasecmp(a1, "sqlite_", 7) != 0) {
             note_table(c->fx, a1);
+            size_t i = 0;
+            while (i < c->st_n && strcmp(c->st_tables[i], a1) != 0)
+                i++;
+            if (i == c->st_n && (c->st_n == DURO_SQL_CACHE_TABLES ||
+                                 strlen(a1) >= sizeof c->st_tables[0]))
+                c->st_over = 1;
+            else if (i == c->st_n)
+                snprintf(c->st_tables[c->st_n++], sizeof c->st_tables[0], "%s", a1);
+        }
         return SQLITE_OK; /* sqlite_schema: SQLite's own nested writes (users cannot) */
     case SQLITE_CREATE_TABLE:
     case SQLITE_CREATE_VIEW:
@@ -255,6 +275,14 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     default:
         return deny(c, "this kind of statement (authorizer action %d)", code);
     }
+}
+
+/* The authorizer of a connection with a cache: the run's while user SQL runs. */
+static int authorize_cached(void *arg, int code, const char *a1, const char *a2, const char *a3,
+                            const char *a4)
+{
+    duro_sql_cache *k = arg;
+    return k->active ? authorize(k->active, code, a1, a2, a3, a4) : SQLITE_OK;
 }
 
 static int progress(void *arg)
@@ -515,6 +543,8 @@ static int prepare(run *c, const char *sql, size_t len, size_t *pos, sqlite3_stm
                    int *sqlite_rc, char *err, size_t errlen)
 {
     c->schema_ok = c->alter = c->ddl = c->table_list = 0;
+    c->st_n = 0;
+    c->st_over = 0;
     c->why[0] = '\0';
     const char *tail = NULL;
     int rc = sqlite3_prepare_v3(c->db, sql + *pos, (int)(len - *pos), 0, st, &tail);
@@ -526,9 +556,75 @@ static int prepare(run *c, const char *sql, size_t len, size_t *pos, sqlite3_stm
     return DURO_OK;
 }
 
+void duro_sql_cache_clear(duro_sql_cache *c)
+{
+    if (!c)
+        return;
+    if (c->db)
+        sqlite3_set_authorizer(c->db, NULL, NULL);
+    sqlite3_finalize(c->sp_begin);
+    sqlite3_finalize(c->sp_release);
+    sqlite3_finalize(c->sp_rollback);
+    for (size_t i = 0; i < DURO_SQL_CACHE_SLOTS; i++) {
+        sqlite3_finalize(c->slots[i].st);
+        free(c->slots[i].sql);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+/* The cached statement of the whole text s, made ready to run (the run's
+ * flags and written tables as when it was prepared), or NULL. */
+static sqlite3_stmt *cache_get(run *c, duro_sql_cache *cache, const duro_sql_stmt *s,
+                               duro_sql_cached **slot)
+{
+    for (size_t i = 0; cache && i < DURO_SQL_CACHE_SLOTS; i++) {
+        duro_sql_cached *e = &cache->slots[i];
+        if (e->sql && e->len == s->len && memcmp(e->sql, s->sql, s->len) == 0) {
+            c->schema_ok = e->schema_ok;
+            c->alter = e->alter;
+            c->table_list = e->table_list;
+            c->ddl = 0;
+            c->why[0] = '\0';
+            for (size_t t = 0; t < e->n_tables; t++)
+                note_table(c->fx, e->tables[t]);
+            *slot = e;
+            return e->st;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps st (just prepared from all of s) in the cache if it may be: one
+ * whole statement, no DDL, nothing refused, few tables. *slot gets its
+ * entry (NULL if not kept: the caller finalizes it). */
+static void cache_put(run *c, duro_sql_cache *cache, const duro_sql_stmt *s, size_t pos,
+                      sqlite3_stmt *st, duro_sql_cached **slot)
+{
+    *slot = NULL;
+    if (!cache || s->len > DURO_SQL_CACHE_TEXT_MAX || c->ddl || c->alter || c->why[0] ||
+        c->st_over)
+        return;
+    for (size_t i = pos; i < s->len; i++)
+        if (s->sql[i] != ' ' && s->sql[i] != '\n' && s->sql[i] != '\t' && s->sql[i] != '\r' &&
+            s->sql[i] != ';')
+            return;
+    char *text = malloc(s->len + 1);
+    if (!text)
+        return;
+    duro_sql_cached *e = &cache->slots[cache->next++ % DURO_SQL_CACHE_SLOTS];
+    sqlite3_finalize(e->st);
+    free(e->sql);
+    memcpy(text, s->sql, s->len + 1);
+    *e = (duro_sql_cached){.sql = text, .len = s->len, .st = st, .schema_ok = c->schema_ok,
+                           .table_list = c->table_list, .n_tables = c->st_n};
+    memcpy(e->tables, c->st_tables, sizeof e->tables);
+    *slot = e;
+}
+
 /* Runs statement s (exec: every statement of its text) into out. */
-static int run_one(run *c, int op, const duro_sql_req *r, const duro_sql_stmt *s, duro_buf *out,
-                   size_t start, size_t cap, meta *mt, int *sqlite_rc, char *err, size_t errlen)
+static int run_one(run *c, duro_sql_cache *cache, int op, const duro_sql_req *r,
+                   const duro_sql_stmt *s, duro_buf *out, size_t start, size_t cap, meta *mt,
+                   int *sqlite_rc, char *err, size_t errlen)
 {
     msgpack_packer pk;
     duro_tape_packer(&pk, out);
@@ -536,8 +632,15 @@ static int run_one(run *c, int op, const duro_sql_req *r, const duro_sql_stmt *s
     int count = 0, st = DURO_OK;
     sqlite3_stmt *stmt = NULL;
     for (;;) {
-        if ((st = prepare(c, s->sql, s->len, &pos, &stmt, sqlite_rc, err, errlen)) != DURO_OK)
-            return st;
+        duro_sql_cached *slot = NULL;
+        if (pos == 0 && (stmt = cache_get(c, cache, s, &slot)) != NULL) {
+            pos = s->len;
+        } else {
+            if ((st = prepare(c, s->sql, s->len, &pos, &stmt, sqlite_rc, err, errlen)) != DURO_OK)
+                return st;
+            if (stmt && count == 0)
+                cache_put(c, cache, s, pos, stmt, &slot);
+        }
         if (!stmt) {
             if (count == 0)
                 return fail(err, errlen, DURO_BAD_REQUEST, "no SQL statement in \"sql\"");
@@ -545,7 +648,7 @@ static int run_one(run *c, int op, const duro_sql_req *r, const duro_sql_stmt *s
         }
         count++;
         if (count > 1 && (op != DURO_SQL_EXEC || s->n_params)) {
-            sqlite3_finalize(stmt);
+            sqlite3_finalize(stmt); /* never a cached one: that is a whole text */
             return fail(err, errlen, DURO_BAD_REQUEST,
                         op == DURO_SQL_EXEC
                             ? "exec with params runs exactly one statement"
@@ -570,7 +673,12 @@ static int run_one(run *c, int op, const duro_sql_req *r, const duro_sql_stmt *s
                                   errlen);
             }
         }
-        sqlite3_finalize(stmt);
+        if (slot) { /* kept: it holds no row and no pointer into this request */
+            sqlite3_reset(stmt);
+            sqlite3_clear_bindings(stmt);
+        } else {
+            sqlite3_finalize(stmt);
+        }
         if (st != DURO_OK)
             return st;
         if (op != DURO_SQL_EXEC) {
@@ -585,15 +693,31 @@ static int exec_sql(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-int duro_sql_run(sqlite3 *db, int op, const duro_sql_req *r, size_t reply_cap, duro_buf *out,
-                 duro_sql_effects *fx, int *sqlite_rc, char *err, size_t errlen)
+/* Runs one of the savepoint's statements, kept in *slot when there is a cache. */
+static int control(sqlite3 *db, sqlite3_stmt **slot, const char *sql)
+{
+    if (!slot)
+        return exec_sql(db, sql);
+    if (!*slot) {
+        int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    int rc = sqlite3_step(*slot);
+    sqlite3_reset(*slot);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int duro_sql_run(sqlite3 *db, duro_sql_cache *cache, int op, const duro_sql_req *r,
+                 size_t reply_cap, duro_buf *out, duro_sql_effects *fx, int *sqlite_rc, char *err,
+                 size_t errlen)
 {
     *sqlite_rc = 0;
     err[0] = '\0';
     memset(fx, 0, offsetof(duro_sql_effects, tables));
     size_t start = out->len;
     int in_txn = !sqlite3_get_autocommit(db);
-    int rc = exec_sql(db, "SAVEPOINT duro_sql");
+    int rc = control(db, cache ? &cache->sp_begin : NULL, "SAVEPOINT duro_sql");
     if (rc != SQLITE_OK) {
         *sqlite_rc = rc;
         snprintf(err, errlen, "storage error: %s", sqlite3_errmsg(db));
@@ -608,7 +732,15 @@ int duro_sql_run(sqlite3 *db, int op, const duro_sql_req *r, size_t reply_cap, d
     int old_att = sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
     int old_var = sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, DURO_SQL_PARAMS_MAX);
     sqlite3_set_last_insert_rowid(db, 0);
-    sqlite3_set_authorizer(db, authorize, &c);
+    if (!cache) {
+        sqlite3_set_authorizer(db, authorize, &c);
+    } else {
+        if (cache->db != db) { /* first use (a cache serves one connection) */
+            cache->db = db;
+            sqlite3_set_authorizer(db, authorize_cached, cache);
+        }
+        cache->active = &c;
+    }
     sqlite3_progress_handler(db, PROGRESS_STEPS, progress, &c);
 
     msgpack_packer pk;
@@ -620,7 +752,7 @@ int duro_sql_run(sqlite3 *db, int op, const duro_sql_req *r, size_t reply_cap, d
     for (size_t i = 0; st == DURO_OK && i < r->n; i++) {
         if (op == DURO_SQL_BATCH)
             mt = (meta){.t0_ns = mono_ns()};
-        st = run_one(&c, op, r, &r->stmts[i], out, start, reply_cap, &mt, sqlite_rc, err,
+        st = run_one(&c, cache, op, r, &r->stmts[i], out, start, reply_cap, &mt, sqlite_rc, err,
                      errlen);
         if (st != DURO_OK && op == DURO_SQL_BATCH && r->n > 1) {
             char tmp[192];
@@ -635,11 +767,15 @@ int duro_sql_run(sqlite3 *db, int op, const duro_sql_req *r, size_t reply_cap, d
     }
 
     sqlite3_progress_handler(db, 0, NULL, NULL);
-    sqlite3_set_authorizer(db, NULL, NULL);
+    if (cache)
+        cache->active = NULL;
+    else
+        sqlite3_set_authorizer(db, NULL, NULL);
     sqlite3_limit(db, SQLITE_LIMIT_LENGTH, old_len);
     sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, old_att);
     sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, old_var);
-    if (st == DURO_OK && (rc = exec_sql(db, "RELEASE duro_sql")) != SQLITE_OK) {
+    if (st == DURO_OK &&
+        (rc = control(db, cache ? &cache->sp_release : NULL, "RELEASE duro_sql")) != SQLITE_OK) {
         *sqlite_rc = rc;
         snprintf(err, errlen, "storage error: %s", sqlite3_errmsg(db));
         st = duro_status_from_sqlite(rc) == DURO_OK ? DURO_INTERNAL : duro_status_from_sqlite(rc);
@@ -656,8 +792,8 @@ int duro_sql_run(sqlite3 *db, int op, const duro_sql_req *r, size_t reply_cap, d
                 *sqlite_rc = *sqlite_rc ? *sqlite_rc : SQLITE_ABORT;
             }
         } else if (!sqlite3_get_autocommit(db)) {
-            exec_sql(db, "ROLLBACK TO duro_sql");
-            exec_sql(db, "RELEASE duro_sql");
+            control(db, cache ? &cache->sp_rollback : NULL, "ROLLBACK TO duro_sql");
+            control(db, cache ? &cache->sp_release : NULL, "RELEASE duro_sql");
         }
         memset(fx, 0, offsetof(duro_sql_effects, tables));
     }
@@ -666,10 +802,16 @@ int duro_sql_run(sqlite3 *db, int op, const duro_sql_req *r, size_t reply_cap, d
 
 /* ---- the kind ---- */
 
-/* The tables written since the last flush (a duro_sql_effects as a set). */
-static duro_sql_effects *state_of(duro_ns *ns, int create)
+/* The kind's state of a namespace: the tables written since the last flush
+ * (a duro_sql_effects as a set) and the connection's statement cache. */
+typedef struct sql_state {
+    duro_sql_effects fx;
+    duro_sql_cache cache;
+} sql_state;
+
+static sql_state *state_of(duro_ns *ns, int create)
 {
-    duro_sql_effects *s = ns->kind_state[DURO_KIND_SQL];
+    sql_state *s = ns->kind_state[DURO_KIND_SQL];
     if (!s && create && (s = calloc(1, sizeof *s)))
         ns->kind_state[DURO_KIND_SQL] = s;
     return s;
@@ -684,10 +826,11 @@ static int sql_exec(duro_ns *ns, duro_msg *m, int64_t now)
         return duro_msg_fail(m, DURO_NOMEM, "out of memory");
     int rc = 0;
     char err[sizeof m->errmsg];
-    int st = duro_sql_run(ns->db, m->op, m->req, duro_ns_reply_cap(ns), &m->body, fx, &rc, err,
-                          sizeof err);
+    sql_state *state = state_of(ns, 1); /* NULL: run without a cache */
+    int st = duro_sql_run(ns->db, state ? &state->cache : NULL, m->op, m->req,
+                          duro_ns_reply_cap(ns), &m->body, fx, &rc, err, sizeof err);
     if (st == DURO_OK && (fx->wrote || fx->ddl)) {
-        duro_sql_effects *s = state_of(ns, 1);
+        duro_sql_effects *s = state ? &state->fx : NULL;
         if (!s) {
             free(fx);
             return duro_ns_fail(ns, m, -DURO_NOMEM);
@@ -763,7 +906,8 @@ static int flush_table(duro_ns *ns, const char *name, int64_t now)
 static int sql_flush(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    duro_sql_effects *s = state_of(ns, 0);
+    sql_state *state = state_of(ns, 0);
+    duro_sql_effects *s = state ? &state->fx : NULL;
     if (!s) {
         ns->dirty_kinds &= ~(1u << DURO_KIND_SQL);
         return 0;
@@ -821,7 +965,10 @@ static int sql_flush(duro_ns *ns)
 
 static void sql_ns_close(duro_ns *ns)
 {
-    free(ns->kind_state[DURO_KIND_SQL]);
+    sql_state *s = ns->kind_state[DURO_KIND_SQL];
+    if (s)
+        duro_sql_cache_clear(&s->cache);
+    free(s);
     ns->kind_state[DURO_KIND_SQL] = NULL;
 }
 

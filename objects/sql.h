@@ -95,6 +95,39 @@ typedef struct duro_sql_effects {
     char tables[DURO_SQL_TABLES_MAX][128]; /* tables written (names that fit) */
 } duro_sql_effects;
 
+/* Prepared statements kept for one connection (the namespace's, in the
+ * kind's state): the savepoint's own three, and the last few user
+ * statements that were one whole request each (no DDL, at most 4 KiB of
+ * text), with what the authorizer said of them. */
+#define DURO_SQL_CACHE_SLOTS 16
+#define DURO_SQL_CACHE_TEXT_MAX 4096
+#define DURO_SQL_CACHE_TABLES 4
+
+typedef struct duro_sql_cached {
+    char *sql; /* NULL: a free slot */
+    size_t len;
+    sqlite3_stmt *st;
+    int schema_ok, alter, table_list;
+    size_t n_tables;
+    char tables[DURO_SQL_CACHE_TABLES][64]; /* the tables it writes */
+} duro_sql_cached;
+
+typedef struct duro_sql_cache {
+    /* the authorizer stays installed on db while the cache lives (installing
+     * or removing one expires every prepared statement of the connection:
+     * the server's own would be prepared again after each SQL op); it
+     * refuses nothing while no user SQL runs (active NULL) */
+    sqlite3 *db;
+    void *active;
+    sqlite3_stmt *sp_begin, *sp_release, *sp_rollback;
+    duro_sql_cached slots[DURO_SQL_CACHE_SLOTS];
+    unsigned next; /* the slot to replace next */
+} duro_sql_cache;
+
+/* Finalizes every statement of c and removes its authorizer (before its
+ * connection closes or the cache is freed) and empties it. NULL is a no-op. */
+void duro_sql_cache_clear(duro_sql_cache *c);
+
 /* Runs op's request on db in one SAVEPOINT (released on success, rolled
  * back on error) with the authorizer, limits and time budget on, and
  * appends the reply tape to out (nothing on error). reply_cap bounds the
@@ -102,10 +135,12 @@ typedef struct duro_sql_effects {
  * DURO_PAYLOAD_TOO_LARGE with a message in err (the op was undone); or a
  * storage status with *sqlite_rc the failed call's result code (the caller
  * fails the transaction: SQLite may have rolled it back already). fx (not
- * NULL) gets what the op did. Exposed for tests: the kind's exec is this
+ * NULL) gets what the op did. cache (NULL: none) keeps prepared statements
+ * of db between calls. Exposed for tests: the kind's exec is this
  * over the namespace's handle. */
-int duro_sql_run(sqlite3 *db, int op, const duro_sql_req *r, size_t reply_cap, duro_buf *out,
-                 duro_sql_effects *fx, int *sqlite_rc, char *err, size_t errlen);
+int duro_sql_run(sqlite3 *db, duro_sql_cache *cache, int op, const duro_sql_req *r,
+                 size_t reply_cap, duro_buf *out, duro_sql_effects *fx, int *sqlite_rc, char *err,
+                 size_t errlen);
 
 /* 1 if name is one user SQL may not see: _duro_* (any case),
  * sqlite_autoindex__duro_*, else 0. */

@@ -6,8 +6,8 @@
  * stand-in server table, which must come out untouched.
  *
  * Input layout: byte 0 selects the op (bits 0-1, mod 3), the encoding (bit
- * 2: msgpack), read-only (bit 3) and whether to run it (bit 4); the rest is
- * the body.
+ * 2: msgpack), read-only (bit 3), whether to run it (bit 4) and with the
+ * statement cache (bit 5); the rest is the body.
  */
 #include <sqlite3.h>
 #include <stdint.h>
@@ -77,7 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         duro_buf out = {0};
         duro_sql_effects fx;
         int rc;
-        duro_sql_run(db, op, r, 1 << 16, &out, &fx, &rc, err, sizeof err);
+        static duro_sql_cache cache;
+        duro_sql_run(db, (sel & 32) ? &cache : NULL, op, r, 1 << 16, &out, &fx, &rc, err,
+                     sizeof err);
         duro_buf_free(&out);
         if (kv_sum() != before || !sqlite3_get_autocommit(db))
             abort();

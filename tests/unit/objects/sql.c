@@ -44,6 +44,8 @@ typedef struct res {
 } res;
 
 static duro_limits test_lim = {.sql_timeout_ms = 1000, .sql_max_rows = 50};
+static duro_sql_cache cache; /* used when use_cache (one db at a time) */
+static int use_cache;
 
 /* Decodes body (JSON text) as op and runs it on db; cap bounds the reply. */
 static res *run_cap(sqlite3 *db, int op, const char *body, int read_only, size_t cap)
@@ -60,7 +62,8 @@ static res *run_cap(sqlite3 *db, int op, const char *body, int read_only, size_t
     json_decref(j);
     if (r->st == DURO_OK) {
         int rc;
-        r->st = duro_sql_run(db, op, q, cap, &r->tape, &r->fx, &rc, r->err, sizeof r->err);
+        r->st = duro_sql_run(db, use_cache ? &cache : NULL, op, q, cap, &r->tape, &r->fx, &rc, r->err,
+                             sizeof r->err);
         if (r->st != DURO_OK && r->tape.len)
             abort(); /* nothing is left in the reply on error */
     }
@@ -618,6 +621,53 @@ TEST(inside_a_transaction_a_failed_op_undoes_only_itself)
     ASSERT_STREQ((const char *)sqlite3_column_text(s, 1), "1,2,6");
     sqlite3_finalize(s);
     sqlite3_close(db);
+}
+
+TEST(cached_statements_answer_the_same_and_still_note_their_tables)
+{
+    sqlite3 *db = open_db();
+    use_cache = 1;
+    for (int pass = 0; pass < 3; pass++) { /* the later passes run from the cache */
+        char err[256];
+        ASSERT_EQ(exec_status(db, "SELECT * FROM _duro_kv", err), DURO_BAD_REQUEST);
+        ASSERT_EQ(exec_status(db, "PRAGMA journal_mode", err), DURO_BAD_REQUEST);
+        res *r = run(db, DURO_SQL_EXEC, "{\"sql\":\"INSERT INTO u(b) VALUES(?)\",\"params\":[\"x\"]}");
+        ASSERT_EQ(r->st, DURO_OK);
+        ASSERT(r->fx.wrote);
+        ASSERT_EQ(r->fx.n_tables, 1);
+        ASSERT_STREQ(r->fx.tables[0], "u");
+        res_free(r);
+        r = run(db, DURO_SQL_QUERY, "{\"sql\":\"PRAGMA table_list\"}");
+        char *j = as_json(r);
+        ASSERT(j && strstr(j, "\"name\":\"u\"") && !strstr(j, "_duro_"));
+        free(j);
+        res_free(r);
+        r = run(db, DURO_SQL_QUERY, "{\"sql\":\"SELECT count(*) AS n FROM u WHERE a > ?\",\"params\":[0]}");
+        j = as_json(r);
+        char want[32];
+        snprintf(want, sizeof want, "\"n\":%d", 3 + pass);
+        ASSERT(j && strstr(j, want));
+        free(j);
+        res_free(r);
+        /* wrong params on a cached statement, then right ones */
+        r = run(db, DURO_SQL_QUERY, "{\"sql\":\"SELECT count(*) AS n FROM u WHERE a > ?\"}");
+        ASSERT_EQ(r->st, DURO_BAD_REQUEST);
+        res_free(r);
+        r = run_cap(db, DURO_SQL_EXEC, "{\"sql\":\"INSERT INTO u(b) VALUES(?)\",\"params\":[\"y\"]}", 1,
+                    1 << 20);
+        ASSERT_EQ(r->st, DURO_FORBIDDEN); /* read-only, from the cache too */
+        res_free(r);
+    }
+    /* a schema change under a cached statement: SQLite prepares it again */
+    ASSERT_EQ(exec_status(db, "ALTER TABLE u ADD COLUMN c", NULL), DURO_OK);
+    ASSERT_EQ(exec_status(db, "DROP TABLE u", NULL), DURO_OK);
+    res *r = run(db, DURO_SQL_EXEC, "{\"sql\":\"INSERT INTO u(b) VALUES(?)\",\"params\":[\"x\"]}");
+    ASSERT_EQ(r->st, DURO_BAD_REQUEST);
+    ASSERT(strstr(r->err, "no such table: u") != NULL);
+    res_free(r);
+    use_cache = 0;
+    duro_sql_cache_clear(&cache);
+    ASSERT_EQ(sqlite3_close(db), SQLITE_OK); /* nothing left unfinalized */
 }
 
 TEST(hidden_names)
