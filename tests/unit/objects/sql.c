@@ -225,6 +225,7 @@ TEST(user_ddl_and_dml_go_through)
         "REINDEX t_z",
         "CREATE VIRTUAL TABLE docs USING fts5(body)",
         "INSERT INTO docs VALUES('hello world')",
+        "SELECT * FROM docs WHERE docs MATCH 'hello'",
         "DROP TABLE docs",
         "DELETE FROM t2",
         "DROP TABLE t2",
@@ -668,6 +669,32 @@ TEST(cached_statements_answer_the_same_and_still_note_their_tables)
     use_cache = 0;
     duro_sql_cache_clear(&cache);
     ASSERT_EQ(sqlite3_close(db), SQLITE_OK); /* nothing left unfinalized */
+}
+
+TEST(an_interrupted_write_that_sqlite_rolls_back_entirely_is_a_storage_error)
+{
+    sqlite3 *db = open_db();
+    test_lim.sql_timeout_ms = 100;
+    ASSERT_EQ(sqlite3_exec(db, "BEGIN; INSERT INTO _duro_kv VALUES('other op', 'x')", NULL, NULL,
+                           NULL),
+              SQLITE_OK);
+    res *r = run(db, DURO_SQL_EXEC,
+                 "{\"sql\":\"INSERT INTO u(b) SELECT x FROM (WITH RECURSIVE c(x) AS (SELECT 1"
+                 " UNION ALL SELECT x+1 FROM c) SELECT x FROM c)\"}");
+    test_lim.sql_timeout_ms = 1000;
+    /* SQLite rolled the whole transaction back: the other op's write is gone
+     * too, so this must fail the batch (a storage status), not answer 400 */
+    if (sqlite3_get_autocommit(db)) {
+        fprintf(stderr, "  (SQLite rolled back the whole transaction)\n");
+        ASSERT_EQ(r->st, DURO_INTERNAL);
+        ASSERT(strstr(r->err, "rolled back the whole transaction") != NULL);
+        ASSERT_EQ(count_kv(db), 1);
+    } else { /* (a SQLite that only undid the statement) */
+        ASSERT_EQ(r->st, DURO_BAD_REQUEST);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    res_free(r);
+    sqlite3_close(db);
 }
 
 TEST(hidden_names)
