@@ -75,6 +75,26 @@ class SqlServer(ServerTestCase):
         assert_error(r, 400, "BAD_REQUEST")
         self.assertEqual(r.body["error"]["message"], "SQL error: no such table: users")
 
+    def test_the_seed_application_database_example(self):
+        ok(self.exec("""
+  CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    completed BOOLEAN DEFAULT 0,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+  )
+"""))
+        ok(self.exec("INSERT INTO tasks (title) VALUES (?)", ["Finish documentation"]))
+        tasks = self.rows("SELECT * FROM tasks WHERE completed = 0")
+        self.assertEqual(len(tasks), 1)
+        self.assertEqual((tasks[0]["id"], tasks[0]["title"], tasks[0]["completed"]),
+                         (1, "Finish documentation", 0))
+        self.assertRegex(tasks[0]["created_at"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+        # AUTOINCREMENT's sqlite_sequence is SQLite's: not listed, not a resource
+        self.assertEqual([t["name"] for t in self.rows("PRAGMA table_list")], ["tasks"])
+        r = self.req("GET", "/api/resources/list?type=d1&namespace=" + self.ns)
+        self.assertEqual([x["key"] for x in r.body["resources"]], ["tasks"])
+
     def test_exec_meta_and_scripts(self):
         m = ok(self.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
                          " INSERT INTO t(v) VALUES('a'), ('b'); INSERT INTO t(v) VALUES('c')"))["meta"]
