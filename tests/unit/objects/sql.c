@@ -229,8 +229,8 @@ TEST(user_ddl_and_dml_go_through)
         "DROP TABLE docs",
         "DELETE FROM t2",
         "DROP TABLE t2",
-        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c LIMIT 5)"
-        " SELECT sum(n) FROM c",
+        ("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c LIMIT 5)"
+         " SELECT sum(n) FROM c"),
         "SELECT json_extract('{\"a\":1}', '$.a'), * FROM json_each('[1,2]')",
         "SELECT rowid FROM sqlite_schema", /* its rowid tells nothing */
         "SELECT count(*) FROM sqlite_schema",

@@ -88,8 +88,8 @@ static int build(const char *op, const char *ns, const char *args, seen *s, duro
                       .op_len = strlen(op),
                       .ns = ns,
                       .ns_len = strlen(ns),
-                      .args = {(const unsigned char *)mp.data, mp.len, DURO_ENC_MSGPACK, &lim,
-                               NULL},
+                      .args = {.mp = (const unsigned char *)mp.data, .len = mp.len,
+                               .val_enc = DURO_ENC_MSGPACK, .lim = &lim},
                       .allow = s ? allow : NULL,
                       .allow_arg = s};
     int st = duro_op_build(T, &c, m);
