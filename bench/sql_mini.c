@@ -77,7 +77,8 @@ static size_t frame(unsigned char *b, int mode, uint32_t id)
     } else {
         *p++ = 0x82;
         p = str(p, "sql");
-        p = str(p, mode == QUERY ? "SELECT v FROM pt WHERE id = ?" : "INSERT INTO ins(v) VALUES(?)");
+        p = str(p,
+                mode == QUERY ? "SELECT v FROM pt WHERE id = ?" : "INSERT INTO ins(v) VALUES(?)");
         p = str(p, "params");
         *p++ = 0x91;
         if (mode == QUERY) {
@@ -113,15 +114,15 @@ int main(int argc, char **argv)
     int mode = argc == 6 && !strcmp(argv[4], "kvget")    ? KVGET
                : argc == 6 && !strcmp(argv[4], "query")  ? QUERY
                : argc == 6 && !strcmp(argv[4], "insert") ? INSERT
-                                                          : -1;
+                                                         : -1;
     if (mode < 0) {
         fprintf(stderr, "usage: %s PORT CONNS PIPELINE kvget|query|insert SECONDS\n", argv[0]);
         return 2;
     }
     int port = atoi(argv[1]), conns = atoi(argv[2]), pipeline = atoi(argv[3]);
     double seconds = atof(argv[5]);
-    if (port <= 0 || conns < 1 || conns > 1024 || pipeline < 1 || pipeline > 4096 ||
-        seconds <= 0 || seconds > 600) {
+    if (port <= 0 || conns < 1 || conns > 1024 || pipeline < 1 || pipeline > 4096 || seconds <= 0 ||
+        seconds > 600) {
         fprintf(stderr, "%s: bad arguments\n", argv[0]);
         return 2;
     }
@@ -176,8 +177,11 @@ int main(int argc, char **argv)
                 if (in_len[i] - off < 4 + len)
                     break;
                 /* [msgid, status, body]: 0x93, msgid (any uint), status */
-                size_t s = 5 + (p[5] < 0x80 ? 1 : p[5] == 0xcc ? 2 : p[5] == 0xcd ? 3
-                                                   : p[5] == 0xce ? 5 : 9);
+                size_t s = 5 + (p[5] < 0x80    ? 1
+                                : p[5] == 0xcc ? 2
+                                : p[5] == 0xcd ? 3
+                                : p[5] == 0xce ? 5
+                                               : 9);
                 if (len < s - 3 || p[s] != 0) {
                     fprintf(stderr, "a reply that is not OK (status byte 0x%02x)\n",
                             len >= s - 3 ? p[s] : 0);

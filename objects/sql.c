@@ -68,9 +68,9 @@ int duro_sql_hidden(const char *name)
 
 static int is_schema_table(const char *t)
 {
-    return t && (strcasecmp(t, "sqlite_master") == 0 || strcasecmp(t, "sqlite_schema") == 0 ||
-                 strcasecmp(t, "sqlite_temp_master") == 0 ||
-                 strcasecmp(t, "sqlite_temp_schema") == 0);
+    return t &&
+           (strcasecmp(t, "sqlite_master") == 0 || strcasecmp(t, "sqlite_schema") == 0 ||
+            strcasecmp(t, "sqlite_temp_master") == 0 || strcasecmp(t, "sqlite_temp_schema") == 0);
 }
 
 static int64_t mono_ns(void)
@@ -128,7 +128,7 @@ static void note_table(duro_sql_effects *fx, const char *t)
 }
 
 static const char *const pragma_allowed[] = {"table_info", "table_xinfo", "table_list",
-                                             "index_list", "index_info",  "index_xinfo",
+                                             "index_list", "index_info", "index_xinfo",
                                              "foreign_key_list",
                                              /* read by fts5 on the same connection */
                                              "data_version"};
@@ -151,9 +151,9 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     (void)a4;
     if (c->internal)
         return SQLITE_OK;
-    int schema_code = (code >= SQLITE_CREATE_INDEX && code <= SQLITE_DROP_VIEW &&
-                       code != SQLITE_DELETE) ||
-                      code == SQLITE_CREATE_VTABLE || code == SQLITE_DROP_VTABLE;
+    int schema_code =
+        (code >= SQLITE_CREATE_INDEX && code <= SQLITE_DROP_VIEW && code != SQLITE_DELETE) ||
+        code == SQLITE_CREATE_VTABLE || code == SQLITE_DROP_VTABLE;
     if (schema_code && a3 && strcasecmp(a3, "main") != 0) /* CREATE TABLE temp.t */
         return deny(c, "TEMP tables, views, triggers and indexes");
     switch (code) {
@@ -185,8 +185,8 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
             size_t i = 0;
             while (i < c->st_n && strcmp(c->st_tables[i], a1) != 0)
                 i++;
-            if (i == c->st_n && (c->st_n == DURO_SQL_CACHE_TABLES ||
-                                 strlen(a1) >= sizeof c->st_tables[0]))
+            if (i == c->st_n &&
+                (c->st_n == DURO_SQL_CACHE_TABLES || strlen(a1) >= sizeof c->st_tables[0]))
                 c->st_over = 1;
             else if (i == c->st_n)
                 snprintf(c->st_tables[c->st_n++], sizeof c->st_tables[0], "%s", a1);
@@ -244,8 +244,9 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
         return deny(c, "TEMP tables, views, triggers and indexes");
     case SQLITE_TRANSACTION:
     case SQLITE_SAVEPOINT:
-        return deny(c, "%s: a statement may not open or end a transaction; send the statements"
-                       " to /batch, which runs them in one transaction",
+        return deny(c,
+                    "%s: a statement may not open or end a transaction; send the statements"
+                    " to /batch, which runs them in one transaction",
                     code == SQLITE_SAVEPOINT ? (a1 && !strcmp(a1, "BEGIN") ? "SAVEPOINT" : a1)
                                              : a1);
     case SQLITE_ATTACH:
@@ -253,8 +254,9 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
         return deny(c, "ATTACH and DETACH");
     case SQLITE_PRAGMA: /* a1: name, a2: argument, a3: database */
         if (!in_list(a1, pragma_allowed, sizeof pragma_allowed / sizeof *pragma_allowed))
-            return deny(c, "PRAGMA %s (allowed: table_info, table_xinfo, table_list, index_list,"
-                           " index_info, index_xinfo, foreign_key_list)",
+            return deny(c,
+                        "PRAGMA %s (allowed: table_info, table_xinfo, table_list, index_list,"
+                        " index_info, index_xinfo, foreign_key_list)",
                         a1 ? a1 : "?");
         if (a3 && strcasecmp(a3, "main") != 0)
             return deny(c, "PRAGMA %s on database %s", a1, a3);
@@ -441,11 +443,21 @@ static int bind_params(sqlite3_stmt *st, const duro_sql_stmt *s, char *err, size
         const duro_sql_param *p = &s->params[i];
         int k = (int)i + 1, rc;
         switch (p->type) {
-        case DURO_SQL_INT: rc = sqlite3_bind_int64(st, k, p->i); break;
-        case DURO_SQL_REAL: rc = sqlite3_bind_double(st, k, p->d); break;
-        case DURO_SQL_TEXT: rc = sqlite3_bind_text64(st, k, p->s, p->len, SQLITE_STATIC, SQLITE_UTF8); break;
-        case DURO_SQL_BLOB: rc = sqlite3_bind_blob64(st, k, p->s ? p->s : "", p->len, SQLITE_STATIC); break;
-        default: rc = sqlite3_bind_null(st, k); break;
+        case DURO_SQL_INT:
+            rc = sqlite3_bind_int64(st, k, p->i);
+            break;
+        case DURO_SQL_REAL:
+            rc = sqlite3_bind_double(st, k, p->d);
+            break;
+        case DURO_SQL_TEXT:
+            rc = sqlite3_bind_text64(st, k, p->s, p->len, SQLITE_STATIC, SQLITE_UTF8);
+            break;
+        case DURO_SQL_BLOB:
+            rc = sqlite3_bind_blob64(st, k, p->s ? p->s : "", p->len, SQLITE_STATIC);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, k);
+            break;
         }
         if (rc == SQLITE_TOOBIG)
             return fail(err, errlen, DURO_PAYLOAD_TOO_LARGE,
@@ -528,7 +540,8 @@ static int step_all(run *c, sqlite3_stmt *st, const duro_sql_req *r, duro_buf *o
     }
     int64_t written = sqlite3_total_changes64(c->db) - changes0;
     /* a DDL statement's full-scan steps are SQLite's own reads of its schema */
-    mt->rows_read += rows + (c->ddl ? 0 : sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0));
+    mt->rows_read +=
+        rows + (c->ddl ? 0 : sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0));
     mt->rows_written += written;
     mt->changes += written;
     if (written > 0 || c->ddl)
@@ -601,8 +614,7 @@ static void cache_put(run *c, duro_sql_cache *cache, const duro_sql_stmt *s, siz
                       sqlite3_stmt *st, duro_sql_cached **slot)
 {
     *slot = NULL;
-    if (!cache || s->len > DURO_SQL_CACHE_TEXT_MAX || c->ddl || c->alter || c->why[0] ||
-        c->st_over)
+    if (!cache || s->len > DURO_SQL_CACHE_TEXT_MAX || c->ddl || c->alter || c->why[0] || c->st_over)
         return;
     for (size_t i = pos; i < s->len; i++)
         if (s->sql[i] != ' ' && s->sql[i] != '\n' && s->sql[i] != '\t' && s->sql[i] != '\r' &&
@@ -615,8 +627,12 @@ static void cache_put(run *c, duro_sql_cache *cache, const duro_sql_stmt *s, siz
     sqlite3_finalize(e->st);
     free(e->sql);
     memcpy(text, s->sql, s->len + 1);
-    *e = (duro_sql_cached){.sql = text, .len = s->len, .st = st, .schema_ok = c->schema_ok,
-                           .table_list = c->table_list, .n_tables = c->st_n};
+    *e = (duro_sql_cached){.sql = text,
+                           .len = s->len,
+                           .st = st,
+                           .schema_ok = c->schema_ok,
+                           .table_list = c->table_list,
+                           .n_tables = c->st_n};
     memcpy(e->tables, c->st_tables, sizeof e->tables);
     *slot = e;
 }
@@ -669,8 +685,8 @@ static int run_one(run *c, duro_sql_cache *cache, int op, const duro_sql_req *r,
                 if (duro_buf_append(out, a32, sizeof a32) != 0)
                     st = fail(err, errlen, DURO_NOMEM, "out of memory");
                 else
-                    st = step_all(c, stmt, r, out, hdr, start, cap, &pk, mt, sqlite_rc, err,
-                                  errlen);
+                    st =
+                        step_all(c, stmt, r, out, hdr, start, cap, &pk, mt, sqlite_rc, err, errlen);
             }
         }
         if (slot) { /* kept: it holds no row and no pointer into this request */

@@ -67,9 +67,9 @@ typedef struct duro_sql_stmt {
 typedef struct duro_sql_req {
     duro_sql_stmt *stmts; /* one, or a batch's */
     size_t n;
-    int read_only;       /* the caller may only read: writing statements are 403 */
-    int64_t timeout_ms;  /* the op's budget (a batch shares one) */
-    int64_t max_rows;    /* rows a statement may return */
+    int read_only;      /* the caller may only read: writing statements are 403 */
+    int64_t timeout_ms; /* the op's budget (a batch shares one) */
+    int64_t max_rows;   /* rows a statement may return */
 } duro_sql_req;
 
 void duro_sql_req_free(duro_sql_req *r);
@@ -88,9 +88,9 @@ int duro_sql_decode_args(int op, const duro_args *a, void **req, char *err, size
 
 /* What an op did, for the registry and the ghost test. */
 typedef struct duro_sql_effects {
-    int wrote;   /* some statement changed rows or the schema */
-    int ddl;     /* some statement created, altered or dropped something */
-    int all;     /* more tables were written than names kept: rescan them all */
+    int wrote; /* some statement changed rows or the schema */
+    int ddl;   /* some statement created, altered or dropped something */
+    int all;   /* more tables were written than names kept: rescan them all */
     size_t n_tables;
     char tables[DURO_SQL_TABLES_MAX][128]; /* tables written (names that fit) */
 } duro_sql_effects;

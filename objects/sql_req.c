@@ -37,8 +37,8 @@ static int bad(char *err, size_t errlen, const char *where, int st, const char *
     return st;
 }
 
-static int decode_param(duro_sql_param *p, const json_t *v, size_t i, const char *where,
-                        char *err, size_t errlen)
+static int decode_param(duro_sql_param *p, const json_t *v, size_t i, const char *where, char *err,
+                        size_t errlen)
 {
     switch (json_typeof(v)) {
     case JSON_NULL:
@@ -73,8 +73,8 @@ static int decode_param(duro_sql_param *p, const json_t *v, size_t i, const char
             p->type = DURO_SQL_BLOB;
             if (!(p->s = malloc(n / 4 * 3 + 3)))
                 return DURO_NOMEM;
-            if (sodium_base642bin((unsigned char *)p->s, n / 4 * 3 + 3, s, n, NULL, &out_len,
-                                  NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+            if (sodium_base642bin((unsigned char *)p->s, n / 4 * 3 + 3, s, n, NULL, &out_len, NULL,
+                                  sodium_base64_VARIANT_ORIGINAL) != 0) {
                 snprintf(err, errlen, "%sparams[%zu]: \"$bytes\" must be standard base64", where,
                          i);
                 return DURO_BAD_REQUEST;
@@ -136,8 +136,8 @@ static int decode_stmt(duro_sql_stmt *s, const json_t *o, const char *where, cha
         return DURO_NOMEM;
     for (size_t i = 0; i < np; i++) {
         s->n_params = i + 1; /* freed with what it holds */
-        if ((st = decode_param(&s->params[i], json_array_get(params, i), i, where, err,
-                               errlen)) != DURO_OK)
+        if ((st = decode_param(&s->params[i], json_array_get(params, i), i, where, err, errlen)) !=
+            DURO_OK)
             return st;
     }
     return DURO_OK;
@@ -176,8 +176,8 @@ int duro_sql_request(int op, const json_t *body, const duro_limits *lim, int rea
             st = bad(err, errlen, "", DURO_BAD_REQUEST,
                      "\"statements\" must be a non-empty array of {\"sql\", \"params\"}");
         else if (json_array_size(list) > DURO_SQL_BATCH_MAX) {
-            snprintf(err, errlen, "%zu statements; a batch holds at most %d",
-                     json_array_size(list), DURO_SQL_BATCH_MAX);
+            snprintf(err, errlen, "%zu statements; a batch holds at most %d", json_array_size(list),
+                     DURO_SQL_BATCH_MAX);
             st = DURO_BAD_REQUEST;
         } else if (!(r->stmts = calloc(json_array_size(list), sizeof *r->stmts)))
             st = DURO_NOMEM;

@@ -16,8 +16,8 @@
 void duro_http_serve_sql(duro_http *srv, duro_hreq *req, int cmd, const char *path,
                          const char *query, int accept_mp, uint64_t t0)
 {
-    static const char *const ops[] = {[DURO_SQL_EXEC] = "exec", [DURO_SQL_QUERY] = "query",
-                                      [DURO_SQL_BATCH] = "batch"};
+    static const char *const ops[] = {
+        [DURO_SQL_EXEC] = "exec", [DURO_SQL_QUERY] = "query", [DURO_SQL_BATCH] = "batch"};
     const int route = DURO_ROUTE_SQL;
     const char *slash = strchr(path, '/');
     int op = -1;
@@ -25,8 +25,7 @@ void duro_http_serve_sql(duro_http *srv, duro_hreq *req, int cmd, const char *pa
         if (strcmp(slash + 1, ops[i]) == 0)
             op = i;
     if (!slash || slash == path || op < 0) {
-        duro_http_fail(srv, req, route, accept_mp, t0, DURO_NOT_FOUND,
-                       "no such route");
+        duro_http_fail(srv, req, route, accept_mp, t0, DURO_NOT_FOUND, "no such route");
         return;
     }
     if (cmd != DURO_M_POST) {
@@ -34,7 +33,10 @@ void duro_http_serve_sql(duro_http *srv, duro_hreq *req, int cmd, const char *pa
         return;
     }
     char err[256];
-    route_info ri = {.op = op, .route = route, .ns_in_path = 1, .ns_raw = path,
+    route_info ri = {.op = op,
+                     .route = route,
+                     .ns_in_path = 1,
+                     .ns_raw = path,
                      .ns_raw_len = (size_t)(slash - path)};
     if (ri.ns_raw_len > DURO_NS_MAX * 3) {
         duro_http_fail(srv, req, route, accept_mp, t0, DURO_BAD_REQUEST,

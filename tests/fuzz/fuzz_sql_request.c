@@ -23,8 +23,8 @@ static int64_t kv_sum(void)
 {
     sqlite3_stmt *s;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) + total(length(v)) FROM _duro_kv", -1, &s,
-                           NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db, "SELECT count(*) + total(length(v)) FROM _duro_kv", -1, &s, NULL) ==
+            SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW)
         n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
@@ -67,8 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sel & 16) {
         if (!db) {
             if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
-                sqlite3_exec(db, "CREATE TABLE _duro_kv(k TEXT PRIMARY KEY, v BLOB);"
-                                 "INSERT INTO _duro_kv VALUES('a', 'b')",
+                sqlite3_exec(db,
+                             "CREATE TABLE _duro_kv(k TEXT PRIMARY KEY, v BLOB);"
+                             "INSERT INTO _duro_kv VALUES('a', 'b')",
                              NULL, NULL, NULL) != SQLITE_OK)
                 abort();
             sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);

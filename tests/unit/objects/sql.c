@@ -24,13 +24,12 @@ static sqlite3 *open_db(void)
     if (sqlite3_open(":memory:", &db) != SQLITE_OK)
         abort();
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
-    const char *schema =
-        "CREATE TABLE _duro_kv(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;"
-        "CREATE INDEX _duro_kv_value ON _duro_kv(value);"
-        "CREATE TABLE _duro_users(email TEXT PRIMARY KEY, id TEXT UNIQUE);"
-        "INSERT INTO _duro_kv VALUES('secret', 'v');"
-        "CREATE TABLE u(a INTEGER PRIMARY KEY, b TEXT);"
-        "INSERT INTO u VALUES(1, 'one'), (2, 'two');";
+    const char *schema = "CREATE TABLE _duro_kv(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;"
+                         "CREATE INDEX _duro_kv_value ON _duro_kv(value);"
+                         "CREATE TABLE _duro_users(email TEXT PRIMARY KEY, id TEXT UNIQUE);"
+                         "INSERT INTO _duro_kv VALUES('secret', 'v');"
+                         "CREATE TABLE u(a INTEGER PRIMARY KEY, b TEXT);"
+                         "INSERT INTO u VALUES(1, 'one'), (2, 'two');";
     if (sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
         abort();
     return db;
@@ -62,8 +61,8 @@ static res *run_cap(sqlite3 *db, int op, const char *body, int read_only, size_t
     json_decref(j);
     if (r->st == DURO_OK) {
         int rc;
-        r->st = duro_sql_run(db, use_cache ? &cache : NULL, op, q, cap, &r->tape, &r->fx, &rc, r->err,
-                             sizeof r->err);
+        r->st = duro_sql_run(db, use_cache ? &cache : NULL, op, q, cap, &r->tape, &r->fx, &rc,
+                             r->err, sizeof r->err);
         if (r->st != DURO_OK && r->tape.len)
             abort(); /* nothing is left in the reply on error */
     }
@@ -71,10 +70,7 @@ static res *run_cap(sqlite3 *db, int op, const char *body, int read_only, size_t
     return r;
 }
 
-static res *run(sqlite3 *db, int op, const char *body)
-{
-    return run_cap(db, op, body, 0, 1 << 20);
-}
+static res *run(sqlite3 *db, int op, const char *body) { return run_cap(db, op, body, 0, 1 << 20); }
 
 static void res_free(res *r)
 {
@@ -109,8 +105,8 @@ static char *as_json(const res *r)
 static int64_t count_kv(sqlite3 *db)
 {
     sqlite3_stmt *s;
-    sqlite3_prepare_v2(db, "SELECT count(*) FROM _duro_kv WHERE key = 'secret' AND value = 'v'",
-                       -1, &s, NULL);
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM _duro_kv WHERE key = 'secret' AND value = 'v'", -1,
+                       &s, NULL);
     sqlite3_step(s);
     int64_t n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
@@ -199,9 +195,9 @@ TEST(every_denied_action_is_refused_with_what_it_was)
     ASSERT_EQ(exec_status(db, "INSERT INTO u VALUES(7, 'seven')", NULL), DURO_BAD_REQUEST);
     ASSERT_EQ(count_kv(db), 1);
     /* the authorizer is gone afterwards: the server's own statements run */
-    ASSERT_EQ(sqlite3_exec(db, "SELECT * FROM _duro_kv; SELECT * FROM sqlite_schema", NULL, NULL,
-                           NULL),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "SELECT * FROM _duro_kv; SELECT * FROM sqlite_schema", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
 }
 
@@ -329,8 +325,8 @@ TEST(types_map_to_msgpack_exactly)
     ASSERT((o = cell(&z, r, "ninf")) && o->type == MSGPACK_OBJECT_NIL);
     ASSERT((o = cell(&z, r, "t")) && o->type == MSGPACK_OBJECT_STR && o->via.str.size == 6 &&
            !memcmp(o->via.str.ptr, "h\xc3\xa9llo", 6));
-    ASSERT((o = cell(&z, r, "badtext")) && o->type == MSGPACK_OBJECT_BIN &&
-           o->via.bin.size == 3 && !memcmp(o->via.bin.ptr, "\xff\x00\xfe", 3));
+    ASSERT((o = cell(&z, r, "badtext")) && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == 3 &&
+           !memcmp(o->via.bin.ptr, "\xff\x00\xfe", 3));
     ASSERT((o = cell(&z, r, "b")) && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == 2 &&
            !memcmp(o->via.bin.ptr, "\x00\xff", 2));
     ASSERT((o = cell(&z, r, "n")) && o->type == MSGPACK_OBJECT_NIL);
@@ -477,7 +473,8 @@ TEST(a_batch_is_all_or_nothing_and_answers_each_statement)
     char *j = as_json(r);
     if (!j || strncmp(j, "[{\"results\":[],\"meta\":{\"changes\":1", 34) != 0)
         TEST_FAIL_("%s", j ? j : "(null)");
-    ASSERT(strstr(j, "{\"results\":[{\"n\":3}]") != NULL); /* 2 + 1: the failed batch left nothing */
+    ASSERT(strstr(j, "{\"results\":[{\"n\":3}]") !=
+           NULL); /* 2 + 1: the failed batch left nothing */
     free(j);
     res_free(r);
     r = run(db, DURO_SQL_BATCH, "{\"statements\":[]}");
@@ -602,9 +599,9 @@ TEST(a_statement_past_its_budget_is_interrupted_and_undone)
 TEST(inside_a_transaction_a_failed_op_undoes_only_itself)
 {
     sqlite3 *db = open_db();
-    ASSERT_EQ(sqlite3_exec(db, "BEGIN; INSERT INTO _duro_kv VALUES('other op', 'x')", NULL, NULL,
-                           NULL),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "BEGIN; INSERT INTO _duro_kv VALUES('other op', 'x')", NULL, NULL, NULL),
+        SQLITE_OK);
     res *r = run(db, DURO_SQL_EXEC, "{\"sql\":\"INSERT INTO u VALUES(5, 'e'); SELECT nope\"}");
     ASSERT_EQ(r->st, DURO_BAD_REQUEST);
     res_free(r);
@@ -632,7 +629,8 @@ TEST(cached_statements_answer_the_same_and_still_note_their_tables)
         char err[256];
         ASSERT_EQ(exec_status(db, "SELECT * FROM _duro_kv", err), DURO_BAD_REQUEST);
         ASSERT_EQ(exec_status(db, "PRAGMA journal_mode", err), DURO_BAD_REQUEST);
-        res *r = run(db, DURO_SQL_EXEC, "{\"sql\":\"INSERT INTO u(b) VALUES(?)\",\"params\":[\"x\"]}");
+        res *r =
+            run(db, DURO_SQL_EXEC, "{\"sql\":\"INSERT INTO u(b) VALUES(?)\",\"params\":[\"x\"]}");
         ASSERT_EQ(r->st, DURO_OK);
         ASSERT(r->fx.wrote);
         ASSERT_EQ(r->fx.n_tables, 1);
@@ -643,7 +641,8 @@ TEST(cached_statements_answer_the_same_and_still_note_their_tables)
         ASSERT(j && strstr(j, "\"name\":\"u\"") && !strstr(j, "_duro_"));
         free(j);
         res_free(r);
-        r = run(db, DURO_SQL_QUERY, "{\"sql\":\"SELECT count(*) AS n FROM u WHERE a > ?\",\"params\":[0]}");
+        r = run(db, DURO_SQL_QUERY,
+                "{\"sql\":\"SELECT count(*) AS n FROM u WHERE a > ?\",\"params\":[0]}");
         j = as_json(r);
         char want[32];
         snprintf(want, sizeof want, "\"n\":%d", 3 + pass);
@@ -654,8 +653,8 @@ TEST(cached_statements_answer_the_same_and_still_note_their_tables)
         r = run(db, DURO_SQL_QUERY, "{\"sql\":\"SELECT count(*) AS n FROM u WHERE a > ?\"}");
         ASSERT_EQ(r->st, DURO_BAD_REQUEST);
         res_free(r);
-        r = run_cap(db, DURO_SQL_EXEC, "{\"sql\":\"INSERT INTO u(b) VALUES(?)\",\"params\":[\"y\"]}", 1,
-                    1 << 20);
+        r = run_cap(db, DURO_SQL_EXEC,
+                    "{\"sql\":\"INSERT INTO u(b) VALUES(?)\",\"params\":[\"y\"]}", 1, 1 << 20);
         ASSERT_EQ(r->st, DURO_FORBIDDEN); /* read-only, from the cache too */
         res_free(r);
     }
@@ -675,9 +674,9 @@ TEST(an_interrupted_write_that_sqlite_rolls_back_entirely_is_a_storage_error)
 {
     sqlite3 *db = open_db();
     test_lim.sql_timeout_ms = 100;
-    ASSERT_EQ(sqlite3_exec(db, "BEGIN; INSERT INTO _duro_kv VALUES('other op', 'x')", NULL, NULL,
-                           NULL),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "BEGIN; INSERT INTO _duro_kv VALUES('other op', 'x')", NULL, NULL, NULL),
+        SQLITE_OK);
     res *r = run(db, DURO_SQL_EXEC,
                  "{\"sql\":\"INSERT INTO u(b) SELECT x FROM (WITH RECURSIVE c(x) AS (SELECT 1"
                  " UNION ALL SELECT x+1 FROM c) SELECT x FROM c)\"}");
