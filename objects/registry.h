@@ -136,6 +136,11 @@ int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len
  * purge of expired rows). DURO_OK or a storage status. */
 int duro_registry_db_ns_keys(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *keys);
 
+/* The resources of one type ("d1": SQL tables) of ns the registry knows, in
+ * *n. DURO_OK or a storage status. */
+int duro_registry_db_ns_count(duro_registry_db *db, const char *ns, size_t ns_len,
+                              const char *type, int64_t *n);
+
 /* Forgets ns entirely (its file is gone). */
 int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len);
 

@@ -282,8 +282,11 @@ class SqlServer(ServerTestCase):
         self.assertGreater(got["people"]["size"], size0)
         ok(self.exec("ALTER TABLE people RENAME TO folks"))
         self.assertEqual(list(d1_rows()), ["folks"])
+        info = ok(self.req("GET", "/api/namespaces/" + self.ns))
+        self.assertEqual(info["tables"], 1)  # docs/namespaces.md
         ok(self.exec("DROP TABLE folks"))
         self.assertEqual(d1_rows(), {})
+        self.assertEqual(ok(self.req("GET", "/api/namespaces/" + self.ns))["tables"], 0)
 
     def test_reads_and_failures_of_a_new_namespace_create_no_file(self):
         ns = self.ns
