@@ -532,11 +532,27 @@ static int step_all(run *c, sqlite3_stmt *st, const duro_sql_req *r, duro_buf *o
         return fail(err, errlen, DURO_BAD_REQUEST,
                     "not allowed: names starting with _duro_ are reserved for the server");
     if (pk) {
-        unsigned char *h = (unsigned char *)out->data + hdr;
-        h[1] = (unsigned char)(rows >> 24);
-        h[2] = (unsigned char)(rows >> 16);
-        h[3] = (unsigned char)(rows >> 8);
-        h[4] = (unsigned char)rows;
+        /* the shortest header for the count (the rows move up to 4 bytes) */
+        unsigned char h[5];
+        size_t n;
+        if (rows < 16) {
+            h[0] = (unsigned char)(0x90 | rows);
+            n = 1;
+        } else if (rows < 65536) {
+            h[0] = 0xdc;
+            h[1] = (unsigned char)(rows >> 8);
+            h[2] = (unsigned char)rows;
+            n = 3;
+        } else {
+            h[0] = 0xdd;
+            for (int i = 0; i < 4; i++)
+                h[1 + i] = (unsigned char)(rows >> (24 - 8 * i));
+            n = 5;
+        }
+        unsigned char *at = (unsigned char *)out->data + hdr;
+        memmove(at + n, at + 5, out->len - hdr - 5);
+        memcpy(at, h, n);
+        out->len -= 5 - n;
     }
     int64_t written = sqlite3_total_changes64(c->db) - changes0;
     /* a DDL statement's full-scan steps are SQLite's own reads of its schema */

@@ -533,6 +533,27 @@ TEST(rows_and_bytes_are_bounded)
     res *r = run(db, DURO_SQL_QUERY, body);
     ASSERT_EQ(r->st, DURO_OK);
     res_free(r);
+    /* every array header size: fixarray, array16, array32 */
+    test_lim.sql_max_rows = 100000;
+    static const int counts[] = {0, 15, 16, 65535, 65536, 70000};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        snprintf(body, sizeof body, rows, counts[i]);
+        r = run_cap(db, DURO_SQL_QUERY, body, 0, 4 << 20);
+        ASSERT_EQ(r->st, DURO_OK);
+        msgpack_unpacked z;
+        msgpack_unpacked_init(&z);
+        size_t off = 0;
+        ASSERT(msgpack_unpack_next(&z, r->tape.data, r->tape.len, &off) == MSGPACK_UNPACK_SUCCESS);
+        ASSERT_EQ(off, r->tape.len);
+        const msgpack_object *arr = &z.data.via.map.ptr[0].val;
+        ASSERT(arr->type == MSGPACK_OBJECT_ARRAY);
+        ASSERT_EQ(arr->via.array.size, counts[i]);
+        if (counts[i])
+            ASSERT_EQ(arr->via.array.ptr[counts[i] - 1].via.map.ptr[0].val.via.u64, counts[i]);
+        msgpack_unpacked_destroy(&z);
+        res_free(r);
+    }
+    test_lim.sql_max_rows = 50;
     snprintf(body, sizeof body, rows, 51);
     r = run(db, DURO_SQL_QUERY, body);
     ASSERT_EQ(r->st, DURO_PAYLOAD_TOO_LARGE);
