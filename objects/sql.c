@@ -836,8 +836,19 @@ int duro_sql_run(sqlite3 *db, duro_sql_cache *cache, int op, const duro_sql_req 
 
 /* The kind's state of a namespace: the tables written since the last flush
  * (a duro_sql_effects as a set) and the connection's statement cache. */
+#define MEASURE_MS 1000 /* a table's size is measured at most this often */
+
 typedef struct sql_state {
+    /* fx.tables: the tables whose registry row is due (written since they
+     * were last measured); fx.ddl / fx.all: rescan the schema */
     duro_sql_effects fx;
+    unsigned char fresh[DURO_SQL_TABLES_MAX]; /* fx.tables[i] written since the last flush */
+    struct {
+        char name[128];
+        int64_t at;
+    } measured[DURO_SQL_TABLES_MAX]; /* when tables were last measured (a ring) */
+    unsigned n_measured;
+    sqlite3_stmt *touch; /* SQL_TOUCH */
     duro_sql_cache cache;
 } sql_state;
 
@@ -869,8 +880,12 @@ static int sql_exec(duro_ns *ns, duro_msg *m, int64_t now)
         }
         s->ddl |= fx->ddl;
         s->all |= fx->all;
-        for (size_t i = 0; i < fx->n_tables; i++)
+        for (size_t i = 0; i < fx->n_tables; i++) {
             note_table(s, fx->tables[i]);
+            for (size_t k = 0; k < s->n_tables; k++)
+                if (strcmp(s->tables[k], fx->tables[i]) == 0)
+                    state->fresh[k] = 1;
+        }
         ns->dirty_kinds |= 1u << DURO_KIND_SQL;
         duro_ns_next_version(ns);
     }
@@ -897,6 +912,8 @@ static const char SQL_UPSERT[] =
     " VALUES('d1', ?1, ?2, NULL, ?3, ?3) ON CONFLICT(type, key) DO UPDATE SET"
     " size = excluded.size, updated_at = excluded.updated_at RETURNING created_at";
 static const char SQL_DELETE[] = "DELETE FROM _duro_resources WHERE type = 'd1' AND key = ?1";
+static const char SQL_TOUCH[] = "UPDATE _duro_resources SET updated_at = ?2 WHERE type = 'd1'"
+                                " AND key = ?1 RETURNING created_at, size";
 
 /* The table name's registry row and PUT notice, if the table exists. */
 static int flush_table(duro_ns *ns, const char *name, int64_t now)
@@ -934,7 +951,62 @@ static int flush_table(duro_ns *ns, const char *name, int64_t now)
     return duro_notice_add(&ns->notes, &n);
 }
 
-/* Inside the commit: the registry rows and notices of what was written. */
+/* When name was last measured, or -1. */
+static int64_t measured_at(const sql_state *st, const char *name)
+{
+    unsigned n = st->n_measured < DURO_SQL_TABLES_MAX ? st->n_measured : DURO_SQL_TABLES_MAX;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(st->measured[i].name, name) == 0)
+            return st->measured[i].at;
+    return -1;
+}
+
+static void set_measured(sql_state *st, const char *name, int64_t now)
+{
+    unsigned n = st->n_measured < DURO_SQL_TABLES_MAX ? st->n_measured : DURO_SQL_TABLES_MAX;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(st->measured[i].name, name) == 0) {
+            st->measured[i].at = now;
+            return;
+        }
+    unsigned i = st->n_measured++ % DURO_SQL_TABLES_MAX;
+    snprintf(st->measured[i].name, sizeof st->measured[i].name, "%s", name);
+    st->measured[i].at = now;
+}
+
+/* A write to name between two measurements: its row's updated_at and a PUT
+ * notice with the size last measured. 0 (also if it has no row), or -1. */
+static int touch_table(duro_ns *ns, sql_state *st, const char *name, int64_t now)
+{
+    if (!st->touch && sqlite3_prepare_v3(ns->db, SQL_TOUCH, -1, SQLITE_PREPARE_PERSISTENT,
+                                         &st->touch, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st->touch, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->touch, 2, now);
+    int rc = sqlite3_step(st->touch);
+    duro_notice n = {.op = DURO_NOTICE_PUT,
+                     .type = "d1",
+                     .type_len = 2,
+                     .key = name,
+                     .key_len = strlen(name),
+                     .updated_at = now};
+    if (rc == SQLITE_ROW) {
+        n.created_at = sqlite3_column_int64(st->touch, 0);
+        n.size = sqlite3_column_int64(st->touch, 1);
+        rc = sqlite3_step(st->touch);
+    }
+    sqlite3_reset(st->touch);
+    sqlite3_clear_bindings(st->touch);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return n.created_at ? duro_notice_add(&ns->notes, &n) : 0;
+}
+
+/* Inside the commit (and the write-behind pass): the registry rows and
+ * notices of what was written. Measuring a table (dbstat) reads all its
+ * pages, so each is measured at most every MEASURE_MS: a write in between
+ * moves updated_at and keeps the last size, and the table stays due (the
+ * kind stays dirty) until the write-behind pass measures it. */
 static int sql_flush(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
@@ -960,8 +1032,8 @@ static int sql_flush(duro_ns *ns)
                 int known = 0;
                 for (size_t i = 0; i < s->n_tables && !known; i++)
                     known = strcmp(s->tables[i], name) == 0;
-                if (!known)
-                    r = flush_table(ns, name, now);
+                if (!known && (r = flush_table(ns, name, now)) == 0)
+                    set_measured(state, name, now);
             } else {
                 sqlite3_stmt *d = duro_ns_stmt(ns, ST_DELETE, SQL_DELETE);
                 duro_notice n = {.op = DURO_NOTICE_DEL,
@@ -987,19 +1059,36 @@ static int sql_flush(duro_ns *ns)
         if (rc != SQLITE_DONE)
             return -1;
     }
-    for (size_t i = 0; i < s->n_tables; i++)
-        if (flush_table(ns, s->tables[i], now) != 0)
-            return -1;
-    memset(s, 0, offsetof(duro_sql_effects, tables));
-    ns->dirty_kinds &= ~(1u << DURO_KIND_SQL);
+    char later[DURO_SQL_TABLES_MAX][sizeof s->tables[0]]; /* still due after this */
+    size_t keep = 0;
+    for (size_t i = 0; i < s->n_tables; i++) {
+        int64_t last = measured_at(state, s->tables[i]);
+        int due = last < 0 || now - last >= MEASURE_MS, r = 0;
+        if (due && (r = flush_table(ns, s->tables[i], now)) == 0)
+            set_measured(state, s->tables[i], now);
+        else if (!due && state->fresh[i])
+            r = touch_table(ns, state, s->tables[i], now);
+        if (r != 0)
+            return -1; /* the set is as it was: the next flush does it again */
+        if (!due)
+            memcpy(later[keep++], s->tables[i], sizeof later[0]);
+    }
+    memcpy(s->tables, later, keep * sizeof later[0]);
+    s->n_tables = keep;
+    memset(state->fresh, 0, sizeof state->fresh);
+    s->ddl = s->all = s->wrote = 0;
+    if (!keep)
+        ns->dirty_kinds &= ~(1u << DURO_KIND_SQL);
     return 0;
 }
 
 static void sql_ns_close(duro_ns *ns)
 {
     sql_state *s = ns->kind_state[DURO_KIND_SQL];
-    if (s)
+    if (s) {
+        sqlite3_finalize(s->touch);
         duro_sql_cache_clear(&s->cache);
+    }
     free(s);
     ns->kind_state[DURO_KIND_SQL] = NULL;
 }
