@@ -94,6 +94,7 @@ typedef struct run {
     int alter;      /* an ALTER TABLE */
     int ddl;        /* creates, drops or alters something */
     int table_list; /* PRAGMA table_list: its rows are filtered */
+    int stats;      /* it writes sqlite_stat1 / sqlite_stat4 */
     char why[160];  /* the first thing the authorizer refused */
     /* the tables the statement being prepared writes (for the cache) */
     size_t st_n;
@@ -180,6 +181,11 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     case SQLITE_DELETE:
         if (duro_sql_hidden(a1))
             return deny(c, "table %s is internal to the server", a1);
+        /* the planner's statistics: ANALYZE, DROP and ALTER write them in
+         * nested statements, so writes pass, and rows about the server's
+         * tables are deleted after the statement (forget_internal_stats) */
+        if (a1 && strncasecmp(a1, "sqlite_stat", 11) == 0)
+            c->stats = 1;
         if (!is_schema_table(a1) && a1 && strncasecmp(a1, "sqlite_", 7) != 0) {
             note_table(c->fx, a1);
             size_t i = 0;
@@ -402,6 +408,27 @@ static int64_t hidden_count(run *c)
     return n;
 }
 
+/* Deletes what the planner's statistics say of the server's tables (a user
+ * may write them; they would steer the server's own queries). 0 or a
+ * SQLite result code. */
+static int forget_internal_stats(run *c)
+{
+    static const char *const sql[] = {
+        "DELETE FROM sqlite_stat1 WHERE tbl LIKE '\\_duro\\_%' ESCAPE '\\'",
+        "DELETE FROM sqlite_stat4 WHERE tbl LIKE '\\_duro\\_%' ESCAPE '\\'"};
+    int rc = SQLITE_OK;
+    c->internal = 1;
+    for (size_t i = 0; i < 2 && rc == SQLITE_OK; i++) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(c->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+            continue; /* no such table */
+        rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->db);
+        sqlite3_finalize(q);
+    }
+    c->internal = 0;
+    return rc;
+}
+
 /* The error of a failed step or prepare (rc) of user SQL. */
 static int stmt_error(run *c, int rc, int *sqlite_rc, char *err, size_t errlen)
 {
@@ -528,6 +555,8 @@ static int step_all(run *c, sqlite3_stmt *st, const duro_sql_req *r, duro_buf *o
     }
     if (rc != SQLITE_DONE)
         return stmt_error(c, rc, sqlite_rc, err, errlen);
+    if (c->stats && (rc = forget_internal_stats(c)) != SQLITE_OK)
+        return stmt_error(c, rc, sqlite_rc, err, errlen);
     if (c->alter && hidden_count(c) > hidden0)
         return fail(err, errlen, DURO_BAD_REQUEST,
                     "not allowed: names starting with _duro_ are reserved for the server");
@@ -571,7 +600,7 @@ static int step_all(run *c, sqlite3_stmt *st, const duro_sql_req *r, duro_buf *o
 static int prepare(run *c, const char *sql, size_t len, size_t *pos, sqlite3_stmt **st,
                    int *sqlite_rc, char *err, size_t errlen)
 {
-    c->schema_ok = c->alter = c->ddl = c->table_list = 0;
+    c->schema_ok = c->alter = c->ddl = c->table_list = c->stats = 0;
     c->st_n = 0;
     c->st_over = 0;
     c->why[0] = '\0';
@@ -612,6 +641,7 @@ static sqlite3_stmt *cache_get(run *c, duro_sql_cache *cache, const duro_sql_stm
             c->schema_ok = e->schema_ok;
             c->alter = e->alter;
             c->table_list = e->table_list;
+            c->stats = e->stats;
             c->ddl = 0;
             c->why[0] = '\0';
             for (size_t t = 0; t < e->n_tables; t++)
@@ -643,7 +673,8 @@ static void cache_put(run *c, duro_sql_cache *cache, const duro_sql_stmt *s, siz
     sqlite3_finalize(e->st);
     free(e->sql);
     memcpy(text, s->sql, s->len + 1);
-    *e = (duro_sql_cached){.sql = text,
+    *e = (duro_sql_cached){.stats = c->stats,
+                           .sql = text,
                            .len = s->len,
                            .st = st,
                            .schema_ok = c->schema_ok,

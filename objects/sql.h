@@ -107,7 +107,7 @@ typedef struct duro_sql_cached {
     char *sql; /* NULL: a free slot */
     size_t len;
     sqlite3_stmt *st;
-    int schema_ok, alter, table_list;
+    int schema_ok, alter, table_list, stats;
     size_t n_tables;
     char tables[DURO_SQL_CACHE_TABLES][64]; /* the tables it writes */
 } duro_sql_cached;

@@ -180,6 +180,34 @@ TEST(every_denied_action_is_refused_with_what_it_was)
                        cases[i].why);
     }
     ASSERT_EQ(count_kv(db), 1); /* untouched */
+    /* ANALYZE of a user table works, its statistics are SQLite's to write */
+    ASSERT_EQ(exec_status(db, "ANALYZE u", NULL), DURO_OK);
+    /* statistics about the server's tables do not stay */
+    ASSERT_EQ(exec_status(db,
+                          "INSERT INTO sqlite_stat1 VALUES('_duro_kv', NULL, '1000000'),"
+                          " ('u', NULL, '7')",
+                          NULL),
+              DURO_OK);
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(db, "SELECT group_concat(tbl) FROM sqlite_stat1", -1, &q, NULL);
+    ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+    ASSERT(strstr((const char *)sqlite3_column_text(q, 0), "_duro_") == NULL);
+    sqlite3_finalize(q);
+    /* DROP and ALTER keep the statistics up to date themselves */
+    ASSERT_EQ(exec_status(db, "CREATE INDEX u_b ON u(b)", NULL), DURO_OK);
+    char aerr[256];
+    if (exec_status(db, "ANALYZE u", aerr) != DURO_OK)
+        TEST_FAIL_("ANALYZE u: %s", aerr);
+    ASSERT_EQ(exec_status(db, "ALTER TABLE u RENAME TO u2", NULL), DURO_OK);
+    ASSERT_EQ(exec_status(db, "DROP INDEX u_b", NULL), DURO_OK);
+    ASSERT_EQ(exec_status(db, "ALTER TABLE u2 RENAME TO u", NULL), DURO_OK);
+    /* VACUUM (INTO a file) never runs: a request is always inside a transaction */
+    char verr[256];
+    remove("/tmp/duro_unit_sql_vacuum.db");
+    ASSERT_EQ(exec_status(db, "VACUUM INTO '/tmp/duro_unit_sql_vacuum.db'", verr),
+              DURO_BAD_REQUEST);
+    ASSERT(strstr(verr, "cannot VACUUM from within a transaction") != NULL);
+    ASSERT(fopen("/tmp/duro_unit_sql_vacuum.db", "r") == NULL);
     /* a view over an internal table is refused when it is read */
     ASSERT_EQ(exec_status(db, "CREATE VIEW peek AS SELECT * FROM _duro_kv", NULL), DURO_OK);
     res *r = run(db, DURO_SQL_QUERY, "{\"sql\":\"SELECT * FROM peek\"}");
