@@ -105,6 +105,10 @@ class SqlServer(ServerTestCase):
         self.assertEqual(m["last_row_id"], 0)  # no insert in this request
         self.assertEqual(self.rows("SELECT id, v FROM t ORDER BY id"),
                          [{"id": 1, "v": "a"}, {"id": 2, "v": None}, {"id": 3, "v": None}])
+        # a write with RETURNING through query: its rows and its changes
+        d = ok(self.query("INSERT INTO t(v) VALUES(?) RETURNING id, v", ["r"]))
+        self.assertEqual(d["results"], [{"id": 4, "v": "r"}])
+        self.assertEqual((d["meta"]["changes"], d["meta"]["last_row_id"]), (1, 4))
         r = self.exec("INSERT INTO t(v) VALUES(?); SELECT 1", ["x"])
         assert_error(r, 400, "BAD_REQUEST")
         self.assertIn("exactly one statement", r.body["error"]["message"])
