@@ -274,9 +274,14 @@ class Blobs(ServerTestCase):
         self.put("reg/one", b"1234567")
         rs = self.req("GET", "/api/resources/list?type=r2&namespace=%s" % self.ns).body
         self.assertEqual([(x["key"], x["size"]) for x in rs["resources"]], [("reg/one", 7)])
+        self.put("reg/two", b"12")
+        d = ok(self.req("GET", "/api/namespaces/%s" % self.ns))
+        self.assertEqual(d["blobs"], 2)
         ok(self.req("DELETE", r2(self.ns, "reg/one")))
+        ok(self.req("DELETE", r2(self.ns, "reg/two")))
         rs = self.req("GET", "/api/resources/list?type=r2&namespace=%s" % self.ns).body
         self.assertEqual(rs["resources"], [])
+        self.assertEqual(ok(self.req("GET", "/api/namespaces/%s" % self.ns))["blobs"], 0)
 
     def test_namespace_isolation(self):
         other = self.ns + "-b"
@@ -339,6 +344,23 @@ class Durability(unittest.TestCase):
             self.assertFalse(os.path.exists(orphan))
             self.assertEqual(len(blob_files(srv.data_dir, ns)), 1)
             self.assertEqual(sha(srv.req("GET", r2(ns, "obj")).raw), sha(g.raw))
+        finally:
+            srv.close()
+
+    def test_registry_rebuilt_from_the_files(self):
+        srv = Server()
+        try:
+            self.assertEqual(raw_put(srv.port, r2("rb", "a/x"), b"12345")[0], 201)
+            self.assertEqual(raw_put(srv.port, r2("rb", "b"), b"1")[0], 201)
+            srv.stop_ok()
+            for sfx in ("", "-wal", "-shm"):
+                p = os.path.join(srv.data_dir, "_registry.db" + sfx)
+                if os.path.exists(p):
+                    os.remove(p)
+            srv.start()
+            rs = srv.req("GET", "/api/resources/list?type=r2&namespace=rb&consistent=1").body
+            self.assertEqual(sorted((x["key"], x["size"]) for x in rs["resources"]),
+                             [("a/x", 5), ("b", 1)])
         finally:
             srv.close()
 
