@@ -118,7 +118,7 @@ static ereq *build(embedded *E, const char *op, const char *ns, const void *args
         .op_len = op_len,
         .ns = ns,
         .ns_len = strlen(ns),
-        .args = {args, args_len, val_enc, &E->lim, NULL},
+        .args = {.mp = args, .len = args_len, .val_enc = val_enc, .lim = &E->lim},
     };
     if (duro_op_build(&duro_object_kinds, &call, m) != DURO_OK)
         e->done = 1;

@@ -80,10 +80,14 @@ static int ns_files(const char *data_dir, const char *ns, size_t len, int64_t *b
 static int pack_ns(duro_registry_db *db, msgpack_packer *pk, const duro_registry_env *env,
                    const char *ns, size_t len, int *st)
 {
-    int64_t bytes, mtime, keys = 0;
+    int64_t bytes, mtime, keys = 0, tables = 0, blobs = 0;
     if (!ns_files(env->data_dir, ns, len, &bytes, &mtime))
         return 0;
     *st = duro_registry_db_ns_keys(db, ns, len, &keys);
+    if (*st == DURO_OK)
+        *st = duro_registry_db_ns_count(db, ns, len, "d1", &tables);
+    if (*st == DURO_OK)
+        *st = duro_registry_db_ns_count(db, ns, len, "r2", &blobs);
     char iso[32];
     duro_iso8601(mtime, iso);
     msgpack_pack_map(pk, 7);
@@ -94,9 +98,9 @@ static int pack_ns(duro_registry_db *db, msgpack_packer *pk, const duro_registry
     duro_tape_lit(pk, "bytes");
     msgpack_pack_int64(pk, bytes);
     duro_tape_lit(pk, "tables");
-    msgpack_pack_int64(pk, 0);
+    msgpack_pack_int64(pk, tables);
     duro_tape_lit(pk, "blobs");
-    msgpack_pack_int64(pk, 0);
+    msgpack_pack_int64(pk, blobs);
     duro_tape_lit(pk, "last_write");
     duro_tape_lit(pk, iso);
     duro_tape_lit(pk, "last_write_ms");

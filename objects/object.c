@@ -17,6 +17,7 @@ const duro_kinds duro_object_kinds = {
             [DURO_KIND_RESOURCE] = &duro_resource_kind,
             [DURO_KIND_NAMESPACE] = &duro_namespace_kind,
             [DURO_KIND_BLOB] = &duro_blob_kind,
+            [DURO_KIND_SQL] = &duro_sql_kind,
             [DURO_KIND_REGISTRY] = &duro_registry_kind,
         },
     .registry = &duro_registry_sqlite,

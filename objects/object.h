@@ -34,6 +34,7 @@ extern const duro_kind duro_auth_kind;
 extern const duro_kind duro_resource_kind;
 extern const duro_kind duro_namespace_kind;
 extern const duro_kind duro_blob_kind;
+extern const duro_kind duro_sql_kind; /* objects/sql.h */
 /* resources.list / .stats, namespaces.list / .get, server.info */
 extern const duro_kind duro_registry_kind;
 

@@ -38,6 +38,7 @@ enum {
     ST_FORGET_NS,
     ST_PURGE,
     ST_NS_KEYS,
+    ST_NS_COUNT,
     ST_LIST = 16,       /* 16 variants: 16..31 */
     ST_COUNT = 32,      /* 16 variants: 32..47 */
     ST_STATS_TYPE = 48, /* 16 variants: 48..63 */
@@ -78,6 +79,8 @@ static const char SQL_FORGET_ROWS[] = "DELETE FROM resources WHERE namespace = ?
 static const char SQL_FORGET_NS[] = "DELETE FROM namespaces WHERE namespace = ?1";
 static const char SQL_NS_KEYS[] =
     "SELECT count(*) FROM resources WHERE namespace = ?1 AND type = 'kv'";
+static const char SQL_NS_COUNT[] =
+    "SELECT count(*) FROM resources WHERE namespace = ?1 AND type = ?2";
 static const char SQL_PURGE[] = "DELETE FROM resources WHERE expires_at <= ?1";
 
 void duro_registry_query_free(duro_registry_query *q)
@@ -308,6 +311,20 @@ int duro_registry_db_ns_keys(duro_registry_db *db, const char *ns, size_t ns_len
     sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     *keys = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? DURO_OK : duro_status_from_sqlite(rc);
+}
+
+int duro_registry_db_ns_count(duro_registry_db *db, const char *ns, size_t ns_len,
+                              const char *type, int64_t *n)
+{
+    sqlite3_stmt *st = stmt(db, ST_NS_COUNT, SQL_NS_COUNT);
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, ns, (int)ns_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? DURO_OK : duro_status_from_sqlite(rc);
 }

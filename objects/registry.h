@@ -6,10 +6,12 @@
  * times and metadata. KV keys are type "kv" and tracked automatically: the KV
  * object appends change notices (runtime/notice.h) inside its transaction and
  * the namespace's owner hands them to the registry after COMMIT. Other types
- * ("do", and "d1"/"r2" until those kinds track themselves) are registered by
+ * ("do", and "r2" until blobs track themselves) are registered by
  * hand; a registration is a write to the namespace's own file
  * (_duro_resources, run by the namespace's owner as kind DURO_KIND_RESOURCE)
- * that sends a notice like any KV write. So every namespace file holds the
+ * that sends a notice like any KV write. SQL tables ("d1") keep their rows in
+ * the same table, written by the SQL kind's flush (objects/sql.h). So every
+ * namespace file holds the
  * truth about its resources, and the registry's own file (<data>/_registry.db)
  * is an index that can always be rebuilt from them (runtime/registry.h).
  *
@@ -133,6 +135,11 @@ int duro_registry_db_rebuild(duro_registry_db *db, const char *ns, size_t ns_len
 /* The live KV keys of ns the registry knows, in *keys (after the query's
  * purge of expired rows). DURO_OK or a storage status. */
 int duro_registry_db_ns_keys(duro_registry_db *db, const char *ns, size_t ns_len, int64_t *keys);
+
+/* The resources of one type ("d1": SQL tables) of ns the registry knows, in
+ * *n. DURO_OK or a storage status. */
+int duro_registry_db_ns_count(duro_registry_db *db, const char *ns, size_t ns_len,
+                              const char *type, int64_t *n);
 
 /* Forgets ns entirely (its file is gone). */
 int duro_registry_db_forget(duro_registry_db *db, const char *ns, size_t ns_len);

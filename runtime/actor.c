@@ -248,6 +248,7 @@ static void flush_alone(duro_actor *a, duro_ns *ns)
     txn_ended(a, ns, 1);
     ns->flush_failing = 0;
     DURO_STAT_ADD(commits, 1);
+    duro_registry_notify(a->registry, ns); /* what the flush noticed (SQL table sizes) */
 }
 
 /* ---- one batch ---- */

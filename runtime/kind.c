@@ -95,11 +95,21 @@ int duro_op_build(const duro_kinds *t, const duro_op_call *c, duro_msg *m)
     }
     int st;
     int admin = k->admin && k->admin(m->op);
+    duro_args args = c->args;
     if (!k->global && c->allow &&
         (st = c->allow(c->allow_arg, admin ? NULL : ns, admin ? 0 : ns_len, duro_op_writes(t, m),
-                       err, sizeof err)) != DURO_OK)
-        return duro_msg_fail(m, st, "%s", err);
-    if ((st = k->decode(m->op, &c->args, &m->req, err, sizeof err)) != DURO_OK) {
+                       err, sizeof err)) != DURO_OK) {
+        /* an op that writes only if its statement does: a read-only caller
+         * may run it, and exec refuses what would write (kind.h) */
+        char err2[sizeof err];
+        if (!(k->writes && k->writes(m->op) == DURO_WRITES_IF_STMT) ||
+            c->allow(c->allow_arg, admin ? NULL : ns, admin ? 0 : ns_len, 0, err2,
+                     sizeof err2) != DURO_OK)
+            return duro_msg_fail(m, st, "%s", err);
+        args.read_only = 1;
+        err[0] = '\0';
+    }
+    if ((st = k->decode(m->op, &args, &m->req, err, sizeof err)) != DURO_OK) {
         m->req = NULL;
         return duro_msg_fail(m, st, "%s", st == DURO_NOMEM && !err[0] ? "out of memory" : err);
     }

@@ -44,6 +44,8 @@ typedef struct duro_limits {
     int64_t rl_window_ms;      /* ... and no window */
     int pwhash_min;            /* Argon2id at its minimum cost (--pwhash-min, tests) */
     size_t max_blob_bytes;     /* largest blob (--max-blob-bytes); 0: DURO_BLOB_MAX_DEFAULT */
+    int64_t sql_timeout_ms;    /* a SQL op's time budget (--sql-timeout-ms); 0: 1000 */
+    int64_t sql_max_rows;      /* rows one SQL statement may return (--sql-max-rows); 0: 10000 */
 } duro_limits;
 
 /* A call's arguments as a decoder gets them. */
@@ -53,6 +55,10 @@ typedef struct duro_args {
     int val_enc;             /* DURO_ENC_*: how this call's values are stored */
     const duro_limits *lim;
     const char *peer;        /* the caller's address (login throttling), or NULL */
+    /* 1: the caller may only read (an op whose writes(op) is
+     * DURO_WRITES_IF_STMT, called with a read-only token): the decoder
+     * stores it in the request and exec refuses what would write */
+    int read_only;
 } duro_args;
 
 /* One step of the namespace schema: PRAGMA user_version goes from
@@ -73,7 +79,8 @@ typedef struct duro_kind {
      * namespace is not used; the message's is "*"). */
     int global;
     /* 1 if op changes the namespace (a check of the rate limiter's counts):
-     * it needs write access. */
+     * it needs write access. DURO_WRITES_IF_STMT: op writes only if what it
+     * runs does (user SQL): see below. */
     int (*writes)(int op);
     /* 1 if op runs inside the namespace's write transaction (and answers
      * after its commit). NULL: the same as writes. A kind whose writes only
@@ -121,6 +128,14 @@ typedef struct duro_kinds {
     const duro_kind *kinds[DURO_KIND_MAX + 1];
     const struct duro_registry_store *registry;
 } duro_kinds;
+
+/* writes(op)'s answer for "writes only if the request does" (a SQL
+ * statement): duro_op_build() asks allow() for write access, and if that is
+ * refused, for read access; if that is granted the call goes on with
+ * duro_args.read_only = 1, and the kind's exec refuses (DURO_FORBIDDEN)
+ * whatever would write. HTTP routes do the same with duro_http_authorize().
+ * Anywhere a yes/no is wanted (duro_op_writes) it counts as a write. */
+#define DURO_WRITES_IF_STMT 2
 
 /* For writes / txn: every op (1), or none (0). */
 int duro_ops_all(int op);

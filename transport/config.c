@@ -68,6 +68,11 @@ static const struct flag flags[] = {
      "time allowed to send one whole request (slow clients are cut off)"},
     {"ttl-sweep-ms", K_LONG, OFF(ttl_sweep_ms), 10, 3600000, "1000",
      "period of the active TTL sweep"},
+    {"sql-timeout-ms", K_LONG, OFF(sql_timeout_ms), 10, 3600000, "1000",
+     "time budget of one SQL request (exec, query, batch): past it the statement is"
+     " interrupted and the request rolled back"},
+    {"sql-max-rows", K_LONG, OFF(sql_max_rows), 1, 10000000, "10000",
+     "rows one SQL statement may return (413 above)"},
     {"ratelimit-default", K_RATE, 0, 0, 0, "30/60s",
      "limit/window of a rate-limit check that names none (window in ms, s, m or h)"},
     {"cors-origin", K_SECRET, OFF(cors_origin), 0, 0, NULL,
@@ -283,5 +288,7 @@ void duro_config_limits(const duro_config *c, duro_limits *lim)
         .rl_window_ms = d.window_ms,
         .pwhash_min = c->pwhash_min,
         .max_blob_bytes = (size_t)c->max_blob_bytes,
+        .sql_timeout_ms = c->sql_timeout_ms,
+        .sql_max_rows = c->sql_max_rows,
     };
 }

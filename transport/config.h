@@ -35,6 +35,8 @@ typedef struct duro_config {
     long idle_timeout_ms;
     long request_timeout_ms;
     long ttl_sweep_ms;
+    long sql_timeout_ms; /* a SQL op's time budget */
+    long sql_max_rows;   /* rows one SQL statement may return */
     char ratelimit_default[64];
     char cors_origin[512]; /* "" = automatic */
     char auth_token[512];  /* "" = none */
@@ -59,7 +61,8 @@ int duro_config_load(duro_config *c, int argc, char **argv, char *err, size_t er
 void duro_config_usage(FILE *out);
 
 /* The limits and defaults the request decoders apply (runtime/kind.h), from
- * --max-value-bytes, --max-snapshot-bytes, --max-reply-bytes and
+ * --max-value-bytes, --max-snapshot-bytes, --max-reply-bytes,
+ * --sql-timeout-ms, --sql-max-rows and
  * --ratelimit-default. */
 void duro_config_limits(const duro_config *c, duro_limits *lim);
 

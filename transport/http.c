@@ -230,6 +230,7 @@ static const struct route {
     {NULL, duro_http_is_namespaces, 0, 0, duro_http_serve_namespaces},
     {"/ratelimit/", NULL, 1, 11, duro_http_serve_ratelimit},
     {"/api/storage/r2/", NULL, 1, 16, duro_http_serve_blob},
+    {"/api/storage/d1/", NULL, 0, 16, duro_http_serve_sql},
 };
 
 /* Routes a request that passed the checks every route shares. */

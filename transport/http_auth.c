@@ -136,8 +136,9 @@ void duro_http_serve_auth(duro_http *srv, duro_hreq *req, int cmd, const char *p
             .op_len = strlen(routes[i].op),
             .ns = ri.ns,
             .ns_len = ri.ns_len,
-            .args = {(const unsigned char *)mp.data, mp.len, DURO_ENC_JSON, &srv->lim,
-                     duro_conn_peer(req->conn)},
+            .args = {.mp = (const unsigned char *)mp.data, .len = mp.len,
+                     .val_enc = DURO_ENC_JSON, .lim = &srv->lim,
+                     .peer = duro_conn_peer(req->conn)},
         };
         if ((st = duro_op_build(&duro_object_kinds, &c, &k->m)) != DURO_OK)
             snprintf(err, sizeof err, "%s", k->m.errmsg);

@@ -11,6 +11,7 @@
  *   http_session.c   /sessions, /users/:id/sessions
  *   http_auth.c      /auth (the auth kind's ops: objects/auth.h)
  *   http_registry.c  /api/resources
+ *   http_sql.c       /api/storage/d1/{ns}/exec | query | batch (the SQL kind)
  */
 #ifndef DURO_HTTP_INT_H
 #define DURO_HTTP_INT_H
@@ -204,6 +205,10 @@ duro_http_handler duro_http_serve_auth;
 /* ---- http_registry.c ---- */
 
 duro_http_handler duro_http_serve_resources;
+
+/* ---- http_sql.c ---- */
+
+duro_http_handler duro_http_serve_sql;
 
 /* ---- http_namespace.c ---- */
 

@@ -19,7 +19,7 @@
     X(SESSION, "session") X(AUTH, "auth") X(SNAPSHOT, "snapshot") X(RESOURCES, "resources")    \
     X(NAMESPACES, "namespaces") X(INFO, "info") X(OPTIONS, "options")                       \
     X(BLOB_GET, "blob_get") X(BLOB_PUT, "blob_put") X(BLOB_DELETE, "blob_delete")           \
-    X(BLOB_LIST, "blob_list")                                                               \
+    X(BLOB_LIST, "blob_list") X(SQL, "sql")                                                 \
     X(HEALTHZ, "healthz") X(METRICS, "metrics") X(OTHER, "other")
 
 enum duro_route {

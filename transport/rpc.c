@@ -383,8 +383,8 @@ static void submit(rconn *c, const rframe *rf)
         .op_len = rf->f.op_len,
         .ns = rf->f.ns,
         .ns_len = rf->f.ns_len,
-        .args = {rf->f.args, rf->f.args_len, DURO_ENC_MSGPACK, &r->lim,
-                 duro_conn_peer(c->conn)},
+        .args = {.mp = rf->f.args, .len = rf->f.args_len, .val_enc = DURO_ENC_MSGPACK,
+                 .lim = &r->lim, .peer = duro_conn_peer(c->conn)},
         .allow = r->access && duro_access_enabled(r->access) ? allow : NULL,
         .allow_arg = c,
         .found = rf->k, /* read_frame() looked it up */

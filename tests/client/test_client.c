@@ -771,6 +771,57 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* SQL through duro_call (the kind table serves it remote and embedded alike). */
+TEST(sql_through_call)
+{
+    int status = 0;
+    void *body = NULL;
+    size_t len = 0;
+    mpbuf b;
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_str(&b, "sql");
+    mp_str(&b, "CREATE TABLE IF NOT EXISTS t(a INTEGER, b TEXT); DELETE FROM t");
+    ASSERT_EQ(duro_call(db, "sql.exec", "sqlcall", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_OK);
+    duro_free(body);
+    msgpack_sbuffer_destroy(&b.sb);
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 2);
+    mp_str(&b, "sql");
+    mp_str(&b, "INSERT INTO t VALUES(?, ?)");
+    mp_str(&b, "params");
+    msgpack_pack_array(&b.pk, 2);
+    msgpack_pack_int(&b.pk, 7);
+    mp_str(&b, "seven");
+    ASSERT_EQ(duro_call(db, "sql.exec", "sqlcall", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_OK);
+    duro_free(body);
+    msgpack_sbuffer_destroy(&b.sb);
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_str(&b, "sql");
+    mp_str(&b, "SELECT a, b FROM t");
+    ASSERT_EQ(duro_call(db, "sql.query", "sqlcall", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_OK);
+    ASSERT_EQ(status, 200);
+    /* {results: [{a: 7, b: "seven"}], meta: {...}} */
+    static const char row[] = "\x82\xa1" "a\x07\xa1" "b\xa5seven\xa4meta";
+    ASSERT(memmem(body, len, "\xa7results\x91", 9) != NULL); /* the shortest array header */
+    ASSERT(memmem(body, len, row, sizeof row - 1) != NULL);
+    duro_free(body);
+    msgpack_sbuffer_destroy(&b.sb);
+    mp_init(&b);
+    msgpack_pack_map(&b.pk, 1);
+    mp_str(&b, "sql");
+    mp_str(&b, "SELECT * FROM _duro_kv");
+    ASSERT_EQ(duro_call(db, "sql.query", "sqlcall", b.sb.data, b.sb.size, &status, &body, &len),
+              DURO_BAD_REQUEST);
+    ASSERT_EQ(status, 400);
+    duro_free(body);
+    msgpack_sbuffer_destroy(&b.sb);
+}
+
 TEST(threads)
 {
     ASSERT_EQ(PUT("conc", "counter", "0"), DURO_OK);

@@ -23,6 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from durotest import St, Rpc, Server, ServerTestCase, assert_error, main, ok  # noqa: E402
 
 MiB = 1 << 20
+# under AddressSanitizer (make test-asan) freed memory is quarantined and each
+# allocation carries shadow memory: the RSS bound is looser there
+ASAN = "ASAN_OPTIONS" in os.environ
 
 
 def r2(ns, key=None, **query):
@@ -271,9 +274,14 @@ class Blobs(ServerTestCase):
         self.put("reg/one", b"1234567")
         rs = self.req("GET", "/api/resources/list?type=r2&namespace=%s" % self.ns).body
         self.assertEqual([(x["key"], x["size"]) for x in rs["resources"]], [("reg/one", 7)])
+        self.put("reg/two", b"12")
+        d = ok(self.req("GET", "/api/namespaces/%s" % self.ns))
+        self.assertEqual(d["blobs"], 2)
         ok(self.req("DELETE", r2(self.ns, "reg/one")))
+        ok(self.req("DELETE", r2(self.ns, "reg/two")))
         rs = self.req("GET", "/api/resources/list?type=r2&namespace=%s" % self.ns).body
         self.assertEqual(rs["resources"], [])
+        self.assertEqual(ok(self.req("GET", "/api/namespaces/%s" % self.ns))["blobs"], 0)
 
     def test_namespace_isolation(self):
         other = self.ns + "-b"
@@ -339,6 +347,23 @@ class Durability(unittest.TestCase):
         finally:
             srv.close()
 
+    def test_registry_rebuilt_from_the_files(self):
+        srv = Server()
+        try:
+            self.assertEqual(raw_put(srv.port, r2("rb", "a/x"), b"12345")[0], 201)
+            self.assertEqual(raw_put(srv.port, r2("rb", "b"), b"1")[0], 201)
+            srv.stop_ok()
+            for sfx in ("", "-wal", "-shm"):
+                p = os.path.join(srv.data_dir, "_registry.db" + sfx)
+                if os.path.exists(p):
+                    os.remove(p)
+            srv.start()
+            rs = srv.req("GET", "/api/resources/list?type=r2&namespace=rb&consistent=1").body
+            self.assertEqual(sorted((x["key"], x["size"]) for x in rs["resources"]),
+                             [("a/x", 5), ("b", 1)])
+        finally:
+            srv.close()
+
     def test_failed_write_keeps_old_object(self):
         srv = Server(["--errinj"])
         try:
@@ -382,7 +407,8 @@ class Memory(unittest.TestCase):
             peak = rss_peak_kib(srv.pid) * 1024
             sys.stderr.write("peak RSS %d MiB (budget %d MiB)\n" % (peak // MiB, budget // MiB))
             # the budget of bodies being received, plus what durod needs besides
-            self.assertLess(peak, budget + 48 * MiB, "peak RSS %d MiB" % (peak // MiB))
+            slack = 48 * MiB if not ASAN else budget + 320 * MiB
+            self.assertLess(peak, budget + slack, "peak RSS %d MiB" % (peak // MiB))
             for i in (0, 7):
                 g = srv.req("GET", r2("mem", "o%d" % i), check_openapi=False)
                 self.assertEqual(sha(g.raw), sha(body))

@@ -122,7 +122,8 @@ def names_in(obj, out):
 SAMPLES = {"key": "k%2Fx/y", "blobKey": "k%2Fx/y", "ns": "probe-ns", "id": "A" * 43, "userId": "u%2F1"}
 
 MADE_UP = ["/", "/nope", "/storage", "/storagex/k", "/api", "/api/storage/kv/",
-           "/api/storage/kv", "/api/storagex", "/api/storage/d1/probe-ns/query",
+           "/api/storage/kv", "/api/storagex", "/api/storage/d1/probe-ns/nope",
+           "/api/storage/d1/", "/api/storage/d1/probe-ns",
            "/api/storage/r2", "/api/storage/r2x/probe-ns", "/auth", "/auth/", "/auth/nope", "/auth/users/x",
            "/api/resources", "/api/resources/", "/api/resources/nope", "/ratelimit",
            "/ratelimit/", "/healthz/x", "/metrics/x", "/sessionsx", "/users/x",

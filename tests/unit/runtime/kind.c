@@ -12,6 +12,7 @@
 #include "objects/object.h"
 #include "objects/ratelimit.h"
 #include "objects/session.h"
+#include "objects/sql.h"
 #include "runtime/registry_store.h"
 #include "test.h"
 #include "unit/rt_util.h"
@@ -35,8 +36,8 @@ TEST(every_op_name_finds_its_row)
         }
     }
     /* kv+snapshot, ratelimit, session, auth, resources, registry queries
-     * (resources, namespaces, server.info), namespaces.delete */
-    ASSERT_EQ(names, 10 + 3 + 6 + 5 + 2 + 5 + 1 + 5);
+     * (resources, namespaces, server.info), namespaces.delete, blob, sql */
+    ASSERT_EQ(names, 10 + 3 + 6 + 5 + 2 + 5 + 1 + 6 + 3);
     int kind, op;
     ASSERT(duro_op_find(T, "kv.gets", 7, &kind, &op) == NULL);
     ASSERT(duro_op_find(T, "kv.ge", 5, &kind, &op) == NULL);
@@ -48,6 +49,7 @@ typedef struct seen {
     int calls, write;
     char ns[64];
     int refuse;
+    int refuse_write; /* a read-only token: only write access is refused */
 } seen;
 
 static int allow(void *arg, const char *ns, size_t ns_len, int write, char *err, size_t errlen)
@@ -58,7 +60,7 @@ static int allow(void *arg, const char *ns, size_t ns_len, int write, char *err,
     if (!ns) /* an admin-only op */
         ns_len = 7, ns = "(admin)";
     snprintf(s->ns, sizeof s->ns, "%.*s", (int)ns_len, ns);
-    if (s->refuse) {
+    if (s->refuse || (s->refuse_write && write)) {
         snprintf(err, errlen, "no access to %.*s", (int)ns_len, ns);
         return DURO_FORBIDDEN;
     }
@@ -86,8 +88,8 @@ static int build(const char *op, const char *ns, const char *args, seen *s, duro
                       .op_len = strlen(op),
                       .ns = ns,
                       .ns_len = strlen(ns),
-                      .args = {(const unsigned char *)mp.data, mp.len, DURO_ENC_MSGPACK, &lim,
-                               NULL},
+                      .args = {.mp = (const unsigned char *)mp.data, .len = mp.len,
+                               .val_enc = DURO_ENC_MSGPACK, .lim = &lim},
                       .allow = s ? allow : NULL,
                       .allow_arg = s};
     int st = duro_op_build(T, &c, m);
@@ -153,6 +155,33 @@ TEST(the_access_check_sees_what_each_op_does)
     ASSERT_EQ(duro_kind_txn(T->kinds[DURO_KIND_RATELIMIT], DURO_RL_CHECK), 0);
     ASSERT_EQ(duro_kind_txn(T->kinds[DURO_KIND_SESSION], DURO_SESSION_GET), 1);
     ASSERT_EQ(duro_kind_txn(T->kinds[DURO_KIND_KV], DURO_KV_PUT), 1);
+}
+
+TEST(an_op_that_writes_only_if_its_statement_does_takes_a_read_only_caller)
+{
+    /* sql.*: writes(op) is DURO_WRITES_IF_STMT (kind.h) */
+    seen s = {0};
+    duro_msg m;
+    const char *args = "{\"sql\":\"SELECT 1\"}";
+    ASSERT_EQ(build("sql.query", "app", args, &s, &m), DURO_OK);
+    ASSERT_EQ(s.calls, 1); /* write access granted: nothing more asked */
+    ASSERT_EQ(s.write, 1);
+    ASSERT_EQ(((duro_sql_req *)m.req)->read_only, 0);
+    duro_op_free(T, &m);
+    s = (seen){.refuse_write = 1};
+    ASSERT_EQ(build("sql.exec", "app", args, &s, &m), DURO_OK);
+    ASSERT_EQ(s.calls, 2); /* write refused, then read granted */
+    ASSERT_EQ(s.write, 0);
+    ASSERT_EQ(((duro_sql_req *)m.req)->read_only, 1);
+    duro_op_free(T, &m);
+    s = (seen){.refuse = 1};
+    ASSERT_EQ(build("sql.batch", "app", "{\"statements\":[{\"sql\":\"SELECT 1\"}]}", &s, &m),
+              DURO_FORBIDDEN);
+    ASSERT_STREQ(m.errmsg, "no access to app"); /* the write check's answer */
+    /* other ops never get a second ask */
+    s = (seen){.refuse_write = 1};
+    ASSERT_EQ(build("kv.put", "app", "{\"key\":\"k\",\"value\":1}", &s, &m), DURO_FORBIDDEN);
+    ASSERT_EQ(s.calls, 1);
 }
 
 TEST(registry_queries_read_every_namespace_or_their_filter)
