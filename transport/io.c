@@ -409,6 +409,12 @@ void duro_conn_write_take(duro_conn *c, void *p, size_t n)
     }
 }
 
+int duro_conn_fd(duro_conn *c)
+{
+    ON_LOOP(c->t);
+    return c->bev ? (int)bufferevent_getfd(c->bev) : -1;
+}
+
 void duro_conn_write_file(duro_conn *c, int fd, uint64_t off, uint64_t len)
 {
     ON_LOOP(c->t);

@@ -128,6 +128,10 @@ void duro_conn_write(duro_conn *c, const void *p, size_t n);
  * the connection is closed). */
 void duro_conn_write_take(duro_conn *c, void *p, size_t n);
 
+/* The connection's socket (for a protocol that reads a large body straight
+ * into its own buffer), or -1. */
+int duro_conn_fd(duro_conn *c);
+
 /* Queues bytes [off, off + len) of the open file fd to send (sendfile);
  * takes fd (closed once sent, or now if the connection is closed). */
 void duro_conn_write_file(duro_conn *c, int fd, uint64_t off, uint64_t len);
