@@ -24,7 +24,6 @@
  */
 #include "duro/version.h"
 #include "transport/accesslog.h"
-#include <unistd.h>
 #include "transport/http1.h"
 
 #include <sys/queue.h>
@@ -40,6 +39,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "duro/status.h"
 #include "common/errbody.h"
@@ -454,19 +454,17 @@ static void read_head(duro_conn *c, hconn *h, const duro_http1_config *cfg)
             duro_conn_write(c, cont, sizeof cont - 1);
         }
     }
+    h->body_len = chunked ? 0 : len;
     if (chunked) {
         h->state = S_CHUNK_SIZE;
     } else if (len) {
-        h->left = h->body_len = len;
+        h->left = len;
         h->state = S_BODY;
     } else {
         dispatch(c, h);
     }
 }
 
-/* Moves up to h->left body bytes from the input, each reserved in the
- * pending-request budget as it arrives (what a client announces costs
- * nothing until it sends it). 1 when they are all there. */
 /* The rest of a large body (its buffer already has room for all of it)
  * straight from the socket into the buffer, in pieces of up to DIRECT_MAX:
  * libevent 2.1 reads at most 4 KiB per call into its own buffer, which costs
@@ -494,6 +492,9 @@ static void read_direct(duro_conn *c, hconn *h)
     }
 }
 
+/* Moves up to h->left body bytes from the input, each reserved in the
+ * pending-request budget as it arrives (what a client announces costs
+ * nothing until it sends it). 1 when they are all there. */
 static int read_bytes(duro_conn *c, hconn *h)
 {
     struct evbuffer *in = duro_conn_input(c);
