@@ -222,14 +222,38 @@ static void sweep_files(duro_ns *ns, blob_state *s)
                       ns->name, removed);
 }
 
+/* Makes the namespace's last commit durable: an fdatasync of its WAL (a
+ * no-op's cost under --sync full, where COMMIT already synced it; under
+ * --sync normal a commit is durable only at the next checkpoint). 0 or -1. */
+static int sync_wal(const duro_ns *ns)
+{
+    const char *db = sqlite3_db_filename(ns->db, "main");
+    char path[4200];
+    if (!db || snprintf(path, sizeof path, "%s-wal", db) >= (int)sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1; /* no WAL: the commit went to the file */
+    int rc = fdatasync(fd);
+    close(fd);
+    return rc;
+}
+
 static void blob_txn_end(duro_ns *ns, int committed)
 {
     blob_state *s = ns->kind_state[DURO_KIND_BLOB];
     if (!s)
         return;
     duro_buf *gone = committed ? &s->doomed : &s->fresh;
-    for (size_t off = 0; off + 33 <= gone->len; off += 33)
-        remove_file(ns, gone->data + off);
+    /* a replaced file goes only once the commit that stopped naming it
+     * cannot be undone by a power loss; if that cannot be made sure, the
+     * file stays for the sweep at the next open */
+    if (committed && gone->len && sync_wal(ns) != 0)
+        duro_log_warn("namespace %s: cannot sync its WAL; replaced blob files stay until the"
+                      " next open", ns->name);
+    else
+        for (size_t off = 0; off + 33 <= gone->len; off += 33)
+            remove_file(ns, gone->data + off);
     s->fresh.len = s->doomed.len = 0;
 }
 
@@ -296,8 +320,9 @@ static int find(duro_ns *ns, const char *key, size_t key_len, blob_row *b)
 /* ---- conditions ---- */
 
 /* 1 if the ETag list h ("*", or entity tags like "abc", W/"abc", comma
- * separated) matches etag (NULL: no object). */
-static int etag_matches(const char *h, const char *etag)
+ * separated) matches etag (NULL: no object). strong (If-Match): a weak tag
+ * never matches (RFC 9110 §13.1.1); If-None-Match compares weakly. */
+static int etag_matches(const char *h, const char *etag, int strong)
 {
     for (const char *p = h; *p;) {
         while (*p == ' ' || *p == '\t' || *p == ',')
@@ -306,13 +331,14 @@ static int etag_matches(const char *h, const char *etag)
             break;
         if (*p == '*')
             return etag != NULL;
-        if (p[0] == 'W' && p[1] == '/')
+        int weak = p[0] == 'W' && p[1] == '/';
+        if (weak)
             p += 2;
         int quoted = *p == '"';
         if (quoted)
             p++;
         size_t n = strcspn(p, quoted ? "\"" : ", \t");
-        if (etag && n == strlen(etag) && strncasecmp(p, etag, n) == 0)
+        if (etag && !(weak && strong) && n == strlen(etag) && strncasecmp(p, etag, n) == 0)
             return 1;
         p += n;
         if (quoted && *p == '"')
@@ -326,11 +352,11 @@ static int etag_matches(const char *h, const char *etag)
  * write: DURO_OK or DURO_PRECONDITION_FAILED with the reason. */
 static int write_conditions(duro_msg *m, const duro_blob_req *r, const char *etag)
 {
-    if (r->if_match && !etag_matches(r->if_match, etag))
+    if (r->if_match && !etag_matches(r->if_match, etag, 1))
         return duro_msg_fail(m, DURO_PRECONDITION_FAILED,
                              etag ? "If-Match: the object's ETag is \"%s\"" : "%s",
                              etag ? etag : "If-Match: there is no such object");
-    if (r->if_none_match && etag_matches(r->if_none_match, etag))
+    if (r->if_none_match && etag_matches(r->if_none_match, etag, 0))
         return duro_msg_fail(m, DURO_PRECONDITION_FAILED, "If-None-Match: the object %s",
                              strcmp(r->if_none_match, "*") == 0 ? "exists"
                                                                 : "has that ETag");
@@ -650,13 +676,15 @@ static int put_commit(duro_ns *ns, duro_msg *m, duro_blob_req *r, int64_t now)
         row_free(&cur);
         return duro_ns_fail(ns, m, rc);
     }
-    /* from here the file is the transaction's: kept if it commits */
+    /* from here the file is the transaction's: kept if it commits, removed
+     * (by txn_end) if it rolls back */
+    ns->txn_kinds |= 1u << DURO_KIND_BLOB;
     if (duro_buf_append(&s->fresh, b.file, 33) != 0 ||
         (existed && duro_buf_append(&s->doomed, cur.file, 33) != 0)) {
         row_free(&cur);
-        return duro_ns_fail(ns, m, -DURO_NOMEM);
+        return duro_ns_fail(ns, m, -DURO_NOMEM); /* the batch rolls back; the request's
+                                                  * free removes the file */
     }
-    ns->txn_kinds |= 1u << DURO_KIND_BLOB;
     r->file_state = 2;
     duro_blob_inflight_del(r->file);
     row_free(&cur);
@@ -769,13 +797,19 @@ static int upload_begin(duro_ns *ns, duro_msg *m, duro_blob_req *r, const char *
     memcpy(key, r->key, r->key_len + 1);
     pthread_mutex_lock(&inflight_mu);
     upload *slot = NULL;
+    int mine = 0; /* this namespace's open uploads */
     for (int i = 0; i < DURO_BLOB_UPLOADS_MAX; i++) {
         upload *u = &uploads[i];
         if (u->used && !u->busy && now - u->last_ms > DURO_BLOB_UPLOAD_IDLE_MS)
             upload_end(u); /* abandoned */
         if (!u->used && !slot)
             slot = u;
+        if (u->used && strcmp(u->ns, ns->name) == 0)
+            mine++;
     }
+    int full_here = mine >= DURO_BLOB_UPLOADS_PER_NS;
+    if (full_here)
+        slot = NULL;
     if (slot) {
         slot->used = slot->busy = 1;
         random_name(slot->id);
@@ -797,8 +831,9 @@ static int upload_begin(duro_ns *ns, duro_msg *m, duro_blob_req *r, const char *
         free(key);
         free(d);
         return duro_msg_fail(m, DURO_UNAVAILABLE,
-                             "%d uploads are open; finish one (final: true) or retry later",
-                             DURO_BLOB_UPLOADS_MAX);
+                             "%d uploads are open%s; finish one (final: true) or retry later",
+                             full_here ? DURO_BLOB_UPLOADS_PER_NS : DURO_BLOB_UPLOADS_MAX,
+                             full_here ? " in this namespace" : "");
     }
     r->holds_upload = 1;
     return DURO_OK;
@@ -860,7 +895,7 @@ static int append_start(duro_ns *ns, duro_msg *m, duro_blob_req *r, int64_t now)
         int st = DURO_OK;
         if (!u)
             st = duro_msg_fail(m, DURO_NOT_FOUND,
-                               "no such upload (it was finished, or dropped after 10 idle minutes)");
+                               "no such upload (it was finished, or dropped after a minute without a part)");
         else if (strcmp(u->ns, ns->name) || u->key_len != r->key_len ||
                  memcmp(u->key, r->key, r->key_len))
             st = duro_msg_fail(m, DURO_BAD_REQUEST, "the upload is of another namespace or key");
@@ -975,14 +1010,13 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_blob_req *r)
     if (rc == 0)
         return duro_msg_fail(m, DURO_NOT_FOUND, "no such object");
     int st = DURO_OK;
-    if (r->if_match && !etag_matches(r->if_match, b.sha256))
+    if (r->if_match && !etag_matches(r->if_match, b.sha256, 1))
         st = duro_msg_fail(m, DURO_PRECONDITION_FAILED, "If-Match: the object's ETag is \"%s\"",
                            b.sha256);
-    else if (r->if_none_match && etag_matches(r->if_none_match, b.sha256))
+    else if (r->if_none_match && etag_matches(r->if_none_match, b.sha256, 0))
         st = DURO_NOT_MODIFIED; /* with the object's fields, for the headers */
     uint64_t off = 0, len = (uint64_t)b.size;
-    if (st != DURO_PRECONDITION_FAILED && r->has_range && m->op == DURO_BLOB_GET &&
-        !r->want_file) {
+    if (st == DURO_OK && r->has_range && m->op == DURO_BLOB_GET && !r->want_file) {
         if (r->off > (uint64_t)b.size) {
             row_free(&b);
             return duro_msg_fail(m, DURO_RANGE_NOT_SATISFIABLE,
@@ -1015,11 +1049,14 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_blob_req *r)
     }
     if (st == DURO_OK && r->want_file && m->op == DURO_BLOB_GET) {
         char path[4200];
+        int fd = -1;
         if (blobs_dir(ns, path, 4096) == 0) {
             size_t n = strlen(path);
             snprintf(path + n, sizeof path - n, "/%s", b.file);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        } else {
+            errno = ENAMETOOLONG;
         }
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             duro_buf_free(&m->body);
             st = duro_msg_fail(m, DURO_IO, "storage error: the object's file cannot be read: %s",

@@ -30,8 +30,9 @@ enum duro_blob_op {
     DURO_BLOB_APPEND, /* a put in parts (an upload): docs/blobs.md */
 };
 
-#define DURO_BLOB_UPLOADS_MAX 64            /* uploads open at once (the process) */
-#define DURO_BLOB_UPLOAD_IDLE_MS (10 * 60000) /* an upload without a part this long is dropped */
+#define DURO_BLOB_UPLOADS_MAX 256       /* uploads open at once (the process) */
+#define DURO_BLOB_UPLOADS_PER_NS 8      /* ... of one namespace */
+#define DURO_BLOB_UPLOAD_IDLE_MS 60000  /* an upload without a part this long is dropped */
 
 #define DURO_BLOB_KEY_MAX 1024        /* bytes of UTF-8, as S3 */
 #define DURO_BLOB_TYPE_MAX 256        /* Content-Type */

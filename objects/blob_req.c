@@ -223,7 +223,7 @@ static int field(int op, duro_blob_req *r, const char *k, size_t kl, const msgpa
         if (IS("sha256"))
             return (r->has_sha256 = 1, hex_of(v, r->want_sha256, 32));
     }
-    if (op != DURO_BLOB_LIST && op != DURO_BLOB_HEAD) {
+    if (op != DURO_BLOB_LIST) {
         if (IS("ifMatch"))
             return str_of(v, &r->if_match, NULL);
         if (IS("ifNoneMatch"))

@@ -73,6 +73,24 @@ static int is_schema_table(const char *t)
             strcasecmp(t, "sqlite_temp_master") == 0 || strcasecmp(t, "sqlite_temp_schema") == 0);
 }
 
+/* 1 if a user table or view named t would stand in for one of SQLite's
+ * built-in (eponymous) virtual tables, which resolve after the schema's own
+ * objects: the server measures table sizes with dbstat. */
+static int shadows_builtin(const char *t)
+{
+    static const char *const builtin[] = {"dbstat",    "sqlite_dbpage",   "sqlite_stmt",
+                                          "json_each", "json_tree",       "generate_series",
+                                          "fts3tokenize", "fts5vocab", "rtree_i32"};
+    if (!t)
+        return 0;
+    if (strncasecmp(t, "pragma_", 7) == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        if (strcasecmp(t, builtin[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -203,6 +221,9 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     case SQLITE_DROP_VIEW:
         if (duro_sql_hidden(a1))
             return deny(c, "names starting with _duro_ are reserved for the server (%s)", a1);
+        if (code != SQLITE_DROP_VIEW && shadows_builtin(a1))
+            return deny(c, "the name %s is a built-in table of SQLite's (a table of that name"
+                           " would stand in for it)", a1);
         c->ddl = 1;
         c->schema_ok |= code == SQLITE_DROP_VIEW;
         return SQLITE_OK;
@@ -229,6 +250,9 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     case SQLITE_CREATE_VTABLE: /* a1: table, a2: module */
         if (duro_sql_hidden(a1))
             return deny(c, "names starting with _duro_ are reserved for the server (%s)", a1);
+        if (shadows_builtin(a1))
+            return deny(c, "the name %s is a built-in table of SQLite's (a table of that name"
+                           " would stand in for it)", a1);
         if (!in_list(a2, vtab_allowed, sizeof vtab_allowed / sizeof *vtab_allowed))
             return deny(c, "virtual tables of module %s (allowed: fts5, fts4, fts3, rtree)",
                         a2 ? a2 : "?");
@@ -259,6 +283,8 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     case SQLITE_DETACH:
         return deny(c, "ATTACH and DETACH");
     case SQLITE_PRAGMA: /* a1: name, a2: argument, a3: database */
+        if (a1 && strcasecmp(a1, "page_size") == 0 && !a2)
+            return SQLITE_OK; /* read only: rtree asks it when a table is made */
         if (!in_list(a1, pragma_allowed, sizeof pragma_allowed / sizeof *pragma_allowed))
             return deny(c,
                         "PRAGMA %s (allowed: table_info, table_xinfo, table_list, index_list,"

@@ -183,6 +183,12 @@ static int sql_open(const char *path, int flags, const char *vfs, const char *co
         return st;
     }
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
+    /* users run their own SQL on these files (objects/sql.c): no writes to
+     * virtual tables' shadow tables (fts, rtree: hand-made contents are the
+     * known way to corrupt their parsers), no writable_schema, and no
+     * functions with side effects run from the schema (views, triggers) */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     sqlite3_extended_result_codes(db, 1);
     for (; *pragmas; pragmas++) {
         if ((rc = exec(db, *pragmas)) != SQLITE_OK) {

@@ -425,16 +425,11 @@ void duro_http_serve_blob(duro_http *srv, duro_hreq *req, int cmd, const char *p
         st = DURO_BAD_REQUEST;
         snprintf(err, sizeof err, "key: bad percent-encoding");
     }
-    if (st == DURO_OK && op != DURO_BLOB_LIST && op != DURO_BLOB_HEAD &&
+    if (st == DURO_OK && op != DURO_BLOB_LIST &&
         (dup_header(req, "If-Match", &r->if_match) != 0 ||
          dup_header(req, "If-None-Match", &r->if_none_match) != 0)) {
         st = DURO_BAD_REQUEST;
         snprintf(err, sizeof err, "If-Match / If-None-Match: too long");
-    }
-    if (st == DURO_OK && op == DURO_BLOB_HEAD &&
-        dup_header(req, "If-None-Match", &r->if_none_match) != 0) {
-        st = DURO_BAD_REQUEST;
-        snprintf(err, sizeof err, "If-None-Match: too long");
     }
     if (st == DURO_OK && op == DURO_BLOB_PUT)
         st = build_put(srv, req, r, err, sizeof err);

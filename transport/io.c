@@ -422,14 +422,21 @@ void duro_conn_write_file(duro_conn *c, int fd, uint64_t off, uint64_t len)
         close(fd);
         return;
     }
+    /* the head announced len bytes: if they cannot follow, the connection
+     * must end after what was queued, or the client would read the next
+     * answer as this body */
     struct evbuffer_file_segment *seg =
         evbuffer_file_segment_new(fd, (ev_off_t)off, (ev_off_t)len, EVBUF_FS_CLOSE_ON_FREE);
     if (!seg) {
         close(fd);
+        duro_log_warn("cannot queue a file for sending: out of memory");
+        duro_conn_close_after_write(c);
         return;
     }
-    if (evbuffer_add_file_segment(bufferevent_get_output(c->bev), seg, 0, (ev_off_t)len) != 0)
+    if (evbuffer_add_file_segment(bufferevent_get_output(c->bev), seg, 0, (ev_off_t)len) != 0) {
         duro_log_warn("cannot queue a file for sending: out of memory");
+        duro_conn_close_after_write(c);
+    }
     evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
 }
 

@@ -180,6 +180,14 @@ class Blobs(ServerTestCase):
                      "PRECONDITION_FAILED")
         assert_error(self.put("c", b"two", headers={"If-Match": '"nope"'}), 412,
                      "PRECONDITION_FAILED")
+        # a weak tag never satisfies If-Match (RFC 9110); If-None-Match compares weakly
+        assert_error(self.put("c", b"two", headers={"If-Match": "W/" + tag}), 412,
+                     "PRECONDITION_FAILED")
+        self.assertEqual(self.req("GET", r2(self.ns, "c"),
+                                  headers={"If-None-Match": "W/" + tag}).status, 304)
+        # HEAD answers as GET would
+        self.assertEqual(self.req("HEAD", r2(self.ns, "c"), headers={"If-Match": '"x"'}).status,
+                         412)
         ok(self.put("c", b"two", headers={"If-Match": tag}))
         assert_error(self.req("DELETE", r2(self.ns, "c"), headers={"If-Match": tag}), 412,
                      "PRECONDITION_FAILED")
@@ -493,26 +501,29 @@ class Protocol(unittest.TestCase):
 
 
 class Uploads(unittest.TestCase):
-    def test_open_uploads_are_bounded(self):
+    def test_open_uploads_are_bounded_per_namespace(self):
         srv = Server(rpc=True)
         try:
             with Rpc(srv.rpc_port) as c:
                 ups = []
-                for i in range(64):
+                for i in range(8):
                     st, body = c.call("blob.append", "up", {"key": "k%d" % i, "data": b"x"})
                     self.assertEqual(st, St.OK, body)
                     ups.append(body["upload"])
                 st, body = c.call("blob.append", "up", {"key": "one-more", "data": b"x"})
                 self.assertEqual(st, St.UNAVAILABLE, body)
-                self.assertIn("64 uploads", body["message"])
+                self.assertIn("8 uploads are open in this namespace", body["message"])
+                # another namespace is not held up by this one
+                st, body = c.call("blob.append", "other", {"key": "k", "data": b"x"})
+                self.assertEqual(st, St.OK, body)
                 # finishing one frees its slot
                 st, body = c.call("blob.append", "up", {"key": "k0", "upload": ups[0],
                                                          "final": True})
                 self.assertEqual(st, St.CREATED, body)
                 st, body = c.call("blob.append", "up", {"key": "one-more", "data": b"x"})
                 self.assertEqual(st, St.OK, body)
-            # 64 unfinished uploads' files, all still in flight: a restart's sweep takes them
-            self.assertEqual(len(blob_files(srv.data_dir, "up")), 65)
+            # unfinished uploads' files, still in flight: a restart's sweep takes them
+            self.assertEqual(len(blob_files(srv.data_dir, "up")), 9)
             srv.restart(hard=True)
             srv.req("HEAD", r2("up", "k0"))
             self.assertEqual(len(blob_files(srv.data_dir, "up")), 1)

@@ -233,12 +233,25 @@ class SqlServer(ServerTestCase):
             ("PRAGMA table_info(_duro_kv)", "internal"),
             ("SELECT * FROM pragma_table_info('_duro_kv')", "PRAGMA statement"),
             ("SELECT * FROM dbstat", "dbstat"),
+            # a table or view of a built-in table's name would stand in for it
+            ("CREATE TABLE dbstat(name TEXT, pgsize INTEGER, aggregate INTEGER)", "built-in"),
+            ("CREATE VIEW DBSTAT AS SELECT 1", "built-in"),
+            ("CREATE TABLE pragma_x(a)", "built-in"),
         ]
         for sql, why in denied:
             r = self.exec(sql)
             assert_error(r, 400, "BAD_REQUEST", sql)
             msg = r.body["error"]["message"]
             self.assertTrue(msg.startswith("not allowed: ") and why in msg, (sql, msg))
+        # defensive mode: a virtual table's shadow tables are the module's own
+        ok(self.exec("CREATE VIRTUAL TABLE f USING fts5(a)"))
+        ok(self.exec("INSERT INTO f(a) VALUES('hello world')"))
+        assert_error(self.exec("UPDATE f_config SET v = 999 WHERE k = 'version'"), 400,
+                     "BAD_REQUEST", "may not be modified")
+        self.assertEqual(self.rows("SELECT a FROM f WHERE f MATCH 'hello'"), [{"a": "hello world"}])
+        ok(self.exec("CREATE VIRTUAL TABLE rt USING rtree(id, x0, x1)"))  # reads PRAGMA page_size
+        ok(self.exec("DROP TABLE f"))
+        ok(self.exec("DROP TABLE rt"))
         # the allowed PRAGMAs, and table_list shows only the user's tables
         names = [t["name"] for t in self.rows("PRAGMA table_list")]
         self.assertEqual(names, ["mine"])
