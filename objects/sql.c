@@ -114,6 +114,7 @@ typedef struct run {
     int table_list; /* PRAGMA table_list: its rows are filtered */
     int stats;      /* it writes sqlite_stat1 / sqlite_stat4 */
     char why[160];  /* the first thing the authorizer refused */
+    char view[128]; /* the view a CREATE VIEW makes (checked after it ran) */
     /* the tables the statement being prepared writes (for the cache) */
     size_t st_n;
     int st_over;
@@ -121,6 +122,7 @@ typedef struct run {
 } run;
 
 static int deny(run *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int check_view(run *c, char *err, size_t errlen);
 static int deny(run *c, const char *fmt, ...)
 {
     if (!c->why[0]) {
@@ -224,6 +226,8 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
         if (code != SQLITE_DROP_VIEW && shadows_builtin(a1))
             return deny(c, "the name %s is a built-in table of SQLite's (a table of that name"
                            " would stand in for it)", a1);
+        if (code == SQLITE_CREATE_VIEW && a1 && strlen(a1) < sizeof c->view)
+            snprintf(c->view, sizeof c->view, "%s", a1);
         c->ddl = 1;
         c->schema_ok |= code == SQLITE_DROP_VIEW;
         return SQLITE_OK;
@@ -586,6 +590,8 @@ static int step_all(run *c, sqlite3_stmt *st, const duro_sql_req *r, duro_buf *o
     if (c->alter && hidden_count(c) > hidden0)
         return fail(err, errlen, DURO_BAD_REQUEST,
                     "not allowed: names starting with _duro_ are reserved for the server");
+    if (c->view[0] && (rc = check_view(c, err, errlen)) != DURO_OK)
+        return rc;
     if (pk) {
         /* the shortest header for the count (the rows move up to 4 bytes) */
         unsigned char h[5];
@@ -621,12 +627,38 @@ static int step_all(run *c, sqlite3_stmt *st, const duro_sql_req *r, duro_buf *o
     return DURO_OK;
 }
 
+/* A view its creator could not read (over a _duro_ table, sqlite_schema, a
+ * pragma function) is refused when it is made: SQLite works out a view's
+ * columns without the authorizer, so PRAGMA table_info of it would show the
+ * hidden table's columns. Prepares SELECT * FROM it under the authorizer. */
+static int check_view(run *c, char *err, size_t errlen)
+{
+    char q[2 * sizeof c->view + 32], name[sizeof c->view];
+    snprintf(name, sizeof name, "%s", c->view);
+    size_t n = (size_t)snprintf(q, sizeof q, "SELECT * FROM main.\"");
+    for (const char *p = name; *p && n + 4 < sizeof q; p++) {
+        if (*p == '"')
+            q[n++] = '"';
+        q[n++] = *p;
+    }
+    snprintf(q + n, sizeof q - n, "\" LIMIT 0");
+    c->why[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, q, -1, &st, NULL);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK)
+        return DURO_OK;
+    return fail(err, errlen, DURO_BAD_REQUEST, "not allowed: the view %s would read what is hidden: %s", name,
+                c->why[0] ? c->why : sqlite3_errmsg(c->db));
+}
+
 /* Prepares the next statement of sql[*pos..len) into *st (NULL: nothing
  * but blanks and comments was left). */
 static int prepare(run *c, const char *sql, size_t len, size_t *pos, sqlite3_stmt **st,
                    int *sqlite_rc, char *err, size_t errlen)
 {
     c->schema_ok = c->alter = c->ddl = c->table_list = c->stats = 0;
+    c->view[0] = '\0';
     c->st_n = 0;
     c->st_over = 0;
     c->why[0] = '\0';

@@ -237,6 +237,9 @@ class SqlServer(ServerTestCase):
             ("CREATE TABLE dbstat(name TEXT, pgsize INTEGER, aggregate INTEGER)", "built-in"),
             ("CREATE VIEW DBSTAT AS SELECT 1", "built-in"),
             ("CREATE TABLE pragma_x(a)", "built-in"),
+            # a view over a hidden table would show its columns (PRAGMA table_info)
+            ("CREATE VIEW vu AS SELECT * FROM _duro_users", "internal"),
+            ("CREATE VIEW vs AS SELECT name FROM sqlite_schema", "PRAGMA table_list"),
         ]
         for sql, why in denied:
             r = self.exec(sql)
