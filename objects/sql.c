@@ -190,6 +190,10 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
                 return SQLITE_OK;
             return deny(c, "reading %s (use PRAGMA table_list)", a1);
         }
+        /* ALTER TABLE ADD COLUMN ... CHECK checks the rows with a nested
+         * read of pragma_quick_check */
+        if (a1 && c->alter && strcasecmp(a1, "pragma_quick_check") == 0)
+            return SQLITE_OK;
         if (a1 && (strncasecmp(a1, "pragma_", 7) == 0))
             return deny(c, "the table-valued function %s (use the PRAGMA statement)", a1);
         if (a1 && (strcasecmp(a1, "dbstat") == 0 || strcasecmp(a1, "sqlite_dbpage") == 0 ||
@@ -289,6 +293,8 @@ static int authorize(void *arg, int code, const char *a1, const char *a2, const 
     case SQLITE_PRAGMA: /* a1: name, a2: argument, a3: database */
         if (a1 && strcasecmp(a1, "page_size") == 0 && !a2)
             return SQLITE_OK; /* read only: rtree asks it when a table is made */
+        if (a1 && c->alter && strcasecmp(a1, "quick_check") == 0)
+            return SQLITE_OK; /* ALTER TABLE ADD COLUMN ... CHECK, on its rows */
         if (!in_list(a1, pragma_allowed, sizeof pragma_allowed / sizeof *pragma_allowed))
             return deny(c,
                         "PRAGMA %s (allowed: table_info, table_xinfo, table_list, index_list,"

@@ -255,6 +255,10 @@ class SqlServer(ServerTestCase):
         ok(self.exec("CREATE VIRTUAL TABLE rt USING rtree(id, x0, x1)"))  # reads PRAGMA page_size
         ok(self.exec("DROP TABLE f"))
         ok(self.exec("DROP TABLE rt"))
+        ok(self.exec("INSERT INTO mine VALUES(1)"))
+        ok(self.exec("ALTER TABLE mine ADD COLUMN b INT CHECK(b IS NULL OR b > 0)"))
+        ok(self.exec("ALTER TABLE mine DROP COLUMN b"))
+        ok(self.exec("DELETE FROM mine"))
         # the allowed PRAGMAs, and table_list shows only the user's tables
         names = [t["name"] for t in self.rows("PRAGMA table_list")]
         self.assertEqual(names, ["mine"])
