@@ -17,8 +17,8 @@
  * fails, the new file is removed instead. So a reader, which opens the file
  * its row names, sees the old object or the new one, and a crash at any
  * point leaves at most files that no row names: they are removed the first
- * time the namespace is used after it is opened (sweep_files), unless they
- * are being written right now (the in-flight set).
+ * time the namespace is used after the process starts (sweep_files), unless
+ * they are being written right now (the in-flight set).
  *
  * Ordering: the two steps of a put are two ops of the namespace; ops in
  * between see the old object. Two puts of one key race to their step 1; the
@@ -45,6 +45,7 @@
 #include "objects/registry.h"
 #include "runtime/errinj.h"
 #include "runtime/notice.h"
+#include "runtime/route.h"
 
 enum { ST_FIND = 55, ST_UPSERT, ST_DELETE, ST_LIST_GE, ST_LIST_GT, ST_REFERENCED };
 
@@ -185,15 +186,59 @@ static int is_file_name(const char *s)
     return n == 32 && s[32] == '\0';
 }
 
+/* The blobs directories this process has swept (64-bit hashes of their
+ * paths, open addressing; 8 bytes per namespace that has blobs): what a crash
+ * leaves is there only at start, so each is swept once per process, not at
+ * every open (an LRU that closes and opens namespaces often would otherwise
+ * list a large directory each time). A hash collision skips a sweep: its
+ * leftovers wait for the next start. */
+static pthread_mutex_t swept_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t *swept;
+static size_t swept_n, swept_cap; /* cap: a power of two */
+
+/* 1 if dir was swept before; else marks it (0). */
+static int swept_before(const char *dir)
+{
+    uint64_t h = duro_route_hash(dir, strlen(dir)) | 1; /* 0 is an empty slot */
+    pthread_mutex_lock(&swept_mu);
+    if (2 * (swept_n + 1) > swept_cap) {
+        size_t cap = swept_cap ? 2 * swept_cap : 1024;
+        uint64_t *t = calloc(cap, sizeof *t);
+        if (!t) {
+            pthread_mutex_unlock(&swept_mu);
+            return 0; /* sweep again; nothing is lost but time */
+        }
+        for (size_t i = 0; i < swept_cap; i++)
+            for (size_t j = swept[i] & (cap - 1); swept[i]; j = (j + 1) & (cap - 1))
+                if (!t[j]) {
+                    t[j] = swept[i];
+                    break;
+                }
+        free(swept);
+        swept = t;
+        swept_cap = cap;
+    }
+    size_t j = h & (swept_cap - 1);
+    while (swept[j] && swept[j] != h)
+        j = (j + 1) & (swept_cap - 1);
+    int seen = swept[j] == h;
+    if (!seen) {
+        swept[j] = h;
+        swept_n++;
+    }
+    pthread_mutex_unlock(&swept_mu);
+    return seen;
+}
+
 /* Removes the files of ns's blobs directory that no row names and no put is
- * writing: what a crash left. Once per open, on first use. */
+ * writing: what a crash left. On the namespace's first use in this process. */
 static void sweep_files(duro_ns *ns, blob_state *s)
 {
     if (s->swept || ns->ghost)
         return;
     s->swept = 1;
     char dir[4096];
-    if (blobs_dir(ns, dir, sizeof dir) != 0)
+    if (blobs_dir(ns, dir, sizeof dir) != 0 || swept_before(dir))
         return;
     DIR *d = opendir(dir);
     if (!d)
@@ -250,7 +295,7 @@ static void blob_txn_end(duro_ns *ns, int committed)
      * file stays for the sweep at the next open */
     if (committed && gone->len && sync_wal(ns) != 0)
         duro_log_warn("namespace %s: cannot sync its WAL; replaced blob files stay until the"
-                      " next open", ns->name);
+                      " next start", ns->name);
     else
         for (size_t off = 0; off + 33 <= gone->len; off += 33)
             remove_file(ns, gone->data + off);

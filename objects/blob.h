@@ -11,7 +11,7 @@
  * or deleted object's file is removed only after the commit that dropped it
  * (txn_end), and files no row names — a crash between the write and the
  * commit, or between the commit and the removal — are removed the first time
- * the namespace is used after it is opened.
+ * the namespace is used after the process starts.
  */
 #ifndef DURO_BLOB_H
 #define DURO_BLOB_H
