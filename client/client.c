@@ -56,6 +56,26 @@ static void pk_cstr(msgpack_packer *pk, const char *s)
     pk_str(pk, s, strlen(s));
 }
 
+/* How many of vals[0..n) are set (the optional string args of a call). */
+static size_t count_set(const char *const *vals, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += vals[i] != NULL;
+    return k;
+}
+
+/* Packs names[i]: vals[i] for each vals[i] that is set. */
+static void pk_set_strs(msgpack_packer *pk, const char *const *names, const char *const *vals,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (vals[i]) {
+            pk_cstr(pk, names[i]);
+            pk_cstr(pk, vals[i]);
+        }
+}
+
 void duro_reply_error_from_body(duro_reply *r, int status, const void *body, size_t len)
 {
     int known = duro_status_known(status) && status != DURO_OK && status != DURO_CREATED;
@@ -644,15 +664,10 @@ DURO_API duro_status duro_list(duro *db, const char *ns, const duro_list_opts *o
     const char *names[] = {"prefix", "start", "startAfter", "end", "cursor"};
     const char *vals[] = {opts->prefix, opts->start, opts->start_after, opts->end, opts->cursor};
     size_t fields = (opts->limit != 0) + (opts->reverse != 0) + (opts->values != 0);
-    for (size_t i = 0; i < 5; i++)
-        fields += vals[i] != NULL;
+    fields += count_set(vals, 5);
     argbuf a;
     args_init(&a, fields);
-    for (size_t i = 0; i < 5; i++)
-        if (vals[i]) {
-            pk_cstr(&a.pk, names[i]);
-            pk_cstr(&a.pk, vals[i]);
-        }
+    pk_set_strs(&a.pk, names, vals, 5);
     if (opts->limit != 0) {
         pk_cstr(&a.pk, "limit");
         msgpack_pack_int(&a.pk, opts->limit);
@@ -1141,15 +1156,10 @@ DURO_API duro_status duro_resources_list(duro *db, const duro_resource_list_opts
     const char *names[] = {"type", "namespace", "key_prefix"};
     const char *vals[] = {opts->type, opts->ns, opts->key_prefix};
     size_t fields = (opts->limit != -1) + (opts->offset != -1);
-    for (size_t i = 0; i < 3; i++)
-        fields += vals[i] != NULL;
+    fields += count_set(vals, 3);
     argbuf a;
     args_init(&a, fields);
-    for (size_t i = 0; i < 3; i++)
-        if (vals[i]) {
-            pk_cstr(&a.pk, names[i]);
-            pk_cstr(&a.pk, vals[i]);
-        }
+    pk_set_strs(&a.pk, names, vals, 3);
     if (opts->limit != -1) {
         pk_cstr(&a.pk, "limit");
         msgpack_pack_int64(&a.pk, opts->limit);
@@ -1883,15 +1893,10 @@ DURO_API duro_status duro_blob_list(duro *db, const char *ns, const duro_blob_li
     const char *names[] = {"prefix", "delimiter", "cursor", "startAfter"};
     const char *vals[] = {opts->prefix, opts->delimiter, opts->cursor, opts->start_after};
     size_t fields = opts->limit != 0;
-    for (size_t i = 0; i < 4; i++)
-        fields += vals[i] != NULL;
+    fields += count_set(vals, 4);
     argbuf a;
     args_init(&a, fields);
-    for (size_t i = 0; i < 4; i++)
-        if (vals[i]) {
-            pk_cstr(&a.pk, names[i]);
-            pk_cstr(&a.pk, vals[i]);
-        }
+    pk_set_strs(&a.pk, names, vals, 4);
     if (opts->limit != 0) {
         pk_cstr(&a.pk, "limit");
         msgpack_pack_int(&a.pk, opts->limit);
