@@ -9,6 +9,7 @@
 #      4 x --max-reply-bytes, which is the whole cap for a SQL op (so 4 in
 #      flight) and ~2 MiB for a kv.get (docs/limits.md).
 #      Target: query >= 0.5 x kv.get.
+#      Every run's count is checked against the server's duro_<kind>_ops_total.
 #   2. Group commit: single-row INSERTs through sql.exec from 64 clients
 #      (64 connections, 1 in flight each) vs one client with one in flight
 #      (every insert its own commit). Target: 64 clients >= 5 x one client.
@@ -81,9 +82,30 @@ print(json.dumps({"statements": [{"sql": "INSERT INTO pt VALUES(?, ?)", "params"
 PY
 done
 
-mini() { # conns pipeline mode -> ops/s
-    timeout $((SECONDS_EACH + 30)) "$BUILD/bench/bench_sql_mini" "$RPC" "$1" "$2" "$3" "$SECONDS_EACH" |
-        sed -n 's/.* = \([0-9]*\) ops\/s/\1/p'
+# The server's own count of ops of a kind (duro_<kind>_ops_total in /metrics).
+server_ops() {
+    curl -sf --max-time 10 "http://127.0.0.1:$HTTP/metrics" |
+        awk -v m="duro_$1_ops_total" '$1 == m {print $2; exit}'
+}
+# conns pipeline mode -> ops/s. The client's count of answered ops must match
+# what the server counted in the same time (it may have run up to conns x
+# pipeline more, sent before the client's clock ran out): else the figure
+# measures the client, not durod, and the script stops.
+mini() {
+    local kind=sql
+    [[ $3 == kvget ]] && kind=kv
+    local before after out done
+    before=$(server_ops "$kind")
+    out=$(timeout $((SECONDS_EACH + 30)) "$BUILD/bench/bench_sql_mini" "$RPC" "$1" "$2" "$3" \
+        "$SECONDS_EACH")
+    sleep 0.2 # the last replies' ops are counted
+    after=$(server_ops "$kind")
+    done=${out%% ops in*}
+    local diff=$((after - before - done))
+    ((diff >= 0 && diff <= $1 * $2)) ||
+        die "$3: the client counted $done ops, the server $((after - before))"
+    log "$3: client $done ops, server $((after - before)) (duro_${kind}_ops_total)"
+    sed -n 's/.* = \([0-9]*\) ops\/s/\1/p' <<<"$out"
 }
 kv=0; q=0; one=0; many=0
 for r in $(seq "$ROUNDS"); do
