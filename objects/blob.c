@@ -168,6 +168,19 @@ static int blobs_dir(const duro_ns *ns, char *buf, size_t cap)
     return 0;
 }
 
+/* Opens an object's file for reading: the fd, or -1 with errno set. */
+static int open_object(const duro_ns *ns, const char *file)
+{
+    char path[4200];
+    if (blobs_dir(ns, path, 4096) != 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof path - n, "/%s", file);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 static void remove_file(const duro_ns *ns, const char *file)
 {
     char path[4200];
@@ -292,7 +305,7 @@ static void blob_txn_end(duro_ns *ns, int committed)
     duro_buf *gone = committed ? &s->doomed : &s->fresh;
     /* a replaced file goes only once the commit that stopped naming it
      * cannot be undone by a power loss; if that cannot be made sure, the
-     * file stays for the sweep at the next open */
+     * file stays for the sweep after the next start */
     if (committed && gone->len && sync_wal(ns) != 0)
         duro_log_warn("namespace %s: cannot sync its WAL; replaced blob files stay until the"
                       " next start", ns->name);
@@ -406,6 +419,19 @@ static int write_conditions(duro_msg *m, const duro_blob_req *r, const char *eta
                              strcmp(r->if_none_match, "*") == 0 ? "exists"
                                                                 : "has that ETag");
     return DURO_OK;
+}
+
+/* Checks r's conditions against the object stored now: DURO_OK, or the
+ * failure (412, or a storage error) already in m. */
+static int current_conditions(duro_ns *ns, duro_msg *m, const duro_blob_req *r)
+{
+    blob_row cur;
+    int rc = find(ns, r->key, r->key_len, &cur);
+    if (rc != 0 && rc != 1)
+        return duro_ns_fail(ns, m, rc);
+    int st = write_conditions(m, r, rc == 1 ? cur.sha256 : NULL);
+    row_free(&cur);
+    return st;
 }
 
 /* ---- replies ---- */
@@ -650,12 +676,7 @@ static int put_start(duro_ns *ns, duro_msg *m, duro_blob_req *r)
         ns->txn_kinds |= 1u << DURO_KIND_BLOB;
         return DURO_OK;
     }
-    blob_row cur;
-    int rc = find(ns, r->key, r->key_len, &cur);
-    if (rc != 0 && rc != 1)
-        return duro_ns_fail(ns, m, rc);
-    int st = write_conditions(m, r, rc == 1 ? cur.sha256 : NULL);
-    row_free(&cur);
+    int st = current_conditions(ns, m, r);
     if (st != DURO_OK)
         return st;
     char dir[4096];
@@ -925,12 +946,7 @@ static int append_start(duro_ns *ns, duro_msg *m, duro_blob_req *r, int64_t now)
     if (blobs_dir(ns, dir, sizeof dir) != 0)
         return duro_msg_fail(m, DURO_INTERNAL, "the namespace's files directory path is too long");
     if (!r->upload[0]) {
-        blob_row cur;
-        int rc = find(ns, r->key, r->key_len, &cur);
-        if (rc != 0 && rc != 1)
-            return duro_ns_fail(ns, m, rc);
-        int st = write_conditions(m, r, rc == 1 ? cur.sha256 : NULL);
-        row_free(&cur);
+        int st = current_conditions(ns, m, r);
         if (st != DURO_OK || (st = upload_begin(ns, m, r, dir, now)) != DURO_OK)
             return st;
     } else {
@@ -1012,12 +1028,7 @@ static int append_done(duro_ns *ns, duro_msg *m, duro_blob_req *r, int64_t now)
 static int read_inline(duro_ns *ns, duro_msg *m, const blob_row *b, uint64_t off, uint64_t len,
                        msgpack_packer *pk)
 {
-    char path[4200];
-    if (blobs_dir(ns, path, 4096) != 0)
-        return duro_msg_fail(m, DURO_INTERNAL, "path too long");
-    size_t n = strlen(path);
-    snprintf(path + n, sizeof path - n, "/%s", b->file);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_object(ns, b->file);
     if (fd < 0)
         return duro_msg_fail(m, DURO_IO, "storage error: the object's file cannot be read: %s",
                              strerror(errno));
@@ -1045,9 +1056,6 @@ static int read_inline(duro_ns *ns, duro_msg *m, const blob_row *b, uint64_t off
 
 static int op_get(duro_ns *ns, duro_msg *m, duro_blob_req *r)
 {
-    blob_state *s = ns->ghost ? NULL : state_of(ns);
-    if (s)
-        sweep_files(ns, s);
     blob_row b;
     int rc = find(ns, r->key, r->key_len, &b);
     if (rc != 0 && rc != 1)
@@ -1093,15 +1101,7 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_blob_req *r)
         }
     }
     if (st == DURO_OK && r->want_file && m->op == DURO_BLOB_GET) {
-        char path[4200];
-        int fd = -1;
-        if (blobs_dir(ns, path, 4096) == 0) {
-            size_t n = strlen(path);
-            snprintf(path + n, sizeof path - n, "/%s", b.file);
-            fd = open(path, O_RDONLY | O_CLOEXEC);
-        } else {
-            errno = ENAMETOOLONG;
-        }
+        int fd = open_object(ns, b.file);
         if (fd < 0) {
             duro_buf_free(&m->body);
             st = duro_msg_fail(m, DURO_IO, "storage error: the object's file cannot be read: %s",
@@ -1305,24 +1305,23 @@ static int op_list(duro_ns *ns, duro_msg *m, duro_blob_req *r)
                 restart = 1;
                 break;
             }
-            blob_row b = {.size = sqlite3_column_int64(q, 1), .updated = sqlite3_column_int64(q, 4)};
-            copy_text(q, 2, b.sha256, sizeof b.sha256);
-            b.content_type = dup_col(q, 3, NULL);
-            b.meta = dup_col(q, 5, &b.meta_len);
+            /* packed straight from the row's columns (no copies) */
+            const char *type = (const char *)sqlite3_column_text(q, 3);
+            const char *meta = (const char *)sqlite3_column_text(q, 5);
             msgpack_pack_map(&opk, 6);
             duro_tape_lit(&opk, "key");
             duro_tape_str(&opk, k, kl);
             duro_tape_lit(&opk, "size");
-            msgpack_pack_int64(&opk, b.size);
+            msgpack_pack_int64(&opk, sqlite3_column_int64(q, 1));
             duro_tape_lit(&opk, "etag");
-            duro_tape_lit(&opk, b.sha256);
+            duro_tape_str(&opk, (const char *)sqlite3_column_text(q, 2),
+                          (size_t)sqlite3_column_bytes(q, 2));
             duro_tape_lit(&opk, "contentType");
-            duro_tape_lit(&opk, b.content_type ? b.content_type : "application/octet-stream");
+            duro_tape_lit(&opk, type ? type : "application/octet-stream");
             duro_tape_lit(&opk, "uploaded");
-            pack_uploaded(&opk, b.updated);
+            pack_uploaded(&opk, sqlite3_column_int64(q, 4));
             duro_tape_lit(&opk, "metadata");
-            pack_meta(&opk, b.meta, b.meta_len);
-            row_free(&b);
+            pack_meta(&opk, meta, meta ? (size_t)sqlite3_column_bytes(q, 5) : 0);
             n_objects++;
             next_mode = 'x';
             memcpy(next, k, kl);
