@@ -81,7 +81,7 @@ const char *duro_http_reason(int http)
     switch (http) {
     case 100: return "Continue";
     case 204: return "No Content";
-    case 304: return "Not Modified";
+    case 206: return "Partial Content";
     default: return "Unknown";
     }
 }

@@ -100,6 +100,22 @@ static void reply_object(call *k, duro_msg *m)
                        "reply could not be read");
         return;
     }
+    uint64_t off = 0, len = (uint64_t)f.size;
+    int code = 200;
+    int rr = m->status == DURO_OK && m->op == DURO_BLOB_GET
+                 ? duro_range_parse(evhttp_find_header(&req->in, "Range"), (uint64_t)f.size,
+                                    &off, &len)
+                 : DURO_RANGE_NONE;
+    char cr[96];
+    if (rr == DURO_RANGE_UNSATISFIABLE) { /* the error envelope (with its own CORS headers) */
+        snprintf(cr, sizeof cr, "bytes */%lld", (long long)f.size);
+        evhttp_add_header(&req->out, "Content-Range", cr);
+        char msg[128];
+        snprintf(msg, sizeof msg, "Range: the object has %lld bytes", (long long)f.size);
+        duro_http_fail(k->srv, req, k->route, k->accept_mp, k->t0_us, DURO_RANGE_NOT_SATISFIABLE,
+                       msg);
+        return;
+    }
     add_object_headers(req, &f);
     duro_http_add_cors(k->srv, req);
     if (m->status == DURO_NOT_MODIFIED) {
@@ -107,38 +123,18 @@ static void reply_object(call *k, duro_msg *m)
         duro_metrics_request(k->route, 304, duro_mono_us() - k->t0_us);
         return;
     }
-    uint64_t off = 0, len = (uint64_t)f.size;
-    int code = 200;
-    if (m->op == DURO_BLOB_GET) {
-        int rr = duro_range_parse(evhttp_find_header(&req->in, "Range"), (uint64_t)f.size, &off,
-                                  &len);
-        char cr[96];
-        if (rr == DURO_RANGE_UNSATISFIABLE) {
-            snprintf(cr, sizeof cr, "bytes */%lld", (long long)f.size);
-            evhttp_add_header(&req->out, "Content-Range", cr);
-            char msg[128];
-            snprintf(msg, sizeof msg, "Range: the object has %lld bytes", (long long)f.size);
-            evhttp_remove_header(&req->out, "ETag");
-            evhttp_remove_header(&req->out, "Last-Modified");
-            evhttp_remove_header(&req->out, "Accept-Ranges");
-            duro_http_fail(k->srv, req, k->route, k->accept_mp, k->t0_us,
-                           DURO_RANGE_NOT_SATISFIABLE, msg);
-            return;
-        }
-        if (rr == DURO_RANGE_PARTIAL) {
-            snprintf(cr, sizeof cr, "bytes %llu-%llu/%lld", (unsigned long long)off,
-                     (unsigned long long)(off + len - 1), (long long)f.size);
-            evhttp_add_header(&req->out, "Content-Range", cr);
-            code = 206;
-        }
+    if (rr == DURO_RANGE_PARTIAL) {
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%lld", (unsigned long long)off,
+                 (unsigned long long)(off + len - 1), (long long)f.size);
+        evhttp_add_header(&req->out, "Content-Range", cr);
+        code = 206;
     }
     evhttp_add_header(&req->out, "Content-Type", f.type[0] ? f.type : "application/octet-stream");
     if (m->file.open && len) {
         m->file.open = 0;
-        duro_hreq_respond_file(req, code, code == 206 ? "Partial Content" : NULL, m->file.fd,
-                               off, len);
+        duro_hreq_respond_file(req, code, NULL, m->file.fd, off, len);
     } else { /* HEAD, or empty */
-        duro_hreq_respond(req, code, code == 206 ? "Partial Content" : NULL, NULL, (size_t)len);
+        duro_hreq_respond(req, code, NULL, NULL, (size_t)len);
     }
     duro_metrics_request(k->route, code, duro_mono_us() - k->t0_us);
 }
