@@ -101,6 +101,9 @@ void duro_blob_inflight_del(const char *file);
  * (its file removed) if drop, else it waits for its next part. */
 void duro_blob_upload_release(duro_blob_req *r, int drop);
 
+/* Hex s[0..len) of exactly n bytes into out: 0, or -1. */
+int duro_blob_unhex(const char *s, size_t len, unsigned char *out, size_t n);
+
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void duro_blob_hex(const unsigned char *p, size_t n, char *out);
 

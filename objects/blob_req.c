@@ -7,6 +7,7 @@
  * (a msgpack bin) are copied once, into the request.
  */
 #include <msgpack.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,7 @@ duro_blob_req *duro_blob_req_new(void)
 
 void duro_blob_hex(const unsigned char *p, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
+    sodium_bin2hex(out, 2 * n + 1, p, n);
 }
 
 void duro_blob_req_free(duro_blob_req *r)
@@ -133,25 +129,19 @@ static int str_of(const msgpack_object *o, char **out, size_t *len)
     return 0;
 }
 
+int duro_blob_unhex(const char *s, size_t len, unsigned char *out, size_t n)
+{
+    size_t got;
+    return s && len == 2 * n && sodium_hex2bin(out, n, s, len, NULL, &got, NULL) == 0 && got == n
+               ? 0
+               : -1;
+}
+
 /* A digest given as hex: exactly n bytes. */
 static int hex_of(const msgpack_object *o, unsigned char *out, size_t n)
 {
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size != 2 * n)
-        return -1;
-    for (size_t i = 0; i < 2 * n; i++) {
-        char c = o->via.str.ptr[i];
-        int v = c >= '0' && c <= '9' ? c - '0'
-              : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                     : -1;
-        if (v < 0)
-            return -1;
-        if (i % 2 == 0)
-            out[i / 2] = (unsigned char)(v << 4);
-        else
-            out[i / 2] |= (unsigned char)v;
-    }
-    return 0;
+    return o->type == MSGPACK_OBJECT_STR ? duro_blob_unhex(o->via.str.ptr, o->via.str.size, out, n)
+                                         : -1;
 }
 
 /* The metadata map as JSON text (r->meta). */

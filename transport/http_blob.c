@@ -215,15 +215,6 @@ static int b64_exact(const char *s, unsigned char *out, size_t n)
     return 0;
 }
 
-static int hex_exact(const char *s, unsigned char *out, size_t n)
-{
-    size_t got;
-    if (!s || strlen(s) != 2 * n ||
-        sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) != 0 || got != n)
-        return -1;
-    return 0;
-}
-
 /* The proxy's JSON form {"content": base64, "metadata"?: {}, "contentType"?}:
  * 1 it is one (r filled), 0 it is not (store the body raw), or a status. */
 static int json_form(duro_hreq *req, duro_blob_req *r, char *err, size_t errlen)
@@ -321,7 +312,7 @@ static int build_put(duro_http *srv, duro_hreq *req, duro_blob_req *r, char *err
     }
     const char *sha = evhttp_find_header(&req->in, "x-content-sha256");
     if (sha) {
-        if (hex_exact(sha, r->want_sha256, 32) != 0) {
+        if (duro_blob_unhex(sha, strlen(sha), r->want_sha256, 32) != 0) {
             snprintf(err, errlen, "x-content-sha256: expected 64 hex digits");
             return DURO_BAD_REQUEST;
         }
