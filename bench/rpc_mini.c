@@ -1,15 +1,22 @@
 /*
  * rpc_mini.c — the smallest binary-protocol load generator: one thread, one
  * epoll loop, C connections to 127.0.0.1:PORT each keeping P requests in
- * flight (a new one per reply), kv.get or kv.put of a random key k0..k9999
- * in namespace "bench" (100-byte values), for SECONDS. It does nothing per
- * reply but count it and write the next frame, so it is the reference a
- * heavier client (duro bench) and the server's own /metrics are checked
- * against (bench/RESULTS.md).
+ * flight (a new one per reply), one op over namespace "bench" for SECONDS:
+ *   get     kv.get of a random key k0..k9999
+ *   put     kv.put of a random key k0..k9999, a 100-byte value
+ *   query   sql.query "SELECT v FROM pt WHERE id = ?" of a random id 0..9999
+ *   insert  sql.exec "INSERT INTO ins(v) VALUES(?)" of a 100-byte string
+ * (bench/sql.sh creates and fills the tables first). It does nothing per
+ * reply but check that its status is 0 (or 1, NOT_FOUND, for a get), count
+ * it and write the next frame
+ * (built in place, no allocation), so it is the reference a heavier client
+ * (duro bench) and the server's own /metrics are checked against
+ * (bench/RESULTS.md).
  *
- *   bench_rpc_mini PORT CONNS PIPELINE get|put SECONDS
+ *   bench_rpc_mini PORT CONNS PIPELINE get|put|query|insert SECONDS
  *
- * Prints "<ops> ops in <s>s = <ops/s> ops/s". Exits 1 on any error.
+ * Prints "<ops> ops in <s>s = <ops/s> ops/s". Exits 1 on any error (also a
+ * reply that is not OK).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FRAME_MAX 160
+#define FRAME_MAX 200
 #define IN_CAP (1u << 20)
 
 static double now(void)
@@ -41,37 +48,63 @@ static void be32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
-/* [msgid, "kv.get"|"kv.put", "bench", {key[, value]}] with its length prefix. */
-static size_t frame(unsigned char *b, int put, uint32_t id)
+enum { KVGET, KVPUT, QUERY, INSERT };
+
+static unsigned char *str(unsigned char *p, const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 32) {
+        *p++ = (unsigned char)(0xa0 | n);
+    } else {
+        *p++ = 0xd9;
+        *p++ = (unsigned char)n;
+    }
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* [msgid, op, "bench", args] with its length prefix. */
+static size_t frame(unsigned char *b, int mode, uint32_t id)
 {
     unsigned char *p = b + 4;
-    char key[16];
-    int kl = snprintf(key, sizeof key, "k%d", rand() % 10000);
     *p++ = 0x94;
     *p++ = 0xce;
     be32(p, id);
     p += 4;
-    *p++ = 0xa6;
-    memcpy(p, put ? "kv.put" : "kv.get", 6);
-    p += 6;
-    *p++ = 0xa5;
-    memcpy(p, "bench", 5);
-    p += 5;
-    *p++ = put ? 0x82 : 0x81;
-    *p++ = 0xa3;
-    memcpy(p, "key", 3);
-    p += 3;
-    *p++ = (unsigned char)(0xa0 | kl);
-    memcpy(p, key, (size_t)kl);
-    p += kl;
-    if (put) {
-        *p++ = 0xa5;
-        memcpy(p, "value", 5);
-        p += 5;
-        *p++ = 0xd9;
-        *p++ = 100;
-        memset(p, 'v', 100);
-        p += 100;
+    static const char *const ops[] = {"kv.get", "kv.put", "sql.query", "sql.exec"};
+    p = str(p, ops[mode]);
+    p = str(p, "bench");
+    if (mode == KVGET || mode == KVPUT) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", rand() % 10000);
+        *p++ = mode == KVPUT ? 0x82 : 0x81;
+        p = str(p, "key");
+        p = str(p, key);
+        if (mode == KVPUT) {
+            p = str(p, "value");
+            *p++ = 0xd9;
+            *p++ = 100;
+            memset(p, 'v', 100);
+            p += 100;
+        }
+    } else {
+        *p++ = 0x82;
+        p = str(p, "sql");
+        p = str(p,
+                mode == QUERY ? "SELECT v FROM pt WHERE id = ?" : "INSERT INTO ins(v) VALUES(?)");
+        p = str(p, "params");
+        *p++ = 0x91;
+        if (mode == QUERY) {
+            int v = rand() % 10000;
+            *p++ = 0xcd;
+            *p++ = (unsigned char)(v >> 8);
+            *p++ = (unsigned char)v;
+        } else {
+            *p++ = 0xd9;
+            *p++ = 100;
+            memset(p, 'v', 100);
+            p += 100;
+        }
     }
     be32(b, (uint32_t)(p - b - 4));
     return (size_t)(p - b);
@@ -91,15 +124,20 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6 || (strcmp(argv[4], "get") && strcmp(argv[4], "put"))) {
-        fprintf(stderr, "usage: %s PORT CONNS PIPELINE get|put SECONDS\n", argv[0]);
+    int mode = argc == 6 && !strcmp(argv[4], "get")      ? KVGET
+               : argc == 6 && !strcmp(argv[4], "put")    ? KVPUT
+               : argc == 6 && !strcmp(argv[4], "query")  ? QUERY
+               : argc == 6 && !strcmp(argv[4], "insert") ? INSERT
+                                                         : -1;
+    if (mode < 0) {
+        fprintf(stderr, "usage: %s PORT CONNS PIPELINE get|put|query|insert SECONDS\n",
+                argv[0]);
         return 2;
     }
     int port = atoi(argv[1]), conns = atoi(argv[2]), pipeline = atoi(argv[3]);
-    int put = !strcmp(argv[4], "put");
     double seconds = atof(argv[5]);
-    if (port <= 0 || conns < 1 || conns > 1024 || pipeline < 1 || pipeline > 4096 ||
-        seconds <= 0 || seconds > 600) {
+    if (port <= 0 || conns < 1 || conns > 1024 || pipeline < 1 || pipeline > 4096 || seconds <= 0 ||
+        seconds > 600) {
         fprintf(stderr, "%s: bad arguments\n", argv[0]);
         return 2;
     }
@@ -124,7 +162,7 @@ int main(int argc, char **argv)
         setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         size_t n = 0;
         for (int k = 0; k < pipeline; k++)
-            n += frame(out + n, put, id++);
+            n += frame(out + n, mode, id++);
         if (write_all(fds[i], out, n) != 0)
             return 1;
         struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
@@ -153,9 +191,20 @@ int main(int argc, char **argv)
                 }
                 if (in_len[i] - off < 4 + len)
                     break;
+                /* [msgid, status, body]: 0x93, msgid (any uint), status */
+                size_t s = 5 + (p[5] < 0x80    ? 1
+                                : p[5] == 0xcc ? 2
+                                : p[5] == 0xcd ? 3
+                                : p[5] == 0xce ? 5
+                                               : 9);
+                if (len < s - 3 || (p[s] != 0 && !(mode == KVGET && p[s] == 1))) {
+                    fprintf(stderr, "a reply that is not OK (status byte 0x%02x)\n",
+                            len >= s - 3 ? p[s] : 0);
+                    return 1;
+                }
                 off += 4 + len;
                 done++;
-                o += frame(out + o, put, id++);
+                o += frame(out + o, mode, id++);
             }
             memmove(in[i], in[i] + off, in_len[i] - off);
             in_len[i] -= off;

@@ -3,7 +3,7 @@
 #
 #   1. Point reads: sql.query "SELECT v FROM pt WHERE id = ?" (10000 rows,
 #      100-byte values) vs kv.get of k0..k9999 (100-byte values), same load
-#      (bench_sql_mini, CONNS connections x PIPELINE in flight, SECONDS_EACH
+#      (bench_rpc_mini, CONNS connections x PIPELINE in flight, SECONDS_EACH
 #      each). The default 16 x 4 is what both ops may keep in flight: a
 #      connection reserves each read's largest possible reply from
 #      4 x --max-reply-bytes, which is the whole cap for a SQL op (so 4 in
@@ -34,8 +34,8 @@ DUROD_ARGS=${DUROD_ARGS:-}
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 for tool in curl timeout awk python3; do command -v "$tool" >/dev/null || die "'$tool' not found"; done
-[[ -x $BUILD/durod && -x $BUILD/bench/bench_sql_mini ]] ||
-    die "$BUILD/durod or $BUILD/bench/bench_sql_mini missing (make build)"
+[[ -x $BUILD/durod && -x $BUILD/bench/bench_rpc_mini ]] ||
+    die "$BUILD/durod or $BUILD/bench/bench_rpc_mini missing (make build)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/duro-sqlbench.XXXXXX")
 PID=""
@@ -93,10 +93,10 @@ server_ops() {
 # measures the client, not durod, and the script stops.
 mini() {
     local kind=sql
-    [[ $3 == kvget ]] && kind=kv
+    [[ $3 == get ]] && kind=kv
     local before after out done
     before=$(server_ops "$kind")
-    out=$(timeout $((SECONDS_EACH + 30)) "$BUILD/bench/bench_sql_mini" "$RPC" "$1" "$2" "$3" \
+    out=$(timeout $((SECONDS_EACH + 30)) "$BUILD/bench/bench_rpc_mini" "$RPC" "$1" "$2" "$3" \
         "$SECONDS_EACH")
     sleep 0.2 # the last replies' ops are counted
     after=$(server_ops "$kind")
@@ -109,7 +109,7 @@ mini() {
 }
 kv=0; q=0; one=0; many=0
 for r in $(seq "$ROUNDS"); do
-    a=$(mini "$CONNS" "$PIPELINE" kvget); b=$(mini "$CONNS" "$PIPELINE" query)
+    a=$(mini "$CONNS" "$PIPELINE" get); b=$(mini "$CONNS" "$PIPELINE" query)
     c=$(mini 1 1 insert); d=$(mini 64 1 insert)
     log "round $r: kv.get $a/s, sql.query $b/s, insert 1 client $c/s, insert 64 clients $d/s"
     kv=$((kv + a)); q=$((q + b)); one=$((one + c)); many=$((many + d))
