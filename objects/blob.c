@@ -280,38 +280,17 @@ static void sweep_files(duro_ns *ns, blob_state *s)
                       ns->name, removed);
 }
 
-/* Makes the namespace's last commit durable: an fdatasync of its WAL (a
- * no-op's cost under --sync full, where COMMIT already synced it; under
- * --sync normal a commit is durable only at the next checkpoint). 0 or -1. */
-static int sync_wal(const duro_ns *ns)
-{
-    const char *db = sqlite3_db_filename(ns->db, "main");
-    char path[4200];
-    if (!db || snprintf(path, sizeof path, "%s-wal", db) >= (int)sizeof path)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1; /* no WAL: the commit went to the file */
-    int rc = fdatasync(fd);
-    close(fd);
-    return rc;
-}
-
 static void blob_txn_end(duro_ns *ns, int committed)
 {
     blob_state *s = ns->kind_state[DURO_KIND_BLOB];
     if (!s)
         return;
     duro_buf *gone = committed ? &s->doomed : &s->fresh;
-    /* a replaced file goes only once the commit that stopped naming it
-     * cannot be undone by a power loss; if that cannot be made sure, the
-     * file stays for the sweep after the next start */
-    if (committed && gone->len && sync_wal(ns) != 0)
-        duro_log_warn("namespace %s: cannot sync its WAL; replaced blob files stay until the"
-                      " next start", ns->name);
-    else
-        for (size_t off = 0; off + 33 <= gone->len; off += 33)
-            remove_file(ns, gone->data + off);
+    /* a replaced file goes only once the batch that stopped naming it cannot
+     * be undone by a power loss: the actor calls this after the batch's log
+     * record was synced (or its COMMIT returned) (kind.h: txn_end) */
+    for (size_t off = 0; off + 33 <= gone->len; off += 33)
+        remove_file(ns, gone->data + off);
     s->fresh.len = s->doomed.len = 0;
 }
 

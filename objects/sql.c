@@ -967,6 +967,8 @@ static int sql_exec(duro_ns *ns, duro_msg *m, int64_t now)
     sql_state *state = state_of(ns, 1); /* NULL: run without a cache */
     int st = duro_sql_run(ns->db, state ? &state->cache : NULL, m->op, m->req,
                           duro_ns_reply_cap(ns), &m->body, fx, &rc, err, sizeof err);
+    if (st == DURO_OK && (fx->wrote || fx->ddl))
+        ns->commit_now = 1; /* user tables are made durable by SQLite's COMMIT, not the log */
     if (st == DURO_OK && (fx->wrote || fx->ddl)) {
         duro_sql_effects *s = state ? &state->fx : NULL;
         if (!s) {

@@ -53,6 +53,8 @@
 #include "runtime/actor.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,7 @@
 
 #include "runtime/kind.h"
 #include "common/log.h"
+#include "runtime/recover.h"
 #include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/runtime.h"
@@ -69,6 +72,10 @@
 #define SWEEP_BATCH 256
 #define DURO_FLUSH_MS 100 /* write-behind state reaches disk at least this often */
 #define DURO_FD_RELIEF 8  /* namespaces closed at least when out of file descriptors */
+#define DURO_APPLY_MS 500 /* open transactions are applied to the files this often */
+#define DURO_APPLY_LOG_BYTES (64u << 20) /* ... or once the log holds this much */
+
+enum { NS_APPLY, NS_FORCE, NS_DISCARD }; /* how ns_drop() treats an open transaction */
 
 /* ---- the table and LRU of open namespaces ---- */
 
@@ -123,11 +130,92 @@ static void txn_ended(duro_actor *a, duro_ns *ns, int committed)
     }
 }
 
-static void ns_drop(duro_actor *a, duro_ns *ns)
+/* ---- namespaces closed with log records that are not in their files ---- */
+
+static ssize_t unapplied_find(const duro_actor *a, const char *name, size_t len)
+{
+    for (size_t i = 0; i < a->n_unapplied; i++)
+        if (strlen(a->unapplied[i]) == len && memcmp(a->unapplied[i], name, len) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void unapplied_add(duro_actor *a, const char *name, size_t len)
+{
+    if (unapplied_find(a, name, len) >= 0)
+        return;
+    char **n = realloc(a->unapplied, (a->n_unapplied + 1) * sizeof *n);
+    char *copy = strndup(name, len);
+    if (!n || !copy) {
+        /* cannot remember it: the log must then stay until the next start */
+        free(copy);
+        if (n)
+            a->unapplied = n;
+        a->log_failed = 1;
+        duro_log_error("namespace %.*s: out of memory; its log records wait for the next start",
+                       (int)len, name);
+        return;
+    }
+    a->unapplied = n;
+    a->unapplied[a->n_unapplied++] = copy;
+}
+
+static void unapplied_del(duro_actor *a, size_t i)
+{
+    free(a->unapplied[i]);
+    a->unapplied[i] = a->unapplied[--a->n_unapplied];
+}
+
+/* Puts back into ns's (new) open transaction what the log holds for it
+ * beyond its mark (recover.h). */
+static int recover_into(duro_actor *a, duro_ns *ns)
+{
+    char err[256];
+    int st = duro_recover_ns(ns, a->log.path, a->log.epoch, err, sizeof err);
+    if (st != DURO_OK)
+        duro_log_error("actor %u: %s", a->id, err);
+    return st;
+}
+
+/* Applies ns's open transaction to its file (clog.h: the log's records of
+ * it are then not needed). DURO_OK or a status; if SQLite rolled the
+ * transaction back, what it held is put back from the log. */
+static int apply_ns(duro_actor *a, duro_ns *ns)
 {
     DURO_ASSERT_OWNER(a->owner);
+    assert(!ns->session); /* never inside a batch's savepoint */
+    if (!ns->open_txn)
+        return DURO_OK;
+    int st = duro_ns_apply(ns, a->log.epoch, a->log.lsn);
+    if (st == DURO_OK) {
+        DURO_STAT_ADD(applies, 1);
+        return DURO_OK;
+    }
+    duro_log_error("namespace %s: applying its log to the file failed: %s", ns->name,
+                   sqlite3_errmsg(ns->db));
+    if (!ns->open_txn) {
+        duro_ctable_clear(&ns->cache);
+        recover_into(a, ns);
+    }
+    return st;
+}
+
+/* Closes ns: NS_APPLY applies its open transaction first and keeps ns open
+ * if that fails (-1); NS_FORCE closes it anyway (its records then wait in
+ * the log: the next open replays them); NS_DISCARD drops the open
+ * transaction (the namespace is being deleted). 0 when closed. */
+static int ns_drop(duro_actor *a, duro_ns *ns, int how)
+{
+    DURO_ASSERT_OWNER(a->owner);
+    if (how != NS_DISCARD) {
+        flush_alone(a, ns);
+        if (apply_ns(a, ns) != DURO_OK) {
+            if (how == NS_APPLY)
+                return -1;
+            unapplied_add(a, ns->name, ns->name_len);
+        }
+    }
     duro_log_debug("actor %u: namespace %s closed", a->id, ns->name);
-    flush_alone(a, ns);
     for (int kind = 0; kind < DURO_KIND_MAX; kind++) {
         const duro_kind *ops = duro_kind_get(a->kinds, kind);
         if (ops && ops->ns_close)
@@ -138,6 +226,7 @@ static void ns_drop(duro_actor *a, duro_ns *ns)
     ns_lru_unlink(a, ns);
     a->open_count--;
     duro_ns_close(ns);
+    return 0;
 }
 
 /* m's namespace if it is open (now the most recently used), else NULL. */
@@ -158,10 +247,8 @@ static size_t ns_close_idle(duro_actor *a)
     size_t closed = 0;
     for (duro_ns *ns = a->lru_tail, *prev; ns && closed < want; ns = prev) {
         prev = ns->lprev;
-        if (!ns->in_txn) {
-            ns_drop(a, ns);
+        if (!ns->in_txn && ns_drop(a, ns, NS_APPLY) == 0)
             closed++;
-        }
     }
     return closed;
 }
@@ -192,6 +279,15 @@ static duro_ns *ns_open(duro_actor *a, duro_msg *m)
             duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
         return NULL;
     }
+    ssize_t u = a->n_unapplied ? unapplied_find(a, m->ns, m->ns_len) : -1;
+    if (u >= 0) {
+        if (recover_into(a, ns) != DURO_OK) {
+            duro_ns_close(ns);
+            duro_msg_fail(m, DURO_IO, "cannot open namespace: its commit log cannot be replayed");
+            return NULL;
+        }
+        unapplied_del(a, (size_t)u);
+    }
     ns->max_reply = a->max_reply;
     *slot(a, m->ns, m->ns_len) = ns;
     a->open_count++;
@@ -207,7 +303,7 @@ static void ns_trim(duro_actor *a)
     while (a->open_count > a->max_open && ns) {
         duro_ns *prev = ns->lprev;
         if (!ns->in_txn)
-            ns_drop(a, ns);
+            ns_drop(a, ns, NS_APPLY);
         ns = prev;
     }
 }
@@ -226,29 +322,61 @@ static int flush_kinds(duro_actor *a, duro_ns *ns)
     return DURO_OK;
 }
 
-/* Outside any batch: writes ns's dirty state in a transaction of its own.
+static void lost_txn(duro_actor *a, duro_ns *ns);
+
+/* Ends a batch of ns that no client waits for (a write-behind flush, a TTL
+ * sweep): its changes go to the log unsynced (the next sync or apply covers
+ * them; a kind that asked for txn_end gets a synced log). DURO_OK, or a
+ * status with the batch undone. */
+static int solo_end(duro_actor *a, duro_ns *ns, int st)
+{
+    size_t mark = a->log.pending.len;
+    a->changes.len = 0;
+    if (st == DURO_OK)
+        st = duro_ns_batch_changes(ns, &a->changes);
+    if (st == DURO_OK && a->changes.len &&
+        !duro_clog_add(&a->log, DURO_CLOG_CHANGES, ns->name, ns->name_len, a->changes.data,
+                       a->changes.len))
+        st = DURO_NOMEM;
+    if (st == DURO_OK && duro_clog_write(&a->log, ns->txn_kinds != 0) != 0) {
+        st = DURO_IO;
+        a->log_failed = 1;
+    }
+    if (st == DURO_OK)
+        st = duro_ns_batch_release(ns);
+    if (st != DURO_OK) {
+        duro_clog_unadd(&a->log, mark);
+        int had = ns->open_txn;
+        duro_ns_batch_abort(ns);
+        if (had && !ns->open_txn)
+            lost_txn(a, ns);
+        txn_ended(a, ns, 0);
+        return st;
+    }
+    txn_ended(a, ns, 1);
+    DURO_STAT_ADD(commits, 1);
+    duro_registry_notify(a->registry, ns); /* what the batch noticed (SQL table sizes) */
+    return DURO_OK;
+}
+
+/* Outside any batch: writes ns's dirty state in a batch of its own.
  * A failure is logged once until a flush succeeds again (a read-only data
  * directory fails every 100 ms). */
 static void flush_alone(duro_actor *a, duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    if (!ns->dirty_kinds || ns->in_txn || duro_ns_begin(ns) != DURO_OK)
+    if (!ns->dirty_kinds || ns->in_txn || duro_ns_batch_begin(ns) != DURO_OK)
         return;
-    if (flush_kinds(a, ns) != DURO_OK || duro_ns_commit(ns) != DURO_OK) {
+    if (solo_end(a, ns, flush_kinds(a, ns)) != DURO_OK) {
         const char *why;
         duro_status_from_db(ns->db, sqlite3_extended_errcode(ns->db), &why);
         if (!ns->flush_failing)
             duro_log_error("namespace %s: write-behind flush failed: %s (retried every %d ms)",
                            ns->name, why ? why : sqlite3_errmsg(ns->db), DURO_FLUSH_MS);
         ns->flush_failing = 1;
-        duro_ns_rollback(ns);
-        txn_ended(a, ns, 0);
         return;
     }
-    txn_ended(a, ns, 1);
     ns->flush_failing = 0;
-    DURO_STAT_ADD(commits, 1);
-    duro_registry_notify(a->registry, ns); /* what the flush noticed (SQL table sizes) */
 }
 
 /* ---- one batch ---- */
@@ -452,8 +580,8 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
     duro_ns *ns = ns_find(a, m);
     if (ns && ns->readonly && !ns->in_txn && duro_kind_txn(ops, m->op) &&
         duro_ns_writable(&a->store, ns)) {
-        ns_drop(a, ns); /* opened on a read-only file system that is writable again */
-        ns = NULL;
+        if (ns_drop(a, ns, NS_APPLY) == 0) /* opened on a read-only file system, writable again */
+            ns = NULL;
     }
     if (!ns && !duro_ns_exists(&a->store, m->ns, m->ns_len) && run_ghost(a, m, ops, now))
         return;
@@ -479,7 +607,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         return;
     }
     if (!ns->in_txn) {
-        int st = duro_ns_begin(ns);
+        int st = duro_ns_batch_begin(ns);
         if (st != DURO_OK) {
             duro_msg_fail(m, st, "cannot begin transaction");
             outbox_add(a, m);
@@ -499,72 +627,168 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         }
         if (duro_status_is_storage_error(st))
             ns->txn_failed = failure(ns, st, &ns->txn_why);
+        if (sqlite3_get_autocommit(ns->db)) {
+            /* SQLite ended the open transaction: this batch's writes of ns
+             * are gone, earlier batches' come back from the log */
+            if (ns->txn_failed == DURO_OK) {
+                ns->txn_failed = DURO_INTERNAL;
+                ns->txn_why = "SQLite rolled back the transaction";
+            }
+            duro_ns_batch_abort(ns);
+            lost_txn(a, ns);
+            if (ns->txn_lost != 2 && duro_ns_batch_begin(ns) != DURO_OK)
+                ns->txn_lost = 2;
+        }
     }
     hold(ns, m);
 }
 
-/* Commits (or rolls back) a namespace of the batch, then sends its change
- * notices to the registry and posts its replies (in that order: see
- * registry.h). */
-static void finish_ns(duro_actor *a, duro_ns *ns)
+/* SQLite rolled ns's open transaction back by itself (an interrupted user
+ * SQL write, an I/O error): what earlier batches logged for it is put back
+ * from the log into a new one; if that fails ns is closed and replays its
+ * records when it is opened again. */
+static void lost_txn(duro_actor *a, duro_ns *ns)
 {
-    DURO_ASSERT_OWNER(a->owner);
-    int st = ns->txn_failed;
-    const char *why = ns->txn_why;
-    /* write-behind state rides along */
-    if (st == DURO_OK && (st = flush_kinds(a, ns)) != DURO_OK)
-        st = failure(ns, st, &why);
-    if (st == DURO_OK) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        st = duro_ns_commit(ns);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (st == DURO_OK) {
-            uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-                                     (t1.tv_nsec - t0.tv_nsec) / 1000);
-            DURO_STAT_ADD(commits, 1);
-            duro_stats_commit(us);
-            duro_log_debug("actor %u: namespace %s committed version %lld in %llu us", a->id,
-                           ns->name, (long long)ns->version, (unsigned long long)us);
-        } else {
-            st = failure(ns, st, &why);
-        }
-    }
-    if (st != DURO_OK) {
-        duro_log_error("namespace %s: transaction failed: %s", ns->name, duro_errstr(st));
-        DURO_STAT_ADD(commit_failures, 1);
-        duro_ns_rollback(ns);
-        txn_ended(a, ns, 0);
-    } else {
-        txn_ended(a, ns, 1);
-        duro_registry_notify(a->registry, ns);
-    }
-    ns->in_txn = 0;
-    duro_msg *m = ns->pending;
-    ns->pending = NULL;
-    ns->pending_tail = &ns->pending;
-    while (m) {
-        duro_msg *next = m->next;
-        if (st != DURO_OK) {
-            duro_buf_free(&m->body);
-            m->version = -1;
-            if (why)
-                duro_msg_fail(m, st, "%s; nothing was written", why);
-            else
-                duro_msg_fail(m, st, "storage error, nothing was written: %s",
-                              duro_errstr(st));
-        }
-        reply(m);
-        m = next;
-    }
+    duro_log_warn("namespace %s: SQLite rolled back its open transaction; replaying the log",
+                  ns->name);
+    duro_ctable_clear(&ns->cache);
+    if (recover_into(a, ns) != DURO_OK)
+        ns->txn_lost = 2; /* the owner closes it once the batch is over */
 }
 
-static void finish(duro_actor *a, duro_ns *txn_list)
+/* A namespace of the batch whose writes user SQL made (ns->commit_now):
+ * SQLite's own COMMIT, with everything its open transaction holds, makes
+ * them durable; nothing of this batch goes to the log. */
+static int commit_now(duro_actor *a, duro_ns *ns)
 {
-    while (txn_list) {
-        duro_ns *ns = txn_list;
-        txn_list = ns->txn_next;
-        finish_ns(a, ns);
+    a->changes.len = 0;
+    int st = duro_ns_batch_changes(ns, &a->changes); /* stores the version counter */
+    if (st != DURO_OK)
+        return st;
+    if ((st = duro_ns_batch_release(ns)) != DURO_OK)
+        return st;
+    if ((st = apply_ns(a, ns)) == DURO_OK)
+        return DURO_OK;
+    /* the batch is part of what failed to commit: undo all of it, then put
+     * back what the log holds */
+    if (ns->open_txn) {
+        duro_ns_rollback(ns);
+        lost_txn(a, ns);
+    }
+    ns->commit_now = 2; /* done: nothing to undo at the end */
+    return st;
+}
+
+static uint64_t us_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000 + (t1.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+/* Ends the batch: each namespace's changes become one log record, the
+ * records go out in one write and (with --sync full, or when a kind must
+ * know the batch is durable) one fdatasync; then each namespace's savepoint
+ * is released, its change notices go to the registry and its replies are
+ * posted, in that order (registry.h). A namespace whose batch failed is
+ * rolled back to before the batch and its writes get the error. */
+static void finish(duro_actor *a, duro_ns *list)
+{
+    DURO_ASSERT_OWNER(a->owner);
+    if (!list)
+        return;
+    int sync = 0;
+    for (duro_ns *ns = list; ns; ns = ns->txn_next) {
+        int st = ns->txn_failed;
+        const char *why = ns->txn_why;
+        if (st == DURO_OK && (st = flush_kinds(a, ns)) != DURO_OK) /* write-behind rides along */
+            st = failure(ns, st, &why);
+        if (st == DURO_OK && ns->commit_now) {
+            if ((st = commit_now(a, ns)) != DURO_OK)
+                st = failure(ns, st, &why);
+        } else if (st == DURO_OK) {
+            a->changes.len = 0;
+            st = duro_ns_batch_changes(ns, &a->changes);
+            if (st == DURO_OK && a->changes.len &&
+                !duro_clog_add(&a->log, DURO_CLOG_CHANGES, ns->name, ns->name_len,
+                               a->changes.data, a->changes.len))
+                st = DURO_NOMEM;
+            if (st != DURO_OK)
+                st = failure(ns, st, &why);
+            sync |= ns->txn_kinds != 0 || (a->store.sync_full && a->changes.len);
+        }
+        ns->txn_failed = st;
+        ns->txn_why = why;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t bytes = a->log.pending.len;
+    sync = sync && (bytes || a->log.synced < a->log.size);
+    int log_st = DURO_OK;
+    const char *log_why = NULL;
+    if (duro_clog_write(&a->log, sync) != 0) {
+        int e = errno;
+        duro_log_error("actor %u: commit log %s: %s", a->id, a->log.path, strerror(e));
+        log_st = e == ENOSPC || e == EDQUOT ? DURO_INSUFFICIENT_STORAGE : DURO_IO;
+        log_why = e == ENOSPC || e == EDQUOT ? duro_why_full : NULL;
+        a->log_failed = 1;
+    } else if (bytes || sync) {
+        DURO_STAT_ADD(log_writes, 1);
+        DURO_STAT_ADD(log_bytes, bytes);
+        if (sync) {
+            DURO_STAT_ADD(log_syncs, 1);
+            duro_stats_commit(us_since(&t0));
+        }
+    }
+    while (list) {
+        duro_ns *ns = list;
+        list = ns->txn_next;
+        int st = ns->txn_failed;
+        const char *why = ns->txn_why;
+        if (st == DURO_OK && !ns->commit_now && log_st != DURO_OK) {
+            st = log_st;
+            why = log_why;
+        }
+        if (st == DURO_OK && !ns->commit_now)
+            st = duro_ns_batch_release(ns);
+        if (st != DURO_OK) {
+            duro_log_error("namespace %s: batch failed: %s", ns->name, duro_errstr(st));
+            DURO_STAT_ADD(commit_failures, 1);
+            if (ns->commit_now != 2) {
+                int had = ns->open_txn;
+                duro_ns_batch_abort(ns);
+                if (had && !ns->open_txn)
+                    lost_txn(a, ns);
+            }
+            txn_ended(a, ns, 0);
+        } else {
+            DURO_STAT_ADD(commits, 1);
+            duro_log_debug("actor %u: namespace %s committed version %lld (%s)", a->id, ns->name,
+                           (long long)ns->version, ns->commit_now ? "SQLite COMMIT" : "log");
+            txn_ended(a, ns, 1);
+            duro_registry_notify(a->registry, ns);
+        }
+        ns->in_txn = 0;
+        ns->commit_now = 0;
+        duro_msg *m = ns->pending;
+        ns->pending = NULL;
+        ns->pending_tail = &ns->pending;
+        while (m) {
+            duro_msg *next = m->next;
+            if (st != DURO_OK) {
+                duro_buf_free(&m->body);
+                m->version = -1;
+                if (why)
+                    duro_msg_fail(m, st, "%s; nothing was written", why);
+                else
+                    duro_msg_fail(m, st, "storage error, nothing was written: %s",
+                                  duro_errstr(st));
+            }
+            reply(m);
+            m = next;
+        }
+        if (ns->txn_lost == 2)
+            ns_drop(a, ns, NS_FORCE); /* its records replay when it is opened again */
     }
 }
 
@@ -580,16 +804,38 @@ static void drop_ns(duro_actor *a, duro_ns *ns, duro_msg *m, duro_ns **txn_list)
         while (*pp != ns)
             pp = &(*pp)->txn_next;
         *pp = ns->txn_next;
-        finish_ns(a, ns);
+        ns->txn_next = NULL;
+        finish(a, ns);
     }
     char name[DURO_NS_MAX + 1];
     size_t len = ns->name_len;
     memcpy(name, ns->name, len + 1);
-    ns_drop(a, ns);
-    a->drops++;
+    /* the deletion is in the log before the files go: a replay of the
+     * records before it does not bring the namespace back */
     char err[256];
-    const char *why;
-    int st = duro_ns_remove(&a->store, name, len, &why, err, sizeof err);
+    const char *why = NULL;
+    int st = DURO_OK;
+    if (!duro_clog_add(&a->log, DURO_CLOG_DROP, name, len, NULL, 0)) {
+        st = DURO_NOMEM;
+        snprintf(err, sizeof err, "out of memory");
+    } else if (duro_clog_write(&a->log, 1) != 0) {
+        st = DURO_IO;
+        snprintf(err, sizeof err, "commit log: %s", strerror(errno));
+        a->log_failed = 1;
+    }
+    if (st != DURO_OK) {
+        duro_log_error("namespace %s: %s", name, err);
+        duro_buf_free(&m->body);
+        duro_msg_fail(m, st, "cannot delete the namespace: %s", duro_errstr(st));
+        outbox_add(a, m);
+        return;
+    }
+    ns_drop(a, ns, NS_DISCARD);
+    ssize_t u = a->n_unapplied ? unapplied_find(a, name, len) : -1;
+    if (u >= 0)
+        unapplied_del(a, (size_t)u);
+    a->drops++;
+    st = duro_ns_remove(&a->store, name, len, &why, err, sizeof err);
     if (st != DURO_OK) {
         duro_log_error("namespace %s: %s", name, err);
         duro_buf_free(&m->body);
@@ -611,20 +857,46 @@ static void sweep(duro_actor *a, int64_t now)
             const duro_kind *ops = duro_kind_get(a->kinds, kind);
             if (!ops || !ops->sweep)
                 continue;
-            if (duro_ns_begin(ns) != DURO_OK)
+            if (duro_ns_batch_begin(ns) != DURO_OK)
                 continue;
             int n = ops->sweep(ns, now, SWEEP_BATCH);
-            if (n < 0 || duro_ns_commit(ns) != DURO_OK) {
-                duro_ns_rollback(ns);
-                txn_ended(a, ns, 0);
-                continue;
-            }
-            txn_ended(a, ns, 1);
-            DURO_STAT_ADD(commits, 1);
-            DURO_STAT_ADD(keys_expired, (uint64_t)n);
-            duro_registry_notify(a->registry, ns);
+            if (solo_end(a, ns, n < 0 ? DURO_IO : DURO_OK) == DURO_OK)
+                DURO_STAT_ADD(keys_expired, (uint64_t)n);
         }
     }
+}
+
+/* Opens a namespace by name for an apply pass (no client waits). */
+static duro_ns *ns_open_name(duro_actor *a, const char *name)
+{
+    duro_msg m;
+    memset(&m, 0, sizeof m);
+    m.ns_len = strlen(name);
+    if (m.ns_len > DURO_NS_MAX)
+        return NULL;
+    memcpy(m.ns, name, m.ns_len + 1);
+    return ns_open(a, &m);
+}
+
+/* Applies every open transaction to its file; when nothing the log holds is
+ * missing from the files any more, the log is cut back to its header. */
+static void apply_all(duro_actor *a)
+{
+    DURO_ASSERT_OWNER(a->owner);
+    int left = 0;
+    for (duro_ns *ns = a->lru_head; ns; ns = ns->lnext)
+        if (apply_ns(a, ns) != DURO_OK)
+            left = 1;
+    for (size_t i = 0; i < a->n_unapplied;) {
+        size_t before = a->n_unapplied;
+        duro_ns *ns = ns_open_name(a, a->unapplied[i]); /* replays: then off the list */
+        if (!ns || apply_ns(a, ns) != DURO_OK)
+            left = 1;
+        if (a->n_unapplied == before)
+            i++;
+    }
+    if (!left && !a->n_unapplied && duro_clog_reset(&a->log) == 0)
+        a->log_failed = 0;
 }
 
 static void *actor_main(void *arg)
@@ -636,9 +908,12 @@ static void *actor_main(void *arg)
     /* from here on only this thread touches the actor, its cache and namespaces */
     duro_owner_set(&a->owner);
     duro_owner_set(&a->lru.owner);
+    duro_owner_set(&a->log.owner);
     for (;;) {
         int64_t now = duro_now_ms();
         int64_t next = a->next_sweep_ms < a->next_flush_ms ? a->next_sweep_ms : a->next_flush_ms;
+        if (a->next_apply_ms < next)
+            next = a->next_apply_ms;
         int wait = (int)(next - now);
         if (wait < 0)
             wait = 0;
@@ -666,11 +941,17 @@ static void *actor_main(void *arg)
                 flush_alone(a, ns);
             a->next_flush_ms = now + DURO_FLUSH_MS;
         }
+        if (now >= a->next_apply_ms || a->log.size >= DURO_APPLY_LOG_BYTES || a->log_failed) {
+            apply_all(a);
+            a->next_apply_ms = now + DURO_APPLY_MS;
+        }
         duro_lru_evict(&a->lru);
         ns_trim(a);
     }
     while (a->lru_head)
-        ns_drop(a, a->lru_head);
+        ns_drop(a, a->lru_head, NS_FORCE);
+    if (!a->n_unapplied)
+        duro_clog_reset(&a->log);
     duro_ns_close(a->ghost);
     a->ghost = NULL;
     return NULL;
@@ -686,6 +967,7 @@ int duro_actor_start(duro_actor *a)
         return -1;
     a->next_sweep_ms = duro_now_ms() + a->ttl_sweep_ms;
     a->next_flush_ms = duro_now_ms() + DURO_FLUSH_MS;
+    a->next_apply_ms = duro_now_ms() + DURO_APPLY_MS;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 4u << 20);
@@ -705,4 +987,12 @@ void duro_actor_stop(duro_actor *a)
     pthread_join(a->thread, NULL);
     free(a->table);
     a->table = NULL;
+    duro_owner_set(&a->log.owner);
+    duro_clog_close(&a->log);
+    duro_buf_free(&a->changes);
+    for (size_t i = 0; i < a->n_unapplied; i++)
+        free(a->unapplied[i]);
+    free(a->unapplied);
+    a->unapplied = NULL;
+    a->n_unapplied = 0;
 }

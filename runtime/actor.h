@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "runtime/cache.h"
+#include "runtime/clog.h"
 #include "runtime/mailbox.h"
 #include "runtime/ns.h"
 #include "runtime/owner.h"
@@ -36,6 +37,12 @@ typedef struct duro_actor {
     int ttl_sweep_ms;
     int64_t next_sweep_ms;
     int64_t next_flush_ms;
+    int64_t next_apply_ms;  /* the open transactions are applied by then */
+    duro_clog log;          /* its commit log (clog.h), created by the runtime */
+    duro_buf changes;       /* a namespace batch's changeset, on its way to the log */
+    int log_failed;         /* a write or sync of the log failed: apply before writes */
+    char **unapplied;       /* namespaces closed with log records not in their files */
+    size_t n_unapplied;
 } duro_actor;
 
 int duro_actor_start(duro_actor *a);

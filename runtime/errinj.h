@@ -28,7 +28,8 @@
     X(REGISTRY_REBUILD, "registry_rebuild",                                                    \
       "the repair writing a namespace's rows fails (its group is lost)")                       \
     X(NS_FULL, "sqlite_full",                                                                  \
-      "a write to a namespace file fails with SQLITE_FULL, as on a full disk (ENOSPC)")        \
+      "a write to a namespace file fails with SQLITE_FULL, as on a full disk (ENOSPC); writes"  \
+      " reach the file when the log is applied, so the apply fails and is retried")        \
     X(NS_IOERR, "sqlite_ioerr",                                                                \
       "a write to a namespace file fails with SQLITE_IOERR_WRITE (EIO)")                       \
     X(NS_FSYNC, "fsync",                                                                       \
@@ -37,6 +38,12 @@
     X(BLOB_WRITE, "blob_write",                                                                \
       "writing a blob's file fails with ENOSPC, as on a full disk (objects/blob.c): the put"  \
       " fails with 507 and the old object stays")                                             \
+    X(LOG_WRITE, "log_write",                                                                  \
+      "writing a batch to the actor's commit log fails with ENOSPC, as on a full disk"          \
+      " (runtime/clog.c): every write of the batch fails with 507 and nothing of it is kept")                                         \
+    X(LOG_SYNC, "log_sync",                                                                    \
+      "the commit log's fdatasync fails (EIO): the batch's writes fail and the actor applies"  \
+      " what the log held to the namespace files before it takes new writes")                  \
     X(ALLOC, "alloc",                                                                          \
       "allocating a write's change notice fails (runtime/notice.c): the op fails with"        \
       " DURO_NOMEM")

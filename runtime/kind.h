@@ -17,7 +17,10 @@
  * alike, so both answer every call the same way.
  *
  * exec() runs on the namespace's owner, inside the namespace's open
- * transaction when txn(op) says so; it returns a duro_status
+ * transaction when txn(op) says so (a batch's SAVEPOINT; its changes to the
+ * _duro_* tables reach the commit log, clog.h; a kind that writes other
+ * tables — user SQL — sets ns->commit_now so the batch ends with SQLite's
+ * own COMMIT); it returns a duro_status
  * and fills m's reply. A return of DURO_INTERNAL, DURO_IO, DURO_NOMEM or
  * DURO_INSUFFICIENT_STORAGE means storage failed: the actor rolls the
  * namespace's transaction back and fails every write of that batch. Other
@@ -109,11 +112,12 @@ typedef struct duro_kind {
     /* Frees the kind's in-memory state of a namespace being closed (after a
      * final flush). NULL if none. */
     void (*ns_close)(duro_ns *ns);
-    /* Told, on the owner, that the namespace's transaction committed (1) or
+    /* Told, on the owner, that the namespace's batch committed (1) or
      * rolled back (0), if an op of the kind set its bit in ns->txn_kinds
      * (which the actor then clears): the kind's work that must follow the
-     * outcome (a blob's replaced file is removed only once the commit that
-     * dropped it is durable). NULL if none. */
+     * outcome. committed means durable: the batch's log record was synced
+     * (whatever --sync says) or its COMMIT returned, so a blob's replaced
+     * file can go. NULL if none. */
     void (*txn_end)(duro_ns *ns, int committed);
     const duro_migration *migrations;
     size_t n_migrations;

@@ -20,9 +20,9 @@
 #include "runtime/owner.h"
 #include "common/names.h"
 
-#define DURO_NS_STMTS 64 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
+#define DURO_NS_STMTS 69 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
                             resource 48..50, sql 51..54,
-                            blob 55..62, store 63 */
+                            blob 55..62, store 63..68 */
 
 typedef struct duro_ns duro_ns;
 struct duro_ns {
@@ -47,7 +47,12 @@ struct duro_ns {
     duro_ns *hnext;             /* actor's name table */
     duro_ns *lprev, *lnext;     /* actor's LRU of open namespaces */
     duro_ns *txn_next;          /* list of namespaces in the current batch's txn */
-    int in_txn;
+    int in_txn;                 /* in the current batch (a SAVEPOINT in the open txn) */
+    int open_txn;               /* a transaction is open across batches: what the log holds */
+    int commit_now;             /* a kind wrote what the log cannot carry (user SQL): the
+                                   batch ends with SQLite's own COMMIT (set by the kind) */
+    int txn_lost;               /* SQLite rolled the open transaction back by itself */
+    struct sqlite3_session *session; /* records the batch's changes for the log */
     int txn_failed;             /* an op hit a storage error: roll back */
     const char *txn_why;        /* its cause for the client (duro_why_*), or NULL */
     int flush_failing;          /* write-behind flushes fail (logged once) */
@@ -120,6 +125,37 @@ sqlite3_stmt *duro_ns_stmt(duro_ns *ns, int id, const char *sql);
 int duro_ns_begin(duro_ns *ns);
 int duro_ns_commit(duro_ns *ns); /* stores the version counter, then COMMIT */
 void duro_ns_rollback(duro_ns *ns); /* ROLLBACK, clears the cache, resets the counter */
+
+/* Batches over the commit log (actor.c, clog.h). The namespace keeps one
+ * transaction open across batches (ns->open_txn); each batch is a SAVEPOINT
+ * in it whose changes a SQLite session records:
+ *   duro_ns_batch_begin    BEGIN if none is open, SAVEPOINT, a new session
+ *   duro_ns_batch_changes  stores the version counter and appends the
+ *                          batch's changeset to out (nothing if it changed
+ *                          nothing)
+ *   duro_ns_batch_release  RELEASE: the batch is part of the open txn
+ *   duro_ns_batch_abort    ROLLBACK TO: the batch is undone (cache cleared,
+ *                          counter and notices reset); if SQLite had already
+ *                          rolled back the whole transaction, ns->open_txn
+ *                          is 0 afterwards and what earlier batches logged is
+ *                          gone from the file's view (the actor replays it)
+ *   duro_ns_apply          stores the log mark (epoch, lsn: every record of
+ *                          ns up to lsn is in the file) and COMMITs the open
+ *                          transaction with synchronous=FULL
+ * Each returns a duro_status (or nothing). */
+int duro_ns_batch_begin(duro_ns *ns);
+int duro_ns_batch_changes(duro_ns *ns, duro_buf *out);
+int duro_ns_batch_release(duro_ns *ns);
+void duro_ns_batch_abort(duro_ns *ns);
+int duro_ns_apply(duro_ns *ns, uint64_t epoch, uint64_t lsn);
+
+/* The log mark stored by the last duro_ns_apply (0, 0 if none). DURO_OK or
+ * a status. */
+int duro_ns_mark(duro_ns *ns, uint64_t *epoch, uint64_t *lsn);
+
+/* Applies a logged changeset to ns inside its open transaction (opening one:
+ * ns->open_txn), rows replacing what differs. DURO_OK or a status. */
+int duro_ns_replay(duro_ns *ns, const void *changes, size_t n);
 
 /* Opens (creating) the SQLite file at path for one owner thread (no mutex,
  * no extension loading, extended result codes) and runs each of the

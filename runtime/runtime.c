@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "runtime/actor.h"
+#include "runtime/recover.h"
 #include "runtime/registry.h"
 #include "runtime/route.h"
 #include "runtime/stats.h"
@@ -152,8 +154,24 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         st = DURO_NOMEM;
         goto fail;
     }
-    /* the registry reconciles before any actor runs (runtime/registry.h) */
     duro_store_config store = {rt->data_dir, cfg->sync_full, &rt->schema};
+    /* the files take in what the commit logs hold first (recover.h), then
+     * the registry reconciles with them, before any actor runs */
+    char log_dir[4096];
+    snprintf(log_dir, sizeof log_dir, "%s/log", rt->data_dir);
+    uint64_t replayed = 0;
+    if ((st = duro_recover_logs(&store, log_dir, &replayed, err, errlen)) != DURO_OK)
+        goto fail;
+    if (replayed) {
+        duro_log_info("replayed %llu commit log record(s) into the namespace files",
+                      (unsigned long long)replayed);
+        DURO_STAT_ADD(log_replayed, replayed);
+    }
+    if (mkdir_p(log_dir) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", log_dir, strerror(errno));
+        st = DURO_IO;
+        goto fail;
+    }
     size_t max_reply = cfg->max_reply_bytes ? cfg->max_reply_bytes : DURO_MAX_REPLY_DEFAULT;
     if ((st = duro_registry_open(&store, cfg->kinds->registry, cfg->max_mailbox, max_reply,
                                  cfg->actors, &rt->registry, err, errlen)) != DURO_OK)
@@ -185,6 +203,11 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         a->ttl_sweep_ms = cfg->ttl_sweep_ms;
         a->registry = rt->registry;
         duro_lru_init(&a->lru, cfg->cache_bytes / rt->n_actors);
+        if (duro_clog_create(&a->log, log_dir, i, err, errlen) != 0) {
+            st = DURO_IO;
+            rt->n_actors = i;
+            goto fail;
+        }
         if (duro_mailbox_init(&a->mailbox, cfg->max_mailbox) != 0 || duro_actor_start(a) != 0) {
             snprintf(err, errlen, "cannot start actor %u", i);
             st = DURO_INTERNAL;

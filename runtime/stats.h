@@ -28,6 +28,11 @@ struct duro_stats {
     uint64_t registry_commits;
     uint64_t registry_failures; /* group transactions that could not be applied */
     uint64_t registry_repairs;  /* repairs after lost notices completed while running */
+    uint64_t log_writes;        /* batches written to the actors' commit logs */
+    uint64_t log_syncs;         /* ... and fdatasyncs of them */
+    uint64_t log_bytes;
+    uint64_t applies;           /* open transactions committed to namespace files */
+    uint64_t log_replayed;      /* log records replayed into the files at start */
 };
 
 /* Upper bounds (µs) of the commit duration histogram. */

@@ -33,7 +33,16 @@
 #include "runtime/stats.h"
 
 
-enum { ST_SET_VERSION = DURO_NS_STMTS - 1 };
+static void session_end(duro_ns *ns);
+
+enum {
+    ST_SET_VERSION = 63,
+    ST_SET_MARK,
+    ST_GET_MARK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+};
 
 /* WAL pages before an automatic checkpoint (SQLite's default is 1000). A
  * checkpoint costs about one write of every distinct page touched since the
@@ -521,7 +530,7 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
 
     const char *const pragmas[] = {
         "PRAGMA journal_mode=WAL",
-        cfg->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+        "PRAGMA synchronous=FULL", /* commits are rare: the commit log carries batches */
         "PRAGMA cache_size=-1024",
         "PRAGMA temp_store=MEMORY",
         "PRAGMA wal_autocheckpoint=" DURO_WAL_CHECKPOINT_PAGES,
@@ -556,6 +565,7 @@ void duro_ns_close(duro_ns *ns)
     if (!ns)
         return;
     DURO_ASSERT_OWNER(ns->owner);
+    session_end(ns);
     for (int i = 0; i < DURO_NS_STMTS; i++)
         sqlite3_finalize(ns->stmts[i]);
     if (ns->db && sqlite3_close(ns->db) != SQLITE_OK)
@@ -617,6 +627,206 @@ int duro_ns_commit(duro_ns *ns)
     return DURO_OK;
 }
 
+/* ---- batches over the commit log ---- */
+
+/* One of the batch's control statements (cached), stepped. */
+static int control(duro_ns *ns, int id, const char *sql)
+{
+    sqlite3_stmt *st = duro_ns_stmt(ns, id, sql);
+    if (!st)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The session records the internal tables only: user SQL tables are made
+ * durable by SQLite's own COMMIT (ns->commit_now, set by the SQL kind). */
+static int internal_table(void *ctx, const char *table)
+{
+    (void)ctx;
+    return strncmp(table, "_duro_", 6) == 0;
+}
+
+static void session_end(duro_ns *ns)
+{
+    if (ns->session)
+        sqlite3session_delete(ns->session);
+    ns->session = NULL;
+}
+
+int duro_ns_batch_begin(duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    if (!ns->open_txn) {
+        int rc = exec(ns->db, "BEGIN");
+        if (rc != SQLITE_OK)
+            return duro_status_from_db(ns->db, rc, NULL);
+        ns->open_txn = 1;
+    }
+    int rc = control(ns, ST_SAVEPOINT, "SAVEPOINT duro_batch");
+    if (rc != SQLITE_OK)
+        return duro_status_from_db(ns->db, rc, NULL);
+    if (sqlite3session_create(ns->db, "main", &ns->session) != SQLITE_OK) {
+        ns->session = NULL;
+        control(ns, ST_ROLLBACK_TO, "ROLLBACK TO duro_batch");
+        control(ns, ST_RELEASE, "RELEASE duro_batch");
+        return DURO_NOMEM;
+    }
+    sqlite3session_table_filter(ns->session, internal_table, NULL);
+    if (sqlite3session_attach(ns->session, NULL) != SQLITE_OK) {
+        session_end(ns);
+        control(ns, ST_ROLLBACK_TO, "ROLLBACK TO duro_batch");
+        control(ns, ST_RELEASE, "RELEASE duro_batch");
+        return DURO_NOMEM;
+    }
+    ns->commit_now = 0;
+    ns->txn_lost = 0;
+    return DURO_OK;
+}
+
+static int store_version(duro_ns *ns)
+{
+    if (ns->version == ns->version_committed)
+        return DURO_OK;
+    sqlite3_stmt *st =
+        duro_ns_stmt(ns, ST_SET_VERSION, "UPDATE _duro_meta SET value=? WHERE name='version'");
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_int64(st, 1, ns->version);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? DURO_OK : duro_status_from_db(ns->db, rc, NULL);
+}
+
+int duro_ns_batch_changes(duro_ns *ns, duro_buf *out)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    int st = store_version(ns);
+    if (st != DURO_OK)
+        return st;
+    if (!ns->session || sqlite3session_isempty(ns->session))
+        return DURO_OK;
+    int n = 0;
+    void *p = NULL;
+    int rc = sqlite3session_changeset(ns->session, &n, &p);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(p);
+        return duro_status_from_db(ns->db, rc, NULL);
+    }
+    st = n > 0 && duro_buf_append(out, p, (size_t)n) != 0 ? DURO_NOMEM : DURO_OK;
+    sqlite3_free(p);
+    return st;
+}
+
+int duro_ns_batch_release(duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    session_end(ns);
+    int rc = control(ns, ST_RELEASE, "RELEASE duro_batch");
+    if (rc != SQLITE_OK)
+        return duro_status_from_db(ns->db, rc, NULL);
+    ns->version_committed = ns->version;
+    return DURO_OK;
+}
+
+void duro_ns_batch_abort(duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    session_end(ns);
+    if (!sqlite3_get_autocommit(ns->db)) {
+        control(ns, ST_ROLLBACK_TO, "ROLLBACK TO duro_batch");
+        control(ns, ST_RELEASE, "RELEASE duro_batch");
+    }
+    if (sqlite3_get_autocommit(ns->db))
+        ns->open_txn = 0; /* SQLite ended it: earlier batches are gone from it too */
+    duro_ctable_clear(&ns->cache);
+    ns->version = ns->version_committed;
+    ns->notes.len = 0;
+}
+
+int duro_ns_apply(duro_ns *ns, uint64_t epoch, uint64_t lsn)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    if (!ns->open_txn)
+        return DURO_OK;
+    if (ns->readonly) { /* opened read-only: nothing can have been written */
+        duro_ns_rollback(ns);
+        return DURO_OK;
+    }
+    sqlite3_stmt *st = duro_ns_stmt(
+        ns, ST_SET_MARK,
+        "INSERT OR REPLACE INTO _duro_meta(name, value) VALUES('log_epoch', ?1), ('log_lsn', ?2)");
+    if (!st)
+        return DURO_INTERNAL;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)epoch);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)lsn);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        rc = exec(ns->db, "COMMIT");
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+        int status = duro_status_from_db(ns->db, rc, NULL);
+        if (sqlite3_get_autocommit(ns->db))
+            ns->open_txn = 0;
+        return status;
+    }
+    ns->open_txn = 0;
+    return DURO_OK;
+}
+
+int duro_ns_mark(duro_ns *ns, uint64_t *epoch, uint64_t *lsn)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    *epoch = *lsn = 0;
+    sqlite3_stmt *st = duro_ns_stmt(
+        ns, ST_GET_MARK, "SELECT name, value FROM _duro_meta WHERE name IN ('log_epoch', 'log_lsn')");
+    if (!st)
+        return DURO_INTERNAL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t v = (uint64_t)sqlite3_column_int64(st, 1);
+        if (strcmp((const char *)sqlite3_column_text(st, 0), "log_epoch") == 0)
+            *epoch = v;
+        else
+            *lsn = v;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? DURO_OK : duro_status_from_db(ns->db, rc, NULL);
+}
+
+/* Replay takes the logged rows: where the file differs (it cannot, unless
+ * damaged), the logged row wins; a change whose row is gone is skipped. */
+static int on_conflict(void *ctx, int kind, sqlite3_changeset_iter *it)
+{
+    (void)ctx;
+    (void)it;
+    return kind == SQLITE_CHANGESET_DATA || kind == SQLITE_CHANGESET_CONFLICT
+               ? SQLITE_CHANGESET_REPLACE
+               : SQLITE_CHANGESET_OMIT;
+}
+
+int duro_ns_replay(duro_ns *ns, const void *changes, size_t n)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    if (n > 0x7fffffff)
+        return DURO_INTERNAL;
+    if (!ns->open_txn) {
+        int rc = exec(ns->db, "BEGIN");
+        if (rc != SQLITE_OK)
+            return duro_status_from_db(ns->db, rc, NULL);
+        ns->open_txn = 1;
+    }
+    int rc = sqlite3changeset_apply(ns->db, (int)n, (void *)changes, NULL, on_conflict, NULL);
+    if (rc != SQLITE_OK) {
+        int st = duro_status_from_db(ns->db, rc, NULL);
+        if (sqlite3_get_autocommit(ns->db))
+            ns->open_txn = 0;
+        return st == DURO_OK ? DURO_INTERNAL : st;
+    }
+    return DURO_OK;
+}
+
 void duro_ns_rollback(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
@@ -625,4 +835,5 @@ void duro_ns_rollback(duro_ns *ns)
     duro_ctable_clear(&ns->cache);
     ns->version = ns->version_committed;
     ns->notes.len = 0;
+    ns->open_txn = 0;
 }

@@ -16,15 +16,17 @@ from durotest import (St, Rpc, Server, assert_error, free_port, kv_path, main, o
                       storage_path)
 
 # point -> (HTTP status, wire code, message of a refused write)
+# the points on a write's path; the namespace file's own (sqlite_full,
+# sqlite_ioerr, fsync) fire when the commit log is applied to it, which is
+# retried and loses nothing (tests/unit/runtime/errinj.c)
 FAULTS = {
-    "sqlite_full": (507, "INSUFFICIENT_STORAGE",
-                    "the data directory's disk is full; nothing was written"),
-    "sqlite_ioerr": (500, "IO", "storage error, nothing was written: I/O error"),
-    "fsync": (500, "IO", "storage error, nothing was written: I/O error"),
+    "log_write": (507, "INSUFFICIENT_STORAGE",
+                  "the data directory's disk is full; nothing was written"),
+    "log_sync": (500, "IO", "storage error, nothing was written: I/O error"),
     "alloc": (500, "NOMEM", "storage error, nothing was written: out of memory"),
 }
 POINTS = ["registry_apply", "registry_rebuild", "sqlite_full", "sqlite_ioerr", "fsync", "blob_write",
-          "alloc"]
+          "log_write", "log_sync", "alloc"]
 ON = 1000  # "on" for the length of a test step: far more passes than the step makes
 
 

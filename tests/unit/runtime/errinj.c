@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "objects/kv.h"
 #include "unit/rt_util.h"
@@ -64,18 +65,18 @@ TEST(the_table_names_every_point)
     ASSERT(duro_errinj_vfs() != NULL);
 }
 
-/* Each namespace point: a write fails with the status and message of the
- * real failure, nothing of it stays, reads work, the next write works. */
+/* Each point on a write's path (the commit log, the change notice): a write
+ * fails with the status and message of the real failure, nothing of it
+ * stays, reads work, the next write works. */
 TEST(each_point_fails_one_write_the_way_a_real_failure_does)
 {
     static const struct {
         int point, status;
         const char *msg;
     } cases[] = {
-        {DURO_ERRINJ_NS_FULL, DURO_INSUFFICIENT_STORAGE,
+        {DURO_ERRINJ_LOG_WRITE, DURO_INSUFFICIENT_STORAGE,
          "the data directory's disk is full; nothing was written"},
-        {DURO_ERRINJ_NS_IOERR, DURO_IO, "storage error, nothing was written: I/O error"},
-        {DURO_ERRINJ_NS_FSYNC, DURO_IO, "storage error, nothing was written: I/O error"},
+        {DURO_ERRINJ_LOG_SYNC, DURO_IO, "storage error, nothing was written: I/O error"},
         {DURO_ERRINJ_ALLOC, DURO_NOMEM, "storage error, nothing was written: out of memory"},
     };
     rt_fresh_dir("errinj");
@@ -119,7 +120,7 @@ static void on_done(duro_msg *m)
     pthread_mutex_unlock(&mu);
 }
 
-/* Two writes in one batch share one COMMIT: a failed fsync fails both. */
+/* Two writes in one batch share one log sync: a failed fdatasync fails both. */
 TEST(a_failed_commit_fails_every_write_of_its_batch)
 {
     rt_fresh_dir("errinj-batch");
@@ -139,7 +140,7 @@ TEST(a_failed_commit_fails_every_write_of_its_batch)
     }
     m[0].next = &m[1];
     answered = 0;
-    duro_errinj[DURO_ERRINJ_NS_FSYNC] = 1;
+    duro_errinj[DURO_ERRINJ_LOG_SYNC] = 1;
     ASSERT(duro_runtime_submit_list(rt, &m[0]) == NULL); /* one splice: one batch */
     pthread_mutex_lock(&mu);
     while (answered < 2)
@@ -155,6 +156,37 @@ TEST(a_failed_commit_fails_every_write_of_its_batch)
     rt = rt_open(1000);
     ASSERT(!get(rt, "a", &st) && st == DURO_NOT_FOUND);
     ASSERT(value_is(rt, "before", "1"));
+    duro_runtime_close(rt);
+}
+
+/* The namespace file's points fire when the log is applied to it, not on
+ * the write: the write is acknowledged from the log, the failed apply is
+ * retried, and the value is there after a restart. */
+TEST(a_failed_apply_loses_nothing)
+{
+    static const int points[] = {DURO_ERRINJ_NS_FULL, DURO_ERRINJ_NS_IOERR,
+                                 DURO_ERRINJ_NS_FSYNC};
+    rt_fresh_dir("errinj-apply");
+    duro_runtime *rt = rt_open(1000);
+    ASSERT_EQ(put(rt, "before", "1", NULL), DURO_OK);
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "a%zu", i);
+        duro_errinj[points[i]] = 1;
+        ASSERT_EQ(put(rt, key, "x", NULL), DURO_OK);
+        ASSERT(value_is(rt, key, "x"));
+        for (int t = 0; t < 300 && duro_errinj[points[i]] > 0; t++)
+            usleep(10000); /* the next apply pass (500 ms) takes the injected failure */
+        ASSERT_EQ(duro_errinj[points[i]], 0);
+        ASSERT(value_is(rt, key, "x"));
+    }
+    duro_runtime_close(rt);
+    rt = rt_open(1000);
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "a%zu", i);
+        ASSERT(value_is(rt, key, "x"));
+    }
     duro_runtime_close(rt);
 }
 
