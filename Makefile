@@ -9,7 +9,7 @@ DATA   ?= ./data
 RPC    ?= 7070
 FUZZ_SECONDS ?= 10
 
-.PHONY: all build deps run test test-unit test-asan fuzz fuzz-short bench clean
+.PHONY: all build deps run test test-unit test-asan fuzz fuzz-short bench clean crash
 
 all: build
 
@@ -56,6 +56,14 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-asan
 	$(MAKE) fuzz-short
+
+# crash: the power-loss test (tests/powerloss/) over many seeds; CRASH_SEEDS=N, PL_MODE=strict|ext4.
+CRASH_SEEDS ?= 200
+PL_MODE ?= ext4
+crash: build
+	DURO_BIN=$(BUILD)/durod DURO_PL_SHIM=$(BUILD)/tests/powerloss/libduro_plshim.so \
+		DURO_PL_SEEDS=$(CRASH_SEEDS) DURO_PL_MODE=$(PL_MODE) DURO_PL_TIMEOUT=3000 \
+		/usr/bin/python3 tests/powerloss/test_powerloss.py
 
 bench: build
 	scripts/install-deps.sh bench
