@@ -344,6 +344,13 @@ static int solo_end(duro_actor *a, duro_ns *ns, int st)
     }
     if (st == DURO_OK)
         st = duro_ns_batch_release(ns);
+    if (st == DURO_OK && !a->commit_log && (st = apply_ns(a, ns)) != DURO_OK) {
+        if (ns->open_txn)
+            duro_ns_rollback(ns);
+        ns->notes.len = 0;
+        txn_ended(a, ns, 0);
+        return st;
+    }
     if (st != DURO_OK) {
         duro_clog_unadd(&a->log, mark);
         int had = ns->open_txn;
@@ -675,6 +682,7 @@ static int commit_now(duro_actor *a, duro_ns *ns)
         duro_ns_rollback(ns);
         lost_txn(a, ns);
     }
+    ns->notes.len = 0; /* the batch's change notices go with it */
     ns->commit_now = 2; /* done: nothing to undo at the end */
     return st;
 }
@@ -703,6 +711,8 @@ static void finish(duro_actor *a, duro_ns *list)
         const char *why = ns->txn_why;
         if (st == DURO_OK && (st = flush_kinds(a, ns)) != DURO_OK) /* write-behind rides along */
             st = failure(ns, st, &why);
+        if (!a->commit_log)
+            ns->commit_now = 1;
         if (st == DURO_OK && ns->commit_now) {
             if ((st = commit_now(a, ns)) != DURO_OK)
                 st = failure(ns, st, &why);
@@ -951,7 +961,7 @@ static void *actor_main(void *arg)
     while (a->lru_head)
         ns_drop(a, a->lru_head, NS_FORCE);
     if (!a->n_unapplied)
-        duro_clog_reset(&a->log);
+        duro_clog_empty(&a->log); /* a clean stop: nothing to replay */
     duro_ns_close(a->ghost);
     a->ghost = NULL;
     return NULL;

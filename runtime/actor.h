@@ -40,6 +40,7 @@ typedef struct duro_actor {
     int64_t next_apply_ms;  /* the open transactions are applied by then */
     duro_clog log;          /* its commit log (clog.h), created by the runtime */
     duro_buf changes;       /* a namespace batch's changeset, on its way to the log */
+    int commit_log;         /* 0: every batch ends with its namespaces' COMMIT */
     int log_failed;         /* a write or sync of the log failed: apply before writes */
     char **unapplied;       /* namespaces closed with log records not in their files */
     size_t n_unapplied;

@@ -57,6 +57,37 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = pwrite(fd, s, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        s += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Fills the file with zeros up to at least `need` (plus DURO_CLOG_AHEAD)
+ * and syncs it: later syncs then only write data. 0 or -1. */
+static int allocate(duro_clog *l, uint64_t need)
+{
+    static const char zeros[1 << 16];
+    uint64_t to = need + DURO_CLOG_AHEAD, off = l->alloc;
+    for (; off < to; off += sizeof zeros)
+        if (pwrite_all(l->fd, zeros, sizeof zeros, off) != 0)
+            return -1;
+    if (fdatasync(l->fd) != 0)
+        return -1;
+    l->alloc = off;
+    return 0;
+}
+
 static int sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -93,7 +124,7 @@ int duro_clog_create(duro_clog *l, const char *dir, unsigned id, char *err, size
         l->fd = -1;
         return -1;
     }
-    l->size = l->synced = HDR;
+    l->size = l->synced = l->alloc = HDR;
     return 0;
 }
 
@@ -141,15 +172,13 @@ int duro_clog_write(duro_clog *l, int sync)
         int e = 0;
         if (duro_errinj_hit(DURO_ERRINJ_LOG_WRITE))
             e = ENOSPC;
-        else if (write_all(l->fd, l->pending.data, l->pending.len) != 0)
+        else if (l->size + l->pending.len > l->alloc && allocate(l, l->size + l->pending.len) != 0)
+            e = errno ? errno : EIO;
+        else if (pwrite_all(l->fd, l->pending.data, l->pending.len, l->size) != 0)
             e = errno ? errno : EIO;
         if (e) {
-            /* what reached the file is cut off; the next write goes after
-             * the last whole record */
-            if (ftruncate(l->fd, (off_t)l->size) != 0 ||
-                lseek(l->fd, (off_t)l->size, SEEK_SET) < 0) {
-                /* the scan stops at the torn record anyway */
-            }
+            /* the next write goes over what reached the file, with larger
+             * lsns: a scan never takes these records */
             l->pending.len = 0;
             errno = e;
             return -1;
@@ -161,12 +190,10 @@ int duro_clog_write(duro_clog *l, int sync)
         int injected = duro_errinj_hit(DURO_ERRINJ_LOG_SYNC);
         if (injected || fdatasync(l->fd) != 0) {
             int e = injected ? EIO : errno;
-            /* what was not synced is not known to be on disk: it is cut off
-             * (its batches fail; unsynced sweeps stay in the open
-             * transactions, which the next apply makes durable) */
-            if (ftruncate(l->fd, (off_t)l->synced) == 0 &&
-                lseek(l->fd, (off_t)l->synced, SEEK_SET) >= 0)
-                l->size = l->synced;
+            /* what was not synced is not known to be on disk: the next
+             * records go over it (its batches fail; unsynced sweeps stay in
+             * the open transactions, which the next apply makes durable) */
+            l->size = l->synced;
             errno = e;
             return -1;
         }
@@ -180,11 +207,22 @@ int duro_clog_reset(duro_clog *l)
     DURO_ASSERT_OWNER(l->owner);
     if (l->size == HDR)
         return 0;
-    /* no fdatasync: if the cut is lost, its records are found applied (the
-     * namespaces' marks) and skipped */
-    if (ftruncate(l->fd, HDR) != 0 || lseek(l->fd, HDR, SEEK_SET) < 0)
+    /* the file stays allocated; the old records are overwritten by ones
+     * with larger lsns, and until then a replay finds them applied (the
+     * namespaces' marks) and skips them */
+    static const unsigned char zero[PRE];
+    if (pwrite_all(l->fd, zero, PRE, HDR) != 0) /* a scan stops at once */
         return -1;
     l->size = l->synced = HDR;
+    return 0;
+}
+
+int duro_clog_empty(duro_clog *l)
+{
+    DURO_ASSERT_OWNER(l->owner);
+    if (ftruncate(l->fd, 0) != 0 || fdatasync(l->fd) != 0)
+        return -1;
+    l->size = l->synced = l->alloc = 0;
     return 0;
 }
 
@@ -212,6 +250,7 @@ int duro_clog_scan(const char *path, duro_clog_fn fn, void *ctx, char *err, size
     uint64_t epoch = get64(hdr + 8);
     unsigned char *buf = NULL;
     size_t cap = 0;
+    uint64_t prev = 0;
     for (;;) {
         unsigned char pre[PRE];
         if (fread(pre, 1, PRE, f) != PRE)
@@ -232,9 +271,11 @@ int duro_clog_scan(const char *path, duro_clog_fn fn, void *ctx, char *err, size
         if (fread(buf, 1, len, f) != len || duro_crc32c(0, buf, len) != get32(pre + 4))
             break; /* torn: nothing after it was synced */
         size_t ns_len = buf[9];
-        if (FIXED + ns_len > len)
-            break;
-        rc = fn(ctx, epoch, get64(buf), buf[8], (const char *)buf + FIXED, ns_len,
+        uint64_t lsn = get64(buf);
+        if (FIXED + ns_len > len || lsn <= prev)
+            break; /* older records, from before a reset */
+        prev = lsn;
+        rc = fn(ctx, epoch, lsn, buf[8], (const char *)buf + FIXED, ns_len,
                 buf + FIXED + ns_len, len - FIXED - ns_len);
         if (rc != 0)
             break;

@@ -9,7 +9,13 @@
  *   u32 len | u32 crc32c(of the len bytes that follow) | u64 lsn | u8 type |
  *   u8 ns_len | ns | payload
  *
- * little-endian. lsn counts the actor's records from 1 in this epoch. A
+ * little-endian. lsn counts the actor's records from 1 in this epoch and only
+ * grows. The file is kept allocated: it is filled with zeros ahead of the
+ * records (DURO_CLOG_AHEAD at a time, synced once), and a reset starts
+ * writing at the header again over what is there, so an fdatasync writes
+ * data blocks only, never the file's size (about 2.3x the syncs per second
+ * of an appended file on the bench machine's ext4). A scan stops where the
+ * lsn stops growing: what follows is older. A
  * CHANGES record's payload is a SQLite changeset (the session extension's:
  * the rows a batch left different, as full images), a DROP record has none:
  * the namespace was deleted. A batch's records go out in one write(2), then
@@ -30,6 +36,8 @@
 
 enum { DURO_CLOG_CHANGES = 1, DURO_CLOG_DROP = 2 };
 
+#define DURO_CLOG_AHEAD (8u << 20)
+
 typedef struct duro_clog {
     int fd;
     char path[4200];
@@ -37,6 +45,7 @@ typedef struct duro_clog {
     uint64_t lsn;     /* the last one handed out */
     uint64_t size;    /* bytes of whole records in the file, header included */
     uint64_t synced;  /* ... of which are known to be on disk */
+    uint64_t alloc;   /* bytes of the file written (zeros or old records) and synced */
     duro_buf pending; /* records added, not yet written */
     duro_owner owner;
 } duro_clog;
@@ -60,8 +69,11 @@ void duro_clog_unadd(duro_clog *l, size_t mark);
 int duro_clog_write(duro_clog *l, int sync);
 
 /* Everything in the log was applied to the namespace files and synced
- * there: the file is cut back to its header. 0 or -1. */
+ * there: the next record goes right after the header. 0 or -1. */
 int duro_clog_reset(duro_clog *l);
+
+/* At a clean stop, with everything applied: the file is emptied. 0 or -1. */
+int duro_clog_empty(duro_clog *l);
 
 /* Calls fn for each whole record of the file at path, in order, until fn
  * returns nonzero (returned) or the records end. 0 at the end, -1 if the file

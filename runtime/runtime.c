@@ -80,11 +80,24 @@ int duro_msg_fail(duro_msg *m, int status, const char *fmt, ...)
  * changes nothing. */
 static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
+/* mkdir that makes a new directory's name durable (fsyncs its parent). */
 static int mkdir_p(const char *dir)
 {
-    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
-        return 0;
-    return -1;
+    if (mkdir(dir, 0755) != 0)
+        return errno == EEXIST ? 0 : -1;
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof parent, slash ? "/" : ".");
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    return 0;
 }
 
 static int take_lock(const char *dir, int *fd_out, char *err, size_t errlen)
@@ -201,6 +214,7 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
         a->max_open = per_open ? per_open : 1;
         a->max_reply = max_reply;
         a->ttl_sweep_ms = cfg->ttl_sweep_ms;
+        a->commit_log = !cfg->no_commit_log;
         a->registry = rt->registry;
         duro_lru_init(&a->lru, cfg->cache_bytes / rt->n_actors);
         if (duro_clog_create(&a->log, log_dir, i, err, errlen) != 0) {

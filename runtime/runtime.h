@@ -19,6 +19,7 @@ typedef struct duro_runtime_config {
     size_t cache_bytes;     /* value cache budget, split evenly over actors */
     int max_open_ns;        /* open namespace files, split evenly over actors */
     int sync_full;          /* 1: synchronous=FULL; 0: NORMAL (opt-in) */
+    int no_commit_log;      /* 0: batches go to the commit log (clog.h); 1: each commits */
     int ttl_sweep_ms;       /* period of the active TTL sweep */
     size_t max_mailbox;     /* queued messages per actor before 503 */
     int workers;            /* threads for CPU-heavy steps (Argon2id); 0: 2 */

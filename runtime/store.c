@@ -513,7 +513,17 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         return DURO_INTERNAL;
     }
     path[dir_len] = '\0'; /* the shard directory first */
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(path, 0755) == 0) {
+        /* the new shard's name is durable only once ns/ is synced */
+        path[dir_len - 3] = '\0';
+        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            if (fsync(dfd) != 0)
+                duro_log_warn("fsync %s: %s", path, strerror(errno));
+            close(dfd);
+        }
+        path[dir_len - 3] = '/';
+    } else if (errno != EEXIST) {
         int e = errno;
         snprintf(err, errlen, "mkdir %s: %s", path, strerror(e));
         int st = status_from_errno(e, why);

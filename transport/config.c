@@ -82,6 +82,9 @@ static const struct flag flags[] = {
      "admin bearer token: every route but /healthz needs it (or a JWT)"},
     {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, 0, NULL,
      "HS256 key (>= 32 bytes) of JWTs that scope namespaces (claim ns) and methods (scope)"},
+    {"commit-log", K_BOOL, OFF(commit_log), 0, 1, "1",
+     "1: a batch is durable once in its actor's commit log (one fdatasync), applied to the"
+     " namespace files every 500 ms (default); 0: every batch commits to its files (docs/architecture.md)"},
     {"insecure", K_BOOL, OFF(insecure), 0, 1, "0",
      "allow a non-loopback --listen without --auth-token or --jwt-secret (1)"},
     {"pwhash-min", K_BOOL, OFF(pwhash_min), 0, 1, "0",
@@ -96,8 +99,9 @@ static const struct flag flags[] = {
      "one JSON line per request, HTTP and binary protocol, to this file (- : stderr; SIGHUP"
      " reopens it); off by default"},
     {"sync", K_SYNC, 0, 0, 0, "full",
-     "full: every commit is fsynced (default); normal: opt-in, faster, may lose the last"
-     " commits on power loss (never on a process crash)"},
+     "full: a batch is fdatasynced (its commit log record, or its COMMIT) before its replies"
+     " (default); normal: opt-in, faster, may lose the last batches on power loss (never on a"
+     " process crash)"},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

@@ -41,6 +41,7 @@ typedef struct duro_config {
     char cors_origin[512]; /* "" = automatic */
     char auth_token[512];  /* "" = none */
     char jwt_secret[512];  /* "" = none */
+    long commit_log;
     long insecure;
     long pwhash_min;
     long errinj; /* serve the fault injection route /_errinj (tests only) */

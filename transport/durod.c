@@ -180,6 +180,7 @@ int main(int argc, char **argv)
         .cache_bytes = (size_t)cfg.cache_mb << 20,
         .max_open_ns = (int)cfg.max_open_namespaces,
         .sync_full = cfg.sync_full,
+        .no_commit_log = cfg.commit_log ? 0 : 1,
         .ttl_sweep_ms = (int)cfg.ttl_sweep_ms,
         .max_mailbox = (size_t)cfg.max_mailbox,
         .max_reply_bytes = (size_t)cfg.max_reply_bytes,

@@ -55,7 +55,11 @@ class DiskFull(unittest.TestCase):
         return sorted(x["key"] for x in r.body["resources"])
 
     def test_registry_catches_up_after_the_disk_was_full(self):
-        self.srv = srv = Server(data_dir=self.data, extra_args=["--actors", "2"])
+        # --commit-log=0: with the log, a registry rebuild after lost notices reads the
+        # files, which lack what waits in open transactions (up to 500 ms; a known gap,
+        # docs/registry.md) -- this test pins the per-batch commit path's behaviour
+        self.srv = srv = Server(data_dir=self.data,
+                                extra_args=["--actors", "2", "--commit-log=0"])
         acked, refused = set(), 0
         # a few keys first, then fill the disk and write on until writes fail
         for i in range(20):
@@ -100,7 +104,8 @@ class DiskFull(unittest.TestCase):
         want["full2"] = sorted(want["full2"] + ["after"])
         self.assertEqual({ns: self.registry_keys(ns) for ns in want}, want)
         srv.restart()
-        self.assertEqual({ns: self.registry_keys(ns) for ns in want}, want)
+        got = {ns: self.registry_keys(ns) for ns in want}
+        self.assertEqual(got, want, {ns: sorted(set(want[ns]) ^ set(got[ns])) for ns in want})
         srv.stop_ok()
 
 
