@@ -42,21 +42,6 @@ static uint64_t get64(const unsigned char *p)
     return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 {
     const char *s = p;
@@ -116,7 +101,7 @@ int duro_clog_create(duro_clog *l, const char *dir, unsigned id, char *err, size
     memcpy(hdr, MAGIC, 8);
     put64(hdr + 8, l->epoch);
     l->fd = open(l->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (l->fd < 0 || write_all(l->fd, hdr, HDR) != 0 || fdatasync(l->fd) != 0 ||
+    if (l->fd < 0 || pwrite_all(l->fd, hdr, HDR, 0) != 0 || fdatasync(l->fd) != 0 ||
         sync_dir(dir) != 0) {
         snprintf(err, errlen, "%s: %s", l->path, strerror(errno));
         if (l->fd >= 0)

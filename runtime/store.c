@@ -34,6 +34,7 @@
 
 
 static void session_end(duro_ns *ns);
+static int store_version(duro_ns *ns);
 
 enum {
     ST_SET_VERSION = 63,
@@ -619,17 +620,9 @@ int duro_ns_begin(duro_ns *ns)
 int duro_ns_commit(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    if (ns->version != ns->version_committed) {
-        sqlite3_stmt *st =
-            duro_ns_stmt(ns, ST_SET_VERSION, "UPDATE _duro_meta SET value=? WHERE name='version'");
-        if (!st)
-            return DURO_INTERNAL;
-        sqlite3_bind_int64(st, 1, ns->version);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return duro_status_from_db(ns->db, rc, NULL);
-    }
+    int st = store_version(ns);
+    if (st != DURO_OK)
+        return st;
     int rc = exec(ns->db, "COMMIT");
     if (rc != SQLITE_OK)
         return duro_status_from_db(ns->db, rc, NULL);
