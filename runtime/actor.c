@@ -809,6 +809,9 @@ static void drop_ns(duro_actor *a, duro_ns *ns, duro_msg *m, duro_ns **txn_list)
 {
     DURO_ASSERT_OWNER(a->owner);
     assert(!ns->ghost);
+    char name[DURO_NS_MAX + 1];
+    size_t len = ns->name_len;
+    memcpy(name, ns->name, len + 1);
     if (ns->in_txn) {
         duro_ns **pp = txn_list;
         while (*pp != ns)
@@ -816,10 +819,8 @@ static void drop_ns(duro_actor *a, duro_ns *ns, duro_msg *m, duro_ns **txn_list)
         *pp = ns->txn_next;
         ns->txn_next = NULL;
         finish(a, ns);
+        ns = *slot(a, name, len); /* finish() closes a namespace it could not recover */
     }
-    char name[DURO_NS_MAX + 1];
-    size_t len = ns->name_len;
-    memcpy(name, ns->name, len + 1);
     /* the deletion is in the log before the files go: a replay of the
      * records before it does not bring the namespace back */
     char err[256];
@@ -840,7 +841,8 @@ static void drop_ns(duro_actor *a, duro_ns *ns, duro_msg *m, duro_ns **txn_list)
         outbox_add(a, m);
         return;
     }
-    ns_drop(a, ns, NS_DISCARD);
+    if (ns)
+        ns_drop(a, ns, NS_DISCARD);
     ssize_t u = a->n_unapplied ? unapplied_find(a, name, len) : -1;
     if (u >= 0)
         unapplied_del(a, (size_t)u);
