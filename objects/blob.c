@@ -465,31 +465,6 @@ static void random_name(char out[33])
     duro_blob_hex(r, sizeof r, out);
 }
 
-/* mkdir that fsyncs the parent when it created the directory. 0 or -1. */
-static int make_dir(const char *path)
-{
-    if (mkdir(path, 0755) != 0)
-        return errno == EEXIST ? 0 : -1;
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s", path);
-    char *slash = strrchr(parent, '/');
-    if (slash)
-        *slash = '\0';
-    int fd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
 
 static void write_failed(duro_blob_req *r, const char *what, int e)
 {
@@ -580,7 +555,7 @@ static int open_file(duro_blob_req *r, int flags, int make_dirs)
         *slash = '\0';
     snprintf(path, sizeof path, "%s/%s", r->dir, r->file);
     int fd = -1;
-    if ((make_dirs && (make_dir(files) != 0 || make_dir(r->dir) != 0)) ||
+    if ((make_dirs && (duro_mkdir_durable(files) != 0 || duro_mkdir_durable(r->dir) != 0)) ||
         (fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0644)) < 0)
         write_failed(r, "store", errno);
     return fd;
@@ -598,7 +573,7 @@ static int close_file(int fd, const char *dir, int sync, int e)
         e = errno;
     if (close(fd) != 0 && !e)
         e = errno;
-    if (!e && sync && sync_dir(dir) != 0)
+    if (!e && sync && duro_dir_sync(dir) != 0)
         e = errno;
     return e;
 }

@@ -13,6 +13,7 @@
 
 #include "common/crc32c.h"
 #include "runtime/errinj.h"
+#include "runtime/ns.h"
 
 #define MAGIC "DUROLOG1"
 #define HDR 16u  /* magic, epoch */
@@ -73,16 +74,6 @@ static int allocate(duro_clog *l, uint64_t need)
     return 0;
 }
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int duro_clog_create(duro_clog *l, const char *dir, unsigned id, char *err, size_t errlen)
 {
     memset(l, 0, sizeof *l);
@@ -102,7 +93,7 @@ int duro_clog_create(duro_clog *l, const char *dir, unsigned id, char *err, size
     put64(hdr + 8, l->epoch);
     l->fd = open(l->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (l->fd < 0 || pwrite_all(l->fd, hdr, HDR, 0) != 0 || fdatasync(l->fd) != 0 ||
-        sync_dir(dir) != 0) {
+        duro_dir_sync(dir) != 0) {
         snprintf(err, errlen, "%s: %s", l->path, strerror(errno));
         if (l->fd >= 0)
             close(l->fd);

@@ -167,6 +167,14 @@ int duro_sql_open(const char *path, const char *const *pragmas, sqlite3 **db,
 /* Runs SQL without results, logging a failure. DURO_OK or a status. */
 int duro_sql_exec(sqlite3 *db, const char *sql);
 
+/* fsyncs the directory dir. 0, or -1 with errno set. */
+int duro_dir_sync(const char *dir);
+
+/* mkdir(path) whose name survives a power loss: when it creates the
+ * directory it fsyncs the parent. 0 (created, or it existed), or -1 with
+ * errno set. */
+int duro_mkdir_durable(const char *path);
+
 /* The file of a namespace: <data>/ns/<hh>/<name>.db (route.h's shard). 0, or
  * -1 if it does not fit in cap; *dir_len (if not NULL) gets the length of the
  * shard directory's part. */

@@ -80,25 +80,7 @@ int duro_msg_fail(duro_msg *m, int status, const char *fmt, ...)
  * changes nothing. */
 static void sqlite_setup(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
-/* mkdir that makes a new directory's name durable (fsyncs its parent). */
-static int mkdir_p(const char *dir)
-{
-    if (mkdir(dir, 0755) != 0)
-        return errno == EEXIST ? 0 : -1;
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (slash && slash != parent)
-        *slash = '\0';
-    else
-        snprintf(parent, sizeof parent, slash ? "/" : ".");
-    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return 0;
-}
+static int mkdir_p(const char *dir) { return duro_mkdir_durable(dir); }
 
 static int take_lock(const char *dir, int *fd_out, char *err, size_t errlen)
 {

@@ -156,6 +156,35 @@ static int exec(sqlite3 *db, const char *sql)
     return rc;
 }
 
+int duro_dir_sync(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int duro_mkdir_durable(const char *path)
+{
+    if (mkdir(path, 0755) != 0)
+        return errno == EEXIST ? 0 : -1;
+    char parent[4096];
+    if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0'; /* "/x": the root */
+    else if (slash)
+        *slash = '\0';
+    return duro_dir_sync(slash ? parent : ".");
+}
+
 int duro_sql_exec(sqlite3 *db, const char *sql)
 {
     return duro_status_from_sqlite(exec(db, sql));
@@ -446,14 +475,10 @@ int duro_ns_remove(const duro_store_config *cfg, const char *name, size_t name_l
         return DURO_INSUFFICIENT_STORAGE;
     }
     path[dir_len] = '\0';
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
+    if (duro_dir_sync(path) != 0) {
         snprintf(err, errlen, "cannot sync %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         return DURO_IO;
     }
-    close(fd);
     return DURO_OK;
 }
 
@@ -514,17 +539,7 @@ int duro_ns_open(const duro_store_config *cfg, const char *name, size_t name_len
         return DURO_INTERNAL;
     }
     path[dir_len] = '\0'; /* the shard directory first */
-    if (mkdir(path, 0755) == 0) {
-        /* the new shard's name is durable only once ns/ is synced */
-        path[dir_len - 3] = '\0';
-        int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            if (fsync(dfd) != 0)
-                duro_log_warn("fsync %s: %s", path, strerror(errno));
-            close(dfd);
-        }
-        path[dir_len - 3] = '/';
-    } else if (errno != EEXIST) {
+    if (duro_mkdir_durable(path) != 0) { /* a new shard's name must survive a power loss */
         int e = errno;
         snprintf(err, errlen, "mkdir %s: %s", path, strerror(e));
         int st = status_from_errno(e, why);
