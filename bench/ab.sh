@@ -7,7 +7,7 @@
 # -t2 -c64; it writes every key k0..k9999), 6 s of wrk GET (get.lua) of those
 # keys, 6 s each of `duro bench --op set` and `--op get` (--clients 4
 # --pipeline 64) over the binary protocol (this tree's build/duro), and 6 s
-# each of kv.get and kv.put from bench_rpc_mini (4 connections, 64 in flight
+# each of kv.get and kv.put from bench_rpcload (4 connections, 64 in flight
 # each: the minimal client, the check that duro bench is not the bottleneck).
 # Each run also compares the binary ops the clients counted with the server's
 # duro_kv_ops_total and prints both. Prints one line per run and the sums. Only 127.0.0.1; only the servers started here are
@@ -16,10 +16,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ $# -eq 3 && $1 =~ ^[0-9]+$ ]] || { echo "usage: bench/ab.sh ROUNDS BIN_A BIN_B" >&2; exit 2; }
 rounds=$1; shift
-[[ -x build/duro && -x build/bench/bench_rpc_mini ]] ||
-    { echo "build/duro or build/bench/bench_rpc_mini missing (cmake --build build)" >&2; exit 2; }
+[[ -x build/duro && -x build/bench/bench_rpcload ]] ||
+    { echo "build/duro or build/bench/bench_rpcload missing (cmake --build build)" >&2; exit 2; }
 kvops() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^duro_kv_ops_total/ {print $2}'; }
-mini() { timeout 60 build/bench/bench_rpc_mini "$rpc" 4 64 "$1" 6 | sed -n 's/.* = \([0-9]*\) ops\/s/\1/p'; }
+mini() { timeout 60 build/bench/bench_rpcload "$rpc" 4 64 "$1" 6 | sed -n 's/.* = \([0-9]*\) ops\/s/\1/p'; }
 out=$(mktemp)
 pid=""
 cleanup() { [[ -z $pid ]] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }; rm -f "$out"; }
@@ -64,7 +64,7 @@ for r in $(seq "$rounds"); do
     done
 done
 echo "sums (binary, HTTP PUT req/s, HTTP GET req/s, duro bench set, duro bench get,"
-echo "      rpc_mini get, rpc_mini put ops/s):"
+echo "      rpcload get, rpcload put ops/s):"
 awk '{h[$2] += $3; g[$2] += $4; b[$2] += $5; bg[$2] += $6; mg[$2] += $7; mp[$2] += $8}
      END {for (k in h) printf "%s %.0f %.0f %.0f %.0f %.0f %.0f\n", k, h[k], g[k], b[k], bg[k],
                                mg[k], mp[k]}' "$out"

@@ -3,7 +3,7 @@
 #
 #   1. Point reads: sql.query "SELECT v FROM pt WHERE id = ?" (10000 rows,
 #      100-byte values) vs kv.get of k0..k9999 (100-byte values), same load
-#      (bench_rpc_mini, CONNS connections x PIPELINE in flight, SECONDS_EACH
+#      (bench_rpcload, CONNS connections x PIPELINE in flight, SECONDS_EACH
 #      each). The default 16 x 4 is what both ops may keep in flight: a
 #      connection reserves each read's largest possible reply from
 #      4 x --max-reply-bytes, which is the whole cap for a SQL op (so 4 in
@@ -34,8 +34,8 @@ DUROD_ARGS=${DUROD_ARGS:-}
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 for tool in curl timeout awk python3; do command -v "$tool" >/dev/null || die "'$tool' not found"; done
-[[ -x $BUILD/durod && -x $BUILD/bench/bench_rpc_mini ]] ||
-    die "$BUILD/durod or $BUILD/bench/bench_rpc_mini missing (make build)"
+[[ -x $BUILD/durod && -x $BUILD/bench/bench_rpcload ]] ||
+    die "$BUILD/durod or $BUILD/bench/bench_rpcload missing (make build)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/duro-sqlbench.XXXXXX")
 PID=""
@@ -96,7 +96,7 @@ mini() {
     [[ $3 == get ]] && kind=kv
     local before after out done
     before=$(server_ops "$kind")
-    out=$(timeout $((SECONDS_EACH + 30)) "$BUILD/bench/bench_rpc_mini" "$RPC" "$1" "$2" "$3" \
+    out=$(timeout $((SECONDS_EACH + 30)) "$BUILD/bench/bench_rpcload" "$RPC" "$1" "$2" "$3" \
         "$SECONDS_EACH")
     sleep 0.2 # the last replies' ops are counted
     after=$(server_ops "$kind")
