@@ -112,12 +112,14 @@ free_port() {                    # a 127.0.0.1 port with no listener (connect is
 # ---------------------------------------------------------------- binaries
 DUROD_BIN=$BUILD/durod
 DURO_BIN=$BUILD/duro
-if [[ ! -x $DUROD_BIN || ! -x $DURO_BIN ]]; then
-    log "building durod and duro in $BUILD"
+RPCLOAD_BIN=$BUILD/bench/bench_rpcload
+if [[ ! -x $DUROD_BIN || ! -x $DURO_BIN || ! -x $RPCLOAD_BIN ]]; then
+    log "building durod, duro and bench_rpcload in $BUILD"
     timeout 600 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    timeout 600 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" --target durod duro_cli >/dev/null
+    timeout 600 cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" \
+        --target durod duro_cli bench_rpcload >/dev/null
 fi
-[[ -x $DUROD_BIN && -x $DURO_BIN ]] || die "$DUROD_BIN or $DURO_BIN missing"
+[[ -x $DUROD_BIN && -x $DURO_BIN && -x $RPCLOAD_BIN ]] || die "$DUROD_BIN, $DURO_BIN or $RPCLOAD_BIN missing"
 "$DUROD_BIN" --help | grep -q -- --rpc-port || die "$DUROD_BIN has no --rpc-port"
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -219,6 +221,52 @@ duro_run() {
     D[$slot]="$(jfield ops_per_sec "$out") $(jfield p50_ms "$out") $(jfield p99_ms "$out") $(jfield p999_ms "$out") $(jfield errors "$out")"
 }
 
+# The server's own count of kv ops (the sum of duro_kv_ops_total's series).
+kv_ops() {
+    timeout 5 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null |
+        awk '/^duro_kv_ops_total/ { s += $NF } END { printf "%d", s }'
+}
+CHECKS=()                        # "what|client|server|verdict"
+
+# rpc_run MODE P: bench_rpcload (the minimal client) with the same shape; fills
+# L[MODE.P] = "ops/s" and checks its count against the server's
+declare -A L
+rpc_run() {
+    local mode=$1 p=$2 out before after ops
+    log "duro: bench_rpcload $RPC_PORT $CLIENTS $p $mode $DURATION --keys $KEYS --value-size $VALUE"
+    before=$(kv_ops)
+    out=$(timeout $((DURATION + 30)) "$RPCLOAD_BIN" "$RPC_PORT" "$CLIENTS" "$p" "$mode" "$DURATION" \
+        --keys "$KEYS" --value-size "$VALUE" 2>"$TMP/rpcload.err" | grep '^RPCLOAD') || {
+        log "bench_rpcload failed: $(tail -n 3 "$TMP/rpcload.err")"
+        return 0
+    }
+    after=$(kv_ops)
+    ops=$(sed -n 's/.* ops=\([0-9]*\).*/\1/p' <<<"$out")
+    L[$mode.$p]=$(sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p' <<<"$out")
+    count_check "bench_rpcload $mode -P $p" "$ops" $((after - before)) 0
+}
+
+# count_check WHAT CLIENT SERVER SLACK: the client's count against the server's
+count_check() {
+    local d=$(($3 - $2))
+    ((d < 0)) && d=$((-d))
+    if ((d <= $4)); then
+        CHECKS+=("$1|$2|$3|match")
+    else
+        CHECKS+=("$1|$2|$3|MISMATCH")
+        log "count mismatch for $1: client $2, server $3"
+    fi
+}
+
+# the minimal client first: the preload (fill) also serves duro bench's gets
+log "duro: preload k0..k$((KEYS - 1)) with bench_rpcload fill"
+timeout 120 "$RPCLOAD_BIN" "$RPC_PORT" 4 16 fill 100 --keys "$KEYS" --value-size "$VALUE" >/dev/null ||
+    die "bench_rpcload fill failed"
+for p in 1 16; do
+    rpc_run get "$p"
+    rpc_run put "$p"
+done
+
 duro_run get 1
 duro_run get 16 --no-preload
 duro_run set 1
@@ -265,6 +313,12 @@ verdict() {                      # verdict RATIO GOAL
             echo "| **duro $OP** (--sync full) | $p | $(f "$v" 1) | $(f "$v" 2) | $(f "$v" 3) |"
         done
     done
+    for op in get put; do
+        OP=$(tr a-z A-Z <<<"$op")
+        for p in 1 16; do
+            echo "| **duro $OP, bench_rpcload** (minimal client) | $p | ${L[$op.$p]:--} | – | – |"
+        done
+    done
     v=${D[get.rate]:-}
     [[ -n $v ]] && echo "| duro GET --rate $GET_HALF (open loop, half the -P 1 peak) | 1 | $(f "$v" 1) | $(f "$v" 2) | $(f "$v" 3) |"
     v=${D[set.rate]:-}
@@ -284,5 +338,32 @@ verdict() {                      # verdict RATIO GOAL
     echo "| durable SET -P 1: duro / redis (appendfsync always) | $r | ≥ 1.0 | $(verdict "$r" 1.0) |"
     r=$(ratio "$(f "${D[set.16]:-}" 1)" "$(f "${R[aof.set.16]:-}" 1)")
     echo "| (info) durable SET -P 16: duro / redis (appendfsync always) | $r | – | – |"
+    echo
+    echo "Issue 13's targets, durod measured with the minimal client (bench_rpcload):"
+    echo
+    echo "| target (issue 13) | ratio | goal | result |"
+    echo "|---|---:|---:|---|"
+    t13() {                      # t13 LABEL NUM DEN GOAL
+        local r
+        r=$(ratio "$2" "$3")
+        echo "| $1 | $r | ≥ $4 | $(verdict "$r" "$4") |"
+    }
+    t13 "durable SET -P 16 vs redis appendfsync always" "${L[put.16]:-}" "$(f "${R[aof.set.16]:-}" 1)" 1.0
+    t13 "durable SET -P 1 vs redis appendfsync always" "${L[put.1]:-}" "$(f "${R[aof.set.1]:-}" 1)" 1.0
+    t13 "GET -P 16 vs redis (no persistence)" "${L[get.16]:-}" "$(f "${R[plain.get.16]:-}" 1)" 0.9
+    t13 "GET -P 1 vs redis (no persistence)" "${L[get.1]:-}" "$(f "${R[plain.get.1]:-}" 1)" 1.0
+    t13 "duro bench / bench_rpcload, GET -P 16" "$(f "${D[get.16]:-}" 1)" "${L[get.16]:-}" 0.95
+    t13 "duro bench / bench_rpcload, GET -P 1" "$(f "${D[get.1]:-}" 1)" "${L[get.1]:-}" 0.95
+    t13 "duro bench / bench_rpcload, SET -P 16" "$(f "${D[set.16]:-}" 1)" "${L[put.16]:-}" 0.95
+    t13 "duro bench / bench_rpcload, SET -P 1" "$(f "${D[set.1]:-}" 1)" "${L[put.1]:-}" 0.95
+    echo
+    echo "Load generators checked against the server's \`duro_kv_ops_total\` delta over each run:"
+    echo
+    echo "| run | client counted | server counted | check |"
+    echo "|---|---:|---:|---|"
+    for c in "${CHECKS[@]}"; do
+        IFS='|' read -r w a b v <<<"$c"
+        echo "| $w | $a | $b | $v |"
+    done
 } | tee "$RESULTS_OUT"
 log "also written to $RESULTS_OUT"

@@ -30,6 +30,8 @@ typedef struct duro_lru {
     duro_centry *head, *tail; /* head = most recently used */
     size_t bytes;
     size_t budget;
+    int raised; /* this actor's namespaces whose SQLite page cache is raised for an open
+                   transaction (runtime/store.c: DURO_TXN_CACHE_*) */
     duro_owner owner; /* the only thread that touches the LRU and its tables */
 } duro_lru;
 

@@ -24,6 +24,15 @@
                             resource 48..50, sql 51..54,
                             blob 55..62, store 63..68 */
 
+/* An open transaction keeps every page it dirtied in SQLite's page cache
+ * (1 MiB per namespace otherwise: cache_size=-1024); past it SQLite spills
+ * pages to the WAL and reads them back, which at 10k keys doubled the cost of
+ * a put. So the first DURO_TXN_CACHE_MAX namespaces of an actor that open a
+ * transaction get DURO_TXN_CACHE_KB until their apply: at most 4 x 16 MiB
+ * more per actor (docs/limits.md). */
+#define DURO_TXN_CACHE_KB 16384
+#define DURO_TXN_CACHE_MAX 4
+
 typedef struct duro_ns duro_ns;
 struct duro_ns {
     char name[DURO_NS_MAX + 1];
@@ -52,6 +61,7 @@ struct duro_ns {
     int commit_now;             /* a kind wrote what the log cannot carry (user SQL): the
                                    batch ends with SQLite's own COMMIT (set by the kind) */
     int txn_lost;               /* SQLite rolled the open transaction back by itself */
+    int cache_raised;           /* its page cache is DURO_TXN_CACHE_KB until the apply */
     struct sqlite3_session *session; /* records the batch's changes for the log */
     int txn_failed;             /* an op hit a storage error: roll back */
     const char *txn_why;        /* its cause for the client (duro_why_*), or NULL */

@@ -592,6 +592,8 @@ void duro_ns_close(duro_ns *ns)
         return;
     DURO_ASSERT_OWNER(ns->owner);
     session_end(ns);
+    if (ns->cache_raised && ns->cache.lru)
+        ns->cache.lru->raised--;
     for (int i = 0; i < DURO_NS_STMTS; i++)
         sqlite3_finalize(ns->stmts[i]);
     if (ns->db && sqlite3_close(ns->db) != SQLITE_OK)
@@ -673,6 +675,20 @@ static void session_end(duro_ns *ns)
     ns->session = NULL;
 }
 
+/* Raises or restores the namespace's page cache (ns.h: DURO_TXN_CACHE_KB). */
+static void cache_raise(duro_ns *ns, int raise)
+{
+    duro_lru *lru = ns->cache.lru;
+    if (raise == ns->cache_raised || !lru || (raise && lru->raised >= DURO_TXN_CACHE_MAX))
+        return;
+    char sql[48];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", raise ? DURO_TXN_CACHE_KB : 1024);
+    if (exec(ns->db, sql) != SQLITE_OK)
+        return;
+    ns->cache_raised = raise;
+    lru->raised += raise ? 1 : -1;
+}
+
 int duro_ns_batch_begin(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
@@ -681,6 +697,8 @@ int duro_ns_batch_begin(duro_ns *ns)
         if (rc != SQLITE_OK)
             return duro_status_from_db(ns->db, rc, NULL);
         ns->open_txn = 1;
+        if (!ns->ghost)
+            cache_raise(ns, 1);
     }
     int rc = control(ns, ST_SAVEPOINT, "SAVEPOINT duro_batch");
     if (rc != SQLITE_OK)
@@ -790,6 +808,7 @@ int duro_ns_apply(duro_ns *ns, uint64_t epoch, uint64_t lsn)
         return status;
     }
     ns->open_txn = 0;
+    cache_raise(ns, 0);
     return DURO_OK;
 }
 

@@ -25,7 +25,10 @@ struct duro_courier {
     pthread_mutex_t lock;
     duro_msg *done_head, **done_tail;
     duro_owner owner; /* the loop's thread (duro_courier_own) */
+    uint64_t now_us;  /* duro_mono_us() as the delivery slice read it last */
 };
+
+uint64_t duro_courier_now_us(const duro_courier *c) { return c->now_us; }
 
 
 static void deliver(duro_msg *m)
@@ -42,6 +45,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     c->outq_tail = &c->outq;
     c->flush_pending = 0;
     duro_msg *refused = duro_runtime_submit_list(c->rt, list);
+    if (refused)
+        c->now_us = duro_mono_us();
     while (refused) {
         duro_msg *m = refused;
         refused = m->next;
@@ -74,8 +79,10 @@ static void deliver_some(duro_courier *c)
 {
     DURO_ASSERT_OWNER(c->owner);
     uint64_t t0 = duro_mono_us();
+    c->now_us = t0;
     for (int n = 0; c->ready; n++) {
-        if (n >= TURN_REPLIES || (n && duro_mono_us() - t0 > TURN_US)) {
+        /* the clock is read every 16 replies, not at each */
+        if (n >= TURN_REPLIES || (n && !(n & 15) && (c->now_us = duro_mono_us()) - t0 > TURN_US)) {
             event_add(c->more, &(struct timeval){0, 0});
             return;
         }

@@ -602,6 +602,14 @@ static void *io_main(void *arg)
      * an actor: keep the loop turning until its reply is sent */
     while (t->holds > 0)
         event_base_loop(t->base, EVLOOP_ONCE);
+    for (int i = 0; i < t->nlisteners; i++) {
+        const duro_proto *p = t->listeners[i].proto;
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= t->listeners[j].proto == p;
+        if (p->thread_end && !seen)
+            p->thread_end();
+    }
     t->running = 0;
     return NULL;
 }

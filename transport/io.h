@@ -68,6 +68,9 @@ typedef struct duro_proto {
     /* A connection over the cap: write one short error (the socket is
      * non-blocking; best effort) before it is closed. May be NULL. */
     void (*refuse)(evutil_socket_t fd);
+    /* The I/O thread is about to end: free what the protocol keeps per
+     * thread (on that thread). May be NULL. */
+    void (*thread_end)(void);
 } duro_proto;
 
 /* Creates the I/O threads' loops and couriers (not started). */

@@ -229,6 +229,19 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
                     duro_commit_bounds_us, DURO_COMMIT_BUCKETS, DURO_STAT_GET(commit_us_sum));
     rc |= counter(o, "duro_commit_failures_total", "Rolled back namespace transactions.",
                   DURO_STAT_GET(commit_failures));
+    rc |= counter(o, "duro_log_writes_total",
+                  "Batches written to the actors' commit logs (one write each).",
+                  DURO_STAT_GET(log_writes));
+    rc |= counter(o, "duro_log_syncs_total", "fdatasyncs of the commit logs.",
+                  DURO_STAT_GET(log_syncs));
+    rc |= counter(o, "duro_log_bytes_total", "Bytes written to the commit logs.",
+                  DURO_STAT_GET(log_bytes));
+    rc |= counter(o, "duro_log_applies_total",
+                  "Open transactions applied (committed) to namespace files.",
+                  DURO_STAT_GET(applies));
+    rc |= counter(o, "duro_log_replayed_total",
+                  "Commit-log records replayed into namespace files at start.",
+                  DURO_STAT_GET(log_replayed));
     rc |= counter(o, "duro_cache_hits_total", "Reads answered from the value cache.",
                   DURO_STAT_GET(cache_hits));
     rc |= counter(o, "duro_cache_misses_total", "Reads that went to SQLite.",

@@ -86,6 +86,25 @@ class Endpoints(ServerTestCase):
         self.assertTrue(re.search(r'(?m)^duro_http_requests_total\{[^}]*"404"[^}]*\} [1-9]', text),
                         "no 404 series in duro_http_requests_total")
 
+    def test_commit_log_counters_grow(self):
+        names = ("duro_log_writes_total", "duro_log_syncs_total", "duro_log_bytes_total")
+        text = self.server.metrics()
+        before = {n: metric_sum(text, n) for n in names}
+        for n in names + ("duro_log_applies_total", "duro_log_replayed_total"):
+            self.assertRegex(text, r"(?m)^# TYPE %s counter$" % n)
+        for i in range(5):
+            self.server.put("log%d" % i, "x" * 200, ns=self.ns)
+        after = {n: metric_sum(self.server.metrics(), n) for n in names}
+        # each acknowledged write went to a log in a write and a sync of its own
+        # (one client, one request at a time): at least 5 of each, 5 x 200 bytes
+        self.assertGreaterEqual(after["duro_log_writes_total"] - before["duro_log_writes_total"], 5)
+        self.assertGreaterEqual(after["duro_log_syncs_total"] - before["duro_log_syncs_total"], 5)
+        self.assertGreaterEqual(after["duro_log_bytes_total"] - before["duro_log_bytes_total"], 1000)
+        deadline = time.monotonic() + 10   # the apply runs every 500 ms
+        while metric_sum(self.server.metrics(), "duro_log_applies_total") < 1:
+            self.assertLess(time.monotonic(), deadline, "no apply in 10 s")
+            time.sleep(0.1)
+
     def test_keep_alive(self):
         c = self.server._conn()
         self.req("GET", "/healthz")
