@@ -707,8 +707,10 @@ static int conn_reply(worker *w, conn *c, const unsigned char *p, size_t len, ui
     return 0;
 }
 
-/* Reads what c has and takes every complete reply in place. 0, or -1 (c failed). */
-static int conn_read(worker *w, conn *c)
+/* Reads what c has and takes every complete reply in place; *now becomes the
+ * time of the read (the replies' arrival, and the send time of what the pump
+ * writes next). 0, or -1 (c failed). */
+static int conn_read(worker *w, conn *c, uint64_t *now)
 {
     ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -718,7 +720,7 @@ static int conn_read(worker *w, conn *c)
         return -1;
     }
     c->in_len += (size_t)r;
-    uint64_t t1 = now_ns();
+    uint64_t t1 = *now = now_ns();
     size_t off = 0;
     while (c->in_len - off >= 4) {
         const unsigned char *p = c->in + off;
@@ -783,8 +785,7 @@ static void *worker_main(void *arg)
         conn_pump(w, c, now);
     }
     struct epoll_event ev[MAX_EVENTS];
-    for (;;) {
-        now = now_ns();
+    for (;;) { /* `now`: one clock read per wake-up and one per read */
         if (w->sending && now >= stop_at())
             w->sending = 0;
         if (!w->sending && !stopped)
@@ -825,10 +826,10 @@ static void *worker_main(void *arg)
             conn *c = &w->c[ev[k].data.u32];
             if (c->dead)
                 continue;
-            if ((ev[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && conn_read(w, c) != 0)
+            if ((ev[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && conn_read(w, c, &now) != 0)
                 continue;
             if (!w->interval)
-                conn_pump(w, c, now_ns()); /* latency from just before the write */
+                conn_pump(w, c, now);
             else if (ev[k].events & EPOLLOUT && conn_flush(w, c) == 0)
                 conn_interest(w, c);
         }
@@ -1428,6 +1429,10 @@ static int report(const bench_cfg *cfg, const tally *ts, int nt, const char *ser
     double p99 = hist ? hist_quantile(hist, total, 0.99) / 1e6 : 0;
     double p999 = hist ? hist_quantile(hist, total, 0.999) / 1e6 : 0;
     double mx = (double)maxns / 1e6;
+    /* a bucket's middle may lie above the largest sample in it */
+    p50 = fmin(p50, mx);
+    p99 = fmin(p99, mx);
+    p999 = fmin(p999, mx);
     free(hist);
     if (cfg->json) {
         char srv[96];
