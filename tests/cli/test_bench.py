@@ -1,7 +1,9 @@
 """
 test_bench.py — `duro bench` against a real durod: closed loop with
 pipelining, every op (ratelimit too), the open loop (--rate), the --requests bound, and its
-exit codes (0 after a run, 2 for bad options, 3 when the server is down).
+exit codes (0 after a run, 2 for bad options, 3 when the server is down). With --metrics-url
+the server's own counters (duro_kv_ops_total, duro_ratelimit_ops_total on /metrics) must equal
+the replies the bench counted; several event-loop threads (--threads) share the connections.
 """
 
 import json
@@ -10,6 +12,7 @@ import re
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
@@ -117,6 +120,79 @@ class Bench(unittest.TestCase):
         r = json.loads(out)
         self.assertEqual(r["ops"], 200, r)
         self.assertLess(r["seconds"], 20)
+
+    def metrics(self, name):
+        """The value of counter `name` on the server's /metrics."""
+        with urllib.request.urlopen(SRV.http + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+        self.assertTrue(m, "no %s in /metrics" % name)
+        return int(m.group(1))
+
+    def test_server_count_matches_text(self):
+        """get and set: the server counted exactly the replies the bench took
+        (the preload is before the first reading), and the line says so."""
+        for op in ("get", "set"):
+            before = self.metrics("duro_kv_ops_total")
+            out, err, _ = self.bench("--duration", "1", "--clients", "6", "--pipeline", "8",
+                                     "--op", op, "--keys", "300", "-n", "bench-count",
+                                     "--metrics-url", SRV.http)
+            after = self.metrics("duro_kv_ops_total")
+            m = re.search(r"^requests: (\d+) in [\d.]+ s \(not found (\d+), errors (\d+)\)$",
+                          out, re.M)
+            self.assertTrue(m, out)
+            n, nf, errs = map(int, m.groups())
+            self.assertEqual((nf, errs), (0, 0), out)
+            m = re.search(r"^server counted (\d+) ops, client (\d+): (match|MISMATCH)$", out, re.M)
+            self.assertTrue(m, out)
+            self.assertEqual(m.group(3), "match", out)
+            srv, cli = int(m.group(1)), int(m.group(2))
+            self.assertEqual(srv, cli, out)
+            self.assertEqual(cli, n, out)
+            self.assertGreater(n, 100, out)
+            # what /metrics says from outside agrees: the run's ops, plus the
+            # preload's batch_set (one op per 1000 keys) for a get run
+            self.assertEqual(after - before, n + (1 if op == "get" else 0), out)
+
+    def test_server_count_json_and_threads(self):
+        """--json has both counts and they agree; three event-loop threads over
+        seven connections (uneven shares) run ratelimit and mixed."""
+        for op, counter in (("ratelimit", "duro_ratelimit_ops_total"),
+                            ("mixed", "duro_kv_ops_total")):
+            before = self.metrics(counter)
+            out, err, _ = self.bench("--duration", "1", "--clients", "7", "--threads", "3",
+                                     "--pipeline", "4", "--op", op, "--keys", "200", "--json",
+                                     "-n", "bench-threads", "--metrics-url", SRV.http)
+            after = self.metrics(counter)
+            r = json.loads(out)
+            self.assertEqual((r["op"], r["clients"], r["threads"]), (op, 7, 3), r)
+            self.assertEqual(r["errors"], 0, r)
+            self.assertGreater(r["ops"], 100, r)
+            self.assertEqual(r["client_ops"], r["ops"], r)
+            self.assertEqual(r["server_ops"], r["client_ops"], r)
+            self.assertIs(r["server_match"], True, r)
+            self.assertEqual(after - before, r["ops"] + (1 if op == "mixed" else 0), r)
+        # the default: one thread per 4 CPUs, never more than --clients
+        out, err, _ = self.bench("--duration", "0.5", "--clients", "1", "--json", "--no-preload")
+        r = json.loads(out)
+        self.assertEqual((r["clients"], r["threads"]), (1, 1), r)
+        self.assertIsNone(r["server_ops"], r)     # no --metrics-url
+        self.assertIsNone(r["server_match"], r)
+
+    def test_server_count_unavailable(self):
+        """/metrics that cannot be read is reported, and the run still succeeds."""
+        out, err, _ = self.bench("--duration", "0.5", "--clients", "2", "--no-preload",
+                                 "--metrics-url", "http://127.0.0.1:%d" % clitest.closed_port())
+        self.assertRegex(out, r"(?m)^server count unavailable \(cannot connect to .*\)$")
+        self.assertRegex(out, r"(?m)^ops/s: [1-9]\d*$")
+        # not durod's HTTP port: the binary protocol's port answers no HTTP 200
+        out, err, _ = self.bench("--duration", "0.5", "--clients", "2", "--no-preload",
+                                 "--metrics-url", "http://127.0.0.1:%d" % SRV.rpc_port, "--json")
+        r = json.loads(out)
+        self.assertIsNone(r["server_ops"], r)
+        self.assertGreater(r["ops"], 0, r)
+        self.bench("--metrics-url", "127.0.0.1:1", want=2)
+        self.bench("--threads", "0", want=2)
 
     def test_usage_and_server_down(self):
         out, err, _ = self.bench("--help")
