@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/redis.sh — duro against Redis with the same shape (issue 3).
+# bench/redis.sh — duro against Redis with the same shape (issues 3 and 13).
 #
 #   1. redis-server without persistence (--save '' --appendonly no), then again with
 #      --appendonly yes --appendfsync always; each time
@@ -7,11 +7,18 @@
 #   2. durod (--rpc-port, fresh data dir, default --sync full: every write is on disk
 #      before it is acknowledged) and `duro bench` with the same shape: 50 clients,
 #      100-byte values, KEYS keys, pipeline 1 and 16, GET and SET, DURATION s each;
+#      each shape also with bench_rpcload (bench/rpcload.c, the minimal client), back to
+#      back with duro bench; every run's count is checked against the server's
+#      duro_kv_ops_total delta (duro bench does it itself with --metrics-url);
 #      then `duro bench --rate` at half the measured pipeline-1 peak (GET and SET)
 #   3. a markdown table and the ratios of issue 3's targets with PASS / MISS:
 #        GET  -P 1   duro / Redis (no persistence)          >= 1.0
 #        GET  -P 16  duro / Redis (no persistence)          >= 0.7
 #        SET  -P 1   duro / Redis (appendfsync always)      >= 1.0
+#      and issue 13's, durod measured with bench_rpcload:
+#        durable SET -P 16 and -P 1 / Redis (appendfsync always)   >= 1.0
+#        GET -P 16 / Redis >= 0.9, GET -P 1 / Redis >= 1.0 (no persistence)
+#        duro bench / bench_rpcload, each shape                     >= 0.95
 #
 # Usage:  bench/redis.sh            (from anywhere; builds $BUILD/durod and $BUILD/duro
 #                                     if they are missing)
@@ -28,8 +35,8 @@
 # Needs redis-server, redis-benchmark and redis-cli (Debian: redis-server redis-tools);
 # without them it says so and exits 0. Only 127.0.0.1 and free ports are used, only
 # the processes started here are stopped (by PID), data lives in a mktemp -d dir that
-# is removed at exit, and every step is bounded in time (about 1.5 minutes in all with
-# the defaults; well under 3).
+# is removed at exit, and every step is bounded in time (about 2.5 minutes in all with
+# the defaults; well under 5).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -120,7 +127,7 @@ if [[ ! -x $DUROD_BIN || ! -x $DURO_BIN || ! -x $RPCLOAD_BIN ]]; then
         --target durod duro_cli bench_rpcload >/dev/null
 fi
 [[ -x $DUROD_BIN && -x $DURO_BIN && -x $RPCLOAD_BIN ]] || die "$DUROD_BIN, $DURO_BIN or $RPCLOAD_BIN missing"
-"$DUROD_BIN" --help | grep -q -- --rpc-port || die "$DUROD_BIN has no --rpc-port"
+grep -q -- --rpc-port <<<"$("$DUROD_BIN" --help)" || die "$DUROD_BIN has no --rpc-port"
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date +%s)
@@ -213,11 +220,17 @@ duro_run() {
     [[ $* == *--rate* ]] && slot=$op.rate
     log "duro: duro bench --op $op --clients $CLIENTS --pipeline $p --value-size $VALUE --keys $KEYS --duration $DURATION $*"
     out=$(timeout $((DURATION + 60)) "$DURO_BIN" -u "$URL" bench --op "$op" --clients "$CLIENTS" \
-        --pipeline "$p" --value-size "$VALUE" --keys "$KEYS" --duration "$DURATION" --json "$@" \
-        2>"$TMP/bench.err") || {
+        --pipeline "$p" --value-size "$VALUE" --keys "$KEYS" --duration "$DURATION" --json \
+        --metrics-url "http://127.0.0.1:$HTTP_PORT" "$@" 2>"$TMP/bench.err") || {
         log "duro bench failed: $(tail -n 3 "$TMP/bench.err")"
         return 0
     }
+    # duro bench checks itself against the server (--metrics-url): record it
+    local match
+    match=$(jfield server_match "$out")
+    count_check "duro bench $op -P $p $*" "$(jfield client_ops "$out")" \
+        "$(jfield server_ops "$out")" 0
+    [[ $match == true ]] || log "duro bench says server_match=$match"
     D[$slot]="$(jfield ops_per_sec "$out") $(jfield p50_ms "$out") $(jfield p99_ms "$out") $(jfield p999_ms "$out") $(jfield errors "$out")"
 }
 
@@ -262,15 +275,14 @@ count_check() {
 log "duro: preload k0..k$((KEYS - 1)) with bench_rpcload fill"
 timeout 120 "$RPCLOAD_BIN" "$RPC_PORT" 4 16 fill 100 --keys "$KEYS" --value-size "$VALUE" >/dev/null ||
     die "bench_rpcload fill failed"
+# each shape: the minimal client and duro bench back to back, so both see the
+# same minutes of this shared machine
 for p in 1 16; do
     rpc_run get "$p"
+    duro_run get "$p" --no-preload
     rpc_run put "$p"
+    duro_run set "$p"
 done
-
-duro_run get 1
-duro_run get 16 --no-preload
-duro_run set 1
-duro_run set 16
 half() { local v=${1%% *}; [[ -z $v ]] || awk -v v="$v" 'BEGIN { printf "%d", v / 2 }'; }
 GET_HALF=$(half "${D[get.1]:-}")
 SET_HALF=$(half "${D[set.1]:-}")

@@ -1166,9 +1166,9 @@ static void bench_usage(FILE *f)
           "Exit status 0 after a run, 2 for bad options, 3 if the server cannot be\n"
           "reached or no request succeeded.\n"
           "\n"
-          "Example:\n"
-          "  duro bench --clients 50 --pipeline 16 --op get --duration 5 \\\n"
-          "      --metrics-url http://127.0.0.1:8080\n",
+          "Examples:\n"
+          "  duro bench --clients 50 --pipeline 16 --op get --duration 5\n"
+          "  duro -u duro://127.0.0.1:7070 bench --op set --metrics-url http://127.0.0.1:8787\n",
           f);
 }
 
