@@ -675,6 +675,73 @@ static int get_fast(const duro_args *a, duro_kv_req **out, char *err, size_t err
     return DURO_OK;
 }
 
+/* kv.put {key, value: str, ttlMs?} of msgpack read straight from the frame,
+ * without a JSON tree: the value is stored as what duro_json_to_mp() makes of
+ * a string (the same minimal str header, then its bytes, which
+ * duro_mp_check() found to be UTF-8). 1 if the args have another shape (the
+ * general path answers them, errors included), else the status. */
+static int put_fast(const duro_args *a, duro_kv_req **out, char *err, size_t errlen)
+{
+    if (a->val_enc != DURO_ENC_MSGPACK)
+        return 1;
+    duro_mp_field f[DURO_MP_FIELDS_MAX];
+    int c;
+    if (duro_mp_fields(a->mp, a->len, f, &c) != 0)
+        return 1;
+    const duro_mp_field *key = NULL, *val = NULL;
+    uint64_t ttl = 0;
+    for (int i = 0; i < c; i++) {
+        if (duro_mp_field_is(&f[i], "key") && f[i].type == 's')
+            key = &f[i];
+        else if (duro_mp_field_is(&f[i], "value") && f[i].type == 's')
+            val = &f[i];
+        else if (duro_mp_field_is(&f[i], "ttlMs") && f[i].type == 'u' && f[i].u >= 1 &&
+                 f[i].u <= (uint64_t)DURO_KV_TTL_MAX)
+            ttl = f[i].u;
+        else
+            return 1;
+    }
+    if (!key || !val)
+        return 1;
+    size_t hl = val->sl < 32 ? 1 : val->sl < 256 ? 2 : val->sl < 65536 ? 3 : 5;
+    if (hl + val->sl > a->lim->max_value_bytes)
+        return 1; /* the general path says how large */
+    duro_kv_req *r = duro_kv_req_new(DURO_KV_PUT);
+    if (!r)
+        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    int st = duro_kv_add_key(r, key->s, key->sl, err, errlen);
+    char *v = st == DURO_OK ? malloc(hl + val->sl) : NULL;
+    if (st == DURO_OK && !v)
+        st = fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    if (st != DURO_OK) {
+        duro_kv_req_free(r);
+        return st;
+    }
+    unsigned char *h = (unsigned char *)v;
+    size_t n = val->sl;
+    if (hl == 1) {
+        h[0] = (unsigned char)(0xa0 | n);
+    } else if (hl == 2) {
+        h[0] = 0xd9;
+        h[1] = (unsigned char)n;
+    } else if (hl == 3) {
+        h[0] = 0xda;
+        h[1] = (unsigned char)(n >> 8);
+        h[2] = (unsigned char)n;
+    } else {
+        h[0] = 0xdb;
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+    }
+    memcpy(v + hl, val->s, n);
+    r->items[0].val = v;
+    r->items[0].val_len = hl + n;
+    r->items[0].enc = DURO_ENC_MSGPACK;
+    r->items[0].ttl_ms = (int64_t)ttl;
+    *out = r;
+    return DURO_OK;
+}
+
 static int from_tree(int op, const json_t *args, const duro_args *a, void **req, char *err,
                      size_t errlen)
 {
@@ -687,6 +754,8 @@ int duro_kv_decode_args(int op, const duro_args *a, void **req, char *err, size_
     duro_kv_req **out = (duro_kv_req **)req;
     int st;
     if (op == DURO_KV_GET && (st = get_fast(a, out, err, errlen)) != 1)
+        return st;
+    if (op == DURO_KV_PUT && (st = put_fast(a, out, err, errlen)) != 1)
         return st;
     return duro_args_decode(a, op, from_tree, req, err, errlen);
 }

@@ -639,4 +639,69 @@ TEST(size_limit_counts_bytes_as_stored)
     duro_kv_req_free(r);
 }
 
+/* kv.put from msgpack args (the binary protocol) takes a fast path for
+ * {key, value: str, ttlMs?}: it must decode exactly what the JSON-tree path
+ * decodes, and leave every other shape (and every error) to that path. */
+static void put_both_ways(const char *args_json, size_t max_value)
+{
+    json_t *args = js(args_json);
+    duro_buf mp = {0};
+    ASSERT_EQ(duro_json_to_mp(args, &mp), 0);
+    duro_limits dl = {.max_value_bytes = max_value};
+    duro_args a = {.mp = (const unsigned char *)mp.data, .len = mp.len,
+                   .val_enc = DURO_ENC_MSGPACK, .lim = &dl};
+    void *fast = NULL;
+    char err2[256];
+    int st_fast = duro_kv_decode_args(DURO_KV_PUT, &a, &fast, err2, sizeof err2);
+    duro_kv_limits kl = {max_value, 0};
+    duro_kv_req *tree = NULL;
+    int st_tree = duro_kv_request_from_args(DURO_KV_PUT, args, DURO_ENC_MSGPACK, &kl, &tree, err,
+                                            sizeof err);
+    ASSERT_EQ(st_fast, st_tree);
+    if (st_tree == DURO_OK) {
+        const duro_kv_item *x = &((duro_kv_req *)fast)->items[0], *y = &tree->items[0];
+        ASSERT_EQ(x->key_len, y->key_len);
+        ASSERT(memcmp(x->key, y->key, x->key_len) == 0);
+        ASSERT_EQ(x->val_len, y->val_len);
+        ASSERT(memcmp(x->val, y->val, x->val_len) == 0);
+        ASSERT_EQ(x->enc, y->enc);
+        ASSERT_EQ(x->ttl_ms, y->ttl_ms);
+        ASSERT_EQ(((duro_kv_req *)fast)->if_match, tree->if_match);
+    } else {
+        ASSERT(strcmp(err, err2) == 0);
+    }
+    duro_kv_req_free(fast);
+    duro_kv_req_free(tree);
+    duro_buf_free(&mp);
+    json_decref(args);
+}
+
+TEST(put_from_msgpack_matches_the_tree_path)
+{
+    static const size_t lens[] = {0, 1, 31, 32, 100, 255, 256, 65535, 65536, 70000};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        char *v = malloc(lens[i] + 1);
+        memset(v, 'v', lens[i]);
+        v[lens[i]] = '\0';
+        char *j = malloc(lens[i] + 64);
+        sprintf(j, "{\"key\":\"k%zu\",\"value\":\"%s\"}", i, v);
+        put_both_ways(j, 1 << 20);
+        put_both_ways(j, 200); /* over the value limit from 198 characters on */
+        sprintf(j, "{\"value\":\"%s\",\"ttlMs\":60000,\"key\":\"t\"}", v);
+        put_both_ways(j, 1 << 20);
+        free(j);
+        free(v);
+    }
+    put_both_ways("{\"key\":\"k\",\"value\":\"h\u00e9\u20ac\"}", 1 << 20);
+    put_both_ways("{\"key\":\"k\",\"value\":\"x\",\"ttlMs\":0}", 1 << 20);
+    put_both_ways("{\"key\":\"k\",\"value\":\"x\",\"ttlMs\":315360000001}", 1 << 20);
+    put_both_ways("{\"key\":\"k\",\"value\":\"x\",\"ifMatch\":3}", 1 << 20);
+    put_both_ways("{\"key\":\"k\",\"value\":7}", 1 << 20);
+    put_both_ways("{\"key\":\"k\",\"value\":{\"a\":[1,2]}}", 1 << 20);
+    put_both_ways("{\"key\":\"\",\"value\":\"x\"}", 1 << 20);
+    put_both_ways("{\"key\":\"k\"}", 1 << 20);
+    put_both_ways("{\"value\":\"x\"}", 1 << 20);
+    put_both_ways("{\"key\":\"k\",\"value\":\"x\",\"bogus\":1}", 1 << 20);
+}
+
 TEST_MAIN()
