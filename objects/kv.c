@@ -53,7 +53,7 @@ static const char SQL_UPSERT[] =
  * in-memory sub-journal of the batch's savepoint from its start, every
  * statement: 2x the cost of a put at pipeline 16, bench/RESULTS.md.) */
 static const char SQL_PRIOR[] = "SELECT created_at, expires_at FROM _duro_kv WHERE key = ?1";
-static const char SQL_DELETE[] = "DELETE FROM _duro_kv WHERE key = ?1 RETURNING expires_at";
+static const char SQL_DELETE[] = "DELETE FROM _duro_kv WHERE key = ?1"; /* no RETURNING: see SQL_PRIOR */
 static const char SQL_COUNT_LIVE[] =
     "SELECT count(*) FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1";
 static const char SQL_CLEAR[] = "DELETE FROM _duro_kv";
@@ -221,26 +221,43 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 }
 
 /* Writes one item with the given version; 0 or a negative storage status. */
-/* The created_at a write of key at `now` keeps: the live row's (from the
- * cache, else from SQLite), or now for a new or expired key (as the upsert's
- * CASE computes it); a negative status on error. */
-static int64_t prior_created(duro_ns *ns, const char *key, size_t key_len, int64_t now)
+/* The row key has now, as far as a write needs it: 1 with *created and
+ * *expires set (from the cache, else from SQLite), 0 if there is none, or a
+ * negative status. */
+static int prior_row(duro_ns *ns, const char *key, size_t key_len, int64_t *created,
+                     int64_t *expires)
 {
     duro_centry *e = duro_cache_get(&ns->cache, key, key_len);
-    if (e)
-        return live(e->expires_at, now) ? e->created_at : now;
+    if (e) {
+        *created = e->created_at;
+        *expires = e->expires_at;
+        return 1;
+    }
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_PRIOR, SQL_PRIOR);
     if (!st)
         return -DURO_INTERNAL;
     sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    int64_t created = now;
-    if (rc == SQLITE_ROW && live(sqlite3_column_int64(st, 1), now))
-        created = sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_ROW) {
+        *created = sqlite3_column_int64(st, 0);
+        *expires = sqlite3_column_int64(st, 1);
+    }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return -duro_status_from_sqlite(rc);
-    return created;
+    return rc == SQLITE_ROW;
+}
+
+/* The created_at a write of key at `now` keeps: the live row's, or now for a
+ * new or expired key (as the upsert's CASE computes it); a negative status
+ * on error. */
+static int64_t prior_created(duro_ns *ns, const char *key, size_t key_len, int64_t now)
+{
+    int64_t created = now, expires = 0;
+    int found = prior_row(ns, key, key_len, &created, &expires);
+    if (found < 0)
+        return found;
+    return found && live(expires, now) ? created : now;
 }
 
 static int write_item(duro_ns *ns, const duro_kv_item *it, int64_t version, int64_t now)
@@ -313,20 +330,21 @@ static int op_put(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
 /* Deletes one key: 1 if a live row went away, 0 if none, or a negative status. */
 static int delete_key(duro_ns *ns, const char *key, size_t key_len, int64_t now)
 {
+    int64_t created = 0, expires = 0;
+    int existed = prior_row(ns, key, key_len, &created, &expires);
+    if (existed < 0)
+        return existed;
+    if (!existed)
+        return 0;
+    int deleted = live(expires, now);
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_DELETE, SQL_DELETE);
     if (!st)
         return -DURO_INTERNAL;
     sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    int deleted = 0, existed = 0;
-    if (rc == SQLITE_ROW) {
-        existed = 1;
-        deleted = live(sqlite3_column_int64(st, 0), now);
-        rc = sqlite3_step(st);
-    }
+    sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -duro_status_from_sqlite(rc);
-    sqlite3_reset(st);
     duro_cache_del(&ns->cache, key, key_len);
     if (existed && note_del(ns, key, key_len) != 0)
         return -DURO_NOMEM;
