@@ -17,6 +17,13 @@
  *                 v                               -> closed (socket freed)
  *               closed on error/timeout/close()   -> freed when the last hold goes
  *
+ * Writes: output goes to the bufferevent's output buffer and the connection
+ * on the thread's dirty list; after the loop turn's callbacks (flush_ev, an
+ * active event) each dirty connection is written with one writev. Only what
+ * the socket does not take enables the bufferevent's EV_WRITE, until the
+ * output drained. So a reply costs no epoll_ctl (add and remove of write
+ * interest) and no loop turn (bench/RESULTS.md, issue 13).
+ *
  * Deadlines are kept as timestamps and checked by the sweep, never as
  * bufferevent timeouts (those restart on every byte and would let a client
  * that trickles one byte a second keep a connection and its buffer forever).
@@ -78,6 +85,8 @@ struct io_thread {
     long holds;
     int stopping;
     int64_t stop_deadline;
+    struct event *flush_ev; /* writes the dirty connections (end of the loop turn) */
+    duro_conn *dirty;       /* connections with output not yet written */
 };
 
 struct duro_io {
@@ -113,6 +122,9 @@ struct duro_conn {
     int64_t t_out;           /* since when the output did not shrink */
     char peer[INET6_ADDRSTRLEN];
     duro_conn *prev, *next;
+    duro_conn *dirty_next; /* on t->dirty (holds a ref) */
+    int dirty;
+    int write_on;          /* EV_WRITE enabled: the socket did not take everything */
     _Alignas(16) unsigned char state[];
 };
 
@@ -257,6 +269,10 @@ static void on_write(struct bufferevent *bev, void *arg)
     duro_conn *c = arg;
     size_t out = evbuffer_get_length(bufferevent_get_output(bev));
     if (out == 0) {
+        if (c->write_on) { /* back to writing at the end of loop turns */
+            c->write_on = 0;
+            bufferevent_disable(bev, EV_WRITE);
+        }
         c->out_seen = 0;
         if (c->holds == 0 && !c->receiving)
             c->t_idle = duro_mono_ms();
@@ -290,6 +306,56 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg);
+
+/* Output was added: write it at the end of this loop turn. */
+static void mark_dirty(duro_conn *c)
+{
+    if (c->dirty || c->write_on || !c->bev)
+        return;
+    io_thread *t = c->t;
+    c->dirty = 1;
+    c->refs++;
+    c->dirty_next = t->dirty;
+    if (!t->dirty)
+        event_active(t->flush_ev, EV_WRITE, 0);
+    t->dirty = c;
+}
+
+/* One writev per dirty connection; what the socket does not take waits for
+ * EV_WRITE (the bufferevent's own writes, then on_write()). */
+static void on_flush_out(evutil_socket_t fd, short what, void *arg)
+{
+    io_thread *t = arg;
+    duro_conn *list = t->dirty;
+    t->dirty = NULL;
+    while (list) {
+        duro_conn *c = list;
+        list = c->dirty_next;
+        c->dirty = 0;
+        c->dirty_next = NULL;
+        if (c->bev && !c->write_on && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+            /* (evbuffer_write() of nothing is -1) */
+            struct evbuffer *out = bufferevent_get_output(c->bev);
+            /* a socket bufferevent keeps its output's start frozen, and thaws
+             * it only for its own writes: so do we */
+            evbuffer_unfreeze(out, 1);
+            errno = 0;
+            int n = evbuffer_write(out, bufferevent_getfd(c->bev));
+            int e = errno;
+            evbuffer_freeze(out, 1);
+            if (n < 0 && e != EAGAIN && e != EWOULDBLOCK && e != EINTR) {
+                duro_log_debug("write to %s: %s; closing", c->peer, strerror(e));
+                duro_conn_close(c); /* the peer is gone (EPIPE, ECONNRESET) */
+            } else if (evbuffer_get_length(out) > 0) {
+                c->write_on = 1;
+                bufferevent_enable(c->bev, EV_WRITE);
+            } else {
+                on_write(c->bev, c); /* drained: what the write callback does */
+            }
+        }
+        conn_unref(c);
+    }
+}
 
 void duro_conn_pause(duro_conn *c)
 {
@@ -386,8 +452,8 @@ size_t duro_conn_output_len(duro_conn *c)
 void duro_conn_write(duro_conn *c, const void *p, size_t n)
 {
     ON_LOOP(c->t);
-    if (c->bev && n)
-        bufferevent_write(c->bev, p, n);
+    if (c->bev && n && bufferevent_write(c->bev, p, n) == 0)
+        mark_dirty(c);
 }
 
 static void free_chunk(const void *data, size_t len, void *arg) { free((void *)data); }
@@ -400,12 +466,15 @@ void duro_conn_write_take(duro_conn *c, void *p, size_t n)
 {
     ON_LOOP(c->t);
     if (c->bev && n && n < COPY_BELOW) {
-        bufferevent_write(c->bev, p, n);
+        if (bufferevent_write(c->bev, p, n) == 0)
+            mark_dirty(c);
         free(p);
     } else if (!c->bev || n == 0 ||
                evbuffer_add_reference(bufferevent_get_output(c->bev), p, n, free_chunk, NULL) !=
                    0) {
         free(p);
+    } else {
+        mark_dirty(c);
     }
 }
 
@@ -436,6 +505,8 @@ void duro_conn_write_file(duro_conn *c, int fd, uint64_t off, uint64_t len)
     if (evbuffer_add_file_segment(bufferevent_get_output(c->bev), seg, 0, (ev_off_t)len) != 0) {
         duro_log_warn("cannot queue a file for sending: out of memory");
         duro_conn_close_after_write(c);
+    } else {
+        mark_dirty(c);
     }
     evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
 }
@@ -532,7 +603,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     __atomic_store_n(&t->nconns, t->nconns + 1, __ATOMIC_RELAXED);
     bufferevent_setcb(bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(bev, EV_WRITE, DURO_OUT_LOW, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    /* EV_WRITE (on by default in a new bufferevent) only while output waits:
+     * on_flush_out() */
+    bufferevent_disable(bev, EV_WRITE);
+    bufferevent_enable(bev, EV_READ);
     duro_log_debug("connection from %s opened (%s)", c->peer, ls->proto->name ? ls->proto->name : "?");
     if (ls->proto->open)
         ls->proto->open(c);
@@ -642,7 +716,8 @@ int duro_io_new(const duro_config *cfg, duro_runtime *rt, duro_io **out, char *e
         t->stop_ev = t->base ? event_new(t->base, -1, 0, on_stop, t) : NULL;
         t->sweep_ev = t->base ? event_new(t->base, -1, EV_PERSIST, on_sweep, t) : NULL;
         t->retry_ev = t->base ? evtimer_new(t->base, on_retry, t) : NULL;
-        if (!t->courier || !t->stop_ev || !t->sweep_ev || !t->retry_ev) {
+        t->flush_ev = t->base ? event_new(t->base, -1, 0, on_flush_out, t) : NULL;
+        if (!t->courier || !t->stop_ev || !t->sweep_ev || !t->retry_ev || !t->flush_ev) {
             snprintf(err, errlen, "cannot create the I/O threads' event loops");
             duro_io_free(io);
             return DURO_INTERNAL;
@@ -739,6 +814,11 @@ void duro_io_free(duro_io *io)
         io_thread *t = &io->threads[i];
         while (t->conns)
             duro_conn_close(t->conns);
+        while (t->dirty) { /* the loop ended before its flush: drop the lists' refs */
+            duro_conn *c = t->dirty;
+            t->dirty = c->dirty_next;
+            conn_unref(c);
+        }
         for (int k = 0; k < t->nlisteners; k++)
             evconnlistener_free(t->listeners[k].l);
         duro_courier_free(t->courier);
@@ -748,6 +828,8 @@ void duro_io_free(duro_io *io)
             event_free(t->sweep_ev);
         if (t->retry_ev)
             event_free(t->retry_ev);
+        if (t->flush_ev)
+            event_free(t->flush_ev);
         if (t->base)
             event_base_free(t->base);
     }
