@@ -194,7 +194,8 @@ start_durod() {
 # metric NAME: the sum of all series of one counter (over its label sets)
 metric() {
     timeout 5 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null |
-        awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d", s }'
+        awk -v m="$1" 'BEGIN { n = 0 } $1 == m || index($1, m "{") == 1 { s += $NF; n++ }
+            END { if (n) printf "%d", s }' || true   # empty when /metrics did not answer
 }
 
 CHECKS=()                        # "what|client|server|verdict"
@@ -233,7 +234,9 @@ rpc() {
         PROBLEMS+=("$what: bench_rpcload exited $rc: $(tail -n 2 "$TMP/rpcload.err" | tr '\n' ' ')")
         log "$what: bench_rpcload exited $rc: $(tail -n 2 "$TMP/rpcload.err")"
     fi
-    count_check "$what" "$OUT_OPS" $((after - before)) "$INFLIGHT"
+    local delta=""
+    [[ -n $before && -n $after ]] && delta=$((after - before))
+    count_check "$what" "$OUT_OPS" "$delta" "$INFLIGHT"
 }
 
 declare -A ROW                   # ROW[i.field]
@@ -267,14 +270,16 @@ row() {
     m0=$(metric duro_cache_misses_total)
     rpc get "$SECONDS_EACH" "$keys" "$value" "$ns" $((SECONDS_EACH + 40)) "get, $what"
     m1=$(metric duro_cache_misses_total)
-    ROW[$id.get]=${OUT_RATE:--} ROW[$id.get_ops]=${OUT_OPS:--} ROW[$id.miss]=$((m1 - m0))
+    ROW[$id.get]=${OUT_RATE:--} ROW[$id.get_ops]=${OUT_OPS:--} ROW[$id.miss]=-
+    [[ -n $m0 && -n $m1 ]] && ROW[$id.miss]=$((m1 - m0))
     ROW[$id.rss_get]=$(rss_kb "$DUROD_PID")
 
     log "$what: put ${SECONDS_EACH}s"
     rpc put "$SECONDS_EACH" "$keys" "$value" "$ns" $((SECONDS_EACH + 40)) "put, $what"
     ROW[$id.put]=${OUT_RATE:--}
     ROW[$id.rss_put]=$(rss_kb "$DUROD_PID")
-    ROW[$id.disk]=$(du -sk "$TMP/$name" 2>/dev/null | awk '{ print $1 }')
+    # du may see a file vanish while durod applies its commit log: never fatal
+    ROW[$id.disk]=$( (du -sk "$TMP/$name" 2>/dev/null || true) | awk '{ print $1 }')
 
     if grep -qiE 'error|fatal|abort' "$TMP/$name.log" 2>/dev/null; then
         PROBLEMS+=("$what: durod log: $(grep -iE 'error|fatal|abort' "$TMP/$name.log" | head -n 3 | tr '\n' ' ')")
