@@ -220,7 +220,6 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
     return DURO_OK;
 }
 
-/* Writes one item with the given version; 0 or a negative storage status. */
 /* The row key has now, as far as a write needs it: 1 with *created and
  * *expires set (from the cache, else from SQLite), 0 if there is none, or a
  * negative status. */
@@ -260,6 +259,7 @@ static int64_t prior_created(duro_ns *ns, const char *key, size_t key_len, int64
     return found && live(expires, now) ? created : now;
 }
 
+/* Writes one item with the given version; 0 or a negative storage status. */
 static int write_item(duro_ns *ns, const duro_kv_item *it, int64_t version, int64_t now)
 {
     sqlite3_stmt *st = duro_ns_stmt(ns, ST_UPSERT, SQL_UPSERT);
@@ -346,7 +346,7 @@ static int delete_key(duro_ns *ns, const char *key, size_t key_len, int64_t now)
     if (rc != SQLITE_DONE)
         return -duro_status_from_sqlite(rc);
     duro_cache_del(&ns->cache, key, key_len);
-    if (existed && note_del(ns, key, key_len) != 0)
+    if (note_del(ns, key, key_len) != 0)
         return -DURO_NOMEM;
     return deleted;
 }

@@ -93,7 +93,8 @@ typedef struct rcall {
  * is done: the next request of the same I/O thread takes it back (calls are
  * made and freed on the I/O thread; the actor only appends to m.body). At
  * most SPARE_MAX per thread, with buffers up to SPARE_BUF bytes: about
- * 9 MiB per I/O thread at most; duro_rpc_thread_end() frees them. */
+ * 9 MiB per I/O thread at most; rpc_thread_end() (the proto's thread_end)
+ * frees them when the thread ends. */
 #define SPARE_MAX 1024
 #define SPARE_BUF 4096
 
