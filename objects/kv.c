@@ -1,9 +1,14 @@
 /*
  * kv.c — the key-value object: get, put, delete, batches, list, clear, TTL.
  *
- * Rows live in _duro_kv (see runtime/store.c); every write goes to SQLite and
- * to the namespace's cache in the same step, inside the actor's transaction.
- * Reads look in the cache first and load the row on a miss. Expired rows are
+ * Rows live in _duro_kv (see runtime/store.c). A write goes to the
+ * namespace's cache and either to SQLite in the same step, inside the
+ * actor's transaction, or — in a batch that may defer (runtime/ns.h,
+ * "Deferred writes": gets, puts, deletes and their batches) — into the
+ * batch's ROWS log record, its row pinned in the cache until the actor
+ * settles the namespace (kv_settle writes the pinned rows; a deleted key is a
+ * pinned tombstone). Reads look in the cache first and load the row on a
+ * miss. Expired rows are
  * invisible to every read (lazy expiry) and deleted by sweep() (active expiry).
  * Versions come from the namespace's write counter: each write op that
  * changes something takes the next number, so versions are unique and
@@ -33,6 +38,7 @@ enum {
     ST_SNAPSHOT,
     ST_ANY_LIVE,
     ST_PRIOR,
+    ST_PUT_ROW,
     ST_LIST = 16, /* 16 variants: 16..31 */
 };
 
@@ -53,6 +59,15 @@ static const char SQL_UPSERT[] =
  * in-memory sub-journal of the batch's savepoint from its start, every
  * statement: 2x the cost of a put at pipeline 16, bench/RESULTS.md.) */
 static const char SQL_PRIOR[] = "SELECT created_at, expires_at FROM _duro_kv WHERE key = ?1";
+/* A row exactly as given (settle, replay): created_at was decided when the
+ * write was made. */
+static const char SQL_PUT_ROW[] =
+    "INSERT INTO _duro_kv(key, value, enc, metadata, version, created_at, updated_at, expires_at)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT(key) DO UPDATE SET value = excluded.value, enc = excluded.enc,"
+    " metadata = excluded.metadata, version = excluded.version,"
+    " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+    " expires_at = excluded.expires_at";
 static const char SQL_DELETE[] = "DELETE FROM _duro_kv WHERE key = ?1"; /* no RETURNING: see SQL_PRIOR */
 static const char SQL_COUNT_LIVE[] =
     "SELECT count(*) FROM _duro_kv WHERE expires_at IS NULL OR expires_at > ?1";
@@ -138,7 +153,7 @@ static int lookup(duro_ns *ns, const char *key, size_t key_len, int64_t now, dur
     duro_centry *e = duro_cache_get(&ns->cache, key, key_len);
     if (e) {
         DURO_STAT_ADD(cache_hits, 1);
-        if (!live(e->expires_at, now))
+        if ((e->flags & DURO_CE_TOMB) || !live(e->expires_at, now))
             return 0;
         *row = (duro_crow){key, key_len, duro_centry_val(e), e->val_len, e->enc,
                            duro_centry_meta(e), e->meta_len, e->version, e->created_at,
@@ -228,6 +243,8 @@ static int prior_row(duro_ns *ns, const char *key, size_t key_len, int64_t *crea
 {
     duro_centry *e = duro_cache_get(&ns->cache, key, key_len);
     if (e) {
+        if (e->flags & DURO_CE_TOMB)
+            return 0; /* a deferred delete */
         *created = e->created_at;
         *expires = e->expires_at;
         return 1;
@@ -259,29 +276,203 @@ static int64_t prior_created(duro_ns *ns, const char *key, size_t key_len, int64
     return found && live(expires, now) ? created : now;
 }
 
+/* ---- deferred rows (runtime/ns.h) ----
+ *
+ * A ROWS record's rows, each
+ *   'P' | u32 key_len | u32 val_len | u32 meta_len + 1 (0: none) | u8 enc |
+ *   i64 version, created_at, updated_at, expires_at | key | value | metadata
+ *   'D' | u32 key_len | key
+ * little-endian. */
+
+enum { ROW_PUT = 'P', ROW_DEL = 'D', ROW_PUT_FIXED = 1 + 4 * 3 + 1 + 8 * 4, ROW_DEL_FIXED = 5 };
+
+static void le_put(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++, v >>= 8)
+        p[i] = (unsigned char)(v & 0xff);
+}
+
+static uint64_t le_get(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Appends row (or, if del, the deletion of row->key) to out. 0 or -1. */
+static int row_encode(duro_buf *out, const duro_crow *r, int del)
+{
+    size_t meta_len = r->meta ? r->meta_len : 0;
+    size_t fixed = del ? ROW_DEL_FIXED : ROW_PUT_FIXED;
+    size_t n = fixed + r->key_len + (del ? 0 : r->val_len + meta_len);
+    if (duro_buf_reserve(out, n) != 0)
+        return -1;
+    unsigned char *p = (unsigned char *)out->data + out->len;
+    p[0] = del ? ROW_DEL : ROW_PUT;
+    le_put(p + 1, r->key_len, 4);
+    if (!del) {
+        le_put(p + 5, r->val_len, 4);
+        le_put(p + 9, r->meta ? meta_len + 1 : 0, 4);
+        p[13] = (unsigned char)r->enc;
+        le_put(p + 14, (uint64_t)r->version, 8);
+        le_put(p + 22, (uint64_t)r->created_at, 8);
+        le_put(p + 30, (uint64_t)r->updated_at, 8);
+        le_put(p + 38, (uint64_t)r->expires_at, 8);
+    }
+    p += fixed;
+    memcpy(p, r->key, r->key_len);
+    if (!del) {
+        if (r->val_len)
+            memcpy(p + r->key_len, r->val, r->val_len);
+        if (meta_len)
+            memcpy(p + r->key_len + r->val_len, r->meta, meta_len);
+    }
+    out->len += n;
+    return 0;
+}
+
+/* Writes row to SQLite exactly as given (or deletes its key). 0 or a
+ * negative storage status. */
+static int row_store(duro_ns *ns, const duro_crow *r, int del)
+{
+    sqlite3_stmt *st = del ? duro_ns_stmt(ns, ST_DELETE, SQL_DELETE)
+                           : duro_ns_stmt(ns, ST_PUT_ROW, SQL_PUT_ROW);
+    if (!st)
+        return -DURO_INTERNAL;
+    sqlite3_bind_text(st, 1, r->key, (int)r->key_len, SQLITE_STATIC);
+    if (!del) {
+        sqlite3_bind_blob(st, 2, r->val_len ? r->val : "", (int)r->val_len, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, r->enc);
+        if (r->meta)
+            sqlite3_bind_text(st, 4, r->meta, (int)r->meta_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, r->version);
+        sqlite3_bind_int64(st, 6, r->created_at);
+        sqlite3_bind_int64(st, 7, r->updated_at);
+        if (r->expires_at)
+            sqlite3_bind_int64(st, 8, r->expires_at);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -duro_status_from_sqlite(rc);
+}
+
+/* A write of row (del: the deletion of its key) in a batch that defers
+ * (rec: its ROWS record): pinned in the cache, or — when the cache cannot
+ * hold it (larger than its budget/8) — written straight to the open
+ * transaction; in the record either way. 0 or a negative status. */
+static int defer_row(duro_ns *ns, duro_buf *rec, const duro_crow *row, int del)
+{
+    size_t mark = rec->len;
+    if (row_encode(rec, row, del) != 0)
+        return -DURO_NOMEM;
+    if (!duro_cache_pin(&ns->cache, row, del)) {
+        int st = duro_ns_txn(ns);
+        int rc = st != DURO_OK ? -st : row_store(ns, row, del);
+        if (rc < 0) {
+            rec->len = mark;
+            return rc;
+        }
+    } else {
+        ns->defer_kinds |= 1u << DURO_KIND_KV;
+    }
+    ns->batch_deferred = 1;
+    DURO_STAT_ADD(deferred, 1);
+    return 0;
+}
+
+static int kv_defers(int op)
+{
+    return op == DURO_KV_GET || op == DURO_KV_PUT || op == DURO_KV_DELETE ||
+           op == DURO_KV_BATCH_GET || op == DURO_KV_BATCH_SET || op == DURO_KV_BATCH_DELETE;
+}
+
+static int kv_settle(duro_ns *ns)
+{
+    for (duro_centry *e = ns->cache.pinned; e; e = e->lnext) {
+        int tomb = (e->flags & DURO_CE_TOMB) != 0;
+        duro_crow row = {duro_centry_key(e), e->key_len, duro_centry_val(e), e->val_len,
+                         e->enc, duro_centry_meta(e), e->meta_len, e->version, e->created_at,
+                         e->updated_at, e->expires_at};
+        if (row_store(ns, &row, tomb) < 0)
+            return -1;
+    }
+    duro_ctable_unpin(&ns->cache);
+    return 0;
+}
+
+static int kv_replay(duro_ns *ns, const void *data, size_t n)
+{
+    const unsigned char *p = data, *end = p + n;
+    while (p < end) {
+        int del = p[0] == ROW_DEL;
+        size_t fixed = del ? ROW_DEL_FIXED : ROW_PUT_FIXED;
+        if ((p[0] != ROW_PUT && !del) || (size_t)(end - p) < fixed)
+            return DURO_INTERNAL;
+        duro_crow row = {.key_len = le_get(p + 1, 4)};
+        size_t meta_n = 0;
+        if (!del) {
+            row.val_len = le_get(p + 5, 4);
+            meta_n = le_get(p + 9, 4);
+            row.meta_len = meta_n ? meta_n - 1 : 0;
+            row.enc = p[13];
+            row.version = (int64_t)le_get(p + 14, 8);
+            row.created_at = (int64_t)le_get(p + 22, 8);
+            row.updated_at = (int64_t)le_get(p + 30, 8);
+            row.expires_at = (int64_t)le_get(p + 38, 8);
+        }
+        size_t body = row.key_len + row.val_len + row.meta_len;
+        if ((size_t)(end - p) - fixed < body)
+            return DURO_INTERNAL;
+        row.key = (const char *)p + fixed;
+        row.val = row.key + row.key_len;
+        row.meta = meta_n ? row.val + row.val_len : NULL;
+        int rc = row_store(ns, &row, del);
+        if (rc < 0)
+            return -rc;
+        duro_cache_del(&ns->cache, row.key, row.key_len);
+        if (row.expires_at)
+            ns->has_ttl = 1;
+        p += fixed + body;
+    }
+    return DURO_OK;
+}
+
 /* Writes one item with the given version; 0 or a negative storage status. */
 static int write_item(duro_ns *ns, const duro_kv_item *it, int64_t version, int64_t now)
 {
-    sqlite3_stmt *st = duro_ns_stmt(ns, ST_UPSERT, SQL_UPSERT);
-    if (!st)
-        return -DURO_INTERNAL;
     int64_t expires = it->ttl_ms ? now + it->ttl_ms : 0;
     int64_t created = prior_created(ns, it->key, it->key_len, now);
     if (created < 0)
         return (int)created;
-    sqlite3_bind_text(st, 1, it->key, (int)it->key_len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, it->val, (int)it->val_len, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, it->enc);
-    if (it->meta)
-        sqlite3_bind_text(st, 4, it->meta, (int)it->meta_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, version);
-    sqlite3_bind_int64(st, 6, now);
-    if (expires)
-        sqlite3_bind_int64(st, 7, expires);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return -duro_status_from_sqlite(rc);
+    duro_crow row = {it->key, it->key_len, it->val, it->val_len, it->enc, it->meta, it->meta_len,
+                     version, created, now, expires};
+    duro_buf *rec = duro_ns_defer_rec(ns, DURO_KIND_KV);
+    if (!rec && ns->deferring)
+        return -DURO_NOMEM;
+    if (rec) {
+        int rc = defer_row(ns, rec, &row, 0);
+        if (rc < 0)
+            return rc;
+    } else {
+        sqlite3_stmt *st = duro_ns_stmt(ns, ST_UPSERT, SQL_UPSERT);
+        if (!st)
+            return -DURO_INTERNAL;
+        sqlite3_bind_text(st, 1, it->key, (int)it->key_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, it->val, (int)it->val_len, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, it->enc);
+        if (it->meta)
+            sqlite3_bind_text(st, 4, it->meta, (int)it->meta_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, version);
+        sqlite3_bind_int64(st, 6, now);
+        if (expires)
+            sqlite3_bind_int64(st, 7, expires);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return -duro_status_from_sqlite(rc);
+        duro_cache_put(&ns->cache, &row);
+    }
     duro_notice n = {.op = DURO_NOTICE_PUT, .type = "kv", .type_len = 2, .key = it->key,
                      .key_len = it->key_len, .size = (int64_t)it->val_len, .created_at = created,
                      .updated_at = now, .expires_at = expires, .meta = it->meta,
@@ -290,9 +481,6 @@ static int write_item(duro_ns *ns, const duro_kv_item *it, int64_t version, int6
         return -DURO_NOMEM;
     if (expires)
         ns->has_ttl = 1;
-    duro_crow row = {it->key, it->key_len, it->val, it->val_len, it->enc, it->meta, it->meta_len,
-                     version, created, now, expires};
-    duro_cache_put(&ns->cache, &row);
     return 0;
 }
 
@@ -337,15 +525,15 @@ static int delete_key(duro_ns *ns, const char *key, size_t key_len, int64_t now)
     if (!existed)
         return 0;
     int deleted = live(expires, now);
-    sqlite3_stmt *st = duro_ns_stmt(ns, ST_DELETE, SQL_DELETE);
-    if (!st)
-        return -DURO_INTERNAL;
-    sqlite3_bind_text(st, 1, key, (int)key_len, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return -duro_status_from_sqlite(rc);
-    duro_cache_del(&ns->cache, key, key_len);
+    duro_crow row = {.key = key, .key_len = key_len};
+    duro_buf *rec = duro_ns_defer_rec(ns, DURO_KIND_KV);
+    if (!rec && ns->deferring)
+        return -DURO_NOMEM;
+    int rc = rec ? defer_row(ns, rec, &row, 1) : row_store(ns, &row, 1);
+    if (rc < 0)
+        return rc;
+    if (!rec)
+        duro_cache_del(&ns->cache, key, key_len);
     if (note_del(ns, key, key_len) != 0)
         return -DURO_NOMEM;
     return deleted;
@@ -875,6 +1063,9 @@ const duro_kind duro_kv_kind = {
     .reply_bound = kv_reply_bound,
     .exec = kv_exec,
     .sweep = kv_sweep,
+    .defers = kv_defers,
+    .settle = kv_settle,
+    .replay = kv_replay,
     .migrations = kv_migrations,
     .n_migrations = sizeof kv_migrations / sizeof kv_migrations[0],
 };

@@ -115,6 +115,8 @@ static void ns_lru_touch(duro_actor *a, duro_ns *ns)
 }
 
 static void flush_alone(duro_actor *a, duro_ns *ns);
+static int settle(duro_actor *a, duro_ns *ns);
+static void lost_txn(duro_actor *a, duro_ns *ns);
 
 /* Tells the kinds that asked (ns->txn_kinds) how ns's transaction ended. */
 static void txn_ended(duro_actor *a, duro_ns *ns, int committed)
@@ -171,7 +173,7 @@ static void unapplied_del(duro_actor *a, size_t i)
 static int recover_into(duro_actor *a, duro_ns *ns)
 {
     char err[256];
-    int st = duro_recover_ns(ns, a->log.path, a->log.epoch, err, sizeof err);
+    int st = duro_recover_ns(ns, a->kinds, &a->log, err, sizeof err);
     if (st != DURO_OK)
         duro_log_error("actor %u: %s", a->id, err);
     return st;
@@ -184,9 +186,12 @@ static int apply_ns(duro_actor *a, duro_ns *ns)
 {
     DURO_ASSERT_OWNER(a->owner);
     assert(!ns->session); /* never inside a batch's savepoint */
+    int st = settle(a, ns);
+    if (st != DURO_OK)
+        return st;
     if (!ns->open_txn)
         return DURO_OK;
-    int st = duro_ns_apply(ns, a->log.epoch, a->log.lsn);
+    st = duro_ns_apply(ns, a->log.epoch, a->log.lsn);
     if (st == DURO_OK) {
         DURO_STAT_ADD(applies, 1);
         return DURO_OK;
@@ -279,6 +284,7 @@ static duro_ns *ns_open(duro_actor *a, duro_msg *m)
             duro_msg_fail(m, st, "cannot open namespace: %s", duro_errstr(st));
         return NULL;
     }
+    ns->defer_ok = a->commit_log && !ns->readonly; /* a read-only file refuses writes */
     ssize_t u = a->n_unapplied ? unapplied_find(a, m->ns, m->ns_len) : -1;
     if (u >= 0) {
         if (recover_into(a, ns) != DURO_OK) {
@@ -286,6 +292,7 @@ static duro_ns *ns_open(duro_actor *a, duro_msg *m)
             duro_msg_fail(m, DURO_IO, "cannot open namespace: its commit log cannot be replayed");
             return NULL;
         }
+        ns->logged = 1;
         unapplied_del(a, (size_t)u);
     }
     ns->max_reply = a->max_reply;
@@ -322,7 +329,16 @@ static int flush_kinds(duro_actor *a, duro_ns *ns)
     return DURO_OK;
 }
 
-static void lost_txn(duro_actor *a, duro_ns *ns);
+/* Undoes ns's batch; if that took with it what earlier batches logged
+ * (the whole open transaction, or deferred rows), puts that back from the
+ * log. */
+static void undo_batch(duro_actor *a, duro_ns *ns)
+{
+    int had = ns->open_txn || ns->logged;
+    duro_ns_batch_abort(ns);
+    if (had && !ns->open_txn)
+        lost_txn(a, ns);
+}
 
 /* Ends a batch of ns that no client waits for (a write-behind flush, a TTL
  * sweep): its changes go to the log unsynced (the next sync or apply covers
@@ -334,10 +350,13 @@ static int solo_end(duro_actor *a, duro_ns *ns, int st)
     a->changes.len = 0;
     if (st == DURO_OK)
         st = duro_ns_batch_changes(ns, &a->changes);
-    if (st == DURO_OK && a->changes.len &&
-        !duro_clog_add(&a->log, DURO_CLOG_CHANGES, ns->name, ns->name_len, a->changes.data,
-                       a->changes.len))
-        st = DURO_NOMEM;
+    if (st == DURO_OK && a->changes.len) {
+        if (!duro_clog_add(&a->log, DURO_CLOG_CHANGES, ns->name, ns->name_len, a->changes.data,
+                           a->changes.len))
+            st = DURO_NOMEM;
+        else
+            ns->logged = 1;
+    }
     if (st == DURO_OK && duro_clog_write(&a->log, ns->txn_kinds != 0) != 0) {
         st = DURO_IO;
         a->log_failed = 1;
@@ -353,10 +372,7 @@ static int solo_end(duro_actor *a, duro_ns *ns, int st)
     }
     if (st != DURO_OK) {
         duro_clog_unadd(&a->log, mark);
-        int had = ns->open_txn;
-        duro_ns_batch_abort(ns);
-        if (had && !ns->open_txn)
-            lost_txn(a, ns);
+        undo_batch(a, ns);
         txn_ended(a, ns, 0);
         return st;
     }
@@ -372,7 +388,8 @@ static int solo_end(duro_actor *a, duro_ns *ns, int st)
 static void flush_alone(duro_actor *a, duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    if (!ns->dirty_kinds || ns->in_txn || duro_ns_batch_begin(ns) != DURO_OK)
+    if (!ns->dirty_kinds || ns->in_txn || settle(a, ns) != DURO_OK ||
+        duro_ns_batch_begin(ns) != DURO_OK)
         return;
     if (solo_end(a, ns, flush_kinds(a, ns)) != DURO_OK) {
         const char *why;
@@ -596,8 +613,18 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         outbox_add(a, m);
         return;
     }
+    int defers = ops->defers && ops->defers(m->op);
     if (!duro_kind_txn(ops, m->op)) {
-        int st = ops->exec(ns, m, now);
+        int st = defers ? DURO_OK : settle(a, ns);
+        if (st != DURO_OK) {
+            duro_msg_fail(m, st, "storage error: %s", duro_errstr(st));
+            if (ns->in_txn)
+                hold(ns, m);
+            else
+                outbox_add(a, m);
+            return;
+        }
+        st = ops->exec(ns, m, now);
         if (st == DURO_CONTINUE) {
             to_workers(a, m);
             return;
@@ -614,17 +641,20 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         return;
     }
     if (!ns->in_txn) {
-        int st = duro_ns_batch_begin(ns);
-        if (st != DURO_OK) {
-            duro_msg_fail(m, st, "cannot begin transaction");
-            outbox_add(a, m);
-            return;
-        }
+        duro_ns_batch_open(ns);
         ns->in_txn = 1;
         ns->txn_failed = DURO_OK;
         ns->txn_why = NULL;
         ns->txn_next = *txn_list;
         *txn_list = ns;
+    }
+    if (ns->txn_failed == DURO_OK && !(defers && ns->deferring)) {
+        /* from here on the batch writes to SQLite, after what was deferred */
+        int st = settle(a, ns);
+        if (st == DURO_OK)
+            st = duro_ns_batch_sql(ns);
+        if (st != DURO_OK)
+            ns->txn_failed = failure(ns, st, &ns->txn_why);
     }
     if (ns->txn_failed == DURO_OK) {
         int st = ops->exec(ns, m, now);
@@ -634,7 +664,7 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
         }
         if (duro_status_is_storage_error(st))
             ns->txn_failed = failure(ns, st, &ns->txn_why);
-        if (sqlite3_get_autocommit(ns->db)) {
+        if (ns->open_txn && sqlite3_get_autocommit(ns->db)) {
             /* SQLite ended the open transaction: this batch's writes of ns
              * are gone, earlier batches' come back from the log */
             if (ns->txn_failed == DURO_OK) {
@@ -643,8 +673,10 @@ static void run_one(duro_actor *a, duro_msg *m, duro_ns **txn_list, int64_t now)
             }
             duro_ns_batch_abort(ns);
             lost_txn(a, ns);
-            if (ns->txn_lost != 2 && duro_ns_batch_begin(ns) != DURO_OK)
-                ns->txn_lost = 2;
+            int lost = ns->txn_lost;
+            duro_ns_batch_open(ns); /* the rest of the batch fails: nothing to undo */
+            ns->txn_lost = lost;
+            ns->deferring = 0;
         }
     }
     hold(ns, m);
@@ -661,6 +693,43 @@ static void lost_txn(duro_actor *a, duro_ns *ns)
     duro_ctable_clear(&ns->cache);
     if (recover_into(a, ns) != DURO_OK)
         ns->txn_lost = 2; /* the owner closes it once the batch is over */
+}
+
+/* Writes ns's deferred rows to its open transaction (kind.h: settle).
+ * DURO_OK, or a status: in a batch, the batch then fails (and is undone
+ * whole at its end); outside one, the open transaction is rolled back and
+ * what the log holds for ns is put back from it. */
+static int settle(duro_actor *a, duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(a->owner);
+    if (!ns->defer_kinds)
+        return DURO_OK;
+    assert(!ns->in_sql);
+    int st = duro_ns_txn(ns);
+    for (int kind = 0; st == DURO_OK && kind < DURO_KIND_MAX; kind++) {
+        const duro_kind *ops = duro_kind_get(a->kinds, kind);
+        if ((ns->defer_kinds & (1u << kind)) && ops && ops->settle && ops->settle(ns) != 0)
+            st = DURO_IO;
+    }
+    if (st == DURO_OK) {
+        ns->defer_kinds = 0;
+        DURO_STAT_ADD(settles, 1);
+        return DURO_OK;
+    }
+    const char *why = NULL;
+    st = failure(ns, st, &why);
+    duro_log_error("namespace %s: writing its deferred rows failed: %s", ns->name,
+                   why ? why : sqlite3_errmsg(ns->db));
+    if (ns->in_txn) {
+        if (ns->txn_failed == DURO_OK) {
+            ns->txn_failed = st;
+            ns->txn_why = why;
+        }
+        return st;
+    }
+    duro_ns_rollback(ns);
+    lost_txn(a, ns);
+    return st;
 }
 
 /* A namespace of the batch whose writes user SQL made (ns->commit_now):
@@ -694,6 +763,34 @@ static uint64_t us_since(const struct timespec *t0)
     return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000 + (t1.tv_nsec - t0->tv_nsec) / 1000);
 }
 
+/* Adds ns's batch to the log's pending records: its deferred rows (a ROWS
+ * record), then what its session recorded after them (CHANGES). DURO_OK
+ * or a status. */
+static int log_batch(duro_actor *a, duro_ns *ns)
+{
+    duro_buf *rows = &ns->defer_rec;
+    if (rows->len) {
+        uint64_t v = (uint64_t)ns->version;
+        for (int i = 1; i <= 8; i++, v >>= 8)
+            rows->data[i] = (char)(v & 0xff);
+        if (!duro_clog_add(&a->log, DURO_CLOG_ROWS, ns->name, ns->name_len, rows->data,
+                           rows->len))
+            return DURO_NOMEM;
+        ns->logged = 1;
+    }
+    if (!ns->in_sql)
+        return DURO_OK;
+    a->changes.len = 0;
+    int st = duro_ns_batch_changes(ns, &a->changes);
+    if (st == DURO_OK && a->changes.len) {
+        if (!duro_clog_add(&a->log, DURO_CLOG_CHANGES, ns->name, ns->name_len, a->changes.data,
+                           a->changes.len))
+            return DURO_NOMEM;
+        ns->logged = 1;
+    }
+    return st;
+}
+
 /* Ends the batch: each namespace's changes become one log record, the
  * records go out in one write and (with --sync full, or when a kind must
  * know the batch is durable) one fdatasync; then each namespace's savepoint
@@ -709,23 +806,24 @@ static void finish(duro_actor *a, duro_ns *list)
     for (duro_ns *ns = list; ns; ns = ns->txn_next) {
         int st = ns->txn_failed;
         const char *why = ns->txn_why;
-        if (st == DURO_OK && (st = flush_kinds(a, ns)) != DURO_OK) /* write-behind rides along */
-            st = failure(ns, st, &why);
+        if (st == DURO_OK && ns->dirty_kinds) { /* write-behind rides along */
+            if (!ns->in_sql && (st = settle(a, ns)) == DURO_OK)
+                st = duro_ns_batch_sql(ns);
+            if (st == DURO_OK)
+                st = flush_kinds(a, ns);
+            if (st != DURO_OK)
+                st = failure(ns, st, &why);
+        }
         if (!a->commit_log)
             ns->commit_now = 1;
         if (st == DURO_OK && ns->commit_now) {
             if ((st = commit_now(a, ns)) != DURO_OK)
                 st = failure(ns, st, &why);
         } else if (st == DURO_OK) {
-            a->changes.len = 0;
-            st = duro_ns_batch_changes(ns, &a->changes);
-            if (st == DURO_OK && a->changes.len &&
-                !duro_clog_add(&a->log, DURO_CLOG_CHANGES, ns->name, ns->name_len,
-                               a->changes.data, a->changes.len))
-                st = DURO_NOMEM;
+            st = log_batch(a, ns);
             if (st != DURO_OK)
                 st = failure(ns, st, &why);
-            sync |= ns->txn_kinds != 0 || (a->store.sync_full && a->changes.len);
+            sync |= ns->txn_kinds != 0 || (a->store.sync_full && ns->logged);
         }
         ns->txn_failed = st;
         ns->txn_why = why;
@@ -764,12 +862,8 @@ static void finish(duro_actor *a, duro_ns *list)
         if (st != DURO_OK) {
             duro_log_error("namespace %s: batch failed: %s", ns->name, duro_errstr(st));
             DURO_STAT_ADD(commit_failures, 1);
-            if (ns->commit_now != 2) {
-                int had = ns->open_txn;
-                duro_ns_batch_abort(ns);
-                if (had && !ns->open_txn)
-                    lost_txn(a, ns);
-            }
+            if (ns->commit_now != 2)
+                undo_batch(a, ns);
             txn_ended(a, ns, 0);
         } else {
             DURO_STAT_ADD(commits, 1);
@@ -869,7 +963,7 @@ static void sweep(duro_actor *a, int64_t now)
             const duro_kind *ops = duro_kind_get(a->kinds, kind);
             if (!ops || !ops->sweep)
                 continue;
-            if (duro_ns_batch_begin(ns) != DURO_OK)
+            if (settle(a, ns) != DURO_OK || duro_ns_batch_begin(ns) != DURO_OK)
                 continue;
             int n = ops->sweep(ns, now, SWEEP_BATCH);
             if (solo_end(a, ns, n < 0 ? DURO_IO : DURO_OK) == DURO_OK)
@@ -953,7 +1047,8 @@ static void *actor_main(void *arg)
                 flush_alone(a, ns);
             a->next_flush_ms = now + DURO_FLUSH_MS;
         }
-        if (now >= a->next_apply_ms || a->log.size >= DURO_APPLY_LOG_BYTES || a->log_failed) {
+        if (now >= a->next_apply_ms || a->log.size >= DURO_APPLY_LOG_BYTES || a->log_failed ||
+            a->lru.pinned_bytes > a->lru.budget / 2) {
             apply_all(a);
             a->next_apply_ms = now + DURO_APPLY_MS;
         }

@@ -1,6 +1,7 @@
 /* cache.c — per-namespace hash tables over one per-actor LRU (see cache.h). */
 #include "runtime/cache.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@ void duro_lru_init(duro_lru *lru, size_t budget)
 {
     lru->head = lru->tail = NULL;
     lru->bytes = 0;
+    lru->pinned_bytes = 0;
+    lru->raised = 0;
     lru->budget = budget;
     duro_owner_set(&lru->owner);
 }
@@ -47,9 +50,20 @@ static void entry_free(duro_ctable *t, duro_centry *e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
     t->count--;
-    lru_unlink(t->lru, e);
     size_t sz = duro_centry_size(e);
-    t->lru->bytes -= sz;
+    if (e->flags & DURO_CE_PINNED) {
+        if (e->lprev)
+            e->lprev->lnext = e->lnext;
+        else
+            t->pinned = e->lnext;
+        if (e->lnext)
+            e->lnext->lprev = e->lprev;
+        t->n_pinned--;
+        t->lru->pinned_bytes -= sz;
+    } else {
+        lru_unlink(t->lru, e);
+        t->lru->bytes -= sz;
+    }
     DURO_STAT_SUB(cache_bytes, sz);
     free(e);
 }
@@ -72,6 +86,8 @@ int duro_ctable_init(duro_ctable *t, duro_lru *lru)
     DURO_ASSERT_OWNER(lru->owner);
     t->mask = 63;
     t->count = 0;
+    t->pinned = NULL;
+    t->n_pinned = 0;
     t->lru = lru;
     t->buckets = calloc(t->mask + 1, sizeof *t->buckets);
     return t->buckets ? 0 : -1;
@@ -106,7 +122,7 @@ duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len)
 {
     DURO_ASSERT_OWNER(t->lru->owner);
     duro_centry *e = find(t, duro_route_hash(key, key_len), key, key_len);
-    if (e && e != t->lru->head) {
+    if (e && e != t->lru->head && !(e->flags & DURO_CE_PINNED)) {
         lru_unlink(t->lru, e);
         lru_push_head(t->lru, e);
     }
@@ -133,15 +149,12 @@ static void grow(duro_ctable *t)
     t->mask = nmask;
 }
 
-duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
+/* A new entry of row r (not linked anywhere), or NULL. */
+static duro_centry *entry_new(duro_ctable *t, uint64_t h, const duro_crow *r, int tomb)
 {
-    DURO_ASSERT_OWNER(t->lru->owner);
-    uint64_t h = duro_route_hash(r->key, r->key_len);
-    duro_centry *old = find(t, h, r->key, r->key_len);
-    if (old)
-        entry_free(t, old);
-    size_t meta_len = r->meta ? r->meta_len : 0;
-    size_t sz = sizeof(duro_centry) + r->key_len + r->val_len + meta_len;
+    size_t val_len = tomb ? 0 : r->val_len;
+    size_t meta_len = !tomb && r->meta ? r->meta_len : 0;
+    size_t sz = sizeof(duro_centry) + r->key_len + val_len + meta_len;
     if (sz > t->lru->budget / 8)
         return NULL;
     duro_centry *e = malloc(sz);
@@ -149,28 +162,85 @@ duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
         return NULL;
     e->table = t;
     e->hash = h;
-    e->version = r->version;
-    e->created_at = r->created_at;
-    e->updated_at = r->updated_at;
-    e->expires_at = r->expires_at;
+    e->version = tomb ? 0 : r->version;
+    e->created_at = tomb ? 0 : r->created_at;
+    e->updated_at = tomb ? 0 : r->updated_at;
+    e->expires_at = tomb ? 0 : r->expires_at;
     e->key_len = (uint32_t)r->key_len;
-    e->val_len = (uint32_t)r->val_len;
+    e->val_len = (uint32_t)val_len;
     e->meta_len = (uint32_t)meta_len;
-    e->enc = r->enc;
+    e->enc = tomb ? 0 : (uint16_t)r->enc;
+    e->flags = 0;
     memcpy(e->data, r->key, r->key_len);
-    if (r->val_len)
-        memcpy(e->data + r->key_len, r->val, r->val_len);
+    if (val_len)
+        memcpy(e->data + r->key_len, r->val, val_len);
     if (meta_len)
-        memcpy(e->data + r->key_len + r->val_len, r->meta, meta_len);
+        memcpy(e->data + r->key_len + val_len, r->meta, meta_len);
     if (t->count >= t->mask + 1)
         grow(t);
     e->hnext = t->buckets[h & t->mask];
     t->buckets[h & t->mask] = e;
     t->count++;
-    lru_push_head(t->lru, e);
-    t->lru->bytes += sz;
     DURO_STAT_ADD(cache_bytes, sz);
     return e;
+}
+
+duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
+{
+    DURO_ASSERT_OWNER(t->lru->owner);
+    uint64_t h = duro_route_hash(r->key, r->key_len);
+    duro_centry *old = find(t, h, r->key, r->key_len);
+    if (old)
+        entry_free(t, old);
+    duro_centry *e = entry_new(t, h, r, 0);
+    if (!e)
+        return NULL;
+    lru_push_head(t->lru, e);
+    t->lru->bytes += duro_centry_size(e);
+    return e;
+}
+
+duro_centry *duro_cache_pin(duro_ctable *t, const duro_crow *r, int tomb)
+{
+    DURO_ASSERT_OWNER(t->lru->owner);
+    uint64_t h = duro_route_hash(r->key, r->key_len);
+    duro_centry *old = find(t, h, r->key, r->key_len);
+    if (old)
+        entry_free(t, old);
+    duro_centry *e = entry_new(t, h, r, tomb);
+    if (!e)
+        return NULL;
+    e->flags = DURO_CE_PINNED | (tomb ? DURO_CE_TOMB : 0);
+    e->lprev = NULL;
+    e->lnext = t->pinned;
+    if (t->pinned)
+        t->pinned->lprev = e;
+    t->pinned = e;
+    t->n_pinned++;
+    t->lru->pinned_bytes += duro_centry_size(e);
+    return e;
+}
+
+void duro_ctable_unpin(duro_ctable *t)
+{
+    DURO_ASSERT_OWNER(t->lru->owner);
+    duro_centry *e;
+    while ((e = t->pinned)) { /* pop the head, then free it or move it to the LRU */
+        if (e->flags & DURO_CE_TOMB) {
+            entry_free(t, e);
+            continue;
+        }
+        t->pinned = e->lnext;
+        if (t->pinned)
+            t->pinned->lprev = NULL;
+        t->n_pinned--;
+        size_t sz = duro_centry_size(e);
+        t->lru->pinned_bytes -= sz;
+        t->lru->bytes += sz;
+        e->flags = 0;
+        lru_push_head(t->lru, e);
+    }
+    assert(t->n_pinned == 0);
 }
 
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len)

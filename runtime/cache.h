@@ -14,6 +14,15 @@
  *
  * Eviction (duro_lru_evict) runs after commits, so every entry it drops is
  * clean. An entry larger than budget/8 is not cached.
+ *
+ * A pinned entry (duro_cache_pin) is a write the commit log holds that the
+ * namespace's SQLite file does not have yet (a deferred write, ns.h): the
+ * cache is the only place a read finds it, so it is never evicted. It sits
+ * on its table's pinned list (through the LRU links) instead of the LRU, and
+ * its bytes count in lru->pinned_bytes, not in lru->bytes. A pinned
+ * tombstone (DURO_CE_TOMB) is a deferred delete: the key is absent.
+ * duro_ctable_unpin() makes every pinned entry an ordinary clean one once its
+ * row is in SQLite (tombstones go).
  */
 #ifndef DURO_CACHE_H
 #define DURO_CACHE_H
@@ -30,6 +39,7 @@ typedef struct duro_lru {
     duro_centry *head, *tail; /* head = most recently used */
     size_t bytes;
     size_t budget;
+    size_t pinned_bytes; /* of pinned entries, on no LRU (not in bytes) */
     int raised; /* this actor's namespaces whose SQLite page cache is raised for an open
                    transaction (runtime/store.c: DURO_TXN_CACHE_*) */
     duro_owner owner; /* the only thread that touches the LRU and its tables */
@@ -44,14 +54,19 @@ struct duro_centry {
     int64_t created_at, updated_at;
     int64_t expires_at; /* 0 = never */
     uint32_t key_len, val_len, meta_len; /* meta_len 0 = no metadata */
-    int enc;
+    uint16_t enc;
+    uint16_t flags; /* DURO_CE_* */
     char data[]; /* key, then value, then metadata */
 };
+
+enum { DURO_CE_PINNED = 1, DURO_CE_TOMB = 2 };
 
 struct duro_ctable {
     duro_centry **buckets;
     size_t mask;
     size_t count;
+    duro_centry *pinned; /* pinned entries, linked through lnext */
+    size_t n_pinned;
     duro_lru *lru;
 };
 
@@ -96,6 +111,16 @@ duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len);
 /* Inserts or replaces the row. Returns the entry, or NULL if it was not cached
  * (too large, or ENOMEM) — any older entry of the key is dropped either way. */
 duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *row);
+
+/* Inserts or replaces the row as a pinned entry (tomb: a pinned tombstone
+ * for row->key; the rest of row is not used). The entry, or NULL if it
+ * could not be (larger than budget/8, or ENOMEM): any older entry of the key
+ * is dropped either way, so the caller must then write the row to SQLite. */
+duro_centry *duro_cache_pin(duro_ctable *t, const duro_crow *row, int tomb);
+
+/* Every pinned entry of t becomes clean (most recently used); tombstones
+ * are dropped. */
+void duro_ctable_unpin(duro_ctable *t);
 
 /* Drops a key if cached. */
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len);

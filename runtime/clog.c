@@ -202,7 +202,8 @@ int duro_clog_empty(duro_clog *l)
     return 0;
 }
 
-int duro_clog_scan(const char *path, duro_clog_fn fn, void *ctx, char *err, size_t errlen)
+int duro_clog_scan(const char *path, uint64_t limit, duro_clog_fn fn, void *ctx, char *err,
+                   size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -226,14 +227,15 @@ int duro_clog_scan(const char *path, duro_clog_fn fn, void *ctx, char *err, size
     uint64_t epoch = get64(hdr + 8);
     unsigned char *buf = NULL;
     size_t cap = 0;
-    uint64_t prev = 0;
+    uint64_t prev = 0, off = HDR;
     for (;;) {
         unsigned char pre[PRE];
         if (fread(pre, 1, PRE, f) != PRE)
             break;
         uint32_t len = get32(pre);
-        if (len < FIXED || len > REC_MAX)
+        if (len < FIXED || len > REC_MAX || off + PRE + len > limit)
             break;
+        off += PRE + len;
         if (len > cap) {
             unsigned char *nb = realloc(buf, len);
             if (!nb) {

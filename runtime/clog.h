@@ -18,7 +18,11 @@
  * lsn stops growing: what follows is older. A
  * CHANGES record's payload is a SQLite changeset (the session extension's:
  * the rows a batch left different, as full images), a DROP record has none:
- * the namespace was deleted. A batch's records go out in one write(2), then
+ * the namespace was deleted. A ROWS record holds a batch's deferred writes
+ * (ns.h): u8 kind | i64 version (the namespace's write counter after the
+ * batch) | the kind's rows, which its replay() reads. A batch's ROWS record
+ * of a namespace precedes its CHANGES record: the rows were written before
+ * anything the session recorded. A batch's records go out in one write(2), then
  * one fdatasync(2) covers every namespace of the batch. A scan stops at the
  * first record that is cut short or fails its checksum: a power loss can
  * only have torn what was not yet synced.
@@ -34,7 +38,7 @@
 #include "common/buf.h"
 #include "runtime/owner.h"
 
-enum { DURO_CLOG_CHANGES = 1, DURO_CLOG_DROP = 2 };
+enum { DURO_CLOG_CHANGES = 1, DURO_CLOG_DROP = 2, DURO_CLOG_ROWS = 3 };
 
 #define DURO_CLOG_AHEAD (8u << 20)
 
@@ -76,10 +80,14 @@ int duro_clog_reset(duro_clog *l);
 int duro_clog_empty(duro_clog *l);
 
 /* Calls fn for each whole record of the file at path, in order, until fn
- * returns nonzero (returned) or the records end. 0 at the end, -1 if the file
- * cannot be read (err). A missing file has no records. */
+ * returns nonzero (returned) or the records end, or the next one would end
+ * past byte `limit` of the file (UINT64_MAX: no limit; a running actor
+ * passes its log's size, since past it lie records of batches that failed).
+ * 0 at the end, -1 if the file cannot be read (err). A missing file has no
+ * records. */
 typedef int (*duro_clog_fn)(void *ctx, uint64_t epoch, uint64_t lsn, int type, const char *ns,
                             size_t ns_len, const void *p, size_t n);
-int duro_clog_scan(const char *path, duro_clog_fn fn, void *ctx, char *err, size_t errlen);
+int duro_clog_scan(const char *path, uint64_t limit, duro_clog_fn fn, void *ctx, char *err,
+                   size_t errlen);
 
 #endif

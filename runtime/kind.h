@@ -119,6 +119,19 @@ typedef struct duro_kind {
      * (whatever --sync says) or its COMMIT returned, so a blob's replaced
      * file can go. NULL if none. */
     void (*txn_end)(duro_ns *ns, int committed);
+    /* Deferred writes (ns.h). defers(op): 1 if op runs over the kind's
+     * deferred rows as they are (its own cache) and may defer its writes;
+     * any other op of any kind finds the namespace settled first. NULL:
+     * none does. */
+    int (*defers)(int op);
+    /* Writes the kind's deferred rows of ns to the open transaction (the
+     * actor began it) and makes them ordinary cached rows. 0, or -1 on a
+     * storage error. */
+    int (*settle)(duro_ns *ns);
+    /* Writes the rows of one of the kind's ROWS records (the bytes after
+     * the header) to ns's open transaction: recovery. DURO_OK or a status
+     * (DURO_INTERNAL: the record is malformed). */
+    int (*replay)(duro_ns *ns, const void *p, size_t n);
     const duro_migration *migrations;
     size_t n_migrations;
 } duro_kind;

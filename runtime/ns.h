@@ -20,9 +20,9 @@
 #include "runtime/owner.h"
 #include "common/names.h"
 
-#define DURO_NS_STMTS 69 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
+#define DURO_NS_STMTS 70 /* kv 0..31, ratelimit 32..34, session 36..43, auth 44..47,
                             resource 48..50, sql 51..54,
-                            blob 55..62, store 63..68 */
+                            blob 55..62, store 63..69 */
 
 /* An open transaction keeps every page it dirtied in SQLite's page cache
  * (1 MiB per namespace otherwise: cache_size=-1024); past it SQLite spills
@@ -63,6 +63,14 @@ struct duro_ns {
     int txn_lost;               /* SQLite rolled the open transaction back by itself */
     int cache_raised;           /* its page cache is DURO_TXN_CACHE_KB until the apply */
     struct sqlite3_session *session; /* records the batch's changes for the log */
+    int in_sql;                 /* the batch's SAVEPOINT (and session) is open */
+    /* deferred writes (see "Deferred writes" below) */
+    int defer_ok;               /* writes may be deferred here (the actor: commit log on) */
+    int deferring;              /* this batch may still defer (no SAVEPOINT yet) */
+    int batch_deferred;         /* this batch deferred a write */
+    unsigned defer_kinds;       /* kinds with deferred rows not yet in SQLite (bit per kind) */
+    duro_buf defer_rec;         /* this batch's ROWS record (clog.h), of one kind */
+    int logged;                 /* the log may hold records of ns its file lacks */
     int txn_failed;             /* an op hit a storage error: roll back */
     const char *txn_why;        /* its cause for the client (duro_why_*), or NULL */
     int flush_failing;          /* write-behind flushes fail (logged once) */
@@ -152,12 +160,46 @@ void duro_ns_rollback(duro_ns *ns); /* ROLLBACK, clears the cache, resets the co
  *   duro_ns_apply          stores the log mark (epoch, lsn: every record of
  *                          ns up to lsn is in the file) and COMMITs the open
  *                          transaction with synchronous=FULL
- * Each returns a duro_status (or nothing). */
+ * Each returns a duro_status (or nothing). duro_ns_batch_begin is
+ * duro_ns_batch_open then duro_ns_batch_sql. */
 int duro_ns_batch_begin(duro_ns *ns);
 int duro_ns_batch_changes(duro_ns *ns, duro_buf *out);
 int duro_ns_batch_release(duro_ns *ns);
 void duro_ns_batch_abort(duro_ns *ns);
 int duro_ns_apply(duro_ns *ns, uint64_t epoch, uint64_t lsn);
+
+/* Deferred writes (docs/architecture.md, "Deferred writes"). In a batch
+ * that has opened no SAVEPOINT yet (ns->deferring), a kind whose op
+ * defers (kind.h: defers) may keep a write's row in memory (pinned in the
+ * cache, cache.h) instead of writing it to SQLite, describing it in the
+ * batch's ROWS record (duro_ns_defer_rec): the log record is what makes it
+ * durable. The kind writes the rows to the open transaction later, when
+ * the actor settles the namespace (kind.h: settle): before its apply,
+ * before any op that does not defer, before a sweep or a write-behind
+ * flush. At recovery the kind's replay() puts a record's rows in.
+ *
+ *   duro_ns_batch_open   a batch starts; nothing in SQLite yet
+ *   duro_ns_batch_sql    the batch opens its SAVEPOINT and session (BEGIN if
+ *                        no transaction is open); from here on it writes to
+ *                        SQLite (the namespace must be settled first)
+ *   duro_ns_txn          BEGIN if no transaction is open (settling, writing
+ *                        a deferred row straight through)
+ *   duro_ns_defer_rec    the batch's ROWS record of kind, its header
+ *                        reserved (u8 kind | i64 version: the actor fills
+ *                        it); NULL if ns is not deferring, the record is
+ *                        another kind's, or out of memory
+ * A batch that deferred a write, or a namespace with deferred rows, is
+ * undone whole by duro_ns_batch_abort (ROLLBACK, cache cleared): the actor
+ * then puts back from the log what earlier batches wrote (ns->logged). */
+void duro_ns_batch_open(duro_ns *ns);
+int duro_ns_batch_sql(duro_ns *ns);
+int duro_ns_txn(duro_ns *ns);
+duro_buf *duro_ns_defer_rec(duro_ns *ns, int kind);
+#define DURO_ROWS_HEADER 9
+
+/* Raises the write counter to the one _duro_meta holds (after a replay of
+ * changesets) if that is higher. DURO_OK or a status. */
+int duro_ns_reload_version(duro_ns *ns);
 
 /* The log mark stored by the last duro_ns_apply (0, 0 if none). DURO_OK or
  * a status. */

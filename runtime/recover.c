@@ -12,13 +12,40 @@
 
 #include "common/log.h"
 #include "runtime/clog.h"
+#include "runtime/kind.h"
 
 #define OPEN_MAX 32 /* namespaces kept open during a replay */
+
+/* Writes a ROWS record (clog.h) to ns's open transaction through its
+ * kind's replay(); the write counter takes the record's if higher. */
+static int replay_rows(duro_ns *ns, const duro_kinds *kinds, const unsigned char *p, size_t n)
+{
+    if (n < DURO_ROWS_HEADER)
+        return DURO_INTERNAL;
+    const duro_kind *ops = duro_kind_get(kinds, p[0]);
+    if (!ops || !ops->replay)
+        return DURO_INTERNAL;
+    uint64_t v = 0;
+    for (int i = 8; i >= 1; i--)
+        v = v << 8 | p[i];
+    int st = duro_ns_txn(ns);
+    if (st == DURO_OK)
+        st = ops->replay(ns, p + DURO_ROWS_HEADER, n - DURO_ROWS_HEADER);
+    if (st == DURO_OK && (int64_t)v > ns->version)
+        ns->version = ns->version_committed = (int64_t)v;
+    return st;
+}
+
+static int replay_one(duro_ns *ns, const duro_kinds *kinds, int type, const void *p, size_t n)
+{
+    return type == DURO_CLOG_ROWS ? replay_rows(ns, kinds, p, n) : duro_ns_replay(ns, p, n);
+}
 
 /* ---- one namespace, while running ---- */
 
 typedef struct one {
     duro_ns *ns;
+    const duro_kinds *kinds;
     uint64_t epoch, mark_epoch, mark_lsn;
     int st;
     char *err;
@@ -38,9 +65,9 @@ static int one_record(void *ctx, uint64_t epoch, uint64_t lsn, int type, const c
         duro_ns_rollback(o->ns);
         return 0;
     }
-    if (type != DURO_CLOG_CHANGES)
+    if (type != DURO_CLOG_CHANGES && type != DURO_CLOG_ROWS)
         return 0;
-    o->st = duro_ns_replay(o->ns, p, n);
+    o->st = replay_one(o->ns, o->kinds, type, p, n);
     if (o->st != DURO_OK) {
         snprintf(o->err, o->errlen, "namespace %s: replaying log record %llu failed: %s",
                  o->ns->name, (unsigned long long)lsn, sqlite3_errmsg(o->ns->db));
@@ -49,16 +76,19 @@ static int one_record(void *ctx, uint64_t epoch, uint64_t lsn, int type, const c
     return 0;
 }
 
-int duro_recover_ns(duro_ns *ns, const char *path, uint64_t epoch, char *err, size_t errlen)
+int duro_recover_ns(duro_ns *ns, const duro_kinds *kinds, const duro_clog *log, char *err,
+                    size_t errlen)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    one o = {.ns = ns, .epoch = epoch, .err = err, .errlen = errlen};
+    one o = {.ns = ns, .kinds = kinds, .epoch = log->epoch, .err = err, .errlen = errlen};
     if ((o.st = duro_ns_mark(ns, &o.mark_epoch, &o.mark_lsn)) != DURO_OK) {
         snprintf(err, errlen, "namespace %s: cannot read its log mark", ns->name);
         return o.st;
     }
-    if (duro_clog_scan(path, one_record, &o, err, errlen) < 0 && o.st == DURO_OK)
+    if (duro_clog_scan(log->path, log->size, one_record, &o, err, errlen) < 0 && o.st == DURO_OK)
         return DURO_IO;
+    if (o.st == DURO_OK && (o.st = duro_ns_reload_version(ns)) != DURO_OK)
+        snprintf(err, errlen, "namespace %s: cannot read its write counter", ns->name);
     return o.st;
 }
 
@@ -72,6 +102,7 @@ typedef struct open_ns {
 
 typedef struct replay {
     const duro_store_config *cfg;
+    const duro_kinds *kinds;
     duro_lru *lru;
     open_ns open[OPEN_MAX];
     size_t n_open;
@@ -87,7 +118,9 @@ static int close_one(replay *r, size_t i, int commit)
 {
     open_ns *o = &r->open[i];
     int st = DURO_OK;
-    if (commit && o->ns->open_txn && (st = duro_ns_apply(o->ns, r->epoch, o->last)) != DURO_OK)
+    if (commit && o->ns->open_txn && (st = duro_ns_reload_version(o->ns)) == DURO_OK)
+        st = duro_ns_apply(o->ns, r->epoch, o->last);
+    if (st != DURO_OK)
         snprintf(r->err, r->errlen, "namespace %s: cannot commit the replayed log: %s",
                  o->ns->name, sqlite3_errmsg(o->ns->db));
     duro_ns_close(o->ns);
@@ -140,7 +173,7 @@ static int all_record(void *ctx, uint64_t epoch, uint64_t lsn, int type, const c
             return 1;
         return 0;
     }
-    if (type != DURO_CLOG_CHANGES)
+    if (type != DURO_CLOG_CHANGES && type != DURO_CLOG_ROWS)
         return 0;
     if (!duro_ns_exists(r->cfg, name, len) && n == 0)
         return 0;
@@ -149,7 +182,7 @@ static int all_record(void *ctx, uint64_t epoch, uint64_t lsn, int type, const c
         return 1;
     if (o->mark_epoch == epoch && lsn <= o->mark_lsn)
         return 0;
-    if ((r->st = duro_ns_replay(o->ns, p, n)) != DURO_OK) {
+    if ((r->st = replay_one(o->ns, r->kinds, type, p, n)) != DURO_OK) {
         snprintf(r->err, r->errlen, "namespace %s: replaying log record %llu failed: %s",
                  o->ns->name, (unsigned long long)lsn, sqlite3_errmsg(o->ns->db));
         return 1;
@@ -165,8 +198,8 @@ static int is_log(const char *name)
     return n > 4 && strcmp(name + n - 4, ".log") == 0 && strspn(name, "0123456789") == n - 4;
 }
 
-int duro_recover_logs(const duro_store_config *cfg, const char *log_dir, uint64_t *records,
-                      char *err, size_t errlen)
+int duro_recover_logs(const duro_store_config *cfg, const duro_kinds *kinds, const char *log_dir,
+                      uint64_t *records, char *err, size_t errlen)
 {
     *records = 0;
     DIR *d = opendir(log_dir);
@@ -177,7 +210,7 @@ int duro_recover_logs(const duro_store_config *cfg, const char *log_dir, uint64_
     duro_lru lru;
     duro_lru_init(&lru, 8u << 20);
     duro_owner_set(&lru.owner);
-    replay r = {.cfg = cfg, .lru = &lru, .err = err, .errlen = errlen};
+    replay r = {.cfg = cfg, .kinds = kinds, .lru = &lru, .err = err, .errlen = errlen};
     char path[4400];
     struct dirent *e;
     int st = DURO_OK;
@@ -199,7 +232,7 @@ int duro_recover_logs(const duro_store_config *cfg, const char *log_dir, uint64_
     for (size_t i = 0; st == DURO_OK && i < n_names; i++) {
         snprintf(path, sizeof path, "%s/%s", log_dir, names[i]);
         r.st = DURO_OK;
-        if (duro_clog_scan(path, all_record, &r, err, errlen) < 0 && r.st == DURO_OK)
+        if (duro_clog_scan(path, UINT64_MAX, all_record, &r, err, errlen) < 0 && r.st == DURO_OK)
             r.st = DURO_IO;
         st = r.st;
         while (r.n_open) {

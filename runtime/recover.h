@@ -24,15 +24,21 @@
 
 #include "runtime/ns.h"
 
+struct duro_kinds;
+struct duro_clog;
+
 /* Replays and removes every <data>/log/<n>.log. DURO_OK, or a status with a
  * message in err (the server must not start: the logs stay). *records gets
- * how many records were applied (skipped ones not counted). */
-int duro_recover_logs(const duro_store_config *cfg, const char *log_dir, uint64_t *records,
-                      char *err, size_t errlen);
+ * how many records were applied (skipped ones not counted). ROWS records
+ * go to their kind's replay() in kinds. */
+int duro_recover_logs(const duro_store_config *cfg, const struct duro_kinds *kinds,
+                      const char *log_dir, uint64_t *records, char *err, size_t errlen);
 
-/* Replays the records of ns in the log at path (of epoch `epoch`) that are
- * beyond ns's mark, into ns's open transaction (opening one). DURO_OK or a
- * status with a message in err. */
-int duro_recover_ns(duro_ns *ns, const char *path, uint64_t epoch, char *err, size_t errlen);
+/* Replays the records of ns in the running actor's log (its whole records
+ * only: up to log->size) that are beyond ns's mark, into ns's open transaction (opening one). DURO_OK or a
+ * status with a message in err. Afterwards ns's write counter is the
+ * highest the file or the records know. */
+int duro_recover_ns(duro_ns *ns, const struct duro_kinds *kinds, const struct duro_clog *log,
+                    char *err, size_t errlen);
 
 #endif

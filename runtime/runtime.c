@@ -155,7 +155,7 @@ int duro_runtime_open(const duro_runtime_config *cfg, duro_runtime **out, char *
     char log_dir[4096];
     snprintf(log_dir, sizeof log_dir, "%s/log", rt->data_dir);
     uint64_t replayed = 0;
-    if ((st = duro_recover_logs(&store, log_dir, &replayed, err, errlen)) != DURO_OK)
+    if ((st = duro_recover_logs(&store, cfg->kinds, log_dir, &replayed, err, errlen)) != DURO_OK)
         goto fail;
     if (replayed) {
         duro_log_info("replayed %llu commit log record(s) into the namespace files",

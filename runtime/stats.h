@@ -33,6 +33,8 @@ struct duro_stats {
     uint64_t log_bytes;
     uint64_t applies;           /* open transactions committed to namespace files */
     uint64_t log_replayed;      /* log records replayed into the files at start */
+    uint64_t deferred;          /* writes kept in memory until a settle (ns.h) */
+    uint64_t settles;           /* namespaces whose deferred rows went to SQLite */
 };
 
 /* Upper bounds (µs) of the commit duration histogram. */

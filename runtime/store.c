@@ -18,6 +18,7 @@
  */
 #include "runtime/ns.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -34,7 +35,7 @@
 
 
 static void session_end(duro_ns *ns);
-static int store_version(duro_ns *ns);
+static int store_version(duro_ns *ns, int always);
 
 enum {
     ST_SET_VERSION = 63,
@@ -43,6 +44,7 @@ enum {
     ST_SAVEPOINT,
     ST_RELEASE,
     ST_ROLLBACK_TO,
+    ST_GET_VERSION,
 };
 
 /* WAL pages before an automatic checkpoint (SQLite's default is 1000). A
@@ -592,6 +594,7 @@ void duro_ns_close(duro_ns *ns)
         return;
     DURO_ASSERT_OWNER(ns->owner);
     session_end(ns);
+    duro_buf_free(&ns->defer_rec);
     if (ns->cache_raised && ns->cache.lru)
         ns->cache.lru->raised--;
     for (int i = 0; i < DURO_NS_STMTS; i++)
@@ -637,7 +640,7 @@ int duro_ns_begin(duro_ns *ns)
 int duro_ns_commit(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    int st = store_version(ns);
+    int st = store_version(ns, 0);
     if (st != DURO_OK)
         return st;
     int rc = exec(ns->db, "COMMIT");
@@ -689,17 +692,41 @@ static void cache_raise(duro_ns *ns, int raise)
     lru->raised += raise ? 1 : -1;
 }
 
-int duro_ns_batch_begin(duro_ns *ns)
+int duro_ns_txn(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    if (!ns->open_txn) {
-        int rc = exec(ns->db, "BEGIN");
-        if (rc != SQLITE_OK)
-            return duro_status_from_db(ns->db, rc, NULL);
-        ns->open_txn = 1;
-        if (!ns->ghost)
-            cache_raise(ns, 1);
-    }
+    if (ns->open_txn)
+        return DURO_OK;
+    int rc = exec(ns->db, "BEGIN");
+    if (rc != SQLITE_OK)
+        return duro_status_from_db(ns->db, rc, NULL);
+    ns->open_txn = 1;
+    if (!ns->ghost)
+        cache_raise(ns, 1);
+    return DURO_OK;
+}
+
+void duro_ns_batch_open(duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    ns->commit_now = 0;
+    ns->txn_lost = 0;
+    ns->in_sql = 0;
+    ns->deferring = ns->defer_ok;
+    ns->batch_deferred = 0;
+    ns->defer_rec.len = 0;
+}
+
+int duro_ns_batch_sql(duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    assert(!ns->defer_kinds); /* settled first: what the session records follows it */
+    ns->deferring = 0;
+    if (ns->in_sql)
+        return DURO_OK;
+    int st = duro_ns_txn(ns);
+    if (st != DURO_OK)
+        return st;
     int rc = control(ns, ST_SAVEPOINT, "SAVEPOINT duro_batch");
     if (rc != SQLITE_OK)
         return duro_status_from_db(ns->db, rc, NULL);
@@ -716,14 +743,53 @@ int duro_ns_batch_begin(duro_ns *ns)
         control(ns, ST_RELEASE, "RELEASE duro_batch");
         return DURO_NOMEM;
     }
-    ns->commit_now = 0;
-    ns->txn_lost = 0;
+    ns->in_sql = 1;
     return DURO_OK;
 }
 
-static int store_version(duro_ns *ns)
+int duro_ns_batch_begin(duro_ns *ns)
 {
-    if (ns->version == ns->version_committed)
+    duro_ns_batch_open(ns);
+    return duro_ns_batch_sql(ns);
+}
+
+duro_buf *duro_ns_defer_rec(duro_ns *ns, int kind)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    if (!ns->deferring)
+        return NULL;
+    if (!ns->defer_rec.len) {
+        unsigned char h[DURO_ROWS_HEADER] = {(unsigned char)kind};
+        if (duro_buf_append(&ns->defer_rec, h, sizeof h) != 0)
+            return NULL;
+    } else if ((unsigned char)ns->defer_rec.data[0] != kind) {
+        return NULL;
+    }
+    return &ns->defer_rec;
+}
+
+int duro_ns_reload_version(duro_ns *ns)
+{
+    DURO_ASSERT_OWNER(ns->owner);
+    sqlite3_stmt *st =
+        duro_ns_stmt(ns, ST_GET_VERSION, "SELECT value FROM _duro_meta WHERE name='version'");
+    if (!st)
+        return DURO_INTERNAL;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        if (v > ns->version)
+            ns->version = ns->version_committed = v;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? DURO_OK : duro_status_from_db(ns->db, rc, NULL);
+}
+
+/* Stores the write counter in _duro_meta: always, or only if this batch
+ * moved it. */
+static int store_version(duro_ns *ns, int always)
+{
+    if (!always && ns->version == ns->version_committed)
         return DURO_OK;
     sqlite3_stmt *st =
         duro_ns_stmt(ns, ST_SET_VERSION, "UPDATE _duro_meta SET value=? WHERE name='version'");
@@ -738,7 +804,7 @@ static int store_version(duro_ns *ns)
 int duro_ns_batch_changes(duro_ns *ns, duro_buf *out)
 {
     DURO_ASSERT_OWNER(ns->owner);
-    int st = store_version(ns);
+    int st = store_version(ns, 0);
     if (st != DURO_OK)
         return st;
     if (!ns->session || sqlite3session_isempty(ns->session))
@@ -759,9 +825,15 @@ int duro_ns_batch_release(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
     session_end(ns);
-    int rc = control(ns, ST_RELEASE, "RELEASE duro_batch");
-    if (rc != SQLITE_OK)
-        return duro_status_from_db(ns->db, rc, NULL);
+    if (ns->in_sql) {
+        int rc = control(ns, ST_RELEASE, "RELEASE duro_batch");
+        if (rc != SQLITE_OK)
+            return duro_status_from_db(ns->db, rc, NULL);
+    }
+    ns->in_sql = 0;
+    ns->deferring = 0;
+    ns->batch_deferred = 0;
+    ns->defer_rec.len = 0;
     ns->version_committed = ns->version;
     return DURO_OK;
 }
@@ -770,7 +842,14 @@ void duro_ns_batch_abort(duro_ns *ns)
 {
     DURO_ASSERT_OWNER(ns->owner);
     session_end(ns);
-    if (!sqlite3_get_autocommit(ns->db)) {
+    if (ns->batch_deferred || ns->defer_kinds) {
+        /* rows only the cache held go with it: undo the whole open
+         * transaction (the actor puts back what the log holds) */
+        if (!sqlite3_get_autocommit(ns->db))
+            exec(ns->db, "ROLLBACK");
+        ns->open_txn = 0;
+        ns->defer_kinds = 0;
+    } else if (ns->in_sql && !sqlite3_get_autocommit(ns->db)) {
         control(ns, ST_ROLLBACK_TO, "ROLLBACK TO duro_batch");
         control(ns, ST_RELEASE, "RELEASE duro_batch");
     }
@@ -779,6 +858,10 @@ void duro_ns_batch_abort(duro_ns *ns)
     duro_ctable_clear(&ns->cache);
     ns->version = ns->version_committed;
     ns->notes.len = 0;
+    ns->in_sql = 0;
+    ns->deferring = 0;
+    ns->batch_deferred = 0;
+    ns->defer_rec.len = 0;
 }
 
 int duro_ns_apply(duro_ns *ns, uint64_t epoch, uint64_t lsn)
@@ -789,6 +872,13 @@ int duro_ns_apply(duro_ns *ns, uint64_t epoch, uint64_t lsn)
     if (ns->readonly) { /* opened read-only: nothing can have been written */
         duro_ns_rollback(ns);
         return DURO_OK;
+    }
+    assert(!ns->defer_kinds); /* settled first */
+    int vst = store_version(ns, 1);
+    if (vst != DURO_OK) {
+        if (sqlite3_get_autocommit(ns->db))
+            ns->open_txn = 0;
+        return vst;
     }
     sqlite3_stmt *st = duro_ns_stmt(
         ns, ST_SET_MARK,
@@ -808,6 +898,7 @@ int duro_ns_apply(duro_ns *ns, uint64_t epoch, uint64_t lsn)
         return status;
     }
     ns->open_txn = 0;
+    ns->logged = 0;
     cache_raise(ns, 0);
     return DURO_OK;
 }
@@ -873,4 +964,7 @@ void duro_ns_rollback(duro_ns *ns)
     ns->version = ns->version_committed;
     ns->notes.len = 0;
     ns->open_txn = 0;
+    ns->defer_kinds = 0;
+    ns->batch_deferred = 0;
+    ns->defer_rec.len = 0;
 }

@@ -242,6 +242,12 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
     rc |= counter(o, "duro_log_replayed_total",
                   "Commit-log records replayed into namespace files at start.",
                   DURO_STAT_GET(log_replayed));
+    rc |= counter(o, "duro_log_deferred_total",
+                  "Writes acknowledged from the commit log, their rows kept in memory until a settle.",
+                  DURO_STAT_GET(deferred));
+    rc |= counter(o, "duro_log_settles_total",
+                  "Times a namespace's deferred rows were written to its SQLite transaction.",
+                  DURO_STAT_GET(settles));
     rc |= counter(o, "duro_cache_hits_total", "Reads answered from the value cache.",
                   DURO_STAT_GET(cache_hits));
     rc |= counter(o, "duro_cache_misses_total", "Reads that went to SQLite.",

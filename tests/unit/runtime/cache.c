@@ -146,4 +146,84 @@ TEST(table_grows_and_finds_everything)
     duro_ctable_destroy(&t);
 }
 
+/* Deferred writes: pinned entries and tombstones are never evicted, count
+ * apart from the LRU's bytes, replace and are replaced by ordinary entries,
+ * and unpin into clean ones (tombstones go). */
+TEST(pinned_entries_stay_until_unpinned)
+{
+    duro_lru lru;
+    duro_ctable t;
+    size_t one = sizeof(duro_centry) + 8;
+    duro_lru_init(&lru, 10 * one);
+    duro_ctable_init(&t, &lru);
+    char key[16];
+    for (int i = 0; i < 30; i++) { /* three times the budget */
+        snprintf(key, sizeof key, "p%04d", i);
+        duro_crow r = row(key, "123", i);
+        ASSERT(duro_cache_pin(&t, &r, 0) != NULL);
+    }
+    duro_crow gone = row("t0000", "", 0);
+    duro_centry *tomb = duro_cache_pin(&t, &gone, 1);
+    ASSERT(tomb != NULL);
+    ASSERT(tomb->flags & DURO_CE_TOMB);
+    ASSERT_EQ(tomb->val_len, 0);
+    ASSERT_EQ(t.n_pinned, 31);
+    ASSERT_EQ(lru.bytes, 0);
+    ASSERT_EQ(lru.pinned_bytes, 30 * one + sizeof(duro_centry) + 5);
+    for (int i = 0; i < 5; i++) { /* clean ones beside them */
+        snprintf(key, sizeof key, "c%04d", i);
+        duro_crow r = row(key, "123", 100 + i);
+        duro_cache_put(&t, &r);
+    }
+    ASSERT_EQ(duro_lru_evict(&lru), 0); /* the clean ones fit; pinned bytes do not count */
+    duro_centry *e = duro_cache_get(&t, "p0007", 5);
+    ASSERT(e && (e->flags & DURO_CE_PINNED));
+    ASSERT(lru.head != e); /* a hit on a pinned entry leaves the LRU alone */
+    /* a clean write over a pinned key replaces it (and the other way round) */
+    duro_crow over = row("p0001", "456", 50);
+    ASSERT(duro_cache_put(&t, &over) != NULL);
+    ASSERT_EQ(t.n_pinned, 30);
+    duro_crow repin = row("c0000", "789", 51);
+    ASSERT(duro_cache_pin(&t, &repin, 0) != NULL);
+    ASSERT_EQ(t.n_pinned, 31);
+    duro_cache_del(&t, "p0002", 5);
+    ASSERT_EQ(t.n_pinned, 30);
+    size_t pinned = 0;
+    for (duro_centry *p = t.pinned; p; p = p->lnext)
+        pinned++;
+    ASSERT_EQ(pinned, 30);
+    duro_ctable_unpin(&t);
+    ASSERT_EQ(t.n_pinned, 0);
+    ASSERT(t.pinned == NULL);
+    ASSERT_EQ(lru.pinned_bytes, 0);
+    ASSERT(duro_cache_get(&t, "t0000", 5) == NULL); /* the tombstone went */
+    e = duro_cache_get(&t, "c0000", 5);
+    ASSERT(e && e->flags == 0 && e->version == 51);
+    ASSERT(duro_lru_evict(&lru) > 0); /* clean now: the budget holds again */
+    ASSERT(lru.bytes <= lru.budget);
+    duro_ctable_destroy(&t);
+    ASSERT_EQ(lru.bytes, 0);
+}
+
+/* A pinned entry larger than budget/8 is refused like any other (the
+ * caller writes it to SQLite), dropping the key's older entry. */
+TEST(too_large_pinned_entries_are_refused)
+{
+    duro_lru lru;
+    duro_ctable t;
+    duro_lru_init(&lru, 800);
+    duro_ctable_init(&t, &lru);
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    duro_crow small = row("k", "1", 1);
+    ASSERT(duro_cache_pin(&t, &small, 0) != NULL);
+    duro_crow r = row("k", big, 2);
+    ASSERT(duro_cache_pin(&t, &r, 0) == NULL);
+    ASSERT(duro_cache_get(&t, "k", 1) == NULL);
+    ASSERT_EQ(t.n_pinned, 0);
+    ASSERT_EQ(lru.pinned_bytes, 0);
+    duro_ctable_destroy(&t);
+}
+
 TEST_MAIN()
