@@ -85,11 +85,14 @@ void duro_kv_req_free(duro_kv_req *r)
     if (!r)
         return;
     for (size_t i = 0; i < r->n; i++) {
-        free(r->items[i].key);
-        free(r->items[i].val);
+        if (!r->inline_one) {
+            free(r->items[i].key);
+            free(r->items[i].val);
+        }
         free(r->items[i].meta);
     }
-    free(r->items);
+    if (!r->inline_one)
+        free(r->items);
     duro_kv_bound *b[] = {&r->list.prefix, &r->list.start, &r->list.start_after, &r->list.end,
                           &r->list.cursor};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)

@@ -79,6 +79,11 @@ typedef struct duro_kv_list {
 typedef struct duro_kv_req {
     duro_kv_item *items; /* GET/PUT/DELETE: one; batches: n; LIST/CLEAR: none */
     size_t n;
+    /* A request of duro_kv_req_one(): items is &one, and one's key and value
+     * live in the same allocation as the request (one malloc per request on
+     * the fast paths instead of three). */
+    int inline_one;
+    duro_kv_item one;
     int64_t if_match;    /* required version, or -1 */
     int if_none_match;   /* 1: create only */
     int with_meta;       /* GET ?meta=1 */

@@ -10,6 +10,7 @@
  */
 #include "objects/kv_req.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,7 @@ duro_kv_req *duro_kv_req_new(int op)
 
 static duro_kv_item *add_item(duro_kv_req *r)
 {
+    assert(!r->inline_one);
     duro_kv_item *items = realloc(r->items, (r->n + 1) * sizeof *items);
     if (!items)
         return NULL;
@@ -119,6 +121,32 @@ static char *dup_bytes(const char *s, size_t n)
         p[n] = '\0';
     }
     return p;
+}
+
+int duro_kv_req_one(int op, const char *key, size_t len, size_t val_cap, duro_kv_req **out,
+                    char *err, size_t errlen)
+{
+    const char *why;
+    *out = NULL;
+    if (duro_key_valid(key, len, &why) != 0)
+        return fail(err, errlen, DURO_BAD_REQUEST, "invalid key: %s", why);
+    duro_kv_req *r = calloc(1, sizeof *r + len + 1 + val_cap);
+    if (!r)
+        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
+    (void)op;
+    r->if_match = -1;
+    r->list.limit = DURO_KV_LIST_DEFAULT;
+    r->inline_one = 1;
+    r->items = &r->one;
+    r->n = 1;
+    char *mem = (char *)(r + 1);
+    memcpy(mem, key, len); /* calloc: NUL-terminated */
+    r->one.key = mem;
+    r->one.key_len = len;
+    if (val_cap)
+        r->one.val = mem + len + 1;
+    *out = r;
+    return DURO_OK;
 }
 
 int duro_kv_add_key(duro_kv_req *r, const char *key, size_t len, char *err, size_t errlen)
@@ -662,14 +690,10 @@ static int get_fast(const duro_args *a, duro_kv_req **out, char *err, size_t err
     }
     if (!key)
         return 1;
-    duro_kv_req *r = duro_kv_req_new(DURO_KV_GET);
-    if (!r)
-        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
-    int st = duro_kv_add_key(r, key, key_len, err, errlen);
-    if (st != DURO_OK) {
-        duro_kv_req_free(r);
+    duro_kv_req *r;
+    int st = duro_kv_req_one(DURO_KV_GET, key, key_len, 0, &r, err, errlen);
+    if (st != DURO_OK)
         return st;
-    }
     r->with_meta = meta;
     *out = r;
     return DURO_OK;
@@ -706,17 +730,11 @@ static int put_fast(const duro_args *a, duro_kv_req **out, char *err, size_t err
     size_t hl = val->sl < 32 ? 1 : val->sl < 256 ? 2 : val->sl < 65536 ? 3 : 5;
     if (hl + val->sl > a->lim->max_value_bytes)
         return 1; /* the general path says how large */
-    duro_kv_req *r = duro_kv_req_new(DURO_KV_PUT);
-    if (!r)
-        return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
-    int st = duro_kv_add_key(r, key->s, key->sl, err, errlen);
-    char *v = st == DURO_OK ? malloc(hl + val->sl) : NULL;
-    if (st == DURO_OK && !v)
-        st = fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
-    if (st != DURO_OK) {
-        duro_kv_req_free(r);
+    duro_kv_req *r;
+    int st = duro_kv_req_one(DURO_KV_PUT, key->s, key->sl, hl + val->sl, &r, err, errlen);
+    if (st != DURO_OK)
         return st;
-    }
+    char *v = r->items[0].val;
     unsigned char *h = (unsigned char *)v;
     size_t n = val->sl;
     if (hl == 1) {
@@ -734,7 +752,6 @@ static int put_fast(const duro_args *a, duro_kv_req **out, char *err, size_t err
             h[1 + i] = (unsigned char)(n >> (24 - 8 * i));
     }
     memcpy(v + hl, val->s, n);
-    r->items[0].val = v;
     r->items[0].val_len = hl + n;
     r->items[0].enc = DURO_ENC_MSGPACK;
     r->items[0].ttl_ms = (int64_t)ttl;

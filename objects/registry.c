@@ -184,7 +184,7 @@ int duro_registry_db_open(const char *path, duro_registry_db **out, char *err, s
         return DURO_NOMEM;
     }
     static const char *const pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                                          "PRAGMA cache_size=-16384", /* 16 MiB */
+                                          "PRAGMA cache_size=-4096", /* 4 MiB */
                                           "PRAGMA temp_store=MEMORY", NULL};
     int st = duro_sql_open(path, pragmas, &db->db, NULL, err, errlen);
     if (st == DURO_OK && (st = duro_registry_db_sql(db, SCHEMA)) != DURO_OK)

@@ -8,6 +8,9 @@
 #include "runtime/route.h"
 #include "runtime/stats.h"
 
+_Static_assert(sizeof(void *) != 8 || sizeof(duro_centry) == 72,
+               "a cache entry's header is 72 bytes on 64-bit targets (cache.h)");
+
 void duro_lru_init(duro_lru *lru, size_t budget)
 {
     lru->head = lru->tail = NULL;
@@ -15,7 +18,50 @@ void duro_lru_init(duro_lru *lru, size_t budget)
     lru->pinned_bytes = 0;
     lru->raised = 0;
     lru->budget = budget;
+    lru->tables = NULL;
+    lru->free_slots = NULL;
+    lru->n_slots = lru->cap_slots = lru->n_free = 0;
     duro_owner_set(&lru->owner);
+}
+
+/* A slot of lru->tables for t. 0, or -1 on ENOMEM. */
+static int slot_take(duro_lru *lru, duro_ctable *t)
+{
+    if (lru->n_free) {
+        t->slot = lru->free_slots[--lru->n_free];
+    } else {
+        if (lru->n_slots == UINT32_MAX)
+            return -1;
+        if (lru->n_slots == lru->cap_slots) {
+            uint32_t cap = lru->cap_slots ? lru->cap_slots * 2 : 16;
+            duro_ctable **tables = realloc(lru->tables, cap * sizeof *tables);
+            if (!tables)
+                return -1;
+            lru->tables = tables;
+            uint32_t *free_slots = realloc(lru->free_slots, cap * sizeof *free_slots);
+            if (!free_slots)
+                return -1;
+            lru->free_slots = free_slots;
+            lru->cap_slots = cap;
+        }
+        t->slot = lru->n_slots++;
+    }
+    lru->tables[t->slot] = t;
+    return 0;
+}
+
+/* Gives t's slot back; the last table's frees both arrays. */
+static void slot_give(duro_lru *lru, duro_ctable *t)
+{
+    lru->tables[t->slot] = NULL;
+    lru->free_slots[lru->n_free++] = t->slot;
+    if (lru->n_free == lru->n_slots) {
+        free(lru->tables);
+        free(lru->free_slots);
+        lru->tables = NULL;
+        lru->free_slots = NULL;
+        lru->n_slots = lru->cap_slots = lru->n_free = 0;
+    }
 }
 
 static void lru_unlink(duro_lru *lru, duro_centry *e)
@@ -73,7 +119,7 @@ size_t duro_lru_evict(duro_lru *lru)
     DURO_ASSERT_OWNER(lru->owner);
     size_t n = 0;
     while (lru->bytes > lru->budget && lru->tail) {
-        entry_free(lru->tail->table, lru->tail);
+        entry_free(lru->tables[lru->tail->table], lru->tail);
         n++;
     }
     if (n)
@@ -90,7 +136,14 @@ int duro_ctable_init(duro_ctable *t, duro_lru *lru)
     t->n_pinned = 0;
     t->lru = lru;
     t->buckets = calloc(t->mask + 1, sizeof *t->buckets);
-    return t->buckets ? 0 : -1;
+    if (!t->buckets)
+        return -1;
+    if (slot_take(lru, t) != 0) {
+        free(t->buckets);
+        t->buckets = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 void duro_ctable_clear(duro_ctable *t)
@@ -108,9 +161,10 @@ void duro_ctable_destroy(duro_ctable *t)
     duro_ctable_clear(t);
     free(t->buckets);
     t->buckets = NULL;
+    slot_give(t->lru, t);
 }
 
-static duro_centry *find(duro_ctable *t, uint64_t h, const char *key, size_t key_len)
+static duro_centry *find(duro_ctable *t, uint32_t h, const char *key, size_t key_len)
 {
     for (duro_centry *e = t->buckets[h & t->mask]; e; e = e->hnext)
         if (e->hash == h && e->key_len == key_len && memcmp(e->data, key, key_len) == 0)
@@ -121,7 +175,7 @@ static duro_centry *find(duro_ctable *t, uint64_t h, const char *key, size_t key
 duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len)
 {
     DURO_ASSERT_OWNER(t->lru->owner);
-    duro_centry *e = find(t, duro_route_hash(key, key_len), key, key_len);
+    duro_centry *e = find(t, (uint32_t)duro_route_hash(key, key_len), key, key_len);
     if (e && e != t->lru->head && !(e->flags & DURO_CE_PINNED)) {
         lru_unlink(t->lru, e);
         lru_push_head(t->lru, e);
@@ -150,26 +204,27 @@ static void grow(duro_ctable *t)
 }
 
 /* A new entry of row r (not linked anywhere), or NULL. */
-static duro_centry *entry_new(duro_ctable *t, uint64_t h, const duro_crow *r, int tomb)
+static duro_centry *entry_new(duro_ctable *t, uint32_t h, const duro_crow *r, int tomb)
 {
     size_t val_len = tomb ? 0 : r->val_len;
     size_t meta_len = !tomb && r->meta ? r->meta_len : 0;
     size_t sz = sizeof(duro_centry) + r->key_len + val_len + meta_len;
-    if (sz > t->lru->budget / 8)
+    if (sz > t->lru->budget / 8 || val_len > DURO_CENTRY_VAL_MAX || r->key_len > UINT16_MAX ||
+        meta_len > UINT16_MAX)
         return NULL;
     duro_centry *e = malloc(sz);
     if (!e)
         return NULL;
-    e->table = t;
+    e->table = t->slot;
     e->hash = h;
     e->version = tomb ? 0 : r->version;
     e->created_at = tomb ? 0 : r->created_at;
     e->updated_at = tomb ? 0 : r->updated_at;
     e->expires_at = tomb ? 0 : r->expires_at;
-    e->key_len = (uint32_t)r->key_len;
-    e->val_len = (uint32_t)val_len;
-    e->meta_len = (uint32_t)meta_len;
-    e->enc = tomb ? 0 : (uint16_t)r->enc;
+    e->key_len = (uint16_t)r->key_len;
+    e->val_len = (uint32_t)val_len & DURO_CENTRY_VAL_MAX;
+    e->meta_len = (uint16_t)meta_len;
+    e->enc = tomb ? 0u : (unsigned)r->enc & 3u;
     e->flags = 0;
     memcpy(e->data, r->key, r->key_len);
     if (val_len)
@@ -188,7 +243,7 @@ static duro_centry *entry_new(duro_ctable *t, uint64_t h, const duro_crow *r, in
 duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
 {
     DURO_ASSERT_OWNER(t->lru->owner);
-    uint64_t h = duro_route_hash(r->key, r->key_len);
+    uint32_t h = (uint32_t)duro_route_hash(r->key, r->key_len);
     duro_centry *old = find(t, h, r->key, r->key_len);
     if (old)
         entry_free(t, old);
@@ -203,7 +258,7 @@ duro_centry *duro_cache_put(duro_ctable *t, const duro_crow *r)
 duro_centry *duro_cache_pin(duro_ctable *t, const duro_crow *r, int tomb)
 {
     DURO_ASSERT_OWNER(t->lru->owner);
-    uint64_t h = duro_route_hash(r->key, r->key_len);
+    uint32_t h = (uint32_t)duro_route_hash(r->key, r->key_len);
     duro_centry *old = find(t, h, r->key, r->key_len);
     if (old)
         entry_free(t, old);
@@ -246,7 +301,7 @@ void duro_ctable_unpin(duro_ctable *t)
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len)
 {
     DURO_ASSERT_OWNER(t->lru->owner);
-    duro_centry *e = find(t, duro_route_hash(key, key_len), key, key_len);
+    duro_centry *e = find(t, (uint32_t)duro_route_hash(key, key_len), key, key_len);
     if (e)
         entry_free(t, e);
 }

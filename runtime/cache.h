@@ -43,21 +43,32 @@ typedef struct duro_lru {
     int raised; /* this actor's namespaces whose SQLite page cache is raised for an open
                    transaction (runtime/store.c: DURO_TXN_CACHE_*) */
     duro_owner owner; /* the only thread that touches the LRU and its tables */
+    /* The tables on this LRU by slot (an entry names its table by slot, 4
+     * bytes instead of a pointer); free slots are stacked in free_slots. Both
+     * arrays are freed when the last table is destroyed. */
+    duro_ctable **tables;
+    uint32_t *free_slots;
+    uint32_t n_slots, cap_slots, n_free;
 } duro_lru;
 
+/* 72 bytes before the data: with a 7-byte key and a 100-byte value an entry
+ * is one 192-byte malloc chunk (docs/limits.md, "value cache"). */
 struct duro_centry {
     duro_centry *hnext;
     duro_centry *lprev, *lnext;
-    duro_ctable *table;
-    uint64_t hash;
     int64_t version;
     int64_t created_at, updated_at;
     int64_t expires_at; /* 0 = never */
-    uint32_t key_len, val_len, meta_len; /* meta_len 0 = no metadata */
-    uint16_t enc;
-    uint16_t flags; /* DURO_CE_* */
+    uint32_t hash;      /* the key's duro_route_hash, low 32 bits */
+    uint32_t table;     /* its table's slot in lru->tables */
+    uint32_t val_len : 28, enc : 2, flags : 2; /* flags: DURO_CE_* */
+    uint16_t key_len, meta_len; /* meta_len 0 = no metadata */
     char data[]; /* key, then value, then metadata */
 };
+
+/* The largest value a cache entry holds (val_len's 28 bits); a larger row is
+ * not cached. */
+#define DURO_CENTRY_VAL_MAX ((1u << 28) - 1)
 
 enum { DURO_CE_PINNED = 1, DURO_CE_TOMB = 2 };
 
@@ -68,6 +79,7 @@ struct duro_ctable {
     duro_centry *pinned; /* pinned entries, linked through lnext */
     size_t n_pinned;
     duro_lru *lru;
+    uint32_t slot; /* in lru->tables; the table's address must not change */
 };
 
 /* A row as given to duro_cache_put (all pointers are copied). */
@@ -99,6 +111,7 @@ void duro_lru_init(duro_lru *lru, size_t budget);
 /* Evicts least recently used entries until the budget holds. Returns how many. */
 size_t duro_lru_evict(duro_lru *lru);
 
+/* 0, or -1 on ENOMEM. t must stay at its address until duro_ctable_destroy(). */
 int duro_ctable_init(duro_ctable *t, duro_lru *lru);
 /* Frees every entry of t (the table stays usable). */
 void duro_ctable_clear(duro_ctable *t);

@@ -8,6 +8,8 @@
 
 #include "test.h"
 
+#define DURO_KEY_TEST 2048 /* DURO_KEY_MAX */
+
 static duro_crow row(const char *key, const char *val, int64_t version)
 {
     return (duro_crow){key, strlen(key), val, strlen(val), 0, NULL, 0, version, 1, 2, 0};
@@ -143,6 +145,84 @@ TEST(table_grows_and_finds_everything)
         ASSERT(e != NULL);
         ASSERT_EQ(e->version, i);
     }
+    duro_ctable_destroy(&t);
+}
+
+/* Entries name their table by a slot of the LRU: tables that come and go
+ * (namespaces opening and closing) reuse slots, eviction finds the right
+ * table through them, and the last table's destroy frees the slot arrays. */
+TEST(tables_come_and_go_on_one_lru)
+{
+    duro_lru lru;
+    duro_ctable t[40];
+    size_t one = sizeof(duro_centry) + 4; /* "kNN" + "1" */
+    duro_lru_init(&lru, 40 * one);
+    for (int i = 0; i < 40; i++) {
+        ASSERT_EQ(duro_ctable_init(&t[i], &lru), 0);
+        char key[8];
+        snprintf(key, sizeof key, "k%02d", i);
+        duro_crow r = row(key, "1", i);
+        ASSERT(duro_cache_put(&t[i], &r) != NULL);
+    }
+    ASSERT(lru.n_slots == 40 && lru.cap_slots >= 40);
+    for (int i = 0; i < 40; i += 2) /* every other one closes */
+        duro_ctable_destroy(&t[i]);
+    ASSERT_EQ(lru.n_free, 20);
+    ASSERT_EQ(lru.bytes, 20 * one);
+    for (int i = 0; i < 40; i += 2) { /* and opens again, in a freed slot */
+        ASSERT_EQ(duro_ctable_init(&t[i], &lru), 0);
+        ASSERT(t[i].slot < 40);
+        ASSERT(lru.tables[t[i].slot] == &t[i]);
+        char key[8];
+        snprintf(key, sizeof key, "n%02d", i);
+        duro_crow r = row(key, "1", 100 + i);
+        ASSERT(duro_cache_put(&t[i], &r) != NULL);
+    }
+    ASSERT_EQ(lru.n_slots, 40); /* no new slot was needed */
+    ASSERT_EQ(lru.n_free, 0);
+    lru.budget = 10 * one; /* the 30 least recently used go, each from its own table */
+    ASSERT_EQ(duro_lru_evict(&lru), 30);
+    size_t left = 0;
+    for (int i = 0; i < 40; i++)
+        left += t[i].count;
+    ASSERT_EQ(left, 10);
+    for (int i = 20; i < 40; i += 2) /* the ten put last: n20..n38 of reopened tables */
+        ASSERT(duro_cache_get(&t[i], (char[]){'n', (char)('0' + i / 10), (char)('0' + i % 10)},
+                              3) != NULL);
+    for (int i = 0; i < 40; i++)
+        duro_ctable_destroy(&t[i]);
+    ASSERT(lru.tables == NULL && lru.free_slots == NULL);
+    ASSERT_EQ(lru.n_slots, 0);
+    ASSERT_EQ(lru.bytes, 0);
+}
+
+/* The header's fields keep what they are given, up to their widths; a value
+ * wider than 28 bits of length is not cached. */
+TEST(entry_fields_round_trip)
+{
+    duro_lru lru;
+    duro_ctable t;
+    duro_lru_init(&lru, (size_t)1 << 40); /* budget/8 is no bound here */
+    duro_ctable_init(&t, &lru);
+    char key[DURO_KEY_TEST];
+    memset(key, 'k', sizeof key);
+    char meta[300];
+    memset(meta, 'm', sizeof meta);
+    duro_crow r = {key, sizeof key, "\x81\xa1" "a\x01", 4, 1, meta, sizeof meta,
+                   INT64_MAX, INT64_MIN + 1, -5, INT64_MAX - 1};
+    duro_centry *e = duro_cache_pin(&t, &r, 0);
+    ASSERT(e != NULL);
+    ASSERT_EQ(e->key_len, sizeof key);
+    ASSERT_EQ(e->val_len, 4);
+    ASSERT_EQ(e->meta_len, sizeof meta);
+    ASSERT_EQ(e->enc, 1);
+    ASSERT_EQ(e->flags, DURO_CE_PINNED);
+    ASSERT(e->version == INT64_MAX && e->created_at == INT64_MIN + 1 && e->updated_at == -5 &&
+           e->expires_at == INT64_MAX - 1);
+    ASSERT_MEMEQ(duro_centry_meta(e), meta, sizeof meta);
+    r.val_len = (size_t)DURO_CENTRY_VAL_MAX + 1; /* only the length is looked at first */
+    ASSERT(duro_cache_put(&t, &r) == NULL);
+    ASSERT(duro_cache_get(&t, key, sizeof key) == NULL); /* the older entry went too */
     duro_ctable_destroy(&t);
 }
 
