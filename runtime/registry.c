@@ -24,6 +24,7 @@
 #include "runtime/errinj.h"
 #include "common/log.h"
 #include "runtime/mailbox.h"
+#include "runtime/notice.h"
 #include "runtime/owner.h"
 #include "runtime/route.h"
 #include "runtime/runtime.h"
@@ -39,6 +40,16 @@
 #define DURO_REPAIR_MAX_MS 30000
 #define DURO_REPAIR_STEP 32
 #define DURO_REPAIR_SET_MAX (1u << 20)
+/* Records a fold holds at most before it is applied (see "folding"). */
+#define DURO_FOLD_MAX 65536
+
+/* A resource's latest record in the fold's map: rec points into the body of
+ * m, a notice waiting in the fold. */
+typedef struct fold_slot {
+    const char *rec;
+    const duro_msg *m;
+    uint64_t hash;
+} fold_slot;
 
 struct duro_registry {
     pthread_t thread;
@@ -71,6 +82,13 @@ struct duro_registry {
     int repair_finishing; /* nothing left: the open group ends the repair */
     int repair_partial;   /* a namespace could not be read: the next start finishes */
     int guard;            /* a rebuild ran: skip notices the index already holds */
+
+    /* folding (registry thread only; see "folding" below) */
+    duro_msg *fold_head, **fold_tail; /* notices waiting, in arrival order */
+    size_t fold_recs;                 /* their records */
+    fold_slot *fold_map;              /* open addressing, fold_cap slots (a power of 2) */
+    size_t fold_cap, fold_alloc;
+    duro_buf fold_out; /* the records of one apply */
 };
 
 /* ---- reconcile ---- */
@@ -507,23 +525,207 @@ static int already_indexed(duro_registry *r, const duro_msg *m)
            m->version <= known;
 }
 
-/* Applies one notice inside the open transaction (begun on demand). The
- * namespace's version is recorded only with its last notice in a row. */
-static void apply(duro_registry *r, duro_msg *m, int64_t now)
+/* ---- folding ----
+ *
+ * The notices of a batch taken from the mailbox (up to 100 ms of commits)
+ * wait in the fold, and are applied with only the last record of each
+ * resource: a key written 40 times in that time costs one upsert instead of
+ * 40. The index ends as if every record had been applied in order, since a
+ * record replaces everything its row held (a PUT the whole row, a DEL the
+ * row), and records of different resources do not interact. A CLEAR does
+ * (it drops every row of a type), so a notice with one is applied alone,
+ * after the fold. The fold is applied before anything else touches the
+ * index — a query (which so still sees every notice sent before it), a
+ * FORGET, a CLEAR, the end of the batch (before a repair step or the
+ * commit) — and when it holds DURO_FOLD_MAX records. The namespace's version
+ * is recorded with the last notice of each run of one namespace, as before;
+ * all of it inside the group transaction, so a failure still loses the
+ * whole group, and the repair brings it back. */
+
+/* The resource a record names, and its hash with the namespace's (nsh). */
+static uint64_t rec_hash(const char *rec, uint64_t nsh, const char **type, size_t *tl,
+                         const char **key, size_t *kl)
+{
+    uint8_t t = (uint8_t)rec[1];
+    uint32_t k;
+    memcpy(&k, rec + 2 + t, 4);
+    *type = rec + 2;
+    *tl = t;
+    *key = rec + 2 + t + 4;
+    *kl = k;
+    uint64_t h = duro_route_hash(*key, *kl) ^ (duro_route_hash(*type, *tl) * 0x9e3779b97f4a7c15u);
+    return h ^ (nsh * 0xc2b2ae3d27d4eb4fu);
+}
+
+static int same_resource(const fold_slot *a, const char *rec, const duro_msg *m)
+{
+    if (a->m->ns_len != m->ns_len || memcmp(a->m->ns, m->ns, m->ns_len) != 0)
+        return 0;
+    const char *t1, *t2, *k1, *k2;
+    size_t tl1, tl2, kl1, kl2;
+    rec_hash(a->rec, 0, &t1, &tl1, &k1, &kl1);
+    rec_hash(rec, 0, &t2, &tl2, &k2, &kl2);
+    return tl1 == tl2 && kl1 == kl2 && memcmp(t1, t2, tl1) == 0 && memcmp(k1, k2, kl1) == 0;
+}
+
+/* The map's slot of rec's resource: where it is, or the empty one it goes to. */
+static fold_slot *fold_find(duro_registry *r, const char *rec, const duro_msg *m, uint64_t h)
+{
+    size_t mask = r->fold_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        fold_slot *s = &r->fold_map[i];
+        if (!s->rec || (s->hash == h && same_resource(s, rec, m)))
+            return s;
+    }
+}
+
+/* An empty map for n records. 0, or -1 on ENOMEM (then nothing is folded). */
+static int fold_map_reset(duro_registry *r, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (cap > r->fold_alloc) {
+        fold_slot *map = realloc(r->fold_map, cap * sizeof *map);
+        if (!map)
+            return -1;
+        r->fold_map = map;
+        r->fold_alloc = cap;
+    }
+    r->fold_cap = cap;
+    memset(r->fold_map, 0, cap * sizeof *r->fold_map);
+    return 0;
+}
+
+/* Steps through m's records (take_notice() found them well formed): *at
+ * starts at m->body.data; 1 with the next one in *rec (*len bytes), 0 at the
+ * end. */
+static int next_record(const duro_msg *m, const char **at, const char **rec, size_t *len)
+{
+    duro_notice n;
+    *rec = *at;
+    if (duro_notice_next(at, m->body.data + m->body.len, &n) != 1)
+        return 0;
+    *len = (size_t)(*at - *rec);
+    return 1;
+}
+
+/* Applies records[0..len) of namespace m->ns inside the open transaction
+ * (begun on demand), recording version if >= 0. */
+static void apply_records(duro_registry *r, const duro_msg *m, int64_t version,
+                          const char *records, size_t len, int64_t now)
 {
     DURO_ASSERT_OWNER(r->owner);
-    const duro_msg *n = m->next;
-    int last = !r->tainted && (!n || n->op != DURO_REGISTRY_NOTICE || n->ns_len != m->ns_len ||
-                               memcmp(n->ns, m->ns, m->ns_len) != 0);
-    note_group_ns(r, m->ns, m->ns_len);
+    if (!len && version < 0)
+        return;
+    if (!len)
+        records = ""; /* every record folded away: only the version (never NULL + 0) */
     /* after a failure nothing more is applied: SQLite may have rolled the
      * transaction back itself, and the rest would land in autocommit */
-    if (begin(r, now) && !r->failed && !already_indexed(r, m) &&
+    if (begin(r, now) && !r->failed &&
         (duro_errinj_hit(DURO_ERRINJ_REGISTRY_APPLY) ||
-         r->store->apply(r->db, m->ns, m->ns_len, last ? m->version : -1, m->body.data,
-                                m->body.len) != DURO_OK))
+         r->store->apply(r->db, m->ns, m->ns_len, version, records, len) != DURO_OK))
         r->failed = 1;
-    free_notice(m);
+}
+
+/* Applies the fold (see above) and frees its notices. */
+static void fold_apply(duro_registry *r, int64_t now)
+{
+    DURO_ASSERT_OWNER(r->owner);
+    duro_msg *list = r->fold_head;
+    size_t recs = r->fold_recs;
+    r->fold_head = NULL;
+    r->fold_tail = &r->fold_head;
+    r->fold_recs = 0;
+    /* a notice a rebuild already read is dropped (see "repair" above) */
+    for (duro_msg **pp = &list; *pp;) {
+        duro_msg *m = *pp;
+        if (already_indexed(r, m)) {
+            *pp = m->next;
+            free_notice(m);
+        } else {
+            pp = &m->next;
+        }
+    }
+    if (!list)
+        return;
+    int fold = list->next && fold_map_reset(r, recs) == 0;
+    const char *type, *key, *at, *rec;
+    size_t tl, kl, len;
+    if (fold) /* each resource's slot ends at its last record */
+        for (duro_msg *m = list; m; m = m->next) {
+            uint64_t nsh = duro_route_hash(m->ns, m->ns_len);
+            for (at = m->body.data; next_record(m, &at, &rec, &len);) {
+                uint64_t h = rec_hash(rec, nsh, &type, &tl, &key, &kl);
+                fold_slot *slot = fold_find(r, rec, m, h);
+                slot->rec = rec;
+                slot->m = m;
+                slot->hash = h;
+            }
+        }
+    /* the notices are freed only at the end: the map points into them all */
+    for (duro_msg *run = list, *next; run; run = next) {
+        duro_msg *last = run; /* a run of notices of one namespace */
+        while (last->next && last->next->ns_len == run->ns_len &&
+               memcmp(last->next->ns, run->ns, run->ns_len) == 0)
+            last = last->next;
+        next = last->next;
+        int64_t version = r->tainted ? -1 : last->version;
+        if (!fold) {
+            for (duro_msg *m = run; m != next; m = m->next)
+                apply_records(r, m, m == last ? version : -1, m->body.data, m->body.len, now);
+            continue;
+        }
+        r->fold_out.len = 0;
+        uint64_t nsh = duro_route_hash(run->ns, run->ns_len);
+        size_t folded = 0;
+        for (duro_msg *m = run; m != next; m = m->next)
+            for (at = m->body.data; next_record(m, &at, &rec, &len);) {
+                uint64_t h = rec_hash(rec, nsh, &type, &tl, &key, &kl);
+                if (fold_find(r, rec, m, h)->rec != rec)
+                    folded++;
+                else if (duro_buf_append(&r->fold_out, rec, len) != 0)
+                    r->failed = 1; /* out of memory: the group is lost, and repaired */
+            }
+        DURO_STAT_ADD(registry_folded, folded);
+        apply_records(r, run, version, r->fold_out.data, r->fold_out.len, now);
+    }
+    while (list) {
+        duro_msg *next = list->next;
+        free_notice(list);
+        list = next;
+    }
+    if (r->fold_out.cap > (1u << 20))
+        duro_buf_free(&r->fold_out);
+}
+
+/* Takes a change notice: into the fold, or, if it holds a CLEAR (or is
+ * malformed: then the apply fails the group), applied alone after it. */
+static void take_notice(duro_registry *r, duro_msg *m, int64_t now)
+{
+    DURO_ASSERT_OWNER(r->owner);
+    note_group_ns(r, m->ns, m->ns_len);
+    const char *p = m->body.data, *end = p + m->body.len;
+    duro_notice n;
+    size_t recs = 0;
+    int rc, alone = 0;
+    while ((rc = duro_notice_next(&p, end, &n)) == 1) {
+        recs++;
+        alone |= n.op == DURO_NOTICE_CLEAR;
+    }
+    if (rc < 0 || alone) {
+        fold_apply(r, now);
+        if (!already_indexed(r, m))
+            apply_records(r, m, r->tainted ? -1 : m->version, m->body.data, m->body.len, now);
+        free_notice(m);
+        return;
+    }
+    if (r->fold_recs + recs > DURO_FOLD_MAX)
+        fold_apply(r, now);
+    m->next = NULL;
+    *r->fold_tail = m;
+    r->fold_tail = &m->next;
+    r->fold_recs += recs;
 }
 
 /* An owner deleted m's namespace: forgets it inside the open transaction.
@@ -587,9 +789,10 @@ static void *registry_main(void *arg)
             batch = m->next;
             if (m->op == DURO_REGISTRY_NOTICE) {
                 DURO_STAT_ADD(registry_notices, 1);
-                apply(r, m, now);
+                take_notice(r, m, now);
                 continue;
             }
+            fold_apply(r, now); /* everything below sees every notice before it */
             if (m->op == DURO_REGISTRY_FORGET) {
                 forget(r, m, now);
                 continue;
@@ -606,6 +809,7 @@ static void *registry_main(void *arg)
                 duro_msg_fail(m, DURO_INTERNAL, "the registry cannot open a transaction");
             m->done(m);
         }
+        fold_apply(r, now);
         if (__atomic_exchange_n(&r->dropped, 0, __ATOMIC_ACQ_REL)) {
             r->forget_versions = 1;
             r->repair_all = 1;
@@ -625,6 +829,8 @@ static void *registry_main(void *arg)
         closedir(r->walk_dir);
     duro_buf_free(&r->group_ns);
     duro_buf_free(&r->repair);
+    duro_buf_free(&r->fold_out);
+    free(r->fold_map);
     return NULL;
 }
 
@@ -646,6 +852,7 @@ int duro_registry_open(const duro_store_config *cfg, const duro_registry_store *
     r->max_reply = max_reply;
     r->actors = actors;
     r->started_ms = duro_now_ms();
+    r->fold_tail = &r->fold_head;
     duro_owner_set(&r->owner); /* until the thread starts */
     int st = DURO_INTERNAL;
     /* the file is only an index: one that cannot be opened or reconciled is

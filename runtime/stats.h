@@ -24,6 +24,7 @@ struct duro_stats {
     uint64_t commit_us_buckets[DURO_COMMIT_BUCKETS + 1]; /* by duro_commit_bounds_us; last: +Inf */
     uint64_t commit_us_sum;
     uint64_t registry_notices; /* change notice messages applied */
+    uint64_t registry_folded;  /* their records skipped: a later one replaced them */
     uint64_t registry_queries;
     uint64_t registry_commits;
     uint64_t registry_failures; /* group transactions that could not be applied */

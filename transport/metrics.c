@@ -212,6 +212,10 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
     rc |= counter(o, "duro_registry_notices_total",
                   "Change notices (one per namespace commit) applied by the registry.",
                   DURO_STAT_GET(registry_notices));
+    rc |= counter(o, "duro_registry_folded_total",
+                  "Change notice records not applied because a later record of the same"
+                  " resource in the same batch replaced them.",
+                  DURO_STAT_GET(registry_folded));
     rc |= counter(o, "duro_registry_queries_total", "Registry lists and stats answered.",
                   DURO_STAT_GET(registry_queries));
     rc |= counter(o, "duro_registry_commits_total", "Registry group transactions committed.",
