@@ -233,6 +233,7 @@ static int op_get(duro_ns *ns, duro_msg *m, duro_kv_req *r, int64_t now)
         pack_opt_time(&pk, row.expires_at);
     } else {
         duro_tape_value(&pk, row.enc, row.val, row.val_len);
+        m->tape_plain = row.enc == DURO_ENC_MSGPACK; /* checked when it was written */
     }
     m->version = row.version;
     return DURO_OK;

@@ -52,6 +52,8 @@ struct duro_msg {
     int status;        /* duro_status */
     int64_t version;   /* the version the reply is at (a key's, or the namespace's), or -1 */
     int created;       /* the write created its target */
+    int tape_plain;    /* body holds no tape extension (no JSON text): it is the
+                          msgpack a client gets, as it is (codec.h) */
     duro_buf body;     /* on DURO_OK: the data as a tape (see codec.h) */
     char errmsg[192];  /* on error: the message of the error body */
     struct {           /* an open file the reply's bytes are read from (a blob):

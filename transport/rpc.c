@@ -281,7 +281,8 @@ static void encode_reply(rcall *k, duro_buf *b)
         msgpack_pack_int64(&pk, m->version);
         pack_cstr(&pk, "data");
     }
-    if (duro_tape_to_mp(m->body.data, m->body.len, b) != 0) {
+    if (m->tape_plain ? duro_buf_append(b, m->body.data, m->body.len) != 0
+                      : duro_tape_to_mp(m->body.data, m->body.len, b) != 0) {
         b->len = 0;
         error_frame(b, k->msgid, DURO_INTERNAL, "reply could not be encoded");
         return;

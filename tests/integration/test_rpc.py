@@ -125,6 +125,19 @@ class Rpc(ServerTestCase):
         self.assertEqual(c.call(14, "kv.clear", ns, {}), (St.OK, {"deleted": 1}))
         self.assertEqual(c.call(15, "kv.list", ns, {})[1]["keys"], [])
 
+    def test_get_of_each_stored_encoding(self):
+        # kv.get answers a msgpack-stored value with its stored bytes as they are,
+        # and converts a JSON-stored one (written over HTTP as JSON): both must
+        # arrive as the same msgpack
+        c, ns = self.c, self.ns
+        v = {"s": "é" * 40, "n": [1, -2, 2.5, None, True], "deep": {"a": {"b": "x" * 300}}}
+        self.assertEqual(c.call(1, "kv.put", ns, {"key": "mp", "value": v})[0], St.OK)
+        ok(self.req("PUT", kv_path("js", ns=ns), {"value": v}))
+        for i, key in enumerate(("mp", "js", "mp", "js")):
+            st, got = c.call(2 + i, "kv.get", ns, {"key": key})
+            self.assertEqual((st, got), (St.OK, v), key)
+        self.assertEqual(ok(self.req("GET", kv_path("mp", ns=ns))), v)
+
     def test_get_shapes(self):
         # kv.get has a fast path for {key, meta?}; every shape must give the same answers
         c, ns = self.c, self.ns
