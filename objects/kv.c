@@ -391,17 +391,19 @@ static int kv_defers(int op)
            op == DURO_KV_BATCH_GET || op == DURO_KV_BATCH_SET || op == DURO_KV_BATCH_DELETE;
 }
 
-static int kv_settle(duro_ns *ns)
+static int kv_settle(duro_ns *ns, size_t max)
 {
-    for (duro_centry *e = ns->cache.pinned; e; e = e->lnext) {
+    for (duro_centry *e; (e = ns->cache.pinned_tail);) {
+        if (!max--)
+            return 1;
         int tomb = (e->flags & DURO_CE_TOMB) != 0;
         duro_crow row = {duro_centry_key(e), e->key_len, duro_centry_val(e), e->val_len,
                          e->enc, duro_centry_meta(e), e->meta_len, e->version, e->created_at,
                          e->updated_at, e->expires_at};
         if (row_store(ns, &row, tomb) < 0)
-            return -1;
+            return -1; /* the actor rolls back and replays the log: the cache is rebuilt */
+        duro_cache_unpin(&ns->cache, e);
     }
-    duro_ctable_unpin(&ns->cache);
     return 0;
 }
 

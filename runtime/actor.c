@@ -74,6 +74,9 @@
 #define DURO_FD_RELIEF 8  /* namespaces closed at least when out of file descriptors */
 #define DURO_APPLY_MS 500 /* open transactions are applied to the files this often */
 #define DURO_APPLY_LOG_BYTES (64u << 20) /* ... or once the log holds this much */
+#define DURO_DRIP_ROWS 64     /* deferred rows per step of a due apply (see drip()) */
+#define DURO_DRIP_US 300      /* ... the steps' time in one loop turn */
+#define DURO_DRIP_MAX_MS 100  /* ... and a drip that takes longer settles the rest at once */
 
 enum { NS_APPLY, NS_FORCE, NS_DISCARD }; /* how ns_drop() treats an open transaction */
 
@@ -116,6 +119,7 @@ static void ns_lru_touch(duro_actor *a, duro_ns *ns)
 
 static void flush_alone(duro_actor *a, duro_ns *ns);
 static int settle(duro_actor *a, duro_ns *ns);
+static int settle_rows(duro_actor *a, duro_ns *ns, size_t max);
 static void lost_txn(duro_actor *a, duro_ns *ns);
 
 /* Tells the kinds that asked (ns->txn_kinds) how ns's transaction ended. */
@@ -695,11 +699,12 @@ static void lost_txn(duro_actor *a, duro_ns *ns)
         ns->txn_lost = 2; /* the owner closes it once the batch is over */
 }
 
-/* Writes ns's deferred rows to its open transaction (kind.h: settle).
- * DURO_OK, or a status: in a batch, the batch then fails (and is undone
- * whole at its end); outside one, the open transaction is rolled back and
- * what the log holds for ns is put back from it. */
-static int settle(duro_actor *a, duro_ns *ns)
+/* Writes up to max of each kind's deferred rows of ns (oldest first) to
+ * its open transaction (kind.h: settle). DURO_OK, or a status: in a batch,
+ * the batch then fails (and is undone whole at its end); outside one, the
+ * open transaction is rolled back and what the log holds for ns is put back
+ * from it. */
+static int settle_rows(duro_actor *a, duro_ns *ns, size_t max)
 {
     DURO_ASSERT_OWNER(a->owner);
     if (!ns->defer_kinds)
@@ -707,13 +712,19 @@ static int settle(duro_actor *a, duro_ns *ns)
     assert(!ns->in_sql);
     int st = duro_ns_txn(ns);
     for (int kind = 0; st == DURO_OK && kind < DURO_KIND_MAX; kind++) {
+        unsigned bit = 1u << kind;
+        if (!(ns->defer_kinds & bit))
+            continue;
         const duro_kind *ops = duro_kind_get(a->kinds, kind);
-        if ((ns->defer_kinds & (1u << kind)) && ops && ops->settle && ops->settle(ns) != 0)
+        int rc = ops && ops->settle ? ops->settle(ns, max) : 0;
+        if (rc < 0)
             st = DURO_IO;
+        else if (rc == 0)
+            ns->defer_kinds &= ~bit;
     }
     if (st == DURO_OK) {
-        ns->defer_kinds = 0;
-        DURO_STAT_ADD(settles, 1);
+        if (!ns->defer_kinds)
+            DURO_STAT_ADD(settles, 1);
         return DURO_OK;
     }
     const char *why = NULL;
@@ -731,6 +742,9 @@ static int settle(duro_actor *a, duro_ns *ns)
     lost_txn(a, ns);
     return st;
 }
+
+/* Writes all of ns's deferred rows to its open transaction (settle_rows()). */
+static int settle(duro_actor *a, duro_ns *ns) { return settle_rows(a, ns, SIZE_MAX); }
 
 /* A namespace of the batch whose writes user SQL made (ns->commit_now):
  * SQLite's own COMMIT, with everything its open transaction holds, makes
@@ -984,6 +998,31 @@ static duro_ns *ns_open_name(duro_actor *a, const char *name)
     return ns_open(a, &m);
 }
 
+/* A due apply, spread over loop turns: in each, between mailbox batches,
+ * the open namespaces' oldest deferred rows are written to their open
+ * transactions for at most DURO_DRIP_US, so that no request waits behind
+ * the whole of it (at 50k writes/s an apply is ~10k upserts, ~13 ms here);
+ * rows written again meanwhile are pinned anew and go with a later step.
+ * 1 when nothing is left to write (or the drip has taken DURO_DRIP_MAX_MS:
+ * apply_all() then writes the rest at once) and apply_all() may commit. */
+static int drip(duro_actor *a, int64_t now)
+{
+    DURO_ASSERT_OWNER(a->owner);
+    if (now - a->drip_since_ms >= DURO_DRIP_MAX_MS)
+        return 1;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (duro_ns *ns = a->lru_head; ns; ns = ns->lnext)
+        while (ns->defer_kinds) {
+            if (us_since(&t0) >= DURO_DRIP_US)
+                return 0;
+            DURO_STAT_ADD(drip_steps, 1);
+            if (settle_rows(a, ns, DURO_DRIP_ROWS) != DURO_OK)
+                break; /* rolled back and replayed (settle_rows()): apply_all() tries again */
+        }
+    return 1;
+}
+
 /* Applies every open transaction to its file; when nothing the log holds is
  * missing from the files any more, the log is cut back to its header. */
 static void apply_all(duro_actor *a)
@@ -1047,9 +1086,15 @@ static void *actor_main(void *arg)
                 flush_alone(a, ns);
             a->next_flush_ms = now + DURO_FLUSH_MS;
         }
-        if (now >= a->next_apply_ms || a->log.size >= DURO_APPLY_LOG_BYTES || a->log_failed ||
-            a->lru.pinned_bytes > a->lru.budget / 2) {
+        /* due: dripped over the next turns (the wait above is 0 meanwhile);
+         * a full log or cache, or a failed log, applies at once */
+        int urgent = a->log.size >= DURO_APPLY_LOG_BYTES || a->log_failed ||
+                     a->lru.pinned_bytes > a->lru.budget / 2;
+        if (now >= a->next_apply_ms && !urgent && !a->drip_since_ms)
+            a->drip_since_ms = now;
+        if (urgent || (a->drip_since_ms && drip(a, now))) {
             apply_all(a);
+            a->drip_since_ms = 0;
             a->next_apply_ms = now + DURO_APPLY_MS;
         }
         duro_lru_evict(&a->lru);

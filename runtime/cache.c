@@ -88,6 +88,21 @@ static void lru_push_head(duro_lru *lru, duro_centry *e)
     lru->head = e;
 }
 
+/* Takes the pinned entry e off t's pinned list. */
+static void pinned_unlink(duro_ctable *t, duro_centry *e)
+{
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        t->pinned = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        t->pinned_tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+    t->n_pinned--;
+}
+
 /* Removes e from its bucket chain, the LRU and the byte count, and frees it. */
 static void entry_free(duro_ctable *t, duro_centry *e)
 {
@@ -98,13 +113,7 @@ static void entry_free(duro_ctable *t, duro_centry *e)
     t->count--;
     size_t sz = duro_centry_size(e);
     if (e->flags & DURO_CE_PINNED) {
-        if (e->lprev)
-            e->lprev->lnext = e->lnext;
-        else
-            t->pinned = e->lnext;
-        if (e->lnext)
-            e->lnext->lprev = e->lprev;
-        t->n_pinned--;
+        pinned_unlink(t, e);
         t->lru->pinned_bytes -= sz;
     } else {
         lru_unlink(t->lru, e);
@@ -132,7 +141,7 @@ int duro_ctable_init(duro_ctable *t, duro_lru *lru)
     DURO_ASSERT_OWNER(lru->owner);
     t->mask = 63;
     t->count = 0;
-    t->pinned = NULL;
+    t->pinned = t->pinned_tail = NULL;
     t->n_pinned = 0;
     t->lru = lru;
     t->buckets = calloc(t->mask + 1, sizeof *t->buckets);
@@ -270,32 +279,36 @@ duro_centry *duro_cache_pin(duro_ctable *t, const duro_crow *r, int tomb)
     e->lnext = t->pinned;
     if (t->pinned)
         t->pinned->lprev = e;
+    else
+        t->pinned_tail = e;
     t->pinned = e;
     t->n_pinned++;
     t->lru->pinned_bytes += duro_centry_size(e);
     return e;
 }
 
+void duro_cache_unpin(duro_ctable *t, duro_centry *e)
+{
+    DURO_ASSERT_OWNER(t->lru->owner);
+    assert(e->flags & DURO_CE_PINNED);
+    if (e->flags & DURO_CE_TOMB) {
+        entry_free(t, e);
+        return;
+    }
+    pinned_unlink(t, e);
+    size_t sz = duro_centry_size(e);
+    t->lru->pinned_bytes -= sz;
+    t->lru->bytes += sz;
+    e->flags = 0;
+    lru_push_head(t->lru, e);
+}
+
 void duro_ctable_unpin(duro_ctable *t)
 {
     DURO_ASSERT_OWNER(t->lru->owner);
-    duro_centry *e;
-    while ((e = t->pinned)) { /* pop the head, then free it or move it to the LRU */
-        if (e->flags & DURO_CE_TOMB) {
-            entry_free(t, e);
-            continue;
-        }
-        t->pinned = e->lnext;
-        if (t->pinned)
-            t->pinned->lprev = NULL;
-        t->n_pinned--;
-        size_t sz = duro_centry_size(e);
-        t->lru->pinned_bytes -= sz;
-        t->lru->bytes += sz;
-        e->flags = 0;
-        lru_push_head(t->lru, e);
-    }
-    assert(t->n_pinned == 0);
+    while (t->pinned)
+        duro_cache_unpin(t, t->pinned);
+    assert(t->n_pinned == 0 && !t->pinned_tail);
 }
 
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len)

@@ -76,7 +76,8 @@ struct duro_ctable {
     duro_centry **buckets;
     size_t mask;
     size_t count;
-    duro_centry *pinned; /* pinned entries, linked through lnext */
+    duro_centry *pinned;      /* pinned entries, newest first, linked through lnext */
+    duro_centry *pinned_tail; /* ... and the oldest */
     size_t n_pinned;
     duro_lru *lru;
     uint32_t slot; /* in lru->tables; the table's address must not change */
@@ -134,6 +135,9 @@ duro_centry *duro_cache_pin(duro_ctable *t, const duro_crow *row, int tomb);
 /* Every pinned entry of t becomes clean (most recently used); tombstones
  * are dropped. */
 void duro_ctable_unpin(duro_ctable *t);
+
+/* The pinned entry e (of t) becomes clean, or is dropped if a tombstone. */
+void duro_cache_unpin(duro_ctable *t, duro_centry *e);
 
 /* Drops a key if cached. */
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len);

@@ -124,10 +124,11 @@ typedef struct duro_kind {
      * any other op of any kind finds the namespace settled first. NULL:
      * none does. */
     int (*defers)(int op);
-    /* Writes the kind's deferred rows of ns to the open transaction (the
-     * actor began it) and makes them ordinary cached rows. 0, or -1 on a
-     * storage error. */
-    int (*settle)(duro_ns *ns);
+    /* Writes up to max of the kind's deferred rows of ns, oldest first, to
+     * the open transaction (the actor began it) and makes them ordinary
+     * cached rows. 0 when none is left, 1 when some are, -1 on a storage
+     * error. */
+    int (*settle)(duro_ns *ns, size_t max);
     /* Writes the rows of one of the kind's ROWS records (the bytes after
      * the header) to ns's open transaction: recovery. DURO_OK or a status
      * (DURO_INTERNAL: the record is malformed). */

@@ -36,6 +36,7 @@ struct duro_stats {
     uint64_t log_replayed;      /* log records replayed into the files at start */
     uint64_t deferred;          /* writes kept in memory until a settle (ns.h) */
     uint64_t settles;           /* namespaces whose deferred rows went to SQLite */
+    uint64_t drip_steps;        /* steps of due applies spread over loop turns (actor.c) */
 };
 
 /* Upper bounds (µs) of the commit duration histogram. */

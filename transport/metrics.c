@@ -252,6 +252,9 @@ int duro_metrics_render(duro_buf *o, struct duro_runtime *rt, long connections,
     rc |= counter(o, "duro_log_settles_total",
                   "Times a namespace's deferred rows were written to its SQLite transaction.",
                   DURO_STAT_GET(settles));
+    rc |= counter(o, "duro_log_drip_steps_total",
+                  "Steps of up to 64 deferred rows an apply wrote between request batches.",
+                  DURO_STAT_GET(drip_steps));
     rc |= counter(o, "duro_cache_hits_total", "Reads answered from the value cache.",
                   DURO_STAT_GET(cache_hits));
     rc |= counter(o, "duro_cache_misses_total", "Reads that went to SQLite.",

@@ -6,7 +6,14 @@ before the apply must lose none of them (the log's ROWS records are replayed at 
 writes of other kinds in the same batch keep their order; a value too large for the cache
 goes straight to the open transaction instead."""
 
+import glob
+import os
+import random
+import sqlite3
+import time
 import unittest
+
+import msgpack
 
 from durotest import Rpc, Server, St, frame, metric_sum, unique_ns
 
@@ -106,6 +113,48 @@ class Deferred(unittest.TestCase):
             self.assertEqual(st, St.OK)
             # deletes took versions too: none is handed out twice
             self.assertGreater(body["version"], top + 1)
+
+    def test_applies_under_load_land_in_the_files(self):
+        # writes for longer than three apply periods: each apply is spread over loop
+        # turns (the drip) while writes go on; reads see the newest value meanwhile,
+        # and once the writes stop the namespace file itself holds every last one
+        ns = unique_ns("dd")
+        m0 = self.srv.metrics()
+        latest = {}
+        deadline = time.monotonic() + 1.6
+        rnd = random.Random(7)
+        n = 0
+        with Rpc(self.srv.rpc_port) as c:
+            while time.monotonic() < deadline or n < 20:
+                calls = []
+                for _ in range(300):
+                    k = "k%d" % rnd.randrange(2000)
+                    latest[k] = n
+                    calls.append(("kv.put", ns, {"key": k, "value": n}))
+                    n += 1
+                probe = rnd.sample(sorted(latest), 20)
+                calls += [("kv.get", ns, {"key": k}) for k in probe]
+                out = pipelined(c, calls)
+                self.assertTrue(all(s == St.OK for s, _ in out), out[:3])
+                self.assertEqual([v for _, v in out[300:]], [latest[k] for k in probe])
+        m1 = self.srv.metrics()
+        self.assertGreater(metric_sum(m1, "duro_log_drip_steps_total") -
+                           metric_sum(m0, "duro_log_drip_steps_total"), 0)
+        applies = metric_sum(m1, "duro_log_applies_total")
+        for _ in range(100):  # the next apply commits what is left
+            if metric_sum(self.srv.metrics(), "duro_log_applies_total") > applies:
+                break
+            time.sleep(0.05)
+        path = glob.glob(os.path.join(self.srv.data_dir, "ns", "*", ns + ".db"))[0]
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        try:
+            rows = {k: msgpack.unpackb(v) for k, v in db.execute("SELECT key, value FROM _duro_kv")}
+        finally:
+            db.close()
+        self.assertEqual(rows, latest)
+        self.srv.kill()
+        self.srv.start()
+        self.assertEqual(values(self.srv, ns), latest)
 
     def test_kv_sql_and_patch_of_one_namespace_keep_their_order(self):
         ns = unique_ns("do")

@@ -285,6 +285,46 @@ TEST(pinned_entries_stay_until_unpinned)
     ASSERT_EQ(lru.bytes, 0);
 }
 
+/* The pinned list keeps its oldest at pinned_tail (a drip settles from
+ * there), and one entry at a time can become clean (a tombstone goes). */
+TEST(pinned_entries_unpin_one_at_a_time_oldest_first)
+{
+    duro_lru lru;
+    duro_ctable t;
+    duro_lru_init(&lru, 1 << 20);
+    duro_ctable_init(&t, &lru);
+    char key[8];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "p%d", i);
+        duro_crow r = row(key, "1", i);
+        ASSERT(duro_cache_pin(&t, &r, i == 3) != NULL); /* p3: a tombstone */
+    }
+    duro_crow again = row("p0", "2", 9); /* written again: now the newest */
+    ASSERT(duro_cache_pin(&t, &again, 0) != NULL);
+    const char *want[] = {"p1", "p2", "p3", "p4", "p0"};
+    for (int i = 0; i < 5; i++) {
+        duro_centry *e = t.pinned_tail;
+        ASSERT(e != NULL);
+        ASSERT_MEMEQ(duro_centry_key(e), want[i], 2);
+        int tomb = (e->flags & DURO_CE_TOMB) != 0;
+        size_t before = lru.bytes;
+        duro_cache_unpin(&t, e);
+        ASSERT_EQ(t.n_pinned, (size_t)(4 - i));
+        if (tomb) {
+            ASSERT(duro_cache_get(&t, "p3", 2) == NULL);
+            ASSERT_EQ(lru.bytes, before);
+        } else {
+            duro_centry *c = duro_cache_get(&t, want[i], 2);
+            ASSERT(c && c->flags == 0);
+            ASSERT(lru.bytes > before);
+        }
+    }
+    ASSERT(t.pinned == NULL && t.pinned_tail == NULL);
+    ASSERT_EQ(lru.pinned_bytes, 0);
+    ASSERT_EQ(duro_cache_get(&t, "p0", 2)->version, 9);
+    duro_ctable_destroy(&t);
+}
+
 /* A pinned entry larger than budget/8 is refused like any other (the
  * caller writes it to SQLite), dropping the key's older entry. */
 TEST(too_large_pinned_entries_are_refused)
