@@ -33,7 +33,8 @@ static const struct flag flags[] = {
      "binary protocol port on the --listen host (0: off)"},
     {"data", K_PATH, 0, 0, 0, "./data", "data directory (created if missing)"},
     {"actors", K_LONG, OFF(actors), 1, 256, NULL, "actor threads (default: number of cores)"},
-    {"io-threads", K_LONG, OFF(io_threads), 1, 64, "1", "HTTP I/O threads"},
+    {"io-threads", K_LONG, OFF(io_threads), 1, 64, NULL,
+     "I/O threads, HTTP and binary protocol (default: number of cores, at most 4)"},
     {"max-body-bytes", K_LONG, OFF(max_body_bytes), 1024, 1L << 30, "8388608",
      "largest request body (413 above)"},
     {"max-value-bytes", K_LONG, OFF(max_value_bytes), 16, 1L << 30, "2097152",
@@ -217,6 +218,7 @@ int duro_config_load(duro_config *c, int argc, char **argv, char *err, size_t er
     memset(c, 0, sizeof *c);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->actors = cores > 0 ? cores : 1;
+    c->io_threads = 0; /* not given: durod.c picks (fit_fd_limits()) */
     for (size_t i = 0; i < NFLAGS; i++)
         if (flags[i].def && set(c, &flags[i], flags[i].def, err, errlen) != 0)
             return DURO_CONFIG_ERROR;

@@ -19,7 +19,7 @@ typedef struct duro_config {
     long rpc_port;
     char data_dir[3000];
     long actors;
-    long io_threads;
+    long io_threads; /* 0: not given (durod picks: cores, at most 4, fewer under a low fd limit) */
     long max_body_bytes;
     long max_blob_bytes;
     long max_value_bytes;

@@ -80,6 +80,13 @@ static int fit_fd_limits(duro_config *cfg, char *err, size_t errlen)
             rl = up;
     }
     long limit = rl.rlim_cur == RLIM_INFINITY ? (1L << 20) : (long)rl.rlim_cur;
+    if (!cfg->io_threads) { /* not given: one per core up to 4, as many as the limit allows */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->io_threads = cores > 4 ? 4 : cores > 1 ? cores : 1;
+        while (cfg->io_threads > 1 && limit - (fds_in_use() + 35 + 10 * cfg->io_threads +
+                                               5 * cfg->actors) < 0)
+            cfg->io_threads--;
+    }
     long reserve = fds_in_use() + 32 + 3 + 8 * cfg->io_threads + 2 * cfg->actors;
     long avail = limit - reserve;
     long need = 3 * cfg->actors + 2 * cfg->io_threads;

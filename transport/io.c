@@ -81,7 +81,6 @@ struct io_thread {
     int retry_ms;
     duro_conn *conns;
     long nconns;
-    long max_conns;
     long holds;
     int stopping;
     int64_t stop_deadline;
@@ -96,6 +95,8 @@ struct duro_io {
     io_thread *threads;
     size_t pending_max;
     size_t pending; /* atomic */
+    long conns;     /* open connections of every thread (atomic): the limit is global */
+    long max_conns;
 };
 
 /* libevent objects are touched only on their loop's thread (before the loop
@@ -212,6 +213,7 @@ void duro_conn_close(duro_conn *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     __atomic_store_n(&t->nconns, t->nconns - 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&t->io->conns, 1, __ATOMIC_RELAXED);
     if (c->lst->proto->closed)
         c->lst->proto->closed(c);
     conn_unref(c);
@@ -564,12 +566,16 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     listener *ls = arg;
     io_thread *t = ls->t;
     t->retry_ms = 0;
-    if (t->nconns >= t->max_conns || t->stopping) {
+    /* one count over all I/O threads: the kernel spreads connections over
+     * their SO_REUSEPORT listeners unevenly, a per-thread share would refuse
+     * some below the limit */
+    long open = __atomic_add_fetch(&t->io->conns, 1, __ATOMIC_RELAXED);
+    if (open > t->io->max_conns || t->stopping) {
+        __atomic_sub_fetch(&t->io->conns, 1, __ATOMIC_RELAXED);
         if (!t->stopping)
             duro_log_limited(&cap_log, DURO_LOG_WARN,
-                             "connection limit reached (%ld on this I/O thread); refusing"
-                             " new connections",
-                             t->nconns);
+                             "connection limit reached (%ld); refusing new connections",
+                             t->io->max_conns);
         if (ls->proto->refuse)
             ls->proto->refuse(fd);
         evutil_closesocket(fd);
@@ -579,6 +585,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct bufferevent *bev =
         c ? bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (!bev) {
+        __atomic_sub_fetch(&t->io->conns, 1, __ATOMIC_RELAXED);
         free(c);
         evutil_closesocket(fd);
         return;
@@ -699,6 +706,7 @@ int duro_io_new(const duro_config *cfg, duro_runtime *rt, duro_io **out, char *e
     io->rt = rt;
     io->pending_max = (size_t)cfg->max_pending_bytes;
     io->n = (int)cfg->io_threads;
+    io->max_conns = cfg->max_connections;
     io->threads = calloc((size_t)io->n, sizeof *io->threads);
     if (!io->threads) {
         free(io);
@@ -708,9 +716,6 @@ int duro_io_new(const duro_config *cfg, duro_runtime *rt, duro_io **out, char *e
         io_thread *t = &io->threads[i];
         t->io = io;
         t->index = i;
-        t->max_conns = cfg->max_connections / io->n;
-        if (t->max_conns < 1)
-            t->max_conns = 1;
         t->base = event_base_new();
         t->courier = t->base ? duro_courier_new(t->base, rt) : NULL;
         t->stop_ev = t->base ? event_new(t->base, -1, 0, on_stop, t) : NULL;

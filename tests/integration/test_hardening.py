@@ -684,6 +684,31 @@ class ConnectionCap(unittest.TestCase):
             srv.close()
 
 
+    def test_cap_is_one_count_over_all_io_threads(self):
+        # 4 I/O threads, cap 10: the kernel spreads connections over their listeners
+        # unevenly, yet exactly 10 are served (each answers a request), the 11th is refused
+        srv = Server(extra_args=["--io-threads", "4", "--max-connections", "10"])
+        try:
+            held = []
+            for _ in range(10):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = b""
+                while b"\r\n\r\n" not in got:
+                    c = s.recv(4096)
+                    self.assertTrue(c, "connection %d was closed" % len(held))
+                    got += c
+                self.assertEqual(status_of(got), 200, got[:200])
+                held.append(s)
+            out = raw_exchange(srv.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)
+            self.assertEqual(status_of(out), 503, out[:200])
+            for h in held:
+                h.close()
+            srv.stop_ok()
+        finally:
+            srv.close()
+
+
 class ZeroFrame(unittest.TestCase):
     def test_duplicate_args_are_400_on_the_fast_paths_too(self):
         rpc_port = free_port()
