@@ -39,6 +39,7 @@ typedef struct duro_actor {
     int64_t next_flush_ms;
     int64_t next_apply_ms;  /* the open transactions are applied by then */
     int64_t drip_since_ms;  /* a due apply settles its rows over loop turns since; 0: none */
+    int trim_pending;       /* an apply gave memory back that malloc_trim() has not yet */
     duro_clog log;          /* its commit log (clog.h), created by the runtime */
     duro_buf changes;       /* a namespace batch's changeset, on its way to the log */
     int commit_log;         /* 0: every batch ends with its namespaces' COMMIT */

@@ -49,10 +49,16 @@ typedef struct duro_lru {
     duro_ctable **tables;
     uint32_t *free_slots;
     uint32_t n_slots, cap_slots, n_free;
+    /* Entry memory (cache.c, "entry memory"): slabs, the unused end of the
+     * newest, and a free list per 8-byte size class; freed with the last
+     * table too. */
+    void *slabs;
+    char *slab_at, *slab_end;
+    void **free_lists; /* DURO_CACHE_CLASSES heads, allocated with the first slab */
 } duro_lru;
 
 /* 72 bytes before the data: with a 7-byte key and a 100-byte value an entry
- * is one 192-byte malloc chunk (docs/limits.md, "value cache"). */
+ * takes 184 bytes of a slab (cache.c, "entry memory"; docs/limits.md). */
 struct duro_centry {
     duro_centry *hnext;
     duro_centry *lprev, *lnext;

@@ -285,6 +285,44 @@ TEST(pinned_entries_stay_until_unpinned)
     ASSERT_EQ(lru.bytes, 0);
 }
 
+/* Entry memory: small entries come from slabs and are reused by size class,
+ * large ones from malloc; every slab is gone with the last table. */
+TEST(entry_memory_is_reused_and_given_back)
+{
+    duro_lru lru;
+    duro_ctable t;
+    duro_lru_init(&lru, 64 << 20);
+    duro_ctable_init(&t, &lru);
+    static char big[8000];
+    memset(big, 'b', sizeof big - 1);
+    void *first = NULL;
+    char key[16], val[300];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 3000; i++) { /* sizes across many classes, some past the slabs */
+            snprintf(key, sizeof key, "k%d", i);
+            size_t n = (size_t)(i % 290) + 1;
+            memset(val, 'a' + round, n);
+            val[n] = '\0';
+            duro_crow r = row(key, i % 500 == 0 ? big : val, round);
+            ASSERT(duro_cache_put(&t, &r) != NULL);
+        }
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            duro_centry *e = duro_cache_get(&t, key, strlen(key));
+            ASSERT(e && e->version == round);
+            ASSERT_EQ(duro_centry_val(e)[0], i % 500 == 0 ? 'b' : 'a' + round);
+            ASSERT_EQ(e->val_len, i % 500 == 0 ? sizeof big - 1 : (size_t)(i % 290) + 1);
+        }
+        if (round == 0)
+            first = lru.slabs;
+        ASSERT(first != NULL);
+        ASSERT(lru.slabs == first); /* rewriting the same sizes takes freed entries, no new slab */
+    }
+    duro_ctable_destroy(&t);
+    ASSERT(lru.slabs == NULL && lru.free_lists == NULL);
+    ASSERT_EQ(lru.bytes, 0);
+}
+
 /* The pinned list keeps its oldest at pinned_tail (a drip settles from
  * there), and one entry at a time can become clean (a tombstone goes). */
 TEST(pinned_entries_unpin_one_at_a_time_oldest_first)
