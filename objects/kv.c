@@ -391,6 +391,15 @@ static int kv_defers(int op)
            op == DURO_KV_BATCH_GET || op == DURO_KV_BATCH_SET || op == DURO_KV_BATCH_DELETE;
 }
 
+/* kind.h: prefetch. A get's cache entry (batches of gets at 1M cached keys
+ * spend most of the actor's time waiting for the bucket and the entry). */
+static void kv_prefetch(const duro_ns *ns, const duro_msg *m, int stage)
+{
+    const duro_kv_req *r = m->req;
+    if (m->op == DURO_KV_GET && r && r->n == 1)
+        duro_cache_prefetch(&ns->cache, r->items[0].key, r->items[0].key_len, stage);
+}
+
 static int kv_settle(duro_ns *ns, size_t max)
 {
     for (duro_centry *e; (e = ns->cache.pinned_tail);) {
@@ -1071,6 +1080,7 @@ const duro_kind duro_kv_kind = {
     .sweep = kv_sweep,
     .defers = kv_defers,
     .settle = kv_settle,
+    .prefetch = kv_prefetch,
     .replay = kv_replay,
     .migrations = kv_migrations,
     .n_migrations = sizeof kv_migrations / sizeof kv_migrations[0],

@@ -1070,6 +1070,17 @@ static void apply_all(duro_actor *a)
         a->trim_pending = !trim_memory(duro_now_ms());
 }
 
+/* kind.h: prefetch, for m's namespace if it is open. */
+static void prefetch(duro_actor *a, const duro_msg *m, int stage)
+{
+    const duro_kind *ops = duro_kind_get(a->kinds, m->kind);
+    if (!ops || !ops->prefetch)
+        return;
+    const duro_ns *ns = *slot(a, m->ns, m->ns_len);
+    if (ns)
+        ops->prefetch(ns, m, stage);
+}
+
 static void *actor_main(void *arg)
 {
     duro_actor *a = arg;
@@ -1096,6 +1107,11 @@ static void *actor_main(void *arg)
             while (batch) {
                 duro_msg *m = batch;
                 batch = m->next;
+                if (batch) { /* the next two: their memory loads while m runs */
+                    prefetch(a, batch, 1);
+                    if (batch->next)
+                        prefetch(a, batch->next, 0);
+                }
                 run_one(a, m, &txn_list, now);
             }
             outbox_flush(a);

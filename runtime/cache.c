@@ -221,7 +221,14 @@ size_t duro_lru_evict(duro_lru *lru)
     DURO_ASSERT_OWNER(lru->owner);
     size_t n = 0;
     while (lru->bytes > lru->budget && lru->tail) {
-        entry_free(lru->tables[lru->tail->table], lru->tail);
+        duro_centry *e = lru->tail;
+        if (e->flags & DURO_CE_REF) { /* read since: a second chance */
+            e->flags &= ~DURO_CE_REF;
+            lru_unlink(lru, e);
+            lru_push_head(lru, e);
+            continue;
+        }
+        entry_free(lru->tables[e->table], e);
         n++;
     }
     if (n)
@@ -278,10 +285,8 @@ duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len)
 {
     DURO_ASSERT_OWNER(t->lru->owner);
     duro_centry *e = find(t, (uint32_t)duro_route_hash(key, key_len), key, key_len);
-    if (e && e != t->lru->head && !(e->flags & DURO_CE_PINNED)) {
-        lru_unlink(t->lru, e);
-        lru_push_head(t->lru, e);
-    }
+    if (e && !(e->flags & (DURO_CE_PINNED | DURO_CE_REF)))
+        e->flags |= DURO_CE_REF;
     return e;
 }
 
@@ -326,7 +331,7 @@ static duro_centry *entry_new(duro_ctable *t, uint32_t h, const duro_crow *r, in
     e->key_len = (uint16_t)r->key_len;
     e->val_len = (uint32_t)val_len & DURO_CENTRY_VAL_MAX;
     e->meta_len = (uint16_t)meta_len;
-    e->enc = tomb ? 0u : (unsigned)r->enc & 3u;
+    e->enc = tomb ? 0u : (unsigned)r->enc & 1u;
     e->flags = 0;
     memcpy(e->data, r->key, r->key_len);
     if (val_len)
@@ -402,6 +407,20 @@ void duro_ctable_unpin(duro_ctable *t)
     while (t->pinned)
         duro_cache_unpin(t, t->pinned);
     assert(t->n_pinned == 0 && !t->pinned_tail);
+}
+
+void duro_cache_prefetch(const duro_ctable *t, const char *key, size_t key_len, int stage)
+{
+    DURO_ASSERT_OWNER(t->lru->owner);
+    duro_centry *const *b = &t->buckets[(uint32_t)duro_route_hash(key, key_len) & t->mask];
+    if (stage == 0) {
+        __builtin_prefetch(b);
+    } else if (*b) { /* the header, the key and the start of the value */
+        const char *e = (const char *)*b;
+        __builtin_prefetch(e);
+        __builtin_prefetch(e + 64);
+        __builtin_prefetch(e + 128);
+    }
 }
 
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len)

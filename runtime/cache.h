@@ -60,15 +60,16 @@ typedef struct duro_lru {
 /* 72 bytes before the data: with a 7-byte key and a 100-byte value an entry
  * takes 184 bytes of a slab (cache.c, "entry memory"; docs/limits.md). */
 struct duro_centry {
+    /* what a lookup reads first, together at the start */
     duro_centry *hnext;
+    uint32_t hash; /* the key's duro_route_hash, low 32 bits */
+    uint32_t val_len : 28, enc : 1, flags : 3; /* enc: DURO_ENC_*; flags: DURO_CE_* */
+    uint16_t key_len, meta_len; /* meta_len 0 = no metadata */
+    uint32_t table;             /* its table's slot in lru->tables */
     duro_centry *lprev, *lnext;
     int64_t version;
     int64_t created_at, updated_at;
     int64_t expires_at; /* 0 = never */
-    uint32_t hash;      /* the key's duro_route_hash, low 32 bits */
-    uint32_t table;     /* its table's slot in lru->tables */
-    uint32_t val_len : 28, enc : 2, flags : 2; /* flags: DURO_CE_* */
-    uint16_t key_len, meta_len; /* meta_len 0 = no metadata */
     char data[]; /* key, then value, then metadata */
 };
 
@@ -76,7 +77,8 @@ struct duro_centry {
  * not cached. */
 #define DURO_CENTRY_VAL_MAX ((1u << 28) - 1)
 
-enum { DURO_CE_PINNED = 1, DURO_CE_TOMB = 2 };
+/* REF: read since the eviction scan last passed it (see duro_lru_evict). */
+enum { DURO_CE_PINNED = 1, DURO_CE_TOMB = 2, DURO_CE_REF = 4 };
 
 struct duro_ctable {
     duro_centry **buckets;
@@ -115,7 +117,10 @@ static inline size_t duro_centry_size(const duro_centry *e)
 /* Initializes lru, owned by the calling thread. */
 void duro_lru_init(duro_lru *lru, size_t budget);
 
-/* Evicts least recently used entries until the budget holds. Returns how many. */
+/* Evicts entries from the cold end of the LRU until the budget holds; an
+ * entry read since it was put or last passed here (DURO_CE_REF) gets a second
+ * chance at the hot end instead (CLOCK: a hit only sets the bit, so a read
+ * of a large cache touches no other entry). Returns how many it evicted. */
 size_t duro_lru_evict(duro_lru *lru);
 
 /* 0, or -1 on ENOMEM. t must stay at its address until duro_ctable_destroy(). */
@@ -125,7 +130,7 @@ void duro_ctable_clear(duro_ctable *t);
 /* Clears and frees the bucket array. */
 void duro_ctable_destroy(duro_ctable *t);
 
-/* Looks a key up; a hit becomes the most recently used. NULL if absent. */
+/* Looks a key up; a hit is marked used (DURO_CE_REF). NULL if absent. */
 duro_centry *duro_cache_get(duro_ctable *t, const char *key, size_t key_len);
 
 /* Inserts or replaces the row. Returns the entry, or NULL if it was not cached
@@ -144,6 +149,11 @@ void duro_ctable_unpin(duro_ctable *t);
 
 /* The pinned entry e (of t) becomes clean, or is dropped if a tombstone. */
 void duro_cache_unpin(duro_ctable *t, duro_centry *e);
+
+/* A hint that key will be looked up soon: stage 0 starts loading its hash
+ * bucket, stage 1 (once the bucket is in) the first 192 bytes of the first
+ * entry of its chain. */
+void duro_cache_prefetch(const duro_ctable *t, const char *key, size_t key_len, int stage);
 
 /* Drops a key if cached. */
 void duro_cache_del(duro_ctable *t, const char *key, size_t key_len);

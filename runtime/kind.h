@@ -124,6 +124,10 @@ typedef struct duro_kind {
      * any other op of any kind finds the namespace settled first. NULL:
      * none does. */
     int (*defers)(int op);
+    /* Optional: m is due soon on ns (open): start loading what it will read
+     * (stage 0: the first level, e.g. a hash bucket; stage 1, a message later:
+     * what that level points to). Only hints: no effect on the result. */
+    void (*prefetch)(const duro_ns *ns, const duro_msg *m, int stage);
     /* Writes up to max of the kind's deferred rows of ns, oldest first, to
      * the open transaction (the actor began it) and makes them ordinary
      * cached rows. 0 when none is left, 1 when some are, -1 on a storage
