@@ -157,42 +157,43 @@ static void slot_give(duro_lru *lru, duro_ctable *t)
     }
 }
 
-static void lru_unlink(duro_lru *lru, duro_centry *e)
+/* The LRU and a table's pinned list: doubly linked through lprev / lnext,
+ * head first. */
+static void list_unlink(duro_centry **head, duro_centry **tail, duro_centry *e)
 {
     if (e->lprev)
         e->lprev->lnext = e->lnext;
     else
-        lru->head = e->lnext;
+        *head = e->lnext;
     if (e->lnext)
         e->lnext->lprev = e->lprev;
     else
-        lru->tail = e->lprev;
+        *tail = e->lprev;
     e->lprev = e->lnext = NULL;
 }
 
-static void lru_push_head(duro_lru *lru, duro_centry *e)
+static void list_push_head(duro_centry **head, duro_centry **tail, duro_centry *e)
 {
     e->lprev = NULL;
-    e->lnext = lru->head;
-    if (lru->head)
-        lru->head->lprev = e;
+    e->lnext = *head;
+    if (*head)
+        (*head)->lprev = e;
     else
-        lru->tail = e;
-    lru->head = e;
+        *tail = e;
+    *head = e;
+}
+
+static void lru_unlink(duro_lru *lru, duro_centry *e) { list_unlink(&lru->head, &lru->tail, e); }
+
+static void lru_push_head(duro_lru *lru, duro_centry *e)
+{
+    list_push_head(&lru->head, &lru->tail, e);
 }
 
 /* Takes the pinned entry e off t's pinned list. */
 static void pinned_unlink(duro_ctable *t, duro_centry *e)
 {
-    if (e->lprev)
-        e->lprev->lnext = e->lnext;
-    else
-        t->pinned = e->lnext;
-    if (e->lnext)
-        e->lnext->lprev = e->lprev;
-    else
-        t->pinned_tail = e->lprev;
-    e->lprev = e->lnext = NULL;
+    list_unlink(&t->pinned, &t->pinned_tail, e);
     t->n_pinned--;
 }
 
@@ -373,13 +374,7 @@ duro_centry *duro_cache_pin(duro_ctable *t, const duro_crow *r, int tomb)
     if (!e)
         return NULL;
     e->flags = DURO_CE_PINNED | (tomb ? DURO_CE_TOMB : 0);
-    e->lprev = NULL;
-    e->lnext = t->pinned;
-    if (t->pinned)
-        t->pinned->lprev = e;
-    else
-        t->pinned_tail = e;
-    t->pinned = e;
+    list_push_head(&t->pinned, &t->pinned_tail, e);
     t->n_pinned++;
     t->lru->pinned_bytes += duro_centry_size(e);
     return e;
