@@ -1,0 +1,407 @@
+#!/usr/bin/python3
+"""The Python SDK (sdk/python) against a real durod: era_storage runs the storage
+proxy document's examples unchanged, and duro.Client's calls, errors, streaming,
+keep-alive and retries behave as docs/sdk-python.md says."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SDK = os.path.join(ROOT, "sdk", "python")
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, SDK)
+
+from durotest import Server, unique_ns  # noqa: E402
+
+import duro  # noqa: E402
+from duro import Client  # noqa: E402
+
+# The storage proxy document's Python examples, as printed there (SDK Usage, Namespacing
+# without its two placeholder lines "CREATE TABLE users ...", and Use Cases 1-4). The
+# document leaves user_id to the app: the prelude defines it.
+PRELUDE = "user_id = 42\n"
+EXAMPLES = [
+    '''
+import era_storage
+
+# KV Storage
+era_storage.kv.set("app1", "user:123", '{"name": "Alice"}')
+data = era_storage.kv.get("app1", "user:123")
+keys = era_storage.kv.list("app1", prefix="user:")
+era_storage.kv.delete("app1", "user:123")
+
+# D1 Database
+era_storage.d1.exec("app1", "CREATE TABLE users (id INTEGER, name TEXT)")
+era_storage.d1.exec("app1", "INSERT INTO users VALUES (?, ?)", [1, "Bob"])
+users = era_storage.d1.query("app1", "SELECT * FROM users")
+
+# R2 Storage
+era_storage.r2.put("app1", "file.txt", b"Hello World!")
+content = era_storage.r2.get("app1", "file.txt")
+objects = era_storage.r2.list("app1", prefix="uploads/")
+era_storage.r2.delete("app1", "file.txt")
+print("RESULT", repr((data, keys, users, content, objects)))
+''',
+    '''
+# App 1 resources
+era_storage.kv.set("app1", "config", "...")
+
+# App 2 resources
+era_storage.kv.set("app2", "config", "...")
+
+# Cross-namespace access is allowed
+app1_config = era_storage.kv.get("app1", "config")
+app2_config = era_storage.kv.get("app2", "config")
+''',
+    '''
+import era_storage
+import json
+
+# Save user preferences
+prefs = {"theme": "dark", "lang": "en"}
+era_storage.kv.set("myapp", f"user:{user_id}:prefs", json.dumps(prefs))
+
+# Load user preferences
+prefs_json = era_storage.kv.get("myapp", f"user:{user_id}:prefs")
+prefs = json.loads(prefs_json)
+''',
+    '''
+import era_storage
+
+# Initialize database
+era_storage.d1.exec("myapp", """
+  CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    completed BOOLEAN DEFAULT 0,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+  )
+""")
+
+# Add task
+era_storage.d1.exec("myapp",
+  "INSERT INTO tasks (title) VALUES (?)",
+  ["Finish documentation"])
+
+# Query tasks
+tasks = era_storage.d1.query("myapp", "SELECT * FROM tasks WHERE completed = 0")
+print(f"Pending tasks: {len(tasks)}")
+''',
+    '''
+import era_storage
+
+# Upload user avatar
+with open("avatar.jpg", "rb") as f:
+    image_data = f.read()
+    era_storage.r2.put("myapp", f"avatars/{user_id}.jpg", image_data)
+
+# Download avatar
+avatar_data = era_storage.r2.get("myapp", f"avatars/{user_id}.jpg")
+with open("downloaded_avatar.jpg", "wb") as f:
+    f.write(avatar_data)
+''',
+    '''
+import era_storage
+
+# App1 writes shared config
+era_storage.kv.set("shared", "api_key", "sk-...")
+
+# App2 reads shared config
+api_key = era_storage.kv.get("shared", "api_key")
+''',
+]
+
+
+class EraStorage(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+        cls.url = "http://127.0.0.1:%d" % cls.srv.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()
+
+    def test_the_proxy_documents_examples_run_unchanged(self):
+        with tempfile.TemporaryDirectory() as cwd:
+            avatar = os.urandom(100000)
+            with open(os.path.join(cwd, "avatar.jpg"), "wb") as f:
+                f.write(avatar)
+            script = "import era_storage\n" + PRELUDE + "".join(textwrap.dedent(e) for e in EXAMPLES)
+            env = dict(os.environ, ERA_STORAGE_URL=self.url, PYTHONPATH=SDK)
+            env.pop("DURO_URL", None)
+            out = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env,
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("Pending tasks: 1", out.stdout)
+            result = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][0]
+            data, keys, users, content, objects = eval(result[len("RESULT "):])
+            self.assertEqual(data, '{"name": "Alice"}')
+            self.assertEqual(keys, ["user:123"])
+            self.assertEqual(users, [{"id": 1, "name": "Bob"}])
+            self.assertEqual(content, b"Hello World!")
+            self.assertEqual(objects, [])
+            with open(os.path.join(cwd, "downloaded_avatar.jpg"), "rb") as f:
+                self.assertEqual(f.read(), avatar)
+        # and what they left is in the server, read another way
+        c = Client(self.url)
+        self.addCleanup(c.close)
+        self.assertEqual(c.kv.get("app1", "config"), "...")
+        self.assertEqual(c.kv.get("shared", "api_key"), "sk-...")
+        self.assertEqual(c.kv.get("myapp", "user:42:prefs"), '{"theme": "dark", "lang": "en"}')
+        self.assertRaises(duro.NotFound, c.kv.get, "app1", "user:123")
+        self.assertEqual(c.blobs.head("myapp", "avatars/42.jpg")["content-length"], "100000")
+        self.assertEqual(c.sql.query("myapp", "SELECT title FROM tasks"),
+                         [{"title": "Finish documentation"}])
+
+    def test_missing_reads_are_none(self):
+        import era_storage
+        os.environ["ERA_STORAGE_URL"] = self.url
+        self.addCleanup(os.environ.pop, "ERA_STORAGE_URL", None)
+        era_storage._client = None
+        ns = unique_ns("es")
+        self.assertIsNone(era_storage.kv.get(ns, "nope"))
+        self.assertIsNone(era_storage.r2.get(ns, "nope"))
+        self.assertFalse(era_storage.kv.delete(ns, "nope"))
+        self.assertEqual(era_storage.kv.list(ns), [])
+
+
+class ClientCalls(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(extra_args=["--idle-timeout-ms", "300"])
+        cls.c = Client("http://127.0.0.1:%d" % cls.srv.port, retries=2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+        cls.srv.close()
+
+    def setUp(self):
+        self.ns = unique_ns("py")
+
+    def test_kv_options_and_compare_and_set(self):
+        c, ns = self.c, self.ns
+        v1 = c.kv.put(ns, "a", {"x": [1, 2.5, "é"]}, metadata={"m": 1}, ttl_ms=60000)
+        self.assertEqual(c.kv.get(ns, "a"), {"x": [1, 2.5, "é"]})
+        meta = c.kv.get(ns, "a", meta=True)
+        self.assertEqual((meta["version"], meta["metadata"]), (v1, {"m": 1}))
+        self.assertGreater(meta["expiresAt"], meta["createdAt"])
+        with self.assertRaises(duro.PreconditionFailed) as e:
+            c.kv.put(ns, "a", 2, if_match=v1 + 100)
+        self.assertEqual((e.exception.code, e.exception.status), ("PRECONDITION_FAILED", 412))
+        v2 = c.kv.put(ns, "a", 2, if_match=v1)
+        self.assertGreater(v2, v1)
+        self.assertRaises(duro.PreconditionFailed, c.kv.put, ns, "a", 3, if_none_match=True)
+        self.assertEqual(c.kv.get(ns, "a"), 2)
+        self.assertRaises(duro.PreconditionFailed, c.kv.delete, ns, "a", if_match=v1)
+        self.assertTrue(c.kv.delete(ns, "a", if_match=v2))
+        self.assertFalse(c.kv.delete(ns, "a"))
+        with self.assertRaises(duro.NotFound):
+            c.kv.get(ns, "a")
+        self.assertRaises(duro.BadRequest, c.kv.put, ns, "", 1)
+        c.kv.put(ns, "short", 1, ttl_ms=1)
+        time.sleep(0.05)
+        self.assertRaises(duro.NotFound, c.kv.get, ns, "short")
+
+    def test_keys_with_any_characters_and_bytes_values(self):
+        c, ns = self.c, self.ns
+        for key in ("a/b c", "ü?&=#%", "x" * 2048):
+            c.kv.put(ns, key, b"\x00\x01\xffraw")
+            self.assertEqual(c.kv.get(ns, key), b"\x00\x01\xffraw")
+        self.assertEqual(c.kv.get_many(ns, ["a/b c", "missing"]), {"a/b c": b"\x00\x01\xffraw"})
+
+    def test_batches_and_list_pages_follow_cursors(self):
+        c, ns = self.c, self.ns
+        self.assertEqual(c.kv.set_many(ns, {"k%02d" % i: i for i in range(25)})["count"], 25)
+        c.kv.set_many(ns, [{"key": "other", "value": True, "metadata": {"t": 1}}], ttl_ms=60000)
+        self.assertEqual(list(c.kv.list(ns, prefix="k", page_size=10)),
+                         ["k%02d" % i for i in range(25)])
+        self.assertEqual(list(c.kv.list(ns, prefix="k", reverse=True, page_size=7))[:2],
+                         ["k24", "k23"])
+        entries = list(c.kv.list(ns, start="k20", end="k23", values=True))
+        self.assertEqual([(e["key"], e["value"]) for e in entries],
+                         [("k20", 20), ("k21", 21), ("k22", 22)])
+        page = c.kv.list_page(ns, limit=5)
+        self.assertEqual((len(page["keys"]), page["list_complete"]), (5, False))
+        self.assertEqual(c.kv.get_many(ns, ["k01", "k02", "nope"]), {"k01": 1, "k02": 2})
+        self.assertEqual(c.kv.delete_many(ns, ["k01", "k02", "nope"]), 2)
+        self.assertEqual(c.kv.clear(ns), 24)
+        self.assertEqual(list(c.kv.list(ns)), [])
+
+    def test_sql(self):
+        c, ns = self.c, self.ns
+        c.sql.exec(ns, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+        meta = c.sql.exec(ns, "INSERT INTO t (name) VALUES (?)", ["a"])
+        self.assertEqual((meta["changes"], meta["last_row_id"]), (1, 1))
+        out = c.sql.batch(ns, [("INSERT INTO t (name) VALUES (?)", ["b"]),
+                               {"sql": "SELECT count(*) AS n FROM t"}])
+        self.assertEqual(out[1]["results"], [{"n": 2}])
+        self.assertEqual(c.sql.query(ns, "SELECT name FROM t ORDER BY id"),
+                         [{"name": "a"}, {"name": "b"}])
+        with self.assertRaises(duro.BadRequest):
+            c.sql.query(ns, "SELECT * FROM nope")
+        with self.assertRaises(duro.BadRequest):  # all or nothing
+            c.sql.batch(ns, [("INSERT INTO t (name) VALUES ('c')", None), ("BAD SQL", None)])
+        self.assertEqual(c.sql.query(ns, "SELECT count(*) AS n FROM t"), [{"n": 2}])
+
+    def test_blobs_stream_from_and_to_files(self):
+        c, ns = self.c, self.ns
+        data = os.urandom(3 << 20)
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "in.bin")
+            with open(src, "wb") as f:
+                f.write(data)
+            info = c.blobs.put_file(ns, "dir/big.bin", src, metadata={"who": "me"})
+            self.assertEqual(info["size"], len(data))
+            self.assertEqual(info["etag"], hashlib.sha256(data).hexdigest())
+            dst = os.path.join(d, "out.bin")
+            h = c.blobs.get_to_file(ns, "dir/big.bin", dst)
+            with open(dst, "rb") as f:
+                self.assertEqual(f.read(), data)
+            self.assertEqual(h["content-length"], str(len(data)))
+        self.assertEqual(c.blobs.get(ns, "dir/big.bin", range=(10, 19)), data[10:20])
+        c.blobs.put(ns, "dir/t.txt", "héllo", content_type="text/plain")
+        self.assertEqual(c.blobs.head(ns, "dir/t.txt")["content-type"], "text/plain")
+        self.assertEqual(c.blobs.get(ns, "dir/t.txt"), "héllo".encode())
+        objs = list(c.blobs.list(ns, prefix="dir/", page_size=1))
+        self.assertEqual([o["key"] for o in objs], ["dir/big.bin", "dir/t.txt"])
+        self.assertEqual(objs[0]["metadata"], {"who": "me"})
+        self.assertRaises(duro.PreconditionFailed, c.blobs.put, ns, "dir/t.txt", b"x",
+                          if_none_match=True)
+        self.assertTrue(c.blobs.delete(ns, "dir/t.txt"))
+        self.assertRaises(duro.NotFound, c.blobs.get, ns, "dir/t.txt")
+
+    def test_rate_limits_raise_with_retry_after(self):
+        c, ns = self.c, self.ns
+        for i in range(3):
+            r = c.ratelimit.check(ns, "ip:1", limit=3, window_ms=60000, enforce=True)
+            self.assertEqual((r["allowed"], r["remaining"]), (True, 2 - i))
+        with self.assertRaises(duro.RateLimited) as e:
+            c.ratelimit.check(ns, "ip:1", limit=3, window_ms=60000, enforce=True)
+        self.assertEqual(e.exception.status, 429)
+        self.assertIsNotNone(e.exception.retry_after)
+        self.assertGreater(e.exception.retry_after, 0)
+        self.assertFalse(c.ratelimit.check(ns, "ip:1", limit=3, window_ms=60000)["allowed"])
+        self.assertTrue(c.ratelimit.reset(ns, "ip:1"))
+        self.assertTrue(c.ratelimit.check(ns, "ip:1", limit=3, window_ms=60000)["allowed"])
+
+    def test_sessions_and_login(self):
+        c, ns = self.c, self.ns
+        s = c.sessions.create(ns, {"cart": [1]}, 60000, user_id="u1")
+        self.assertEqual(c.sessions.get(ns, s["id"])["data"], {"cart": [1]})
+        c.sessions.update(ns, s["id"], {"cart": [1, 2]})
+        self.assertEqual(c.sessions.get(ns, s["id"])["data"], {"cart": [1, 2]})
+        self.assertEqual(c.sessions.of_user(ns, "u1")["count"], 1)
+        self.assertTrue(c.sessions.delete(ns, s["id"]))
+        self.assertRaises(duro.NotFound, c.sessions.get, ns, s["id"])
+        c.auth.create_user(ns, "a@example.com", "correct horse battery")
+        self.assertRaises(duro.Conflict, c.auth.create_user, ns, "a@example.com", "x" * 12)
+        self.assertRaises(duro.Unauthorized, c.auth.login, ns, "a@example.com", "wrong password")
+        li = c.auth.login(ns, "a@example.com", "correct horse battery")
+        self.assertEqual(c.auth.session(ns, li["sessionId"])["userId"], li["userId"])
+        self.assertTrue(c.auth.logout(ns, li["sessionId"]))
+        self.assertRaises(duro.Unauthorized, c.auth.session, ns, li["sessionId"])
+
+    def test_snapshot_and_registry(self):
+        c, ns = self.c, self.ns
+        data, version = c.snapshot.get(ns)
+        self.assertEqual((data, version), ({}, 0))
+        out = c.snapshot.patch(ns, [{"op": "set", "key": "a", "value": 1},
+                                    {"op": "set", "key": "b", "value": 2}], if_match=0)
+        data, version = c.snapshot.get(ns)
+        self.assertEqual((data, version), ({"a": 1, "b": 2}, out["version"]))
+        self.assertRaises(duro.PreconditionFailed, c.snapshot.patch, ns,
+                          [{"op": "del", "key": "a"}], if_match=version + 5)
+        st = c.registry.stats(namespace=ns)
+        self.assertEqual(st["total"], 2)
+        self.assertEqual([r["key"] for r in c.registry.list(namespace=ns, page_size=1)], ["a", "b"])
+        self.assertEqual(c.namespaces.get(ns)["keys"], 2)
+
+    def test_keep_alive_and_retries_after_the_server_closed_it(self):
+        c, ns = self.c, self.ns
+        c.kv.put(ns, "k", 1)
+        sock = c._local.conn.sock
+        for _ in range(20):
+            c.kv.get(ns, "k")
+        self.assertIs(c._local.conn.sock, sock)  # one connection for all of them
+        time.sleep(0.8)  # past --idle-timeout-ms 300: the server closed it
+        self.assertEqual(c.kv.get(ns, "k"), 1)
+        time.sleep(0.8)
+        self.assertEqual(c.sql.exec(ns, "CREATE TABLE IF NOT EXISTS t (a)")["changes"], 0)  # a POST
+
+    def test_threads_share_one_client(self):
+        c, ns = self.c, self.ns
+        errs = []
+
+        def work(t):
+            try:
+                for i in range(30):
+                    c.kv.put(ns, "t%d-%d" % (t, i), i)
+            except Exception as e:  # pragma: no cover - reported below
+                errs.append(e)
+        ts = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(errs, [])
+        self.assertEqual(len(list(c.kv.list(ns))), 120)
+
+    def test_unreachable_server_is_connection_failed(self):
+        dead = Client("http://127.0.0.1:1", retries=1, timeout=2)
+        self.addCleanup(dead.close)
+        with self.assertRaises(duro.ConnectionFailed) as e:
+            dead.kv.get("x", "y")
+        self.assertEqual(e.exception.status, 0)
+
+
+class Install(unittest.TestCase):
+    def test_pip_install_gives_both_modules(self):
+        with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as src:
+            # from a copy: setuptools writes build/ and *.egg-info beside the sources
+            src = shutil.copytree(SDK, os.path.join(src, "python"),
+                                  ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+            out = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index",
+                                  "--no-deps", "--no-build-isolation", "--target", d, src],
+                                 capture_output=True, text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+            check = ("import duro, era_storage, inspect; print(duro.__version__, "
+                     "inspect.getsourcefile(era_storage).startswith(%r))" % d)
+            out = subprocess.run([sys.executable, "-c", check], cwd=d, capture_output=True,
+                                 text=True, timeout=60, env={"PYTHONPATH": d})
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stdout.split(), ["0.1.0", "True"])
+
+
+class Tokens(unittest.TestCase):
+    def test_token_from_the_environment(self):
+        srv = Server(extra_args=["--auth-token", "s3cret-token-for-tests"])
+        try:
+            url = "http://127.0.0.1:%d" % srv.port
+            with Client(url, token="") as c:
+                self.assertRaises(duro.Unauthorized, c.kv.get, "n", "k")
+            os.environ["DURO_TOKEN"] = "s3cret-token-for-tests"
+            try:
+                with Client(url) as c:
+                    c.kv.put("n", "k", 1)
+                    self.assertEqual(c.kv.get("n", "k"), 1)
+            finally:
+                del os.environ["DURO_TOKEN"]
+            with Client(url, token="wrong") as c:
+                self.assertRaises(duro.Unauthorized, c.kv.get, "n", "k")
+        finally:
+            srv.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
