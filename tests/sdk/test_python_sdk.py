@@ -24,6 +24,7 @@ from durotest import Server, unique_ns  # noqa: E402
 
 import duro  # noqa: E402
 from duro import Client  # noqa: E402
+from duro.datastore import Datastore, InvalidInput, KVAdapter, NotAuthorized  # noqa: E402
 
 # The storage proxy document's Python examples, as printed there (SDK Usage, Namespacing
 # without its two placeholder lines "CREATE TABLE users ...", and Use Cases 1-4). The
@@ -363,6 +364,134 @@ class ClientCalls(unittest.TestCase):
         with self.assertRaises(duro.ConnectionFailed) as e:
             dead.kv.get("x", "y")
         self.assertEqual(e.exception.status, 0)
+
+
+ADD_ITEMS = """
+import sys
+sys.path.insert(0, %r)
+from duro import Client
+from duro.datastore import Datastore
+url, kind, proc = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ds = Datastore(Client(url), namespaces={"list": "dsc-lists"}, d1_namespace="dsc-sql")
+db = (ds.kv if kind == "kv" else ds.d1).auth("u%%d" %% proc)
+for i in range(10):
+    db.queryListAddItem("items", "shared", "p%%d-%%d" %% (proc, i))
+"""
+
+
+class DatastoreContract:
+    """The same tests for both adapters (make_store() gives the adapter under test)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+        cls.url = "http://127.0.0.1:%d" % cls.srv.port
+        cls.client = Client(cls.url)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.srv.close()
+
+    def setUp(self):
+        self.tag = unique_ns("d")
+        self.ds = Datastore(self.client, namespaces={"project": self.tag + "-p",
+                                                     "user": self.tag + "-u",
+                                                     "list": self.tag + "-l"},
+                            d1_namespace=self.tag + "-sql")
+        self.store = self.make_store()
+
+    def test_objects_carry_auth_and_views_see_only_their_own(self):
+        alice, bob = self.store.auth("alice"), self.store.auth("bob")
+        alice.put("PROJECT", "p1", {"name": "My Project", "n": [1, 2]})
+        self.assertEqual(alice.get("PROJECT", "p1"),
+                         {"name": "My Project", "n": [1, 2], "_auth": ["alice"]})
+        self.assertTrue(alice.exists("PROJECT", "p1"))
+        self.assertIsNone(bob.get("PROJECT", "p1"))
+        self.assertFalse(bob.exists("PROJECT", "p1"))
+        self.assertRaises(NotAuthorized, bob.delete, "PROJECT", "p1")
+        self.assertRaises(NotAuthorized, bob.put, "PROJECT", "p1", {"name": "stolen"})
+        self.assertEqual(alice.get("project", "p1")["name"], "My Project")  # class is lower-cased
+        alice.put("PROJECT", "p1", {"name": "Renamed"})
+        self.assertEqual(alice.get("PROJECT", "p1"), {"name": "Renamed", "_auth": ["alice"]})
+        self.assertTrue(alice.delete("PROJECT", "p1"))
+        self.assertFalse(alice.delete("PROJECT", "p1"))
+        self.assertIsNone(alice.get("PROJECT", "p1"))
+        composite = ":".join(["proj_1", "page_2"])
+        bob.put("USER", composite, {"x": None})
+        self.assertEqual(bob.get("USER", "proj_1:page_2"), {"x": None, "_auth": ["bob"]})
+        self.assertEqual(self.store.get("USER", composite)["_auth"], ["bob"])  # no user: sees all
+
+    def test_lists(self):
+        db = self.store.auth("u1")
+        self.assertEqual(db.queryListByPointer("apiKeys", "userId:1"), [])
+        for k in ("key_abc123", "key_xyz456", "key_abc789", "key_abc123"):
+            db.queryListAddItem("apiKeys", "userId:1", k)
+        self.assertEqual(db.queryListByPointer("apiKeys", "userId:1"),
+                         ["key_abc123", "key_xyz456", "key_abc789"])
+        db.queryListRemoveItem("apiKeys", "userId:1", "key_xyz456")
+        db.queryListRemoveItem("apiKeys", "userId:1", "never-there")
+        self.assertEqual(db.query_list_by_pointer("apiKeys", "userId:1"),
+                         ["key_abc123", "key_abc789"])
+        db.queryListAddItem("projects", "12345", "proj_abc")
+        db.queryListAddItem("projects", "12345", "proj_xyz")
+        self.assertEqual(db.getList("projects", "12345"), ["proj_abc", "proj_xyz"])
+        db.queryListClear("apiKeys", "userId:1")
+        self.assertEqual(db.queryListByPointer("apiKeys", "userId:1"), [])
+        self.assertEqual(db.getList("projects", "12345"), ["proj_abc", "proj_xyz"])
+
+    def test_input_is_validated(self):
+        db = self.store.auth("u1")
+        for bad in (("", "i"), ("9x", "i"), ("a b", "i"), ("x" * 65, "i"), (None, "i")):
+            self.assertRaises(InvalidInput, db.put, bad[0], bad[1], {})
+        for bad_id in ("", "x" * 513, "a\0b", 5):
+            self.assertRaises(InvalidInput, db.get, "PROJECT", bad_id)
+        self.assertRaises(InvalidInput, db.put, "PROJECT", "i", ["not", "a", "dict"])
+        self.assertRaises(InvalidInput, db.put, "PROJECT", "i", {"f": object()})
+        self.assertRaises(InvalidInput, db.put, "PROJECT", "i", {"big": "x" * (1 << 20)})
+        self.assertRaises(InvalidInput, db.queryListAddItem, "l", "p", "")
+        self.assertRaises(InvalidInput, self.store.auth, "")
+
+    def test_fifty_concurrent_adds_from_several_processes(self):
+        kind = "kv" if isinstance(self.store, KVAdapter) else "d1"
+        if kind == "kv":
+            ns = {"list": "dsc-lists"}
+            Datastore(self.client, namespaces=ns).kv.queryListClear("items", "shared")
+        else:
+            Datastore(self.client, d1_namespace="dsc-sql").d1.queryListClear("items", "shared")
+        procs = [subprocess.Popen([sys.executable, "-c", ADD_ITEMS % SDK, self.url, kind, str(p)],
+                                  stderr=subprocess.PIPE) for p in range(5)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, err.decode()[-2000:])
+        ds = Datastore(self.client, namespaces={"list": "dsc-lists"}, d1_namespace="dsc-sql")
+        items = (ds.kv if kind == "kv" else ds.d1).queryListByPointer("items", "shared")
+        self.assertEqual(len(items), 50)
+        self.assertEqual(sorted(items), sorted("p%d-%d" % (p, i) for p in range(5) for i in range(10)))
+
+
+class KVDatastore(DatastoreContract, unittest.TestCase):
+    def make_store(self):
+        return self.ds.kv
+
+    def test_each_class_in_its_own_namespace(self):
+        self.store.auth("a").put("PROJECT", "x", {"v": 1})
+        self.assertEqual(self.client.kv.get(self.tag + "-p", "project:x"), {"v": 1, "_auth": ["a"]})
+        self.assertRaises(InvalidInput, self.store.put, "UNMAPPED", "x", {})
+
+
+class D1Datastore(DatastoreContract, unittest.TestCase):
+    def make_store(self):
+        return self.ds.d1
+
+    def test_the_original_schema(self):
+        self.store.auth("a").put("PROJECT", "x", {"v": 1})
+        rows = self.client.sql.query(self.tag + "-sql",
+                                     "SELECT class, id, data, auth_users FROM objects")
+        self.assertEqual(rows, [{"class": "project", "id": "x", "data": '{"v":1}',
+                                 "auth_users": '["a"]'}])
+        cols = [r["name"] for r in self.client.sql.query(self.tag + "-sql", "PRAGMA table_info(lists)")]
+        self.assertEqual(cols, ["list_name", "pointer", "item_id", "position", "created_at"])
 
 
 class Install(unittest.TestCase):

@@ -6,12 +6,14 @@
 """
 
 from .client import Client, Response, dumps, loads
+from .datastore import Datastore, DatastoreError, InvalidInput, NotAuthorized
 from .errors import (BadRequest, Conflict, ConnectionFailed, DuroError, Forbidden,
                      InsufficientStorage, Internal, MethodNotAllowed, NotFound,
                      PayloadTooLarge, PreconditionFailed, RateLimited, Unauthorized,
                      Unavailable, UnsupportedMediaType)
 
-__all__ = ["Client", "Response", "dumps", "loads", "DuroError", "BadRequest", "Unauthorized",
+__all__ = ["Client", "Response", "dumps", "loads", "Datastore", "DatastoreError", "InvalidInput",
+           "NotAuthorized", "DuroError", "BadRequest", "Unauthorized",
            "Forbidden", "NotFound", "MethodNotAllowed", "Conflict", "PreconditionFailed",
            "PayloadTooLarge", "UnsupportedMediaType", "RateLimited", "Internal", "Unavailable",
            "InsufficientStorage", "ConnectionFailed"]
