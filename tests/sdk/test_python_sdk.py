@@ -25,6 +25,8 @@ from durotest import Server, unique_ns  # noqa: E402
 import duro  # noqa: E402
 from duro import Client  # noqa: E402
 from duro.datastore import Datastore, InvalidInput, KVAdapter, NotAuthorized  # noqa: E402
+from duro.storage_client import (StorageHelpers, create_storage_client,  # noqa: E402
+                                 createLoginService, createRateLimiter)
 
 # The storage proxy document's Python examples, as printed there (SDK Usage, Namespacing
 # without its two placeholder lines "CREATE TABLE users ...", and Use Cases 1-4). The
@@ -492,6 +494,113 @@ class D1Datastore(DatastoreContract, unittest.TestCase):
                                  "auth_users": '["a"]'}])
         cols = [r["name"] for r in self.client.sql.query(self.tag + "-sql", "PRAGMA table_info(lists)")]
         self.assertEqual(cols, ["list_name", "pointer", "item_id", "position", "created_at"])
+
+
+COUNT_CHECKS = """
+import sys
+sys.path.insert(0, %r)
+from duro.storage_client import create_rate_limiter
+limiter = create_rate_limiter(sys.argv[1], limit=30, window_ms=3600000, namespace=sys.argv[2])
+print(sum(limiter.checkLimit("user123")["allowed"] for _ in range(20)))
+"""
+
+
+class StorageObjectClient(unittest.TestCase):
+    """The general storage object's examples, with the same calls in Python."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+        cls.url = "http://127.0.0.1:%d" % cls.srv.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()
+
+    def test_basic_operations_namespaces_and_batches(self):
+        storage = create_storage_client(self.url)
+        self.addCleanup(storage.client.close)
+        self.assertTrue(storage.set("my-key", {"data": "value"}, 60000)["success"])
+        result = storage.get("my-key")
+        self.assertEqual(result, {"success": True, "data": {"data": "value"}})
+        self.assertEqual(storage.delete("my-key"), {"success": True, "data": {"deleted": True}})
+        miss = storage.get("my-key")
+        self.assertFalse(miss["success"])
+        self.assertIn("not found", miss["error"])
+        data = {"n": 1}
+        storage.set("rate_limit:user123", data, None, "rate_limiting")
+        storage.set("session:abc123", data, 60000, "sessions")
+        storage.set("custom:key", data, None, "my_namespace")
+        self.assertEqual(storage.get("custom:key", "my_namespace")["data"], data)
+        self.assertFalse(storage.get("custom:key")["success"])  # another namespace
+        self.assertEqual(storage.setMany({"a": 1, "b": 2})["data"]["count"], 2)
+        self.assertEqual(storage.getMany(["a", "b", "c"])["data"], {"a": 1, "b": 2})
+        self.assertEqual(storage.list()["data"], ["a", "b"])
+        self.assertEqual(storage.deleteMany(["a", "c"])["data"], {"deleted": 1})
+        self.assertEqual(storage.clear()["data"], {"deleted": 1})
+        bad = storage.set("", 1)
+        self.assertEqual(bad["success"], False)
+        self.assertIn("key", bad["error"])
+
+    def test_helpers(self):
+        client = create_storage_client(self.url)
+        self.addCleanup(client.client.close)
+        helpers = StorageHelpers(client)
+        who = unique_ns("u")  # the basic test above stored rate_limit:user123
+        self.assertIsNone(helpers.getRateLimit(who))
+        now = int(time.time() * 1000)
+        helpers.setRateLimit(who, 29, now)
+        self.assertEqual(helpers.getRateLimit(who), {"tokens": 29, "lastRefill": now})
+        helpers.setSession("session-id", {"user": "u1"}, 7 * 24 * 60 * 60 * 1000)
+        self.assertEqual(helpers.getSession("session-id"), {"user": "u1"})
+
+    def test_rate_limiter_is_exact_across_processes(self):
+        ns = unique_ns("rl")
+        limiter = createRateLimiter(self.url, limit=30, window_ms=3600000, namespace=ns)
+        self.addCleanup(limiter.client.close)
+        self.assertEqual(limiter.checkLimit("user123"), {"allowed": True, "remaining": 29})
+        procs = [subprocess.Popen([sys.executable, "-c", COUNT_CHECKS % SDK, self.url, ns],
+                                  stdout=subprocess.PIPE) for _ in range(3)]
+        allowed = sum(int(p.communicate(timeout=120)[0]) for p in procs)
+        self.assertEqual(allowed, 29)  # 60 checks after the first, exactly 29 let through
+        self.assertEqual(limiter.checkLimit("user123"), {"allowed": False, "remaining": 0})
+
+    def test_login_service(self):
+        c = Client(self.url)
+        self.addCleanup(c.close)
+        c.auth.create_user("auth", "ada@example.com", "correct horse battery")
+        svc = createLoginService(c)
+        result = svc.login({"email": "ada@example.com", "password": "correct horse battery"})
+        self.assertTrue(result["success"])
+        self.assertEqual(result["session"]["userId"], c.auth.session("auth", result["sessionId"])["userId"])
+        bad = svc.login(email="ada@example.com", password="wrong one")
+        self.assertEqual(bad["success"], False)
+
+
+class Example(unittest.TestCase):
+    def test_the_todo_example_runs(self):
+        srv = Server()
+        self.addCleanup(srv.close)
+        env = dict(os.environ, DURO_URL="http://127.0.0.1:%d" % srv.port, PYTHONPATH=SDK,
+                   ERA_STORAGE_URL="http://127.0.0.1:%d" % srv.port)
+        app = os.path.join(ROOT, "examples", "python", "todo.py")
+
+        def run(*args):
+            out = subprocess.run([sys.executable, app] + list(args), env=env, capture_output=True,
+                                 text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return out.stdout
+        self.assertEqual(run("add", "alice", "buy milk"), "added task 1\n")
+        self.assertEqual(run("add", "alice", "write docs"), "added task 2\n")
+        self.assertEqual(run("add", "bob", "fix bike"), "added task 3\n")
+        run("done", "alice", "1")
+        self.assertEqual(run("list", "alice"), "2\twrite docs\t(added by alice)\n")
+        self.assertEqual(run("list", "bob"), "3\tfix bike\t(added by bob)\n")
+        c = Client(env["DURO_URL"])
+        self.addCleanup(c.close)
+        self.assertEqual(c.sql.query("todo-example", "SELECT id, done FROM tasks ORDER BY id"),
+                         [{"id": 1, "done": 1}, {"id": 2, "done": 0}, {"id": 3, "done": 0}])
+        self.assertIsInstance(c.kv.get("todo-example", "seen:alice"), int)
 
 
 class Install(unittest.TestCase):
