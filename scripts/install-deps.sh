@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev curl
       libevent-dev libsqlite3-dev libmsgpack-dev libjansson-dev libsodium-dev libedit-dev
       python3 python3-msgpack python3-jsonschema python3-yaml wrk
-      python3-pip python3-setuptools)  # the last two: the Python SDK's install test
+      python3-pip python3-setuptools nodejs)  # the SDKs' tests: pip install, node --test
 if [ "${1:-}" = bench ]; then
     pkgs+=(redis-server redis-tools)
 fi

@@ -1,0 +1,348 @@
+'use strict';
+/*
+ * duro-storage: the JavaScript client of a duro server (docs/sdk-js.md).
+ * Node >= 18, fetch only, no dependencies. KVStorage, D1Storage and R2Storage
+ * have the storage proxy's signatures; DuroClient has every option. Errors
+ * are DuroError subclasses by the envelope's code. GET/HEAD/PUT/DELETE are
+ * retried after a network error or a 503 (at most `retries` times); POST and
+ * PATCH never are.
+ */
+
+const DEFAULT_URL = 'http://127.0.0.1:8787';
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+class DuroError extends Error {
+  constructor(code, message, status) {
+    super(`${code}: ${message}`);
+    this.name = this.constructor.name;
+    this.code = code;
+    this.status = status || 0;
+    this.detail = message;
+  }
+}
+class BadRequest extends DuroError {}
+class Unauthorized extends DuroError {}
+class Forbidden extends DuroError {}
+class NotFound extends DuroError {}
+class MethodNotAllowed extends DuroError {}
+class Conflict extends DuroError {}
+class PreconditionFailed extends DuroError {}
+class PayloadTooLarge extends DuroError {}
+class UnsupportedMediaType extends DuroError {}
+class RateLimited extends DuroError {
+  constructor(code, message, status, retryAfter) {
+    super(code, message, status);
+    this.retryAfter = retryAfter; // seconds, or null
+  }
+}
+class Internal extends DuroError {}
+class Unavailable extends DuroError {}
+class InsufficientStorage extends DuroError {}
+class ConnectionFailed extends DuroError {}
+
+const BY_CODE = {
+  BAD_REQUEST: BadRequest, UNAUTHORIZED: Unauthorized, FORBIDDEN: Forbidden,
+  NOT_FOUND: NotFound, METHOD_NOT_ALLOWED: MethodNotAllowed, CONFLICT: Conflict,
+  PRECONDITION_FAILED: PreconditionFailed, PAYLOAD_TOO_LARGE: PayloadTooLarge,
+  UNSUPPORTED_MEDIA_TYPE: UnsupportedMediaType, RATE_LIMITED: RateLimited,
+  INTERNAL: Internal, UNAVAILABLE: Unavailable, INSUFFICIENT_STORAGE: InsufficientStorage,
+};
+
+const enc = encodeURIComponent;
+const etag = (v) => `"${Number(v)}"`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function toError(status, headers, text) {
+  let code = `HTTP_${status}`;
+  let message = text.slice(0, 200);
+  try {
+    const doc = JSON.parse(text);
+    code = doc.error.code;
+    message = doc.error.message;
+  } catch (_) { /* not the envelope: keep the text */ }
+  const Cls = BY_CODE[code] || DuroError;
+  if (Cls === RateLimited) {
+    const ra = Number(headers.get('retry-after'));
+    return new RateLimited(code, message, status, Number.isFinite(ra) ? ra : null);
+  }
+  return new Cls(code, message, status);
+}
+
+class DuroClient {
+  /**
+   * opts.url: "http://host:port" (default $DURO_URL, $ERA_STORAGE_URL, then
+   * http://127.0.0.1:8787); opts.token: sent as Authorization: Bearer (default
+   * $DURO_TOKEN); opts.timeoutMs (default 10000); opts.retries (default 2).
+   */
+  constructor(opts = {}) {
+    if (typeof opts === 'string') opts = { url: opts };
+    const env = typeof process !== 'undefined' ? process.env : {};
+    this.url = (opts.url || env.DURO_URL || env.ERA_STORAGE_URL || DEFAULT_URL).replace(/\/+$/, '');
+    this.token = opts.token !== undefined ? opts.token : env.DURO_TOKEN;
+    this.timeoutMs = opts.timeoutMs || 10000;
+    this.retries = opts.retries !== undefined ? opts.retries : 2;
+    this.kv = new KV(this);
+    this.sql = new SQL(this);
+    this.blobs = new Blobs(this);
+    this.ratelimit = new RateLimits(this);
+    this.sessions = new Sessions(this);
+    this.auth = new Auth(this);
+  }
+
+  /** One request; resolves to the fetch Response (its body unread) or throws. */
+  async request(method, path, { query, json, body, headers, ok = [200, 201] } = {}) {
+    const h = { Accept: 'application/json', ...(headers || {}) };
+    if (this.token) h.Authorization = `Bearer ${this.token}`;
+    if (json !== undefined) {
+      body = JSON.stringify(json);
+      h['Content-Type'] = 'application/json';
+    }
+    let url = this.url + path;
+    if (query) {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) q.set(k, String(v));
+      const s = q.toString();
+      if (s) url += `?${s}`;
+    }
+    const tries = 1 + (IDEMPOTENT.has(method) ? this.retries : 0);
+    for (let attempt = 0; ; attempt++) {
+      if (attempt) await sleep(50 * 2 ** (attempt - 1));
+      let res;
+      try {
+        res = await fetch(url, { method, headers: h, body, signal: AbortSignal.timeout(this.timeoutMs) });
+      } catch (e) {
+        if (attempt + 1 < tries) continue;
+        throw new ConnectionFailed('CONNECTION_FAILED', `${method} ${path}: ${e.cause ? e.cause.message : e.message}`, 0);
+      }
+      if (res.status === 503 && attempt + 1 < tries) {
+        await res.arrayBuffer();
+        continue;
+      }
+      if (!ok.includes(res.status)) throw toError(res.status, res.headers, await res.text());
+      return res;
+    }
+  }
+
+  /** The envelope's data of a JSON reply (the whole document where there is none). */
+  async data(method, path, opts) {
+    const res = await this.request(method, path, opts);
+    const doc = await res.json();
+    return doc && typeof doc === 'object' && 'success' in doc ? doc.data : doc;
+  }
+
+  async info() { return this.data('GET', '/api/info'); }
+}
+
+class KV {
+  constructor(c) { this.c = c; }
+  path(ns, key) { return `/api/storage/kv/${enc(ns)}/${enc(key)}`; }
+
+  /** The value (NotFound if missing or expired); { meta: true }: {value, metadata, version, ...}. */
+  get(ns, key, { meta = false } = {}) {
+    return this.c.data('GET', this.path(ns, key), { query: { meta: meta ? '1' : undefined } });
+  }
+
+  /** Resolves to the new version. opts: ttlMs, metadata, ifMatch (a version), ifNoneMatch. */
+  async put(ns, key, value, { ttlMs, metadata, ifMatch, ifNoneMatch } = {}) {
+    const json = { value };
+    if (ttlMs !== undefined) json.ttlMs = ttlMs;
+    if (metadata !== undefined) json.metadata = metadata;
+    const headers = {};
+    if (ifMatch !== undefined) headers['If-Match'] = etag(ifMatch);
+    if (ifNoneMatch) headers['If-None-Match'] = '*';
+    return (await this.c.data('PUT', this.path(ns, key), { json, headers })).version;
+  }
+
+  async delete(ns, key, { ifMatch } = {}) {
+    const headers = ifMatch !== undefined ? { 'If-Match': etag(ifMatch) } : undefined;
+    return (await this.c.data('DELETE', this.path(ns, key), { headers })).deleted;
+  }
+
+  getMany(ns, keys) { return this.c.data('POST', '/storage/batch/get', { query: { ns }, json: { keys } }); }
+
+  setMany(ns, entries, { ttlMs } = {}) {
+    let list = Array.isArray(entries) ? entries : Object.entries(entries).map(([key, value]) => ({ key, value }));
+    if (ttlMs !== undefined) list = list.map((e) => ({ ttlMs, ...e }));
+    return this.c.data('POST', '/storage/batch/set', { query: { ns }, json: { entries: list } });
+  }
+
+  async deleteMany(ns, keys) {
+    return (await this.c.data('POST', '/storage/batch/delete', { query: { ns }, json: { keys } })).deleted;
+  }
+
+  /** One page {keys, cursor, list_complete}. */
+  listPage(ns, { prefix, start, startAfter, end, limit, cursor, reverse, values } = {}) {
+    return this.c.data('GET', `/api/storage/kv/${enc(ns)}`, {
+      query: { prefix, start, startAfter, end, limit, cursor, reverse: reverse ? '1' : undefined, values: values ? '1' : undefined },
+    });
+  }
+
+  /** Every key (entries with values: true), following the cursors. */
+  async *list(ns, opts = {}) {
+    let cursor;
+    for (;;) {
+      const page = await this.listPage(ns, { ...opts, limit: opts.pageSize, cursor });
+      yield* page.keys;
+      if (page.list_complete || !page.cursor) return;
+      cursor = page.cursor;
+    }
+  }
+
+  async clear(ns) { return (await this.c.data('POST', '/storage/clear', { query: { ns } })).deleted; }
+}
+
+class SQL {
+  constructor(c) { this.c = c; }
+  async exec(ns, sql, params) {
+    const json = params ? { sql, params } : { sql };
+    return (await this.c.data('POST', `/api/storage/d1/${enc(ns)}/exec`, { json })).meta;
+  }
+  queryFull(ns, sql, params) {
+    const json = params ? { sql, params } : { sql };
+    return this.c.data('POST', `/api/storage/d1/${enc(ns)}/query`, { json });
+  }
+  async query(ns, sql, params) { return (await this.queryFull(ns, sql, params)).results; }
+  batch(ns, statements) {
+    const st = statements.map((s) => (Array.isArray(s) ? { sql: s[0], params: s[1] || [] } : s));
+    return this.c.data('POST', `/api/storage/d1/${enc(ns)}/batch`, { json: { statements: st } });
+  }
+}
+
+class Blobs {
+  constructor(c) { this.c = c; }
+  path(ns, key) { return `/api/storage/r2/${enc(ns)}/${enc(key)}`; }
+
+  /** Stores a string, Buffer/Uint8Array, Blob or ArrayBuffer; the object's info. */
+  put(ns, key, data, { contentType, metadata, ifMatch, ifNoneMatch } = {}) {
+    const headers = {
+      'Content-Type': contentType || (typeof data === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream'),
+    };
+    for (const [k, v] of Object.entries(metadata || {})) headers[`x-amz-meta-${k}`] = String(v);
+    if (ifMatch !== undefined) headers['If-Match'] = ifMatch.startsWith('"') ? ifMatch : `"${ifMatch}"`;
+    if (ifNoneMatch) headers['If-None-Match'] = '*';
+    return this.c.data('PUT', this.path(ns, key), { body: data, headers });
+  }
+
+  /** The bytes as a Buffer (NotFound if missing); range: [first, last]. */
+  async get(ns, key, { range } = {}) {
+    const headers = range ? { Range: `bytes=${range[0]}-${range[1]}` } : undefined;
+    const res = await this.c.request('GET', this.path(ns, key), { headers, ok: [200, 206] });
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  async head(ns, key) {
+    const res = await this.c.request('HEAD', this.path(ns, key));
+    return Object.fromEntries(res.headers.entries());
+  }
+
+  async delete(ns, key) { return (await this.c.data('DELETE', this.path(ns, key))).deleted; }
+
+  listPage(ns, { prefix, delimiter, limit, cursor, startAfter } = {}) {
+    return this.c.data('GET', `/api/storage/r2/${enc(ns)}`, { query: { prefix, delimiter, limit, cursor, startAfter } });
+  }
+
+  async *list(ns, opts = {}) {
+    let cursor;
+    for (;;) {
+      const page = await this.listPage(ns, { ...opts, limit: opts.pageSize, cursor });
+      yield* page.objects;
+      if (!page.truncated || !page.cursor) return;
+      cursor = page.cursor;
+    }
+  }
+}
+
+class RateLimits {
+  constructor(c) { this.c = c; }
+  /** {allowed, limit, remaining, resetMs, retryAfterMs}; with enforce a refusal throws RateLimited. */
+  check(ns, key, { limit, windowMs, cost, enforce } = {}) {
+    const json = {};
+    if (limit !== undefined) json.limit = limit;
+    if (windowMs !== undefined) json.windowMs = windowMs;
+    if (cost !== undefined) json.cost = cost;
+    if (enforce !== undefined) json.enforce = enforce;
+    return this.c.data('POST', `/ratelimit/${enc(key)}/check`, { query: { ns }, json });
+  }
+  get(ns, key) { return this.c.data('GET', `/ratelimit/${enc(key)}`, { query: { ns } }); }
+  async reset(ns, key) { return (await this.c.data('DELETE', `/ratelimit/${enc(key)}`, { query: { ns } })).deleted; }
+}
+
+class Sessions {
+  constructor(c) { this.c = c; }
+  create(ns, data, ttlMs, { userId, rolling } = {}) {
+    const json = { data, ttlMs };
+    if (userId !== undefined) json.userId = userId;
+    if (rolling !== undefined) json.rolling = rolling;
+    return this.c.data('POST', '/sessions', { query: { ns }, json });
+  }
+  get(ns, id) { return this.c.data('GET', `/sessions/${enc(id)}`, { query: { ns } }); }
+  update(ns, id, data, ttlMs) {
+    return this.c.data('PUT', `/sessions/${enc(id)}`, { query: { ns }, json: ttlMs === undefined ? { data } : { data, ttlMs } });
+  }
+  async delete(ns, id) { return (await this.c.data('DELETE', `/sessions/${enc(id)}`, { query: { ns } })).deleted; }
+}
+
+class Auth {
+  constructor(c) { this.c = c; }
+  cookie(id) { return { Cookie: `duro_session=${id}` }; }
+  createUser(ns, email, password) { return this.c.data('POST', '/auth/users', { query: { ns }, json: { email, password } }); }
+  login(ns, email, password, { ttlMs } = {}) {
+    const json = { email, password };
+    if (ttlMs !== undefined) json.ttlMs = ttlMs;
+    return this.c.data('POST', '/auth/login', { query: { ns }, json });
+  }
+  session(ns, sessionId) { return this.c.data('GET', '/auth/session', { query: { ns }, headers: this.cookie(sessionId) }); }
+  async logout(ns, sessionId) {
+    return (await this.c.data('POST', '/auth/logout', { query: { ns }, headers: this.cookie(sessionId) })).deleted;
+  }
+}
+
+/* ---- the storage proxy's calls (era_storage.js) ---- */
+
+let shared = null;
+function proxyClient() {
+  if (!shared) shared = new DuroClient({ url: (typeof process !== 'undefined' && process.env.ERA_STORAGE_URL) || DEFAULT_URL });
+  return shared;
+}
+async function orNull(p) {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof NotFound) return null;
+    throw e;
+  }
+}
+
+const KVStorage = {
+  async set(namespace, key, value) { await proxyClient().kv.put(namespace, key, value); },
+  get(namespace, key) { return orNull(proxyClient().kv.get(namespace, key)); },
+  async list(namespace, prefix) {
+    const out = [];
+    for await (const k of proxyClient().kv.list(namespace, { prefix: prefix || undefined })) out.push(k);
+    return out;
+  },
+  delete(namespace, key) { return proxyClient().kv.delete(namespace, key); },
+};
+
+const D1Storage = {
+  exec(namespace, sql, params) { return proxyClient().sql.exec(namespace, sql, params); },
+  query(namespace, sql, params) { return proxyClient().sql.query(namespace, sql, params); },
+};
+
+const R2Storage = {
+  async put(namespace, key, data) { await proxyClient().blobs.put(namespace, key, data); },
+  get(namespace, key) { return orNull(proxyClient().blobs.get(namespace, key)); },
+  async list(namespace, prefix) {
+    const out = [];
+    for await (const o of proxyClient().blobs.list(namespace, { prefix: prefix || undefined })) out.push(o);
+    return out;
+  },
+  delete(namespace, key) { return proxyClient().blobs.delete(namespace, key); },
+};
+
+module.exports = {
+  DuroClient, KVStorage, D1Storage, R2Storage, proxyClient,
+  DuroError, BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
+  PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, RateLimited, Internal,
+  Unavailable, InsufficientStorage, ConnectionFailed,
+};

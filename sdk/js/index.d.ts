@@ -1,0 +1,110 @@
+// Types of duro-storage (docs/sdk-js.md).
+
+export interface ClientOptions { url?: string; token?: string; timeoutMs?: number; retries?: number }
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined | null>;
+  json?: unknown; body?: BodyInit; headers?: Record<string, string>; ok?: number[];
+}
+export interface KVEntry { value: unknown; metadata: Record<string, unknown> | null; version: number;
+  createdAt: number; updatedAt: number; expiresAt: number | null }
+export interface ListOptions { prefix?: string; start?: string; startAfter?: string; end?: string;
+  reverse?: boolean; values?: boolean; pageSize?: number }
+export interface SqlMeta { changes: number; last_row_id: number; rows_read: number; rows_written: number; duration_ms: number }
+export interface BlobInfo { key: string; size: number; etag: string; contentType: string; uploaded: string;
+  metadata: Record<string, string> | null; [k: string]: unknown }
+export interface RateLimitResult { allowed: boolean; limit: number; remaining: number; resetMs: number; retryAfterMs: number }
+
+export class DuroClient {
+  constructor(opts?: ClientOptions | string);
+  url: string; token?: string; timeoutMs: number; retries: number;
+  request(method: string, path: string, opts?: RequestOptions): Promise<Response>;
+  data<T = any>(method: string, path: string, opts?: RequestOptions): Promise<T>;
+  info(): Promise<Record<string, unknown>>;
+  kv: {
+    get(ns: string, key: string, opts?: { meta?: false }): Promise<any>;
+    get(ns: string, key: string, opts: { meta: true }): Promise<KVEntry>;
+    put(ns: string, key: string, value: unknown, opts?: { ttlMs?: number; metadata?: object;
+      ifMatch?: number; ifNoneMatch?: boolean }): Promise<number>;
+    delete(ns: string, key: string, opts?: { ifMatch?: number }): Promise<boolean>;
+    getMany(ns: string, keys: string[]): Promise<Record<string, any>>;
+    setMany(ns: string, entries: Record<string, unknown> | Array<{ key: string; value: unknown; ttlMs?: number; metadata?: object }>,
+      opts?: { ttlMs?: number }): Promise<{ count: number; version: number }>;
+    deleteMany(ns: string, keys: string[]): Promise<number>;
+    listPage(ns: string, opts?: ListOptions & { limit?: number; cursor?: string }):
+      Promise<{ keys: any[]; cursor: string | null; list_complete: boolean }>;
+    list(ns: string, opts?: ListOptions): AsyncGenerator<any>;
+    clear(ns: string): Promise<number>;
+  };
+  sql: {
+    exec(ns: string, sql: string, params?: unknown[]): Promise<SqlMeta>;
+    query(ns: string, sql: string, params?: unknown[]): Promise<Array<Record<string, any>>>;
+    queryFull(ns: string, sql: string, params?: unknown[]): Promise<{ results: Array<Record<string, any>>; meta: SqlMeta }>;
+    batch(ns: string, statements: Array<[string, unknown[]?] | { sql: string; params?: unknown[] }>):
+      Promise<Array<{ results?: Array<Record<string, any>>; meta: SqlMeta }>>;
+  };
+  blobs: {
+    put(ns: string, key: string, data: string | Uint8Array | ArrayBuffer | Blob, opts?: { contentType?: string;
+      metadata?: Record<string, string>; ifMatch?: string; ifNoneMatch?: boolean }): Promise<BlobInfo>;
+    get(ns: string, key: string, opts?: { range?: [number, number] }): Promise<Buffer>;
+    head(ns: string, key: string): Promise<Record<string, string>>;
+    delete(ns: string, key: string): Promise<boolean>;
+    listPage(ns: string, opts?: { prefix?: string; delimiter?: string; limit?: number; cursor?: string; startAfter?: string }):
+      Promise<{ objects: BlobInfo[]; truncated: boolean; cursor: string | null; delimitedPrefixes: string[] }>;
+    list(ns: string, opts?: { prefix?: string; delimiter?: string; pageSize?: number }): AsyncGenerator<BlobInfo>;
+  };
+  ratelimit: {
+    check(ns: string, key: string, opts?: { limit?: number; windowMs?: number; cost?: number; enforce?: boolean }): Promise<RateLimitResult>;
+    get(ns: string, key: string): Promise<RateLimitResult>;
+    reset(ns: string, key: string): Promise<boolean>;
+  };
+  sessions: {
+    create(ns: string, data: object, ttlMs: number, opts?: { userId?: string; rolling?: boolean }): Promise<{ id: string; expiresAt: number }>;
+    get(ns: string, id: string): Promise<{ data: any; userId: string | null; createdAt: number; expiresAt: number; rolling: boolean }>;
+    update(ns: string, id: string, data: object, ttlMs?: number): Promise<{ expiresAt: number }>;
+    delete(ns: string, id: string): Promise<boolean>;
+  };
+  auth: {
+    createUser(ns: string, email: string, password: string): Promise<{ userId: string; email: string }>;
+    login(ns: string, email: string, password: string, opts?: { ttlMs?: number }): Promise<{ sessionId: string; expiresAt: number; userId: string }>;
+    session(ns: string, sessionId: string): Promise<any>;
+    logout(ns: string, sessionId: string): Promise<boolean>;
+  };
+}
+
+export const KVStorage: {
+  set(namespace: string, key: string, value: unknown): Promise<void>;
+  get(namespace: string, key: string): Promise<any | null>;
+  list(namespace: string, prefix?: string): Promise<string[]>;
+  delete(namespace: string, key: string): Promise<boolean>;
+};
+export const D1Storage: {
+  exec(namespace: string, sql: string, params?: unknown[]): Promise<SqlMeta>;
+  query(namespace: string, sql: string, params?: unknown[]): Promise<Array<Record<string, any>>>;
+};
+export const R2Storage: {
+  put(namespace: string, key: string, data: string | Uint8Array | ArrayBuffer | Blob): Promise<void>;
+  get(namespace: string, key: string): Promise<Buffer | null>;
+  list(namespace: string, prefix?: string): Promise<BlobInfo[]>;
+  delete(namespace: string, key: string): Promise<boolean>;
+};
+export function proxyClient(): DuroClient;
+
+export class DuroError extends Error { code: string; status: number; detail: string }
+export class BadRequest extends DuroError {}
+export class Unauthorized extends DuroError {}
+export class Forbidden extends DuroError {}
+export class NotFound extends DuroError {}
+export class MethodNotAllowed extends DuroError {}
+export class Conflict extends DuroError {}
+export class PreconditionFailed extends DuroError {}
+export class PayloadTooLarge extends DuroError {}
+export class UnsupportedMediaType extends DuroError {}
+export class RateLimited extends DuroError { retryAfter: number | null }
+export class Internal extends DuroError {}
+export class Unavailable extends DuroError {}
+export class InsufficientStorage extends DuroError {}
+export class ConnectionFailed extends DuroError {}
+declare const _default: {
+  DuroClient: typeof DuroClient; KVStorage: typeof KVStorage; D1Storage: typeof D1Storage; R2Storage: typeof R2Storage;
+};
+export default _default;

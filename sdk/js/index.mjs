@@ -1,0 +1,10 @@
+// ESM entry of duro-storage: the same objects as index.cjs.
+import pkg from './index.cjs';
+
+export const {
+  DuroClient, KVStorage, D1Storage, R2Storage, proxyClient,
+  DuroError, BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
+  PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, RateLimited, Internal,
+  Unavailable, InsufficientStorage, ConnectionFailed,
+} = pkg;
+export default pkg;
