@@ -340,8 +340,82 @@ const R2Storage = {
   delete(namespace, key) { return proxyClient().blobs.delete(namespace, key); },
 };
 
+/* ---- a store for express-session ---- */
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/*
+ * DuroSessionStore(session) -> the class, for express-session's Store base
+ * (session = require('express-session')); new Store({ client, namespace,
+ * ttlMs }). Sessions are KV values under "sess:<sha256 of the id>" (the id
+ * itself is never stored), each with a TTL from its cookie's maxAge (else
+ * expires, else ttlMs, default one day); touch() refreshes it, which is what
+ * express-session's rolling sessions call on every response.
+ */
+function duroSessionStore(session) {
+  const crypto = require('node:crypto');
+  const Store = session.Store;
+  class DuroSessionStore extends Store {
+    constructor(opts = {}) {
+      super(opts);
+      this.client = opts.client instanceof DuroClient ? opts.client : new DuroClient(opts.client);
+      this.namespace = opts.namespace || 'express-sessions';
+      this.ttlMs = opts.ttlMs || DAY_MS;
+    }
+
+    key(sid) { return `sess:${crypto.createHash('sha256').update(String(sid)).digest('hex')}`; }
+
+    ttl(sess) {
+      const c = sess && sess.cookie;
+      if (c && typeof c.maxAge === 'number') return Math.max(1, Math.floor(c.maxAge));
+      if (c && c.expires) return Math.max(1, new Date(c.expires).getTime() - Date.now());
+      return this.ttlMs;
+    }
+
+    done(p, cb) {
+      p.then((v) => cb && cb(null, v), (e) => cb && cb(e));
+    }
+
+    get(sid, cb) {
+      this.done(this.client.kv.get(this.namespace, this.key(sid)).catch((e) => {
+        if (e instanceof NotFound) return null;
+        throw e;
+      }), cb);
+    }
+
+    set(sid, sess, cb) {
+      this.done(this.client.kv.put(this.namespace, this.key(sid), sess, { ttlMs: this.ttl(sess) }).then(() => undefined), cb);
+    }
+
+    touch(sid, sess, cb) { this.set(sid, sess, cb); }
+
+    destroy(sid, cb) {
+      this.done(this.client.kv.delete(this.namespace, this.key(sid)).then(() => undefined), cb);
+    }
+
+    all(cb) {
+      this.done((async () => {
+        const out = [];
+        for await (const e of this.client.kv.list(this.namespace, { prefix: 'sess:', values: true })) out.push(e.value);
+        return out;
+      })(), cb);
+    }
+
+    length(cb) {
+      this.done((async () => {
+        let n = 0;
+        for await (const _ of this.client.kv.list(this.namespace, { prefix: 'sess:' })) n++; // eslint-disable-line no-unused-vars
+        return n;
+      })(), cb);
+    }
+
+    clear(cb) { this.done(this.client.kv.clear(this.namespace).then(() => undefined), cb); }
+  }
+  return DuroSessionStore;
+}
+
 module.exports = {
-  DuroClient, KVStorage, D1Storage, R2Storage, proxyClient,
+  DuroClient, KVStorage, D1Storage, R2Storage, proxyClient, duroSessionStore,
   DuroError, BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
   PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, RateLimited, Internal,
   Unavailable, InsufficientStorage, ConnectionFailed,

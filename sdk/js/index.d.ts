@@ -88,6 +88,9 @@ export const R2Storage: {
   delete(namespace: string, key: string): Promise<boolean>;
 };
 export function proxyClient(): DuroClient;
+/** The express-session store class, built on session.Store: new (duroSessionStore(session))({ client, namespace, ttlMs }). */
+export function duroSessionStore(session: { Store: new (...a: any[]) => any }): new (opts?: {
+  client?: DuroClient | ClientOptions | string; namespace?: string; ttlMs?: number }) => any;
 
 export class DuroError extends Error { code: string; status: number; detail: string }
 export class BadRequest extends DuroError {}
