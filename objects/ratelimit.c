@@ -185,8 +185,10 @@ static int gcra(duro_ns *ns, const duro_rl_req *r, int64_t now_ms, int *allowed,
         t = 1;
     int64_t tat = e->tat > now ? e->tat : now;
     int64_t new_tat = tat + r->cost * t;
+    if (new_tat < now) /* a refund (cost < 0) fills the bucket at most */
+        new_tat = now;
     *allowed = new_tat - now <= window;
-    if (*allowed && r->cost > 0) {
+    if (*allowed && r->cost != 0) {
         e->tat = new_tat;
         e->limit = r->limit;
         e->window_ms = r->window_ms;
@@ -302,6 +304,10 @@ static int policy(duro_ns *ns, duro_msg *m, const duro_rl_req *r, int64_t now, d
     if (out->cost > out->limit)
         return duro_msg_fail(m, DURO_BAD_REQUEST,
                              "\"cost\" (%lld) is larger than the key's limit (%lld): never allowed",
+                             (long long)out->cost, (long long)out->limit);
+    if (out->cost < -out->limit)
+        return duro_msg_fail(m, DURO_BAD_REQUEST,
+                             "\"cost\" (%lld) gives back more than the key's limit (%lld) tokens",
                              (long long)out->cost, (long long)out->limit);
     return DURO_OK;
 }

@@ -118,13 +118,16 @@ int duro_rl_request_fields(int op, const char *key, size_t key_len, const duro_r
     if (st == DURO_OK)
         st = range("windowMs", f->has_window, f->window_ms, 1, DURO_RL_WINDOW_MAX, err, errlen);
     if (st == DURO_OK)
-        st = range("cost", f->has_cost, f->cost, 0, DURO_RL_LIMIT_MAX, err, errlen);
+        st = range("cost", f->has_cost, f->cost, -DURO_RL_LIMIT_MAX, DURO_RL_LIMIT_MAX, err,
+                   errlen);
     if (st != DURO_OK)
         return st;
     int64_t limit = f->has_limit ? f->limit : d->limit;
     int64_t cost = f->has_cost ? f->cost : 1;
-    if (cost > limit) {
-        snprintf(err, errlen, "\"cost\" (%lld) is larger than \"limit\" (%lld): never allowed",
+    if (cost > limit || cost < -limit) {
+        snprintf(err, errlen,
+                 cost > limit ? "\"cost\" (%lld) is larger than \"limit\" (%lld): never allowed"
+                              : "\"cost\" (%lld) gives back more than \"limit\" (%lld) tokens",
                  (long long)cost, (long long)limit);
         return DURO_BAD_REQUEST;
     }
@@ -179,7 +182,8 @@ int duro_rl_request(int op, const char *key, size_t key_len, const json_t *args,
         st = int_field(args, "windowMs", 1, DURO_RL_WINDOW_MAX, &f.has_window, &f.window_ms, err,
                        errlen);
     if (st == DURO_OK)
-        st = int_field(args, "cost", 0, DURO_RL_LIMIT_MAX, &f.has_cost, &f.cost, err, errlen);
+        st = int_field(args, "cost", -DURO_RL_LIMIT_MAX, DURO_RL_LIMIT_MAX, &f.has_cost, &f.cost,
+                       err, errlen);
     const json_t *en = args ? json_object_get(args, "enforce") : NULL;
     if (st == DURO_OK && en && !json_is_null(en)) {
         if (duro_param_flag(en, DURO_PARAMS_TYPED, &f.enforce) != 0)

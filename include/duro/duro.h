@@ -254,7 +254,8 @@ typedef struct duro_rl_result {
  * takes `cost` tokens (1 for one request; 0 only looks). limit (1..10^9) and
  * window_ms (1..315360000000) of 0 take the server's default
  * (--ratelimit-default, 30/60s; embedded: the URL's ratelimit_default=, else
- * 30/60s); cost is 0..limit. Returns DURO_OK whether the check was allowed or
+ * 30/60s); cost is -limit..limit (negative: gives tokens back, never past a full
+ * bucket). Returns DURO_OK whether the check was allowed or
  * denied (out->allowed tells), DURO_BAD_REQUEST for a bad key or parameter,
  * and transport errors as every call. Checks of one namespace run one at a
  * time, so N threads or processes racing on one key get exactly `limit`

@@ -414,8 +414,71 @@ function duroSessionStore(session) {
   return DuroSessionStore;
 }
 
+/* ---- a store for express-rate-limit ---- */
+
+/*
+ * new DuroRateLimitStore({ client, namespace, prefix }) for express-rate-limit's
+ * `store` option. Each increment is a check on duro's limiter (GCRA, one owner
+ * per namespace), so every process and server sharing the namespace shares one
+ * exact budget; decrement gives the token back (a negative cost), resetKey
+ * forgets the key. The limit must be a number: the server enforces it.
+ */
+class DuroRateLimitStore {
+  constructor(opts = {}) {
+    this.client = opts.client instanceof DuroClient ? opts.client : new DuroClient(opts.client);
+    this.namespace = opts.namespace || 'express-rate-limit';
+    this.prefix = opts.prefix || 'rl:';
+    this.localKeys = false;
+  }
+
+  init(options) {
+    const limit = options.limit !== undefined ? options.limit : options.max;
+    if (typeof limit !== 'number' || !(limit >= 1)) {
+      throw new TypeError('DuroRateLimitStore needs a numeric limit >= 1 (duro enforces it)');
+    }
+    this.limit = limit;
+    this.windowMs = options.windowMs;
+    // A denied check takes nothing (GCRA), but with skipFailedRequests the 429 it
+    // answers is itself a failed request that express-rate-limit decrements: those
+    // decrements must give nothing back. Denials waiting for theirs, per key (this
+    // process answered them, so this process gets their decrements).
+    this.trackDenied = Boolean(options.skipFailedRequests);
+    this.denied = new Map();
+  }
+
+  check(key, cost) {
+    return this.client.ratelimit.check(this.namespace, this.prefix + key, { limit: this.limit, windowMs: this.windowMs, cost });
+  }
+
+  info(r, denied) {
+    return { totalHits: denied ? this.limit + 1 : this.limit - r.remaining, resetTime: new Date(Date.now() + r.resetMs) };
+  }
+
+  async get(key) { return this.info(await this.check(key, 0), false); }
+
+  async increment(key) {
+    const r = await this.check(key, 1);
+    if (!r.allowed && this.trackDenied && this.denied.size < 100000) {
+      this.denied.set(key, (this.denied.get(key) || 0) + 1);
+    }
+    return this.info(r, !r.allowed);
+  }
+
+  async decrement(key) {
+    const n = this.denied.get(key);
+    if (n) { // the decrement of a denied request: it took nothing
+      if (n === 1) this.denied.delete(key);
+      else this.denied.set(key, n - 1);
+      return;
+    }
+    await this.check(key, -1);
+  }
+
+  async resetKey(key) { await this.client.ratelimit.reset(this.namespace, this.prefix + key); }
+}
+
 module.exports = {
-  DuroClient, KVStorage, D1Storage, R2Storage, proxyClient, duroSessionStore,
+  DuroClient, KVStorage, D1Storage, R2Storage, proxyClient, duroSessionStore, DuroRateLimitStore,
   DuroError, BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
   PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, RateLimited, Internal,
   Unavailable, InsufficientStorage, ConnectionFailed,

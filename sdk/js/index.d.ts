@@ -92,6 +92,17 @@ export function proxyClient(): DuroClient;
 export function duroSessionStore(session: { Store: new (...a: any[]) => any }): new (opts?: {
   client?: DuroClient | ClientOptions | string; namespace?: string; ttlMs?: number }) => any;
 
+/** A store for express-rate-limit on duro's exact limiter. */
+export class DuroRateLimitStore {
+  constructor(opts?: { client?: DuroClient | ClientOptions | string; namespace?: string; prefix?: string });
+  localKeys: false; limit: number; windowMs: number;
+  init(options: { limit?: number; max?: number; windowMs: number }): void;
+  get(key: string): Promise<{ totalHits: number; resetTime: Date }>;
+  increment(key: string): Promise<{ totalHits: number; resetTime: Date }>;
+  decrement(key: string): Promise<void>;
+  resetKey(key: string): Promise<void>;
+}
+
 export class DuroError extends Error { code: string; status: number; detail: string }
 export class BadRequest extends DuroError {}
 export class Unauthorized extends DuroError {}

@@ -1021,7 +1021,12 @@ TEST(ratelimit_bad_input)
     ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", -1, 1000, 1, &r), DURO_BAD_REQUEST);
     ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 1000000001, 1000, 1, &r), DURO_BAD_REQUEST);
     ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, -1, 1, &r), DURO_BAD_REQUEST);
-    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, 1000, -1, &r), DURO_BAD_REQUEST);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, 1000, -6, &r), DURO_BAD_REQUEST);
+    /* a negative cost within the limit is a refund */
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "refund", 5, 60000, 5, &r), DURO_OK);
+    ASSERT_EQ(r.remaining, 0);
+    ASSERT_EQ(duro_ratelimit_check(db, "rl", "refund", 5, 60000, -2, &r), DURO_OK);
+    ASSERT(r.allowed && r.remaining == 2);
     ASSERT_EQ(duro_ratelimit_check(db, "rl", "k", 5, 1000, 6, &r), DURO_BAD_REQUEST);
     ASSERT(strstr(duro_last_error(), "cost") != NULL);
     ASSERT_EQ(r.allowed, 0);

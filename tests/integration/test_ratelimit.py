@@ -69,6 +69,27 @@ class RateLimit(ServerTestCase):
         d = ok(self.req("GET", "/ratelimit/c?ns=" + self.ns))  # state, with the key's limit
         self.assertEqual((d["limit"], d["remaining"]), (10, 0))
 
+    def test_a_negative_cost_gives_tokens_back(self):
+        # a refund (express-rate-limit's decrement): never past a full bucket, always allowed
+        body = {"limit": 3, "windowMs": 3600000}
+        for _ in range(3):
+            self.assertTrue(ok(self.check("r", body))["allowed"])
+        self.assertFalse(ok(self.check("r", body))["allowed"])
+        d = ok(self.check("r", dict(body, cost=-1)))
+        self.assertEqual((d["allowed"], d["remaining"]), (True, 1))
+        self.assertTrue(ok(self.check("r", body))["allowed"])
+        self.assertFalse(ok(self.check("r", body))["allowed"])
+        d = ok(self.check("r", dict(body, cost=-3)))  # more than was taken: a full bucket
+        self.assertEqual(d["remaining"], 3)
+        d = ok(self.check("r", dict(body, cost=-2)))
+        self.assertEqual(d["remaining"], 3)
+        for _ in range(3):
+            self.assertTrue(ok(self.check("r", body))["allowed"])
+        self.assertFalse(ok(self.check("r", body))["allowed"])
+        assert_error(self.check("r", dict(body, cost=-4)), 400, "BAD_REQUEST")  # beyond -limit
+        d = ok(self.req("GET", "/ratelimit/r?ns=" + self.ns))
+        self.assertEqual(d["remaining"], 0)  # the refused refund changed nothing
+
     def test_enforce_headers(self):
         body = {"limit": 2, "windowMs": 60000}
         r = self.check("e", body, enforce=1)
@@ -117,8 +138,9 @@ class RateLimit(ServerTestCase):
 
     def test_bad_parameters(self):
         cases = [{"limit": 0}, {"limit": -1}, {"limit": 1.5}, {"limit": "10"},
-                 {"windowMs": 0}, {"windowMs": 315360000001}, {"cost": -1},
-                 {"limit": 2, "cost": 3}, [1, 2], "x"]
+                 {"windowMs": 0}, {"windowMs": 315360000001}, {"cost": 1.5},
+                 {"limit": 2, "cost": 3}, {"limit": 2, "cost": -3}, {"cost": -1000000001},
+                 [1, 2], "x"]
         for body in cases:
             with self.subTest(body=body):
                 assert_error(self.check("bad", body), 400, "BAD_REQUEST")

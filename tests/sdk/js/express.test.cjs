@@ -1,5 +1,6 @@
 'use strict';
-// DuroSessionStore under a real express + express-session app (the test setup installs
+// DuroSessionStore and DuroRateLimitStore under real express + express-session +
+// express-rate-limit apps (the test setup installs
 // them from the npm registry: tests/sdk/js/deps.sh; NODE_PATH points at them): login on
 // duro's password login, requests with the session, logout, and the store contract.
 const assert = require('node:assert/strict');
@@ -10,6 +11,7 @@ const { startDurod, ROOT } = require('./durod.cjs');
 
 const express = require('express');
 const session = require('express-session');
+const { rateLimit } = require('express-rate-limit');
 const duro = require(path.join(ROOT, 'sdk', 'js', 'index.cjs'));
 
 const NS = 'express-test';
@@ -118,4 +120,38 @@ test('the store contract: get, set, touch, destroy, all, length, clear', async (
   assert.equal(await call('get', 'a'), null);
   await call('clear');
   assert.equal(await call('length'), 0);
+});
+
+function limitedApp(opts) {
+  const a = express();
+  const store = new duro.DuroRateLimitStore({ client: new duro.DuroClient({ url: srv.url }), namespace: opts.ns });
+  a.use(rateLimit({ windowMs: 60000, limit: 3, store, standardHeaders: 'draft-7', legacyHeaders: false,
+    skipFailedRequests: true, keyGenerator: () => 'client-1', validate: false }));
+  a.get('/ok', (req, res) => res.json({ ok: true }));
+  a.get('/fail', (req, res) => res.status(500).json({ ok: false }));
+  return new Promise((r) => {
+    const l = a.listen(0, '127.0.0.1', () => r({ l, url: `http://127.0.0.1:${l.address().port}`, store }));
+  });
+}
+
+test('429 past the limit, exact across two app processes sharing duro; failed requests given back', async () => {
+  const one = await limitedApp({ ns: 'rl-express' });
+  const two = await limitedApp({ ns: 'rl-express' }); // another "process": its own store and client
+  try {
+    for (let i = 0; i < 4; i++) { // failed requests: counted, then given back (decrement)
+      assert.equal((await fetch(`${one.url}/fail`)).status, 500);
+    }
+    const codes = [];
+    for (const base2 of [one.url, two.url, one.url, two.url, one.url]) codes.push((await fetch(`${base2}/ok`)).status);
+    assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+    const res = await fetch(`${two.url}/ok`);
+    assert.equal(res.status, 429);
+    assert.match(res.headers.get('ratelimit') || '', /remaining=0/);
+    await one.store.resetKey('client-1');
+    assert.equal((await fetch(`${two.url}/ok`)).status, 200);
+    assert.equal((await one.store.get('client-1')).totalHits, 1);
+  } finally {
+    await new Promise((r) => one.l.close(r));
+    await new Promise((r) => two.l.close(r));
+  }
 });
