@@ -477,7 +477,107 @@ class DuroRateLimitStore {
   async resetKey(key) { await this.client.ratelimit.reset(this.namespace, this.prefix + key); }
 }
 
+/* ---- the general storage object's client ---- */
+
+/*
+ * createStorageClient(client | url | options, { namespace }) : the calls of the client
+ * that came with the storage Durable Object duro's /storage routes replace, each
+ * resolving to { success, data?, error? } (a refusal is success: false, never a throw).
+ */
+function asClient(c) { return c instanceof DuroClient ? c : new DuroClient(c); }
+
+async function outcome(p) {
+  try {
+    return { success: true, data: await p };
+  } catch (e) {
+    if (e instanceof DuroError) return { success: false, error: e.detail };
+    throw e;
+  }
+}
+
+class StorageClient {
+  constructor(client, { namespace = 'default' } = {}) {
+    this.client = asClient(client);
+    this.namespace = namespace;
+  }
+  set(key, value, ttlMs, namespace) {
+    return outcome(this.client.kv.put(namespace || this.namespace, key, value, ttlMs === undefined ? {} : { ttlMs })
+      .then((version) => ({ version })));
+  }
+  get(key, namespace) { return outcome(this.client.kv.get(namespace || this.namespace, key)); }
+  delete(key, namespace) {
+    return outcome(this.client.kv.delete(namespace || this.namespace, key).then((deleted) => ({ deleted })));
+  }
+  getMany(keys, namespace) { return outcome(this.client.kv.getMany(namespace || this.namespace, keys)); }
+  setMany(entries, ttlMs, namespace) {
+    return outcome(this.client.kv.setMany(namespace || this.namespace, entries, ttlMs === undefined ? {} : { ttlMs }));
+  }
+  deleteMany(keys, namespace) {
+    return outcome(this.client.kv.deleteMany(namespace || this.namespace, keys).then((deleted) => ({ deleted })));
+  }
+  list(prefix, namespace) {
+    return outcome((async () => {
+      const keys = [];
+      for await (const k of this.client.kv.list(namespace || this.namespace, { prefix: prefix || undefined })) keys.push(k);
+      return keys;
+    })());
+  }
+  clear(namespace) {
+    return outcome(this.client.kv.clear(namespace || this.namespace).then((deleted) => ({ deleted })));
+  }
+}
+
+function createStorageClient(client, opts) { return new StorageClient(client, opts); }
+
+/* The original's helpers: buckets under rate_limit:<id> in "rate_limiting", sessions
+ * under session:<id> in "sessions". */
+class StorageHelpers {
+  constructor(storage) { this.storage = storage; }
+  async getRateLimit(id) {
+    const r = await this.storage.get(`rate_limit:${id}`, 'rate_limiting');
+    return r.success ? r.data : null;
+  }
+  setRateLimit(id, tokens, lastRefill, ttlMs) {
+    return this.storage.set(`rate_limit:${id}`, { tokens, lastRefill }, ttlMs, 'rate_limiting');
+  }
+  async getSession(id) {
+    const r = await this.storage.get(`session:${id}`, 'sessions');
+    return r.success ? r.data : null;
+  }
+  setSession(id, data, ttlMs) { return this.storage.set(`session:${id}`, data, ttlMs, 'sessions'); }
+}
+
+/* createRateLimiter(client, { limit = 30, windowMs = 60000, namespace }).checkLimit(id)
+ * -> { allowed, remaining }, on duro's exact limiter. */
+function createRateLimiter(client, { limit = 30, windowMs = 60000, namespace = 'rate_limiting' } = {}) {
+  const c = client instanceof StorageClient ? client.client : asClient(client);
+  return {
+    async checkLimit(id, cost = 1) {
+      const r = await c.ratelimit.check(namespace, id, { limit, windowMs, cost });
+      return { allowed: r.allowed, remaining: r.remaining };
+    },
+  };
+}
+
+/* createLoginService(client, { namespace = 'auth', ttlMs }).login({ email, password })
+ * -> { success, sessionId, session } on duro's password login, or { success: false, error }. */
+function createLoginService(client, { namespace = 'auth', ttlMs } = {}) {
+  const c = client instanceof StorageClient ? client.client : asClient(client);
+  return {
+    async login({ email, password }) {
+      try {
+        const li = await c.auth.login(namespace, email, password, ttlMs === undefined ? {} : { ttlMs });
+        return { success: true, sessionId: li.sessionId, session: await c.auth.session(namespace, li.sessionId) };
+      } catch (e) {
+        if (e instanceof DuroError) return { success: false, error: e.detail };
+        throw e;
+      }
+    },
+  };
+}
+
 module.exports = {
+  StorageClient, createStorageClient, StorageHelpers, createRateLimiter, createLoginService,
   DuroClient, KVStorage, D1Storage, R2Storage, proxyClient, duroSessionStore, DuroRateLimitStore,
   DuroError, BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
   PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, RateLimited, Internal,

@@ -103,6 +103,34 @@ export class DuroRateLimitStore {
   resetKey(key: string): Promise<void>;
 }
 
+export interface Outcome<T = any> { success: boolean; data?: T; error?: string }
+export class StorageClient {
+  constructor(client?: DuroClient | ClientOptions | string, opts?: { namespace?: string });
+  client: DuroClient; namespace: string;
+  set(key: string, value: unknown, ttlMs?: number, namespace?: string): Promise<Outcome<{ version: number }>>;
+  get<T = any>(key: string, namespace?: string): Promise<Outcome<T>>;
+  delete(key: string, namespace?: string): Promise<Outcome<{ deleted: boolean }>>;
+  getMany(keys: string[], namespace?: string): Promise<Outcome<Record<string, any>>>;
+  setMany(entries: Record<string, unknown> | Array<{ key: string; value: unknown; ttlMs?: number }>, ttlMs?: number,
+    namespace?: string): Promise<Outcome<{ count: number; version: number }>>;
+  deleteMany(keys: string[], namespace?: string): Promise<Outcome<{ deleted: number }>>;
+  list(prefix?: string, namespace?: string): Promise<Outcome<string[]>>;
+  clear(namespace?: string): Promise<Outcome<{ deleted: number }>>;
+}
+export function createStorageClient(client?: DuroClient | ClientOptions | string, opts?: { namespace?: string }): StorageClient;
+export class StorageHelpers {
+  constructor(storage: StorageClient);
+  getRateLimit(id: string): Promise<{ tokens: number; lastRefill: number } | null>;
+  setRateLimit(id: string, tokens: number, lastRefill: number, ttlMs?: number): Promise<Outcome>;
+  getSession<T = any>(id: string): Promise<T | null>;
+  setSession(id: string, data: unknown, ttlMs: number): Promise<Outcome>;
+}
+export function createRateLimiter(client?: StorageClient | DuroClient | ClientOptions | string,
+  opts?: { limit?: number; windowMs?: number; namespace?: string }): { checkLimit(id: string, cost?: number): Promise<{ allowed: boolean; remaining: number }> };
+export function createLoginService(client?: StorageClient | DuroClient | ClientOptions | string,
+  opts?: { namespace?: string; ttlMs?: number }): { login(c: { email: string; password: string }):
+  Promise<{ success: boolean; sessionId?: string; session?: any; error?: string }> };
+
 export class DuroError extends Error { code: string; status: number; detail: string }
 export class BadRequest extends DuroError {}
 export class Unauthorized extends DuroError {}
