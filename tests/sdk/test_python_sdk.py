@@ -124,7 +124,9 @@ api_key = era_storage.kv.get("shared", "api_key")
 ]
 
 
-class EraStorage(unittest.TestCase):
+class WithServer(unittest.TestCase):
+    """One durod for the test class, at self.url."""
+
     @classmethod
     def setUpClass(cls):
         cls.srv = Server()
@@ -134,6 +136,8 @@ class EraStorage(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.close()
 
+
+class EraStorage(WithServer):
     def test_the_proxy_documents_examples_run_unchanged(self):
         with tempfile.TemporaryDirectory() as cwd:
             avatar = os.urandom(100000)
@@ -505,17 +509,8 @@ print(sum(limiter.checkLimit("user123")["allowed"] for _ in range(20)))
 """
 
 
-class StorageObjectClient(unittest.TestCase):
+class StorageObjectClient(WithServer):
     """The general storage object's examples, with the same calls in Python."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = Server()
-        cls.url = "http://127.0.0.1:%d" % cls.srv.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.close()
 
     def test_basic_operations_namespaces_and_batches(self):
         storage = create_storage_client(self.url)
