@@ -87,6 +87,9 @@ class DuroClient {
     this.ratelimit = new RateLimits(this);
     this.sessions = new Sessions(this);
     this.auth = new Auth(this);
+    this.snapshot = new Snapshot(this);
+    this.registry = new Registry(this);
+    this.namespaces = new Namespaces(this);
   }
 
   /** One request; resolves to the fetch Response (its body unread) or throws. */
@@ -295,6 +298,53 @@ class Auth {
   async logout(ns, sessionId) {
     return (await this.c.data('POST', '/auth/logout', { query: { ns }, headers: this.cookie(sessionId) })).deleted;
   }
+}
+
+class Snapshot {
+  constructor(c) { this.c = c; }
+  /** { data: {key: value}, version } of every live key. */
+  async get(ns) {
+    const res = await this.c.request('GET', '/api/storage', { query: { ns } });
+    return { data: await res.json(), version: Number((res.headers.get('etag') || '"0"').replace(/"/g, '')) };
+  }
+  /** Applies [{op: 'set', key, value, ...} | {op: 'del', key}] at once; ifMatch: the version. */
+  patch(ns, ops, { ifMatch } = {}) {
+    const headers = ifMatch !== undefined ? { 'If-Match': etag(ifMatch) } : undefined;
+    return this.c.data('PATCH', '/api/storage', { query: { ns }, json: ops, headers });
+  }
+}
+
+class Registry {
+  constructor(c) { this.c = c; }
+  listPage({ type, namespace, keyPrefix, limit, offset } = {}) {
+    return this.c.data('GET', '/api/resources/list', { query: { type, namespace, key_prefix: keyPrefix, limit, offset } });
+  }
+  /** Every resource {type, namespace, key, size, created_at, updated_at, ...}. */
+  async *list({ pageSize = 100, ...filter } = {}) {
+    for (let offset = 0; ;) {
+      const page = await this.listPage({ ...filter, limit: pageSize, offset });
+      yield* page.resources;
+      if (!page.has_more) return;
+      offset += page.resources.length;
+    }
+  }
+  stats({ type, namespace, keyPrefix } = {}) {
+    return this.c.data('GET', '/api/resources/stats', { query: { type, namespace, key_prefix: keyPrefix } });
+  }
+}
+
+class Namespaces {
+  constructor(c) { this.c = c; }
+  async *list({ prefix, pageSize = 100 } = {}) {
+    for (let after; ;) {
+      const page = await this.c.data('GET', '/api/namespaces', { query: { prefix, after, limit: pageSize } });
+      yield* page.namespaces;
+      if (!page.next) return;
+      after = page.next;
+    }
+  }
+  get(ns) { return this.c.data('GET', `/api/namespaces/${enc(ns)}`); }
+  delete(ns) { return this.c.data('DELETE', `/api/namespaces/${enc(ns)}`); }
 }
 
 /* ---- the storage proxy's calls (era_storage.js) ---- */
@@ -577,6 +627,7 @@ function createLoginService(client, { namespace = 'auth', ttlMs } = {}) {
 }
 
 module.exports = {
+  ...require('./datastore.cjs'),
   StorageClient, createStorageClient, StorageHelpers, createRateLimiter, createLoginService,
   DuroClient, KVStorage, D1Storage, R2Storage, proxyClient, duroSessionStore, DuroRateLimitStore,
   DuroError, BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,

@@ -63,6 +63,22 @@ export class DuroClient {
     update(ns: string, id: string, data: object, ttlMs?: number): Promise<{ expiresAt: number }>;
     delete(ns: string, id: string): Promise<boolean>;
   };
+  snapshot: {
+    get(ns: string): Promise<{ data: Record<string, any>; version: number }>;
+    patch(ns: string, ops: Array<{ op: 'set'; key: string; value: unknown; ttlMs?: number; metadata?: object } | { op: 'del'; key: string }>,
+      opts?: { ifMatch?: number }): Promise<{ version: number; created: boolean }>;
+  };
+  registry: {
+    listPage(opts?: { type?: string; namespace?: string; keyPrefix?: string; limit?: number; offset?: number }): Promise<any>;
+    list(opts?: { type?: string; namespace?: string; keyPrefix?: string; pageSize?: number }): AsyncGenerator<any>;
+    stats(opts?: { type?: string; namespace?: string; keyPrefix?: string }): Promise<{ total: number; by_type: Record<string, number>;
+      by_namespace: Record<string, number>; total_size: number }>;
+  };
+  namespaces: {
+    list(opts?: { prefix?: string; pageSize?: number }): AsyncGenerator<any>;
+    get(ns: string): Promise<any>;
+    delete(ns: string): Promise<any>;
+  };
   auth: {
     createUser(ns: string, email: string, password: string): Promise<{ userId: string; email: string }>;
     login(ns: string, email: string, password: string, opts?: { ttlMs?: number }): Promise<{ sessionId: string; expiresAt: number; userId: string }>;
@@ -130,6 +146,26 @@ export function createRateLimiter(client?: StorageClient | DuroClient | ClientOp
 export function createLoginService(client?: StorageClient | DuroClient | ClientOptions | string,
   opts?: { namespace?: string; ttlMs?: number }): { login(c: { email: string; password: string }):
   Promise<{ success: boolean; sessionId?: string; session?: any; error?: string }> };
+
+export interface DatastoreView {
+  auth(userId: string): DatastoreView;
+  get(cls: string, id: string): Promise<Record<string, any> | null>;
+  put(cls: string, id: string, data: Record<string, unknown>): Promise<void>;
+  delete(cls: string, id: string): Promise<boolean>;
+  exists(cls: string, id: string): Promise<boolean>;
+  queryListByPointer(list: string, pointer: string): Promise<string[]>;
+  queryListAddItem(list: string, pointer: string, item: string): Promise<void>;
+  queryListRemoveItem(list: string, pointer: string, item: string): Promise<void>;
+  queryListClear(list: string, pointer: string): Promise<void>;
+  getList(cls: string, pointer: string): Promise<string[]>;
+}
+export class Datastore {
+  constructor(client: DuroClient, opts?: { namespaces?: Record<string, string>; d1Namespace?: string });
+  kv: DatastoreView; d1: DatastoreView; KV: DatastoreView; D1: DatastoreView;
+}
+export class DatastoreError extends Error {}
+export class InvalidInput extends DatastoreError {}
+export class NotAuthorized extends DatastoreError {}
 
 export class DuroError extends Error { code: string; status: number; detail: string }
 export class BadRequest extends DuroError {}

@@ -33,7 +33,9 @@ before(async () => {
     secret: 'test secret', resave: false, saveUninitialized: false, rolling: true,
     cookie: { maxAge: 60000 },
   }));
-  app.post('/login', async (req, res) => {
+  const loginLimit = rateLimit({ windowMs: 60000, limit: 5, standardHeaders: 'draft-7', legacyHeaders: false,
+    store: new duro.DuroRateLimitStore({ client, namespace: 'login-limits' }), keyGenerator: () => 'one-client', validate: false });
+  app.post('/login', loginLimit, async (req, res) => {
     try {
       const li = await client.auth.login('app-users', req.body.email, req.body.password);
       req.session.userId = li.userId;
@@ -96,6 +98,14 @@ test('login, requests with the session, logout', async () => {
   res = await fetch(`${base}/me`, { headers: { Cookie: cookie } });
   assert.equal(res.status, 401);
   assert.equal(await client.kv.clear(NS), 0); // destroyed in duro too
+
+  // the same app limits logins with the duro store: 2 so far, 3 more, then 429
+  const login = () => fetch(`${base}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email: 'ada@example.com', password: 'wrong one' }) });
+  for (let i = 0; i < 3; i++) assert.equal((await login()).status, 401);
+  res = await login();
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get('retry-after')) > 0);
 });
 
 test('the store contract: get, set, touch, destroy, all, length, clear', async () => {

@@ -148,6 +148,23 @@ test('sessions and login', async () => {
   assert.equal(await c.auth.logout(s, li.sessionId), true);
 });
 
+test('snapshot, registry, namespaces', async () => {
+  const s = ns();
+  assert.deepEqual(await c.snapshot.get(s), { data: {}, version: 0 });
+  const out = await c.snapshot.patch(s, [{ op: 'set', key: 'a', value: 1 }, { op: 'set', key: 'b', value: 2 }], { ifMatch: 0 });
+  const snap = await c.snapshot.get(s);
+  assert.deepEqual(snap, { data: { a: 1, b: 2 }, version: out.version });
+  await assert.rejects(c.snapshot.patch(s, [{ op: 'del', key: 'a' }], { ifMatch: snap.version + 5 }), duro.PreconditionFailed);
+  assert.equal((await c.registry.stats({ namespace: s })).total, 2);
+  const keys = [];
+  for await (const r of c.registry.list({ namespace: s, pageSize: 1 })) keys.push(r.key);
+  assert.deepEqual(keys, ['a', 'b']);
+  assert.equal((await c.namespaces.get(s)).keys, 2);
+  let seen = false;
+  for await (const x of c.namespaces.list({ prefix: s })) seen = seen || x.namespace === s;
+  assert.ok(seen);
+});
+
 test('an unreachable server is ConnectionFailed; tokens come from DURO_TOKEN', async () => {
   const dead = new DuroClient({ url: 'http://127.0.0.1:1', retries: 0, timeoutMs: 2000 });
   await assert.rejects(dead.kv.get('x', 'y'), (e) => e instanceof duro.ConnectionFailed && e.status === 0);
