@@ -634,3 +634,14 @@ module.exports = {
   PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, RateLimited, Internal,
   Unavailable, InsufficientStorage, ConnectionFailed,
 };
+
+// DuroSessionStore: the class of duroSessionStore() for the express-session the app has
+// installed, made at first use (express-session is the app's dependency, not ours).
+let sessionStoreClass = null;
+Object.defineProperty(module.exports, 'DuroSessionStore', {
+  enumerable: false,
+  get() {
+    if (!sessionStoreClass) sessionStoreClass = duroSessionStore(require('express-session'));
+    return sessionStoreClass;
+  },
+});

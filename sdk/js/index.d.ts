@@ -104,6 +104,8 @@ export const R2Storage: {
   delete(namespace: string, key: string): Promise<boolean>;
 };
 export function proxyClient(): DuroClient;
+/** The express-session store class for the express-session the app has installed (required at first use). */
+export const DuroSessionStore: new (opts?: { client?: DuroClient | ClientOptions | string; namespace?: string; ttlMs?: number }) => any;
 /** The express-session store class, built on session.Store: new (duroSessionStore(session))({ client, namespace, ttlMs }). */
 export function duroSessionStore(session: { Store: new (...a: any[]) => any }): new (opts?: {
   client?: DuroClient | ClientOptions | string; namespace?: string; ttlMs?: number }) => any;

@@ -118,7 +118,8 @@ test('login, requests with the session, logout', async () => {
 });
 
 test('the store contract: get, set, touch, destroy, all, length, clear', async () => {
-  const Store = duro.duroSessionStore(session);
+  const Store = duro.DuroSessionStore; // the same class, for the express-session installed
+  assert.ok(new Store({ client }) instanceof session.Store);
   const store = new Store({ client, namespace: 'contract-sessions' });
   const call = (fn, ...a) => new Promise((res, rej) => store[fn](...a, (e, v) => (e ? rej(e) : res(v))));
   const sess = (n, maxAge) => ({ cookie: { maxAge, originalMaxAge: maxAge, path: '/', httpOnly: true }, n });
