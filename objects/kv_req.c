@@ -123,8 +123,8 @@ static char *dup_bytes(const char *s, size_t n)
     return p;
 }
 
-int duro_kv_req_one(int op, const char *key, size_t len, size_t val_cap, duro_kv_req **out,
-                    char *err, size_t errlen)
+int duro_kv_req_one(const char *key, size_t len, size_t val_cap, duro_kv_req **out, char *err,
+                    size_t errlen)
 {
     const char *why;
     *out = NULL;
@@ -133,7 +133,6 @@ int duro_kv_req_one(int op, const char *key, size_t len, size_t val_cap, duro_kv
     duro_kv_req *r = calloc(1, sizeof *r + len + 1 + val_cap);
     if (!r)
         return fail(err, errlen, DURO_NOMEM, "%s", "out of memory");
-    (void)op;
     r->if_match = -1;
     r->list.limit = DURO_KV_LIST_DEFAULT;
     r->inline_one = 1;
@@ -691,7 +690,7 @@ static int get_fast(const duro_args *a, duro_kv_req **out, char *err, size_t err
     if (!key)
         return 1;
     duro_kv_req *r;
-    int st = duro_kv_req_one(DURO_KV_GET, key, key_len, 0, &r, err, errlen);
+    int st = duro_kv_req_one(key, key_len, 0, &r, err, errlen);
     if (st != DURO_OK)
         return st;
     r->with_meta = meta;
@@ -731,7 +730,7 @@ static int put_fast(const duro_args *a, duro_kv_req **out, char *err, size_t err
     if (hl + val->sl > a->lim->max_value_bytes)
         return 1; /* the general path says how large */
     duro_kv_req *r;
-    int st = duro_kv_req_one(DURO_KV_PUT, key->s, key->sl, hl + val->sl, &r, err, errlen);
+    int st = duro_kv_req_one(key->s, key->sl, hl + val->sl, &r, err, errlen);
     if (st != DURO_OK)
         return st;
     char *v = r->items[0].val;

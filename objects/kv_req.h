@@ -27,12 +27,12 @@ typedef struct duro_kv_limits {
 /* A new empty request for op (if_match = -1), or NULL on ENOMEM. */
 duro_kv_req *duro_kv_req_new(int op);
 
-/* A request for op with one item: a copy of key (validated) and, if
+/* A request with one item (a get or a put): a copy of key (validated) and, if
  * val_cap, room for a value of val_cap bytes at items[0].val (val_len 0; the
  * caller fills both), all in one allocation. DURO_OK with *out set, or a
  * status with err. */
-int duro_kv_req_one(int op, const char *key, size_t len, size_t val_cap, duro_kv_req **out,
-                    char *err, size_t errlen);
+int duro_kv_req_one(const char *key, size_t len, size_t val_cap, duro_kv_req **out, char *err,
+                    size_t errlen);
 
 /* Appends an item with a copy of the key after validating it (not to a
  * request of duro_kv_req_one()). */
